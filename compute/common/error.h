@@ -1,0 +1,24 @@
+// Error type used across Tensorscope. Recoverable failures (bad input, missing
+// driver, out of device memory) throw ts::Error with a message a person can act
+// on; assertions are reserved for programmer mistakes.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace ts {
+
+// A recoverable failure. what() is a complete, user-facing sentence that names
+// the file / field / byte offset involved, what was expected and what was found.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Throws ts::Error(message) when condition is false. For input validation, not
+// for invariants (use assert for those).
+inline void Require(bool condition, const std::string& message) {
+  if (!condition) throw Error(message);
+}
+
+}  // namespace ts

@@ -1,0 +1,87 @@
+// The Vulkan context: instance, optional validation messenger, the chosen
+// physical device, the logical device and its one compute queue.
+//
+// There is one queue (lavapipe exposes a single one and the GUI shares it), so
+// every submission goes through Context::Submit, which serialises access.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "compute/vk/device_info.h"
+#include "compute/vk/handle.h"
+
+namespace ts::vk {
+
+struct ContextOptions {
+  int device_index = -1;   // -1: choose by ChooseDefaultDevice
+  bool validation = false; // enable VK_LAYER_KHRONOS_validation
+  // Receives every validation message (warnings and errors). Called from the
+  // driver's threads. When empty, messages go to stderr.
+  std::function<void(const std::string&)> on_validation_message;
+};
+
+// Lists the Vulkan devices. Throws ts::Error naming the package to install when
+// there is no Vulkan driver at all.
+std::vector<DeviceInfo> ListDevices();
+
+class Context {
+ public:
+  // Creates the instance and device. Throws ts::Error when no driver is present,
+  // when the device index is out of range, or when validation was asked for and
+  // the layer is not installed.
+  static std::unique_ptr<Context> Create(const ContextOptions& options = {});
+
+  struct PrivateTag {};  // keeps construction going through Create()
+  explicit Context(PrivateTag) {}
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  VkInstance instance() const { return instance_; }
+  VkPhysicalDevice physical_device() const { return physical_device_; }
+  VkDevice device() const { return device_; }
+  uint32_t queue_family() const { return queue_family_; }
+  const DeviceInfo& info() const { return info_; }
+  const std::string& choice_reason() const { return choice_reason_; }
+  const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_properties_; }
+
+  // Submits one command buffer on the shared queue and waits for it to finish.
+  void SubmitAndWait(VkCommandBuffer command_buffer);
+  // Submits without waiting; `fence` is signalled when the work completes.
+  void Submit(VkCommandBuffer command_buffer, VkFence fence);
+
+  // Records with `record` into a one-time command buffer, submits and waits.
+  void RunOnce(const std::function<void(VkCommandBuffer)>& record);
+
+  // Number of validation warnings and errors reported so far.
+  uint64_t validation_message_count() const { return validation_messages_.load(); }
+
+ private:
+  static VKAPI_ATTR VkBool32 VKAPI_CALL OnDebugMessage(
+      VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT types,
+      const VkDebugUtilsMessengerCallbackDataEXT* data, void* user);
+
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device_ = VK_NULL_HANDLE;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  uint32_t queue_family_ = 0;
+  DeviceInfo info_;
+  std::string choice_reason_;
+  VkPhysicalDeviceMemoryProperties memory_properties_{};
+  std::function<void(const std::string&)> on_validation_message_;
+  std::atomic<uint64_t> validation_messages_{0};
+  std::mutex queue_mutex_;      // guards queue_ (one queue shared by all threads)
+  std::mutex one_shot_mutex_;   // guards one_shot_pool_
+  UniqueCommandPool one_shot_pool_;
+};
+
+}  // namespace ts::vk

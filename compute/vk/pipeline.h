@@ -1,0 +1,87 @@
+// Compute pipelines built from the embedded SPIR-V, with specialization
+// constants for workgroup and tile sizes.
+//
+// The shader's interface is found by reflection, not restated in C++: its
+// descriptor bindings (storage buffers or uniform texel buffers, set 0), its
+// push-constant block size and its local size (after specialization). A
+// dispatch asserts that what it binds and pushes matches.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "compute/vk/handle.h"
+
+namespace ts::vk {
+
+class Context;
+
+enum class DescriptorKind { kStorageBuffer, kUniformTexelBuffer };
+
+// What a shader declares, read from its SPIR-V.
+struct ShaderInterface {
+  std::vector<DescriptorKind> bindings;  // binding i of set 0 (bindings are dense from 0)
+  uint32_t push_constant_bytes = 0;      // size of the push-constant block, 0 if none
+  // Local size; an entry is a spec-constant id when local_size_spec_id[d] >= 0.
+  std::array<uint32_t, 3> local_size{1, 1, 1};
+  std::array<int, 3> local_size_spec_id{-1, -1, -1};
+  std::map<uint32_t, uint32_t> spec_defaults;  // spec-constant id -> default (32-bit scalars)
+};
+
+// Reads the interface of a compute shader. Throws ts::Error on malformed SPIR-V.
+ShaderInterface ReflectShader(const uint32_t* words, size_t word_count);
+
+// Specialization constants: constant_id -> 32-bit value (int, uint or float bits).
+using SpecConstants = std::map<uint32_t, uint32_t>;
+
+class Pipeline {
+ public:
+  // Builds the pipeline for the embedded shader `shader_name` with `spec`.
+  Pipeline(Context& context, const std::string& shader_name, const SpecConstants& spec);
+
+  const std::string& shader_name() const { return shader_name_; }
+  const ShaderInterface& interface() const { return interface_; }
+  // The workgroup size after specialization, e.g. {16, 16, 1}.
+  const std::array<uint32_t, 3>& local_size() const { return local_size_; }
+  uint32_t invocations_per_workgroup() const { return local_size_[0] * local_size_[1] * local_size_[2]; }
+  const SpecConstants& spec() const { return spec_; }
+
+  VkPipeline handle() const { return pipeline_.get(); }
+  VkPipelineLayout layout() const { return layout_.get(); }
+  VkDescriptorSetLayout set_layout() const { return set_layout_.get(); }
+
+ private:
+  std::string shader_name_;
+  ShaderInterface interface_;
+  std::array<uint32_t, 3> local_size_{};
+  SpecConstants spec_;
+  UniqueDescriptorSetLayout set_layout_;
+  UniquePipelineLayout layout_;
+  UniquePipeline pipeline_;
+};
+
+// Builds each (shader, spec constants) pipeline once and keeps it for the
+// context's lifetime. Thread-safe.
+class PipelineCache {
+ public:
+  explicit PipelineCache(Context& context) : context_(context) {}
+  const Pipeline& Get(const std::string& shader_name, const SpecConstants& spec = {});
+  Context& context() const { return context_; }
+
+ private:
+  Context& context_;
+  std::mutex mutex_;
+  std::map<std::pair<std::string, SpecConstants>, std::unique_ptr<Pipeline>> pipelines_;
+};
+
+// The bit pattern of a float, for float-valued specialization constants.
+uint32_t FloatBits(float value);
+
+}  // namespace ts::vk
