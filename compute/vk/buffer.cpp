@@ -63,7 +63,13 @@ Buffer::Buffer(Context& context, uint64_t size_bytes, std::string name, BufferUs
     create.usage |= VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
   create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   VkBuffer buffer = VK_NULL_HANDLE;
-  Check(vkCreateBuffer(device, &create, nullptr, &buffer), "vkCreateBuffer for '" + name_ + "'");
+  VkResult created = vkCreateBuffer(device, &create, nullptr, &buffer);
+  if (created == VK_ERROR_OUT_OF_DEVICE_MEMORY || created == VK_ERROR_OUT_OF_HOST_MEMORY)
+    throw Error("Out of device memory: buffer '" + name_ + "' asks for " + FormatBytes(size_bytes) +
+                ", but the largest device-local heap of '" + info.name + "' has " +
+                FormatBytes(info.device_local_bytes()) + " (driver said " + ResultName(created) +
+                "). Use a smaller batch, a smaller model or fewer samples.");
+  Check(created, "vkCreateBuffer for '" + name_ + "'");
   buffer_ = UniqueBuffer(device, buffer);
 
   VkMemoryRequirements requirements{};
