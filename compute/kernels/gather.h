@@ -1,0 +1,31 @@
+// gather.comp: assembles a training batch on the device from the resident
+// dataset, in the order of the epoch's shuffled permutation. No per-step upload.
+//
+// Row r of the batch is sample s = permutation[step.batch_offset + r] (rows
+// past the end of the permutation repeat the batch's first sample; they are
+// padding and the metrics kernel ignores them):
+//   batch_x[r][j]    = feature(s, j) * scale + offset
+//   batch_labels[r]  = labels[s]
+#pragma once
+
+#include <cstdint>
+
+#include "compute/kernels/tensor_ref.h"
+
+namespace ts::kernels {
+
+struct GatherArgs {
+  TensorRef features;      // dataset features: float32 (count x feature_size), or
+                           // uint8 packed 4 per uint32 when features_u8
+  bool features_u8 = false;
+  TensorRef labels;        // (dataset count) uint32
+  TensorRef permutation;   // (permutation_count) uint32 sample indices
+  TensorRef step_params;   // one StepParams read (batch_offset)
+  TensorRef batch_x;       // (rows, feature_size) write
+  TensorRef batch_labels;  // (rows) uint32 write
+  uint32_t rows = 0, feature_size = 0, permutation_count = 0;
+  float scale = 1.0f, offset = 0.0f;
+};
+vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args);
+
+}  // namespace ts::kernels

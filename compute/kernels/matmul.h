@@ -1,0 +1,55 @@
+// matmul.comp: C = op(A) * op(B) (+ C), the dense-layer workhorse, forward and
+// both backward forms (dX = dY * W^T, dW = X^T * dY) through the transpose flags.
+//
+// All matrices are row-major fp32. op(A) is M x K and op(B) is K x N:
+//   transpose_a == false: A is stored M x K;  true: A is stored K x M.
+//   transpose_b == false: B is stored K x N;  true: B is stored N x K.
+#pragma once
+
+#include "compute/kernels/tensor_ref.h"
+#include "compute/vk/device_info.h"
+
+namespace ts::kernels {
+
+// The kernel variants; each is best on some devices (see the design notes).
+enum class MatmulVariant {
+  kRegisterBlocked,  // each invocation computes a small block of C from registers, no shared memory
+  kSharedTiled,      // workgroup tiles of A and B staged in shared memory, plus register blocking
+};
+
+struct MatmulArgs {
+  TensorRef a, b, c;
+  uint32_t m = 0, n = 0, k = 0;
+  bool transpose_a = false;
+  bool transpose_b = false;
+  bool accumulate = false;  // C += op(A) op(B) instead of C = op(A) op(B)
+};
+
+// How a dispatch splits C (see matmul.comp). A workgroup of group_cols x
+// group_rows invocations covers (group_rows * rows_per_invocation) x
+// (group_cols * cols_per_invocation) elements of C; the shared-tiled variant
+// stages tile_depth steps of K at a time. A zero field means "choose for the
+// device and shape", which is what callers normally want; benchmarks and an
+// autotuner set them.
+struct MatmulTiling {
+  uint32_t group_cols = 0, group_rows = 0;                  // invocations along N and M
+  uint32_t rows_per_invocation = 0, cols_per_invocation = 0;  // RM x RN outputs per invocation
+  uint32_t tile_depth = 0;                                  // shared-tiled only: TK
+};
+
+// The variant used when none is forced: shared-memory tiling on GPUs, register
+// blocking on software drivers, where shared memory is slow (measured).
+MatmulVariant DefaultMatmulVariant(const vk::DeviceInfo& device);
+
+// The tiling MatmulDispatch uses for `args`: `requested`'s non-zero fields, the
+// rest chosen to fit the device's workgroup and shared-memory limits and to
+// waste little work at the edges of small matrices.
+MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& args, MatmulVariant variant,
+                                const MatmulTiling& requested = {});
+
+// The dispatch for `args`. Cost: 2*M*N*K FLOPs (+ M*N adds when
+// accumulating); reads A, B (and C when accumulating) once each; writes C once.
+vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args, MatmulVariant variant,
+                            const MatmulTiling& tiling = {});
+
+}  // namespace ts::kernels

@@ -1,0 +1,52 @@
+// Checkpoints: the model, its training config, the parameters, the optimizer
+// state and the training position, in one binary file.
+//
+// Layout (little-endian), version 1:
+//   bytes 0-7    magic "TSCKPT01"
+//   8-11         uint32 format version (1)
+//   12-15        uint32 header size (64)
+//   16-23        uint64 model JSON bytes (M)
+//   24-31        uint64 training config JSON bytes (C)
+//   32-39        uint64 parameter count (P)
+//   40-43        uint32 optimizer state tensors (S)
+//   44-47        uint32 epoch
+//   48-55        uint64 global step
+//   56-59        uint32 step in epoch
+//   60-63        reserved (0)
+//   64...        model JSON, config JSON, P floats of parameters, S x P floats of state
+//   last 4 bytes uint32 CRC-32 of everything before it
+// Written atomically (temporary file, then rename).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compute/nn/model.h"
+#include "compute/nn/trainer.h"
+
+namespace ts::nn {
+
+struct Checkpoint {
+  ModelDesc model;
+  nlohmann::json config;  // TrainConfigToJson of the run that wrote it
+  TrainPosition position;
+  std::vector<float> parameters;                  // Plan::ReadParameters order
+  std::vector<std::vector<float>> optimizer_state;
+};
+
+void SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint);
+// Throws ts::Error naming the file and byte offset for a truncated, corrupt or
+// foreign file.
+Checkpoint LoadCheckpoint(const std::string& path);
+
+Checkpoint CaptureCheckpoint(const Trainer& trainer);
+// Loads parameters, optimizer state and position into `trainer`. Throws
+// ts::Error when the checkpoint is for another architecture or optimizer.
+void RestoreCheckpoint(Trainer& trainer, const Checkpoint& checkpoint, const std::string& source);
+// Loads only the parameters into a plan (for evaluation).
+void RestoreParameters(Plan& plan, const Checkpoint& checkpoint, const std::string& source);
+
+// "input 2 > dense 64 > relu > dense 3 > softmax_cross_entropy": what must match.
+std::string ArchitectureSignature(const ModelDesc& model);
+
+}  // namespace ts::nn

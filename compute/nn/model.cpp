@@ -1,0 +1,347 @@
+#include "compute/nn/model.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "compute/common/error.h"
+
+namespace ts::nn {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kModelVersion = 1;
+
+struct LayerType {
+  const char* name;
+  LayerKind kind;
+  kernels::Activation activation;
+  kernels::LossKind loss;
+};
+
+const LayerType kLayerTypes[] = {
+    {"input", LayerKind::kInput, kernels::Activation::kIdentity, {}},
+    {"flatten", LayerKind::kFlatten, kernels::Activation::kIdentity, {}},
+    {"dense", LayerKind::kDense, kernels::Activation::kIdentity, {}},
+    {"relu", LayerKind::kActivation, kernels::Activation::kRelu, {}},
+    {"leaky_relu", LayerKind::kActivation, kernels::Activation::kLeakyRelu, {}},
+    {"sigmoid", LayerKind::kActivation, kernels::Activation::kSigmoid, {}},
+    {"tanh", LayerKind::kActivation, kernels::Activation::kTanh, {}},
+    {"gelu", LayerKind::kActivation, kernels::Activation::kGelu, {}},
+    {"softmax_cross_entropy", LayerKind::kLoss, {}, kernels::LossKind::kSoftmaxCrossEntropy},
+    {"softmax", LayerKind::kLoss, {}, kernels::LossKind::kSoftmaxCrossEntropy},
+    {"mse", LayerKind::kLoss, {}, kernels::LossKind::kMeanSquaredError},
+    {"bce_with_logits", LayerKind::kLoss, {}, kernels::LossKind::kBinaryCrossEntropyWithLogits},
+};
+
+std::string KnownTypes() {
+  std::string list;
+  for (const LayerType& t : kLayerTypes) list += (list.empty() ? "" : ", ") + std::string(t.name);
+  return list;
+}
+
+std::string Describe(const json& value) {
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return std::string(value.type_name()) + " " + text;
+}
+
+// Reads the fields of one JSON object and reports unknown ones, with the path
+// of each field (e.g. "model.json: layers[2].units") in every message.
+class ObjectReader {
+ public:
+  ObjectReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
+    if (!object.is_object()) throw Error(path_ + ": expected an object, found " + Describe(object) + ".");
+  }
+  const json* Find(const std::string& key) {
+    known_.insert(key);
+    auto it = object_.find(key);
+    return it == object_.end() ? nullptr : &*it;
+  }
+  std::string String(const std::string& key, const std::string& fallback, bool required = false) {
+    const json* value = Find(key);
+    if (!value) {
+      if (required) throw Error(path_ + ": the field '" + key + "' is missing.");
+      return fallback;
+    }
+    if (!value->is_string()) throw Error(Field(key) + ": expected a string, found " + Describe(*value) + ".");
+    return value->get<std::string>();
+  }
+  uint32_t PositiveInt(const std::string& key, uint32_t fallback, bool required = false) {
+    const json* value = Find(key);
+    if (!value) {
+      if (required) throw Error(path_ + ": the field '" + key + "' is missing (a positive integer).");
+      return fallback;
+    }
+    return PositiveIntValue(*value, Field(key));
+  }
+  float Number(const std::string& key, float fallback) {
+    const json* value = Find(key);
+    if (!value) return fallback;
+    if (!value->is_number()) throw Error(Field(key) + ": expected a number, found " + Describe(*value) + ".");
+    return value->get<float>();
+  }
+  bool Bool(const std::string& key, bool fallback) {
+    const json* value = Find(key);
+    if (!value) return fallback;
+    if (!value->is_boolean()) throw Error(Field(key) + ": expected true or false, found " + Describe(*value) + ".");
+    return value->get<bool>();
+  }
+  // Throws if the object has a field no Find() asked about.
+  void RejectUnknown(const std::string& what) {
+    for (auto it = object_.begin(); it != object_.end(); ++it)
+      if (!known_.count(it.key())) {
+        std::string list;
+        for (const std::string& k : known_) list += (list.empty() ? "" : ", ") + k;
+        throw Error(Field(it.key()) + ": unknown parameter '" + it.key() + "' for " + what + "; known: " + list + ".");
+      }
+  }
+  std::string Field(const std::string& key) const { return path_ + "." + key; }
+
+  static uint32_t PositiveIntValue(const json& value, const std::string& where) {
+    if (!value.is_number_integer() || value.get<int64_t>() <= 0 || value.get<int64_t>() > 0x7fffffff)
+      throw Error(where + ": expected a positive integer, found " + Describe(value) + ".");
+    return static_cast<uint32_t>(value.get<int64_t>());
+  }
+
+ private:
+  const json& object_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+std::optional<kernels::InitKind> ParseInit(const std::string& text, const std::string& where) {
+  for (kernels::InitKind kind : {kernels::InitKind::kZeros, kernels::InitKind::kHeUniform, kernels::InitKind::kHeNormal,
+                                 kernels::InitKind::kXavierUniform, kernels::InitKind::kXavierNormal})
+    if (text == kernels::InitName(kind)) return kind;
+  throw Error(where + ": unknown init '" + text +
+              "'; known: zeros, he_uniform, he_normal, xavier_uniform, xavier_normal.");
+}
+
+LayerDesc ParseLayer(const json& value, const std::string& path) {
+  ObjectReader reader(value, path);
+  std::string type = reader.String("type", "", true);
+  const LayerType* found = nullptr;
+  for (const LayerType& t : kLayerTypes)
+    if (type == t.name) found = &t;
+  if (!found) throw Error(reader.Field("type") + ": unknown layer type '" + type + "'; known types: " + KnownTypes() + ".");
+  LayerDesc layer;
+  layer.kind = found->kind;
+  layer.activation = found->activation;
+  layer.loss = found->loss;
+  layer.name = reader.String("name", "");
+  switch (layer.kind) {
+    case LayerKind::kInput: {
+      const json* shape = reader.Find("shape");
+      if (!shape) throw Error(path + ": the input layer needs a 'shape', e.g. [2] or [1, 28, 28].");
+      if (!shape->is_array() || shape->empty() || shape->size() > 4)
+        throw Error(reader.Field("shape") + ": expected a list of 1 to 4 positive integers, found " + Describe(*shape) + ".");
+      for (size_t i = 0; i < shape->size(); ++i)
+        layer.shape.push_back(ObjectReader::PositiveIntValue((*shape)[i], reader.Field("shape") + "[" + std::to_string(i) + "]"));
+      break;
+    }
+    case LayerKind::kDense: {
+      layer.units = reader.PositiveInt("units", 0, true);
+      layer.bias = reader.Bool("bias", true);
+      if (reader.Find("init")) layer.init = ParseInit(reader.String("init", ""), reader.Field("init"));
+      break;
+    }
+    case LayerKind::kActivation:
+      if (layer.activation == kernels::Activation::kLeakyRelu) {
+        layer.leaky_slope = reader.Number("slope", 0.01f);
+        if (!(layer.leaky_slope >= 0.0f && layer.leaky_slope < 1.0f))
+          throw Error(reader.Field("slope") + ": expected a number in [0, 1), found " +
+                      std::to_string(layer.leaky_slope) + ".");
+      }
+      break;
+    default:
+      break;
+  }
+  reader.RejectUnknown("a " + type + " layer");
+  return layer;
+}
+
+std::string LayerLabel(const ModelDesc& model, size_t i) {
+  return "layers[" + std::to_string(i) + "] (" + model.layers[i].TypeName() +
+         (model.layers[i].name.empty() ? "" : " '" + model.layers[i].name + "'") + ")";
+}
+
+}  // namespace
+
+std::string LayerDesc::TypeName() const {
+  for (const LayerType& t : kLayerTypes)
+    if (t.kind == kind && (kind != LayerKind::kActivation || t.activation == activation) &&
+        (kind != LayerKind::kLoss || t.loss == loss))
+      return t.name;
+  return "unknown";
+}
+
+std::string ShapeString(const std::vector<uint32_t>& shape) {
+  std::string text;
+  for (uint32_t d : shape) text += (text.empty() ? "" : "x") + std::to_string(d);
+  return text.empty() ? "()" : text;
+}
+
+uint64_t ShapeElements(const std::vector<uint32_t>& shape) {
+  uint64_t n = 1;
+  for (uint32_t d : shape) n *= d;
+  return n;
+}
+
+ModelDesc ParseModel(const std::string& json_text, const std::string& source) {
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw Error(source + ": not valid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  }
+  ObjectReader reader(root, source);
+  std::string format = reader.String("format", "tensorscope-model");
+  if (format != "tensorscope-model")
+    throw Error(reader.Field("format") + ": expected \"tensorscope-model\", found \"" + format + "\".");
+  const json* version = reader.Find("version");
+  if (version && (!version->is_number_integer() || version->get<int64_t>() != kModelVersion))
+    throw Error(reader.Field("version") + ": this Tensorscope reads model version " + std::to_string(kModelVersion) +
+                ", found " + Describe(*version) + ".");
+  ModelDesc model;
+  model.name = reader.String("name", "model");
+  const json* layers = reader.Find("layers");
+  if (!layers || !layers->is_array() || layers->empty())
+    throw Error(source + ": 'layers' must be a non-empty list of layer objects" +
+                (layers ? ", found " + Describe(*layers) : std::string(", but it is missing")) + ".");
+  for (size_t i = 0; i < layers->size(); ++i)
+    model.layers.push_back(ParseLayer((*layers)[i], source + ": layers[" + std::to_string(i) + "]"));
+  if (const json* training = reader.Find("training")) {
+    if (!training->is_object()) throw Error(reader.Field("training") + ": expected an object, found " + Describe(*training) + ".");
+    model.training = *training;
+  }
+  reader.RejectUnknown("a model");
+
+  // Default names: dense_1, relu_1, ... counted per type.
+  std::map<std::string, int> counts;
+  std::set<std::string> names;
+  for (LayerDesc& layer : model.layers) {
+    std::string type = layer.TypeName();
+    int n = ++counts[type];
+    if (layer.name.empty()) layer.name = type + "_" + std::to_string(n);
+    if (!names.insert(layer.name).second) throw Error(source + ": two layers are named '" + layer.name + "'; names must be unique.");
+  }
+  try {
+    InferShapes(model);
+  } catch (const Error& e) {
+    throw Error(source + ": " + e.what());
+  }
+  return model;
+}
+
+std::vector<LayerShape> InferShapes(const ModelDesc& model) {
+  std::vector<LayerShape> shapes;
+  if (model.layers.empty() || model.layers[0].kind != LayerKind::kInput)
+    throw Error("the first layer must be an input layer with a shape, e.g. {\"type\": \"input\", \"shape\": [2]}.");
+  if (model.layers.size() < 2 || model.layers.back().kind != LayerKind::kLoss)
+    throw Error("the last layer must be a loss head (softmax_cross_entropy, mse or bce_with_logits).");
+  std::vector<uint32_t> current;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const LayerDesc& layer = model.layers[i];
+    LayerShape shape;
+    switch (layer.kind) {
+      case LayerKind::kInput:
+        if (i != 0) throw Error(LayerLabel(model, i) + ": only the first layer can be an input layer.");
+        current = layer.shape;
+        break;
+      case LayerKind::kFlatten:
+        current = {static_cast<uint32_t>(ShapeElements(current))};
+        break;
+      case LayerKind::kDense: {
+        if (current.size() != 1)
+          throw Error(LayerLabel(model, i) + " expects a vector input, but " + LayerLabel(model, i - 1) + " produces " +
+                      ShapeString(current) + ". Add a flatten layer before it.");
+        uint64_t in = current[0];
+        shape.parameters = in * layer.units + (layer.bias ? layer.units : 0);
+        shape.flops_per_sample = 2 * in * layer.units + (layer.bias ? layer.units : 0);
+        current = {layer.units};
+        break;
+      }
+      case LayerKind::kActivation:
+        shape.flops_per_sample = ShapeElements(current);
+        break;
+      case LayerKind::kLoss:
+        if (i + 1 != model.layers.size())
+          throw Error(LayerLabel(model, i) + " is a loss head and must be the last layer.");
+        if (current.size() != 1)
+          throw Error(LayerLabel(model, i) + " expects a vector of scores per sample, but " + LayerLabel(model, i - 1) +
+                      " produces " + ShapeString(current) + ". Add a flatten and a dense layer before it.");
+        if (layer.loss == kernels::LossKind::kSoftmaxCrossEntropy && current[0] < 2)
+          throw Error(LayerLabel(model, i) + " needs at least 2 classes, but " + LayerLabel(model, i - 1) +
+                      " produces " + std::to_string(current[0]) + " output. Use bce_with_logits for one output.");
+        shape.flops_per_sample = 4 * ShapeElements(current);
+        break;
+    }
+    shape.output = current;
+    shapes.push_back(shape);
+  }
+  return shapes;
+}
+
+json ModelToJson(const ModelDesc& model) {
+  json layers = json::array();
+  for (const LayerDesc& layer : model.layers) {
+    json l = {{"type", layer.TypeName()}, {"name", layer.name}};
+    if (layer.kind == LayerKind::kInput) l["shape"] = layer.shape;
+    if (layer.kind == LayerKind::kDense) {
+      l["units"] = layer.units;
+      if (!layer.bias) l["bias"] = false;
+      if (layer.init) l["init"] = kernels::InitName(*layer.init);
+    }
+    if (layer.kind == LayerKind::kActivation && layer.activation == kernels::Activation::kLeakyRelu)
+      l["slope"] = layer.leaky_slope;
+    layers.push_back(l);
+  }
+  json root = {{"format", "tensorscope-model"}, {"version", kModelVersion}, {"name", model.name}, {"layers", layers}};
+  if (!model.training.is_null()) root["training"] = model.training;
+  return root;
+}
+
+void SaveModel(const ModelDesc& model, const std::string& path) {
+  WriteFileAtomically(path, ModelToJson(model).dump(2) + "\n");
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open the file (" + (std::filesystem::exists(path) ? "permission denied" : "it does not exist") + ").");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+ModelDesc LoadModel(const std::string& path) { return ParseModel(ReadFile(path), path); }
+
+void WriteFileAtomically(const std::string& path, const std::string& bytes) {
+  std::string temporary = path + ".tmp";
+  {
+    std::FILE* file = std::fopen(temporary.c_str(), "wb");
+    if (!file) throw Error(path + ": cannot write (could not create " + temporary + ").");
+    bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+    ok = (std::fflush(file) == 0) && ok;
+    ok = (fsync(fileno(file)) == 0) && ok;  // on disk before the rename makes it visible
+    ok = (std::fclose(file) == 0) && ok;
+    if (!ok) {
+      std::remove(temporary.c_str());
+      throw Error(path + ": writing failed (disk full?); the previous file is untouched.");
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::remove(temporary.c_str());
+    throw Error(path + ": could not replace the file: " + error.message() + ".");
+  }
+}
+
+}  // namespace ts::nn

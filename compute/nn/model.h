@@ -1,0 +1,90 @@
+// ModelDesc: a network as plain data, loaded from and saved to JSON.
+//
+// JSON schema (version 1), documented in assets/models/README.md:
+//   {
+//     "format": "tensorscope-model", "version": 1, "name": "spiral-mlp",
+//     "layers": [
+//       {"type": "input", "shape": [2]},
+//       {"type": "dense", "units": 64},            // optional: "bias", "init", "name"
+//       {"type": "relu"},
+//       {"type": "dense", "units": 3},
+//       {"type": "softmax_cross_entropy"}          // the loss head, always last
+//     ],
+//     "training": { ... }                           // optional, see train_config.h
+//   }
+// Layer types: input, flatten, dense, relu, leaky_relu (slope), sigmoid, tanh,
+// gelu, and the loss heads softmax_cross_entropy (alias: softmax), mse,
+// bce_with_logits.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compute/kernels/activation.h"
+#include "compute/kernels/init.h"
+#include "compute/kernels/loss.h"
+
+namespace ts::nn {
+
+enum class LayerKind { kInput, kFlatten, kDense, kActivation, kLoss };
+
+struct LayerDesc {
+  LayerKind kind = LayerKind::kInput;
+  std::string name;                     // unique; defaults to e.g. "dense_1"
+  std::vector<uint32_t> shape;          // kInput: the sample shape, e.g. {2} or {1, 28, 28}
+  uint32_t units = 0;                   // kDense: output features
+  bool bias = true;                     // kDense
+  std::optional<kernels::InitKind> init;  // kDense weights; default from the next activation
+  kernels::Activation activation = kernels::Activation::kIdentity;  // kActivation
+  float leaky_slope = 0.01f;            // kActivation kLeakyRelu
+  kernels::LossKind loss = kernels::LossKind::kSoftmaxCrossEntropy;  // kLoss
+
+  // The layer's type as written in JSON, e.g. "dense", "relu".
+  std::string TypeName() const;
+};
+
+struct ModelDesc {
+  std::string name = "model";
+  std::vector<LayerDesc> layers;
+  nlohmann::json training;  // the optional "training" section, kept as written
+};
+
+// The shape each layer produces, inferred from the input forward.
+struct LayerShape {
+  std::vector<uint32_t> output;    // per sample
+  uint64_t parameters = 0;         // weights + biases
+  uint64_t flops_per_sample = 0;   // forward FLOPs for one sample
+};
+
+// Parses a model from JSON text. `source` names where it came from (a file
+// path) for messages. Throws ts::Error naming the source, the byte offset /
+// line and column for syntax errors, and the field (e.g. "layers[2].units")
+// with what was expected and found for schema errors.
+ModelDesc ParseModel(const std::string& json_text, const std::string& source);
+ModelDesc LoadModel(const std::string& path);
+
+nlohmann::json ModelToJson(const ModelDesc& model);
+// Writes the model atomically (temporary file, then rename).
+void SaveModel(const ModelDesc& model, const std::string& path);
+
+// Checks the layer sequence and infers every layer's output shape. Throws
+// ts::Error with a message a person understands, naming the layer, e.g.
+// "layers[1] (dense 'dense_1') expects a vector input, but layers[0] (input)
+// produces 1x28x28. Add a flatten layer before it."
+std::vector<LayerShape> InferShapes(const ModelDesc& model);
+
+// "2", "1x28x28".
+std::string ShapeString(const std::vector<uint32_t>& shape);
+uint64_t ShapeElements(const std::vector<uint32_t>& shape);
+
+// Writes `bytes` to `path` atomically: a temporary file beside it, flushed,
+// then renamed over `path`, so a crash never leaves a half-written file.
+void WriteFileAtomically(const std::string& path, const std::string& bytes);
+// The whole file; throws ts::Error naming the path when it cannot be read.
+std::string ReadFile(const std::string& path);
+
+}  // namespace ts::nn

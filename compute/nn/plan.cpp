@@ -1,0 +1,437 @@
+#include "compute/nn/plan.h"
+
+#include <cassert>
+#include <cstring>
+
+#include "compute/common/error.h"
+#include "compute/kernels/activation.h"
+#include "compute/kernels/init.h"
+#include "compute/kernels/loss.h"
+
+namespace ts::nn {
+namespace {
+
+using kernels::TensorRef;
+
+uint64_t AlignUp(uint64_t value, uint64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+
+bool IsReluFamily(kernels::Activation a) {
+  return a == kernels::Activation::kRelu || a == kernels::Activation::kLeakyRelu || a == kernels::Activation::kGelu;
+}
+
+}  // namespace
+
+const char* PassName(Pass pass) {
+  switch (pass) {
+    case Pass::kData: return "data";
+    case Pass::kForward: return "forward";
+    case Pass::kLoss: return "loss";
+    case Pass::kBackward: return "backward";
+    case Pass::kUpdate: return "update";
+    case Pass::kMetrics: return "metrics";
+  }
+  return "?";
+}
+
+// Walks the model twice: a dry run that only adds up memory (so an impossible
+// plan fails before anything is allocated), then the real build.
+struct Plan::Builder {
+  Plan& plan;
+  bool allocate;
+  MemoryUse memory;
+
+  enum class Category { kActivation, kActivationGradient, kBatch };
+
+  TensorRef Tensor(const std::string& name, uint64_t count, Category category) {
+    uint64_t bytes = count * 4;
+    (category == Category::kActivation ? memory.activations
+     : category == Category::kActivationGradient ? memory.activation_gradients
+                                                 : memory.batch) += bytes;
+    if (!allocate) return {nullptr, 0, count};
+    plan.tensors_.push_back(std::make_unique<vk::Buffer>(*plan.context_, bytes, name));
+    return kernels::WholeBuffer(*plan.tensors_.back());
+  }
+
+  template <typename MakeDispatch>
+  void Add(std::vector<vk::Dispatch>& list, std::vector<DispatchRole>& roles, DispatchRole role, MakeDispatch make) {
+    if (!allocate) return;
+    list.push_back(make());
+    roles.push_back(role);
+  }
+
+  // What each layer's forward pass produced, for building its backward pass.
+  struct Record {
+    size_t layer;
+    LayerKind kind;
+    TensorRef x, z, y;               // input, pre-activation, output
+    bool x_is_network_input = false;
+    kernels::Activation activation = kernels::Activation::kIdentity;
+    float leaky_slope = 0.01f;
+    int weight = -1, bias = -1;      // indices into plan.parameters_
+    uint32_t in = 0, out = 0;
+  };
+
+  void Build() {
+    const ModelDesc& model = plan.model_;
+    std::vector<LayerShape> shapes = InferShapes(model);
+    const PlanOptions& o = plan.options_;
+    const uint32_t batch = o.batch;
+    vk::PipelineCache& pipelines = *plan.pipelines_;
+    kernels::MatmulVariant variant =
+        o.matmul_variant.value_or(kernels::DefaultMatmulVariant(plan.context_->info()));
+
+    // Parameter layout: every tensor starts at an offset a shader may bind.
+    uint64_t alignment = std::max<uint64_t>(1, plan.context_->info().min_storage_buffer_offset_alignment / 4);
+    uint64_t total = 0;
+    plan.parameters_.clear();
+    for (size_t i = 0; i < model.layers.size(); ++i) {
+      const LayerDesc& layer = model.layers[i];
+      if (layer.kind != LayerKind::kDense) continue;
+      uint32_t in = static_cast<uint32_t>(ShapeElements(shapes[i - 1].output));
+      bool relu_next = i + 1 < model.layers.size() && model.layers[i + 1].kind == LayerKind::kActivation &&
+                       IsReluFamily(model.layers[i + 1].activation);
+      ParameterTensor weight{layer.name + ".weight", {in, layer.units}, total, uint64_t(in) * layer.units,
+                             layer.init.value_or(relu_next ? kernels::InitKind::kHeUniform : kernels::InitKind::kXavierUniform),
+                             in, layer.units, i};
+      total = AlignUp(total + weight.count, alignment);
+      plan.parameters_.push_back(weight);
+      if (layer.bias) {
+        ParameterTensor bias{layer.name + ".bias", {layer.units}, total, layer.units, kernels::InitKind::kZeros,
+                             in, layer.units, i};
+        total = AlignUp(total + bias.count, alignment);
+        plan.parameters_.push_back(bias);
+      }
+    }
+    total = std::max<uint64_t>(total, 1);
+    uint32_t state_count = kernels::OptimizerStateCount(o.optimizer);
+    memory.parameters = memory.gradients = total * 4;
+    memory.optimizer_state = total * 4 * state_count;
+
+    plan.input_features_ = static_cast<uint32_t>(ShapeElements(model.layers[0].shape));
+    plan.output_features_ = static_cast<uint32_t>(ShapeElements(shapes[shapes.size() - 2].output));
+    plan.loss_kind_ = model.layers.back().loss;
+    const vk::DeviceInfo& info = plan.context_->info();
+    plan.step_stride_bytes_ = AlignUp(sizeof(gpu::StepParams), std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 4));
+    plan.result_stride_bytes_ = AlignUp(16, std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 4));
+    plan.probabilities_stride_bytes_ =
+        AlignUp(uint64_t(batch) * plan.output_features_ * 4, std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 4));
+    memory.step_io = o.slots * (plan.step_stride_bytes_ + plan.result_stride_bytes_ + plan.probabilities_stride_bytes_);
+
+    if (allocate) {
+      vk::Context& c = *plan.context_;
+      plan.parameter_buffer_ = std::make_unique<vk::Buffer>(c, total * 4, "parameters");
+      plan.gradient_buffer_ = std::make_unique<vk::Buffer>(c, total * 4, "gradients");
+      plan.state_buffers_.clear();
+      for (uint32_t s = 0; s < state_count; ++s)
+        plan.state_buffers_.push_back(std::make_unique<vk::Buffer>(c, total * 4, "optimizer state " + std::to_string(s + 1)));
+      plan.step_buffer_ = std::make_unique<vk::Buffer>(c, o.slots * plan.step_stride_bytes_, "step parameters", vk::BufferUse::kStaging);
+      plan.result_buffer_ = std::make_unique<vk::Buffer>(c, o.slots * plan.result_stride_bytes_, "step results", vk::BufferUse::kStaging);
+      plan.probabilities_buffer_ = std::make_unique<vk::Buffer>(c, o.slots * plan.probabilities_stride_bytes_, "probabilities", vk::BufferUse::kStaging);
+      std::memset(plan.step_buffer_->mapped(), 0, plan.step_buffer_->size());
+    }
+    TensorRef input = Tensor("batch input", uint64_t(batch) * plan.input_features_, Category::kBatch);
+    TensorRef labels = Tensor("batch labels", batch, Category::kBatch);
+    if (allocate) {
+      plan.input_ = std::move(plan.tensors_[plan.tensors_.size() - 2]);
+      plan.labels_ = std::move(plan.tensors_.back());
+      plan.tensors_.resize(plan.tensors_.size() - 2);
+      input = kernels::WholeBuffer(*plan.input_);
+      labels = kernels::WholeBuffer(*plan.labels_);
+    }
+
+    // Forward pass, shared by the training and evaluation steps.
+    std::vector<vk::Dispatch> forward;
+    std::vector<DispatchRole> forward_roles;
+    std::vector<Record> records;
+    TensorRef current = input;
+    bool current_is_input = true;
+    int next_parameter = 0;
+    for (size_t i = 0; i < model.layers.size(); ++i) {
+      const LayerDesc& layer = model.layers[i];
+      uint32_t features = static_cast<uint32_t>(ShapeElements(i ? shapes[i - 1].output : shapes[0].output));
+      DispatchRole role{static_cast<int>(i), Pass::kForward};
+      if (layer.kind == LayerKind::kDense) {
+        Record r{i, LayerKind::kDense, current, {}, {}, current_is_input};
+        r.in = features;
+        r.out = layer.units;
+        r.weight = next_parameter++;
+        r.bias = layer.bias ? next_parameter++ : -1;
+        r.z = Tensor(layer.name + " output", uint64_t(batch) * r.out, Category::kActivation);
+        Add(forward, forward_roles, role, [&] {
+          kernels::MatmulArgs m{r.x, plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[r.weight]), r.z,
+                                batch, r.out, r.in};
+          vk::Dispatch d = kernels::MatmulDispatch(pipelines, m, variant);
+          d.label = layer.name + " forward: Z = X W";
+          return d;
+        });
+        // Fuse a following activation into the bias add.
+        bool fuse = i + 1 < model.layers.size() && model.layers[i + 1].kind == LayerKind::kActivation;
+        if (fuse) {
+          r.activation = model.layers[i + 1].activation;
+          r.leaky_slope = model.layers[i + 1].leaky_slope;
+          r.y = Tensor(model.layers[i + 1].name + " output", uint64_t(batch) * r.out, Category::kActivation);
+        } else {
+          r.y = r.z;
+        }
+        if (fuse || r.bias >= 0)
+          Add(forward, forward_roles, role, [&] {
+            kernels::BiasActivationArgs a{r.z, r.bias >= 0 ? plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[r.bias]) : TensorRef{},
+                                          fuse ? r.y : TensorRef{}, batch, r.out, r.activation, r.leaky_slope};
+            vk::Dispatch d = kernels::BiasActivationDispatch(pipelines, a);
+            d.label = layer.name + (fuse ? " forward: bias + " + model.layers[i + 1].name : std::string(" forward: bias"));
+            return d;
+          });
+        current = r.y;
+        current_is_input = false;
+        records.push_back(r);
+        if (fuse) ++i;  // the activation layer is done
+      } else if (layer.kind == LayerKind::kActivation) {
+        Record r{i, LayerKind::kActivation, current, current, {}, current_is_input};
+        r.activation = layer.activation;
+        r.leaky_slope = layer.leaky_slope;
+        r.in = r.out = features;
+        r.y = Tensor(layer.name + " output", uint64_t(batch) * features, Category::kActivation);
+        Add(forward, forward_roles, role, [&] {
+          kernels::BiasActivationArgs a{r.z, TensorRef{}, r.y, batch, features, r.activation, r.leaky_slope};
+          vk::Dispatch d = kernels::BiasActivationDispatch(pipelines, a);
+          d.label = layer.name + " forward";
+          return d;
+        });
+        current = r.y;
+        current_is_input = false;
+        records.push_back(r);
+      }
+    }
+    const size_t loss_layer = model.layers.size() - 1;
+    const uint32_t outputs = plan.output_features_;
+    TensorRef row_loss = Tensor("row losses", batch, Category::kActivation);
+    TensorRef row_correct = Tensor("row correct", batch, Category::kActivation);
+    TensorRef grad_logits = Tensor("loss gradient", uint64_t(batch) * outputs, Category::kActivationGradient);
+    TensorRef step_params{plan.step_buffer_.get(), 0, sizeof(gpu::StepParams) / 4, plan.step_stride_bytes_};
+    TensorRef result{plan.result_buffer_.get(), 0, 4, plan.result_stride_bytes_};
+    TensorRef probabilities{plan.probabilities_buffer_.get(), 0, uint64_t(batch) * outputs, plan.probabilities_stride_bytes_};
+    const std::string& loss_name = model.layers[loss_layer].name;
+
+    auto add_loss_and_metrics = [&](std::vector<vk::Dispatch>& list, std::vector<DispatchRole>& roles, bool training) {
+      Add(list, roles, {static_cast<int>(loss_layer), Pass::kLoss}, [&] {
+        kernels::LossArgs a{plan.loss_kind_, current, labels, row_loss, row_correct,
+                            training ? grad_logits : TensorRef{}, training ? TensorRef{} : probabilities,
+                            batch, outputs, 1.0f / float(batch)};
+        vk::Dispatch d = kernels::LossDispatch(pipelines, a);
+        d.label = loss_name + (training ? ": loss and gradient" : ": loss and probabilities");
+        return d;
+      });
+      if (!training)
+        Add(list, roles, {-1, Pass::kMetrics}, [&] {
+          vk::Dispatch d = kernels::MetricsDispatch(pipelines, {row_loss, row_correct, step_params, result, batch});
+          d.label = "metrics";
+          return d;
+        });
+    };
+
+    plan.train_step_ = forward;
+    plan.train_roles_ = forward_roles;
+    add_loss_and_metrics(plan.train_step_, plan.train_roles_, true);
+
+    // Backward pass, last layer first.
+    TensorRef grad = grad_logits;
+    for (auto it = records.rbegin(); it != records.rend(); ++it) {
+      const Record& r = *it;
+      const std::string& name = model.layers[r.layer].name;
+      DispatchRole role{static_cast<int>(r.layer), Pass::kBackward};
+      TensorRef grad_z = grad;
+      bool has_activation = r.activation != kernels::Activation::kIdentity;
+      if (r.kind == LayerKind::kActivation) {
+        if (r.x_is_network_input) continue;  // nothing upstream needs the gradient
+        grad_z = Tensor(name + " input gradient", uint64_t(batch) * r.in, Category::kActivationGradient);
+        Add(plan.train_step_, plan.train_roles_, role, [&] {
+          kernels::BiasActivationBackwardArgs a{grad, r.z, r.y, grad_z, TensorRef{}, batch, r.in, r.activation, r.leaky_slope};
+          vk::Dispatch d = kernels::BiasActivationBackwardDispatch(pipelines, a);
+          d.label = name + " backward";
+          return d;
+        });
+        grad = grad_z;
+        continue;
+      }
+      if (has_activation)
+        grad_z = Tensor(name + " pre-activation gradient", uint64_t(batch) * r.out, Category::kActivationGradient);
+      if (has_activation || r.bias >= 0)
+        Add(plan.train_step_, plan.train_roles_, role, [&] {
+          kernels::BiasActivationBackwardArgs a{
+              grad, r.z, r.y, has_activation ? grad_z : TensorRef{},
+              r.bias >= 0 ? plan.ParameterRef(*plan.gradient_buffer_, plan.parameters_[r.bias]) : TensorRef{},
+              batch, r.out, r.activation, r.leaky_slope};
+          vk::Dispatch d = kernels::BiasActivationBackwardDispatch(pipelines, a);
+          d.label = name + (has_activation ? " backward: activation and bias gradient" : " backward: bias gradient");
+          return d;
+        });
+      Add(plan.train_step_, plan.train_roles_, role, [&] {
+        kernels::MatmulArgs m{r.x, grad_z, plan.ParameterRef(*plan.gradient_buffer_, plan.parameters_[r.weight]),
+                              r.in, r.out, batch, /*transpose_a=*/true, false};
+        vk::Dispatch d = kernels::MatmulDispatch(pipelines, m, variant);
+        d.label = name + " backward: dW = X^T dZ";
+        return d;
+      });
+      if (!r.x_is_network_input) {
+        TensorRef grad_x = Tensor(name + " input gradient", uint64_t(batch) * r.in, Category::kActivationGradient);
+        Add(plan.train_step_, plan.train_roles_, role, [&] {
+          kernels::MatmulArgs m{grad_z, plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[r.weight]), grad_x,
+                                batch, r.in, r.out, false, /*transpose_b=*/true};
+          vk::Dispatch d = kernels::MatmulDispatch(pipelines, m, variant);
+          d.label = name + " backward: dX = dZ W^T";
+          return d;
+        });
+        grad = grad_x;
+      }
+    }
+
+    Add(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
+      kernels::OptimizerArgs a{o.optimizer, kernels::WholeBuffer(*plan.parameter_buffer_),
+                               kernels::WholeBuffer(*plan.gradient_buffer_),
+                               state_count > 0 ? kernels::WholeBuffer(*plan.state_buffers_[0]) : TensorRef{},
+                               state_count > 1 ? kernels::WholeBuffer(*plan.state_buffers_[1]) : TensorRef{},
+                               step_params, static_cast<uint32_t>(total), o.hyper};
+      vk::Dispatch d = kernels::OptimizerDispatch(pipelines, a);
+      d.label = std::string("update: ") + kernels::OptimizerName(o.optimizer) + " over all parameters";
+      return d;
+    });
+    Add(plan.train_step_, plan.train_roles_, {-1, Pass::kMetrics}, [&] {
+      vk::Dispatch d = kernels::MetricsDispatch(pipelines, {row_loss, row_correct, step_params, result, batch});
+      d.label = "metrics";
+      return d;
+    });
+
+    plan.eval_step_ = forward;
+    plan.eval_roles_ = forward_roles;
+    add_loss_and_metrics(plan.eval_step_, plan.eval_roles_, false);
+  }
+};
+
+std::unique_ptr<Plan> Plan::Compile(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model,
+                                    const PlanOptions& options) {
+  Require(options.batch > 0, "The batch size must be at least 1.");
+  Require(options.slots > 0, "A plan needs at least one step slot.");
+  auto plan = std::make_unique<Plan>(PrivateTag{});
+  plan->context_ = &context;
+  plan->pipelines_ = &pipelines;
+  plan->model_ = model;
+  plan->options_ = options;
+
+  Builder dry{*plan, false, {}};
+  dry.Build();
+  uint64_t available = context.info().device_local_bytes();
+  if (dry.memory.total() > available) {
+    const MemoryUse& m = dry.memory;
+    throw Error("Out of device memory: at batch size " + std::to_string(options.batch) + " the model needs " +
+                vk::FormatBytes(m.total()) + " (parameters " + vk::FormatBytes(m.parameters) + ", gradients " +
+                vk::FormatBytes(m.gradients) + ", optimizer state " + vk::FormatBytes(m.optimizer_state) +
+                ", activations " + vk::FormatBytes(m.activations + m.activation_gradients + m.batch) + "), but '" +
+                context.info().name + "' has " + vk::FormatBytes(available) +
+                " of device memory. Use a smaller batch or a smaller model.");
+  }
+  Builder real{*plan, true, {}};
+  real.Build();
+  assert(real.memory.total() == dry.memory.total() && "dry run and build disagree on memory");
+  plan->memory_ = real.memory;
+  plan->InitializeParameters(1);
+  return plan;
+}
+
+TensorRef Plan::ParameterRef(const vk::Buffer& buffer, const ParameterTensor& tensor) const {
+  return {&buffer, tensor.offset * 4, tensor.count};
+}
+
+TensorRef Plan::step_params() const {
+  return {step_buffer_.get(), 0, sizeof(gpu::StepParams) / 4, step_stride_bytes_};
+}
+
+gpu::StepParams& Plan::step_params_slot(uint32_t slot) {
+  assert(slot < options_.slots);
+  return *reinterpret_cast<gpu::StepParams*>(static_cast<std::byte*>(step_buffer_->mapped()) + slot * step_stride_bytes_);
+}
+
+std::array<float, 4> Plan::result_slot(uint32_t slot) const {
+  std::array<float, 4> values;
+  std::memcpy(values.data(), static_cast<const std::byte*>(result_buffer_->mapped()) + slot * result_stride_bytes_, 16);
+  return values;
+}
+
+std::vector<float> Plan::probabilities_slot(uint32_t slot) const {
+  std::vector<float> values(size_t(batch()) * output_features_);
+  std::memcpy(values.data(), static_cast<const std::byte*>(probabilities_buffer_->mapped()) + slot * probabilities_stride_bytes_,
+              values.size() * 4);
+  return values;
+}
+
+uint64_t Plan::parameter_count() const {
+  uint64_t n = 0;
+  for (const ParameterTensor& p : parameters_) n += p.count;
+  return n;
+}
+
+namespace {
+
+std::vector<float> Gather(const vk::Buffer& buffer, const std::vector<ParameterTensor>& tensors) {
+  std::vector<float> padded(buffer.size() / 4), packed;
+  buffer.DownloadVector(std::span<float>(padded));
+  for (const ParameterTensor& p : tensors)
+    packed.insert(packed.end(), padded.begin() + p.offset, padded.begin() + p.offset + p.count);
+  return packed;
+}
+
+void Scatter(vk::Buffer& buffer, const std::vector<ParameterTensor>& tensors, const std::vector<float>& packed,
+             uint64_t expected) {
+  if (packed.size() != expected)
+    throw Error("Expected " + std::to_string(expected) + " parameter values, found " + std::to_string(packed.size()) + ".");
+  std::vector<float> padded(buffer.size() / 4, 0.0f);
+  size_t at = 0;
+  for (const ParameterTensor& p : tensors) {
+    std::copy(packed.begin() + at, packed.begin() + at + p.count, padded.begin() + p.offset);
+    at += p.count;
+  }
+  buffer.UploadVector(std::span<const float>(padded));
+}
+
+}  // namespace
+
+std::vector<float> Plan::ReadParameters() const { return Gather(*parameter_buffer_, parameters_); }
+std::vector<float> Plan::ReadGradients() const { return Gather(*gradient_buffer_, parameters_); }
+
+void Plan::WriteParameters(const std::vector<float>& values) {
+  Scatter(*parameter_buffer_, parameters_, values, parameter_count());
+}
+
+std::vector<std::vector<float>> Plan::ReadOptimizerState() const {
+  std::vector<std::vector<float>> state;
+  for (const auto& buffer : state_buffers_) state.push_back(Gather(*buffer, parameters_));
+  return state;
+}
+
+void Plan::WriteOptimizerState(const std::vector<std::vector<float>>& state) {
+  if (state.size() != state_buffers_.size())
+    throw Error("The optimizer keeps " + std::to_string(state_buffers_.size()) + " state tensor(s); found " +
+                std::to_string(state.size()) + ".");
+  for (size_t s = 0; s < state.size(); ++s) Scatter(*state_buffers_[s], parameters_, state[s], parameter_count());
+}
+
+void Plan::InitializeParameters(uint32_t seed) {
+  std::vector<vk::Dispatch> dispatches;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const ParameterTensor& p = parameters_[i];
+    kernels::InitArgs a{ParameterRef(*parameter_buffer_, p), static_cast<uint32_t>(p.count), p.init, p.fan_in,
+                        p.fan_out, seed * 1000003u + static_cast<uint32_t>(i)};
+    dispatches.push_back(kernels::InitDispatch(*pipelines_, a));
+  }
+  vk::Sequence sequence(*context_, std::move(dispatches));
+  context_->RunOnce([&](VkCommandBuffer cb) {
+    // Padding between tensors and all optimizer state start at zero.
+    vkCmdFillBuffer(cb, parameter_buffer_->handle(), 0, VK_WHOLE_SIZE, 0);
+    vkCmdFillBuffer(cb, gradient_buffer_->handle(), 0, VK_WHOLE_SIZE, 0);
+    for (const auto& buffer : state_buffers_) vkCmdFillBuffer(cb, buffer->handle(), 0, VK_WHOLE_SIZE, 0);
+    vk::RecordTransferToComputeBarrier(cb);
+    sequence.Record(cb);
+    vk::RecordComputeToHostBarrier(cb);
+  });
+}
+
+}  // namespace ts::nn

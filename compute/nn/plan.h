@@ -1,0 +1,148 @@
+// Plan: a model compiled for one device and one batch size. Tensors placed in
+// device buffers, and the ordered dispatches of a training step and of an
+// evaluation step, each with its declared cost. The CLI and the GUI run the
+// same Plan the same way (see Trainer).
+//
+// Buffers:
+//   parameters, gradients, optimizer state: one buffer each, every parameter
+//     tensor at the same (aligned) offset in all of them, so one optimizer
+//     dispatch updates the whole model.
+//   activations and their gradients: one buffer per tensor (each stays under
+//     maxStorageBufferRange on its own).
+//   step parameters and results: host-visible, one slot per step recorded into
+//     a submission (see vk::Sequence slots).
+// The batch input and labels are written by a dataset's gather dispatch, which
+// the Trainer puts in front of a step.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compute/kernels/matmul.h"
+#include "compute/kernels/optimizer.h"
+#include "compute/kernels/tensor_ref.h"
+#include "compute/nn/model.h"
+#include "compute/vk/buffer.h"
+#include "compute/vk/context.h"
+#include "compute/vk/pipeline.h"
+#include "compute/vk/sequence.h"
+#include "shaders/step_params.h"
+
+namespace ts::nn {
+
+struct ParameterTensor {
+  std::string name;              // e.g. "dense_1.weight"
+  std::vector<uint32_t> shape;   // weight: {in, out} (row-major, Y = X W); bias: {out}
+  uint64_t offset = 0;           // in floats, in the parameter / gradient / state buffers
+  uint64_t count = 0;
+  kernels::InitKind init = kernels::InitKind::kZeros;
+  uint32_t fan_in = 1, fan_out = 1;
+  size_t layer = 0;              // index into ModelDesc::layers
+};
+
+enum class Pass { kData, kForward, kLoss, kBackward, kUpdate, kMetrics };
+const char* PassName(Pass pass);  // "data", "forward", "loss", "backward", "update", "metrics"
+
+// Which layer and pass a dispatch belongs to (parallel to a dispatch list).
+struct DispatchRole {
+  int layer = -1;  // index into ModelDesc::layers, -1 for none
+  Pass pass = Pass::kForward;
+};
+
+// Device memory by category, in bytes.
+struct MemoryUse {
+  uint64_t parameters = 0, gradients = 0, optimizer_state = 0, activations = 0, activation_gradients = 0,
+           batch = 0, step_io = 0;
+  uint64_t total() const {
+    return parameters + gradients + optimizer_state + activations + activation_gradients + batch + step_io;
+  }
+};
+
+struct PlanOptions {
+  uint32_t batch = 64;
+  uint32_t slots = 16;  // steps recorded into one submission
+  kernels::OptimizerKind optimizer = kernels::OptimizerKind::kAdam;
+  kernels::OptimizerHyper hyper;
+  std::optional<kernels::MatmulVariant> matmul_variant;  // default: DefaultMatmulVariant(device)
+};
+
+class Plan {
+ public:
+  // Compiles `model` (validated by InferShapes) for `context`'s device. Throws
+  // ts::Error if the plan would not fit in device memory, saying how much it
+  // needs by category and how much the device has.
+  static std::unique_ptr<Plan> Compile(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model,
+                                       const PlanOptions& options);
+
+  const ModelDesc& model() const { return model_; }
+  const PlanOptions& options() const { return options_; }
+  uint32_t batch() const { return options_.batch; }
+  uint32_t input_features() const { return input_features_; }
+  uint32_t output_features() const { return output_features_; }
+  kernels::LossKind loss_kind() const { return loss_kind_; }
+
+  // Forward, loss (with gradient), backward, optimizer update, metrics.
+  const std::vector<vk::Dispatch>& train_step() const { return train_step_; }
+  const std::vector<DispatchRole>& train_roles() const { return train_roles_; }
+  // Forward, loss (no gradient; probabilities into the slot), metrics.
+  const std::vector<vk::Dispatch>& eval_step() const { return eval_step_; }
+  const std::vector<DispatchRole>& eval_roles() const { return eval_roles_; }
+
+  // What a dataset's gather dispatch writes and reads.
+  kernels::TensorRef batch_input() const { return kernels::WholeBuffer(*input_); }   // (batch, input_features)
+  kernels::TensorRef batch_labels() const { return kernels::WholeBuffer(*labels_); } // (batch) uint32
+  kernels::TensorRef step_params() const;  // slot-strided StepParams
+
+  // Host access to the per-slot step parameters and results (host-visible).
+  gpu::StepParams& step_params_slot(uint32_t slot);
+  // Metrics of `slot` after its step ran: {mean loss, correct, valid rows, non-finite flag}.
+  std::array<float, 4> result_slot(uint32_t slot) const;
+  // Probabilities (batch x outputs) of `slot` after an evaluation step ran.
+  std::vector<float> probabilities_slot(uint32_t slot) const;
+
+  const std::vector<ParameterTensor>& parameters() const { return parameters_; }
+  uint64_t parameter_count() const;  // without alignment padding
+  // All parameter values, concatenated in parameters() order without padding.
+  std::vector<float> ReadParameters() const;
+  void WriteParameters(const std::vector<float>& values);
+  // Optimizer state tensors (0, 1 or 2), each in the same order and form.
+  std::vector<std::vector<float>> ReadOptimizerState() const;
+  void WriteOptimizerState(const std::vector<std::vector<float>>& state);
+  // Parameter gradients of the last step, in the same order and form.
+  std::vector<float> ReadGradients() const;
+  // Runs the seeded initialisation kernels and zeroes the optimizer state.
+  void InitializeParameters(uint32_t seed);
+
+  const MemoryUse& memory() const { return memory_; }
+
+  struct PrivateTag {};  // construction goes through Compile()
+  explicit Plan(PrivateTag) {}
+
+ private:
+  struct Builder;
+  kernels::TensorRef ParameterRef(const vk::Buffer& buffer, const ParameterTensor& tensor) const;
+
+  vk::Context* context_ = nullptr;
+  vk::PipelineCache* pipelines_ = nullptr;
+  ModelDesc model_;
+  PlanOptions options_;
+  uint32_t input_features_ = 0, output_features_ = 0;
+  kernels::LossKind loss_kind_ = kernels::LossKind::kSoftmaxCrossEntropy;
+  uint64_t step_stride_bytes_ = 0, result_stride_bytes_ = 0, probabilities_stride_bytes_ = 0;
+
+  std::vector<ParameterTensor> parameters_;
+  std::unique_ptr<vk::Buffer> parameter_buffer_, gradient_buffer_;
+  std::vector<std::unique_ptr<vk::Buffer>> state_buffers_;
+  std::vector<std::unique_ptr<vk::Buffer>> tensors_;  // activations, their gradients, loss rows
+  std::unique_ptr<vk::Buffer> input_, labels_;
+  std::unique_ptr<vk::Buffer> step_buffer_, result_buffer_, probabilities_buffer_;
+
+  std::vector<vk::Dispatch> train_step_, eval_step_;
+  std::vector<DispatchRole> train_roles_, eval_roles_;
+  MemoryUse memory_;
+};
+
+}  // namespace ts::nn

@@ -1,0 +1,167 @@
+#include "compute/nn/train_config.h"
+
+#include <cmath>
+#include <numbers>
+#include <set>
+
+#include "compute/common/error.h"
+
+namespace ts::nn {
+namespace {
+
+using nlohmann::json;
+
+double NumberField(const json& section, const char* key, double fallback, const std::string& where) {
+  auto it = section.find(key);
+  if (it == section.end()) return fallback;
+  if (!it->is_number()) throw Error(where + "." + key + ": expected a number, found " + it->dump() + ".");
+  return it->get<double>();
+}
+
+void RejectUnknownFields(const json& section, const std::set<std::string>& known, const std::string& where) {
+  for (auto it = section.begin(); it != section.end(); ++it)
+    if (!known.count(it.key())) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw Error(where + "." + it.key() + ": unknown setting '" + it.key() + "'; known: " + list + ".");
+    }
+}
+
+uint32_t PositiveField(const json& section, const char* key, uint32_t fallback, const std::string& where) {
+  auto it = section.find(key);
+  if (it == section.end()) return fallback;
+  if (!it->is_number_integer() || it->get<int64_t>() <= 0 || it->get<int64_t>() > 0x7fffffff)
+    throw Error(where + "." + key + ": expected a positive integer, found " + it->dump() + ".");
+  return static_cast<uint32_t>(it->get<int64_t>());
+}
+
+}  // namespace
+
+double TrainConfig::LearningRateAt(double epoch) const {
+  double lr = learning_rate;
+  if (schedule.warmup_epochs > 0 && epoch < schedule.warmup_epochs)
+    return learning_rate * (epoch + 1e-9) / schedule.warmup_epochs;
+  switch (schedule.kind) {
+    case ScheduleKind::kConstant:
+      break;
+    case ScheduleKind::kStep:
+      lr *= std::pow(schedule.gamma, std::floor(epoch / schedule.step_epochs));
+      break;
+    case ScheduleKind::kCosine: {
+      double span = std::max(1e-9, double(epochs) - schedule.warmup_epochs);
+      double progress = std::clamp((epoch - schedule.warmup_epochs) / span, 0.0, 1.0);
+      lr = schedule.min_learning_rate +
+           0.5 * (learning_rate - schedule.min_learning_rate) * (1 + std::cos(std::numbers::pi * progress));
+      break;
+    }
+  }
+  return lr;
+}
+
+kernels::OptimizerKind ParseOptimizerName(const std::string& name, const std::string& where) {
+  for (kernels::OptimizerKind kind : {kernels::OptimizerKind::kSgd, kernels::OptimizerKind::kMomentum,
+                                      kernels::OptimizerKind::kAdam, kernels::OptimizerKind::kAdamW})
+    if (name == kernels::OptimizerName(kind)) return kind;
+  throw Error(where + ": unknown optimizer '" + name + "'; known: sgd, momentum, adam, adamw.");
+}
+
+TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
+  TrainConfig config;
+  if (section.is_null()) return config;
+  if (!section.is_object()) throw Error(where + ": expected an object, found " + section.dump() + ".");
+  RejectUnknownFields(section,
+                      {"optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "nesterov", "beta1",
+                       "beta2", "epsilon", "weight_decay", "validation_fraction", "shuffle", "data", "schedule",
+                       "steps_per_submit"},
+                      where);
+  if (auto it = section.find("optimizer"); it != section.end()) {
+    if (!it->is_string()) throw Error(where + ".optimizer: expected a name, found " + it->dump() + ".");
+    config.optimizer = ParseOptimizerName(it->get<std::string>(), where + ".optimizer");
+  }
+  config.learning_rate = NumberField(section, "learning_rate", config.learning_rate, where);
+  config.batch_size = PositiveField(section, "batch_size", config.batch_size, where);
+  config.epochs = PositiveField(section, "epochs", config.epochs, where);
+  config.seed = PositiveField(section, "seed", static_cast<uint32_t>(config.seed), where);
+  config.steps_per_submit = PositiveField(section, "steps_per_submit", config.steps_per_submit, where);
+  config.hyper.momentum = static_cast<float>(NumberField(section, "momentum", config.hyper.momentum, where));
+  config.hyper.beta1 = static_cast<float>(NumberField(section, "beta1", config.hyper.beta1, where));
+  config.hyper.beta2 = static_cast<float>(NumberField(section, "beta2", config.hyper.beta2, where));
+  config.hyper.epsilon = static_cast<float>(NumberField(section, "epsilon", config.hyper.epsilon, where));
+  config.hyper.weight_decay = static_cast<float>(NumberField(section, "weight_decay", config.hyper.weight_decay, where));
+  config.validation_fraction = NumberField(section, "validation_fraction", config.validation_fraction, where);
+  for (const char* key : {"nesterov", "shuffle"})
+    if (auto it = section.find(key); it != section.end() && !it->is_boolean())
+      throw Error(where + "." + key + ": expected true or false, found " + it->dump() + ".");
+  config.hyper.nesterov = section.value("nesterov", config.hyper.nesterov);
+  config.shuffle = section.value("shuffle", config.shuffle);
+  if (auto it = section.find("data"); it != section.end()) {
+    if (!it->is_string()) throw Error(where + ".data: expected a dataset name, found " + it->dump() + ".");
+    config.data = it->get<std::string>();
+  }
+  if (auto it = section.find("schedule"); it != section.end()) {
+    std::string at = where + ".schedule";
+    if (!it->is_object()) throw Error(at + ": expected an object, found " + it->dump() + ".");
+    RejectUnknownFields(*it, {"kind", "step_epochs", "gamma", "warmup_epochs", "min_learning_rate"}, at);
+    std::string kind = it->value("kind", "constant");
+    if (kind == "constant") config.schedule.kind = ScheduleKind::kConstant;
+    else if (kind == "step") config.schedule.kind = ScheduleKind::kStep;
+    else if (kind == "cosine") config.schedule.kind = ScheduleKind::kCosine;
+    else throw Error(at + ".kind: unknown schedule '" + kind + "'; known: constant, step, cosine.");
+    config.schedule.step_epochs = NumberField(*it, "step_epochs", config.schedule.step_epochs, at);
+    config.schedule.gamma = NumberField(*it, "gamma", config.schedule.gamma, at);
+    config.schedule.warmup_epochs = NumberField(*it, "warmup_epochs", config.schedule.warmup_epochs, at);
+    config.schedule.min_learning_rate = NumberField(*it, "min_learning_rate", config.schedule.min_learning_rate, at);
+  }
+  try {
+    ValidateTrainConfig(config);
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  return config;
+}
+
+void ValidateTrainConfig(const TrainConfig& c) {
+  auto fail = [](const std::string& message) { throw Error(message); };
+  if (!(c.learning_rate > 0) || !std::isfinite(c.learning_rate))
+    fail("the learning rate must be a positive number; found " + std::to_string(c.learning_rate) + ".");
+  if (c.batch_size == 0) fail("the batch size must be at least 1.");
+  if (c.epochs == 0) fail("the number of epochs must be at least 1.");
+  if (!(c.validation_fraction >= 0 && c.validation_fraction < 1))
+    fail("the validation fraction must be in [0, 1); found " + std::to_string(c.validation_fraction) + ".");
+  if (!(c.hyper.momentum >= 0 && c.hyper.momentum < 1)) fail("momentum must be in [0, 1).");
+  if (!(c.hyper.beta1 >= 0 && c.hyper.beta1 < 1) || !(c.hyper.beta2 >= 0 && c.hyper.beta2 < 1))
+    fail("beta1 and beta2 must be in [0, 1).");
+  if (!(c.hyper.epsilon > 0)) fail("epsilon must be positive.");
+  if (!(c.hyper.weight_decay >= 0)) fail("weight decay must be zero or positive.");
+  if (c.schedule.kind == ScheduleKind::kStep && !(c.schedule.step_epochs > 0)) fail("schedule.step_epochs must be positive.");
+  if (!(c.schedule.warmup_epochs >= 0)) fail("schedule.warmup_epochs must be zero or positive.");
+  if (c.steps_per_submit == 0) fail("steps_per_submit must be at least 1.");
+}
+
+json TrainConfigToJson(const TrainConfig& c) {
+  const char* kinds[] = {"constant", "step", "cosine"};
+  json section = {{"optimizer", kernels::OptimizerName(c.optimizer)},
+                  {"learning_rate", c.learning_rate},
+                  {"batch_size", c.batch_size},
+                  {"epochs", c.epochs},
+                  {"seed", c.seed},
+                  {"momentum", c.hyper.momentum},
+                  {"nesterov", c.hyper.nesterov},
+                  {"beta1", c.hyper.beta1},
+                  {"beta2", c.hyper.beta2},
+                  {"epsilon", c.hyper.epsilon},
+                  {"weight_decay", c.hyper.weight_decay},
+                  {"validation_fraction", c.validation_fraction},
+                  {"shuffle", c.shuffle},
+                  {"steps_per_submit", c.steps_per_submit},
+                  {"schedule",
+                   {{"kind", kinds[static_cast<int>(c.schedule.kind)]},
+                    {"step_epochs", c.schedule.step_epochs},
+                    {"gamma", c.schedule.gamma},
+                    {"warmup_epochs", c.schedule.warmup_epochs},
+                    {"min_learning_rate", c.schedule.min_learning_rate}}}};
+  if (!c.data.empty()) section["data"] = c.data;
+  return section;
+}
+
+}  // namespace ts::nn

@@ -1,0 +1,62 @@
+// TrainConfig: how to train (optimizer, learning-rate schedule, batch, epochs,
+// seed, validation split), read from a model file's "training" section and
+// overridden by command-line flags.
+//
+// "training" fields (all optional):
+//   "optimizer": "sgd" | "momentum" | "adam" | "adamw"     (default "adam")
+//   "learning_rate": 0.001, "batch_size": 64, "epochs": 5, "seed": 1,
+//   "momentum": 0.9, "nesterov": false, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+//   "weight_decay": 0, "validation_fraction": 0.1, "shuffle": true,
+//   "data": "spiral"                                       (a --data spec, see compute/data/registry.h)
+//   "schedule": {"kind": "constant" | "step" | "cosine",
+//                "step_epochs": 10, "gamma": 0.1,           (step: lr *= gamma every step_epochs)
+//                "warmup_epochs": 0, "min_learning_rate": 0} (cosine: linear warm-up, then cosine to min)
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "compute/kernels/optimizer.h"
+
+namespace ts::nn {
+
+enum class ScheduleKind { kConstant, kStep, kCosine };
+
+struct Schedule {
+  ScheduleKind kind = ScheduleKind::kConstant;
+  double step_epochs = 10;        // kStep
+  double gamma = 0.1;             // kStep
+  double warmup_epochs = 0;       // kCosine (and a warm-up for any kind)
+  double min_learning_rate = 0;   // kCosine
+};
+
+struct TrainConfig {
+  kernels::OptimizerKind optimizer = kernels::OptimizerKind::kAdam;
+  kernels::OptimizerHyper hyper;
+  double learning_rate = 1e-3;
+  uint32_t batch_size = 64;
+  uint32_t epochs = 5;
+  uint64_t seed = 1;
+  double validation_fraction = 0.1;  // of the training set, held out for validation
+  bool shuffle = true;
+  Schedule schedule;
+  std::string data;                  // default dataset spec for this model
+  uint32_t steps_per_submit = 16;    // training steps recorded into one submission
+
+  // The learning rate at fractional epoch `epoch` (0 = start of training).
+  double LearningRateAt(double epoch) const;
+};
+
+// Reads a "training" section. `where` prefixes messages (e.g. "model.json: training").
+TrainConfig ParseTrainConfig(const nlohmann::json& section, const std::string& where);
+nlohmann::json TrainConfigToJson(const TrainConfig& config);
+
+// "sgd" -> kSgd, ...; throws ts::Error listing the accepted names.
+kernels::OptimizerKind ParseOptimizerName(const std::string& name, const std::string& where);
+
+// Throws ts::Error if the config is impossible (batch 0, lr <= 0, fraction outside [0, 1), ...).
+void ValidateTrainConfig(const TrainConfig& config);
+
+}  // namespace ts::nn

@@ -1,0 +1,323 @@
+#include "compute/nn/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "compute/common/error.h"
+#include "compute/kernels/gather.h"
+#include "compute/vk/check.h"
+
+namespace ts::nn {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Packs a dataset's features for upload: uint8 rows padded to whole uint32 words.
+std::vector<std::byte> FeatureBytes(const data::Dataset& dataset) {
+  const std::byte* begin = dataset.format == data::FeatureFormat::kUint8
+                               ? reinterpret_cast<const std::byte*>(dataset.features_u8.data())
+                               : reinterpret_cast<const std::byte*>(dataset.features_f32.data());
+  size_t size = dataset.format == data::FeatureFormat::kUint8 ? dataset.features_u8.size()
+                                                              : dataset.features_f32.size() * 4;
+  std::vector<std::byte> bytes(begin, begin + size);
+  bytes.resize((bytes.size() + 3) / 4 * 4 + 4, std::byte{0});
+  return bytes;
+}
+
+std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const std::vector<DispatchRole>& roles) {
+  std::vector<DispatchInfo> infos;
+  for (size_t i = 0; i < sequence.dispatches().size(); ++i) {
+    const vk::Dispatch& d = sequence.dispatches()[i];
+    infos.push_back({d.kernel, d.label, roles[i], d.cost, d.workgroups, d.pipeline->local_size()});
+  }
+  return infos;
+}
+
+}  // namespace
+
+std::vector<uint32_t> EpochOrder(uint32_t count, uint64_t seed, uint32_t epoch, bool shuffle) {
+  std::vector<uint32_t> order(count);
+  std::iota(order.begin(), order.end(), 0u);
+  if (!shuffle) return order;
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + epoch + 1);
+  // Fisher-Yates with our own bounded draw (std::uniform_int_distribution
+  // differs between standard libraries).
+  for (uint32_t i = count; i > 1; --i) {
+    uint64_t j = rng() % i;
+    std::swap(order[i - 1], order[j]);
+  }
+  return order;
+}
+
+DeviceDataset::DeviceDataset(vk::Context& context, const data::Dataset& dataset) : host_(&dataset) {
+  Require(dataset.count() > 0, "Dataset '" + dataset.name + "' has no samples.");
+  std::vector<std::byte> features = FeatureBytes(dataset);
+  features_ = std::make_unique<vk::Buffer>(context, features.size(), dataset.name + " features");
+  features_->Upload(features);
+  labels_ = std::make_unique<vk::Buffer>(context, dataset.labels.size() * 4, dataset.name + " labels");
+  labels_->UploadVector(std::span<const uint32_t>(dataset.labels));
+}
+
+vk::Dispatch DeviceDataset::GatherDispatch(vk::PipelineCache& pipelines, const Plan& plan,
+                                           const vk::Buffer& permutation) const {
+  kernels::GatherArgs args;
+  args.features = kernels::WholeBuffer(*features_);
+  args.features_u8 = host_->format == data::FeatureFormat::kUint8;
+  args.labels = kernels::WholeBuffer(*labels_);
+  args.permutation = {&permutation, 0, count()};
+  args.step_params = plan.step_params();
+  args.batch_x = plan.batch_input();
+  args.batch_labels = plan.batch_labels();
+  args.rows = plan.batch();
+  args.feature_size = static_cast<uint32_t>(host_->feature_size());
+  args.permutation_count = count();
+  args.scale = host_->scale;
+  args.offset = host_->offset;
+  vk::Dispatch d = kernels::GatherDispatch(pipelines, args);
+  d.label = "gather batch from " + host_->name;
+  return d;
+}
+
+struct Trainer::EvalProgram {
+  std::unique_ptr<DeviceDataset> data;
+  std::unique_ptr<vk::Buffer> order;  // identity: evaluation visits every sample once
+  std::unique_ptr<vk::Sequence> sequence;
+  std::map<uint32_t, VkCommandBuffer> commands;
+};
+
+Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model, const TrainConfig& config,
+                 const data::Dataset& train, const data::Dataset* validation)
+    : context_(context), pipelines_(pipelines), config_(config) {
+  ValidateTrainConfig(config);
+  PlanOptions options;
+  options.batch = config.batch_size;
+  options.slots = config.steps_per_submit;
+  options.optimizer = config.optimizer;
+  options.hyper = config.hyper;
+  plan_ = Plan::Compile(context, pipelines, model, options);
+  CheckDataFitsModel(train, "training");
+  if (train.count() < config.batch_size)
+    throw Error("The training set '" + train.name + "' has " + std::to_string(train.count()) +
+                " samples, fewer than the batch size " + std::to_string(config.batch_size) + ". Use a smaller batch.");
+  steps_per_epoch_ = static_cast<uint32_t>(train.count() / config.batch_size);
+  plan_->InitializeParameters(static_cast<uint32_t>(config.seed));
+
+  VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pool.queueFamilyIndex = context.queue_family();
+  VkCommandPool pool_handle = VK_NULL_HANDLE;
+  vk::Check(vkCreateCommandPool(context.device(), &pool, nullptr, &pool_handle), "vkCreateCommandPool");
+  command_pool_ = vk::UniqueCommandPool(context.device(), pool_handle);
+  VkFenceCreateInfo fence{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VkFence fence_handle = VK_NULL_HANDLE;
+  vk::Check(vkCreateFence(context.device(), &fence, nullptr, &fence_handle), "vkCreateFence");
+  fence_ = vk::UniqueFence(context.device(), fence_handle);
+
+  train_data_ = std::make_unique<DeviceDataset>(context, train);
+  permutation_ = std::make_unique<vk::Buffer>(context, uint64_t(train.count()) * 4, "epoch order");
+  std::vector<vk::Dispatch> step = {train_data_->GatherDispatch(pipelines, *plan_, *permutation_)};
+  std::vector<DispatchRole> roles = {{-1, Pass::kData}};
+  step.insert(step.end(), plan_->train_step().begin(), plan_->train_step().end());
+  roles.insert(roles.end(), plan_->train_roles().begin(), plan_->train_roles().end());
+  train_sequence_ = std::make_unique<vk::Sequence>(context, std::move(step), config.steps_per_submit);
+  step_info_ = DescribeDispatches(*train_sequence_, roles);
+  if (validation && validation->count() > 0) {
+    CheckDataFitsModel(*validation, "validation");
+    validation_ = MakeEvalProgram(*validation);
+  }
+}
+
+Trainer::~Trainer() {
+  // The command buffers may still be in flight if an exception interrupted a wait.
+  vkDeviceWaitIdle(context_.device());
+}
+
+void Trainer::CheckDataFitsModel(const data::Dataset& dataset, const std::string& role) const {
+  const ModelDesc& model = plan_->model();
+  if (dataset.feature_size() != plan_->input_features())
+    throw Error("The model '" + model.name + "' takes inputs of shape " + ShapeString(model.layers[0].shape) + " (" +
+                std::to_string(plan_->input_features()) + " values), but the " + role + " data '" + dataset.name +
+                "' has samples of shape " + ShapeString(dataset.sample_shape) + " (" +
+                std::to_string(dataset.feature_size()) + " values). Change the input layer's shape.");
+  uint32_t outputs = plan_->output_features();
+  bool single_output = outputs == 1 && plan_->loss_kind() != kernels::LossKind::kSoftmaxCrossEntropy;
+  if (single_output ? dataset.num_classes > 2 : dataset.num_classes > outputs)
+    throw Error("The model '" + model.name + "' ends in " + std::to_string(outputs) + " output(s), but the " + role +
+                " data '" + dataset.name + "' has " + std::to_string(dataset.num_classes) +
+                " classes. Set the last dense layer's units to " + std::to_string(dataset.num_classes) + ".");
+}
+
+VkCommandBuffer Trainer::TrainCommands(uint32_t steps) {
+  auto it = train_commands_.find(steps);
+  if (it != train_commands_.end()) return it->second;
+  VkCommandBufferAllocateInfo allocate{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  allocate.commandPool = command_pool_.get();
+  allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  allocate.commandBufferCount = 1;
+  VkCommandBuffer cb = VK_NULL_HANDLE;
+  vk::Check(vkAllocateCommandBuffers(context_.device(), &allocate, &cb), "vkAllocateCommandBuffers");
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  vk::Check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer");
+  for (uint32_t slot = 0; slot < steps; ++slot) train_sequence_->Record(cb, slot);
+  vk::RecordComputeToHostBarrier(cb);  // the host reads results after the fence
+  vk::Check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
+  train_commands_[steps] = cb;
+  return cb;
+}
+
+void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step) {
+  stop_requested_ = false;
+  while (max_steps > 0 && !finished() && !stop_requested_) {
+    if (permutation_epoch_ != position_.epoch) {
+      std::vector<uint32_t> order = EpochOrder(train_data_->count(), config_.seed, position_.epoch, config_.shuffle);
+      permutation_->UploadVector(std::span<const uint32_t>(order));
+      permutation_epoch_ = position_.epoch;
+    }
+    uint32_t steps = std::min({max_steps, config_.steps_per_submit, steps_per_epoch_ - position_.step_in_epoch});
+    std::vector<StepReport> reports(steps);
+    for (uint32_t s = 0; s < steps; ++s) {
+      StepReport& r = reports[s];
+      r.epoch = position_.epoch;
+      r.step_in_epoch = position_.step_in_epoch + s;
+      r.global_step = position_.global_step + s;
+      r.learning_rate = config_.LearningRateAt(r.epoch + double(r.step_in_epoch) / steps_per_epoch_);
+      uint64_t t = r.global_step + 1;
+      gpu::StepParams& p = plan_->step_params_slot(s);
+      p.batch_offset = r.step_in_epoch * config_.batch_size;
+      p.valid_rows = config_.batch_size;
+      p.adam_step = static_cast<uint32_t>(t);
+      p.learning_rate = static_cast<float>(r.learning_rate);
+      p.bias_correction1 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta1), double(t)));
+      p.bias_correction2 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta2), double(t)));
+    }
+    VkCommandBuffer cb = TrainCommands(steps);
+    auto start = Clock::now();
+    VkFence fence = fence_.get();
+    vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
+    context_.Submit(cb, fence);
+    vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (training step)");
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+    for (uint32_t s = 0; s < steps; ++s) {
+      StepReport& r = reports[s];
+      std::array<float, 4> result = plan_->result_slot(s);
+      r.loss = result[0];
+      r.accuracy = result[2] > 0 ? result[1] / result[2] : 0.0f;
+      r.dispatch_ns = train_sequence_->ReadDispatchTimesNs(s);
+      r.wall_seconds = seconds / steps;
+      if (result[3] != 0.0f || !std::isfinite(r.loss)) {
+        char lr[32];
+        std::snprintf(lr, sizeof lr, "%g", r.learning_rate);
+        throw DivergenceError("Training diverged at epoch " + std::to_string(r.epoch + 1) + ", step " +
+                              std::to_string(r.step_in_epoch + 1) + " (step " + std::to_string(r.global_step + 1) +
+                              " overall): the loss became " + (std::isnan(r.loss) ? "NaN" : "infinite") +
+                              ". Try a lower learning rate than " + lr + ".");
+      }
+    }
+    position_.global_step += steps;
+    position_.step_in_epoch += steps;
+    if (position_.step_in_epoch >= steps_per_epoch_) {
+      position_.step_in_epoch = 0;
+      ++position_.epoch;
+    }
+    max_steps -= steps;
+    for (const StepReport& r : reports) on_step(r);
+  }
+}
+
+EpochSummary Trainer::RunEpoch(const std::function<void(const StepReport&)>& on_step) {
+  EpochSummary summary;
+  summary.epoch = position_.epoch;
+  auto start = Clock::now();
+  double loss_sum = 0, accuracy_sum = 0;
+  uint32_t steps = 0;
+  RunSteps(steps_per_epoch_ - position_.step_in_epoch, [&](const StepReport& r) {
+    loss_sum += r.loss;
+    accuracy_sum += r.accuracy;
+    ++steps;
+    on_step(r);
+  });
+  summary.train_loss = steps ? loss_sum / steps : 0;
+  summary.train_accuracy = steps ? accuracy_sum / steps : 0;
+  summary.samples = uint64_t(steps) * config_.batch_size;
+  if (validation_ && !stop_requested_) summary.validation = RunEvaluation(*validation_);
+  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return summary;
+}
+
+std::unique_ptr<Trainer::EvalProgram> Trainer::MakeEvalProgram(const data::Dataset& dataset) {
+  auto program = std::make_unique<EvalProgram>();
+  program->data = std::make_unique<DeviceDataset>(context_, dataset);
+  program->order = std::make_unique<vk::Buffer>(context_, uint64_t(dataset.count()) * 4, dataset.name + " order");
+  std::vector<uint32_t> order = EpochOrder(static_cast<uint32_t>(dataset.count()), 0, 0, false);
+  program->order->UploadVector(std::span<const uint32_t>(order));
+  std::vector<vk::Dispatch> step = {program->data->GatherDispatch(pipelines_, *plan_, *program->order)};
+  step.insert(step.end(), plan_->eval_step().begin(), plan_->eval_step().end());
+  program->sequence = std::make_unique<vk::Sequence>(context_, std::move(step), config_.steps_per_submit);
+  return program;
+}
+
+EvalResult Trainer::Evaluate(const data::Dataset& dataset) {
+  CheckDataFitsModel(dataset, "evaluation");
+  std::unique_ptr<EvalProgram> program = MakeEvalProgram(dataset);
+  EvalResult result = RunEvaluation(*program);
+  for (auto& [steps, cb] : program->commands) vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
+  return result;
+}
+
+EvalResult Trainer::RunEvaluation(EvalProgram& program) {
+  const data::Dataset& data = program.data->host();
+  const uint32_t batch = plan_->batch(), outputs = plan_->output_features();
+  EvalResult result;
+  result.classes = std::max<uint32_t>(outputs, 2);
+  result.confusion.assign(size_t(result.classes) * result.classes, 0);
+  uint32_t batches = static_cast<uint32_t>((data.count() + batch - 1) / batch);
+  double loss_sum = 0, correct = 0;
+  for (uint32_t first = 0; first < batches; first += config_.steps_per_submit) {
+    uint32_t steps = std::min(config_.steps_per_submit, batches - first);
+    for (uint32_t s = 0; s < steps; ++s) {
+      gpu::StepParams& p = plan_->step_params_slot(s);
+      p = {};
+      p.batch_offset = (first + s) * batch;
+      p.valid_rows = static_cast<uint32_t>(std::min<uint64_t>(batch, data.count() - p.batch_offset));
+    }
+    VkCommandBuffer& cb = program.commands[steps];
+    if (cb == VK_NULL_HANDLE) {
+      VkCommandBufferAllocateInfo allocate{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+      allocate.commandPool = command_pool_.get();
+      allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+      allocate.commandBufferCount = 1;
+      vk::Check(vkAllocateCommandBuffers(context_.device(), &allocate, &cb), "vkAllocateCommandBuffers");
+      VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+      vk::Check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer");
+      for (uint32_t slot = 0; slot < steps; ++slot) program.sequence->Record(cb, slot);
+      vk::RecordComputeToHostBarrier(cb);
+      vk::Check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
+    }
+    VkFence fence = fence_.get();
+    vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
+    context_.Submit(cb, fence);
+    vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (evaluation)");
+    for (uint32_t s = 0; s < steps; ++s) {
+      std::array<float, 4> r = plan_->result_slot(s);
+      loss_sum += double(r[0]) * r[2];
+      correct += r[1];
+      std::vector<float> probabilities = plan_->probabilities_slot(s);
+      uint32_t offset = (first + s) * batch, valid = static_cast<uint32_t>(r[2]);
+      for (uint32_t row = 0; row < valid; ++row) {
+        const float* p = probabilities.data() + size_t(row) * outputs;
+        uint32_t predicted = outputs == 1 ? (p[0] > 0.5f ? 1u : 0u)
+                                          : static_cast<uint32_t>(std::max_element(p, p + outputs) - p);
+        uint32_t label = data.labels[offset + row];
+        if (label < result.classes) ++result.confusion[size_t(label) * result.classes + predicted];
+      }
+    }
+  }
+  result.samples = data.count();
+  result.loss = loss_sum / double(data.count());
+  result.accuracy = correct / double(data.count());
+  return result;
+}
+
+}  // namespace ts::nn

@@ -1,0 +1,150 @@
+// Trainer: runs a Plan over datasets that live on the device.
+//
+// Each training step is: gather the batch from the resident dataset in the
+// epoch's shuffled order, forward, loss and gradient, backward, one fused
+// optimizer update, metrics. Steps are recorded `steps_per_submit` at a time
+// into one command buffer (only the small StepParams buffer differs between
+// steps), and loss/accuracy are read back once per submission, not per step.
+//
+// A Trainer is used from one thread at a time; RequestStop() may be called from
+// any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compute/common/error.h"
+#include "compute/data/dataset.h"
+#include "compute/nn/plan.h"
+#include "compute/nn/train_config.h"
+
+namespace ts::nn {
+
+// A dataset uploaded to the device: features (uint8 or float32), labels.
+class DeviceDataset {
+ public:
+  DeviceDataset(vk::Context& context, const data::Dataset& dataset);
+  const data::Dataset& host() const { return *host_; }
+  uint32_t count() const { return static_cast<uint32_t>(host_->count()); }
+  uint64_t device_bytes() const { return features_->size() + labels_->size(); }
+  // The dispatch that gathers the batch of `plan`'s current step slot in the
+  // order given by `permutation` (a uint32 index buffer).
+  vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const Plan& plan, const vk::Buffer& permutation) const;
+
+ private:
+  const data::Dataset* host_;
+  std::unique_ptr<vk::Buffer> features_, labels_;
+};
+
+// Static facts about one dispatch of a step (the same every step).
+struct DispatchInfo {
+  std::string kernel, label;
+  DispatchRole role;
+  vk::Cost cost;
+  std::array<uint32_t, 3> workgroups{}, local_size{};
+};
+
+struct StepReport {
+  uint32_t epoch = 0;            // counted from 0
+  uint32_t step_in_epoch = 0;    // counted from 0
+  uint64_t global_step = 0;      // counted from 0
+  double learning_rate = 0;
+  float loss = 0;                // batch mean
+  float accuracy = 0;            // fraction of the batch predicted right
+  std::vector<double> dispatch_ns;  // per DispatchInfo, GPU time
+  double wall_seconds = 0;       // host time of the step (its share of the submission)
+};
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  uint64_t samples = 0;
+  uint32_t classes = 0;
+  std::vector<uint64_t> confusion;  // classes x classes, [true label][predicted]
+};
+
+struct EpochSummary {
+  uint32_t epoch = 0;
+  double train_loss = 0, train_accuracy = 0;  // means over the epoch's steps
+  std::optional<EvalResult> validation;
+  double seconds = 0;
+  uint64_t samples = 0;
+};
+
+struct TrainPosition {
+  uint32_t epoch = 0;
+  uint32_t step_in_epoch = 0;
+  uint64_t global_step = 0;
+};
+
+// Thrown when the loss becomes NaN or infinite.
+class DivergenceError : public Error {
+ public:
+  using Error::Error;
+};
+
+class Trainer {
+ public:
+  // Compiles the plan, uploads the datasets and initialises the parameters
+  // from config.seed. Throws ts::Error when the data does not fit the model.
+  Trainer(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model, const TrainConfig& config,
+          const data::Dataset& train, const data::Dataset* validation);
+  ~Trainer();
+
+  Plan& plan() { return *plan_; }
+  const Plan& plan() const { return *plan_; }
+  const TrainConfig& config() const { return config_; }
+  const std::vector<DispatchInfo>& step_dispatches() const { return step_info_; }
+  uint32_t steps_per_epoch() const { return steps_per_epoch_; }
+  const TrainPosition& position() const { return position_; }
+  void set_position(const TrainPosition& position) { position_ = position; }
+  bool finished() const { return position_.epoch >= config_.epochs; }
+
+  // Runs up to `max_steps` steps, never past the end of the current epoch.
+  // Calls on_step for each step after its submission completes. Throws
+  // DivergenceError when a loss is NaN or infinite.
+  void RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step);
+  // Runs the rest of the current epoch, then evaluates on the validation set.
+  EpochSummary RunEpoch(const std::function<void(const StepReport&)>& on_step);
+  // Loss, accuracy and confusion matrix of the current parameters on `dataset`.
+  EvalResult Evaluate(const data::Dataset& dataset);
+
+  // Safe from any thread: RunSteps/RunEpoch return after the submission in flight.
+  void RequestStop() { stop_requested_ = true; }
+  bool stop_requested() const { return stop_requested_; }
+
+ private:
+  struct EvalProgram;
+  void CheckDataFitsModel(const data::Dataset& dataset, const std::string& role) const;
+  VkCommandBuffer TrainCommands(uint32_t steps);
+  EvalResult RunEvaluation(EvalProgram& program);
+  std::unique_ptr<EvalProgram> MakeEvalProgram(const data::Dataset& dataset);
+
+  vk::Context& context_;
+  vk::PipelineCache& pipelines_;
+  TrainConfig config_;
+  std::unique_ptr<Plan> plan_;
+  std::unique_ptr<DeviceDataset> train_data_;
+  std::unique_ptr<vk::Buffer> permutation_;
+  uint32_t permutation_epoch_ = UINT32_MAX;  // epoch whose order permutation_ holds
+  std::unique_ptr<vk::Sequence> train_sequence_;
+  std::vector<DispatchInfo> step_info_;
+  std::unique_ptr<EvalProgram> validation_;
+  uint32_t steps_per_epoch_ = 0;
+  TrainPosition position_;
+  std::atomic<bool> stop_requested_{false};
+  vk::UniqueCommandPool command_pool_;
+  vk::UniqueFence fence_;
+  std::map<uint32_t, VkCommandBuffer> train_commands_;  // by step count, recorded once
+};
+
+// The order of the training samples in `epoch`: a seeded Fisher-Yates shuffle
+// (identity when shuffle is false). Deterministic across platforms.
+std::vector<uint32_t> EpochOrder(uint32_t count, uint64_t seed, uint32_t epoch, bool shuffle);
+
+}  // namespace ts::nn
