@@ -1,15 +1,68 @@
 #include "app/commands.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "app/arguments.h"
+#include "app/progress.h"
 #include "compute/common/error.h"
+#include "compute/data/registry.h"
+#include "compute/nn/checkpoint.h"
+#include "compute/nn/presets.h"
+#include "compute/nn/trainer.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
 
 namespace ts::app {
 namespace {
+
+constexpr const char* kUsage =
+    "usage: tensorscope [COMMAND] [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  (none)                 train the built-in spiral model (no download needed)\n"
+    "  train MODEL            train MODEL (a model .json file or a preset name)\n"
+    "      --data SPEC          dataset: spiral|circles|xor|blobs|moons[:key=value,...], mnist,\n"
+    "                           fashion-mnist, iris, wine, digits, or a .csv path\n"
+    "      --epochs N  --batch B  --lr X  --optimizer sgd|momentum|adam|adamw  --seed S\n"
+    "      --weight-decay X  --momentum X  --validation-fraction X  --steps-per-submit N\n"
+    "      --save CKPT          write a checkpoint after every epoch (atomically)\n"
+    "      --resume CKPT        continue from a checkpoint\n"
+    "      --profile            print per-kernel GPU time, GFLOP/s and GB/s at the end\n"
+    "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"
+    "      --data SPEC  --split test|train  --batch B\n"
+    "  devices                list Vulkan devices and say which one is used\n"
+    "  presets                list the built-in models\n"
+    "\n"
+    "Options for every command:\n"
+    "  --device N             use Vulkan device N (see `tensorscope devices`)\n"
+    "  --validate             enable the Khronos validation layer and print its messages\n";
+
+const std::set<std::string> kCommonFlags = {"device"};
+const std::set<std::string> kCommonSwitches = {"validate", "help"};
+
+std::set<std::string> With(std::set<std::string> base, std::initializer_list<std::string> more) {
+  base.insert(more.begin(), more.end());
+  return base;
+}
+
+std::unique_ptr<vk::Context> MakeContext(const Arguments& args) {
+  vk::ContextOptions options;
+  options.device_index = args.Int("device").value_or(-1);
+  options.validation = args.Has("validate");
+  return vk::Context::Create(options);
+}
+
+// With --validate, a run that drew validation messages fails.
+int ValidationExitCode(const vk::Context& context, int code) {
+  if (context.validation_message_count() == 0) return code;
+  std::fprintf(stderr, "tensorscope: the validation layer reported %llu message(s) (above).\n",
+               static_cast<unsigned long long>(context.validation_message_count()));
+  return code == 0 ? 1 : code;
+}
 
 int RunDevices() {
   std::vector<vk::DeviceInfo> devices = vk::ListDevices();
@@ -25,23 +78,213 @@ int RunDevices() {
                 d.max_workgroup_size[0], d.max_workgroup_size[1], d.max_workgroup_size[2],
                 d.max_workgroup_invocations);
     std::printf("      max storage buffer range: %s, timestamps: %s, shader clock: %s\n",
-                vk::FormatBytes(d.max_storage_buffer_range).c_str(),
-                d.timestamp_valid_bits ? "yes" : "no", d.shader_clock ? "yes" : "no");
+                vk::FormatBytes(d.max_storage_buffer_range).c_str(), d.timestamp_valid_bits ? "yes" : "no",
+                d.shader_clock ? "yes" : "no");
     for (size_t h = 0; h < d.heaps.size(); ++h)
       std::printf("      memory heap %zu: %s%s\n", h, vk::FormatBytes(d.heaps[h].size_bytes).c_str(),
                   d.heaps[h].device_local ? " (device-local)" : "");
   }
-  std::printf("Chosen: [%u] %s, because %s.\n", chosen, devices[chosen].name.c_str(), reason.c_str());
+  std::printf("Chosen by default: [%u] %s, because %s. Pick another with --device N.\n", chosen,
+              devices[chosen].name.c_str(), reason.c_str());
   return 0;
+}
+
+int RunPresets() {
+  for (const nn::Preset& preset : nn::BuiltInPresets()) {
+    nn::ModelDesc model = nn::ParseModel(preset.json, preset.name);
+    nn::TrainConfig config = nn::ParseTrainConfig(model.training, preset.name);
+    std::printf("%-20s %s  (data: %s)\n", preset.name, nn::ArchitectureSignature(model).c_str(),
+                config.data.empty() ? "none" : config.data.c_str());
+  }
+  return 0;
+}
+
+nn::TrainConfig ConfigFromArguments(const nn::ModelDesc& model, const std::string& source, const Arguments& args) {
+  nn::TrainConfig config = nn::ParseTrainConfig(model.training, source + ": training");
+  if (auto v = args.String("data")) config.data = *v;
+  if (auto v = args.PositiveInt("epochs")) config.epochs = *v;
+  if (auto v = args.PositiveInt("batch")) config.batch_size = *v;
+  if (auto v = args.Number("lr")) config.learning_rate = *v;
+  if (auto v = args.String("optimizer")) config.optimizer = nn::ParseOptimizerName(*v, "--optimizer");
+  if (auto v = args.PositiveInt("seed")) config.seed = *v;
+  if (auto v = args.Number("weight-decay")) config.hyper.weight_decay = static_cast<float>(*v);
+  if (auto v = args.Number("momentum")) config.hyper.momentum = static_cast<float>(*v);
+  if (auto v = args.Number("validation-fraction")) config.validation_fraction = *v;
+  if (auto v = args.PositiveInt("steps-per-submit")) config.steps_per_submit = *v;
+  nn::ValidateTrainConfig(config);
+  if (config.data.empty())
+    throw Error(source + " names no dataset; pass --data (e.g. --data spiral or --data mnist).");
+  return config;
+}
+
+void PrintConfusion(const nn::EvalResult& result, const data::Dataset& dataset) {
+  std::printf("Confusion matrix (rows: true class, columns: predicted):\n%12s", "");
+  for (uint32_t c = 0; c < result.classes; ++c) std::printf(" %6u", c);
+  std::printf("\n");
+  for (uint32_t t = 0; t < result.classes; ++t) {
+    std::string name = t < dataset.class_names.size() ? dataset.class_names[t] : std::to_string(t);
+    if (name.size() > 11) name = name.substr(0, 11);
+    std::printf("%11s ", name.c_str());
+    for (uint32_t p = 0; p < result.classes; ++p)
+      std::printf(" %6llu", static_cast<unsigned long long>(result.confusion[size_t(t) * result.classes + p]));
+    std::printf("\n");
+  }
+}
+
+// Per-dispatch GPU time, summed over the run, with achieved rates from the
+// kernels' declared costs.
+struct Profile {
+  std::vector<double> total_ns;
+  uint64_t steps = 0;
+  void Add(const nn::StepReport& report) {
+    if (total_ns.empty()) total_ns.assign(report.dispatch_ns.size(), 0.0);
+    for (size_t i = 0; i < report.dispatch_ns.size(); ++i) total_ns[i] += report.dispatch_ns[i];
+    ++steps;
+  }
+  void Print(const std::vector<nn::DispatchInfo>& infos) const {
+    if (steps == 0) return;
+    double step_ns = 0;
+    for (double ns : total_ns) step_ns += ns / steps;
+    std::printf("\nGPU time per training step: %.1f us over %zu dispatches (mean of %llu steps)\n", step_ns / 1e3,
+                infos.size(), static_cast<unsigned long long>(steps));
+    std::printf("%-52s %-10s %9s %6s %9s %8s %12s\n", "dispatch", "kernel", "time us", "share", "GFLOP/s", "GB/s",
+                "workgroups");
+    for (size_t i = 0; i < infos.size(); ++i) {
+      const nn::DispatchInfo& d = infos[i];
+      double ns = total_ns[i] / steps;
+      std::string label = d.label.size() > 52 ? d.label.substr(0, 49) + "..." : d.label;
+      std::printf("%-52s %-10s %9.1f %5.1f%% %9.2f %8.2f %5ux%ux%u\n", label.c_str(), d.kernel.c_str(), ns / 1e3,
+                  100 * ns / step_ns, ns > 0 ? d.cost.flops / ns : 0.0,
+                  ns > 0 ? (d.cost.bytes_read + d.cost.bytes_written) / ns : 0.0, d.workgroups[0], d.workgroups[1],
+                  d.workgroups[2]);
+    }
+    std::printf("(GFLOP/s and GB/s are the kernels' declared minimum work divided by measured time;\n"
+                " caches can make achieved GB/s exceed what memory alone could deliver.)\n");
+  }
+};
+
+int RunTrain(const std::string& model_name, const Arguments& args) {
+  nn::ModelDesc model = nn::LoadModelOrPreset(model_name);
+  nn::TrainConfig config = ConfigFromArguments(model, model_name, args);
+  std::optional<nn::Checkpoint> resume;
+  if (auto path = args.String("resume")) resume = nn::LoadCheckpoint(*path);
+
+  data::DataSplit split = data::LoadDataSpec(config.data);
+  data::Dataset train = std::move(split.train), validation;
+  if (config.validation_fraction > 0)
+    std::tie(train, validation) = data::SplitValidation(train, config.validation_fraction, config.seed);
+
+  std::unique_ptr<vk::Context> context = MakeContext(args);
+  vk::PipelineCache pipelines(*context);
+  std::printf("Device: %s (%s)\n", context->info().name.c_str(), vk::DeviceTypeName(context->info().type));
+  nn::Trainer trainer(*context, pipelines, model, config, &train, validation.count() ? &validation : nullptr);
+  if (resume) {
+    nn::RestoreCheckpoint(trainer, *resume, *args.String("resume"));
+    std::printf("Resumed from %s at epoch %u.\n", args.String("resume")->c_str(), trainer.position().epoch + 1);
+  }
+  const nn::Plan& plan = trainer.plan();
+  std::printf("Model: %s  (%s)\n", model.name.c_str(), nn::ArchitectureSignature(model).c_str());
+  std::printf("Parameters: %llu, device memory: %s, dispatches per step: %zu\n",
+              static_cast<unsigned long long>(plan.parameter_count()), vk::FormatBytes(plan.memory().total()).c_str(),
+              trainer.step_dispatches().size());
+  std::printf("Data: %s (%zu train, %zu validation), %s, lr %g, batch %u, %u epochs\n", config.data.c_str(),
+              train.count(), validation.count(), kernels::OptimizerName(config.optimizer), config.learning_rate,
+              config.batch_size, config.epochs);
+
+  ProgressBar progress(config.epochs, trainer.steps_per_epoch(), config.batch_size);
+  Profile profile;
+  while (!trainer.finished()) {
+    nn::EpochSummary summary;
+    try {
+      summary = trainer.RunEpoch([&](const nn::StepReport& r) {
+        progress.Update(r.epoch, r.step_in_epoch, r.loss, r.accuracy);
+        profile.Add(r);
+      });
+    } catch (const nn::DivergenceError&) {
+      progress.Finish();
+      if (args.String("save")) std::fprintf(stderr, "The last checkpoint (if any) was kept unchanged.\n");
+      throw;
+    }
+    progress.Finish();
+    std::printf("epoch %u/%u  train loss %.4f  acc %.2f%%", summary.epoch + 1, config.epochs, summary.train_loss,
+                100 * summary.train_accuracy);
+    if (summary.validation)
+      std::printf("  |  val loss %.4f  acc %.2f%%", summary.validation->loss, 100 * summary.validation->accuracy);
+    std::printf("  |  %.1f s, %.0f samples/s\n", summary.seconds, summary.samples / std::max(summary.seconds, 1e-9));
+    if (auto path = args.String("save")) nn::SaveCheckpoint(*path, nn::CaptureCheckpoint(trainer));
+  }
+  if (split.test.count()) {
+    nn::EvalResult test = trainer.Evaluate(split.test);
+    std::printf("test loss %.4f  test accuracy %.2f%% (%llu samples)\n", test.loss, 100 * test.accuracy,
+                static_cast<unsigned long long>(test.samples));
+  }
+  if (auto path = args.String("save")) std::printf("Checkpoint: %s\n", path->c_str());
+  if (args.Has("profile")) profile.Print(trainer.step_dispatches());
+  return ValidationExitCode(*context, 0);
+}
+
+int RunEval(const std::string& checkpoint_path, const Arguments& args) {
+  nn::Checkpoint checkpoint = nn::LoadCheckpoint(checkpoint_path);
+  nn::TrainConfig config = nn::ParseTrainConfig(checkpoint.config, checkpoint_path + ": training config");
+  if (auto v = args.String("data")) config.data = *v;
+  if (auto v = args.PositiveInt("batch")) config.batch_size = *v;
+  if (config.data.empty()) throw Error(checkpoint_path + " names no dataset; pass --data.");
+  std::string which = args.String("split").value_or("test");
+  if (which != "test" && which != "train") throw Error("--split: expected test or train, found \"" + which + "\".");
+  data::DataSplit split = data::LoadDataSpec(config.data);
+  const data::Dataset& dataset = which == "test" ? split.test : split.train;
+
+  std::unique_ptr<vk::Context> context = MakeContext(args);
+  vk::PipelineCache pipelines(*context);
+  nn::Trainer evaluator(*context, pipelines, checkpoint.model, config, nullptr, nullptr);
+  nn::RestoreParameters(evaluator.plan(), checkpoint, checkpoint_path);
+  nn::EvalResult result = evaluator.Evaluate(dataset);
+  std::printf("Model: %s  (%s)\n", checkpoint.model.name.c_str(), nn::ArchitectureSignature(checkpoint.model).c_str());
+  std::printf("Data: %s  (%llu samples)\n", dataset.name.c_str(), static_cast<unsigned long long>(result.samples));
+  std::printf("loss %.4f  accuracy %.2f%%\n", result.loss, 100 * result.accuracy);
+  PrintConfusion(result, dataset);
+  return ValidationExitCode(*context, 0);
 }
 
 }  // namespace
 
 int RunCommandLine(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && args[0] == "devices") return RunDevices();
-  std::fprintf(stderr, "usage: tensorscope devices\n");
-  return 2;
+  std::vector<std::string> words(argv + 1, argv + argc);
+  std::string command = words.empty() || words[0].rfind("--", 0) == 0 ? "" : words[0];
+  if (!command.empty()) words.erase(words.begin());
+  const std::set<std::string> train_flags = With(kCommonFlags, {"data", "epochs", "batch", "lr", "optimizer", "seed",
+                                                                 "save", "resume", "weight-decay", "momentum",
+                                                                 "validation-fraction", "steps-per-submit"});
+  try {
+    if (command == "help" || (!words.empty() && words[0] == "--help")) {
+      std::printf("%s", kUsage);
+      return 0;
+    }
+    if (command == "devices") {
+      Arguments args(words, kCommonFlags, kCommonSwitches);
+      return RunDevices();
+    }
+    if (command == "presets") return RunPresets();
+    if (command.empty()) {
+      // The built-in default: a headless run of the spiral preset.
+      Arguments args(words, train_flags, With(kCommonSwitches, {"profile"}));
+      return RunTrain("spiral-mlp", args);
+    }
+    if (command == "train" || command == "eval") {
+      Arguments args(words, command == "train" ? train_flags : With(kCommonFlags, {"data", "split", "batch"}),
+                     command == "train" ? With(kCommonSwitches, {"profile"}) : kCommonSwitches);
+      if (args.positional().size() != 1)
+        throw Error(command == "train" ? "train needs one MODEL (a .json file or a preset name, see `tensorscope presets`)."
+                                       : "eval needs one checkpoint file.");
+      return command == "train" ? RunTrain(args.positional()[0], args) : RunEval(args.positional()[0], args);
+    }
+    std::fprintf(stderr, "tensorscope: unknown command '%s'.\n\n%s", command.c_str(), kUsage);
+    return 2;
+  } catch (const Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "tensorscope: %s\n", e.what());
+    return 1;
+  }
 }
 
 }  // namespace ts::app

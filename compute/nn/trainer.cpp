@@ -88,7 +88,7 @@ struct Trainer::EvalProgram {
 };
 
 Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model, const TrainConfig& config,
-                 const data::Dataset& train, const data::Dataset* validation)
+                 const data::Dataset* train, const data::Dataset* validation)
     : context_(context), pipelines_(pipelines), config_(config) {
   ValidateTrainConfig(config);
   PlanOptions options;
@@ -97,11 +97,13 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   options.optimizer = config.optimizer;
   options.hyper = config.hyper;
   plan_ = Plan::Compile(context, pipelines, model, options);
-  CheckDataFitsModel(train, "training");
-  if (train.count() < config.batch_size)
-    throw Error("The training set '" + train.name + "' has " + std::to_string(train.count()) +
-                " samples, fewer than the batch size " + std::to_string(config.batch_size) + ". Use a smaller batch.");
-  steps_per_epoch_ = static_cast<uint32_t>(train.count() / config.batch_size);
+  if (train) {
+    CheckDataFitsModel(*train, "training");
+    if (train->count() < config.batch_size)
+      throw Error("The training set '" + train->name + "' has " + std::to_string(train->count()) +
+                  " samples, fewer than the batch size " + std::to_string(config.batch_size) + ". Use a smaller batch.");
+    steps_per_epoch_ = static_cast<uint32_t>(train->count() / config.batch_size);
+  }
   plan_->InitializeParameters(static_cast<uint32_t>(config.seed));
 
   VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -114,14 +116,16 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   vk::Check(vkCreateFence(context.device(), &fence, nullptr, &fence_handle), "vkCreateFence");
   fence_ = vk::UniqueFence(context.device(), fence_handle);
 
-  train_data_ = std::make_unique<DeviceDataset>(context, train);
-  permutation_ = std::make_unique<vk::Buffer>(context, uint64_t(train.count()) * 4, "epoch order");
-  std::vector<vk::Dispatch> step = {train_data_->GatherDispatch(pipelines, *plan_, *permutation_)};
-  std::vector<DispatchRole> roles = {{-1, Pass::kData}};
-  step.insert(step.end(), plan_->train_step().begin(), plan_->train_step().end());
-  roles.insert(roles.end(), plan_->train_roles().begin(), plan_->train_roles().end());
-  train_sequence_ = std::make_unique<vk::Sequence>(context, std::move(step), config.steps_per_submit);
-  step_info_ = DescribeDispatches(*train_sequence_, roles);
+  if (train) {
+    train_data_ = std::make_unique<DeviceDataset>(context, *train);
+    permutation_ = std::make_unique<vk::Buffer>(context, uint64_t(train->count()) * 4, "epoch order");
+    std::vector<vk::Dispatch> step = {train_data_->GatherDispatch(pipelines, *plan_, *permutation_)};
+    std::vector<DispatchRole> roles = {{-1, Pass::kData}};
+    step.insert(step.end(), plan_->train_step().begin(), plan_->train_step().end());
+    roles.insert(roles.end(), plan_->train_roles().begin(), plan_->train_roles().end());
+    train_sequence_ = std::make_unique<vk::Sequence>(context, std::move(step), config.steps_per_submit);
+    step_info_ = DescribeDispatches(*train_sequence_, roles);
+  }
   if (validation && validation->count() > 0) {
     CheckDataFitsModel(*validation, "validation");
     validation_ = MakeEvalProgram(*validation);
@@ -167,6 +171,7 @@ VkCommandBuffer Trainer::TrainCommands(uint32_t steps) {
 }
 
 void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step) {
+  Require(train_data_ != nullptr, "This trainer was made for evaluation only; it has no training data.");
   stop_requested_ = false;
   while (max_steps > 0 && !finished() && !stop_requested_) {
     if (permutation_epoch_ != position_.epoch) {

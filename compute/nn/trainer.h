@@ -92,8 +92,9 @@ class Trainer {
  public:
   // Compiles the plan, uploads the datasets and initialises the parameters
   // from config.seed. Throws ts::Error when the data does not fit the model.
+  // `train` may be null for a trainer that only evaluates.
   Trainer(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model, const TrainConfig& config,
-          const data::Dataset& train, const data::Dataset* validation);
+          const data::Dataset* train, const data::Dataset* validation);
   ~Trainer();
 
   Plan& plan() { return *plan_; }
