@@ -1,0 +1,303 @@
+#include "compute/data/registry.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "compute/common/error.h"
+#include "compute/data/csv.h"
+#include "compute/data/idx.h"
+#include "compute/data/synthetic.h"
+
+namespace ts::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::array<std::string_view, 4> kIdxFiles{
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+
+struct IdxSet {
+  std::string_view name;
+  std::string_view install_hint;
+};
+constexpr std::array<IdxSet, 2> kIdxSets{{
+    {"mnist", "fetch it with: assets/scripts/fetch-mnist.sh"},
+    {"fashion-mnist", "install it with: sudo apt-get install dataset-fashion-mnist"},
+}};
+
+struct SklearnSet {
+  std::string_view name;
+  std::string_view file;
+};
+constexpr std::array<SklearnSet, 3> kSklearnSets{{
+    {"iris", "iris.csv"},
+    {"wine", "wine_data.csv"},
+    {"digits", "digits.csv.gz"},
+}};
+
+constexpr const char* kAcceptedSpecs =
+    "expected one of: spiral, circles, xor, blobs, moons (optionally \":samples=N,classes=N,noise=X,seed=N,"
+    "test_samples=N\"); mnist; fashion-mnist; iris, wine, digits (optionally \":test_fraction=X,seed=N\"); "
+    "or a path ending in .csv or .csv.gz";
+
+std::string FormatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+bool IsFile(const fs::path& path) {
+  std::error_code error;
+  return fs::is_regular_file(path, error);
+}
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+bool IsCsvPath(std::string_view text) { return EndsWith(text, ".csv") || EndsWith(text, ".csv.gz"); }
+
+// `directory`/`base`, raw or gzipped (raw preferred), when it exists.
+std::optional<std::string> FindMaybeGzipped(const fs::path& directory, std::string_view base) {
+  for (const std::string& candidate : {std::string(base), std::string(base) + ".gz"})
+    if (IsFile(directory / candidate)) return (directory / candidate).string();
+  return std::nullopt;
+}
+
+const IdxSet* FindIdxSet(std::string_view name) {
+  for (const IdxSet& set : kIdxSets)
+    if (set.name == name) return &set;
+  return nullptr;
+}
+
+const SklearnSet* FindSklearnSet(std::string_view name) {
+  for (const SklearnSet& set : kSklearnSets)
+    if (set.name == name) return &set;
+  return nullptr;
+}
+
+using Options = std::vector<std::pair<std::string_view, std::string_view>>;
+
+// "key=value,key=value" -> pairs, in order.
+Options SplitOptions(std::string_view spec, std::string_view text) {
+  Options options;
+  if (text.empty()) return options;
+  for (;;) {
+    const size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    const size_t equals = item.find('=');
+    if (equals == std::string_view::npos)
+      throw Error("data spec \"" + std::string(spec) + "\": expected key=value, found \"" + std::string(item) + "\"");
+    options.emplace_back(item.substr(0, equals), item.substr(equals + 1));
+    if (comma == std::string_view::npos) return options;
+    text = text.substr(comma + 1);
+  }
+}
+
+template <typename Number>
+Number ParseValue(std::string_view spec, std::string_view key, std::string_view value, const char* expected) {
+  Number number{};
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size())
+    throw Error("data spec \"" + std::string(spec) + "\": option " + std::string(key) + ": expected " + expected +
+                ", found \"" + std::string(value) + "\"");
+  return number;
+}
+
+// Fisher-Yates with raw engine output (std::shuffle's algorithm is unspecified).
+std::vector<uint32_t> ShuffledIndices(size_t count, uint64_t seed) {
+  std::vector<uint32_t> indices(count);
+  for (size_t i = 0; i < count; ++i) indices[i] = static_cast<uint32_t>(i);
+  std::mt19937_64 engine(seed);
+  for (size_t i = count; i > 1; --i) std::swap(indices[i - 1], indices[engine() % i]);
+  return indices;
+}
+
+// {rest, held out}: round(fraction * count) shuffled samples, at least one, are held out.
+std::pair<Dataset, Dataset> ShuffleSplit(const Dataset& dataset, double fraction, uint64_t seed) {
+  Require(fraction > 0.0 && fraction < 1.0, "splitting " + dataset.name + ": expected a fraction between 0 and 1, found " +
+                                                FormatNumber(fraction));
+  Require(dataset.count() >= 2, "splitting " + dataset.name + ": expected at least 2 samples, found " +
+                                    std::to_string(dataset.count()));
+  const std::vector<uint32_t> indices = ShuffledIndices(dataset.count(), seed);
+  const size_t held_out = std::clamp<size_t>(static_cast<size_t>(std::llround(fraction * dataset.count())), 1,
+                                             dataset.count() - 1);
+  const std::span<const uint32_t> all(indices);
+  return {Subset(dataset, all.first(indices.size() - held_out)), Subset(dataset, all.last(held_out))};
+}
+
+std::string WithSuffix(std::string name, std::string_view suffix) { return name + ":" + std::string(suffix); }
+
+DataSplit LoadSynthetic(std::string_view spec, std::string_view kind, std::string_view option_text) {
+  // test_samples belongs to the registry; everything else goes to ParseSyntheticSpec.
+  std::optional<uint32_t> test_samples;
+  std::string synthetic_spec(kind);
+  char separator = ':';
+  for (const auto& [key, value] : SplitOptions(spec, option_text)) {
+    if (key == "test_samples") {
+      test_samples = ParseValue<uint32_t>(spec, key, value, "a non-negative integer");
+    } else {
+      synthetic_spec += separator + std::string(key) + "=" + std::string(value);
+      separator = ',';
+    }
+  }
+  SyntheticOptions options = ParseSyntheticSpec(synthetic_spec);
+  DataSplit split;
+  split.train = MakeSynthetic(options);
+  options.seed += 1;
+  options.samples = test_samples.value_or(std::max(options.samples / 4, split.train.num_classes));
+  try {
+    split.test = MakeSynthetic(options);
+  } catch (const Error& error) {
+    throw Error("data spec \"" + std::string(spec) + "\", test set: " + error.what());
+  }
+  split.train.name = WithSuffix(split.train.name, "train");
+  split.test.name = WithSuffix(split.test.name, "test");
+  return split;
+}
+
+DataSplit LoadIdxSet(std::string_view spec, const IdxSet& set, std::string_view option_text) {
+  Require(option_text.empty(), "data spec \"" + std::string(spec) + "\": " + std::string(set.name) +
+                                   " takes no options, found \"" + std::string(option_text) + "\"");
+  const std::optional<std::string> directory = FindDatasetDir(set.name);
+  if (!directory) {
+    std::string searched;
+    for (const std::string& root : DataSearchRoots())
+      searched += (searched.empty() ? "" : ", ") + (fs::path(root) / set.name).string();
+    std::string files;
+    for (std::string_view file : kIdxFiles) files += (files.empty() ? "" : ", ") + std::string(file) + "[.gz]";
+    throw Error(std::string(set.name) + " not found: looked for " + files + " in " + searched + "; " +
+                std::string(set.install_hint) + " (or set TENSORSCOPE_DATA_DIR to a directory holding " +
+                std::string(set.name) + "/)");
+  }
+  const fs::path dir(*directory);
+  auto file = [&](size_t i) { return *FindMaybeGzipped(dir, kIdxFiles[i]); };
+  const std::string name(set.name);
+  return {LoadIdx(file(0), file(1), name + ":train"), LoadIdx(file(2), file(3), name + ":test")};
+}
+
+DataSplit LoadCsvSet(std::string_view spec, const std::string& path, const std::string& name,
+                     std::string_view option_text) {
+  double test_fraction = 0.2;
+  uint64_t seed = 1;
+  for (const auto& [key, value] : SplitOptions(spec, option_text)) {
+    if (key == "test_fraction")
+      test_fraction = ParseValue<double>(spec, key, value, "a number between 0 and 1");
+    else if (key == "seed")
+      seed = ParseValue<uint64_t>(spec, key, value, "a non-negative integer");
+    else
+      throw Error("data spec \"" + std::string(spec) + "\": unknown option \"" + std::string(key) +
+                  "\", expected test_fraction or seed");
+  }
+  Require(test_fraction > 0.0 && test_fraction < 1.0, "data spec \"" + std::string(spec) +
+                                                          "\": option test_fraction: expected a number between 0 "
+                                                          "and 1 (exclusive), found " + FormatNumber(test_fraction));
+  auto [train, test] = ShuffleSplit(LoadCsv(path), test_fraction, seed);
+  train.name = WithSuffix(name, "train");
+  test.name = WithSuffix(name, "test");
+  return {std::move(train), std::move(test)};
+}
+
+DataSplit LoadSklearnSet(std::string_view spec, const SklearnSet& set, std::string_view option_text) {
+  const std::optional<std::string> directory = FindDatasetDir(set.name);
+  if (!directory) {
+    std::string searched;
+    for (const std::string& root : DataSearchRoots()) searched += root + ", ";
+    throw Error(std::string(set.name) + " not found: looked for " + std::string(set.file) + " in " + searched +
+                kSklearnDataDir + "; install it with: sudo apt-get install python3-sklearn");
+  }
+  return LoadCsvSet(spec, (fs::path(*directory) / set.file).string(), std::string(set.name), option_text);
+}
+
+}  // namespace
+
+std::vector<std::string> DataSearchRoots() {
+  std::vector<std::string> roots;
+  auto environment = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+  };
+  if (const std::string custom = environment("TENSORSCOPE_DATA_DIR"); !custom.empty()) roots.push_back(custom);
+  std::string data_home = environment("XDG_DATA_HOME");
+  if (data_home.empty() && !environment("HOME").empty()) data_home = environment("HOME") + "/.local/share";
+  if (!data_home.empty()) roots.push_back(data_home + "/tensorscope/data");
+  roots.push_back("/usr/share/datasets");
+  return roots;
+}
+
+std::optional<std::string> FindDatasetDir(std::string_view name) {
+  if (FindIdxSet(name)) {
+    for (const std::string& root : DataSearchRoots()) {
+      const fs::path directory = fs::path(root) / name;
+      bool complete = true;
+      for (std::string_view file : kIdxFiles) complete = complete && FindMaybeGzipped(directory, file);
+      if (complete) return directory.string();
+    }
+  } else if (const SklearnSet* set = FindSklearnSet(name)) {
+    std::vector<std::string> directories = DataSearchRoots();
+    directories.push_back(kSklearnDataDir);
+    for (const std::string& directory : directories)
+      if (IsFile(fs::path(directory) / set->file)) return directory;
+  }
+  return std::nullopt;
+}
+
+DataSplit LoadDataSpec(std::string_view spec) {
+  // A whole spec ending in .csv[.gz] is a path, even if it contains ':'.
+  if (IsCsvPath(spec)) return LoadCsvSet(spec, std::string(spec), fs::path(spec).filename().string(), {});
+  const size_t colon = spec.find(':');
+  const std::string_view name = spec.substr(0, colon);
+  const std::string_view option_text = colon == std::string_view::npos ? std::string_view{} : spec.substr(colon + 1);
+  if (IsCsvPath(name)) return LoadCsvSet(spec, std::string(name), fs::path(name).filename().string(), option_text);
+  if (ParseSyntheticKind(name)) return LoadSynthetic(spec, name, option_text);
+  if (const IdxSet* set = FindIdxSet(name)) return LoadIdxSet(spec, *set, option_text);
+  if (const SklearnSet* set = FindSklearnSet(name)) return LoadSklearnSet(spec, *set, option_text);
+  throw Error("unknown data spec \"" + std::string(spec) + "\": " + kAcceptedSpecs);
+}
+
+std::pair<Dataset, Dataset> SplitValidation(const Dataset& train, double fraction, uint64_t seed) {
+  auto [rest, validation] = ShuffleSplit(train, fraction, seed);
+  const std::string_view base = EndsWith(train.name, ":train")
+                                    ? std::string_view(train.name).substr(0, train.name.size() - 6)
+                                    : std::string_view(train.name);
+  validation.name = WithSuffix(std::string(base), "validation");
+  return {std::move(rest), std::move(validation)};
+}
+
+Dataset Subset(const Dataset& dataset, std::span<const uint32_t> indices) {
+  Dataset subset;
+  subset.name = dataset.name;
+  subset.sample_shape = dataset.sample_shape;
+  subset.num_classes = dataset.num_classes;
+  subset.class_names = dataset.class_names;
+  subset.format = dataset.format;
+  subset.scale = dataset.scale;
+  subset.offset = dataset.offset;
+  const size_t row_size = dataset.feature_size();
+  auto copy_rows = [&](const auto& source, auto& destination) {
+    destination.reserve(indices.size() * row_size);
+    for (uint32_t index : indices) {
+      const auto row = source.begin() + static_cast<std::ptrdiff_t>(size_t{index} * row_size);
+      destination.insert(destination.end(), row, row + static_cast<std::ptrdiff_t>(row_size));
+    }
+  };
+  for (uint32_t index : indices)
+    if (index >= dataset.count())
+      throw Error("subset of " + dataset.name + ": sample index " + std::to_string(index) +
+                  " is out of range, expected an index below " + std::to_string(dataset.count()));
+  if (dataset.format == FeatureFormat::kUint8)
+    copy_rows(dataset.features_u8, subset.features_u8);
+  else
+    copy_rows(dataset.features_f32, subset.features_f32);
+  subset.labels.reserve(indices.size());
+  for (uint32_t index : indices) subset.labels.push_back(dataset.labels[index]);
+  return subset;
+}
+
+}  // namespace ts::data
