@@ -162,9 +162,6 @@ Pipeline::Pipeline(Context& context, const std::string& shader_name, const SpecC
   VkDevice device = context.device();
   const EmbeddedShader& shader = FindEmbeddedShader(shader_name);
   interface_ = ReflectShader(shader.words, shader.word_count);
-  for (auto& [id, value] : spec)
-    if (!interface_.spec_defaults.count(id))
-      throw Error("Shader '" + shader_name + "' has no specialization constant " + std::to_string(id) + ".");
   for (int d = 0; d < 3; ++d) {
     int id = interface_.local_size_spec_id[d];
     local_size_[d] = (id >= 0 && spec.count(id)) ? spec.at(id) : interface_.local_size[d];
@@ -220,7 +217,10 @@ Pipeline::Pipeline(Context& context, const std::string& shader_name, const SpecC
 
   std::vector<VkSpecializationMapEntry> entries;
   std::vector<uint32_t> values;
+  // Constants the optimizer removed from the SPIR-V (unused in this shader)
+  // are skipped; Vulkan ignores map entries for absent ids anyway.
   for (auto& [id, value] : spec) {
+    if (!interface_.spec_defaults.count(id)) continue;
     entries.push_back({id, static_cast<uint32_t>(values.size() * sizeof(uint32_t)), sizeof(uint32_t)});
     values.push_back(value);
   }

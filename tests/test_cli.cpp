@@ -1,0 +1,207 @@
+// The command line as a user meets it: each kind of bad input gives a clear
+// message and a non-zero exit, and nothing crashes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/cli.h"
+
+namespace ts {
+namespace {
+
+using testing::RunTensorscope;
+using testing::WriteTempFile;
+
+#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
+
+const char* kTinyModel = R"({"format": "tensorscope-model", "version": 1, "name": "tiny", "layers": [
+  {"type": "input", "shape": [2]}, {"type": "dense", "units": 8}, {"type": "tanh"},
+  {"type": "dense", "units": 3}, {"type": "softmax_cross_entropy"}],
+  "training": {"data": "spiral:samples=300", "epochs": 2, "batch_size": 16, "learning_rate": 0.01}})";
+
+TEST(Cli, DevicesListsAndChooses) {
+  testing::CommandResult r = RunTensorscope("devices");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "subgroup size");
+  EXPECT_CONTAINS(r.output, "Chosen by default");
+}
+
+TEST(Cli, NoVulkanDriverNamesThePackage) {
+  testing::CommandResult r =
+      RunTensorscope("devices", "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_CONTAINS(r.output, "No Vulkan driver");
+  EXPECT_CONTAINS(r.output, "mesa-vulkan-drivers");
+}
+
+TEST(Cli, DeviceOutOfRange) {
+  testing::CommandResult r = RunTensorscope("train spiral-mlp --epochs 1 --device 99");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "--device 99 does not exist");
+}
+
+TEST(Cli, TrainsWithValidationAndSavesAndEvaluates) {
+  std::string model = WriteTempFile("tiny.json", kTinyModel);
+  std::string checkpoint = ::testing::TempDir() + "/tiny.ckpt";
+  testing::CommandResult r = RunTensorscope("train " + model + " --validate --save " + checkpoint);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "epoch 2/2");
+  EXPECT_CONTAINS(r.output, "val loss");
+  EXPECT_CONTAINS(r.output, "test accuracy");
+  EXPECT_EQ(r.output.find("validation error"), std::string::npos) << r.output;
+  ASSERT_TRUE(std::filesystem::exists(checkpoint));
+  r = RunTensorscope("eval " + checkpoint + " --validate");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "accuracy");
+  EXPECT_CONTAINS(r.output, "Confusion matrix");
+}
+
+TEST(Cli, MalformedJson) {
+  std::string path = WriteTempFile("broken.json", R"({"layers": [{"type": "input", "shape": [2]},)");
+  testing::CommandResult r = RunTensorscope("train " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, path);
+  EXPECT_CONTAINS(r.output, "not valid JSON at byte");
+}
+
+TEST(Cli, UnknownLayerTypeAndParameter) {
+  std::string path = WriteTempFile("unknown.json", R"({"layers": [{"type": "input", "shape": [2]},
+    {"type": "conv9d"}, {"type": "softmax"}]})");
+  testing::CommandResult r = RunTensorscope("train " + path + " --data spiral");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "layers[1].type: unknown layer type 'conv9d'");
+  path = WriteTempFile("param.json", R"({"layers": [{"type": "input", "shape": [2]},
+    {"type": "dense", "units": 3, "dropout": 0.5}, {"type": "softmax"}]})");
+  r = RunTensorscope("train " + path + " --data spiral");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "unknown parameter 'dropout'");
+}
+
+TEST(Cli, ImpossibleShapesAndSizes) {
+  std::string path = WriteTempFile("shape.json", R"({"layers": [{"type": "input", "shape": [1, 8, 8]},
+    {"type": "dense", "units": 3}, {"type": "softmax"}]})");
+  testing::CommandResult r = RunTensorscope("train " + path + " --data spiral");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "expects a vector input");
+  path = WriteTempFile("zero.json", R"({"layers": [{"type": "input", "shape": [2]},
+    {"type": "dense", "units": 0}, {"type": "softmax"}]})");
+  r = RunTensorscope("train " + path + " --data spiral");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "units: expected a positive integer, found number 0");
+  r = RunTensorscope("train spiral-mlp --batch 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "--batch: expected a positive integer");
+}
+
+TEST(Cli, DataThatDoesNotFitTheModel) {
+  std::string path = WriteTempFile("mismatch.json", R"({"layers": [{"type": "input", "shape": [5]},
+    {"type": "dense", "units": 3}, {"type": "softmax"}]})");
+  testing::CommandResult r = RunTensorscope("train " + path + " --data spiral");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "takes inputs of shape 5");
+  EXPECT_CONTAINS(r.output, "has samples of shape 2");
+  path = WriteTempFile("classes.json", R"({"layers": [{"type": "input", "shape": [2]},
+    {"type": "dense", "units": 2}, {"type": "softmax"}]})");
+  r = RunTensorscope("train " + path + " --data spiral:classes=3");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "has 3 classes");
+}
+
+TEST(Cli, CsvRaggedRowAndNonNumericCell) {
+  std::string model = WriteTempFile("csv_model.json", R"({"layers": [{"type": "input", "shape": [2]},
+    {"type": "dense", "units": 2}, {"type": "softmax"}]})");
+  std::string ragged = WriteTempFile("ragged.csv", "1,2,0\n3,4,1\n5,6\n7,8,1\n");
+  testing::CommandResult r = RunTensorscope("train " + model + " --data " + ragged);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "ragged.csv");
+  EXPECT_CONTAINS(r.output, "line 3");
+  std::string text = WriteTempFile("text.csv", "1,2,0\n3,abc,1\n5,6,0\n");
+  r = RunTensorscope("train " + model + " --data " + text);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "text.csv");
+  EXPECT_CONTAINS(r.output, "line 2");
+  EXPECT_CONTAINS(r.output, "abc");
+}
+
+TEST(Cli, IdxHeaderThatLies) {
+  std::string root = ::testing::TempDir() + "/lying_idx";
+  std::filesystem::create_directories(root + "/mnist");
+  auto write = [&](const std::string& name, std::vector<uint8_t> bytes) {
+    std::ofstream(root + "/mnist/" + name, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  };
+  // Images header claims 1000 images of 28x28, but only 10 bytes of pixels follow.
+  std::vector<uint8_t> images = {0, 0, 8, 3, 0, 0, 3, 232, 0, 0, 0, 28, 0, 0, 0, 28};
+  images.resize(images.size() + 10);
+  std::vector<uint8_t> labels = {0, 0, 8, 1, 0, 0, 3, 232};
+  labels.resize(labels.size() + 1000);
+  for (const char* prefix : {"train", "t10k"}) {
+    write(std::string(prefix) + "-images-idx3-ubyte", images);
+    write(std::string(prefix) + "-labels-idx1-ubyte", labels);
+  }
+  testing::CommandResult r = RunTensorscope("train mnist-mlp --epochs 1", "TENSORSCOPE_DATA_DIR=" + root);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "train-images-idx3-ubyte");
+  EXPECT_CONTAINS(r.output, "truncated");
+  // A wrong magic number.
+  images[2] = 9;
+  write("train-images-idx3-ubyte", images);
+  r = RunTensorscope("train mnist-mlp --epochs 1", "TENSORSCOPE_DATA_DIR=" + root);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "magic");
+}
+
+TEST(Cli, TruncatedAndForeignCheckpoints) {
+  std::string model = WriteTempFile("ckpt_model.json", kTinyModel);
+  std::string checkpoint = ::testing::TempDir() + "/good.ckpt";
+  testing::CommandResult r = RunTensorscope("train " + model + " --epochs 1 --save " + checkpoint);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string bytes;
+  {
+    std::ifstream in(checkpoint, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string truncated = WriteTempFile("truncated.ckpt", bytes.substr(0, bytes.size() / 2));
+  r = RunTensorscope("eval " + truncated);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "truncated.ckpt: truncated");
+  std::string corrupt_bytes = bytes;
+  corrupt_bytes[corrupt_bytes.size() - 20] ^= 0x55;
+  r = RunTensorscope("eval " + WriteTempFile("corrupt.ckpt", corrupt_bytes));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "checksum mismatch");
+  r = RunTensorscope("eval " + WriteTempFile("notackpt.ckpt", "hello world, not a checkpoint at all"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "not a Tensorscope checkpoint");
+  r = RunTensorscope("train spiral-mlp --epochs 1 --resume " + checkpoint);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "this checkpoint is for another model");
+}
+
+TEST(Cli, DivergenceStopsWithTheStepAndAdvice) {
+  testing::CommandResult r = RunTensorscope("train spiral-mlp --optimizer sgd --lr 1e30 --epochs 1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_CONTAINS(r.output, "Training diverged at epoch 1, step");
+  EXPECT_CONTAINS(r.output, "lower learning rate");
+}
+
+TEST(Cli, ModelLargerThanTheDevice) {
+  std::string path = WriteTempFile("huge.json", R"({"layers": [{"type": "input", "shape": [2]},
+    {"type": "dense", "units": 30000}, {"type": "relu"}, {"type": "dense", "units": 30000}, {"type": "softmax"}]})");
+  testing::CommandResult r = RunTensorscope("train " + path + " --data spiral");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "Out of device memory");
+  EXPECT_CONTAINS(r.output, "the model needs");
+}
+
+TEST(Cli, UnknownCommandAndOption) {
+  testing::CommandResult r = RunTensorscope("frobnicate");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.output, "unknown command 'frobnicate'");
+  r = RunTensorscope("train spiral-mlp --epochz 3");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "unknown option --epochz");
+}
+
+}  // namespace
+}  // namespace ts
