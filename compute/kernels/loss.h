@@ -15,7 +15,8 @@
 //   kBinaryCrossEntropyWithLogits: mean over cols of BCE(sigmoid(logit), target), target as
 //                      for MSE; prediction = logit > 0 (cols == 1) or argmax.
 // These match PyTorch's CrossEntropyLoss, MSELoss and BCEWithLogitsLoss with
-// reduction='mean'.
+// reduction='mean'. A label outside [0, cols) (where it must be a class index)
+// gives a NaN row loss, so the metrics flag the bad data.
 #pragma once
 
 #include <cstdint>

@@ -17,7 +17,8 @@ namespace {
 enum : uint32_t {
   kOpExecutionMode = 16, kOpTypeBool = 20, kOpTypeInt = 21, kOpTypeFloat = 22, kOpTypeVector = 23,
   kOpTypeMatrix = 24, kOpTypeImage = 25, kOpTypeArray = 28, kOpTypeRuntimeArray = 29, kOpTypeStruct = 30,
-  kOpTypePointer = 32, kOpConstant = 43, kOpConstantComposite = 44, kOpSpecConstant = 50,
+  kOpTypePointer = 32, kOpConstant = 43, kOpConstantComposite = 44, kOpSpecConstantTrue = 48,
+  kOpSpecConstantFalse = 49, kOpSpecConstant = 50,
   kOpSpecConstantComposite = 51, kOpVariable = 59, kOpDecorate = 71, kOpMemberDecorate = 72,
   kOpExecutionModeId = 331,
 };
@@ -74,6 +75,7 @@ ShaderInterface ReflectShader(const uint32_t* words, size_t word_count) {
         definitions[o[0]] = inst;
         break;
       case kOpConstant: case kOpConstantComposite: case kOpSpecConstant: case kOpSpecConstantComposite:
+      case kOpSpecConstantTrue: case kOpSpecConstantFalse:
         definitions[o[1]] = inst;
         break;
       default:
@@ -86,8 +88,11 @@ ShaderInterface ReflectShader(const uint32_t* words, size_t word_count) {
 
   for (auto& [id, spec_id] : spec_ids) {
     auto it = definitions.find(id);
-    if (it != definitions.end() && it->second.opcode == kOpSpecConstant)
-      shader.spec_defaults[spec_id] = it->second.operands[2];
+    if (it == definitions.end()) continue;
+    if (it->second.opcode == kOpSpecConstant) shader.spec_defaults[spec_id] = it->second.operands[2];
+    // Booleans: a VkBool32 in the specialization data (Vulkan reads 4 bytes).
+    if (it->second.opcode == kOpSpecConstantTrue) shader.spec_defaults[spec_id] = 1;
+    if (it->second.opcode == kOpSpecConstantFalse) shader.spec_defaults[spec_id] = 0;
   }
   // local_size_x_id etc.: glslc emits a WorkgroupSize built-in composite of spec constants.
   if (workgroup_size_id != 0 || local_size_ids[0] != 0) {

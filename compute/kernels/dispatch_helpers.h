@@ -1,0 +1,36 @@
+// Small helpers the kernel families share when they build a vk::Dispatch:
+// workgroup sizes within the device's limits, grid-stride workgroup counts and
+// stand-ins for absent optional tensors.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+
+#include "compute/kernels/tensor_ref.h"
+#include "compute/vk/device_info.h"
+
+namespace ts::kernels {
+
+// The largest power of two <= `wanted` that the device allows as a 1D workgroup.
+inline uint32_t LimitedGroupSize(const vk::DeviceInfo& info, uint32_t wanted) {
+  return std::bit_floor(std::max(1u, std::min({wanted, info.max_workgroup_invocations, info.max_workgroup_size[0]})));
+}
+
+// Workgroups along `axis` for a grid-stride loop over `items`: one invocation
+// per item where the device allows that many workgroups, fewer (each looping)
+// where it does not. Never 0, so an empty tensor still makes a valid dispatch.
+inline uint32_t GridStrideGroups(const vk::DeviceInfo& info, uint64_t items, uint32_t group_size, int axis = 0) {
+  uint64_t groups = (items + group_size - 1) / group_size;
+  return static_cast<uint32_t>(std::clamp<uint64_t>(groups, 1, info.max_workgroup_count[axis]));
+}
+
+// A 4-byte read-only view standing in for an absent optional tensor: Vulkan
+// needs every binding filled, and the kernel is told (by a push or
+// specialization constant) never to touch it. Read-only, so it adds no
+// write hazard to the barrier analysis.
+inline vk::Binding PlaceholderBinding(const TensorRef& beside) {
+  return TensorRef{beside.buffer, beside.offset_bytes, 1, beside.slot_stride_bytes}.Bind(vk::Access::kRead);
+}
+
+}  // namespace ts::kernels

@@ -1,0 +1,91 @@
+#include "compute/kernels/optimizer.h"
+
+#include <cassert>
+#include <string>
+
+#include "compute/kernels/dispatch_helpers.h"
+#include "compute/vk/context.h"
+#include "shaders/optimizer.h"
+#include "shaders/step_params.h"
+
+namespace ts::kernels {
+namespace {
+
+static_assert(uint32_t(OptimizerKind::kSgd) == gpu::OPTIMIZER_SGD &&
+              uint32_t(OptimizerKind::kMomentum) == gpu::OPTIMIZER_MOMENTUM &&
+              uint32_t(OptimizerKind::kAdam) == gpu::OPTIMIZER_ADAM &&
+              uint32_t(OptimizerKind::kAdamW) == gpu::OPTIMIZER_ADAMW,
+              "shaders/optimizer.h and OptimizerKind must agree");
+
+// FLOPs per parameter, counting each add, multiply, divide and sqrt as 1 and an
+// FMA as 2, as written in optimizer.comp.
+double FlopsPerParameter(OptimizerKind kind, bool nesterov, bool weight_decay) {
+  double decay = weight_decay ? 2 : 0;  // g += wd * p, or p *= 1 - lr * wd (AdamW)
+  switch (kind) {
+    case OptimizerKind::kSgd: return decay + 2;                          // p -= lr * g
+    case OptimizerKind::kMomentum: return decay + 2 + (nesterov ? 2 : 0) + 2;  // buf FMA; nesterov FMA; update
+    case OptimizerKind::kAdam:
+    case OptimizerKind::kAdamW:
+      // m: 1 - b1, mul, FMA (4); v: 1 - b2, 2 mul, FMA (5); sqrt v, sqrt bc2, divide,
+      // add eps (4); lr / bc1, m / denominator, mul, subtract (4).
+      return decay + 17;
+  }
+  return 0;
+}
+
+}  // namespace
+
+const char* OptimizerName(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::kSgd: return "sgd";
+    case OptimizerKind::kMomentum: return "momentum";
+    case OptimizerKind::kAdam: return "adam";
+    case OptimizerKind::kAdamW: return "adamw";
+  }
+  return "unknown";
+}
+
+uint32_t OptimizerStateCount(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::kSgd: return 0;
+    case OptimizerKind::kMomentum: return 1;
+    case OptimizerKind::kAdam:
+    case OptimizerKind::kAdamW: return 2;
+  }
+  return 0;
+}
+
+vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs& args) {
+  const uint32_t states = OptimizerStateCount(args.kind);
+  assert(args.params.count >= args.count && args.grads.count >= args.count && "params and grads hold count floats");
+  assert((states < 1 || args.state1.count >= args.count) && "this optimizer keeps state1 (count floats)");
+  assert((states < 2 || args.state2.count >= args.count) && "this optimizer keeps state2 (count floats)");
+  assert(args.step_params.count * 4 >= sizeof(gpu::StepParams) && "step_params must hold one StepParams");
+
+  const vk::DeviceInfo& info = pipelines.context().info();
+  const uint32_t group_size = LimitedGroupSize(info, 256);
+  const OptimizerHyper& h = args.hyper;
+  const bool nesterov = args.kind == OptimizerKind::kMomentum && h.nesterov;
+  gpu::OptimizerParams params{args.count, h.momentum, h.beta1, h.beta2, h.epsilon, h.weight_decay};
+
+  vk::Dispatch d;
+  d.kernel = "optimizer";
+  d.label = std::string(OptimizerName(args.kind)) + (nesterov ? " (nesterov)" : "") + " step";
+  d.pipeline = &pipelines.Get("optimizer", {{0, group_size}, {1, uint32_t(args.kind)}, {2, nesterov ? 1u : 0u}});
+  d.bindings = {args.params.Bind(vk::Access::kReadWrite),
+                args.grads.Bind(vk::Access::kRead),
+                states >= 1 ? args.state1.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
+                states >= 2 ? args.state2.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
+                args.step_params.Bind(vk::Access::kRead)};
+  d.SetPushConstants(params);
+  d.workgroups = {GridStrideGroups(info, args.count, group_size), 1, 1};
+  // Minimum traffic: params, grads and each state read once; params and each
+  // state written once; plus the StepParams.
+  double n = double(args.count);
+  d.cost.flops = n * FlopsPerParameter(args.kind, nesterov, h.weight_decay != 0.0f);
+  d.cost.bytes_read = 4 * n * (2 + states) + sizeof(gpu::StepParams);
+  d.cost.bytes_written = 4 * n * (1 + states);
+  return d;
+}
+
+}  // namespace ts::kernels
