@@ -212,6 +212,13 @@ struct Plan::Builder {
     TensorRef probabilities{plan.probabilities_buffer_.get(), 0, uint64_t(batch) * outputs, plan.probabilities_stride_bytes_};
     const std::string& loss_name = model.layers[loss_layer].name;
 
+    auto add_metrics = [&](std::vector<vk::Dispatch>& list, std::vector<DispatchRole>& roles) {
+      Add(list, roles, {-1, Pass::kMetrics}, [&] {
+        vk::Dispatch d = kernels::MetricsDispatch(pipelines, {row_loss, row_correct, step_params, result, batch});
+        d.label = "metrics";
+        return d;
+      });
+    };
     auto add_loss_and_metrics = [&](std::vector<vk::Dispatch>& list, std::vector<DispatchRole>& roles, bool training) {
       Add(list, roles, {static_cast<int>(loss_layer), Pass::kLoss}, [&] {
         kernels::LossArgs a{plan.loss_kind_, current, labels, row_loss, row_correct,
@@ -221,12 +228,7 @@ struct Plan::Builder {
         d.label = loss_name + (training ? ": loss and gradient" : ": loss and probabilities");
         return d;
       });
-      if (!training)
-        Add(list, roles, {-1, Pass::kMetrics}, [&] {
-          vk::Dispatch d = kernels::MetricsDispatch(pipelines, {row_loss, row_correct, step_params, result, batch});
-          d.label = "metrics";
-          return d;
-        });
+      if (!training) add_metrics(list, roles);
     };
 
     plan.train_step_ = forward;
@@ -295,11 +297,7 @@ struct Plan::Builder {
       d.label = std::string("update: ") + kernels::OptimizerName(o.optimizer) + " over all parameters";
       return d;
     });
-    Add(plan.train_step_, plan.train_roles_, {-1, Pass::kMetrics}, [&] {
-      vk::Dispatch d = kernels::MetricsDispatch(pipelines, {row_loss, row_correct, step_params, result, batch});
-      d.label = "metrics";
-      return d;
-    });
+    add_metrics(plan.train_step_, plan.train_roles_);
 
     plan.eval_step_ = forward;
     plan.eval_roles_ = forward_roles;

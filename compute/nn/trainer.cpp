@@ -152,9 +152,7 @@ void Trainer::CheckDataFitsModel(const data::Dataset& dataset, const std::string
                 " classes. Set the last dense layer's units to " + std::to_string(dataset.num_classes) + ".");
 }
 
-VkCommandBuffer Trainer::TrainCommands(uint32_t steps) {
-  auto it = train_commands_.find(steps);
-  if (it != train_commands_.end()) return it->second;
+VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t steps) {
   VkCommandBufferAllocateInfo allocate{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   allocate.commandPool = command_pool_.get();
   allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -163,11 +161,17 @@ VkCommandBuffer Trainer::TrainCommands(uint32_t steps) {
   vk::Check(vkAllocateCommandBuffers(context_.device(), &allocate, &cb), "vkAllocateCommandBuffers");
   VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   vk::Check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer");
-  for (uint32_t slot = 0; slot < steps; ++slot) train_sequence_->Record(cb, slot);
+  for (uint32_t slot = 0; slot < steps; ++slot) sequence.Record(cb, slot);
   vk::RecordComputeToHostBarrier(cb);  // the host reads results after the fence
   vk::Check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
-  train_commands_[steps] = cb;
   return cb;
+}
+
+void Trainer::SubmitAndWait(VkCommandBuffer cb, const char* what) {
+  VkFence fence = fence_.get();
+  vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
+  context_.Submit(cb, fence);
+  vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX), std::string("vkWaitForFences (") + what + ")");
 }
 
 void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step) {
@@ -196,12 +200,10 @@ void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepRe
       p.bias_correction1 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta1), double(t)));
       p.bias_correction2 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta2), double(t)));
     }
-    VkCommandBuffer cb = TrainCommands(steps);
+    VkCommandBuffer& cb = train_commands_[steps];  // recorded once per step count, then replayed
+    if (cb == VK_NULL_HANDLE) cb = RecordSteps(*train_sequence_, steps);
     auto start = Clock::now();
-    VkFence fence = fence_.get();
-    vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
-    context_.Submit(cb, fence);
-    vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (training step)");
+    SubmitAndWait(cb, "training step");
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
     for (uint32_t s = 0; s < steps; ++s) {
@@ -288,22 +290,8 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program) {
       p.valid_rows = static_cast<uint32_t>(std::min<uint64_t>(batch, data.count() - p.batch_offset));
     }
     VkCommandBuffer& cb = program.commands[steps];
-    if (cb == VK_NULL_HANDLE) {
-      VkCommandBufferAllocateInfo allocate{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-      allocate.commandPool = command_pool_.get();
-      allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-      allocate.commandBufferCount = 1;
-      vk::Check(vkAllocateCommandBuffers(context_.device(), &allocate, &cb), "vkAllocateCommandBuffers");
-      VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-      vk::Check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer");
-      for (uint32_t slot = 0; slot < steps; ++slot) program.sequence->Record(cb, slot);
-      vk::RecordComputeToHostBarrier(cb);
-      vk::Check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
-    }
-    VkFence fence = fence_.get();
-    vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
-    context_.Submit(cb, fence);
-    vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (evaluation)");
+    if (cb == VK_NULL_HANDLE) cb = RecordSteps(*program.sequence, steps);
+    SubmitAndWait(cb, "evaluation");
     for (uint32_t s = 0; s < steps; ++s) {
       std::array<float, 4> r = plan_->result_slot(s);
       loss_sum += double(r[0]) * r[2];

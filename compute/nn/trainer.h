@@ -122,7 +122,9 @@ class Trainer {
  private:
   struct EvalProgram;
   void CheckDataFitsModel(const data::Dataset& dataset, const std::string& role) const;
-  VkCommandBuffer TrainCommands(uint32_t steps);
+  // A command buffer with `steps` slots of `sequence`, ending in a host-read barrier.
+  VkCommandBuffer RecordSteps(const vk::Sequence& sequence, uint32_t steps);
+  void SubmitAndWait(VkCommandBuffer command_buffer, const char* what);
   EvalResult RunEvaluation(EvalProgram& program);
   std::unique_ptr<EvalProgram> MakeEvalProgram(const data::Dataset& dataset);
 
@@ -141,7 +143,7 @@ class Trainer {
   std::atomic<bool> stop_requested_{false};
   vk::UniqueCommandPool command_pool_;
   vk::UniqueFence fence_;
-  std::map<uint32_t, VkCommandBuffer> train_commands_;  // by step count, recorded once
+  std::map<uint32_t, VkCommandBuffer> train_commands_;  // by step count
 };
 
 // The order of the training samples in `epoch`: a seeded Fisher-Yates shuffle
