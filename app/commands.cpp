@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/arguments.h"
+#include "app/bench.h"
 #include "app/progress.h"
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
@@ -36,6 +37,8 @@ constexpr const char* kUsage =
     "      --data SPEC  --split test|train  --batch B\n"
     "  devices                list Vulkan devices and say which one is used\n"
     "  presets                list the built-in models\n"
+    "  bench                  SGEMM and MLP training/inference throughput on the device\n"
+    "      --serve              JSON-lines mode driven by tests/bench/run.sh (vs numpy/PyTorch)\n"
     "\n"
     "Options for every command:\n"
     "  --device N             use Vulkan device N (see `tensorscope devices`)\n"
@@ -265,6 +268,7 @@ int RunCommandLine(int argc, char** argv) {
       return RunDevices();
     }
     if (command == "presets") return RunPresets();
+    if (command == "bench") return RunBench(words);
     if (command.empty()) {
       // The built-in default: a headless run of the spiral preset.
       Arguments args(words, train_flags, With(kCommonSwitches, {"profile"}));

@@ -1,0 +1,344 @@
+#include "app/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "app/arguments.h"
+#include "compute/common/error.h"
+#include "compute/data/dataset.h"
+#include "compute/data/registry.h"
+#include "compute/kernels/matmul.h"
+#include "compute/nn/model.h"
+#include "compute/nn/trainer.h"
+#include "compute/vk/buffer.h"
+#include "compute/vk/context.h"
+#include "compute/vk/pipeline.h"
+#include "compute/vk/sequence.h"
+
+// Requests understood by `tensorscope bench --serve` (one JSON object a line;
+// each answer is one JSON line, {"error": "..."} on failure):
+//   {"op": "info"}
+//       -> {"device", "driver", "device_type", "subgroup_size", "default_matmul_variant"}
+//   {"op": "matmul", "n": 1024, "variant": "register_blocked" | "shared_tiled", "iterations": 3}
+//       C = A B for n x n fp32 matrices: `iterations` submissions of one dispatch each
+//       (no warm-up; the pipeline is built before the timing).
+//       -> {"gpu_s": [...], "wall_s": [...], "flops", "tiling", "max_error"}: gpu_s from
+//       the dispatch's timestamps, wall_s from submit to fence; max_error is the largest
+//       error of 64 sampled elements of C relative to sum_k |a||b| (checked after the
+//       first request for each variant).
+//   {"op": "mlp", "batch": 64, "steps": 256, "samples": 60000, "eval_samples": 10000}
+//       The 784-128-10 MLP (relu, softmax cross-entropy, Adam lr 1e-3) on random
+//       MNIST-shaped uint8 data (scaled by 1/255 on the device). The trainer of each batch
+//       size is kept between requests; the first request warms it up.
+//       -> {"train_s", "train_samples", "gpu_step_s", "eval_s", "eval_samples", "loss",
+//           "eval_accuracy"}: train_s is the wall time of `steps` steps (steps_per_submit 16),
+//           gpu_step_s the mean GPU time of a step (sum of its dispatches' timestamps), eval_s
+//           the wall time of Trainer::Evaluate over the first eval_samples samples.
+//   {"op": "quit"}
+namespace ts::app {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+const char* VariantName(kernels::MatmulVariant variant) {
+  return variant == kernels::MatmulVariant::kRegisterBlocked ? "register_blocked" : "shared_tiled";
+}
+
+kernels::MatmulVariant ParseVariant(const std::string& name) {
+  if (name == "register_blocked") return kernels::MatmulVariant::kRegisterBlocked;
+  if (name == "shared_tiled") return kernels::MatmulVariant::kSharedTiled;
+  throw Error("matmul variant: expected register_blocked or shared_tiled, found \"" + name + "\".");
+}
+
+// n x n SGEMM operands on the device, kept between requests.
+class MatmulBench {
+ public:
+  MatmulBench(vk::Context& context, vk::PipelineCache& pipelines, uint32_t n)
+      : context_(context), pipelines_(pipelines), n_(n) {
+    std::mt19937_64 rng(n);
+    auto random = [&](size_t count) {
+      std::vector<float> v(count);
+      for (float& x : v) x = float(double(rng() >> 11) * 0x1.0p-53 * 2 - 1);
+      return v;
+    };
+    size_t elements = size_t(n) * n;
+    a_host_ = random(elements);
+    b_host_ = random(elements);
+    a_ = std::make_unique<vk::Buffer>(context, elements * 4, "bench A");
+    b_ = std::make_unique<vk::Buffer>(context, elements * 4, "bench B");
+    c_ = std::make_unique<vk::Buffer>(context, elements * 4, "bench C");
+    a_->UploadVector(std::span<const float>(a_host_));
+    b_->UploadVector(std::span<const float>(b_host_));
+  }
+
+  json Run(kernels::MatmulVariant variant, uint32_t iterations) {
+    kernels::MatmulArgs args{kernels::WholeBuffer(*a_), kernels::WholeBuffer(*b_), kernels::WholeBuffer(*c_), n_, n_, n_};
+    auto& sequence = sequences_[variant];
+    bool first = !sequence;
+    if (first) sequence = std::make_unique<vk::Sequence>(context_, std::vector<vk::Dispatch>{kernels::MatmulDispatch(pipelines_, args, variant)});
+    kernels::MatmulTiling t = kernels::ChooseMatmulTiling(context_.info(), args, variant);
+    json result = {{"n", n_}, {"variant", VariantName(variant)}, {"flops", sequence->dispatches()[0].cost.flops}};
+    result["tiling"] = {{"group_cols", t.group_cols}, {"group_rows", t.group_rows},
+                        {"rows_per_invocation", t.rows_per_invocation}, {"cols_per_invocation", t.cols_per_invocation},
+                        {"tile_depth", t.tile_depth}};
+    // No warm-up here: the pipeline is built above, outside the timing, and
+    // the driver sends a warm-up request where one is cheap enough.
+    std::vector<double> gpu, wall;
+    for (uint32_t i = 0; i < std::max(iterations, 1u); ++i) {
+      auto start = Clock::now();
+      context_.RunOnce([&](VkCommandBuffer cb) {
+        sequence->Record(cb);
+        vk::RecordComputeToHostBarrier(cb);
+      });
+      wall.push_back(Seconds(start));
+      gpu.push_back(sequence->ReadDispatchTimesNs()[0] * 1e-9);
+    }
+    if (first) max_error_[variant] = CheckSamples();  // checked once per variant
+    result["max_error"] = max_error_[variant];
+    result["gpu_s"] = gpu;
+    result["wall_s"] = wall;
+    return result;
+  }
+
+ private:
+  // Largest |C - reference| / sum_k |a b| over 64 sampled elements (fails loudly
+  // on a wrong kernel rather than timing it).
+  double CheckSamples() {
+    std::vector<float> c(size_t(n_) * n_);
+    c_->DownloadVector(std::span<float>(c));
+    std::mt19937_64 rng(12345);
+    double worst = 0;
+    for (int s = 0; s < 64; ++s) {
+      uint32_t i = static_cast<uint32_t>(rng() % n_), j = static_cast<uint32_t>(rng() % n_);
+      double sum = 0, magnitude = 1e-30;
+      for (uint32_t k = 0; k < n_; ++k) {
+        double term = double(a_host_[size_t(i) * n_ + k]) * b_host_[size_t(k) * n_ + j];
+        sum += term;
+        magnitude += std::abs(term);
+      }
+      double error = std::abs(c[size_t(i) * n_ + j] - sum) / magnitude;
+      worst = std::isnan(error) ? INFINITY : std::max(worst, error);
+    }
+    return worst;
+  }
+
+  vk::Context& context_;
+  vk::PipelineCache& pipelines_;
+  uint32_t n_;
+  std::vector<float> a_host_, b_host_;
+  std::unique_ptr<vk::Buffer> a_, b_, c_;
+  std::map<kernels::MatmulVariant, std::unique_ptr<vk::Sequence>> sequences_;
+  std::map<kernels::MatmulVariant, double> max_error_;
+};
+
+constexpr const char* kMlpModel = R"({
+  "format": "tensorscope-model", "version": 1, "name": "bench-mlp-784-128-10",
+  "layers": [
+    {"type": "input", "shape": [1, 28, 28]},
+    {"type": "flatten"},
+    {"type": "dense", "units": 128},
+    {"type": "relu"},
+    {"type": "dense", "units": 10},
+    {"type": "softmax_cross_entropy"}
+  ]
+})";
+
+// The MLP on random MNIST-shaped data, one trainer per batch size.
+class MlpBench {
+ public:
+  MlpBench(vk::Context& context, vk::PipelineCache& pipelines) : context_(context), pipelines_(pipelines) {}
+
+  json Run(uint32_t batch, uint32_t steps, uint32_t samples, uint32_t eval_samples) {
+    Require(batch > 0 && steps > 0, "mlp: batch and steps must be positive.");
+    MakeData(samples, eval_samples);
+    auto it = trainers_.find(batch);
+    if (it == trainers_.end()) {
+      nn::TrainConfig config;
+      config.optimizer = kernels::OptimizerKind::kAdam;
+      config.learning_rate = 1e-3;
+      config.batch_size = batch;
+      config.epochs = 1000000;
+      config.seed = 1;
+      config.validation_fraction = 0;
+      config.shuffle = true;
+      auto trainer = std::make_unique<nn::Trainer>(context_, pipelines_, nn::ParseModel(kMlpModel, "bench"), config,
+                                                   &train_, nullptr);
+      trainer->RunSteps(2 * config.steps_per_submit, [](const nn::StepReport&) {});  // warm-up
+      trainer->Evaluate(eval_);
+      it = trainers_.emplace(batch, std::move(trainer)).first;
+    }
+    nn::Trainer& trainer = *it->second;
+    double gpu_ns = 0, loss = 0;
+    auto start = Clock::now();
+    trainer.RunSteps(steps, [&](const nn::StepReport& r) {
+      for (double ns : r.dispatch_ns) gpu_ns += ns;
+      loss = r.loss;
+    });
+    double train_s = Seconds(start);
+    start = Clock::now();
+    nn::EvalResult eval = trainer.Evaluate(eval_);
+    double eval_s = Seconds(start);
+    return {{"batch", batch},          {"train_s", train_s},   {"train_samples", uint64_t(steps) * batch},
+            {"gpu_step_s", gpu_ns * 1e-9 / steps}, {"eval_s", eval_s}, {"eval_samples", eval.samples},
+            {"loss", loss},            {"eval_accuracy", eval.accuracy}};
+  }
+
+ private:
+  void MakeData(uint32_t samples, uint32_t eval_samples) {
+    if (train_.count() == samples && eval_.count() == eval_samples) return;
+    Require(samples > 0 && eval_samples > 0 && eval_samples <= samples, "mlp: need 0 < eval_samples <= samples.");
+    trainers_.clear();  // they point at the old data
+    train_ = {};
+    train_.name = "random-mnist-shaped";
+    train_.sample_shape = {1, 28, 28};
+    train_.num_classes = 10;
+    train_.format = data::FeatureFormat::kUint8;
+    train_.scale = 1.0f / 255.0f;
+    train_.features_u8.resize(size_t(samples) * 784);
+    std::mt19937_64 rng(2026);
+    for (size_t i = 0; i < train_.features_u8.size(); i += 8) {
+      uint64_t word = rng();
+      for (size_t b = 0; b < 8 && i + b < train_.features_u8.size(); ++b) train_.features_u8[i + b] = uint8_t(word >> (8 * b));
+    }
+    train_.labels.resize(samples);
+    for (uint32_t& label : train_.labels) label = static_cast<uint32_t>(rng() % 10);
+    std::vector<uint32_t> first(eval_samples);
+    std::iota(first.begin(), first.end(), 0u);
+    eval_ = data::Subset(train_, first);
+  }
+
+  vk::Context& context_;
+  vk::PipelineCache& pipelines_;
+  data::Dataset train_, eval_;
+  std::map<uint32_t, std::unique_ptr<nn::Trainer>> trainers_;
+};
+
+class BenchServer {
+ public:
+  explicit BenchServer(vk::Context& context) : context_(context), pipelines_(context), mlp_(context, pipelines_) {}
+
+  json Handle(const json& request) {
+    std::string op = request.value("op", "");
+    if (op == "info") {
+      const vk::DeviceInfo& d = context_.info();
+      return {{"device", d.name},
+              {"driver", d.driver_name + " " + d.driver_info},
+              {"device_type", vk::DeviceTypeName(d.type)},
+              {"subgroup_size", d.subgroup_size},
+              {"default_matmul_variant", VariantName(kernels::DefaultMatmulVariant(d))}};
+    }
+    if (op == "matmul") {
+      uint32_t n = request.value("n", 1024u);
+      Require(n > 0 && n <= 8192, "matmul: n must be in [1, 8192].");
+      auto it = matmuls_.find(n);
+      if (it == matmuls_.end()) {
+        it = matmuls_.emplace(n, std::make_unique<MatmulBench>(context_, pipelines_, n)).first;
+      }
+      return it->second->Run(ParseVariant(request.value("variant", "register_blocked")),
+                             request.value("iterations", 3u));
+    }
+    if (op == "mlp")
+      return mlp_.Run(request.value("batch", 64u), request.value("steps", 256u), request.value("samples", 60000u),
+                      request.value("eval_samples", 10000u));
+    throw Error("unknown bench request \"" + op + "\"; expected info, matmul, mlp or quit.");
+  }
+
+ private:
+  vk::Context& context_;
+  vk::PipelineCache pipelines_;
+  MlpBench mlp_;
+  std::map<uint32_t, std::unique_ptr<MatmulBench>> matmuls_;
+};
+
+int Serve(vk::Context& context) {
+  BenchServer server(context);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.empty()) continue;
+    json answer;
+    try {
+      json request = json::parse(line);
+      if (request.value("op", "") == "quit") break;
+      answer = server.Handle(request);
+    } catch (const std::exception& e) {
+      answer = {{"error", e.what()}};
+    }
+    std::cout << answer.dump() << std::endl;  // endl flushes: the driver waits for the line
+  }
+  return 0;
+}
+
+// A quick look at our numbers alone; tests/bench/run.sh compares with the peers.
+int PrintQuickTable(vk::Context& context) {
+  BenchServer server(context);
+  std::printf("Device: %s\n\n%-44s %14s %14s\n", context.info().name.c_str(), "workload", "GPU time", "wall");
+  for (uint32_t n : {1024u}) {
+    for (const char* variant : {"register_blocked", "shared_tiled"}) {
+      json r = server.Handle({{"op", "matmul"}, {"n", n}, {"variant", variant}, {"iterations", 3}});
+      double flops = r["flops"].get<double>();
+      std::printf("%-44s %9.2f GFLOP/s %9.2f GFLOP/s\n",
+                  ("SGEMM " + std::to_string(n) + "^3 " + variant).c_str(),
+                  flops / Median(r["gpu_s"].get<std::vector<double>>()) * 1e-9,
+                  flops / Median(r["wall_s"].get<std::vector<double>>()) * 1e-9);
+    }
+  }
+  for (uint32_t batch : {64u, 256u}) {
+    json r = server.Handle({{"op", "mlp"}, {"batch", batch}, {"steps", 16384 / batch}});
+    std::printf("%-44s %14s %7.0f samples/s\n", ("MLP 784-128-10 Adam, batch " + std::to_string(batch) + ", training").c_str(),
+                "", r["train_samples"].get<double>() / r["train_s"].get<double>());
+    std::printf("%-44s %14s %7.0f samples/s\n", ("MLP 784-128-10, batch " + std::to_string(batch) + ", inference").c_str(),
+                "", r["eval_samples"].get<double>() / r["eval_s"].get<double>());
+  }
+  std::printf("\nFor the comparison with numpy/OpenBLAS and PyTorch, run tests/bench/run.sh.\n");
+  return 0;
+}
+
+}  // namespace
+
+int RunBench(const std::vector<std::string>& words) {
+  Arguments args(words, {"device"}, {"serve", "validate", "help"});
+  if (args.Has("help")) {
+    std::printf(
+        "usage: tensorscope bench [--serve] [--device N] [--validate]\n"
+        "  Measures SGEMM (1024^3, both matmul variants) and the 784-128-10 MLP's training and\n"
+        "  inference throughput on the Vulkan device and prints a table. With --serve, answers\n"
+        "  JSON requests on stdin instead (used by tests/bench/run.sh, which compares with\n"
+        "  numpy/OpenBLAS and PyTorch on the CPU).\n");
+    return 0;
+  }
+  if (!args.positional().empty()) throw Error("bench takes no positional arguments; see tensorscope bench --help.");
+  vk::ContextOptions options;
+  options.device_index = args.Int("device").value_or(-1);
+  options.validation = args.Has("validate");
+  std::unique_ptr<vk::Context> context = vk::Context::Create(options);
+  int code = args.Has("serve") ? Serve(*context) : PrintQuickTable(*context);
+  if (context->validation_message_count() > 0) {
+    std::fprintf(stderr, "tensorscope: the validation layer reported %llu message(s) (above).\n",
+                 static_cast<unsigned long long>(context->validation_message_count()));
+    return code == 0 ? 1 : code;
+  }
+  return code;
+}
+
+}  // namespace ts::app

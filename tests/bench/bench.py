@@ -1,0 +1,453 @@
+#!/usr/bin/python3
+"""Tensorscope (Vulkan) against the CPU peers, measured in one session.
+
+    tests/bench/run.sh [BUILD_DIR]                 # the usual way in
+    bench.py --binary BUILD/tensorscope [--runs 5] [--quick] [--results FILE | --no-append]
+
+Workloads:
+  (a) SGEMM fp32, n x n x n for n = 1024 and 2048: our matmul.comp in both
+      variants (register-blocked and shared-tiled), timed with GPU timestamps and
+      with wall time (submit to fence), against numpy's float32 matmul on
+      OpenBLAS with 2 threads.
+  (b) The 784-128-10 MLP (relu, softmax cross-entropy, Adam lr 1e-3) on random
+      MNIST-shaped data (60000 x 784 uint8, scaled by 1/255; shuffled batches)
+      at batch 64 and 256: training samples/s over 16384 samples, then inference
+      samples/s over 10000 samples, against PyTorch on the CPU with 2 threads
+      (OMP_WAIT_POLICY=PASSIVE) on identical shapes.
+
+Each peer runs twice: in its strongest configuration (OPENBLAS_CORETYPE=SkylakeX,
+set only in the peer's own environment: OpenBLAS 0.3.21 does not recognise this
+CPU and otherwise falls back to its generic kernels) and in the default
+configuration, reported beside it. See /work/shared/notes/lavapipe-and-peers.md.
+
+Every contender is a long-lived server process (tensorscope bench --serve, and
+this script with --peer numpy|torch), so that imports, device start-up and
+data generation stay outside the timing and the runs interleave: in each of the
+--runs rounds, every workload runs ours, peer, ours, peer... The table reports
+medians over the rounds with [min-max]. The host is noisy; compare medians.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+PYTHON = "/usr/bin/python3"
+HERE = os.path.dirname(os.path.abspath(__file__))
+SGEMM_SIZES = (1024, 2048)
+MLP_BATCHES = (64, 256)
+MLP_SAMPLES, MLP_EVAL_SAMPLES, MLP_TRAIN_SAMPLES_PER_RUN = 60000, 10000, 16384
+
+
+# --------------------------------------------------------------------------
+# Peer servers (run in their own process and environment).
+
+def openblas_info():
+    """The OpenBLAS loaded into this process: config string, core type, threads."""
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return {"openblas_config": lib.openblas_get_config().decode(),
+                    "openblas_core": lib.openblas_get_corename().decode(),
+                    "openblas_threads": int(lib.openblas_get_num_threads()),
+                    "openblas_path": path}
+        except (OSError, AttributeError):
+            continue
+    return {"openblas_config": "not loaded", "openblas_core": "?", "openblas_threads": 0}
+
+
+class NumpyPeer:
+    def __init__(self):
+        import numpy as np
+        self.np = np
+        self.arrays = {}
+        a = np.ones((64, 64), np.float32)
+        a @ a  # loads the BLAS library
+
+    def info(self, _request):
+        return dict(openblas_info(), numpy=self.np.__version__,
+                    OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"))
+
+    def matmul(self, request):
+        np = self.np
+        n, iterations = int(request["n"]), int(request.get("iterations", 5))
+        if n not in self.arrays:
+            rng = np.random.default_rng(n)
+            a = rng.uniform(-1, 1, (n, n)).astype(np.float32)
+            b = rng.uniform(-1, 1, (n, n)).astype(np.float32)
+            c = np.empty((n, n), np.float32)
+            np.matmul(a, b, out=c)  # warm-up: threads started, pages touched
+            self.arrays[n] = (a, b, c)
+        a, b, c = self.arrays[n]
+        times = []
+        for _ in range(iterations):
+            start = time.perf_counter()
+            np.matmul(a, b, out=c)
+            times.append(time.perf_counter() - start)
+        return {"wall_s": times, "flops": 2.0 * n * n * n}
+
+
+class TorchPeer:
+    def __init__(self):
+        import torch
+        self.torch = torch
+        torch.set_num_threads(2)
+        self.data = None
+        self.runs = {}
+
+    def info(self, _request):
+        torch = self.torch
+        x = torch.ones(64, 64)
+        x @ x  # loads the BLAS library
+        return dict(openblas_info(), torch=torch.__version__, threads=torch.get_num_threads(),
+                    mkldnn=bool(torch.backends.mkldnn.is_available()),
+                    OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+                    OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "(unset)"))
+
+    def make_data(self, samples, eval_samples):
+        torch = self.torch
+        if self.data and self.data[0].shape[0] == samples and self.data[2] == eval_samples:
+            return
+        g = torch.Generator().manual_seed(2026)
+        x = torch.randint(0, 256, (samples, 784), dtype=torch.uint8, generator=g)
+        y = torch.randint(0, 10, (samples,), dtype=torch.int64, generator=g)
+        self.data = (x, y, eval_samples)
+        self.runs = {}
+
+    def mlp(self, request):
+        torch = self.torch
+        nn = torch.nn
+        batch, steps = int(request["batch"]), int(request["steps"])
+        self.make_data(int(request.get("samples", MLP_SAMPLES)), int(request.get("eval_samples", MLP_EVAL_SAMPLES)))
+        x_all, y_all, eval_samples = self.data
+        count = x_all.shape[0]
+        scale = 1.0 / 255.0
+        if batch not in self.runs:
+            torch.manual_seed(1)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            state = {"model": model, "optimizer": optimizer, "loss": nn.CrossEntropyLoss(),
+                     "order": torch.randperm(count), "position": 0, "epoch": 0}
+            self.runs[batch] = state
+            self.train_steps(state, batch, 32)  # warm-up
+            self.evaluate(state, batch, eval_samples)
+        state = self.runs[batch]
+        start = time.perf_counter()
+        loss = self.train_steps(state, batch, steps)
+        train_s = time.perf_counter() - start
+        start = time.perf_counter()
+        eval_loss, accuracy = self.evaluate(state, batch, eval_samples)
+        eval_s = time.perf_counter() - start
+        return {"batch": batch, "train_s": train_s, "train_samples": steps * batch, "eval_s": eval_s,
+                "eval_samples": eval_samples, "loss": loss, "eval_accuracy": accuracy}
+
+    def train_steps(self, state, batch, steps):
+        """Adam steps on shuffled batches; a new permutation every epoch (partial batches dropped)."""
+        torch = self.torch
+        x_all, y_all, _ = self.data
+        model, optimizer, criterion = state["model"], state["optimizer"], state["loss"]
+        model.train()
+        loss = None
+        for _ in range(steps):
+            if state["position"] + batch > x_all.shape[0]:
+                state["order"] = torch.randperm(x_all.shape[0])
+                state["position"] = 0
+            index = state["order"][state["position"]:state["position"] + batch]
+            state["position"] += batch
+            x = x_all.index_select(0, index).to(torch.float32).mul_(1.0 / 255.0).view(batch, 1, 28, 28)
+            y = y_all.index_select(0, index)
+            optimizer.zero_grad(set_to_none=True)
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+        return float(loss.item())
+
+    def evaluate(self, state, batch, eval_samples):
+        """Loss, probabilities and accuracy over the first eval_samples samples, batch by batch."""
+        torch = self.torch
+        x_all, y_all, _ = self.data
+        model = state["model"]
+        model.eval()
+        loss_sum, correct = 0.0, 0
+        with torch.inference_mode():
+            for first in range(0, eval_samples, batch):
+                last = min(first + batch, eval_samples)
+                x = x_all[first:last].to(torch.float32).mul_(1.0 / 255.0).view(-1, 1, 28, 28)
+                y = y_all[first:last]
+                logits = model(x)
+                probabilities = torch.softmax(logits, dim=1)
+                loss_sum += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+                correct += int((probabilities.argmax(dim=1) == y).sum())
+        return loss_sum / eval_samples, correct / eval_samples
+
+
+def serve_peer(kind):
+    peer = NumpyPeer() if kind == "numpy" else TorchPeer()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            op = request.get("op")
+            if op == "quit":
+                break
+            answer = getattr(peer, op)(request)
+        except Exception as e:  # report, keep serving
+            answer = {"error": "%s: %s" % (type(e).__name__, e)}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+# --------------------------------------------------------------------------
+# The driver.
+
+class Server:
+    """A contender: a process answering one JSON line per JSON request line."""
+
+    def __init__(self, name, command, env):
+        self.name = name
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, bufsize=1)
+
+    def ask(self, request):
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("%s exited (status %s) while answering %s" % (self.name, self.process.wait(), request))
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError("%s: %s (request %s)" % (self.name, answer["error"], request))
+        return answer
+
+    def close(self):
+        try:
+            self.process.stdin.write('{"op": "quit"}\n')
+            self.process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def peer_env(coretype, torch_peer):
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    if torch_peer:
+        env["OMP_NUM_THREADS"] = "2"
+        env["OMP_WAIT_POLICY"] = "PASSIVE"  # else OpenMP and OpenBLAS threads fight over 2 cores
+    else:
+        env["OPENBLAS_NUM_THREADS"] = "2"
+    return env
+
+
+def cpu_model():
+    name, model = platform.processor() or "unknown CPU", "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name":
+                    name = value.strip()
+                elif key == "model" and model == "?":
+                    model = value.strip()
+    except OSError:
+        pass
+    return "%s (model %s), %d cores" % (name, model, os.cpu_count() or 0)
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def cell(values, digits=1):
+    """'median [min-max]' of a list of rates."""
+    if not values:
+        return "-"
+    fmt = "%%.%df" % digits
+    m = fmt % median(values)
+    if len(values) == 1:
+        return m
+    return "%s [%s-%s]" % (m, fmt % min(values), fmt % max(values))
+
+
+def ratio(ours, peer):
+    if not ours or not peer:
+        return "-"
+    r = median(ours) / median(peer)
+    return ("%.3fx" % r) if r < 0.1 else ("%.2fx" % r)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--peer", choices=("numpy", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--binary", help="the tensorscope executable (default: $TENSORSCOPE_BIN or build/tensorscope)")
+    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds; medians over them (default 5)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, SGEMM 1024 only, fewer training steps")
+    parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="markdown file to append to")
+    parser.add_argument("--no-append", action="store_true", help="print only; do not append to the results file")
+    args = parser.parse_args(argv[1:])
+    if args.peer:
+        return serve_peer(args.peer)
+
+    binary = args.binary or os.environ.get("TENSORSCOPE_BIN") or os.path.join(HERE, "..", "..", "build", "tensorscope")
+    if not os.access(binary, os.X_OK):
+        sys.stderr.write("bench.py: %s is not an executable; build first or pass --binary.\n" % binary)
+        return 2
+    runs = 3 if args.quick else max(1, args.runs)
+    sizes = (1024,) if args.quick else SGEMM_SIZES
+    samples_per_run = MLP_TRAIN_SAMPLES_PER_RUN // (4 if args.quick else 1)
+
+    started = time.time()
+    load_start = os.getloadavg()
+    servers = {}
+    try:
+        servers["ours"] = Server("tensorscope", [binary, "bench", "--serve"], dict(os.environ))
+        for kind in ("numpy", "torch"):
+            for config, coretype in (("skx", "SkylakeX"), ("default", None)):
+                servers["%s_%s" % (kind, config)] = Server(
+                    "%s peer (%s)" % (kind, coretype or "default"), [PYTHON, os.path.abspath(__file__), "--peer", kind],
+                    peer_env(coretype, kind == "torch"))
+        info = {name: server.ask({"op": "info"}) for name, server in servers.items()}
+
+        # Workloads: (key, [(contender, request)]) with ours and the peers alternating.
+        workloads = []
+        for n in sizes:
+            workloads.append(("sgemm%d" % n, [
+                ("ours_register", "ours", {"op": "matmul", "n": n, "variant": "register_blocked", "iterations": 1}),
+                ("peer_skx", "numpy_skx", {"op": "matmul", "n": n, "iterations": 5}),
+                ("ours_shared", "ours", {"op": "matmul", "n": n, "variant": "shared_tiled", "iterations": 1}),
+                ("peer_default", "numpy_default", {"op": "matmul", "n": n, "iterations": 3}),
+            ]))
+        for batch in MLP_BATCHES:
+            request = {"op": "mlp", "batch": batch, "steps": samples_per_run // batch, "samples": MLP_SAMPLES,
+                       "eval_samples": MLP_EVAL_SAMPLES}
+            workloads.append(("mlp%d" % batch, [("ours", "ours", request), ("peer_skx", "torch_skx", request),
+                                                ("peer_default", "torch_default", request)]))
+
+        # Warm-ups: the MLP trainers (their first request builds and warms them)
+        # and the cheap SGEMM cases (pipelines, threads, first touch of memory).
+        sys.stderr.write("bench: warming up...\n")
+        for key, contenders in workloads:
+            for _, server, request in contenders:
+                if key.startswith("mlp") or request.get("n", 0) <= 1024:
+                    servers[server].ask(dict(request, steps=16) if key.startswith("mlp") else request)
+
+        results = {}  # (workload, contender) -> list of per-run answers
+        for run in range(runs):
+            sys.stderr.write("bench: round %d of %d (%.0f s so far)\n" % (run + 1, runs, time.time() - started))
+            for key, contenders in workloads:
+                for contender, server, request in contenders:
+                    results.setdefault((key, contender), []).append(servers[server].ask(request))
+    finally:
+        for server in servers.values():
+            server.close()
+    elapsed = time.time() - started
+    load_end = os.getloadavg()
+
+    # Per-run rates: the median over a run's iterations, then medians over runs.
+    def sgemm_rates(key, contender, clock):
+        return [a["flops"] / median(a[clock]) * 1e-9 for a in results.get((key, contender), [])]
+
+    def mlp_rates(key, contender, what):
+        return [a[what + "_samples"] / a[what + "_s"] for a in results.get((key, contender), [])]
+
+    rows = []
+    for n in sizes:
+        key = "sgemm%d" % n
+        peer_skx, peer_default = sgemm_rates(key, "peer_skx", "wall_s"), sgemm_rates(key, "peer_default", "wall_s")
+        for variant, label in (("ours_register", "register-blocked"), ("ours_shared", "shared-tiled")):
+            for clock, clock_label in (("gpu_s", "GPU timestamps"), ("wall_s", "wall")):
+                ours = sgemm_rates(key, variant, clock)
+                rows.append(("SGEMM %d^3, %s (%s)" % (n, label, clock_label), "GFLOP/s", cell(ours, 2),
+                             cell(peer_skx), ratio(ours, peer_skx), cell(peer_default), ratio(ours, peer_default)))
+    for batch in MLP_BATCHES:
+        key = "mlp%d" % batch
+        for what, label in (("train", "training (Adam)"), ("eval", "inference")):
+            ours, skx, default = (mlp_rates(key, c, what) for c in ("ours", "peer_skx", "peer_default"))
+            rows.append(("MLP 784-128-10, batch %d, %s" % (batch, label), "samples/s", cell(ours, 0), cell(skx, 0),
+                         ratio(ours, skx), cell(default, 0), ratio(ours, default)))
+
+    ours_info = info["ours"]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    lines = []
+    lines.append("## %s UTC: %s" % (now.strftime("%Y-%m-%d %H:%M"), cpu_model()))
+    lines.append("")
+    lines.append("- Vulkan device: %s, driver %s (%s)" % (ours_info["device"], ours_info["driver"],
+                                                         ours_info["device_type"]))
+    lines.append("- Peers: numpy %s and PyTorch %s on %s; %s" % (
+        info["numpy_skx"]["numpy"], info["torch_skx"]["torch"],
+        info["numpy_skx"]["openblas_config"].replace(" SkylakeX", ""), platform.platform()))
+    lines.append("- Peer configurations: SkylakeX = OPENBLAS_CORETYPE=SkylakeX (OpenBLAS core in use: numpy %s, "
+                 "torch %s); default = unset (core in use: numpy %s, torch %s). numpy: OPENBLAS_NUM_THREADS=2 "
+                 "(threads: %d); torch: set_num_threads(2), OMP_WAIT_POLICY=PASSIVE (threads: %d, oneDNN %s)." % (
+                     info["numpy_skx"]["openblas_core"], info["torch_skx"]["openblas_core"],
+                     info["numpy_default"]["openblas_core"], info["torch_default"]["openblas_core"],
+                     info["numpy_skx"]["openblas_threads"], info["torch_skx"]["threads"],
+                     "available" if info["torch_skx"]["mkldnn"] else "absent"))
+    lines.append("- %d interleaved rounds%s; median [min-max] over rounds; ratio = ours / peer (> 1: ours faster). "
+                 "Run took %.0f s; load average %.1f at start, %.1f at end." % (
+                     runs, " (--quick)" if args.quick else "", elapsed, load_start[0], load_end[0]))
+    lines.append("")
+    header = ("workload", "unit", "Tensorscope (Vulkan)", "peer, SkylakeX", "ours/peer", "peer, default",
+              "ours/peer default")
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    notes = []
+    for n in sizes:
+        for variant in ("ours_register", "ours_shared"):
+            answers = results.get(("sgemm%d" % n, variant), [])
+            if answers:
+                t = answers[0]["tiling"]
+                notes.append("SGEMM %d %s: tiling %ux%u invocations x %ux%u outputs%s, sampled max relative error "
+                             "%.1e" % (n, answers[0]["variant"], t["group_cols"], t["group_rows"],
+                                       t["rows_per_invocation"], t["cols_per_invocation"],
+                                       ", tile depth %u" % t["tile_depth"] if answers[0]["variant"] == "shared_tiled"
+                                       else "", max(a["max_error"] for a in answers)))
+    for batch in MLP_BATCHES:
+        answers = results.get(("mlp%d" % batch, "ours"), [])
+        if answers:
+            wall_step = median([a["train_s"] / (a["train_samples"] / batch) for a in answers])
+            gpu_step = median([a["gpu_step_s"] for a in answers])
+            notes.append("MLP batch %d, ours: %.2f ms wall per training step, of which %.2f ms GPU time in "
+                         "dispatches (%.0f%%); training samples per run: %d; inference over %d samples." % (
+                             batch, wall_step * 1e3, gpu_step * 1e3, 100 * gpu_step / wall_step,
+                             answers[0]["train_samples"], answers[0]["eval_samples"]))
+    lines.extend("- " + note for note in notes)
+    lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_append:
+        new_file = not os.path.exists(args.results)
+        with open(args.results, "a") as f:
+            if new_file:
+                f.write("# Benchmark results\n\nAppended by `tests/bench/run.sh` (see tests/bench/bench.py for what "
+                        "is measured and how). Newest last.\n\n")
+            f.write(text + "\n")
+        sys.stderr.write("bench: appended to %s\n" % args.results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

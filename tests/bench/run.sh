@@ -1,0 +1,33 @@
+#!/bin/sh
+# Benchmarks Tensorscope (Vulkan) against numpy/OpenBLAS and PyTorch on the CPU,
+# interleaved in one session, prints a table and appends it to
+# tests/bench/RESULTS.md. Takes about 5-10 minutes on a 2-core machine.
+#
+#   tests/bench/run.sh [BUILD_DIR] [bench.py options: --runs N, --quick, --no-append]
+#
+# BUILD_DIR defaults to build/ in the source tree; it must hold a built
+# `tensorscope` (cmake --build BUILD_DIR). $TENSORSCOPE_BIN overrides the
+# executable. The peers' settings (OPENBLAS_CORETYPE=SkylakeX, 2 threads,
+# OMP_WAIT_POLICY=PASSIVE) are set by bench.py for the peer processes only.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build="$root/build"
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
+  build=$1
+  shift
+fi
+binary=${TENSORSCOPE_BIN:-$build/tensorscope}
+if [ ! -x "$binary" ]; then
+  echo "run.sh: $binary not found; build first: cmake -S $root -B $build -G Ninja && ninja -C $build" >&2
+  exit 2
+fi
+if ! echo '{"op": "quit"}' | "$binary" bench --serve >/dev/null; then
+  echo "run.sh: '$binary bench --serve' failed (above); is app/bench.cpp wired into app/commands.cpp?" >&2
+  exit 2
+fi
+if ! /usr/bin/python3 -c 'import numpy, torch' 2>/dev/null; then
+  echo "run.sh: /usr/bin/python3 cannot import numpy and torch; install python3-numpy and python3-torch." >&2
+  exit 2
+fi
+exec /usr/bin/python3 "$here/bench.py" --binary "$binary" "$@"
