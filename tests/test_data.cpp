@@ -595,6 +595,9 @@ TEST_F(RegistryTest, MissingIdxDataListsPathsAndInstallCommand) {
 
 TEST_F(RegistryTest, FindsIdxFilesUnderTheDataDir) {
   const ScopedEnv data_dir("TENSORSCOPE_DATA_DIR", dir_.string());
+  // Keep a real MNIST in the user's data dir (fetch-mnist.sh) out of this test.
+  const ScopedEnv xdg("XDG_DATA_HOME", (dir_ / "xdg").string());
+  if (fs::exists("/usr/share/datasets/mnist")) GTEST_SKIP() << "/usr/share/datasets/mnist exists";
   fs::create_directories(dir_ / "mnist");
   WriteGzip("mnist/train-images-idx3-ubyte.gz", IdxImages(4, 3, 3, 4));
   WriteBytes("mnist/train-labels-idx1-ubyte", IdxLabels({0, 1, 2, 3}));
