@@ -8,6 +8,7 @@
 
 #include "app/arguments.h"
 #include "app/bench.h"
+#include "app/gui.h"
 #include "app/progress.h"
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
@@ -24,7 +25,8 @@ constexpr const char* kUsage =
     "usage: tensorscope [COMMAND] [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  (none)                 train the built-in spiral model (no download needed)\n"
+    "  (none)                 open the window on the spiral example (headless training without a display)\n"
+    "  gui                    open the window (--project FILE opens a project)\n"
     "  train MODEL            train MODEL (a model .json file or a preset name)\n"
     "      --data SPEC          dataset: spiral|circles|xor|blobs|moons[:key=value,...], mnist,\n"
     "                           fashion-mnist, iris, wine, digits, or a .csv path\n"
@@ -269,8 +271,12 @@ int RunCommandLine(int argc, char** argv) {
     }
     if (command == "presets") return RunPresets();
     if (command == "bench") return RunBench(words);
+    if (command == "gui") return RunGui(words);
     if (command.empty()) {
-      // The built-in default: a headless run of the spiral preset.
+      // The default: the window on the spiral example; without a display, a
+      // headless training run of the same model.
+      if (DisplayAvailable()) return RunGui(words);
+      std::printf("No display (DISPLAY is not set): training the spiral example headless.\n");
       Arguments args(words, train_flags, With(kCommonSwitches, {"profile"}));
       return RunTrain("spiral-mlp", args);
     }

@@ -12,11 +12,13 @@
 //    shared memory (global reads coalesced), and each invocation computes an
 //    RM x RN block from them. The classic GPU kernel.
 //
-// Specialization constants fix the tiling; everything else is a push constant
-// (shaders/matmul.h). The transposes, the vec4-load flags and `accumulate` are
-// uniform branches taken once per 4 steps of K (or once per element of C), too
-// cheap to measure, while each specialization costs lavapipe a second or more
-// of LLVM compilation: so one pipeline per tiling serves every form and shape.
+// Specialization constants fix the tiling, the transposes, which loads may be
+// vec4s and whether C is accumulated into; only the sizes are push constants.
+// lavapipe runs both sides of every branch (masked), uniform or not, so a
+// choice made with a push constant would cost every path on every iteration.
+// Fixing `accumulate` also spares the common C = op(A) op(B) pipelines the
+// code that reads C, which is most of their LLVM compile time (0.5 s instead
+// of 1.5 s). A dense layer uses a few fixed forms, so pipelines stay few.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "matmul.h"
@@ -31,6 +33,14 @@ layout(constant_id = 5) const uint TK = 16;         // shared-tiled: steps of K 
 // Register-blocked: how many invocations along x share their loads of op(A)
 // through subgroup shuffles (1: none). Divides RM; see RegisterBlocked().
 layout(constant_id = 6) const uint kShareA = 1;
+layout(constant_id = 7) const bool kTransposeA = false;  // A is stored K x M (op(A) = A^T)
+layout(constant_id = 8) const bool kTransposeB = false;  // B is stored N x K (op(B) = B^T)
+// Register-blocked: A (B) may be read as vec4s along its contiguous dimension.
+// The host sets it only when the binding is 16-byte aligned, that dimension is
+// a multiple of 4 and so is RM (RN) if it runs along M (N).
+layout(constant_id = 9) const bool kVec4A = false;
+layout(constant_id = 10) const bool kVec4B = false;
+layout(constant_id = 11) const bool kAccumulate = false;  // C += op(A) op(B); else C = op(A) op(B), C never read
 
 const uint kRegisterBlocked = 0;
 const uint kSharedTiled = 1;
@@ -45,12 +55,12 @@ layout(std430, binding = 2) buffer MatrixC { float c[]; };
 layout(push_constant) uniform Push { MatmulParams p; };
 
 // Element offsets of op(A)[row][kk] and op(B)[kk][col] in the stored layouts.
-uint OffsetA(uint row, uint kk) { return p.transpose_a != 0 ? kk * p.m + row : row * p.k + kk; }
-uint OffsetB(uint kk, uint col) { return p.transpose_b != 0 ? col * p.k + kk : kk * p.n + col; }
+uint OffsetA(uint row, uint kk) { return kTransposeA ? kk * p.m + row : row * p.k + kk; }
+uint OffsetB(uint kk, uint col) { return kTransposeB ? col * p.k + kk : kk * p.n + col; }
 
 void StoreC(uint row, uint col, float value) {
   uint index = row * p.n + col;
-  if (p.accumulate != 0) value += c[index];
+  if (kAccumulate) value += c[index];
   c[index] = value;
 }
 
@@ -60,10 +70,10 @@ void StoreC(uint row, uint col, float value) {
 //
 // Sharing op(A) (kShareA > 1): the kShareA consecutive invocations along x
 // of a subgroup own the same rows of C, so they need the same values of op(A).
-// Each loads 1/kShareA of them and subgroup shuffles hand them round: on
-// lavapipe a shuffle by a constant lane is a register move while a load is a
-// per-lane loop, so this removes most loads of A (1.5-2.5x faster, measured).
-// The host enables it only where subgroups hold whole share groups.
+// Each loads 1/kShareA of them and subgroup shuffles hand them round. On
+// lavapipe a shuffle is cheap next to a load (a per-lane loop with a bounds
+// check per component): 1.5-2.5x faster overall, measured. The host enables it
+// only where subgroups hold whole share groups.
 
 // sum + x . y as four fused multiply-adds, in order of K.
 float Dot4(vec4 x, vec4 y, float sum) {
@@ -72,15 +82,15 @@ float Dot4(vec4 x, vec4 y, float sum) {
 
 // op(A)[row][kk .. kk + 3]: one vec4 load where rows of A are contiguous and aligned.
 vec4 RowChunkA(uint row, uint kk) {
-  if (p.vec4_a != 0 && p.transpose_a == 0) return a4[(row * p.k + kk) / 4];
-  uint first = OffsetA(row, kk), step = p.transpose_a != 0 ? p.m : 1;
+  if (kVec4A && !kTransposeA) return a4[(row * p.k + kk) / 4];
+  uint first = OffsetA(row, kk), step = kTransposeA ? p.m : 1;
   return vec4(a[first], a[first + step], a[first + 2 * step], a[first + 3 * step]);
 }
 
 // op(B)[kk .. kk + 3][col]: one vec4 load where rows of B^T are contiguous and aligned.
 vec4 ColumnChunkB(uint col, uint kk) {
-  if (p.vec4_b != 0 && p.transpose_b != 0) return b4[(col * p.k + kk) / 4];
-  uint first = OffsetB(kk, col), step = p.transpose_b != 0 ? 1 : p.n;
+  if (kVec4B && kTransposeB) return b4[(col * p.k + kk) / 4];
+  uint first = OffsetB(kk, col), step = kTransposeB ? 1 : p.n;
   return vec4(b[first], b[first + step], b[first + 2 * step], b[first + 3 * step]);
 }
 
@@ -113,46 +123,46 @@ void RegisterBlocked() {
   // live in slow scratch memory.
   vec4 chunk_a[RM], chunk_b[RN];
   vec4 mine[RM / kShareA];  // this invocation's share of the chunk of op(A)
-  for (uint kk = 0; kk < p.k; kk += 4) {
-    if (kk + 4 > p.k) {
-      // The last K % 4 steps, zero-padded (0 * 0 adds nothing). A branch here
-      // rather than a copy of the FMAs after the loop halves the code.
-      [[unroll]] for (uint i = 0; i < RM; ++i) chunk_a[i] = vec4(0.0);
-      [[unroll]] for (uint j = 0; j < RN; ++j) chunk_b[j] = vec4(0.0);
-      for (uint s = 0; kk + s < p.k; ++s) {
-        [[unroll]] for (uint i = 0; i < RM; ++i) chunk_a[i][s] = a[OffsetA(min(row0 + i, p.m - 1), kk + s)];
-        [[unroll]] for (uint j = 0; j < RN; ++j) chunk_b[j][s] = b[OffsetB(kk + s, min(col0 + j, p.n - 1))];
+  uint kk = 0;
+  for (; kk + 4 <= p.k; kk += 4) {
+    if (kVec4A && kTransposeA) {
+      // A is stored K x M: vec4 v of the chunk holds rows 4 (v / 4) .. + 3 at step v % 4.
+      [[unroll]] for (uint t = 0; t < RM / kShareA; ++t) {
+        uint v = t * kShareA + lane;
+        mine[t] = a4[((kk + v % 4) * p.m + min(row0 + v / 4 * 4, p.m - 4)) / 4];
+      }
+      [[unroll]] for (uint i = 0; i < RM; ++i)
+        [[unroll]] for (uint s = 0; s < 4; ++s) {
+          uint v = i / 4 * 4 + s;
+          chunk_a[i][s] = FromLane(mine[v / kShareA][i % 4], first_lane, v % kShareA);
+        }
+    } else {
+      [[unroll]] for (uint t = 0; t < RM / kShareA; ++t)
+        mine[t] = RowChunkA(min(row0 + t * kShareA + lane, p.m - 1), kk);
+      [[unroll]] for (uint i = 0; i < RM; ++i) chunk_a[i] = FromLane(mine[i / kShareA], first_lane, i % kShareA);
+    }
+    if (kVec4B && !kTransposeB) {
+      // B is stored K x N: load 4 x 4 blocks along N and transpose them.
+      [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
+        uint first = (kk * p.n + min(col0 + 4 * q, p.n - 4)) / 4, stride = p.n / 4;
+        mat4 block = transpose(mat4(b4[first], b4[first + stride], b4[first + 2 * stride], b4[first + 3 * stride]));
+        [[unroll]] for (uint r = 0; r < 4; ++r) chunk_b[4 * q + r] = block[r];
       }
     } else {
-      if (p.vec4_a != 0 && p.transpose_a != 0) {
-        // A is stored K x M: vec4 v of the chunk holds rows 4 (v / 4) .. + 3 at step v % 4.
-        [[unroll]] for (uint t = 0; t < RM / kShareA; ++t) {
-          uint v = t * kShareA + lane;
-          mine[t] = a4[((kk + v % 4) * p.m + min(row0 + v / 4 * 4, p.m - 4)) / 4];
-        }
-        [[unroll]] for (uint i = 0; i < RM; ++i)
-          [[unroll]] for (uint s = 0; s < 4; ++s) {
-            uint v = i / 4 * 4 + s;
-            chunk_a[i][s] = FromLane(mine[v / kShareA][i % 4], first_lane, v % kShareA);
-          }
-      } else {
-        [[unroll]] for (uint t = 0; t < RM / kShareA; ++t)
-          mine[t] = RowChunkA(min(row0 + t * kShareA + lane, p.m - 1), kk);
-        [[unroll]] for (uint i = 0; i < RM; ++i) chunk_a[i] = FromLane(mine[i / kShareA], first_lane, i % kShareA);
-      }
-      if (p.vec4_b != 0 && p.transpose_b == 0) {
-        // B is stored K x N: load 4 x 4 blocks along N and transpose them.
-        [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
-          uint first = (kk * p.n + min(col0 + 4 * q, p.n - 4)) / 4, stride = p.n / 4;
-          mat4 block = transpose(mat4(b4[first], b4[first + stride], b4[first + 2 * stride], b4[first + 3 * stride]));
-          [[unroll]] for (uint r = 0; r < 4; ++r) chunk_b[4 * q + r] = block[r];
-        }
-      } else {
-        [[unroll]] for (uint j = 0; j < RN; ++j) chunk_b[j] = ColumnChunkB(min(col0 + j, p.n - 1), kk);
-      }
+      [[unroll]] for (uint j = 0; j < RN; ++j) chunk_b[j] = ColumnChunkB(min(col0 + j, p.n - 1), kk);
     }
     [[unroll]] for (uint i = 0; i < RM; ++i)
       [[unroll]] for (uint j = 0; j < RN; ++j) acc[i * RN + j] = Dot4(chunk_a[i], chunk_b[j], acc[i * RN + j]);
+  }
+  // The last K % 4 steps, one at a time: a quarter of the code of a padded
+  // chunk, and lavapipe skips a loop that runs zero times (the body of an `if`
+  // it would run regardless, masked off).
+  for (; kk < p.k; ++kk) {
+    float col_a[RM], row_b[RN];
+    [[unroll]] for (uint i = 0; i < RM; ++i) col_a[i] = a[OffsetA(min(row0 + i, p.m - 1), kk)];
+    [[unroll]] for (uint j = 0; j < RN; ++j) row_b[j] = b[OffsetB(kk, min(col0 + j, p.n - 1))];
+    [[unroll]] for (uint i = 0; i < RM; ++i)
+      [[unroll]] for (uint j = 0; j < RN; ++j) acc[i * RN + j] = fma(col_a[i], row_b[j], acc[i * RN + j]);
   }
 
   [[unroll]] for (uint i = 0; i < RM; ++i)
@@ -187,16 +197,16 @@ void SharedTiled() {
     // Stage the tiles, zero outside the matrices. Consecutive invocations walk
     // the stored layout's contiguous dimension, so global reads coalesce.
     for (uint e = gl_LocalInvocationIndex; e < TK * kTileRows; e += kInvocations) {
-      uint r = p.transpose_a != 0 ? e % kTileRows : e / TK;
-      uint s = p.transpose_a != 0 ? e / kTileRows : e % TK;
+      uint r = kTransposeA ? e % kTileRows : e / TK;
+      uint s = kTransposeA ? e / kTileRows : e % TK;
       uint row = tile_row + r, kk = k0 + s;
       float value = 0.0;
       if (row < p.m && kk < p.k) value = a[OffsetA(row, kk)];
       tile_a[s * kStrideA + r] = value;
     }
     for (uint e = gl_LocalInvocationIndex; e < TK * kTileCols; e += kInvocations) {
-      uint col = p.transpose_b != 0 ? e / TK : e % kTileCols;
-      uint s = p.transpose_b != 0 ? e % TK : e / kTileCols;
+      uint col = kTransposeB ? e / TK : e % kTileCols;
+      uint s = kTransposeB ? e % TK : e / kTileCols;
       uint column = tile_col + col, kk = k0 + s;
       float value = 0.0;
       if (column < p.n && kk < p.k) value = b[OffsetB(kk, column)];

@@ -96,6 +96,7 @@ struct AppState {
 
   std::shared_ptr<const data::Dataset> train_data, test_data;  // loaded for project.data
   std::string data_error;
+  uint32_t selected_class = 0;       // class of the points a click on the 2D map adds
 
   nn::TrainingSession* session = nullptr;  // owned by the app
   TrainingView training;

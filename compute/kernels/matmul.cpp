@@ -1,9 +1,7 @@
 #include "compute/kernels/matmul.h"
 
-#include <algorithm>
 #include <cassert>
 #include <string>
-#include <cstdlib>
 
 #include "compute/vk/context.h"
 #include "shaders/matmul.h"
@@ -14,7 +12,7 @@ namespace {
 // Specialization-constant ids of matmul.comp.
 enum SpecId : uint32_t {
   kGroupCols = 0, kGroupRows = 1, kVariant = 2, kRowsPerInvocation = 3, kColsPerInvocation = 4, kTileDepth = 5,
-  kShareA = 6,
+  kShareA = 6, kTransposeA = 7, kTransposeB = 8, kVec4A = 9, kVec4B = 10, kAccumulate = 11,
 };
 
 // Register-blocked: invocations along x that share their loads of A through
@@ -48,20 +46,22 @@ MatmulVariant DefaultMatmulVariant(const vk::DeviceInfo& device) {
   return device.is_software() ? MatmulVariant::kRegisterBlocked : MatmulVariant::kSharedTiled;
 }
 
-MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& args, MatmulVariant variant,
+MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& /*args*/, MatmulVariant variant,
                                 const MatmulTiling& requested) {
+  // One default tiling per variant, whatever the shape: every pipeline costs
+  // lavapipe 0.5-1.5 s of LLVM compilation, so a model should need few. Edge
+  // tiles of small matrices waste some work instead; their dispatches are
+  // short anyway.
   MatmulTiling t;
   if (variant == MatmulVariant::kRegisterBlocked) {
-    // lavapipe runs 8 invocations per SIMD vector; 8x8 outputs per invocation
-    // gave the fewest loads per FMA without spilling hurting (measured).
-    t = {8, 8, 8, 8, 1};
+    // One subgroup of 8 (lavapipe's SIMD width) per workgroup; each invocation
+    // computes 32 x 4 outputs and shares its loads of A with the other 7. The
+    // fastest tiling measured on lavapipe that compiles in about a second.
+    t = {8, 1, 32, 4, 1};
   } else {
-    // 16x16 invocations with 4x4 outputs each: 64x64 tiles of C, 16 deep.
+    // 16 x 16 invocations with 4 x 4 outputs each: 64 x 64 tiles of C, 16 deep.
     t = {16, 16, 4, 4, 16};
   }
-  // Small matrices: shrink the workgroup so it does not mostly hang off the edge.
-  while (t.group_cols > 1 && t.group_cols * t.cols_per_invocation >= 2 * args.n) t.group_cols /= 2;
-  while (t.group_rows > 1 && t.group_rows * t.rows_per_invocation >= 2 * args.m) t.group_rows /= 2;
 
   if (requested.group_cols) t.group_cols = requested.group_cols;
   if (requested.group_rows) t.group_rows = requested.group_rows;
@@ -102,10 +102,9 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   // subgroup: subgroups are runs of consecutive invocations (as on every
   // driver we know), so a subgroup size and a workgroup width that are
   // multiples of the share width suffice.
-  bool share = register_blocked && device.subgroup_size % kShareWidth == 0 && t.group_cols % kShareWidth == 0 &&
-               t.rows_per_invocation % kShareWidth == 0;
+  bool share = register_blocked && device.subgroup_size >= kShareWidth && device.subgroup_size % kShareWidth == 0 &&
+               t.group_cols % kShareWidth == 0 && t.rows_per_invocation % kShareWidth == 0;
   uint32_t share_a = share ? kShareWidth : 1;
-  if (getenv("SHARE")) share_a = atoi(getenv("SHARE"));
   vk::SpecConstants spec{
       {kGroupCols, t.group_cols},
       {kGroupRows, t.group_rows},
@@ -115,9 +114,13 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
       // Unused by the other variant: fixed there, so that it gets one pipeline.
       {kTileDepth, register_blocked ? 1u : t.tile_depth},
       {kShareA, share_a},
+      {kTransposeA, args.transpose_a},
+      {kTransposeB, args.transpose_b},
+      {kVec4A, vec4_a},
+      {kVec4B, vec4_b},
+      {kAccumulate, args.accumulate},
   };
-  gpu::MatmulParams params{args.m, args.n, args.k, args.transpose_a, args.transpose_b, vec4_a, vec4_b,
-                           args.accumulate};
+  gpu::MatmulParams params{args.m, args.n, args.k};
 
   vk::Dispatch d;
   d.kernel = "matmul";

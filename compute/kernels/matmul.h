@@ -28,22 +28,24 @@ struct MatmulArgs {
 // How a dispatch splits C (see matmul.comp). A workgroup of group_cols x
 // group_rows invocations covers (group_rows * rows_per_invocation) x
 // (group_cols * cols_per_invocation) elements of C; the shared-tiled variant
-// stages tile_depth steps of K at a time. A zero field means "choose for the
-// device and shape", which is what callers normally want; benchmarks and an
-// autotuner set them.
+// stages tile_depth steps of K at a time. A zero field means "the variant's
+// default", which is what callers normally want; benchmarks and an autotuner
+// set them.
 struct MatmulTiling {
-  uint32_t group_cols = 0, group_rows = 0;                  // invocations along N and M
+  uint32_t group_cols = 0, group_rows = 0;                    // invocations along N and M
   uint32_t rows_per_invocation = 0, cols_per_invocation = 0;  // RM x RN outputs per invocation
-  uint32_t tile_depth = 0;                                  // shared-tiled only: TK
+  uint32_t tile_depth = 0;                                    // shared-tiled only: TK
 };
 
 // The variant used when none is forced: shared-memory tiling on GPUs, register
 // blocking on software drivers, where shared memory is slow (measured).
 MatmulVariant DefaultMatmulVariant(const vk::DeviceInfo& device);
 
-// The tiling MatmulDispatch uses for `args`: `requested`'s non-zero fields, the
-// rest chosen to fit the device's workgroup and shared-memory limits and to
-// waste little work at the edges of small matrices.
+// The tiling MatmulDispatch uses for `args`: `requested`'s non-zero fields,
+// the rest the variant's default, shrunk where needed to fit the device's
+// workgroup and shared-memory limits. The defaults do not depend on the shape
+// (one tiling per variant, so that a model compiles few pipelines); `args` is
+// here for choices that will, such as an autotuner's.
 MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& args, MatmulVariant variant,
                                 const MatmulTiling& requested = {});
 

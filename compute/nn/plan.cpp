@@ -140,6 +140,7 @@ struct Plan::Builder {
     }
 
     // Forward pass, shared by the training and evaluation steps.
+    plan.layer_outputs_.assign(model.layers.size(), TensorRef{});
     std::vector<vk::Dispatch> forward;
     std::vector<DispatchRole> forward_roles;
     std::vector<Record> records;
@@ -184,6 +185,8 @@ struct Plan::Builder {
         current = r.y;
         current_is_input = false;
         records.push_back(r);
+        plan.layer_outputs_[i] = r.z;
+        if (fuse) plan.layer_outputs_[i + 1] = r.y;
         if (fuse) ++i;  // the activation layer is done
       } else if (layer.kind == LayerKind::kActivation) {
         Record r{i, LayerKind::kActivation, current, current, {}, current_is_input};
@@ -200,6 +203,7 @@ struct Plan::Builder {
         current = r.y;
         current_is_input = false;
         records.push_back(r);
+        plan.layer_outputs_[i] = r.y;
       }
     }
     const size_t loss_layer = model.layers.size() - 1;
@@ -410,6 +414,14 @@ void Plan::WriteOptimizerState(const std::vector<std::vector<float>>& state) {
     throw Error("The optimizer keeps " + std::to_string(state_buffers_.size()) + " state tensor(s); found " +
                 std::to_string(state.size()) + ".");
   for (size_t s = 0; s < state.size(); ++s) Scatter(*state_buffers_[s], parameters_, state[s], parameter_count());
+}
+
+std::vector<float> Plan::ReadLayerOutput(size_t layer) const {
+  Require(layer < layer_outputs_.size(), "Layer index " + std::to_string(layer) + " is out of range.");
+  const TensorRef& output = layer_outputs_[layer];
+  std::vector<float> values(output.count);
+  if (!output.empty()) output.buffer->DownloadVector(std::span<float>(values), output.offset_bytes);
+  return values;
 }
 
 void Plan::InitializeParameters(uint32_t seed) {

@@ -115,6 +115,11 @@ class Plan {
   std::vector<float> ReadGradients() const;
   // Runs the seeded initialisation kernels and zeroes the optimizer state.
   void InitializeParameters(uint32_t seed);
+  // What layer `layer` (index into ModelDesc::layers) output in the last
+  // forward pass that ran: (batch, units) row-major. A dense layer gives its
+  // output before a following activation, the activation layer after it.
+  // Empty for layers without an output tensor of their own (input, flatten, loss).
+  std::vector<float> ReadLayerOutput(size_t layer) const;
 
   const MemoryUse& memory() const { return memory_; }
 
@@ -140,6 +145,7 @@ class Plan {
   std::unique_ptr<vk::Buffer> input_, labels_;
   std::unique_ptr<vk::Buffer> step_buffer_, result_buffer_, probabilities_buffer_;
 
+  std::vector<kernels::TensorRef> layer_outputs_;  // per ModelDesc layer; empty where it has none
   std::vector<vk::Dispatch> train_step_, eval_step_;
   std::vector<DispatchRole> train_roles_, eval_roles_;
   MemoryUse memory_;

@@ -265,15 +265,42 @@ std::unique_ptr<Trainer::EvalProgram> Trainer::MakeEvalProgram(const data::Datas
   return program;
 }
 
+void Trainer::set_learning_rate(double learning_rate) {
+  TrainConfig changed = config_;
+  changed.learning_rate = learning_rate;
+  ValidateTrainConfig(changed);
+  config_ = changed;
+}
+
+void Trainer::FreeCommands(EvalProgram& program) {
+  for (auto& [steps, cb] : program.commands) vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
+  program.commands.clear();
+}
+
 EvalResult Trainer::Evaluate(const data::Dataset& dataset) {
   CheckDataFitsModel(dataset, "evaluation");
   std::unique_ptr<EvalProgram> program = MakeEvalProgram(dataset);
   EvalResult result = RunEvaluation(*program);
-  for (auto& [steps, cb] : program->commands) vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
+  FreeCommands(*program);
   return result;
 }
 
-EvalResult Trainer::RunEvaluation(EvalProgram& program) {
+std::optional<EvalResult> Trainer::EvaluateValidation() {
+  if (!validation_) return std::nullopt;
+  return RunEvaluation(*validation_);
+}
+
+std::vector<float> Trainer::Predict(const data::Dataset& dataset) {
+  CheckDataFitsModel(dataset, "prediction");
+  std::unique_ptr<EvalProgram> program = MakeEvalProgram(dataset);
+  std::vector<float> outputs;
+  outputs.reserve(dataset.count() * plan_->output_features());
+  RunEvaluation(*program, &outputs);
+  FreeCommands(*program);
+  return outputs;
+}
+
+EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outputs_out) {
   const data::Dataset& data = program.data->host();
   const uint32_t batch = plan_->batch(), outputs = plan_->output_features();
   EvalResult result;
@@ -298,6 +325,8 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program) {
       correct += r[1];
       std::vector<float> probabilities = plan_->probabilities_slot(s);
       uint32_t offset = (first + s) * batch, valid = static_cast<uint32_t>(r[2]);
+      if (outputs_out)
+        outputs_out->insert(outputs_out->end(), probabilities.begin(), probabilities.begin() + size_t(valid) * outputs);
       for (uint32_t row = 0; row < valid; ++row) {
         const float* p = probabilities.data() + size_t(row) * outputs;
         uint32_t predicted = outputs == 1 ? (p[0] > 0.5f ? 1u : 0u)

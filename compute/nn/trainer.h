@@ -100,6 +100,9 @@ class Trainer {
   Plan& plan() { return *plan_; }
   const Plan& plan() const { return *plan_; }
   const TrainConfig& config() const { return config_; }
+  // Changes the base learning rate (the schedule scales from it) from the next
+  // step on; parameters, optimizer state and position are untouched.
+  void set_learning_rate(double learning_rate);
   const std::vector<DispatchInfo>& step_dispatches() const { return step_info_; }
   uint32_t steps_per_epoch() const { return steps_per_epoch_; }
   const TrainPosition& position() const { return position_; }
@@ -114,6 +117,12 @@ class Trainer {
   EpochSummary RunEpoch(const std::function<void(const StepReport&)>& on_step);
   // Loss, accuracy and confusion matrix of the current parameters on `dataset`.
   EvalResult Evaluate(const data::Dataset& dataset);
+  // The same on the validation set given at construction (its device copy is
+  // kept); nullopt when there is none.
+  std::optional<EvalResult> EvaluateValidation();
+  // Model outputs for every sample of `dataset`: (count, outputs) row-major,
+  // softmax / sigmoid probabilities or raw outputs (MSE), as the loss head gives.
+  std::vector<float> Predict(const data::Dataset& dataset);
 
   // Safe from any thread: RunSteps/RunEpoch return after the submission in flight.
   void RequestStop() { stop_requested_ = true; }
@@ -125,8 +134,10 @@ class Trainer {
   // A command buffer with `steps` slots of `sequence`, ending in a host-read barrier.
   VkCommandBuffer RecordSteps(const vk::Sequence& sequence, uint32_t steps);
   void SubmitAndWait(VkCommandBuffer command_buffer, const char* what);
-  EvalResult RunEvaluation(EvalProgram& program);
+  // Also appends each sample's outputs to `outputs` when it is given.
+  EvalResult RunEvaluation(EvalProgram& program, std::vector<float>* outputs = nullptr);
   std::unique_ptr<EvalProgram> MakeEvalProgram(const data::Dataset& dataset);
+  void FreeCommands(EvalProgram& program);
 
   vk::Context& context_;
   vk::PipelineCache& pipelines_;

@@ -102,8 +102,37 @@ DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
   return info;
 }
 
-// An instance for enumeration, with the validation layer when asked.
-VkInstance CreateInstance(bool validation) {
+bool HasInstanceExtension(const std::string& name) {
+  uint32_t count = 0;
+  vkEnumerateInstanceExtensionProperties(nullptr, &count, nullptr);
+  std::vector<VkExtensionProperties> extensions(count);
+  vkEnumerateInstanceExtensionProperties(nullptr, &count, extensions.data());
+  return std::any_of(extensions.begin(), extensions.end(),
+                     [&](const VkExtensionProperties& e) { return name == e.extensionName; });
+}
+
+// What to tell a person whose Vulkan installation lacks instance extension `name`.
+std::string MissingInstanceExtensionMessage(const std::string& name) {
+  bool surface = name.find("_surface") != std::string::npos;
+  if (surface)
+    return "The Vulkan surface extension " + name +
+           " is not available, so Tensorscope cannot draw into a window. It comes with the Vulkan "
+           "loader and driver: install them with `sudo apt-get install libvulkan1 mesa-vulkan-drivers` "
+           "(or your GPU vendor's Vulkan driver). Headless commands such as `tensorscope train "
+           "spiral-mlp` work without it.";
+  return "The Vulkan instance extension " + name +
+         " is not available. Update the Vulkan loader and driver "
+         "(`sudo apt-get install libvulkan1 mesa-vulkan-drivers`, or your GPU vendor's driver).";
+}
+
+void AppendUnique(std::vector<const char*>& names, const char* name) {
+  if (std::none_of(names.begin(), names.end(), [&](const char* n) { return std::strcmp(n, name) == 0; }))
+    names.push_back(name);
+}
+
+// An instance for enumeration, with the validation layer when asked, and the
+// `requested` extensions (a missing one throws ts::Error naming it).
+VkInstance CreateInstance(bool validation, const std::vector<std::string>& requested = {}) {
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "Tensorscope";
   app.applicationVersion = VK_MAKE_VERSION(0, 1, 0);
@@ -118,6 +147,10 @@ VkInstance CreateInstance(bool validation) {
                   "), but it is not installed. Install it with `sudo apt-get install vulkan-validationlayers`.");
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+  }
+  for (const std::string& name : requested) {
+    if (!HasInstanceExtension(name)) throw Error(MissingInstanceExtensionMessage(name));
+    AppendUnique(extensions, name.c_str());
   }
   VkInstanceCreateInfo create{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   create.pApplicationInfo = &app;
@@ -217,7 +250,8 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
   auto context = std::make_unique<Context>(PrivateTag{});
   Context& c = *context;
   c.on_validation_message_ = options.on_validation_message;
-  c.instance_ = CreateInstance(options.validation);
+  c.instance_ = CreateInstance(options.validation, options.instance_extensions);
+  c.instance_extensions_ = options.instance_extensions;
 
   if (options.validation) {
     VkDebugUtilsMessengerCreateInfoEXT messenger{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
@@ -278,6 +312,20 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
   }
   if (HasDeviceExtension(c.physical_device_, "VK_KHR_portability_subset"))
     extensions.push_back("VK_KHR_portability_subset");  // required when the driver exposes it
+  for (const std::string& name : options.device_extensions) {
+    if (!HasDeviceExtension(c.physical_device_, name.c_str())) {
+      if (name == VK_KHR_SWAPCHAIN_EXTENSION_NAME)
+        throw Error("Vulkan device '" + c.info_.name + "' cannot present to a window (it lacks " + name +
+                    "), so Tensorscope cannot show its GUI on it. Install a driver that can "
+                    "(`sudo apt-get install mesa-vulkan-drivers`, or your GPU vendor's driver), choose "
+                    "another device with --device, or use a headless command such as "
+                    "`tensorscope train spiral-mlp`.");
+      throw Error("Vulkan device '" + c.info_.name + "' does not support the extension " + name +
+                  ". Update its driver or choose another device with --device.");
+    }
+    AppendUnique(extensions, name.c_str());
+  }
+  c.device_extensions_ = options.device_extensions;
 
   VkDeviceCreateInfo create{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   create.pNext = c.info_.shader_clock ? &clock : nullptr;
@@ -334,8 +382,27 @@ void Context::Submit(VkCommandBuffer command_buffer, VkFence fence) {
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   submit.commandBufferCount = 1;
   submit.pCommandBuffers = &command_buffer;
+  Submit(submit, fence);
+}
+
+void Context::Submit(const VkSubmitInfo& submit, VkFence fence) {
   std::lock_guard<std::mutex> lock(queue_mutex_);
   Check(vkQueueSubmit(queue_, 1, &submit, fence), "vkQueueSubmit");
+}
+
+VkResult Context::Present(const VkPresentInfoKHR& present) {
+  VkResult result;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    result = vkQueuePresentKHR(queue_, &present);
+  }
+  if (result != VK_SUBOPTIMAL_KHR && result != VK_ERROR_OUT_OF_DATE_KHR) Check(result, "vkQueuePresentKHR");
+  return result;
+}
+
+void Context::WaitQueueIdle() {
+  std::lock_guard<std::mutex> lock(queue_mutex_);
+  Check(vkQueueWaitIdle(queue_), "vkQueueWaitIdle");
 }
 
 void Context::SubmitAndWait(VkCommandBuffer command_buffer) {

@@ -2,7 +2,8 @@
 // physical device, the logical device and its one compute queue.
 //
 // There is one queue (lavapipe exposes a single one and the GUI shares it), so
-// every submission goes through Context::Submit, which serialises access.
+// every submission and presentation goes through Context::Submit / Present,
+// which serialise access.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -25,6 +26,11 @@ struct ContextOptions {
   // Receives every validation message (warnings and errors). Called from the
   // driver's threads. When empty, messages go to stderr.
   std::function<void(const std::string&)> on_validation_message;
+  // Extra instance extensions, e.g. the surface extensions a window needs
+  // (glfwGetRequiredInstanceExtensions). A missing one throws ts::Error naming it.
+  std::vector<std::string> instance_extensions;
+  // Extra device extensions, e.g. VK_KHR_swapchain to present to a window.
+  std::vector<std::string> device_extensions;
 };
 
 // Lists the Vulkan devices. Throws ts::Error naming the package to install when
@@ -57,8 +63,23 @@ class Context {
   // Submits without waiting; `fence` is signalled when the work completes.
   void Submit(VkCommandBuffer command_buffer, VkFence fence);
 
+  // Submits `submit` (which may wait on and signal semaphores, e.g. a swapchain's
+  // image-acquired and render-finished semaphores); `fence` may be VK_NULL_HANDLE.
+  void Submit(const VkSubmitInfo& submit, VkFence fence);
+  // Presents on the shared queue. Returns the VkResult rather than throwing for
+  // VK_SUBOPTIMAL_KHR and VK_ERROR_OUT_OF_DATE_KHR, which mean "recreate the
+  // swapchain"; other failures throw ts::Error.
+  VkResult Present(const VkPresentInfoKHR& present);
+  // Waits until the shared queue is idle (all compute and GUI work finished).
+  // For rare events such as recreating a swapchain.
+  void WaitQueueIdle();
+
   // Records with `record` into a one-time command buffer, submits and waits.
   void RunOnce(const std::function<void(VkCommandBuffer)>& record);
+
+  // Extensions enabled beyond Tensorscope's own (those named in ContextOptions).
+  const std::vector<std::string>& instance_extensions() const { return instance_extensions_; }
+  const std::vector<std::string>& device_extensions() const { return device_extensions_; }
 
   // Number of validation warnings and errors reported so far.
   uint64_t validation_message_count() const { return validation_messages_.load(); }
@@ -78,6 +99,8 @@ class Context {
   std::string choice_reason_;
   VkPhysicalDeviceMemoryProperties memory_properties_{};
   std::function<void(const std::string&)> on_validation_message_;
+  std::vector<std::string> instance_extensions_;
+  std::vector<std::string> device_extensions_;
   std::atomic<uint64_t> validation_messages_{0};
   std::mutex queue_mutex_;      // guards queue_ (one queue shared by all threads)
   std::mutex one_shot_mutex_;   // guards one_shot_pool_

@@ -1,0 +1,221 @@
+#include "app/gui.h"
+
+#include <GLFW/glfw3.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "app/arguments.h"
+#include "compute/common/error.h"
+#include "compute/nn/session.h"
+#include "compute/vk/context.h"
+#include "imgui.h"
+#include "ui/app_state.h"
+#include "ui/controller.h"
+#include "ui/panels/data_panel.h"
+#include "ui/panels/gpu_panel.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/training_panel.h"
+#include "ui/project.h"
+#include "ui/renderer.h"
+
+namespace ts::app {
+namespace {
+
+// SIGUSR1 asks for a screenshot (for scripted runs and GUI tests).
+volatile sig_atomic_t g_screenshot_requested = 0;
+void OnScreenshotSignal(int) { g_screenshot_requested = 1; }
+
+// Places the four panels on first use (afterwards imgui.ini remembers what the
+// user made of them): model and data on the left, training in the centre, the
+// GPU on the right.
+void PlacePanels(const ImVec2& display) {
+  float left = display.x * 0.28f, right = display.x * 0.24f, centre = display.x - left - right;
+  ImGui::SetNextWindowPos(ImVec2(0, 0), ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowSize(ImVec2(left, display.y * 0.62f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowPos("Model", ImVec2(0, 0), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("Model", ImVec2(left, display.y * 0.62f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowPos("Data", ImVec2(0, display.y * 0.62f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("Data", ImVec2(left, display.y * 0.38f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowPos("Training", ImVec2(left, 0), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("Training", ImVec2(centre, display.y), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowPos("GPU", ImVec2(left + centre, 0), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("GPU", ImVec2(right, display.y), ImGuiCond_FirstUseEver);
+}
+
+// Error and info notices, top centre, until dismissed (errors) or for a few seconds (info).
+void DrawNotices(ui::AppState& state) {
+  constexpr double kInfoSeconds = 6.0;
+  double now = ImGui::GetTime();
+  std::erase_if(state.notices, [&](const ui::Notice& n) {
+    return n.level == ui::Notice::Level::kInfo && now - n.shown_at > kInfoSeconds;
+  });
+  if (state.notices.empty()) return;
+  const ImVec2 display = ImGui::GetIO().DisplaySize;
+  ImGui::SetNextWindowPos(ImVec2(display.x * 0.5f, 8), ImGuiCond_Always, ImVec2(0.5f, 0));
+  ImGui::SetNextWindowSizeConstraints(ImVec2(display.x * 0.3f, 0), ImVec2(display.x * 0.6f, display.y * 0.5f));
+  ImGui::SetNextWindowBgAlpha(0.95f);
+  ImGui::Begin("##notices", nullptr,
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize | ImGuiWindowFlags_NoSavedSettings |
+                   ImGuiWindowFlags_NoFocusOnAppearing);
+  for (size_t i = 0; i < state.notices.size(); ++i) {
+    ui::Notice& notice = state.notices[i];
+    bool error = notice.level == ui::Notice::Level::kError;
+    ImGui::PushID(static_cast<int>(i));
+    ImGui::PushStyleColor(ImGuiCol_Text, error ? IM_COL32(255, 120, 110, 255) : IM_COL32(200, 220, 255, 255));
+    ImGui::PushTextWrapPos(display.x * 0.55f);
+    ImGui::TextUnformatted(notice.text.c_str());
+    ImGui::PopTextWrapPos();
+    ImGui::PopStyleColor();
+    if (ImGui::SmallButton("Dismiss")) notice.shown_at = -1e9, notice.level = ui::Notice::Level::kInfo;
+    ImGui::PopID();
+  }
+  ImGui::End();
+}
+
+// The test hook: one JSON line per state change and about once a second, with
+// what a GUI test needs to drive the window with real input events and check
+// the outcome (where the Train button is, the training state, the last loss).
+class TestLog {
+ public:
+  explicit TestLog(const std::string& path) : out_(path, std::ios::app) {}
+  bool enabled() const { return out_.is_open(); }
+  void Write(const ui::AppState& state, double frame_ms, double now) {
+    if (!enabled()) return;
+    frame_ms_.push_back(frame_ms);
+    std::string snapshot = nn::SessionStateName(state.training.state) + std::to_string(state.notices.size()) +
+                           std::to_string(state.dirty) + state.project_path;
+    if (snapshot == last_snapshot_ && now - last_write_ < 1.0) return;
+    last_snapshot_ = snapshot;
+    last_write_ = now;
+    nlohmann::json line = {{"time", now},
+                           {"state", nn::SessionStateName(state.training.state)},
+                           {"dirty", state.dirty},
+                           {"project_path", state.project_path},
+                           {"layers", state.project.layers.size()},
+                           {"model_error", state.model_error},
+                           {"notices", state.notices.size()},
+                           {"frame_ms", frame_ms_}};
+    frame_ms_.clear();
+    if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
+    ImVec2 min, max;
+    if (ui::TrainButtonRect(&min, &max)) line["train_button"] = {min.x, min.y, max.x, max.y};
+    for (const char* type : {"dense", "relu", "tanh"})
+      if (ui::PaletteButtonRect(type, &min, &max)) line["palette"][type] = {min.x, min.y, max.x, max.y};
+    if (const auto& step = state.training.last_step) {
+      line["global_step"] = step->global_step;
+      line["epoch"] = step->epoch;
+      line["loss"] = step->loss;
+    }
+    if (!state.training.train_loss.y.empty()) line["first_loss"] = state.training.train_loss.y.front();
+    if (const auto& epoch = state.training.last_epoch) {
+      line["epochs_done"] = epoch->epoch + 1;
+      line["train_accuracy"] = epoch->train_accuracy;
+      if (epoch->validation) line["validation_accuracy"] = epoch->validation->accuracy;
+    }
+    if (state.training.last_test) line["test_accuracy"] = state.training.last_test->accuracy;
+    out_ << line.dump() << std::endl;
+  }
+
+ private:
+  std::ofstream out_;
+  std::string last_snapshot_;
+  double last_write_ = -1e9;
+  std::vector<double> frame_ms_;
+};
+
+}  // namespace
+
+bool DisplayAvailable() {
+  const char* x11 = std::getenv("DISPLAY");
+  const char* wayland = std::getenv("WAYLAND_DISPLAY");
+  return (x11 && *x11) || (wayland && *wayland);
+}
+
+int RunGui(const std::vector<std::string>& words) {
+  Arguments args(words, {"device", "project", "test-log", "screenshot-dir"}, {"validate"});
+  vk::ContextOptions options;
+  options.device_index = args.Int("device").value_or(-1);
+  options.validation = args.Has("validate");
+  ui::Renderer::AddRequiredExtensions(options);
+  std::unique_ptr<vk::Context> context = vk::Context::Create(options);
+  ui::Renderer renderer(*context);
+  vk::PipelineCache pipelines(*context);
+  nn::TrainingSession session(*context, pipelines);
+
+  ui::AppState state;
+  state.session = &session;
+  state.device_name = context->info().name;
+  state.device_type = std::string(vk::DeviceTypeName(context->info().type)) + ", " + context->info().driver_name +
+                      " " + context->info().driver_info;
+  ui::Autosaver autosaver;
+  if (auto path = args.String("project")) {
+    try {
+      state.project = ui::LoadProject(*path);
+      state.project_path = *path;
+    } catch (const Error& e) {
+      state.project = ui::DefaultProject();
+      state.Notify(ui::Notice::Level::kError, e.what());
+    }
+  } else {
+    ui::LoadStartupProject(state, autosaver.path());
+  }
+  ui::RebuildModel(state);
+  ui::LoadProjectData(state);
+  if (!renderer.font_note().empty()) state.Notify(ui::Notice::Level::kInfo, renderer.font_note());
+
+  TestLog test_log(args.String("test-log").value_or(""));
+  std::string screenshot_dir = args.String("screenshot-dir").value_or(".");
+  int screenshots = 0;
+  bool quitting = false, running = true, f12_was_down = false;
+  auto last_frame = std::chrono::steady_clock::now();
+  GLFWwindow* window = renderer.window();
+  signal(SIGUSR1, OnScreenshotSignal);
+  while (running) {
+    // Closing the window asks about unsaved changes first.
+    if (glfwWindowShouldClose(window)) {
+      glfwSetWindowShouldClose(window, GLFW_FALSE);
+      quitting = true;
+    }
+    if (!renderer.BeginFrame()) break;
+    ui::UpdateFromSession(state);
+    PlacePanels(ImGui::GetIO().DisplaySize);
+    ui::DrawModelPanel(state);
+    ui::DrawDataPanel(state);
+    ui::DrawTrainingPanel(state);
+    ui::DrawGpuPanel(state);
+    DrawNotices(state);
+    glfwSetWindowTitle(window, ui::WindowTitle(state).c_str());
+    if (quitting) {
+      ui::DiscardChoice choice = ui::ConfirmDiscardChanges(state, "quit");
+      if (choice == ui::DiscardChoice::kProceed) running = false;
+      if (choice == ui::DiscardChoice::kCancel) quitting = false;
+    }
+    // F12 or SIGUSR1 saves what the window shows (into --screenshot-dir, else the working directory).
+    bool f12_down = glfwGetKey(window, GLFW_KEY_F12) == GLFW_PRESS;
+    bool take_screenshot = (f12_down && !f12_was_down) || g_screenshot_requested;
+    f12_was_down = f12_down;
+    g_screenshot_requested = 0;
+    autosaver.Tick(state, ImGui::GetTime());
+    renderer.EndFrame();
+    auto now = std::chrono::steady_clock::now();
+    test_log.Write(state, std::chrono::duration<double, std::milli>(now - last_frame).count(), ImGui::GetTime());
+    last_frame = now;
+    if (take_screenshot) {
+      std::string path = screenshot_dir + "/screenshot-" + std::to_string(++screenshots) + ".png";
+      if (renderer.SaveScreenshot(path)) std::printf("screenshot: %s\n", path.c_str());
+      std::fflush(stdout);
+    }
+  }
+  autosaver.Flush(state);
+  return 0;
+}
+
+}  // namespace ts::app

@@ -1,0 +1,558 @@
+#include "compute/nn/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <variant>
+
+#include "compute/common/error.h"
+#include "compute/nn/checkpoint.h"
+
+namespace ts::nn {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Snapshots are rate-limited so that they stay a small share of training time.
+constexpr auto kBoundarySnapshotInterval = std::chrono::milliseconds(250);
+constexpr auto kParameterSnapshotInterval = std::chrono::milliseconds(500);
+constexpr uint32_t kMaxBoundaryResolution = 1024;
+
+struct LoadCommand { SessionSetup setup; };
+struct StartCommand {};
+struct PauseCommand {};
+struct StepCommand {};
+struct StopCommand {};
+struct ResetCommand {};
+struct SetLearningRateCommand { double learning_rate; };
+struct SetOptimizerCommand { kernels::OptimizerKind optimizer; };
+struct SetBatchSizeCommand { uint32_t batch_size; };
+struct SaveCheckpointCommand { std::string path; };
+using Command = std::variant<LoadCommand, StartCommand, PauseCommand, StepCommand, StopCommand, ResetCommand,
+                             SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand>;
+
+template <typename... Handlers>
+struct Overloaded : Handlers... {
+  using Handlers::operator()...;
+};
+
+std::string FormatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+std::string Where(const TrainPosition& position) {
+  return "epoch " + std::to_string(position.epoch + 1) + ", step " + std::to_string(position.step_in_epoch + 1);
+}
+
+bool TakesTwoFeatures(const ModelDesc& model) {
+  return !model.layers.empty() && ShapeElements(model.layers[0].shape) == 2;
+}
+
+// The points of the boundary grid, row-major [y][x], at the cells' centres.
+// Labels are all 0: only the outputs are used.
+data::Dataset BoundaryGrid(uint32_t resolution, const std::array<float, 4>& extent) {
+  data::Dataset grid;
+  grid.name = "decision boundary grid";
+  grid.sample_shape = {2};
+  grid.num_classes = 1;
+  grid.features_f32.reserve(size_t(resolution) * resolution * 2);
+  auto at = [resolution](float low, float high, uint32_t i) { return low + (high - low) * (i + 0.5f) / resolution; };
+  for (uint32_t y = 0; y < resolution; ++y)
+    for (uint32_t x = 0; x < resolution; ++x) {
+      grid.features_f32.push_back(at(extent[0], extent[1], x));
+      grid.features_f32.push_back(at(extent[2], extent[3], y));
+    }
+  grid.labels.assign(size_t(resolution) * resolution, 0);
+  return grid;
+}
+
+// The layers that get a neuron map (see Snapshot::HiddenLayer).
+std::vector<size_t> HiddenLayers(const ModelDesc& model) {
+  std::vector<size_t> hidden;
+  size_t last_dense = 0;
+  for (size_t i = 0; i < model.layers.size(); ++i)
+    if (model.layers[i].kind == LayerKind::kDense) last_dense = i;
+  for (size_t i = 0; i < last_dense; ++i) {
+    const LayerKind kind = model.layers[i].kind;
+    bool activation_follows = model.layers[i + 1].kind == LayerKind::kActivation;
+    if (kind == LayerKind::kActivation || (kind == LayerKind::kDense && !activation_follows)) hidden.push_back(i);
+  }
+  return hidden;
+}
+
+}  // namespace
+
+const char* SessionStateName(SessionState state) {
+  switch (state) {
+    case SessionState::kEmpty: return "empty";
+    case SessionState::kReady: return "ready";
+    case SessionState::kRunning: return "running";
+    case SessionState::kPaused: return "paused";
+    case SessionState::kFinished: return "finished";
+    case SessionState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+struct TrainingSession::Worker {
+  Worker(vk::Context& context, vk::PipelineCache& pipelines) : context(context), pipelines(pipelines) {
+    thread = std::thread([this] { Run(); });
+  }
+
+  // ---- Shared with the UI thread; guarded by `mutex`. The worker never holds
+  // it while the device works, so Poll() and the commands return at once.
+  mutable std::mutex mutex;
+  std::condition_variable wake;  // a command arrived, or quit
+  std::deque<Command> commands;
+  std::vector<SessionEvent> events;
+  SessionState published_state = SessionState::kEmpty;
+  std::vector<DispatchInfo> published_dispatches;
+  bool quit = false;
+
+  void Post(Command command) {
+    {
+      std::lock_guard lock(mutex);
+      commands.push_back(std::move(command));
+    }
+    wake.notify_one();
+  }
+
+  // ---- The worker thread's own.
+  vk::Context& context;
+  vk::PipelineCache& pipelines;
+  SessionSetup setup;
+  std::unique_ptr<Trainer> trainer;
+  // 2D models: the same network compiled with one batch = the boundary grid,
+  // evaluation only; it gets the training plan's parameters for each snapshot.
+  std::unique_ptr<Trainer> probe;
+  data::Dataset grid;
+  SessionState state = SessionState::kEmpty;  // published_state, without the lock
+  struct EpochProgress {                      // the current epoch's steps so far
+    double loss_sum = 0, accuracy_sum = 0, seconds = 0;
+    uint32_t steps = 0;
+    uint64_t samples = 0;
+  } progress;
+  Clock::time_point last_snapshot{};
+
+  std::thread thread;  // last: starts once everything above exists
+
+  void Run();
+  void Execute(Command& command);
+  void Load(SessionSetup next);
+  void Start();
+  void Pause();
+  void Step();
+  void Stop();
+  void Reset();
+  void SetLearningRate(double learning_rate);
+  void SetOptimizer(kernels::OptimizerKind optimizer);
+  void SetBatchSize(uint32_t batch_size);
+  void SaveCheckpoint(const std::string& path);
+
+  // Runs up to `max_steps` steps (one submission at most, never past the end
+  // of the epoch), then reports the steps, the epoch when it ended, and the
+  // end of training.
+  void TrainSubmission(uint32_t max_steps);
+  void FinishEpoch(uint32_t epoch);
+  // Builds a Trainer for `config` that continues where the current one is.
+  void Rebuild(const TrainConfig& config, bool keep_optimizer_state);
+  void SendSnapshot(bool force);
+  bool RequireTrainer(const char* action);
+  bool RequireTrainable(const char* action);
+
+  SessionEvent Event(SessionEvent::Kind kind, std::string message = {}) const {
+    SessionEvent event;
+    event.kind = kind;
+    event.state = state;
+    event.message = std::move(message);
+    return event;
+  }
+  void Emit(SessionEvent event) {
+    std::lock_guard lock(mutex);
+    events.push_back(std::move(event));
+  }
+  void SetState(SessionState next, std::string why) {
+    state = next;
+    SessionEvent event = Event(SessionEvent::Kind::kStateChanged, std::move(why));
+    std::lock_guard lock(mutex);
+    published_state = next;
+    events.push_back(std::move(event));
+  }
+  void ReportError(const std::string& message) { Emit(Event(SessionEvent::Kind::kError, message)); }
+  // Training broke: keep the parameters for inspection; Reset or Load recovers.
+  void Fail(const std::string& message) {
+    SetState(SessionState::kFailed, "failed");
+    ReportError(message);
+  }
+  // A marker at the current position, with the learning rate now in force.
+  void EmitSettingChanged(std::string message) {
+    SessionEvent event = Event(SessionEvent::Kind::kSettingChanged, std::move(message));
+    const TrainPosition& position = trainer->position();
+    event.step.epoch = position.epoch;
+    event.step.step_in_epoch = position.step_in_epoch;
+    event.step.global_step = position.global_step;
+    event.step.learning_rate = trainer->config().learning_rate;
+    Emit(std::move(event));
+  }
+  void PublishDispatches() {
+    std::vector<DispatchInfo> dispatches = trainer ? trainer->step_dispatches() : std::vector<DispatchInfo>{};
+    std::lock_guard lock(mutex);
+    published_dispatches = std::move(dispatches);
+  }
+};
+
+void TrainingSession::Worker::Run() {
+  for (;;) {
+    std::optional<Command> command;
+    {
+      std::unique_lock lock(mutex);
+      // While training, only look for commands between submissions; otherwise sleep until one arrives.
+      if (state != SessionState::kRunning) wake.wait(lock, [&] { return quit || !commands.empty(); });
+      if (quit) break;
+      if (!commands.empty()) {
+        command = std::move(commands.front());
+        commands.pop_front();
+      }
+    }
+    if (command) {
+      Execute(*command);
+      continue;  // every queued command applies before the next submission
+    }
+    try {
+      TrainSubmission(trainer->config().steps_per_submit);
+      if (state == SessionState::kRunning) SendSnapshot(false);
+    } catch (const std::exception& e) {
+      Fail(e.what());
+    }
+  }
+  // Device objects go away on the thread that used them.
+  probe.reset();
+  trainer.reset();
+}
+
+void TrainingSession::Worker::Execute(Command& command) {
+  try {
+    std::visit(Overloaded{
+                   [&](LoadCommand& c) { Load(std::move(c.setup)); },
+                   [&](StartCommand&) { Start(); },
+                   [&](PauseCommand&) { Pause(); },
+                   [&](StepCommand&) { Step(); },
+                   [&](StopCommand&) { Stop(); },
+                   [&](ResetCommand&) { Reset(); },
+                   [&](SetLearningRateCommand& c) { SetLearningRate(c.learning_rate); },
+                   [&](SetOptimizerCommand& c) { SetOptimizer(c.optimizer); },
+                   [&](SetBatchSizeCommand& c) { SetBatchSize(c.batch_size); },
+                   [&](SaveCheckpointCommand& c) { SaveCheckpoint(c.path); },
+               },
+               command);
+  } catch (const DivergenceError& e) {
+    Fail(e.what());
+  } catch (const std::exception& e) {
+    // A rejected command (bad setting, unwritable path): the session carries on as it was.
+    ReportError(e.what());
+  }
+}
+
+bool TrainingSession::Worker::RequireTrainer(const char* action) {
+  if (trainer) return true;
+  ReportError(std::string("Cannot ") + action + ": load a model and its data first.");
+  return false;
+}
+
+bool TrainingSession::Worker::RequireTrainable(const char* action) {
+  if (!RequireTrainer(action)) return false;
+  if (state == SessionState::kFailed) {
+    ReportError(std::string("Cannot ") + action + ": training failed. Reset (or load again) first.");
+    return false;
+  }
+  if (trainer->finished()) {
+    ReportError(std::string("Cannot ") + action + ": all " + std::to_string(trainer->config().epochs) +
+                " epochs are done. Reset to train again.");
+    return false;
+  }
+  return true;
+}
+
+void TrainingSession::Worker::Load(SessionSetup next) {
+  // Free the previous run's device memory before building the next one.
+  probe.reset();
+  trainer.reset();
+  setup = {};
+  PublishDispatches();
+  try {
+    Require(next.train != nullptr, "Cannot load: there is no training data.");
+    Require(next.boundary_resolution >= 1 && next.boundary_resolution <= kMaxBoundaryResolution,
+            "The decision boundary resolution must be 1 to " + std::to_string(kMaxBoundaryResolution) + "; got " +
+                std::to_string(next.boundary_resolution) + ".");
+    trainer = std::make_unique<Trainer>(context, pipelines, next.model, next.config, next.train.get(),
+                                        next.validation.get());
+    setup = std::move(next);
+  } catch (const std::exception& e) {
+    if (state != SessionState::kEmpty) SetState(SessionState::kEmpty, "load failed");
+    ReportError(e.what());
+    return;
+  }
+  if (TakesTwoFeatures(setup.model)) {
+    try {
+      TrainConfig probe_config = setup.config;
+      probe_config.batch_size = setup.boundary_resolution * setup.boundary_resolution;
+      probe_config.steps_per_submit = 1;
+      probe_config.optimizer = kernels::OptimizerKind::kSgd;  // no optimizer state to allocate
+      grid = BoundaryGrid(setup.boundary_resolution, setup.boundary_extent);
+      probe = std::make_unique<Trainer>(context, pipelines, setup.model, probe_config, nullptr, nullptr);
+    } catch (const std::exception& e) {
+      // Training does not need the boundary (e.g. a grid too large for the device).
+      ReportError(std::string("The decision boundary is off: ") + e.what());
+    }
+  }
+  PublishDispatches();
+  progress = {};
+  SetState(SessionState::kReady, "loaded '" + setup.model.name + "': " +
+                                     std::to_string(trainer->plan().parameter_count()) + " parameters, " +
+                                     std::to_string(trainer->steps_per_epoch()) + " steps per epoch");
+  SendSnapshot(true);
+}
+
+void TrainingSession::Worker::Start() {
+  if (state == SessionState::kRunning || !RequireTrainable("start")) return;
+  SetState(SessionState::kRunning, "training from " + Where(trainer->position()));
+}
+
+void TrainingSession::Worker::Pause() {
+  if (state != SessionState::kRunning) return;
+  SetState(SessionState::kPaused, "paused before " + Where(trainer->position()));
+  SendSnapshot(true);
+}
+
+void TrainingSession::Worker::Step() {
+  if (!RequireTrainable("step")) return;
+  TrainSubmission(1);
+  if (state == SessionState::kFinished) return;  // that was the last step; already reported
+  SetState(SessionState::kPaused, "stepped; paused before " + Where(trainer->position()));
+  SendSnapshot(true);
+}
+
+void TrainingSession::Worker::Stop() {
+  if (state != SessionState::kRunning && state != SessionState::kPaused) return;
+  SetState(SessionState::kFinished, "stopped before " + Where(trainer->position()));
+  SendSnapshot(true);
+}
+
+void TrainingSession::Worker::Reset() {
+  if (!RequireTrainer("reset")) return;
+  trainer->plan().InitializeParameters(static_cast<uint32_t>(trainer->config().seed));  // also zeroes optimizer state
+  trainer->set_position({});
+  progress = {};
+  SetState(SessionState::kReady, "reset");
+  SendSnapshot(true);
+}
+
+void TrainingSession::Worker::SetLearningRate(double learning_rate) {
+  if (!RequireTrainer("change the learning rate")) return;
+  double before = trainer->config().learning_rate;
+  if (learning_rate == before) return;
+  trainer->set_learning_rate(learning_rate);
+  EmitSettingChanged("lr " + FormatNumber(before) + " -> " + FormatNumber(learning_rate));
+}
+
+void TrainingSession::Worker::SetOptimizer(kernels::OptimizerKind optimizer) {
+  if (!RequireTrainer("change the optimizer")) return;
+  kernels::OptimizerKind before = trainer->config().optimizer;
+  if (optimizer == before) return;
+  TrainConfig config = trainer->config();
+  config.optimizer = optimizer;
+  Rebuild(config, /*keep_optimizer_state=*/false);  // the new optimizer's state means something else
+  EmitSettingChanged(std::string("optimizer ") + kernels::OptimizerName(before) + " -> " +
+                     kernels::OptimizerName(optimizer));
+  SendSnapshot(true);
+}
+
+void TrainingSession::Worker::SetBatchSize(uint32_t batch_size) {
+  if (!RequireTrainer("change the batch size")) return;
+  uint32_t before = trainer->config().batch_size;
+  if (batch_size == before) return;
+  TrainConfig config = trainer->config();
+  config.batch_size = batch_size;
+  Rebuild(config, /*keep_optimizer_state=*/true);
+  EmitSettingChanged("batch " + std::to_string(before) + " -> " + std::to_string(batch_size));
+  SendSnapshot(true);
+}
+
+void TrainingSession::Worker::Rebuild(const TrainConfig& config, bool keep_optimizer_state) {
+  // Built beside the current trainer, so a rejected setting leaves the run as it was.
+  auto fresh = std::make_unique<Trainer>(context, pipelines, setup.model, config, setup.train.get(),
+                                         setup.validation.get());
+  fresh->plan().WriteParameters(trainer->plan().ReadParameters());
+  if (keep_optimizer_state) fresh->plan().WriteOptimizerState(trainer->plan().ReadOptimizerState());
+  TrainPosition position = trainer->position();
+  if (config.batch_size != trainer->config().batch_size) {
+    // The epoch's sample order does not depend on the batch size, so carry on
+    // from the batch holding the first sample not yet trained on.
+    uint64_t trained = uint64_t(position.step_in_epoch) * trainer->config().batch_size;
+    position.step_in_epoch = static_cast<uint32_t>(
+        std::min<uint64_t>(trained / config.batch_size, fresh->steps_per_epoch() - 1));
+  }
+  fresh->set_position(position);
+  trainer = std::move(fresh);
+  PublishDispatches();
+}
+
+void TrainingSession::Worker::SaveCheckpoint(const std::string& path) {
+  if (!RequireTrainer("save a checkpoint")) return;
+  nn::SaveCheckpoint(path, CaptureCheckpoint(*trainer));
+  Emit(Event(SessionEvent::Kind::kCheckpointSaved, path));
+}
+
+void TrainingSession::Worker::TrainSubmission(uint32_t max_steps) {
+  const uint32_t epoch = trainer->position().epoch;
+  const uint32_t batch_size = trainer->config().batch_size;
+  // RunSteps would carry on into the next epoch; stop at its end to evaluate.
+  max_steps = std::min(max_steps, trainer->steps_per_epoch() - trainer->position().step_in_epoch);
+  std::vector<StepReport> reports;
+  auto start = Clock::now();
+  trainer->RunSteps(max_steps, [&](const StepReport& report) { reports.push_back(report); });
+  progress.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  for (const StepReport& report : reports) {
+    progress.loss_sum += report.loss;
+    progress.accuracy_sum += report.accuracy;
+    progress.steps += 1;
+    progress.samples += batch_size;
+  }
+  {
+    std::lock_guard lock(mutex);
+    for (StepReport& report : reports) {
+      SessionEvent event;
+      event.kind = SessionEvent::Kind::kStep;
+      event.state = state;
+      event.step = std::move(report);
+      events.push_back(std::move(event));
+    }
+  }
+  if (trainer->position().epoch != epoch) FinishEpoch(epoch);
+  if (trainer->finished()) {
+    SetState(SessionState::kFinished, "finished " + std::to_string(trainer->config().epochs) + " epochs");
+    SendSnapshot(true);
+  }
+}
+
+void TrainingSession::Worker::FinishEpoch(uint32_t epoch) {
+  auto start = Clock::now();
+  SessionEvent event = Event(SessionEvent::Kind::kEpoch);
+  EpochSummary& summary = event.epoch;
+  summary.epoch = epoch;
+  summary.train_loss = progress.steps ? progress.loss_sum / progress.steps : 0;
+  summary.train_accuracy = progress.steps ? progress.accuracy_sum / progress.steps : 0;
+  summary.samples = progress.samples;
+  summary.validation = trainer->EvaluateValidation();
+  if (setup.test) {
+    try {
+      event.test = trainer->Evaluate(*setup.test);
+    } catch (const DivergenceError&) {
+      throw;
+    } catch (const Error& e) {
+      // A test set that does not fit the model should not stop the training.
+      ReportError(std::string("The test set is left out: ") + e.what());
+      setup.test.reset();
+    }
+  }
+  summary.seconds = progress.seconds + std::chrono::duration<double>(Clock::now() - start).count();
+  progress = {};
+  Emit(std::move(event));
+  SendSnapshot(false);
+}
+
+void TrainingSession::Worker::SendSnapshot(bool force) {
+  if (!trainer) return;
+  auto start = Clock::now();
+  if (!force && start - last_snapshot < (probe ? kBoundarySnapshotInterval : kParameterSnapshotInterval)) return;
+  auto snapshot = std::make_shared<nn::Snapshot>();
+  snapshot->global_step = trainer->position().global_step;
+  snapshot->layout = trainer->plan().parameters();
+  snapshot->parameters = trainer->plan().ReadParameters();
+  // ReadParameters packs the tensors without the buffer's alignment padding:
+  // make the offsets index `parameters`.
+  uint64_t offset = 0;
+  for (ParameterTensor& tensor : snapshot->layout) {
+    tensor.offset = offset;
+    offset += tensor.count;
+  }
+  if (probe) {
+    const Plan& plan = probe->plan();
+    const uint32_t points = plan.batch(), outputs = plan.output_features();
+    probe->plan().WriteParameters(snapshot->parameters);
+    std::vector<float> predicted = probe->Predict(grid);
+    snapshot->boundary_resolution = setup.boundary_resolution;
+    if (outputs == 1 && plan.loss_kind() == kernels::LossKind::kBinaryCrossEntropyWithLogits) {
+      snapshot->classes = 2;  // p(class 1) alone; spell out both classes
+      snapshot->boundary.resize(size_t(points) * 2);
+      for (uint32_t i = 0; i < points; ++i) {
+        snapshot->boundary[2 * i] = 1.0f - predicted[i];
+        snapshot->boundary[2 * i + 1] = predicted[i];
+      }
+    } else {
+      snapshot->classes = outputs;
+      snapshot->boundary = std::move(predicted);
+    }
+    // The probe's forward pass just ran over the whole grid in one batch, so
+    // its activation tensors hold every grid point.
+    for (size_t layer : HiddenLayers(plan.model())) {
+      nn::Snapshot::HiddenLayer hidden;
+      hidden.name = plan.model().layers[layer].name;
+      hidden.layer = layer;
+      hidden.activations = plan.ReadLayerOutput(layer);
+      hidden.units = static_cast<uint32_t>(hidden.activations.size() / points);
+      snapshot->hidden.push_back(std::move(hidden));
+    }
+  }
+  last_snapshot = Clock::now();
+  snapshot->seconds = std::chrono::duration<double>(last_snapshot - start).count();
+  SessionEvent event = Event(SessionEvent::Kind::kSnapshot);
+  event.snapshot = std::move(snapshot);
+  Emit(std::move(event));
+}
+
+TrainingSession::TrainingSession(vk::Context& context, vk::PipelineCache& pipelines)
+    : worker_(std::make_unique<Worker>(context, pipelines)) {}
+
+TrainingSession::~TrainingSession() {
+  {
+    std::lock_guard lock(worker_->mutex);
+    worker_->quit = true;
+  }
+  worker_->wake.notify_one();
+  worker_->thread.join();  // the worker checks `quit` between submissions
+}
+
+void TrainingSession::Load(SessionSetup setup) { worker_->Post(LoadCommand{std::move(setup)}); }
+void TrainingSession::Start() { worker_->Post(StartCommand{}); }
+void TrainingSession::Pause() { worker_->Post(PauseCommand{}); }
+void TrainingSession::Step() { worker_->Post(StepCommand{}); }
+void TrainingSession::Stop() { worker_->Post(StopCommand{}); }
+void TrainingSession::Reset() { worker_->Post(ResetCommand{}); }
+void TrainingSession::SetLearningRate(double learning_rate) { worker_->Post(SetLearningRateCommand{learning_rate}); }
+void TrainingSession::SetOptimizer(kernels::OptimizerKind optimizer) { worker_->Post(SetOptimizerCommand{optimizer}); }
+void TrainingSession::SetBatchSize(uint32_t batch_size) { worker_->Post(SetBatchSizeCommand{batch_size}); }
+void TrainingSession::SaveCheckpoint(const std::string& path) { worker_->Post(SaveCheckpointCommand{path}); }
+
+std::vector<SessionEvent> TrainingSession::Poll() {
+  std::vector<SessionEvent> events;
+  std::lock_guard lock(worker_->mutex);
+  events.swap(worker_->events);
+  return events;
+}
+
+SessionState TrainingSession::state() const {
+  std::lock_guard lock(worker_->mutex);
+  return worker_->published_state;
+}
+
+std::vector<DispatchInfo> TrainingSession::step_dispatches() const {
+  std::lock_guard lock(worker_->mutex);
+  return worker_->published_dispatches;
+}
+
+}  // namespace ts::nn

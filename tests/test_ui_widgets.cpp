@@ -1,0 +1,629 @@
+// The plot, bar chart and heatmap widgets, run headless: an ImGui context with
+// a built font atlas, frames run without a renderer, and input set directly on
+// ImGuiIO (ImGui 1.86 has no input event queue).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "imgui.h"
+#include "ui/widgets/bar_chart.h"
+#include "ui/widgets/heatmap.h"
+#include "ui/widgets/plot.h"
+
+namespace ts::ui {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+const ImVec2 kNoMouse(-FLT_MAX, -FLT_MAX);
+
+// ---------------------------------------------------------------------------
+// Pure helpers
+// ---------------------------------------------------------------------------
+
+// True when step is 1, 2 or 5 times a power of ten.
+bool Is125(double step) {
+  const double mantissa = step / std::pow(10.0, std::floor(std::log10(step)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (std::abs(mantissa - m) < 1e-9 * m) return true;
+  return false;
+}
+
+double MultiplesIn(double lo, double hi, double step) { return std::floor(hi / step + 1e-9) - std::ceil(lo / step - 1e-9) + 1; }
+
+TEST(NiceTicks, OneTwoFiveStepsThatCoverTheRange) {
+  const std::vector<std::pair<double, double>> ranges = {
+      {0, 1},        {0, 10},          {-1, 1},       {0.001, 0.0013}, {1e-12, 3e-12},   {-5e9, 7e9},
+      {-3.7, -3.2},  {123456, 123789}, {0, 1e300},    {-1e-300, 1e-300}, {99.5, 100.5},  {0, 99999},
+      {1e15, 1.5e15}, {-0.04, 1.07},   {2.5e-7, 9e-4}, {1, 1.0000001}};
+  for (const auto& [lo, hi] : ranges) {
+    for (int max_count : {2, 3, 5, 8, 12, 30}) {
+      SCOPED_TRACE(testing::Message() << "[" << lo << ", " << hi << "] max " << max_count);
+      const TickSet t = NiceTicks(lo, hi, max_count);
+      ASSERT_FALSE(t.values.empty());
+      EXPECT_TRUE(Is125(t.step)) << t.step;
+      EXPECT_LE(static_cast<int>(t.values.size()), max_count);
+      for (size_t i = 0; i < t.values.size(); ++i) {
+        EXPECT_GE(t.values[i], lo);
+        EXPECT_LE(t.values[i], hi);
+        EXPECT_NEAR(std::remainder(t.values[i], t.step), 0.0, t.step * 1e-6);  // on the step grid
+        if (i > 0) { EXPECT_NEAR(t.values[i] - t.values[i - 1], t.step, t.step * 1e-6); }
+      }
+      // Every multiple of step in the range is there, and the next smaller 1-2-5 step would not fit.
+      EXPECT_LT(t.values.front() - t.step, lo + t.step * 1e-6);
+      EXPECT_GT(t.values.back() + t.step, hi - t.step * 1e-6);
+      const double m = t.step / std::pow(10.0, std::floor(std::log10(t.step) + 1e-9));
+      const double smaller = t.step * (std::abs(m - 1) < 1e-6 ? 0.5 : std::abs(m - 2) < 1e-6 ? 0.5 : 0.4);
+      EXPECT_GT(MultiplesIn(lo, hi, smaller), max_count) << "step " << t.step << " is not the smallest";
+    }
+  }
+}
+
+void ExpectValues(const std::vector<double>& actual, const std::vector<double>& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-12 * std::max(1.0, std::abs(expected[i])));
+}
+
+TEST(NiceTicks, ExamplesAndEdgeCases) {
+  ExpectValues(NiceTicks(0, 1, 6).values, {0, 0.2, 0.4, 0.6, 0.8, 1});
+  ExpectValues(NiceTicks(0, 1, 5).values, {0, 0.5, 1});
+  ExpectValues(NiceTicks(0, 100, 5).values, {0, 50, 100});
+  ExpectValues(NiceTicks(-0.04, 1.07, 8).values, {0, 0.2, 0.4, 0.6, 0.8, 1});
+  ExpectValues(NiceTicks(1200, 5300, 5).values, {2000, 3000, 4000, 5000});
+  EXPECT_EQ(NiceTicks(1, 0, 3).values, NiceTicks(0, 1, 3).values);  // reversed
+  EXPECT_EQ(NiceTicks(3, 3, 5).values, std::vector<double>{3});       // zero width
+  EXPECT_EQ(NiceTicks(0, 0, 5).values, std::vector<double>{0});
+  EXPECT_TRUE(NiceTicks(kNaN, 1, 5).values.empty());
+  EXPECT_TRUE(NiceTicks(0, kInf, 5).values.empty());
+  EXPECT_TRUE(NiceTicks(-1.7e308, 1.7e308, 5).values.empty());  // the width overflows
+  EXPECT_FALSE(NiceTicks(0, 1, 0).values.empty());              // max_count < 1 acts as 1
+}
+
+TEST(LogTicks, DecadesMinorsAndNarrowRanges) {
+  LogTickSet t = LogTicks(1e-3, 1e2, 10);
+  EXPECT_EQ(t.major.size(), 6u);
+  for (double v : t.major) EXPECT_NEAR(std::log10(v), std::round(std::log10(v)), 1e-12);
+  EXPECT_NE(std::find_if(t.minor.begin(), t.minor.end(), [](double v) { return std::abs(v - 2e-3) < 1e-12; }), t.minor.end());
+
+  t = LogTicks(0.015, 7.5, 7);  // two decades and a bit: 2 and 5 labelled too
+  ExpectValues(t.major, {0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5});
+
+  t = LogTicks(1e-10, 1e10, 5);  // crowded: every fifth decade
+  EXPECT_LE(static_cast<int>(t.major.size()), 5);
+  EXPECT_GE(t.major.size(), 3u);
+
+  t = LogTicks(2, 8, 10);  // under a decade: 1..9 multiples
+  ExpectValues(t.major, {2, 3, 4, 5, 6, 7, 8});
+  t = LogTicks(1.01, 1.05, 5);  // tiny: linear ticks
+  EXPECT_FALSE(t.major.empty());
+  EXPECT_TRUE(Is125(t.label_step));
+
+  EXPECT_TRUE(LogTicks(0, 10, 5).major.empty());
+  EXPECT_TRUE(LogTicks(-1, 10, 5).major.empty());
+  EXPECT_TRUE(LogTicks(kNaN, 10, 5).major.empty());
+}
+
+TEST(FormatTick, Examples) {
+  EXPECT_EQ(FormatTick(0, 0.5), "0");
+  EXPECT_EQ(FormatTick(1e-17, 0.1), "0");  // rounding noise next to a zero tick
+  EXPECT_EQ(FormatTick(0.25, 0.05), "0.25");
+  EXPECT_EQ(FormatTick(0.1, 0.05), "0.1");
+  EXPECT_EQ(FormatTick(0.30000000000000004, 0.1), "0.3");
+  EXPECT_EQ(FormatTick(-3, 1), "-3");
+  EXPECT_EQ(FormatTick(123, 1), "123");
+  EXPECT_EQ(FormatTick(500, 500), "500");
+  EXPECT_EQ(FormatTick(1000, 500), "1k");
+  EXPECT_EQ(FormatTick(1500, 500), "1.5k");
+  EXPECT_EQ(FormatTick(-2500, 500), "-2.5k");
+  EXPECT_EQ(FormatTick(2e7, 1e7), "20M");
+  EXPECT_EQ(FormatTick(3e9, 1e9), "3G");
+  EXPECT_EQ(FormatTick(2.5e-3, 5e-4), "2.5e-3");
+  EXPECT_EQ(FormatTick(3e-3, 1e-3), "0.003");
+  EXPECT_EQ(FormatTick(1e-4, 0), "1e-4");
+  EXPECT_EQ(FormatTick(2e20, 1e20), "2e20");
+  EXPECT_EQ(FormatTick(0.02, 0), "0.02");
+  EXPECT_EQ(FormatTick(kNaN, 1), "nan");
+  EXPECT_EQ(FormatTick(-kInf, 1), "-inf");
+}
+
+TEST(Smooth, MatchesAHandComputedEma) {
+  const std::vector<double> y = {1, 2, 3, kNaN, 4};
+  std::vector<double> out(y.size());
+  Smooth(y, 0.5, out);
+  EXPECT_DOUBLE_EQ(out[0], 1.0);
+  EXPECT_DOUBLE_EQ(out[1], 0.5 * 1.0 + 0.5 * 2);   // 1.5
+  EXPECT_DOUBLE_EQ(out[2], 0.5 * 1.5 + 0.5 * 3);   // 2.25
+  EXPECT_TRUE(std::isnan(out[3]));                  // skipped, the average carries on
+  EXPECT_DOUBLE_EQ(out[4], 0.5 * 2.25 + 0.5 * 4);  // 3.125
+
+  const std::vector<double> z = {kNaN, 3, 5};
+  std::vector<double> zs(3);
+  Smooth(z, 0.9, zs);  // the average starts at the first finite value
+  EXPECT_DOUBLE_EQ(zs[1], 3.0);
+  EXPECT_DOUBLE_EQ(zs[2], 0.9 * 3 + 0.1 * 5);
+  Smooth(z, 0.0, zs);
+  EXPECT_DOUBLE_EQ(zs[2], 5.0);
+}
+
+// Column of x for Decimate's pixel grid.
+long ColumnOf(double x, double x_min, double x_max, int columns) {
+  return std::clamp(static_cast<long>((x - x_min) * (columns / (x_max - x_min))), 0L, long{columns} - 1);
+}
+
+TEST(Decimate, KeepsEveryColumnsMinAndMaxAndBoundsTheOutput) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> step(0.0, 2.0), noise(-1.0, 1.0);
+  const size_t n = 100000;
+  std::vector<double> x(n), y(n);
+  double t = 0;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = t += step(rng);
+    y[i] = std::sin(t * 0.001) * 10 + noise(rng);
+  }
+  for (size_t i = 40000; i < 42000; ++i) y[i] = kNaN;  // a gap several columns wide
+  for (size_t i = 50000; i < 50020; i += 2) y[i] = kNaN;  // gaps inside one column: bridged
+  const double x_min = x[10000] + 0.5, x_max = x[90000] - 0.5;
+  const int columns = 300;
+  std::vector<PlotPoint> out;
+  Decimate(x, y, x_min, x_max, columns, false, out);
+  ASSERT_LE(out.size(), 3u * columns + 4);
+
+  std::vector<double> lo(columns, kInf), hi(columns, -kInf);
+  for (size_t i = 0; i < n; ++i) {
+    if (x[i] < x_min || x[i] > x_max || std::isnan(y[i])) continue;
+    const long c = ColumnOf(x[i], x_min, x_max, columns);
+    lo[c] = std::min(lo[c], y[i]), hi[c] = std::max(hi[c], y[i]);
+  }
+  std::vector<double> kept_lo(columns, kInf), kept_hi(columns, -kInf);
+  size_t gaps = 0;
+  for (size_t k = 0; k < out.size(); ++k) {
+    if (k > 0) { EXPECT_GE(out[k].x, out[k - 1].x); }  // order kept
+    if (std::isnan(out[k].y)) {
+      ++gaps;
+      continue;
+    }
+    if (out[k].x < x_min || out[k].x > x_max) continue;
+    const long c = ColumnOf(out[k].x, x_min, x_max, columns);
+    kept_lo[c] = std::min(kept_lo[c], out[k].y), kept_hi[c] = std::max(kept_hi[c], out[k].y);
+  }
+  for (int c = 0; c < columns; ++c) {
+    EXPECT_EQ(kept_lo[c], lo[c]) << "column " << c;
+    EXPECT_EQ(kept_hi[c], hi[c]) << "column " << c;
+  }
+  EXPECT_EQ(gaps, 1u);
+  EXPECT_LT(out.front().x, x_min);  // the neighbours outside, so the line reaches the edges
+  EXPECT_GT(out.back().x, x_max);
+}
+
+TEST(Decimate, SparseDataIsKeptWholeAndLogSkipsNonPositive) {
+  const std::vector<double> x = {0, 1, 2, 3, 4, 5};
+  const std::vector<double> y = {1, -1, 2, 0, 3, 4};
+  std::vector<PlotPoint> out;
+  Decimate(x, y, 0, 5, 1000, false, out);
+  ASSERT_EQ(out.size(), 6u);
+  Decimate(x, y, 0, 5, 1000, true, out);  // -1 and 0 become gaps
+  std::vector<double> ys;
+  for (const PlotPoint& p : out) ys.push_back(p.y);
+  ASSERT_EQ(ys.size(), 6u);
+  EXPECT_EQ(ys[0], 1);
+  EXPECT_TRUE(std::isnan(ys[1]));
+  EXPECT_EQ(ys[2], 2);
+  EXPECT_TRUE(std::isnan(ys[3]));
+  EXPECT_EQ(ys[4], 3);
+  EXPECT_EQ(ys[5], 4);
+
+  Decimate({}, {}, 0, 1, 100, false, out);
+  EXPECT_TRUE(out.empty());
+  Decimate(x, y, 1, 1, 100, false, out);  // empty view
+  EXPECT_TRUE(out.empty());
+  Decimate(x, y, 0, 5, 0, false, out);
+  EXPECT_TRUE(out.empty());
+}
+
+// ---------------------------------------------------------------------------
+// Widgets, headless
+// ---------------------------------------------------------------------------
+
+class Widgets : public testing::Test {
+ protected:
+  void SetUp() override {
+    context_ = ImGui::CreateContext();
+    ImGui::StyleColorsDark();
+    ImGuiIO& io = ImGui::GetIO();
+    io.DisplaySize = ImVec2(1280, 800);
+    io.IniFilename = nullptr;
+    io.DeltaTime = 1.0f / 60;
+    io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;  // as the Vulkan backend does
+    unsigned char* pixels = nullptr;
+    int width = 0, height = 0;
+    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+  }
+  void TearDown() override { ImGui::DestroyContext(context_); }
+
+  // Runs one frame with the mouse at `mouse`, `body` inside a full-screen
+  // window whose content starts at window_origin(); returns the draw data.
+  ImDrawData* Frame(const std::function<void()>& body, ImVec2 mouse = kNoMouse, bool down = false, float wheel = 0) {
+    ImGuiIO& io = ImGui::GetIO();
+    io.MousePos = mouse;
+    io.MouseDown[0] = down;
+    io.MouseWheel = wheel;
+    ImGui::NewFrame();
+    ImGui::SetNextWindowPos(ImVec2(0, 0));
+    ImGui::SetNextWindowSize(io.DisplaySize);
+    ImGui::Begin("widgets", nullptr, ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings);
+    origin_ = ImGui::GetCursorScreenPos();
+    body();
+    ImGui::End();
+    ImGui::Render();
+    return ImGui::GetDrawData();
+  }
+
+  static int Vertices(const ImDrawData* data) { return data->TotalVtxCount; }
+  ImVec2 origin_{0, 0};
+
+ private:
+  ImGuiContext* context_ = nullptr;
+};
+
+std::vector<double> Iota(size_t n) {
+  std::vector<double> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i);
+  return v;
+}
+
+bool ViewIsSane(const PlotState& s) {
+  return std::isfinite(s.x_min) && std::isfinite(s.x_max) && s.x_min < s.x_max && std::isfinite(s.y_min) &&
+         std::isfinite(s.y_max) && s.y_min < s.y_max;
+}
+
+TEST_F(Widgets, PlotSurvivesDegenerateData) {
+  const std::vector<double> empty, one = {3}, x2 = {1, 1}, y2 = {5, 5};
+  const std::vector<double> nans = {kNaN, kNaN, kNaN}, infs = {kInf, -kInf, 1}, x3 = {0, 1, 2};
+  const std::vector<double> neg = {-1, 0, -5}, mixed = {-1, 10, 0.001}, huge = {-1e308, 1e308, 0};
+  const std::vector<std::vector<PlotSeries>> cases = {
+      {},
+      {{"empty", empty, empty}},
+      {{"one", one, one}},
+      {{"same x", x2, y2}},
+      {{"nan", x3, nans}},
+      {{"inf", x3, infs}},
+      {{"negative", x3, neg}},
+      {{"mixed", x3, mixed}},
+      {{"huge", x3, huge}},
+      {{"mismatched", x3, one}},
+  };
+  for (bool log_y : {false, true}) {
+    for (float smoothing : {0.0f, 0.9f}) {
+      for (size_t c = 0; c < cases.size(); ++c) {
+        SCOPED_TRACE(testing::Message() << "case " << c << " log " << log_y << " smoothing " << smoothing);
+        PlotState state;
+        const PlotMarker markers[] = {{1, "marker"}, {kNaN, "nan marker"}};
+        for (int frame = 0; frame < 3; ++frame)
+          Frame([&] { Plot("p", state, {.title = "t", .x_label = "x", .y_label = "y", .log_y = log_y, .smoothing = smoothing}, cases[c], markers); },
+                ImVec2(300, 120));  // hovering too
+        EXPECT_TRUE(ViewIsSane(state));
+        if (log_y) { EXPECT_GT(state.y_min, 0); }
+      }
+    }
+  }
+  PlotState tiny;  // too small to draw: still no crash
+  Frame([&] { Plot("tiny", tiny, {.size = {1, 1}}, std::span<const PlotSeries>{}); });
+}
+
+TEST_F(Widgets, PlotSmoothingIsExtendedWhenPointsAreAppended) {
+  std::vector<double> x = Iota(1000), y(1000);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = std::sin(i * 0.1) + (i % 7 == 0 ? kNaN : 0);
+  PlotState state;
+  const auto draw = [&] {
+    const PlotSeries series[] = {{"s", x, y}};
+    Frame([&] { Plot("smooth", state, {.smoothing = 0.9f}, series); });
+  };
+  const auto expect_exact = [&] {
+    std::vector<double> expected(y.size());
+    Smooth(y, 0.9f, expected);  // the float weight, as the widget gets it
+    const std::vector<double>& got = state.internal.smoothed[0].values;
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::isnan(expected[i])) EXPECT_TRUE(std::isnan(got[i])) << i;
+      else EXPECT_EQ(got[i], expected[i]) << i;
+    }
+  };
+  draw();
+  expect_exact();
+  for (int i = 0; i < 10; ++i) x.push_back(1000 + i), y.push_back(i);  // appended
+  draw();
+  expect_exact();
+  y[10] = 42, y.back() = -1;  // rewritten in place
+  draw();
+  expect_exact();
+  y.resize(500), x.resize(500);  // shrunk
+  draw();
+  expect_exact();
+}
+
+TEST_F(Widgets, PlotLogScaleFitsOnlyPositiveValues) {
+  const std::vector<double> x = {0, 1, 2, 3, 4}, y = {-3, 0, 0.01, 10, 1000};
+  const PlotSeries series[] = {{"loss", x, y}};
+  PlotState state;
+  for (int frame = 0; frame < 2; ++frame) Frame([&] { Plot("log", state, {.log_y = true}, series); });
+  EXPECT_GT(state.y_min, 0);
+  EXPECT_LT(state.y_min, 0.01);
+  EXPECT_GT(state.y_max, 1000);
+  EXPECT_LT(state.y_max, 1e4);
+}
+
+TEST_F(Widgets, PlotVertexCountDoesNotGrowWithPoints) {
+  const auto vertices_for = [&](size_t n) {
+    const std::vector<double> x = Iota(n);
+    std::vector<double> a(n), b(n), c(n);
+    std::mt19937 rng(1);
+    std::normal_distribution<double> noise;
+    for (size_t i = 0; i < n; ++i) a[i] = noise(rng), b[i] = noise(rng) + 5, c[i] = std::sin(i * 0.01);
+    const PlotSeries series[] = {{"a", x, a}, {"b", x, b}, {"c", x, c}};
+    PlotState state;
+    int vertices = 0;
+    for (int frame = 0; frame < 2; ++frame)
+      vertices = Vertices(Frame([&] { Plot("big", state, {.size = {600, 300}}, series); }));
+    return vertices;
+  };
+  const int v20k = vertices_for(20000), v200k = vertices_for(200000);
+  std::printf("vertices for 3 series in a 600 px plot: 20k points %d, 200k points %d\n", v20k, v200k);
+  // At most 3 points per pixel column and series, about 4 vertices each, plus axes and text.
+  EXPECT_LT(v200k, 3 * (3 * 600 + 4) * 4 + 15000);
+  EXPECT_LT(v200k, v20k * 1.2 + 1000);
+}
+
+// A plot at a known place: the window's content origin, 600 x 300.
+struct ProbePlot {
+  std::vector<double> x = Iota(1000), y;
+  PlotState state;
+  ProbePlot() : y(1000) {
+    for (size_t i = 0; i < y.size(); ++i) y[i] = std::sin(i * 0.01);
+  }
+  void Draw() {
+    const PlotSeries series[] = {{"sin", x, y}};
+    Plot("probe", state, {.title = "probe", .x_label = "step", .size = {600, 300}}, series);
+  }
+};
+
+TEST_F(Widgets, PlotHoverShowsATooltip) {
+  ProbePlot plot;
+  const ImDrawData* data = Frame([&] { plot.Draw(); });
+  EXPECT_EQ(data->CmdListsCount, 1);
+  const ImVec2 center = ImVec2(origin_.x + 300, origin_.y + 150);
+  Frame([&] { plot.Draw(); }, center);  // a new tooltip window is sized on its first frame, shown on the next
+  data = Frame([&] { plot.Draw(); }, center);
+  EXPECT_EQ(data->CmdListsCount, 2) << "the tooltip is a window of its own";
+  data = Frame([&] { plot.Draw(); }, ImVec2(origin_.x + 900, origin_.y + 150));  // beside the plot
+  EXPECT_EQ(data->CmdListsCount, 1);
+}
+
+TEST_F(Widgets, PlotWheelZoomsAboutTheCursor) {
+  ProbePlot plot;
+  Frame([&] { plot.Draw(); });
+  ASSERT_TRUE(plot.state.auto_fit);
+  const PlotState before = plot.state;
+  const ImVec2 mouse(origin_.x + 300, origin_.y + 150);
+  Frame([&] { plot.Draw(); }, mouse, false, 1.0f);  // one notch up: zoom in
+  EXPECT_FALSE(plot.state.auto_fit);
+  const double span_before = before.x_max - before.x_min, span_after = plot.state.x_max - plot.state.x_min;
+  EXPECT_NEAR(span_after / span_before, 0.85, 1e-9);
+  EXPECT_LT(plot.state.y_max - plot.state.y_min, before.y_max - before.y_min);
+  // The data x under the cursor stays put.
+  const float left = before.internal.plot_min.x, width = before.internal.plot_max.x - left;
+  const double u = (mouse.x - left) / width;
+  EXPECT_NEAR(before.x_min + u * span_before, plot.state.x_min + u * span_after, span_before * 1e-3);
+
+  // Over the x tick labels (under the data area), only x zooms.
+  const PlotState mid = plot.state;
+  Frame([&] { plot.Draw(); }, ImVec2(mouse.x, plot.state.internal.plot_max.y + 8), false, -1.0f);
+  EXPECT_GT(plot.state.x_max - plot.state.x_min, mid.x_max - mid.x_min);
+  EXPECT_DOUBLE_EQ(plot.state.y_min, mid.y_min);
+  EXPECT_DOUBLE_EQ(plot.state.y_max, mid.y_max);
+}
+
+TEST_F(Widgets, PlotDragPansAndDoubleClickFitsAgain) {
+  ProbePlot plot;
+  Frame([&] { plot.Draw(); });
+  const PlotState fitted = plot.state;
+  ImVec2 mouse(origin_.x + 300, origin_.y + 150);
+  Frame([&] { plot.Draw(); }, mouse, true);  // press
+  for (int i = 0; i < 10; ++i) {            // drag right by 100 px
+    mouse.x += 10;
+    Frame([&] { plot.Draw(); }, mouse, true);
+  }
+  Frame([&] { plot.Draw(); }, mouse, false);  // release
+  EXPECT_FALSE(plot.state.auto_fit);
+  EXPECT_LT(plot.state.x_min, fitted.x_min);  // content follows the mouse: the view moves left
+  EXPECT_NEAR(plot.state.x_max - plot.state.x_min, fitted.x_max - fitted.x_min, 1e-6);
+  const double per_pixel = (fitted.x_max - fitted.x_min) / (plot.state.internal.plot_max.x - plot.state.internal.plot_min.x);
+  EXPECT_NEAR(fitted.x_min - plot.state.x_min, 100 * per_pixel, 10 * per_pixel);  // less the drag threshold
+
+  // Double-click: press, release, press.
+  Frame([&] { plot.Draw(); }, mouse, true);
+  Frame([&] { plot.Draw(); }, mouse, false);
+  Frame([&] { plot.Draw(); }, mouse, true);
+  Frame([&] { plot.Draw(); }, mouse, false);
+  EXPECT_TRUE(plot.state.auto_fit);
+  EXPECT_DOUBLE_EQ(plot.state.x_min, fitted.x_min);
+  EXPECT_DOUBLE_EQ(plot.state.x_max, fitted.x_max);
+}
+
+TEST_F(Widgets, PlotLegendClickHidesASeries) {
+  ProbePlot plot;
+  Frame([&] { plot.Draw(); });
+  // The legend ends over the data area's right edge, on the title row.
+  const ImVec2 entry(plot.state.internal.plot_max.x - 4, origin_.y + ImGui::GetFontSize() * 0.5f);
+  Frame([&] { plot.Draw(); }, entry, true);
+  Frame([&] { plot.Draw(); }, entry, false);
+  EXPECT_EQ(plot.state.hidden, std::vector<std::string>{"sin"});
+  Frame([&] { plot.Draw(); }, entry, true);
+  Frame([&] { plot.Draw(); }, entry, false);
+  EXPECT_TRUE(plot.state.hidden.empty());
+}
+
+TEST_F(Widgets, PlotDrawTimeFor100kPointsTimesThree) {
+  const size_t n = 100000;
+  const std::vector<double> x = Iota(n);
+  std::vector<double> a(n), b(n), c(n);
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, 0.1);
+  for (size_t i = 0; i < n; ++i) {
+    a[i] = std::exp(-1e-5 * i) + noise(rng);
+    b[i] = std::exp(-2e-5 * i) + noise(rng);
+    c[i] = 0.5 + noise(rng);
+  }
+  const PlotSeries series[] = {{"a", x, a}, {"b", x, b}, {"c", x, c, 0, 2.0f, true}};
+  for (float smoothing : {0.0f, 0.9f}) {
+    PlotState state;
+    std::vector<double> plot_ms, frame_ms;
+    for (int frame = 0; frame < 21; ++frame) {
+      double inside = 0;
+      const auto frame_start = std::chrono::steady_clock::now();
+      Frame([&] {
+        const auto start = std::chrono::steady_clock::now();
+        Plot("timed", state, {.title = "timed", .smoothing = smoothing, .size = {1000, 400}}, series);
+        inside = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      }, ImVec2(origin_.x + 500, origin_.y + 200));
+      frame_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frame_start).count());
+      plot_ms.push_back(inside);
+    }
+    std::sort(plot_ms.begin(), plot_ms.end());
+    std::sort(frame_ms.begin(), frame_ms.end());
+    std::printf("Plot() of 3 x 100k points, 1000 px wide, hovered, smoothing %.1f: median %.3f ms (whole frame %.3f ms)\n",
+                smoothing, plot_ms[plot_ms.size() / 2], frame_ms[frame_ms.size() / 2]);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Heatmap
+// ---------------------------------------------------------------------------
+
+std::vector<float> Probabilities(int resolution, int classes, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<float> p(static_cast<size_t>(resolution) * resolution * classes);
+  for (size_t s = 0; s < p.size(); s += classes) {
+    float total = 0;
+    for (int k = 0; k < classes; ++k) total += p[s + k] = std::pow(u(rng), 4.0f);
+    for (int k = 0; k < classes; ++k) p[s + k] /= total;
+  }
+  return p;
+}
+
+TEST_F(Widgets, ClassHeatmapDrawsEveryClassCountAndResolution) {
+  const std::vector<float> xy = {0, 0, 0.5f, -0.5f, NAN, 1, 5, 5};  // one NaN, one outside
+  const std::vector<uint32_t> labels = {0, 1, 2, 9};
+  const ScatterSet points[] = {{xy, labels, false}, {xy, labels, true}};
+  for (int classes = 2; classes <= 10; ++classes) {
+    for (int resolution : {1, 2, 64, 128}) {
+      for (bool smooth : {true, false}) {
+        SCOPED_TRACE(testing::Message() << classes << " classes, resolution " << resolution << " smooth " << smooth);
+        const std::vector<float> p = Probabilities(resolution, classes, classes * 1000 + resolution);
+        const ImDrawData* data = Frame([&] { ClassHeatmap("map", {p, resolution, classes}, points, {.size = {400, 0}, .smooth = smooth}); },
+                                       ImVec2(origin_.x + 200, origin_.y + 150));
+        if (smooth && resolution >= 2) { EXPECT_GE(Vertices(data), 2 * resolution * (resolution - 1)); }
+      }
+    }
+  }
+  // Missing or short data, NaN probabilities: axes and points only, or a neutral colour.
+  const std::vector<float> short_grid(10, 0.5f), nan_grid(4 * 4 * 3, NAN);
+  Frame([&] { ClassHeatmap("empty", {}, points); });
+  Frame([&] { ClassHeatmap("short", {short_grid, 64, 3}, points); });
+  Frame([&] { ClassHeatmap("nan", {nan_grid, 4, 3}, points); });
+  Frame([&] { ClassHeatmap("bad extent", {nan_grid, 4, 3}, {}, {.extent = {1, 1, kNaN, 0}}); });
+}
+
+TEST_F(Widgets, HeatmapClickReturnsDataCoordinates) {
+  const std::vector<float> p = Probabilities(16, 3, 1);
+  HeatmapResult result;
+  const auto draw = [&] { result = ClassHeatmap("map", {p, 16, 3}, {}, {.extent = {-2, 2, -1, 3}, .size = {400, 0}}); };
+  Frame(draw);
+  EXPECT_FALSE(result.clicked);
+  const ImVec2 lo = result.data_min, hi = result.data_max;
+  ASSERT_GT(hi.x - lo.x, 100);
+  EXPECT_NEAR(hi.x - lo.x, hi.y - lo.y, 1.0f);  // square extent, square area
+  // A quarter in from the left, a quarter up from the bottom: (-1, 0).
+  const ImVec2 at(lo.x + (hi.x - lo.x) * 0.25f, hi.y - (hi.y - lo.y) * 0.25f);
+  Frame(draw, at);
+  ASSERT_TRUE(result.hovered);
+  EXPECT_FALSE(result.clicked);
+  Frame(draw, at, true);
+  ASSERT_TRUE(result.clicked);
+  // ImGui floors the mouse position to whole pixels.
+  const double expected_x = -2 + (std::floor(at.x) - lo.x) / (hi.x - lo.x) * 4;
+  const double expected_y = -1 + (hi.y - std::floor(at.y)) / (hi.y - lo.y) * 4;
+  EXPECT_NEAR(result.clicked->x, expected_x, 1e-4);
+  EXPECT_NEAR(result.clicked->y, expected_y, 1e-4);
+  EXPECT_NEAR(result.clicked->x, -1.0, 0.02);
+  EXPECT_NEAR(result.clicked->y, 0.0, 0.02);
+  Frame(draw, at, true);  // held, not clicked again
+  EXPECT_FALSE(result.clicked);
+  Frame(draw, at, false);
+  Frame(draw, ImVec2(lo.x - 20, lo.y + 10), true);  // on the axis labels: not a data click
+  EXPECT_FALSE(result.clicked);
+}
+
+TEST_F(Widgets, ValueHeatmapAndColours) {
+  const int resolution = 32, units = 5;
+  std::vector<float> activations(resolution * resolution * units);
+  for (size_t i = 0; i < activations.size(); ++i) activations[i] = std::sin(static_cast<float>(i) * 0.37f) * 3;
+  activations[7] = NAN;
+  for (int unit : {0, 4, 5, -1})  // 5 and -1 are out of range: no grid
+    Frame([&] { ValueHeatmap("unit", {activations, resolution, units, unit}, {}, {.smooth = unit % 2 == 0}); }, ImVec2(200, 200));
+  const std::vector<float> zeros(resolution * resolution, 0.0f);
+  Frame([&] { ValueHeatmap("zeros", {zeros, resolution, 1, 0}, {}); });
+
+  const ImVec4 negative = ImGui::ColorConvertU32ToFloat4(DivergingColor(-1)), positive = ImGui::ColorConvertU32ToFloat4(DivergingColor(1));
+  const ImVec4 zero = ImGui::ColorConvertU32ToFloat4(DivergingColor(0));
+  EXPECT_GT(negative.z, negative.x);  // blue
+  EXPECT_GT(positive.x, positive.z);  // orange
+  EXPECT_LT(zero.x + zero.y + zero.z, 0.7f);  // dark in the middle
+  EXPECT_EQ(DivergingColor(NAN), DivergingColor(0));
+  EXPECT_EQ(DivergingColor(7), DivergingColor(1));
+
+  // Sure samples take their class' hue; a uniform guess is pale grey.
+  const float sure[] = {0, 1, 0}, unsure[] = {1.0f / 3, 1.0f / 3, 1.0f / 3};
+  const ImVec4 c = ImGui::ColorConvertU32ToFloat4(ClassBlendColor(sure)), k = ImGui::ColorConvertU32ToFloat4(ClassColor(1));
+  EXPECT_NEAR(c.x / c.z, k.x / k.z, 0.1f);
+  const ImVec4 pale = ImGui::ColorConvertU32ToFloat4(ClassBlendColor(unsure));
+  EXPECT_NEAR(pale.x, pale.z, 0.05f);
+  EXPECT_GT(pale.x + pale.y + pale.z, c.x + c.y + c.z);  // lighter where uncertain
+}
+
+// ---------------------------------------------------------------------------
+// Bar charts
+// ---------------------------------------------------------------------------
+
+TEST_F(Widgets, BarChartsHandleOddValuesAndReportHover) {
+  const Bar bars[] = {{"matmul_forward", 1.25, "41%"}, {"a label far too long to fit in the label column at all", 0.9},
+                      {"nan", NAN}, {"negative", -0.4}, {"inf", INFINITY}, {"zero", 0}};
+  int hovered = -2;
+  Frame([&] { hovered = BarChart("bars", bars, {.unit = " ms", .width = 500}); });
+  EXPECT_EQ(hovered, -1);
+  const float row = ImGui::GetFrameHeight();
+  Frame([&] { hovered = BarChart("bars", bars, {.unit = " ms", .width = 500}); }, ImVec2(origin_.x + 250, origin_.y + row * 1.5f));
+  EXPECT_EQ(hovered, 1);
+  Frame([&] { BarChart("empty", std::span<const Bar>{}); });
+  const Bar zeros[] = {{"a", 0}, {"b", 0}};
+  Frame([&] { BarChart("zeros", zeros, {.max_value = 10}); });
+
+  const StackedSegment segments[] = {{"forward", 3}, {"backward", 5}, {"skipped", -1}, {"optimizer", 2}, {"nan", NAN}};
+  Frame([&] { hovered = StackedBar("stack", segments, {.width = 1000}); }, ImVec2(origin_.x + 100, origin_.y + 5));
+  EXPECT_EQ(hovered, 0);
+  Frame([&] { hovered = StackedBar("stack", segments, {.width = 1000}); }, ImVec2(origin_.x + 500, origin_.y + 5));
+  EXPECT_EQ(hovered, 1);
+  Frame([&] { hovered = StackedBar("stack", segments, {.width = 1000}); }, ImVec2(origin_.x + 900, origin_.y + 5));
+  EXPECT_EQ(hovered, 3);
+  Frame([&] { StackedBar("empty", std::span<const StackedSegment>{}); });
+}
+
+}  // namespace
+}  // namespace ts::ui

@@ -1,0 +1,146 @@
+#include "ui/controller.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "compute/common/error.h"
+#include "compute/data/registry.h"
+#include "ui/project.h"
+
+namespace ts::ui {
+namespace {
+
+// Averaging weight for the per-kernel times shown live: smooth enough to read,
+// quick enough to follow a change.
+constexpr double kDispatchTimeWeight = 0.1;
+
+void AddPoint(Series& series, double x, double y) {
+  series.x.push_back(x);
+  series.y.push_back(y);
+}
+
+}  // namespace
+
+void ClearTrainingHistory(TrainingView& view) {
+  view.train_loss = view.train_accuracy = view.validation_loss = view.validation_accuracy = {};
+  view.markers.clear();
+  view.last_step.reset();
+  view.last_epoch.reset();
+  view.last_test.reset();
+  view.dispatch_ns.clear();
+  view.samples_per_second = view.eta_seconds = 0;
+}
+
+void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& events) {
+  TrainingView& view = state.training;
+  for (const nn::SessionEvent& event : events) {
+    switch (event.kind) {
+      case nn::SessionEvent::Kind::kStateChanged:
+        view.state = event.state;
+        if (state.session) view.dispatches = state.session->step_dispatches();
+        break;
+      case nn::SessionEvent::Kind::kStep: {
+        const nn::StepReport& r = event.step;
+        double x = double(r.global_step + 1);
+        AddPoint(view.train_loss, x, r.loss);
+        AddPoint(view.train_accuracy, x, r.accuracy);
+        if (view.dispatch_ns.size() != r.dispatch_ns.size()) view.dispatch_ns = r.dispatch_ns;
+        for (size_t i = 0; i < r.dispatch_ns.size(); ++i)
+          view.dispatch_ns[i] += kDispatchTimeWeight * (r.dispatch_ns[i] - view.dispatch_ns[i]);
+        if (r.wall_seconds > 0) {
+          double rate = state.project.training.batch_size / r.wall_seconds;
+          view.samples_per_second = view.samples_per_second == 0 ? rate : 0.9 * view.samples_per_second + 0.1 * rate;
+        }
+        view.last_step = r;
+        break;
+      }
+      case nn::SessionEvent::Kind::kEpoch: {
+        view.last_epoch = event.epoch;
+        double x = view.last_step ? double(view.last_step->global_step + 1) : 0.0;
+        if (event.epoch.validation) {
+          AddPoint(view.validation_loss, x, event.epoch.validation->loss);
+          AddPoint(view.validation_accuracy, x, event.epoch.validation->accuracy);
+        }
+        if (event.test) view.last_test = event.test;
+        break;
+      }
+      case nn::SessionEvent::Kind::kSnapshot:
+        view.snapshot = event.snapshot;
+        break;
+      case nn::SessionEvent::Kind::kSettingChanged:
+        view.markers.push_back({double(event.step.global_step), event.message});
+        break;
+      case nn::SessionEvent::Kind::kError:
+        view.state = event.state;
+        state.Notify(Notice::Level::kError, event.message);
+        break;
+    }
+  }
+  if (view.last_step && view.samples_per_second > 0) {
+    const nn::TrainConfig& config = state.project.training;
+    double done = double(view.last_step->epoch) * view.steps_per_epoch + view.last_step->step_in_epoch + 1;
+    double total = double(config.epochs) * view.steps_per_epoch;
+    view.eta_seconds = std::max(0.0, total - done) * config.batch_size / view.samples_per_second;
+  }
+}
+
+void UpdateFromSession(AppState& state) {
+  if (state.session) ApplySessionEvents(state, state.session->Poll());
+}
+
+void LoadProjectData(AppState& state) {
+  try {
+    data::DataSplit split = data::LoadDataSpec(DataSpecFor(state.project.data));
+    // Points the user added by clicking join the training set.
+    for (const DataChoice::AddedPoint& p : state.project.data.added_points) {
+      if (split.train.format != data::FeatureFormat::kFloat32 || split.train.feature_size() != 2) break;
+      split.train.features_f32.push_back(p.x);
+      split.train.features_f32.push_back(p.y);
+      split.train.labels.push_back(std::min(p.label, split.train.num_classes - 1));
+    }
+    state.train_data = std::make_shared<const data::Dataset>(std::move(split.train));
+    state.test_data = std::make_shared<const data::Dataset>(std::move(split.test));
+    state.data_error.clear();
+  } catch (const Error& e) {
+    state.data_error = e.what();
+    state.Notify(Notice::Level::kError, e.what());
+  }
+}
+
+std::string WhyTrainingIsDisabled(const AppState& state) {
+  if (!state.session) return "No Vulkan device is available.";
+  if (!state.model) return state.model_error.empty() ? "The model is not valid." : state.model_error;
+  if (!state.data_error.empty()) return "The dataset could not be loaded: " + state.data_error;
+  if (!state.train_data || state.train_data->count() == 0) return "No training data is loaded.";
+  uint64_t inputs = nn::ShapeElements(state.model->layers[0].shape);
+  if (state.train_data->feature_size() != inputs)
+    return "The model's input layer takes " + std::to_string(inputs) + " values, but the dataset's samples have " +
+           std::to_string(state.train_data->feature_size()) + " (shape " +
+           nn::ShapeString(state.train_data->sample_shape) + ").";
+  if (state.train_data->count() < state.project.training.batch_size)
+    return "The batch size (" + std::to_string(state.project.training.batch_size) + ") is larger than the training set (" +
+           std::to_string(state.train_data->count()) + " samples).";
+  return "";
+}
+
+void StartTraining(AppState& state) {
+  if (!WhyTrainingIsDisabled(state).empty()) return;
+  nn::SessionSetup setup;
+  setup.model = *state.model;
+  setup.config = state.project.training;
+  const data::Dataset& all = *state.train_data;
+  if (setup.config.validation_fraction > 0 && all.count() >= 10) {
+    auto [train, validation] = data::SplitValidation(all, setup.config.validation_fraction, setup.config.seed);
+    setup.train = std::make_shared<const data::Dataset>(std::move(train));
+    setup.validation = std::make_shared<const data::Dataset>(std::move(validation));
+  } else {
+    setup.train = state.train_data;
+  }
+  setup.test = state.test_data && state.test_data->count() ? state.test_data : nullptr;
+  state.training.steps_per_epoch = static_cast<uint32_t>(setup.train->count() / setup.config.batch_size);
+  ClearTrainingHistory(state.training);
+  state.session->Load(std::move(setup));
+  state.session->Start();
+}
+
+}  // namespace ts::ui

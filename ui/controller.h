@@ -1,0 +1,34 @@
+// The glue between the panels and the TrainingSession: turning session events
+// into what the panels draw, and user actions into session commands. Runs on
+// the UI thread; nothing here waits for the GPU.
+#pragma once
+
+#include <vector>
+
+#include "compute/nn/session.h"
+#include "ui/app_state.h"
+
+namespace ts::ui {
+
+// Folds the session's events into state.training (curves, markers, snapshot,
+// per-kernel times) and raises notices for errors.
+void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& events);
+
+// Polls the session and applies its events. Call once per frame.
+void UpdateFromSession(AppState& state);
+
+// (Re)loads the datasets the project names into state.train_data/test_data.
+// Errors go to state.data_error and a notice; the previous data stays.
+void LoadProjectData(AppState& state);
+
+// Why training cannot start now ("" when it can): an invalid model, missing
+// data, or data that does not fit the model.
+std::string WhyTrainingIsDisabled(const AppState& state);
+
+// Loads the project's model, config and data into the session (keeps curves
+// only if `keep_history`), then starts training.
+void StartTraining(AppState& state);
+// Clears curves and markers (a fresh run).
+void ClearTrainingHistory(TrainingView& view);
+
+}  // namespace ts::ui

@@ -1,0 +1,209 @@
+#include "ui/panels/data_panel.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "compute/data/registry.h"
+#include "ui/controller.h"
+#include "ui/widgets/heatmap.h"
+#include "ui/widgets/plot.h"
+
+namespace ts::ui {
+namespace {
+
+struct DataKind {
+  const char* id;
+  const char* label;
+  const char* install;  // how to get it when it is not installed; nullptr: built in
+};
+
+const DataKind kKinds[] = {
+    {"spiral", "Spiral (2D)", nullptr},
+    {"circles", "Circles (2D)", nullptr},
+    {"xor", "XOR (2D)", nullptr},
+    {"blobs", "Gaussian blobs (2D)", nullptr},
+    {"moons", "Moons (2D)", nullptr},
+    {"mnist", "MNIST digits (28x28)", "assets/scripts/fetch-mnist.sh"},
+    {"fashion-mnist", "Fashion-MNIST (28x28)", "sudo apt-get install dataset-fashion-mnist"},
+    {"iris", "Iris (CSV, 4 features)", "sudo apt-get install python3-sklearn"},
+    {"wine", "Wine (CSV, 13 features)", "sudo apt-get install python3-sklearn"},
+    {"digits", "Digits (CSV, 8x8)", "sudo apt-get install python3-sklearn"},
+    {"csv", "CSV file...", nullptr},
+};
+
+bool IsSynthetic(const std::string& kind) {
+  return kind == "spiral" || kind == "circles" || kind == "xor" || kind == "blobs" || kind == "moons";
+}
+
+bool Installed(const DataKind& kind) { return !kind.install || data::FindDatasetDir(kind.id).has_value(); }
+
+// A grid of the first images, drawn pixel by pixel (small: 28x28 each).
+void DrawImageGrid(const data::Dataset& dataset) {
+  if (dataset.sample_shape.size() != 3) return;
+  uint32_t height = dataset.sample_shape[1], width = dataset.sample_shape[2];
+  size_t pixels = size_t(height) * width;
+  float cell = std::max(1.0f, ImGui::GetContentRegionAvail().x / (8.0f * (width + 2)));
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  ImVec2 origin = ImGui::GetCursorScreenPos();
+  size_t shown = std::min<size_t>(16, dataset.count());
+  for (size_t s = 0; s < shown; ++s) {
+    ImVec2 corner(origin.x + (s % 8) * (width + 2) * cell, origin.y + (s / 8) * (height + 12) * cell);
+    for (uint32_t y = 0; y < height; ++y)
+      for (uint32_t x = 0; x < width; ++x) {
+        float v = std::clamp(dataset.normalized(s, size_t(y) * width + x), 0.0f, 1.0f);
+        if (v <= 0.02f) continue;
+        int level = static_cast<int>(255 * v);
+        draw->AddRectFilled(ImVec2(corner.x + x * cell, corner.y + y * cell),
+                            ImVec2(corner.x + (x + 1) * cell, corner.y + (y + 1) * cell), IM_COL32(level, level, level, 255));
+      }
+    draw->AddRect(corner, ImVec2(corner.x + width * cell, corner.y + height * cell), IM_COL32(80, 80, 80, 255));
+    uint32_t label = dataset.labels[s];
+    std::string name = label < dataset.class_names.size() ? dataset.class_names[label] : std::to_string(label);
+    draw->AddText(ImVec2(corner.x, corner.y + height * cell), ImGui::GetColorU32(ImGuiCol_TextDisabled), name.c_str());
+  }
+  ImGui::Dummy(ImVec2(8 * (width + 2) * cell, ((shown + 7) / 8) * (height + 12) * cell));
+  (void)pixels;
+}
+
+void DrawTable(const data::Dataset& dataset) {
+  size_t columns = std::min<size_t>(dataset.feature_size(), 8);
+  if (!ImGui::BeginTable("preview", static_cast<int>(columns) + 1,
+                         ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit))
+    return;
+  for (size_t c = 0; c < columns; ++c) ImGui::TableSetupColumn(("x" + std::to_string(c)).c_str());
+  ImGui::TableSetupColumn("label");
+  ImGui::TableHeadersRow();
+  for (size_t row = 0; row < std::min<size_t>(dataset.count(), 8); ++row) {
+    ImGui::TableNextRow();
+    for (size_t c = 0; c < columns; ++c) {
+      ImGui::TableNextColumn();
+      ImGui::Text("%.2f", dataset.normalized(row, c));
+    }
+    ImGui::TableNextColumn();
+    ImGui::Text("%u", dataset.labels[row]);
+  }
+  ImGui::EndTable();
+  if (dataset.feature_size() > columns) ImGui::TextDisabled("(%zu more columns)", dataset.feature_size() - columns);
+}
+
+}  // namespace
+
+void DrawDataMap(AppState& state, const char* id, float height) {
+  const data::Dataset* train = state.train_data.get();
+  const data::Dataset* test = state.test_data.get();
+  if (!train || train->feature_size() != 2 || train->format != data::FeatureFormat::kFloat32) return;
+  ScatterSet sets[2];
+  int set_count = 0;
+  sets[set_count++] = {train->features_f32, train->labels, false};
+  if (test && test->feature_size() == 2 && test->format == data::FeatureFormat::kFloat32)
+    sets[set_count++] = {test->features_f32, test->labels, true};
+  ClassGrid grid;
+  const nn::Snapshot* snapshot = state.training.snapshot.get();
+  if (snapshot && snapshot->boundary_resolution > 0 && !snapshot->boundary.empty())
+    grid = {snapshot->boundary, static_cast<int>(snapshot->boundary_resolution), static_cast<int>(snapshot->classes)};
+  HeatmapOptions options;
+  options.size = ImVec2(0, height);
+  options.class_names = train->class_names;
+  HeatmapResult result = ClassHeatmap(id, grid, std::span<const ScatterSet>(sets, set_count), options);
+  if (ImGui::IsItemHovered() || result.hovered)
+    ImGui::SetTooltip(
+        "Filled dots: training set; rings: test set.\nClick to add a point of class %u (choose it in the Data panel).\n\n"
+        "The background is the network's decision boundary, computed on the GPU:\none forward pass over a whole grid of "
+        "inputs at once, each grid point\nhandled by its own invocations - data parallelism at work.",
+        state.selected_class);
+  if (result.clicked && !IsSynthetic(state.project.data.kind)) return;
+  if (result.clicked) {
+    state.project.data.added_points.push_back(
+        {static_cast<float>(result.clicked->x), static_cast<float>(result.clicked->y), state.selected_class});
+    state.dirty = true;
+    LoadProjectData(state);
+  }
+}
+
+void DrawDataPanel(AppState& state) {
+  if (!ImGui::Begin("Data")) {
+    ImGui::End();
+    return;
+  }
+  DataChoice& data = state.project.data;
+  bool changed = false;
+  const DataKind* current = &kKinds[0];
+  for (const DataKind& kind : kKinds)
+    if (data.kind == kind.id) current = &kind;
+  ImGui::SetNextItemWidth(-1);
+  if (ImGui::BeginCombo("##dataset", current->label)) {
+    for (const DataKind& kind : kKinds) {
+      bool installed = Installed(kind);
+      std::string label = std::string(kind.label) + (installed ? "" : "  (not installed)");
+      if (ImGui::Selectable(label.c_str(), &kind == current, installed ? 0 : ImGuiSelectableFlags_Disabled)) {
+        data.kind = kind.id;
+        changed = true;
+      }
+      if (!installed && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+        ImGui::SetTooltip("Install it with:\n  %s", kind.install);
+    }
+    ImGui::EndCombo();
+  }
+  for (const DataKind& kind : kKinds)
+    if (!Installed(kind)) ImGui::TextDisabled("%s: not installed (%s)", kind.id, kind.install);
+
+  if (IsSynthetic(data.kind)) {
+    int samples = static_cast<int>(data.samples), classes = static_cast<int>(data.classes), seed = static_cast<int>(data.seed);
+    bool two_classes_only = data.kind == "xor" || data.kind == "moons";
+    changed |= ImGui::SliderInt("samples", &samples, 50, 5000);
+    if (!two_classes_only) changed |= ImGui::SliderInt("classes", &classes, 2, 8);
+    changed |= ImGui::SliderFloat("noise", &data.noise, 0.0f, 1.0f, "%.2f");
+    changed |= ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f");
+    changed |= ImGui::InputInt("seed", &seed);
+    data.samples = static_cast<uint32_t>(std::max(samples, 10));
+    data.classes = two_classes_only ? 2u : static_cast<uint32_t>(std::clamp(classes, 2, 8));
+    data.seed = static_cast<uint32_t>(std::max(seed, 0));
+    if (ImGui::Button("Regenerate")) changed = true;
+    ImGui::SameLine();
+    if (ImGui::Button("Clear added points") && !data.added_points.empty()) {
+      data.added_points.clear();
+      changed = true;
+    }
+    int selected = static_cast<int>(state.selected_class);
+    ImGui::SetNextItemWidth(120);
+    if (ImGui::InputInt("class of new points", &selected))
+      state.selected_class = static_cast<uint32_t>(std::clamp(selected, 0, static_cast<int>(data.classes) - 1));
+    ImGui::TextDisabled("%zu points added by clicking", data.added_points.size());
+  } else if (data.kind == "csv") {
+    static char path[512];
+    if (path[0] == '\0') std::snprintf(path, sizeof path, "%s", data.path.c_str());
+    ImGui::SetNextItemWidth(-80);
+    ImGui::InputTextWithHint("##csvpath", "/path/to/file.csv", path, sizeof path);
+    ImGui::SameLine();
+    if (ImGui::Button("Load")) {
+      data.path = path;
+      changed = true;
+    }
+    ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f");
+  }
+  if (changed) {
+    state.dirty = true;
+    LoadProjectData(state);
+  }
+
+  ImGui::Separator();
+  if (!state.data_error.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 110, 110, 255));
+    ImGui::TextWrapped("%s", state.data_error.c_str());
+    ImGui::PopStyleColor();
+  }
+  if (const data::Dataset* train = state.train_data.get()) {
+    ImGui::Text("%s: %zu training, %zu test samples, shape %s, %u classes", train->name.c_str(), train->count(),
+                state.test_data ? state.test_data->count() : 0, nn::ShapeString(train->sample_shape).c_str(),
+                train->num_classes);
+    if (train->feature_size() == 2)
+      DrawDataMap(state, "data preview", 0);
+    else if (train->sample_shape.size() == 3)
+      DrawImageGrid(*train);
+    else
+      DrawTable(*train);
+  }
+  ImGui::End();
+}
+
+}  // namespace ts::ui

@@ -1,0 +1,91 @@
+#include "ui/panels/gpu_panel.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+#include "imgui.h"
+#include "ui/widgets/bar_chart.h"
+
+namespace ts::ui {
+
+void DrawGpuPanel(AppState& state) {
+  if (!ImGui::Begin("GPU")) {
+    ImGui::End();
+    return;
+  }
+  ImGui::Text("%s", state.device_name.c_str());
+  ImGui::TextDisabled("%s", state.device_type.c_str());
+  ImGui::Separator();
+  const TrainingView& view = state.training;
+  if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size()) {
+    ImGui::TextWrapped("Start training to see how long each kernel takes on the GPU.");
+    ImGui::End();
+    return;
+  }
+  double step_ns = std::accumulate(view.dispatch_ns.begin(), view.dispatch_ns.end(), 0.0);
+  ImGui::Text("GPU time per training step: %.2f ms", step_ns / 1e6);
+  ImGui::TextDisabled("%zu dispatches (Vulkan) = grids (CUDA)", view.dispatches.size());
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Each dispatch launches a grid of workgroups (CUDA: blocks),\n"
+                      "each workgroup a set of invocations (CUDA: threads).");
+
+  // Time per dispatch, largest first.
+  std::vector<size_t> order(view.dispatches.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return view.dispatch_ns[a] > view.dispatch_ns[b]; });
+  std::vector<std::string> details(order.size()), tooltips(order.size());
+  std::vector<Bar> bars;
+  for (size_t k = 0; k < order.size(); ++k) {
+    size_t i = order[k];
+    const nn::DispatchInfo& d = view.dispatches[i];
+    double ns = view.dispatch_ns[i];
+    char text[64];
+    std::snprintf(text, sizeof text, "%.0f%%", 100 * ns / std::max(step_ns, 1.0));
+    details[k] = text;
+    char tip[512];
+    std::snprintf(tip, sizeof tip,
+                  "kernel: %s\n%.3f MFLOP, %.3f MB moved (declared)\n%.2f GFLOP/s, %.2f GB/s achieved\n"
+                  "workgroups %u x %u x %u of %u x %u x %u invocations",
+                  d.kernel.c_str(), d.cost.flops / 1e6, (d.cost.bytes_read + d.cost.bytes_written) / 1e6,
+                  ns > 0 ? d.cost.flops / ns : 0.0, ns > 0 ? (d.cost.bytes_read + d.cost.bytes_written) / ns : 0.0,
+                  d.workgroups[0], d.workgroups[1], d.workgroups[2], d.local_size[0], d.local_size[1], d.local_size[2]);
+    tooltips[k] = tip;
+    bars.push_back({d.label.c_str(), ns / 1e3, details[k].c_str(), 0, tooltips[k].c_str()});
+  }
+  BarChartOptions options;
+  options.value_format = "%.1f";
+  options.unit = " us";
+  BarChart("step time by dispatch", bars, options);
+
+  ImGui::Separator();
+  ImGui::Text("Achieved rates per dispatch");
+  if (ImGui::BeginTable("rates", 4, ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp |
+                                        ImGuiTableFlags_ScrollY, ImVec2(0, 260))) {
+    ImGui::TableSetupScrollFreeze(0, 1);
+    ImGui::TableSetupColumn("dispatch", ImGuiTableColumnFlags_WidthStretch, 3.0f);
+    ImGui::TableSetupColumn("us");
+    ImGui::TableSetupColumn("GFLOP/s");
+    ImGui::TableSetupColumn("GB/s");
+    ImGui::TableHeadersRow();
+    for (size_t i : order) {
+      const nn::DispatchInfo& d = view.dispatches[i];
+      double ns = view.dispatch_ns[i];
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(d.label.c_str());
+      ImGui::TableNextColumn();
+      ImGui::Text("%.1f", ns / 1e3);
+      ImGui::TableNextColumn();
+      ImGui::Text("%.2f", ns > 0 ? d.cost.flops / ns : 0.0);
+      ImGui::TableNextColumn();
+      ImGui::Text("%.2f", ns > 0 ? (d.cost.bytes_read + d.cost.bytes_written) / ns : 0.0);
+    }
+    ImGui::EndTable();
+  }
+  ImGui::TextDisabled("Rates are the kernels' declared minimum work divided by measured GPU time.\n"
+                      "Caches can make achieved GB/s exceed what memory alone delivers.");
+  ImGui::End();
+}
+
+}  // namespace ts::ui

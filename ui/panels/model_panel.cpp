@@ -1,0 +1,633 @@
+#include "ui/panels/model_panel.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <utility>
+
+#include <imgui_stdlib.h>
+#include <nlohmann/json.hpp>
+
+#include "compute/common/error.h"
+#include "compute/nn/presets.h"
+#include "compute/nn/train_config.h"
+#include "ui/project.h"
+#include "ui/widgets/network_diagram.h"
+
+namespace ts::ui {
+namespace {
+
+namespace fs = std::filesystem;
+
+const ImVec4 kErrorColor(1.0f, 0.42f, 0.38f, 1.0f);
+constexpr const char* kRowPayload = "TS_LAYER_ROW";  // drag-and-drop payload: the dragged row's index (int)
+
+struct PaletteEntry {
+  const char* label;
+  const char* type;
+  const char* tip;
+};
+const PaletteEntry kPalette[] = {
+    {"Input", "input", "The sample shape, e.g. 2 or 1x28x28. Must be the first layer."},
+    {"Dense", "dense", "Fully connected: Y = X W + b."},
+    {"ReLU", "relu", "max(0, x)"},
+    {"LeakyReLU", "leaky_relu", "x for x > 0, slope * x otherwise"},
+    {"Sigmoid", "sigmoid", "1 / (1 + e^-x)"},
+    {"Tanh", "tanh", "tanh(x)"},
+    {"GELU", "gelu", "x * Phi(x) (the exact erf form)"},
+    {"Flatten", "flatten", "Turns an image (C x H x W) into a vector, for a dense layer."},
+    {"Softmax CE", "softmax_cross_entropy", "Loss head: softmax + cross-entropy over classes (2 or more outputs)."},
+    {"MSE", "mse", "Loss head: mean squared error against one-hot labels."},
+    {"BCE", "bce_with_logits", "Loss head: binary cross-entropy on logits (one output, 0/1 labels)."},
+};
+const char* const kActivationTypes[] = {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"};
+const char* const kLossTypes[] = {"softmax_cross_entropy", "mse", "bce_with_logits"};
+const char* const kInitNames[] = {"", "he_uniform", "he_normal", "xavier_uniform", "xavier_normal", "zeros"};
+
+// What the panel remembers between frames that is not part of the project:
+// selection, popups, a project waiting for the discard prompt. Reset when the
+// ImGui context changes (a new window, or a test).
+struct PanelUi {
+  ImGuiContext* context = nullptr;
+  int selected = -1;  // the row the palette inserts after
+  enum class PathPopup { kNone, kOpen, kSaveAs } path_popup = PathPopup::kNone;
+  bool path_popup_requested = false;
+  std::string path_input, path_error, last_path;
+  std::optional<Project> replacement;  // opened / preset / new, waiting for ConfirmDiscardChanges
+  std::string replacement_path;
+  std::map<std::string, std::pair<ImVec2, ImVec2>> palette_rects;
+};
+
+PanelUi& Ui() {
+  static PanelUi ui;
+  if (ui.context != ImGui::GetCurrentContext()) {
+    ui = PanelUi{};
+    ui.context = ImGui::GetCurrentContext();
+  }
+  return ui;
+}
+
+// The discard prompt's path field and last error, while it is open.
+struct DiscardUi {
+  std::string path, error;
+};
+
+std::string FormatCount(double value) {
+  char text[32];
+  if (value >= 1e9) std::snprintf(text, sizeof text, "%.2fG", value / 1e9);
+  else if (value >= 1e6) std::snprintf(text, sizeof text, "%.2fM", value / 1e6);
+  else if (value >= 1e4) std::snprintf(text, sizeof text, "%.1fK", value / 1e3);
+  else std::snprintf(text, sizeof text, "%.0f", value);
+  return text;
+}
+
+std::string FormatBytes(double bytes) {
+  char text[32];
+  if (bytes >= 1024.0 * 1024 * 1024) std::snprintf(text, sizeof text, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  else if (bytes >= 1024.0 * 1024) std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1024.0 * 1024));
+  else if (bytes >= 1024.0) std::snprintf(text, sizeof text, "%.1f KiB", bytes / 1024.0);
+  else std::snprintf(text, sizeof text, "%.0f B", bytes);
+  return text;
+}
+
+std::string CurrentDirectory() {
+  std::error_code error;
+  fs::path cwd = fs::current_path(error);
+  return error ? std::string() : cwd.string();
+}
+
+void MarkEdited(AppState& state) {
+  state.dirty = true;
+  RebuildModel(state);
+}
+
+void HelpTooltip(const char* text) {
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text);
+}
+
+bool IsModelFile(const std::string& path) {
+  try {
+    nlohmann::json root = nlohmann::json::parse(nn::ReadFile(path), nullptr, false);
+    return root.is_object() && root.value("format", "") == "tensorscope-model";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Replaces the project (after the discard prompt, when there was one).
+void ApplyReplacement(AppState& state, PanelUi& ui) {
+  state.project = std::move(*ui.replacement);
+  state.project_path = ui.replacement_path;
+  state.dirty = false;
+  ui.replacement.reset();
+  ui.selected = -1;
+  RebuildModel(state);
+}
+
+void DrawFileBar(AppState& state, PanelUi& ui) {
+  if (ImGui::Button("New")) {
+    Project project;  // the smallest model that trains: logistic regression on the spiral
+    project.layers = {{.type = "input", .shape = "2"}, {.type = "dense", .units = "3"}, {.type = "softmax_cross_entropy"}};
+    project.training.learning_rate = 0.01;
+    ui.replacement = std::move(project);
+    ui.replacement_path.clear();
+  }
+  HelpTooltip("A new project: input, one dense layer and a loss head, on the spiral data.");
+  ImGui::SameLine();
+  if (ImGui::Button("Open...")) {
+    ui.path_popup = PanelUi::PathPopup::kOpen;
+    ui.path_popup_requested = true;
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Save")) {
+    if (state.project_path.empty()) {
+      ui.path_popup = PanelUi::PathPopup::kSaveAs;
+      ui.path_popup_requested = true;
+    } else {
+      try {
+        SaveProject(state.project, state.project_path);
+        state.dirty = false;
+      } catch (const Error& e) {
+        state.Notify(Notice::Level::kError, e.what());
+      }
+    }
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Save As...")) {
+    ui.path_popup = PanelUi::PathPopup::kSaveAs;
+    ui.path_popup_requested = true;
+  }
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x));
+  if (ImGui::BeginCombo("##presets", "Presets", ImGuiComboFlags_HeightLarge)) {
+    for (const nn::Preset& preset : nn::BuiltInPresets())
+      if (ImGui::Selectable(preset.name)) {
+        try {
+          std::string source = std::string("preset '") + preset.name + "'";
+          nn::ModelDesc model = nn::ParseModel(preset.json, source);
+          ui.replacement = ProjectFromModel(model, nn::ParseTrainConfig(model.training, source + ": training"));
+          ui.replacement_path.clear();
+        } catch (const Error& e) {
+          state.Notify(Notice::Level::kError, e.what());
+        }
+      }
+    ImGui::EndCombo();
+  }
+  if (!state.project_path.empty()) ImGui::TextDisabled("%s%s", state.project_path.c_str(), state.dirty ? " (modified)" : "");
+  ImGui::SetNextItemWidth(-FLT_MIN);
+  if (ImGui::InputTextWithHint("##name", "project name", &state.project.name)) MarkEdited(state);
+}
+
+// The Open / Save As popup: a path field (there is no file dialog), showing the
+// current folder and the last path used.
+void DrawPathPopup(AppState& state, PanelUi& ui) {
+  const char* popup = "Project file##model_panel_path";
+  const bool opening = ui.path_popup == PanelUi::PathPopup::kOpen;
+  if (ui.path_popup_requested) {
+    ui.path_popup_requested = false;
+    ui.path_error.clear();
+    ui.path_input = !ui.last_path.empty() ? ui.last_path
+                    : !state.project_path.empty() ? state.project_path
+                    : (fs::path(CurrentDirectory()) / (opening ? "" : state.project.name + kProjectExtension)).string();
+    ImGui::OpenPopup(popup);
+  }
+  if (!ImGui::BeginPopupModal(popup, nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
+  ImGui::TextUnformatted(opening ? "Open a project (.tsproj.json) or a model (.json):" : "Save the project as:");
+  ImGui::TextDisabled("Current folder: %s", CurrentDirectory().c_str());
+  ImGui::SetNextItemWidth(480);
+  if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
+  bool submit = ImGui::InputText("##path", &ui.path_input, ImGuiInputTextFlags_EnterReturnsTrue);
+  if (!ui.last_path.empty() && ui.last_path != ui.path_input) {
+    ImGui::TextDisabled("Last used:");
+    ImGui::SameLine();
+    if (ImGui::SmallButton(ui.last_path.c_str())) ui.path_input = ui.last_path;
+  }
+  std::string path = ui.path_input;
+  if (!opening && !path.empty() && !path.ends_with(".json")) path += kProjectExtension;
+  std::error_code error;
+  if (!opening && fs::exists(path, error)) ImGui::TextDisabled("%s exists and will be replaced.", path.c_str());
+  submit |= ImGui::Button(opening ? "Open" : "Save");
+  ImGui::SameLine();
+  if (ImGui::Button("Cancel") || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
+    ui.path_popup = PanelUi::PathPopup::kNone;
+    ImGui::CloseCurrentPopup();
+  } else if (submit) {
+    try {
+      if (path.empty()) throw Error("Type a path first.");
+      if (opening) {
+        ui.replacement = LoadProject(path);
+        // A model file opens as a new project; saving must not overwrite the model with a project.
+        ui.replacement_path = IsModelFile(path) ? "" : path;
+      } else {
+        SaveProject(state.project, path);
+        state.project_path = path;
+        state.dirty = false;
+      }
+      ui.last_path = path;
+      ui.path_popup = PanelUi::PathPopup::kNone;
+      ImGui::CloseCurrentPopup();
+    } catch (const Error& e) {
+      ui.path_error = e.what();
+    }
+  }
+  if (!ui.path_error.empty()) {
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + 480);
+    ImGui::TextColored(kErrorColor, "%s", ui.path_error.c_str());
+    ImGui::PopTextWrapPos();
+  }
+  ImGui::EndPopup();
+}
+
+void DrawPalette(AppState& state, PanelUi& ui) {
+  ImGui::TextDisabled("Add a layer %s:", ui.selected >= 0 ? "after the selected row" : "before the loss head");
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float right_edge = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  ImGui::PushID("palette");
+  for (size_t i = 0; i < std::size(kPalette); ++i) {
+    if (ImGui::Button(kPalette[i].label)) ui.selected = static_cast<int>(InsertLayer(state, ui.selected, kPalette[i].type));
+    HelpTooltip(kPalette[i].tip);
+    ui.palette_rects[kPalette[i].type] = {ImGui::GetItemRectMin(), ImGui::GetItemRectMax()};
+    // Wrap like text: stay on this line while the next button fits.
+    if (i + 1 < std::size(kPalette)) {
+      float next_width = ImGui::CalcTextSize(kPalette[i + 1].label).x + 2 * style.FramePadding.x;
+      if (ImGui::GetItemRectMax().x + style.ItemSpacing.x + next_width < right_edge) ImGui::SameLine();
+    }
+  }
+  ImGui::PopID();
+}
+
+// A combo over `names`; returns true when the user picked another one.
+bool NameCombo(const char* id, std::string& value, std::span<const char* const> names, float width) {
+  bool changed = false;
+  ImGui::SetNextItemWidth(width);
+  if (ImGui::BeginCombo(id, value.empty() ? "auto" : value.c_str())) {
+    for (const char* name : names) {
+      bool selected = value == name;
+      if (ImGui::Selectable(*name ? name : "auto", selected) && !selected) {
+        value = name;
+        changed = true;
+      }
+    }
+    ImGui::EndCombo();
+  }
+  return changed;
+}
+
+// The inline editors of one row. Returns true when something changed.
+bool DrawLayerEditors(LayerEdit& layer) {
+  const float unit = ImGui::GetFontSize();
+  bool changed = false;
+  const std::string& type = layer.type;
+  if (type == "input") {
+    ImGui::TextUnformatted("input");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(unit * 5);
+    changed |= ImGui::InputTextWithHint("##shape", "2 or 1x28x28", &layer.shape);
+    HelpTooltip("The shape of one sample: \"2\" for 2D points, \"1x28x28\" for an MNIST image.");
+  } else if (type == "dense") {
+    ImGui::TextUnformatted("dense");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(unit * 3.5f);
+    changed |= ImGui::InputTextWithHint("##units", "units", &layer.units);
+    HelpTooltip("Output features (units).");
+    ImGui::SameLine();
+    changed |= ImGui::Checkbox("bias", &layer.bias);
+    ImGui::SameLine();
+    changed |= NameCombo("##init", layer.init, kInitNames, unit * 7);
+    HelpTooltip("Weight initialisation. auto: he_uniform before a ReLU-family activation, else xavier_uniform.");
+  } else if (std::find(std::begin(kActivationTypes), std::end(kActivationTypes), type) != std::end(kActivationTypes)) {
+    changed |= NameCombo("##activation", layer.type, kActivationTypes, unit * 6);
+    if (layer.type == "leaky_relu") {
+      ImGui::SameLine();
+      ImGui::SetNextItemWidth(unit * 3.5f);
+      changed |= ImGui::InputTextWithHint("##slope", "slope", &layer.slope);
+      HelpTooltip("The slope for negative inputs, in [0, 1).");
+    }
+  } else if (std::find(std::begin(kLossTypes), std::end(kLossTypes), type) != std::end(kLossTypes)) {
+    changed |= NameCombo("##loss", layer.type, kLossTypes, unit * 9);
+  } else {
+    ImGui::TextUnformatted(type.c_str());
+  }
+  if (!layer.name.empty()) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("'%s'", layer.name.c_str());
+  }
+  return changed;
+}
+
+// A structural edit chosen while drawing the table, applied after it.
+struct RowEdit {
+  enum class Kind { kNone, kMove, kRemove, kDuplicate } kind = Kind::kNone;
+  size_t row = 0, to = 0;
+};
+
+void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optional<nn::LayerShape>>& shapes) {
+  std::vector<LayerEdit>& layers = state.project.layers;
+  const uint32_t batch = std::max(1u, state.project.training.batch_size);
+  const uint32_t states = kernels::OptimizerStateCount(state.project.training.optimizer);
+  ui.selected = std::min(ui.selected, static_cast<int>(layers.size()) - 1);
+
+  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_Resizable |
+                                ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX | ImGuiTableFlags_ScrollY;
+  size_t error_rows = std::count_if(layers.begin(), layers.end(), [](const LayerEdit& l) { return !l.error.empty(); });
+  float wanted = ImGui::GetFrameHeightWithSpacing() * (layers.size() + 1.5f) +
+                 ImGui::GetTextLineHeightWithSpacing() * 2 * error_rows + ImGui::GetStyle().ScrollbarSize;
+  float height = std::clamp(wanted, ImGui::GetFrameHeightWithSpacing() * 4, std::max(160.0f, ImGui::GetContentRegionAvail().y * 0.6f));
+  RowEdit edit;
+  if (ImGui::BeginTable("layers", 8, flags, ImVec2(0, height))) {
+    ImGui::TableSetupScrollFreeze(1, 1);
+    ImGui::TableSetupColumn("#");
+    ImGui::TableSetupColumn("Layer");
+    ImGui::TableSetupColumn("Output");
+    ImGui::TableSetupColumn("Params");
+    ImGui::TableSetupColumn("FLOPs");
+    ImGui::TableSetupColumn("Act. mem");
+    ImGui::TableSetupColumn("Param mem");
+    ImGui::TableSetupColumn("##actions");
+    ImGui::TableHeadersRow();
+    for (size_t i = 0; i < layers.size(); ++i) {
+      LayerEdit& layer = layers[i];
+      ImGui::PushID(static_cast<int>(i));
+      ImGui::TableNextRow();
+      ImGui::TableSetColumnIndex(0);
+      char index[24];
+      std::snprintf(index, sizeof index, "%zu", i);
+      if (ImGui::Selectable(index, ui.selected == static_cast<int>(i),
+                            ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap))
+        ui.selected = ui.selected == static_cast<int>(i) ? -1 : static_cast<int>(i);
+      // Drag a row by its number onto another row to move it there.
+      if (ImGui::BeginDragDropSource()) {
+        int from = static_cast<int>(i);
+        ImGui::SetDragDropPayload(kRowPayload, &from, sizeof from);
+        ImGui::Text("Move layers[%zu] (%s)", i, layer.type.c_str());
+        ImGui::EndDragDropSource();
+      }
+      if (ImGui::BeginDragDropTarget()) {
+        if (const ImGuiPayload* payload = ImGui::AcceptDragDropPayload(kRowPayload))
+          edit = {RowEdit::Kind::kMove, static_cast<size_t>(*static_cast<const int*>(payload->Data)), i};
+        ImGui::EndDragDropTarget();
+      }
+      if (ImGui::BeginPopupContextItem("row_menu")) {
+        ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
+        if (ImGui::InputTextWithHint("name", "default name", &layer.name)) MarkEdited(state);
+        if (ImGui::MenuItem("Duplicate")) edit = {RowEdit::Kind::kDuplicate, i, 0};
+        if (ImGui::MenuItem("Remove")) edit = {RowEdit::Kind::kRemove, i, 0};
+        ImGui::EndPopup();
+      }
+
+      ImGui::TableSetColumnIndex(1);
+      if (DrawLayerEditors(layer)) MarkEdited(state);
+      const std::optional<nn::LayerShape>& shape = i < shapes.size() ? shapes[i] : std::nullopt;
+      if (shape) {
+        const bool is_input = layer.type == "input";
+        const double activation_bytes = double(nn::ShapeElements(shape->output)) * batch * 4 * (is_input ? 1 : 2);
+        const double parameter_bytes = double(shape->parameters) * 4 * (2 + states);
+        ImGui::TableSetColumnIndex(2);
+        ImGui::TextUnformatted(nn::ShapeString(shape->output).c_str());
+        ImGui::TableSetColumnIndex(3);
+        ImGui::TextUnformatted(shape->parameters ? FormatCount(double(shape->parameters)).c_str() : "-");
+        ImGui::TableSetColumnIndex(4);
+        ImGui::TextUnformatted(shape->flops_per_sample ? FormatCount(double(shape->flops_per_sample)).c_str() : "-");
+        ImGui::TableSetColumnIndex(5);
+        ImGui::TextUnformatted(FormatBytes(activation_bytes).c_str());
+        ImGui::TableSetColumnIndex(6);
+        ImGui::TextUnformatted(shape->parameters ? FormatBytes(parameter_bytes).c_str() : "-");
+      }
+      ImGui::TableSetColumnIndex(7);
+      if (ImGui::ArrowButton("up", ImGuiDir_Up) && i > 0) edit = {RowEdit::Kind::kMove, i, i - 1};
+      HelpTooltip("Move up");
+      ImGui::SameLine(0, 2);
+      if (ImGui::ArrowButton("down", ImGuiDir_Down) && i + 1 < layers.size()) edit = {RowEdit::Kind::kMove, i, i + 1};
+      HelpTooltip("Move down");
+      ImGui::SameLine(0, 2);
+      if (ImGui::SmallButton("dup")) edit = {RowEdit::Kind::kDuplicate, i, 0};
+      HelpTooltip("Duplicate this layer");
+      ImGui::SameLine(0, 2);
+      if (ImGui::SmallButton("x")) edit = {RowEdit::Kind::kRemove, i, 0};
+      HelpTooltip("Remove this layer");
+
+      if (!layer.error.empty()) {  // why the row is invalid, in red under it
+        ImGui::TableNextRow();
+        ImGui::TableSetColumnIndex(1);
+        ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetFontSize() * 22);
+        ImGui::TextColored(kErrorColor, "%s", layer.error.c_str());
+        ImGui::PopTextWrapPos();
+      }
+      ImGui::PopID();
+    }
+    ImGui::EndTable();
+  }
+  switch (edit.kind) {
+    case RowEdit::Kind::kMove:
+      if (edit.row != edit.to && edit.row < layers.size()) {
+        MoveLayer(state, edit.row, edit.to);
+        ui.selected = static_cast<int>(edit.to);
+      }
+      break;
+    case RowEdit::Kind::kRemove:
+      RemoveLayer(state, edit.row);
+      if (ui.selected >= static_cast<int>(edit.row)) --ui.selected;
+      break;
+    case RowEdit::Kind::kDuplicate:
+      DuplicateLayer(state, edit.row);
+      ui.selected = static_cast<int>(edit.row) + 1;
+      break;
+    case RowEdit::Kind::kNone:
+      break;
+  }
+}
+
+void DrawTotals(const AppState& state, const std::vector<std::optional<nn::LayerShape>>& shapes) {
+  const nn::TrainConfig& training = state.project.training;
+  uint64_t parameters = 0, flops = 0;
+  for (const std::optional<nn::LayerShape>& shape : shapes)
+    if (shape) parameters += shape->parameters, flops += shape->flops_per_sample;
+  const bool partial = std::any_of(shapes.begin(), shapes.end(), [](const auto& s) { return !s.has_value(); });
+  ImGui::Text("%s%s parameters, %s FLOPs per sample (forward)", partial ? "so far: " : "",
+              FormatCount(double(parameters)).c_str(), FormatCount(double(flops)).c_str());
+  ImGui::TextDisabled("about %s FLOPs per training step (forward + backward = 3 x forward, x batch %u)",
+                      FormatCount(3.0 * double(flops) * training.batch_size).c_str(), training.batch_size);
+
+  nn::MemoryUse memory = EstimateTrainingMemory(shapes, training.batch_size, training.optimizer);
+  ImGui::Text("Device memory (estimate): %s at batch %u with %s", FormatBytes(double(memory.total())).c_str(),
+              training.batch_size, kernels::OptimizerName(training.optimizer));
+  if (ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::TextUnformatted("Estimated from the shapes (4 bytes a value); the compiled plan adds alignment and per-step buffers.");
+    const std::pair<const char*, uint64_t> rows[] = {
+        {"parameters", memory.parameters}, {"gradients", memory.gradients},
+        {"optimizer state", memory.optimizer_state}, {"activations", memory.activations},
+        {"activation gradients", memory.activation_gradients}, {"batch input + labels", memory.batch}};
+    for (const auto& [name, bytes] : rows) ImGui::Text("%-22s %s", name, FormatBytes(double(bytes)).c_str());
+    ImGui::EndTooltip();
+  }
+  if (!state.model_error.empty() &&
+      std::none_of(state.project.layers.begin(), state.project.layers.end(), [](const LayerEdit& l) { return !l.error.empty(); })) {
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextColored(kErrorColor, "%s", state.model_error.c_str());
+    ImGui::PopTextWrapPos();
+  } else if (!state.model_error.empty()) {
+    ImGui::TextColored(kErrorColor, "The model cannot be trained until the rows marked in red are fixed.");
+  }
+}
+
+}  // namespace
+
+// ---- Public -------------------------------------------------------------------
+
+nn::MemoryUse EstimateTrainingMemory(const std::vector<std::optional<nn::LayerShape>>& shapes, uint32_t batch,
+                                     kernels::OptimizerKind optimizer) {
+  nn::MemoryUse memory;
+  constexpr uint64_t kBytes = 4;  // float32 (labels: uint32)
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    if (!shapes[i]) continue;
+    const uint64_t values = nn::ShapeElements(shapes[i]->output) * batch;
+    if (i == 0) {
+      memory.batch += values * kBytes + uint64_t(batch) * kBytes;  // the gathered input and the labels
+    } else {
+      memory.activations += values * kBytes;
+      memory.activation_gradients += values * kBytes;
+    }
+    memory.parameters += shapes[i]->parameters * kBytes;
+  }
+  memory.gradients = memory.parameters;
+  memory.optimizer_state = memory.parameters * kernels::OptimizerStateCount(optimizer);
+  return memory;
+}
+
+size_t InsertLayer(AppState& state, int after, const std::string& type) {
+  std::vector<LayerEdit>& layers = state.project.layers;
+  size_t position = layers.size();
+  if (after >= 0) {
+    position = std::min(layers.size(), static_cast<size_t>(after) + 1);
+  } else if (!layers.empty() && std::find(std::begin(kLossTypes), std::end(kLossTypes), layers.back().type) != std::end(kLossTypes)) {
+    position = layers.size() - 1;  // keep the loss head last
+  }
+  LayerEdit layer;
+  layer.type = type;
+  layers.insert(layers.begin() + static_cast<std::ptrdiff_t>(position), layer);
+  MarkEdited(state);
+  return position;
+}
+
+void RemoveLayer(AppState& state, size_t index) {
+  if (index >= state.project.layers.size()) return;
+  state.project.layers.erase(state.project.layers.begin() + static_cast<std::ptrdiff_t>(index));
+  MarkEdited(state);
+}
+
+void DuplicateLayer(AppState& state, size_t index) {
+  std::vector<LayerEdit>& layers = state.project.layers;
+  if (index >= layers.size()) return;
+  LayerEdit copy = layers[index];
+  copy.name.clear();  // names must stay unique
+  layers.insert(layers.begin() + static_cast<std::ptrdiff_t>(index) + 1, copy);
+  MarkEdited(state);
+}
+
+void MoveLayer(AppState& state, size_t from, size_t to) {
+  std::vector<LayerEdit>& layers = state.project.layers;
+  if (from >= layers.size() || to >= layers.size() || from == to) return;
+  LayerEdit moved = std::move(layers[from]);
+  layers.erase(layers.begin() + static_cast<std::ptrdiff_t>(from));
+  layers.insert(layers.begin() + static_cast<std::ptrdiff_t>(to), std::move(moved));
+  MarkEdited(state);
+}
+
+bool PaletteButtonRect(const std::string& type, ImVec2* min, ImVec2* max) {
+  if (!ImGui::GetCurrentContext()) return false;
+  PanelUi& ui = Ui();
+  auto it = ui.palette_rects.find(type);
+  if (it == ui.palette_rects.end()) return false;
+  *min = it->second.first;
+  *max = it->second.second;
+  return true;
+}
+
+DiscardChoice ConfirmDiscardChanges(AppState& state, const char* action) {
+  if (!state.dirty) return DiscardChoice::kProceed;
+  static DiscardUi prompt;
+  const char* popup = "Unsaved changes##confirm_discard";
+  if (!ImGui::IsPopupOpen(popup)) {
+    prompt = DiscardUi{state.project_path, ""};
+    if (prompt.path.empty()) prompt.path = (fs::path(CurrentDirectory()) / (state.project.name + kProjectExtension)).string();
+    ImGui::OpenPopup(popup);
+  }
+  DiscardChoice choice = DiscardChoice::kPending;
+  bool open = true;
+  if (ImGui::BeginPopupModal(popup, &open, ImGuiWindowFlags_AlwaysAutoResize)) {
+    ImGui::Text("'%s' has unsaved changes.", state.project.name.c_str());
+    ImGui::Text("Save them before you %s?", action);
+    if (state.project_path.empty()) {
+      ImGui::SetNextItemWidth(420);
+      ImGui::InputText("path", &prompt.path);
+    }
+    if (ImGui::Button("Save")) {
+      try {
+        SaveProject(state.project, prompt.path);
+        state.project_path = prompt.path;
+        state.dirty = false;
+        choice = DiscardChoice::kProceed;
+        ImGui::CloseCurrentPopup();
+      } catch (const Error& e) {
+        prompt.error = e.what();
+      }
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("Discard changes")) {
+      choice = DiscardChoice::kProceed;
+      ImGui::CloseCurrentPopup();
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("Cancel") || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
+      choice = DiscardChoice::kCancel;
+      ImGui::CloseCurrentPopup();
+    }
+    if (!prompt.error.empty()) ImGui::TextColored(kErrorColor, "%s", prompt.error.c_str());
+    ImGui::EndPopup();
+  }
+  if (!open) choice = DiscardChoice::kCancel;  // the popup's close button
+  return choice;
+}
+
+void DrawModelPanel(AppState& state) {
+  PanelUi& ui = Ui();
+  if (!state.model && state.model_error.empty()) RebuildModel(state);  // a project set without a rebuild
+
+  const ImGuiViewport* viewport = ImGui::GetMainViewport();
+  ImGui::SetNextWindowPos(viewport->WorkPos, ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowSize(ImVec2(std::max(420.0f, viewport->WorkSize.x * 0.3f), viewport->WorkSize.y), ImGuiCond_FirstUseEver);
+  // "###Model" keeps the window's identity while the title changes.
+  std::string title = "Model: " + state.project.name + (state.dirty ? "*" : "") + "###Model";
+  if (ImGui::Begin(title.c_str())) {
+    DrawFileBar(state, ui);
+    DrawPathPopup(state, ui);
+    ImGui::Separator();
+    DrawPalette(state, ui);
+    std::vector<std::optional<nn::LayerShape>> shapes = PartialLayerShapes(state.project);
+    DrawLayerTable(state, ui, shapes);
+    shapes = PartialLayerShapes(state.project);  // the table may have edited the rows
+    DrawTotals(state, shapes);
+    if (ImGui::CollapsingHeader("Diagram", ImGuiTreeNodeFlags_DefaultOpen)) {
+      if (state.model) {
+        NetworkDiagramOptions options;
+        options.highlight_layer = ui.selected;
+        DrawNetworkDiagram(*state.model, state.training.snapshot.get(), ImVec2(0, std::max(200.0f, ImGui::GetContentRegionAvail().y)), options);
+      } else {
+        ImGui::TextDisabled("Fix the errors above to see the diagram.");
+      }
+    }
+  }
+  // Outside the Begin() check: a collapsed window still finishes a pending replacement.
+  if (ui.replacement) {
+    DiscardChoice choice = ConfirmDiscardChanges(state, "replace it");
+    if (choice == DiscardChoice::kProceed) ApplyReplacement(state, ui);
+    if (choice == DiscardChoice::kCancel) ui.replacement.reset();
+  }
+  ImGui::End();
+}
+
+}  // namespace ts::ui

@@ -1,0 +1,275 @@
+#include "ui/panels/training_panel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "ui/controller.h"
+#include "ui/panels/data_panel.h"
+#include "ui/widgets/plot.h"
+
+namespace ts::ui {
+namespace {
+
+ImVec2 g_train_button_min, g_train_button_max;
+bool g_train_button_drawn = false;
+
+const char* kOptimizers[] = {"sgd", "momentum", "adam", "adamw"};
+const char* kSchedules[] = {"constant", "step", "cosine"};
+
+std::string FormatEta(double seconds) {
+  char text[32];
+  long total = static_cast<long>(seconds + 0.5);
+  std::snprintf(text, sizeof text, "%ld:%02ld", total / 60, total % 60);
+  return text;
+}
+
+bool IsActive(nn::SessionState s) { return s == nn::SessionState::kRunning || s == nn::SessionState::kPaused; }
+
+void DrawSettings(AppState& state) {
+  nn::TrainConfig& config = state.project.training;
+  nn::TrainingSession* session = state.session;
+  bool active = IsActive(state.training.state);
+  ImGui::PushItemWidth(140);
+
+  int optimizer = static_cast<int>(config.optimizer);
+  if (ImGui::Combo("optimizer", &optimizer, kOptimizers, IM_ARRAYSIZE(kOptimizers))) {
+    config.optimizer = static_cast<kernels::OptimizerKind>(optimizer);
+    state.dirty = true;
+    if (active && session) session->SetOptimizer(config.optimizer);
+  }
+  ImGui::SameLine();
+  float lr = static_cast<float>(config.learning_rate);
+  if (ImGui::DragFloat("learning rate", &lr, lr * 0.01f, 1e-6f, 10.0f, "%.2e", ImGuiSliderFlags_Logarithmic) &&
+      lr > 0) {
+    config.learning_rate = lr;
+    state.dirty = true;
+  }
+  // Apply to a running session when the user finishes the edit, not per pixel dragged.
+  if (ImGui::IsItemDeactivatedAfterEdit() && active && session) session->SetLearningRate(config.learning_rate);
+
+  int batch = static_cast<int>(config.batch_size);
+  if (ImGui::InputInt("batch size", &batch, 8, 64)) {
+    config.batch_size = static_cast<uint32_t>(std::clamp(batch, 1, 65536));
+    state.dirty = true;
+  }
+  if (ImGui::IsItemDeactivatedAfterEdit() && active && session) session->SetBatchSize(config.batch_size);
+  ImGui::SameLine();
+  int epochs = static_cast<int>(config.epochs);
+  if (ImGui::InputInt("epochs", &epochs, 1, 10)) {
+    config.epochs = static_cast<uint32_t>(std::clamp(epochs, 1, 100000));
+    state.dirty = true;
+  }
+
+  int schedule = static_cast<int>(config.schedule.kind);
+  if (ImGui::Combo("LR schedule", &schedule, kSchedules, IM_ARRAYSIZE(kSchedules))) {
+    config.schedule.kind = static_cast<nn::ScheduleKind>(schedule);
+    state.dirty = true;
+  }
+  ImGui::SameLine();
+  float warmup = static_cast<float>(config.schedule.warmup_epochs);
+  if (ImGui::DragFloat("warm-up epochs", &warmup, 0.1f, 0.0f, 100.0f, "%.1f")) {
+    config.schedule.warmup_epochs = std::max(0.0f, warmup);
+    state.dirty = true;
+  }
+  if (config.schedule.kind == nn::ScheduleKind::kStep) {
+    float step_epochs = static_cast<float>(config.schedule.step_epochs), gamma = static_cast<float>(config.schedule.gamma);
+    if (ImGui::DragFloat("step every (epochs)", &step_epochs, 0.5f, 0.5f, 1000.0f, "%.1f")) {
+      config.schedule.step_epochs = std::max(0.5f, step_epochs);
+      state.dirty = true;
+    }
+    ImGui::SameLine();
+    if (ImGui::DragFloat("gamma", &gamma, 0.01f, 0.01f, 1.0f, "%.2f")) {
+      config.schedule.gamma = gamma;
+      state.dirty = true;
+    }
+  }
+  float decay = config.hyper.weight_decay;
+  if (ImGui::DragFloat("weight decay", &decay, 1e-5f, 0.0f, 1.0f, "%.1e")) {
+    config.hyper.weight_decay = std::max(0.0f, decay);
+    state.dirty = true;
+  }
+  ImGui::SameLine();
+  int seed = static_cast<int>(config.seed);
+  if (ImGui::InputInt("seed", &seed)) {
+    config.seed = static_cast<uint64_t>(std::max(seed, 1));
+    state.dirty = true;
+  }
+  ImGui::PopItemWidth();
+}
+
+void DrawControls(AppState& state) {
+  nn::TrainingSession* session = state.session;
+  nn::SessionState s = state.training.state;
+  std::string why = WhyTrainingIsDisabled(state);
+  bool can_train = why.empty();
+
+  // Train starts a fresh run; while paused it resumes.
+  bool resume = s == nn::SessionState::kPaused;
+  ImGui::BeginDisabled(!can_train || s == nn::SessionState::kRunning);
+  if (ImGui::Button(resume ? "Resume" : "Train", ImVec2(90, 0))) {
+    if (resume)
+      session->Start();
+    else
+      StartTraining(state);
+  }
+  ImGui::EndDisabled();
+  g_train_button_min = ImGui::GetItemRectMin();
+  g_train_button_max = ImGui::GetItemRectMax();
+  g_train_button_drawn = true;
+  if (!can_train && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", why.c_str());
+  ImGui::SameLine();
+  ImGui::BeginDisabled(s != nn::SessionState::kRunning);
+  if (ImGui::Button("Pause")) session->Pause();
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!can_train || s == nn::SessionState::kRunning);
+  if (ImGui::Button("Step")) {
+    if (s == nn::SessionState::kPaused || s == nn::SessionState::kReady)
+      session->Step();
+    else {
+      StartTraining(state);
+      session->Pause();
+    }
+  }
+  ImGui::EndDisabled();
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Run one batch, then pause.");
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!IsActive(s));
+  if (ImGui::Button("Stop")) session->Stop();
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(s == nn::SessionState::kEmpty || s == nn::SessionState::kRunning);
+  if (ImGui::Button("Reset")) {
+    session->Reset();
+    ClearTrainingHistory(state.training);
+  }
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::TextDisabled("%s", nn::SessionStateName(s));
+  if (!can_train) {
+    ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 170, 90, 255));
+    ImGui::TextWrapped("Train is disabled: %s", why.c_str());
+    ImGui::PopStyleColor();
+  }
+}
+
+void DrawProgress(AppState& state) {
+  const TrainingView& view = state.training;
+  const nn::TrainConfig& config = state.project.training;
+  if (!view.last_step) {
+    ImGui::ProgressBar(0.0f, ImVec2(-1, 0), "not started");
+    return;
+  }
+  const nn::StepReport& r = *view.last_step;
+  double done = double(r.epoch) * view.steps_per_epoch + r.step_in_epoch + 1;
+  double total = std::max(1.0, double(config.epochs) * view.steps_per_epoch);
+  char text[160];
+  std::snprintf(text, sizeof text, "epoch %u/%u  step %u/%u  %.0f samples/s  ETA %s", r.epoch + 1, config.epochs,
+                r.step_in_epoch + 1, view.steps_per_epoch, view.samples_per_second, FormatEta(view.eta_seconds).c_str());
+  ImGui::ProgressBar(static_cast<float>(done / total), ImVec2(-1, 0), text);
+  ImGui::Text("loss %.4f   accuracy %.1f%%   lr %.2e", r.loss, 100 * r.accuracy, r.learning_rate);
+  if (view.last_epoch && view.last_epoch->validation)
+    ImGui::Text("validation: loss %.4f   accuracy %.2f%%", view.last_epoch->validation->loss,
+                100 * view.last_epoch->validation->accuracy);
+  if (view.last_test) ImGui::Text("test: loss %.4f   accuracy %.2f%%", view.last_test->loss, 100 * view.last_test->accuracy);
+}
+
+void DrawCurves(AppState& state) {
+  static PlotState loss_view, accuracy_view;
+  static float smoothing = 0.6f;
+  static bool log_loss = true;
+  const TrainingView& view = state.training;
+  ImGui::SetNextItemWidth(140);
+  ImGui::SliderFloat("smoothing", &smoothing, 0.0f, 0.99f, "%.2f");
+  ImGui::SameLine();
+  ImGui::Checkbox("log loss", &log_loss);
+  std::vector<PlotMarker> markers;
+  for (const Marker& m : view.markers) markers.push_back({m.step, m.label.c_str()});
+  float width = ImGui::GetContentRegionAvail().x;
+  float plot_width = std::max(200.0f, (width - ImGui::GetStyle().ItemSpacing.x) / 2);
+  PlotSeries loss[] = {{"train", view.train_loss.x, view.train_loss.y},
+                       {"validation", view.validation_loss.x, view.validation_loss.y, 0, 2.0f, false, false}};
+  PlotOptions loss_options;
+  loss_options.title = "Loss";
+  loss_options.x_label = "step";
+  loss_options.log_y = log_loss;
+  loss_options.smoothing = smoothing;
+  loss_options.size = ImVec2(plot_width, 220);
+  Plot("loss plot", loss_view, loss_options, loss, markers);
+  ImGui::SameLine();
+  PlotSeries accuracy[] = {{"train", view.train_accuracy.x, view.train_accuracy.y},
+                           {"validation", view.validation_accuracy.x, view.validation_accuracy.y, 0, 2.0f, false, false}};
+  PlotOptions accuracy_options;
+  accuracy_options.title = "Accuracy";
+  accuracy_options.x_label = "step";
+  accuracy_options.smoothing = smoothing;
+  accuracy_options.size = ImVec2(plot_width, 220);
+  accuracy_options.y_fit_min = 0;
+  accuracy_options.y_fit_max = 1;
+  Plot("accuracy plot", accuracy_view, accuracy_options, accuracy, markers);
+}
+
+void DrawConfusion(const nn::EvalResult& result, const data::Dataset* dataset, const char* title) {
+  ImGui::Text("%s (rows: true class, columns: predicted)", title);
+  uint32_t n = result.classes;
+  if (n == 0 || n > 20) return;
+  uint64_t largest = 1;
+  for (uint64_t v : result.confusion) largest = std::max(largest, v);
+  if (!ImGui::BeginTable("confusion", static_cast<int>(n) + 1, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit))
+    return;
+  ImGui::TableSetupColumn("");
+  for (uint32_t c = 0; c < n; ++c) ImGui::TableSetupColumn(std::to_string(c).c_str());
+  ImGui::TableHeadersRow();
+  for (uint32_t t = 0; t < n; ++t) {
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    std::string name = dataset && t < dataset->class_names.size() ? dataset->class_names[t] : std::to_string(t);
+    ImGui::TextUnformatted(name.c_str());
+    for (uint32_t p = 0; p < n; ++p) {
+      ImGui::TableNextColumn();
+      uint64_t v = result.confusion[size_t(t) * n + p];
+      float share = float(v) / float(largest);
+      ImU32 colour = t == p ? IM_COL32(60, 140, 90, static_cast<int>(40 + 200 * share))
+                            : IM_COL32(190, 70, 60, static_cast<int>(v ? 40 + 200 * share : 0));
+      ImGui::TableSetBgColor(ImGuiTableBgTarget_CellBg, colour);
+      ImGui::Text("%llu", static_cast<unsigned long long>(v));
+    }
+  }
+  ImGui::EndTable();
+}
+
+}  // namespace
+
+bool TrainButtonRect(ImVec2* min, ImVec2* max) {
+  *min = g_train_button_min;
+  *max = g_train_button_max;
+  return g_train_button_drawn;
+}
+
+void DrawTrainingPanel(AppState& state) {
+  if (!ImGui::Begin("Training")) {
+    ImGui::End();
+    return;
+  }
+  DrawSettings(state);
+  ImGui::Separator();
+  DrawControls(state);
+  DrawProgress(state);
+  ImGui::Separator();
+  DrawCurves(state);
+  const data::Dataset* train = state.train_data.get();
+  bool two_d = train && train->feature_size() == 2;
+  if (two_d) {
+    ImGui::Text("Decision boundary");
+    DrawDataMap(state, "boundary", 0);
+  }
+  const TrainingView& view = state.training;
+  if (view.last_test)
+    DrawConfusion(*view.last_test, state.test_data.get(), "Confusion matrix on the test set");
+  else if (view.last_epoch && view.last_epoch->validation)
+    DrawConfusion(*view.last_epoch->validation, train, "Confusion matrix on the validation set");
+  ImGui::End();
+}
+
+}  // namespace ts::ui

@@ -1,0 +1,130 @@
+// Project files and the conversions between what the user edits (Project, with
+// its LayerEdit rows kept as typed) and what the compute side runs (ModelDesc,
+// TrainConfig, a data spec).
+//
+// Project file (JSON, version 1; files Tensorscope writes end in ".tsproj.json"):
+//   {
+//     "format": "tensorscope-project", "version": 1, "name": "spiral-mlp",
+//     "model":    { ... },   // a model as nn::ModelToJson writes it (see compute/nn/model.h);
+//                            // a field the user left invalid (units "abc") is kept as the typed string
+//     "training": { ... },   // nn::TrainConfigToJson (see compute/nn/train_config.h)
+//     "data": {"kind": "spiral", "samples": 900, "classes": 3, "noise": 0.2, "seed": 1,
+//              "test_fraction": 0.2, "path": "", "added_points": [[x, y, label], ...]},
+//     "session": {"path": "...", "dirty": true}   // optional; only autosaves carry it
+//   }
+// A model file ("format": "tensorscope-model") opens as a project too.
+//
+// Autosave rule: the app calls Autosaver::Tick every frame (it writes
+// AutosavePath() a few seconds after the project last changed) and
+// Autosaver::Flush on exit; on start it calls LoadStartupProject, which reopens
+// the autosave when there is one and otherwise gives DefaultProject().
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compute/nn/model.h"
+#include "compute/nn/train_config.h"
+#include "ui/app_state.h"
+
+namespace ts::ui {
+
+inline constexpr int kProjectVersion = 1;
+inline constexpr const char* kProjectExtension = ".tsproj.json";
+
+// ---- Files -----------------------------------------------------------------
+
+nlohmann::json ProjectToJson(const Project& project);
+// Parses project text. `source` names where it came from (a path) in messages.
+// Throws ts::Error naming the source and, for malformed JSON, the byte offset;
+// for schema errors the field ("data.samples") with what was expected and found.
+Project ParseProject(const std::string& json_text, const std::string& source);
+// Reads and parses a project (or model) file; throws ts::Error as ParseProject.
+Project LoadProject(const std::string& path);
+// Writes atomically (nn::WriteFileAtomically), creating missing parent
+// directories; throws ts::Error naming the path when it cannot.
+void SaveProject(const Project& project, const std::string& path);
+
+// Where the app restores its working state from: ${XDG_DATA_HOME:-$HOME/.local/share}
+// /tensorscope/autosave.tsproj.json, or "" when neither variable is set.
+std::string AutosavePath();
+
+// Keeps AutosavePath() (or `path`) up to date with the project being edited.
+// The file also records state.project_path and state.dirty, so a restart
+// continues exactly where the user was. Writes only when the content changed.
+class Autosaver {
+ public:
+  explicit Autosaver(std::string path = AutosavePath(), double interval_seconds = 3.0)
+      : path_(std::move(path)), interval_seconds_(interval_seconds) {}
+  // Call once per frame with a monotonic clock (ImGui::GetTime()). Returns true
+  // when it wrote the file. Errors are reported once through state.Notify.
+  bool Tick(AppState& state, double now_seconds);
+  // Writes now if anything changed since the last write (call on exit).
+  bool Flush(AppState& state);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  double interval_seconds_;
+  double last_check_ = -1e9;
+  std::string last_written_;  // the JSON text last written, to skip unchanged saves
+  bool reported_error_ = false;
+};
+
+// What the app opens on start: the autosave at `autosave_path` when it exists
+// and loads (restoring project_path and dirty), else DefaultProject(). Fills
+// state.project, project_path, dirty and rebuilds state.model. When the
+// autosave exists but cannot be read, the default project opens and the error
+// is raised as a notice (the broken file is left for the user to inspect).
+void LoadStartupProject(AppState& state, const std::string& autosave_path = AutosavePath());
+
+// ---- Conversions -----------------------------------------------------------
+
+// One LayerEdit per layer of `model`; training = config; data from config.data
+// (see DataChoiceFromSpec). Names equal to the name a layer gets by default
+// ("dense_1" for the first dense) are left empty, so inserting layers renumbers them.
+Project ProjectFromModel(const nn::ModelDesc& model, const nn::TrainConfig& config);
+
+// Converts one row without looking at its neighbours. Returns nullopt and sets
+// *error (a sentence for the user, e.g. "units must be a whole number of at
+// least 1, e.g. 64; found \"abc\".") when a field is invalid. Default names are
+// not assigned here (see BuildModel).
+std::optional<nn::LayerDesc> LayerFromEdit(const LayerEdit& edit, std::string* error);
+
+// Validates every row (setting each LayerEdit::error, "" when fine), assigns
+// default names, then checks the structure with nn::InferShapes; an error that
+// names layers[i] is also set on that row. Returns the model (its "training"
+// section = the project's config with data = DataSpecFor(project.data)), or
+// nullopt with *error (may be null) describing the first problem.
+std::optional<nn::ModelDesc> BuildModel(Project& project, std::string* error);
+
+// Rebuilds state.model and state.model_error from state.project (call after every edit).
+void RebuildModel(AppState& state);
+
+// The spiral MLP preset ("spiral-mlp") with the spiral data set.
+Project DefaultProject();
+
+// Shapes of the rows that can be computed: a row after the first invalid one
+// (or the row InferShapes rejects) gets nullopt. For live statistics while the
+// model is being edited.
+std::vector<std::optional<nn::LayerShape>> PartialLayerShapes(const Project& project);
+
+// A compute/data/registry.h spec for the choice, e.g.
+// "spiral:samples=900,classes=3,noise=0.2,seed=1", "mnist", "iris:test_fraction=0.2,seed=1",
+// "data/x.csv:test_fraction=0.2,seed=1". Synthetic sets add test_samples when
+// test_fraction differs from the registry's default (a test set of samples/4,
+// i.e. 20% of all samples); xor and moons omit classes (always 2). Points the
+// user added by clicking are not part of the spec: the app appends them to the
+// training set itself. kind "idx" gives the images path as is.
+std::string DataSpecFor(const DataChoice& data);
+// The reverse, for specs read from model files: unknown options are ignored,
+// fields not named keep DataChoice's defaults.
+DataChoice DataChoiceFromSpec(const std::string& spec);
+
+// "Tensorscope — spiral-mlp*" ("*" when there are unsaved changes): for the OS window title.
+std::string WindowTitle(const AppState& state);
+
+}  // namespace ts::ui

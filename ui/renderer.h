@@ -1,0 +1,92 @@
+// Renderer: the Tensorscope window. It owns the GLFW window, its Vulkan surface
+// and swapchain, and Dear ImGui (context plus the GLFW and Vulkan backends), and
+// draws whatever ImGui UI the caller builds each frame.
+//
+// It shares the Context's VkDevice and its single queue with the compute engine:
+// every submission and presentation goes through Context::Submit / Present. It
+// never records compute work; it only draws ImGui.
+//
+// Usage (on the main thread; one Renderer per process at a time):
+//
+//   vk::ContextOptions options;
+//   ui::Renderer::AddRequiredExtensions(options);    // surface + swapchain extensions
+//   auto context = vk::Context::Create(options);
+//   ui::Renderer renderer(*context);
+//   while (renderer.BeginFrame()) {
+//     ImGui::ShowDemoWindow();                        // build the UI
+//     renderer.EndFrame();                            // render and present
+//   }
+//
+// The window's size, position and maximised state, and ImGui's own layout
+// (imgui.ini), are kept between runs in ${XDG_CONFIG_HOME:-~/.config}/tensorscope/.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "compute/vk/context.h"
+
+struct GLFWwindow;
+
+namespace ts::ui {
+
+struct RendererOptions {
+  std::string title = "Tensorscope";
+  int width = 1440;         // window size in screen coordinates when none is remembered
+  int height = 900;
+  bool vsync = true;        // FIFO presentation; false prefers MAILBOX, then IMMEDIATE
+  // Where window.json and imgui.ini live. Empty: ${XDG_CONFIG_HOME:-~/.config}/tensorscope.
+  std::string config_dir;
+  bool remember_placement = true;  // read and write window.json and imgui.ini
+};
+
+class Renderer {
+ public:
+  // Adds the instance extensions GLFW needs for a window surface and the
+  // VK_KHR_swapchain device extension to `options`. Initialises GLFW, so it
+  // throws ts::Error when no window can be opened (e.g. DISPLAY is not set).
+  static void AddRequiredExtensions(vk::ContextOptions& options);
+
+  // Opens the window and sets up the swapchain and ImGui. `context` must have
+  // been created with AddRequiredExtensions and must outlive the Renderer.
+  // Throws ts::Error when there is no display, when GLFW or the surface cannot be
+  // created, or when the context's queue cannot present to the window.
+  explicit Renderer(vk::Context& context, const RendererOptions& options = {});
+  ~Renderer();
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
+
+  // Polls window events and starts an ImGui frame. While the window is minimised
+  // it sleeps in the event loop instead of spinning. Returns false when the
+  // window should close; then no frame was started and EndFrame must not be called.
+  bool BeginFrame();
+  // Renders the ImGui frame built since BeginFrame and presents it. Recreates
+  // the swapchain when the window was resized or the surface became out of date.
+  void EndFrame();
+
+  // Writes the last frame, as shown in the window, to `png_path` (RGBA PNG of the
+  // framebuffer's size). Call it between EndFrame and the next BeginFrame: it
+  // draws that frame's ImGui data once more into a swapchain image, copies the
+  // image out, presents it, and waits for the copy. Returns false when there is
+  // nothing to capture (no frame yet, or the window is minimised). Throws ts::Error
+  // when the PNG cannot be written or the swapchain images cannot be read back.
+  bool SaveScreenshot(const std::string& png_path);
+
+  // The GLFW window (e.g. to set its size in tests, or to read key state).
+  GLFWwindow* window() const;
+  // The framebuffer size in pixels (the swapchain and screenshot size).
+  int framebuffer_width() const;
+  int framebuffer_height() const;
+  // The window's content scale (1 on a 96 DPI screen); fonts and sizes use it.
+  float content_scale() const;
+  // The directory holding window.json and imgui.ini ("" when nothing is kept).
+  const std::string& config_dir() const;
+  // Why the default font is used instead of DejaVu Sans ("" when DejaVu loaded).
+  const std::string& font_note() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ts::ui

@@ -1,0 +1,806 @@
+#include "ui/widgets/plot.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <limits>
+
+#include "imgui_internal.h"  // ImTextCharFromUtf8, for vertical text
+
+namespace ts::ui {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Colours for ImGui's default dark theme: light, quiet lines under bright data.
+constexpr ImU32 kDataBackground = IM_COL32(255, 255, 255, 6);
+constexpr ImU32 kDataBorder = IM_COL32(255, 255, 255, 45);
+constexpr ImU32 kGridMajor = IM_COL32(255, 255, 255, 30);
+constexpr ImU32 kGridMinor = IM_COL32(255, 255, 255, 12);
+constexpr ImU32 kMarkerDefault = IM_COL32(230, 180, 80, 190);
+constexpr ImU32 kCursorLine = IM_COL32(255, 255, 255, 90);
+
+// Screen coordinates are clamped this far outside the data area: far enough
+// that a clamped segment's visible slope is off by well under a pixel, near
+// enough that float maths in the line tessellator stays exact.
+constexpr float kScreenClamp = 1e5f;
+
+bool Contains(ImVec2 min, ImVec2 max, ImVec2 p) { return p.x >= min.x && p.x <= max.x && p.y >= min.y && p.y <= max.y; }
+
+bool IsValid(double v, bool positive_only) { return std::isfinite(v) && (!positive_only || v > 0); }
+
+ImU32 ScaleAlpha(ImU32 color, float factor) {
+  const auto alpha = static_cast<ImU32>(((color >> IM_COL32_A_SHIFT) & 0xFF) * factor);
+  return (color & ~IM_COL32_A_MASK) | (std::min<ImU32>(alpha, 255) << IM_COL32_A_SHIFT);
+}
+
+ImU32 TextColor(float alpha = 1.0f) { return ImGui::GetColorU32(ImGuiCol_Text, alpha); }
+
+// The exponent of step's last significant digit: 0.25 -> -2, 500 -> 2, 1e20 -> 20.
+int LastDigitExponent(double step) {
+  step = std::abs(step);
+  const int top = static_cast<int>(std::floor(std::log10(step)));
+  for (int e = top; e > top - 15; --e) {
+    const double scaled = step / std::pow(10.0, e);
+    if (std::abs(scaled - std::round(scaled)) <= 1e-6 * scaled) return e;
+  }
+  return top - 15;
+}
+
+// Decimals that print a multiple of `step` exactly: 0.25 -> 2, 500 -> 0.
+int DecimalsFor(double step) { return std::clamp(-LastDigitExponent(step), 0, 15); }
+
+// "%.*f" without trailing zeros (and without "-0").
+std::string FixedTrimmed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", std::clamp(decimals, 0, 15), v);
+  std::string s = buf;
+  if (s.find('.') != std::string::npos) {
+    s.erase(s.find_last_not_of('0') + 1);
+    if (s.back() == '.') s.pop_back();
+  }
+  if (s == "-0") s = "0";
+  return s;
+}
+
+// Text drawn bottom-to-top, centred on `center` (for the y axis label).
+void AddTextVertical(ImDrawList* draw, ImVec2 center, ImU32 color, const char* text) {
+  ImFont* font = ImGui::GetFont();
+  const float size = ImGui::GetFontSize();
+  const float scale = size / font->FontSize;
+  const ImVec2 extent = ImGui::CalcTextSize(text);
+  float pen = center.x - extent.x * 0.5f;  // laid out horizontally, then each glyph quad is rotated
+  const float top = center.y - size * 0.5f;
+  for (const char* s = text; *s;) {
+    unsigned int c = 0;
+    s += ImTextCharFromUtf8(&c, s, nullptr);
+    if (c == 0 || c > 0xFFFF) break;
+    const int first = draw->VtxBuffer.Size;
+    font->RenderChar(draw, size, ImVec2(pen, top), color, static_cast<ImWchar>(c));
+    for (int i = first; i < draw->VtxBuffer.Size; ++i) {  // rotate 90 degrees counter-clockwise
+      ImVec2& p = draw->VtxBuffer[i].pos;
+      const float dx = p.x - center.x, dy = p.y - center.y;
+      p = ImVec2(center.x + dy, center.y - dx);
+    }
+    pen += font->GetCharAdvance(static_cast<ImWchar>(c)) * scale;
+  }
+}
+
+// Ticks of one axis for a span of `pixels`, at least `spacing` pixels apart.
+struct AxisTicks {
+  std::vector<double> major, minor;
+  double label_step = 0;
+};
+
+AxisTicks ComputeTicks(const PlotAxis& axis, float pixels, float spacing) {
+  const int max_count = std::max(2, static_cast<int>(pixels / spacing));
+  if (axis.log) {
+    LogTickSet t = LogTicks(axis.min, axis.max, max_count);
+    return {std::move(t.major), std::move(t.minor), t.label_step};
+  }
+  TickSet t = NiceTicks(axis.min, axis.max, max_count);
+  return {std::move(t.values), {}, t.step};
+}
+
+float XTickSpacing() { return ImGui::GetFontSize() * 6.0f; }
+float YTickSpacing() { return ImGui::GetFontSize() * 2.2f; }
+constexpr float kTickLength = 4.0f;
+constexpr float kPad = 4.0f;
+
+// A view range is usable when it is finite, not inverted, and wide enough
+// that doubles still tell its pixels apart.
+bool UsableRange(double t0, double t1) {
+  const double span = t1 - t0;
+  return std::isfinite(span) && span > std::max(std::abs(t0), std::abs(t1)) * 1e-12 && span < 1e300;
+}
+
+// Widens a degenerate range and adds `pad` (a fraction of the span) on each
+// side, in the axis' drawing space. Returns false when nothing sensible fits.
+bool FitRange(double lo, double hi, bool log, double pad, double& out_min, double& out_max) {
+  if (!(lo <= hi) || (log && !(lo > 0))) return false;
+  double t0 = log ? std::log10(lo) : lo, t1 = log ? std::log10(hi) : hi;
+  if (t1 - t0 <= std::max(std::abs(t0), std::abs(t1)) * 1e-12) {
+    const double half = log ? 0.5 : (t0 != 0 ? std::abs(t0) * 0.1 : 1.0);
+    t0 -= half;
+    t1 += half;
+  } else {
+    const double margin = (t1 - t0) * pad;
+    if (std::isfinite(t0 - margin) && std::isfinite(t1 + margin)) t0 -= margin, t1 += margin;
+  }
+  double a = log ? std::pow(10.0, t0) : t0, b = log ? std::pow(10.0, t1) : t1;
+  if (!std::isfinite(a) || (log && !(a > 0))) a = lo;  // padding ran past what doubles hold: drop it on that side
+  if (!std::isfinite(b)) b = hi;
+  if (!(a < b) || !UsableRange(log ? std::log10(a) : a, log ? std::log10(b) : b)) return false;
+  out_min = a;
+  out_max = b;
+  return true;
+}
+
+// Zooms [min, max] by `factor` about `anchor` (all in drawing space).
+void ZoomAbout(const PlotAxis& axis, double anchor_unit, double factor, double& min, double& max) {
+  const double t0 = axis.Transform(axis.min), t1 = axis.Transform(axis.max);
+  const double anchor = t0 + (t1 - t0) * anchor_unit;
+  const double n0 = anchor - (anchor - t0) * factor, n1 = anchor + (t1 - anchor) * factor;
+  if (!UsableRange(n0, n1)) return;
+  const double a = axis.Inverse(n0), b = axis.Inverse(n1);
+  if (std::isfinite(a) && std::isfinite(b) && a < b) min = a, max = b;
+}
+
+// Shifts [min, max] by `units` of its span (drawing space).
+void PanBy(const PlotAxis& axis, double units, double& min, double& max) {
+  const double t0 = axis.Transform(axis.min), t1 = axis.Transform(axis.max);
+  const double shift = (t1 - t0) * units;
+  const double a = axis.Inverse(t0 + shift), b = axis.Inverse(t1 + shift);
+  if (std::isfinite(a) && std::isfinite(b) && a < b && (!axis.log || a > 0)) min = a, max = b;
+}
+
+// Draws a polyline, solid or dashed. The dash pattern runs on across vertices.
+void DrawLine(ImDrawList* draw, std::span<const ImVec2> points, ImU32 color, float thickness, bool dashed) {
+  if (points.size() < 2) return;
+  if (!dashed) {
+    draw->AddPolyline(points.data(), static_cast<int>(points.size()), color, ImDrawFlags_None, thickness);
+    return;
+  }
+  const float on = 6.0f, period = 10.0f;
+  float phase = 0;  // distance into the current period
+  for (size_t i = 1; i < points.size(); ++i) {
+    const ImVec2 a = points[i - 1], b = points[i];
+    const float length = std::sqrt((b.x - a.x) * (b.x - a.x) + (b.y - a.y) * (b.y - a.y));
+    if (!(length > 0)) continue;
+    for (float done = 0; done < length;) {
+      const float step = std::min(length - done, (phase < on ? on : period) - phase);
+      if (phase < on) {
+        const float t0 = done / length, t1 = (done + step) / length;
+        draw->AddLine(ImVec2(a.x + (b.x - a.x) * t0, a.y + (b.y - a.y) * t0),
+                      ImVec2(a.x + (b.x - a.x) * t1, a.y + (b.y - a.y) * t1), color, thickness);
+      }
+      done += step;
+      phase += step;
+      if (phase >= period) phase = 0;
+    }
+  }
+}
+
+// Maps data points to pixels in the data area.
+struct ScreenMap {
+  PlotAxis x, y;
+  ImVec2 min, max;
+  float X(double v) const { return Clamp(min.x + static_cast<float>(x.ToUnit(v)) * (max.x - min.x), min.x, max.x); }
+  float Y(double v) const { return Clamp(max.y - static_cast<float>(y.ToUnit(v)) * (max.y - min.y), min.y, max.y); }
+  static float Clamp(float p, float lo, float hi) {
+    return std::isnan(p) ? lo : std::clamp(p, lo - kScreenClamp, hi + kScreenClamp);
+  }
+};
+
+// Index of the point whose x is nearest to `x` (x sorted ascending), or npos.
+size_t NearestIndex(std::span<const double> xs, double x) {
+  if (xs.empty()) return std::string::npos;
+  const size_t i = std::lower_bound(xs.begin(), xs.end(), x) - xs.begin();
+  if (i == 0) return 0;
+  if (i == xs.size()) return i - 1;
+  return (x - xs[i - 1] <= xs[i] - x) ? i - 1 : i;
+}
+
+std::string FormatValue(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.5g", v);
+  return buf;
+}
+
+// The title and the legend share the top row; the legend wraps onto rows of
+// its own when they do not fit. Returns the height used.
+struct LegendEntry {
+  ImVec2 min, max;
+};
+
+float LayoutHeader(const PlotOptions& options, std::span<const PlotSeries> series, ImVec2 origin, float width,
+                   std::vector<LegendEntry>& entries) {
+  const float line = ImGui::GetFontSize() + kPad;
+  const float swatch = ImGui::GetFontSize() * 1.2f, gap = ImGui::GetFontSize() * 0.9f;
+  const float title_width = options.title ? ImGui::CalcTextSize(options.title).x + gap * 2 : 0.0f;
+  entries.clear();
+  if (!options.show_legend || series.empty()) return options.title ? line + kPad : ImGui::GetFontSize() * 0.6f;
+  float total = 0;
+  for (const PlotSeries& s : series) total += swatch + kPad + ImGui::CalcTextSize(s.label).x + gap;
+  const bool same_row = title_width + total <= width;
+  float x = same_row ? origin.x + width - total + gap : origin.x;
+  float y = origin.y + (same_row || !options.title ? 0.0f : line);
+  for (const PlotSeries& s : series) {
+    const float w = swatch + kPad + ImGui::CalcTextSize(s.label).x;
+    if (!same_row && x > origin.x && x + w > origin.x + width) x = origin.x, y += line;
+    entries.push_back({ImVec2(x, y), ImVec2(x + w, y + ImGui::GetFontSize())});
+    x += w + gap;
+  }
+  return y - origin.y + line + kPad;
+}
+
+bool IsHidden(const PlotState& state, const char* label) {
+  return std::find(state.hidden.begin(), state.hidden.end(), label) != state.hidden.end();
+}
+
+void ToggleHidden(PlotState& state, const char* label) {
+  auto it = std::find(state.hidden.begin(), state.hidden.end(), label);
+  if (it == state.hidden.end()) state.hidden.emplace_back(label);
+  else state.hidden.erase(it);
+}
+
+ImU32 SeriesColor(const PlotSeries& s, size_t index) {
+  return s.color ? s.color : ClassColor(static_cast<int>(index));
+}
+
+// Zoom (wheel), pan (drag) and fit (double-click), against last frame's layout.
+void HandleInput(PlotState& state, bool log_y, bool hovered, bool active) {
+  const PlotState::Internal& in = state.internal;
+  if (!(in.plot_max.x - in.plot_min.x > 1 && in.plot_max.y - in.plot_min.y > 1)) return;  // not drawn yet
+  const ImGuiIO& io = ImGui::GetIO();
+  const ImVec2 mouse = io.MousePos;
+  const ImVec2 size(in.plot_max.x - in.plot_min.x, in.plot_max.y - in.plot_min.y);
+  const bool over_data = Contains(in.plot_min, in.plot_max, mouse);
+  const PlotAxis x_axis{state.x_min, state.x_max, false}, y_axis{state.y_min, state.y_max, log_y};
+
+  if (hovered && over_data && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) state.auto_fit = true;
+
+  if (hovered && io.MouseWheel != 0) {
+    // Over the data: both axes; over the y tick labels: y only; under the data: x only.
+    const bool zoom_x = mouse.y >= in.plot_min.y;
+    const bool zoom_y = mouse.x <= in.plot_max.x && mouse.y <= in.plot_max.y;
+    const double factor = std::pow(0.85, static_cast<double>(io.MouseWheel));
+    if (zoom_x) ZoomAbout(x_axis, (mouse.x - in.plot_min.x) / size.x, factor, state.x_min, state.x_max);
+    if (zoom_y) ZoomAbout(y_axis, (in.plot_max.y - mouse.y) / size.y, factor, state.y_min, state.y_max);
+    if (zoom_x || zoom_y) state.auto_fit = false;
+  }
+
+  const bool pressed_in_data = Contains(in.plot_min, in.plot_max, io.MouseClickedPos[ImGuiMouseButton_Left]);
+  if (active && pressed_in_data && ImGui::IsMouseDragging(ImGuiMouseButton_Left) &&
+      (io.MouseDelta.x != 0 || io.MouseDelta.y != 0)) {
+    PanBy(x_axis, -io.MouseDelta.x / size.x, state.x_min, state.x_max);
+    PanBy(y_axis, io.MouseDelta.y / size.y, state.y_min, state.y_max);
+    state.auto_fit = false;
+  }
+}
+
+// Fits the view to the visible data: x from the series' ends, y from the
+// decimated points (each column's min and max, so exact at no extra cost).
+void FitX(PlotState& state, std::span<const PlotSeries> series, const std::vector<bool>& visible) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t i = 0; i < series.size(); ++i) {
+    const size_t n = std::min(series[i].x.size(), series[i].y.size());
+    if (!visible[i] || n == 0) continue;
+    lo = std::min(lo, series[i].x[0]);
+    hi = std::max(hi, series[i].x[n - 1]);
+  }
+  if (std::isfinite(lo) && std::isfinite(hi)) FitRange(lo, hi, false, 0.0, state.x_min, state.x_max);
+}
+
+void FitY(PlotState& state, const PlotOptions& options, const std::vector<std::vector<PlotPoint>>& lines) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (const auto& line : lines)
+    for (const PlotPoint& p : line)
+      if (p.x >= state.x_min && p.x <= state.x_max && IsValid(p.y, options.log_y)) lo = std::min(lo, p.y), hi = std::max(hi, p.y);
+  if (IsValid(options.y_fit_min, options.log_y)) lo = std::min(lo, options.y_fit_min), hi = std::max(hi, options.y_fit_min);
+  if (IsValid(options.y_fit_max, options.log_y)) lo = std::min(lo, options.y_fit_max), hi = std::max(hi, options.y_fit_max);
+  if (std::isfinite(lo) && std::isfinite(hi)) FitRange(lo, hi, options.log_y, 0.05, state.y_min, state.y_max);
+}
+
+// Makes the stored view usable for this frame's axis kind.
+void SanitizeView(PlotState& state, bool log_y) {
+  if (log_y != state.internal.was_log_y) state.auto_fit = true;  // a range in one scale means little in the other
+  state.internal.was_log_y = log_y;
+  const PlotAxis y{state.y_min, state.y_max, log_y};
+  const bool y_ok = (!log_y || (state.y_min > 0 && state.y_max > 0)) && UsableRange(y.Transform(y.min), y.Transform(y.max));
+  if (!y_ok) {
+    state.auto_fit = true;
+    if (!FitRange(log_y ? 1.0 : 0.0, 1.0, log_y, 0.0, state.y_min, state.y_max)) state.y_min = 0, state.y_max = 1;
+  }
+  if (!UsableRange(state.x_min, state.x_max)) state.auto_fit = true, state.x_min = 0, state.x_max = 1;
+}
+
+void DrawMarkers(ImDrawList* draw, const ScreenMap& map, std::span<const PlotMarker> markers) {
+  const float font = ImGui::GetFontSize();
+  float row_end[3] = {-INFINITY, -INFINITY, -INFINITY};  // labels stagger over three rows
+  for (const PlotMarker& m : markers) {
+    if (!(m.x >= map.x.min && m.x <= map.x.max)) continue;
+    const ImU32 color = m.color ? m.color : kMarkerDefault;
+    const float x = std::round(map.X(m.x)) + 0.5f;
+    DrawLine(draw, std::array{ImVec2(x, map.min.y), ImVec2(x, map.max.y)}, color, 1.0f, true);
+    if (!m.label || !*m.label) continue;
+    const ImVec2 size = ImGui::CalcTextSize(m.label);
+    for (int row = 0; row < 3; ++row) {
+      if (x + 3 <= row_end[row]) continue;
+      const ImVec2 at(std::min(x + 3, map.max.x - size.x - 2), map.min.y + 2 + row * (font + 2));
+      draw->AddRectFilled(ImVec2(at.x - 2, at.y), ImVec2(at.x + size.x + 2, at.y + size.y), IM_COL32(20, 20, 24, 200), 2.0f);
+      draw->AddText(at, ScaleAlpha(color, 1.4f), m.label);
+      row_end[row] = at.x + size.x + 6;
+      break;
+    }
+  }
+}
+
+void DrawLegend(ImDrawList* draw, const std::vector<LegendEntry>& legend, std::span<const PlotSeries> series,
+                const std::vector<bool>& visible) {
+  const float swatch = ImGui::GetFontSize() * 1.2f;
+  for (size_t i = 0; i < legend.size(); ++i) {
+    const float mid = (legend[i].min.y + legend[i].max.y) * 0.5f;
+    const ImU32 color = SeriesColor(series[i], i);
+    DrawLine(draw, std::array{ImVec2(legend[i].min.x, mid), ImVec2(legend[i].min.x + swatch, mid)},
+             visible[i] ? color : ScaleAlpha(color, 0.3f), 2.0f, series[i].dashed);
+    draw->AddText(ImVec2(legend[i].min.x + swatch + kPad, legend[i].min.y),
+                  visible[i] ? TextColor() : ImGui::GetColorU32(ImGuiCol_TextDisabled), series[i].label);
+  }
+}
+
+// One series: its decimated raw line, and its smoothed line when there is one
+// (then the raw line is drawn faint and thin underneath). Lines break at gaps.
+void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU32 color,
+                const std::vector<PlotPoint>& raw, const std::vector<PlotPoint>& smoothed, std::vector<ImVec2>& screen) {
+  const bool faint_raw = !smoothed.empty();
+  for (const std::vector<PlotPoint>* line : {&raw, &smoothed}) {
+    const bool faint = faint_raw && line == &raw;
+    const ImU32 line_color = faint ? ScaleAlpha(color, 0.3f) : color;
+    // Sparse data gets a dot on every point, so single points and per-epoch values show.
+    const bool dots = line == &raw && static_cast<float>(line->size()) * 6.0f <= map.max.x - map.min.x;
+    size_t start = 0;
+    for (size_t k = 0; k <= line->size(); ++k) {
+      if (k < line->size() && !std::isnan((*line)[k].y)) continue;
+      screen.clear();
+      for (size_t j = start; j < k; ++j) screen.emplace_back(map.X((*line)[j].x), map.Y((*line)[j].y));
+      DrawLine(draw, screen, line_color, faint ? 1.0f : s.thickness, s.dashed && !faint);
+      if (dots)
+        for (const ImVec2& p : screen) draw->AddCircleFilled(p, s.thickness + 1.0f, line_color, 8);
+      start = k + 1;
+    }
+  }
+}
+
+// The vertical cursor, a dot on each series' nearest point, and the tooltip.
+void DrawHover(ImDrawList* draw, const ScreenMap& map, PlotState& state, const PlotOptions& options,
+               std::span<const PlotSeries> series, const std::vector<bool>& visible, std::span<const PlotMarker> markers) {
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const double cursor_x = map.x.FromUnit((mouse.x - map.min.x) / (map.max.x - map.min.x));
+  draw->AddLine(ImVec2(mouse.x, map.min.y), ImVec2(mouse.x, map.max.y), kCursorLine, 1.0f);
+
+  struct Row { size_t series; double x, y, raw; };
+  std::vector<Row> rows;
+  for (size_t i = 0; i < series.size(); ++i) {
+    const PlotSeries& s = series[i];
+    const size_t n = std::min(s.x.size(), s.y.size());
+    const size_t j = NearestIndex(s.x.first(n), cursor_x);
+    if (!visible[i] || j == std::string::npos) continue;
+    const std::vector<double>& smoothed = state.internal.smoothed[i].values;
+    const double shown = j < smoothed.size() ? smoothed[j] : s.y[j];
+    rows.push_back({i, s.x[j], shown, s.y[j]});
+    if (IsValid(shown, options.log_y) && s.x[j] >= map.x.min && s.x[j] <= map.x.max)
+      draw->AddCircleFilled(ImVec2(map.X(s.x[j]), map.Y(shown)), 3.5f, SeriesColor(s, i), 12);
+  }
+  const PlotMarker* marker = nullptr;
+  for (const PlotMarker& m : markers)
+    if (m.x >= map.x.min && m.x <= map.x.max && std::abs(map.X(m.x) - mouse.x) <= 4.0f) marker = &m;
+
+  ImGui::BeginTooltip();
+  const double header_x = rows.empty() ? cursor_x : rows.front().x;
+  ImGui::Text("%s %s", options.x_label ? options.x_label : "x", FormatValue(header_x).c_str());
+  float label_width = 0;
+  for (const Row& r : rows) label_width = std::max(label_width, ImGui::CalcTextSize(series[r.series].label).x);
+  const float swatch = ImGui::GetFontSize() * 0.6f;
+  for (const Row& r : rows) {
+    const PlotSeries& s = series[r.series];
+    const ImVec2 p = ImGui::GetCursorScreenPos();
+    const float mid = p.y + ImGui::GetTextLineHeight() * 0.5f;
+    ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(p.x, mid - swatch * 0.5f), ImVec2(p.x + swatch, mid + swatch * 0.5f),
+                                              SeriesColor(s, r.series), 2.0f);
+    ImGui::Dummy(ImVec2(swatch, ImGui::GetTextLineHeight()));
+    ImGui::SameLine();
+    ImGui::TextUnformatted(s.label);
+    ImGui::SameLine(swatch + label_width + ImGui::GetFontSize() * 2.0f);
+    ImGui::TextUnformatted(FormatValue(r.y).c_str());
+    if (r.y != r.raw && !(std::isnan(r.y) && std::isnan(r.raw))) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("(raw %s)", FormatValue(r.raw).c_str());
+    }
+    if (r.x != header_x) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("at %s", FormatValue(r.x).c_str());
+    }
+  }
+  if (marker) ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(marker->color ? marker->color : kMarkerDefault),
+                                 "| %s", marker->label);
+  ImGui::EndTooltip();
+}
+
+// The EMA of y into out, continuing from `average` (NaN: not started yet).
+// Returns the average after the last value.
+double SmoothFrom(std::span<const double> y, double weight, std::span<double> out, double average) {
+  const size_t n = std::min(y.size(), out.size());
+  weight = std::isfinite(weight) ? std::clamp(weight, 0.0, 0.999) : 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    const double v = y[i];
+    if (!std::isfinite(v)) {
+      out[i] = kNaN;  // skipped: the average carries on past it
+      continue;
+    }
+    average = std::isnan(average) ? v : weight * average + (1 - weight) * v;
+    out[i] = average;
+  }
+  return average;
+}
+
+// Brings a series' cached EMA up to date: only the new points when the series
+// grew since (same first and last-seen values), else all of it.
+void UpdateSmoothed(PlotState::Smoothed& cache, std::span<const double> y, double weight) {
+  const size_t done = cache.values.size();
+  const auto same = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+  const bool appended = cache.weight == weight && done > 0 && y.size() >= done && same(y[0], cache.first) &&
+                        same(y[done - 1], cache.last);
+  if (appended && y.size() == done) return;
+  const size_t from = appended ? done : 0;
+  cache.values.resize(y.size());
+  cache.average = SmoothFrom(y.subspan(from), weight, std::span<double>(cache.values).subspan(from),
+                             appended ? cache.average : kNaN);
+  cache.weight = weight;
+  cache.first = y.empty() ? 0 : y[0];
+  cache.last = y.empty() ? 0 : y[y.size() - 1];
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Pure helpers
+// ---------------------------------------------------------------------------
+
+ImU32 ClassColor(int index) {
+  static constexpr ImU32 kTableau10[] = {
+      IM_COL32(78, 121, 167, 255),  IM_COL32(242, 142, 43, 255), IM_COL32(225, 87, 89, 255),
+      IM_COL32(118, 183, 178, 255), IM_COL32(89, 161, 79, 255),  IM_COL32(237, 201, 72, 255),
+      IM_COL32(176, 122, 161, 255), IM_COL32(255, 157, 167, 255), IM_COL32(156, 117, 95, 255),
+      IM_COL32(186, 176, 172, 255)};
+  constexpr int n = static_cast<int>(std::size(kTableau10));
+  return kTableau10[((index % n) + n) % n];
+}
+
+double PlotAxis::ToUnit(double v) const {
+  const double t0 = Transform(min), t1 = Transform(max);
+  return (Transform(v) - t0) / (t1 - t0);
+}
+
+double PlotAxis::FromUnit(double u) const {
+  const double t0 = Transform(min), t1 = Transform(max);
+  return Inverse(t0 + (t1 - t0) * u);
+}
+
+TickSet NiceTicks(double min, double max, int max_count) {
+  TickSet ticks;
+  if (!std::isfinite(min) || !std::isfinite(max)) return ticks;
+  if (min > max) std::swap(min, max);
+  max_count = std::max(max_count, 1);
+  const double span = max - min;
+  if (!std::isfinite(span)) return ticks;
+  if (span <= std::max(std::abs(min), std::abs(max)) * 1e-14) {  // zero width (to double precision)
+    ticks.values.push_back(min);
+    ticks.step = min != 0 ? std::pow(10.0, std::floor(std::log10(std::abs(min)))) : 1.0;
+    return ticks;
+  }
+  const double magnitude = std::pow(10.0, std::floor(std::log10(span / max_count)));
+  double first = 0, last = -1;
+  for (double m : {1.0, 2.0, 5.0, 10.0, 20.0, 50.0}) {  // the smallest 1-2-5 step that fits
+    ticks.step = m * magnitude;
+    // Tolerances keep a tick that sits on an end despite rounding in min/step.
+    first = std::ceil(min / ticks.step - 1e-9);
+    last = std::floor(max / ticks.step + 1e-9);
+    if (last - first + 1 <= max_count) break;
+  }
+  for (double k = first; k <= last; k += 1) {
+    const double v = std::clamp(k * ticks.step, min, max);
+    if (ticks.values.empty() || v > ticks.values.back()) ticks.values.push_back(v);  // precision guard
+  }
+  return ticks;
+}
+
+LogTickSet LogTicks(double min, double max, int max_count) {
+  LogTickSet ticks;
+  if (!(min > 0) || !(max > 0) || !std::isfinite(min) || !std::isfinite(max)) return ticks;
+  if (min > max) std::swap(min, max);
+  max_count = std::max(max_count, 1);
+  const double lo = std::log10(min), hi = std::log10(max);
+  if (hi - lo < 0.5) {  // well under a decade: a linear axis reads better
+    TickSet linear = NiceTicks(min, max, max_count);
+    ticks.major = std::move(linear.values);
+    ticks.label_step = linear.step;
+    return ticks;
+  }
+  const int d0 = static_cast<int>(std::ceil(lo - 1e-9)), d1 = static_cast<int>(std::floor(hi + 1e-9));
+  const auto in_range = [&](double v) { return v >= min * (1 - 1e-12) && v <= max * (1 + 1e-12); };
+  if (d1 - d0 + 1 >= 2) {  // decades as majors, every k-th when crowded
+    int every = 1;
+    for (int k : {1, 2, 5, 10, 20, 50, 100}) {
+      every = k;
+      if ((d1 - d0) / k + 1 <= max_count) break;
+    }
+    // Few decades: 2 and 5 are labelled too; a few more: 2..9 are grid lines only.
+    const bool label_125 = every == 1 && (d1 - d0 + 1) * 3 <= max_count;
+    const bool minors = every == 1 && (d1 - d0 + 1) * 2 <= max_count + 2;
+    for (int d = d0 - 1; d <= d1; ++d) {
+      const double v = std::pow(10.0, d);
+      if (d >= d0) (d % every == 0 ? ticks.major : ticks.minor).push_back(v);
+      for (int m = 2; m <= 9 && minors; ++m) {
+        if (!in_range(m * v)) continue;
+        ((label_125 && (m == 2 || m == 5)) ? ticks.major : ticks.minor).push_back(m * v);
+      }
+    }
+    std::sort(ticks.major.begin(), ticks.major.end());
+    std::sort(ticks.minor.begin(), ticks.minor.end());
+    return ticks;
+  }
+  // Under two decades: label the multiples 1..9 (or 1, 2, 5; or 1 when crowded).
+  for (unsigned labelled : {0b1111111110u, 0b100110u, 0b10u}) {  // bit m: label m * 10^d
+    ticks.major.clear();
+    ticks.minor.clear();
+    for (int d = d0 - 1; d <= d1; ++d)
+      for (int m = 1; m <= 9; ++m)
+        if (const double v = m * std::pow(10.0, d); in_range(v)) ((labelled >> m) & 1 ? ticks.major : ticks.minor).push_back(v);
+    if (static_cast<int>(ticks.major.size()) <= max_count) break;
+  }
+  return ticks;
+}
+
+std::string FormatTick(double value, double step) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  step = std::abs(step);
+  const double a = std::abs(value);
+  if (a == 0 || (step > 0 && a < step * 1e-6)) return "0";
+  const bool tiny_step = step > 0 && step < 1e-3;
+  if (a >= 1e3 && a < 1e15 && !tiny_step) {  // 1.5k, 20M, 3G, 1T
+    static constexpr const char* kSuffix[] = {"", "k", "M", "G", "T"};
+    int group = std::clamp(static_cast<int>(std::floor(std::log10(a) / 3)), 1, 4);
+    double unit = std::pow(1000.0, group);
+    int decimals = step > 0 ? DecimalsFor(step / unit) : std::max(0, 2 - static_cast<int>(std::floor(std::log10(a / unit))));
+    std::string s = FixedTrimmed(value / unit, decimals);
+    if (std::abs(std::stod(s)) >= 1000 && group < 4) {  // 999.96k rounds up to the next suffix
+      ++group;
+      unit *= 1000;
+      s = FixedTrimmed(value / unit, std::max(0, decimals - 3));
+    }
+    return s + kSuffix[group];
+  }
+  if (a < 1e-3 || a >= 1e15 || tiny_step) {  // 2.5e-3
+    int exponent = static_cast<int>(std::floor(std::log10(a)));
+    // Mantissa digits down to the step's last significant digit.
+    const int decimals = step > 0 ? std::clamp(exponent - LastDigitExponent(step), 0, 15) : 2;
+    double mantissa = value / std::pow(10.0, exponent);
+    std::string s = FixedTrimmed(mantissa, decimals);
+    if (std::abs(std::stod(s)) >= 10) s = FixedTrimmed(mantissa / 10, decimals), ++exponent;
+    return s + "e" + std::to_string(exponent);
+  }
+  const int decimals = step > 0 ? DecimalsFor(step) : std::max(0, 2 - static_cast<int>(std::floor(std::log10(a))));
+  return FixedTrimmed(value, decimals);
+}
+
+void Decimate(std::span<const double> x, std::span<const double> y, double x_min, double x_max, int columns,
+              bool positive_only, std::vector<PlotPoint>& out) {
+  out.clear();
+  const size_t n = std::min(x.size(), y.size());
+  if (n == 0 || columns <= 0 || !std::isfinite(x_min) || !std::isfinite(x_max) || !(x_max > x_min)) return;
+  const size_t lo = std::lower_bound(x.begin(), x.begin() + n, x_min) - x.begin();  // first visible
+  const size_t hi = std::upper_bound(x.begin(), x.begin() + n, x_max) - x.begin();  // one past the last
+  const double scale = columns / (x_max - x_min);
+  const auto column_of = [&](double v) {  // written so that NaN lands in the last column instead of UB
+    const double t = (v - x_min) * scale;
+    return t < columns - 1 ? (t > 0 ? static_cast<long>(t) : 0L) : long{columns} - 1;
+  };
+  // valid: floor <= v <= DBL_MAX, which is false for NaN and infinities.
+  const double floor = positive_only ? std::numeric_limits<double>::denorm_min() : -std::numeric_limits<double>::max();
+  const double ceiling = std::numeric_limits<double>::max();
+
+  // Points [a, b) share a pixel column: keep their min and max, in the order
+  // they occur. Invalid points inside a column are bridged (the gap is under a
+  // pixel wide); invalid points between columns break the line.
+  bool gap = false;  // an invalid point since the last kept one
+  const auto bucket = [&](size_t a, size_t b) {
+    // Branch-free: noisy data would mispredict every few points.
+    size_t i_min = b, i_max = b;
+    double low = std::numeric_limits<double>::infinity(), high = -low;
+    for (size_t i = a; i < b; ++i) {
+      const double v = y[i];
+      const bool valid = v >= floor && v <= ceiling;
+      const bool lower = valid && v < low, higher = valid && v > high;
+      low = lower ? v : low;
+      i_min = lower ? i : i_min;
+      high = higher ? v : high;
+      i_max = higher ? i : i_max;
+    }
+    const auto is_valid = [&](size_t i) { return y[i] >= floor && y[i] <= ceiling; };
+    const bool leading_invalid = !is_valid(a), trailing_invalid = !is_valid(b - 1);
+    if (i_min == b) {  // nothing valid here
+      gap = true;
+      return;
+    }
+    const size_t first = std::min(i_min, i_max), second = std::max(i_min, i_max);
+    if ((gap || leading_invalid) && !out.empty()) out.push_back({x[first], kNaN});
+    out.push_back({x[first], y[first]});
+    if (second != first) out.push_back({x[second], y[second]});
+    gap = trailing_invalid;
+  };
+
+  if (lo > 0) bucket(lo - 1, lo);  // the neighbour left of the view, so the line reaches the edge
+  for (size_t i = lo; i < hi;) {
+    // The end of i's column: gallop, then binary search, so a column costs log(its points).
+    const long c = column_of(x[i]);
+    size_t step = 1, end = i + 1;
+    while (end < hi && column_of(x[end]) <= c) end = i + (step *= 2);
+    end = std::partition_point(x.begin() + (i + step / 2), x.begin() + std::min(end, hi),
+                               [&](double v) { return column_of(v) <= c; }) - x.begin();
+    bucket(i, end);
+    i = end;
+  }
+  if (hi < n) bucket(hi, hi + 1);  // and the neighbour right of it
+}
+
+void Smooth(std::span<const double> y, double weight, std::span<double> out) {
+  SmoothFrom(y, weight, out, kNaN);
+}
+
+// ---------------------------------------------------------------------------
+// Axes
+// ---------------------------------------------------------------------------
+
+ImVec2 AxesMargins(const PlotAxis& y, float data_height, bool has_x_label, bool has_y_label) {
+  const float font = ImGui::GetFontSize();
+  const AxisTicks ticks = ComputeTicks(y, data_height, YTickSpacing());
+  float label_width = 0;
+  for (double v : ticks.major) label_width = std::max(label_width, ImGui::CalcTextSize(FormatTick(v, ticks.label_step).c_str()).x);
+  return ImVec2(label_width + kTickLength + kPad * 2 + (has_y_label ? font + kPad : 0),
+                font + kTickLength + kPad + (has_x_label ? font + kPad : 0));
+}
+
+void DrawAxes(ImDrawList* draw, ImVec2 data_min, ImVec2 data_max, const PlotAxis& x, const PlotAxis& y,
+              const char* x_label, const char* y_label) {
+  const float font = ImGui::GetFontSize();
+  const ScreenMap map{x, y, data_min, data_max};
+  const ImU32 label_color = TextColor(0.75f);
+  draw->AddRectFilled(data_min, data_max, kDataBackground);
+
+  const AxisTicks xt = ComputeTicks(x, data_max.x - data_min.x, XTickSpacing());
+  for (double v : xt.minor) {
+    const float px = std::round(map.X(v)) + 0.5f;
+    draw->AddLine(ImVec2(px, data_min.y), ImVec2(px, data_max.y), kGridMinor);
+  }
+  for (double v : xt.major) {
+    const float px = std::round(map.X(v)) + 0.5f;
+    draw->AddLine(ImVec2(px, data_min.y), ImVec2(px, data_max.y), kGridMajor);
+    draw->AddLine(ImVec2(px, data_max.y), ImVec2(px, data_max.y + kTickLength), kDataBorder);
+    const std::string text = FormatTick(v, xt.label_step);
+    const float w = ImGui::CalcTextSize(text.c_str()).x;
+    const float left = std::min(px - w * 0.5f, data_max.x + font - w);  // keep the last label inside
+    draw->AddText(ImVec2(left, data_max.y + kTickLength + 1), label_color, text.c_str());
+  }
+
+  const AxisTicks yt = ComputeTicks(y, data_max.y - data_min.y, YTickSpacing());
+  for (double v : yt.minor) {
+    const float py = std::round(map.Y(v)) + 0.5f;
+    draw->AddLine(ImVec2(data_min.x, py), ImVec2(data_max.x, py), kGridMinor);
+  }
+  float widest = 0;
+  for (double v : yt.major) {
+    const float py = std::round(map.Y(v)) + 0.5f;
+    draw->AddLine(ImVec2(data_min.x, py), ImVec2(data_max.x, py), kGridMajor);
+    draw->AddLine(ImVec2(data_min.x - kTickLength, py), ImVec2(data_min.x, py), kDataBorder);
+    const std::string text = FormatTick(v, yt.label_step);
+    const ImVec2 size = ImGui::CalcTextSize(text.c_str());
+    widest = std::max(widest, size.x);
+    draw->AddText(ImVec2(data_min.x - kTickLength - kPad - size.x, py - size.y * 0.5f), label_color, text.c_str());
+  }
+  draw->AddRect(data_min, data_max, kDataBorder);
+
+  if (x_label && *x_label) {
+    const float w = ImGui::CalcTextSize(x_label).x;
+    draw->AddText(ImVec2((data_min.x + data_max.x - w) * 0.5f, data_max.y + kTickLength + font + kPad), label_color, x_label);
+  }
+  if (y_label && *y_label) {
+    const float cx = data_min.x - kTickLength - kPad * 2 - widest - font * 0.5f;
+    AddTextVertical(draw, ImVec2(cx, (data_min.y + data_max.y) * 0.5f), label_color, y_label);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The widget
+// ---------------------------------------------------------------------------
+
+void Plot(const char* id, PlotState& state, const PlotOptions& options, std::span<const PlotSeries> series,
+          std::span<const PlotMarker> markers) {
+  ImGui::PushID(id);
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const ImVec2 size(std::max(options.size.x > 0 ? options.size.x : avail.x + options.size.x, 80.0f),
+                    std::max(options.size.y > 0 ? options.size.y : options.size.y < 0 ? avail.y + options.size.y : 240.0f, 60.0f));
+  const ImVec2 frame_min = ImGui::GetCursorScreenPos();
+  const ImVec2 frame_max(frame_min.x + size.x, frame_min.y + size.y);
+  ImGui::InvisibleButton("##plot", size);
+  ImGui::SetItemUsingMouseWheel();  // the wheel zooms the plot instead of scrolling the window
+  const bool hovered = ImGui::IsItemHovered();
+  const bool active = ImGui::IsItemActive();
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  PlotState::Internal& in = state.internal;
+
+  SanitizeView(state, options.log_y);
+  HandleInput(state, options.log_y, hovered, active);
+
+  // Header: title and legend (click an entry to hide or show its series).
+  std::vector<LegendEntry> legend;
+  const float header = LayoutHeader(options, series, frame_min, size.x - ImGui::GetFontSize(), legend);  // legend ends over the data area's right edge
+  if (hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left))
+    for (size_t i = 0; i < legend.size(); ++i)
+      if (ImRect(legend[i].min, legend[i].max).Contains(ImGui::GetIO().MousePos)) ToggleHidden(state, series[i].label);
+  std::vector<bool> visible(series.size());
+  for (size_t i = 0; i < series.size(); ++i) visible[i] = !IsHidden(state, series[i].label);
+
+  // Decimate every visible series over the x range (raw, and smoothed when asked).
+  if (state.auto_fit) FitX(state, series, visible);
+  // One column per pixel of last frame's data area (the whole width on the first frame).
+  const float last_width = in.plot_max.x - in.plot_min.x;
+  const int columns = std::max(1, static_cast<int>(last_width > 1 && last_width <= size.x ? last_width : size.x));
+  const double smoothing = std::clamp(static_cast<double>(options.smoothing), 0.0, 0.99);
+  in.lines.resize(series.size() * 2);
+  in.smoothed.resize(series.size());
+  for (size_t i = 0; i < series.size(); ++i) {
+    const PlotSeries& s = series[i];
+    const size_t n = visible[i] ? std::min(s.x.size(), s.y.size()) : 0;
+    Decimate(s.x.first(n), s.y.first(n), state.x_min, state.x_max, columns, options.log_y, in.lines[2 * i]);
+    in.lines[2 * i + 1].clear();
+    PlotState::Smoothed& smoothed = in.smoothed[i];
+    if (smoothing > 0 && s.smooth && n > 0) {
+      UpdateSmoothed(smoothed, s.y.first(n), smoothing);
+      Decimate(s.x.first(n), smoothed.values, state.x_min, state.x_max, columns, options.log_y, in.lines[2 * i + 1]);
+    } else {
+      smoothed = {};
+    }
+  }
+  if (state.auto_fit) FitY(state, options, in.lines);
+
+  // Layout of the data area; the y tick labels' width sets the left margin.
+  const PlotAxis x_axis{state.x_min, state.x_max, false}, y_axis{state.y_min, state.y_max, options.log_y};
+  const bool has_x_label = options.x_label && *options.x_label, has_y_label = options.y_label && *options.y_label;
+  const float bottom = AxesMargins(y_axis, 1.0f, has_x_label, has_y_label).y;  // independent of the height
+  const ImVec2 margins = AxesMargins(y_axis, size.y - header - bottom, has_x_label, has_y_label);
+  const ImVec2 data_min(frame_min.x + margins.x, frame_min.y + header);
+  const ImVec2 data_max(frame_max.x - ImGui::GetFontSize(), frame_max.y - margins.y);
+  in.plot_min = data_min;
+  in.plot_max = data_max;
+  if (!(data_max.x - data_min.x > 4 && data_max.y - data_min.y > 4)) {
+    ImGui::PopID();
+    return;  // too small to draw anything useful
+  }
+  const ScreenMap map{x_axis, y_axis, data_min, data_max};
+
+  if (options.title) draw->AddText(frame_min, TextColor(), options.title);
+  DrawLegend(draw, legend, series, visible);
+  DrawAxes(draw, data_min, data_max, x_axis, y_axis, options.x_label, options.y_label);
+  draw->PushClipRect(data_min, data_max, true);
+  DrawMarkers(draw, map, markers);
+  for (size_t i = 0; i < series.size(); ++i)
+    if (visible[i]) DrawSeries(draw, map, series[i], SeriesColor(series[i], i), in.lines[2 * i], in.lines[2 * i + 1], in.screen);
+  if (hovered && Contains(data_min, data_max, ImGui::GetIO().MousePos) && !ImGui::IsMouseDragging(ImGuiMouseButton_Left))
+    DrawHover(draw, map, state, options, series, visible, markers);
+  draw->PopClipRect();
+  ImGui::PopID();
+}
+
+}  // namespace ts::ui
