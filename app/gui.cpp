@@ -215,6 +215,12 @@ int RunGui(const std::vector<std::string>& words) {
     }
   }
   autosaver.Flush(state);
+  // Keep what was trained: the session writes the parameters before it stops.
+  if (state.training.state != nn::SessionState::kEmpty) {
+    std::string checkpoint = ui::LastCheckpointPath();
+    session.SaveCheckpoint(checkpoint);
+    std::printf("Saved the trained network to %s\n", checkpoint.c_str());
+  }
   return 0;
 }
 

@@ -98,10 +98,23 @@ using FormParam = std::tuple<MatmulVariant, bool, bool>;  // variant, transpose_
 
 class MatmulFormTest : public MatmulTest, public ::testing::WithParamInterface<FormParam> {};
 
+// Whether M, N and K are all multiples of 4 or none is: then the
+// register-blocked variant reads A and B both as vec4s or both as scalars.
+bool AllOrNoDimensionMultipleOf4(const Shape& s) {
+  int multiples = (s.m % 4 == 0) + (s.n % 4 == 0) + (s.k % 4 == 0);
+  return multiples == 0 || multiples == 3;
+}
+
+// C = op(A) op(B) at every shape; C += op(A) op(B) at the shapes whose loads
+// are all vec4 or all scalar. The accumulating store does not depend on how A
+// and B are loaded, and each extra combination is another pipeline that takes
+// lavapipe over a second to compile.
 TEST_P(MatmulFormTest, EveryElementMatchesTheReferenceAtEveryShape) {
   auto [variant, transpose_a, transpose_b] = GetParam();
-  for (const Shape& shape : kShapes)
-    for (bool accumulate : {false, true}) Check(variant, shape, transpose_a, transpose_b, accumulate);
+  for (const Shape& shape : kShapes) {
+    Check(variant, shape, transpose_a, transpose_b, /*accumulate=*/false);
+    if (AllOrNoDimensionMultipleOf4(shape)) Check(variant, shape, transpose_a, transpose_b, /*accumulate=*/true);
+  }
 }
 
 std::string FormName(const ::testing::TestParamInfo<FormParam>& info) {

@@ -561,26 +561,33 @@ TEST(NetworkDiagram, FindsPackedWeightsAndHiddenMaps) {
   EXPECT_FALSE(UsesNeuronView(BuiltModel(Mlp("8")), {.force_block_diagram = true}));
 }
 
+// The panel placed as the app places it (the panel leaves placement to the app).
+void DrawPlacedModelPanel(AppState& state) {
+  ImGui::SetNextWindowPos(ImVec2(0, 0), ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowSize(ImVec2(480, 880), ImGuiCond_FirstUseEver);
+  DrawModelPanel(state);
+}
+
 TEST_F(HeadlessImGui, ModelPanelDrawsEveryKindOfProject) {
   AppState state;
   state.project = DefaultProject();
   RebuildModel(state);
-  for (int frame = 0; frame < 3; ++frame) Frame([&] { DrawModelPanel(state); });
+  for (int frame = 0; frame < 3; ++frame) Frame([&] { DrawPlacedModelPanel(state); });
 
   state.project = ProjectFromModel(nn::LoadModelOrPreset("mnist-mlp"), {});
   RebuildModel(state);
-  for (int frame = 0; frame < 3; ++frame) Frame([&] { DrawModelPanel(state); });
+  for (int frame = 0; frame < 3; ++frame) Frame([&] { DrawPlacedModelPanel(state); });
 
   state.project.layers[2].units = "-3";  // an invalid row and a structural error
   state.project.layers.erase(state.project.layers.begin() + 1);
   RebuildModel(state);
   EXPECT_FALSE(state.model);
-  for (int frame = 0; frame < 3; ++frame) Frame([&] { DrawModelPanel(state); });
+  for (int frame = 0; frame < 3; ++frame) Frame([&] { DrawPlacedModelPanel(state); });
 
   state.project.layers.clear();  // nothing at all
   state.model.reset();
   state.model_error.clear();
-  for (int frame = 0; frame < 3; ++frame) Frame([&] { DrawModelPanel(state); });
+  for (int frame = 0; frame < 3; ++frame) Frame([&] { DrawPlacedModelPanel(state); });
   EXPECT_FALSE(state.model_error.empty());  // the panel rebuilt it
 }
 
@@ -611,18 +618,18 @@ TEST_F(HeadlessImGui, ClickingAPaletteButtonAddsALayer) {
   AppState state;
   state.project = DefaultProject();
   RebuildModel(state);
-  Frame([&] { DrawModelPanel(state); });
+  Frame([&] { DrawPlacedModelPanel(state); });
   ImVec2 min, max;
   ASSERT_TRUE(PaletteButtonRect("tanh", &min, &max));
   const ImVec2 centre((min.x + max.x) / 2, (min.y + max.y) / 2);
   ImGuiIO& io = ImGui::GetIO();
   const size_t before = state.project.layers.size();
   io.MousePos = centre;  // hover, press, release: ImGui buttons fire on release
-  Frame([&] { DrawModelPanel(state); });
+  Frame([&] { DrawPlacedModelPanel(state); });
   io.MouseDown[0] = true;
-  Frame([&] { DrawModelPanel(state); });
+  Frame([&] { DrawPlacedModelPanel(state); });
   io.MouseDown[0] = false;
-  Frame([&] { DrawModelPanel(state); });
+  Frame([&] { DrawPlacedModelPanel(state); });
   ASSERT_EQ(state.project.layers.size(), before + 1);
   EXPECT_EQ(state.project.layers[before - 1].type, "tanh");  // just before the loss head
   EXPECT_EQ(state.project.layers.back().type, "softmax_cross_entropy");

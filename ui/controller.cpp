@@ -70,6 +70,9 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
       case nn::SessionEvent::Kind::kSettingChanged:
         view.markers.push_back({double(event.step.global_step), event.message});
         break;
+      case nn::SessionEvent::Kind::kCheckpointSaved:
+        state.Notify(Notice::Level::kInfo, "Checkpoint saved: " + event.message);
+        break;
       case nn::SessionEvent::Kind::kError:
         view.state = event.state;
         state.Notify(Notice::Level::kError, event.message);

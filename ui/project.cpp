@@ -469,6 +469,11 @@ std::string AutosavePath() {
   return (base / "tensorscope" / "autosave.tsproj.json").string();
 }
 
+std::string LastCheckpointPath() {
+  std::string autosave = AutosavePath();
+  return autosave.empty() ? "tensorscope-last.ckpt" : (fs::path(autosave).parent_path() / "last.ckpt").string();
+}
+
 bool Autosaver::Tick(AppState& state, double now_seconds) {
   if (now_seconds - last_check_ < interval_seconds_) return false;
   last_check_ = now_seconds;

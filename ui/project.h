@@ -51,6 +51,8 @@ void SaveProject(const Project& project, const std::string& path);
 // Where the app restores its working state from: ${XDG_DATA_HOME:-$HOME/.local/share}
 // /tensorscope/autosave.tsproj.json, or "" when neither variable is set.
 std::string AutosavePath();
+// Where the app keeps the network it was training when it closed (beside the autosave).
+std::string LastCheckpointPath();
 
 // Keeps AutosavePath() (or `path`) up to date with the project being edited.
 // The file also records state.project_path and state.dirty, so a restart

@@ -323,7 +323,6 @@ struct Renderer::Impl {
   vk::UniqueDescriptorPool descriptor_pool;
   Swapchain swapchain;
   VkExtent2D swapchain_request{0, 0};  // the framebuffer size the swapchain was made for
-  uint32_t imgui_image_count = 0;
 
   bool imgui_context = false, imgui_glfw = false, imgui_vulkan = false;
   bool frame_open = false;    // between BeginFrame and EndFrame
@@ -424,12 +423,12 @@ void Renderer::Impl::OpenWindow() {
     throw Error("Tensorscope could not open a window: GLFW could not create it (" + g_last_glfw_error + ").");
   if (saved && IsReachable(saved->x, saved->y, saved->width)) glfwSetWindowPos(window.get(), saved->x, saved->y);
   glfwShowWindow(window.get());
+  RememberPlacement();  // before maximising, so the normal size is known
   if (saved && saved->maximized) glfwMaximizeWindow(window.get());
 
   float x_scale = 1.0f, y_scale = 1.0f;
   glfwGetWindowContentScale(window.get(), &x_scale, &y_scale);
   content_scale = x_scale > 0.0f ? x_scale : 1.0f;
-  RememberPlacement();
 }
 
 void Renderer::Impl::CreateSurface() {
@@ -578,8 +577,7 @@ void Renderer::Impl::SetUpImGui() {
   info.MinImageCount = 2;
   // ImGui rotates its vertex buffers over ImageCount frames; keeping it at
   // least the frames in flight means it never rewrites a buffer still in use.
-  imgui_image_count = std::max<uint32_t>(kFramesInFlight, static_cast<uint32_t>(swapchain.images.size()));
-  info.ImageCount = imgui_image_count;
+  info.ImageCount = std::max<uint32_t>(kFramesInFlight, static_cast<uint32_t>(swapchain.images.size()));
   info.MSAASamples = VK_SAMPLE_COUNT_1_BIT;
   info.Allocator = nullptr;
   info.CheckVkResultFn = CheckImGuiVkResult;

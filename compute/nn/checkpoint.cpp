@@ -42,8 +42,8 @@ std::string ArchitectureSignature(const ModelDesc& model) {
   for (const LayerDesc& layer : model.layers) {
     if (!text.empty()) text += " > ";
     text += layer.TypeName();
-    if (layer.kind == LayerKind::kInput) text += " " + ShapeString(layer.shape);
-    if (layer.kind == LayerKind::kDense) text += " " + std::to_string(layer.units) + (layer.bias ? "" : " (no bias)");
+    if (layer.kind == LayerKind::kInput) text.append(" ").append(ShapeString(layer.shape));
+    if (layer.kind == LayerKind::kDense) text.append(" ").append(std::to_string(layer.units)).append(layer.bias ? "" : " (no bias)");
   }
   return text;
 }

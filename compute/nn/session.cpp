@@ -212,7 +212,12 @@ void TrainingSession::Worker::Run() {
       std::unique_lock lock(mutex);
       // While training, only look for commands between submissions; otherwise sleep until one arrives.
       if (state != SessionState::kRunning) wake.wait(lock, [&] { return quit || !commands.empty(); });
-      if (quit) break;
+      if (quit) {
+        // Checkpoints asked for before quitting are still written (closing the
+        // window keeps what was trained); every other command is dropped.
+        std::erase_if(commands, [](const Command& c) { return !std::holds_alternative<SaveCheckpointCommand>(c); });
+        if (commands.empty()) break;
+      }
       if (!commands.empty()) {
         command = std::move(commands.front());
         commands.pop_front();

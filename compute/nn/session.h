@@ -94,7 +94,9 @@ struct SessionEvent {
 class TrainingSession {
  public:
   TrainingSession(vk::Context& context, vk::PipelineCache& pipelines);
-  ~TrainingSession();  // stops the worker after the submission in flight
+  // Stops the worker after the submission in flight; a SaveCheckpoint asked
+  // for before is still written.
+  ~TrainingSession();
   TrainingSession(const TrainingSession&) = delete;
   TrainingSession& operator=(const TrainingSession&) = delete;
 

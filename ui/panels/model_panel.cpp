@@ -47,6 +47,16 @@ const char* const kActivationTypes[] = {"relu", "leaky_relu", "sigmoid", "tanh",
 const char* const kLossTypes[] = {"softmax_cross_entropy", "mse", "bce_with_logits"};
 const char* const kInitNames[] = {"", "he_uniform", "he_normal", "xavier_uniform", "xavier_normal", "zeros"};
 
+// What a combo shows for a value: short labels keep the rows narrow.
+const char* DisplayName(const std::string& value) {
+  static const std::map<std::string, const char*> kLabels = {
+      {"", "auto"}, {"softmax_cross_entropy", "softmax CE"}, {"bce_with_logits", "BCE (logits)"}, {"mse", "MSE"},
+      {"leaky_relu", "leaky ReLU"}, {"he_uniform", "He uniform"}, {"he_normal", "He normal"},
+      {"xavier_uniform", "Xavier uniform"}, {"xavier_normal", "Xavier normal"}};
+  auto it = kLabels.find(value);
+  return it == kLabels.end() ? value.c_str() : it->second;
+}
+
 // What the panel remembers between frames that is not part of the project:
 // selection, popups, a project waiting for the discard prompt. Reset when the
 // ImGui context changes (a new window, or a test).
@@ -263,10 +273,10 @@ void DrawPalette(AppState& state, PanelUi& ui) {
 bool NameCombo(const char* id, std::string& value, std::span<const char* const> names, float width) {
   bool changed = false;
   ImGui::SetNextItemWidth(width);
-  if (ImGui::BeginCombo(id, value.empty() ? "auto" : value.c_str())) {
+  if (ImGui::BeginCombo(id, DisplayName(value))) {
     for (const char* name : names) {
       bool selected = value == name;
-      if (ImGui::Selectable(*name ? name : "auto", selected) && !selected) {
+      if (ImGui::Selectable(DisplayName(name), selected) && !selected) {
         value = name;
         changed = true;
       }
@@ -296,7 +306,7 @@ bool DrawLayerEditors(LayerEdit& layer) {
     ImGui::SameLine();
     changed |= ImGui::Checkbox("bias", &layer.bias);
     ImGui::SameLine();
-    changed |= NameCombo("##init", layer.init, kInitNames, unit * 7);
+    changed |= NameCombo("##init", layer.init, kInitNames, unit * 6);
     HelpTooltip("Weight initialisation. auto: he_uniform before a ReLU-family activation, else xavier_uniform.");
   } else if (std::find(std::begin(kActivationTypes), std::end(kActivationTypes), type) != std::end(kActivationTypes)) {
     changed |= NameCombo("##activation", layer.type, kActivationTypes, unit * 6);
@@ -307,7 +317,7 @@ bool DrawLayerEditors(LayerEdit& layer) {
       HelpTooltip("The slope for negative inputs, in [0, 1).");
     }
   } else if (std::find(std::begin(kLossTypes), std::end(kLossTypes), type) != std::end(kLossTypes)) {
-    changed |= NameCombo("##loss", layer.type, kLossTypes, unit * 9);
+    changed |= NameCombo("##loss", layer.type, kLossTypes, unit * 7);
   } else {
     ImGui::TextUnformatted(type.c_str());
   }
@@ -333,9 +343,12 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
   const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_Resizable |
                                 ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX | ImGuiTableFlags_ScrollY;
   size_t error_rows = std::count_if(layers.begin(), layers.end(), [](const LayerEdit& l) { return !l.error.empty(); });
-  float wanted = ImGui::GetFrameHeightWithSpacing() * (layers.size() + 1.5f) +
-                 ImGui::GetTextLineHeightWithSpacing() * 2 * error_rows + ImGui::GetStyle().ScrollbarSize;
-  float height = std::clamp(wanted, ImGui::GetFrameHeightWithSpacing() * 4, std::max(160.0f, ImGui::GetContentRegionAvail().y * 0.6f));
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float row = ImGui::GetFrameHeight() + 2 * style.CellPadding.y;
+  float wanted = row * layers.size() + (ImGui::GetTextLineHeight() + 2 * style.CellPadding.y) * (1 + 2 * error_rows) +
+                 style.ScrollbarSize + 2;
+  const float at_most = std::max(160.0f, ImGui::GetContentRegionAvail().y * 0.6f);
+  const float height = std::max(ImGui::GetFrameHeightWithSpacing() * 4, std::min(wanted, at_most));
   RowEdit edit;
   if (ImGui::BeginTable("layers", 8, flags, ImVec2(0, height))) {
     ImGui::TableSetupScrollFreeze(1, 1);
@@ -446,6 +459,7 @@ void DrawTotals(const AppState& state, const std::vector<std::optional<nn::Layer
   for (const std::optional<nn::LayerShape>& shape : shapes)
     if (shape) parameters += shape->parameters, flops += shape->flops_per_sample;
   const bool partial = std::any_of(shapes.begin(), shapes.end(), [](const auto& s) { return !s.has_value(); });
+  ImGui::PushTextWrapPos(0);
   ImGui::Text("%s%s parameters, %s FLOPs per sample (forward)", partial ? "so far: " : "",
               FormatCount(double(parameters)).c_str(), FormatCount(double(flops)).c_str());
   ImGui::TextDisabled("about %s FLOPs per training step (forward + backward = 3 x forward, x batch %u)",
@@ -464,6 +478,7 @@ void DrawTotals(const AppState& state, const std::vector<std::optional<nn::Layer
     for (const auto& [name, bytes] : rows) ImGui::Text("%-22s %s", name, FormatBytes(double(bytes)).c_str());
     ImGui::EndTooltip();
   }
+  ImGui::PopTextWrapPos();
   if (!state.model_error.empty() &&
       std::none_of(state.project.layers.begin(), state.project.layers.end(), [](const LayerEdit& l) { return !l.error.empty(); })) {
     ImGui::PushTextWrapPos(0);
@@ -597,10 +612,8 @@ void DrawModelPanel(AppState& state) {
   PanelUi& ui = Ui();
   if (!state.model && state.model_error.empty()) RebuildModel(state);  // a project set without a rebuild
 
-  const ImGuiViewport* viewport = ImGui::GetMainViewport();
-  ImGui::SetNextWindowPos(viewport->WorkPos, ImGuiCond_FirstUseEver);
-  ImGui::SetNextWindowSize(ImVec2(std::max(420.0f, viewport->WorkSize.x * 0.3f), viewport->WorkSize.y), ImGuiCond_FirstUseEver);
-  // "###Model" keeps the window's identity while the title changes.
+  // "###Model" keeps the window's identity while the title changes. Placement
+  // is the app's: SetNextWindowPos/Size before this call, or SetWindowPos("###Model", ...).
   std::string title = "Model: " + state.project.name + (state.dirty ? "*" : "") + "###Model";
   if (ImGui::Begin(title.c_str())) {
     DrawFileBar(state, ui);

@@ -28,8 +28,10 @@
 
 namespace ts::ui {
 
-// Draws the panel in its own window ("Model", with "*" in the title while the
-// project has unsaved changes). Call once per frame.
+// Draws the panel in its own window, titled "Model: <project name>" with "*"
+// while the project has unsaved changes. Its ID is "###Model" whatever the
+// title: place it with SetNextWindowPos/Size just before the call, or with
+// ImGui::SetWindowPos("###Model", ...). Call once per frame.
 void DrawModelPanel(AppState& state);
 
 enum class DiscardChoice {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "ui/widgets/plot.h"  // ClassColor, PlotAxis, AxesMargins, DrawAxes
+#include "ui/widgets/plot.h"  // ClassColor, ColorSwatch, PlotAxis, AxesMargins, DrawAxes
 
 namespace ts::ui {
 namespace {
@@ -215,11 +215,7 @@ HeatmapResult ClassHeatmap(const char* id, const ClassGrid& grid, std::span<cons
     std::sort(order.begin(), order.end(), [&](int a, int b) { return p[a] > p[b]; });
     for (int rank = 0; rank < std::min(classes, 4); ++rank) {  // the four likeliest
       const int k = order[rank];
-      const ImVec2 at = ImGui::GetCursorScreenPos();
-      const float side = ImGui::GetFontSize() * 0.6f, mid = at.y + ImGui::GetTextLineHeight() * 0.5f;
-      ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(at.x, mid - side * 0.5f), ImVec2(at.x + side, mid + side * 0.5f), ClassColor(k), 2.0f);
-      ImGui::Dummy(ImVec2(side, ImGui::GetTextLineHeight()));
-      ImGui::SameLine();
+      ColorSwatch(ClassColor(k));
       if (k < static_cast<int>(options.class_names.size())) ImGui::Text("%s  %.1f%%", options.class_names[k].c_str(), 100.0 * p[k]);
       else ImGui::Text("class %d  %.1f%%", k, 100.0 * p[k]);
     }

@@ -136,22 +136,22 @@ bool FitRange(double lo, double hi, bool log, double pad, double& out_min, doubl
   return true;
 }
 
-// Zooms [min, max] by `factor` about `anchor` (all in drawing space).
-void ZoomAbout(const PlotAxis& axis, double anchor_unit, double factor, double& min, double& max) {
-  const double t0 = axis.Transform(axis.min), t1 = axis.Transform(axis.max);
-  const double anchor = t0 + (t1 - t0) * anchor_unit;
-  const double n0 = anchor - (anchor - t0) * factor, n1 = anchor + (t1 - anchor) * factor;
-  if (!UsableRange(n0, n1)) return;
-  const double a = axis.Inverse(n0), b = axis.Inverse(n1);
-  if (std::isfinite(a) && std::isfinite(b) && a < b) min = a, max = b;
+// Moves the view of `axis` to [t0, t1] (drawing space) unless that is unusable.
+void SetView(const PlotAxis& axis, double t0, double t1, double& min, double& max) {
+  const double a = axis.Inverse(t0), b = axis.Inverse(t1);
+  if (UsableRange(t0, t1) && std::isfinite(a) && std::isfinite(b) && a < b && (!axis.log || a > 0)) min = a, max = b;
 }
 
-// Shifts [min, max] by `units` of its span (drawing space).
+// Zooms by `factor` about the point `anchor_unit` of the way along the axis.
+void ZoomAbout(const PlotAxis& axis, double anchor_unit, double factor, double& min, double& max) {
+  const double t0 = axis.Transform(axis.min), t1 = axis.Transform(axis.max), anchor = t0 + (t1 - t0) * anchor_unit;
+  SetView(axis, anchor - (anchor - t0) * factor, anchor + (t1 - anchor) * factor, min, max);
+}
+
+// Shifts the view by `units` of its span.
 void PanBy(const PlotAxis& axis, double units, double& min, double& max) {
-  const double t0 = axis.Transform(axis.min), t1 = axis.Transform(axis.max);
-  const double shift = (t1 - t0) * units;
-  const double a = axis.Inverse(t0 + shift), b = axis.Inverse(t1 + shift);
-  if (std::isfinite(a) && std::isfinite(b) && a < b && (!axis.log || a > 0)) min = a, max = b;
+  const double t0 = axis.Transform(axis.min), t1 = axis.Transform(axis.max), shift = (t1 - t0) * units;
+  SetView(axis, t0 + shift, t1 + shift, min, max);
 }
 
 // Draws a polyline, solid or dashed. The dash pattern runs on across vertices.
@@ -209,12 +209,8 @@ std::string FormatValue(double v) {
 
 // The title and the legend share the top row; the legend wraps onto rows of
 // its own when they do not fit. Returns the height used.
-struct LegendEntry {
-  ImVec2 min, max;
-};
-
 float LayoutHeader(const PlotOptions& options, std::span<const PlotSeries> series, ImVec2 origin, float width,
-                   std::vector<LegendEntry>& entries) {
+                   std::vector<ImRect>& entries) {
   const float line = ImGui::GetFontSize() + kPad;
   const float swatch = ImGui::GetFontSize() * 1.2f, gap = ImGui::GetFontSize() * 0.9f;
   const float title_width = options.title ? ImGui::CalcTextSize(options.title).x + gap * 2 : 0.0f;
@@ -228,18 +224,14 @@ float LayoutHeader(const PlotOptions& options, std::span<const PlotSeries> serie
   for (const PlotSeries& s : series) {
     const float w = swatch + kPad + ImGui::CalcTextSize(s.label).x;
     if (!same_row && x > origin.x && x + w > origin.x + width) x = origin.x, y += line;
-    entries.push_back({ImVec2(x, y), ImVec2(x + w, y + ImGui::GetFontSize())});
+    entries.emplace_back(x, y, x + w, y + ImGui::GetFontSize());
     x += w + gap;
   }
   return y - origin.y + line + kPad;
 }
 
-bool IsHidden(const PlotState& state, const char* label) {
-  return std::find(state.hidden.begin(), state.hidden.end(), label) != state.hidden.end();
-}
-
 void ToggleHidden(PlotState& state, const char* label) {
-  auto it = std::find(state.hidden.begin(), state.hidden.end(), label);
+  const auto it = std::find(state.hidden.begin(), state.hidden.end(), label);
   if (it == state.hidden.end()) state.hidden.emplace_back(label);
   else state.hidden.erase(it);
 }
@@ -336,15 +328,16 @@ void DrawMarkers(ImDrawList* draw, const ScreenMap& map, std::span<const PlotMar
   }
 }
 
-void DrawLegend(ImDrawList* draw, const std::vector<LegendEntry>& legend, std::span<const PlotSeries> series,
+void DrawLegend(ImDrawList* draw, const std::vector<ImRect>& legend, std::span<const PlotSeries> series,
                 const std::vector<bool>& visible) {
   const float swatch = ImGui::GetFontSize() * 1.2f;
   for (size_t i = 0; i < legend.size(); ++i) {
-    const float mid = (legend[i].min.y + legend[i].max.y) * 0.5f;
+    const ImVec2 at = legend[i].Min;
+    const float mid = legend[i].GetCenter().y;
     const ImU32 color = SeriesColor(series[i], i);
-    DrawLine(draw, std::array{ImVec2(legend[i].min.x, mid), ImVec2(legend[i].min.x + swatch, mid)},
-             visible[i] ? color : ScaleAlpha(color, 0.3f), 2.0f, series[i].dashed);
-    draw->AddText(ImVec2(legend[i].min.x + swatch + kPad, legend[i].min.y),
+    DrawLine(draw, std::array{ImVec2(at.x, mid), ImVec2(at.x + swatch, mid)}, visible[i] ? color : ScaleAlpha(color, 0.3f),
+             2.0f, series[i].dashed);
+    draw->AddText(ImVec2(at.x + swatch + kPad, at.y),
                   visible[i] ? TextColor() : ImGui::GetColorU32(ImGuiCol_TextDisabled), series[i].label);
   }
 }
@@ -371,6 +364,17 @@ void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU
     }
   }
 }
+
+}  // namespace
+
+void ColorSwatch(ImU32 color) {
+  const float side = ImGui::GetTextLineHeight();
+  ImGui::ColorButton("##swatch", ImGui::ColorConvertU32ToFloat4(color),
+                     ImGuiColorEditFlags_NoTooltip | ImGuiColorEditFlags_NoDragDrop | ImGuiColorEditFlags_NoBorder, ImVec2(side, side));
+  ImGui::SameLine();
+}
+
+namespace {
 
 // The vertical cursor, a dot on each series' nearest point, and the tooltip.
 void DrawHover(ImDrawList* draw, const ScreenMap& map, PlotState& state, const PlotOptions& options,
@@ -401,15 +405,10 @@ void DrawHover(ImDrawList* draw, const ScreenMap& map, PlotState& state, const P
   ImGui::Text("%s %s", options.x_label ? options.x_label : "x", FormatValue(header_x).c_str());
   float label_width = 0;
   for (const Row& r : rows) label_width = std::max(label_width, ImGui::CalcTextSize(series[r.series].label).x);
-  const float swatch = ImGui::GetFontSize() * 0.6f;
+  const float swatch = ImGui::GetTextLineHeight();
   for (const Row& r : rows) {
     const PlotSeries& s = series[r.series];
-    const ImVec2 p = ImGui::GetCursorScreenPos();
-    const float mid = p.y + ImGui::GetTextLineHeight() * 0.5f;
-    ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(p.x, mid - swatch * 0.5f), ImVec2(p.x + swatch, mid + swatch * 0.5f),
-                                              SeriesColor(s, r.series), 2.0f);
-    ImGui::Dummy(ImVec2(swatch, ImGui::GetTextLineHeight()));
-    ImGui::SameLine();
+    ColorSwatch(SeriesColor(s, r.series));
     ImGui::TextUnformatted(s.label);
     ImGui::SameLine(swatch + label_width + ImGui::GetFontSize() * 2.0f);
     ImGui::TextUnformatted(FormatValue(r.y).c_str());
@@ -527,36 +526,27 @@ LogTickSet LogTicks(double min, double max, int max_count) {
     ticks.label_step = linear.step;
     return ticks;
   }
-  const int d0 = static_cast<int>(std::ceil(lo - 1e-9)), d1 = static_cast<int>(std::floor(hi + 1e-9));
+  const int d0 = static_cast<int>(std::floor(lo)), d1 = static_cast<int>(std::ceil(hi));
   const auto in_range = [&](double v) { return v >= min * (1 - 1e-12) && v <= max * (1 + 1e-12); };
-  if (d1 - d0 + 1 >= 2) {  // decades as majors, every k-th when crowded
-    int every = 1;
-    for (int k : {1, 2, 5, 10, 20, 50, 100}) {
-      every = k;
-      if ((d1 - d0) / k + 1 <= max_count) break;
-    }
-    // Few decades: 2 and 5 are labelled too; a few more: 2..9 are grid lines only.
-    const bool label_125 = every == 1 && (d1 - d0 + 1) * 3 <= max_count;
-    const bool minors = every == 1 && (d1 - d0 + 1) * 2 <= max_count + 2;
-    for (int d = d0 - 1; d <= d1; ++d) {
-      const double v = std::pow(10.0, d);
-      if (d >= d0) (d % every == 0 ? ticks.major : ticks.minor).push_back(v);
-      for (int m = 2; m <= 9 && minors; ++m) {
-        if (!in_range(m * v)) continue;
-        ((label_125 && (m == 2 || m == 5)) ? ticks.major : ticks.minor).push_back(m * v);
-      }
-    }
-    std::sort(ticks.major.begin(), ticks.major.end());
-    std::sort(ticks.minor.begin(), ticks.minor.end());
-    return ticks;
-  }
-  // Under two decades: label the multiples 1..9 (or 1, 2, 5; or 1 when crowded).
+  // Label 1..9, or 1, 2 and 5, or 1 times each power of ten: the densest that fits.
   for (unsigned labelled : {0b1111111110u, 0b100110u, 0b10u}) {  // bit m: label m * 10^d
+    if (d1 - d0 - 1 > max_count) break;  // even the decades alone would not fit
     ticks.major.clear();
     ticks.minor.clear();
-    for (int d = d0 - 1; d <= d1; ++d)
+    for (int d = d0; d <= d1; ++d)
       for (int m = 1; m <= 9; ++m)
         if (const double v = m * std::pow(10.0, d); in_range(v)) ((labelled >> m) & 1 ? ticks.major : ticks.minor).push_back(v);
+    if (static_cast<int>(ticks.major.size()) <= max_count) {
+      if (static_cast<int>(ticks.minor.size()) > 4 * max_count) ticks.minor.clear();  // too dense for a grid
+      return ticks;
+    }
+  }
+  // Many decades: label every k-th; the others are grid lines.
+  for (int every : {2, 5, 10, 20, 50, 100}) {
+    ticks.major.clear();
+    ticks.minor.clear();
+    for (int d = d0; d <= d1; ++d)
+      if (const double v = std::pow(10.0, d); in_range(v)) (d % every == 0 ? ticks.major : ticks.minor).push_back(v);
     if (static_cast<int>(ticks.major.size()) <= max_count) break;
   }
   return ticks;
@@ -679,31 +669,25 @@ void DrawAxes(ImDrawList* draw, ImVec2 data_min, ImVec2 data_max, const PlotAxis
   const ImU32 label_color = TextColor(0.75f);
   draw->AddRectFilled(data_min, data_max, kDataBackground);
 
+  // Grid lines for every tick; tick marks and labels for the major ones.
   const AxisTicks xt = ComputeTicks(x, data_max.x - data_min.x, XTickSpacing());
-  for (double v : xt.minor) {
-    const float px = std::round(map.X(v)) + 0.5f;
-    draw->AddLine(ImVec2(px, data_min.y), ImVec2(px, data_max.y), kGridMinor);
-  }
+  const AxisTicks yt = ComputeTicks(y, data_max.y - data_min.y, YTickSpacing());
+  const auto pixel_x = [&](double v) { return std::round(map.X(v)) + 0.5f; };  // crisp 1 px lines
+  const auto pixel_y = [&](double v) { return std::round(map.Y(v)) + 0.5f; };
+  for (double v : xt.minor) draw->AddLine(ImVec2(pixel_x(v), data_min.y), ImVec2(pixel_x(v), data_max.y), kGridMinor);
+  for (double v : yt.minor) draw->AddLine(ImVec2(data_min.x, pixel_y(v)), ImVec2(data_max.x, pixel_y(v)), kGridMinor);
   for (double v : xt.major) {
-    const float px = std::round(map.X(v)) + 0.5f;
-    draw->AddLine(ImVec2(px, data_min.y), ImVec2(px, data_max.y), kGridMajor);
-    draw->AddLine(ImVec2(px, data_max.y), ImVec2(px, data_max.y + kTickLength), kDataBorder);
+    const float px = pixel_x(v);
+    draw->AddLine(ImVec2(px, data_min.y), ImVec2(px, data_max.y + kTickLength), kGridMajor);
     const std::string text = FormatTick(v, xt.label_step);
     const float w = ImGui::CalcTextSize(text.c_str()).x;
     const float left = std::min(px - w * 0.5f, data_max.x + font - w);  // keep the last label inside
     draw->AddText(ImVec2(left, data_max.y + kTickLength + 1), label_color, text.c_str());
   }
-
-  const AxisTicks yt = ComputeTicks(y, data_max.y - data_min.y, YTickSpacing());
-  for (double v : yt.minor) {
-    const float py = std::round(map.Y(v)) + 0.5f;
-    draw->AddLine(ImVec2(data_min.x, py), ImVec2(data_max.x, py), kGridMinor);
-  }
   float widest = 0;
   for (double v : yt.major) {
-    const float py = std::round(map.Y(v)) + 0.5f;
-    draw->AddLine(ImVec2(data_min.x, py), ImVec2(data_max.x, py), kGridMajor);
-    draw->AddLine(ImVec2(data_min.x - kTickLength, py), ImVec2(data_min.x, py), kDataBorder);
+    const float py = pixel_y(v);
+    draw->AddLine(ImVec2(data_min.x - kTickLength, py), ImVec2(data_max.x, py), kGridMajor);
     const std::string text = FormatTick(v, yt.label_step);
     const ImVec2 size = ImGui::CalcTextSize(text.c_str());
     widest = std::max(widest, size.x);
@@ -744,13 +728,14 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
   HandleInput(state, options.log_y, hovered, active);
 
   // Header: title and legend (click an entry to hide or show its series).
-  std::vector<LegendEntry> legend;
+  std::vector<ImRect> legend;
   const float header = LayoutHeader(options, series, frame_min, size.x - ImGui::GetFontSize(), legend);  // legend ends over the data area's right edge
   if (hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left))
     for (size_t i = 0; i < legend.size(); ++i)
-      if (ImRect(legend[i].min, legend[i].max).Contains(ImGui::GetIO().MousePos)) ToggleHidden(state, series[i].label);
+      if (legend[i].Contains(ImGui::GetIO().MousePos)) ToggleHidden(state, series[i].label);
   std::vector<bool> visible(series.size());
-  for (size_t i = 0; i < series.size(); ++i) visible[i] = !IsHidden(state, series[i].label);
+  for (size_t i = 0; i < series.size(); ++i)
+    visible[i] = std::find(state.hidden.begin(), state.hidden.end(), series[i].label) == state.hidden.end();
 
   // Decimate every visible series over the x range (raw, and smoothed when asked).
   if (state.auto_fit) FitX(state, series, visible);

@@ -105,6 +105,9 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options,
 // Series, bars and classes share it so a class keeps its colour everywhere.
 ImU32 ClassColor(int index);
 
+// A text-high colour square followed by SameLine(), for legends in tooltips.
+void ColorSwatch(ImU32 color);
+
 // ---------------------------------------------------------------------------
 // Axes, shared with the other charts (heatmaps)
 // ---------------------------------------------------------------------------
