@@ -52,7 +52,8 @@ case "$mode" in
     "$root/assets/scripts/fetch-mnist.sh"
     build
     cd "$build_dir"
-    ctest --output-on-failure --parallel 2 --timeout 1800
+    # A virtual X display, so the window and GUI tests run like everything else.
+    xvfb-run -a -s "-screen 0 1600x1000x24" ctest --output-on-failure --parallel 2 --timeout 1800
     ;;
   *)
     echo "usage: $0 run|test|build [tensorscope arguments...]" >&2
