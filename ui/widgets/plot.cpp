@@ -161,22 +161,17 @@ void DrawLine(ImDrawList* draw, std::span<const ImVec2> points, ImU32 color, flo
     draw->AddPolyline(points.data(), static_cast<int>(points.size()), color, ImDrawFlags_None, thickness);
     return;
   }
-  const float on = 6.0f, period = 10.0f;
-  float phase = 0;  // distance into the current period
+  float phase = 0;  // 6 px dashes every 10 px; the pattern runs on across vertices
   for (size_t i = 1; i < points.size(); ++i) {
-    const ImVec2 a = points[i - 1], b = points[i];
-    const float length = std::sqrt((b.x - a.x) * (b.x - a.x) + (b.y - a.y) * (b.y - a.y));
-    if (!(length > 0)) continue;
-    for (float done = 0; done < length;) {
-      const float step = std::min(length - done, (phase < on ? on : period) - phase);
-      if (phase < on) {
-        const float t0 = done / length, t1 = (done + step) / length;
-        draw->AddLine(ImVec2(a.x + (b.x - a.x) * t0, a.y + (b.y - a.y) * t0),
-                      ImVec2(a.x + (b.x - a.x) * t1, a.y + (b.y - a.y) * t1), color, thickness);
-      }
-      done += step;
-      phase += step;
-      if (phase >= period) phase = 0;
+    const ImVec2 a = points[i - 1], d(points[i].x - a.x, points[i].y - a.y);
+    const float length = std::sqrt(d.x * d.x + d.y * d.y);
+    for (float t = 0; length > 0 && t < length;) {
+      const float step = std::min(length - t, (phase < 6.0f ? 6.0f : 10.0f) - phase);
+      if (phase < 6.0f)
+        draw->AddLine(ImVec2(a.x + d.x * t / length, a.y + d.y * t / length),
+                      ImVec2(a.x + d.x * (t + step) / length, a.y + d.y * (t + step) / length), color, thickness);
+      t += step;
+      phase = std::fmod(phase + step, 10.0f);
     }
   }
 }
@@ -207,37 +202,44 @@ std::string FormatValue(double v) {
   return buf;
 }
 
-// The title and the legend share the top row; the legend wraps onto rows of
-// its own when they do not fit. Returns the height used.
-float LayoutHeader(const PlotOptions& options, std::span<const PlotSeries> series, ImVec2 origin, float width,
-                   std::vector<ImRect>& entries) {
-  const float line = ImGui::GetFontSize() + kPad;
-  const float swatch = ImGui::GetFontSize() * 1.2f, gap = ImGui::GetFontSize() * 0.9f;
-  const float title_width = options.title ? ImGui::CalcTextSize(options.title).x + gap * 2 : 0.0f;
-  entries.clear();
-  if (!options.show_legend || series.empty()) return options.title ? line + kPad : ImGui::GetFontSize() * 0.6f;
+ImU32 SeriesColor(const PlotSeries& s, size_t index) {
+  return s.color ? s.color : ClassColor(static_cast<int>(index));
+}
+
+// The title, and the legend: on the title's row when it fits there, else on
+// rows of its own. A click on an entry hides or shows its series. Returns the
+// height used and which series are visible.
+float DrawHeader(ImDrawList* draw, PlotState& state, const PlotOptions& options, std::span<const PlotSeries> series,
+                 ImVec2 origin, float width, bool hovered, std::vector<bool>& visible) {
+  const float font = ImGui::GetFontSize(), line = font + kPad, swatch = font * 1.2f, gap = font * 0.9f;
+  if (options.title) draw->AddText(origin, TextColor(), options.title);
+  const auto hidden = [&](const char* label) { return std::find(state.hidden.begin(), state.hidden.end(), label); };
+  visible.resize(series.size());
+  for (size_t i = 0; i < series.size(); ++i) visible[i] = hidden(series[i].label) == state.hidden.end();
+  if (!options.show_legend || series.empty()) return options.title ? line + kPad : font * 0.6f;
+
+  const bool clicked = hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left);
   float total = 0;
   for (const PlotSeries& s : series) total += swatch + kPad + ImGui::CalcTextSize(s.label).x + gap;
-  const bool same_row = title_width + total <= width;
+  const bool same_row = (options.title ? ImGui::CalcTextSize(options.title).x + gap * 2 : 0.0f) + total <= width;
   float x = same_row ? origin.x + width - total + gap : origin.x;
   float y = origin.y + (same_row || !options.title ? 0.0f : line);
-  for (const PlotSeries& s : series) {
-    const float w = swatch + kPad + ImGui::CalcTextSize(s.label).x;
+  for (size_t i = 0; i < series.size(); ++i) {
+    const float w = swatch + kPad + ImGui::CalcTextSize(series[i].label).x;
     if (!same_row && x > origin.x && x + w > origin.x + width) x = origin.x, y += line;
-    entries.emplace_back(x, y, x + w, y + ImGui::GetFontSize());
+    if (clicked && ImRect(x, y, x + w, y + font).Contains(ImGui::GetIO().MousePos)) {
+      if (visible[i]) state.hidden.emplace_back(series[i].label);
+      else state.hidden.erase(hidden(series[i].label));
+      visible[i] = !visible[i];
+    }
+    const ImU32 color = SeriesColor(series[i], i);
+    DrawLine(draw, std::array{ImVec2(x, y + font * 0.5f), ImVec2(x + swatch, y + font * 0.5f)},
+             visible[i] ? color : ScaleAlpha(color, 0.3f), 2.0f, series[i].dashed);
+    draw->AddText(ImVec2(x + swatch + kPad, y), visible[i] ? TextColor() : ImGui::GetColorU32(ImGuiCol_TextDisabled),
+                  series[i].label);
     x += w + gap;
   }
   return y - origin.y + line + kPad;
-}
-
-void ToggleHidden(PlotState& state, const char* label) {
-  const auto it = std::find(state.hidden.begin(), state.hidden.end(), label);
-  if (it == state.hidden.end()) state.hidden.emplace_back(label);
-  else state.hidden.erase(it);
-}
-
-ImU32 SeriesColor(const PlotSeries& s, size_t index) {
-  return s.color ? s.color : ClassColor(static_cast<int>(index));
 }
 
 // Zoom (wheel), pan (drag) and fit (double-click), against last frame's layout.
@@ -328,20 +330,6 @@ void DrawMarkers(ImDrawList* draw, const ScreenMap& map, std::span<const PlotMar
   }
 }
 
-void DrawLegend(ImDrawList* draw, const std::vector<ImRect>& legend, std::span<const PlotSeries> series,
-                const std::vector<bool>& visible) {
-  const float swatch = ImGui::GetFontSize() * 1.2f;
-  for (size_t i = 0; i < legend.size(); ++i) {
-    const ImVec2 at = legend[i].Min;
-    const float mid = legend[i].GetCenter().y;
-    const ImU32 color = SeriesColor(series[i], i);
-    DrawLine(draw, std::array{ImVec2(at.x, mid), ImVec2(at.x + swatch, mid)}, visible[i] ? color : ScaleAlpha(color, 0.3f),
-             2.0f, series[i].dashed);
-    draw->AddText(ImVec2(at.x + swatch + kPad, at.y),
-                  visible[i] ? TextColor() : ImGui::GetColorU32(ImGuiCol_TextDisabled), series[i].label);
-  }
-}
-
 // One series: its decimated raw line, and its smoothed line when there is one
 // (then the raw line is drawn faint and thin underneath). Lines break at gaps.
 void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU32 color,
@@ -364,17 +352,6 @@ void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU
     }
   }
 }
-
-}  // namespace
-
-void ColorSwatch(ImU32 color) {
-  const float side = ImGui::GetTextLineHeight();
-  ImGui::ColorButton("##swatch", ImGui::ColorConvertU32ToFloat4(color),
-                     ImGuiColorEditFlags_NoTooltip | ImGuiColorEditFlags_NoDragDrop | ImGuiColorEditFlags_NoBorder, ImVec2(side, side));
-  ImGui::SameLine();
-}
-
-namespace {
 
 // The vertical cursor, a dot on each series' nearest point, and the tooltip.
 void DrawHover(ImDrawList* draw, const ScreenMap& map, PlotState& state, const PlotOptions& options,
@@ -474,6 +451,13 @@ ImU32 ClassColor(int index) {
       IM_COL32(186, 176, 172, 255)};
   constexpr int n = static_cast<int>(std::size(kTableau10));
   return kTableau10[((index % n) + n) % n];
+}
+
+void ColorSwatch(ImU32 color) {
+  const float side = ImGui::GetTextLineHeight();
+  ImGui::ColorButton("##swatch", ImGui::ColorConvertU32ToFloat4(color),
+                     ImGuiColorEditFlags_NoTooltip | ImGuiColorEditFlags_NoDragDrop | ImGuiColorEditFlags_NoBorder, ImVec2(side, side));
+  ImGui::SameLine();
 }
 
 double PlotAxis::ToUnit(double v) const {
@@ -719,23 +703,16 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
   const ImVec2 frame_max(frame_min.x + size.x, frame_min.y + size.y);
   ImGui::InvisibleButton("##plot", size);
   ImGui::SetItemUsingMouseWheel();  // the wheel zooms the plot instead of scrolling the window
-  const bool hovered = ImGui::IsItemHovered();
-  const bool active = ImGui::IsItemActive();
+  const bool hovered = ImGui::IsItemHovered(), active = ImGui::IsItemActive();
   ImDrawList* draw = ImGui::GetWindowDrawList();
   PlotState::Internal& in = state.internal;
 
   SanitizeView(state, options.log_y);
   HandleInput(state, options.log_y, hovered, active);
 
-  // Header: title and legend (click an entry to hide or show its series).
-  std::vector<ImRect> legend;
-  const float header = LayoutHeader(options, series, frame_min, size.x - ImGui::GetFontSize(), legend);  // legend ends over the data area's right edge
-  if (hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left))
-    for (size_t i = 0; i < legend.size(); ++i)
-      if (legend[i].Contains(ImGui::GetIO().MousePos)) ToggleHidden(state, series[i].label);
-  std::vector<bool> visible(series.size());
-  for (size_t i = 0; i < series.size(); ++i)
-    visible[i] = std::find(state.hidden.begin(), state.hidden.end(), series[i].label) == state.hidden.end();
+  // The legend ends over the data area's right edge.
+  std::vector<bool> visible;
+  const float header = DrawHeader(draw, state, options, series, frame_min, size.x - ImGui::GetFontSize(), hovered, visible);
 
   // Decimate every visible series over the x range (raw, and smoothed when asked).
   if (state.auto_fit) FitX(state, series, visible);
@@ -775,8 +752,6 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
   }
   const ScreenMap map{x_axis, y_axis, data_min, data_max};
 
-  if (options.title) draw->AddText(frame_min, TextColor(), options.title);
-  DrawLegend(draw, legend, series, visible);
   DrawAxes(draw, data_min, data_max, x_axis, y_axis, options.x_label, options.y_label);
   draw->PushClipRect(data_min, data_max, true);
   DrawMarkers(draw, map, markers);
