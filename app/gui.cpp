@@ -25,6 +25,7 @@
 #include "ui/panels/training_panel.h"
 #include "ui/project.h"
 #include "ui/renderer.h"
+#include "ui/test_hooks.h"
 
 namespace ts::app {
 namespace {
@@ -105,10 +106,7 @@ class TestLog {
                            {"frame_ms", frame_ms_}};
     frame_ms_.clear();
     if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
-    ImVec2 min, max;
-    if (ui::TrainButtonRect(&min, &max)) line["train_button"] = {min.x, min.y, max.x, max.y};
-    for (const char* type : {"dense", "relu", "tanh"})
-      if (ui::PaletteButtonRect(type, &min, &max)) line["palette"][type] = {min.x, min.y, max.x, max.y};
+    for (const auto& [name, rect] : ui::RecordedItemRects()) line["rects"][name] = rect;
     if (const auto& step = state.training.last_step) {
       line["global_step"] = step->global_step;
       line["epoch"] = step->epoch;

@@ -6,13 +6,11 @@
 
 #include "ui/controller.h"
 #include "ui/panels/data_panel.h"
+#include "ui/test_hooks.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui {
 namespace {
-
-ImVec2 g_train_button_min, g_train_button_max;
-bool g_train_button_drawn = false;
 
 const char* kOptimizers[] = {"sgd", "momentum", "adam", "adamw"};
 const char* kSchedules[] = {"constant", "step", "cosine"};
@@ -114,14 +112,13 @@ void DrawControls(AppState& state) {
       StartTraining(state);
   }
   ImGui::EndDisabled();
-  g_train_button_min = ImGui::GetItemRectMin();
-  g_train_button_max = ImGui::GetItemRectMax();
-  g_train_button_drawn = true;
+  RecordItemRect("train");
   if (!can_train && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", why.c_str());
   ImGui::SameLine();
   ImGui::BeginDisabled(s != nn::SessionState::kRunning);
   if (ImGui::Button("Pause")) session->Pause();
   ImGui::EndDisabled();
+  RecordItemRect("pause");
   ImGui::SameLine();
   ImGui::BeginDisabled(!can_train || s == nn::SessionState::kRunning);
   if (ImGui::Button("Step")) {
@@ -138,6 +135,7 @@ void DrawControls(AppState& state) {
   ImGui::BeginDisabled(!IsActive(s));
   if (ImGui::Button("Stop")) session->Stop();
   ImGui::EndDisabled();
+  RecordItemRect("stop");
   ImGui::SameLine();
   ImGui::BeginDisabled(s == nn::SessionState::kEmpty || s == nn::SessionState::kRunning);
   if (ImGui::Button("Reset")) {
@@ -240,12 +238,6 @@ void DrawConfusion(const nn::EvalResult& result, const data::Dataset* dataset, c
 }
 
 }  // namespace
-
-bool TrainButtonRect(ImVec2* min, ImVec2* max) {
-  *min = g_train_button_min;
-  *max = g_train_button_max;
-  return g_train_button_drawn;
-}
 
 void DrawTrainingPanel(AppState& state) {
   if (!ImGui::Begin("Training")) {

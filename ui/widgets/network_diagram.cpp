@@ -177,7 +177,7 @@ void DrawNeuronView(const nn::ModelDesc& model, const nn::Snapshot* snapshot, Im
   size_t mapped_neurons = 0;
   for (size_t c = 0; c < columns.size(); ++c) {
     const float spacing = (bottom - top) / std::max(1u, columns[c].units);
-    radius[c] = std::clamp(std::min(spacing, column_gap * 0.4f) * 0.4f, 2.0f, 11.0f);
+    radius[c] = std::clamp(std::min(spacing, column_gap * 0.4f) * 0.4f, 2.0f, 16.0f);
     for (uint32_t u = 0; u < columns[c].units; ++u)
       centres[c].push_back(ImVec2(origin.x + margin + c * column_gap, top + spacing * (u + 0.5f)));
     mapped_neurons += columns[c].units;

@@ -1,0 +1,19 @@
+// Where key widgets were drawn in the last frame, by name, so GUI tests (and
+// guided tours) can drive the real window with real input events: a panel
+// calls RecordItemRect("train") right after drawing its Train button, and the
+// app's --test-log writes the rectangles out.
+#pragma once
+
+#include <array>
+#include <map>
+#include <string>
+
+namespace ts::ui {
+
+// Records the screen rectangle of the last ImGui item under `name`.
+void RecordItemRect(const std::string& name);
+
+// Every rectangle recorded so far: name -> {min x, min y, max x, max y}.
+const std::map<std::string, std::array<float, 4>>& RecordedItemRects();
+
+}  // namespace ts::ui
