@@ -104,13 +104,15 @@ void DrawDataMap(AppState& state, const char* id, float height) {
   HeatmapOptions options;
   options.size = ImVec2(0, height);
   options.class_names = train->class_names;
-  HeatmapResult result = ClassHeatmap(id, grid, std::span<const ScatterSet>(sets, set_count), options);
-  if (ImGui::IsItemHovered() || result.hovered)
+  // The explanation sits on a "(?)" so the map keeps its own hover read-out.
+  ImGui::TextDisabled("(?)");
+  if (ImGui::IsItemHovered())
     ImGui::SetTooltip(
-        "Filled dots: training set; rings: test set.\nClick to add a point of class %u (choose it in the Data panel).\n\n"
+        "Filled dots: training set; rings: test set.\nClick the map to add a point of class %u (choose it in the Data panel).\n\n"
         "The background is the network's decision boundary, computed on the GPU:\none forward pass over a whole grid of "
         "inputs at once, each grid point\nhandled by its own invocations - data parallelism at work.",
         state.selected_class);
+  HeatmapResult result = ClassHeatmap(id, grid, std::span<const ScatterSet>(sets, set_count), options);
   if (result.clicked && !IsSynthetic(state.project.data.kind)) return;
   if (result.clicked) {
     state.project.data.added_points.push_back(

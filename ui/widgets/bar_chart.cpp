@@ -70,13 +70,15 @@ int BarChart(const char* id, std::span<const Bar> bars, const BarChartOptions& o
 
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   int hovered_index = -1;
-  if (hovered && !bars.empty()) hovered_index = std::clamp(static_cast<int>((mouse.y - origin.y) / row), 0, static_cast<int>(bars.size()) - 1);
+  if (hovered && !bars.empty())
+    hovered_index = std::clamp(static_cast<int>((mouse.y - origin.y) / row), 0, static_cast<int>(bars.size()) - 1);
 
   for (size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
     const float top = origin.y + row * static_cast<float>(i), mid = top + row * 0.5f;
     if (static_cast<int>(i) == hovered_index)
-      draw->AddRectFilled(ImVec2(origin.x, top), ImVec2(origin.x + width, top + row), ImGui::GetColorU32(ImGuiCol_HeaderHovered, 0.35f));
+      draw->AddRectFilled(ImVec2(origin.x, top), ImVec2(origin.x + width, top + row),
+                          ImGui::GetColorU32(ImGuiCol_HeaderHovered, 0.35f));
     const std::string label = Ellipsize(b.label, label_width);
     const float text_h = ImGui::GetFontSize();
     draw->AddText(ImVec2(bar_left - kPad * 2 - ImGui::CalcTextSize(label.c_str()).x, mid - text_h * 0.5f),
@@ -96,7 +98,8 @@ int BarChart(const char* id, std::span<const Bar> bars, const BarChartOptions& o
       draw->AddText(ImVec2(end + kPad + ImGui::CalcTextSize((value + "  ").c_str()).x, mid - text_h * 0.5f),
                     ImGui::GetColorU32(ImGuiCol_TextDisabled), b.detail);
   }
-  if (lo < 0) draw->AddLine(ImVec2(zero_x, origin.y), ImVec2(zero_x, origin.y + height), ImGui::GetColorU32(ImGuiCol_Border));
+  if (lo < 0)
+    draw->AddLine(ImVec2(zero_x, origin.y), ImVec2(zero_x, origin.y + height), ImGui::GetColorU32(ImGuiCol_Border));
 
   if (hovered_index >= 0) {
     const Bar& b = bars[hovered_index];
@@ -140,7 +143,8 @@ int StackedBar(const char* id, std::span<const StackedSegment> segments, const S
     if (x > origin.x) draw->AddLine(ImVec2(x, a.y), ImVec2(x, b.y), IM_COL32(0, 0, 0, 120));  // segment divider
     const ImVec2 text = ImGui::CalcTextSize(s.label);
     if (text.x + kPad * 2 <= w && text.y <= height)
-      draw->AddText(ImVec2(x + (w - text.x) * 0.5f, origin.y + (height - text.y) * 0.5f), IM_COL32(10, 10, 10, 255), s.label);
+      draw->AddText(ImVec2(x + (w - text.x) * 0.5f, origin.y + (height - text.y) * 0.5f), IM_COL32(10, 10, 10, 255),
+                    s.label);
     x += w;
   }
   draw->AddRect(origin, ImVec2(origin.x + width, origin.y + height), ImGui::GetColorU32(ImGuiCol_Border), 3.0f);

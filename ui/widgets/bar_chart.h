@@ -18,19 +18,19 @@ namespace ts::ui {
 
 struct Bar {
   const char* label = "";
-  double value = 0;                    // NaN: no bar, "n/a"
-  const char* detail = nullptr;        // muted text after the value, e.g. "38%"; nullptr: none
-  ImU32 color = 0;                     // 0: ClassColor(row)
-  const char* tooltip = nullptr;       // extra text for the hover tooltip; nullptr: none
+  double value = 0;               // NaN: no bar, "n/a"
+  const char* detail = nullptr;   // muted text after the value, e.g. "38%"; nullptr: none
+  ImU32 color = 0;                // 0: ClassColor(row)
+  const char* tooltip = nullptr;  // extra text for the hover tooltip; nullptr: none
 };
 
 struct BarChartOptions {
-  const char* value_format = "%.3g";   // printf format of a value
-  const char* unit = "";               // appended to values, e.g. " ms"
-  double max_value = NAN;              // the value a full-length bar stands for; NaN: the largest |value|
-  float width = 0;                     // <= 0: the available width
-  float label_width = 0;               // <= 0: the longest label, at most 40% of the width
-  float row_height = 0;                // <= 0: the frame height
+  const char* value_format = "%.3g";  // printf format of a value
+  const char* unit = "";              // appended to values, e.g. " ms"
+  double max_value = NAN;             // the value a full-length bar stands for; NaN: the largest |value|
+  float width = 0;                    // <= 0: the available width
+  float label_width = 0;              // <= 0: the longest label, at most 40% of the width
+  float row_height = 0;               // <= 0: the frame height
 };
 
 // One row per bar (labels left, bars from zero, values after the bars); the
@@ -40,15 +40,15 @@ int BarChart(const char* id, std::span<const Bar> bars, const BarChartOptions& o
 
 struct StackedSegment {
   const char* label = "";
-  double value = 0;                    // <= 0 or NaN: not drawn
-  ImU32 color = 0;                     // 0: ClassColor(index)
+  double value = 0;  // <= 0 or NaN: not drawn
+  ImU32 color = 0;   // 0: ClassColor(index)
 };
 
 struct StackedBarOptions {
-  const char* value_format = "%.3g";   // printf format of a value (tooltip)
-  const char* unit = "";               // appended to values
-  float width = 0;                     // <= 0: the available width
-  float height = 0;                    // <= 0: the frame height
+  const char* value_format = "%.3g";  // printf format of a value (tooltip)
+  const char* unit = "";              // appended to values
+  float width = 0;                    // <= 0: the available width
+  float height = 0;                   // <= 0: the frame height
 };
 
 // One bar split in proportion to the segments' values; segment labels are drawn

@@ -35,51 +35,54 @@ DataExtent SaneExtent(const DataExtent& e) {
 struct Mapping {
   DataExtent extent;
   ImVec2 min, max;  // the data area in pixels
-  float X(double x) const { return min.x + static_cast<float>((x - extent.x_min) / (extent.x_max - extent.x_min)) * (max.x - min.x); }
-  float Y(double y) const { return max.y - static_cast<float>((y - extent.y_min) / (extent.y_max - extent.y_min)) * (max.y - min.y); }
-  // Pixel position of grid sample i along an axis of `resolution` samples.
-  float SampleX(int i, int resolution) const { return min.x + (max.x - min.x) * static_cast<float>(i) / static_cast<float>(resolution - 1); }
-  float SampleY(int i, int resolution) const { return max.y - (max.y - min.y) * static_cast<float>(i) / static_cast<float>(resolution - 1); }
+  float X(double x) const {
+    return min.x + static_cast<float>((x - extent.x_min) / (extent.x_max - extent.x_min)) * (max.x - min.x);
+  }
+  float Y(double y) const {
+    return max.y - static_cast<float>((y - extent.y_min) / (extent.y_max - extent.y_min)) * (max.y - min.y);
+  }
+  // Pixel position of cell edge i (0..resolution) along each axis.
+  float EdgeX(float i, int resolution) const { return min.x + (max.x - min.x) * i / static_cast<float>(resolution); }
+  float EdgeY(float i, int resolution) const { return max.y - (max.y - min.y) * i / static_cast<float>(resolution); }
 };
 
-// Gouraud-shaded mesh through the samples, one strip of triangles per row
-// pair (each strip reserves its own vertices, so 16-bit indices never overflow).
+// Gouraud-shaded mesh through the cell centres, plus a ring of vertices on the
+// border that repeat the outermost samples (like a texture clamped to its
+// edge). One strip of triangles per row, each reserving its own vertices, so
+// 16-bit indices never overflow.
 void DrawSmoothGrid(ImDrawList* draw, const Mapping& m, const std::vector<ImU32>& colors, int resolution) {
   const ImVec2 uv = ImGui::GetFontTexUvWhitePixel();
-  for (int iy = 0; iy + 1 < resolution; ++iy) {
-    draw->PrimReserve(6 * (resolution - 1), 2 * resolution);
+  const int n = resolution + 2;  // vertices per row: left border, centres, right border
+  const auto at = [&](int k) {   // position of vertex k along an axis, in cells
+    return k == 0 ? 0.0f : k == n - 1 ? static_cast<float>(resolution) : static_cast<float>(k) - 0.5f;
+  };
+  const auto sample = [&](int k) { return std::clamp(k - 1, 0, resolution - 1); };
+  for (int ky = 0; ky + 1 < n; ++ky) {
+    draw->PrimReserve(6 * (n - 1), 2 * n);
     const unsigned int base = draw->_VtxCurrentIdx;  // after PrimReserve, which may start a new vertex block
-    for (int ix = 0; ix < resolution; ++ix) {
-      const float x = m.SampleX(ix, resolution);
-      draw->PrimWriteVtx(ImVec2(x, m.SampleY(iy, resolution)), uv, colors[iy * resolution + ix]);
-      draw->PrimWriteVtx(ImVec2(x, m.SampleY(iy + 1, resolution)), uv, colors[(iy + 1) * resolution + ix]);
+    for (int kx = 0; kx < n; ++kx) {
+      const float x = m.EdgeX(at(kx), resolution);
+      draw->PrimWriteVtx(ImVec2(x, m.EdgeY(at(ky), resolution)), uv, colors[sample(ky) * resolution + sample(kx)]);
+      draw->PrimWriteVtx(ImVec2(x, m.EdgeY(at(ky + 1), resolution)), uv,
+                         colors[sample(ky + 1) * resolution + sample(kx)]);
     }
-    for (int ix = 0; ix + 1 < resolution; ++ix) {
-      const unsigned int a = base + 2 * ix;  // (ix, iy); a + 1: (ix, iy + 1); a + 2, a + 3: the same at ix + 1
+    for (int kx = 0; kx + 1 < n; ++kx) {
+      const unsigned int a = base + 2 * kx;  // (kx, ky); a + 1: (kx, ky + 1); a + 2, a + 3: the same at kx + 1
       for (unsigned int v : {a, a + 2, a + 3, a, a + 3, a + 1}) draw->PrimWriteIdx(static_cast<ImDrawIdx>(v));
     }
   }
 }
 
-// One flat cell per sample (cells meet halfway between samples); runs of equal
-// colour along a row merge into one rectangle.
+// One flat cell per sample; runs of equal colour along a row merge into one rectangle.
 void DrawFlatGrid(ImDrawList* draw, const Mapping& m, const std::vector<ImU32>& colors, int resolution) {
-  if (resolution == 1) {
-    draw->AddRectFilled(m.min, m.max, colors[0]);
-    return;
-  }
-  const auto edge_x = [&](int i) {  // left edge of cell i
-    return i <= 0 ? m.min.x : i >= resolution ? m.max.x : (m.SampleX(i - 1, resolution) + m.SampleX(i, resolution)) * 0.5f;
-  };
-  const auto edge_y = [&](int i) {  // bottom edge of cell row i
-    return i <= 0 ? m.max.y : i >= resolution ? m.min.y : (m.SampleY(i - 1, resolution) + m.SampleY(i, resolution)) * 0.5f;
-  };
   for (int iy = 0; iy < resolution; ++iy) {
     for (int ix = 0; ix < resolution;) {
       const ImU32 color = colors[iy * resolution + ix];
       int end = ix + 1;
       while (end < resolution && colors[iy * resolution + end] == color) ++end;
-      draw->AddRectFilled(ImVec2(edge_x(ix), edge_y(iy + 1)), ImVec2(edge_x(end), edge_y(iy)), color);
+      draw->AddRectFilled(
+          ImVec2(m.EdgeX(static_cast<float>(ix), resolution), m.EdgeY(static_cast<float>(iy + 1), resolution)),
+          ImVec2(m.EdgeX(static_cast<float>(end), resolution), m.EdgeY(static_cast<float>(iy), resolution)), color);
       ix = end;
     }
   }
@@ -92,7 +95,8 @@ void DrawPoints(ImDrawList* draw, const Mapping& m, std::span<const ScatterSet> 
       const float x = set.xy[2 * i], y = set.xy[2 * i + 1];
       if (!std::isfinite(x) || !std::isfinite(y)) continue;
       const ImVec2 p(m.X(x), m.Y(y));
-      if (p.x < m.min.x - radius || p.x > m.max.x + radius || p.y < m.min.y - radius || p.y > m.max.y + radius) continue;
+      if (p.x < m.min.x - radius || p.x > m.max.x + radius || p.y < m.min.y - radius || p.y > m.max.y + radius)
+        continue;
       const ImU32 color = ClassColor(static_cast<int>(set.labels[i]));
       if (set.hollow) {
         draw->AddCircle(p, radius, kOutline, 12, 3.5f);  // dark halo keeps the ring visible on its own class colour
@@ -109,7 +113,7 @@ void DrawPoints(ImDrawList* draw, const Mapping& m, std::span<const ScatterSet> 
 // `color_at(ix, iy)`), points, hover tooltip (`tooltip(ix, iy)`) and click.
 template <class ColorAt, class Tooltip>
 HeatmapResult DrawHeatmap(const char* id, int resolution, ColorAt color_at, Tooltip tooltip,
-                                     std::span<const ScatterSet> points, const HeatmapOptions& options) {
+                          std::span<const ScatterSet> points, const HeatmapOptions& options) {
   ImGui::PushID(id);
   const DataExtent extent = SaneExtent(options.extent);
   const PlotAxis x_axis{extent.x_min, extent.x_max, false}, y_axis{extent.y_min, extent.y_max, false};
@@ -117,11 +121,13 @@ HeatmapResult DrawHeatmap(const char* id, int resolution, ColorAt color_at, Tool
   const float font = ImGui::GetFontSize(), top = font * 0.6f, right = font;
 
   // Size: the width given or available; the height keeps the extent's aspect unless given.
-  const float width = std::max(options.size.x > 0 ? options.size.x : ImGui::GetContentRegionAvail().x + options.size.x, 60.0f);
+  const float width =
+      std::max(options.size.x > 0 ? options.size.x : ImGui::GetContentRegionAvail().x + options.size.x, 60.0f);
   const double aspect = (extent.y_max - extent.y_min) / (extent.x_max - extent.x_min);
   ImVec2 margins = AxesMargins(y_axis, width, has_x_label, has_y_label);
   float data_w = std::max(width - margins.x - right, 10.0f);
-  float data_h = options.size.y > 0 ? std::max(options.size.y - top - margins.y, 10.0f) : static_cast<float>(data_w * aspect);
+  float data_h =
+      options.size.y > 0 ? std::max(options.size.y - top - margins.y, 10.0f) : static_cast<float>(data_w * aspect);
   margins = AxesMargins(y_axis, data_h, has_x_label, has_y_label);  // now for the real height
   data_w = std::max(width - margins.x - right, 10.0f);
   if (options.size.y <= 0) data_h = std::min(static_cast<float>(data_w * aspect), 4096.0f);
@@ -130,7 +136,8 @@ HeatmapResult DrawHeatmap(const char* id, int resolution, ColorAt color_at, Tool
   ImGui::InvisibleButton("##heatmap", ImVec2(width, top + data_h + margins.y));
   const bool hovered = ImGui::IsItemHovered(), clicked = ImGui::IsItemClicked(ImGuiMouseButton_Left);
   ImDrawList* draw = ImGui::GetWindowDrawList();
-  const Mapping m{extent, ImVec2(origin.x + margins.x, origin.y + top), ImVec2(origin.x + margins.x + data_w, origin.y + top + data_h)};
+  const Mapping m{extent, ImVec2(origin.x + margins.x, origin.y + top),
+                  ImVec2(origin.x + margins.x + data_w, origin.y + top + data_h)};
 
   DrawAxes(draw, m.min, m.max, x_axis, y_axis, options.x_label, options.y_label);
   draw->PushClipRect(m.min, m.max, true);
@@ -138,8 +145,10 @@ HeatmapResult DrawHeatmap(const char* id, int resolution, ColorAt color_at, Tool
     std::vector<ImU32> colors(static_cast<size_t>(resolution) * resolution);
     for (int iy = 0; iy < resolution; ++iy)
       for (int ix = 0; ix < resolution; ++ix) colors[iy * resolution + ix] = color_at(ix, iy);
-    if (options.smooth && resolution >= 2) DrawSmoothGrid(draw, m, colors, resolution);
-    else DrawFlatGrid(draw, m, colors, resolution);
+    if (options.smooth)
+      DrawSmoothGrid(draw, m, colors, resolution);
+    else
+      DrawFlatGrid(draw, m, colors, resolution);
   }
   DrawPoints(draw, m, points, options.point_radius);
   draw->PopClipRect();
@@ -153,8 +162,8 @@ HeatmapResult DrawHeatmap(const char* id, int resolution, ColorAt color_at, Tool
     ImGui::BeginTooltip();
     ImGui::Text("x %.3g, y %.3g", at.x, at.y);
     if (resolution > 0) {
-      const auto nearest = [&](double v, double lo, double hi) {
-        return resolution == 1 ? 0 : std::clamp(static_cast<int>(std::lround((v - lo) / (hi - lo) * (resolution - 1))), 0, resolution - 1);
+      const auto nearest = [&](double v, double lo, double hi) {  // the cell under v
+        return std::clamp(static_cast<int>(std::floor((v - lo) / (hi - lo) * resolution)), 0, resolution - 1);
       };
       tooltip(nearest(at.x, extent.x_min, extent.x_max), nearest(at.y, extent.y_min, extent.y_max));
     }
@@ -216,12 +225,15 @@ HeatmapResult ClassHeatmap(const char* id, const ClassGrid& grid, std::span<cons
     for (int rank = 0; rank < std::min(classes, 4); ++rank) {  // the four likeliest
       const int k = order[rank];
       ColorSwatch(ClassColor(k));
-      if (k < static_cast<int>(options.class_names.size())) ImGui::Text("%s  %.1f%%", options.class_names[k].c_str(), 100.0 * p[k]);
-      else ImGui::Text("class %d  %.1f%%", k, 100.0 * p[k]);
+      if (k < static_cast<int>(options.class_names.size()))
+        ImGui::Text("%s  %.1f%%", options.class_names[k].c_str(), 100.0 * p[k]);
+      else
+        ImGui::Text("class %d  %.1f%%", k, 100.0 * p[k]);
     }
   };
-  return DrawHeatmap(id, resolution, [&](int ix, int iy) { return ClassBlendColor(probabilities_at(ix, iy)); }, tooltip,
-                     points, options);
+  return DrawHeatmap(
+      id, resolution, [&](int ix, int iy) { return ClassBlendColor(probabilities_at(ix, iy)); }, tooltip, points,
+      options);
 }
 
 HeatmapResult ValueHeatmap(const char* id, const ValueGrid& grid, std::span<const ScatterSet> points,

@@ -7,11 +7,11 @@
 // (colour = class; filled = train, hollow = test) and a tooltip for the sample
 // under the mouse, and report where the user clicked, in data coordinates.
 //
-// Grid layout (what the producer must sample): `resolution` samples per axis,
-// spaced like linspace over the extent, ends included:
-//     x(ix) = x_min + ix * (x_max - x_min) / (resolution - 1)      (same for y)
+// Grid layout (as nn::Snapshot::boundary ([y][x][class]) and ::hidden
+// ([y][x][unit]) are sampled): the extent is split into resolution x
+// resolution cells, and sample (ix, iy) is taken at the centre of its cell,
+//     x(ix) = x_min + (ix + 0.5) * (x_max - x_min) / resolution      (same for y),
 // stored row-major [iy][ix][channel]; row iy = 0 is the bottom (y_min) edge.
-// This matches nn::Snapshot::boundary ([y][x][class]) and ::hidden ([y][x][unit]).
 //
 //   HeatmapResult r = ClassHeatmap("boundary", {snapshot.boundary, 64, 3}, scatter, options);
 //   if (r.clicked) project.data.added_points.push_back({float(r.clicked->x), float(r.clicked->y), selected_class});
@@ -40,28 +40,28 @@ struct ClassGrid {
 
 // One channel of a multi-channel grid: resolution^2 x channels floats.
 struct ValueGrid {
-  std::span<const float> values;         // (resolution, resolution, channels) row-major [y][x][channel]
+  std::span<const float> values;  // (resolution, resolution, channels) row-major [y][x][channel]
   int resolution = 0;
-  int channels = 1;                      // values per sample, e.g. a hidden layer's units
-  int channel = 0;                       // the one to show
+  int channels = 1;  // values per sample, e.g. a hidden layer's units
+  int channel = 0;   // the one to show
 };
 
 // Data points drawn over the map.
 struct ScatterSet {
-  std::span<const float> xy;             // (count, 2) row-major, data coordinates (a 2D Dataset's features_f32)
-  std::span<const uint32_t> labels;      // (count) class indices, coloured with ClassColor
-  bool hollow = false;                   // rings (e.g. the test set) instead of filled dots
+  std::span<const float> xy;         // (count, 2) row-major, data coordinates (a 2D Dataset's features_f32)
+  std::span<const uint32_t> labels;  // (count) class indices, coloured with ClassColor
+  bool hollow = false;               // rings (e.g. the test set) instead of filled dots
 };
 
 struct HeatmapOptions {
-  DataExtent extent;                     // what the grid covers and the view shows
-  ImVec2 size = {0, 0};                  // <= 0 on x: the available width; on y: keep the extent's aspect
+  DataExtent extent;     // what the grid covers and the view shows
+  ImVec2 size = {0, 0};  // <= 0 on x: the available width; on y: keep the extent's aspect
   const char* x_label = nullptr;
   const char* y_label = nullptr;
   float point_radius = 3.5f;
-  bool smooth = true;                    // interpolate between samples; false: one flat cell per sample
+  bool smooth = true;                        // interpolate between cell centres; false: one flat cell per sample
   std::span<const std::string> class_names;  // names in the tooltip; empty: "class 0", "class 1", ...
-  float value_range = 0;                 // ValueHeatmap: |value| drawn at full colour; <= 0: the grid's max |value|
+  float value_range = 0;                     // ValueHeatmap: |value| drawn at full colour; <= 0: the grid's max |value|
 };
 
 struct DataPoint {
@@ -69,9 +69,9 @@ struct DataPoint {
 };
 
 struct HeatmapResult {
-  std::optional<DataPoint> clicked;      // set on the frame the data area is clicked (left button)
-  std::optional<DataPoint> hovered;      // the point under the mouse, while it is over the data area
-  ImVec2 data_min{0, 0}, data_max{0, 0}; // the data area on screen (y_max at the top), for overlays
+  std::optional<DataPoint> clicked;       // set on the frame the data area is clicked (left button)
+  std::optional<DataPoint> hovered;       // the point under the mouse, while it is over the data area
+  ImVec2 data_min{0, 0}, data_max{0, 0};  // the data area on screen (y_max at the top), for overlays
 };
 
 // The decision-boundary view; the cursor advances past it.

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 #include "imgui_internal.h"  // ImTextCharFromUtf8, for vertical text
 
@@ -86,14 +87,13 @@ void AddTextVertical(ImDrawList* draw, ImVec2 center, ImU32 color, const char* t
   }
 }
 
-// Ticks of one axis for a span of `pixels`, at least `spacing` pixels apart.
+// Ticks of one axis: at most max_count labelled ones.
 struct AxisTicks {
   std::vector<double> major, minor;
   double label_step = 0;
 };
 
-AxisTicks ComputeTicks(const PlotAxis& axis, float pixels, float spacing) {
-  const int max_count = std::max(2, static_cast<int>(pixels / spacing));
+AxisTicks ComputeTicks(const PlotAxis& axis, int max_count) {
   if (axis.log) {
     LogTickSet t = LogTicks(axis.min, axis.max, max_count);
     return {std::move(t.major), std::move(t.minor), t.label_step};
@@ -102,10 +102,26 @@ AxisTicks ComputeTicks(const PlotAxis& axis, float pixels, float spacing) {
   return {std::move(t.values), {}, t.step};
 }
 
-float XTickSpacing() { return ImGui::GetFontSize() * 6.0f; }
-float YTickSpacing() { return ImGui::GetFontSize() * 2.2f; }
 constexpr float kTickLength = 4.0f;
 constexpr float kPad = 4.0f;
+
+// Y ticks: a line of text each, with room between.
+AxisTicks YTicks(const PlotAxis& axis, float pixels) {
+  return ComputeTicks(axis, std::max(2, static_cast<int>(pixels / (ImGui::GetFontSize() * 2.2f))));
+}
+
+// X ticks: as many as fit side by side with their labels ("1.5k" is narrower than "0.0025").
+AxisTicks XTicks(const PlotAxis& axis, float pixels) {
+  const float gap = ImGui::GetFontSize() * 3.0f;
+  for (int max_count = std::max(2, static_cast<int>(pixels / (ImGui::GetFontSize() * 2.5f)));;
+       max_count = max_count * 2 / 3) {
+    AxisTicks ticks = ComputeTicks(axis, max_count);
+    float widest = 0;
+    for (double v : ticks.major)
+      widest = std::max(widest, ImGui::CalcTextSize(FormatTick(v, ticks.label_step).c_str()).x);
+    if (max_count <= 2 || static_cast<float>(ticks.major.size()) * (widest + gap) <= pixels) return ticks;
+  }
+}
 
 // A view range is usable when it is finite, not inverted, and wide enough
 // that doubles still tell its pixels apart.
@@ -191,20 +207,10 @@ struct ScreenMap {
 size_t NearestIndex(std::span<const double> xs, double x) {
   if (xs.empty()) return std::string::npos;
   const size_t i = std::lower_bound(xs.begin(), xs.end(), x) - xs.begin();
-  if (i == 0) return 0;
-  if (i == xs.size()) return i - 1;
-  return (x - xs[i - 1] <= xs[i] - x) ? i - 1 : i;
+  return i == xs.size() || (i > 0 && x - xs[i - 1] <= xs[i] - x) ? i - 1 : i;
 }
 
-std::string FormatValue(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.5g", v);
-  return buf;
-}
-
-ImU32 SeriesColor(const PlotSeries& s, size_t index) {
-  return s.color ? s.color : ClassColor(static_cast<int>(index));
-}
+ImU32 SeriesColor(const PlotSeries& s, size_t index) { return s.color ? s.color : ClassColor(static_cast<int>(index)); }
 
 // The title, and the legend: on the title's row when it fits there, else on
 // rows of its own. A click on an entry hides or shows its series. Returns the
@@ -228,8 +234,10 @@ float DrawHeader(ImDrawList* draw, PlotState& state, const PlotOptions& options,
     const float w = swatch + kPad + ImGui::CalcTextSize(series[i].label).x;
     if (!same_row && x > origin.x && x + w > origin.x + width) x = origin.x, y += line;
     if (clicked && ImRect(x, y, x + w, y + font).Contains(ImGui::GetIO().MousePos)) {
-      if (visible[i]) state.hidden.emplace_back(series[i].label);
-      else state.hidden.erase(hidden(series[i].label));
+      if (visible[i])
+        state.hidden.emplace_back(series[i].label);
+      else
+        state.hidden.erase(hidden(series[i].label));
       visible[i] = !visible[i];
     }
     const ImU32 color = SeriesColor(series[i], i);
@@ -256,8 +264,8 @@ void HandleInput(PlotState& state, bool log_y, bool hovered, bool active) {
 
   if (hovered && io.MouseWheel != 0) {
     // Over the data: both axes; over the y tick labels: y only; under the data: x only.
-    const bool zoom_x = mouse.y >= in.plot_min.y;
-    const bool zoom_y = mouse.x <= in.plot_max.x && mouse.y <= in.plot_max.y;
+    const bool zoom_x = mouse.x >= in.plot_min.x && mouse.x <= in.plot_max.x && mouse.y >= in.plot_min.y;
+    const bool zoom_y = mouse.y >= in.plot_min.y && mouse.y <= in.plot_max.y && mouse.x <= in.plot_max.x;
     const double factor = std::pow(0.85, static_cast<double>(io.MouseWheel));
     if (zoom_x) ZoomAbout(x_axis, (mouse.x - in.plot_min.x) / size.x, factor, state.x_min, state.x_max);
     if (zoom_y) ZoomAbout(y_axis, (in.plot_max.y - mouse.y) / size.y, factor, state.y_min, state.y_max);
@@ -290,9 +298,10 @@ void FitY(PlotState& state, const PlotOptions& options, const std::vector<std::v
   double lo = INFINITY, hi = -INFINITY;
   for (const auto& line : lines)
     for (const PlotPoint& p : line)
-      if (p.x >= state.x_min && p.x <= state.x_max && IsValid(p.y, options.log_y)) lo = std::min(lo, p.y), hi = std::max(hi, p.y);
-  if (IsValid(options.y_fit_min, options.log_y)) lo = std::min(lo, options.y_fit_min), hi = std::max(hi, options.y_fit_min);
-  if (IsValid(options.y_fit_max, options.log_y)) lo = std::min(lo, options.y_fit_max), hi = std::max(hi, options.y_fit_max);
+      if (p.x >= state.x_min && p.x <= state.x_max && IsValid(p.y, options.log_y))
+        lo = std::min(lo, p.y), hi = std::max(hi, p.y);
+  for (double v : {options.y_fit_min, options.y_fit_max})
+    if (IsValid(v, options.log_y)) lo = std::min(lo, v), hi = std::max(hi, v);
   if (std::isfinite(lo) && std::isfinite(hi)) FitRange(lo, hi, options.log_y, 0.05, state.y_min, state.y_max);
 }
 
@@ -301,7 +310,8 @@ void SanitizeView(PlotState& state, bool log_y) {
   if (log_y != state.internal.was_log_y) state.auto_fit = true;  // a range in one scale means little in the other
   state.internal.was_log_y = log_y;
   const PlotAxis y{state.y_min, state.y_max, log_y};
-  const bool y_ok = (!log_y || (state.y_min > 0 && state.y_max > 0)) && UsableRange(y.Transform(y.min), y.Transform(y.max));
+  const bool y_ok =
+      (!log_y || (state.y_min > 0 && state.y_max > 0)) && UsableRange(y.Transform(y.min), y.Transform(y.max));
   if (!y_ok) {
     state.auto_fit = true;
     if (!FitRange(log_y ? 1.0 : 0.0, 1.0, log_y, 0.0, state.y_min, state.y_max)) state.y_min = 0, state.y_max = 1;
@@ -322,7 +332,8 @@ void DrawMarkers(ImDrawList* draw, const ScreenMap& map, std::span<const PlotMar
     for (int row = 0; row < 3; ++row) {
       if (x + 3 <= row_end[row]) continue;
       const ImVec2 at(std::min(x + 3, map.max.x - size.x - 2), map.min.y + 2 + row * (font + 2));
-      draw->AddRectFilled(ImVec2(at.x - 2, at.y), ImVec2(at.x + size.x + 2, at.y + size.y), IM_COL32(20, 20, 24, 200), 2.0f);
+      draw->AddRectFilled(ImVec2(at.x - 2, at.y), ImVec2(at.x + size.x + 2, at.y + size.y), IM_COL32(20, 20, 24, 200),
+                          2.0f);
       draw->AddText(at, ScaleAlpha(color, 1.4f), m.label);
       row_end[row] = at.x + size.x + 6;
       break;
@@ -333,7 +344,8 @@ void DrawMarkers(ImDrawList* draw, const ScreenMap& map, std::span<const PlotMar
 // One series: its decimated raw line, and its smoothed line when there is one
 // (then the raw line is drawn faint and thin underneath). Lines break at gaps.
 void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU32 color,
-                const std::vector<PlotPoint>& raw, const std::vector<PlotPoint>& smoothed, std::vector<ImVec2>& screen) {
+                const std::vector<PlotPoint>& raw, const std::vector<PlotPoint>& smoothed,
+                std::vector<ImVec2>& screen) {
   const bool faint_raw = !smoothed.empty();
   for (const std::vector<PlotPoint>* line : {&raw, &smoothed}) {
     const bool faint = faint_raw && line == &raw;
@@ -353,53 +365,46 @@ void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU
   }
 }
 
-// The vertical cursor, a dot on each series' nearest point, and the tooltip.
-void DrawHover(ImDrawList* draw, const ScreenMap& map, PlotState& state, const PlotOptions& options,
-               std::span<const PlotSeries> series, const std::vector<bool>& visible, std::span<const PlotMarker> markers) {
+// The vertical cursor, a dot on each series' nearest point, and a tooltip
+// with their values (smoothed, and raw) and the marker under the cursor.
+void DrawHover(ImDrawList* draw, const ScreenMap& map, const PlotState& state, const PlotOptions& options,
+               std::span<const PlotSeries> series, const std::vector<bool>& visible,
+               std::span<const PlotMarker> markers) {
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   const double cursor_x = map.x.FromUnit((mouse.x - map.min.x) / (map.max.x - map.min.x));
   draw->AddLine(ImVec2(mouse.x, map.min.y), ImVec2(mouse.x, map.max.y), kCursorLine, 1.0f);
-
-  struct Row { size_t series; double x, y, raw; };
-  std::vector<Row> rows;
-  for (size_t i = 0; i < series.size(); ++i) {
-    const PlotSeries& s = series[i];
-    const size_t n = std::min(s.x.size(), s.y.size());
-    const size_t j = NearestIndex(s.x.first(n), cursor_x);
-    if (!visible[i] || j == std::string::npos) continue;
-    const std::vector<double>& smoothed = state.internal.smoothed[i].values;
-    const double shown = j < smoothed.size() ? smoothed[j] : s.y[j];
-    rows.push_back({i, s.x[j], shown, s.y[j]});
-    if (IsValid(shown, options.log_y) && s.x[j] >= map.x.min && s.x[j] <= map.x.max)
-      draw->AddCircleFilled(ImVec2(map.X(s.x[j]), map.Y(shown)), 3.5f, SeriesColor(s, i), 12);
-  }
-  const PlotMarker* marker = nullptr;
-  for (const PlotMarker& m : markers)
-    if (m.x >= map.x.min && m.x <= map.x.max && std::abs(map.X(m.x) - mouse.x) <= 4.0f) marker = &m;
+  const auto format = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.5g", v);
+    return std::string(buf);
+  };
+  float label_width = 0;
+  for (size_t i = 0; i < series.size(); ++i)
+    if (visible[i]) label_width = std::max(label_width, ImGui::CalcTextSize(series[i].label).x);
 
   ImGui::BeginTooltip();
-  const double header_x = rows.empty() ? cursor_x : rows.front().x;
-  ImGui::Text("%s %s", options.x_label ? options.x_label : "x", FormatValue(header_x).c_str());
-  float label_width = 0;
-  for (const Row& r : rows) label_width = std::max(label_width, ImGui::CalcTextSize(series[r.series].label).x);
-  const float swatch = ImGui::GetTextLineHeight();
-  for (const Row& r : rows) {
-    const PlotSeries& s = series[r.series];
-    ColorSwatch(SeriesColor(s, r.series));
+  std::optional<double> header_x;  // the first series' nearest x names the row of values
+  for (size_t i = 0; i < series.size(); ++i) {
+    const PlotSeries& s = series[i];
+    const size_t j = NearestIndex(s.x.first(std::min(s.x.size(), s.y.size())), cursor_x);
+    if (!visible[i] || j == std::string::npos) continue;
+    const std::vector<double>& smoothed = state.internal.smoothed[i].values;
+    const double x = s.x[j], raw = s.y[j], shown = j < smoothed.size() ? smoothed[j] : raw;
+    if (IsValid(shown, options.log_y) && x >= map.x.min && x <= map.x.max)
+      draw->AddCircleFilled(ImVec2(map.X(x), map.Y(shown)), 3.5f, SeriesColor(s, i), 12);
+    if (!header_x) ImGui::Text("%s %s", options.x_label ? options.x_label : "x", format(*(header_x = x)).c_str());
+    ColorSwatch(SeriesColor(s, i));
     ImGui::TextUnformatted(s.label);
-    ImGui::SameLine(swatch + label_width + ImGui::GetFontSize() * 2.0f);
-    ImGui::TextUnformatted(FormatValue(r.y).c_str());
-    if (r.y != r.raw && !(std::isnan(r.y) && std::isnan(r.raw))) {
-      ImGui::SameLine();
-      ImGui::TextDisabled("(raw %s)", FormatValue(r.raw).c_str());
-    }
-    if (r.x != header_x) {
-      ImGui::SameLine();
-      ImGui::TextDisabled("at %s", FormatValue(r.x).c_str());
-    }
+    ImGui::SameLine(label_width + ImGui::GetFontSize() * 3.5f);
+    ImGui::TextUnformatted(format(shown).c_str());
+    std::string extra = shown != raw && !(std::isnan(shown) && std::isnan(raw)) ? "(raw " + format(raw) + ") " : "";
+    if (x != *header_x) extra += "at " + format(x);
+    if (!extra.empty()) ImGui::SameLine(), ImGui::TextDisabled("%s", extra.c_str());
   }
-  if (marker) ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(marker->color ? marker->color : kMarkerDefault),
-                                 "| %s", marker->label);
+  if (!header_x) ImGui::Text("%s %s", options.x_label ? options.x_label : "x", format(cursor_x).c_str());
+  for (const PlotMarker& m : markers)
+    if (m.x >= map.x.min && m.x <= map.x.max && std::abs(map.X(m.x) - mouse.x) <= 4.0f)
+      ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(m.color ? m.color : kMarkerDefault), "| %s", m.label);
   ImGui::EndTooltip();
 }
 
@@ -410,12 +415,8 @@ double SmoothFrom(std::span<const double> y, double weight, std::span<double> ou
   weight = std::isfinite(weight) ? std::clamp(weight, 0.0, 0.999) : 0.0;
   for (size_t i = 0; i < n; ++i) {
     const double v = y[i];
-    if (!std::isfinite(v)) {
-      out[i] = kNaN;  // skipped: the average carries on past it
-      continue;
-    }
-    average = std::isnan(average) ? v : weight * average + (1 - weight) * v;
-    out[i] = average;
+    if (std::isfinite(v)) average = std::isnan(average) ? v : weight * average + (1 - weight) * v;
+    out[i] = std::isfinite(v) ? average : kNaN;  // a skipped value leaves the average as it was
   }
   return average;
 }
@@ -439,16 +440,14 @@ void UpdateSmoothed(PlotState::Smoothed& cache, std::span<const double> y, doubl
 
 }  // namespace
 
-// ---------------------------------------------------------------------------
-// Pure helpers
-// ---------------------------------------------------------------------------
+// --- Pure helpers --------------------------------------------------------------------------------
 
 ImU32 ClassColor(int index) {
-  static constexpr ImU32 kTableau10[] = {
-      IM_COL32(78, 121, 167, 255),  IM_COL32(242, 142, 43, 255), IM_COL32(225, 87, 89, 255),
-      IM_COL32(118, 183, 178, 255), IM_COL32(89, 161, 79, 255),  IM_COL32(237, 201, 72, 255),
-      IM_COL32(176, 122, 161, 255), IM_COL32(255, 157, 167, 255), IM_COL32(156, 117, 95, 255),
-      IM_COL32(186, 176, 172, 255)};
+  static constexpr ImU32 kTableau10[] = {IM_COL32(78, 121, 167, 255),  IM_COL32(242, 142, 43, 255),
+                                         IM_COL32(225, 87, 89, 255),   IM_COL32(118, 183, 178, 255),
+                                         IM_COL32(89, 161, 79, 255),   IM_COL32(237, 201, 72, 255),
+                                         IM_COL32(176, 122, 161, 255), IM_COL32(255, 157, 167, 255),
+                                         IM_COL32(156, 117, 95, 255),  IM_COL32(186, 176, 172, 255)};
   constexpr int n = static_cast<int>(std::size(kTableau10));
   return kTableau10[((index % n) + n) % n];
 }
@@ -456,7 +455,8 @@ ImU32 ClassColor(int index) {
 void ColorSwatch(ImU32 color) {
   const float side = ImGui::GetTextLineHeight();
   ImGui::ColorButton("##swatch", ImGui::ColorConvertU32ToFloat4(color),
-                     ImGuiColorEditFlags_NoTooltip | ImGuiColorEditFlags_NoDragDrop | ImGuiColorEditFlags_NoBorder, ImVec2(side, side));
+                     ImGuiColorEditFlags_NoTooltip | ImGuiColorEditFlags_NoDragDrop | ImGuiColorEditFlags_NoBorder,
+                     ImVec2(side, side));
   ImGui::SameLine();
 }
 
@@ -514,12 +514,13 @@ LogTickSet LogTicks(double min, double max, int max_count) {
   const auto in_range = [&](double v) { return v >= min * (1 - 1e-12) && v <= max * (1 + 1e-12); };
   // Label 1..9, or 1, 2 and 5, or 1 times each power of ten: the densest that fits.
   for (unsigned labelled : {0b1111111110u, 0b100110u, 0b10u}) {  // bit m: label m * 10^d
-    if (d1 - d0 - 1 > max_count) break;  // even the decades alone would not fit
+    if (d1 - d0 - 1 > max_count) break;                          // even the decades alone would not fit
     ticks.major.clear();
     ticks.minor.clear();
     for (int d = d0; d <= d1; ++d)
       for (int m = 1; m <= 9; ++m)
-        if (const double v = m * std::pow(10.0, d); in_range(v)) ((labelled >> m) & 1 ? ticks.major : ticks.minor).push_back(v);
+        if (const double v = m * std::pow(10.0, d); in_range(v))
+          ((labelled >> m) & 1 ? ticks.major : ticks.minor).push_back(v);
     if (static_cast<int>(ticks.major.size()) <= max_count) {
       if (static_cast<int>(ticks.minor.size()) > 4 * max_count) ticks.minor.clear();  // too dense for a grid
       return ticks;
@@ -547,7 +548,8 @@ std::string FormatTick(double value, double step) {
     static constexpr const char* kSuffix[] = {"", "k", "M", "G", "T"};
     int group = std::clamp(static_cast<int>(std::floor(std::log10(a) / 3)), 1, 4);
     double unit = std::pow(1000.0, group);
-    int decimals = step > 0 ? DecimalsFor(step / unit) : std::max(0, 2 - static_cast<int>(std::floor(std::log10(a / unit))));
+    int decimals =
+        step > 0 ? DecimalsFor(step / unit) : std::max(0, 2 - static_cast<int>(std::floor(std::log10(a / unit))));
     std::string s = FixedTrimmed(value / unit, decimals);
     if (std::abs(std::stod(s)) >= 1000 && group < 4) {  // 999.96k rounds up to the next suffix
       ++group;
@@ -622,26 +624,24 @@ void Decimate(std::span<const double> x, std::span<const double> y, double x_min
     size_t step = 1, end = i + 1;
     while (end < hi && column_of(x[end]) <= c) end = i + (step *= 2);
     end = std::partition_point(x.begin() + (i + step / 2), x.begin() + std::min(end, hi),
-                               [&](double v) { return column_of(v) <= c; }) - x.begin();
+                               [&](double v) { return column_of(v) <= c; }) -
+          x.begin();
     bucket(i, end);
     i = end;
   }
   if (hi < n) bucket(hi, hi + 1);  // and the neighbour right of it
 }
 
-void Smooth(std::span<const double> y, double weight, std::span<double> out) {
-  SmoothFrom(y, weight, out, kNaN);
-}
+void Smooth(std::span<const double> y, double weight, std::span<double> out) { SmoothFrom(y, weight, out, kNaN); }
 
-// ---------------------------------------------------------------------------
-// Axes
-// ---------------------------------------------------------------------------
+// --- Axes ----------------------------------------------------------------------------------------
 
 ImVec2 AxesMargins(const PlotAxis& y, float data_height, bool has_x_label, bool has_y_label) {
   const float font = ImGui::GetFontSize();
-  const AxisTicks ticks = ComputeTicks(y, data_height, YTickSpacing());
+  const AxisTicks ticks = YTicks(y, data_height);
   float label_width = 0;
-  for (double v : ticks.major) label_width = std::max(label_width, ImGui::CalcTextSize(FormatTick(v, ticks.label_step).c_str()).x);
+  for (double v : ticks.major)
+    label_width = std::max(label_width, ImGui::CalcTextSize(FormatTick(v, ticks.label_step).c_str()).x);
   return ImVec2(label_width + kTickLength + kPad * 2 + (has_y_label ? font + kPad : 0),
                 font + kTickLength + kPad + (has_x_label ? font + kPad : 0));
 }
@@ -654,8 +654,7 @@ void DrawAxes(ImDrawList* draw, ImVec2 data_min, ImVec2 data_max, const PlotAxis
   draw->AddRectFilled(data_min, data_max, kDataBackground);
 
   // Grid lines for every tick; tick marks and labels for the major ones.
-  const AxisTicks xt = ComputeTicks(x, data_max.x - data_min.x, XTickSpacing());
-  const AxisTicks yt = ComputeTicks(y, data_max.y - data_min.y, YTickSpacing());
+  const AxisTicks xt = XTicks(x, data_max.x - data_min.x), yt = YTicks(y, data_max.y - data_min.y);
   const auto pixel_x = [&](double v) { return std::round(map.X(v)) + 0.5f; };  // crisp 1 px lines
   const auto pixel_y = [&](double v) { return std::round(map.Y(v)) + 0.5f; };
   for (double v : xt.minor) draw->AddLine(ImVec2(pixel_x(v), data_min.y), ImVec2(pixel_x(v), data_max.y), kGridMinor);
@@ -681,7 +680,8 @@ void DrawAxes(ImDrawList* draw, ImVec2 data_min, ImVec2 data_max, const PlotAxis
 
   if (x_label && *x_label) {
     const float w = ImGui::CalcTextSize(x_label).x;
-    draw->AddText(ImVec2((data_min.x + data_max.x - w) * 0.5f, data_max.y + kTickLength + font + kPad), label_color, x_label);
+    draw->AddText(ImVec2((data_min.x + data_max.x - w) * 0.5f, data_max.y + kTickLength + font + kPad), label_color,
+                  x_label);
   }
   if (y_label && *y_label) {
     const float cx = data_min.x - kTickLength - kPad * 2 - widest - font * 0.5f;
@@ -689,16 +689,15 @@ void DrawAxes(ImDrawList* draw, ImVec2 data_min, ImVec2 data_max, const PlotAxis
   }
 }
 
-// ---------------------------------------------------------------------------
-// The widget
-// ---------------------------------------------------------------------------
+// --- The widget ----------------------------------------------------------------------------------
 
 void Plot(const char* id, PlotState& state, const PlotOptions& options, std::span<const PlotSeries> series,
           std::span<const PlotMarker> markers) {
   ImGui::PushID(id);
   const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float height = options.size.y > 0 ? options.size.y : options.size.y < 0 ? avail.y + options.size.y : 240.0f;
   const ImVec2 size(std::max(options.size.x > 0 ? options.size.x : avail.x + options.size.x, 80.0f),
-                    std::max(options.size.y > 0 ? options.size.y : options.size.y < 0 ? avail.y + options.size.y : 240.0f, 60.0f));
+                    std::max(height, 60.0f));
   const ImVec2 frame_min = ImGui::GetCursorScreenPos();
   const ImVec2 frame_max(frame_min.x + size.x, frame_min.y + size.y);
   ImGui::InvisibleButton("##plot", size);
@@ -712,7 +711,8 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
 
   // The legend ends over the data area's right edge.
   std::vector<bool> visible;
-  const float header = DrawHeader(draw, state, options, series, frame_min, size.x - ImGui::GetFontSize(), hovered, visible);
+  const float header =
+      DrawHeader(draw, state, options, series, frame_min, size.x - ImGui::GetFontSize(), hovered, visible);
 
   // Decimate every visible series over the x range (raw, and smoothed when asked).
   if (state.auto_fit) FitX(state, series, visible);
@@ -756,8 +756,10 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
   draw->PushClipRect(data_min, data_max, true);
   DrawMarkers(draw, map, markers);
   for (size_t i = 0; i < series.size(); ++i)
-    if (visible[i]) DrawSeries(draw, map, series[i], SeriesColor(series[i], i), in.lines[2 * i], in.lines[2 * i + 1], in.screen);
-  if (hovered && Contains(data_min, data_max, ImGui::GetIO().MousePos) && !ImGui::IsMouseDragging(ImGuiMouseButton_Left))
+    if (visible[i])
+      DrawSeries(draw, map, series[i], SeriesColor(series[i], i), in.lines[2 * i], in.lines[2 * i + 1], in.screen);
+  if (hovered && Contains(data_min, data_max, ImGui::GetIO().MousePos) &&
+      !ImGui::IsMouseDragging(ImGuiMouseButton_Left))
     DrawHover(draw, map, state, options, series, visible, markers);
   draw->PopClipRect();
   ImGui::PopID();
