@@ -32,12 +32,10 @@ void HalveGroup(MatmulTiling& t) {
     t.group_rows /= 2;
 }
 
-// Whether `tensor` can be read as vec4s: its binding (in every slot) starts on
-// a 16-byte boundary, and the stored rows it is read along are whole vec4s.
-bool Vec4Readable(const TensorRef& tensor, uint32_t contiguous_length, uint32_t values_per_invocation,
-                  bool along_output) {
-  return tensor.offset_bytes % 16 == 0 && tensor.slot_stride_bytes % 16 == 0 && contiguous_length % 4 == 0 &&
-         (!along_output || values_per_invocation % 4 == 0);
+// Whether `tensor` can be read as vec4s along rows of `row_length` floats: its
+// binding (in every slot) starts on a 16-byte boundary and rows are whole vec4s.
+bool Vec4Aligned(const TensorRef& tensor, uint32_t row_length) {
+  return tensor.offset_bytes % 16 == 0 && tensor.slot_stride_bytes % 16 == 0 && row_length % 4 == 0;
 }
 
 }  // namespace
@@ -93,11 +91,13 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
          "matmul: the requested tiles exceed the device's shared memory");
 
   bool register_blocked = variant == MatmulVariant::kRegisterBlocked;
-  // op(A) is contiguous along K when stored M x K, along M when stored K x M; op(B) likewise.
-  bool vec4_a = register_blocked && (args.transpose_a ? Vec4Readable(args.a, args.m, t.rows_per_invocation, true)
-                                                      : Vec4Readable(args.a, args.k, 0, false));
-  bool vec4_b = register_blocked && (args.transpose_b ? Vec4Readable(args.b, args.k, 0, false)
-                                                      : Vec4Readable(args.b, args.n, t.cols_per_invocation, true));
+  // A's stored rows run along K (M when transposed), B's along N (K when
+  // transposed). Rows along M (N) are read 4 rows (columns) of C at a time, so
+  // an invocation's block must hold whole groups of 4.
+  bool vec4_a = register_blocked && Vec4Aligned(args.a, args.transpose_a ? args.m : args.k) &&
+                (!args.transpose_a || t.rows_per_invocation % 4 == 0);
+  bool vec4_b = register_blocked && Vec4Aligned(args.b, args.transpose_b ? args.k : args.n) &&
+                (args.transpose_b || t.cols_per_invocation % 4 == 0);
   // Sharing needs each group of kShareWidth invocations along x inside one
   // subgroup: subgroups are runs of consecutive invocations (as on every
   // driver we know), so a subgroup size and a workgroup width that are

@@ -70,7 +70,7 @@ void DrawTable(const data::Dataset& dataset) {
   if (!ImGui::BeginTable("preview", static_cast<int>(columns) + 1,
                          ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit))
     return;
-  for (size_t c = 0; c < columns; ++c) ImGui::TableSetupColumn(("x" + std::to_string(c)).c_str());
+  for (size_t c = 0; c < columns; ++c) ImGui::TableSetupColumn(std::string("x").append(std::to_string(c)).c_str());
   ImGui::TableSetupColumn("label");
   ImGui::TableHeadersRow();
   for (size_t row = 0; row < std::min<size_t>(dataset.count(), 8); ++row) {
