@@ -41,8 +41,8 @@ void PlacePanels(const ImVec2& display) {
   float left = display.x * 0.28f, right = display.x * 0.24f, centre = display.x - left - right;
   ImGui::SetNextWindowPos(ImVec2(0, 0), ImGuiCond_FirstUseEver);
   ImGui::SetNextWindowSize(ImVec2(left, display.y * 0.62f), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowPos("Model", ImVec2(0, 0), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("Model", ImVec2(left, display.y * 0.62f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowPos("###Model", ImVec2(0, 0), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("###Model", ImVec2(left, display.y * 0.62f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("Data", ImVec2(0, display.y * 0.62f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowSize("Data", ImVec2(left, display.y * 0.38f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("Training", ImVec2(left, 0), ImGuiCond_FirstUseEver);

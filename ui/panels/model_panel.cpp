@@ -15,6 +15,7 @@
 #include "compute/nn/presets.h"
 #include "compute/nn/train_config.h"
 #include "ui/project.h"
+#include "ui/test_hooks.h"
 #include "ui/widgets/network_diagram.h"
 
 namespace ts::ui {
@@ -145,12 +146,14 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
     ui.replacement = std::move(project);
     ui.replacement_path.clear();
   }
+  RecordItemRect("new");
   HelpTooltip("A new project: input, one dense layer and a loss head, on the spiral data.");
   ImGui::SameLine();
   if (ImGui::Button("Open...")) {
     ui.path_popup = PanelUi::PathPopup::kOpen;
     ui.path_popup_requested = true;
   }
+  RecordItemRect("open");
   ImGui::SameLine();
   if (ImGui::Button("Save")) {
     if (state.project_path.empty()) {
@@ -165,11 +168,13 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
       }
     }
   }
+  RecordItemRect("save");
   ImGui::SameLine();
   if (ImGui::Button("Save As...")) {
     ui.path_popup = PanelUi::PathPopup::kSaveAs;
     ui.path_popup_requested = true;
   }
+  RecordItemRect("save_as");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x));
   if (ImGui::BeginCombo("##presets", "Presets", ImGuiComboFlags_HeightLarge)) {
@@ -186,9 +191,11 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
       }
     ImGui::EndCombo();
   }
+  RecordItemRect("presets");
   if (!state.project_path.empty()) ImGui::TextDisabled("%s%s", state.project_path.c_str(), state.dirty ? " (modified)" : "");
   ImGui::SetNextItemWidth(-FLT_MIN);
   if (ImGui::InputTextWithHint("##name", "project name", &state.project.name)) MarkEdited(state);
+  RecordItemRect("project_name");
 }
 
 // The Open / Save As popup: a path field (there is no file dialog), showing the
@@ -210,6 +217,7 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
   ImGui::SetNextItemWidth(480);
   if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
   bool submit = ImGui::InputText("##path", &ui.path_input, ImGuiInputTextFlags_EnterReturnsTrue);
+  RecordItemRect("path_input");
   if (!ui.last_path.empty() && ui.last_path != ui.path_input) {
     ImGui::TextDisabled("Last used:");
     ImGui::SameLine();
@@ -220,6 +228,7 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
   std::error_code error;
   if (!opening && fs::exists(path, error)) ImGui::TextDisabled("%s exists and will be replaced.", path.c_str());
   submit |= ImGui::Button(opening ? "Open" : "Save");
+  RecordItemRect("path_ok");
   ImGui::SameLine();
   if (ImGui::Button("Cancel") || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
     ui.path_popup = PanelUi::PathPopup::kNone;
@@ -258,6 +267,7 @@ void DrawPalette(AppState& state, PanelUi& ui) {
   ImGui::PushID("palette");
   for (size_t i = 0; i < std::size(kPalette); ++i) {
     if (ImGui::Button(kPalette[i].label)) ui.selected = static_cast<int>(InsertLayer(state, ui.selected, kPalette[i].type));
+    RecordItemRect(std::string("palette_") + kPalette[i].type);
     HelpTooltip(kPalette[i].tip);
     ui.palette_rects[kPalette[i].type] = {ImGui::GetItemRectMin(), ImGui::GetItemRectMax()};
     // Wrap like text: stay on this line while the next button fits.
@@ -302,6 +312,7 @@ bool DrawLayerEditors(LayerEdit& layer) {
     ImGui::SameLine();
     ImGui::SetNextItemWidth(unit * 3.5f);
     changed |= ImGui::InputTextWithHint("##units", "units", &layer.units);
+    RecordItemRect("dense_units");  // the last dense row's field; its row is "row_N"
     HelpTooltip("Output features (units).");
     ImGui::SameLine();
     changed |= ImGui::Checkbox("bias", &layer.bias);
@@ -371,6 +382,7 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
       if (ImGui::Selectable(index, ui.selected == static_cast<int>(i),
                             ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap))
         ui.selected = ui.selected == static_cast<int>(i) ? -1 : static_cast<int>(i);
+      RecordItemRect("row_" + std::to_string(i));
       // Drag a row by its number onto another row to move it there.
       if (ImGui::BeginDragDropSource()) {
         int from = static_cast<int>(i);
@@ -591,11 +603,13 @@ DiscardChoice ConfirmDiscardChanges(AppState& state, const char* action) {
         prompt.error = e.what();
       }
     }
+    RecordItemRect("discard_prompt_save");
     ImGui::SameLine();
     if (ImGui::Button("Discard changes")) {
       choice = DiscardChoice::kProceed;
       ImGui::CloseCurrentPopup();
     }
+    RecordItemRect("discard_prompt_discard");
     ImGui::SameLine();
     if (ImGui::Button("Cancel") || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
       choice = DiscardChoice::kCancel;
