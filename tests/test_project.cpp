@@ -266,7 +266,7 @@ TEST(BuildModel, DefaultProjectIsTheSpiralMlp) {
   EXPECT_EQ(project.name, "spiral-mlp");
   EXPECT_EQ(Types(project),
             (std::vector<std::string>{"input", "dense", "relu", "dense", "relu", "dense", "softmax_cross_entropy"}));
-  EXPECT_EQ(project.layers[1].units, "64");
+  EXPECT_EQ(project.layers[1].units, "32");
   EXPECT_EQ(project.layers[5].units, "3");
   EXPECT_EQ(project.data.kind, "spiral");
   EXPECT_EQ(DataSpecFor(project.data), "spiral:samples=900,classes=3,noise=0.2,seed=1");
