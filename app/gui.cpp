@@ -34,17 +34,15 @@ namespace {
 volatile sig_atomic_t g_screenshot_requested = 0;
 void OnScreenshotSignal(int) { g_screenshot_requested = 1; }
 
-// Places the four panels on first use (afterwards imgui.ini remembers what the
-// user made of them): model and data on the left, training in the centre, the
-// GPU on the right.
+// Places the four panels until the user moves them (imgui.ini then remembers
+// their layout): model and data on the left, training in the centre, the GPU on
+// the right. A window that does not exist yet is placed from the next frame on.
 void PlacePanels(const ImVec2& display) {
   float left = display.x * 0.28f, right = display.x * 0.24f, centre = display.x - left - right;
-  ImGui::SetNextWindowPos(ImVec2(0, 0), ImGuiCond_FirstUseEver);
-  ImGui::SetNextWindowSize(ImVec2(left, display.y * 0.62f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("###Model", ImVec2(0, 0), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("###Model", ImVec2(left, display.y * 0.62f), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowPos("Data", ImVec2(0, display.y * 0.62f), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("Data", ImVec2(left, display.y * 0.38f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("###Model", ImVec2(left, display.y * 0.64f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowPos("Data", ImVec2(0, display.y * 0.64f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("Data", ImVec2(left, display.y * 0.36f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("Training", ImVec2(left, 0), ImGuiCond_FirstUseEver);
   ImGui::SetWindowSize("Training", ImVec2(centre, display.y), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("GPU", ImVec2(left + centre, 0), ImGuiCond_FirstUseEver);

@@ -209,7 +209,8 @@ void DrawCurves(AppState& state) {
 }
 
 void DrawConfusion(const nn::EvalResult& result, const data::Dataset* dataset, const char* title) {
-  ImGui::Text("%s (rows: true class, columns: predicted)", title);
+  ImGui::Text("%s", title);
+  ImGui::TextDisabled("rows: true class, columns: predicted");
   uint32_t n = result.classes;
   if (n == 0 || n > 20) return;
   uint64_t largest = 1;
@@ -252,15 +253,24 @@ void DrawTrainingPanel(AppState& state) {
   DrawCurves(state);
   const data::Dataset* train = state.train_data.get();
   bool two_d = train && train->feature_size() == 2;
+  // The decision boundary (2D data) and the confusion matrix side by side.
+  float height = std::max(240.0f, ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y);
   if (two_d) {
+    ImGui::BeginChild("boundary view", ImVec2(ImGui::GetContentRegionAvail().x * 0.58f, height));
     ImGui::Text("Decision boundary");
-    DrawDataMap(state, "boundary", 0);
+    DrawDataMap(state, "boundary", height - ImGui::GetFrameHeightWithSpacing() * 2);
+    ImGui::EndChild();
+    ImGui::SameLine();
   }
+  ImGui::BeginChild("confusion view", ImVec2(0, height));
   const TrainingView& view = state.training;
   if (view.last_test)
-    DrawConfusion(*view.last_test, state.test_data.get(), "Confusion matrix on the test set");
+    DrawConfusion(*view.last_test, state.test_data.get(), "Confusion matrix, test set");
   else if (view.last_epoch && view.last_epoch->validation)
-    DrawConfusion(*view.last_epoch->validation, train, "Confusion matrix on the validation set");
+    DrawConfusion(*view.last_epoch->validation, train, "Confusion matrix, validation set");
+  else
+    ImGui::TextDisabled("The confusion matrix appears after the first epoch.");
+  ImGui::EndChild();
   ImGui::End();
 }
 
