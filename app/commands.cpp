@@ -77,8 +77,8 @@ int RunDevices() {
     std::printf("%s[%u] %s\n", d.index == chosen ? "* " : "  ", d.index, d.name.c_str());
     std::printf("      type: %s, driver: %s %s, Vulkan %s\n", vk::DeviceTypeName(d.type), d.driver_name.c_str(),
                 d.driver_info.c_str(), vk::VersionString(d.api_version).c_str());
-    std::printf("      subgroup size: %u, shared memory per workgroup: %s\n", d.subgroup_size,
-                vk::FormatBytes(d.max_shared_memory_bytes).c_str());
+    std::printf("      subgroup size: %u (shuffle: %s), shared memory per workgroup: %s\n", d.subgroup_size,
+                d.subgroup_shuffle ? "yes" : "no", vk::FormatBytes(d.max_shared_memory_bytes).c_str());
     std::printf("      max workgroup size: %u x %u x %u, max invocations per workgroup: %u\n",
                 d.max_workgroup_size[0], d.max_workgroup_size[1], d.max_workgroup_size[2],
                 d.max_workgroup_invocations);

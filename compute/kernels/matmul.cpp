@@ -1,5 +1,7 @@
 #include "compute/kernels/matmul.h"
 
+#include "compute/common/error.h"
+
 #include <cassert>
 #include <string>
 
@@ -84,6 +86,9 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   assert(args.b.count >= k * n && "matmul: B holds fewer than K*N floats");
   assert(args.c.count >= m * n && "matmul: C holds fewer than M*N floats");
   const vk::DeviceInfo& device = pipelines.context().info();
+  // matmul.comp declares the shuffle capability (used to share loads of A).
+  Require(device.subgroup_shuffle, "The matrix-multiply kernel needs subgroup shuffles in compute shaders, which '" +
+                                       device.name + "' does not support. Choose another device with --device.");
   MatmulTiling t = ChooseMatmulTiling(device, args, variant, requested);
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation && t.tile_depth &&
          "matmul: tiling fields must be positive");

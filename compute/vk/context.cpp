@@ -72,6 +72,8 @@ DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
     info.driver_info = driver.driverInfo;
   }
   info.subgroup_size = subgroup.subgroupSize;
+  info.subgroup_shuffle = (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
+                          (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
   info.max_shared_memory_bytes = limits.maxComputeSharedMemorySize;
   for (int d = 0; d < 3; ++d) {
     info.max_workgroup_size[d] = limits.maxComputeWorkGroupSize[d];

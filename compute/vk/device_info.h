@@ -25,6 +25,7 @@ struct DeviceInfo {
   uint32_t api_version = 0;
   uint32_t vendor_id = 0;
   uint32_t subgroup_size = 0;           // invocations per subgroup (warp / wavefront)
+  bool subgroup_shuffle = false;        // subgroupShuffle in compute shaders (the matmul kernel needs it)
   uint32_t max_shared_memory_bytes = 0; // maxComputeSharedMemorySize
   std::array<uint32_t, 3> max_workgroup_size{};   // per dimension
   uint32_t max_workgroup_invocations = 0;
