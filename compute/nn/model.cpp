@@ -184,7 +184,7 @@ std::string LayerDesc::TypeName() const {
 
 std::string ShapeString(const std::vector<uint32_t>& shape) {
   std::string text;
-  for (uint32_t d : shape) text += (text.empty() ? "" : "x") + std::to_string(d);
+  for (uint32_t d : shape) text.append(text.empty() ? "" : "x").append(std::to_string(d));
   return text.empty() ? "()" : text;
 }
 
