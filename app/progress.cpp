@@ -4,17 +4,9 @@
 
 #include <unistd.h>
 
-namespace ts::app {
+#include "ui/format.h"
 
-std::string FormatDuration(double seconds) {
-  long total = static_cast<long>(seconds + 0.5);
-  char text[32];
-  if (total >= 3600)
-    std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", total / 3600, total / 60 % 60, total % 60);
-  else
-    std::snprintf(text, sizeof text, "%ld:%02ld", total / 60, total % 60);
-  return text;
-}
+namespace ts::app {
 
 ProgressBar::ProgressBar(uint32_t epochs, uint32_t steps_per_epoch, uint32_t batch_size)
     : epochs_(epochs), steps_per_epoch_(steps_per_epoch), batch_size_(batch_size),
@@ -42,7 +34,7 @@ void ProgressBar::Update(uint32_t epoch, uint32_t step, float loss, float accura
   for (int i = 0; i < kWidth; ++i) bar += i < filled ? "#" : "-";
   std::printf("%sepoch %u/%u [%s] step %u/%u  %.0f samples/s  loss %.4f  acc %.1f%%  ETA %s%s",
               terminal_ ? "\r\033[K" : "", epoch + 1, epochs_, bar.c_str(), step + 1, steps_per_epoch_,
-              samples_per_second, smoothed_loss_, 100 * smoothed_accuracy_, FormatDuration(eta).c_str(),
+              samples_per_second, smoothed_loss_, 100 * smoothed_accuracy_, ui::FormatDuration(eta).c_str(),
               terminal_ ? "" : "\n");
   std::fflush(stdout);
   drawn_ = terminal_;

@@ -27,7 +27,4 @@ class ProgressBar {
   bool drawn_ = false;
 };
 
-// "1:05", "12:00:03".
-std::string FormatDuration(double seconds);
-
 }  // namespace ts::app

@@ -1,5 +1,7 @@
 #include "ui/panels/model_panel.h"
 
+#include "ui/format.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -85,15 +87,6 @@ PanelUi& Ui() {
 struct DiscardUi {
   std::string path, error;
 };
-
-std::string FormatCount(double value) {
-  char text[32];
-  if (value >= 1e9) std::snprintf(text, sizeof text, "%.2fG", value / 1e9);
-  else if (value >= 1e6) std::snprintf(text, sizeof text, "%.2fM", value / 1e6);
-  else if (value >= 1e4) std::snprintf(text, sizeof text, "%.1fK", value / 1e3);
-  else std::snprintf(text, sizeof text, "%.0f", value);
-  return text;
-}
 
 std::string FormatBytes(double bytes) {
   char text[32];

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "ui/controller.h"
+#include "ui/format.h"
 #include "ui/panels/data_panel.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/plot.h"
@@ -14,13 +15,6 @@ namespace {
 
 const char* kOptimizers[] = {"sgd", "momentum", "adam", "adamw"};
 const char* kSchedules[] = {"constant", "step", "cosine"};
-
-std::string FormatEta(double seconds) {
-  char text[32];
-  long total = static_cast<long>(seconds + 0.5);
-  std::snprintf(text, sizeof text, "%ld:%02ld", total / 60, total % 60);
-  return text;
-}
 
 bool IsActive(nn::SessionState s) { return s == nn::SessionState::kRunning || s == nn::SessionState::kPaused; }
 
@@ -164,7 +158,7 @@ void DrawProgress(AppState& state) {
   double total = std::max(1.0, double(config.epochs) * view.steps_per_epoch);
   char text[160];
   std::snprintf(text, sizeof text, "epoch %u/%u  step %u/%u  %.0f samples/s  ETA %s", r.epoch + 1, config.epochs,
-                r.step_in_epoch + 1, view.steps_per_epoch, view.samples_per_second, FormatEta(view.eta_seconds).c_str());
+                r.step_in_epoch + 1, view.steps_per_epoch, view.samples_per_second, FormatDuration(view.eta_seconds).c_str());
   ImGui::ProgressBar(static_cast<float>(done / total), ImVec2(-1, 0), text);
   ImGui::Text("loss %.4f   accuracy %.1f%%   lr %.2e", r.loss, 100 * r.accuracy, r.learning_rate);
   if (view.last_epoch && view.last_epoch->validation)

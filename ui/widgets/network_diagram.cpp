@@ -1,5 +1,7 @@
 #include "ui/widgets/network_diagram.h"
 
+#include "ui/format.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -36,14 +38,6 @@ constexpr ImU32 kOutline = IM_COL32(255, 255, 255, 70);
 constexpr ImU32 kText = IM_COL32(230, 230, 230, 255);
 constexpr ImU32 kDimText = IM_COL32(170, 170, 170, 255);
 
-std::string FormatCount(double value) {
-  char text[32];
-  if (value >= 1e9) std::snprintf(text, sizeof text, "%.1fG", value / 1e9);
-  else if (value >= 1e6) std::snprintf(text, sizeof text, "%.1fM", value / 1e6);
-  else if (value >= 1e4) std::snprintf(text, sizeof text, "%.1fK", value / 1e3);
-  else std::snprintf(text, sizeof text, "%.0f", value);
-  return text;
-}
 
 // ---- Neuron (Playground) view -----------------------------------------------
 
@@ -319,7 +313,7 @@ void DrawBlockView(const nn::ModelDesc& model, float width, const NetworkDiagram
     std::string output = i < static_cast<int>(shapes.size()) ? nn::ShapeString(shapes[i].output) : "?";
     std::string third = "-> " + output;
     if (i < static_cast<int>(shapes.size()) && shapes[i].parameters)
-      third += "  " + FormatCount(static_cast<double>(shapes[i].parameters)) + " params";
+      third += "  " + FormatCount(static_cast<double>(shapes[i].parameters), 1) + " params";
     draw->PushClipRect(min, max, true);
     draw->AddText(ImVec2(min.x + 6, min.y + 4), kText, layer.name.c_str());
     draw->AddText(ImVec2(min.x + 6, min.y + 4 + line), kText, LayerSummary(layer).c_str());
