@@ -34,6 +34,14 @@ namespace {
 volatile sig_atomic_t g_screenshot_requested = 0;
 void OnScreenshotSignal(int) { g_screenshot_requested = 1; }
 
+// Closing the window asks about unsaved changes first: the close request is
+// cancelled here and turned into the prompt in the main loop.
+bool g_close_requested = false;
+void OnWindowClose(GLFWwindow* window) {
+  glfwSetWindowShouldClose(window, GLFW_FALSE);
+  g_close_requested = true;
+}
+
 // Places the four panels until the user moves them (imgui.ini then remembers
 // their layout): model and data on the left, training in the centre, the GPU on
 // the right. A window that does not exist yet is placed from the next frame on.
@@ -49,7 +57,7 @@ void PlacePanels(const ImVec2& display) {
   ImGui::SetWindowSize("GPU", ImVec2(right, display.y), ImGuiCond_FirstUseEver);
 }
 
-// Error and info notices, top centre, until dismissed (errors) or for a few seconds (info).
+// Error and info notices, bottom centre, until dismissed (errors) or for a few seconds (info).
 void DrawNotices(ui::AppState& state) {
   constexpr double kInfoSeconds = 6.0;
   double now = ImGui::GetTime();
@@ -58,7 +66,8 @@ void DrawNotices(ui::AppState& state) {
   });
   if (state.notices.empty()) return;
   const ImVec2 display = ImGui::GetIO().DisplaySize;
-  ImGui::SetNextWindowPos(ImVec2(display.x * 0.5f, 8), ImGuiCond_Always, ImVec2(0.5f, 0));
+  // Bottom centre: the top holds the settings a notice often asks to change.
+  ImGui::SetNextWindowPos(ImVec2(display.x * 0.5f, display.y - 8), ImGuiCond_Always, ImVec2(0.5f, 1.0f));
   ImGui::SetNextWindowSizeConstraints(ImVec2(display.x * 0.3f, 0), ImVec2(display.x * 0.6f, display.y * 0.5f));
   ImGui::SetNextWindowBgAlpha(0.95f);
   ImGui::Begin("##notices", nullptr,
@@ -104,7 +113,9 @@ class TestLog {
                            {"frame_ms", frame_ms_}};
     frame_ms_.clear();
     if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
-    for (const auto& [name, rect] : ui::RecordedItemRects()) line["rects"][name] = rect;
+    // The first frames are drawn before the panels are placed.
+    if (++lines_ > 2)
+      for (const auto& [name, rect] : ui::RecordedItemRects()) line["rects"][name] = rect;
     if (const auto& step = state.training.last_step) {
       line["global_step"] = step->global_step;
       line["epoch"] = step->epoch;
@@ -124,6 +135,7 @@ class TestLog {
   std::ofstream out_;
   std::string last_snapshot_;
   double last_write_ = -1e9;
+  int lines_ = 0;
   std::vector<double> frame_ms_;
 };
 
@@ -174,13 +186,10 @@ int RunGui(const std::vector<std::string>& words) {
   auto last_frame = std::chrono::steady_clock::now();
   GLFWwindow* window = renderer.window();
   signal(SIGUSR1, OnScreenshotSignal);
+  glfwSetWindowCloseCallback(window, OnWindowClose);
   while (running) {
-    // Closing the window asks about unsaved changes first.
-    if (glfwWindowShouldClose(window)) {
-      glfwSetWindowShouldClose(window, GLFW_FALSE);
-      quitting = true;
-    }
     if (!renderer.BeginFrame()) break;
+    if (g_close_requested) quitting = true, g_close_requested = false;
     ui::UpdateFromSession(state);
     PlacePanels(ImGui::GetIO().DisplaySize);
     ui::DrawModelPanel(state);
@@ -212,7 +221,8 @@ int RunGui(const std::vector<std::string>& words) {
   }
   autosaver.Flush(state);
   // Keep what was trained: the session writes the parameters before it stops.
-  if (state.training.state != nn::SessionState::kEmpty) {
+  // A diverged network is not worth keeping: the last good checkpoint stays.
+  if (state.training.state != nn::SessionState::kEmpty && state.training.state != nn::SessionState::kFailed) {
     std::string checkpoint = ui::LastCheckpointPath();
     session.SaveCheckpoint(checkpoint);
     std::printf("Saved the trained network to %s\n", checkpoint.c_str());

@@ -120,6 +120,12 @@ std::string WhyTrainingIsDisabled(const AppState& state) {
     return "The model's input layer takes " + std::to_string(inputs) + " values, but the dataset's samples have " +
            std::to_string(state.train_data->feature_size()) + " (shape " +
            nn::ShapeString(state.train_data->sample_shape) + ").";
+  uint64_t outputs = state.model->layers.size() >= 2 ? nn::InferShapes(*state.model)[state.model->layers.size() - 2].output[0] : 0;
+  bool single_output = outputs == 1 && state.model->layers.back().loss != kernels::LossKind::kSoftmaxCrossEntropy;
+  if (single_output ? state.train_data->num_classes > 2 : state.train_data->num_classes > outputs)
+    return "The model ends in " + std::to_string(outputs) + " output(s), but the dataset has " +
+           std::to_string(state.train_data->num_classes) + " classes: set the last dense layer's units to " +
+           std::to_string(state.train_data->num_classes) + ".";
   if (state.train_data->count() < state.project.training.batch_size)
     return "The batch size (" + std::to_string(state.project.training.batch_size) + ") is larger than the training set (" +
            std::to_string(state.train_data->count()) + " samples).";
@@ -140,6 +146,9 @@ void StartTraining(AppState& state) {
     setup.train = state.train_data;
   }
   setup.test = state.test_data && state.test_data->count() ? state.test_data : nullptr;
+  // The window shares the device's queue with training: smaller submissions let
+  // a frame in sooner (measured on lavapipe: p50 47 ms at 16 steps, 14 ms at 4).
+  setup.config.steps_per_submit = std::min(setup.config.steps_per_submit, 4u);
   state.training.steps_per_epoch = static_cast<uint32_t>(setup.train->count() / setup.config.batch_size);
   ClearTrainingHistory(state.training);
   state.session->Load(std::move(setup));

@@ -555,6 +555,7 @@ void Renderer::Impl::SetUpImGui() {
   io.IniFilename = ini_path.empty() ? nullptr : ini_path.c_str();
   io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
   ImGui::StyleColorsDark();
+  ImGui::GetStyle().Colors[ImGuiCol_ModalWindowDimBg] = ImVec4(0.0f, 0.0f, 0.0f, 0.45f);  // dim, not wash out
   ImGui::GetStyle().ScaleAllSizes(content_scale);
   LoadFont(content_scale);
 

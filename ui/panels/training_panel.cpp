@@ -263,7 +263,7 @@ void DrawTrainingPanel(AppState& state) {
   else if (view.last_epoch && view.last_epoch->validation)
     DrawConfusion(*view.last_epoch->validation, train, "Confusion matrix, validation set");
   else
-    ImGui::TextDisabled("The confusion matrix appears after the first epoch.");
+    ImGui::TextWrapped("The confusion matrix appears after the first epoch.");
   ImGui::EndChild();
   ImGui::End();
 }

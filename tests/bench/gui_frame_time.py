@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""GUI frame time: how long the Tensorscope window takes per frame, from its --test-log.
+
+    python3 tests/bench/gui_frame_time.py --binary build/tensorscope [--seconds 30]
+
+Scenarios (each a fresh `tensorscope gui` with fresh XDG dirs, window 1440x900):
+  idle    the default project (spiral MLP), nothing running
+  spiral  the spiral-mlp preset (the default project) training, Train clicked with xdotool
+          (epochs raised so that it trains through the whole measurement)
+  mnist   the seed MLP 784-128-10 on MNIST (assets/models/mnist-mlp.json opened with
+          --project), or on Fashion-MNIST when MNIST is not installed
+Frame times are the app's own (the time between two frames' ends: event polling, the
+ImGui panels, rendering and presenting, all of it), read from the "frame_ms" arrays of
+the test log. The first seconds after start and after Train are left out (start-up, data
+loading and pipeline compilation are not steady state); a training scenario counts only
+frames while the session is running.
+
+Runs under $DISPLAY when it is set, else on a private Xvfb (1600x1000x24). Prints a
+table (p50 / p95 / max per scenario) and appends it to tests/bench/RESULTS.md under a
+"GUI frame time" heading (--no-append to skip). The goal is p95 <= 33 ms.
+
+Analysis options (what costs the time): --collapse Model,Data,Training,GPU collapses
+those panels (clicks on their collapse arrows, after Train), --size 720x450 opens a smaller window
+(written into window.json), --spiral-samples N trains the spiral preset on N points
+instead of 900, --steps-per-submit N sets the training submissions' size (the GUI shares
+the one queue with training), --scenarios picks scenarios, --label names the run.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "gui"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import gui_test  # noqa: E402  (App, Display: starting and driving the window)
+from gui_test import Failure, check, log  # noqa: E402
+
+GOAL_MS = 33.0
+PANELS = {"Model": "###Model", "Data": "Data", "Training": "Training", "GPU": "GPU"}
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def data_root(kind):
+    """Where the loader will find `kind` (mnist or fashion-mnist), searching as the app does
+    but with the user's real home (the benchmark isolates $XDG_DATA_HOME)."""
+    home = os.path.expanduser("~")
+    roots = [os.environ.get("TENSORSCOPE_DATA_DIR", ""),
+             os.path.join(os.environ.get("XDG_DATA_HOME", "") or os.path.join(home, ".local", "share"),
+                          "tensorscope", "data"),
+             os.path.join(home, ".local", "share", "tensorscope", "data"), "/usr/share/datasets"]
+    for root in roots:
+        if root and any(os.path.exists(os.path.join(root, kind, name))
+                        for name in ("train-images-idx3-ubyte", "train-images-idx3-ubyte.gz")):
+            return root
+    return None
+
+
+def prepare_config(app_dir, options):
+    """window.json (the window size) for analysis runs."""
+    config = os.path.join(app_dir, "config", "tensorscope")
+    os.makedirs(config, exist_ok=True)
+    width, height = options.size
+    if options.size != (1440, 900):
+        with open(os.path.join(config, "window.json"), "w") as f:
+            f.write(f'{{"width": {width}, "height": {height}, "x": 0, "y": 0, "maximized": false}}\n')
+
+
+def collapse_panels(app, options):
+    """Clicks the collapse arrows of the --collapse panels (where app/gui.cpp's PlacePanels
+    puts the windows on a first start: model and data left, training centre, GPU right)."""
+    if not options.collapse:
+        return
+    width, height = app.window_size()
+    left, right = int(width * 0.28), int(width * 0.24)
+    corners = {"Model": (0, 0), "Data": (0, int(height * 0.64)), "Training": (left, 0),
+               "GPU": (width - right, 0)}
+    for panel in options.collapse:
+        x, y = corners[panel]
+        app.click_at(x + 11, y + 10, f"the collapse arrow of the {panel} panel")
+    time.sleep(1)
+
+
+class Run:
+    def __init__(self, options, display):
+        self.options = options
+        self.display = display
+        self.apps = []
+
+    def start(self, name, args=(), env=None):
+        directory = os.path.join(self.options.out, name)
+        for sub in ("config", "data"):  # fresh XDG dirs even when --out is reused
+            shutil.rmtree(os.path.join(directory, sub), ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+        prepare_config(directory, self.options)
+        app = gui_test.App(os.path.abspath(self.options.binary), self.display, directory, args, env=env,
+                           keep_xdg=True)
+        self.apps.append(app)
+        app.find_window()
+        app.wait_for_rect("train", 120)
+        return app
+
+    def collect(self, app, seconds, running_only):
+        """Frame times from the log lines written in the next `seconds` (or until training stops)."""
+        app.poll()
+        first = len(app.lines)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            app.poll()
+            check(app.alive(), f"the app exited (code {app.process.returncode})")
+            if running_only and app.lines[-1]["state"] != "running":
+                break
+        lines = app.lines[first:]
+        if running_only:
+            lines = [line for line in lines if line["state"] == "running"]
+        frames = [t for line in lines for t in line.get("frame_ms", [])]
+        steps = [(line["time"], line["global_step"]) for line in lines if "global_step" in line]
+        steps_per_second = None
+        if len(steps) >= 2 and steps[-1][0] > steps[0][0]:
+            steps_per_second = (steps[-1][1] - steps[0][1]) / (steps[-1][0] - steps[0][0])
+        return frames, (lines[-1]["time"] - lines[0]["time"]) if len(lines) >= 2 else 0.0, steps_per_second
+
+    def finish(self):
+        for app in self.apps:
+            app.stop()
+
+
+def spiral_args(run, training):
+    """--project for the idle and spiral scenarios. Idle: the default project, or with
+    --spiral-samples, the spiral-mlp preset on a spiral of that many points. Training:
+    the same with 100000 epochs, so that it runs for the whole measurement (the preset's
+    60 epochs can end within it)."""
+    if not run.options.spiral_samples and not training:
+        return []
+    with open(os.path.join(ROOT, "assets", "models", "spiral-mlp.json")) as f:
+        model = json.load(f)
+    if run.options.spiral_samples:
+        model["training"]["data"] = f"spiral:samples={run.options.spiral_samples},classes=3,noise=0.2"
+    if training:
+        model["training"]["epochs"] = 100000
+        if run.options.steps_per_submit:
+            model["training"]["steps_per_submit"] = run.options.steps_per_submit
+    path = os.path.join(run.options.out, f"spiral-{run.options.spiral_samples or 900}-{model['training']['epochs']}-"
+                                         f"{run.options.steps_per_submit}.json")
+    with open(path, "w") as f:
+        json.dump(model, f, indent=2)
+    return ["--project", path]
+
+
+def scenario_idle(run, seconds):
+    app = run.start("idle", spiral_args(run, False))
+    time.sleep(2)  # past start-up (fonts, first swapchain images)
+    collapse_panels(app, run.options)
+    frames, span, _ = run.collect(app, seconds, False)
+    app.close_window()
+    return frames, span, None, "default project (spiral MLP), not training"
+
+
+def train(run, app, seconds, warmup=3.0):
+    app.click("train")
+    app.wait_for(lambda l: l["state"] == "running" and "global_step" in l, "training to start", 300)
+    collapse_panels(app, run.options)
+    time.sleep(warmup)
+    return run.collect(app, seconds, True)
+
+
+def scenario_spiral(run, seconds):
+    app = run.start("spiral", spiral_args(run, True))
+    time.sleep(1)
+    frames, span, steps = train(run, app, seconds)
+    app.close_window()
+    batch = 32
+    return frames, span, steps, f"spiral-mlp training (batch {batch}; {steps * batch:.0f} samples/s)" if steps else \
+        "spiral-mlp training"
+
+
+def scenario_mnist(run, seconds):
+    kind = "mnist" if data_root("mnist") else "fashion-mnist"
+    root = data_root(kind)
+    check(root, "neither MNIST nor Fashion-MNIST is installed (assets/scripts/fetch-mnist.sh, or the Debian "
+                "package dataset-fashion-mnist)")
+    model = os.path.join(ROOT, "assets", "models", f"{kind}-mlp.json")
+    if run.options.steps_per_submit:
+        with open(model) as f:
+            desc = json.load(f)
+        desc["training"]["steps_per_submit"] = run.options.steps_per_submit
+        model = os.path.join(run.options.out, f"{kind}-mlp-{run.options.steps_per_submit}.json")
+        with open(model, "w") as f:
+            json.dump(desc, f, indent=2)
+    app = run.start(kind, ["--project", model], env={"TENSORSCOPE_DATA_DIR": root})
+    check(app.last["model_error"] == "" and app.last["notices"] == 0, f"{model} did not open cleanly: "
+          f"{gui_test.summary(app.last)}")
+    time.sleep(1)
+    frames, span, steps = train(run, app, seconds)
+    app.close_window()
+    batch = 32
+    what = f"seed MLP 784-128-10 on {kind} training (batch {batch}"
+    return frames, span, steps, what + (f"; {steps * batch:.0f} samples/s)" if steps else ")")
+
+
+SCENARIOS = {"idle": scenario_idle, "spiral": scenario_spiral, "mnist": scenario_mnist}
+
+
+def machine_description():
+    cpu, model = platform.processor() or "unknown CPU", ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    cpu = value.strip()
+                elif key.strip() == "model" and not model:
+                    model = value.strip()
+                if key.strip() == "" and cpu != "unknown CPU":
+                    break
+    except OSError:
+        pass
+    if model:
+        cpu += f" (model {model})"
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def device_description(binary):
+    """The Vulkan device the app uses, as `tensorscope devices` marks it."""
+    import subprocess
+    try:
+        lines = subprocess.run([binary, "devices"], capture_output=True, text=True, timeout=60).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"unknown ({e})"
+    for i, line in enumerate(lines):
+        if line.startswith("*"):
+            detail = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            return line[1:].strip() + (f"; {detail}" if detail else "")
+    return "unknown"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", required=True, help="the tensorscope executable (e.g. build/tensorscope)")
+    parser.add_argument("--seconds", type=float, default=30, help="seconds measured per scenario (default 30)")
+    parser.add_argument("--scenarios", default="idle,spiral,mnist", help="comma-separated: idle, spiral, mnist")
+    parser.add_argument("--out", help="where logs go (default: a temporary folder)")
+    parser.add_argument("--no-append", action="store_true", help="do not append to tests/bench/RESULTS.md")
+    parser.add_argument("--collapse", default="", help="panels to collapse: Model,Data,Training,GPU")
+    parser.add_argument("--size", default="1440x900", help="window size WxH (default 1440x900)")
+    parser.add_argument("--spiral-samples", type=int, default=0,
+                        help="idle and spiral scenarios on a spiral of this many points (default: the default project)")
+    parser.add_argument("--steps-per-submit", type=int, default=0,
+                        help="training scenarios with this many steps per queue submission (default: the presets')")
+    parser.add_argument("--label", default="", help="a note for the table heading")
+    options = parser.parse_args()
+    options.out = os.path.abspath(options.out or tempfile.mkdtemp(prefix="tensorscope-frame-time-"))
+    os.makedirs(options.out, exist_ok=True)
+    options.size = tuple(int(v) for v in options.size.lower().split("x"))
+    options.collapse = [p.strip() for p in options.collapse.split(",") if p.strip()]
+    for panel in options.collapse:
+        check(panel in PANELS, f"--collapse: unknown panel {panel!r} (Model, Data, Training, GPU)")
+    scenarios = [s.strip() for s in options.scenarios.split(",") if s.strip()]
+    for s in scenarios:
+        check(s in SCENARIOS, f"unknown scenario {s!r}")
+    check(os.access(options.binary, os.X_OK), f"{options.binary} is not an executable")
+
+    display = gui_test.Display("inherit" if os.environ.get("DISPLAY") else "private")
+    results = []
+    load_start = os.getloadavg()[0]
+    try:
+        for name in scenarios:
+            log(f"=== {name}: {options.seconds:.0f} s")
+            run = Run(options, display)
+            try:
+                frames, span, steps, what = SCENARIOS[name](run, options.seconds)
+            finally:
+                run.finish()
+            check(frames, f"{name}: no frames measured")
+            row = {"name": name, "what": what, "frames": len(frames), "span": span,
+                   "p50": percentile(frames, 50), "p95": percentile(frames, 95), "max": max(frames),
+                   "mean": statistics.fmean(frames), "steps": steps}
+            log(f"{name}: {row['frames']} frames over {span:.1f} s: p50 {row['p50']:.1f} ms, p95 {row['p95']:.1f} ms, "
+                f"max {row['max']:.1f} ms" + (f"; {steps:.1f} training steps/s" if steps else ""))
+            results.append(row)
+    finally:
+        display.close()
+    load_end = os.getloadavg()[0]
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    size = f"{options.size[0]}x{options.size[1]}"
+    heading = f"## GUI frame time, {now}: {machine_description()}"
+    notes = [f"- Vulkan device: {device_description(os.path.abspath(options.binary))}",
+             f"- `tests/bench/gui_frame_time.py --seconds {options.seconds:g}`; window {size} on "
+             f"{'a private Xvfb' if display.process else 'DISPLAY ' + display.name}"
+             + (f", collapsed panels: {', '.join(options.collapse)}" if options.collapse else "")
+             + (f", spiral of {options.spiral_samples} points" if options.spiral_samples else "")
+             + (f", {options.steps_per_submit} training steps per submission" if options.steps_per_submit else "")
+             + (f"; {options.label}" if options.label else "")
+             + f"; load average {load_start:.1f} at start, {load_end:.1f} at end.",
+             f"- Frame time = the app's whole frame (events, ImGui panels, render, present), from the test log's "
+             f"frame_ms. Goal: p95 <= {GOAL_MS:.0f} ms."]
+    table = ["| scenario | frames | p50 ms | p95 ms | max ms | mean ms | fps (mean) | p95 <= 33 ms |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        table.append(f"| {r['what']} | {r['frames']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | "
+                     f"{r['mean']:.1f} | {1000 / r['mean']:.1f} | {'yes' if r['p95'] <= GOAL_MS else 'no'} |")
+    text = "\n".join([heading, "", *notes, "", *table, ""])
+    print()
+    print(text)
+    if not options.no_append:
+        path = os.path.join(HERE, "RESULTS.md")
+        with open(path, "a") as f:
+            f.write("\n" + text)
+        log(f"appended to {path}")
+    return 0 if all(r["p95"] <= GOAL_MS for r in results) else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Failure as e:
+        print(f"gui_frame_time.py: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,89 @@
+// GUI tests: each runs one case of tests/gui/gui_test.py, which starts the real
+// Tensorscope window (fresh XDG dirs, a private Xvfb when Xvfb is installed),
+// drives it with xdotool mouse and keyboard events, and checks the app's
+// --test-log and screenshots. See that script for what each case does.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool OnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+std::string Quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// Runs the case; returns its exit status and fills `output` with what it printed.
+int RunScript(const std::string& command, std::string* output) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return -1;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output->append(buffer.data(), n);
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void RunGuiCase(const std::string& name) {
+  const char* display = std::getenv("DISPLAY");
+  if (!display || !*display)
+    GTEST_SKIP() << "DISPLAY is not set: the GUI tests need an X display (the test command runs CTest under "
+                    "xvfb-run; by hand: xvfb-run -a ctest -R test_gui).";
+  if (!OnPath("xdotool"))
+    GTEST_SKIP() << "xdotool is not installed (Debian package xdotool): the GUI tests need it to drive the window.";
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "/usr/bin/python3 is missing: it runs the GUI tests.";
+
+  fs::path out = fs::temp_directory_path() / ("tensorscope-gui-" + name + "-" + std::to_string(getpid()));
+  fs::remove_all(out);
+  fs::create_directories(out);
+  std::string command = "/usr/bin/python3 " + Quote(std::string(TENSORSCOPE_SOURCE_DIR) + "/tests/gui/gui_test.py") +
+                        " " + name + " --binary " + Quote(TENSORSCOPE_BINARY) + " --out " + Quote(out.string()) +
+                        " 2>&1";
+  std::string output;
+  int code = RunScript(command, &output);
+  EXPECT_EQ(code, 0) << "GUI case '" << name << "' failed; logs, app output and screenshots are in " << out.string()
+                     << "\n$ " << command << "\n"
+                     << output;
+  if (code == 0) {
+    std::error_code ignored;
+    fs::remove_all(out, ignored);
+  }
+}
+
+// Default project (spiral MLP): click Train, wait for 10 epochs, check loss and
+// accuracies, take a screenshot (size, not blank), close the window.
+TEST(GuiTest, TrainDefault) { RunGuiCase("train_default"); }
+
+// Palette: add Tanh and Dense, type the new layer's units, Save As through the
+// path popup, quit, reopen with --project: same layers, and the file has them.
+TEST(GuiTest, BuildAndSave) { RunGuiCase("build_and_save"); }
+
+// --project with malformed JSON: a notice naming the file and "JSON", the
+// default project, and the app keeps running.
+TEST(GuiTest, BadProject) { RunGuiCase("bad_project"); }
+
+// SGD at learning rate 1e30: a "diverged" notice, and the app keeps running.
+TEST(GuiTest, Divergence) { RunGuiCase("divergence"); }
+
+// Closing the window with unsaved changes asks before quitting.
+TEST(GuiTest, UnsavedQuit) { RunGuiCase("unsaved_quit"); }
+
+}  // namespace
