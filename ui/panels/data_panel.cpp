@@ -198,8 +198,11 @@ void DrawDataPanel(AppState& state) {
     ImGui::Text("%s: %zu training, %zu test samples, shape %s, %u classes", train->name.c_str(), train->count(),
                 state.test_data ? state.test_data->count() : 0, nn::ShapeString(train->sample_shape).c_str(),
                 train->num_classes);
-    if (train->feature_size() == 2)
-      DrawDataMap(state, "data preview", 0);
+    if (train->feature_size() == 2) {
+      // Scrolled out of view it would still cost its vertices every frame.
+      if (ImGui::IsRectVisible(ImVec2(ImGui::GetContentRegionAvail().x, ImGui::GetFrameHeight())))
+        DrawDataMap(state, "data preview", 0);
+    }
     else if (train->sample_shape.size() == 3)
       DrawImageGrid(*train);
     else
