@@ -109,7 +109,8 @@ class Trainer {
   void set_position(const TrainPosition& position) { position_ = position; }
   bool finished() const { return position_.epoch >= config_.epochs; }
 
-  // Runs up to `max_steps` steps, never past the end of the current epoch.
+  // Runs up to `max_steps` steps (fewer if training finishes); one submission
+  // never spans two epochs, so each epoch starts with its own shuffled order.
   // Calls on_step for each step after its submission completes. Throws
   // DivergenceError when a loss is NaN or infinite.
   void RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step);

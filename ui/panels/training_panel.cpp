@@ -1,6 +1,7 @@
 #include "ui/panels/training_panel.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -180,25 +181,26 @@ void DrawCurves(AppState& state) {
   for (const Marker& m : view.markers) markers.push_back({m.step, m.label.c_str()});
   float width = ImGui::GetContentRegionAvail().x;
   float plot_width = std::max(200.0f, (width - ImGui::GetStyle().ItemSpacing.x) / 2);
-  PlotSeries loss[] = {{"train", view.train_loss.x, view.train_loss.y},
-                       {"validation", view.validation_loss.x, view.validation_loss.y, 0, 2.0f, false, false}};
-  PlotOptions loss_options;
+  // Train (per step, smoothed) and validation (per epoch, raw) of one metric.
+  auto curves = [&](const Series& train, const Series& validation) {
+    return std::array<PlotSeries, 2>{PlotSeries{"train", train.x, train.y},
+                                     PlotSeries{"validation", validation.x, validation.y, 0, 2.0f, false, false}};
+  };
+  PlotOptions options;
+  options.x_label = "step";
+  options.smoothing = smoothing;
+  options.size = ImVec2(plot_width, 220);
+
+  PlotOptions loss_options = options;
   loss_options.title = "Loss";
-  loss_options.x_label = "step";
   loss_options.log_y = log_loss;
-  loss_options.smoothing = smoothing;
-  loss_options.size = ImVec2(plot_width, 220);
-  Plot("loss plot", loss_view, loss_options, loss, markers);
+  Plot("loss plot", loss_view, loss_options, curves(view.train_loss, view.validation_loss), markers);
   ImGui::SameLine();
-  PlotSeries accuracy[] = {{"train", view.train_accuracy.x, view.train_accuracy.y},
-                           {"validation", view.validation_accuracy.x, view.validation_accuracy.y, 0, 2.0f, false, false}};
-  PlotOptions accuracy_options;
+  PlotOptions accuracy_options = options;
   accuracy_options.title = "Accuracy";
-  accuracy_options.x_label = "step";
-  accuracy_options.smoothing = smoothing;
-  accuracy_options.size = ImVec2(plot_width, 220);
   accuracy_options.y_fit_min = 0;
   accuracy_options.y_fit_max = 1;
+  auto accuracy = curves(view.train_accuracy, view.validation_accuracy);
   Plot("accuracy plot", accuracy_view, accuracy_options, accuracy, markers);
 }
 
