@@ -31,6 +31,7 @@
 #include "compute/vk/buffer.h"
 #include "compute/vk/check.h"
 #include "compute/vk/handle.h"
+#include "ui/window_placement.h"
 
 namespace ts::ui {
 namespace {
@@ -126,62 +127,6 @@ std::vector<std::string> GlfwInstanceExtensions() {
                 "display (" + g_last_glfw_error + "). Install the Vulkan loader and driver with "
                 "`sudo apt-get install libvulkan1 mesa-vulkan-drivers`.");
   return std::vector<std::string>(names, names + count);
-}
-
-// ${XDG_CONFIG_HOME:-~/.config}/tensorscope, or empty when neither is known.
-fs::path DefaultConfigDir() {
-  const char* xdg = std::getenv("XDG_CONFIG_HOME");
-  if (xdg != nullptr && xdg[0] == '/') return fs::path(xdg) / "tensorscope";  // the spec ignores relative paths
-  const char* home = std::getenv("HOME");
-  if (home != nullptr && *home != '\0') return fs::path(home) / ".config" / "tensorscope";
-  return {};
-}
-
-// Where the window was, in screen coordinates, when it was last neither
-// minimised nor maximised; and whether it was maximised.
-struct WindowPlacement {
-  int x = 0, y = 0;
-  int width = 0, height = 0;
-  bool maximized = false;
-};
-
-std::optional<WindowPlacement> LoadPlacement(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object()) return std::nullopt;  // a damaged preference file is simply ignored
-  WindowPlacement placement;
-  try {
-    placement.x = json.at("x").get<int>();
-    placement.y = json.at("y").get<int>();
-    placement.width = json.at("width").get<int>();
-    placement.height = json.at("height").get<int>();
-    placement.maximized = json.value("maximized", false);
-  } catch (const nlohmann::json::exception&) {
-    return std::nullopt;
-  }
-  if (placement.width < 200 || placement.height < 150 || placement.width > 16384 || placement.height > 16384)
-    return std::nullopt;
-  return placement;
-}
-
-void SavePlacement(const fs::path& file, const WindowPlacement& placement) {
-  nlohmann::json json{{"x", placement.x},
-                      {"y", placement.y},
-                      {"width", placement.width},
-                      {"height", placement.height},
-                      {"maximized", placement.maximized}};
-  // Write then rename, so a crash mid-write never leaves a half file.
-  fs::path temporary = file;
-  temporary += ".tmp";
-  {
-    std::ofstream out(temporary);
-    if (!out) return;  // not worth failing over: the window just opens at its default place
-    out << json.dump(2) << "\n";
-    if (!out) return;
-  }
-  std::error_code ignored;
-  fs::rename(temporary, file, ignored);
 }
 
 // True when the window's title strip overlaps some monitor's work area, so a
