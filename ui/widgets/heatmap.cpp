@@ -89,6 +89,10 @@ void DrawFlatGrid(ImDrawList* draw, const Mapping& m, const std::vector<ImU32>& 
 }
 
 void DrawPoints(ImDrawList* draw, const Mapping& m, std::span<const ScatterSet> sets, float radius) {
+  // Without the anti-aliased fringe a small disc is a third of the triangles;
+  // at a few pixels across the dark halo hides the difference.
+  const ImDrawListFlags flags = draw->Flags;
+  draw->Flags &= ~ImDrawListFlags_AntiAliasedFill;
   for (const ScatterSet& set : sets) {
     const size_t count = std::min(set.xy.size() / 2, set.labels.size());
     for (size_t i = 0; i < count; ++i) {
@@ -105,6 +109,7 @@ void DrawPoints(ImDrawList* draw, const Mapping& m, std::span<const ScatterSet> 
       if (set.hollow) draw->AddCircleFilled(p, radius - 1.8f, kOutline, 8);  // a ring
     }
   }
+  draw->Flags = flags;
 }
 
 // The frame both heatmaps share: layout, axes, the grid (colours from
