@@ -46,7 +46,7 @@ void OnWindowClose(GLFWwindow* window) {
 // their layout): model and data on the left, training in the centre, the GPU on
 // the right. A window that does not exist yet is placed from the next frame on.
 void PlacePanels(const ImVec2& display) {
-  float left = display.x * 0.28f, right = display.x * 0.24f, centre = display.x - left - right;
+  float left = display.x * 0.30f, right = display.x * 0.24f, centre = display.x - left - right;
   ImGui::SetWindowPos("###Model", ImVec2(0, 0), ImGuiCond_FirstUseEver);
   ImGui::SetWindowSize("###Model", ImVec2(left, display.y * 0.64f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("Data", ImVec2(0, display.y * 0.64f), ImGuiCond_FirstUseEver);
@@ -127,7 +127,12 @@ class TestLog {
       line["train_accuracy"] = epoch->train_accuracy;
       if (epoch->validation) line["validation_accuracy"] = epoch->validation->accuracy;
     }
-    if (state.training.last_test) line["test_accuracy"] = state.training.last_test->accuracy;
+    if (const auto& test = state.training.last_test) {
+      line["test_accuracy"] = test->accuracy;
+      for (const nn::SamplePrediction& example : test->examples)
+        line["test_examples"].push_back({{"index", example.index}, {"label", example.label},
+                                         {"predicted", example.predicted}, {"confidence", example.confidence}});
+    }
     out_ << line.dump() << std::endl;
   }
 

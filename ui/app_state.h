@@ -71,6 +71,8 @@ struct TrainingView {
   std::optional<nn::StepReport> last_step;
   std::optional<nn::EpochSummary> last_epoch;
   std::optional<nn::EvalResult> last_test;
+  // The validation samples split off when training started (their predictions are shown).
+  std::shared_ptr<const data::Dataset> validation_data;
   std::shared_ptr<const nn::Snapshot> snapshot;
   uint32_t steps_per_epoch = 0;
   double samples_per_second = 0;

@@ -13,6 +13,7 @@ namespace {
 // Averaging weight for the per-kernel times shown live: smooth enough to read,
 // quick enough to follow a change.
 constexpr double kDispatchTimeWeight = 0.1;
+constexpr double kTrainingSubmissionSeconds = 0.006;  // about a third of an idle frame on lavapipe
 
 void AddPoint(Series& series, double x, double y) {
   series.x.push_back(x);
@@ -146,11 +147,13 @@ void StartTraining(AppState& state) {
     setup.train = state.train_data;
   }
   setup.test = state.test_data && state.test_data->count() ? state.test_data : nullptr;
-  // The window shares the device's queue with training: smaller submissions let
-  // a frame in sooner (measured on lavapipe: p50 47 ms at 16 steps, 14 ms at 4).
-  setup.config.steps_per_submit = std::min(setup.config.steps_per_submit, 4u);
+  // The window shares the device's queue with training: submissions of a few
+  // milliseconds let a frame in soon (measured on lavapipe: p50 47 ms at 16
+  // steps of the spiral MLP per submission, 14 ms at 4).
+  setup.submission_seconds = kTrainingSubmissionSeconds;
   state.training.steps_per_epoch = static_cast<uint32_t>(setup.train->count() / setup.config.batch_size);
   ClearTrainingHistory(state.training);
+  state.training.validation_data = setup.validation;
   state.session->Load(std::move(setup));
   state.session->Start();
 }

@@ -704,7 +704,7 @@ std::string DataSpecFor(const DataChoice& data) {
     // A path with ':' in it cannot carry options (see compute/data/registry.h).
     return data.path.find(':') == std::string::npos ? data.path + ":" + split : data.path;
   }
-  if (data.kind == "idx") return data.path;
+  if (data.kind == "idx") return "idx:" + data.path;
   return data.kind;  // mnist, fashion-mnist: no options
 }
 

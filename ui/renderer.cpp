@@ -31,6 +31,7 @@
 #include "compute/vk/buffer.h"
 #include "compute/vk/check.h"
 #include "compute/vk/handle.h"
+#include "ui/widgets/sprites.h"
 #include "ui/window_placement.h"
 
 namespace ts::ui {
@@ -503,6 +504,7 @@ void Renderer::Impl::SetUpImGui() {
   ImGui::GetStyle().Colors[ImGuiCol_ModalWindowDimBg] = ImVec4(0.0f, 0.0f, 0.0f, 0.45f);  // dim, not wash out
   ImGui::GetStyle().ScaleAllSizes(content_scale);
   LoadFont(content_scale);
+  AddSpritesToAtlas(ImGui::GetIO().Fonts);
 
   imgui_glfw = ImGui_ImplGlfw_InitForVulkan(window.get(), /*install_callbacks=*/true);
   if (!imgui_glfw) throw Error("Dear ImGui's GLFW backend could not start.");
@@ -530,6 +532,7 @@ void Renderer::Impl::SetUpImGui() {
   imgui_vulkan = ImGui_ImplVulkan_Init(&info, render_pass.get());
   if (!imgui_vulkan) throw Error("Dear ImGui's Vulkan backend could not start.");
 
+  PaintSpritesIntoAtlas(ImGui::GetIO().Fonts);  // builds the atlas; the upload below sends the sprites too
   // 1.86 records the font upload into a command buffer we submit.
   context.RunOnce([](VkCommandBuffer commands) { ImGui_ImplVulkan_CreateFontsTexture(commands); });
   ImGui_ImplVulkan_DestroyFontUploadObjects();

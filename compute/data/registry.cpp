@@ -43,8 +43,8 @@ constexpr std::array<SklearnSet, 3> kSklearnSets{{
 
 constexpr const char* kAcceptedSpecs =
     "expected one of: spiral, circles, xor, blobs, moons (optionally \":samples=N,classes=N,noise=X,seed=N,"
-    "test_samples=N\"); mnist; fashion-mnist; iris, wine, digits (optionally \":test_fraction=X,seed=N\"); "
-    "or a path ending in .csv or .csv.gz";
+    "test_samples=N\"); mnist; fashion-mnist; idx:DIRECTORY (the four MNIST-layout IDX files); iris, wine, digits "
+    "(optionally \":test_fraction=X,seed=N\"); or a path ending in .csv or .csv.gz";
 
 std::string FormatNumber(double value) {
   char text[32];
@@ -182,6 +182,31 @@ DataSplit LoadIdxSet(std::string_view spec, const IdxSet& set, std::string_view 
   return {LoadIdx(file(0), file(1), name + ":train"), LoadIdx(file(2), file(3), name + ":test")};
 }
 
+// "idx:DIRECTORY": the four IDX files of the MNIST layout in a directory the user names.
+DataSplit LoadIdxDirectory(std::string_view spec, std::string_view directory_text) {
+  Require(!directory_text.empty(), "data spec \"" + std::string(spec) + "\": expected idx:DIRECTORY, found no directory");
+  const fs::path dir{std::string(directory_text)};
+  std::error_code error;
+  Require(fs::is_directory(dir, error), "IDX dataset: " + dir.string() + " is not a directory");
+  std::vector<std::string> files, missing;
+  for (std::string_view base : kIdxFiles) {
+    std::optional<std::string> found = FindMaybeGzipped(dir, base);
+    if (found)
+      files.push_back(*found);
+    else
+      missing.push_back(std::string(base) + "[.gz]");
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string& name : missing) list += (list.empty() ? "" : ", ") + name;
+    throw Error("IDX dataset in " + dir.string() + ": missing " + list +
+                " (expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+                "t10k-labels-idx1-ubyte, each optionally gzipped)");
+  }
+  const std::string name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  return {LoadIdx(files[0], files[1], name + ":train"), LoadIdx(files[2], files[3], name + ":test")};
+}
+
 DataSplit LoadCsvSet(std::string_view spec, const std::string& path, const std::string& name,
                      std::string_view option_text) {
   double test_fraction = 0.2;
@@ -257,6 +282,7 @@ DataSplit LoadDataSpec(std::string_view spec) {
   if (IsCsvPath(name)) return LoadCsvSet(spec, std::string(name), fs::path(name).filename().string(), option_text);
   if (ParseSyntheticKind(name)) return LoadSynthetic(spec, name, option_text);
   if (const IdxSet* set = FindIdxSet(name)) return LoadIdxSet(spec, *set, option_text);
+  if (name == "idx") return LoadIdxDirectory(spec, option_text);
   if (const SklearnSet* set = FindSklearnSet(name)) return LoadSklearnSet(spec, *set, option_text);
   throw Error("unknown data spec \"" + std::string(spec) + "\": " + kAcceptedSpecs);
 }

@@ -6,6 +6,7 @@
 //    and test_samples. The test set uses the same options with seed + 1 and
 //    test_samples samples (default: samples / 4, at least one per class).
 //  - "mnist", "fashion-mnist": IDX files found by FindDatasetDir.
+//  - "idx:DIRECTORY": the four IDX files named as MNIST's (below) in DIRECTORY.
 //  - "iris", "wine", "digits": sklearn's bundled CSVs, found in the data roots
 //    (directly under a root) and then in kSklearnDataDir.
 //  - a path ending in ".csv" or ".csv.gz"; a path may be followed by options

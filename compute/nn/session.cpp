@@ -137,10 +137,18 @@ struct TrainingSession::Worker {
     uint64_t samples = 0;
   } progress;
   Clock::time_point last_snapshot{};
+  double seconds_per_step = 0;  // recent host time per training step (0: not measured yet)
 
   std::thread thread;  // last: starts once everything above exists
 
   void Run();
+  // steps_per_submit, or fewer when SessionSetup::submission_seconds asks for
+  // submissions of about that length (the window shares the one queue).
+  uint32_t StepsForNextSubmission() const {
+    const uint32_t most = trainer->config().steps_per_submit;
+    if (setup.submission_seconds <= 0 || seconds_per_step <= 0) return setup.submission_seconds > 0 ? 1 : most;
+    return std::clamp(static_cast<uint32_t>(setup.submission_seconds / seconds_per_step), 1u, most);
+  }
   void Execute(Command& command);
   void Load(SessionSetup next);
   void Start();
@@ -228,7 +236,7 @@ void TrainingSession::Worker::Run() {
       continue;  // every queued command applies before the next submission
     }
     try {
-      TrainSubmission(trainer->config().steps_per_submit);
+      TrainSubmission(StepsForNextSubmission());
       if (state == SessionState::kRunning) SendSnapshot(false);
     } catch (const std::exception& e) {
       Fail(e.what());
@@ -316,6 +324,7 @@ void TrainingSession::Worker::Load(SessionSetup next) {
   }
   PublishDispatches();
   progress = {};
+  seconds_per_step = 0;
   SetState(SessionState::kReady, "loaded '" + setup.model.name + "': " +
                                      std::to_string(trainer->plan().parameter_count()) + " parameters, " +
                                      std::to_string(trainer->steps_per_epoch()) + " steps per epoch");
@@ -352,6 +361,7 @@ void TrainingSession::Worker::Reset() {
   trainer->plan().InitializeParameters(static_cast<uint32_t>(trainer->config().seed));  // also zeroes optimizer state
   trainer->set_position({});
   progress = {};
+  seconds_per_step = 0;
   SetState(SessionState::kReady, "reset");
   SendSnapshot(true);
 }
@@ -402,6 +412,7 @@ void TrainingSession::Worker::Rebuild(const TrainConfig& config, bool keep_optim
         std::min<uint64_t>(trained / config.batch_size, fresh->steps_per_epoch() - 1));
   }
   fresh->set_position(position);
+  seconds_per_step = 0;  // a new batch size: measure again
   trainer = std::move(fresh);
   PublishDispatches();
 }
@@ -420,7 +431,12 @@ void TrainingSession::Worker::TrainSubmission(uint32_t max_steps) {
   std::vector<StepReport> reports;
   auto start = Clock::now();
   trainer->RunSteps(max_steps, [&](const StepReport& report) { reports.push_back(report); });
-  progress.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  progress.seconds += seconds;
+  if (!reports.empty()) {
+    const double per_step = seconds / double(reports.size());
+    seconds_per_step = seconds_per_step > 0 ? 0.7 * seconds_per_step + 0.3 * per_step : per_step;
+  }
   for (const StepReport& report : reports) {
     progress.loss_sum += report.loss;
     progress.accuracy_sum += report.accuracy;

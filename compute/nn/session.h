@@ -41,6 +41,10 @@ struct SessionSetup {
   // at the centres of the grid's cells. 1 to 1024.
   uint32_t boundary_resolution = 64;
   std::array<float, 4> boundary_extent{-1.2f, 1.2f, -1.2f, 1.2f};
+  // > 0: size each submission to take about this long (measured host time per
+  // step, at most config.steps_per_submit steps), so a window sharing the
+  // device's queue never waits long behind training. 0: always steps_per_submit.
+  double submission_seconds = 0;
 };
 
 // A view of the network at one moment: sent while training at most every

@@ -308,6 +308,12 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outp
   result.confusion.assign(size_t(result.classes) * result.classes, 0);
   uint32_t batches = static_cast<uint32_t>((data.count() + batch - 1) / batch);
   double loss_sum = 0, correct = 0;
+  // Sample k of the examples shown is at k * count / kExamplesShown.
+  auto ExampleIndex = [](size_t k, size_t count) -> uint64_t {
+    size_t shown = std::min<size_t>(EvalResult::kExamplesShown, count);
+    return k < shown ? k * count / shown : UINT64_MAX;
+  };
+  uint64_t next_example = ExampleIndex(0, data.count());
   for (uint32_t first = 0; first < batches; first += config_.steps_per_submit) {
     uint32_t steps = std::min(config_.steps_per_submit, batches - first);
     for (uint32_t s = 0; s < steps; ++s) {
@@ -333,6 +339,12 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outp
                                           : static_cast<uint32_t>(std::max_element(p, p + outputs) - p);
         uint32_t label = data.labels[offset + row];
         if (label < result.classes) ++result.confusion[size_t(label) * result.classes + predicted];
+        uint64_t index = offset + row;
+        if (index == next_example) {
+          float confidence = outputs == 1 ? (predicted ? p[0] : 1 - p[0]) : p[predicted];
+          result.examples.push_back({index, label, predicted, confidence});
+          next_example = ExampleIndex(result.examples.size(), data.count());
+        }
       }
     }
   }

@@ -61,11 +61,23 @@ struct StepReport {
   double wall_seconds = 0;       // host time of the step (its share of the submission)
 };
 
+// One sample's prediction, kept so a user can watch the same few samples
+// change their answer from epoch to epoch.
+struct SamplePrediction {
+  uint64_t index = 0;       // into the evaluated dataset
+  uint32_t label = 0;       // true class
+  uint32_t predicted = 0;   // arg max of the outputs (threshold 0.5 for one output)
+  float confidence = 0;     // the predicted class's probability
+};
+
 struct EvalResult {
   double loss = 0, accuracy = 0;
   uint64_t samples = 0;
   uint32_t classes = 0;
   std::vector<uint64_t> confusion;  // classes x classes, [true label][predicted]
+  // kExamplesShown samples spread evenly over the dataset (the same ones on every call).
+  static constexpr uint32_t kExamplesShown = 8;
+  std::vector<SamplePrediction> examples;
 };
 
 struct EpochSummary {

@@ -5,7 +5,9 @@
 
 #include "compute/data/registry.h"
 #include "ui/controller.h"
+#include "ui/test_hooks.h"
 #include "ui/widgets/heatmap.h"
+#include "ui/widgets/image_tile.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui {
@@ -29,6 +31,7 @@ const DataKind kKinds[] = {
     {"wine", "Wine (CSV, 13 features)", "sudo apt-get install python3-sklearn"},
     {"digits", "Digits (CSV, 8x8)", "sudo apt-get install python3-sklearn"},
     {"csv", "CSV file...", nullptr},
+    {"idx", "IDX files (MNIST layout)...", nullptr},
 };
 
 bool IsSynthetic(const std::string& kind) {
@@ -37,32 +40,24 @@ bool IsSynthetic(const std::string& kind) {
 
 bool Installed(const DataKind& kind) { return !kind.install || data::FindDatasetDir(kind.id).has_value(); }
 
-// A grid of the first images, drawn pixel by pixel (small: 28x28 each).
+// A grid of the first 16 images with their labels.
 void DrawImageGrid(const data::Dataset& dataset) {
-  if (dataset.sample_shape.size() != 3) return;
+  if (!IsImageDataset(dataset)) return;
   uint32_t height = dataset.sample_shape[1], width = dataset.sample_shape[2];
-  size_t pixels = size_t(height) * width;
   float cell = std::max(1.0f, ImGui::GetContentRegionAvail().x / (8.0f * (width + 2)));
   ImDrawList* draw = ImGui::GetWindowDrawList();
   ImVec2 origin = ImGui::GetCursorScreenPos();
   size_t shown = std::min<size_t>(16, dataset.count());
+  float label_height = ImGui::GetTextLineHeight();
   for (size_t s = 0; s < shown; ++s) {
-    ImVec2 corner(origin.x + (s % 8) * (width + 2) * cell, origin.y + (s / 8) * (height + 12) * cell);
-    for (uint32_t y = 0; y < height; ++y)
-      for (uint32_t x = 0; x < width; ++x) {
-        float v = std::clamp(dataset.normalized(s, size_t(y) * width + x), 0.0f, 1.0f);
-        if (v <= 0.02f) continue;
-        int level = static_cast<int>(255 * v);
-        draw->AddRectFilled(ImVec2(corner.x + x * cell, corner.y + y * cell),
-                            ImVec2(corner.x + (x + 1) * cell, corner.y + (y + 1) * cell), IM_COL32(level, level, level, 255));
-      }
-    draw->AddRect(corner, ImVec2(corner.x + width * cell, corner.y + height * cell), IM_COL32(80, 80, 80, 255));
+    ImVec2 corner(origin.x + (s % 8) * (width + 2) * cell, origin.y + (s / 8) * (height * cell + label_height + 4));
+    ImVec2 size = DrawImageTile(draw, corner, dataset, s, cell);
+    draw->AddRect(corner, ImVec2(corner.x + size.x, corner.y + size.y), IM_COL32(80, 80, 80, 255));
     uint32_t label = dataset.labels[s];
     std::string name = label < dataset.class_names.size() ? dataset.class_names[label] : std::to_string(label);
-    draw->AddText(ImVec2(corner.x, corner.y + height * cell), ImGui::GetColorU32(ImGuiCol_TextDisabled), name.c_str());
+    draw->AddText(ImVec2(corner.x, corner.y + size.y), ImGui::GetColorU32(ImGuiCol_TextDisabled), name.c_str());
   }
-  ImGui::Dummy(ImVec2(8 * (width + 2) * cell, ((shown + 7) / 8) * (height + 12) * cell));
-  (void)pixels;
+  ImGui::Dummy(ImVec2(8 * (width + 2) * cell, ((shown + 7) / 8) * (height * cell + label_height + 4)));
 }
 
 void DrawTable(const data::Dataset& dataset) {
@@ -171,17 +166,27 @@ void DrawDataPanel(AppState& state) {
     if (ImGui::InputInt("class of new points", &selected))
       state.selected_class = static_cast<uint32_t>(std::clamp(selected, 0, static_cast<int>(data.classes) - 1));
     ImGui::TextDisabled("%zu points added by clicking", data.added_points.size());
-  } else if (data.kind == "csv") {
-    static char path[512];
-    if (path[0] == '\0') std::snprintf(path, sizeof path, "%s", data.path.c_str());
+  } else if (data.kind == "csv" || data.kind == "idx") {
+    // The field keeps what the user typed until Load, per kind, so switching kinds loses nothing.
+    static char csv_path[512], idx_path[512];
+    char* path = data.kind == "csv" ? csv_path : idx_path;
+    if (path[0] == '\0') std::snprintf(path, 512, "%s", data.path.c_str());
     ImGui::SetNextItemWidth(-80);
-    ImGui::InputTextWithHint("##csvpath", "/path/to/file.csv", path, sizeof path);
+    if (data.kind == "csv")
+      ImGui::InputTextWithHint("##csvpath", "/path/to/file.csv", path, 512);
+    else
+      ImGui::InputTextWithHint("##idxpath", "/path/to/directory with the 4 IDX files", path, 512);
+    RecordItemRect("data path");
     ImGui::SameLine();
     if (ImGui::Button("Load")) {
       data.path = path;
       changed = true;
     }
-    ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f");
+    RecordItemRect("data load");
+    if (data.kind == "csv") ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f");
+    else
+      ImGui::TextDisabled("train-images-idx3-ubyte, train-labels-idx1-ubyte,\nt10k-images-idx3-ubyte, "
+                          "t10k-labels-idx1-ubyte (or .gz)");
   }
   if (changed) {
     state.dirty = true;
@@ -195,7 +200,7 @@ void DrawDataPanel(AppState& state) {
     ImGui::PopStyleColor();
   }
   if (const data::Dataset* train = state.train_data.get()) {
-    ImGui::Text("%s: %zu training, %zu test samples, shape %s, %u classes", train->name.c_str(), train->count(),
+    ImGui::TextWrapped("%s: %zu training, %zu test samples, shape %s, %u classes", train->name.c_str(), train->count(),
                 state.test_data ? state.test_data->count() : 0, nn::ShapeString(train->sample_shape).c_str(),
                 train->num_classes);
     if (train->feature_size() == 2) {
@@ -203,7 +208,7 @@ void DrawDataPanel(AppState& state) {
       if (ImGui::IsRectVisible(ImVec2(ImGui::GetContentRegionAvail().x, ImGui::GetFrameHeight())))
         DrawDataMap(state, "data preview", 0);
     }
-    else if (train->sample_shape.size() == 3)
+    else if (IsImageDataset(*train))
       DrawImageGrid(*train);
     else
       DrawTable(*train);

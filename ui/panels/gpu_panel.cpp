@@ -15,7 +15,9 @@ void DrawGpuPanel(AppState& state) {
     return;
   }
   ImGui::Text("%s", state.device_name.c_str());
-  ImGui::TextDisabled("%s", state.device_type.c_str());
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("%s", state.device_type.c_str());
+  ImGui::PopStyleColor();
   ImGui::Separator();
   const TrainingView& view = state.training;
   if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size()) {
@@ -56,17 +58,21 @@ void DrawGpuPanel(AppState& state) {
   BarChartOptions options;
   options.value_format = "%.1f";
   options.unit = " us";
+  options.labels_above = true;
+  options.row_height = ImGui::GetFrameHeight() * 0.75f;
   BarChart("step time by dispatch", bars, options);
 
   ImGui::Separator();
   ImGui::Text("Achieved rates per dispatch");
-  if (ImGui::BeginTable("rates", 4, ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp |
-                                        ImGuiTableFlags_ScrollY, ImVec2(0, 260))) {
+  if (ImGui::BeginTable("rates", 4, ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY,
+                        ImVec2(0, 260))) {
     ImGui::TableSetupScrollFreeze(0, 1);
-    ImGui::TableSetupColumn("dispatch", ImGuiTableColumnFlags_WidthStretch, 3.0f);
-    ImGui::TableSetupColumn("us");
-    ImGui::TableSetupColumn("GFLOP/s");
-    ImGui::TableSetupColumn("GB/s");
+    // The numbers keep their width; the dispatch name gets what is left (full name on hover).
+    ImGui::TableSetupColumn("dispatch", ImGuiTableColumnFlags_WidthStretch);
+    const float number = ImGui::CalcTextSize("GFLOP/s").x + 4;
+    ImGui::TableSetupColumn("us", ImGuiTableColumnFlags_WidthFixed, number);
+    ImGui::TableSetupColumn("GFLOP/s", ImGuiTableColumnFlags_WidthFixed, number);
+    ImGui::TableSetupColumn("GB/s", ImGuiTableColumnFlags_WidthFixed, number);
     ImGui::TableHeadersRow();
     for (size_t i : order) {
       const nn::DispatchInfo& d = view.dispatches[i];
@@ -74,6 +80,7 @@ void DrawGpuPanel(AppState& state) {
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(d.label.c_str());
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\nkernel: %s", d.label.c_str(), d.kernel.c_str());
       ImGui::TableNextColumn();
       ImGui::Text("%.1f", ns / 1e3);
       ImGui::TableNextColumn();
@@ -83,8 +90,10 @@ void DrawGpuPanel(AppState& state) {
     }
     ImGui::EndTable();
   }
-  ImGui::TextDisabled("Rates are the kernels' declared minimum work divided by measured GPU time.\n"
-                      "Caches can make achieved GB/s exceed what memory alone delivers.");
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("Rates are the kernels' declared minimum work divided by measured GPU time. "
+                     "Caches can make achieved GB/s exceed what memory alone delivers.");
+  ImGui::PopStyleColor();
   ImGui::End();
 }
 

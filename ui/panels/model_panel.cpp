@@ -310,7 +310,7 @@ bool DrawLayerEditors(LayerEdit& layer) {
     ImGui::SameLine();
     changed |= ImGui::Checkbox("bias", &layer.bias);
     ImGui::SameLine();
-    changed |= NameCombo("##init", layer.init, kInitNames, unit * 6);
+    changed |= NameCombo("##init", layer.init, kInitNames, unit * 4.5f);
     HelpTooltip("Weight initialisation. auto: he_uniform before a ReLU-family activation, else xavier_uniform.");
   } else if (std::find(std::begin(kActivationTypes), std::end(kActivationTypes), type) != std::end(kActivationTypes)) {
     changed |= NameCombo("##activation", layer.type, kActivationTypes, unit * 6);
@@ -349,22 +349,31 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
   size_t error_rows = std::count_if(layers.begin(), layers.end(), [](const LayerEdit& l) { return !l.error.empty(); });
   const ImGuiStyle& style = ImGui::GetStyle();
   const float row = ImGui::GetFrameHeight() + 2 * style.CellPadding.y;
-  float wanted = row * layers.size() + (ImGui::GetTextLineHeight() + 2 * style.CellPadding.y) * (1 + 2 * error_rows) +
+  float wanted = row * layers.size() +
+                 (ImGui::GetTextLineHeight() + 2 * style.CellPadding.y) * (1 + layers.size() + 2 * error_rows) +
                  style.ScrollbarSize + 2;
   const float at_most = std::max(160.0f, ImGui::GetContentRegionAvail().y * 0.6f);
   const float height = std::max(ImGui::GetFrameHeightWithSpacing() * 4, std::min(wanted, at_most));
   RowEdit edit;
-  if (ImGui::BeginTable("layers", 8, flags, ImVec2(0, height))) {
+  if (ImGui::BeginTable("layers", 4, flags, ImVec2(0, height))) {
     ImGui::TableSetupScrollFreeze(1, 1);
     ImGui::TableSetupColumn("#");
-    ImGui::TableSetupColumn("Layer");
+    // Unclipped: each layer's cost line (the row under its editors) runs on under the Output column.
+    ImGui::TableSetupColumn("Layer", ImGuiTableColumnFlags_NoClip);
     ImGui::TableSetupColumn("Output");
-    ImGui::TableSetupColumn("Params");
-    ImGui::TableSetupColumn("FLOPs");
-    ImGui::TableSetupColumn("Act. mem");
-    ImGui::TableSetupColumn("Param mem");
     ImGui::TableSetupColumn("##actions");
-    ImGui::TableHeadersRow();
+    ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+    const char* const header_tips[] = {
+        "Drag a row by its number to move it; right-click it for more.",
+        "The layer and its settings; under them, its cost: parameters, forward FLOPs per sample,\n"
+        "and device memory = activations at the chosen batch size (output and its gradient)\n"
+        "+ parameters with their gradients and optimizer state.",
+        "The shape of one sample's output.", ""};
+    for (int column = 0; column < 4; ++column) {
+      ImGui::TableSetColumnIndex(column);
+      ImGui::TableHeader(ImGui::TableGetColumnName(column));
+      if (header_tips[column][0]) HelpTooltip(header_tips[column]);
+    }
     for (size_t i = 0; i < layers.size(); ++i) {
       LayerEdit& layer = layers[i];
       ImGui::PushID(static_cast<int>(i));
@@ -391,6 +400,8 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
       if (ImGui::BeginPopupContextItem("row_menu")) {
         ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
         if (ImGui::InputTextWithHint("name", "default name", &layer.name)) MarkEdited(state);
+        if (ImGui::MenuItem("Move up", nullptr, false, i > 0)) edit = {RowEdit::Kind::kMove, i, i - 1};
+        if (ImGui::MenuItem("Move down", nullptr, false, i + 1 < layers.size())) edit = {RowEdit::Kind::kMove, i, i + 1};
         if (ImGui::MenuItem("Duplicate")) edit = {RowEdit::Kind::kDuplicate, i, 0};
         if (ImGui::MenuItem("Remove")) edit = {RowEdit::Kind::kRemove, i, 0};
         ImGui::EndPopup();
@@ -400,32 +411,32 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
       if (DrawLayerEditors(layer)) MarkEdited(state);
       const std::optional<nn::LayerShape>& shape = i < shapes.size() ? shapes[i] : std::nullopt;
       if (shape) {
+        ImGui::TableSetColumnIndex(2);
+        ImGui::TextUnformatted(nn::ShapeString(shape->output).c_str());
+      }
+      // Reordering and duplicating live on the row's drag handle and right-click
+      // menu; one button is enough here, the panel is narrow.
+      ImGui::TableSetColumnIndex(3);
+      if (ImGui::SmallButton("x")) edit = {RowEdit::Kind::kRemove, i, 0};
+      HelpTooltip("Remove this layer (right-click the row number to duplicate or move it)");
+      if (shape) {  // the layer's cost, muted, under its editors
         const bool is_input = layer.type == "input";
         const double activation_bytes = double(nn::ShapeElements(shape->output)) * batch * 4 * (is_input ? 1 : 2);
         const double parameter_bytes = double(shape->parameters) * 4 * (2 + states);
-        ImGui::TableSetColumnIndex(2);
-        ImGui::TextUnformatted(nn::ShapeString(shape->output).c_str());
-        ImGui::TableSetColumnIndex(3);
-        ImGui::TextUnformatted(shape->parameters ? FormatCount(double(shape->parameters)).c_str() : "-");
-        ImGui::TableSetColumnIndex(4);
-        ImGui::TextUnformatted(shape->flops_per_sample ? FormatCount(double(shape->flops_per_sample)).c_str() : "-");
-        ImGui::TableSetColumnIndex(5);
-        ImGui::TextUnformatted(FormatBytes(activation_bytes).c_str());
-        ImGui::TableSetColumnIndex(6);
-        ImGui::TextUnformatted(shape->parameters ? FormatBytes(parameter_bytes).c_str() : "-");
+        std::string cost = shape->parameters ? FormatCount(double(shape->parameters)) + " params, " : "";
+        if (shape->flops_per_sample) cost += FormatCount(double(shape->flops_per_sample)) + " FLOPs, ";
+        cost += FormatBytes(activation_bytes);
+        if (shape->parameters) cost += " + " + FormatBytes(parameter_bytes);
+        ImGui::TableNextRow();
+        ImGui::TableSetColumnIndex(1);
+        ImGui::TextDisabled("%s", cost.c_str());
+        if (ImGui::IsItemHovered())
+          ImGui::SetTooltip("%s parameters\n%s FLOPs per sample (forward)\nactivations: %s at batch %u\n"
+                            "parameters, gradients and optimizer state: %s",
+                            FormatCount(double(shape->parameters)).c_str(),
+                            FormatCount(double(shape->flops_per_sample)).c_str(), FormatBytes(activation_bytes).c_str(),
+                            batch, shape->parameters ? FormatBytes(parameter_bytes).c_str() : "none");
       }
-      ImGui::TableSetColumnIndex(7);
-      if (ImGui::ArrowButton("up", ImGuiDir_Up) && i > 0) edit = {RowEdit::Kind::kMove, i, i - 1};
-      HelpTooltip("Move up");
-      ImGui::SameLine(0, 2);
-      if (ImGui::ArrowButton("down", ImGuiDir_Down) && i + 1 < layers.size()) edit = {RowEdit::Kind::kMove, i, i + 1};
-      HelpTooltip("Move down");
-      ImGui::SameLine(0, 2);
-      if (ImGui::SmallButton("dup")) edit = {RowEdit::Kind::kDuplicate, i, 0};
-      HelpTooltip("Duplicate this layer");
-      ImGui::SameLine(0, 2);
-      if (ImGui::SmallButton("x")) edit = {RowEdit::Kind::kRemove, i, 0};
-      HelpTooltip("Remove this layer");
 
       if (!layer.error.empty()) {  // why the row is invalid, in red under it
         ImGui::TableNextRow();

@@ -9,6 +9,7 @@
 #include "ui/format.h"
 #include "ui/panels/data_panel.h"
 #include "ui/test_hooks.h"
+#include "ui/widgets/image_tile.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui {
@@ -234,6 +235,73 @@ void DrawConfusion(const nn::EvalResult& result, const data::Dataset* dataset, c
   ImGui::EndTable();
 }
 
+std::string ClassName(const data::Dataset* dataset, uint32_t label) {
+  return dataset && label < dataset->class_names.size() ? dataset->class_names[label] : std::to_string(label);
+}
+
+// The same few samples after every epoch: the input (an image, or its first
+// features), the true class, and what the network answers with what confidence.
+void DrawSamplePredictions(const nn::EvalResult& result, const data::Dataset* dataset) {
+  if (result.examples.empty() || !dataset) return;
+  ImGui::Spacing();
+  ImGui::Text("Sample predictions");
+  ImGui::SameLine();
+  ImGui::TextDisabled("(?)");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("The same samples, spread evenly over the set, after every epoch:\n"
+                      "green = right, red = wrong; the percentage is the network's confidence.");
+  const ImU32 right = IM_COL32(110, 200, 130, 255), wrong = IM_COL32(240, 110, 100, 255);
+  if (IsImageDataset(*dataset)) {
+    ImDrawList* draw = ImGui::GetWindowDrawList();
+    const uint32_t height = dataset->sample_shape[1], width = dataset->sample_shape[2];
+    const float text = ImGui::GetTextLineHeight();
+    const float column = std::max(76.0f, ImGui::GetContentRegionAvail().x / float(result.examples.size()));
+    const float cell = std::clamp((column - 8) / float(width), 1.0f, 2.5f);
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+    for (size_t i = 0; i < result.examples.size(); ++i) {
+      const nn::SamplePrediction& example = result.examples[i];
+      ImVec2 corner(origin.x + i * column, origin.y);
+      if (corner.x + width * cell > origin.x + ImGui::GetContentRegionAvail().x) break;
+      ImVec2 size = DrawImageTile(draw, corner, *dataset, example.index, cell);
+      bool correct = example.predicted == example.label;
+      draw->AddRect(corner, ImVec2(corner.x + size.x, corner.y + size.y), correct ? right : wrong, 0, 0, 2);
+      std::string answer = ClassName(dataset, example.predicted);
+      char confidence[16];
+      std::snprintf(confidence, sizeof confidence, " %.0f%%", 100 * example.confidence);
+      draw->AddText(ImVec2(corner.x, corner.y + size.y + 2), correct ? right : wrong, (answer + confidence).c_str());
+      draw->AddText(ImVec2(corner.x, corner.y + size.y + 2 + text), ImGui::GetColorU32(ImGuiCol_TextDisabled),
+                    ("true: " + ClassName(dataset, example.label)).c_str());
+    }
+    ImGui::Dummy(ImVec2(column * result.examples.size(), height * cell + 2 * text + 6));
+    return;
+  }
+  if (!ImGui::BeginTable("predictions", 3, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) return;
+  ImGui::TableSetupColumn("input");
+  ImGui::TableSetupColumn("true");
+  ImGui::TableSetupColumn("predicted");
+  ImGui::TableHeadersRow();
+  for (const nn::SamplePrediction& example : result.examples) {
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    std::string features;
+    const size_t shown = std::min<size_t>(dataset->feature_size(), 3);
+    for (size_t j = 0; j < shown && example.index < dataset->count(); ++j) {
+      char value[24];
+      std::snprintf(value, sizeof value, "%s%.2f", j ? ", " : "", dataset->normalized(example.index, j));
+      features += value;
+    }
+    if (dataset->feature_size() > shown) features += ", ...";
+    ImGui::Text("(%s)", features.c_str());
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(ClassName(dataset, example.label).c_str());
+    ImGui::TableNextColumn();
+    ImGui::PushStyleColor(ImGuiCol_Text, example.predicted == example.label ? right : wrong);
+    ImGui::Text("%s  %.0f%%", ClassName(dataset, example.predicted).c_str(), 100 * example.confidence);
+    ImGui::PopStyleColor();
+  }
+  ImGui::EndTable();
+}
+
 }  // namespace
 
 void DrawTrainingPanel(AppState& state) {
@@ -260,12 +328,15 @@ void DrawTrainingPanel(AppState& state) {
   }
   ImGui::BeginChild("confusion view", ImVec2(0, height));
   const TrainingView& view = state.training;
-  if (view.last_test)
+  if (view.last_test) {
     DrawConfusion(*view.last_test, state.test_data.get(), "Confusion matrix, test set");
-  else if (view.last_epoch && view.last_epoch->validation)
+    DrawSamplePredictions(*view.last_test, state.test_data.get());
+  } else if (view.last_epoch && view.last_epoch->validation) {
     DrawConfusion(*view.last_epoch->validation, train, "Confusion matrix, validation set");
-  else
-    ImGui::TextWrapped("The confusion matrix appears after the first epoch.");
+    DrawSamplePredictions(*view.last_epoch->validation, view.validation_data.get());
+  } else {
+    ImGui::TextWrapped("The confusion matrix and sample predictions appear after the first epoch.");
+  }
   ImGui::EndChild();
   ImGui::End();
 }

@@ -40,7 +40,9 @@ float ResolveWidth(float requested) {
 int BarChart(const char* id, std::span<const Bar> bars, const BarChartOptions& options) {
   ImGui::PushID(id);
   const float width = ResolveWidth(options.width);
-  const float row = options.row_height > 0 ? options.row_height : ImGui::GetFrameHeight();
+  const float bar_row = options.row_height > 0 ? options.row_height : ImGui::GetFrameHeight();
+  const float label_row = options.labels_above ? ImGui::GetTextLineHeight() : 0.0f;
+  const float row = bar_row + label_row;
   const float height = std::max(row * static_cast<float>(bars.size()), 1.0f);
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   ImGui::InvisibleButton("##bars", ImVec2(width, height));
@@ -49,7 +51,9 @@ int BarChart(const char* id, std::span<const Bar> bars, const BarChartOptions& o
 
   // Columns: labels | bars | room for the value text of the longest bar.
   float label_width = options.label_width;
-  if (label_width <= 0) {
+  if (options.labels_above) {
+    label_width = 0;
+  } else if (label_width <= 0) {
     for (const Bar& b : bars) label_width = std::max(label_width, ImGui::CalcTextSize(b.label).x);
     label_width = std::min(label_width, width * 0.4f);
   }
@@ -62,7 +66,7 @@ int BarChart(const char* id, std::span<const Bar> bars, const BarChartOptions& o
     value_width = std::max(value_width, ImGui::CalcTextSize(text.c_str()).x);
   }
   if (std::isfinite(options.max_value) && options.max_value > 0) hi = std::max(hi, options.max_value);
-  const float bar_left = origin.x + label_width + kPad * 2;
+  const float bar_left = origin.x + (options.labels_above ? 0.0f : label_width + kPad * 2);
   const float bar_width = std::max(width - label_width - value_width - kPad * 4, 10.0f);
   const double span = hi - lo > 0 ? hi - lo : 1.0;
   const auto to_x = [&](double v) { return bar_left + static_cast<float>((v - lo) / span) * bar_width; };
@@ -75,20 +79,26 @@ int BarChart(const char* id, std::span<const Bar> bars, const BarChartOptions& o
 
   for (size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
-    const float top = origin.y + row * static_cast<float>(i), mid = top + row * 0.5f;
+    const float row_top = origin.y + row * static_cast<float>(i);
+    const float top = row_top + label_row, mid = top + bar_row * 0.5f;  // the bar's part of the row
     if (static_cast<int>(i) == hovered_index)
-      draw->AddRectFilled(ImVec2(origin.x, top), ImVec2(origin.x + width, top + row),
+      draw->AddRectFilled(ImVec2(origin.x, row_top), ImVec2(origin.x + width, row_top + row),
                           ImGui::GetColorU32(ImGuiCol_HeaderHovered, 0.35f));
-    const std::string label = Ellipsize(b.label, label_width);
     const float text_h = ImGui::GetFontSize();
-    draw->AddText(ImVec2(bar_left - kPad * 2 - ImGui::CalcTextSize(label.c_str()).x, mid - text_h * 0.5f),
-                  ImGui::GetColorU32(ImGuiCol_Text), label.c_str());
+    if (options.labels_above) {
+      const std::string label = Ellipsize(b.label, width);
+      draw->AddText(ImVec2(origin.x, row_top), ImGui::GetColorU32(ImGuiCol_Text), label.c_str());
+    } else {
+      const std::string label = Ellipsize(b.label, label_width);
+      draw->AddText(ImVec2(bar_left - kPad * 2 - ImGui::CalcTextSize(label.c_str()).x, mid - text_h * 0.5f),
+                    ImGui::GetColorU32(ImGuiCol_Text), label.c_str());
+    }
     float end = zero_x;
     if (std::isfinite(b.value)) {
       const float x = to_x(b.value);
       const ImU32 color = b.color ? b.color : ClassColor(static_cast<int>(i));
-      const float inset = std::max(2.0f, row * 0.18f);
-      draw->AddRectFilled(ImVec2(std::min(zero_x, x), top + inset), ImVec2(std::max(zero_x, x), top + row - inset),
+      const float inset = std::max(2.0f, bar_row * 0.18f);
+      draw->AddRectFilled(ImVec2(std::min(zero_x, x), top + inset), ImVec2(std::max(zero_x, x), top + bar_row - inset),
                           static_cast<int>(i) == hovered_index ? color : Darker(color, 0.85f), 2.0f);
       end = std::max(zero_x, x);
     }

@@ -31,6 +31,7 @@ struct BarChartOptions {
   float width = 0;                    // <= 0: the available width
   float label_width = 0;              // <= 0: the longest label, at most 40% of the width
   float row_height = 0;               // <= 0: the frame height
+  bool labels_above = false;          // each label on its own line above its bar (long labels, narrow panels)
 };
 
 // One row per bar (labels left, bars from zero, values after the bars); the
