@@ -612,6 +612,51 @@ TEST_F(RegistryTest, FindsIdxFilesUnderTheDataDir) {
   EXPECT_EQ(split.test.class_names.front(), "0");
 }
 
+TEST_F(RegistryTest, IdxDirectoryByPath) {
+  fs::create_directories(dir_ / "digits");
+  WriteBytes("digits/train-images-idx3-ubyte", IdxImages(4, 3, 3, 4));
+  WriteBytes("digits/train-labels-idx1-ubyte", IdxLabels({0, 1, 2, 3}));
+  WriteBytes("digits/t10k-images-idx3-ubyte", IdxImages(2, 3, 3, 2));
+  const std::string spec = "idx:" + (dir_ / "digits").string();
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadDataSpec(spec); }, {(dir_ / "digits").string(), "missing t10k-labels-idx1-ubyte"}));
+  WriteGzip("digits/t10k-labels-idx1-ubyte.gz", IdxLabels({5, 6}));
+  const DataSplit split = LoadDataSpec(spec);
+  EXPECT_EQ(split.train.name, "digits:train");
+  EXPECT_EQ(split.train.count(), 4u);
+  EXPECT_EQ(split.train.sample_shape, (std::vector<uint32_t>{1, 3, 3}));
+  EXPECT_EQ(split.test.labels, (std::vector<uint32_t>{5, 6}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadDataSpec("idx:" + (dir_ / "absent").string()); }, {"is not a directory"}));
+  EXPECT_TRUE(ThrowsErrorWith([] { LoadDataSpec("idx:"); }, {"expected idx:DIRECTORY"}));
+}
+
+TEST(RegistrySpecTest, ShapesImages) {
+  const DataSplit split = LoadDataSpec("shapes:samples=160,classes=4,size=16,test_samples=40");
+  EXPECT_EQ(split.train.name, "shapes:train");
+  EXPECT_EQ(split.train.count(), 160u);
+  EXPECT_EQ(split.test.count(), 40u);
+  EXPECT_EQ(split.train.sample_shape, (std::vector<uint32_t>{1, 16, 16}));
+  EXPECT_EQ(split.train.num_classes, 4u);
+  EXPECT_EQ(split.train.format, FeatureFormat::kUint8);
+  EXPECT_NE(split.train.features_u8, std::vector<uint8_t>(split.train.features_u8.size(), split.train.features_u8[0]));
+  EXPECT_EQ(LoadDataSpec("shapes").train.sample_shape, (std::vector<uint32_t>{1, 28, 28}));
+  EXPECT_TRUE(ThrowsErrorWith([] { LoadDataSpec("shapes:colour=3"); }, {"colour"}));
+}
+
+TEST_F(RegistryTest, Cifar10NotFoundSaysWhereItLooked) {
+  const ScopedEnv data_dir("TENSORSCOPE_DATA_DIR", dir_.string());
+  const ScopedEnv xdg("XDG_DATA_HOME", (dir_ / "xdg").string());
+  if (fs::exists("/usr/share/datasets/cifar10")) GTEST_SKIP() << "/usr/share/datasets/cifar10 exists";
+  EXPECT_TRUE(ThrowsErrorWith([] { LoadDataSpec("cifar10"); },
+                              {"CIFAR-10 not found", (dir_ / "cifar10").string(), "cifar10:DIRECTORY"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadDataSpec("cifar10:" + (dir_ / "nothing").string()); }, {"nothing"}));
+}
+
+TEST_F(RegistryTest, ImageFolderWithBadOptions) {
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadDataSpec("images:" + dir_.string() + ":size=32"); }, {"expected WxH"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadDataSpec("images:" + dir_.string() + ":zoom=2"); }, {"unknown option \"zoom\""}));
+  EXPECT_TRUE(ThrowsErrorWith([] { LoadDataSpec("images:"); }, {"expected images:DIRECTORY"}));
+}
+
 TEST(RegistrySpecTest, FashionMnistFromTheSystem) {
   if (!FindDatasetDir("fashion-mnist"))
     GTEST_SKIP() << "Fashion-MNIST is not installed (sudo apt-get install dataset-fashion-mnist)";

@@ -11,8 +11,11 @@
 
 #include "compute/common/error.h"
 #include "compute/data/csv.h"
+#include "compute/data/cifar.h"
 #include "compute/data/idx.h"
+#include "compute/data/image_folder.h"
 #include "compute/data/synthetic.h"
+#include "compute/data/synthetic_images.h"
 
 namespace ts::data {
 namespace {
@@ -43,8 +46,10 @@ constexpr std::array<SklearnSet, 3> kSklearnSets{{
 
 constexpr const char* kAcceptedSpecs =
     "expected one of: spiral, circles, xor, blobs, moons (optionally \":samples=N,classes=N,noise=X,seed=N,"
-    "test_samples=N\"); mnist; fashion-mnist; idx:DIRECTORY (the four MNIST-layout IDX files); iris, wine, digits "
-    "(optionally \":test_fraction=X,seed=N\"); or a path ending in .csv or .csv.gz";
+    "test_samples=N\"); shapes (optionally \":samples=N,classes=N,size=N,channels=N,noise=X,seed=N,test_samples=N\"); "
+    "mnist; fashion-mnist; idx:DIRECTORY (the four MNIST-layout IDX files); cifar10 or cifar10:DIRECTORY; "
+    "images:DIRECTORY (one subfolder per class; options after a second ':' size=WxH,channels=N,test_fraction=X,seed=N); "
+    "iris, wine, digits (optionally \":test_fraction=X,seed=N\"); or a path ending in .csv or .csv.gz";
 
 std::string FormatNumber(double value) {
   char text[32];
@@ -207,6 +212,101 @@ DataSplit LoadIdxDirectory(std::string_view spec, std::string_view directory_tex
   return {LoadIdx(files[0], files[1], name + ":train"), LoadIdx(files[2], files[3], name + ":test")};
 }
 
+// "shapes[:options]": the built-in image set; the test set uses seed + 1.
+DataSplit LoadShapes(std::string_view spec, std::string_view option_text) {
+  std::optional<uint32_t> test_samples;
+  std::string shapes_spec = "shapes";
+  char separator = ':';
+  for (const auto& [key, value] : SplitOptions(spec, option_text)) {
+    if (key == "test_samples") {
+      test_samples = ParseValue<uint32_t>(spec, key, value, "a positive integer");
+    } else {
+      shapes_spec += separator + std::string(key) + "=" + std::string(value);
+      separator = ',';
+    }
+  }
+  ShapesOptions options = ParseShapesSpec(shapes_spec);
+  DataSplit split;
+  split.train = MakeShapes(options);
+  options.seed += 1;
+  options.samples = test_samples.value_or(std::max(options.samples / 5, options.classes));
+  split.test = MakeShapes(options);
+  split.train.name = "shapes:train";
+  split.test.name = "shapes:test";
+  return split;
+}
+
+// "cifar10" (searched in the data roots) or "cifar10:DIRECTORY".
+DataSplit LoadCifar10Set(std::string_view directory_text) {
+  std::string directory(directory_text);
+  if (directory.empty()) {
+    std::string searched;
+    for (const std::string& root : DataSearchRoots())
+      for (const char* name : {"cifar10", "cifar-10-batches-bin"}) {
+        const std::string candidate = (fs::path(root) / name).string();
+        if (directory.empty() && IsCifar10Dir(candidate)) directory = candidate;
+        searched += (searched.empty() ? "" : ", ") + candidate;
+      }
+    Require(!directory.empty(), "CIFAR-10 not found: looked for data_batch_1.bin ... data_batch_5.bin and "
+                                "test_batch.bin in " + searched + ". Download the binary version from "
+                                "https://www.cs.toronto.edu/~kriz/cifar.html, unpack it into one of these, or "
+                                "give its directory as cifar10:DIRECTORY");
+  }
+  auto [train, test] = LoadCifar10(directory);
+  return {std::move(train), std::move(test)};
+}
+
+// "images:DIRECTORY[:size=WxH,channels=N,test_fraction=X,seed=N]": one subfolder
+// per class, or train/ and test/ each with one subfolder per class.
+DataSplit LoadImageFolderSet(std::string_view spec, std::string_view rest) {
+  // Options follow the last ':' when that part looks like options (a path may hold ':').
+  std::string_view directory = rest, option_text;
+  if (size_t colon = rest.rfind(':'); colon != std::string_view::npos && rest.substr(colon + 1).find('=') != std::string_view::npos) {
+    directory = rest.substr(0, colon);
+    option_text = rest.substr(colon + 1);
+  }
+  Require(!directory.empty(), "data spec \"" + std::string(spec) + "\": expected images:DIRECTORY, found no directory");
+  ImageFolderOptions options;
+  double test_fraction = 0.2;
+  uint64_t seed = 1;
+  for (const auto& [key, value] : SplitOptions(spec, option_text)) {
+    if (key == "size") {
+      const size_t x = value.find('x');
+      Require(x != std::string_view::npos, "data spec \"" + std::string(spec) + "\": option size: expected WxH (e.g. "
+                                           "32x32), found \"" + std::string(value) + "\"");
+      options.width = ParseValue<uint32_t>(spec, key, value.substr(0, x), "WxH with positive integers");
+      options.height = ParseValue<uint32_t>(spec, key, value.substr(x + 1), "WxH with positive integers");
+    } else if (key == "channels") {
+      options.channels = ParseValue<uint32_t>(spec, key, value, "1 or 3");
+    } else if (key == "test_fraction") {
+      test_fraction = ParseValue<double>(spec, key, value, "a number between 0 and 1");
+    } else if (key == "seed") {
+      seed = ParseValue<uint64_t>(spec, key, value, "a non-negative integer");
+    } else {
+      throw Error("data spec \"" + std::string(spec) + "\": unknown option \"" + std::string(key) +
+                  "\", expected size, channels, test_fraction or seed");
+    }
+  }
+  const std::string dir(directory);
+  const std::string name = fs::path(dir).filename().empty() ? fs::path(dir).parent_path().filename().string()
+                                                             : fs::path(dir).filename().string();
+  if (HasTrainTestFolders(dir)) {
+    Dataset train = LoadImageFolder((fs::path(dir) / "train").string(), options, name + ":train");
+    // The test images get the training set's labels, size and channels.
+    ImageFolderOptions test_options = options;
+    test_options.class_names = train.class_names;
+    test_options.channels = train.sample_shape[0];
+    test_options.height = train.sample_shape[1];
+    test_options.width = train.sample_shape[2];
+    Dataset test = LoadImageFolder((fs::path(dir) / "test").string(), test_options, name + ":test");
+    return {std::move(train), std::move(test)};
+  }
+  auto [train, test] = ShuffleSplit(LoadImageFolder(dir, options, name), test_fraction, seed);
+  train.name = WithSuffix(name, "train");
+  test.name = WithSuffix(name, "test");
+  return {std::move(train), std::move(test)};
+}
+
 DataSplit LoadCsvSet(std::string_view spec, const std::string& path, const std::string& name,
                      std::string_view option_text) {
   double test_fraction = 0.2;
@@ -283,6 +383,9 @@ DataSplit LoadDataSpec(std::string_view spec) {
   if (ParseSyntheticKind(name)) return LoadSynthetic(spec, name, option_text);
   if (const IdxSet* set = FindIdxSet(name)) return LoadIdxSet(spec, *set, option_text);
   if (name == "idx") return LoadIdxDirectory(spec, option_text);
+  if (name == "shapes") return LoadShapes(spec, option_text);
+  if (name == "cifar10") return LoadCifar10Set(option_text);
+  if (name == "images") return LoadImageFolderSet(spec, option_text);
   if (const SklearnSet* set = FindSklearnSet(name)) return LoadSklearnSet(spec, *set, option_text);
   throw Error("unknown data spec \"" + std::string(spec) + "\": " + kAcceptedSpecs);
 }

@@ -7,6 +7,15 @@
 //    test_samples samples (default: samples / 4, at least one per class).
 //  - "mnist", "fashion-mnist": IDX files found by FindDatasetDir.
 //  - "idx:DIRECTORY": the four IDX files named as MNIST's (below) in DIRECTORY.
+//  - "shapes", optionally ":samples=N,classes=N,size=N,channels=N,noise=X,seed=N,
+//    test_samples=N": the built-in image set (synthetic_images.h); the test set
+//    uses seed + 1 and test_samples images (default: samples / 5).
+//  - "cifar10": CIFAR-10 binary batches in "<root>/cifar10/" or
+//    "<root>/cifar-10-batches-bin/"; "cifar10:DIRECTORY": in DIRECTORY (cifar.h).
+//  - "images:DIRECTORY", optionally followed by ":size=WxH,channels=N,
+//    test_fraction=X,seed=N": a folder with one subfolder of images per class
+//    (image_folder.h), split like a CSV; or with train/ and test/ subfolders,
+//    each with one subfolder per class, used as given.
 //  - "iris", "wine", "digits": sklearn's bundled CSVs, found in the data roots
 //    (directly under a root) and then in kSklearnDataDir.
 //  - a path ending in ".csv" or ".csv.gz"; a path may be followed by options

@@ -1,0 +1,76 @@
+// Loader for a folder of images with one subfolder per class:
+//
+//   pets/cat/001.png  pets/cat/002.jpg  pets/dog/a.bmp ...
+//
+// Class names are the subfolder names sorted byte-wise (label i = i-th name).
+// Images are PNG, JPEG or BMP (by extension, case-insensitive: .png .jpg .jpeg
+// .bmp), decoded with stb_image; other files and hidden entries (names starting
+// with '.') are ignored. Samples are ordered by class, then by file name.
+//
+// Every image becomes `channels` x `height` x `width` uint8 features, stored
+// HWC-interleaved like every image dataset (see cifar.h): pixel (y, x) channel
+// c is byte (y * W + x) * C + c, while Dataset::sample_shape is {C, H, W}.
+// Alpha is dropped (not composited), colour becomes gray with the Rec. 601
+// luma weights, and gray becomes colour by repeating the value. EXIF
+// orientation is not applied. scale = 1/255, offset = 0 (values in [0, 1]).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compute/data/dataset.h"
+
+namespace ts::data {
+
+// One decoded image, pixels (height, width, channels) row-major, interleaved.
+struct Image {
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t channels = 0;  // 1 (gray) or 3 (RGB) after ReadImage
+  std::vector<uint8_t> pixels;
+};
+
+struct ImageFolderOptions {
+  // 1 (gray) or 3 (RGB); 0: 3 when any image has colour, else 1.
+  uint32_t channels = 0;
+  // Target size; 0 x 0 keeps the images' own size, which must then be the same
+  // for every image. Both or neither must be set.
+  uint32_t width = 0;
+  uint32_t height = 0;
+  // When non-empty, the label order to use (e.g. a test folder loaded with the
+  // training folder's class_names, so labels agree even when a class has no
+  // test images). Every subfolder must then be one of these names.
+  std::vector<std::string> class_names;
+};
+
+// Decodes the image at `path` and converts it to `channels` (1 or 3; 0 keeps
+// gray as 1 and colour as 3). Throws ts::Error naming the file for a missing,
+// empty, corrupt or unsupported file (with stb_image's reason) or a zero-size image.
+Image ReadImage(const std::string& path, uint32_t channels = 0);
+
+// `image` with its channels converted to `channels` (1 or 3; a 2- or 4-channel
+// input is treated as gray or RGB plus alpha, and the alpha is dropped).
+Image ConvertChannels(const Image& image, uint32_t channels);
+
+// `image` resampled to width x height, each axis separately: bilinear (pixel
+// centres aligned, edges clamped) where the axis grows or keeps its size, area
+// averaging (each output pixel the exact mean of the input area it covers)
+// where it shrinks. Results are rounded to the nearest integer.
+Image ResizeImage(const Image& image, uint32_t width, uint32_t height);
+
+// Loads the folder (see above). Dataset::name is `name`, or the folder's own
+// name when empty. Throws ts::Error naming the folder or file involved for: a
+// missing folder or one with no class subfolders, a class subfolder without
+// images, an unreadable or corrupt image (with stb_image's reason), a zero-size
+// image, images of different sizes when no target size is given (naming two of
+// the files and their sizes), bad options, or a subfolder missing from
+// options.class_names.
+Dataset LoadImageFolder(const std::string& directory, const ImageFolderOptions& options = {},
+                        const std::string& name = "");
+
+// True when `directory` holds both a "train" and a "test" subfolder, i.e. the
+// train/test split is given by the data rather than made by the caller.
+bool HasTrainTestFolders(const std::string& directory);
+
+}  // namespace ts::data

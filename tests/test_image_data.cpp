@@ -1,0 +1,523 @@
+// Tests for the image datasets in compute/data: the CIFAR-10 binary loader,
+// image folders (decoding, channel conversion, resizing, errors) and the
+// synthetic "shapes" set. CPU only: files are written to a temp directory.
+#include <gtest/gtest.h>
+#include <stb/stb_image_write.h>  // implemented in libstb, which the UI library links
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compute/common/error.h"
+#include "compute/data/cifar.h"
+#include "compute/data/dataset.h"
+#include "compute/data/image_folder.h"
+#include "compute/data/synthetic_images.h"
+
+namespace ts::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Passes when `action` throws ts::Error whose message contains every fragment.
+template <typename Action>
+testing::AssertionResult ThrowsErrorWith(Action&& action, std::initializer_list<std::string_view> fragments) {
+  try {
+    action();
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    for (std::string_view fragment : fragments)
+      if (message.find(fragment) == std::string::npos)
+        return testing::AssertionFailure() << "message lacks \"" << fragment << "\": " << message;
+    return testing::AssertionSuccess();
+  } catch (const std::exception& other) {
+    return testing::AssertionFailure() << "threw a non-ts::Error: " << other.what();
+  }
+  return testing::AssertionFailure() << "did not throw";
+}
+
+// A fresh directory per test, removed afterwards.
+class TempDirTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / ("tensorscope_test_image_data_" + std::to_string(getpid()) + "_" +
+                                        info->test_suite_name() + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // `relative` under the temp dir, with its parent folders created.
+  std::string PathOf(const std::string& relative) const {
+    fs::create_directories((dir_ / relative).parent_path());
+    return (dir_ / relative).string();
+  }
+  std::string WriteBytes(const std::string& relative, const std::vector<uint8_t>& bytes) const {
+    const std::string path = PathOf(relative);
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return path;
+  }
+  std::string WritePng(const std::string& relative, uint32_t width, uint32_t height, uint32_t channels,
+                       const std::vector<uint8_t>& pixels) const {
+    EXPECT_EQ(pixels.size(), size_t{width} * height * channels);
+    const std::string path = PathOf(relative);
+    EXPECT_NE(stbi_write_png(path.c_str(), static_cast<int>(width), static_cast<int>(height),
+                             static_cast<int>(channels), pixels.data(), static_cast<int>(width * channels)),
+              0);
+    return path;
+  }
+  std::string Dir(const std::string& relative = "") const { return (dir_ / relative).string(); }
+
+  fs::path dir_;
+};
+
+// A pixel pattern where every (sample, position, channel) has its own value.
+uint8_t Pattern(uint32_t sample, uint32_t position, uint32_t channel) {
+  return static_cast<uint8_t>((sample * 11 + position * 7 + channel * 37) % 256);
+}
+
+std::vector<uint32_t> ClassCounts(const Dataset& dataset) {
+  std::vector<uint32_t> counts(dataset.num_classes);
+  for (uint32_t label : dataset.labels) ++counts.at(label);
+  return counts;
+}
+
+// ---------------------------------------------------------------- CIFAR-10
+
+// CIFAR-10 records for `labels`, image r holding Pattern(first_sample + r, ...)
+// in the file's planar CHW order.
+std::vector<uint8_t> CifarRecords(const std::vector<uint8_t>& labels, uint32_t first_sample = 0) {
+  std::vector<uint8_t> bytes;
+  for (size_t r = 0; r < labels.size(); ++r) {
+    bytes.push_back(labels[r]);
+    for (uint32_t channel = 0; channel < 3; ++channel)
+      for (uint32_t position = 0; position < 1024; ++position)
+        bytes.push_back(Pattern(first_sample + static_cast<uint32_t>(r), position, channel));
+  }
+  return bytes;
+}
+
+using CifarTest = TempDirTest;
+
+TEST_F(CifarTest, LoadsRecordsAndConvertsChwToHwc) {
+  const std::string path = WriteBytes("batch.bin", CifarRecords({3, 9, 0}));
+  const Dataset dataset = LoadCifar10Batches({path}, "cifar-test");
+  EXPECT_EQ(dataset.name, "cifar-test");
+  EXPECT_EQ(dataset.sample_shape, (std::vector<uint32_t>{3, 32, 32}));
+  EXPECT_EQ(dataset.format, FeatureFormat::kUint8);
+  EXPECT_EQ(dataset.num_classes, 10u);
+  EXPECT_EQ(dataset.labels, (std::vector<uint32_t>{3, 9, 0}));
+  ASSERT_EQ(dataset.class_names.size(), 10u);
+  EXPECT_EQ(dataset.class_names[0], "airplane");
+  EXPECT_EQ(dataset.class_names[9], "truck");
+  EXPECT_FLOAT_EQ(dataset.scale, 1.0f / 255.0f);
+  EXPECT_FLOAT_EQ(dataset.offset, 0.0f);
+  ASSERT_EQ(dataset.features_u8.size(), 3u * 3072u);
+  // HWC: pixel (y, x) channel c of sample s at s * 3072 + (y * 32 + x) * 3 + c.
+  for (uint32_t sample = 0; sample < 3; ++sample)
+    for (uint32_t position = 0; position < 1024; ++position)
+      for (uint32_t channel = 0; channel < 3; ++channel)
+        ASSERT_EQ(dataset.features_u8[sample * 3072 + position * 3 + channel], Pattern(sample, position, channel))
+            << "sample " << sample << " pixel " << position << " channel " << channel;
+  EXPECT_FLOAT_EQ(dataset.normalized(1, 5 * 3 + 2), Pattern(1, 5, 2) / 255.0f);
+}
+
+TEST_F(CifarTest, LoadsTheDirectoryLayoutWithMetaNames) {
+  for (uint32_t batch = 0; batch < 5; ++batch)
+    WriteBytes("cifar/data_batch_" + std::to_string(batch + 1) + ".bin",
+               CifarRecords({static_cast<uint8_t>(batch), static_cast<uint8_t>(batch + 5)}, batch * 2));
+  WriteBytes("cifar/test_batch.bin", CifarRecords({7}, 100));
+  std::ofstream(PathOf("cifar/batches.meta.txt")) << "a\nb\nc\nd\ne\nf\ng\nh\ni\n  j \n\n\n";
+  EXPECT_TRUE(IsCifar10Dir(Dir("cifar")));
+
+  const auto [train, test] = LoadCifar10(Dir("cifar"));
+  EXPECT_EQ(train.name, "cifar10:train");
+  EXPECT_EQ(test.name, "cifar10:test");
+  EXPECT_EQ(train.labels, (std::vector<uint32_t>{0, 5, 1, 6, 2, 7, 3, 8, 4, 9}));
+  EXPECT_EQ(test.labels, std::vector<uint32_t>{7});
+  EXPECT_EQ(train.class_names, (std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}));
+  EXPECT_EQ(test.class_names, train.class_names);
+  // Batches are concatenated in order: sample 7 is batch 4's second record.
+  EXPECT_EQ(train.features_u8[7 * 3072 + 100 * 3 + 1], Pattern(7, 100, 1));
+  EXPECT_EQ(test.features_u8[10 * 3 + 2], Pattern(100, 10, 2));
+}
+
+TEST_F(CifarTest, StandardNamesWithoutMeta) {
+  EXPECT_EQ(ReadCifar10ClassNames(Dir()),
+            (std::vector<std::string>{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                                      "truck"}));
+}
+
+TEST_F(CifarTest, WrongSizeNamesTheFileAndSizes) {
+  std::vector<uint8_t> bytes = CifarRecords({1, 2});
+  bytes.push_back(0);  // 6147 bytes
+  const std::string path = WriteBytes("odd.bin", bytes);
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCifar10Batches({path}, "x"); },
+                              {path, "6147 bytes", "expected a multiple of 3073", "2 records would be 6146"}));
+}
+
+TEST_F(CifarTest, LabelOutOfRangeNamesTheRecordAndByte) {
+  const std::string path = WriteBytes("bad_label.bin", CifarRecords({4, 10, 2}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCifar10Batches({path}, "x"); },
+                              {path, "byte offset 3073", "record 1", "below 10", "found 10"}));
+}
+
+TEST_F(CifarTest, EmptyAndMissingFiles) {
+  const std::string empty = WriteBytes("empty.bin", {});
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCifar10Batches({empty}, "x"); }, {empty, "empty"}));
+  const std::string absent = Dir("absent.bin");
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCifar10Batches({absent}, "x"); }, {absent, "not found"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCifar10Batches({}, "x"); }, {"at least one"}));
+
+  WriteBytes("partial/data_batch_1.bin", CifarRecords({1}));
+  WriteBytes("partial/data_batch_3.bin", CifarRecords({1}));
+  EXPECT_FALSE(IsCifar10Dir(Dir("partial")));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCifar10(Dir("partial")); },
+                              {Dir("partial"), "missing data_batch_2.bin, data_batch_4.bin, data_batch_5.bin, "
+                                               "test_batch.bin"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCifar10(Dir("nowhere")); }, {Dir("nowhere"), "not found"}));
+}
+
+TEST_F(CifarTest, MetaWithTheWrongNameCount) {
+  std::ofstream(PathOf("meta/batches.meta.txt")) << "a\nb\nc\n";
+  EXPECT_TRUE(ThrowsErrorWith([&] { ReadCifar10ClassNames(Dir("meta")); },
+                              {"batches.meta.txt", "expected 10 class names", "found 3"}));
+}
+
+// ---------------------------------------------------------------- Channels and resizing
+
+Image GrayImage(uint32_t width, uint32_t height, std::vector<uint8_t> pixels) {
+  return Image{width, height, 1, std::move(pixels)};
+}
+
+TEST(ResizeTest, AreaAverageWhenShrinking) {
+  // 4x4 -> 2x2: each output is the mean of a 2x2 block.
+  const Image image = GrayImage(4, 4, {0, 10, 100, 110,  //
+                                       20, 30, 120, 130,  //
+                                       200, 200, 40, 40,  //
+                                       200, 200, 40, 42});
+  const Image half = ResizeImage(image, 2, 2);
+  EXPECT_EQ(half.pixels, (std::vector<uint8_t>{15, 115, 200, 41}));  // 40.5 rounds to 41
+
+  // 3 -> 2: output 0 covers inputs [0, 1.5), output 1 covers [1.5, 3).
+  EXPECT_EQ(ResizeImage(GrayImage(3, 1, {0, 30, 60}), 2, 1).pixels, (std::vector<uint8_t>{10, 50}));
+}
+
+TEST(ResizeTest, BilinearWhenGrowingAndIdentityAtTheSameSize) {
+  // Pixel centres aligned: outputs sit at input positions -0.25, 0.25, 0.75, 1.25 (clamped).
+  EXPECT_EQ(ResizeImage(GrayImage(2, 1, {0, 100}), 4, 1).pixels, (std::vector<uint8_t>{0, 25, 75, 100}));
+  EXPECT_EQ(ResizeImage(GrayImage(1, 2, {0, 100}), 1, 4).pixels, (std::vector<uint8_t>{0, 25, 75, 100}));
+  const Image image = GrayImage(3, 2, {1, 2, 3, 4, 5, 6});
+  EXPECT_EQ(ResizeImage(image, 3, 2).pixels, image.pixels);
+}
+
+TEST(ResizeTest, EachAxisChoosesItsFilterAndChannelsStaySeparate) {
+  // RGB 2x2 -> 4x1: x grows (bilinear), y shrinks (mean of the two rows).
+  Image image{2, 2, 3, {0, 200, 8, 100, 0, 8,  //
+                        0, 100, 8, 100, 0, 8}};
+  const Image resized = ResizeImage(image, 4, 1);
+  EXPECT_EQ(resized.width, 4u);
+  EXPECT_EQ(resized.height, 1u);
+  EXPECT_EQ(resized.channels, 3u);
+  // Red: 0 -> 100 bilinear; green: rows averaged to 150 | 0, then bilinear; blue constant.
+  EXPECT_EQ(resized.pixels, (std::vector<uint8_t>{0, 150, 8, 25, 113, 8, 75, 38, 8, 100, 0, 8}));
+}
+
+TEST(ChannelsTest, GrayAndColourConversions) {
+  const Image colour{2, 1, 3, {200, 100, 50, 10, 20, 30}};
+  // Rec. 601: 0.299 R + 0.587 G + 0.114 B, rounded.
+  EXPECT_EQ(ConvertChannels(colour, 1).pixels, (std::vector<uint8_t>{124, 18}));
+  EXPECT_EQ(ConvertChannels(GrayImage(2, 1, {7, 250}), 3).pixels, (std::vector<uint8_t>{7, 7, 7, 250, 250, 250}));
+  const Image with_alpha{1, 1, 4, {1, 2, 3, 0}};
+  EXPECT_EQ(ConvertChannels(with_alpha, 3).pixels, (std::vector<uint8_t>{1, 2, 3}));
+  const Image gray_alpha{1, 1, 2, {9, 255}};
+  EXPECT_EQ(ConvertChannels(gray_alpha, 1).pixels, std::vector<uint8_t>{9});
+  EXPECT_TRUE(ThrowsErrorWith([&] { ConvertChannels(colour, 2); }, {"expected 1 or 3 channels", "found 2"}));
+}
+
+// ---------------------------------------------------------------- Image folders
+
+using ImageFolderTest = TempDirTest;
+
+std::vector<uint8_t> PatternPixels(uint32_t sample, uint32_t width, uint32_t height, uint32_t channels) {
+  std::vector<uint8_t> pixels;
+  for (uint32_t position = 0; position < width * height; ++position)
+    for (uint32_t channel = 0; channel < channels; ++channel) pixels.push_back(Pattern(sample, position, channel));
+  return pixels;
+}
+
+TEST_F(ImageFolderTest, LoadsSortedClassesWithExactPixels) {
+  WritePng("pets/dog/2.png", 4, 3, 3, PatternPixels(2, 4, 3, 3));
+  WritePng("pets/dog/1.png", 4, 3, 3, PatternPixels(1, 4, 3, 3));
+  WritePng("pets/cat/x.PNG", 4, 3, 3, PatternPixels(0, 4, 3, 3));
+  std::ofstream(PathOf("pets/dog/notes.txt")) << "not an image";
+  WritePng("pets/.thumbnails/t.png", 1, 1, 1, {0});  // hidden: not a class
+  WritePng("pets/cat/.hidden.png", 1, 1, 1, {0});    // hidden: not a sample
+
+  const Dataset dataset = LoadImageFolder(Dir("pets"));
+  EXPECT_EQ(dataset.name, "pets");
+  EXPECT_EQ(dataset.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(dataset.num_classes, 2u);
+  EXPECT_EQ(dataset.labels, (std::vector<uint32_t>{0, 1, 1}));
+  EXPECT_EQ(dataset.sample_shape, (std::vector<uint32_t>{3, 3, 4}));  // {C, H, W}
+  EXPECT_EQ(dataset.format, FeatureFormat::kUint8);
+  EXPECT_FLOAT_EQ(dataset.scale, 1.0f / 255.0f);
+  // cat/x.PNG, dog/1.png, dog/2.png, each stored HWC exactly as written.
+  std::vector<uint8_t> expected;
+  for (uint32_t sample : {0u, 1u, 2u}) {
+    const std::vector<uint8_t> pixels = PatternPixels(sample, 4, 3, 3);
+    expected.insert(expected.end(), pixels.begin(), pixels.end());
+  }
+  EXPECT_EQ(dataset.features_u8, expected);
+}
+
+TEST_F(ImageFolderTest, ChannelsAreAutomaticOrRequested) {
+  WritePng("gray/a/1.png", 2, 1, 1, {10, 200});
+  WritePng("gray/b/1.png", 2, 1, 2, {30, 255, 40, 0});  // gray + alpha: still gray
+  const Dataset gray = LoadImageFolder(Dir("gray"));
+  EXPECT_EQ(gray.sample_shape, (std::vector<uint32_t>{1, 1, 2}));
+  EXPECT_EQ(gray.features_u8, (std::vector<uint8_t>{10, 200, 30, 40}));
+
+  ImageFolderOptions colour;
+  colour.channels = 3;
+  EXPECT_EQ(LoadImageFolder(Dir("gray"), colour).features_u8,
+            (std::vector<uint8_t>{10, 10, 10, 200, 200, 200, 30, 30, 30, 40, 40, 40}));
+
+  // One colour image makes the automatic choice RGB; alpha is dropped.
+  WritePng("mixed/a/1.png", 1, 1, 1, {90});
+  WritePng("mixed/b/1.png", 1, 1, 4, {200, 100, 50, 7});
+  const Dataset mixed = LoadImageFolder(Dir("mixed"));
+  EXPECT_EQ(mixed.sample_shape, (std::vector<uint32_t>{3, 1, 1}));
+  EXPECT_EQ(mixed.features_u8, (std::vector<uint8_t>{90, 90, 90, 200, 100, 50}));
+
+  ImageFolderOptions gray_only;
+  gray_only.channels = 1;
+  EXPECT_EQ(LoadImageFolder(Dir("mixed"), gray_only).features_u8, (std::vector<uint8_t>{90, 124}));
+}
+
+TEST_F(ImageFolderTest, ReadsBmpAndJpeg) {
+  const std::vector<uint8_t> pixels = PatternPixels(3, 8, 8, 3);
+  const std::string bmp = PathOf("formats/bmp/a.bmp");
+  ASSERT_NE(stbi_write_bmp(bmp.c_str(), 8, 8, 3, pixels.data()), 0);
+  const std::vector<uint8_t> flat(8 * 8 * 3, 180);
+  const std::string jpeg = PathOf("formats/jpeg/a.jpg");
+  ASSERT_NE(stbi_write_jpg(jpeg.c_str(), 8, 8, 3, flat.data(), 100), 0);
+
+  const Dataset dataset = LoadImageFolder(Dir("formats"));
+  ASSERT_EQ(dataset.count(), 2u);
+  EXPECT_TRUE(std::equal(pixels.begin(), pixels.end(), dataset.features_u8.begin()));  // BMP is lossless
+  for (size_t i = 0; i < flat.size(); ++i) EXPECT_NEAR(dataset.features_u8[flat.size() + i], 180, 3);
+}
+
+TEST_F(ImageFolderTest, TargetSizeResizesMixedSizes) {
+  // An 8x8 image of 2x2 blocks shrinks to its 4x4 block means; a 4x4 one is kept as is.
+  std::vector<uint8_t> big(64);
+  for (uint32_t y = 0; y < 8; ++y)
+    for (uint32_t x = 0; x < 8; ++x) big[y * 8 + x] = static_cast<uint8_t>((y / 2) * 40 + (x / 2) * 10 + (x % 2) * 2);
+  WritePng("sizes/big/a.png", 8, 8, 1, big);
+  const std::vector<uint8_t> small = PatternPixels(5, 4, 4, 1);
+  WritePng("sizes/small/a.png", 4, 4, 1, small);
+
+  ImageFolderOptions options;
+  options.width = 4;
+  options.height = 4;
+  const Dataset dataset = LoadImageFolder(Dir("sizes"), options, "sized");
+  EXPECT_EQ(dataset.name, "sized");
+  EXPECT_EQ(dataset.sample_shape, (std::vector<uint32_t>{1, 4, 4}));
+  for (uint32_t y = 0; y < 4; ++y)
+    for (uint32_t x = 0; x < 4; ++x) EXPECT_EQ(dataset.features_u8[y * 4 + x], y * 40 + x * 10 + 1);
+  EXPECT_TRUE(std::equal(small.begin(), small.end(), dataset.features_u8.begin() + 16));
+}
+
+TEST_F(ImageFolderTest, ClassNamesOptionFixesTheLabels) {
+  WritePng("test/dog/a.png", 1, 1, 1, {1});
+  ImageFolderOptions options;
+  options.class_names = {"cat", "dog", "fish"};
+  const Dataset dataset = LoadImageFolder(Dir("test"), options);
+  EXPECT_EQ(dataset.num_classes, 3u);
+  EXPECT_EQ(dataset.labels, std::vector<uint32_t>{1});
+  options.class_names = {"cat", "fish"};
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("test"), options); },
+                              {Dir("test/dog"), "not one of the expected classes", "cat, fish"}));
+
+  EXPECT_FALSE(HasTrainTestFolders(Dir()));
+  fs::create_directories(Dir("train"));
+  EXPECT_TRUE(HasTrainTestFolders(Dir()));
+}
+
+TEST_F(ImageFolderTest, MissingAndEmptyFolders) {
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("absent")); }, {Dir("absent"), "not found"}));
+
+  fs::create_directories(Dir("empty"));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("empty")); }, {Dir("empty"), "found no subfolders"}));
+
+  WritePng("flat/a.png", 1, 1, 1, {0});
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("flat")); },
+                              {Dir("flat"), "found no subfolders", "1 image directly in the folder"}));
+
+  fs::create_directories(Dir("no_images/cat"));
+  fs::create_directories(Dir("no_images/dog"));
+  std::ofstream(PathOf("no_images/cat/readme.txt")) << "text";
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("no_images")); },
+                              {Dir("no_images"), "found no images in its 2 class subfolders"}));
+
+  WritePng("one_empty/cat/a.png", 1, 1, 1, {0});
+  fs::create_directories(Dir("one_empty/dog"));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("one_empty")); },
+                              {Dir("one_empty/dog"), "holds no images"}));
+
+  std::ofstream(PathOf("a_file")) << "x";
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("a_file")); }, {Dir("a_file"), "found a file"}));
+}
+
+TEST_F(ImageFolderTest, CorruptEmptyAndTruncatedImagesNameTheFile) {
+  WritePng("corrupt/a/good.png", 2, 2, 1, {1, 2, 3, 4});
+  const std::string corrupt = WriteBytes("corrupt/b/bad.png", {'n', 'o', 't', ' ', 'a', ' ', 'p', 'n', 'g'});
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("corrupt")); }, {corrupt, "cannot decode the image: "}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { ReadImage(corrupt); }, {corrupt, "cannot decode the image: "}));
+
+  WritePng("empty/a/good.png", 2, 2, 1, {1, 2, 3, 4});
+  const std::string empty = WriteBytes("empty/b/zero.png", {});
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("empty")); }, {empty, "empty (0 bytes)"}));
+
+  // A PNG cut after its header: the size is readable, the pixels are not.
+  const std::string whole = WritePng("whole.png", 16, 16, 3, PatternPixels(0, 16, 16, 3));
+  std::ifstream in(whole, std::ios::binary);
+  std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  bytes.resize(bytes.size() / 2);
+  WritePng("truncated/a/good.png", 16, 16, 3, PatternPixels(1, 16, 16, 3));
+  const std::string truncated = WriteBytes("truncated/b/cut.png", bytes);
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("truncated")); }, {truncated, "cannot decode the image"}));
+
+  EXPECT_TRUE(ThrowsErrorWith([&] { ReadImage(Dir("none.png")); }, {Dir("none.png"), "not found"}));
+}
+
+TEST_F(ImageFolderTest, MixedSizesWithoutTargetNameTwoFiles) {
+  const std::string first = WritePng("mixed/a/1.png", 8, 8, 1, std::vector<uint8_t>(64));
+  WritePng("mixed/a/2.png", 8, 8, 1, std::vector<uint8_t>(64));
+  const std::string odd = WritePng("mixed/b/1.png", 6, 4, 1, std::vector<uint8_t>(24));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("mixed")); },
+                              {first, "is 8x8", odd, "is 6x4", "no target size"}));
+
+  ImageFolderOptions half_set;
+  half_set.width = 4;
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("mixed"), half_set); }, {"width and height", "4x0"}));
+}
+
+// ---------------------------------------------------------------- Synthetic shapes
+
+TEST(ShapesTest, ShapeBalanceAndRange) {
+  ShapesOptions options;
+  options.samples = 803;
+  const Dataset dataset = MakeShapes(options);
+  EXPECT_EQ(dataset.name, "shapes");
+  EXPECT_EQ(dataset.sample_shape, (std::vector<uint32_t>{1, 28, 28}));
+  EXPECT_EQ(dataset.format, FeatureFormat::kUint8);
+  EXPECT_EQ(dataset.num_classes, 8u);
+  EXPECT_EQ(dataset.class_names.size(), 8u);
+  EXPECT_EQ(dataset.class_names[0], "circle");
+  EXPECT_EQ(dataset.count(), 803u);
+  EXPECT_EQ(dataset.features_u8.size(), 803u * 784u);
+  const std::vector<uint32_t> counts = ClassCounts(dataset);
+  EXPECT_LE(*std::max_element(counts.begin(), counts.end()) - *std::min_element(counts.begin(), counts.end()), 1u);
+  EXPECT_FLOAT_EQ(dataset.scale, 1.0f / 255.0f);
+  for (size_t i = 0; i < dataset.count(); ++i)
+    for (size_t j = 0; j < 784; j += 97) {
+      EXPECT_GE(dataset.normalized(i, j), 0.0f);
+      EXPECT_LE(dataset.normalized(i, j), 1.0f);
+    }
+}
+
+TEST(ShapesTest, NoiselessImagesShowOneShapeOnAPlainBackground) {
+  ShapesOptions options;
+  options.samples = 400;
+  options.noise = 0.0;
+  const Dataset dataset = MakeShapes(options);
+  for (size_t i = 0; i < dataset.count(); ++i) {
+    const auto image = dataset.features_u8.begin() + static_cast<std::ptrdiff_t>(i * 784);
+    const auto [darkest, brightest] = std::minmax_element(image, image + 784);
+    // Foreground at least 0.25 above the background; the shape covers 1% to 50% of the image.
+    EXPECT_GE(*brightest - *darkest, 60) << "sample " << i;
+    const auto background = std::count(image, image + 784, *darkest);
+    EXPECT_GE(background, 784 / 2) << "sample " << i << " (" << dataset.class_names[dataset.labels[i]] << ")";
+    EXPECT_LE(background, 784 - 784 / 100) << "sample " << i << " (" << dataset.class_names[dataset.labels[i]] << ")";
+  }
+}
+
+TEST(ShapesTest, DeterministicPerSeed) {
+  ShapesOptions options;
+  options.samples = 200;
+  options.seed = 7;
+  const Dataset first = MakeShapes(options);
+  EXPECT_EQ(first.features_u8, MakeShapes(options).features_u8);
+  options.seed = 8;
+  const Dataset other = MakeShapes(options);
+  EXPECT_NE(first.features_u8, other.features_u8);
+  EXPECT_EQ(first.labels, other.labels);
+}
+
+TEST(ShapesTest, ColourSizeAndClassesOptions) {
+  ShapesOptions options;
+  options.samples = 30;
+  options.classes = 6;
+  options.size = 16;
+  options.channels = 3;
+  options.noise = 0.0;
+  const Dataset dataset = MakeShapes(options);
+  EXPECT_EQ(dataset.sample_shape, (std::vector<uint32_t>{3, 16, 16}));
+  EXPECT_EQ(dataset.features_u8.size(), 30u * 16 * 16 * 3);
+  EXPECT_EQ(dataset.class_names.back(), "vertical bars");
+  EXPECT_EQ(*std::max_element(dataset.labels.begin(), dataset.labels.end()), 5u);
+  // Channels get their own foreground and background levels.
+  bool channels_differ = false;
+  for (size_t p = 0; p < 16 * 16; ++p) channels_differ |= dataset.features_u8[p * 3] != dataset.features_u8[p * 3 + 1];
+  EXPECT_TRUE(channels_differ);
+}
+
+TEST(ShapesTest, TenThousandImagesInWellUnderASecond) {
+  const auto start = std::chrono::steady_clock::now();
+  const Dataset dataset = MakeShapes({});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(dataset.count(), 10000u);
+  EXPECT_LT(seconds, 1.0);
+  RecordProperty("seconds", std::to_string(seconds));
+}
+
+TEST(ShapesTest, BadOptionsAndSpecs) {
+  auto with = [](auto change) {
+    ShapesOptions options;
+    change(options);
+    return [options] { MakeShapes(options); };
+  };
+  EXPECT_TRUE(ThrowsErrorWith(with([](ShapesOptions& o) { o.classes = 9; }), {"classes", "found classes=9"}));
+  EXPECT_TRUE(ThrowsErrorWith(with([](ShapesOptions& o) { o.classes = 1; }), {"found classes=1"}));
+  EXPECT_TRUE(ThrowsErrorWith(with([](ShapesOptions& o) { o.samples = 3; }), {"found samples=3"}));
+  EXPECT_TRUE(ThrowsErrorWith(with([](ShapesOptions& o) { o.size = 4; }), {"found size=4"}));
+  EXPECT_TRUE(ThrowsErrorWith(with([](ShapesOptions& o) { o.channels = 2; }), {"found channels=2"}));
+  EXPECT_TRUE(ThrowsErrorWith(with([](ShapesOptions& o) { o.noise = -0.1; }), {"found noise=-0.1"}));
+
+  const ShapesOptions parsed = ParseShapesSpec("shapes:samples=500,size=32,channels=3,classes=4,noise=0.2,seed=9");
+  EXPECT_EQ(parsed.samples, 500u);
+  EXPECT_EQ(parsed.size, 32u);
+  EXPECT_EQ(parsed.channels, 3u);
+  EXPECT_EQ(parsed.classes, 4u);
+  EXPECT_DOUBLE_EQ(parsed.noise, 0.2);
+  EXPECT_EQ(parsed.seed, 9u);
+  EXPECT_EQ(ParseShapesSpec("shapes").samples, ShapesOptions{}.samples);
+  EXPECT_TRUE(ThrowsErrorWith([] { ParseShapesSpec("shapes:colour=3"); }, {"unknown option \"colour\""}));
+  EXPECT_TRUE(ThrowsErrorWith([] { ParseShapesSpec("shapes:size=1,size=2"); }, {"size", "more than once"}));
+  EXPECT_TRUE(ThrowsErrorWith([] { ParseShapesSpec("shapes:size=big"); }, {"size", "found \"big\""}));
+  EXPECT_TRUE(ThrowsErrorWith([] { ParseShapesSpec("circles"); }, {"expected the name shapes"}));
+}
+
+}  // namespace
+}  // namespace ts::data
