@@ -65,6 +65,8 @@ void main() {
       float u1 = float((InitRandomBits(p.seed, 0u, i) >> 8u) + 1u) * kTwoToMinus24;
       float radius = sqrt(-2.0 * PreciseLog(u1));
       value = p.scale * radius * CosTwoPiFraction(InitRandomBits(p.seed, 1u, i) >> 8u);
+    } else if (p.distribution == INIT_DISTRIBUTION_CONSTANT) {
+      value = p.scale;
     }
     params[i] = value;
   }

@@ -15,6 +15,7 @@ TS_SHADER_NAMESPACE_BEGIN
 const uint INIT_DISTRIBUTION_ZEROS = 0u;
 const uint INIT_DISTRIBUTION_UNIFORM = 1u;  // U(-scale, +scale)
 const uint INIT_DISTRIBUTION_NORMAL = 2u;   // N(0, scale^2)
+const uint INIT_DISTRIBUTION_CONSTANT = 3u; // every element = scale
 
 struct InitParams {
   uint count;

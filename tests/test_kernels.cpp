@@ -635,7 +635,7 @@ TEST_F(KernelTest, OptimizersTrackTheReferenceOverSeveralSteps) {
 // ---------------------------------------------------------------- init
 
 const InitKind kInitKinds[] = {InitKind::kZeros, InitKind::kHeUniform, InitKind::kHeNormal, InitKind::kXavierUniform,
-                               InitKind::kXavierNormal};
+                               InitKind::kXavierNormal, InitKind::kOnes};
 
 class InitTest : public KernelTest {
  protected:
@@ -657,6 +657,7 @@ double InitScale(InitKind kind, uint32_t fan_in, uint32_t fan_out) {
     case InitKind::kHeNormal: return std::sqrt(2.0 / fan_in);
     case InitKind::kXavierUniform: return std::sqrt(6.0 / (fan_in + fan_out));
     case InitKind::kXavierNormal: return std::sqrt(2.0 / (fan_in + fan_out));
+    case InitKind::kOnes: return 1;
   }
   return 0;
 }
@@ -685,9 +686,10 @@ TEST_F(InitTest, EveryElementEqualsInitValue) {
 TEST_F(InitTest, DistributionsHaveTheTargetStatistics) {
   const uint32_t count = 100000, fan_in = 300, fan_out = 100;
   for (InitKind kind : kInitKinds) {
-    if (kind == InitKind::kZeros) {
-      std::vector<float> zeros = RunInit(kind, count, 7, fan_in, fan_out);
-      EXPECT_TRUE(std::all_of(zeros.begin(), zeros.end(), [](float v) { return v == 0.0f; }));
+    if (kind == InitKind::kZeros || kind == InitKind::kOnes) {
+      const float constant = kind == InitKind::kOnes ? 1.0f : 0.0f;
+      std::vector<float> values = RunInit(kind, count, 7, fan_in, fan_out);
+      EXPECT_TRUE(std::all_of(values.begin(), values.end(), [&](float v) { return v == constant; }));
       continue;
     }
     SCOPED_TRACE(kernels::InitName(kind));

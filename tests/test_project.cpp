@@ -385,7 +385,8 @@ TEST(BuildModel, StructuralAndNamingErrors) {
 }
 
 TEST(BuildModel, EveryLayerTypeConvertsToItsOwnTypeName) {
-  for (const char* type : {"input", "flatten", "dense", "relu", "leaky_relu", "sigmoid", "tanh", "gelu",
+  for (const char* type : {"input", "flatten", "dense", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "conv2d",
+                           "max_pool2d", "avg_pool2d", "global_avg_pool", "dropout", "batch_norm",
                            "softmax_cross_entropy", "mse", "bce_with_logits"}) {
     std::string error;
     std::optional<nn::LayerDesc> layer = LayerFromEdit({.type = type}, &error);
@@ -393,10 +394,47 @@ TEST(BuildModel, EveryLayerTypeConvertsToItsOwnTypeName) {
     EXPECT_EQ(layer->TypeName(), type);
   }
   std::string error;
-  EXPECT_FALSE(LayerFromEdit({.type = "conv2d"}, &error));
-  EXPECT_TRUE(ContainsAll(error, {"conv2d"}));
-  EXPECT_FALSE(LayerFromEdit({.type = "dense", .init = "ones"}, &error));
-  EXPECT_TRUE(ContainsAll(error, {"init", "ones", "he_uniform"}));
+  EXPECT_FALSE(LayerFromEdit({.type = "conv3d"}, &error));
+  EXPECT_TRUE(ContainsAll(error, {"conv3d"}));
+  EXPECT_FALSE(LayerFromEdit({.type = "dense", .init = "orthogonal"}, &error));
+  EXPECT_TRUE(ContainsAll(error, {"init", "orthogonal", "he_uniform"}));
+}
+
+TEST(BuildModel, ConvolutionLayersParseWhatTheUserTyped) {
+  std::string error;
+  std::optional<nn::LayerDesc> conv =
+      LayerFromEdit({.type = "conv2d", .filters = "16", .kernel = "3x5", .stride = "2", .padding = "1x2"}, &error);
+  ASSERT_TRUE(conv) << error;
+  EXPECT_EQ(conv->filters, 16u);
+  EXPECT_EQ(conv->kernel, (std::array<uint32_t, 2>{3, 5}));
+  EXPECT_EQ(conv->stride, (std::array<uint32_t, 2>{2, 2}));
+  EXPECT_EQ(conv->padding, nn::PaddingMode::kExplicit);
+  EXPECT_EQ(conv->pad, (std::array<uint32_t, 2>{1, 2}));
+  conv = LayerFromEdit({.type = "conv2d", .padding = "same"}, &error);
+  ASSERT_TRUE(conv) << error;
+  EXPECT_EQ(conv->padding, nn::PaddingMode::kSame);
+  EXPECT_FALSE(LayerFromEdit({.type = "conv2d", .padding = "full"}, &error));
+  EXPECT_TRUE(ContainsAll(error, {"padding", "valid", "same", "full"}));
+  EXPECT_FALSE(LayerFromEdit({.type = "conv2d", .kernel = "0"}, &error));
+  EXPECT_TRUE(ContainsAll(error, {"kernel", "at least 1"}));
+  std::optional<nn::LayerDesc> pool = LayerFromEdit({.type = "avg_pool2d", .kernel = "3", .padding = "1"}, &error);
+  ASSERT_TRUE(pool) << error;
+  EXPECT_EQ(pool->pool, kernels::PoolKind::kAverage);
+  EXPECT_EQ(pool->stride, (std::array<uint32_t, 2>{3, 3}));  // a pool's stride defaults to its window
+  EXPECT_EQ(pool->pad, (std::array<uint32_t, 2>{1, 1}));
+  EXPECT_FALSE(LayerFromEdit({.type = "dropout", .rate = "1"}, &error));
+  EXPECT_TRUE(ContainsAll(error, {"rate", "[0, 1)"}));
+}
+
+TEST(BuildModel, CnnPresetRoundTripsThroughTheProject) {
+  for (const nn::Preset& preset : nn::BuiltInPresets()) {
+    SCOPED_TRACE(preset.name);
+    nn::ModelDesc model = nn::ParseModel(preset.json, preset.name);
+    Project project = ProjectFromModel(model, nn::ParseTrainConfig(model.training, preset.name));
+    std::optional<nn::ModelDesc> built = BuildModel(project, nullptr);
+    ASSERT_TRUE(built);
+    EXPECT_EQ(nn::ModelToJson(*built)["layers"], nn::ModelToJson(model)["layers"]);
+  }
 }
 
 TEST(BuildModel, PartialShapesStopAtTheFirstBadRow) {

@@ -26,8 +26,15 @@ struct LayerEdit {
   std::string units = "16";          // dense
   std::string shape = "2";           // input: "2" or "1x28x28"
   std::string slope = "0.01";        // leaky_relu
-  bool bias = true;                  // dense
-  std::string init;                  // dense; empty = default
+  bool bias = true;                  // dense, conv2d
+  std::string init;                  // dense, conv2d; empty = default
+  std::string filters = "32";        // conv2d: output channels
+  std::string kernel = "3";          // conv2d kernel / pool window: "3" or "3x5" (height x width)
+  std::string stride;                // conv2d, pools: "2" or "2x1"; empty = default (1; a pool's window)
+  std::string padding = "valid";     // conv2d: "valid", "same", "1" or "1x2"; pools: "0", "1" ...
+  std::string rate = "0.5";          // dropout: drop probability
+  std::string momentum = "0.1";      // batch_norm
+  std::string epsilon = "1e-05";     // batch_norm
   std::string error;                 // why this layer is invalid ("" when valid)
 };
 

@@ -94,7 +94,15 @@ void UpdateFromSession(AppState& state) {
 
 void LoadProjectData(AppState& state) {
   try {
-    data::DataSplit split = data::LoadDataSpec(DataSpecFor(state.project.data));
+    std::string spec = DataSpecFor(state.project.data);
+    // An image folder is resized to what the model takes (when its input is an image).
+    if (state.project.data.kind == "images" && state.model && state.model->layers[0].shape.size() == 3) {
+      const std::vector<uint32_t>& shape = state.model->layers[0].shape;
+      spec += ":size=" + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) + ",channels=" +
+              std::to_string(shape[0]) + ",test_fraction=" + std::to_string(state.project.data.test_fraction) +
+              ",seed=" + std::to_string(state.project.data.seed);
+    }
+    data::DataSplit split = data::LoadDataSpec(spec);
     // Points the user added by clicking join the training set.
     for (const DataChoice::AddedPoint& p : state.project.data.added_points) {
       if (split.train.format != data::FeatureFormat::kFloat32 || split.train.feature_size() != 2) break;

@@ -1,6 +1,7 @@
 #include "ui/project.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -41,13 +42,19 @@ const LayerType kLayerTypes[] = {
     {"sigmoid", nn::LayerKind::kActivation, kernels::Activation::kSigmoid, {}},
     {"tanh", nn::LayerKind::kActivation, kernels::Activation::kTanh, {}},
     {"gelu", nn::LayerKind::kActivation, kernels::Activation::kGelu, {}},
+    {"conv2d", nn::LayerKind::kConv2D, kernels::Activation::kIdentity, {}},
+    {"max_pool2d", nn::LayerKind::kPool2D, kernels::Activation::kIdentity, {}},
+    {"avg_pool2d", nn::LayerKind::kPool2D, kernels::Activation::kIdentity, {}},
+    {"global_avg_pool", nn::LayerKind::kGlobalAvgPool, kernels::Activation::kIdentity, {}},
+    {"dropout", nn::LayerKind::kDropout, kernels::Activation::kIdentity, {}},
+    {"batch_norm", nn::LayerKind::kBatchNorm, kernels::Activation::kIdentity, {}},
     {"softmax_cross_entropy", nn::LayerKind::kLoss, {}, kernels::LossKind::kSoftmaxCrossEntropy},
     {"mse", nn::LayerKind::kLoss, {}, kernels::LossKind::kMeanSquaredError},
     {"bce_with_logits", nn::LayerKind::kLoss, {}, kernels::LossKind::kBinaryCrossEntropyWithLogits},
 };
 
-constexpr const char* kDataKinds[] = {"spiral", "circles", "xor",   "blobs", "moons", "mnist", "fashion-mnist",
-                                      "iris",   "wine",    "digits", "csv",  "idx"};
+constexpr const char* kDataKinds[] = {"spiral", "circles", "xor",    "blobs", "moons", "mnist",  "fashion-mnist",
+                                      "iris",   "wine",    "digits", "csv",   "idx",   "shapes", "cifar10", "images"};
 
 const LayerType* FindLayerType(const std::string& name) {
   for (const LayerType& type : kLayerTypes)
@@ -141,9 +148,58 @@ std::optional<float> ParseSlope(const std::string& typed, std::string* error) {
   return static_cast<float>(value);
 }
 
+// "3" (3 x 3) or "3x5" (height x width), each >= 1 (>= 0 when zero is allowed, for padding).
+std::optional<std::array<uint32_t, 2>> ParsePair(const std::string& typed, const std::string& what, bool zero_allowed,
+                                                 std::string* error) {
+  std::vector<std::string> parts(1);
+  for (char c : typed) {
+    if (c == 'x' || c == 'X' || c == ',' || c == '*') parts.emplace_back();
+    else parts.back() += c;
+  }
+  if (parts.size() > 2) {
+    *error = what + " takes one number or height x width (e.g. 3 or 3x5); found \"" + typed + "\".";
+    return std::nullopt;
+  }
+  std::array<uint32_t, 2> pair{};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string text = Trim(parts[i]);
+    if (zero_allowed && !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c == '0'; })) {
+      pair[i] = 0;
+      continue;
+    }
+    std::optional<uint32_t> value = ParsePositiveCount(text, what, zero_allowed ? "0 or 1" : "3 or 3x5", error);
+    if (!value) return std::nullopt;
+    pair[i] = *value;
+  }
+  if (parts.size() == 1) pair[1] = pair[0];
+  return pair;
+}
+
+// A number in [low, high) (or [low, high] when `inclusive`).
+std::optional<float> ParseFraction(const std::string& typed, const std::string& what, double low, double high,
+                                   bool inclusive, const char* example, std::string* error) {
+  std::string text = Trim(typed);
+  char* end = nullptr;
+  double value = text.empty() ? 0.0 : std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value)) {
+    *error = what + " must be a number, e.g. " + example + "; found \"" + typed + "\".";
+    return std::nullopt;
+  }
+  if (value < low || value > high || (!inclusive && value == high)) {
+    *error = what + " must be in [" + FormatNumber(float(low)) + ", " + FormatNumber(float(high)) + (inclusive ? "]" : ")") +
+             "; found " + text + ".";
+    return std::nullopt;
+  }
+  return static_cast<float>(value);
+}
+
+std::string PairText(const std::array<uint32_t, 2>& pair) {
+  return pair[0] == pair[1] ? std::to_string(pair[0]) : std::to_string(pair[0]) + "x" + std::to_string(pair[1]);
+}
+
 std::optional<kernels::InitKind> ParseInitName(const std::string& name) {
   for (kernels::InitKind kind : {kernels::InitKind::kZeros, kernels::InitKind::kHeUniform, kernels::InitKind::kHeNormal,
-                                 kernels::InitKind::kXavierUniform, kernels::InitKind::kXavierNormal})
+                                 kernels::InitKind::kXavierUniform, kernels::InitKind::kXavierNormal, kernels::InitKind::kOnes})
     if (name == kernels::InitName(kind)) return kind;
   return std::nullopt;
 }
@@ -302,6 +358,32 @@ std::vector<LayerEdit> ReadModelLayers(const json& model, const std::string& sou
     });
     edit.bias = layer.Bool("bias", true);
     edit.init = layer.String("init", "");
+    // A pair is a number, [height, width], or the text the user left invalid.
+    auto pair_text = [](const json& v) -> std::optional<std::string> {
+      if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+      if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer())
+        return std::to_string(v[0].get<int64_t>()) + "x" + std::to_string(v[1].get<int64_t>());
+      return std::nullopt;
+    };
+    auto number_text = [](const json& v) -> std::optional<std::string> {
+      if (v.is_number()) return FormatNumber(v.get<float>());
+      return std::nullopt;
+    };
+    edit.filters = layer.Typed("filters", edit.filters, [](const json& v) -> std::optional<std::string> {
+      if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+      return std::nullopt;
+    });
+    const bool pool = edit.type == "max_pool2d" || edit.type == "avg_pool2d";
+    if (pool) edit.kernel = edit.padding = "";
+    edit.kernel = layer.Typed(pool ? "size" : "kernel", pool ? "2" : edit.kernel, pair_text);
+    edit.stride = layer.Typed("stride", "", pair_text);
+    edit.padding = layer.Typed("padding", pool ? "0" : edit.padding, [&](const json& v) -> std::optional<std::string> {
+      if (v.is_string()) return v.get<std::string>();
+      return pair_text(v);
+    });
+    edit.rate = layer.Typed("rate", edit.rate, number_text);
+    edit.momentum = layer.Typed("momentum", edit.momentum, number_text);
+    edit.epsilon = layer.Typed("epsilon", edit.epsilon, number_text);
     layer.RejectUnknown("a layer");
     edits.push_back(edit);
   }
@@ -333,6 +415,21 @@ json LayersToJson(const std::vector<LayerEdit>& layers) {
       if (!edit.init.empty()) raw["init"] = edit.init;
     }
     if (type && type->activation == kernels::Activation::kLeakyRelu) raw["slope"] = edit.slope;
+    if (kind == nn::LayerKind::kConv2D) {
+      raw["filters"] = edit.filters;
+      raw["kernel"] = edit.kernel;
+      if (!Trim(edit.stride).empty()) raw["stride"] = edit.stride;
+      raw["padding"] = edit.padding;
+      if (!edit.bias) raw["bias"] = false;
+      if (!edit.init.empty()) raw["init"] = edit.init;
+    }
+    if (kind == nn::LayerKind::kPool2D) {
+      raw["size"] = edit.kernel;
+      if (!Trim(edit.stride).empty()) raw["stride"] = edit.stride;
+      raw["padding"] = edit.padding;
+    }
+    if (kind == nn::LayerKind::kDropout) raw["rate"] = edit.rate;
+    if (kind == nn::LayerKind::kBatchNorm) raw["momentum"] = edit.momentum, raw["epsilon"] = edit.epsilon;
     list.push_back(raw);
   }
   return list;
@@ -530,6 +627,24 @@ Project ProjectFromModel(const nn::ModelDesc& model, const nn::TrainConfig& conf
       edit.init = layer.init ? kernels::InitName(*layer.init) : "";
     }
     edit.slope = FormatNumber(layer.leaky_slope);
+    if (layer.kind == nn::LayerKind::kConv2D) {
+      edit.filters = std::to_string(layer.filters);
+      edit.kernel = PairText(layer.kernel);
+      edit.stride = layer.stride == std::array<uint32_t, 2>{1, 1} ? "" : PairText(layer.stride);
+      edit.padding = layer.padding == nn::PaddingMode::kValid  ? "valid"
+                     : layer.padding == nn::PaddingMode::kSame ? "same"
+                                                               : PairText(layer.pad);
+      edit.bias = layer.bias;
+      edit.init = layer.init ? kernels::InitName(*layer.init) : "";
+    }
+    if (layer.kind == nn::LayerKind::kPool2D) {
+      edit.kernel = PairText(layer.kernel);
+      edit.stride = layer.stride == layer.kernel ? "" : PairText(layer.stride);
+      edit.padding = PairText(layer.pad);
+    }
+    edit.rate = FormatNumber(layer.rate);
+    edit.momentum = FormatNumber(layer.momentum);
+    edit.epsilon = FormatNumber(layer.epsilon);
     project.layers.push_back(edit);
   }
   ClearDefaultNames(project.layers);
@@ -564,7 +679,7 @@ std::optional<nn::LayerDesc> LayerFromEdit(const LayerEdit& edit, std::string* e
       if (!edit.init.empty()) {
         layer.init = ParseInitName(edit.init);
         if (!layer.init) {
-          *error = "unknown init '" + edit.init + "'; known: zeros, he_uniform, he_normal, xavier_uniform, xavier_normal.";
+          *error = "unknown init '" + edit.init + "'; known: zeros, ones, he_uniform, he_normal, xavier_uniform, xavier_normal.";
           return std::nullopt;
         }
       }
@@ -577,6 +692,77 @@ std::optional<nn::LayerDesc> LayerFromEdit(const LayerEdit& edit, std::string* e
         layer.leaky_slope = *slope;
       }
       break;
+    case nn::LayerKind::kConv2D: {
+      std::optional<uint32_t> filters = ParsePositiveCount(edit.filters, "filters", "32", error);
+      if (!filters) return std::nullopt;
+      layer.filters = *filters;
+      std::optional<std::array<uint32_t, 2>> kernel = ParsePair(edit.kernel, "kernel", false, error);
+      if (!kernel) return std::nullopt;
+      layer.kernel = *kernel;
+      if (!Trim(edit.stride).empty()) {
+        std::optional<std::array<uint32_t, 2>> stride = ParsePair(edit.stride, "stride", false, error);
+        if (!stride) return std::nullopt;
+        layer.stride = *stride;
+      }
+      const std::string padding = Trim(edit.padding);
+      if (padding == "valid" || padding.empty()) {
+        layer.padding = nn::PaddingMode::kValid;
+      } else if (padding == "same") {
+        layer.padding = nn::PaddingMode::kSame;
+      } else {
+        std::string pad_error;
+        std::optional<std::array<uint32_t, 2>> pad = ParsePair(padding, "padding", true, &pad_error);
+        if (!pad) {
+          *error = "padding must be valid, same, or zeros per side (e.g. 1 or 1x2); found \"" + edit.padding + "\".";
+          return std::nullopt;
+        }
+        layer.padding = nn::PaddingMode::kExplicit;
+        layer.pad = *pad;
+      }
+      layer.bias = edit.bias;
+      if (!edit.init.empty()) {
+        layer.init = ParseInitName(edit.init);
+        if (!layer.init) {
+          *error = "unknown init '" + edit.init + "'; known: zeros, ones, he_uniform, he_normal, xavier_uniform, xavier_normal.";
+          return std::nullopt;
+        }
+      }
+      break;
+    }
+    case nn::LayerKind::kPool2D: {
+      layer.pool = edit.type == "avg_pool2d" ? kernels::PoolKind::kAverage : kernels::PoolKind::kMax;
+      std::optional<std::array<uint32_t, 2>> size = ParsePair(edit.kernel, "size", false, error);
+      if (!size) return std::nullopt;
+      layer.kernel = *size;
+      layer.stride = *size;
+      if (!Trim(edit.stride).empty()) {
+        std::optional<std::array<uint32_t, 2>> stride = ParsePair(edit.stride, "stride", false, error);
+        if (!stride) return std::nullopt;
+        layer.stride = *stride;
+      }
+      layer.padding = nn::PaddingMode::kExplicit;
+      const std::string padding = Trim(edit.padding);
+      std::optional<std::array<uint32_t, 2>> pad =
+          ParsePair(padding.empty() || padding == "valid" ? "0" : padding, "padding", true, error);
+      if (!pad) return std::nullopt;
+      layer.pad = *pad;
+      break;
+    }
+    case nn::LayerKind::kDropout: {
+      std::optional<float> rate = ParseFraction(edit.rate, "rate (the drop probability)", 0, 1, false, "0.5", error);
+      if (!rate) return std::nullopt;
+      layer.rate = *rate;
+      break;
+    }
+    case nn::LayerKind::kBatchNorm: {
+      std::optional<float> momentum = ParseFraction(edit.momentum, "momentum", 0, 1, true, "0.1", error);
+      if (!momentum) return std::nullopt;
+      std::optional<float> epsilon = ParseFraction(edit.epsilon, "epsilon", 1e-12, 1, false, "1e-5", error);
+      if (!epsilon) return std::nullopt;
+      layer.momentum = *momentum;
+      layer.epsilon = *epsilon;
+      break;
+    }
     default:
       break;
   }
@@ -705,6 +891,17 @@ std::string DataSpecFor(const DataChoice& data) {
     return data.path.find(':') == std::string::npos ? data.path + ":" + split : data.path;
   }
   if (data.kind == "idx") return "idx:" + data.path;
+  if (data.kind == "images") return "images:" + data.path;
+  if (data.kind == "cifar10") return data.path.empty() ? "cifar10" : "cifar10:" + data.path;
+  if (data.kind == "shapes") {
+    std::string spec = "shapes:samples=" + std::to_string(data.samples) + ",classes=" + std::to_string(data.classes) +
+                       ",seed=" + std::to_string(data.seed);
+    if (data.test_fraction > 0 && data.test_fraction < 1) {
+      double test_samples = std::round(data.samples * data.test_fraction / (1.0 - data.test_fraction));
+      spec += ",test_samples=" + std::to_string(std::max<uint64_t>(1, static_cast<uint64_t>(test_samples)));
+    }
+    return spec;
+  }
   return data.kind;  // mnist, fashion-mnist: no options
 }
 
@@ -760,6 +957,18 @@ DataChoice DataChoiceFromSpec(const std::string& spec) {
     return data;
   }
   if (name == "mnist" || name == "fashion-mnist") data.kind = name;
+  if (name == "idx" || name == "images" || name == "cifar10") {
+    data.kind = name;
+    data.path = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  }
+  if (name == "shapes") {
+    data.kind = name;
+    data.samples = static_cast<uint32_t>(number("samples", 10000));
+    data.classes = static_cast<uint32_t>(number("classes", 8));
+    data.seed = static_cast<uint32_t>(number("seed", 1));
+    double test_samples = number("test_samples", data.samples / 5.0);
+    data.test_fraction = static_cast<float>(test_samples / (data.samples + test_samples));
+  }
   return data;
 }
 

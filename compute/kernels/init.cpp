@@ -27,6 +27,7 @@ Distribution DistributionOf(InitKind kind, uint32_t fan_in, uint32_t fan_out) {
     case InitKind::kHeNormal: return {gpu::INIT_DISTRIBUTION_NORMAL, std::sqrt(2.0 / in)};
     case InitKind::kXavierUniform: return {gpu::INIT_DISTRIBUTION_UNIFORM, std::sqrt(6.0 / in_out)};
     case InitKind::kXavierNormal: return {gpu::INIT_DISTRIBUTION_NORMAL, std::sqrt(2.0 / in_out)};
+    case InitKind::kOnes: return {gpu::INIT_DISTRIBUTION_CONSTANT, 1.0};
   }
   return {gpu::INIT_DISTRIBUTION_ZEROS, 0.0};
 }
@@ -49,6 +50,7 @@ const char* InitName(InitKind kind) {
     case InitKind::kHeNormal: return "he_normal";
     case InitKind::kXavierUniform: return "xavier_uniform";
     case InitKind::kXavierNormal: return "xavier_normal";
+    case InitKind::kOnes: return "ones";
   }
   return "unknown";
 }
@@ -86,6 +88,7 @@ double InitValue(InitKind kind, uint32_t seed, uint32_t index, uint32_t fan_in, 
     double u2 = double(gpu::InitRandomBits(seed, 1, index) >> 8) * kTwoToMinus24;        // [0, 1)
     return distribution.scale * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
   }
+  if (distribution.shape == gpu::INIT_DISTRIBUTION_CONSTANT) return distribution.scale;
   return 0.0;
 }
 

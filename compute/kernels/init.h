@@ -16,6 +16,7 @@ enum class InitKind : uint32_t {
   kHeNormal = 2,       // N(0, 2/fan_in)
   kXavierUniform = 3,  // U(-sqrt(6/(fan_in+fan_out)), +...): for tanh/sigmoid/linear layers
   kXavierNormal = 4,   // N(0, 2/(fan_in+fan_out))
+  kOnes = 5,           // 1 everywhere: batch norm's scale (gamma), running variance
 };
 
 const char* InitName(InitKind kind);  // "zeros", "he_uniform", "he_normal", "xavier_uniform", "xavier_normal"

@@ -44,6 +44,10 @@ std::string ArchitectureSignature(const ModelDesc& model) {
     text += layer.TypeName();
     if (layer.kind == LayerKind::kInput) text.append(" ").append(ShapeString(layer.shape));
     if (layer.kind == LayerKind::kDense) text.append(" ").append(std::to_string(layer.units)).append(layer.bias ? "" : " (no bias)");
+    if (layer.kind == LayerKind::kConv2D)
+      text.append(" ").append(std::to_string(layer.filters)).append(" ")
+          .append(std::to_string(layer.kernel[0])).append("x").append(std::to_string(layer.kernel[1]))
+          .append(layer.bias ? "" : " (no bias)");
   }
   return text;
 }
@@ -52,7 +56,8 @@ void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
   std::string model = ModelToJson(c.model).dump();
   std::string config = c.config.dump();
   uint64_t p = c.parameters.size();
-  size_t size = kHeaderBytes + model.size() + config.size() + 4 * p * (1 + c.optimizer_state.size()) + 4;
+  uint64_t r = c.statistics.size();
+  size_t size = kHeaderBytes + model.size() + config.size() + 4 * p * (1 + c.optimizer_state.size()) + 4 * r + 4;
   std::string out(size, '\0');
   std::memcpy(out.data(), kMagic, 8);
   Put<uint32_t>(out, 8, kVersion);
@@ -64,6 +69,7 @@ void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
   Put<uint32_t>(out, 44, c.position.epoch);
   Put<uint64_t>(out, 48, c.position.global_step);
   Put<uint32_t>(out, 56, c.position.step_in_epoch);
+  Put<uint32_t>(out, 60, static_cast<uint32_t>(r));
   size_t at = kHeaderBytes;
   std::memcpy(out.data() + at, model.data(), model.size());
   at += model.size();
@@ -76,6 +82,8 @@ void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
     std::memcpy(out.data() + at, state.data(), 4 * p);
     at += 4 * p;
   }
+  std::memcpy(out.data() + at, c.statistics.data(), 4 * r);
+  at += 4 * r;
   Put<uint32_t>(out, at, Crc32(out.data(), at));
   WriteFileAtomically(path, out);
 }
@@ -94,10 +102,10 @@ Checkpoint LoadCheckpoint(const std::string& path) {
     fail("byte 8: checkpoint format version " + std::to_string(version) + " is not supported (expected " +
          std::to_string(kVersion) + ").");
   uint64_t model_bytes = Get<uint64_t>(in, 16), config_bytes = Get<uint64_t>(in, 24), p = Get<uint64_t>(in, 32);
-  uint32_t states = Get<uint32_t>(in, 40);
-  if (states > 2 || p > (uint64_t(1) << 34) || model_bytes > (uint64_t(1) << 30) || config_bytes > (uint64_t(1) << 30))
-    fail("bytes 16-43: the header holds impossible sizes; the file is corrupt.");
-  uint64_t expected = kHeaderBytes + model_bytes + config_bytes + 4 * p * (1 + uint64_t(states)) + 4;
+  uint32_t states = Get<uint32_t>(in, 40), statistics = Get<uint32_t>(in, 60);
+  if (states > 2 || statistics > (1u << 28) || p > (uint64_t(1) << 34) || model_bytes > (uint64_t(1) << 30) || config_bytes > (uint64_t(1) << 30))
+    fail("bytes 16-63: the header holds impossible sizes; the file is corrupt.");
+  uint64_t expected = kHeaderBytes + model_bytes + config_bytes + 4 * p * (1 + uint64_t(states)) + 4 * uint64_t(statistics) + 4;
   if (in.size() != expected)
     fail(std::string(in.size() < expected ? "truncated" : "has extra bytes") + ": the header describes " +
          std::to_string(expected) + " bytes, the file has " + std::to_string(in.size()) + ".");
@@ -125,6 +133,8 @@ Checkpoint LoadCheckpoint(const std::string& path) {
     std::memcpy(c.optimizer_state.back().data(), in.data() + at, 4 * p);
     at += 4 * p;
   }
+  c.statistics.resize(statistics);
+  std::memcpy(c.statistics.data(), in.data() + at, 4 * size_t(statistics));
   return c;
 }
 
@@ -135,6 +145,7 @@ Checkpoint CaptureCheckpoint(const Trainer& trainer) {
   c.position = trainer.position();
   c.parameters = trainer.plan().ReadParameters();
   c.optimizer_state = trainer.plan().ReadOptimizerState();
+  c.statistics = trainer.plan().ReadStatistics();
   return c;
 }
 
@@ -146,6 +157,12 @@ void RestoreParameters(Plan& plan, const Checkpoint& c, const std::string& sourc
     throw Error(source + ": holds " + std::to_string(c.parameters.size()) + " parameters; the model has " +
                 std::to_string(plan.parameter_count()) + ".");
   plan.WriteParameters(c.parameters);
+  uint64_t statistics = 0;
+  for (const ParameterTensor& t : plan.statistics()) statistics += t.count;
+  if (c.statistics.size() != statistics)
+    throw Error(source + ": holds " + std::to_string(c.statistics.size()) + " running statistics; the model has " +
+                std::to_string(statistics) + ".");
+  if (statistics) plan.WriteStatistics(c.statistics);
 }
 
 void RestoreCheckpoint(Trainer& trainer, const Checkpoint& c, const std::string& source) {

@@ -12,8 +12,9 @@
 //   44-47        uint32 epoch
 //   48-55        uint64 global step
 //   56-59        uint32 step in epoch
-//   60-63        reserved (0)
-//   64...        model JSON, config JSON, P floats of parameters, S x P floats of state
+//   60-63        uint32 running statistics count (R; 0 in files from before batch norm)
+//   64...        model JSON, config JSON, P floats of parameters, S x P floats of state,
+//                R floats of running statistics (Plan::ReadStatistics order)
 //   last 4 bytes uint32 CRC-32 of everything before it
 // Written atomically (temporary file, then rename).
 #pragma once
@@ -32,6 +33,7 @@ struct Checkpoint {
   TrainPosition position;
   std::vector<float> parameters;                  // Plan::ReadParameters order
   std::vector<std::vector<float>> optimizer_state;
+  std::vector<float> statistics;                  // Plan::ReadStatistics order (batch norm)
 };
 
 void SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint);
@@ -43,7 +45,7 @@ Checkpoint CaptureCheckpoint(const Trainer& trainer);
 // Loads parameters, optimizer state and position into `trainer`. Throws
 // ts::Error when the checkpoint is for another architecture or optimizer.
 void RestoreCheckpoint(Trainer& trainer, const Checkpoint& checkpoint, const std::string& source);
-// Loads only the parameters into a plan (for evaluation).
+// Loads only the parameters and running statistics into a plan (for evaluation).
 void RestoreParameters(Plan& plan, const Checkpoint& checkpoint, const std::string& source);
 
 // "input 2 > dense 64 > relu > dense 3 > softmax_cross_entropy": what must match.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "compute/common/error.h"
+#include "compute/kernels/conv2d.h"
 
 namespace ts::nn {
 namespace {
@@ -23,12 +24,19 @@ struct LayerType {
   LayerKind kind;
   kernels::Activation activation;
   kernels::LossKind loss;
+  kernels::PoolKind pool = kernels::PoolKind::kMax;
 };
 
 const LayerType kLayerTypes[] = {
     {"input", LayerKind::kInput, kernels::Activation::kIdentity, {}},
     {"flatten", LayerKind::kFlatten, kernels::Activation::kIdentity, {}},
     {"dense", LayerKind::kDense, kernels::Activation::kIdentity, {}},
+    {"conv2d", LayerKind::kConv2D, kernels::Activation::kIdentity, {}},
+    {"max_pool2d", LayerKind::kPool2D, kernels::Activation::kIdentity, {}, kernels::PoolKind::kMax},
+    {"avg_pool2d", LayerKind::kPool2D, kernels::Activation::kIdentity, {}, kernels::PoolKind::kAverage},
+    {"global_avg_pool", LayerKind::kGlobalAvgPool, kernels::Activation::kIdentity, {}},
+    {"dropout", LayerKind::kDropout, kernels::Activation::kIdentity, {}},
+    {"batch_norm", LayerKind::kBatchNorm, kernels::Activation::kIdentity, {}},
     {"relu", LayerKind::kActivation, kernels::Activation::kRelu, {}},
     {"leaky_relu", LayerKind::kActivation, kernels::Activation::kLeakyRelu, {}},
     {"sigmoid", LayerKind::kActivation, kernels::Activation::kSigmoid, {}},
@@ -93,6 +101,36 @@ class ObjectReader {
     if (!value->is_boolean()) throw Error(Field(key) + ": expected true or false, found " + Describe(*value) + ".");
     return value->get<bool>();
   }
+  // A positive integer n (meaning {n, n}) or a list [height, width] of them.
+  std::array<uint32_t, 2> Pair(const std::string& key, std::array<uint32_t, 2> fallback, bool required = false) {
+    const json* value = Find(key);
+    if (!value) {
+      if (required) throw Error(path_ + ": the field '" + key + "' is missing (a positive integer or [height, width]).");
+      return fallback;
+    }
+    if (value->is_array()) {
+      if (value->size() != 2)
+        throw Error(Field(key) + ": expected a positive integer or [height, width], found " + Describe(*value) + ".");
+      return {PositiveIntValue((*value)[0], Field(key) + "[0]"), PositiveIntValue((*value)[1], Field(key) + "[1]")};
+    }
+    const uint32_t n = PositiveIntValue(*value, Field(key));
+    return {n, n};
+  }
+  // A non-negative integer n ({n, n}) or a list [rows, columns] of them.
+  std::array<uint32_t, 2> Padding(const json& value, const std::string& key) {
+    auto one = [&](const json& v, const std::string& where) -> uint32_t {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 0xffff)
+        throw Error(where + ": expected 'valid', 'same' or a non-negative integer (or [rows, columns]), found " +
+                    Describe(v) + ".");
+      return static_cast<uint32_t>(v.get<int64_t>());
+    };
+    if (value.is_array()) {
+      if (value.size() != 2) throw Error(Field(key) + ": expected [rows, columns], found " + Describe(value) + ".");
+      return {one(value[0], Field(key) + "[0]"), one(value[1], Field(key) + "[1]")};
+    }
+    const uint32_t n = one(value, Field(key));
+    return {n, n};
+  }
   // Throws if the object has a field no Find() asked about.
   void RejectUnknown(const std::string& what) {
     for (auto it = object_.begin(); it != object_.end(); ++it)
@@ -135,6 +173,7 @@ LayerDesc ParseLayer(const json& value, const std::string& path) {
   layer.kind = found->kind;
   layer.activation = found->activation;
   layer.loss = found->loss;
+  layer.pool = found->pool;
   layer.name = reader.String("name", "");
   switch (layer.kind) {
     case LayerKind::kInput: {
@@ -150,6 +189,48 @@ LayerDesc ParseLayer(const json& value, const std::string& path) {
       layer.units = reader.PositiveInt("units", 0, true);
       layer.bias = reader.Bool("bias", true);
       if (reader.Find("init")) layer.init = ParseInit(reader.String("init", ""), reader.Field("init"));
+      break;
+    }
+    case LayerKind::kConv2D: {
+      layer.filters = reader.PositiveInt("filters", 0, true);
+      layer.kernel = reader.Pair("kernel", {3, 3}, true);
+      layer.stride = reader.Pair("stride", {1, 1});
+      layer.bias = reader.Bool("bias", true);
+      if (reader.Find("init")) layer.init = ParseInit(reader.String("init", ""), reader.Field("init"));
+      if (const json* padding = reader.Find("padding")) {
+        if (padding->is_string()) {
+          const std::string mode = padding->get<std::string>();
+          if (mode == "valid") layer.padding = PaddingMode::kValid;
+          else if (mode == "same") layer.padding = PaddingMode::kSame;
+          else throw Error(reader.Field("padding") + ": expected 'valid', 'same' or a number, found \"" + mode + "\".");
+        } else {
+          layer.padding = PaddingMode::kExplicit;
+          layer.pad = reader.Padding(*padding, "padding");
+        }
+      }
+      break;
+    }
+    case LayerKind::kPool2D: {
+      layer.kernel = reader.Pair("size", {2, 2}, true);
+      layer.stride = reader.Pair("stride", layer.kernel);
+      layer.padding = PaddingMode::kExplicit;
+      if (const json* padding = reader.Find("padding")) layer.pad = reader.Padding(*padding, "padding");
+      break;
+    }
+    case LayerKind::kDropout: {
+      layer.rate = reader.Number("rate", 0.5f);
+      if (!(layer.rate >= 0.0f && layer.rate < 1.0f))
+        throw Error(reader.Field("rate") + ": expected a drop probability in [0, 1), found " + std::to_string(layer.rate) + ".");
+      break;
+    }
+    case LayerKind::kBatchNorm: {
+      layer.momentum = reader.Number("momentum", 0.1f);
+      layer.epsilon = reader.Number("epsilon", 1e-5f);
+      if (!(layer.momentum >= 0.0f && layer.momentum <= 1.0f))
+        throw Error(reader.Field("momentum") + ": expected a number in [0, 1], found " + std::to_string(layer.momentum) + ".");
+      if (!(layer.epsilon > 0.0f && layer.epsilon < 1.0f))
+        throw Error(reader.Field("epsilon") + ": expected a small positive number (e.g. 1e-5), found " +
+                    std::to_string(layer.epsilon) + ".");
       break;
     }
     case LayerKind::kActivation:
@@ -177,7 +258,7 @@ std::string LayerLabel(const ModelDesc& model, size_t i) {
 std::string LayerDesc::TypeName() const {
   for (const LayerType& t : kLayerTypes)
     if (t.kind == kind && (kind != LayerKind::kActivation || t.activation == activation) &&
-        (kind != LayerKind::kLoss || t.loss == loss))
+        (kind != LayerKind::kLoss || t.loss == loss) && (kind != LayerKind::kPool2D || t.pool == pool))
       return t.name;
   return "unknown";
 }
@@ -240,6 +321,43 @@ ModelDesc ParseModel(const std::string& json_text, const std::string& source) {
   return model;
 }
 
+kernels::Conv2DGeometry ConvGeometry(const LayerDesc& layer, const std::vector<uint32_t>& input, uint32_t batch) {
+  kernels::Conv2DGeometry g;
+  g.batch = batch;
+  g.in_channels = input.at(0);
+  g.in_height = input.at(1);
+  g.in_width = input.at(2);
+  g.out_channels = layer.filters;
+  g.kernel_height = layer.kernel[0];
+  g.kernel_width = layer.kernel[1];
+  g.stride_h = layer.stride[0];
+  g.stride_w = layer.stride[1];
+  const kernels::Conv2DPadding mode = layer.padding == PaddingMode::kValid  ? kernels::Conv2DPadding::kValid
+                                      : layer.padding == PaddingMode::kSame ? kernels::Conv2DPadding::kSame
+                                                                            : kernels::Conv2DPadding::kExplicit;
+  try {
+    return kernels::ResolveConv2DPadding(g, mode, layer.pad[0], layer.pad[1]);
+  } catch (const Error& e) {
+    throw Error("layer '" + layer.name + "' (conv2d " + std::to_string(layer.kernel[0]) + "x" +
+                std::to_string(layer.kernel[1]) + ") on a " + ShapeString(input) + " input: " + e.what());
+  }
+}
+
+kernels::PoolShape PoolGeometry(const LayerDesc& layer, const std::vector<uint32_t>& input, uint32_t batch) {
+  kernels::PoolShape p;
+  p.batch = batch;
+  p.channels = input.at(0);
+  p.height = input.at(1);
+  p.width = input.at(2);
+  p.window_h = layer.kernel[0];
+  p.window_w = layer.kernel[1];
+  p.stride_h = layer.stride[0];
+  p.stride_w = layer.stride[1];
+  p.pad_top = p.pad_bottom = layer.pad[0];
+  p.pad_left = p.pad_right = layer.pad[1];
+  return p;
+}
+
 std::vector<LayerShape> InferShapes(const ModelDesc& model) {
   std::vector<LayerShape> shapes;
   if (model.layers.empty() || model.layers[0].kind != LayerKind::kInput)
@@ -268,6 +386,46 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
         current = {layer.units};
         break;
       }
+      case LayerKind::kConv2D: {
+        if (current.size() != 3)
+          throw Error(LayerLabel(model, i) + " expects an image (channels x height x width), but " +
+                      LayerLabel(model, i - 1) + " produces " + ShapeString(current) +
+                      (current.size() == 1 ? ". Give the input layer an image shape such as [1, 28, 28]." : "."));
+        kernels::Conv2DGeometry g = ConvGeometry(layer, current);
+        shape.parameters = g.filter_elements() + (layer.bias ? layer.filters : 0);
+        shape.flops_per_sample = static_cast<uint64_t>(g.flops()) +
+                                 (layer.bias ? uint64_t(g.out_height) * g.out_width * layer.filters : 0);
+        current = {layer.filters, g.out_height, g.out_width};
+        break;
+      }
+      case LayerKind::kPool2D: {
+        if (current.size() != 3)
+          throw Error(LayerLabel(model, i) + " expects an image (channels x height x width), but " +
+                      LayerLabel(model, i - 1) + " produces " + ShapeString(current) + ".");
+        kernels::PoolShape p = PoolGeometry(layer, current);
+        if (std::string problem = kernels::PoolShapeProblem(p); !problem.empty())
+          throw Error(LayerLabel(model, i) + " cannot pool a " + ShapeString(current) + " input: " + problem);
+        shape.flops_per_sample = uint64_t(p.out_height()) * p.out_width() * p.channels * p.window_h * p.window_w;
+        current = {p.channels, p.out_height(), p.out_width()};
+        break;
+      }
+      case LayerKind::kGlobalAvgPool:
+        if (current.size() != 3)
+          throw Error(LayerLabel(model, i) + " expects an image (channels x height x width), but " +
+                      LayerLabel(model, i - 1) + " produces " + ShapeString(current) + ".");
+        shape.flops_per_sample = ShapeElements(current);
+        current = {current[0]};
+        break;
+      case LayerKind::kDropout:
+        shape.flops_per_sample = ShapeElements(current);
+        break;
+      case LayerKind::kBatchNorm:
+        if (current.size() != 1 && current.size() != 3)
+          throw Error(LayerLabel(model, i) + " normalises features (a vector) or channels (an image), but " +
+                      LayerLabel(model, i - 1) + " produces " + ShapeString(current) + ".");
+        shape.parameters = 2 * uint64_t(current[0]);  // gamma and beta per channel
+        shape.flops_per_sample = 2 * ShapeElements(current);  // scale and shift, with the statistics folded in
+        break;
       case LayerKind::kActivation:
         shape.flops_per_sample = ShapeElements(current);
         break;
@@ -301,6 +459,26 @@ json ModelToJson(const ModelDesc& model) {
     }
     if (layer.kind == LayerKind::kActivation && layer.activation == kernels::Activation::kLeakyRelu)
       l["slope"] = layer.leaky_slope;
+    auto pair = [](const std::array<uint32_t, 2>& v) { return v[0] == v[1] ? json(v[0]) : json(v); };
+    if (layer.kind == LayerKind::kConv2D) {
+      l["filters"] = layer.filters;
+      l["kernel"] = pair(layer.kernel);
+      if (layer.stride != std::array<uint32_t, 2>{1, 1}) l["stride"] = pair(layer.stride);
+      if (layer.padding == PaddingMode::kSame) l["padding"] = "same";
+      if (layer.padding == PaddingMode::kExplicit) l["padding"] = pair(layer.pad);
+      if (!layer.bias) l["bias"] = false;
+      if (layer.init) l["init"] = kernels::InitName(*layer.init);
+    }
+    if (layer.kind == LayerKind::kPool2D) {
+      l["size"] = pair(layer.kernel);
+      if (layer.stride != layer.kernel) l["stride"] = pair(layer.stride);
+      if (layer.pad != std::array<uint32_t, 2>{0, 0}) l["padding"] = pair(layer.pad);
+    }
+    if (layer.kind == LayerKind::kDropout) l["rate"] = layer.rate;
+    if (layer.kind == LayerKind::kBatchNorm) {
+      if (layer.momentum != 0.1f) l["momentum"] = layer.momentum;
+      if (layer.epsilon != 1e-5f) l["epsilon"] = layer.epsilon;
+    }
     layers.push_back(l);
   }
   json root = {{"format", "tensorscope-model"}, {"version", kModelVersion}, {"name", model.name}, {"layers", layers}};

@@ -12,11 +12,21 @@
 //     ],
 //     "training": { ... }                           // optional, see train_config.h
 //   }
-// Layer types: input, flatten, dense, relu, leaky_relu (slope), sigmoid, tanh,
-// gelu, and the loss heads softmax_cross_entropy (alias: softmax), mse,
+// Layer types: input, flatten, dense, conv2d, max_pool2d, avg_pool2d,
+// global_avg_pool, dropout, batch_norm, relu, leaky_relu (slope), sigmoid,
+// tanh, gelu, and the loss heads softmax_cross_entropy (alias: softmax), mse,
 // bce_with_logits.
+//
+// Image shapes are written C x H x W, as PyTorch does (an MNIST input is
+// [1, 28, 28]), but tensors live on the device as N x H x W x C (channels
+// innermost): a convolution's output is then a plain (N*H*W, C) matrix whose
+// bias, activation, batch norm and their gradients are the same kernels a
+// dense layer uses, and neighbouring invocations read neighbouring channels.
+// Flatten therefore orders features H, W, C: a PyTorch model's first dense
+// layer after a flatten needs its weight columns permuted to match.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,23 +35,39 @@
 #include <nlohmann/json.hpp>
 
 #include "compute/kernels/activation.h"
+#include "compute/kernels/conv2d.h"
 #include "compute/kernels/init.h"
 #include "compute/kernels/loss.h"
+#include "compute/kernels/pool.h"
 
 namespace ts::nn {
 
-enum class LayerKind { kInput, kFlatten, kDense, kActivation, kLoss };
+enum class LayerKind {
+  kInput, kFlatten, kDense, kActivation, kLoss,
+  kConv2D, kPool2D, kGlobalAvgPool, kDropout, kBatchNorm,
+};
+
+// How a conv2d layer pads its input (see kernels::Conv2DPadding).
+enum class PaddingMode { kValid, kSame, kExplicit };
 
 struct LayerDesc {
   LayerKind kind = LayerKind::kInput;
   std::string name;                     // unique; defaults to e.g. "dense_1"
   std::vector<uint32_t> shape;          // kInput: the sample shape, e.g. {2} or {1, 28, 28}
   uint32_t units = 0;                   // kDense: output features
-  bool bias = true;                     // kDense
-  std::optional<kernels::InitKind> init;  // kDense weights; default from the next activation
+  bool bias = true;                     // kDense, kConv2D
+  std::optional<kernels::InitKind> init;  // kDense, kConv2D weights; default from the next activation
   kernels::Activation activation = kernels::Activation::kIdentity;  // kActivation
   float leaky_slope = 0.01f;            // kActivation kLeakyRelu
   kernels::LossKind loss = kernels::LossKind::kSoftmaxCrossEntropy;  // kLoss
+  uint32_t filters = 0;                 // kConv2D: output channels
+  std::array<uint32_t, 2> kernel{3, 3}; // kConv2D: kernel {height, width}; kPool2D: window
+  std::array<uint32_t, 2> stride{1, 1}; // kConv2D, kPool2D (a pool's default is its window)
+  PaddingMode padding = PaddingMode::kValid;  // kConv2D ('valid', 'same' or numbers); kPool2D: explicit only
+  std::array<uint32_t, 2> pad{0, 0};    // kExplicit: rows above and below, columns left and right
+  kernels::PoolKind pool = kernels::PoolKind::kMax;  // kPool2D
+  float rate = 0.5f;                    // kDropout: the probability of dropping an element
+  float momentum = 0.1f, epsilon = 1e-5f;  // kBatchNorm, as PyTorch's
 
   // The layer's type as written in JSON, e.g. "dense", "relu".
   std::string TypeName() const;
@@ -76,6 +102,12 @@ void SaveModel(const ModelDesc& model, const std::string& path);
 // "layers[1] (dense 'dense_1') expects a vector input, but layers[0] (input)
 // produces 1x28x28. Add a flatten layer before it."
 std::vector<LayerShape> InferShapes(const ModelDesc& model);
+
+// The kernel geometry of a conv2d / pool layer on a `input` (C x H x W)
+// sample for `batch` samples. ConvGeometry throws ts::Error naming the layer
+// when the kernel does not fit the (padded) input.
+kernels::Conv2DGeometry ConvGeometry(const LayerDesc& layer, const std::vector<uint32_t>& input, uint32_t batch = 1);
+kernels::PoolShape PoolGeometry(const LayerDesc& layer, const std::vector<uint32_t>& input, uint32_t batch = 1);
 
 // "2", "1x28x28".
 std::string ShapeString(const std::vector<uint32_t>& shape);

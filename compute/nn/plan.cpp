@@ -5,8 +5,12 @@
 
 #include "compute/common/error.h"
 #include "compute/kernels/activation.h"
+#include "compute/kernels/batchnorm.h"
+#include "compute/kernels/conv2d.h"
+#include "compute/kernels/dropout.h"
 #include "compute/kernels/init.h"
 #include "compute/kernels/loss.h"
+#include "compute/kernels/pool.h"
 
 namespace ts::nn {
 namespace {
@@ -59,17 +63,83 @@ struct Plan::Builder {
     roles.push_back(role);
   }
 
+  // For kernels that take several dispatches (a split reduction).
+  template <typename MakeDispatches>
+  void AddAll(std::vector<vk::Dispatch>& list, std::vector<DispatchRole>& roles, DispatchRole role, MakeDispatches make) {
+    if (!allocate) return;
+    for (vk::Dispatch& d : make()) {
+      list.push_back(std::move(d));
+      roles.push_back(role);
+    }
+  }
+
   // What each layer's forward pass produced, for building its backward pass.
   struct Record {
-    size_t layer;
-    LayerKind kind;
-    TensorRef x, z, y;               // input, pre-activation, output
+    size_t layer = 0;
+    LayerKind kind = LayerKind::kInput;
+    TensorRef x, z, y;               // input, pre-activation (dense, conv), output
     bool x_is_network_input = false;
     kernels::Activation activation = kernels::Activation::kIdentity;
     float leaky_slope = 0.01f;
-    int weight = -1, bias = -1;      // indices into plan.parameters_
-    uint32_t in = 0, out = 0;
+    int weight = -1, bias = -1;      // indices into plan.parameters_ (batch norm: gamma, beta)
+    uint32_t in = 0, out = 0;        // dense: features; conv: channels; batch norm: channels
+    uint32_t rows = 0;               // rows of the (rows, out) matrix bias, activation and batch norm see
+    kernels::Conv2DGeometry conv;
+    kernels::PoolShape pool;
+    kernels::PoolKind pool_kind = kernels::PoolKind::kMax;
+    TensorRef argmax;                // max pooling
+    uint32_t dropout_seed = 0;
+    float rate = 0;
+    TensorRef saved_mean, saved_inv_std, workspace;  // batch norm
   };
+
+  // The parameter tensors (trainable, one shared layout) and the batch-norm
+  // running statistics (not trained: their own buffer) of every layer.
+  void LayOutParameters(const std::vector<LayerShape>& shapes, uint64_t alignment, uint64_t& total,
+                        uint64_t& statistics_total) {
+    const ModelDesc& model = plan.model_;
+    plan.parameters_.clear();
+    plan.statistics_.clear();
+    auto add = [&](std::vector<ParameterTensor>& list, uint64_t& end, ParameterTensor tensor) {
+      tensor.offset = end;
+      end = AlignUp(end + tensor.count, alignment);
+      list.push_back(std::move(tensor));
+    };
+    for (size_t i = 0; i < model.layers.size(); ++i) {
+      const LayerDesc& layer = model.layers[i];
+      const bool relu_next = i + 1 < model.layers.size() && model.layers[i + 1].kind == LayerKind::kActivation &&
+                             IsReluFamily(model.layers[i + 1].activation);
+      const kernels::InitKind weight_init =
+          layer.init.value_or(relu_next ? kernels::InitKind::kHeUniform : kernels::InitKind::kXavierUniform);
+      if (layer.kind == LayerKind::kDense) {
+        uint32_t in = static_cast<uint32_t>(ShapeElements(shapes[i - 1].output));
+        add(plan.parameters_, total,
+            {layer.name + ".weight", {in, layer.units}, 0, uint64_t(in) * layer.units, weight_init, in, layer.units, i});
+        if (layer.bias)
+          add(plan.parameters_, total,
+              {layer.name + ".bias", {layer.units}, 0, layer.units, kernels::InitKind::kZeros, in, layer.units, i});
+      } else if (layer.kind == LayerKind::kConv2D) {
+        const uint32_t in_channels = shapes[i - 1].output[0];
+        const uint32_t taps = layer.kernel[0] * layer.kernel[1];
+        // PyTorch's fans for a convolution: fan_in = Cin*KH*KW, fan_out = Cout*KH*KW.
+        add(plan.parameters_, total,
+            {layer.name + ".weight", {layer.kernel[0], layer.kernel[1], in_channels, layer.filters}, 0,
+             uint64_t(taps) * in_channels * layer.filters, weight_init, taps * in_channels, taps * layer.filters, i});
+        if (layer.bias)
+          add(plan.parameters_, total,
+              {layer.name + ".bias", {layer.filters}, 0, layer.filters, kernels::InitKind::kZeros, taps * in_channels,
+               taps * layer.filters, i});
+      } else if (layer.kind == LayerKind::kBatchNorm) {
+        const uint32_t channels = shapes[i - 1].output[0];
+        add(plan.parameters_, total, {layer.name + ".weight", {channels}, 0, channels, kernels::InitKind::kOnes, 1, 1, i});
+        add(plan.parameters_, total, {layer.name + ".bias", {channels}, 0, channels, kernels::InitKind::kZeros, 1, 1, i});
+        add(plan.statistics_, statistics_total,
+            {layer.name + ".running_mean", {channels}, 0, channels, kernels::InitKind::kZeros, 1, 1, i});
+        add(plan.statistics_, statistics_total,
+            {layer.name + ".running_var", {channels}, 0, channels, kernels::InitKind::kOnes, 1, 1, i});
+      }
+    }
+  }
 
   void Build() {
     const ModelDesc& model = plan.model_;
@@ -82,29 +152,13 @@ struct Plan::Builder {
 
     // Parameter layout: every tensor starts at an offset a shader may bind.
     uint64_t alignment = std::max<uint64_t>(1, plan.context_->info().min_storage_buffer_offset_alignment / 4);
-    uint64_t total = 0;
-    plan.parameters_.clear();
-    for (size_t i = 0; i < model.layers.size(); ++i) {
-      const LayerDesc& layer = model.layers[i];
-      if (layer.kind != LayerKind::kDense) continue;
-      uint32_t in = static_cast<uint32_t>(ShapeElements(shapes[i - 1].output));
-      bool relu_next = i + 1 < model.layers.size() && model.layers[i + 1].kind == LayerKind::kActivation &&
-                       IsReluFamily(model.layers[i + 1].activation);
-      ParameterTensor weight{layer.name + ".weight", {in, layer.units}, total, uint64_t(in) * layer.units,
-                             layer.init.value_or(relu_next ? kernels::InitKind::kHeUniform : kernels::InitKind::kXavierUniform),
-                             in, layer.units, i};
-      total = AlignUp(total + weight.count, alignment);
-      plan.parameters_.push_back(weight);
-      if (layer.bias) {
-        ParameterTensor bias{layer.name + ".bias", {layer.units}, total, layer.units, kernels::InitKind::kZeros,
-                             in, layer.units, i};
-        total = AlignUp(total + bias.count, alignment);
-        plan.parameters_.push_back(bias);
-      }
-    }
+    uint64_t total = 0, statistics_total = 0;
+    LayOutParameters(shapes, alignment, total, statistics_total);
     total = std::max<uint64_t>(total, 1);
+    statistics_total = std::max<uint64_t>(statistics_total, 1);
     uint32_t state_count = kernels::OptimizerStateCount(o.optimizer);
     memory.parameters = memory.gradients = total * 4;
+    memory.parameters += statistics_total * 4;
     memory.optimizer_state = total * 4 * state_count;
 
     plan.input_features_ = static_cast<uint32_t>(ShapeElements(model.layers[0].shape));
@@ -121,6 +175,7 @@ struct Plan::Builder {
       vk::Context& c = *plan.context_;
       plan.parameter_buffer_ = std::make_unique<vk::Buffer>(c, total * 4, "parameters");
       plan.gradient_buffer_ = std::make_unique<vk::Buffer>(c, total * 4, "gradients");
+      plan.statistics_buffer_ = std::make_unique<vk::Buffer>(c, statistics_total * 4, "batch-norm running statistics");
       plan.state_buffers_.clear();
       for (uint32_t s = 0; s < state_count; ++s)
         plan.state_buffers_.push_back(std::make_unique<vk::Buffer>(c, total * 4, "optimizer state " + std::to_string(s + 1)));
@@ -138,31 +193,66 @@ struct Plan::Builder {
       input = kernels::WholeBuffer(*plan.input_);
       labels = kernels::WholeBuffer(*plan.labels_);
     }
+    TensorRef step_params{plan.step_buffer_.get(), 0, sizeof(gpu::StepParams) / 4, plan.step_stride_bytes_};
+    auto parameter = [&](int index) {
+      return index >= 0 ? plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[index]) : TensorRef{};
+    };
+    auto gradient = [&](int index) {
+      return index >= 0 ? plan.ParameterRef(*plan.gradient_buffer_, plan.parameters_[index]) : TensorRef{};
+    };
+    auto statistic = [&](const std::string& name) {
+      for (const ParameterTensor& t : plan.statistics_)
+        if (t.name == name) return plan.ParameterRef(*plan.statistics_buffer_, t);
+      return TensorRef{};
+    };
 
-    // Forward pass, shared by the training and evaluation steps.
+    // Forward passes: training and evaluation differ only where a layer
+    // behaves differently (dropout, batch norm); both write the same tensors.
     plan.layer_outputs_.assign(model.layers.size(), TensorRef{});
-    std::vector<vk::Dispatch> forward;
-    std::vector<DispatchRole> forward_roles;
+    std::vector<vk::Dispatch> forward, eval_forward;
+    std::vector<DispatchRole> forward_roles, eval_forward_roles;
+    auto add_forward = [&](DispatchRole role, auto make) {
+      Add(forward, forward_roles, role, make);
+      Add(eval_forward, eval_forward_roles, role, make);
+    };
     std::vector<Record> records;
     TensorRef current = input;
     bool current_is_input = true;
     int next_parameter = 0;
     for (size_t i = 0; i < model.layers.size(); ++i) {
       const LayerDesc& layer = model.layers[i];
-      uint32_t features = static_cast<uint32_t>(ShapeElements(i ? shapes[i - 1].output : shapes[0].output));
+      const std::vector<uint32_t>& in_shape = i ? shapes[i - 1].output : shapes[0].output;
+      uint32_t features = static_cast<uint32_t>(ShapeElements(in_shape));
       DispatchRole role{static_cast<int>(i), Pass::kForward};
-      if (layer.kind == LayerKind::kDense) {
-        Record r{i, LayerKind::kDense, current, {}, {}, current_is_input};
-        r.in = features;
-        r.out = layer.units;
+      if (layer.kind == LayerKind::kDense || layer.kind == LayerKind::kConv2D) {
+        const bool conv = layer.kind == LayerKind::kConv2D;
+        Record r;
+        r.layer = i;
+        r.kind = layer.kind;
+        r.x = current;
+        r.x_is_network_input = current_is_input;
         r.weight = next_parameter++;
         r.bias = layer.bias ? next_parameter++ : -1;
-        r.z = Tensor(layer.name + " output", uint64_t(batch) * r.out, Category::kActivation);
-        Add(forward, forward_roles, role, [&] {
-          kernels::MatmulArgs m{r.x, plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[r.weight]), r.z,
-                                batch, r.out, r.in};
-          vk::Dispatch d = kernels::MatmulDispatch(pipelines, m, variant);
-          d.label = layer.name + " forward: Z = X W";
+        if (conv) {
+          r.conv = ConvGeometry(layer, in_shape, batch);
+          r.in = r.conv.in_channels;
+          r.out = layer.filters;
+          r.rows = static_cast<uint32_t>(r.conv.output_pixels());
+        } else {
+          r.in = features;
+          r.out = layer.units;
+          r.rows = batch;
+        }
+        r.z = Tensor(layer.name + " output", uint64_t(r.rows) * r.out, Category::kActivation);
+        add_forward(role, [&] {
+          vk::Dispatch d;
+          if (conv) {
+            d = kernels::Conv2DDispatch(pipelines, {r.x, parameter(r.weight), r.z, r.conv});
+            d.label = layer.name + " forward: Z = conv(X, W)";
+          } else {
+            d = kernels::MatmulDispatch(pipelines, {r.x, parameter(r.weight), r.z, batch, r.out, r.in}, variant);
+            d.label = layer.name + " forward: Z = X W";
+          }
           return d;
         });
         // Fuse a following activation into the bias add.
@@ -170,14 +260,14 @@ struct Plan::Builder {
         if (fuse) {
           r.activation = model.layers[i + 1].activation;
           r.leaky_slope = model.layers[i + 1].leaky_slope;
-          r.y = Tensor(model.layers[i + 1].name + " output", uint64_t(batch) * r.out, Category::kActivation);
+          r.y = Tensor(model.layers[i + 1].name + " output", uint64_t(r.rows) * r.out, Category::kActivation);
         } else {
           r.y = r.z;
         }
         if (fuse || r.bias >= 0)
-          Add(forward, forward_roles, role, [&] {
-            kernels::BiasActivationArgs a{r.z, r.bias >= 0 ? plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[r.bias]) : TensorRef{},
-                                          fuse ? r.y : TensorRef{}, batch, r.out, r.activation, r.leaky_slope};
+          add_forward(role, [&] {
+            kernels::BiasActivationArgs a{r.z, parameter(r.bias), fuse ? r.y : TensorRef{}, r.rows, r.out,
+                                          r.activation, r.leaky_slope};
             vk::Dispatch d = kernels::BiasActivationDispatch(pipelines, a);
             d.label = layer.name + (fuse ? " forward: bias + " + model.layers[i + 1].name : std::string(" forward: bias"));
             return d;
@@ -189,12 +279,17 @@ struct Plan::Builder {
         if (fuse) plan.layer_outputs_[i + 1] = r.y;
         if (fuse) ++i;  // the activation layer is done
       } else if (layer.kind == LayerKind::kActivation) {
-        Record r{i, LayerKind::kActivation, current, current, {}, current_is_input};
+        Record r;
+        r.layer = i;
+        r.kind = LayerKind::kActivation;
+        r.x = r.z = current;
+        r.x_is_network_input = current_is_input;
         r.activation = layer.activation;
         r.leaky_slope = layer.leaky_slope;
         r.in = r.out = features;
+        r.rows = batch;
         r.y = Tensor(layer.name + " output", uint64_t(batch) * features, Category::kActivation);
-        Add(forward, forward_roles, role, [&] {
+        add_forward(role, [&] {
           kernels::BiasActivationArgs a{r.z, TensorRef{}, r.y, batch, features, r.activation, r.leaky_slope};
           vk::Dispatch d = kernels::BiasActivationDispatch(pipelines, a);
           d.label = layer.name + " forward";
@@ -204,14 +299,100 @@ struct Plan::Builder {
         current_is_input = false;
         records.push_back(r);
         plan.layer_outputs_[i] = r.y;
+      } else if (layer.kind == LayerKind::kPool2D || layer.kind == LayerKind::kGlobalAvgPool) {
+        Record r;
+        r.layer = i;
+        r.kind = layer.kind;
+        r.x = current;
+        r.x_is_network_input = current_is_input;
+        if (layer.kind == LayerKind::kPool2D) {
+          r.pool = PoolGeometry(layer, in_shape, batch);
+          r.pool_kind = layer.pool;
+        } else {
+          r.pool = kernels::GlobalAveragePoolShape(batch, in_shape[1], in_shape[2], in_shape[0]);
+          r.pool_kind = kernels::PoolKind::kAverage;
+        }
+        r.y = Tensor(layer.name + " output", r.pool.output_count(), Category::kActivation);
+        if (r.pool_kind == kernels::PoolKind::kMax)
+          r.argmax = Tensor(layer.name + " argmax", r.pool.output_count(), Category::kActivation);
+        add_forward(role, [&] {
+          vk::Dispatch d = kernels::PoolDispatch(pipelines, {r.pool_kind, r.pool, r.x, r.y, r.argmax});
+          d.label = layer.name + " forward";
+          return d;
+        });
+        current = r.y;
+        current_is_input = false;
+        records.push_back(r);
+        plan.layer_outputs_[i] = r.y;
+      } else if (layer.kind == LayerKind::kDropout) {
+        Record r;
+        r.layer = i;
+        r.kind = LayerKind::kDropout;
+        r.x = current;
+        r.x_is_network_input = current_is_input;
+        r.rows = batch;
+        r.out = features;
+        r.rate = layer.rate;
+        r.dropout_seed = o.seed * 2654435761u + static_cast<uint32_t>(i);
+        r.y = Tensor(layer.name + " output", uint64_t(batch) * features, Category::kActivation);
+        // Training drops; evaluation keeps everything (p = 0 is a copy into the same output).
+        Add(forward, forward_roles, role, [&] {
+          kernels::DropoutArgs a{r.x, r.y, batch * features, r.rate, r.dropout_seed, 0, step_params};
+          vk::Dispatch d = kernels::DropoutDispatch(pipelines, a);
+          d.label = layer.name + " forward";
+          return d;
+        });
+        Add(eval_forward, eval_forward_roles, role, [&] {
+          kernels::DropoutArgs a{r.x, r.y, batch * features, 0.0f, r.dropout_seed, 0, TensorRef{}};
+          vk::Dispatch d = kernels::DropoutDispatch(pipelines, a);
+          d.label = layer.name + " forward (evaluation: identity)";
+          return d;
+        });
+        current = r.y;
+        current_is_input = false;
+        records.push_back(r);
+        plan.layer_outputs_[i] = r.y;
+      } else if (layer.kind == LayerKind::kBatchNorm) {
+        Record r;
+        r.layer = i;
+        r.kind = LayerKind::kBatchNorm;
+        r.x = current;
+        r.x_is_network_input = current_is_input;
+        r.in = r.out = in_shape[0];
+        r.rows = static_cast<uint32_t>(uint64_t(batch) * features / r.out);
+        r.weight = next_parameter++;
+        r.bias = next_parameter++;
+        r.y = Tensor(layer.name + " output", uint64_t(r.rows) * r.out, Category::kActivation);
+        r.saved_mean = Tensor(layer.name + " batch mean", r.out, Category::kActivation);
+        r.saved_inv_std = Tensor(layer.name + " batch inverse std", r.out, Category::kActivation);
+        // Large batches reduce each channel in blocks (partial sums here, shared by forward and backward).
+        if (uint64_t workspace = kernels::BatchNormWorkspaceCount(r.rows, r.out); workspace > 0)
+          r.workspace = Tensor(layer.name + " reduction workspace", workspace, Category::kActivation);
+        const TensorRef running_mean = statistic(layer.name + ".running_mean");
+        const TensorRef running_var = statistic(layer.name + ".running_var");
+        for (bool training : {true, false})
+          AddAll(training ? forward : eval_forward, training ? forward_roles : eval_forward_roles, role, [&] {
+            kernels::BatchNormArgs a{r.x, parameter(r.weight), parameter(r.bias), running_mean, running_var,
+                                     training ? r.saved_mean : TensorRef{}, training ? r.saved_inv_std : TensorRef{},
+                                     r.y, r.rows, r.out, training, layer.epsilon, layer.momentum,
+                                     training ? r.workspace : TensorRef{}};
+            std::vector<vk::Dispatch> dispatches = kernels::BatchNormDispatches(pipelines, a);
+            for (vk::Dispatch& d : dispatches)
+              d.label = layer.name + (training ? " forward (batch statistics)" : " forward (running statistics)");
+            return dispatches;
+          });
+        current = r.y;
+        current_is_input = false;
+        records.push_back(r);
+        plan.layer_outputs_[i] = r.y;
       }
+      // kInput and kFlatten make no tensor: NHWC data flattened is already a vector.
     }
     const size_t loss_layer = model.layers.size() - 1;
     const uint32_t outputs = plan.output_features_;
     TensorRef row_loss = Tensor("row losses", batch, Category::kActivation);
     TensorRef row_correct = Tensor("row correct", batch, Category::kActivation);
     TensorRef grad_logits = Tensor("loss gradient", uint64_t(batch) * outputs, Category::kActivationGradient);
-    TensorRef step_params{plan.step_buffer_.get(), 0, sizeof(gpu::StepParams) / 4, plan.step_stride_bytes_};
     TensorRef result{plan.result_buffer_.get(), 0, 4, plan.result_stride_bytes_};
     TensorRef probabilities{plan.probabilities_buffer_.get(), 0, uint64_t(batch) * outputs, plan.probabilities_stride_bytes_};
     const std::string& loss_name = model.layers[loss_layer].name;
@@ -241,53 +422,108 @@ struct Plan::Builder {
 
     // Backward pass, last layer first.
     TensorRef grad = grad_logits;
+    auto add_backward = [&](const Record& r, auto make) {
+      Add(plan.train_step_, plan.train_roles_, {static_cast<int>(r.layer), Pass::kBackward}, make);
+    };
     for (auto it = records.rbegin(); it != records.rend(); ++it) {
       const Record& r = *it;
       const std::string& name = model.layers[r.layer].name;
-      DispatchRole role{static_cast<int>(r.layer), Pass::kBackward};
       TensorRef grad_z = grad;
-      bool has_activation = r.activation != kernels::Activation::kIdentity;
-      if (r.kind == LayerKind::kActivation) {
-        if (r.x_is_network_input) continue;  // nothing upstream needs the gradient
-        grad_z = Tensor(name + " input gradient", uint64_t(batch) * r.in, Category::kActivationGradient);
-        Add(plan.train_step_, plan.train_roles_, role, [&] {
-          kernels::BiasActivationBackwardArgs a{grad, r.z, r.y, grad_z, TensorRef{}, batch, r.in, r.activation, r.leaky_slope};
-          vk::Dispatch d = kernels::BiasActivationBackwardDispatch(pipelines, a);
-          d.label = name + " backward";
-          return d;
-        });
-        grad = grad_z;
-        continue;
-      }
-      if (has_activation)
-        grad_z = Tensor(name + " pre-activation gradient", uint64_t(batch) * r.out, Category::kActivationGradient);
-      if (has_activation || r.bias >= 0)
-        Add(plan.train_step_, plan.train_roles_, role, [&] {
-          kernels::BiasActivationBackwardArgs a{
-              grad, r.z, r.y, has_activation ? grad_z : TensorRef{},
-              r.bias >= 0 ? plan.ParameterRef(*plan.gradient_buffer_, plan.parameters_[r.bias]) : TensorRef{},
-              batch, r.out, r.activation, r.leaky_slope};
-          vk::Dispatch d = kernels::BiasActivationBackwardDispatch(pipelines, a);
-          d.label = name + (has_activation ? " backward: activation and bias gradient" : " backward: bias gradient");
-          return d;
-        });
-      Add(plan.train_step_, plan.train_roles_, role, [&] {
-        kernels::MatmulArgs m{r.x, grad_z, plan.ParameterRef(*plan.gradient_buffer_, plan.parameters_[r.weight]),
-                              r.in, r.out, batch, /*transpose_a=*/true, false};
-        vk::Dispatch d = kernels::MatmulDispatch(pipelines, m, variant);
-        d.label = name + " backward: dW = X^T dZ";
-        return d;
-      });
-      if (!r.x_is_network_input) {
-        TensorRef grad_x = Tensor(name + " input gradient", uint64_t(batch) * r.in, Category::kActivationGradient);
-        Add(plan.train_step_, plan.train_roles_, role, [&] {
-          kernels::MatmulArgs m{grad_z, plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[r.weight]), grad_x,
-                                batch, r.in, r.out, false, /*transpose_b=*/true};
-          vk::Dispatch d = kernels::MatmulDispatch(pipelines, m, variant);
-          d.label = name + " backward: dX = dZ W^T";
-          return d;
-        });
-        grad = grad_x;
+      const bool has_activation = r.activation != kernels::Activation::kIdentity;
+      switch (r.kind) {
+        case LayerKind::kActivation: {
+          if (r.x_is_network_input) continue;  // nothing upstream needs the gradient
+          grad_z = Tensor(name + " input gradient", uint64_t(batch) * r.in, Category::kActivationGradient);
+          add_backward(r, [&] {
+            kernels::BiasActivationBackwardArgs a{grad, r.z, r.y, grad_z, TensorRef{}, batch, r.in, r.activation, r.leaky_slope};
+            vk::Dispatch d = kernels::BiasActivationBackwardDispatch(pipelines, a);
+            d.label = name + " backward";
+            return d;
+          });
+          grad = grad_z;
+          break;
+        }
+        case LayerKind::kDense:
+        case LayerKind::kConv2D: {
+          const bool conv = r.kind == LayerKind::kConv2D;
+          if (has_activation)
+            grad_z = Tensor(name + " pre-activation gradient", uint64_t(r.rows) * r.out, Category::kActivationGradient);
+          if (has_activation || r.bias >= 0)
+            add_backward(r, [&] {
+              kernels::BiasActivationBackwardArgs a{grad, r.z, r.y, has_activation ? grad_z : TensorRef{},
+                                                    gradient(r.bias), r.rows, r.out, r.activation, r.leaky_slope};
+              vk::Dispatch d = kernels::BiasActivationBackwardDispatch(pipelines, a);
+              d.label = name + (has_activation ? " backward: activation and bias gradient" : " backward: bias gradient");
+              return d;
+            });
+          add_backward(r, [&] {
+            vk::Dispatch d;
+            if (conv) {
+              d = kernels::Conv2DBackwardFilterDispatch(pipelines, {r.x, grad_z, gradient(r.weight), r.conv});
+              d.label = name + " backward: dW = im2col(X)^T dZ";
+            } else {
+              d = kernels::MatmulDispatch(pipelines, {r.x, grad_z, gradient(r.weight), r.in, r.out, batch,
+                                                      /*transpose_a=*/true, false}, variant);
+              d.label = name + " backward: dW = X^T dZ";
+            }
+            return d;
+          });
+          if (!r.x_is_network_input) {
+            TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient);
+            add_backward(r, [&] {
+              vk::Dispatch d;
+              if (conv) {
+                d = kernels::Conv2DBackwardDataDispatch(pipelines, {grad_z, parameter(r.weight), grad_x, r.conv});
+                d.label = name + " backward: dX = conv^T(dZ, W)";
+              } else {
+                d = kernels::MatmulDispatch(pipelines, {grad_z, parameter(r.weight), grad_x, batch, r.in, r.out, false,
+                                                        /*transpose_b=*/true}, variant);
+                d.label = name + " backward: dX = dZ W^T";
+              }
+              return d;
+            });
+            grad = grad_x;
+          }
+          break;
+        }
+        case LayerKind::kPool2D:
+        case LayerKind::kGlobalAvgPool: {
+          if (r.x_is_network_input) continue;
+          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient);
+          add_backward(r, [&] {
+            vk::Dispatch d = kernels::PoolBackwardDispatch(pipelines, {r.pool_kind, r.pool, grad, r.argmax, grad_x});
+            d.label = name + " backward";
+            return d;
+          });
+          grad = grad_x;
+          break;
+        }
+        case LayerKind::kDropout: {
+          if (r.x_is_network_input) continue;
+          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient);
+          add_backward(r, [&] {
+            kernels::DropoutArgs a{grad, grad_x, r.rows * r.out, r.rate, r.dropout_seed, 0, step_params};
+            vk::Dispatch d = kernels::DropoutBackwardDispatch(pipelines, a);
+            d.label = name + " backward";
+            return d;
+          });
+          grad = grad_x;
+          break;
+        }
+        case LayerKind::kBatchNorm: {
+          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient);
+          AddAll(plan.train_step_, plan.train_roles_, {static_cast<int>(r.layer), Pass::kBackward}, [&] {
+            kernels::BatchNormBackwardArgs a{grad, r.x, parameter(r.weight), r.saved_mean, r.saved_inv_std,
+                                             grad_x, gradient(r.weight), gradient(r.bias), r.rows, r.out, r.workspace};
+            std::vector<vk::Dispatch> dispatches = kernels::BatchNormBackwardDispatches(pipelines, a);
+            for (vk::Dispatch& d : dispatches) d.label = name + " backward: dX, d(gamma), d(beta)";
+            return dispatches;
+          });
+          grad = grad_x;
+          break;
+        }
+        default:
+          break;
       }
     }
 
@@ -303,8 +539,8 @@ struct Plan::Builder {
     });
     add_metrics(plan.train_step_, plan.train_roles_);
 
-    plan.eval_step_ = forward;
-    plan.eval_roles_ = forward_roles;
+    plan.eval_step_ = eval_forward;
+    plan.eval_roles_ = eval_forward_roles;
     add_loss_and_metrics(plan.eval_step_, plan.eval_roles_, false);
   }
 };
@@ -397,6 +633,13 @@ void Scatter(vk::Buffer& buffer, const std::vector<ParameterTensor>& tensors, co
 }  // namespace
 
 std::vector<float> Plan::ReadParameters() const { return Gather(*parameter_buffer_, parameters_); }
+std::vector<float> Plan::ReadStatistics() const { return Gather(*statistics_buffer_, statistics_); }
+
+void Plan::WriteStatistics(const std::vector<float>& values) {
+  uint64_t count = 0;
+  for (const ParameterTensor& t : statistics_) count += t.count;
+  Scatter(*statistics_buffer_, statistics_, values, count);
+}
 std::vector<float> Plan::ReadGradients() const { return Gather(*gradient_buffer_, parameters_); }
 
 void Plan::WriteParameters(const std::vector<float>& values) {
@@ -432,11 +675,15 @@ void Plan::InitializeParameters(uint32_t seed) {
                         p.fan_out, seed * 1000003u + static_cast<uint32_t>(i)};
     dispatches.push_back(kernels::InitDispatch(*pipelines_, a));
   }
+  for (const ParameterTensor& t : statistics_)  // running mean 0, running variance 1, as PyTorch starts
+    dispatches.push_back(kernels::InitDispatch(
+        *pipelines_, {ParameterRef(*statistics_buffer_, t), static_cast<uint32_t>(t.count), t.init, 1, 1, 0}));
   vk::Sequence sequence(*context_, std::move(dispatches));
   context_->RunOnce([&](VkCommandBuffer cb) {
     // Padding between tensors and all optimizer state start at zero.
     vkCmdFillBuffer(cb, parameter_buffer_->handle(), 0, VK_WHOLE_SIZE, 0);
     vkCmdFillBuffer(cb, gradient_buffer_->handle(), 0, VK_WHOLE_SIZE, 0);
+    vkCmdFillBuffer(cb, statistics_buffer_->handle(), 0, VK_WHOLE_SIZE, 0);
     for (const auto& buffer : state_buffers_) vkCmdFillBuffer(cb, buffer->handle(), 0, VK_WHOLE_SIZE, 0);
     vk::RecordTransferToComputeBarrier(cb);
     sequence.Record(cb);

@@ -7,6 +7,7 @@
 //   parameters, gradients, optimizer state: one buffer each, every parameter
 //     tensor at the same (aligned) offset in all of them, so one optimizer
 //     dispatch updates the whole model.
+//   running statistics (batch norm): one buffer, not touched by the optimizer.
 //   activations and their gradients: one buffer per tensor (each stays under
 //     maxStorageBufferRange on its own).
 //   step parameters and results: host-visible, one slot per step recorded into
@@ -67,6 +68,7 @@ struct PlanOptions {
   kernels::OptimizerKind optimizer = kernels::OptimizerKind::kAdam;
   kernels::OptimizerHyper hyper;
   std::optional<kernels::MatmulVariant> matmul_variant;  // default: DefaultMatmulVariant(device)
+  uint32_t seed = 1;    // dropout masks (with the step counter)
 };
 
 class Plan {
@@ -104,6 +106,11 @@ class Plan {
   std::vector<float> probabilities_slot(uint32_t slot) const;
 
   const std::vector<ParameterTensor>& parameters() const { return parameters_; }
+  // State that is not trained but belongs to the model: batch norm's running
+  // mean and variance ("bn_1.running_mean"), in their own buffer.
+  const std::vector<ParameterTensor>& statistics() const { return statistics_; }
+  std::vector<float> ReadStatistics() const;  // concatenated in statistics() order
+  void WriteStatistics(const std::vector<float>& values);
   uint64_t parameter_count() const;  // without alignment padding
   // All parameter values, concatenated in parameters() order without padding.
   std::vector<float> ReadParameters() const;
@@ -113,7 +120,8 @@ class Plan {
   void WriteOptimizerState(const std::vector<std::vector<float>>& state);
   // Parameter gradients of the last step, in the same order and form.
   std::vector<float> ReadGradients() const;
-  // Runs the seeded initialisation kernels and zeroes the optimizer state.
+  // Runs the seeded initialisation kernels, resets the running statistics
+  // and zeroes the optimizer state.
   void InitializeParameters(uint32_t seed);
   // What layer `layer` (index into ModelDesc::layers) output in the last
   // forward pass that ran: (batch, units) row-major. A dense layer gives its
@@ -138,8 +146,8 @@ class Plan {
   kernels::LossKind loss_kind_ = kernels::LossKind::kSoftmaxCrossEntropy;
   uint64_t step_stride_bytes_ = 0, result_stride_bytes_ = 0, probabilities_stride_bytes_ = 0;
 
-  std::vector<ParameterTensor> parameters_;
-  std::unique_ptr<vk::Buffer> parameter_buffer_, gradient_buffer_;
+  std::vector<ParameterTensor> parameters_, statistics_;
+  std::unique_ptr<vk::Buffer> parameter_buffer_, gradient_buffer_, statistics_buffer_;
   std::vector<std::unique_ptr<vk::Buffer>> state_buffers_;
   std::vector<std::unique_ptr<vk::Buffer>> tensors_;  // activations, their gradients, loss rows
   std::unique_ptr<vk::Buffer> input_, labels_;

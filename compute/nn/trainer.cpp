@@ -96,6 +96,7 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   options.slots = config.steps_per_submit;
   options.optimizer = config.optimizer;
   options.hyper = config.hyper;
+  options.seed = config.seed;
   plan_ = Plan::Compile(context, pipelines, model, options);
   if (train) {
     CheckDataFitsModel(*train, "training");

@@ -1,6 +1,8 @@
 #include "ui/panels/data_panel.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <cstdio>
 
 #include "compute/data/registry.h"
@@ -30,8 +32,11 @@ const DataKind kKinds[] = {
     {"iris", "Iris (CSV, 4 features)", "sudo apt-get install python3-sklearn"},
     {"wine", "Wine (CSV, 13 features)", "sudo apt-get install python3-sklearn"},
     {"digits", "Digits (CSV, 8x8)", "sudo apt-get install python3-sklearn"},
+    {"shapes", "Shapes (built-in images, 28x28)", nullptr},
+    {"cifar10", "CIFAR-10 (binary batches, 3x32x32)...", nullptr},
     {"csv", "CSV file...", nullptr},
     {"idx", "IDX files (MNIST layout)...", nullptr},
+    {"images", "Image folder (one subfolder per class)...", nullptr},
 };
 
 bool IsSynthetic(const std::string& kind) {
@@ -166,16 +171,29 @@ void DrawDataPanel(AppState& state) {
     if (ImGui::InputInt("class of new points", &selected))
       state.selected_class = static_cast<uint32_t>(std::clamp(selected, 0, static_cast<int>(data.classes) - 1));
     ImGui::TextDisabled("%zu points added by clicking", data.added_points.size());
-  } else if (data.kind == "csv" || data.kind == "idx") {
-    // The field keeps what the user typed until Load, per kind, so switching kinds loses nothing.
-    static char csv_path[512], idx_path[512];
-    char* path = data.kind == "csv" ? csv_path : idx_path;
-    if (path[0] == '\0') std::snprintf(path, 512, "%s", data.path.c_str());
+  } else if (data.kind == "shapes") {
+    int samples = static_cast<int>(data.samples), classes = static_cast<int>(data.classes), seed = static_cast<int>(data.seed);
+    changed |= ImGui::SliderInt("images", &samples, 500, 60000);
+    changed |= ImGui::SliderInt("classes", &classes, 2, 8);
+    changed |= ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f");
+    changed |= ImGui::InputInt("seed", &seed);
+    data.samples = static_cast<uint32_t>(std::max(samples, 100));
+    data.classes = static_cast<uint32_t>(std::clamp(classes, 2, 8));
+    data.seed = static_cast<uint32_t>(std::max(seed, 0));
+    if (ImGui::Button("Regenerate")) changed = true;
+    ImGui::TextDisabled("circles, squares, triangles, crosses, bars, rings, lines:\nrandom size, place, angle and noise");
+  } else if (data.kind == "csv" || data.kind == "idx" || data.kind == "images" || data.kind == "cifar10") {
+    // Each kind's field keeps what the user typed until Load, so switching kinds loses nothing.
+    static std::map<std::string, std::array<char, 512>> typed_paths;
+    auto [entry, added] = typed_paths.try_emplace(data.kind);
+    char* path = entry->second.data();
+    if (added) std::snprintf(path, 512, "%s", data.path.c_str());
+    const char* hint = data.kind == "csv"      ? "/path/to/file.csv"
+                       : data.kind == "idx"    ? "directory with the 4 IDX files"
+                       : data.kind == "images" ? "directory with one subfolder per class"
+                                               : "directory (empty: the data folders)";
     ImGui::SetNextItemWidth(-80);
-    if (data.kind == "csv")
-      ImGui::InputTextWithHint("##csvpath", "/path/to/file.csv", path, 512);
-    else
-      ImGui::InputTextWithHint("##idxpath", "/path/to/directory with the 4 IDX files", path, 512);
+    ImGui::InputTextWithHint("##datapath", hint, path, 512);
     RecordItemRect("data path");
     ImGui::SameLine();
     if (ImGui::Button("Load")) {
@@ -183,10 +201,18 @@ void DrawDataPanel(AppState& state) {
       changed = true;
     }
     RecordItemRect("data load");
-    if (data.kind == "csv") ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f");
-    else
+    if (data.kind == "csv" || data.kind == "images")
+      changed |= ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f") && data.kind == "images";
+    if (data.kind == "idx")
       ImGui::TextDisabled("train-images-idx3-ubyte, train-labels-idx1-ubyte,\nt10k-images-idx3-ubyte, "
                           "t10k-labels-idx1-ubyte (or .gz)");
+    if (data.kind == "images")
+      ImGui::TextDisabled("PNG, JPEG or BMP; resized to the model's input.\nWith train/ and test/ subfolders, "
+                          "those are the split.");
+    if (data.kind == "cifar10")
+      ImGui::TextDisabled("data_batch_1.bin ... data_batch_5.bin, test_batch.bin: the binary\nversion from "
+                          "cs.toronto.edu/~kriz/cifar.html, unpacked into\n~/.local/share/tensorscope/data/cifar10/ "
+                          "or the directory above.");
   }
   if (changed) {
     state.dirty = true;

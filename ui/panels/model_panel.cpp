@@ -41,6 +41,12 @@ const PaletteEntry kPalette[] = {
     {"Sigmoid", "sigmoid", "1 / (1 + e^-x)"},
     {"Tanh", "tanh", "tanh(x)"},
     {"GELU", "gelu", "x * Phi(x) (the exact erf form)"},
+    {"Conv2D", "conv2d", "2D convolution: filters x kernel over an image (C x H x W); padding valid, same or a number."},
+    {"MaxPool", "max_pool2d", "Keeps the largest value of each window (size 2: halves height and width)."},
+    {"AvgPool", "avg_pool2d", "Averages each window (size 2: halves height and width)."},
+    {"GlobalAvgPool", "global_avg_pool", "Averages each channel over the whole image: C x H x W to C."},
+    {"BatchNorm", "batch_norm", "Normalises each channel with the batch's statistics while training, running ones after."},
+    {"Dropout", "dropout", "Zeroes each value with probability rate while training (scales the rest by 1 / (1 - rate))."},
     {"Flatten", "flatten", "Turns an image (C x H x W) into a vector, for a dense layer."},
     {"Softmax CE", "softmax_cross_entropy", "Loss head: softmax + cross-entropy over classes (2 or more outputs)."},
     {"MSE", "mse", "Loss head: mean squared error against one-hot labels."},
@@ -48,7 +54,7 @@ const PaletteEntry kPalette[] = {
 };
 const char* const kActivationTypes[] = {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"};
 const char* const kLossTypes[] = {"softmax_cross_entropy", "mse", "bce_with_logits"};
-const char* const kInitNames[] = {"", "he_uniform", "he_normal", "xavier_uniform", "xavier_normal", "zeros"};
+const char* const kInitNames[] = {"", "he_uniform", "he_normal", "xavier_uniform", "xavier_normal", "zeros", "ones"};
 
 // What a combo shows for a value: short labels keep the rows narrow.
 const char* DisplayName(const std::string& value) {
@@ -312,6 +318,56 @@ bool DrawLayerEditors(LayerEdit& layer) {
     ImGui::SameLine();
     changed |= NameCombo("##init", layer.init, kInitNames, unit * 4.5f);
     HelpTooltip("Weight initialisation. auto: he_uniform before a ReLU-family activation, else xavier_uniform.");
+  } else if (type == "conv2d") {
+    ImGui::TextUnformatted("conv");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(unit * 2.6f);
+    changed |= ImGui::InputTextWithHint("##filters", "filters", &layer.filters);
+    HelpTooltip("Filters: the output channels.");
+    ImGui::SameLine(0, 3);
+    ImGui::SetNextItemWidth(unit * 2.2f);
+    changed |= ImGui::InputTextWithHint("##kernel", "k", &layer.kernel);
+    HelpTooltip("Kernel size: 3 (3x3) or height x width, e.g. 3x5.");
+    ImGui::SameLine(0, 3);
+    ImGui::SetNextItemWidth(unit * 1.8f);
+    changed |= ImGui::InputTextWithHint("##stride", "s1", &layer.stride);
+    HelpTooltip("Stride: 1 (default) or 2 to halve the image; height x width allowed.");
+    ImGui::SameLine(0, 3);
+    ImGui::SetNextItemWidth(unit * 3.2f);
+    changed |= ImGui::InputTextWithHint("##padding", "valid", &layer.padding);
+    HelpTooltip("Padding: valid (none: the image shrinks by kernel - 1), same (keeps H / stride),\n"
+                "or zeros on each side, e.g. 1 or 1x2.");
+    ImGui::SameLine(0, 3);
+    changed |= ImGui::Checkbox("b", &layer.bias);
+    HelpTooltip("Bias: one per filter.");
+  } else if (type == "max_pool2d" || type == "avg_pool2d") {
+    ImGui::TextUnformatted(type == "max_pool2d" ? "max pool" : "avg pool");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(unit * 2.2f);
+    changed |= ImGui::InputTextWithHint("##size", "size", &layer.kernel);
+    HelpTooltip("Window: 2 (2x2) or height x width.");
+    ImGui::SameLine(0, 3);
+    ImGui::SetNextItemWidth(unit * 2.2f);
+    changed |= ImGui::InputTextWithHint("##stride", "stride", &layer.stride);
+    HelpTooltip("Stride: empty for the window size (no overlap).");
+    ImGui::SameLine(0, 3);
+    ImGui::SetNextItemWidth(unit * 1.8f);
+    changed |= ImGui::InputTextWithHint("##padding", "pad", &layer.padding);
+    HelpTooltip("Padding on each side (default 0).");
+  } else if (type == "dropout") {
+    ImGui::TextUnformatted("dropout");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(unit * 3);
+    changed |= ImGui::InputTextWithHint("##rate", "rate", &layer.rate);
+    HelpTooltip("The probability of zeroing each value while training, in [0, 1).");
+  } else if (type == "batch_norm") {
+    ImGui::TextUnformatted("batch norm");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(unit * 3);
+    changed |= ImGui::InputTextWithHint("##momentum", "momentum", &layer.momentum);
+    HelpTooltip("Momentum of the running statistics (PyTorch's default 0.1).");
+  } else if (type == "global_avg_pool") {
+    ImGui::TextUnformatted("global avg pool");
   } else if (std::find(std::begin(kActivationTypes), std::end(kActivationTypes), type) != std::end(kActivationTypes)) {
     changed |= NameCombo("##activation", layer.type, kActivationTypes, unit * 6);
     if (layer.type == "leaky_relu") {
@@ -539,6 +595,10 @@ size_t InsertLayer(AppState& state, int after, const std::string& type) {
   }
   LayerEdit layer;
   layer.type = type;
+  if (type == "max_pool2d" || type == "avg_pool2d") {  // the usual pool: 2x2, halving the image
+    layer.kernel = "2";
+    layer.padding = "0";
+  }
   layers.insert(layers.begin() + static_cast<std::ptrdiff_t>(position), layer);
   MarkEdited(state);
   return position;

@@ -248,6 +248,11 @@ ImU32 BoxColor(nn::LayerKind kind) {
     case nn::LayerKind::kDense: return IM_COL32(42, 92, 155, 235);
     case nn::LayerKind::kActivation: return IM_COL32(48, 118, 78, 235);
     case nn::LayerKind::kLoss: return IM_COL32(140, 58, 58, 235);
+    case nn::LayerKind::kConv2D: return IM_COL32(120, 84, 160, 235);
+    case nn::LayerKind::kPool2D:
+    case nn::LayerKind::kGlobalAvgPool: return IM_COL32(150, 110, 50, 235);
+    case nn::LayerKind::kDropout: return IM_COL32(96, 96, 110, 235);
+    case nn::LayerKind::kBatchNorm: return IM_COL32(40, 120, 128, 235);
   }
   return IM_COL32(88, 88, 92, 235);
 }
@@ -256,6 +261,21 @@ std::string LayerSummary(const nn::LayerDesc& layer) {
   switch (layer.kind) {
     case nn::LayerKind::kInput: return "input " + nn::ShapeString(layer.shape);
     case nn::LayerKind::kDense: return "dense " + std::to_string(layer.units) + (layer.bias ? "" : ", no bias");
+    case nn::LayerKind::kConv2D: {
+      std::string text = "conv " + std::to_string(layer.filters) + " " + std::to_string(layer.kernel[0]) + "x" +
+                         std::to_string(layer.kernel[1]);
+      if (layer.stride[0] != 1 || layer.stride[1] != 1) text += " /" + std::to_string(layer.stride[0]);
+      if (layer.padding == nn::PaddingMode::kSame) text += " same";
+      return text;
+    }
+    case nn::LayerKind::kPool2D:
+      return std::string(layer.pool == kernels::PoolKind::kMax ? "max pool " : "avg pool ") +
+             std::to_string(layer.kernel[0]) + "x" + std::to_string(layer.kernel[1]);
+    case nn::LayerKind::kDropout: {
+      char text[32];
+      std::snprintf(text, sizeof text, "dropout %.2g", layer.rate);
+      return text;
+    }
     default: return layer.TypeName();
   }
 }

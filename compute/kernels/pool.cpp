@@ -1,0 +1,143 @@
+#include "compute/kernels/pool.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "compute/kernels/dispatch_helpers.h"
+#include "compute/vk/context.h"
+#include "shaders/pool.h"
+
+namespace ts::kernels {
+namespace {
+
+static_assert(uint32_t(PoolKind::kMax) == gpu::POOL_MAX && uint32_t(PoolKind::kAverage) == gpu::POOL_AVERAGE,
+              "shaders/pool.h and PoolKind must agree");
+
+constexpr uint32_t kPoolKindSpecId = 1;  // see shaders/pool.comp
+
+uint32_t PooledSize(uint32_t size, uint32_t pad_before, uint32_t pad_after, uint32_t window, uint32_t stride) {
+  uint64_t padded = uint64_t(size) + pad_before + pad_after;
+  if (stride == 0 || window == 0 || padded < window) return 0;
+  return uint32_t((padded - window) / stride + 1);
+}
+
+// Invocations a dispatch aims for: enough to fill a large GPU (256
+// workgroups of 256). Past that, each invocation takes more channels of its
+// pixel, which shares the pixel's integer divisions among them (the main cost
+// on lavapipe, where x86 has no vector divide) at the price of less
+// neighbouring-address access across invocations.
+constexpr uint64_t kTargetInvocations = 65536;
+
+// Push constants for a dispatch over `pixels` pixels (output pixels forward,
+// input pixels backward), each with shape.channels channels.
+gpu::PoolParams ParamsOf(const PoolShape& s, uint64_t pixels) {
+  const uint64_t elements = pixels * s.channels;
+  const uint32_t per_block =
+      uint32_t(std::clamp<uint64_t>((elements + kTargetInvocations - 1) / kTargetInvocations, 1, s.channels));
+  const uint32_t blocks = (s.channels + per_block - 1) / per_block;
+  return {s.batch,    s.height,   s.width,    s.channels, s.out_height(), s.out_width(), s.window_h,
+          s.window_w, s.stride_h, s.stride_w, s.pad_top,  s.pad_left,     per_block,     blocks};
+}
+
+}  // namespace
+
+const char* PoolName(PoolKind kind) {
+  switch (kind) {
+    case PoolKind::kMax: return "max_pool";
+    case PoolKind::kAverage: return "avg_pool";
+  }
+  return "unknown";
+}
+
+uint32_t PoolShape::out_height() const { return PooledSize(height, pad_top, pad_bottom, window_h, stride_h); }
+uint32_t PoolShape::out_width() const { return PooledSize(width, pad_left, pad_right, window_w, stride_w); }
+
+PoolShape GlobalAveragePoolShape(uint32_t batch, uint32_t height, uint32_t width, uint32_t channels) {
+  PoolShape shape;
+  shape.batch = batch, shape.height = height, shape.width = width, shape.channels = channels;
+  shape.window_h = height, shape.window_w = width;
+  return shape;
+}
+
+std::string PoolShapeProblem(const PoolShape& s) {
+  if (s.batch == 0 || s.height == 0 || s.width == 0 || s.channels == 0)
+    return "Pooling needs a non-empty input; got " + std::to_string(s.batch) + " x " + std::to_string(s.height) +
+           " x " + std::to_string(s.width) + " x " + std::to_string(s.channels) + " (N x H x W x C).";
+  if (s.window_h == 0 || s.window_w == 0 || s.stride_h == 0 || s.stride_w == 0)
+    return "Pooling needs a window and a stride of at least 1 x 1.";
+  if (s.pad_top >= s.window_h || s.pad_bottom >= s.window_h || s.pad_left >= s.window_w || s.pad_right >= s.window_w)
+    return "Pooling padding must be smaller than the window (" + std::to_string(s.window_h) + " x " +
+           std::to_string(s.window_w) + ") on every side, so that every window overlaps the input.";
+  if (s.out_height() == 0 || s.out_width() == 0)
+    return "The pooling window (" + std::to_string(s.window_h) + " x " + std::to_string(s.window_w) +
+           ") is larger than the padded input (" + std::to_string(s.height + s.pad_top + s.pad_bottom) + " x " +
+           std::to_string(s.width + s.pad_left + s.pad_right) + ").";
+  if (s.input_count() >= (uint64_t(1) << 32) || s.output_count() >= (uint64_t(1) << 32))
+    return "Pooling indexes elements with 32 bits; this tensor has " + std::to_string(s.input_count()) + ".";
+  return "";
+}
+
+vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args) {
+  const PoolShape& s = args.shape;
+  const bool is_max = args.kind == PoolKind::kMax;
+  assert(PoolShapeProblem(s).empty() && "invalid pool shape (see PoolShapeProblem)");
+  assert(args.input.count >= s.input_count() && "input must hold N x H x W x C floats");
+  assert(args.output.count >= s.output_count() && "output must hold N x OH x OW x C floats");
+  assert((!is_max || args.argmax.count >= s.output_count()) && "max pooling writes argmax");
+
+  const vk::DeviceInfo& info = pipelines.context().info();
+  const uint32_t group_size = LimitedGroupSize(info, 256);
+  vk::Dispatch d;
+  d.kernel = "pool";
+  d.label = std::string(PoolName(args.kind)) + " forward";
+  d.pipeline = &pipelines.Get("pool", {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
+  d.bindings = {args.input.Bind(vk::Access::kRead), args.output.Bind(vk::Access::kWrite),
+                is_max ? args.argmax.Bind(vk::Access::kWrite) : PlaceholderBinding(args.input)};
+  const gpu::PoolParams params = ParamsOf(s, uint64_t(s.batch) * s.out_height() * s.out_width());
+  d.SetPushConstants(params);
+  d.workgroups = {GridStrideGroups(info, uint64_t(s.batch) * s.out_height() * s.out_width() * params.channel_blocks,
+                                   group_size),
+                  1, 1};
+  // One compare (max) or add (average) per window element, plus the average's
+  // divide; padded positions are skipped, so this slightly overcounts at the
+  // borders. Minimum traffic: each input read once (overlapping windows hit
+  // the cache), output (and argmax) written once.
+  const double outputs = double(s.output_count()), window = double(s.window_h) * s.window_w;
+  d.cost.flops = outputs * window + (is_max ? 0 : outputs);
+  d.cost.bytes_read = 4.0 * double(s.input_count());
+  d.cost.bytes_written = 4 * outputs * (is_max ? 2 : 1);
+  return d;
+}
+
+vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwardArgs& args) {
+  const PoolShape& s = args.shape;
+  const bool is_max = args.kind == PoolKind::kMax;
+  assert(PoolShapeProblem(s).empty() && "invalid pool shape (see PoolShapeProblem)");
+  assert(args.grad_out.count >= s.output_count() && "grad_out must hold N x OH x OW x C floats");
+  assert((!is_max || args.argmax.count >= s.output_count()) && "max pooling's backward reads argmax");
+  assert(args.grad_in.count >= s.input_count() && "grad_in must hold N x H x W x C floats");
+
+  const vk::DeviceInfo& info = pipelines.context().info();
+  const uint32_t group_size = LimitedGroupSize(info, 256);
+  vk::Dispatch d;
+  d.kernel = "pool_back";
+  d.label = std::string(PoolName(args.kind)) + " backward";
+  d.pipeline = &pipelines.Get("pool_back", {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
+  d.bindings = {args.grad_out.Bind(vk::Access::kRead),
+                is_max ? args.argmax.Bind(vk::Access::kRead) : PlaceholderBinding(args.grad_out),
+                args.grad_in.Bind(vk::Access::kWrite)};
+  const gpu::PoolParams params = ParamsOf(s, uint64_t(s.batch) * s.height * s.width);
+  d.SetPushConstants(params);
+  d.workgroups = {GridStrideGroups(info, uint64_t(s.batch) * s.height * s.width * params.channel_blocks, group_size),
+                  1, 1};
+  // Max: each output's gradient is added once, where its argmax points.
+  // Average: each (window, covered input) pair is one add, and each input one
+  // divide. Minimum traffic: grad_out (and argmax) read once, grad_in written once.
+  const double outputs = double(s.output_count()), inputs = double(s.input_count());
+  d.cost.flops = is_max ? outputs : outputs * s.window_h * s.window_w + inputs;
+  d.cost.bytes_read = 4 * outputs * (is_max ? 2 : 1);
+  d.cost.bytes_written = 4 * inputs;
+  return d;
+}
+
+}  // namespace ts::kernels

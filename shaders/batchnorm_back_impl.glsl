@@ -1,0 +1,108 @@
+// The body of batchnorm_back.comp (BN_VALUE float: one channel per lane) and
+// batchnorm_back_vec4.comp (BN_VALUE vec4: four). Per-channel arrays are read
+// as BN_VALUE too, so "channel" below means a lane's group of BN_WIDTH channels.
+#include "batchnorm.h"
+
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+// BATCHNORM_PHASE_FUSED, _SUMS or _APPLY. A uint: the reflection lists only 32-bit scalars.
+layout(constant_id = 2) const uint kPhase = BATCHNORM_PHASE_FUSED;
+
+layout(std430, binding = 0) readonly buffer GradOut { BN_VALUE grad_out[]; };          // (rows, C)
+layout(std430, binding = 1) readonly buffer X { BN_VALUE x_[]; };                      // (rows, C)
+layout(std430, binding = 2) readonly buffer Gamma { BN_VALUE gamma[]; };               // (C)
+layout(std430, binding = 3) readonly buffer SavedMean { BN_VALUE saved_mean[]; };      // (C)
+layout(std430, binding = 4) readonly buffer SavedInvStd { BN_VALUE saved_inv_std[]; }; // (C)
+layout(std430, binding = 5) writeonly buffer GradX { BN_VALUE grad_x[]; };             // (rows, C)
+layout(std430, binding = 6) writeonly buffer GradGamma { BN_VALUE grad_gamma[]; };     // (C)
+layout(std430, binding = 7) writeonly buffer GradBeta { BN_VALUE grad_beta[]; };       // (C)
+// Per row block: its sum of grad_out (row_blocks, C), then of grad_out * xhat (row_blocks, C).
+layout(std430, binding = 8) buffer Workspace { BN_VALUE partials[]; };
+layout(push_constant) uniform Push { BatchNormBackParams p; };
+
+shared BN_VALUE partial_a[gl_WorkGroupSize.x * gl_WorkGroupSize.y];
+shared BN_VALUE partial_b[gl_WorkGroupSize.x * gl_WorkGroupSize.y];
+
+// As in batchnorm_impl.h: per-column sums over the Y row lanes, to every lane.
+void ColumnTotals(inout BN_VALUE a, inout BN_VALUE b) {
+  const uint X = gl_WorkGroupSize.x, Y = gl_WorkGroupSize.y;
+  uint x = gl_LocalInvocationID.x, y = gl_LocalInvocationID.y;
+  partial_a[y * X + x] = a;
+  partial_b[y * X + x] = b;
+  barrier();
+  for (uint half_ = Y / 2u; half_ > 0u; half_ /= 2u) {
+    if (y < half_) {
+      partial_a[y * X + x] += partial_a[(y + half_) * X + x];
+      partial_b[y * X + x] += partial_b[(y + half_) * X + x];
+    }
+    barrier();
+  }
+  a = partial_a[x];
+  b = partial_b[x];
+  barrier();
+}
+
+// As in batchnorm_impl.h.
+uvec2 BlockRows(uint b) {
+  uint block_rows = (p.rows + p.row_blocks - 1u) / p.row_blocks;
+  uint begin = min(b * block_rows, p.rows);
+  return uvec2(begin, min(begin + block_rows, p.rows));
+}
+
+void main() {
+  const uint X = gl_WorkGroupSize.x, Y = gl_WorkGroupSize.y;
+  uint x = gl_LocalInvocationID.x, y = gl_LocalInvocationID.y;
+  uint C = p.channels / BN_WIDTH;  // lanes' channel groups per row
+  float rows = float(p.rows);
+  uint b = gl_WorkGroupID.y;       // the row block
+  uvec2 block = BlockRows(b);
+  for (uint first_channel = gl_WorkGroupID.x * X; first_channel < C; first_channel += gl_NumWorkGroups.x * X) {
+    uint c = first_channel + x;
+    bool in_range = c < C;  // lanes past the last channel still join the barriers
+    BN_VALUE mean = in_range ? saved_mean[c] : BN_VALUE(0.0), inv_std = in_range ? saved_inv_std[c] : BN_VALUE(0.0);
+
+    // grad_beta and grad_gamma: this block's compensated sums (FUSED: the
+    // block is every row), or the sum of the blocks' partial sums (APPLY).
+    BN_VALUE beta_total = BN_VALUE(0.0), gamma_total = BN_VALUE(0.0);
+    if (kPhase == BATCHNORM_PHASE_APPLY) {
+      if (in_range)
+        for (uint k = y; k < p.row_blocks; k += Y) {
+          beta_total += partials[k * C + c];
+          gamma_total += partials[(p.row_blocks + k) * C + c];
+        }
+    } else {
+      BN_VALUE g_sum = BN_VALUE(0.0), g_sum_c = BN_VALUE(0.0), gx_sum = BN_VALUE(0.0), gx_sum_c = BN_VALUE(0.0);
+      if (in_range) {
+        for (uint r = block.x + y; r < block.y; r += Y) {
+          uint i = r * C + c;
+          BN_VALUE g = grad_out[i];
+          KahanAdd(g_sum, g_sum_c, g);
+          KahanAdd(gx_sum, gx_sum_c, g * ((x_[i] - mean) * inv_std));
+        }
+      }
+      beta_total = g_sum - g_sum_c;
+      gamma_total = gx_sum - gx_sum_c;
+    }
+    ColumnTotals(beta_total, gamma_total);
+    if (kPhase == BATCHNORM_PHASE_SUMS) {
+      if (in_range && y == 0u) {
+        partials[b * C + c] = beta_total;
+        partials[(p.row_blocks + b) * C + c] = gamma_total;
+      }
+      continue;
+    }
+
+    if (in_range) {
+      if (y == 0u && b == 0u) {
+        grad_beta[c] = beta_total;
+        grad_gamma[c] = gamma_total;
+      }
+      BN_VALUE scale = gamma[c] * inv_std;
+      BN_VALUE mean_g = beta_total / rows, mean_gx = gamma_total / rows;
+      for (uint r = block.x + y; r < block.y; r += Y) {
+        uint i = r * C + c;
+        BN_VALUE xhat = (x_[i] - mean) * inv_std;
+        grad_x[i] = scale * (grad_out[i] - mean_g - xhat * mean_gx);
+      }
+    }
+  }
+}

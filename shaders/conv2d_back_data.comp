@@ -1,0 +1,162 @@
+#version 450
+// 2D convolution, backward with respect to the input (see conv2d.comp):
+//   dX[n][ih][iw][ci] = sum over kh, kw, co of dY[n][oh][ow][co] * W[kh][kw][ci][co]
+//   over the taps whose output position is whole and inside the output:
+//     oh = (ih + pad_top - kh) / sh,  ow = (iw + pad_left - kw) / sw.
+// The gather form: each invocation sums into its own elements of dX, so the
+// result is deterministic and needs no atomics or zero-fill (every element is
+// written, zero where no tap reaches it).
+//
+// An implicit GEMM modelled on matmul.comp's register-blocked kernel: rows are
+// input pixels, columns input channels, and the reduction runs over the valid
+// taps and, within a tap, over output channels (four at a time: vec4 loads of
+// dY along co, and of W's rows W[kh][kw][ci][co .. co + 3]).
+//
+// Strides: which taps reach input row ih depends on ih % sh (its phase). The
+// grid's z axis is the phase class (ih % sh, iw % sw) and each workgroup's
+// pixels come from one class, so every pixel an invocation handles has the
+// same taps: no tap is visited only to be masked off. With stride 1 there is
+// one class.
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#include "conv2d.h"
+
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+layout(constant_id = 0) const uint kGroupCols = 8;  // workgroup size along Cin (x)
+layout(constant_id = 1) const uint kGroupRows = 1;  // workgroup size along input pixels (y)
+layout(constant_id = 2) const uint RM = 32;         // input pixels per invocation
+layout(constant_id = 3) const uint RN = 4;          // input channels per invocation
+// How many invocations along x share their loads of dY through subgroup shuffles (1: none). Divides RM.
+layout(constant_id = 4) const uint kShareA = 1;
+// dY and W may be read as vec4s along co: both bindings are 16-byte aligned and Cout % 4 == 0.
+layout(constant_id = 5) const bool kVec4 = false;
+
+layout(std430, binding = 0) readonly buffer GradOutput { float dy[]; };   // (N, OH, OW, Cout)
+layout(std430, binding = 0) readonly buffer GradOutput4 { vec4 dy4[]; };
+layout(std430, binding = 1) readonly buffer Filter { float w[]; };        // (KH, KW, Cin, Cout)
+layout(std430, binding = 1) readonly buffer Filter4 { vec4 w4[]; };
+layout(std430, binding = 2) writeonly buffer GradInput { float dx[]; };   // (N, H, W, Cin)
+layout(push_constant) uniform Push { Conv2DParams p; };
+
+// The phase class of this workgroup and its size: input rows ih = phase_h,
+// phase_h + sh, ... below H, likewise columns.
+struct PhaseClass {
+  uint phase_h, phase_w;
+  uint rows, cols;  // input rows and columns in the class
+};
+
+PhaseClass ThisClass() {
+  PhaseClass c;
+  c.phase_h = gl_WorkGroupID.z / p.stride_w;
+  c.phase_w = gl_WorkGroupID.z % p.stride_w;
+  c.rows = c.phase_h < p.in_height ? (p.in_height - c.phase_h + p.stride_h - 1) / p.stride_h : 0u;
+  c.cols = c.phase_w < p.in_width ? (p.in_width - c.phase_w + p.stride_w - 1) / p.stride_w : 0u;
+  return c;
+}
+
+// Input pixel m of class c: its image n and its row and column.
+uvec3 PixelOf(PhaseClass c, uint m) {
+  uint per_image = c.rows * c.cols;
+  uint n = m / per_image, rest = m % per_image;
+  return uvec3(n, (rest / c.cols) * p.stride_h + c.phase_h, (rest % c.cols) * p.stride_w + c.phase_w);
+}
+
+// What a pixel needs to find its output positions: n * OH, and the output row
+// and column that its first tap (kh0, kw0) reaches (possibly outside the
+// output). Tap kh0 + i * sh reaches output row first_oh - i.
+struct Reach {
+  int image_row;
+  int first_oh;
+  int first_ow;
+};
+
+float Dot4(vec4 a, vec4 b, float sum) { return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, sum)))); }
+
+vec4 GradOutputChunk(uint offset) {
+  if (kVec4) return dy4[offset / 4];
+  return vec4(dy[offset], dy[offset + 1], dy[offset + 2], dy[offset + 3]);
+}
+
+vec4 FilterChunk(uint offset) {
+  if (kVec4) return w4[offset / 4];
+  return vec4(w[offset], w[offset + 1], w[offset + 2], w[offset + 3]);
+}
+
+float FromLane(float value, uint first_lane, uint lane) {
+  return kShareA == 1 ? value : subgroupShuffle(value, first_lane + lane);
+}
+vec4 FromLane(vec4 value, uint first_lane, uint lane) {
+  return kShareA == 1 ? value : subgroupShuffle(value, first_lane + lane);
+}
+
+const uint kOwnRows = RM / kShareA;
+
+void main() {
+  PhaseClass c = ThisClass();
+  uint pixels = p.batch * c.rows * c.cols;
+  uint row0 = (gl_WorkGroupID.y * kGroupRows + gl_LocalInvocationID.y) * RM;
+  uint col0 = (gl_WorkGroupID.x * kGroupCols + gl_LocalInvocationID.x) * RN;
+  // Safe to leave: no barriers, and a whole share group has the same row0.
+  if (row0 >= pixels || (kShareA == 1 && col0 >= p.in_channels)) return;
+  uint lane = gl_SubgroupInvocationID % kShareA, first_lane = gl_SubgroupInvocationID - lane;
+
+  // The first taps of the class: kh = kh0 (mod sh) reaches a whole output row.
+  uint kh0 = (c.phase_h + p.pad_top) % p.stride_h, kw0 = (c.phase_w + p.pad_left) % p.stride_w;
+
+  // The pixels whose dY this invocation gathers: row0 + t * kShareA + lane
+  // (past the last, the last again; never stored).
+  Reach own[kOwnRows];
+  [[unroll]] for (uint t = 0; t < kOwnRows; ++t) {
+    uvec3 pixel = PixelOf(c, min(row0 + t * kShareA + lane, pixels - 1));
+    // Exact divisions: ih + pad_top - kh0 is a multiple of sh by the choice of kh0.
+    own[t] = Reach(int(pixel.x * p.out_height), (int(pixel.y + p.pad_top) - int(kh0)) / int(p.stride_h),
+                   (int(pixel.z + p.pad_left) - int(kw0)) / int(p.stride_w));
+  }
+
+  float acc[RM * RN];
+  [[unroll]] for (uint e = 0; e < RM * RN; ++e) acc[e] = 0.0;
+
+  vec4 chunk_a[RM], chunk_b[RN], mine[kOwnRows];
+  int steps_h = 0;  // taps of this class visited along kh: the output row moves up one per tap
+  for (uint kh = kh0; kh < p.kernel_height; kh += p.stride_h, ++steps_h) {
+    int steps_w = 0;
+    for (uint kw = kw0; kw < p.kernel_width; kw += p.stride_w, ++steps_w) {
+      uint offset[kOwnRows];  // of dY[n][oh][ow][0]
+      bool inside[kOwnRows];
+      [[unroll]] for (uint t = 0; t < kOwnRows; ++t) {
+        int oh = own[t].first_oh - steps_h, ow = own[t].first_ow - steps_w;
+        inside[t] = uint(oh) < p.out_height && uint(ow) < p.out_width;  // negative wraps to huge
+        offset[t] = inside[t] ? (uint(own[t].image_row + oh) * p.out_width + uint(ow)) * p.out_channels : 0u;
+      }
+      uint tap = (kh * p.kernel_width + kw) * p.in_channels;  // W's row for (kh, kw, ci = 0)
+      uint filter_first[RN];  // W[kh][kw][col0 + j][0] (columns past Cin re-read the last)
+      [[unroll]] for (uint j = 0; j < RN; ++j) filter_first[j] = (tap + min(col0 + j, p.in_channels - 1)) * p.out_channels;
+
+      uint co = 0;
+      for (; co + 4 <= p.out_channels; co += 4) {
+        [[unroll]] for (uint t = 0; t < kOwnRows; ++t) mine[t] = inside[t] ? GradOutputChunk(offset[t] + co) : vec4(0.0);
+        [[unroll]] for (uint i = 0; i < RM; ++i) chunk_a[i] = FromLane(mine[i / kShareA], first_lane, i % kShareA);
+        [[unroll]] for (uint j = 0; j < RN; ++j) chunk_b[j] = FilterChunk(filter_first[j] + co);
+        [[unroll]] for (uint i = 0; i < RM; ++i)
+          [[unroll]] for (uint j = 0; j < RN; ++j) acc[i * RN + j] = Dot4(chunk_a[i], chunk_b[j], acc[i * RN + j]);
+      }
+      // The last Cout % 4 channels one at a time.
+      for (; co < p.out_channels; ++co) {
+        float own_value[kOwnRows], col_a[RM], row_b[RN];
+        [[unroll]] for (uint t = 0; t < kOwnRows; ++t) own_value[t] = inside[t] ? dy[offset[t] + co] : 0.0;
+        [[unroll]] for (uint i = 0; i < RM; ++i) col_a[i] = FromLane(own_value[i / kShareA], first_lane, i % kShareA);
+        [[unroll]] for (uint j = 0; j < RN; ++j) row_b[j] = w[filter_first[j] + co];
+        [[unroll]] for (uint i = 0; i < RM; ++i)
+          [[unroll]] for (uint j = 0; j < RN; ++j) acc[i * RN + j] = fma(col_a[i], row_b[j], acc[i * RN + j]);
+      }
+    }
+  }
+
+  // Rows of one invocation are not contiguous in dX when strided: each finds its own place.
+  [[unroll]] for (uint i = 0; i < RM; ++i) {
+    uvec3 pixel = PixelOf(c, min(row0 + i, pixels - 1));
+    uint first = ((pixel.x * p.in_height + pixel.y) * p.in_width + pixel.z) * p.in_channels;
+    [[unroll]] for (uint j = 0; j < RN; ++j)
+      if (row0 + i < pixels && col0 + j < p.in_channels) dx[first + col0 + j] = acc[i * RN + j];
+  }
+}
