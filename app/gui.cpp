@@ -122,6 +122,7 @@ class TestLog {
       line["loss"] = step->loss;
     }
     if (!state.training.train_loss.y.empty()) line["first_loss"] = state.training.train_loss.y.front();
+    if (const auto& snapshot = state.training.snapshot) line["snapshot_ms"] = snapshot->seconds * 1e3;
     if (const auto& epoch = state.training.last_epoch) {
       line["epochs_done"] = epoch->epoch + 1;
       line["train_accuracy"] = epoch->train_accuracy;

@@ -14,9 +14,9 @@
 //    computes RM pixels x RN channels; four channels of a tap are one vec4 load
 //    when Cin % 4 == 0; loads of X are shared through subgroup shuffles.
 //  - direct: each invocation computes RM consecutive pixels of an output row
-//    x RN channels, one input channel at a time, sliding a window of inputs
-//    along the row from tap to tap. For inputs with few channels (1 or 3),
-//    where a tap has no vec4 of channels to load.
+//    x RN channels, one input channel at a time, four taps at a time from one
+//    window of inputs along the row. For inputs with few channels (1 to 3),
+//    where a tap holds too little work for the GEMM's gather.
 // Neither uses shared memory: on lavapipe it does not pay (see the notes).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -29,7 +29,7 @@ layout(constant_id = 2) const uint kVariant = 0;    // 0: implicit GEMM, 1: dire
 layout(constant_id = 3) const uint RM = 32;         // output pixels per invocation
 layout(constant_id = 4) const uint RN = 4;          // output channels per invocation
 // How many invocations along x share their loads of X through subgroup
-// shuffles (1: none). Divides RM.
+// shuffles (1: none). Implicit GEMM: divides RM.
 layout(constant_id = 5) const uint kShareA = 1;
 // X may be read as vec4s along channels: the binding is 16-byte aligned and Cin % 4 == 0.
 layout(constant_id = 6) const bool kVec4X = false;
@@ -90,8 +90,10 @@ void LoadFilterRows(uint rows[4], bvec4 live, uint col0, out vec4 chunk[RN]) {
     // 4 x 4 blocks (four rows, four channels), transposed.
     [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
       uint channel = min(col0 + 4 * q, p.out_channels - 4);
-      mat4 block = transpose(mat4(w4[(rows[0] * p.out_channels + channel) / 4], w4[(rows[1] * p.out_channels + channel) / 4],
-                                  w4[(rows[2] * p.out_channels + channel) / 4], w4[(rows[3] * p.out_channels + channel) / 4]));
+      mat4 block = transpose(mat4(w4[(rows[0] * p.out_channels + channel) / 4],
+                                  w4[(rows[1] * p.out_channels + channel) / 4],
+                                  w4[(rows[2] * p.out_channels + channel) / 4],
+                                  w4[(rows[3] * p.out_channels + channel) / 4]));
       [[unroll]] for (uint r = 0; r < 4; ++r) chunk[4 * q + r] = mix(vec4(0.0), block[r], live);
     }
   } else {
@@ -250,12 +252,14 @@ void Direct() {
         }
         [[unroll]] for (uint e = 0; e < kWindow; ++e) window[e] = FromLane(mine[e / kShareA], first_lane, e % kShareA);
         // W[kh][kw0 + s][ci][col0 + j]; taps past the kernel are zero.
-        uint first = (kh * p.kernel_width + kw0) * p.in_channels + ci, last_row = p.kernel_height * p.kernel_width * p.in_channels - 1;
+        uint first = (kh * p.kernel_width + kw0) * p.in_channels + ci;
+        uint last_row = p.kernel_height * p.kernel_width * p.in_channels - 1;
         uint rows[4] = uint[4](first, min(first + p.in_channels, last_row), min(first + 2 * p.in_channels, last_row),
                                min(first + 3 * p.in_channels, last_row));
         LoadFilterRows(rows, lessThan(uvec4(kw0) + uvec4(0, 1, 2, 3), uvec4(p.kernel_width)), col0, chunk_b);
         [[unroll]] for (uint i = 0; i < RM; ++i) {
-          vec4 taps = vec4(window[i * kStrideW], window[i * kStrideW + 1], window[i * kStrideW + 2], window[i * kStrideW + 3]);
+          uint e = i * kStrideW;  // pixel i's first tap in the window
+          vec4 taps = vec4(window[e], window[e + 1], window[e + 2], window[e + 3]);
           [[unroll]] for (uint j = 0; j < RN; ++j) acc[i * RN + j] = Dot4(taps, chunk_b[j], acc[i * RN + j]);
         }
       }

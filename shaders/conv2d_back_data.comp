@@ -130,11 +130,13 @@ void main() {
       }
       uint tap = (kh * p.kernel_width + kw) * p.in_channels;  // W's row for (kh, kw, ci = 0)
       uint filter_first[RN];  // W[kh][kw][col0 + j][0] (columns past Cin re-read the last)
-      [[unroll]] for (uint j = 0; j < RN; ++j) filter_first[j] = (tap + min(col0 + j, p.in_channels - 1)) * p.out_channels;
+      [[unroll]] for (uint j = 0; j < RN; ++j)
+        filter_first[j] = (tap + min(col0 + j, p.in_channels - 1)) * p.out_channels;
 
       uint co = 0;
       for (; co + 4 <= p.out_channels; co += 4) {
-        [[unroll]] for (uint t = 0; t < kOwnRows; ++t) mine[t] = inside[t] ? GradOutputChunk(offset[t] + co) : vec4(0.0);
+        [[unroll]] for (uint t = 0; t < kOwnRows; ++t)
+          mine[t] = inside[t] ? GradOutputChunk(offset[t] + co) : vec4(0.0);
         [[unroll]] for (uint i = 0; i < RM; ++i) chunk_a[i] = FromLane(mine[i / kShareA], first_lane, i % kShareA);
         [[unroll]] for (uint j = 0; j < RN; ++j) chunk_b[j] = FilterChunk(filter_first[j] + co);
         [[unroll]] for (uint i = 0; i < RM; ++i)

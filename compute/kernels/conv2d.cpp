@@ -40,6 +40,19 @@ constexpr Conv2DTiling kImplicitGemmTiling{8, 1, 32, 4};
 // wide (32 would leave half idle). The fastest measured on lavapipe.
 Conv2DTiling DirectTiling(const Conv2DGeometry& g) { return {8, 1, g.out_width > 16 ? 32u : 16u, 4}; }
 
+// The filter gradient: the GEMM tiling, with 8 channels per invocation where
+// Cout >= 64 (its grid stays wide enough), 25% faster at the seed CNN's 32->64
+// and 64->64 layers on lavapipe. Its grid covers only the filter, so a small
+// one (an RGB or grey first layer: 27 x 32) would be a single workgroup, which
+// runs on one core: there, 16 rows per invocation make two.
+Conv2DTiling BackFilterTiling(const Conv2DGeometry& g) {
+  Conv2DTiling t{8, 1, 32, g.out_channels >= 64 ? 8u : 4u};
+  bool single_workgroup = g.filter_rows() <= t.group_rows * t.rows_per_invocation &&
+                          g.out_channels <= t.group_cols * t.cols_per_invocation;
+  if (single_workgroup) t.rows_per_invocation = 16;
+  return t;
+}
+
 // Whether `tensor` can be read as vec4s along rows of `row_length` floats: its
 // binding (in every slot) starts on a 16-byte boundary and rows are whole vec4s.
 bool Vec4Aligned(const TensorRef& tensor, uint32_t row_length) {
@@ -54,7 +67,8 @@ Conv2DTiling Resolve(const vk::DeviceInfo& device, const Conv2DTiling& defaults,
   if (requested.group_rows) t.group_rows = requested.group_rows;
   if (requested.rows_per_invocation) t.rows_per_invocation = requested.rows_per_invocation;
   if (requested.cols_per_invocation) t.cols_per_invocation = requested.cols_per_invocation;
-  while (t.group_cols * t.group_rows > device.max_workgroup_invocations || t.group_cols > device.max_workgroup_size[0] ||
+  while (t.group_cols * t.group_rows > device.max_workgroup_invocations ||
+         t.group_cols > device.max_workgroup_size[0] ||
          t.group_rows > device.max_workgroup_size[1]) {
     if (t.group_cols >= t.group_rows && t.group_cols > 1)
       t.group_cols /= 2;
@@ -267,7 +281,7 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
   const vk::DeviceInfo& device = pipelines.context().info();
   RequireShuffles(device);
 
-  Conv2DTiling t = Resolve(device, kImplicitGemmTiling, requested);
+  Conv2DTiling t = Resolve(device, BackFilterTiling(g), requested);
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation &&
          "conv2d: tiling fields must be positive");
   // Four filter rows of a group are one tap's four channels: whole vec4s when

@@ -8,9 +8,16 @@
 // so the bias and activation that follow a convolution are bias_act.comp on
 // Y as (N*OH*OW, Cout), and the bias gradient is bias_act_back.comp's column sums.
 //
-//   Y[n][oh][ow][co]  = sum over kh, kw, ci of X[n][oh*sh - pad_top + kh][ow*sw - pad_left + kw][ci] * W[kh][kw][ci][co]
+//   Y[n][oh][ow][co] = sum over kh, kw, ci of
+//                        X[n][oh*sh - pad_top + kh][ow*sw - pad_left + kw][ci] * W[kh][kw][ci][co]
 //   dX = the same sums read backwards (gather: each dX element sums its own terms; deterministic)
 //   dW = im2col(X)^T dY, a reduction over the N*OH*OW output pixels
+// Every dispatch needs subgroup shuffles (as matmul does), and throws ts::Error
+// on a device without them.
+//
+// Costs on lavapipe: the input gradient's columns are Cin, so for Cin < 8 most
+// of its 32-channel tiles idle (~1-2 GFLOP/s at Cin 1 to 3); a model should not
+// ask for the input gradient of its first layer, which nothing uses.
 // Input positions outside the image read as zero. Padding is explicit in the
 // geometry (pad_top, pad_left, and OH, OW); ResolveConv2DPadding turns 'valid',
 // 'same' or a symmetric padding into it.
@@ -30,7 +37,7 @@ struct Conv2DGeometry {
   uint32_t in_channels = 0, out_channels = 0;    // Cin, Cout
   uint32_t kernel_height = 0, kernel_width = 0;  // KH, KW
   uint32_t stride_h = 1, stride_w = 1;
-  uint32_t pad_top = 0, pad_left = 0;    // zero rows above / columns left of the image; below and right, what OH, OW imply
+  uint32_t pad_top = 0, pad_left = 0;    // zero rows above, columns left of the image (below, right: what OH, OW imply)
   uint32_t out_height = 0, out_width = 0;  // OH, OW
 
   uint64_t input_elements() const { return uint64_t(batch) * in_height * in_width * in_channels; }
@@ -64,7 +71,7 @@ Conv2DGeometry ResolveConv2DPadding(Conv2DGeometry geometry, Conv2DPadding paddi
 enum class Conv2DVariant {
   kAuto,          // ChooseConv2DVariant's pick
   kImplicitGemm,  // matmul.comp's register-blocked kernel, rows of im2col(X) gathered on the fly
-  kDirect,        // a window of inputs slid along each output row, four taps at a time; for inputs with few channels
+  kDirect,        // four taps at a time from a window of inputs along each output row; for few input channels
 };
 
 // kDirect for inputs of 1 to 3 channels (grey or RGB images: the first
@@ -75,9 +82,10 @@ Conv2DVariant ChooseConv2DVariant(const vk::DeviceInfo& device, const Conv2DGeom
 
 // How a dispatch splits its output matrix (see the shaders): a workgroup of
 // group_cols x group_rows invocations, each computing rows_per_invocation
-// rows (pixels, or filter rows for the filter gradient) by
-// cols_per_invocation channels. Zero fields take the kernel's default; tests
-// and benchmarks set them.
+// rows by cols_per_invocation channels. Rows are output pixels (forward; for
+// the direct kernel, consecutive pixels of one output row), input pixels
+// (input gradient) or filter rows (filter gradient). Zero fields take the
+// kernel's default, which suits lavapipe; tests and benchmarks set them.
 struct Conv2DTiling {
   uint32_t group_cols = 0, group_rows = 0;
   uint32_t rows_per_invocation = 0, cols_per_invocation = 0;

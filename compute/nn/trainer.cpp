@@ -293,11 +293,17 @@ std::optional<EvalResult> Trainer::EvaluateValidation() {
 
 std::vector<float> Trainer::Predict(const data::Dataset& dataset) {
   CheckDataFitsModel(dataset, "prediction");
-  std::unique_ptr<EvalProgram> program = MakeEvalProgram(dataset);
+  // The same dataset again (a decision-boundary grid, several times a second):
+  // its device copy and recorded commands are reused.
+  if (!predict_program_ || predict_dataset_ != &dataset || predict_count_ != dataset.count()) {
+    if (predict_program_) FreeCommands(*predict_program_);
+    predict_program_ = MakeEvalProgram(dataset);
+    predict_dataset_ = &dataset;
+    predict_count_ = dataset.count();
+  }
   std::vector<float> outputs;
   outputs.reserve(dataset.count() * plan_->output_features());
-  RunEvaluation(*program, &outputs);
-  FreeCommands(*program);
+  RunEvaluation(*predict_program_, &outputs);
   return outputs;
 }
 

@@ -135,6 +135,8 @@ class Trainer {
   std::optional<EvalResult> EvaluateValidation();
   // Model outputs for every sample of `dataset`: (count, outputs) row-major,
   // softmax / sigmoid probabilities or raw outputs (MSE), as the loss head gives.
+  // The device copy of the last dataset predicted is kept for the next call
+  // with the same (unchanged) dataset object.
   std::vector<float> Predict(const data::Dataset& dataset);
 
   // Safe from any thread: RunSteps/RunEpoch return after the submission in flight.
@@ -162,6 +164,9 @@ class Trainer {
   std::unique_ptr<vk::Sequence> train_sequence_;
   std::vector<DispatchInfo> step_info_;
   std::unique_ptr<EvalProgram> validation_;
+  std::unique_ptr<EvalProgram> predict_program_;  // for Predict, with the dataset it holds
+  const data::Dataset* predict_dataset_ = nullptr;
+  size_t predict_count_ = 0;
   uint32_t steps_per_epoch_ = 0;
   TrainPosition position_;
   std::atomic<bool> stop_requested_{false};

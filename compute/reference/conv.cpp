@@ -42,7 +42,8 @@ std::vector<double> Forward(std::span<const T> x, std::span<const T> w, const Co
   ForEachTap(s, [&](size_t input_pixel, size_t tap, size_t output_pixel) {
     for (size_t ci = 0; ci < cin; ++ci) {
       double xv = x[input_pixel * cin + ci];
-      for (size_t co = 0; co < cout; ++co) y[output_pixel * cout + co] += xv * double(w[(tap * cin + ci) * cout + co]);
+      for (size_t co = 0; co < cout; ++co)
+        y[output_pixel * cout + co] += xv * double(w[(tap * cin + ci) * cout + co]);
     }
   });
   return y;
@@ -56,7 +57,8 @@ std::vector<double> BackwardData(std::span<const T> dy, std::span<const T> w, co
   ForEachTap(s, [&](size_t input_pixel, size_t tap, size_t output_pixel) {
     for (size_t ci = 0; ci < cin; ++ci) {
       double sum = 0;
-      for (size_t co = 0; co < cout; ++co) sum += double(dy[output_pixel * cout + co]) * double(w[(tap * cin + ci) * cout + co]);
+      for (size_t co = 0; co < cout; ++co)
+        sum += double(dy[output_pixel * cout + co]) * double(w[(tap * cin + ci) * cout + co]);
       dx[input_pixel * cin + ci] += sum;
     }
   });
@@ -71,7 +73,8 @@ std::vector<double> BackwardFilter(std::span<const T> x, std::span<const T> dy, 
   ForEachTap(s, [&](size_t input_pixel, size_t tap, size_t output_pixel) {
     for (size_t ci = 0; ci < cin; ++ci) {
       double xv = x[input_pixel * cin + ci];
-      for (size_t co = 0; co < cout; ++co) dw[(tap * cin + ci) * cout + co] += xv * double(dy[output_pixel * cout + co]);
+      for (size_t co = 0; co < cout; ++co)
+        dw[(tap * cin + ci) * cout + co] += xv * double(dy[output_pixel * cout + co]);
     }
   });
   return dw;
@@ -79,7 +82,8 @@ std::vector<double> BackwardFilter(std::span<const T> x, std::span<const T> dy, 
 
 }  // namespace
 
-std::vector<double> Conv2DForward(std::span<const float> input, std::span<const float> filter, const Conv2DShape& shape) {
+std::vector<double> Conv2DForward(std::span<const float> input, std::span<const float> filter,
+                                  const Conv2DShape& shape) {
   return Forward(input, filter, shape);
 }
 std::vector<double> Conv2DForward(std::span<const double> input, std::span<const double> filter,

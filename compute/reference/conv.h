@@ -23,7 +23,8 @@ struct Conv2DShape {
 };
 
 // Y = conv(X, W). input (N, H, W, Cin), filter (KH, KW, Cin, Cout) -> (N, OH, OW, Cout)
-std::vector<double> Conv2DForward(std::span<const float> input, std::span<const float> filter, const Conv2DShape& shape);
+std::vector<double> Conv2DForward(std::span<const float> input, std::span<const float> filter,
+                                  const Conv2DShape& shape);
 std::vector<double> Conv2DForward(std::span<const double> input, std::span<const double> filter,
                                   const Conv2DShape& shape);
 

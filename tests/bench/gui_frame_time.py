@@ -131,6 +131,10 @@ class Run:
         if running_only:
             lines = [line for line in lines if line["state"] == "running"]
         frames = [t for line in lines for t in line.get("frame_ms", [])]
+        snapshots = sorted({line["snapshot_ms"] for line in lines if "snapshot_ms" in line})
+        if snapshots:
+            log(f"snapshot (decision boundary, neuron maps) host time: median {statistics.median(snapshots):.1f} ms, "
+                f"max {snapshots[-1]:.1f} ms over {len(snapshots)} distinct values")
         steps = [(line["time"], line["global_step"]) for line in lines if "global_step" in line]
         steps_per_second = None
         if len(steps) >= 2 and steps[-1][0] > steps[0][0]:

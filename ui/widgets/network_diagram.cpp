@@ -155,6 +155,9 @@ void NeuronTooltip(const nn::ModelDesc& model, const Column& column, uint32_t un
   ImGui::EndTooltip();
 }
 
+// Edges weaker than this share of the layer's largest |w| are not drawn.
+constexpr float kFaintestEdge = 0.05f;
+
 void DrawNeuronView(const nn::ModelDesc& model, const nn::Snapshot* snapshot, ImVec2 origin, ImVec2 size,
                     const NetworkDiagramOptions& options, bool hovered) {
   ImDrawList* draw = ImGui::GetWindowDrawList();
@@ -177,9 +180,13 @@ void DrawNeuronView(const nn::ModelDesc& model, const nn::Snapshot* snapshot, Im
     mapped_neurons += columns[c].units;
   }
   // Keep the in-node maps to a few thousand rectangles in all.
-  const int node_cells = std::clamp(static_cast<int>(std::sqrt(6000.0 / std::max<size_t>(1, mapped_neurons))), 2, 16);
+  const int node_cells = std::clamp(static_cast<int>(std::sqrt(3000.0 / std::max<size_t>(1, mapped_neurons))), 2, 12);
 
-  // Edges first, so the neurons sit on top of them.
+  // Edges first, so the neurons sit on top of them. Without anti-aliasing a
+  // line is 2 triangles instead of 6: on a software rasterizer a thousand long
+  // thin edges otherwise cost more than the rest of the window.
+  const ImDrawListFlags flags = draw->Flags;
+  draw->Flags &= ~ImDrawListFlags_AntiAliasedLines;
   for (size_t c = 1; c < columns.size(); ++c) {
     const Column& to = columns[c];
     const uint32_t in = columns[c - 1].units, out = to.units;
@@ -198,9 +205,11 @@ void DrawNeuronView(const nn::ModelDesc& model, const nn::Snapshot* snapshot, Im
         }
         float w = weights->w(i, o);
         float strength = std::isfinite(w) ? std::abs(w) / max_abs : 0.0f;
+        if (strength < kFaintestEdge) continue;  // would be all but invisible
         draw->AddLine(a, b, ToColor(w < 0 ? kNegative : kPositive, 0.08f + 0.8f * strength), 0.5f + 2.5f * strength);
       }
   }
+  draw->Flags = flags;
 
   // Neurons, column titles, and the tooltip of the neuron under the mouse.
   const ImVec2 mouse = ImGui::GetIO().MousePos;
