@@ -530,6 +530,12 @@ def case_train_default(t):
           f"loss {line['loss']:.4f} is not below a third of the first loss {line['first_loss']:.4f}")
     check(line["train_accuracy"] > 0.9, f"train accuracy {line['train_accuracy']:.3f} <= 0.9")
     check(line.get("validation_accuracy", 0) > 0.9, f"validation accuracy {line.get('validation_accuracy')} <= 0.9")
+    # After each epoch the test set's sample predictions: the same 8 samples, mostly right by now.
+    examples = line.get("test_examples", [])
+    check(len(examples) == 8, f"expected 8 sample predictions after an epoch, found {len(examples)}")
+    right = sum(1 for e in examples if e["label"] == e["predicted"])
+    check(right >= 6 and all(0 <= e["confidence"] <= 1 for e in examples),
+          f"sample predictions look wrong after 10 epochs: {examples}")
     app.park_mouse()
     path = app.screenshot()
     check_screenshot(path, *app.window_size())

@@ -72,6 +72,7 @@ const char* DisplayName(const std::string& value) {
 struct PanelUi {
   ImGuiContext* context = nullptr;
   int selected = -1;  // the row the palette inserts after
+  bool scroll_to_selected = false;  // a row was just added: bring it into view
   enum class PathPopup { kNone, kOpen, kSaveAs } path_popup = PathPopup::kNone;
   bool path_popup_requested = false;
   std::string path_input, path_error, last_path;
@@ -265,7 +266,10 @@ void DrawPalette(AppState& state, PanelUi& ui) {
   const float right_edge = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
   ImGui::PushID("palette");
   for (size_t i = 0; i < std::size(kPalette); ++i) {
-    if (ImGui::Button(kPalette[i].label)) ui.selected = static_cast<int>(InsertLayer(state, ui.selected, kPalette[i].type));
+    if (ImGui::Button(kPalette[i].label)) {
+      ui.selected = static_cast<int>(InsertLayer(state, ui.selected, kPalette[i].type));
+      ui.scroll_to_selected = true;
+    }
     RecordItemRect(std::string("palette_") + kPalette[i].type);
     HelpTooltip(kPalette[i].tip);
     ui.palette_rects[kPalette[i].type] = {ImGui::GetItemRectMin(), ImGui::GetItemRectMax()};
@@ -463,6 +467,10 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
         ImGui::EndPopup();
       }
 
+      if (ui.scroll_to_selected && ui.selected == static_cast<int>(i)) {
+        ImGui::SetScrollHereY(0.5f);
+        ui.scroll_to_selected = false;
+      }
       ImGui::TableSetColumnIndex(1);
       if (DrawLayerEditors(layer)) MarkEdited(state);
       const std::optional<nn::LayerShape>& shape = i < shapes.size() ? shapes[i] : std::nullopt;
