@@ -6,19 +6,26 @@
 //   batch_x[r][j]   = feature(s, j) * scale + offset
 //   batch_labels[r] = labels[s]
 // Features are float32, or uint8 packed 4 per uint32 word in little-endian
-// order (byte j of sample s is byte s * feature_size + j of the buffer).
+// order. Sample s lives in chunk s / samples_per_chunk (one buffer each, so a
+// dataset may exceed one buffer's range), at local sample s % samples_per_chunk.
+// The grid is 2D (features along x, rows along y), so no invocation divides
+// per element: integer division has no vector instruction on CPU drivers.
 #include "gather.h"
 #include "step_params.h"
 
 layout(local_size_x_id = 0) in;  // workgroup size: specialization constant 0
 layout(constant_id = 1) const uint kFeaturesU8 = 0u;  // 1: packed uint8 features (uint: see optimizer.comp)
 
-layout(std430, binding = 0) readonly buffer Features { uint features[]; };     // f32 bits or packed u8
-layout(std430, binding = 1) readonly buffer Labels { uint labels[]; };         // (dataset count)
-layout(std430, binding = 2) readonly buffer Permutation { uint permutation[]; };
-layout(std430, binding = 3) readonly buffer Step { StepParams step; };
-layout(std430, binding = 4) writeonly buffer BatchX { float batch_x[]; };      // (rows, feature_size)
-layout(std430, binding = 5) writeonly buffer BatchLabels { uint batch_labels[]; };  // (rows)
+// Features: f32 bits or packed u8, in up to GATHER_MAX_CHUNKS buffers (unused ones bind a placeholder).
+layout(std430, binding = 0) readonly buffer Features0 { uint features0[]; };
+layout(std430, binding = 1) readonly buffer Features1 { uint features1[]; };
+layout(std430, binding = 2) readonly buffer Features2 { uint features2[]; };
+layout(std430, binding = 3) readonly buffer Features3 { uint features3[]; };
+layout(std430, binding = 4) readonly buffer Labels { uint labels[]; };         // (dataset count)
+layout(std430, binding = 5) readonly buffer Permutation { uint permutation[]; };
+layout(std430, binding = 6) readonly buffer Step { StepParams step; };
+layout(std430, binding = 7) writeonly buffer BatchX { float batch_x[]; };      // (rows, feature_size)
+layout(std430, binding = 8) writeonly buffer BatchLabels { uint batch_labels[]; };  // (rows)
 layout(push_constant) uniform Push { GatherParams p; };
 
 uint SampleOfRow(uint r) {
@@ -27,20 +34,29 @@ uint SampleOfRow(uint r) {
   return permutation[position < p.permutation_count ? position : first];
 }
 
-void main() {
-  uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  for (uint r = gl_GlobalInvocationID.x; r < p.rows; r += stride) batch_labels[r] = labels[SampleOfRow(r)];
+uint Word(uint chunk, uint index) {
+  if (chunk == 0u) return features0[index];
+  if (chunk == 1u) return features1[index];
+  if (chunk == 2u) return features2[index];
+  return features3[index];
+}
 
-  uint count = p.rows * p.feature_size;
-  for (uint i = gl_GlobalInvocationID.x; i < count; i += stride) {
-    uint r = i / p.feature_size, j = i - r * p.feature_size;
-    uint element = SampleOfRow(r) * p.feature_size + j;
-    float raw;
-    if (kFeaturesU8 != 0u) {
-      raw = float((features[element >> 2u] >> ((element & 3u) * 8u)) & 0xffu);
-    } else {
-      raw = uintBitsToFloat(features[element]);
+void main() {
+  for (uint r = gl_WorkGroupID.y; r < p.rows; r += gl_NumWorkGroups.y) {
+    uint s = SampleOfRow(r);
+    if (gl_GlobalInvocationID.x == 0u) batch_labels[r] = labels[s];
+    uint chunk = s / p.samples_per_chunk;
+    uint base = (s - chunk * p.samples_per_chunk) * p.feature_size;
+    uint row = r * p.feature_size;
+    for (uint j = gl_GlobalInvocationID.x; j < p.feature_size; j += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
+      uint element = base + j;
+      float raw;
+      if (kFeaturesU8 != 0u) {
+        raw = float((Word(chunk, element >> 2u) >> ((element & 3u) * 8u)) & 0xffu);
+      } else {
+        raw = uintBitsToFloat(Word(chunk, element));
+      }
+      batch_x[row + j] = raw * p.scale + p.offset;
     }
-    batch_x[i] = raw * p.scale + p.offset;
   }
 }

@@ -10,8 +10,13 @@ struct GatherParams {
   uint permutation_count;  // entries in the epoch's permutation
   float scale;             // normalised = raw * scale + offset
   float offset;
+  uint samples_per_chunk;  // samples in each feature buffer (the last may hold fewer)
 };
-TS_CHECK_PUSH_LAYOUT(GatherParams, 5)
+TS_CHECK_PUSH_LAYOUT(GatherParams, 6)
+
+// A dataset's features may span up to GATHER_MAX_CHUNKS buffers, each within
+// maxStorageBufferRange (128 MiB on lavapipe; CIFAR-10's training set is 154 MB).
+const uint GATHER_MAX_CHUNKS = 4u;
 
 TS_SHADER_NAMESPACE_END
 #endif

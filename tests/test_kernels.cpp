@@ -759,16 +759,31 @@ TEST_F(KernelTest, GatherAssemblesBatchesIncludingAPartialLastOne) {
       const float scale = features_u8 ? 1.0f / 255.0f : 0.5f, offset = features_u8 ? -0.5f : 0.25f;
       vk::Buffer features = features_u8 ? MakeBuffer(PackBytes(bytes)) : MakeBuffer(floats);
       vk::Buffer labels_buffer = MakeBuffer(labels), permutation_buffer = MakeBuffer(permutation);
+      // The same features in chunks of 12 samples (4 buffers), as a dataset
+      // larger than maxStorageBufferRange is uploaded.
+      const uint32_t samples_per_chunk = 12;
+      std::vector<vk::Buffer> chunks;
+      for (uint32_t first = 0; first < dataset_count; first += samples_per_chunk) {
+        const size_t begin = size_t(first) * feature_size;
+        const size_t end = std::min<size_t>(dataset_count, first + samples_per_chunk) * feature_size;
+        chunks.push_back(features_u8 ? MakeBuffer(PackBytes(std::vector<uint8_t>(bytes.begin() + begin, bytes.begin() + end)))
+                                     : MakeBuffer(std::vector<float>(floats.begin() + begin, floats.begin() + end)));
+      }
 
       // Batches at the start, in the middle and at the end (5 samples + 11 padding rows).
-      for (uint32_t batch_offset : {0u, rows, 2 * rows}) {
-        SCOPED_TRACE("batch offset " + std::to_string(batch_offset));
+      for (uint32_t batch_offset : {0u, rows, 2 * rows})
+      for (bool chunked : {false, true}) {
+        SCOPED_TRACE("batch offset " + std::to_string(batch_offset) + (chunked ? ", 4 feature buffers" : ""));
         gpu::StepParams step{};
         step.batch_offset = batch_offset;
         vk::Buffer step_buffer = MakeStepBuffer(step);
         vk::Buffer batch_x = MakePoisonedBuffer(size_t(rows) * feature_size), batch_labels = MakePoisonedBuffer(rows);
         kernels::GatherArgs args;
-        args.features = WholeBuffer(features), args.features_u8 = features_u8;
+        args.features = WholeBuffer(chunked ? chunks[0] : features), args.features_u8 = features_u8;
+        if (chunked) {
+          for (size_t c = 1; c < chunks.size(); ++c) args.extra_features.push_back(WholeBuffer(chunks[c]));
+          args.samples_per_chunk = samples_per_chunk;
+        }
         args.labels = WholeBuffer(labels_buffer), args.permutation = WholeBuffer(permutation_buffer);
         args.step_params = StepRef(step_buffer);
         args.batch_x = WholeBuffer(batch_x), args.batch_labels = WholeBuffer(batch_labels);

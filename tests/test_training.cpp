@@ -186,6 +186,21 @@ TEST_F(VulkanTest, EvaluationCountsEverySampleOfAPartialLastBatch) {
   EXPECT_NEAR(all.loss, sum / 37, 1e-5 * std::abs(all.loss) + 1e-6);
 }
 
+TEST_F(VulkanTest, DatasetsLargerThanOneBufferAreSplitIntoChunks) {
+  data::Dataset dataset = RandomDataset(37, 3, 4, 6);  // 444 bytes of float32 features
+  EXPECT_EQ(nn::DeviceDataset(context(), dataset).feature_buffers(), 1u);
+  // 12 bytes per sample: 120-byte chunks hold 8 samples (a multiple of 4): 5 buffers, over the limit of 4.
+  try {
+    nn::DeviceDataset too_many(context(), dataset, 120);
+    ADD_FAILURE() << "5 chunks should be refused";
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(e.what(), "at most 4");
+  }
+  nn::DeviceDataset chunked(context(), dataset, 200);  // 16 samples per buffer: 3 buffers
+  EXPECT_EQ(chunked.feature_buffers(), 3u);
+  EXPECT_EQ(chunked.device_bytes(), 37u * 4 + 16 * 12 * 2 + 5 * 12 + 4);  // labels; chunks (the last padded by 4 bytes)
+}
+
 TEST_F(VulkanTest, CheckpointResumeReproducesTheUninterruptedRun) {
   nn::ModelDesc model = Model(R"({"type": "input", "shape": [3]}, {"type": "dense", "units": 16}, {"type": "relu"},
     {"type": "dense", "units": 3}, {"type": "softmax"})");

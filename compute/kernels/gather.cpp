@@ -1,5 +1,7 @@
 #include "compute/kernels/gather.h"
 
+#include <algorithm>
+#include <bit>
 #include <cassert>
 
 #include "compute/kernels/dispatch_helpers.h"
@@ -17,21 +19,31 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   assert(args.batch_labels.count >= args.rows && "batch_labels holds one label per row");
   assert(args.step_params.count * 4 >= sizeof(gpu::StepParams) && "step_params must hold one StepParams");
   assert(args.feature_size > 0 && args.features.count * 4 / args.feature_size < (uint64_t(1) << 32) &&
-         "the shader indexes the dataset's features with 32 bits");
+         "the shader indexes each chunk's features with 32 bits");
+  assert(args.extra_features.size() < gpu::GATHER_MAX_CHUNKS && "at most GATHER_MAX_CHUNKS feature buffers");
+  assert((args.extra_features.empty() || args.samples_per_chunk > 0) && "chunks need samples_per_chunk");
 
   const vk::DeviceInfo& info = pipelines.context().info();
-  const uint32_t group_size = LimitedGroupSize(info, 256);
-  gpu::GatherParams params{args.rows, args.feature_size, args.permutation_count, args.scale, args.offset};
+  // Threads along a sample's features (x), one workgroup row per batch row (y).
+  const uint32_t group_size = LimitedGroupSize(info, std::min<uint32_t>(256, std::bit_ceil(args.feature_size)));
+  const uint32_t samples_per_chunk = args.extra_features.empty() ? UINT32_MAX : args.samples_per_chunk;
+  gpu::GatherParams params{args.rows, args.feature_size, args.permutation_count, args.scale, args.offset,
+                           samples_per_chunk};
+  std::vector<vk::Binding> chunks = {args.features.Bind(vk::Access::kRead)};
+  for (const TensorRef& extra : args.extra_features) chunks.push_back(extra.Bind(vk::Access::kRead));
+  while (chunks.size() < gpu::GATHER_MAX_CHUNKS) chunks.push_back(PlaceholderBinding(args.features));
 
   vk::Dispatch d;
   d.kernel = "gather";
   d.label = args.features_u8 ? "gather batch (uint8)" : "gather batch (float32)";
   d.pipeline = &pipelines.Get("gather", {{0, group_size}, {1, args.features_u8 ? 1u : 0u}});
-  d.bindings = {args.features.Bind(vk::Access::kRead),      args.labels.Bind(vk::Access::kRead),
-                args.permutation.Bind(vk::Access::kRead),   args.step_params.Bind(vk::Access::kRead),
-                args.batch_x.Bind(vk::Access::kWrite),      args.batch_labels.Bind(vk::Access::kWrite)};
+  d.bindings = chunks;
+  for (vk::Binding binding : {args.labels.Bind(vk::Access::kRead), args.permutation.Bind(vk::Access::kRead),
+                              args.step_params.Bind(vk::Access::kRead), args.batch_x.Bind(vk::Access::kWrite),
+                              args.batch_labels.Bind(vk::Access::kWrite)})
+    d.bindings.push_back(binding);
   d.SetPushConstants(params);
-  d.workgroups = {GridStrideGroups(info, elements, group_size), 1, 1};
+  d.workgroups = {GridStrideGroups(info, args.feature_size, group_size), GridStrideGroups(info, args.rows, 1, 1), 1};
   // One FMA (2 FLOPs) per feature: raw * scale + offset. Minimum traffic: each
   // gathered feature once (1 or 4 bytes), a permutation entry and a label per
   // row, the StepParams; writes the batch and its labels.

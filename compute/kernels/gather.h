@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "compute/kernels/tensor_ref.h"
 
@@ -17,6 +18,11 @@ namespace ts::kernels {
 struct GatherArgs {
   TensorRef features;      // dataset features: float32 (count x feature_size), or
                            // uint8 packed 4 per uint32 when features_u8
+  // More features when one buffer cannot hold them all (maxStorageBufferRange):
+  // features holds samples [0, samples_per_chunk), extra_features[k] the next
+  // samples_per_chunk each. Up to 3; empty: features holds every sample.
+  std::vector<TensorRef> extra_features;
+  uint32_t samples_per_chunk = 0;  // with extra_features; each chunk's bytes a multiple of 4
   bool features_u8 = false;
   TensorRef labels;        // (dataset count) uint32
   TensorRef permutation;   // (permutation_count) uint32 sample indices

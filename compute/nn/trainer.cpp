@@ -7,6 +7,7 @@
 
 #include "compute/common/error.h"
 #include "compute/kernels/gather.h"
+#include "shaders/gather.h"
 #include "compute/vk/check.h"
 
 namespace ts::nn {
@@ -51,19 +52,51 @@ std::vector<uint32_t> EpochOrder(uint32_t count, uint64_t seed, uint32_t epoch, 
   return order;
 }
 
-DeviceDataset::DeviceDataset(vk::Context& context, const data::Dataset& dataset) : host_(&dataset) {
+DeviceDataset::DeviceDataset(vk::Context& context, const data::Dataset& dataset, uint64_t max_chunk_bytes)
+    : host_(&dataset) {
   Require(dataset.count() > 0, "Dataset '" + dataset.name + "' has no samples.");
   std::vector<std::byte> features = FeatureBytes(dataset);
-  features_ = std::make_unique<vk::Buffer>(context, features.size(), dataset.name + " features");
-  features_->Upload(features);
+  // One buffer when it fits the device's range, else chunks of whole samples
+  // (a multiple of 4 samples, so every chunk starts on a word of uint8 data).
+  const uint64_t limit = std::min<uint64_t>(max_chunk_bytes ? max_chunk_bytes : UINT64_MAX,
+                                            context.info().max_storage_buffer_range);
+  const uint64_t sample_bytes = dataset.feature_size() * (dataset.format == data::FeatureFormat::kUint8 ? 1 : 4);
+  if (features.size() <= limit) {
+    samples_per_chunk_ = static_cast<uint32_t>(dataset.count());
+  } else {
+    samples_per_chunk_ = static_cast<uint32_t>(limit / sample_bytes / 4 * 4);
+    Require(samples_per_chunk_ > 0, "Dataset '" + dataset.name + "': one sample (" + vk::FormatBytes(sample_bytes) +
+                                        ") does not fit a device buffer (" + vk::FormatBytes(limit) + ").");
+  }
+  const uint64_t chunks = (dataset.count() + samples_per_chunk_ - 1) / samples_per_chunk_;
+  if (chunks > gpu::GATHER_MAX_CHUNKS)
+    throw Error("Dataset '" + dataset.name + "' needs " + vk::FormatBytes(features.size()) + " of device memory in " +
+                std::to_string(chunks) + " buffers of at most " + vk::FormatBytes(limit) + " ('" +
+                context.info().name + "'s maxStorageBufferRange); at most " + std::to_string(gpu::GATHER_MAX_CHUNKS) +
+                " are supported. Use a subset of the data.");
+  for (uint64_t c = 0; c < chunks; ++c) {
+    const uint64_t begin = c * samples_per_chunk_ * sample_bytes;
+    const uint64_t end = c + 1 == chunks ? features.size() : begin + uint64_t(samples_per_chunk_) * sample_bytes;
+    const std::string name = dataset.name + " features" + (chunks > 1 ? " " + std::to_string(c + 1) : "");
+    features_.push_back(std::make_unique<vk::Buffer>(context, end - begin, name));
+    features_.back()->Upload(std::span<const std::byte>(features).subspan(begin, end - begin));
+  }
   labels_ = std::make_unique<vk::Buffer>(context, dataset.labels.size() * 4, dataset.name + " labels");
   labels_->UploadVector(std::span<const uint32_t>(dataset.labels));
+}
+
+uint64_t DeviceDataset::device_bytes() const {
+  uint64_t bytes = labels_->size();
+  for (const auto& chunk : features_) bytes += chunk->size();
+  return bytes;
 }
 
 vk::Dispatch DeviceDataset::GatherDispatch(vk::PipelineCache& pipelines, const Plan& plan,
                                            const vk::Buffer& permutation) const {
   kernels::GatherArgs args;
-  args.features = kernels::WholeBuffer(*features_);
+  args.features = kernels::WholeBuffer(*features_[0]);
+  for (size_t c = 1; c < features_.size(); ++c) args.extra_features.push_back(kernels::WholeBuffer(*features_[c]));
+  args.samples_per_chunk = samples_per_chunk_;
   args.features_u8 = host_->format == data::FeatureFormat::kUint8;
   args.labels = kernels::WholeBuffer(*labels_);
   args.permutation = {&permutation, 0, count()};

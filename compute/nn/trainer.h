@@ -27,19 +27,25 @@
 namespace ts::nn {
 
 // A dataset uploaded to the device: features (uint8 or float32), labels.
+// Features larger than one buffer may be (maxStorageBufferRange, or
+// `max_chunk_bytes` when set, for tests) are split into up to 4 buffers of
+// whole samples; the gather kernel reads across them.
 class DeviceDataset {
  public:
-  DeviceDataset(vk::Context& context, const data::Dataset& dataset);
+  DeviceDataset(vk::Context& context, const data::Dataset& dataset, uint64_t max_chunk_bytes = 0);
   const data::Dataset& host() const { return *host_; }
   uint32_t count() const { return static_cast<uint32_t>(host_->count()); }
-  uint64_t device_bytes() const { return features_->size() + labels_->size(); }
+  uint64_t device_bytes() const;
+  size_t feature_buffers() const { return features_.size(); }
   // The dispatch that gathers the batch of `plan`'s current step slot in the
   // order given by `permutation` (a uint32 index buffer).
   vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const Plan& plan, const vk::Buffer& permutation) const;
 
  private:
   const data::Dataset* host_;
-  std::unique_ptr<vk::Buffer> features_, labels_;
+  std::vector<std::unique_ptr<vk::Buffer>> features_;  // chunks of samples_per_chunk_ samples
+  std::unique_ptr<vk::Buffer> labels_;
+  uint32_t samples_per_chunk_ = 0;
 };
 
 // Static facts about one dispatch of a step (the same every step).
