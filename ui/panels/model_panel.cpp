@@ -493,8 +493,13 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
         if (shape->parameters) cost += " + " + FormatBytes(parameter_bytes);
         ImGui::TableNextRow();
         ImGui::TableSetColumnIndex(1);
-        ImGui::TextDisabled("%s", cost.c_str());
-        if (ImGui::IsItemHovered())
+        // Drawn, not laid out: as an item its width would widen the Layer column
+        // (auto-fit measures items); it runs on under the empty Output cell instead.
+        const ImVec2 at = ImGui::GetCursorScreenPos();
+        const ImVec2 text_size = ImGui::CalcTextSize(cost.c_str());
+        ImGui::GetWindowDrawList()->AddText(at, ImGui::GetColorU32(ImGuiCol_TextDisabled), cost.c_str());
+        ImGui::Dummy(ImVec2(1, text_size.y));
+        if (ImGui::IsMouseHoveringRect(at, ImVec2(at.x + text_size.x, at.y + text_size.y)) && ImGui::IsWindowHovered())
           ImGui::SetTooltip("%s parameters\n%s FLOPs per sample (forward)\nactivations: %s at batch %u\n"
                             "parameters, gradients and optimizer state: %s",
                             FormatCount(double(shape->parameters)).c_str(),
