@@ -64,6 +64,10 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
 
   const vk::DeviceInfo& info = pipelines.context().info();
   const uint32_t group_size = LimitedGroupSize(info, 256);
+  // Four parameters per invocation step when every view allows vec4 access.
+  auto aligned = [](const TensorRef& t) { return t.empty() || t.offset_bytes % 16 == 0; };
+  const bool vec4 = args.count % 4 == 0 && aligned(args.params) && aligned(args.grads) &&
+                    (states < 1 || aligned(args.state1)) && (states < 2 || aligned(args.state2));
   const OptimizerHyper& h = args.hyper;
   const bool nesterov = args.kind == OptimizerKind::kMomentum && h.nesterov;
   gpu::OptimizerParams params{args.count, h.momentum, h.beta1, h.beta2, h.epsilon, h.weight_decay};
@@ -71,14 +75,15 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
   vk::Dispatch d;
   d.kernel = "optimizer";
   d.label = std::string(OptimizerName(args.kind)) + (nesterov ? " (nesterov)" : "") + " step";
-  d.pipeline = &pipelines.Get("optimizer", {{0, group_size}, {1, uint32_t(args.kind)}, {2, nesterov ? 1u : 0u}});
+  d.pipeline = &pipelines.Get(vec4 ? "optimizer_vec4" : "optimizer",
+                              {{0, group_size}, {1, uint32_t(args.kind)}, {2, nesterov ? 1u : 0u}});
   d.bindings = {args.params.Bind(vk::Access::kReadWrite),
                 args.grads.Bind(vk::Access::kRead),
                 states >= 1 ? args.state1.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
                 states >= 2 ? args.state2.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
                 args.step_params.Bind(vk::Access::kRead)};
   d.SetPushConstants(params);
-  d.workgroups = {GridStrideGroups(info, args.count, group_size), 1, 1};
+  d.workgroups = {GridStrideGroups(info, vec4 ? args.count / 4 : args.count, group_size), 1, 1};
   // Minimum traffic: params, grads and each state read once; params and each
   // state written once; plus the StepParams.
   double n = double(args.count);

@@ -154,7 +154,8 @@ struct Plan::Builder {
     uint64_t alignment = std::max<uint64_t>(1, plan.context_->info().min_storage_buffer_offset_alignment / 4);
     uint64_t total = 0, statistics_total = 0;
     LayOutParameters(shapes, alignment, total, statistics_total);
-    total = std::max<uint64_t>(total, 1);
+    // A multiple of 4 floats, so the optimizer runs on vec4s.
+    total = AlignUp(std::max<uint64_t>(total, 1), 4);
     statistics_total = std::max<uint64_t>(statistics_total, 1);
     uint32_t state_count = kernels::OptimizerStateCount(o.optimizer);
     memory.parameters = memory.gradients = total * 4;

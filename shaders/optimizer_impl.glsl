@@ -1,0 +1,46 @@
+// The body of optimizer.comp (one float per invocation step) and
+// optimizer_vec4.comp (four): OPT_VALUE is float or vec4, OPT_WIDTH 1 or 4.
+// Every operation is per component, so both give the same bits per parameter.
+layout(local_size_x_id = 0) in;  // workgroup size: specialization constant 0
+layout(constant_id = 1) const uint kOptimizer = OPTIMIZER_SGD;
+// A uint, not a bool: bool specialization constants are OpSpecConstantTrue/False, which
+// the pipeline reflection does not list, so their values would be dropped.
+layout(constant_id = 2) const uint kNesterov = 0u;
+
+layout(std430, binding = 0) buffer Params { OPT_VALUE params[]; };            // (count)
+layout(std430, binding = 1) readonly buffer Grads { OPT_VALUE grads[]; };     // (count)
+layout(std430, binding = 2) buffer State1 { OPT_VALUE state1[]; };            // (count): momentum buffer or Adam m
+layout(std430, binding = 3) buffer State2 { OPT_VALUE state2[]; };            // (count): Adam v
+layout(std430, binding = 4) readonly buffer Step { StepParams step; };
+layout(push_constant) uniform Push { OptimizerParams p; };
+
+void main() {
+  float lr = step.learning_rate;
+  uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  for (uint i = gl_GlobalInvocationID.x; i < p.count / OPT_WIDTH; i += stride) {
+    OPT_VALUE param = params[i];
+    OPT_VALUE g = grads[i];
+    if (kOptimizer == OPTIMIZER_ADAMW) {
+      param *= 1.0 - lr * p.weight_decay;  // decoupled weight decay, before the Adam update
+    } else if (p.weight_decay != 0.0) {
+      g += p.weight_decay * param;         // L2 penalty folded into the gradient
+    }
+
+    if (kOptimizer == OPTIMIZER_SGD) {
+      param -= lr * g;
+    } else if (kOptimizer == OPTIMIZER_MOMENTUM) {
+      // buf starts at 0, so the first step gives buf = g, as PyTorch's clone.
+      OPT_VALUE buf = p.momentum * state1[i] + g;
+      state1[i] = buf;
+      param -= lr * (kNesterov != 0u ? g + p.momentum * buf : buf);
+    } else {  // Adam, AdamW
+      OPT_VALUE m = p.beta1 * state1[i] + (1.0 - p.beta1) * g;
+      OPT_VALUE v = p.beta2 * state2[i] + (1.0 - p.beta2) * g * g;
+      state1[i] = m;
+      state2[i] = v;
+      OPT_VALUE denominator = sqrt(v) / sqrt(step.bias_correction2) + p.epsilon;
+      param -= (lr / step.bias_correction1) * (m / denominator);
+    }
+    params[i] = param;
+  }
+}
