@@ -48,6 +48,13 @@ const LayerType kLayerTypes[] = {
     {"bce_with_logits", LayerKind::kLoss, {}, kernels::LossKind::kBinaryCrossEntropyWithLogits},
 };
 
+// A number as a person writes it: 1, 0.25, 1.5.
+std::string FormatRate(float value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
 std::string KnownTypes() {
   std::string list;
   for (const LayerType& t : kLayerTypes) list += (list.empty() ? "" : ", ") + std::string(t.name);
@@ -220,7 +227,7 @@ LayerDesc ParseLayer(const json& value, const std::string& path) {
     case LayerKind::kDropout: {
       layer.rate = reader.Number("rate", 0.5f);
       if (!(layer.rate >= 0.0f && layer.rate < 1.0f))
-        throw Error(reader.Field("rate") + ": expected a drop probability in [0, 1), found " + std::to_string(layer.rate) + ".");
+        throw Error(reader.Field("rate") + ": expected a drop probability in [0, 1), found " + FormatRate(layer.rate) + ".");
       break;
     }
     case LayerKind::kBatchNorm: {
@@ -338,8 +345,8 @@ kernels::Conv2DGeometry ConvGeometry(const LayerDesc& layer, const std::vector<u
   try {
     return kernels::ResolveConv2DPadding(g, mode, layer.pad[0], layer.pad[1]);
   } catch (const Error& e) {
-    throw Error("layer '" + layer.name + "' (conv2d " + std::to_string(layer.kernel[0]) + "x" +
-                std::to_string(layer.kernel[1]) + ") on a " + ShapeString(input) + " input: " + e.what());
+    throw Error("a " + std::to_string(layer.kernel[0]) + "x" + std::to_string(layer.kernel[1]) + " kernel on a " +
+                ShapeString(input) + " input: " + e.what());
   }
 }
 
@@ -390,8 +397,14 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
         if (current.size() != 3)
           throw Error(LayerLabel(model, i) + " expects an image (channels x height x width), but " +
                       LayerLabel(model, i - 1) + " produces " + ShapeString(current) +
-                      (current.size() == 1 ? ". Give the input layer an image shape such as [1, 28, 28]." : "."));
-        kernels::Conv2DGeometry g = ConvGeometry(layer, current);
+                      (i == 1 ? ". Give the input layer an image shape such as [1, 28, 28]."
+                              : ". Convolutions come before the flatten (or dense, or global pool) layers: move it up."));
+        kernels::Conv2DGeometry g;
+        try {
+          g = ConvGeometry(layer, current);
+        } catch (const Error& e) {
+          throw Error(LayerLabel(model, i) + ": " + e.what());
+        }
         shape.parameters = g.filter_elements() + (layer.bias ? layer.filters : 0);
         shape.flops_per_sample = static_cast<uint64_t>(g.flops()) +
                                  (layer.bias ? uint64_t(g.out_height) * g.out_width * layer.filters : 0);
@@ -417,6 +430,8 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
         current = {current[0]};
         break;
       case LayerKind::kDropout:
+        if (!(layer.rate >= 0.0f && layer.rate < 1.0f))
+          throw Error(LayerLabel(model, i) + ": the drop rate must be in [0, 1), found " + FormatRate(layer.rate) + ".");
         shape.flops_per_sample = ShapeElements(current);
         break;
       case LayerKind::kBatchNorm:
