@@ -21,6 +21,7 @@
 #include "ui/controller.h"
 #include "ui/panels/data_panel.h"
 #include "ui/panels/gpu_panel.h"
+#include "ui/panels/inside_panel.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/training_panel.h"
 #include "ui/project.h"
@@ -42,19 +43,25 @@ void OnWindowClose(GLFWwindow* window) {
   g_close_requested = true;
 }
 
-// Places the four panels until the user moves them (imgui.ini then remembers
+// Places the panels until the user moves them (imgui.ini then remembers
 // their layout): model and data on the left, training in the centre, the GPU on
-// the right. A window that does not exist yet is placed from the next frame on.
+// the right, and the Inside window collapsed to its title bar along the bottom
+// of the centre and right columns (opened, it grows upwards over them). A
+// window that does not exist yet is placed from the next frame on.
 void PlacePanels(const ImVec2& display) {
   float left = display.x * 0.30f, right = display.x * 0.24f, centre = display.x - left - right;
+  const float inside_bar = ImGui::GetFrameHeight();  // the collapsed Inside window's strip: nothing else covers it
   ImGui::SetWindowPos("###Model", ImVec2(0, 0), ImGuiCond_FirstUseEver);
   ImGui::SetWindowSize("###Model", ImVec2(left, display.y * 0.64f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("Data", ImVec2(0, display.y * 0.64f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowSize("Data", ImVec2(left, display.y * 0.36f), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("Training", ImVec2(left, 0), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("Training", ImVec2(centre, display.y), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("Training", ImVec2(centre, display.y - inside_bar), ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("GPU", ImVec2(left + centre, 0), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("GPU", ImVec2(right, display.y), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("GPU", ImVec2(right, display.y - inside_bar), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowCollapsed("###Inside", true, ImGuiCond_FirstUseEver);
+  ImGui::SetWindowPos("###Inside", ImVec2(left, display.y - inside_bar), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("###Inside", ImVec2(centre + right, display.y * 0.62f), ImGuiCond_FirstUseEver);
 }
 
 // Error and info notices, bottom centre, until dismissed (errors) or for a few seconds (info).
@@ -98,8 +105,11 @@ class TestLog {
   void Write(const ui::AppState& state, double frame_ms, double now) {
     if (!enabled()) return;
     frame_ms_.push_back(frame_ms);
+    const ui::InsideView& inside = state.inside;
     std::string snapshot = nn::SessionStateName(state.training.state) + std::to_string(state.notices.size()) +
-                           std::to_string(state.dirty) + state.project_path;
+                           std::to_string(state.dirty) + state.project_path + std::to_string(inside.open) +
+                           inside.drawn.tab +
+                           std::to_string(inside.canvas_prediction ? inside.canvas_prediction->request : 0);
     if (snapshot == last_snapshot_ && now - last_write_ < 1.0) return;
     last_snapshot_ = snapshot;
     last_write_ = now;
@@ -110,7 +120,9 @@ class TestLog {
                            {"layers", state.project.layers.size()},
                            {"model_error", state.model_error},
                            {"notices", state.notices.size()},
-                           {"frame_ms", frame_ms_}};
+                           {"frame_ms", frame_ms_},
+                           // What the last frame asked the rasteriser for (lavapipe draws on the CPU).
+                           {"vertices", ImGui::GetIO().MetricsRenderVertices}};
     frame_ms_.clear();
     if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
     // The first frames are drawn before the panels are placed.
@@ -134,10 +146,54 @@ class TestLog {
         line["test_examples"].push_back({{"index", example.index}, {"label", example.label},
                                          {"predicted", example.predicted}, {"confidence", example.confidence}});
     }
+    WriteInside(state, line);
     out_ << line.dump() << std::endl;
   }
 
  private:
+  // The Inside window: what it drew, what the worker sent for it, the canvas's answer.
+  static void WriteInside(const ui::AppState& state, nlohmann::json& line) {
+    const ui::InsideView& inside = state.inside;
+    line["inside_open"] = inside.open;
+    line["inside_tab"] = inside.drawn.tab;
+    line["inside_drawn"] = {{"filters", inside.drawn.filters},
+                            {"feature_tiles", inside.drawn.feature_tiles},
+                            {"histograms", inside.drawn.histograms},
+                            {"mistakes", inside.drawn.mistakes},
+                            {"bars", inside.drawn.bars}};
+    line["test_mistakes"] = inside.test_mistakes.size();
+    line["canvas_requests"] = inside.canvas_request;
+    // The k largest of `outputs` as [class, probability] pairs, and the sum of all.
+    auto top = [](const std::vector<float>& outputs) {
+      std::vector<std::pair<uint32_t, float>> ranked;
+      for (uint32_t c = 0; c < outputs.size(); ++c) ranked.push_back({c, outputs[c]});
+      std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      ranked.resize(std::min<size_t>(ranked.size(), 5));
+      nlohmann::json pairs = nlohmann::json::array();
+      for (const auto& [c, p] : ranked) pairs.push_back({c, p});
+      double sum = 0;
+      for (float p : outputs) sum += p;
+      return std::pair{pairs, sum};
+    };
+    if (const auto& answer = inside.canvas_prediction) {
+      auto [pairs, sum] = top(answer->outputs);
+      size_t ink = std::count_if(inside.canvas_input.begin(), inside.canvas_input.end(), [](uint8_t v) { return v > 0; });
+      line["canvas"] = {{"request", answer->request}, {"step", answer->global_step}, {"error", answer->error},
+                        {"top", pairs}, {"sum", sum}, {"ink_pixels", ink}};
+    }
+    const nn::InsideSnapshot* probe = state.training.snapshot ? state.training.snapshot->inside.get() : nullptr;
+    if (!probe) return;
+    nlohmann::json dead = nlohmann::json::object();
+    for (const auto& layer : probe->layers)
+      if (layer.relu) dead[layer.name] = layer.units ? double(layer.dead_units) / layer.units : 0.0;
+    auto [sample_top, sample_sum] = top(probe->sample_outputs);
+    line["inside"] = {{"step", probe->global_step},     {"sample", probe->sample},
+                      {"sample_label", probe->sample_label}, {"sample_top", sample_top},
+                      {"feature_maps", probe->feature_maps.size()}, {"layers", probe->layers.size()},
+                      {"probe_batch", probe->probe_batch}, {"dead", dead},
+                      {"ms", probe->seconds * 1e3}};
+  }
+
   std::ofstream out_;
   std::string last_snapshot_;
   double last_write_ = -1e9;
@@ -202,6 +258,7 @@ int RunGui(const std::vector<std::string>& words) {
     ui::DrawDataPanel(state);
     ui::DrawTrainingPanel(state);
     ui::DrawGpuPanel(state);
+    ui::DrawInsidePanel(state);
     DrawNotices(state);
     glfwSetWindowTitle(window, ui::WindowTitle(state).c_str());
     if (quitting) {

@@ -86,4 +86,10 @@ TEST(GuiTest, Divergence) { RunGuiCase("divergence"); }
 // Closing the window with unsaved changes asks before quitting.
 TEST(GuiTest, UnsavedQuit) { RunGuiCase("unsaved_quit"); }
 
+// shapes-cnn on a small shapes set: the Inside window starts collapsed along the
+// bottom; opened after an epoch, every tab draws (32 filters, feature maps,
+// histograms and dead-ReLU bars, the mistakes gallery), and a ring drawn on the
+// canvas with mouse drags gets five top answers whose probabilities sum to 1.
+TEST(GuiTest, InsideViews) { RunGuiCase("inside_views"); }
+
 }  // namespace

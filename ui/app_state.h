@@ -89,6 +89,33 @@ struct TrainingView {
   std::vector<double> dispatch_ns;
 };
 
+// The "Inside" window: filters, feature maps, activation and gradient
+// histograms, predictions of a drawing or a chosen sample, and the test set's
+// mistakes. The worker runs its probe passes only while the window is open.
+struct InsideView {
+  bool open = false;                 // the window is expanded (not collapsed); the worker probes only then
+  uint64_t sample = 0;               // the chosen sample of probe_data
+  std::optional<nn::InsideRequest> sent;  // the last request sent to the session
+  // What the worker probes: the test set, else the validation set, else the
+  // training set (as nn::InsideSnapshot says), kept from StartTraining.
+  std::shared_ptr<const data::Dataset> probe_data;
+  // After each epoch: the test images answered wrong with the highest confidence.
+  std::vector<nn::SamplePrediction> test_mistakes;
+  // The drawing canvas: its input as sent (bytes, the model's input shape),
+  // the number of the request, and the latest answer to it.
+  std::vector<uint8_t> canvas_input;
+  uint64_t canvas_request = 0;
+  uint64_t canvas_first_answer = 0;  // answers to earlier requests are stale (the canvas was cleared since)
+  double canvas_sent_at = -1e9;      // ImGui::GetTime() of the last request
+  uint64_t canvas_sent_step = 0;     // the snapshot step it was sent at (re-sent as training moves on)
+  std::shared_ptr<const nn::InputPrediction> canvas_prediction;
+  // What the panel drew in its last frame (for the GUI tests' log).
+  struct Drawn {
+    std::string tab;
+    uint32_t filters = 0, feature_tiles = 0, histograms = 0, mistakes = 0, bars = 0;
+  } drawn;
+};
+
 // A message shown to the user (an error banner, or a note).
 struct Notice {
   enum class Level { kInfo, kError } level = Level::kInfo;
@@ -109,6 +136,7 @@ struct AppState {
 
   nn::TrainingSession* session = nullptr;  // owned by the app
   TrainingView training;
+  InsideView inside;
   std::deque<Notice> notices;
 
   std::string device_name, device_type;  // for the GPU panel

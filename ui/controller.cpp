@@ -60,6 +60,7 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
       }
       case nn::SessionEvent::Kind::kEpoch: {
         view.last_epoch = event.epoch;
+        if (event.test) state.inside.test_mistakes = event.test_mistakes;
         double x = view.last_step ? double(view.last_step->global_step + 1) : 0.0;
         if (event.epoch.validation) {
           AddPoint(view.validation_loss, x, event.epoch.validation->loss);
@@ -81,6 +82,11 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
         view.state = event.state;
         state.Notify(Notice::Level::kError, event.message);
         break;
+      case nn::SessionEvent::Kind::kPrediction:
+        // Answers come in order; one from before the canvas was cleared is dropped.
+        if (event.prediction && event.prediction->request >= state.inside.canvas_first_answer)
+          state.inside.canvas_prediction = event.prediction;
+        break;
     }
   }
   if (view.last_step && view.samples_per_second > 0) {
@@ -93,6 +99,33 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
 
 void UpdateFromSession(AppState& state) {
   if (state.session) ApplySessionEvents(state, state.session->Poll());
+}
+
+void SendInsideRequest(AppState& state, const nn::InsideRequest& request) {
+  InsideView& inside = state.inside;
+  if (!state.session || inside.sent == request) return;
+  state.session->SetInsideViews(request);
+  inside.sent = request;
+}
+
+void PredictCanvas(AppState& state, std::vector<uint8_t> pixels, double now) {
+  InsideView& inside = state.inside;
+  if (!state.session || !inside.probe_data) return;
+  const data::Dataset& like = *inside.probe_data;
+  auto input = std::make_shared<data::Dataset>();
+  input->name = "drawing";
+  input->sample_shape = like.sample_shape;
+  input->num_classes = like.num_classes;
+  input->class_names = like.class_names;
+  input->format = data::FeatureFormat::kUint8;
+  input->scale = like.scale;  // normalised as the data the network learnt from
+  input->offset = like.offset;
+  input->features_u8 = pixels;
+  input->labels = {0};
+  inside.canvas_input = std::move(pixels);
+  inside.canvas_sent_at = now;
+  inside.canvas_sent_step = state.training.snapshot ? state.training.snapshot->global_step : 0;
+  state.session->PredictInput(std::move(input), ++inside.canvas_request);
 }
 
 void LoadProjectData(AppState& state) {
@@ -166,6 +199,11 @@ void StartTraining(AppState& state) {
   state.training.steps_per_epoch = static_cast<uint32_t>(setup.train->count() / setup.config.batch_size);
   ClearTrainingHistory(state.training);
   state.training.validation_data = setup.validation;
+  // The worker probes the same set (see nn::InsideSnapshot).
+  state.inside.probe_data = setup.test ? setup.test : setup.validation ? setup.validation : setup.train;
+  state.inside.test_mistakes.clear();
+  state.inside.canvas_prediction.reset();
+  state.inside.canvas_sent_step = 0;
   state.session->Load(std::move(setup));
   state.session->Start();
 }

@@ -31,4 +31,12 @@ void StartTraining(AppState& state);
 // Clears curves and markers (a fresh run).
 void ClearTrainingHistory(TrainingView& view);
 
+// Tells the session what the Inside window wants (which probe passes, which
+// sample) when that differs from what it was last told.
+void SendInsideRequest(AppState& state, const nn::InsideRequest& request);
+// Sends a drawing (bytes in the model's input shape, 0 = background) to be
+// predicted, normalised with the probe data's scale and offset; the answer
+// arrives in state.inside.canvas_prediction. `now`: ImGui::GetTime().
+void PredictCanvas(AppState& state, std::vector<uint8_t> pixels, double now);
+
 }  // namespace ts::ui

@@ -159,7 +159,7 @@ struct Plan::Builder {
     statistics_total = std::max<uint64_t>(statistics_total, 1);
     uint32_t state_count = kernels::OptimizerStateCount(o.optimizer);
     memory.parameters = memory.gradients = total * 4;
-    memory.parameters += statistics_total * 4;
+    memory.statistics = statistics_total * 4;
     memory.optimizer_state = total * 4 * state_count;
 
     plan.input_features_ = static_cast<uint32_t>(ShapeElements(model.layers[0].shape));

@@ -55,10 +55,11 @@ struct DispatchRole {
 
 // Device memory by category, in bytes.
 struct MemoryUse {
-  uint64_t parameters = 0, gradients = 0, optimizer_state = 0, activations = 0, activation_gradients = 0,
-           batch = 0, step_io = 0;
+  uint64_t parameters = 0, gradients = 0, optimizer_state = 0, statistics = 0, activations = 0,
+           activation_gradients = 0, batch = 0, step_io = 0;
   uint64_t total() const {
-    return parameters + gradients + optimizer_state + activations + activation_gradients + batch + step_io;
+    return parameters + gradients + optimizer_state + statistics + activations + activation_gradients + batch +
+           step_io;
   }
 };
 

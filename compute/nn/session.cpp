@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
+#include <numeric>
 #include <optional>
 #include <variant>
 
 #include "compute/common/error.h"
+#include "compute/data/registry.h"
 #include "compute/nn/checkpoint.h"
 
 namespace ts::nn {
@@ -19,6 +22,13 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kBoundarySnapshotInterval = std::chrono::milliseconds(250);
 constexpr auto kParameterSnapshotInterval = std::chrono::milliseconds(500);
 constexpr uint32_t kMaxBoundaryResolution = 1024;
+// The inside views' probe passes (one sample, a batch of kProbeBatch) run at
+// most once a second while training, and rarer when they are slow, so that
+// they take at most 1/kInsideShare of the worker's time.
+constexpr auto kInsideInterval = std::chrono::milliseconds(1000);
+constexpr double kInsideShare = 20;
+constexpr uint32_t kProbeBatch = 32;
+constexpr uint32_t kHistogramBins = 40;
 
 struct LoadCommand { SessionSetup setup; };
 struct StartCommand {};
@@ -30,8 +40,14 @@ struct SetLearningRateCommand { double learning_rate; };
 struct SetOptimizerCommand { kernels::OptimizerKind optimizer; };
 struct SetBatchSizeCommand { uint32_t batch_size; };
 struct SaveCheckpointCommand { std::string path; };
+struct SetInsideCommand { InsideRequest request; };
+struct PredictInputCommand {
+  std::shared_ptr<const data::Dataset> samples;
+  uint64_t request = 0;
+};
 using Command = std::variant<LoadCommand, StartCommand, PauseCommand, StepCommand, StopCommand, ResetCommand,
-                             SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand>;
+                             SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand,
+                             SetInsideCommand, PredictInputCommand>;
 
 template <typename... Handlers>
 struct Overloaded : Handlers... {
@@ -84,7 +100,69 @@ std::vector<size_t> HiddenLayers(const ModelDesc& model) {
   return hidden;
 }
 
+// Layers that write a tensor of their own (Plan::ReadLayerOutput is not empty).
+bool HasOwnOutput(LayerKind kind) {
+  return kind != LayerKind::kInput && kind != LayerKind::kFlatten && kind != LayerKind::kLoss;
+}
+
+// The most confidently wrong answers among `outputs` (count x outputs, as
+// Trainer::Predict gives them), decided as Trainer::Evaluate decides.
+std::vector<SamplePrediction> ConfidentMistakes(const data::Dataset& dataset, const std::vector<float>& outputs,
+                                                uint32_t output_count, size_t most) {
+  std::vector<SamplePrediction> mistakes;
+  const size_t count = std::min(dataset.count(), outputs.size() / std::max<uint32_t>(output_count, 1));
+  for (size_t i = 0; i < count; ++i) {
+    const float* p = outputs.data() + i * output_count;
+    uint32_t predicted = output_count == 1 ? (p[0] > 0.5f ? 1u : 0u)
+                                           : static_cast<uint32_t>(std::max_element(p, p + output_count) - p);
+    float confidence = output_count == 1 ? (predicted ? p[0] : 1 - p[0]) : p[predicted];
+    if (predicted != dataset.labels[i]) mistakes.push_back({i, dataset.labels[i], predicted, confidence});
+  }
+  auto more_confident = [](const SamplePrediction& a, const SamplePrediction& b) {
+    return a.confidence != b.confidence ? a.confidence > b.confidence : a.index < b.index;
+  };
+  const size_t kept = std::min(most, mistakes.size());
+  std::partial_sort(mistakes.begin(), mistakes.begin() + kept, mistakes.end(), more_confident);
+  mistakes.resize(kept);
+  return mistakes;
+}
+
 }  // namespace
+
+Histogram MakeHistogram(std::span<const float> values, uint32_t bins) {
+  Histogram h;
+  h.total = values.size();
+  float low = INFINITY, high = -INFINITY;
+  double sum = 0, sum_squares = 0;
+  uint64_t finite = 0;
+  for (float v : values) {
+    if (!std::isfinite(v)) continue;
+    ++finite;
+    sum += v;
+    sum_squares += double(v) * v;
+    if (v == 0.0f) {
+      ++h.zeros;
+      continue;
+    }
+    low = std::min(low, v);
+    high = std::max(high, v);
+  }
+  if (finite > 0) {
+    h.mean = sum / double(finite);
+    h.std = std::sqrt(std::max(0.0, sum_squares / double(finite) - h.mean * h.mean));
+  }
+  if (finite == h.zeros) return h;  // nothing but zeros (or nothing)
+  h.min = low;
+  h.max = high;
+  h.counts.assign(std::max(bins, 1u), 0);
+  const double width = (double(high) - low) / h.counts.size();
+  for (float v : values) {
+    if (!std::isfinite(v) || v == 0.0f) continue;
+    size_t bin = width > 0 ? static_cast<size_t>((double(v) - low) / width) : 0;
+    ++h.counts[std::min(bin, h.counts.size() - 1)];
+  }
+  return h;
+}
 
 const char* SessionStateName(SessionState state) {
   switch (state) {
@@ -120,6 +198,16 @@ struct TrainingSession::Worker {
     }
     wake.notify_one();
   }
+  // For requests where only the newest matters: drops a queued one of the same kind.
+  template <typename Request>
+  void PostReplacing(Request request) {
+    {
+      std::lock_guard lock(mutex);
+      std::erase_if(commands, [](const Command& c) { return std::holds_alternative<Request>(c); });
+      commands.push_back(std::move(request));
+    }
+    wake.notify_one();
+  }
 
   // ---- The worker thread's own.
   vk::Context& context;
@@ -138,6 +226,16 @@ struct TrainingSession::Worker {
   } progress;
   Clock::time_point last_snapshot{};
   double seconds_per_step = 0;  // recent host time per training step (0: not measured yet)
+  // The inside views: the same network compiled for one sample and for the
+  // probe batch, evaluation only, built when first asked for; they get the
+  // training plan's parameters (and batch-norm statistics) before each use.
+  InsideRequest inside_request;
+  std::unique_ptr<Trainer> sample_probe, batch_probe;
+  data::Dataset probe_batch;  // the first kProbeBatch samples of the probe set (stays put: Predict keeps its copy)
+  bool inside_failed = false;  // the probes could not be built; reported once per Load
+  std::shared_ptr<const InsideSnapshot> last_inside;
+  InsideRequest last_inside_request;
+  Clock::time_point last_inside_time{};
 
   std::thread thread;  // last: starts once everything above exists
 
@@ -160,6 +258,30 @@ struct TrainingSession::Worker {
   void SetOptimizer(kernels::OptimizerKind optimizer);
   void SetBatchSize(uint32_t batch_size);
   void SaveCheckpoint(const std::string& path);
+  void SetInside(const InsideRequest& request);
+  void PredictInput(const std::shared_ptr<const data::Dataset>& samples, uint64_t request);
+
+  // SessionSetup::test, else validation, else train.
+  const data::Dataset& ProbeSet() const {
+    return setup.test ? *setup.test : setup.validation ? *setup.validation : *setup.train;
+  }
+  bool EnsureInsideProbes();
+  void SyncProbe(Trainer& probe, const std::vector<float>& parameters, const std::vector<float>& statistics) {
+    probe.plan().WriteParameters(parameters);
+    probe.plan().WriteStatistics(statistics);
+  }
+  std::shared_ptr<const InsideSnapshot> ComputeInside(const std::vector<float>& parameters);
+  void ComputeSamplePass(InsideSnapshot& inside, const std::vector<float>& parameters,
+                         const std::vector<float>& statistics);
+  void ComputeBatchStatistics(InsideSnapshot& inside, const std::vector<float>& parameters,
+                              const std::vector<float>& statistics);
+  void ForgetInsideProbes() {
+    sample_probe.reset();
+    batch_probe.reset();
+    probe_batch = {};
+    inside_failed = false;
+    last_inside.reset();
+  }
 
   // Runs up to `max_steps` steps (one submission at most, never past the end
   // of the epoch), then reports the steps, the epoch when it ended, and the
@@ -243,6 +365,7 @@ void TrainingSession::Worker::Run() {
     }
   }
   // Device objects go away on the thread that used them.
+  ForgetInsideProbes();
   probe.reset();
   trainer.reset();
 }
@@ -260,6 +383,8 @@ void TrainingSession::Worker::Execute(Command& command) {
                    [&](SetOptimizerCommand& c) { SetOptimizer(c.optimizer); },
                    [&](SetBatchSizeCommand& c) { SetBatchSize(c.batch_size); },
                    [&](SaveCheckpointCommand& c) { SaveCheckpoint(c.path); },
+                   [&](SetInsideCommand& c) { SetInside(c.request); },
+                   [&](PredictInputCommand& c) { PredictInput(c.samples, c.request); },
                },
                command);
   } catch (const DivergenceError& e) {
@@ -292,6 +417,7 @@ bool TrainingSession::Worker::RequireTrainable(const char* action) {
 
 void TrainingSession::Worker::Load(SessionSetup next) {
   // Free the previous run's device memory before building the next one.
+  ForgetInsideProbes();
   probe.reset();
   trainer.reset();
   setup = {};
@@ -362,6 +488,7 @@ void TrainingSession::Worker::Reset() {
   trainer->set_position({});
   progress = {};
   seconds_per_step = 0;
+  last_inside.reset();
   SetState(SessionState::kReady, "reset");
   SendSnapshot(true);
 }
@@ -471,7 +598,10 @@ void TrainingSession::Worker::FinishEpoch(uint32_t epoch) {
   summary.validation = trainer->EvaluateValidation();
   if (setup.test) {
     try {
-      event.test = trainer->Evaluate(*setup.test);
+      std::vector<float> outputs;
+      event.test = trainer->EvaluateWithOutputs(*setup.test, outputs);
+      event.test_mistakes = ConfidentMistakes(*setup.test, outputs, trainer->plan().output_features(),
+                                              SessionEvent::kMistakesShown);
     } catch (const DivergenceError&) {
       throw;
     } catch (const Error& e) {
@@ -504,7 +634,7 @@ void TrainingSession::Worker::SendSnapshot(bool force) {
   if (probe) {
     const Plan& plan = probe->plan();
     const uint32_t points = plan.batch(), outputs = plan.output_features();
-    probe->plan().WriteParameters(snapshot->parameters);
+    SyncProbe(*probe, snapshot->parameters, trainer->plan().ReadStatistics());
     std::vector<float> predicted = probe->Predict(grid);
     snapshot->boundary_resolution = setup.boundary_resolution;
     if (outputs == 1 && plan.loss_kind() == kernels::LossKind::kBinaryCrossEntropyWithLogits) {
@@ -529,10 +659,170 @@ void TrainingSession::Worker::SendSnapshot(bool force) {
       snapshot->hidden.push_back(std::move(hidden));
     }
   }
+  if (inside_request.enabled()) {
+    const auto interval = std::max<Clock::duration>(
+        kInsideInterval, std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double>(last_inside ? kInsideShare * last_inside->seconds : 0)));
+    const bool due = force || !last_inside || inside_request != last_inside_request ||
+                     Clock::now() - last_inside_time >= interval;
+    if (due) {
+      try {
+        last_inside = ComputeInside(snapshot->parameters);
+      } catch (const std::exception& e) {
+        // The views are a luxury: their failure must not stop the training.
+        ForgetInsideProbes();
+        inside_failed = true;
+        ReportError(std::string("The inside views are off: ") + e.what());
+      }
+      last_inside_request = inside_request;
+      last_inside_time = Clock::now();
+    }
+    snapshot->inside = last_inside;
+  }
   last_snapshot = Clock::now();
   snapshot->seconds = std::chrono::duration<double>(last_snapshot - start).count();
   SessionEvent event = Event(SessionEvent::Kind::kSnapshot);
   event.snapshot = std::move(snapshot);
+  Emit(std::move(event));
+}
+
+void TrainingSession::Worker::SetInside(const InsideRequest& request) {
+  inside_request = request;
+  if (request.enabled() && trainer) SendSnapshot(true);
+}
+
+bool TrainingSession::Worker::EnsureInsideProbes() {
+  if (sample_probe && batch_probe) return true;
+  if (inside_failed || !trainer) return false;
+  try {
+    const data::Dataset& set = ProbeSet();
+    TrainConfig config = setup.config;
+    config.steps_per_submit = 1;
+    config.optimizer = kernels::OptimizerKind::kSgd;  // no optimizer state to allocate
+    config.batch_size = 1;
+    sample_probe = std::make_unique<Trainer>(context, pipelines, setup.model, config, nullptr, nullptr);
+    std::vector<uint32_t> first(std::min<size_t>(kProbeBatch, set.count()));
+    std::iota(first.begin(), first.end(), 0u);
+    probe_batch = data::Subset(set, first);
+    config.batch_size = static_cast<uint32_t>(first.size());
+    batch_probe = std::make_unique<Trainer>(context, pipelines, setup.model, config, nullptr, nullptr);
+    return true;
+  } catch (const std::exception& e) {
+    sample_probe.reset();
+    batch_probe.reset();
+    inside_failed = true;
+    ReportError(std::string("The inside views are off: ") + e.what());
+    return false;
+  }
+}
+
+std::shared_ptr<const InsideSnapshot> TrainingSession::Worker::ComputeInside(const std::vector<float>& parameters) {
+  const auto start = Clock::now();
+  if (!EnsureInsideProbes()) return nullptr;
+  const std::vector<float> statistics = trainer->plan().ReadStatistics();
+  const data::Dataset& set = ProbeSet();
+  auto inside = std::make_shared<InsideSnapshot>();
+  inside->global_step = trainer->position().global_step;
+
+  inside->probe_set_samples = set.count();
+  inside->sample = std::min<uint64_t>(inside_request.sample, set.count() - 1);
+  if (inside_request.sample_pass) ComputeSamplePass(*inside, parameters, statistics);
+  if (inside_request.batch_statistics) ComputeBatchStatistics(*inside, parameters, statistics);
+  inside->seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return inside;
+}
+
+void TrainingSession::Worker::ComputeSamplePass(InsideSnapshot& inside, const std::vector<float>& parameters,
+                                                const std::vector<float>& statistics) {
+  // The chosen sample alone: its prediction and every image-shaped layer output.
+  const ModelDesc& model = setup.model;
+  const std::vector<LayerShape> shapes = InferShapes(model);
+  const uint32_t index = static_cast<uint32_t>(inside.sample);
+  const data::Dataset one = data::Subset(ProbeSet(), std::span<const uint32_t>(&index, 1));
+  inside.sample_label = one.labels[0];
+  SyncProbe(*sample_probe, parameters, statistics);
+  inside.sample_outputs = sample_probe->PredictOnce(one);
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const std::vector<uint32_t>& shape = shapes[i].output;
+    if (!HasOwnOutput(model.layers[i].kind) || shape.size() != 3 || shape[1] * shape[2] <= 1) continue;
+    InsideSnapshot::FeatureMap map;
+    map.name = model.layers[i].name;
+    map.type = model.layers[i].TypeName();
+    map.layer = i;
+    map.channels = shape[0];
+    map.height = shape[1];
+    map.width = shape[2];
+    map.values = sample_probe->plan().ReadLayerOutput(i);
+    inside.feature_maps.push_back(std::move(map));
+  }
+}
+
+void TrainingSession::Worker::ComputeBatchStatistics(InsideSnapshot& inside, const std::vector<float>& parameters,
+                                                     const std::vector<float>& statistics) {
+  // The probe batch: per-layer histograms and dead units.
+  const ModelDesc& model = setup.model;
+  const std::vector<LayerShape> shapes = InferShapes(model);
+  SyncProbe(*batch_probe, parameters, statistics);
+  batch_probe->Predict(probe_batch);
+  inside.probe_batch = static_cast<uint32_t>(probe_batch.count());
+  // Parameter gradients of the last training step, packed in parameters() order.
+  const std::vector<float> gradients = trainer->plan().ReadGradients();
+  std::vector<std::pair<const ParameterTensor*, uint64_t>> weights(model.layers.size(), {nullptr, 0});
+  uint64_t packed = 0;
+  for (const ParameterTensor& tensor : trainer->plan().parameters()) {
+    if (tensor.name == model.layers[tensor.layer].name + ".weight") weights[tensor.layer] = {&tensor, packed};
+    packed += tensor.count;
+  }
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const LayerDesc& layer = model.layers[i];
+    if (!HasOwnOutput(layer.kind)) continue;
+    InsideSnapshot::LayerStatistics stats;
+    stats.name = layer.name;
+    stats.type = layer.TypeName();
+    stats.layer = i;
+    stats.shape = shapes[i].output;
+    const std::vector<float> values = batch_probe->plan().ReadLayerOutput(i);
+    stats.activations = MakeHistogram(values, kHistogramBins);
+    stats.relu = layer.kind == LayerKind::kActivation && layer.activation == kernels::Activation::kRelu;
+    if (stats.relu) {
+      const uint64_t features = ShapeElements(stats.shape);
+      stats.units = static_cast<uint32_t>(stats.shape.size() == 3 ? stats.shape[0] : features);
+      std::vector<char> alive(stats.units, 0);
+      for (size_t j = 0; j < values.size(); ++j)
+        if (values[j] != 0.0f) alive[(j % features) % stats.units] = 1;
+      stats.dead_units = static_cast<uint32_t>(std::count(alive.begin(), alive.end(), 0));
+    }
+    if (const auto& [tensor, offset] = weights[i]; tensor) {
+      stats.gradient_of = tensor->name;
+      stats.weight_gradients =
+          MakeHistogram(std::span<const float>(gradients).subspan(offset, tensor->count), kHistogramBins);
+    }
+    inside.layers.push_back(std::move(stats));
+  }
+}
+
+void TrainingSession::Worker::PredictInput(const std::shared_ptr<const data::Dataset>& samples, uint64_t request) {
+  auto answer = std::make_shared<InputPrediction>();
+  answer->request = request;
+  if (!trainer) {
+    answer->error = "Load a model and its data first.";
+  } else if (!samples || samples->count() == 0) {
+    answer->error = "Nothing to predict.";
+  } else if (EnsureInsideProbes()) {
+    try {
+      SyncProbe(*sample_probe, trainer->plan().ReadParameters(), trainer->plan().ReadStatistics());
+      answer->global_step = trainer->position().global_step;
+      answer->outputs = sample_probe->PredictOnce(*samples);
+    } catch (const DivergenceError&) {
+      throw;
+    } catch (const Error& e) {
+      answer->error = e.what();  // e.g. an input of the wrong shape: the answer says so, no notice
+    }
+  } else {
+    answer->error = "The network could not be compiled for single samples.";
+  }
+  SessionEvent event = Event(SessionEvent::Kind::kPrediction);
+  event.prediction = std::move(answer);
   Emit(std::move(event));
 }
 
@@ -558,6 +848,10 @@ void TrainingSession::SetLearningRate(double learning_rate) { worker_->Post(SetL
 void TrainingSession::SetOptimizer(kernels::OptimizerKind optimizer) { worker_->Post(SetOptimizerCommand{optimizer}); }
 void TrainingSession::SetBatchSize(uint32_t batch_size) { worker_->Post(SetBatchSizeCommand{batch_size}); }
 void TrainingSession::SaveCheckpoint(const std::string& path) { worker_->Post(SaveCheckpointCommand{path}); }
+void TrainingSession::SetInsideViews(const InsideRequest& request) { worker_->PostReplacing(SetInsideCommand{request}); }
+void TrainingSession::PredictInput(std::shared_ptr<const data::Dataset> samples, uint64_t request) {
+  worker_->PostReplacing(PredictInputCommand{std::move(samples), request});
+}
 
 std::vector<SessionEvent> TrainingSession::Poll() {
   std::vector<SessionEvent> events;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,72 @@ struct SessionSetup {
   double submission_seconds = 0;
 };
 
+// What the "inside" views (feature maps, activation and gradient histograms,
+// predictions of chosen samples) ask the worker for: each view turns on only
+// the probe pass it shows, and with both off the worker runs none.
+struct InsideRequest {
+  bool sample_pass = false;       // the chosen sample alone: feature maps and its prediction
+  bool batch_statistics = false;  // the probe batch: histograms and dead units; weight gradients
+  uint64_t sample = 0;            // index into the probe set (see InsideSnapshot)
+  bool enabled() const { return sample_pass || batch_statistics; }
+  bool operator==(const InsideRequest&) const = default;
+};
+
+// Counts of the non-zero values of a tensor in `counts.size()` equal bins
+// over [min, max]; exact zeros are counted apart (a ReLU makes many of them,
+// and one bin holding most values would flatten the rest of the histogram).
+struct Histogram {
+  float min = 0, max = 0;        // the range of the non-zero finite values (equal when there are none)
+  std::vector<uint32_t> counts;  // non-zero values per bin; empty when there are none
+  uint64_t zeros = 0;            // values exactly 0
+  uint64_t total = 0;            // every value (non-finite ones too)
+  double mean = 0, std = 0;      // over the finite values, zeros included
+};
+// The histogram of `values` with `bins` bins (at least 1).
+Histogram MakeHistogram(std::span<const float> values, uint32_t bins);
+
+// What the inside views show, computed on the worker from one moment's
+// parameters. The probe set is SessionSetup::test, else validation, else train.
+struct InsideSnapshot {
+  uint64_t global_step = 0;
+  // With InsideRequest::sample_pass (else empty): one sample of the probe set,
+  // run alone through the network (evaluation mode).
+  uint64_t sample = 0;                      // the index asked for, clamped to the set
+  uint64_t probe_set_samples = 0;           // how many samples the probe set has
+  uint32_t sample_label = 0;
+  std::vector<float> sample_outputs;        // what Trainer::Predict gives for it (probabilities)
+  // Every layer with an image-shaped (C x H x W) output of its own: conv2d
+  // (before its activation), activations, pools, batch norm, dropout.
+  struct FeatureMap {
+    std::string name, type;                 // "relu_1", "relu"
+    size_t layer = 0;                       // index into ModelDesc::layers
+    uint32_t channels = 0, height = 0, width = 0;
+    std::vector<float> values;              // (height, width, channels), as Plan::ReadLayerOutput gives
+  };
+  std::vector<FeatureMap> feature_maps;
+  // With InsideRequest::batch_statistics (else empty): per layer with an
+  // output tensor, over a fixed probe batch (the first probe_batch samples of
+  // the probe set, evaluation mode).
+  uint32_t probe_batch = 0;
+  struct LayerStatistics {
+    std::string name, type;
+    size_t layer = 0;
+    std::vector<uint32_t> shape;            // per sample, as InferShapes gives
+    Histogram activations;                  // the layer's outputs
+    // ReLU layers: a unit is a neuron (vector outputs) or a channel (image
+    // outputs, every position); it is dead when it outputs exactly 0 for
+    // every sample of the probe batch.
+    bool relu = false;
+    uint32_t units = 0, dead_units = 0;
+    // Layers with a weight: the gradient of the loss with respect to it
+    // (dL/dW), from the last training step's batch. Empty name: no weight.
+    std::string gradient_of;                // e.g. "conv2d_1.weight"
+    Histogram weight_gradients;
+  };
+  std::vector<LayerStatistics> layers;
+  double seconds = 0;  // host time spent computing this (device work included)
+};
+
 // A view of the network at one moment: sent while training at most every
 // 250 ms (500 ms for models without a boundary; epoch ends included, so short
 // epochs do not multiply the cost), and after Load, Reset, Step, Pause, Stop,
@@ -72,7 +139,20 @@ struct Snapshot {
     std::vector<float> activations;
   };
   std::vector<HiddenLayer> hidden;
+  // While the inside views are on (TrainingSession::SetInsideViews): computed
+  // while training at most every second, and no more often than keeps them
+  // under 5% of the worker's time (a snapshot in between carries the previous
+  // one); at once when the request changes or training pauses. Null while off.
+  std::shared_ptr<const InsideSnapshot> inside;
   double seconds = 0;  // host time spent making this snapshot (device work included)
+};
+
+// The answer to TrainingSession::PredictInput.
+struct InputPrediction {
+  uint64_t request = 0;         // as given to PredictInput
+  uint64_t global_step = 0;     // the parameters' step
+  std::vector<float> outputs;   // per sample: what Trainer::Predict gives (probabilities)
+  std::string error;            // why there are no outputs ("" when there are)
 };
 
 struct SessionEvent {
@@ -85,6 +165,7 @@ struct SessionEvent {
     kCheckpointSaved, // message: the path written
     kError,         // message; state: kFailed when training broke (divergence), else what is
                     // left (kEmpty after a failed Load; unchanged after a rejected command)
+    kPrediction,    // prediction (the answer to PredictInput)
   };
   Kind kind = Kind::kStateChanged;
   SessionState state = SessionState::kEmpty;
@@ -92,7 +173,12 @@ struct SessionEvent {
   StepReport step;
   EpochSummary epoch;
   std::optional<EvalResult> test;
+  // kEpoch with a test set: the wrong answers given with the highest
+  // confidence, most confident first (at most kMistakesShown).
+  static constexpr size_t kMistakesShown = 16;
+  std::vector<SamplePrediction> test_mistakes;
   std::shared_ptr<const Snapshot> snapshot;
+  std::shared_ptr<const InputPrediction> prediction;
 };
 
 class TrainingSession {
@@ -121,6 +207,14 @@ class TrainingSession {
   void SetBatchSize(uint32_t batch_size);
   // Writes a checkpoint (atomically) from the worker; errors arrive as kError.
   void SaveCheckpoint(const std::string& path);
+  // Turns the inside views' probe passes on or off and picks their sample; a
+  // snapshot with the new InsideSnapshot follows. A newer request replaces
+  // one still queued (a dragged slider sends many).
+  void SetInsideViews(const InsideRequest& request);
+  // Runs `samples` (shaped and normalised like the training data: its own
+  // scale and offset are applied) through the network as it is now; the
+  // answer arrives as kPrediction. A newer request replaces one still queued.
+  void PredictInput(std::shared_ptr<const data::Dataset> samples, uint64_t request);
 
   // Everything that happened since the last call. Never blocks on the GPU.
   std::vector<SessionEvent> Poll();

@@ -77,7 +77,8 @@ DeviceDataset::DeviceDataset(vk::Context& context, const data::Dataset& dataset,
   for (uint64_t c = 0; c < chunks; ++c) {
     const uint64_t begin = c * samples_per_chunk_ * sample_bytes;
     const uint64_t end = c + 1 == chunks ? features.size() : begin + uint64_t(samples_per_chunk_) * sample_bytes;
-    const std::string name = dataset.name + " features" + (chunks > 1 ? " " + std::to_string(c + 1) : "");
+    std::string name = dataset.name + " features";
+    if (chunks > 1) name.append(" ").append(std::to_string(c + 1));
     features_.push_back(std::make_unique<vk::Buffer>(context, end - begin, name));
     features_.back()->Upload(std::span<const std::byte>(features).subspan(begin, end - begin));
   }
@@ -337,6 +338,21 @@ std::vector<float> Trainer::Predict(const data::Dataset& dataset) {
   std::vector<float> outputs;
   outputs.reserve(dataset.count() * plan_->output_features());
   RunEvaluation(*predict_program_, &outputs);
+  return outputs;
+}
+
+EvalResult Trainer::EvaluateWithOutputs(const data::Dataset& dataset, std::vector<float>& outputs) {
+  CheckDataFitsModel(dataset, "evaluation");
+  std::unique_ptr<EvalProgram> program = MakeEvalProgram(dataset);
+  outputs.reserve(outputs.size() + dataset.count() * plan_->output_features());
+  EvalResult result = RunEvaluation(*program, &outputs);
+  FreeCommands(*program);
+  return result;
+}
+
+std::vector<float> Trainer::PredictOnce(const data::Dataset& dataset) {
+  std::vector<float> outputs;
+  EvaluateWithOutputs(dataset, outputs);
   return outputs;
 }
 

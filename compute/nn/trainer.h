@@ -144,6 +144,12 @@ class Trainer {
   // The device copy of the last dataset predicted is kept for the next call
   // with the same (unchanged) dataset object.
   std::vector<float> Predict(const data::Dataset& dataset);
+  // Evaluate(), also appending every sample's outputs (as Predict gives them)
+  // to `outputs`: one pass over the set for both.
+  EvalResult EvaluateWithOutputs(const data::Dataset& dataset, std::vector<float>& outputs);
+  // Predict() for a small set whose contents may change between calls (a
+  // drawing, one chosen sample): uploaded afresh, nothing kept for next time.
+  std::vector<float> PredictOnce(const data::Dataset& dataset);
 
   // Safe from any thread: RunSteps/RunEpoch return after the submission in flight.
   void RequestStop() { stop_requested_ = true; }

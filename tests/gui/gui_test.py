@@ -2,7 +2,7 @@
 """GUI tests: start the real Tensorscope window and drive it as a person would.
 
     /usr/bin/python3 tests/gui/gui_test.py CASE --binary build/tensorscope --out DIR
-    CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | all
+    CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views | all
 
 Each case starts `tensorscope gui` with fresh $XDG_CONFIG_HOME and
 $XDG_DATA_HOME (so no autosave, imgui.ini or window.json of the user's leaks
@@ -29,6 +29,7 @@ import argparse
 import ctypes
 import ctypes.util
 import json
+import math
 import os
 import select
 import shutil
@@ -403,6 +404,20 @@ class App:
         x0, y0, x1, y1 = self.rect(name)
         self.click_at((x0 + x1) / 2, (y0 + y1) / 2, name)
 
+    def drag(self, points, what=""):
+        """Presses the left button at the first point, moves through the rest (a frame
+        or more at each, so ImGui sees every position), and releases at the last."""
+        log(f"drag {what} through {len(points)} points from ({points[0][0]:.0f}, {points[0][1]:.0f})")
+        self.move_to(*points[0])
+        self.settle(2)
+        self.xdotool("mousedown", "1")
+        self.settle(1)
+        for x, y in points[1:]:
+            self.move_to(x, y)
+            self.settle(1)
+        self.xdotool("mouseup", "1")
+        self.settle(2)
+
     def click_at(self, x, y, what=""):
         log(f"click {what} at ({x:.0f}, {y:.0f})")
         self.move_to(x, y)
@@ -694,12 +709,132 @@ def case_divergence(t):
     app.check_validation()
 
 
+def shapes_cnn_project(name, samples, epochs):
+    """A project with the shapes-cnn preset on a small built-in shapes set (epochs take seconds)."""
+    with open(os.path.join(SOURCE_DIR, "assets", "models", "shapes-cnn.json")) as f:
+        model = json.load(f)
+    model.pop("training", None)
+    return {
+        "format": "tensorscope-project", "version": 1, "name": name, "model": model,
+        "training": {"optimizer": "adam", "learning_rate": 0.002, "batch_size": 32, "epochs": epochs, "seed": 1,
+                     "validation_fraction": 0.1},
+        "data": {"kind": "shapes", "samples": samples, "classes": 8, "noise": 0.08, "seed": 1, "test_fraction": 0.2,
+                 "path": "", "added_points": []},
+    }
+
+
+def case_inside_views(t):
+    """Train shapes-cnn on a small shapes set, open the Inside window, look at every tab
+    (filters, feature maps, histograms, the canvas and the mistakes), draw on the canvas."""
+    path = os.path.join(t.out, "inside_views", "shapes-cnn.tsproj.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(shapes_cnn_project("inside", samples=600, epochs=4), f, indent=2)
+    app = t.start("inside_views", ["--project", path])
+    app.find_window()
+    width, height = app.window_size()
+    app.wait_for_rect("train", 60)
+    title = app.wait_for_rect("inside_title")
+    line = app.last
+    check(line["notices"] == 0 and line["model_error"] == "", f"the project did not open cleanly: {summary(line)}")
+    # The default layout: the Inside window is a title bar along the bottom, and asks the worker for nothing.
+    check(not line["inside_open"], "the Inside window should start collapsed")
+    check(title[3] <= height + 1 and title[1] >= height - 40,
+          f"the collapsed Inside title bar {title} is not along the bottom of the {width}x{height} window")
+    app.park_mouse()
+    check_screenshot(app.screenshot(), width, height)
+
+    app.click("train")
+    line = app.wait_for(lambda l: l.get("epochs_done", 0) >= 1, "the first epoch", t.train_timeout)
+    log(f"after one epoch: {summary(line)}")
+    # Open the window: its collapse arrow sits at the left end of the title bar.
+    x0, y0, x1, y1 = app.rect("inside_title")
+    app.click_at(x0 + (y1 - y0) / 2, (y0 + y1) / 2, "the Inside window's collapse arrow")
+    app.wait_for(lambda l: l["inside_open"], "the Inside window to open", 60)
+    app.wait_for_rect("inside_tab_mistakes")
+
+    def frames(since):
+        """Median frame time and the last vertex count since log line `since` (lavapipe draws on the CPU)."""
+        times = sorted(ms for line in app.lines[since:] for ms in line.get("frame_ms", []))
+        median = times[len(times) // 2] if times else 0
+        return f"frames p50 {median:.0f} ms over {len(times)}, {app.lines[-1].get('vertices')} vertices"
+
+    def show(tab, name, ready, what):
+        app.click(f"inside_tab_{tab}")
+        line = app.wait_for(lambda l: l["inside_tab"] == name and ready(l), what, 60)
+        app.park_mouse()
+        app.poll()
+        since = len(app.lines)
+        time.sleep(2.5)  # the log writes a line (with the frame times since the last) about once a second
+        app.poll()
+        log(f"{name}: {frames(since)}")
+        shot = app.screenshot()
+        check_screenshot(shot, width, height)
+        shutil.copy(shot, os.path.join(t.out, f"inside_{tab}.png"))
+        return app.last
+
+    line = show("filters", "Filters", lambda l: l["inside_drawn"]["filters"] == 32, "the 32 filters of conv2d_1")
+    # Each tab has the worker run only the probe pass it shows: the chosen sample alone for Feature maps...
+    line = show("maps", "Feature maps", lambda l: l["inside_drawn"]["feature_tiles"] >= 32
+                and l.get("inside", {}).get("feature_maps", 0) > 0, "feature map tiles (at least relu_1's 32)")
+    probe = line["inside"]
+    log(f"feature maps: {line['inside_drawn']}; the worker's pass: {json.dumps(probe)}")
+    check(probe["feature_maps"] == 8, f"shapes-cnn has 8 image-shaped layer outputs (3 conv, 3 relu, 2 pools); "
+                                      f"the worker sent {probe['feature_maps']}")
+    check(len(probe["sample_top"]) == 5 and all(0 <= p <= 1 for _, p in probe["sample_top"]),
+          f"the chosen sample's top answers look wrong: {probe['sample_top']}")
+    # ... and the probe batch for Activations.
+    line = show("activations", "Activations", lambda l: l["inside_drawn"]["histograms"] >= 4
+                and l.get("inside", {}).get("layers", 0) > 0, "histograms")
+    probe = line["inside"]
+    log(f"activations: {line['inside_drawn']}, dead: {probe['dead']}")
+    check(probe["layers"] == 11 and len(probe["dead"]) == 4 and probe["probe_batch"] == 32,
+          f"expected statistics of 11 layers and 4 ReLUs over 32 samples, found {probe}")
+    check(all(0 <= share <= 1 for share in probe["dead"].values()), f"dead shares {probe['dead']}")
+
+    # Predict: draw a ring on the canvas with the mouse; the answer's top classes sum to about 1.
+    app.click("inside_tab_predict")
+    app.wait_for(lambda l: l["inside_tab"] == "Predict" and "canvas" in l.get("rects", {}), "the canvas", 30)
+    cx0, cy0, cx1, cy1 = app.wait_for_rect("canvas")
+    centre_x, centre_y, radius = (cx0 + cx1) / 2, (cy0 + cy1) / 2, (cx1 - cx0) * 0.3
+    ring = [(centre_x + radius * math.cos(2 * math.pi * k / 14), centre_y + radius * math.sin(2 * math.pi * k / 14))
+            for k in range(15)]
+    app.drag(ring, "a ring on the canvas")
+    # The canvas sends its drawing a few times a second during a stroke: wait for the answer to the last one.
+    app.settle(4)
+    finished = app.last["time"]
+    line = app.wait_for(lambda l: l["time"] >= finished and "canvas" in l
+                        and l["canvas"]["request"] == l["canvas_requests"] and l["canvas"]["ink_pixels"] > 20
+                        and not l["canvas"]["error"], "the answer to the finished drawing", 60)
+    canvas = line["canvas"]
+    log(f"canvas: {json.dumps(canvas)}")
+    top = canvas["top"]
+    check(len(top) == 5 and all(0 <= p <= 1 for _, p in top), f"expected 5 top answers, found {top}")
+    check(abs(canvas["sum"] - 1) < 1e-3, f"the canvas's probabilities sum to {canvas['sum']}, not 1")
+    check(top == sorted(top, key=lambda pair: -pair[1]), f"top answers not in order: {top}")
+    check(line["canvas_requests"] >= 2, "the canvas should send its drawing while the stroke is drawn, not only at the end")
+    log(f"the drawn ring is answered with class {top[0][0]} (6 is ring) at {top[0][1]:.0%}")
+    app.settle(4)
+    app.park_mouse()
+    shot = app.screenshot()
+    check_screenshot(shot, width, height)
+    shutil.copy(shot, os.path.join(t.out, "inside_predict.png"))
+
+    line = show("mistakes", "Mistakes", lambda l: l["inside_drawn"]["mistakes"] == min(16, l["test_mistakes"]),
+                "the gallery of confident mistakes")
+    log(f"mistakes: {line['test_mistakes']} in the gallery; frame ms while open: {line.get('frame_ms', [])[:12]}")
+    check(line["test_mistakes"] > 0 or line.get("test_accuracy", 0) == 1, "no mistakes listed after an epoch")
+    check(line["notices"] == 0, f"unexpected notice: {line.get('last_notice')}")
+    check(app.close_window() == 0, "the app's exit code was not 0")
+
+
 CASES = {
     "train_default": case_train_default,
     "build_and_save": case_build_and_save,
     "bad_project": case_bad_project,
     "divergence": case_divergence,
     "unsaved_quit": case_unsaved_quit,
+    "inside_views": case_inside_views,
 }
 
 
