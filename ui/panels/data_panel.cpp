@@ -60,7 +60,11 @@ void DrawImageGrid(const data::Dataset& dataset) {
     draw->AddRect(corner, ImVec2(corner.x + size.x, corner.y + size.y), IM_COL32(80, 80, 80, 255));
     uint32_t label = dataset.labels[s];
     std::string name = label < dataset.class_names.size() ? dataset.class_names[label] : std::to_string(label);
+    // Long class names ("horizontal bars") are cut at the tile's edge rather than run into the next.
+    draw->PushClipRect(ImVec2(corner.x, corner.y + size.y), ImVec2(corner.x + size.x + cell, corner.y + size.y + label_height),
+                       true);
     draw->AddText(ImVec2(corner.x, corner.y + size.y), ImGui::GetColorU32(ImGuiCol_TextDisabled), name.c_str());
+    draw->PopClipRect();
   }
   ImGui::Dummy(ImVec2(8 * (width + 2) * cell, ((shown + 7) / 8) * (height * cell + label_height + 4)));
 }
