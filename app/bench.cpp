@@ -10,6 +10,8 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,8 +20,10 @@
 #include "compute/common/error.h"
 #include "compute/data/dataset.h"
 #include "compute/data/registry.h"
+#include "compute/kernels/activation.h"
 #include "compute/kernels/matmul.h"
 #include "compute/nn/model.h"
+#include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
@@ -45,6 +49,26 @@
 //           "eval_accuracy"}: train_s is the wall time of `steps` steps (steps_per_submit 16),
 //           gpu_step_s the mean GPU time of a step (sum of its dispatches' timestamps), eval_s
 //           the wall time of Trainer::Evaluate over the first eval_samples samples.
+//   {"op": "cnn", "batch": 64, "steps": 16, "samples": 8192, "eval_samples": 2048}
+//       The seed CNN (the layers of assets/models/cifar10-cnn.json: conv 32 3x3 relu,
+//       max pool 2, conv 64 3x3 relu, max pool 2, conv 64 3x3 relu, dense 64 relu,
+//       dense 10, softmax cross-entropy; Adam lr 1e-3) on random CIFAR-shaped uint8
+//       data (3x32x32, scaled by 1/255 on the device), one trainer per batch size,
+//       warmed up by the first request.
+//       -> the "mlp" answer, plus "parameters" (the model's parameter count, so the
+//          driver can check its peer builds the same network) and "dispatch_ms"
+//          ({label: mean GPU ms per step}).
+//   {"op": "bias_act", "rows": 43264, "cols": 32, "activation": "relu", "pass": "forward" | "backward",
+//    "bias": true, "workspace": true, "iterations": 5, "reads": "auto" | "storage" | "texel",
+//    "workgroup_size": 0, "rows_per_invocation": 0}
+//       One bias + activation forward (pre += bias, out = act(pre)) or backward (grad_pre
+//       and the bias gradient) over a (rows, cols) matrix of random floats, the way a
+//       plan records it (the backward with its reduction workspace, unless "workspace" is
+//       false: then the single dispatch), `iterations` submissions; reads, workgroup_size and rows_per_invocation override the
+//       kernels' defaults (kernels::BiasActivationTuning; 0 and "auto": the defaults).
+//       -> {"gpu_s": [...] (sum of the dispatches' timestamps per submission),
+//           "bytes" (declared bytes read + written), "flops", "dispatches", "workgroups",
+//           "shaders" (name and workgroup size of each dispatch)}
 //   {"op": "quit"}
 namespace ts::app {
 namespace {
@@ -164,13 +188,17 @@ constexpr const char* kMlpModel = R"({
   ]
 })";
 
-// The MLP on random MNIST-shaped data, one trainer per batch size.
-class MlpBench {
+// A model trained on random uint8 data of one sample shape (scaled by 1/255 on
+// the device, as image datasets are), one trainer per batch size.
+class ModelBench {
  public:
-  MlpBench(vk::Context& context, vk::PipelineCache& pipelines) : context_(context), pipelines_(pipelines) {}
+  ModelBench(vk::Context& context, vk::PipelineCache& pipelines, nn::ModelDesc model, std::string data_name,
+             std::vector<uint32_t> sample_shape)
+      : context_(context), pipelines_(pipelines), model_(std::move(model)), data_name_(std::move(data_name)),
+        sample_shape_(std::move(sample_shape)) {}
 
   json Run(uint32_t batch, uint32_t steps, uint32_t samples, uint32_t eval_samples) {
-    Require(batch > 0 && steps > 0, "mlp: batch and steps must be positive.");
+    Require(batch > 0 && steps > 0, "batch and steps must be positive.");
     MakeData(samples, eval_samples);
     auto it = trainers_.find(batch);
     if (it == trainers_.end()) {
@@ -182,40 +210,59 @@ class MlpBench {
       config.seed = 1;
       config.validation_fraction = 0;
       config.shuffle = true;
-      auto trainer = std::make_unique<nn::Trainer>(context_, pipelines_, nn::ParseModel(kMlpModel, "bench"), config,
-                                                   &train_, nullptr);
+      auto trainer = std::make_unique<nn::Trainer>(context_, pipelines_, model_, config, &train_, nullptr);
       trainer->RunSteps(2 * config.steps_per_submit, [](const nn::StepReport&) {});  // warm-up
       trainer->Evaluate(eval_);
       it = trainers_.emplace(batch, std::move(trainer)).first;
     }
     nn::Trainer& trainer = *it->second;
+    const std::vector<nn::DispatchInfo>& dispatches = trainer.step_dispatches();
+    std::vector<double> dispatch_ns(dispatches.size(), 0.0);
     double gpu_ns = 0, loss = 0;
     auto start = Clock::now();
     trainer.RunSteps(steps, [&](const nn::StepReport& r) {
-      for (double ns : r.dispatch_ns) gpu_ns += ns;
+      for (size_t i = 0; i < r.dispatch_ns.size(); ++i) {
+        gpu_ns += r.dispatch_ns[i];
+        if (i < dispatch_ns.size()) dispatch_ns[i] += r.dispatch_ns[i];
+      }
       loss = r.loss;
     });
     double train_s = Seconds(start);
     start = Clock::now();
     nn::EvalResult eval = trainer.Evaluate(eval_);
     double eval_s = Seconds(start);
-    return {{"batch", batch},          {"train_s", train_s},   {"train_samples", uint64_t(steps) * batch},
-            {"gpu_step_s", gpu_ns * 1e-9 / steps}, {"eval_s", eval_s}, {"eval_samples", eval.samples},
-            {"loss", loss},            {"eval_accuracy", eval.accuracy}};
+    json per_dispatch = json::object();
+    for (size_t i = 0; i < dispatches.size(); ++i) {
+      std::string label = dispatches[i].label;
+      if (per_dispatch.contains(label)) label += " #" + std::to_string(i);
+      per_dispatch[label] = dispatch_ns[i] * 1e-6 / steps;
+    }
+    return {{"batch", batch},
+            {"train_s", train_s},
+            {"train_samples", uint64_t(steps) * batch},
+            {"gpu_step_s", gpu_ns * 1e-9 / steps},
+            {"eval_s", eval_s},
+            {"eval_samples", eval.samples},
+            {"loss", loss},
+            {"eval_accuracy", eval.accuracy},
+            {"parameters", trainer.plan().parameter_count()},
+            {"dispatch_ms", per_dispatch}};
   }
 
  private:
   void MakeData(uint32_t samples, uint32_t eval_samples) {
     if (train_.count() == samples && eval_.count() == eval_samples) return;
-    Require(samples > 0 && eval_samples > 0 && eval_samples <= samples, "mlp: need 0 < eval_samples <= samples.");
+    Require(samples > 0 && eval_samples > 0 && eval_samples <= samples, "need 0 < eval_samples <= samples.");
     trainers_.clear();  // they point at the old data
+    size_t sample_size = 1;
+    for (uint32_t d : sample_shape_) sample_size *= d;
     train_ = {};
-    train_.name = "random-mnist-shaped";
-    train_.sample_shape = {1, 28, 28};
+    train_.name = data_name_;
+    train_.sample_shape = sample_shape_;
     train_.num_classes = 10;
     train_.format = data::FeatureFormat::kUint8;
     train_.scale = 1.0f / 255.0f;
-    train_.features_u8.resize(size_t(samples) * 784);
+    train_.features_u8.resize(size_t(samples) * sample_size);
     std::mt19937_64 rng(2026);
     for (size_t i = 0; i < train_.features_u8.size(); i += 8) {
       uint64_t word = rng();
@@ -230,13 +277,110 @@ class MlpBench {
 
   vk::Context& context_;
   vk::PipelineCache& pipelines_;
+  nn::ModelDesc model_;
+  std::string data_name_;
+  std::vector<uint32_t> sample_shape_;
   data::Dataset train_, eval_;
   std::map<uint32_t, std::unique_ptr<nn::Trainer>> trainers_;
 };
 
+kernels::Activation ParseActivation(const std::string& name) {
+  for (uint32_t a = 0; a <= uint32_t(kernels::Activation::kGelu); ++a)
+    if (name == kernels::ActivationName(kernels::Activation(a))) return kernels::Activation(a);
+  throw Error("bias_act: unknown activation \"" + name + "\".");
+}
+
+// Bias + activation forward and backward over a (rows, cols) matrix, as a plan
+// records them; buffers kept per shape between requests.
+class BiasActivationBench {
+ public:
+  BiasActivationBench(vk::Context& context, vk::PipelineCache& pipelines, uint32_t rows, uint32_t cols)
+      : context_(context), pipelines_(pipelines), rows_(rows), cols_(cols) {
+    const size_t n = size_t(rows) * cols;
+    std::mt19937_64 rng(uint64_t(rows) * 131 + cols);
+    auto upload = [&](size_t count, const char* name) {
+      std::vector<float> v(count);
+      for (float& x : v) x = float(double(rng() >> 11) * 0x1.0p-53 * 8 - 4);
+      auto buffer = std::make_unique<vk::Buffer>(context, std::max<size_t>(count, 1) * 4, name);
+      buffer->UploadVector(std::span<const float>(v));
+      return buffer;
+    };
+    pre_ = upload(n, "bench pre");
+    bias_ = upload(cols, "bench bias");
+    out_ = upload(n, "bench out");
+    grad_out_ = upload(n, "bench grad_out");
+    grad_pre_ = upload(n, "bench grad_pre");
+    grad_bias_ = upload(cols, "bench grad_bias");
+    uint64_t workspace = kernels::BiasActivationBackwardWorkspaceCount(rows, cols);
+    if (workspace > 0) workspace_ = upload(workspace, "bench bias-gradient workspace");
+  }
+
+  json Run(kernels::Activation activation, bool backward, bool bias, bool use_workspace,
+           const kernels::BiasActivationTuning& tuning, uint32_t iterations) {
+    auto key = std::make_tuple(uint32_t(activation), backward, bias && use_workspace, bias, uint32_t(tuning.reads),
+                               tuning.workgroup_size, tuning.rows_per_invocation);
+    auto& sequence = sequences_[key];
+    if (!sequence) {
+      std::vector<vk::Dispatch> dispatches;
+      if (!backward) {
+        kernels::BiasActivationArgs a{kernels::WholeBuffer(*pre_), bias ? kernels::WholeBuffer(*bias_) : kernels::TensorRef{},
+                                      activation == kernels::Activation::kIdentity && bias ? kernels::TensorRef{}
+                                                                                            : kernels::WholeBuffer(*out_),
+                                      rows_, cols_, activation, 0.01f, tuning};
+        dispatches.push_back(kernels::BiasActivationDispatch(pipelines_, a));
+      } else {
+        kernels::BiasActivationBackwardArgs a{kernels::WholeBuffer(*grad_out_), kernels::WholeBuffer(*pre_),
+                                              kernels::WholeBuffer(*out_),      kernels::WholeBuffer(*grad_pre_),
+                                              bias ? kernels::WholeBuffer(*grad_bias_) : kernels::TensorRef{},
+                                              rows_, cols_, activation, 0.01f};
+        if (workspace_ && use_workspace) a.workspace = kernels::WholeBuffer(*workspace_);
+        a.tuning = tuning;
+        dispatches = kernels::BiasActivationBackwardDispatches(pipelines_, a);
+      }
+      sequence = std::make_unique<vk::Sequence>(context_, std::move(dispatches));
+    }
+    vk::Cost cost;
+    json workgroups = json::array(), shaders = json::array();
+    for (const vk::Dispatch& d : sequence->dispatches()) {
+      cost += d.cost;
+      workgroups.push_back(d.workgroups);
+      shaders.push_back(d.pipeline->shader_name() + " " + std::to_string(d.pipeline->local_size()[0]) + "x" +
+                        std::to_string(d.pipeline->local_size()[1]));
+    }
+    std::vector<double> gpu;
+    for (uint32_t i = 0; i < std::max(iterations, 1u); ++i) {
+      context_.RunOnce([&](VkCommandBuffer cb) { sequence->Record(cb); });
+      std::vector<double> ns = sequence->ReadDispatchTimesNs();
+      gpu.push_back(std::accumulate(ns.begin(), ns.end(), 0.0) * 1e-9);
+    }
+    return {{"rows", rows_},
+            {"cols", cols_},
+            {"activation", kernels::ActivationName(activation)},
+            {"pass", backward ? "backward" : "forward"},
+            {"gpu_s", gpu},
+            {"bytes", cost.bytes_read + cost.bytes_written},
+            {"flops", cost.flops},
+            {"dispatches", sequence->dispatches().size()},
+            {"workgroups", workgroups},
+            {"shaders", shaders}};
+  }
+
+ private:
+  vk::Context& context_;
+  vk::PipelineCache& pipelines_;
+  uint32_t rows_, cols_;
+  std::unique_ptr<vk::Buffer> pre_, bias_, out_, grad_out_, grad_pre_, grad_bias_, workspace_;
+  std::map<std::tuple<uint32_t, bool, bool, bool, uint32_t, uint32_t, uint32_t>, std::unique_ptr<vk::Sequence>>
+      sequences_;
+};
+
 class BenchServer {
  public:
-  explicit BenchServer(vk::Context& context) : context_(context), pipelines_(context), mlp_(context, pipelines_) {}
+  explicit BenchServer(vk::Context& context)
+      : context_(context),
+        pipelines_(context),
+        mlp_(context, pipelines_, nn::ParseModel(kMlpModel, "bench"), "random-mnist-shaped", {1, 28, 28}),
+        cnn_(context, pipelines_, nn::LoadModelOrPreset("cifar10-cnn"), "random-cifar-shaped", {3, 32, 32}) {}
 
   json Handle(const json& request) {
     std::string op = request.value("op", "");
@@ -261,14 +405,42 @@ class BenchServer {
     if (op == "mlp")
       return mlp_.Run(request.value("batch", 64u), request.value("steps", 256u), request.value("samples", 60000u),
                       request.value("eval_samples", 10000u));
-    throw Error("unknown bench request \"" + op + "\"; expected info, matmul, mlp or quit.");
+    if (op == "cnn")
+      return cnn_.Run(request.value("batch", 64u), request.value("steps", 16u), request.value("samples", 8192u),
+                      request.value("eval_samples", 2048u));
+    if (op == "bias_act") {
+      uint32_t rows = request.value("rows", 43264u), cols = request.value("cols", 32u);
+      Require(rows > 0 && cols > 0 && uint64_t(rows) * cols <= (uint64_t(1) << 25),
+              "bias_act: need rows, cols > 0 and at most 2^25 elements.");
+      auto key = std::make_pair(rows, cols);
+      auto it = bias_acts_.find(key);
+      if (it == bias_acts_.end()) {
+        if (bias_acts_.size() >= 8) bias_acts_.clear();  // kept between requests (warm), a few shapes at a time
+        it = bias_acts_.emplace(key, std::make_unique<BiasActivationBench>(context_, pipelines_, rows, cols)).first;
+      }
+      std::string pass = request.value("pass", "forward");
+      Require(pass == "forward" || pass == "backward", "bias_act: pass is forward or backward.");
+      kernels::BiasActivationTuning tuning;
+      std::string reads = request.value("reads", "auto");
+      Require(reads == "auto" || reads == "storage" || reads == "texel", "bias_act: reads is auto, storage or texel.");
+      tuning.reads = reads == "storage" ? kernels::BiasActivationReads::kStorage
+                     : reads == "texel" ? kernels::BiasActivationReads::kTexel
+                                        : kernels::BiasActivationReads::kAuto;
+      tuning.workgroup_size = request.value("workgroup_size", 0u);
+      tuning.rows_per_invocation = request.value("rows_per_invocation", 0u);
+      return it->second->Run(ParseActivation(request.value("activation", "relu")), pass == "backward",
+                             request.value("bias", true), request.value("workspace", true), tuning,
+                             request.value("iterations", 5u));
+    }
+    throw Error("unknown bench request \"" + op + "\"; expected info, matmul, mlp, cnn, bias_act or quit.");
   }
 
  private:
   vk::Context& context_;
   vk::PipelineCache pipelines_;
-  MlpBench mlp_;
+  ModelBench mlp_, cnn_;
   std::map<uint32_t, std::unique_ptr<MatmulBench>> matmuls_;
+  std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<BiasActivationBench>> bias_acts_;
 };
 
 int Serve(vk::Context& context) {
@@ -310,6 +482,22 @@ int PrintQuickTable(vk::Context& context) {
     std::printf("%-44s %14s %7.0f samples/s\n", ("MLP 784-128-10, batch " + std::to_string(batch) + ", inference").c_str(),
                 "", r["eval_samples"].get<double>() / r["eval_s"].get<double>());
   }
+  {
+    json r = server.Handle({{"op", "cnn"}, {"batch", 64}, {"steps", 16}, {"eval_samples", 1024}});
+    std::printf("%-44s %14s %7.0f samples/s\n", "seed CNN (3x32x32) Adam, batch 64, training", "",
+                r["train_samples"].get<double>() / r["train_s"].get<double>());
+    std::printf("%-44s %14s %7.0f samples/s\n", "seed CNN (3x32x32), batch 64, inference", "",
+                r["eval_samples"].get<double>() / r["eval_s"].get<double>());
+  }
+  for (auto [rows, cols] : {std::pair{43264u, 32u}, {10816u, 64u}, {32u, 128u}}) {
+    for (const char* pass : {"forward", "backward"}) {
+      json r = server.Handle({{"op", "bias_act"}, {"rows", rows}, {"cols", cols}, {"pass", pass}, {"iterations", 5}});
+      double seconds = Median(r["gpu_s"].get<std::vector<double>>());
+      std::printf("%-44s %9.3f ms   %9.2f GB/s\n",
+                  ("bias + relu " + std::string(pass) + ", " + std::to_string(rows) + " x " + std::to_string(cols)).c_str(),
+                  seconds * 1e3, r["bytes"].get<double>() / seconds * 1e-9);
+    }
+  }
   std::printf("\nFor the comparison with numpy/OpenBLAS and PyTorch, run tests/bench/run.sh.\n");
   return 0;
 }
@@ -321,10 +509,11 @@ int RunBench(const std::vector<std::string>& words) {
   if (args.Has("help")) {
     std::printf(
         "usage: tensorscope bench [--serve] [--device N] [--validate]\n"
-        "  Measures SGEMM (1024^3, both matmul variants) and the 784-128-10 MLP's training and\n"
-        "  inference throughput on the Vulkan device and prints a table. With --serve, answers\n"
-        "  JSON requests on stdin instead (used by tests/bench/run.sh, which compares with\n"
-        "  numpy/OpenBLAS and PyTorch on the CPU).\n");
+        "  Measures SGEMM (1024^3, both matmul variants), the training and inference throughput\n"
+        "  of the 784-128-10 MLP and of the seed CNN (cifar10-cnn, random 3x32x32 data), and the\n"
+        "  bias + activation kernels on the Vulkan device, and prints a table. With --serve,\n"
+        "  answers JSON requests on stdin instead (used by tests/bench/run.sh, which compares\n"
+        "  with numpy/OpenBLAS and PyTorch on the CPU).\n");
     return 0;
   }
   if (!args.positional().empty()) throw Error("bench takes no positional arguments; see tensorscope bench --help.");

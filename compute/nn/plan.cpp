@@ -90,7 +90,7 @@ struct Plan::Builder {
     TensorRef argmax;                // max pooling
     uint32_t dropout_seed = 0;
     float rate = 0;
-    TensorRef saved_mean, saved_inv_std, workspace;  // batch norm
+    TensorRef saved_mean, saved_inv_std, workspace;  // batch norm; dense, conv: bias-gradient partial sums
   };
 
   // The parameter tensors (trainable, one shared layout) and the batch-norm
@@ -245,6 +245,9 @@ struct Plan::Builder {
           r.rows = batch;
         }
         r.z = Tensor(layer.name + " output", uint64_t(r.rows) * r.out, Category::kActivation);
+        // Many rows (a convolution's N*OH*OW): the bias gradient is summed per row block, then combined.
+        if (uint64_t count = kernels::BiasActivationBackwardWorkspaceCount(r.rows, r.out); r.bias >= 0 && count > 0)
+          r.workspace = Tensor(layer.name + " bias-gradient workspace", count, Category::kActivationGradient);
         add_forward(role, [&] {
           vk::Dispatch d;
           if (conv) {
@@ -450,12 +453,15 @@ struct Plan::Builder {
           if (has_activation)
             grad_z = Tensor(name + " pre-activation gradient", uint64_t(r.rows) * r.out, Category::kActivationGradient);
           if (has_activation || r.bias >= 0)
-            add_backward(r, [&] {
+            AddAll(plan.train_step_, plan.train_roles_, {static_cast<int>(r.layer), Pass::kBackward}, [&] {
               kernels::BiasActivationBackwardArgs a{grad, r.z, r.y, has_activation ? grad_z : TensorRef{},
-                                                    gradient(r.bias), r.rows, r.out, r.activation, r.leaky_slope};
-              vk::Dispatch d = kernels::BiasActivationBackwardDispatch(pipelines, a);
-              d.label = name + (has_activation ? " backward: activation and bias gradient" : " backward: bias gradient");
-              return d;
+                                                    gradient(r.bias), r.rows, r.out, r.activation, r.leaky_slope,
+                                                    r.workspace};
+              std::vector<vk::Dispatch> dispatches = kernels::BiasActivationBackwardDispatches(pipelines, a);
+              dispatches[0].label =
+                  name + (has_activation ? " backward: activation and bias gradient" : " backward: bias gradient");
+              if (dispatches.size() > 1) dispatches[1].label = name + " backward: bias gradient (sum of row blocks)";
+              return dispatches;
             });
           add_backward(r, [&] {
             vk::Dispatch d;

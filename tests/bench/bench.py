@@ -2,7 +2,7 @@
 """Tensorscope (Vulkan) against the CPU peers, measured in one session.
 
     tests/bench/run.sh [BUILD_DIR]                 # the usual way in
-    bench.py --binary BUILD/tensorscope [--runs 5] [--quick] [--results FILE | --no-append]
+    bench.py --binary BUILD/tensorscope [--runs 5] [--quick] [--only cnn|kernels] [--results FILE | --no-append]
 
 Workloads:
   (a) SGEMM fp32, n x n x n for n = 1024 and 2048: our matmul.comp in both
@@ -14,6 +14,17 @@ Workloads:
       at batch 64 and 256: training samples/s over 16384 samples, then inference
       samples/s over 10000 samples, against PyTorch on the CPU with 2 threads
       (OMP_WAIT_POLICY=PASSIVE) on identical shapes.
+  (c) The seed CNN (assets/models/cifar10-cnn.json: 3x32x32 input, conv 32 3x3
+      relu, max pool 2, conv 64 3x3 relu, max pool 2, conv 64 3x3 relu, flatten,
+      dense 64 relu, dense 10, softmax cross-entropy, Adam lr 1e-3) on random
+      CIFAR-shaped data (8192 x 3x32x32 uint8, scaled by 1/255; shuffled
+      batches) at batch 64: training samples/s over 2048 samples, then
+      inference samples/s over 4096 samples, against the same network in
+      PyTorch on the CPU (2 threads, as in (b)); the parameter counts must agree.
+  (d) Ours alone: the bias + activation kernels (relu forward, and backward with
+      the bias gradient) at the shapes the CNNs give them (N*OH*OW rows by
+      channels, batch 64) and a dense layer's, in ms and GB/s of declared
+      minimum traffic (GPU timestamps; median [min-max] over rounds).
 
 Each peer runs twice: in its strongest configuration (OPENBLAS_CORETYPE=SkylakeX,
 set only in the peer's own environment: OpenBLAS 0.3.21 does not recognise this
@@ -41,6 +52,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SGEMM_SIZES = (1024, 2048)
 MLP_BATCHES = (64, 256)
 MLP_SAMPLES, MLP_EVAL_SAMPLES, MLP_TRAIN_SAMPLES_PER_RUN = 60000, 10000, 16384
+CNN_BATCH = 64
+CNN_SAMPLES, CNN_EVAL_SAMPLES, CNN_TRAIN_SAMPLES_PER_RUN = 8192, 4096, 2048
+CNN_DESCRIPTION = "seed CNN (3x32x32, conv32-pool-conv64-pool-conv64-dense64-dense10)"
+# (rows, cols) of bias + activation: the CIFAR CNN's conv1 (64*30*30 x 32), the
+# 28x28 CNN's conv1 (64*26*26 x 32), conv2 of both (64*13*13 x 64), a dense layer.
+BIAS_ACT_SHAPES = ((57600, 32), (43264, 32), (10816, 64), (32, 128))
 
 
 # --------------------------------------------------------------------------
@@ -104,8 +121,8 @@ class TorchPeer:
         import torch
         self.torch = torch
         torch.set_num_threads(2)
-        self.data = None
-        self.runs = {}
+        self.data = {}  # kind -> (x, y, eval_samples)
+        self.runs = {}  # (kind, batch) -> model, optimizer, order, position
 
     def info(self, _request):
         torch = self.torch
@@ -116,34 +133,50 @@ class TorchPeer:
                     OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
                     OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "(unset)"))
 
-    def make_data(self, samples, eval_samples):
+    def make_data(self, kind, samples, eval_samples, sample_shape):
+        """Random uint8 samples of `sample_shape` and labels, one set per kind (mlp, cnn)."""
         torch = self.torch
-        if self.data and self.data[0].shape[0] == samples and self.data[2] == eval_samples:
+        old = self.data.get(kind)
+        if old and old[0].shape[0] == samples and old[2] == eval_samples:
             return
         g = torch.Generator().manual_seed(2026)
-        x = torch.randint(0, 256, (samples, 784), dtype=torch.uint8, generator=g)
+        x = torch.randint(0, 256, (samples,) + tuple(sample_shape), dtype=torch.uint8, generator=g)
         y = torch.randint(0, 10, (samples,), dtype=torch.int64, generator=g)
-        self.data = (x, y, eval_samples)
-        self.runs = {}
+        self.data[kind] = (x, y, eval_samples)
+        self.runs = {key: run for key, run in self.runs.items() if key[0] != kind}
 
     def mlp(self, request):
+        nn = self.torch.nn
+        return self.run_model("mlp", request, MLP_SAMPLES, MLP_EVAL_SAMPLES, (784,), (1, 28, 28), lambda: nn.Sequential(
+            nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)))
+
+    def cnn(self, request):
+        """The seed CNN (assets/models/cifar10-cnn.json), NCHW: the same layers and shapes as ours (NHWC)."""
+        nn = self.torch.nn
+        return self.run_model("cnn", request, CNN_SAMPLES, CNN_EVAL_SAMPLES, (3, 32, 32), (3, 32, 32), lambda: nn.Sequential(
+            nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2),    # 32x30x30 -> 32x15x15
+            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),   # 64x13x13 -> 64x6x6
+            nn.Conv2d(64, 64, 3), nn.ReLU(),                    # 64x4x4
+            nn.Flatten(), nn.Linear(64 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10)))
+
+    def run_model(self, kind, request, default_samples, default_eval_samples, stored_shape, input_shape, make_model):
         torch = self.torch
         nn = torch.nn
         batch, steps = int(request["batch"]), int(request["steps"])
-        self.make_data(int(request.get("samples", MLP_SAMPLES)), int(request.get("eval_samples", MLP_EVAL_SAMPLES)))
-        x_all, y_all, eval_samples = self.data
+        self.make_data(kind, int(request.get("samples", default_samples)),
+                       int(request.get("eval_samples", default_eval_samples)), stored_shape)
+        x_all, y_all, eval_samples = self.data[kind]
         count = x_all.shape[0]
-        scale = 1.0 / 255.0
-        if batch not in self.runs:
+        if (kind, batch) not in self.runs:
             torch.manual_seed(1)
-            model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+            model = make_model()
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-            state = {"model": model, "optimizer": optimizer, "loss": nn.CrossEntropyLoss(),
-                     "order": torch.randperm(count), "position": 0, "epoch": 0}
-            self.runs[batch] = state
-            self.train_steps(state, batch, 32)  # warm-up
-            self.evaluate(state, batch, eval_samples)
-        state = self.runs[batch]
+            state = {"kind": kind, "input_shape": input_shape, "model": model, "optimizer": optimizer,
+                     "loss": nn.CrossEntropyLoss(), "order": torch.randperm(count), "position": 0, "epoch": 0}
+            self.runs[(kind, batch)] = state
+            self.train_steps(state, batch, 32 if kind == "mlp" else 8)  # warm-up
+            self.evaluate(state, batch, min(eval_samples, 1024))
+        state = self.runs[(kind, batch)]
         start = time.perf_counter()
         loss = self.train_steps(state, batch, steps)
         train_s = time.perf_counter() - start
@@ -151,12 +184,13 @@ class TorchPeer:
         eval_loss, accuracy = self.evaluate(state, batch, eval_samples)
         eval_s = time.perf_counter() - start
         return {"batch": batch, "train_s": train_s, "train_samples": steps * batch, "eval_s": eval_s,
-                "eval_samples": eval_samples, "loss": loss, "eval_accuracy": accuracy}
+                "eval_samples": eval_samples, "loss": loss, "eval_accuracy": accuracy,
+                "parameters": sum(p.numel() for p in state["model"].parameters())}
 
     def train_steps(self, state, batch, steps):
         """Adam steps on shuffled batches; a new permutation every epoch (partial batches dropped)."""
         torch = self.torch
-        x_all, y_all, _ = self.data
+        x_all, y_all, _ = self.data[state["kind"]]
         model, optimizer, criterion = state["model"], state["optimizer"], state["loss"]
         model.train()
         loss = None
@@ -166,7 +200,7 @@ class TorchPeer:
                 state["position"] = 0
             index = state["order"][state["position"]:state["position"] + batch]
             state["position"] += batch
-            x = x_all.index_select(0, index).to(torch.float32).mul_(1.0 / 255.0).view(batch, 1, 28, 28)
+            x = x_all.index_select(0, index).to(torch.float32).mul_(1.0 / 255.0).view(batch, *state["input_shape"])
             y = y_all.index_select(0, index)
             optimizer.zero_grad(set_to_none=True)
             loss = criterion(model(x), y)
@@ -177,14 +211,14 @@ class TorchPeer:
     def evaluate(self, state, batch, eval_samples):
         """Loss, probabilities and accuracy over the first eval_samples samples, batch by batch."""
         torch = self.torch
-        x_all, y_all, _ = self.data
+        x_all, y_all, _ = self.data[state["kind"]]
         model = state["model"]
         model.eval()
         loss_sum, correct = 0.0, 0
         with torch.inference_mode():
             for first in range(0, eval_samples, batch):
                 last = min(first + batch, eval_samples)
-                x = x_all[first:last].to(torch.float32).mul_(1.0 / 255.0).view(-1, 1, 28, 28)
+                x = x_all[first:last].to(torch.float32).mul_(1.0 / 255.0).view(-1, *state["input_shape"])
                 y = y_all[first:last]
                 logits = model(x)
                 probabilities = torch.softmax(logits, dim=1)
@@ -302,6 +336,9 @@ def main(argv):
     parser.add_argument("--binary", help="the tensorscope executable (default: $TENSORSCOPE_BIN or build/tensorscope)")
     parser.add_argument("--runs", type=int, default=5, help="interleaved rounds; medians over them (default 5)")
     parser.add_argument("--quick", action="store_true", help="3 rounds, SGEMM 1024 only, fewer training steps")
+    parser.add_argument("--only", choices=("all", "cnn", "kernels"), default="all",
+                        help="all workloads (default), or only the CNN and the bias + activation kernels (cnn), "
+                             "or only the kernels")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="markdown file to append to")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to the results file")
     args = parser.parse_args(argv[1:])
@@ -315,6 +352,13 @@ def main(argv):
     runs = 3 if args.quick else max(1, args.runs)
     sizes = (1024,) if args.quick else SGEMM_SIZES
     samples_per_run = MLP_TRAIN_SAMPLES_PER_RUN // (4 if args.quick else 1)
+    cnn_samples_per_run = CNN_TRAIN_SAMPLES_PER_RUN // (4 if args.quick else 1)
+    cnn_eval_samples = CNN_EVAL_SAMPLES // (4 if args.quick else 1)
+    if args.only != "all":
+        sizes, mlp_batches = (), ()
+    else:
+        mlp_batches = MLP_BATCHES
+    with_cnn = args.only in ("all", "cnn")
 
     started = time.time()
     load_start = os.getloadavg()
@@ -337,19 +381,31 @@ def main(argv):
                 ("ours_shared", "ours", {"op": "matmul", "n": n, "variant": "shared_tiled", "iterations": 1}),
                 ("peer_default", "numpy_default", {"op": "matmul", "n": n, "iterations": 3}),
             ]))
-        for batch in MLP_BATCHES:
+        for batch in mlp_batches:
             request = {"op": "mlp", "batch": batch, "steps": samples_per_run // batch, "samples": MLP_SAMPLES,
                        "eval_samples": MLP_EVAL_SAMPLES}
             workloads.append(("mlp%d" % batch, [("ours", "ours", request), ("peer_skx", "torch_skx", request),
                                                 ("peer_default", "torch_default", request)]))
+        if with_cnn:
+            request = {"op": "cnn", "batch": CNN_BATCH, "steps": cnn_samples_per_run // CNN_BATCH,
+                       "samples": CNN_SAMPLES, "eval_samples": cnn_eval_samples}
+            workloads.append(("cnn%d" % CNN_BATCH, [("ours", "ours", request), ("peer_skx", "torch_skx", request),
+                                                    ("peer_default", "torch_default", request)]))
+        for rows, cols in BIAS_ACT_SHAPES:
+            workloads.append(("bias_act%dx%d" % (rows, cols), [
+                (direction, "ours", {"op": "bias_act", "rows": rows, "cols": cols, "activation": "relu",
+                                     "pass": direction, "iterations": 5})
+                for direction in ("forward", "backward")]))
 
-        # Warm-ups: the MLP trainers (their first request builds and warms them)
-        # and the cheap SGEMM cases (pipelines, threads, first touch of memory).
+        # Warm-ups: the trainers (their first request builds and warms them)
+        # and the cheap SGEMM and kernel cases (pipelines, threads, first touch of memory).
         sys.stderr.write("bench: warming up...\n")
         for key, contenders in workloads:
             for _, server, request in contenders:
-                if key.startswith("mlp") or request.get("n", 0) <= 1024:
-                    servers[server].ask(dict(request, steps=16) if key.startswith("mlp") else request)
+                if key.startswith(("mlp", "cnn")):
+                    servers[server].ask(dict(request, steps=16 if key.startswith("mlp") else 8))
+                elif request.get("n", 0) <= 1024:
+                    servers[server].ask(request)
 
         results = {}  # (workload, contender) -> list of per-run answers
         for run in range(runs):
@@ -370,6 +426,14 @@ def main(argv):
     def mlp_rates(key, contender, what):
         return [a[what + "_samples"] / a[what + "_s"] for a in results.get((key, contender), [])]
 
+    cnn_key = "cnn%d" % CNN_BATCH
+    if with_cnn:  # the same network on both sides
+        counts = {a["parameters"] for c in ("ours", "peer_skx", "peer_default") for a in results[(cnn_key, c)]}
+        if len(counts) != 1:
+            sys.stderr.write("bench: the CNNs differ: parameter counts %s; is assets/models/cifar10-cnn.json "
+                             "still the network TorchPeer.cnn builds?\n" % sorted(counts))
+            return 1
+
     rows = []
     for n in sizes:
         key = "sgemm%d" % n
@@ -379,12 +443,29 @@ def main(argv):
                 ours = sgemm_rates(key, variant, clock)
                 rows.append(("SGEMM %d^3, %s (%s)" % (n, label, clock_label), "GFLOP/s", cell(ours, 2),
                              cell(peer_skx), ratio(ours, peer_skx), cell(peer_default), ratio(ours, peer_default)))
-    for batch in MLP_BATCHES:
+    for batch in mlp_batches:
         key = "mlp%d" % batch
         for what, label in (("train", "training (Adam)"), ("eval", "inference")):
             ours, skx, default = (mlp_rates(key, c, what) for c in ("ours", "peer_skx", "peer_default"))
             rows.append(("MLP 784-128-10, batch %d, %s" % (batch, label), "samples/s", cell(ours, 0), cell(skx, 0),
                          ratio(ours, skx), cell(default, 0), ratio(ours, default)))
+    if with_cnn:
+        for what, label in (("train", "training (Adam)"), ("eval", "inference")):
+            ours, skx, default = (mlp_rates(cnn_key, c, what) for c in ("ours", "peer_skx", "peer_default"))
+            rows.append(("%s, batch %d, %s" % (CNN_DESCRIPTION, CNN_BATCH, label), "samples/s", cell(ours, 0),
+                         cell(skx, 0), ratio(ours, skx), cell(default, 0), ratio(ours, default)))
+    kernel_rows = []
+    for rows_, cols in BIAS_ACT_SHAPES:
+        for direction in ("forward", "backward"):
+            answers = results.get(("bias_act%dx%d" % (rows_, cols), direction), [])
+            if not answers:
+                continue
+            times = [median(a["gpu_s"]) for a in answers]
+            rates = [a["bytes"] / t * 1e-9 for a, t in zip(answers, times)]
+            what = "bias + relu forward" if direction == "forward" else "relu backward + bias gradient"
+            kernel_rows.append(("%d x %d, %s" % (rows_, cols, what), cell([t * 1e3 for t in times], 3),
+                                cell(rates, 2), "%.2f" % (answers[0]["bytes"] / 1e6),
+                                ", ".join(answers[0]["shaders"])))
 
     ours_info = info["ours"]
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -405,15 +486,27 @@ def main(argv):
                      "available" if info["torch_skx"]["mkldnn"] else "absent"))
     lines.append("- %d interleaved rounds%s; median [min-max] over rounds; ratio = ours / peer (> 1: ours faster). "
                  "Run took %.0f s; load average %.1f at start, %.1f at end." % (
-                     runs, " (--quick)" if args.quick else "", elapsed, load_start[0], load_end[0]))
+                     runs, (" (--quick)" if args.quick else "") + (" (--only %s)" % args.only if args.only != "all" else ""),
+                     elapsed, load_start[0], load_end[0]))
     lines.append("")
     header = ("workload", "unit", "Tensorscope (Vulkan)", "peer, SkylakeX", "ours/peer", "peer, default",
               "ours/peer default")
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
+    if rows:
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        for row in rows:
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    if kernel_rows:
+        lines.append("Bias + activation kernels (ours alone; GPU timestamps, sum of the pass's dispatches; GB/s of "
+                     "the declared minimum traffic):")
+        lines.append("")
+        header = ("shape (rows x cols), pass", "ms", "GB/s", "MB moved", "shaders (workgroup size)")
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        for row in kernel_rows:
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
     notes = []
     for n in sizes:
         for variant in ("ours_register", "ours_shared"):
@@ -425,7 +518,7 @@ def main(argv):
                                        t["rows_per_invocation"], t["cols_per_invocation"],
                                        ", tile depth %u" % t["tile_depth"] if answers[0]["variant"] == "shared_tiled"
                                        else "", max(a["max_error"] for a in answers)))
-    for batch in MLP_BATCHES:
+    for batch in mlp_batches:
         answers = results.get(("mlp%d" % batch, "ours"), [])
         if answers:
             wall_step = median([a["train_s"] / (a["train_samples"] / batch) for a in answers])
@@ -434,13 +527,34 @@ def main(argv):
                          "dispatches (%.0f%%); training samples per run: %d; inference over %d samples." % (
                              batch, wall_step * 1e3, gpu_step * 1e3, 100 * gpu_step / wall_step,
                              answers[0]["train_samples"], answers[0]["eval_samples"]))
+    answers = results.get((cnn_key, "ours"), [])
+    if answers:
+        wall_step = median([a["train_s"] / (a["train_samples"] / CNN_BATCH) for a in answers])
+        gpu_step = median([a["gpu_step_s"] for a in answers])
+        per_dispatch = {label: median([a["dispatch_ms"][label] for a in answers]) for label in answers[0]["dispatch_ms"]}
+        biggest = sorted(per_dispatch.items(), key=lambda item: -item[1])[:6]
+        bias_act = sum(ms for label, ms in per_dispatch.items() if "bias" in label or "relu" in label)
+        notes.append("CNN batch %d, ours: %.1f ms wall per training step, of which %.1f ms GPU time in dispatches "
+                     "(%.0f%%); bias + activation dispatches %.1f ms of it; the biggest: %s. Training samples per "
+                     "run: %d; inference over %d samples; %d parameters on both sides." % (
+                         CNN_BATCH, wall_step * 1e3, gpu_step * 1e3, 100 * gpu_step / wall_step, bias_act,
+                         "; ".join("%s %.1f ms" % item for item in biggest), answers[0]["train_samples"],
+                         answers[0]["eval_samples"], answers[0]["parameters"]))
     lines.extend("- " + note for note in notes)
     lines.append("")
     text = "\n".join(lines)
     print(text)
     if not args.no_append:
         new_file = not os.path.exists(args.results)
+        ends_with_blank_line = True
+        if not new_file:
+            with open(args.results, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 2))
+                ends_with_blank_line = f.read() == b"\n\n"
         with open(args.results, "a") as f:
+            if not ends_with_blank_line:
+                f.write("\n")  # a heading after whatever was appended last
             if new_file:
                 f.write("# Benchmark results\n\nAppended by `tests/bench/run.sh` (see tests/bench/bench.py for what "
                         "is measured and how). Newest last.\n\n")

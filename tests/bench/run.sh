@@ -1,9 +1,12 @@
 #!/bin/sh
 # Benchmarks Tensorscope (Vulkan) against numpy/OpenBLAS and PyTorch on the CPU,
-# interleaved in one session, prints a table and appends it to
-# tests/bench/RESULTS.md. Takes about 5-10 minutes on a 2-core machine.
+# interleaved in one session: SGEMM, the 784-128-10 MLP, the seed CNN
+# (assets/models/cifar10-cnn.json on random 3x32x32 data, batch 64), and our
+# bias + activation kernels alone. Prints the tables and appends them to
+# tests/bench/RESULTS.md. Takes about 2 minutes on a quiet 2-core machine, up
+# to about 5 when other work shares the cores.
 #
-#   tests/bench/run.sh [BUILD_DIR] [bench.py options: --runs N, --quick, --no-append]
+#   tests/bench/run.sh [BUILD_DIR] [bench.py options: --runs N, --quick, --only cnn|kernels, --no-append]
 #
 # BUILD_DIR defaults to build/ in the source tree; it must hold a built
 # `tensorscope` (cmake --build BUILD_DIR). $TENSORSCOPE_BIN overrides the
