@@ -489,8 +489,7 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
         const double parameter_bytes = double(shape->parameters) * 4 * (2 + states);
         std::string cost = shape->parameters ? FormatCount(double(shape->parameters)) + " params, " : "";
         if (shape->flops_per_sample) cost += FormatCount(double(shape->flops_per_sample)) + " FLOPs, ";
-        cost += FormatBytes(activation_bytes);
-        if (shape->parameters) cost += " + " + FormatBytes(parameter_bytes);
+        cost += FormatBytes(activation_bytes + (shape->parameters ? parameter_bytes : 0.0));  // split in the tooltip
         ImGui::TableNextRow();
         ImGui::TableSetColumnIndex(1);
         // Drawn, not laid out: as an item its width would widen the Layer column
