@@ -11,6 +11,7 @@
 // The grid is 2D (features along x, rows along y), so no invocation divides
 // per element: integer division has no vector instruction on CPU drivers.
 #include "gather.h"
+#include "init.h"
 #include "step_params.h"
 
 layout(local_size_x_id = 0) in;  // workgroup size: specialization constant 0
@@ -42,14 +43,31 @@ uint Word(uint chunk, uint index) {
 }
 
 void main() {
+  const bool augment = p.crop_padding != 0u || p.flip != 0u;
   for (uint r = gl_WorkGroupID.y; r < p.rows; r += gl_NumWorkGroups.y) {
     uint s = SampleOfRow(r);
     if (gl_GlobalInvocationID.x == 0u) batch_labels[r] = labels[s];
     uint chunk = s / p.samples_per_chunk;
     uint base = (s - chunk * p.samples_per_chunk) * p.feature_size;
     uint row = r * p.feature_size;
+    // This row's draw: crop offsets in [0, 2 * crop_padding] and the flip bit.
+    uint bits = augment ? InitRandomBits(p.augment_seed, step.adam_step, r) : 0u;
+    int offset_y = int((bits & 0xffu) % (2u * p.crop_padding + 1u)) - int(p.crop_padding);
+    int offset_x = int(((bits >> 8u) & 0xffu) % (2u * p.crop_padding + 1u)) - int(p.crop_padding);
+    bool mirror = p.flip != 0u && ((bits >> 16u) & 1u) != 0u;
     for (uint j = gl_GlobalInvocationID.x; j < p.feature_size; j += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
       uint element = base + j;
+      if (augment) {  // output pixel (y, x) reads input pixel (y + offset_y, x' + offset_x), zero outside
+        uint c = j % p.channels, pixel = j / p.channels;
+        int y = int(pixel / p.width), x = int(pixel % p.width);
+        if (mirror) x = int(p.width) - 1 - x;
+        int source_y = y + offset_y, source_x = x + offset_x;
+        if (source_y < 0 || source_x < 0 || source_y >= int(p.height) || source_x >= int(p.width)) {
+          batch_x[row + j] = p.offset;  // a padded zero, normalised
+          continue;
+        }
+        element = base + (uint(source_y) * p.width + uint(source_x)) * p.channels + c;
+      }
       float raw;
       if (kFeaturesU8 != 0u) {
         raw = float((Word(chunk, element >> 2u) >> ((element & 3u) * 8u)) & 0xffu);

@@ -27,6 +27,7 @@
 #include "compute/kernels/loss.h"
 #include "compute/kernels/optimizer.h"
 #include "compute/reference/elementwise.h"
+#include "shaders/init.h"
 #include "shaders/step_params.h"
 #include "support/vulkan_test.h"
 
@@ -1109,6 +1110,62 @@ TEST_F(KernelTest, GatherAssemblesBatchesIncludingAPartialLastOne) {
       }
     }
   }
+}
+
+TEST_F(KernelTest, GatherAugmentsImagesWithRandomCropsAndFlips) {
+  auto rng = testing::MakeRng();
+  const uint32_t channels = 3, height = 5, width = 4, count = 9, rows = 6, feature_size = channels * height * width;
+  std::vector<uint8_t> bytes(size_t(count) * feature_size);
+  for (uint8_t& b : bytes) b = uint8_t(1 + rng() % 255);  // never 0, so a padded pixel is recognisable
+  std::vector<uint32_t> labels = RandomLabels(rng, count, 4), permutation(count);
+  std::iota(permutation.begin(), permutation.end(), 0u);
+  std::shuffle(permutation.begin(), permutation.end(), rng);
+  vk::Buffer features = MakeBuffer(PackBytes(bytes)), labels_buffer = MakeBuffer(labels);
+  vk::Buffer permutation_buffer = MakeBuffer(permutation);
+  const float scale = 1.0f / 255.0f, offset = -0.5f;
+  for (uint32_t crop_padding : {0u, 2u})
+    for (bool flip : {false, true})
+      for (uint32_t adam_step : {1u, 2u}) {
+        if (crop_padding == 0 && !flip) continue;
+        SCOPED_TRACE("crop padding " + std::to_string(crop_padding) + (flip ? ", flip" : "") + ", step " +
+                     std::to_string(adam_step));
+        gpu::StepParams step{};
+        step.batch_offset = 2, step.adam_step = adam_step;
+        vk::Buffer step_buffer = MakeStepBuffer(step);
+        vk::Buffer batch_x = MakePoisonedBuffer(size_t(rows) * feature_size), batch_labels = MakePoisonedBuffer(rows);
+        kernels::GatherArgs args;
+        args.features = WholeBuffer(features), args.features_u8 = true;
+        args.labels = WholeBuffer(labels_buffer), args.permutation = WholeBuffer(permutation_buffer);
+        args.step_params = StepRef(step_buffer);
+        args.batch_x = WholeBuffer(batch_x), args.batch_labels = WholeBuffer(batch_labels);
+        args.rows = rows, args.feature_size = feature_size, args.permutation_count = count;
+        args.scale = scale, args.offset = offset;
+        args.channels = channels, args.height = height, args.width = width;
+        args.crop_padding = crop_padding, args.flip = flip, args.augment_seed = 77;
+        Run({kernels::GatherDispatch(pipelines(), args)});
+        std::vector<float> got = ReadAll(batch_x);
+        // The documented draw, on the CPU.
+        std::vector<double> expected(got.size());
+        size_t mirrored = 0;
+        for (uint32_t r = 0; r < rows; ++r) {
+          const uint32_t sample = permutation[step.batch_offset + r];
+          const uint32_t bits = gpu::InitRandomBits(77, adam_step, r);
+          const int dy = int((bits & 0xffu) % (2 * crop_padding + 1)) - int(crop_padding);
+          const int dx = int(((bits >> 8) & 0xffu) % (2 * crop_padding + 1)) - int(crop_padding);
+          const bool mirror = flip && ((bits >> 16) & 1u);
+          mirrored += mirror;
+          for (uint32_t y = 0; y < height; ++y)
+            for (uint32_t x = 0; x < width; ++x)
+              for (uint32_t c = 0; c < channels; ++c) {
+                const int sy = int(y) + dy, sx = int(mirror ? width - 1 - x : x) + dx;
+                const bool inside = sy >= 0 && sx >= 0 && sy < int(height) && sx < int(width);
+                const double raw = inside ? bytes[size_t(sample) * feature_size + (size_t(sy) * width + sx) * channels + c] : 0;
+                expected[size_t(r) * feature_size + (size_t(y) * width + x) * channels + c] = raw * scale + offset;
+              }
+        }
+        ExpectAllNear(got, expected, "augmented batch");
+        if (flip) EXPECT_GT(mirrored, 0u) << "no row of the batch was mirrored";
+      }
 }
 
 // ---------------------------------------------------------------- costs and limits

@@ -157,6 +157,25 @@ TEST(TrainConfig, ParsesAndValidates) {
   EXPECT_THROW(ParseTrainConfig(nlohmann::json::parse(R"({"learn_rate": 0.1})"), "t"), Error);
 }
 
+TEST(TrainConfig, Augmentation) {
+  TrainConfig config = ParseTrainConfig(nlohmann::json::parse(R"({"augment": {"crop_padding": 4, "flip": true}})"), "t");
+  EXPECT_EQ(config.augment_crop_padding, 4u);
+  EXPECT_TRUE(config.augment_flip);
+  TrainConfig again = ParseTrainConfig(TrainConfigToJson(config), "t");
+  EXPECT_EQ(again.augment_crop_padding, 4u);
+  EXPECT_TRUE(again.augment_flip);
+  EXPECT_FALSE(TrainConfigToJson(TrainConfig{}).contains("augment"));
+  try {
+    ParseTrainConfig(nlohmann::json::parse(R"({"augment": {"crop_padding": -1}})"), "m.json: training");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(e.what(), "m.json: training.augment.crop_padding");
+    EXPECT_CONTAINS(e.what(), "0 to 64");
+  }
+  EXPECT_THROW(ParseTrainConfig(nlohmann::json::parse(R"({"augment": {"rotate": 10}})"), "t"), Error);
+  EXPECT_THROW(ParseTrainConfig(nlohmann::json::parse(R"({"augment": {"flip": 1}})"), "t"), Error);
+}
+
 TEST(TrainConfig, Schedules) {
   TrainConfig config;
   config.learning_rate = 1.0;

@@ -201,6 +201,34 @@ TEST_F(VulkanTest, DatasetsLargerThanOneBufferAreSplitIntoChunks) {
   EXPECT_EQ(chunked.device_bytes(), 37u * 4 + 16 * 12 * 2 + 5 * 12 + 4);  // labels; chunks (the last padded by 4 bytes)
 }
 
+TEST_F(VulkanTest, AugmentationNeedsImagesAndChangesTheBatches) {
+  data::Dataset vectors = RandomDataset(40, 16, 4, 8);
+  nn::TrainConfig config = Config(kernels::OptimizerKind::kSgd, 0.01, 8);
+  config.augment_crop_padding = 2, config.augment_flip = true;
+  nn::ModelDesc flat = Model(R"({"type": "input", "shape": [16]}, {"type": "dense", "units": 4}, {"type": "softmax"})");
+  try {
+    nn::Trainer trainer(context(), pipelines(), flat, config, &vectors, nullptr);
+    ADD_FAILURE() << "augmenting vectors should be refused";
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(e.what(), "needs images");
+  }
+  data::Dataset images = vectors;
+  images.sample_shape = {1, 4, 4};
+  nn::ModelDesc image_model =
+      Model(R"({"type": "input", "shape": [1, 4, 4]}, {"type": "flatten"}, {"type": "dense", "units": 4}, {"type": "softmax"})");
+  config.shuffle = false;
+  std::vector<float> losses[2];
+  for (int augmented = 0; augmented < 2; ++augmented) {
+    nn::TrainConfig c = config;
+    if (!augmented) c.augment_crop_padding = 0, c.augment_flip = false;
+    nn::Trainer trainer(context(), pipelines(), image_model, c, &images, nullptr);
+    trainer.RunSteps(3, [&](const nn::StepReport& r) { losses[augmented].push_back(r.loss); });
+  }
+  ASSERT_EQ(losses[0].size(), 3u);
+  EXPECT_EQ(losses[0][0] == losses[1][0] && losses[0][1] == losses[1][1] && losses[0][2] == losses[1][2], false)
+      << "augmented batches should differ from the plain ones";
+}
+
 TEST_F(VulkanTest, CheckpointResumeReproducesTheUninterruptedRun) {
   nn::ModelDesc model = Model(R"({"type": "input", "shape": [3]}, {"type": "dense", "units": 16}, {"type": "relu"},
     {"type": "dense", "units": 3}, {"type": "softmax"})");

@@ -27,8 +27,12 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   // Threads along a sample's features (x), one workgroup row per batch row (y).
   const uint32_t group_size = LimitedGroupSize(info, std::min<uint32_t>(256, std::bit_ceil(args.feature_size)));
   const uint32_t samples_per_chunk = args.extra_features.empty() ? UINT32_MAX : args.samples_per_chunk;
+  const bool augment = args.crop_padding > 0 || args.flip;
+  assert((!augment || (args.channels * args.height * args.width == args.feature_size && args.crop_padding <= 64)) &&
+         "augmentation needs the image's C x H x W and a crop padding of at most 64");
   gpu::GatherParams params{args.rows, args.feature_size, args.permutation_count, args.scale, args.offset,
-                           samples_per_chunk};
+                           samples_per_chunk, std::max(args.channels, 1u), std::max(args.height, 1u),
+                           std::max(args.width, 1u), args.crop_padding, args.flip ? 1u : 0u, args.augment_seed};
   std::vector<vk::Binding> chunks = {args.features.Bind(vk::Access::kRead)};
   for (const TensorRef& extra : args.extra_features) chunks.push_back(extra.Bind(vk::Access::kRead));
   while (chunks.size() < gpu::GATHER_MAX_CHUNKS) chunks.push_back(PlaceholderBinding(args.features));

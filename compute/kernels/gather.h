@@ -31,6 +31,14 @@ struct GatherArgs {
   TensorRef batch_labels;  // (rows) uint32 write
   uint32_t rows = 0, feature_size = 0, permutation_count = 0;
   float scale = 1.0f, offset = 0.0f;
+  // Training augmentation of C x H x W samples stored H x W x C (all zero: none).
+  // Row r of a step draws bits = InitRandomBits(augment_seed, StepParams::adam_step, r):
+  // crop offsets (bits & 255) % (2p + 1) - p down and ((bits >> 8) & 255) % (2p + 1) - p
+  // across, mirrored when flip and bit 16 is set; output (y, x) reads input
+  // (y + dy, x' + dx) with x' = W - 1 - x when mirrored, zero outside the image.
+  uint32_t channels = 0, height = 0, width = 0, crop_padding = 0;
+  bool flip = false;
+  uint32_t augment_seed = 0;
 };
 vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args);
 

@@ -72,7 +72,7 @@ TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
   RejectUnknownFields(section,
                       {"optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "nesterov", "beta1",
                        "beta2", "epsilon", "weight_decay", "validation_fraction", "shuffle", "data", "schedule",
-                       "steps_per_submit"},
+                       "steps_per_submit", "augment"},
                       where);
   if (auto it = section.find("optimizer"); it != section.end()) {
     if (!it->is_string()) throw Error(where + ".optimizer: expected a name, found " + it->dump() + ".");
@@ -97,6 +97,20 @@ TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
   if (auto it = section.find("data"); it != section.end()) {
     if (!it->is_string()) throw Error(where + ".data: expected a dataset name, found " + it->dump() + ".");
     config.data = it->get<std::string>();
+  }
+  if (auto it = section.find("augment"); it != section.end()) {
+    std::string at = where + ".augment";
+    if (!it->is_object()) throw Error(at + ": expected an object such as {\"crop_padding\": 4, \"flip\": true}, found " + it->dump() + ".");
+    RejectUnknownFields(*it, {"crop_padding", "flip"}, at);
+    if (auto crop = it->find("crop_padding"); crop != it->end()) {
+      if (!crop->is_number_integer() || crop->get<int64_t>() < 0 || crop->get<int64_t>() > 64)
+        throw Error(at + ".crop_padding: expected a whole number of pixels from 0 to 64, found " + crop->dump() + ".");
+      config.augment_crop_padding = static_cast<uint32_t>(crop->get<int64_t>());
+    }
+    if (auto flip = it->find("flip"); flip != it->end()) {
+      if (!flip->is_boolean()) throw Error(at + ".flip: expected true or false, found " + flip->dump() + ".");
+      config.augment_flip = flip->get<bool>();
+    }
   }
   if (auto it = section.find("schedule"); it != section.end()) {
     std::string at = where + ".schedule";
@@ -161,6 +175,8 @@ json TrainConfigToJson(const TrainConfig& c) {
                     {"warmup_epochs", c.schedule.warmup_epochs},
                     {"min_learning_rate", c.schedule.min_learning_rate}}}};
   if (!c.data.empty()) section["data"] = c.data;
+  if (c.augment_crop_padding || c.augment_flip)
+    section["augment"] = {{"crop_padding", c.augment_crop_padding}, {"flip", c.augment_flip}};
   return section;
 }
 

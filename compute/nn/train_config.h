@@ -44,6 +44,12 @@ struct TrainConfig {
   Schedule schedule;
   std::string data;                  // default dataset spec for this model
   uint32_t steps_per_submit = 16;    // training steps recorded into one submission
+  // Augmentation of training images (C x H x W data), on the device when a
+  // batch is gathered, a new draw for every sample of every step; never at
+  // evaluation. Random crop: pad with crop_padding zeros on each side, then
+  // cut an H x W window at a random offset. Flip: mirror left-right half the time.
+  uint32_t augment_crop_padding = 0;
+  bool augment_flip = false;
 
   // The learning rate at fractional epoch `epoch` (0 = start of training).
   double LearningRateAt(double epoch) const;

@@ -93,8 +93,15 @@ uint64_t DeviceDataset::device_bytes() const {
 }
 
 vk::Dispatch DeviceDataset::GatherDispatch(vk::PipelineCache& pipelines, const Plan& plan,
-                                           const vk::Buffer& permutation) const {
+                                           const vk::Buffer& permutation, const GatherAugment& augment) const {
   kernels::GatherArgs args;
+  if (augment.crop_padding > 0 || augment.flip) {
+    const std::vector<uint32_t>& shape = host_->sample_shape;
+    Require(shape.size() == 3, "Augmentation (random crop, flip) needs images, but '" + host_->name +
+                                   "' has samples of shape " + ShapeString(shape) + ".");
+    args.channels = shape[0], args.height = shape[1], args.width = shape[2];
+    args.crop_padding = augment.crop_padding, args.flip = augment.flip, args.augment_seed = augment.seed;
+  }
   args.features = kernels::WholeBuffer(*features_[0]);
   for (size_t c = 1; c < features_.size(); ++c) args.extra_features.push_back(kernels::WholeBuffer(*features_[c]));
   args.samples_per_chunk = samples_per_chunk_;
@@ -154,7 +161,9 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   if (train) {
     train_data_ = std::make_unique<DeviceDataset>(context, *train);
     permutation_ = std::make_unique<vk::Buffer>(context, uint64_t(train->count()) * 4, "epoch order");
-    std::vector<vk::Dispatch> step = {train_data_->GatherDispatch(pipelines, *plan_, *permutation_)};
+    const GatherAugment augment{config.augment_crop_padding, config.augment_flip,
+                                static_cast<uint32_t>(config.seed * 2246822519u + 7)};
+    std::vector<vk::Dispatch> step = {train_data_->GatherDispatch(pipelines, *plan_, *permutation_, augment)};
     std::vector<DispatchRole> roles = {{-1, Pass::kData}};
     step.insert(step.end(), plan_->train_step().begin(), plan_->train_step().end());
     roles.insert(roles.end(), plan_->train_roles().begin(), plan_->train_roles().end());

@@ -26,6 +26,13 @@
 
 namespace ts::nn {
 
+// Training-time augmentation of image batches (see TrainConfig); zero: none.
+struct GatherAugment {
+  uint32_t crop_padding = 0;
+  bool flip = false;
+  uint32_t seed = 0;
+};
+
 // A dataset uploaded to the device: features (uint8 or float32), labels.
 // Features larger than one buffer may be (maxStorageBufferRange, or
 // `max_chunk_bytes` when set, for tests) are split into up to 4 buffers of
@@ -39,7 +46,9 @@ class DeviceDataset {
   size_t feature_buffers() const { return features_.size(); }
   // The dispatch that gathers the batch of `plan`'s current step slot in the
   // order given by `permutation` (a uint32 index buffer).
-  vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const Plan& plan, const vk::Buffer& permutation) const;
+  // Throws ts::Error when `augment` asks for augmentation of data that are not images.
+  vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const Plan& plan, const vk::Buffer& permutation,
+                              const GatherAugment& augment = {}) const;
 
  private:
   const data::Dataset* host_;
