@@ -25,6 +25,7 @@
 #include "compute/nn/model.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
+#include "compute/profile/ceilings.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
 #include "compute/vk/pipeline.h"
@@ -505,10 +506,12 @@ int PrintQuickTable(vk::Context& context) {
 }  // namespace
 
 int RunBench(const std::vector<std::string>& words) {
-  Arguments args(words, {"device"}, {"serve", "validate", "help"});
+  Arguments args(words, {"device"}, {"serve", "ceilings", "json", "validate", "help"});
   if (args.Has("help")) {
     std::printf(
-        "usage: tensorscope bench [--serve] [--device N] [--validate]\n"
+        "usage: tensorscope bench [--serve | --ceilings [--json]] [--device N] [--validate]\n"
+        "  --ceilings: the device's measured ceilings (memory bandwidth, fp32 FLOP/s, transfers,\n"
+        "  dispatch overhead), with the formulas; --json prints them as one JSON object.\n"
         "  Measures SGEMM (1024^3, both matmul variants), the training and inference throughput\n"
         "  of the 784-128-10 MLP and of the seed CNN (cifar10-cnn, random 3x32x32 data), and the\n"
         "  bias + activation kernels on the Vulkan device, and prints a table. With --serve,\n"
@@ -521,7 +524,23 @@ int RunBench(const std::vector<std::string>& words) {
   options.device_index = args.Int("device").value_or(-1);
   options.validation = args.Has("validate");
   std::unique_ptr<vk::Context> context = vk::Context::Create(options);
-  int code = args.Has("serve") ? Serve(*context) : PrintQuickTable(*context);
+  int code = 0;
+  if (args.Has("ceilings")) {
+    vk::PipelineCache pipelines(*context);
+    const profile::Ceilings c = profile::MeasureCeilings(*context, pipelines);
+    if (args.Has("json")) {
+      json out = {{"device", context->info().name},          {"bandwidth_gbs", c.bandwidth_gbs},
+                  {"copy_bytes", c.copy_bytes},              {"fp32_gflops", c.fp32_gflops},
+                  {"upload_gbs", c.upload_gbs},              {"download_gbs", c.download_gbs},
+                  {"empty_submit_us", c.empty_submit_us},    {"single_dispatch_us", c.single_dispatch_us},
+                  {"batched_dispatch_us", c.batched_dispatch_us}};
+      std::printf("%s\n", out.dump().c_str());
+    } else {
+      std::printf("Device: %s\n%s", context->info().name.c_str(), profile::FormatCeilings(c).c_str());
+    }
+  } else {
+    code = args.Has("serve") ? Serve(*context) : PrintQuickTable(*context);
+  }
   if (context->validation_message_count() > 0) {
     std::fprintf(stderr, "tensorscope: the validation layer reported %llu message(s) (above).\n",
                  static_cast<unsigned long long>(context->validation_message_count()));

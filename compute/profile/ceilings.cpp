@@ -1,0 +1,163 @@
+#include "compute/profile/ceilings.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "compute/kernels/copy.h"
+#include "compute/kernels/dispatch_helpers.h"
+#include "compute/vk/buffer.h"
+#include "compute/vk/sequence.h"
+#include "shaders/fma_chain.h"
+
+namespace ts::profile {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kFmaIterations = 1024;
+constexpr uint32_t kBatchedDispatches = 100;
+
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// The GPU time of `sequence` (all its dispatches), best of `repeats` runs, in ns.
+double BestGpuNs(vk::Context& context, const vk::Sequence& sequence, uint32_t repeats) {
+  double best = INFINITY;
+  for (uint32_t r = 0; r < repeats; ++r) {
+    context.RunOnce([&](VkCommandBuffer commands) { sequence.Record(commands); });
+    std::vector<double> times = sequence.ReadDispatchTimesNs();
+    double total = 0;
+    for (double t : times) total += t;
+    best = std::min(best, total);
+  }
+  return best;
+}
+
+vk::Dispatch FmaChainDispatch(vk::PipelineCache& pipelines, const vk::Buffer& result, uint32_t invocations) {
+  const vk::DeviceInfo& info = pipelines.context().info();
+  const uint32_t group_size = kernels::LimitedGroupSize(info, 64);
+  vk::Dispatch d;
+  d.kernel = "fma_chain";
+  d.label = "compute ceiling: FMA chains";
+  d.pipeline = &pipelines.Get("fma_chain", {{0, group_size}, {1, kFmaIterations}});
+  d.bindings = {kernels::WholeBuffer(result).Bind(vk::Access::kWrite)};
+  d.SetPushConstants(gpu::FmaChainParams{0.999999f, 1e-6f, invocations, 0});
+  d.workgroups = {vk::DivideRoundUp(invocations, group_size), 1, 1};
+  d.cost.flops = double(invocations) * kFmaIterations * gpu::FMA_CHAINS * 4 * 2;
+  d.cost.bytes_written = 16.0 * invocations;
+  return d;
+}
+
+// What invocation 0's chains sum to, on the CPU in double (the device rounds each step to float).
+double ExpectedFmaSum() {
+  double sum = 0;
+  for (uint32_t k = 0; k < gpu::FMA_CHAINS; ++k)
+    for (double lane : {0.0, 0.25, 0.5, 0.75}) {
+      double x = k + lane;
+      for (uint32_t i = 0; i < kFmaIterations; ++i) x = x * double(0.999999f) + double(1e-6f);
+      sum += x;
+    }
+  return sum;
+}
+
+}  // namespace
+
+Ceilings MeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, const CeilingOptions& options) {
+  const vk::DeviceInfo& info = context.info();
+  const uint32_t repeats = std::max(1u, options.repeats);
+  Ceilings c;
+
+  // Memory bandwidth: a copy large enough to leave the caches, in float4s.
+  c.copy_bytes = std::min<uint64_t>(options.copy_bytes, info.max_storage_buffer_range) / 16 * 16;
+  {
+    vk::Buffer source(context, c.copy_bytes, "bandwidth ceiling source"), target(context, c.copy_bytes, "bandwidth ceiling target");
+    vk::Sequence copy(context, {kernels::CopyDispatch(pipelines, kernels::WholeBuffer(source), kernels::WholeBuffer(target))});
+    const double ns = BestGpuNs(context, copy, repeats);
+    c.bandwidth_gbs = 2.0 * double(c.copy_bytes) / ns;
+  }
+
+  // fp32 compute: enough invocations to fill any device several times over.
+  {
+    const uint32_t invocations = 1u << 16;
+    vk::Buffer result(context, 16ull * invocations, "compute ceiling result");
+    vk::Dispatch fma = FmaChainDispatch(pipelines, result, invocations);
+    const double flops = fma.cost.flops;
+    vk::Sequence chains(context, {fma});
+    const double ns = BestGpuNs(context, chains, repeats);
+    c.fp32_gflops = flops / ns;
+    std::vector<float> first(4);
+    result.DownloadVector(std::span<float>(first));
+    const double got = double(first[0]) + first[1] + first[2] + first[3], expected = ExpectedFmaSum();
+    c.fma_result_error = std::abs(got - expected) / std::abs(expected);
+  }
+
+  // Transfers through vk::Buffer's staging path, wall time (what an upload costs the app).
+  {
+    const uint64_t bytes = std::min<uint64_t>(options.transfer_bytes, info.max_storage_buffer_range);
+    std::vector<std::byte> host(bytes, std::byte{1});
+    vk::Buffer device(context, bytes, "transfer ceiling");
+    double best_up = INFINITY, best_down = INFINITY;
+    for (uint32_t r = 0; r < repeats; ++r) {
+      auto start = Clock::now();
+      device.Upload(host);
+      best_up = std::min(best_up, SecondsSince(start));
+      start = Clock::now();
+      device.Download(host);
+      best_down = std::min(best_down, SecondsSince(start));
+    }
+    c.upload_gbs = double(bytes) / best_up / 1e9;
+    c.download_gbs = double(bytes) / best_down / 1e9;
+  }
+
+  // Dispatch overhead: median-free best-of, like the rest (the floor the app pays).
+  {
+    vk::Buffer tiny_source(context, 64, "overhead source"), tiny_target(context, 64, "overhead target");
+    const vk::Dispatch tiny = kernels::CopyDispatch(pipelines, kernels::WholeBuffer(tiny_source),
+                                                    kernels::WholeBuffer(tiny_target), 4);
+    const uint32_t runs = 20 * repeats;
+    double best_empty = INFINITY, best_single = INFINITY;
+    vk::Sequence single(context, {tiny});
+    for (uint32_t r = 0; r < runs; ++r) {
+      auto start = Clock::now();
+      context.RunOnce([](VkCommandBuffer) {});
+      best_empty = std::min(best_empty, SecondsSince(start));
+      start = Clock::now();
+      context.RunOnce([&](VkCommandBuffer commands) { single.Record(commands); });
+      best_single = std::min(best_single, SecondsSince(start));
+    }
+    c.empty_submit_us = best_empty * 1e6;
+    c.single_dispatch_us = best_single * 1e6;
+    // Each copy writes what the next one reads: a barrier between every pair, as in a real step.
+    std::vector<vk::Dispatch> chain;
+    for (uint32_t i = 0; i < kBatchedDispatches; ++i)
+      chain.push_back(i % 2 == 0 ? tiny
+                                 : kernels::CopyDispatch(pipelines, kernels::WholeBuffer(tiny_target),
+                                                         kernels::WholeBuffer(tiny_source), 4));
+    vk::Sequence batch(context, std::move(chain));
+    c.batched_dispatch_us = BestGpuNs(context, batch, repeats) / kBatchedDispatches / 1e3;
+  }
+  return c;
+}
+
+std::string FormatCeilings(const Ceilings& c) {
+  char text[1600];
+  std::snprintf(
+      text, sizeof text,
+      "Measured ceilings (best of several runs):\n"
+      "  memory bandwidth   %8.2f GB/s   = (bytes read + bytes written) / time, copying %.0f MiB\n"
+      "  fp32 compute       %8.2f GFLOP/s = FLOPs / time, independent FMA chains (2 FLOPs per FMA)\n"
+      "                                      (peak = units x clock x FLOPs per clock; efficiency = achieved / peak)\n"
+      "  upload (host->dev) %8.2f GB/s   transfer time = bytes / bandwidth\n"
+      "  download (dev->host) %6.2f GB/s\n"
+      "  empty submission   %8.1f us     submit + wait, nothing in it\n"
+      "  one tiny dispatch  %8.1f us     record + submit + wait\n"
+      "  batched dispatch   %8.2f us     each of 100 dependent tiny dispatches in one command buffer\n"
+      "  (FMA result check: relative error %.1e against the CPU)\n",
+      c.bandwidth_gbs, double(c.copy_bytes) / (1 << 20), c.fp32_gflops, c.upload_gbs, c.download_gbs,
+      c.empty_submit_us, c.single_dispatch_us, c.batched_dispatch_us, c.fma_result_error);
+  return text;
+}
+
+}  // namespace ts::profile

@@ -1,0 +1,44 @@
+// The device's measured ceilings: what the roofline and the "% of peak"
+// figures are relative to. Each is a micro-benchmark run on the device itself
+// (best of several runs: a ceiling is what the device can do, not what it did
+// on a noisy moment).
+//   memory bandwidth = bytes read + written by a large copy kernel / its time
+//   fp32 FLOP/s      = FLOPs of an FMA-chain kernel / its time
+//   transfers        = bytes / time of an upload or download through staging
+//   dispatch overhead: an empty submission, one tiny dispatch alone, and each
+//                      of many tiny dispatches recorded into one command buffer
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "compute/vk/context.h"
+#include "compute/vk/pipeline.h"
+
+namespace ts::profile {
+
+struct CeilingOptions {
+  uint64_t copy_bytes = 64ull << 20;  // per buffer; capped at maxStorageBufferRange
+  uint64_t transfer_bytes = 32ull << 20;
+  uint32_t repeats = 5;               // best of
+};
+
+struct Ceilings {
+  double bandwidth_gbs = 0;         // device memory: copy kernel, (read + written) / GPU time
+  uint64_t copy_bytes = 0;          // bytes each copy read (and wrote)
+  double fp32_gflops = 0;           // FMA chains, GPU time
+  double fma_result_error = 0;      // relative error of the chain's result against the CPU (a sanity check)
+  double upload_gbs = 0;            // host -> device, wall time
+  double download_gbs = 0;          // device -> host, wall time
+  double empty_submit_us = 0;       // submit an empty command buffer and wait, wall
+  double single_dispatch_us = 0;    // record + submit + wait one tiny dispatch, wall
+  double batched_dispatch_us = 0;   // each of 100 tiny dependent dispatches in one command buffer, GPU time
+};
+
+// Runs the micro-benchmarks on `context`'s device (a few seconds on lavapipe).
+Ceilings MeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, const CeilingOptions& options = {});
+
+// The figures with the formulas they come from, for people (several lines).
+std::string FormatCeilings(const Ceilings& ceilings);
+
+}  // namespace ts::profile
