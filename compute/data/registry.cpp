@@ -14,6 +14,7 @@
 #include "compute/data/cifar.h"
 #include "compute/data/idx.h"
 #include "compute/data/image_folder.h"
+#include "compute/data/spec_options.h"
 #include "compute/data/synthetic.h"
 #include "compute/data/synthetic_images.h"
 
@@ -87,32 +88,14 @@ const SklearnSet* FindSklearnSet(std::string_view name) {
   return nullptr;
 }
 
-using Options = std::vector<std::pair<std::string_view, std::string_view>>;
-
-// "key=value,key=value" -> pairs, in order.
-Options SplitOptions(std::string_view spec, std::string_view text) {
-  Options options;
-  if (text.empty()) return options;
-  for (;;) {
-    const size_t comma = text.find(',');
-    const std::string_view item = text.substr(0, comma);
-    const size_t equals = item.find('=');
-    if (equals == std::string_view::npos)
-      throw Error("data spec \"" + std::string(spec) + "\": expected key=value, found \"" + std::string(item) + "\"");
-    options.emplace_back(item.substr(0, equals), item.substr(equals + 1));
-    if (comma == std::string_view::npos) return options;
-    text = text.substr(comma + 1);
-  }
+// The registry's own options ("data spec" in messages); no text, no options.
+SpecOptions SplitOptions(std::string_view spec, std::string_view text) {
+  return text.empty() ? SpecOptions{} : SplitSpecOptions("data spec", spec, text);
 }
 
 template <typename Number>
 Number ParseValue(std::string_view spec, std::string_view key, std::string_view value, const char* expected) {
-  Number number{};
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || error != std::errc() || end != value.data() + value.size())
-    throw Error("data spec \"" + std::string(spec) + "\": option " + std::string(key) + ": expected " + expected +
-                ", found \"" + std::string(value) + "\"");
-  return number;
+  return ParseSpecValue<Number>("data spec", spec, key, value, expected);
 }
 
 // Fisher-Yates with raw engine output (std::shuffle's algorithm is unspecified).
@@ -139,19 +122,29 @@ std::pair<Dataset, Dataset> ShuffleSplit(const Dataset& dataset, double fraction
 
 std::string WithSuffix(std::string name, std::string_view suffix) { return name + ":" + std::string(suffix); }
 
-DataSplit LoadSynthetic(std::string_view spec, std::string_view kind, std::string_view option_text) {
-  // test_samples belongs to the registry; everything else goes to ParseSyntheticSpec.
+// A generated set's options: test_samples belongs to the registry, the rest
+// goes back into a spec ("kind:key=value,...") for the generator's parser.
+struct GeneratorOptions {
+  std::string generator_spec;
   std::optional<uint32_t> test_samples;
-  std::string synthetic_spec(kind);
+};
+GeneratorOptions SplitOffTestSamples(std::string_view spec, std::string_view kind, std::string_view option_text,
+                                     const char* test_samples_expected) {
+  GeneratorOptions result{std::string(kind), std::nullopt};
   char separator = ':';
   for (const auto& [key, value] : SplitOptions(spec, option_text)) {
     if (key == "test_samples") {
-      test_samples = ParseValue<uint32_t>(spec, key, value, "a non-negative integer");
+      result.test_samples = ParseValue<uint32_t>(spec, key, value, test_samples_expected);
     } else {
-      synthetic_spec += separator + std::string(key) + "=" + std::string(value);
+      result.generator_spec += separator + std::string(key) + "=" + std::string(value);
       separator = ',';
     }
   }
+  return result;
+}
+
+DataSplit LoadSynthetic(std::string_view spec, std::string_view kind, std::string_view option_text) {
+  const auto [synthetic_spec, test_samples] = SplitOffTestSamples(spec, kind, option_text, "a non-negative integer");
   SyntheticOptions options = ParseSyntheticSpec(synthetic_spec);
   DataSplit split;
   split.train = MakeSynthetic(options);
@@ -214,17 +207,7 @@ DataSplit LoadIdxDirectory(std::string_view spec, std::string_view directory_tex
 
 // "shapes[:options]": the built-in image set; the test set uses seed + 1.
 DataSplit LoadShapes(std::string_view spec, std::string_view option_text) {
-  std::optional<uint32_t> test_samples;
-  std::string shapes_spec = "shapes";
-  char separator = ':';
-  for (const auto& [key, value] : SplitOptions(spec, option_text)) {
-    if (key == "test_samples") {
-      test_samples = ParseValue<uint32_t>(spec, key, value, "a positive integer");
-    } else {
-      shapes_spec += separator + std::string(key) + "=" + std::string(value);
-      separator = ',';
-    }
-  }
+  const auto [shapes_spec, test_samples] = SplitOffTestSamples(spec, "shapes", option_text, "a positive integer");
   ShapesOptions options = ParseShapesSpec(shapes_spec);
   DataSplit split;
   split.train = MakeShapes(options);

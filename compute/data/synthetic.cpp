@@ -1,13 +1,13 @@
 #include "compute/data/synthetic.h"
 
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <set>
 
 #include "compute/common/error.h"
+#include "compute/data/spec_options.h"
 
 namespace ts::data {
 namespace {
@@ -114,16 +114,6 @@ void ValidateOptions(const SyntheticOptions& options, uint32_t classes) {
           prefix + "expected a non-negative noise, found noise=" + FormatNumber(options.noise));
 }
 
-template <typename Number>
-Number ParseOptionValue(std::string_view spec, std::string_view key, std::string_view value, const char* expected) {
-  Number number{};
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || error != std::errc() || end != value.data() + value.size())
-    throw Error("synthetic data spec \"" + std::string(spec) + "\": option " + std::string(key) + ": expected " +
-                expected + ", found \"" + std::string(value) + "\"");
-  return number;
-}
-
 }  // namespace
 
 std::string_view SyntheticKindName(SyntheticKind kind) {
@@ -175,33 +165,23 @@ SyntheticOptions ParseSyntheticSpec(std::string_view spec) {
   options.kind = *kind;
   if (colon == std::string_view::npos) return options;
 
+  constexpr std::string_view kWhat = "synthetic data spec";
   std::set<std::string_view> seen;
-  std::string_view rest = spec.substr(colon + 1);
-  for (;;) {
-    const size_t comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    const size_t equals = item.find('=');
-    if (equals == std::string_view::npos)
-      throw Error("synthetic data spec \"" + std::string(spec) + "\": expected key=value, found \"" +
-                  std::string(item) + "\"");
-    const std::string_view key = item.substr(0, equals);
-    const std::string_view value = item.substr(equals + 1);
+  for (const auto& [key, value] : SplitSpecOptions(kWhat, spec, spec.substr(colon + 1))) {
     if (key == "samples")
-      options.samples = ParseOptionValue<uint32_t>(spec, key, value, "a non-negative integer");
+      options.samples = ParseSpecValue<uint32_t>(kWhat, spec, key, value, "a non-negative integer");
     else if (key == "classes")
-      options.classes = ParseOptionValue<uint32_t>(spec, key, value, "a non-negative integer");
+      options.classes = ParseSpecValue<uint32_t>(kWhat, spec, key, value, "a non-negative integer");
     else if (key == "noise")
-      options.noise = ParseOptionValue<double>(spec, key, value, "a number");
+      options.noise = ParseSpecValue<double>(kWhat, spec, key, value, "a number");
     else if (key == "seed")
-      options.seed = ParseOptionValue<uint64_t>(spec, key, value, "a non-negative integer");
+      options.seed = ParseSpecValue<uint64_t>(kWhat, spec, key, value, "a non-negative integer");
     else
       throw Error("synthetic data spec \"" + std::string(spec) + "\": unknown option \"" + std::string(key) +
                   "\", expected one of samples, classes, noise, seed");
     if (!seen.insert(key).second)
       throw Error("synthetic data spec \"" + std::string(spec) + "\": option " + std::string(key) +
                   " is given more than once");
-    if (comma == std::string_view::npos) break;
-    rest = rest.substr(comma + 1);
   }
   return options;
 }

@@ -1,7 +1,6 @@
 #include "compute/data/synthetic_images.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -9,6 +8,7 @@
 #include <string>
 
 #include "compute/common/error.h"
+#include "compute/data/spec_options.h"
 
 namespace ts::data {
 namespace {
@@ -154,16 +154,6 @@ void ValidateOptions(const ShapesOptions& options) {
                                   " MiB (samples x size x size x channels); use fewer samples or a smaller size");
 }
 
-template <typename Number>
-Number ParseOptionValue(std::string_view spec, std::string_view key, std::string_view value, const char* expected) {
-  Number number{};
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || error != std::errc() || end != value.data() + value.size())
-    throw Error("shapes data spec \"" + std::string(spec) + "\": option " + std::string(key) + ": expected " +
-                expected + ", found \"" + std::string(value) + "\"");
-  return number;
-}
-
 }  // namespace
 
 Dataset MakeShapes(const ShapesOptions& options) {
@@ -233,38 +223,28 @@ ShapesOptions ParseShapesSpec(std::string_view spec) {
   ShapesOptions options;
   if (colon == std::string_view::npos) return options;
 
+  constexpr std::string_view kWhat = "shapes data spec";
   std::set<std::string_view> seen;
-  std::string_view rest = spec.substr(colon + 1);
-  for (;;) {
-    const size_t comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    const size_t equals = item.find('=');
-    if (equals == std::string_view::npos)
-      throw Error("shapes data spec \"" + std::string(spec) + "\": expected key=value, found \"" +
-                  std::string(item) + "\"");
-    const std::string_view key = item.substr(0, equals);
-    const std::string_view value = item.substr(equals + 1);
+  for (const auto& [key, value] : SplitSpecOptions(kWhat, spec, spec.substr(colon + 1))) {
     constexpr const char* kCount = "a non-negative integer";
     if (key == "samples")
-      options.samples = ParseOptionValue<uint32_t>(spec, key, value, kCount);
+      options.samples = ParseSpecValue<uint32_t>(kWhat, spec, key, value, kCount);
     else if (key == "classes")
-      options.classes = ParseOptionValue<uint32_t>(spec, key, value, kCount);
+      options.classes = ParseSpecValue<uint32_t>(kWhat, spec, key, value, kCount);
     else if (key == "size")
-      options.size = ParseOptionValue<uint32_t>(spec, key, value, kCount);
+      options.size = ParseSpecValue<uint32_t>(kWhat, spec, key, value, kCount);
     else if (key == "channels")
-      options.channels = ParseOptionValue<uint32_t>(spec, key, value, kCount);
+      options.channels = ParseSpecValue<uint32_t>(kWhat, spec, key, value, kCount);
     else if (key == "noise")
-      options.noise = ParseOptionValue<double>(spec, key, value, "a number");
+      options.noise = ParseSpecValue<double>(kWhat, spec, key, value, "a number");
     else if (key == "seed")
-      options.seed = ParseOptionValue<uint64_t>(spec, key, value, kCount);
+      options.seed = ParseSpecValue<uint64_t>(kWhat, spec, key, value, kCount);
     else
       throw Error("shapes data spec \"" + std::string(spec) + "\": unknown option \"" + std::string(key) +
                   "\", expected one of samples, classes, size, channels, noise, seed");
     if (!seen.insert(key).second)
       throw Error("shapes data spec \"" + std::string(spec) + "\": option " + std::string(key) +
                   " is given more than once");
-    if (comma == std::string_view::npos) break;
-    rest = rest.substr(comma + 1);
   }
   return options;
 }
