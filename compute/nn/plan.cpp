@@ -220,6 +220,21 @@ struct Plan::Builder {
     TensorRef current = input;
     bool current_is_input = true;
     int next_parameter = 0;
+    // Every layer with a tensor of its own reads `current` and hands on its output.
+    auto begin_record = [&](size_t layer, LayerKind kind) {
+      Record r;
+      r.layer = layer;
+      r.kind = kind;
+      r.x = current;
+      r.x_is_network_input = current_is_input;
+      return r;
+    };
+    auto finish_record = [&](const Record& r, TensorRef layer_output) {
+      current = r.y;
+      current_is_input = false;
+      records.push_back(r);
+      plan.layer_outputs_[r.layer] = layer_output;
+    };
     for (size_t i = 0; i < model.layers.size(); ++i) {
       const LayerDesc& layer = model.layers[i];
       const std::vector<uint32_t>& in_shape = i ? shapes[i - 1].output : shapes[0].output;
@@ -227,11 +242,7 @@ struct Plan::Builder {
       DispatchRole role{static_cast<int>(i), Pass::kForward};
       if (layer.kind == LayerKind::kDense || layer.kind == LayerKind::kConv2D) {
         const bool conv = layer.kind == LayerKind::kConv2D;
-        Record r;
-        r.layer = i;
-        r.kind = layer.kind;
-        r.x = current;
-        r.x_is_network_input = current_is_input;
+        Record r = begin_record(i, layer.kind);
         r.weight = next_parameter++;
         r.bias = layer.bias ? next_parameter++ : -1;
         if (conv) {
@@ -276,18 +287,12 @@ struct Plan::Builder {
             d.label = layer.name + (fuse ? " forward: bias + " + model.layers[i + 1].name : std::string(" forward: bias"));
             return d;
           });
-        current = r.y;
-        current_is_input = false;
-        records.push_back(r);
-        plan.layer_outputs_[i] = r.z;
+        finish_record(r, r.z);
         if (fuse) plan.layer_outputs_[i + 1] = r.y;
         if (fuse) ++i;  // the activation layer is done
       } else if (layer.kind == LayerKind::kActivation) {
-        Record r;
-        r.layer = i;
-        r.kind = LayerKind::kActivation;
-        r.x = r.z = current;
-        r.x_is_network_input = current_is_input;
+        Record r = begin_record(i, LayerKind::kActivation);
+        r.z = current;
         r.activation = layer.activation;
         r.leaky_slope = layer.leaky_slope;
         r.in = r.out = features;
@@ -299,16 +304,9 @@ struct Plan::Builder {
           d.label = layer.name + " forward";
           return d;
         });
-        current = r.y;
-        current_is_input = false;
-        records.push_back(r);
-        plan.layer_outputs_[i] = r.y;
+        finish_record(r, r.y);
       } else if (layer.kind == LayerKind::kPool2D || layer.kind == LayerKind::kGlobalAvgPool) {
-        Record r;
-        r.layer = i;
-        r.kind = layer.kind;
-        r.x = current;
-        r.x_is_network_input = current_is_input;
+        Record r = begin_record(i, layer.kind);
         if (layer.kind == LayerKind::kPool2D) {
           r.pool = PoolGeometry(layer, in_shape, batch);
           r.pool_kind = layer.pool;
@@ -324,16 +322,9 @@ struct Plan::Builder {
           d.label = layer.name + " forward";
           return d;
         });
-        current = r.y;
-        current_is_input = false;
-        records.push_back(r);
-        plan.layer_outputs_[i] = r.y;
+        finish_record(r, r.y);
       } else if (layer.kind == LayerKind::kDropout) {
-        Record r;
-        r.layer = i;
-        r.kind = LayerKind::kDropout;
-        r.x = current;
-        r.x_is_network_input = current_is_input;
+        Record r = begin_record(i, LayerKind::kDropout);
         r.rows = batch;
         r.out = features;
         r.rate = layer.rate;
@@ -352,16 +343,9 @@ struct Plan::Builder {
           d.label = layer.name + " forward (evaluation: identity)";
           return d;
         });
-        current = r.y;
-        current_is_input = false;
-        records.push_back(r);
-        plan.layer_outputs_[i] = r.y;
+        finish_record(r, r.y);
       } else if (layer.kind == LayerKind::kBatchNorm) {
-        Record r;
-        r.layer = i;
-        r.kind = LayerKind::kBatchNorm;
-        r.x = current;
-        r.x_is_network_input = current_is_input;
+        Record r = begin_record(i, LayerKind::kBatchNorm);
         r.in = r.out = in_shape[0];
         r.rows = static_cast<uint32_t>(uint64_t(batch) * features / r.out);
         r.weight = next_parameter++;
@@ -385,10 +369,7 @@ struct Plan::Builder {
               d.label = layer.name + (training ? " forward (batch statistics)" : " forward (running statistics)");
             return dispatches;
           });
-        current = r.y;
-        current_is_input = false;
-        records.push_back(r);
-        plan.layer_outputs_[i] = r.y;
+        finish_record(r, r.y);
       }
       // kInput and kFlatten make no tensor: NHWC data flattened is already a vector.
     }
