@@ -24,51 +24,18 @@
 #include "compute/data/idx.h"
 #include "compute/data/registry.h"
 #include "compute/data/synthetic.h"
+#include "support/temp_files.h"
 
 namespace ts::data {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Passes when `action` throws ts::Error whose message contains every fragment.
-template <typename Action>
-testing::AssertionResult ThrowsErrorWith(Action&& action, std::initializer_list<std::string_view> fragments) {
-  try {
-    action();
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    for (std::string_view fragment : fragments)
-      if (message.find(fragment) == std::string::npos)
-        return testing::AssertionFailure() << "message lacks \"" << fragment << "\": " << message;
-    return testing::AssertionSuccess();
-  } catch (const std::exception& other) {
-    return testing::AssertionFailure() << "threw a non-ts::Error: " << other.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
+using testing::ThrowsErrorWith;
 
-// A fresh directory per test, removed afterwards.
-class TempDirTest : public testing::Test {
+// The shared temporary-directory fixture, plus gzip files and reading files back.
+class TempDirTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("tensorscope_test_data_" + std::to_string(getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string PathOf(const std::string& name) const { return (dir_ / name).string(); }
-  std::string WriteText(const std::string& name, const std::string& text) const {
-    std::ofstream(PathOf(name), std::ios::binary) << text;
-    return PathOf(name);
-  }
-  std::string WriteBytes(const std::string& name, const std::vector<uint8_t>& bytes) const {
-    std::ofstream(PathOf(name), std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return PathOf(name);
-  }
   std::string WriteGzip(const std::string& name, const std::vector<uint8_t>& bytes) const {
     gzFile file = gzopen(PathOf(name).c_str(), "wb");
     EXPECT_NE(file, nullptr);
@@ -81,8 +48,6 @@ class TempDirTest : public testing::Test {
     std::ifstream file(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
   }
-
-  fs::path dir_;
 };
 
 // Sets an environment variable for the lifetime of the object.

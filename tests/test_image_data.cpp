@@ -20,52 +20,18 @@
 #include "compute/data/dataset.h"
 #include "compute/data/image_folder.h"
 #include "compute/data/synthetic_images.h"
+#include "support/temp_files.h"
 
 namespace ts::data {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Passes when `action` throws ts::Error whose message contains every fragment.
-template <typename Action>
-testing::AssertionResult ThrowsErrorWith(Action&& action, std::initializer_list<std::string_view> fragments) {
-  try {
-    action();
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    for (std::string_view fragment : fragments)
-      if (message.find(fragment) == std::string::npos)
-        return testing::AssertionFailure() << "message lacks \"" << fragment << "\": " << message;
-    return testing::AssertionSuccess();
-  } catch (const std::exception& other) {
-    return testing::AssertionFailure() << "threw a non-ts::Error: " << other.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
+using testing::ThrowsErrorWith;
 
-// A fresh directory per test, removed afterwards.
-class TempDirTest : public testing::Test {
+// The shared temporary-directory fixture, plus PNG files.
+class TempDirTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("tensorscope_test_image_data_" + std::to_string(getpid()) + "_" +
-                                        info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // `relative` under the temp dir, with its parent folders created.
-  std::string PathOf(const std::string& relative) const {
-    fs::create_directories((dir_ / relative).parent_path());
-    return (dir_ / relative).string();
-  }
-  std::string WriteBytes(const std::string& relative, const std::vector<uint8_t>& bytes) const {
-    const std::string path = PathOf(relative);
-    std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return path;
-  }
   std::string WritePng(const std::string& relative, uint32_t width, uint32_t height, uint32_t channels,
                        const std::vector<uint8_t>& pixels) const {
     EXPECT_EQ(pixels.size(), size_t{width} * height * channels);
@@ -76,8 +42,6 @@ class TempDirTest : public testing::Test {
     return path;
   }
   std::string Dir(const std::string& relative = "") const { return (dir_ / relative).string(); }
-
-  fs::path dir_;
 };
 
 // A pixel pattern where every (sample, position, channel) has its own value.
