@@ -40,14 +40,19 @@ OUT: {"losses": [loss of every step, computed before that step's update],
       "statistics": [final running statistics in Tensorscope's order],
       "torch": "1.13.0"}
 Everything runs in float32 on one thread with deterministic algorithms. Only the standard
-library and torch are used.
+library, torch and torch_mlp.py beside this file (its loss heads and optimizers) are used.
 """
 import json
 import math
+import os
 import sys
 
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from torch_mlp import make_loss, make_optimizer  # noqa: E402  (the same loss heads and optimizers)
 
 LOSSES = ("softmax_cross_entropy", "softmax", "mse", "bce_with_logits")
 
@@ -250,37 +255,6 @@ def dump_statistics(slots):
     for bn in batch_norms(slots):
         values += [bn.running_mean.reshape(-1), bn.running_var.reshape(-1)]
     return torch.cat(values) if values else torch.zeros(0)
-
-
-def make_loss(loss, outputs):
-    if loss == "softmax_cross_entropy":
-        return nn.CrossEntropyLoss()
-    criterion = nn.MSELoss() if loss == "mse" else nn.BCEWithLogitsLoss()
-
-    def target(labels):
-        if outputs == 1:
-            return labels.to(torch.float32).reshape(-1, 1)
-        return nn.functional.one_hot(labels, outputs).to(torch.float32)
-
-    return lambda logits, labels: criterion(logits, target(labels))
-
-
-def make_optimizer(params, spec):
-    kind = spec["kind"]
-    lr = float(spec["lr"])
-    wd = float(spec.get("weight_decay", 0.0))
-    betas = (float(spec.get("beta1", 0.9)), float(spec.get("beta2", 0.999)))
-    eps = float(spec.get("eps", 1e-8))
-    if kind == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
-    if kind == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=float(spec.get("momentum", 0.9)),
-                               nesterov=bool(spec.get("nesterov", False)), weight_decay=wd)
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
-    raise ValueError("unsupported optimizer %r" % kind)
 
 
 def run(spec):
