@@ -19,34 +19,7 @@ layout(std430, binding = 7) writeonly buffer GradBeta { BN_VALUE grad_beta[]; };
 layout(std430, binding = 8) buffer Workspace { BN_VALUE partials[]; };
 layout(push_constant) uniform Push { BatchNormBackParams p; };
 
-shared BN_VALUE partial_a[gl_WorkGroupSize.x * gl_WorkGroupSize.y];
-shared BN_VALUE partial_b[gl_WorkGroupSize.x * gl_WorkGroupSize.y];
-
-// As in batchnorm_impl.h: per-column sums over the Y row lanes, to every lane.
-void ColumnTotals(inout BN_VALUE a, inout BN_VALUE b) {
-  const uint X = gl_WorkGroupSize.x, Y = gl_WorkGroupSize.y;
-  uint x = gl_LocalInvocationID.x, y = gl_LocalInvocationID.y;
-  partial_a[y * X + x] = a;
-  partial_b[y * X + x] = b;
-  barrier();
-  for (uint half_ = Y / 2u; half_ > 0u; half_ /= 2u) {
-    if (y < half_) {
-      partial_a[y * X + x] += partial_a[(y + half_) * X + x];
-      partial_b[y * X + x] += partial_b[(y + half_) * X + x];
-    }
-    barrier();
-  }
-  a = partial_a[x];
-  b = partial_b[x];
-  barrier();
-}
-
-// As in batchnorm_impl.h.
-uvec2 BlockRows(uint b) {
-  uint block_rows = (p.rows + p.row_blocks - 1u) / p.row_blocks;
-  uint begin = min(b * block_rows, p.rows);
-  return uvec2(begin, min(begin + block_rows, p.rows));
-}
+#include "batchnorm_reduce.glsl"
 
 void main() {
   const uint X = gl_WorkGroupSize.x, Y = gl_WorkGroupSize.y;

@@ -20,28 +20,7 @@ layout(std430, binding = 7) writeonly buffer Y { BN_VALUE y_[]; };              
 layout(std430, binding = 8) buffer Workspace { BN_VALUE partials[]; };
 layout(push_constant) uniform Push { BatchNormParams p; };
 
-shared BN_VALUE partial_a[gl_WorkGroupSize.x * gl_WorkGroupSize.y];
-shared BN_VALUE partial_b[gl_WorkGroupSize.x * gl_WorkGroupSize.y];
-
-// The sums over the Y row lanes of each column of (a, b), returned to every
-// lane of that column in (a, b). Call in uniform control flow (it has barriers).
-void ColumnTotals(inout BN_VALUE a, inout BN_VALUE b) {
-  const uint X = gl_WorkGroupSize.x, Y = gl_WorkGroupSize.y;
-  uint x = gl_LocalInvocationID.x, y = gl_LocalInvocationID.y;
-  partial_a[y * X + x] = a;
-  partial_b[y * X + x] = b;
-  barrier();
-  for (uint half_ = Y / 2u; half_ > 0u; half_ /= 2u) {
-    if (y < half_) {
-      partial_a[y * X + x] += partial_a[(y + half_) * X + x];
-      partial_b[y * X + x] += partial_b[(y + half_) * X + x];
-    }
-    barrier();
-  }
-  a = partial_a[x];
-  b = partial_b[x];
-  barrier();  // the next call overwrites the partial sums
-}
+#include "batchnorm_reduce.glsl"
 
 // Mean and sum of squared deviations (M2) of rows [begin, end) of channel c,
 // in two passes (a one-pass sum of squares loses the variance to cancellation
@@ -69,13 +48,6 @@ void BlockStatistics(uint c, bool in_range, uint begin, uint end, out BN_VALUE m
   m2 = square - square_c;
   ColumnTotals(deviations, m2);
   m2 = max(m2 - deviations * deviations / count, 0.0);
-}
-
-// Rows of row block b: [b * block_rows, min((b + 1) * block_rows, rows)).
-uvec2 BlockRows(uint b) {
-  uint block_rows = (p.rows + p.row_blocks - 1u) / p.row_blocks;
-  uint begin = min(b * block_rows, p.rows);
-  return uvec2(begin, min(begin + block_rows, p.rows));
 }
 
 void main() {
