@@ -12,7 +12,7 @@
 namespace ts::kernels {
 namespace {
 
-constexpr uint32_t kPhaseSpecId = 2;  // see shaders/batchnorm_impl.h
+constexpr uint32_t kPhaseSpecId = 2;  // see shaders/batchnorm_impl.glsl
 // Rows per block at least (a block's workgroup also combines every block's
 // partial results, so blocks must be long enough to amortise that), and at
 // most this many blocks.
