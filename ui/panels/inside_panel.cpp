@@ -101,36 +101,6 @@ void DrawTopAnswers(const char* id, std::span<const float> outputs, const data::
   BarChart(id, bars, options);
 }
 
-// An image dataset sample as a tile (grey, or RGB for 3 channels), quantised
-// so that runs merge. `step` > 1 draws every step x step block of pixels as one
-// square of their mean (thumbnails: a noisy image costs a rectangle per pixel).
-// Returns its size.
-ImVec2 DrawSampleTile(ImDrawList* draw, ImVec2 corner, const data::Dataset& dataset, size_t index, float cell,
-                      uint32_t step = 1) {
-  if (!IsImageDataset(dataset) || index >= dataset.count()) return ImVec2(0, 0);
-  const uint32_t channels = dataset.sample_shape[0], height = dataset.sample_shape[1], width = dataset.sample_shape[2];
-  const size_t base = index * dataset.feature_size();
-  auto value = [&](uint32_t y, uint32_t x, uint32_t c) {
-    const size_t j = base + (size_t(y) * width + x) * channels + c;
-    return dataset.format == data::FeatureFormat::kUint8 ? dataset.features_u8[j] / 255.0f
-                                                          : dataset.normalized(index, j - base);
-  };
-  auto block = [&](uint32_t by, uint32_t bx, uint32_t c) {
-    float sum = 0;
-    uint32_t n = 0;
-    for (uint32_t y = by * step; y < std::min(height, (by + 1) * step); ++y)
-      for (uint32_t x = bx * step; x < std::min(width, (bx + 1) * step); ++x) sum += value(y, x, c), ++n;
-    return sum / float(n);
-  };
-  const uint32_t rows = (height + step - 1) / step, columns = (width + step - 1) / step;
-  DrawValueTile(draw, corner, rows, columns, cell * step, IM_COL32(0, 0, 0, 255), [&](uint32_t y, uint32_t x) -> ImU32 {
-    if (channels != 3) return GreyColor(block(y, x, 0));
-    auto level = [&](uint32_t c) { return static_cast<int>(std::round(std::clamp(block(y, x, c), 0.0f, 1.0f) * 7) * 255 / 7); };
-    return IM_COL32(level(0), level(1), level(2), 255);
-  });
-  return ImVec2(columns * cell * step, rows * cell * step);
-}
-
 // ---- Sample picker (Feature maps and Predict share the sample) -------------------------------
 
 // "test image", "test sample", "validation sample", ...: what the probe set holds.
@@ -338,7 +308,7 @@ void DrawFeatureMapsTab(AppState& state) {
   if (set && IsImageDataset(*set) && inside->sample < set->count()) {
     ImGui::TextUnformatted("input");
     const ImVec2 corner = ImGui::GetCursorScreenPos();
-    ImVec2 size = DrawSampleTile(draw, corner, *set, inside->sample, std::max(1.0f, std::floor(56.0f / set->sample_shape[2])));
+    ImVec2 size = DrawImageTile(draw, corner, *set, inside->sample, std::max(1.0f, std::floor(56.0f / set->sample_shape[2])));
     ImGui::Dummy(size);
   }
   for (size_t m = 0; m < inside->feature_maps.size(); ++m) {
@@ -593,7 +563,7 @@ void DrawChosenSampleColumn(AppState& state) {
   const uint64_t index = state.inside.sample;
   if (set && IsImageDataset(*set) && index < set->count()) {
     const ImVec2 corner = ImGui::GetCursorScreenPos();
-    const ImVec2 size = DrawSampleTile(ImGui::GetWindowDrawList(), corner, *set, index,
+    const ImVec2 size = DrawImageTile(ImGui::GetWindowDrawList(), corner, *set, index,
                                        std::max(1.0f, std::floor(112.0f / set->sample_shape[2])));
     ImGui::Dummy(size);
   } else if (set && index < set->count()) {
@@ -717,7 +687,7 @@ void DrawMistakeGallery(AppState& state) {
     const nn::SamplePrediction& m = inside.test_mistakes[i];
     const ImVec2 corner = grid.Corner(i);
     // Half resolution: sixteen noisy thumbnails at full resolution cost ~8000 rectangles a frame.
-    const ImVec2 size = DrawSampleTile(draw, corner, *test, m.index, cell, width >= 24 ? 2 : 1);
+    const ImVec2 size = DrawImageTile(draw, corner, *test, m.index, cell, width >= 24 ? 2 : 1);
     draw->AddRect(corner, ImVec2(corner.x + size.x, corner.y + size.y), IM_COL32(240, 110, 100, 255), 0, 0, 2);
     char answer[64];
     std::snprintf(answer, sizeof answer, "%.0f%% %s", 100 * m.confidence, ClassName(test, m.predicted).c_str());
