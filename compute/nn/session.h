@@ -26,6 +26,8 @@
 #include "compute/nn/model.h"
 #include "compute/nn/train_config.h"
 #include "compute/nn/trainer.h"
+#include "compute/profile/ceilings.h"
+#include "compute/profile/experiment.h"
 
 namespace ts::nn {
 
@@ -166,6 +168,8 @@ struct SessionEvent {
     kError,         // message; state: kFailed when training broke (divergence), else what is
                     // left (kEmpty after a failed Load; unchanged after a rejected command)
     kPrediction,    // prediction (the answer to PredictInput)
+    kCeilings,      // ceilings (after MeasureCeilings)
+    kExperiment,    // experiment (the answer to RunExperiment)
   };
   Kind kind = Kind::kStateChanged;
   SessionState state = SessionState::kEmpty;
@@ -179,6 +183,11 @@ struct SessionEvent {
   std::vector<SamplePrediction> test_mistakes;
   std::shared_ptr<const Snapshot> snapshot;
   std::shared_ptr<const InputPrediction> prediction;
+  std::shared_ptr<const profile::CachedCeilings> ceilings;
+  std::shared_ptr<const profile::ExperimentResult> experiment;
+  // kStep: the plan's device memory (the plan's categories and the resident datasets).
+  MemoryUse plan_memory;
+  uint64_t dataset_bytes = 0;
 };
 
 class TrainingSession {
@@ -215,6 +224,15 @@ class TrainingSession {
   // scale and offset are applied) through the network as it is now; the
   // answer arrives as kPrediction. A newer request replaces one still queued.
   void PredictInput(std::shared_ptr<const data::Dataset> samples, uint64_t request);
+
+  // GPU insight. Profile the next submission (timeline, invocation counts: on
+  // the next kStep's StepReport::profile); trace the next one (trace mode);
+  // measure the device's ceilings (cached per device unless `remeasure`); run
+  // a "try it" experiment. Each runs on the worker between submissions.
+  void RequestProfile();
+  void RequestTrace();
+  void MeasureCeilings(bool remeasure);
+  void RunExperiment(const profile::ExperimentRequest& request);
 
   // Everything that happened since the last call. Never blocks on the GPU.
   std::vector<SessionEvent> Poll();

@@ -23,6 +23,8 @@
 #include "compute/data/dataset.h"
 #include "compute/nn/plan.h"
 #include "compute/nn/train_config.h"
+#include "compute/profile/timeline.h"
+#include "compute/vk/sequence.h"
 
 namespace ts::nn {
 
@@ -63,6 +65,27 @@ struct DispatchInfo {
   DispatchRole role;
   vk::Cost cost;
   std::array<uint32_t, 3> workgroups{}, local_size{};
+  std::string shader;                // the pipeline's shader, e.g. "bias_act_vec4"
+  uint32_t shared_memory_bytes = 0;  // per workgroup, from the shader (after specialization)
+  // Registers per invocation when the driver reports them
+  // (VK_KHR_pipeline_executable_properties); 0: not reported.
+  double registers = 0;
+  uint64_t invocations() const {
+    return uint64_t(workgroups[0]) * workgroups[1] * workgroups[2] * local_size[0] * local_size[1] * local_size[2];
+  }
+};
+
+// A profiled submission (Trainer::RequestProfile / RequestTrace).
+struct StepProfile {
+  profile::StepTimeline timeline;       // the whole submission, host and device
+  // Per dispatch of one step: compute-shader invocations counted by the
+  // pipeline-statistics query (empty when the device has no such query).
+  std::vector<uint64_t> measured_invocations;
+  // Trace mode only: per dispatch of the traced step, its workgroups' shader-clock records.
+  std::vector<vk::DispatchTrace> trace;
+  // Trace mode only: the traced step's GPU time and the mean untraced step's
+  // before it (the overhead of tracing is their ratio).
+  double traced_step_ns = 0, untraced_step_ns = 0;
 };
 
 struct StepReport {
@@ -74,6 +97,8 @@ struct StepReport {
   float accuracy = 0;            // fraction of the batch predicted right
   std::vector<double> dispatch_ns;  // per DispatchInfo, GPU time
   double wall_seconds = 0;       // host time of the step (its share of the submission)
+  // Set on the first step of a profiled submission (see Trainer::RequestProfile).
+  std::shared_ptr<const StepProfile> profile;
 };
 
 // One sample's prediction, kept so a user can watch the same few samples
@@ -160,6 +185,17 @@ class Trainer {
   // drawing, one chosen sample): uploaded afresh, nothing kept for next time.
   std::vector<float> PredictOnce(const data::Dataset& dataset);
 
+  // Profiles the next submission: its timeline (a timestamp before and after
+  // each dispatch, the host's moments) and invocation counts from pipeline
+  // statistics; the result rides on that submission's first StepReport.
+  void RequestProfile() { profile_requested_ = true; }
+  // Runs the next submission as one step in trace mode (every workgroup's
+  // start and end from the shader clock); throws ts::Error when the device has
+  // no shader clock. Implies RequestProfile.
+  void RequestTrace() { trace_requested_ = true; }
+  // Device memory the trainer holds beyond the plan: the resident datasets.
+  uint64_t dataset_device_bytes() const;
+
   // Safe from any thread: RunSteps/RunEpoch return after the submission in flight.
   void RequestStop() { stop_requested_ = true; }
   bool stop_requested() const { return stop_requested_; }
@@ -191,6 +227,9 @@ class Trainer {
   uint32_t steps_per_epoch_ = 0;
   TrainPosition position_;
   std::atomic<bool> stop_requested_{false};
+  bool profile_requested_ = false, trace_requested_ = false;
+  std::unique_ptr<vk::Sequence> profiled_sequence_, traced_sequence_;  // built on first use
+  double previous_submission_end_ns_ = 0;  // host steady clock, for the gap before a submission
   vk::UniqueCommandPool command_pool_;
   vk::UniqueFence fence_;
   std::map<uint32_t, VkCommandBuffer> train_commands_;  // by step count

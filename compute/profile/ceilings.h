@@ -10,7 +10,11 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "compute/vk/context.h"
 #include "compute/vk/pipeline.h"
@@ -40,5 +44,28 @@ Ceilings MeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, con
 
 // The figures with the formulas they come from, for people (several lines).
 std::string FormatCeilings(const Ceilings& ceilings);
+
+nlohmann::json CeilingsJson(const Ceilings& ceilings);
+// Throws ts::Error naming the missing or mistyped field.
+Ceilings CeilingsFromJson(const nlohmann::json& json);
+
+// Ceilings are measured once per device and driver and cached on disk:
+// ${XDG_CACHE_HOME:-~/.cache}/tensorscope/ceilings.json holds one entry per
+// device key (name, driver, driver info, API version), with the date measured.
+std::string CeilingsCacheKey(const vk::DeviceInfo& device);
+std::filesystem::path DefaultCeilingsCacheFile();  // empty when no home or cache directory is known
+
+struct CachedCeilings {
+  Ceilings ceilings;
+  std::string measured_at;  // ISO 8601 UTC
+  bool from_cache = false;  // false: measured just now
+};
+
+// The cached ceilings of `context`'s device, or measures and caches them
+// (atomically; a cache that cannot be written is ignored). `remeasure` always
+// measures. A damaged cache file is measured over, not an error.
+CachedCeilings LoadOrMeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, bool remeasure,
+                                     const std::filesystem::path& cache_file = DefaultCeilingsCacheFile(),
+                                     const CeilingOptions& options = {});
 
 }  // namespace ts::profile

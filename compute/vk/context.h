@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,23 @@ struct ContextOptions {
 // Lists the Vulkan devices. Throws ts::Error naming the package to install when
 // there is no Vulkan driver at all.
 std::vector<DeviceInfo> ListDevices();
+
+// One memory heap's size and, where the driver has VK_EXT_memory_budget, how
+// much of it this process may use (budget) and uses now (usage).
+struct HeapBudget {
+  uint64_t size = 0;
+  uint64_t budget = 0, usage = 0;  // 0 when not reported
+  bool device_local = false;
+};
+
+// The device's timestamp clock and the host's steady clock read at the same
+// moment (VK_EXT_calibrated_timestamps), so device times can be placed on the
+// host's timeline.
+struct ClockCalibration {
+  double device_ns = 0;        // a timestamp, in ns (ticks x timestampPeriod)
+  double host_ns = 0;          // std::chrono::steady_clock, ns since its epoch
+  double max_deviation_ns = 0; // the driver's stated uncertainty
+};
 
 class Context {
  public:
@@ -81,6 +99,16 @@ class Context {
   const std::vector<std::string>& instance_extensions() const { return instance_extensions_; }
   const std::vector<std::string>& device_extensions() const { return device_extensions_; }
 
+  // Per memory heap: size, and budget and usage where VK_EXT_memory_budget is
+  // present (it is enabled when the driver has it).
+  std::vector<HeapBudget> QueryMemoryBudget() const;
+  bool has_memory_budget() const { return memory_budget_; }
+  // VK_KHR_pipeline_executable_properties is enabled (pipelines capture their statistics).
+  bool has_executable_properties() const { return executable_properties_; }
+  // nullopt when the driver lacks VK_EXT_calibrated_timestamps or a monotonic
+  // host time domain (then callers align clocks at a submission instead).
+  std::optional<ClockCalibration> CalibrateClocks() const;
+
   // Number of validation warnings and errors reported so far.
   uint64_t validation_message_count() const { return validation_messages_.load(); }
 
@@ -102,6 +130,7 @@ class Context {
   std::vector<std::string> instance_extensions_;
   std::vector<std::string> device_extensions_;
   std::atomic<uint64_t> validation_messages_{0};
+  bool memory_budget_ = false, calibrated_timestamps_ = false, executable_properties_ = false;
   std::mutex queue_mutex_;      // guards queue_ (one queue shared by all threads)
   std::mutex one_shot_mutex_;   // guards one_shot_pool_
   UniqueCommandPool one_shot_pool_;

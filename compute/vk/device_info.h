@@ -16,6 +16,27 @@ struct MemoryHeapInfo {
   bool device_local = false;
 };
 
+struct MemoryTypeInfo {
+  uint32_t heap = 0;
+  VkMemoryPropertyFlags flags = 0;  // device-local, host-visible, host-coherent, host-cached, ...
+};
+
+// Core counts some vendors expose through extensions; 0 where not exposed.
+// The occupancy model (compute/profile/occupancy.h) fills the rest from its
+// per-vendor table and marks those figures as modelled.
+struct ExposedCoreProperties {
+  // VK_NV_shader_sm_builtins
+  uint32_t nv_sm_count = 0;
+  uint32_t nv_warps_per_sm = 0;
+  // VK_AMD_shader_core_properties
+  uint32_t amd_shader_engines = 0, amd_shader_arrays_per_engine = 0, amd_compute_units_per_array = 0;
+  uint32_t amd_simds_per_compute_unit = 0, amd_wavefronts_per_simd = 0, amd_wavefront_size = 0;
+  uint32_t amd_sgprs_per_simd = 0, amd_vgprs_per_simd = 0, amd_max_vgpr_allocation = 0,
+           amd_vgpr_allocation_granularity = 0;
+  // VK_AMD_shader_core_properties2
+  uint32_t amd_active_compute_units = 0;
+};
+
 struct DeviceInfo {
   uint32_t index = 0;                   // position in vkEnumeratePhysicalDevices
   std::string name;                     // e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
@@ -38,7 +59,17 @@ struct DeviceInfo {
   uint32_t timestamp_valid_bits = 0;    // of the compute queue; 0 = no timestamps
   bool shader_clock = false;            // VK_KHR_shader_clock
   bool pipeline_statistics = false;     // pipelineStatisticsQuery feature
+  bool shader_device_clock = false;     // VK_KHR_shader_clock's shaderDeviceClock (one clock for all workgroups)
   std::vector<MemoryHeapInfo> heaps;
+  std::vector<MemoryTypeInfo> memory_types;
+  // Subgroups: VkPhysicalDeviceSubgroupProperties and VK_EXT_subgroup_size_control.
+  VkSubgroupFeatureFlags subgroup_operations = 0;     // basic, vote, arithmetic, ballot, shuffle, ...
+  VkShaderStageFlags subgroup_stages = 0;
+  uint32_t min_subgroup_size = 0, max_subgroup_size = 0;  // 0: no size control
+  // Every device extension the driver offers (sorted), and the vendor core counts.
+  std::vector<std::string> extensions;
+  ExposedCoreProperties cores;
+  bool has_extension(const std::string& name) const;
 
   bool is_software() const { return type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
   // Bytes of the largest device-local heap (the budget for tensors).
@@ -47,6 +78,17 @@ struct DeviceInfo {
 
 // "discrete GPU", "integrated GPU", "virtual GPU", "CPU (software)", "other".
 const char* DeviceTypeName(VkPhysicalDeviceType type);
+
+// "basic", "vote", "arithmetic", "ballot", "shuffle", "shuffle_relative",
+// "clustered", "quad", "partitioned_nv" for the bits set in `operations`.
+std::vector<std::string> SubgroupOperationNames(VkSubgroupFeatureFlags operations);
+
+// "device-local", "host-visible", "host-coherent", "host-cached", "lazily-allocated", "protected".
+std::vector<std::string> MemoryPropertyNames(VkMemoryPropertyFlags flags);
+
+// The extensions the device panel lists as present or absent: the ones that
+// decide what Tensorscope can measure or model on a device.
+std::vector<std::string> ComputeRelevantExtensions();
 
 // "1.3.230".
 std::string VersionString(uint32_t api_version);

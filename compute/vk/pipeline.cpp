@@ -37,7 +37,7 @@ struct Instruction {
 
 }  // namespace
 
-ShaderInterface ReflectShader(const uint32_t* words, size_t word_count) {
+ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const std::map<uint32_t, uint32_t>* spec) {
   if (word_count < 5 || words[0] != 0x07230203u) throw Error("Embedded shader is not SPIR-V (bad magic number).");
   std::unordered_map<uint32_t, Instruction> definitions;  // result id -> defining instruction
   std::unordered_map<uint32_t, uint32_t> spec_ids, bindings, sets, array_strides;

@@ -33,10 +33,25 @@ struct ShaderInterface {
   std::array<uint32_t, 3> local_size{1, 1, 1};
   std::array<int, 3> local_size_spec_id{-1, -1, -1};
   std::map<uint32_t, uint32_t> spec_defaults;  // spec-constant id -> default (32-bit scalars)
+  // Bytes of shared (workgroup) memory the shader declares, with the spec
+  // constants given to ReflectShader (array lengths may be spec constants).
+  uint32_t shared_memory_bytes = 0;
+  // The traced build of a shader binds its workgroup-trace buffer here (set 1, binding 0).
+  bool has_trace_binding = false;
+};
+
+// One statistic a driver reports through VK_KHR_pipeline_executable_properties
+// (e.g. "Registers", "Spilled registers", "Occupancy"); drivers without the
+// extension report none.
+struct ExecutableStatistic {
+  std::string executable;  // e.g. "compute shader"
+  std::string name, description;
+  double value = 0;
 };
 
 // Reads the interface of a compute shader. Throws ts::Error on malformed SPIR-V.
-ShaderInterface ReflectShader(const uint32_t* words, size_t word_count);
+// `spec` overrides spec-constant defaults when sizing shared memory.
+ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const std::map<uint32_t, uint32_t>* spec = nullptr);
 
 // Specialization constants: constant_id -> 32-bit value (int, uint or float bits).
 using SpecConstants = std::map<uint32_t, uint32_t>;
@@ -52,6 +67,9 @@ class Pipeline {
   const std::array<uint32_t, 3>& local_size() const { return local_size_; }
   uint32_t invocations_per_workgroup() const { return local_size_[0] * local_size_[1] * local_size_[2]; }
   const SpecConstants& spec() const { return spec_; }
+  uint32_t shared_memory_bytes() const { return interface_.shared_memory_bytes; }
+  // Register counts, spills etc. where the driver reports them (empty otherwise).
+  const std::vector<ExecutableStatistic>& executable_statistics() const { return executable_statistics_; }
 
   VkPipeline handle() const { return pipeline_.get(); }
   VkPipelineLayout layout() const { return layout_.get(); }
@@ -62,6 +80,7 @@ class Pipeline {
   ShaderInterface interface_;
   std::array<uint32_t, 3> local_size_{};
   SpecConstants spec_;
+  std::vector<ExecutableStatistic> executable_statistics_;
   UniqueDescriptorSetLayout set_layout_;
   UniquePipelineLayout layout_;
   UniquePipeline pipeline_;

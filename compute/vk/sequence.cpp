@@ -41,8 +41,8 @@ uint64_t Dispatch::invocations() const {
   return uint64_t(workgroups[0]) * workgroups[1] * workgroups[2] * pipeline->invocations_per_workgroup();
 }
 
-Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t slots)
-    : context_(&context), dispatches_(std::move(dispatches)), slots_(slots) {
+Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t slots, const SequenceOptions& options)
+    : context_(&context), dispatches_(std::move(dispatches)), slots_(slots), options_(options) {
   const DeviceInfo& info = context.info();
   VkDevice device = context.device();
   uint32_t storage_count = 0, texel_count = 0;

@@ -72,12 +72,53 @@ inline uint32_t DivideRoundUp(uint64_t items, uint32_t group_size) {
   return static_cast<uint32_t>((items + group_size - 1) / group_size);
 }
 
+// Optional instruments of a Sequence; each costs a little, so each is asked for.
+struct SequenceOptions {
+  // A timestamp before each dispatch (after its barrier) as well as after it,
+  // so each dispatch's start and end and the barrier gaps between dispatches
+  // are known (the step timeline).
+  bool dispatch_intervals = false;
+  // A pipeline-statistics query around each dispatch counting compute-shader
+  // invocations (needs DeviceInfo::pipeline_statistics; throws ts::Error otherwise).
+  bool invocation_counts = false;
+  // Trace mode: every dispatch runs its shader's traced build (the same shader
+  // compiled with a wrapper main that records each workgroup's start and end
+  // with the shader clock into a buffer the Sequence owns). Needs
+  // DeviceInfo::shader_clock and `traced_pipelines` (throws ts::Error otherwise).
+  // Workgroups whose linear index is max_trace_workgroups or more are not recorded.
+  bool trace_workgroups = false;
+  uint32_t max_trace_workgroups = 1u << 16;
+  PipelineCache* traced_pipelines = nullptr;
+};
+
+// When one dispatch ran, on the device's timestamp clock (nanoseconds).
+struct DispatchInterval {
+  double start_ns = 0, end_ns = 0;
+};
+
+// One workgroup's start and end as its first invocation read the shader clock
+// (ticks, unwrapped to 64 bits; see DispatchTrace::ns_per_tick).
+struct WorkgroupRecord {
+  uint32_t workgroup = 0;  // linear index: x + y * count_x + z * count_x * count_y
+  uint64_t start_ticks = 0, end_ticks = 0;
+};
+
+struct DispatchTrace {
+  std::vector<WorkgroupRecord> records;  // one per recorded workgroup, by index
+  uint64_t workgroups = 0;               // the dispatch's total workgroup count
+  // Nanoseconds per shader-clock tick: 1 where the shader clock is known to
+  // run on the timestamp clock (checked against the dispatch's timestamps),
+  // else estimated from the dispatch's measured duration; 0 when unknown.
+  double ns_per_tick = 0;
+};
+
 class Sequence {
  public:
   // Validates every dispatch against its pipeline's reflected interface and the
   // device limits (a mismatch is a programmer error and throws ts::Error), then
   // allocates descriptor sets for `slots` recordings.
-  Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t slots = 1);
+  Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t slots = 1,
+           const SequenceOptions& options = {});
   Sequence(Sequence&&) noexcept = default;
   Sequence& operator=(Sequence&&) noexcept = default;
 
@@ -90,6 +131,14 @@ class Sequence {
   // command buffer has completed. Time i runs from the end of dispatch i-1 to
   // the end of dispatch i, so it includes the barrier before dispatch i.
   std::vector<double> ReadDispatchTimesNs(uint32_t slot = 0) const;
+  // With SequenceOptions::dispatch_intervals: each dispatch's start and end.
+  std::vector<DispatchInterval> ReadDispatchIntervals(uint32_t slot = 0) const;
+  // With SequenceOptions::invocation_counts: compute-shader invocations each
+  // dispatch ran, as the pipeline-statistics query counted them.
+  std::vector<uint64_t> ReadInvocationCounts(uint32_t slot = 0) const;
+  // With SequenceOptions::trace_workgroups: per dispatch, its workgroups' records.
+  std::vector<DispatchTrace> ReadWorkgroupTrace(uint32_t slot = 0) const;
+  const SequenceOptions& options() const { return options_; }
 
   const std::vector<Dispatch>& dispatches() const { return dispatches_; }
   uint32_t slots() const { return slots_; }
@@ -102,6 +151,7 @@ class Sequence {
   std::vector<Dispatch> dispatches_;
   std::vector<bool> barrier_before_;  // per dispatch: wait for earlier writes / reads
   uint32_t slots_ = 1;
+  SequenceOptions options_;
   UniqueDescriptorPool descriptor_pool_;
   std::vector<VkDescriptorSet> descriptor_sets_;  // [slot * dispatches + i]
   std::vector<UniqueBufferView> texel_views_;

@@ -1,0 +1,48 @@
+// "Try it": re-specialise a real kernel with another workgroup size and
+// measure it on the device, so a learner can test what the occupancy
+// calculator predicts (more occupancy is not always more speed).
+//
+// The kernel runs on scratch buffers of the layer's shape with random data,
+// never on the training's own buffers, so training is not disturbed.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compute/vk/context.h"
+#include "compute/vk/pipeline.h"
+
+namespace ts::profile {
+
+struct ExperimentRequest {
+  std::string kernel;            // one of ExperimentKernels()
+  std::array<uint32_t, 2> shape{};  // the problem, as ExperimentShapeHelp(kernel) says (e.g. rows, columns)
+  uint32_t workgroup_size = 64;  // invocations per workgroup to try
+  uint32_t repeats = 5;          // timed runs; the median is reported
+};
+
+struct ExperimentResult {
+  ExperimentRequest request;
+  std::array<uint32_t, 3> local_size{}, workgroups{};
+  uint32_t shared_memory_bytes = 0;
+  double median_ns = 0, best_ns = 0;  // GPU time (timestamps)
+  double gbs = 0, gflops = 0;         // declared cost / median time
+  std::string error;                  // why it could not run ("" when it ran)
+};
+
+// Kernel families "try it" can re-specialise (their workgroup size is a
+// specialization constant and their grid adapts to it).
+std::vector<std::string> ExperimentKernels();
+// What `shape` means for `kernel`, e.g. "rows, columns".
+std::string ExperimentShapeHelp(const std::string& kernel);
+// The experiment family a step dispatch's kernel belongs to ("" when none).
+std::string ExperimentKernelFor(const std::string& dispatch_kernel);
+
+// Runs the experiment (a few ms to a second). Errors (a workgroup size over
+// the device's limits, an unknown kernel) come back in ExperimentResult::error.
+ExperimentResult RunWorkgroupExperiment(vk::Context& context, vk::PipelineCache& pipelines,
+                                        const ExperimentRequest& request);
+
+}  // namespace ts::profile

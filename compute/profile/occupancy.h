@@ -1,0 +1,99 @@
+// Occupancy, theoretical: how many workgroups and subgroups of a kernel can be
+// resident on one compute unit at once, and what limits it, from a model of
+// the device (like NVIDIA's CUDA occupancy calculator, for any vendor).
+//
+// The device model is filled from what the driver exposes (subgroup size and
+// limits from Vulkan; SM/CU counts from VK_NV_shader_sm_builtins and
+// VK_AMD_shader_core_properties(2); registers from
+// VK_KHR_pipeline_executable_properties) and, for the rest, from a documented
+// per-vendor table the user may edit. Every figure carries its source, so the
+// UI can print "modelled" beside what the driver did not tell us.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compute/vk/device_info.h"
+
+namespace ts::profile {
+
+enum class Source { kExposed, kModelled, kUser };
+const char* SourceName(Source source);  // "exposed", "modelled", "set by you"
+
+// A number and where it came from.
+struct Figure {
+  double value = 0;
+  Source source = Source::kModelled;
+  std::string note;  // where it came from, e.g. "VK_NV_shader_sm_builtins" or "NVIDIA Ampere table"
+};
+
+// What one compute unit (NVIDIA SM, AMD CU / WGP, Intel Xe core, a CPU
+// thread for software drivers) can hold at once.
+struct DeviceModel {
+  std::string vendor;        // "NVIDIA", "AMD", "Intel", "software (CPU)", "unknown"
+  std::string architecture;  // the table row used, e.g. "Ampere (GA10x)"
+  Figure compute_units;             // SMs / CUs / Xe cores / worker threads
+  Figure subgroup_size;             // warp / wavefront / SIMD width
+  Figure max_subgroups_per_unit;    // resident warps per SM, waves per CU
+  Figure max_workgroups_per_unit;   // resident blocks per SM
+  Figure registers_per_unit;        // 32-bit registers per SM / VGPRs per CU (per lane)
+  Figure max_registers_per_invocation;
+  Figure register_granularity;      // registers are allocated per subgroup in multiples of this
+  Figure shared_memory_per_unit;    // bytes
+  Figure shared_memory_per_workgroup_max;  // bytes (maxComputeSharedMemorySize)
+  Figure shared_memory_granularity;        // bytes
+  Figure shared_memory_reserved_per_workgroup;  // bytes the hardware keeps per block (e.g. 1 KiB on CC 8.x)
+  Figure clock_mhz;                 // for FLOPS = units x clock x FLOPs per clock
+  Figure fp32_flops_per_clock_per_unit;  // FMA lanes x 2
+  // units x clock x FLOPs per clock (GFLOP/s), modelled unless every input was exposed.
+  double theoretical_gflops() const;
+};
+
+// The model of `device`: exposed figures where the driver gives them, the
+// vendor table (with `overrides` applied, marked kUser) for the rest.
+DeviceModel ModelDevice(const vk::DeviceInfo& device, const std::vector<DeviceModel>& overrides = {});
+
+// The built-in vendor tables, each row a documented architecture.
+const std::vector<DeviceModel>& VendorTable();
+
+// The user's edited table rows: ${XDG_CONFIG_HOME:-~/.config}/tensorscope/device_model.json.
+// Load returns {} when the file is missing; throws ts::Error naming the file and
+// field when it is malformed. Save is atomic.
+std::vector<DeviceModel> LoadDeviceModelOverrides(const std::filesystem::path& file);
+void SaveDeviceModelOverrides(const std::filesystem::path& file, const std::vector<DeviceModel>& overrides);
+
+// What one kernel asks of a compute unit.
+struct KernelResources {
+  uint32_t workgroup_invocations = 64;  // local size x * y * z
+  uint32_t shared_memory_bytes = 0;     // per workgroup
+  Figure registers_per_invocation;      // exposed (pipeline executable statistics) or modelled
+};
+
+enum class Limiter { kWorkgroupSlots, kSubgroupSlots, kRegisters, kSharedMemory, kNone };
+const char* LimiterName(Limiter limiter);  // "workgroups per unit", "subgroups per unit", "registers", "shared memory"
+
+struct Occupancy {
+  uint32_t subgroups_per_workgroup = 0;
+  // Resident workgroups per unit allowed by each resource (UINT32_MAX: no limit).
+  uint32_t by_workgroup_slots = 0, by_subgroup_slots = 0, by_registers = 0, by_shared_memory = 0;
+  uint32_t active_workgroups_per_unit = 0;  // the minimum of the four
+  uint32_t active_subgroups_per_unit = 0;
+  double occupancy = 0;                     // active subgroups / max subgroups per unit, 0..1
+  Limiter limiter = Limiter::kNone;
+  bool modelled = true;                     // some input came from the table, not the driver
+  std::string explanation;                  // one or two sentences, for the UI and the CLI
+};
+
+// The theoretical occupancy of `kernel` on `model`. A kernel that cannot run
+// at all (too many invocations, registers or shared memory) gets 0 workgroups
+// and an explanation naming the resource.
+Occupancy ComputeOccupancy(const DeviceModel& model, const KernelResources& kernel);
+
+// Registers per invocation to assume when the driver reports none: a modelled
+// figure from the kernel family (e.g. register-blocked matmul needs many).
+Figure ModelledRegisters(const std::string& kernel_family, uint32_t workgroup_invocations);
+
+}  // namespace ts::profile
