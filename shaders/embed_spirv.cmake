@@ -1,5 +1,8 @@
 # Turns one .spv file into a C++ source that defines its words as an array.
 # Inputs: SPV (path), OUT (path of the .cpp), NAME (shader name).
+# The C++ symbol spells "__" (traced builds: "<name>__trace") as "_x_", since
+# identifiers with a double underscore are reserved (shader_registry.cmake agrees).
+string(REPLACE "__" "_x_" symbol "${NAME}")
 file(READ ${SPV} hex HEX)
 string(LENGTH "${hex}" hex_length)
 math(EXPR word_count "${hex_length} / 8")
@@ -19,4 +22,4 @@ while(index LESS hex_length)
     string(APPEND words "\n")
   endif()
 endwhile()
-file(WRITE ${OUT} "// Generated from ${NAME}.comp by embed_spirv.cmake. Do not edit.\n#include <cstddef>\n#include <cstdint>\nnamespace ts::shaders {\nextern const uint32_t k_${NAME}_spv[] = {\n${words}};\nextern const size_t k_${NAME}_spv_words = ${word_count};\n}  // namespace ts::shaders\n")
+file(WRITE ${OUT} "// Generated from shader ${NAME} by embed_spirv.cmake. Do not edit.\n#include <cstddef>\n#include <cstdint>\nnamespace ts::shaders {\nextern const uint32_t k_${symbol}_spv[] = {\n${words}};\nextern const size_t k_${symbol}_spv_words = ${word_count};\n}  // namespace ts::shaders\n")

@@ -1,7 +1,11 @@
 #include "compute/vk/context.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 
 #include "compute/common/error.h"
@@ -25,14 +29,21 @@ bool HasLayer(const char* name) {
                      [&](const VkLayerProperties& l) { return std::strcmp(l.layerName, name) == 0; });
 }
 
-bool HasDeviceExtension(VkPhysicalDevice device, const char* name) {
+// Every device extension the driver offers, sorted by name.
+std::vector<std::string> DeviceExtensionNames(VkPhysicalDevice device) {
   uint32_t count = 0;
   vkEnumerateDeviceExtensionProperties(device, nullptr, &count, nullptr);
   std::vector<VkExtensionProperties> extensions(count);
   vkEnumerateDeviceExtensionProperties(device, nullptr, &count, extensions.data());
-  return std::any_of(extensions.begin(), extensions.end(), [&](const VkExtensionProperties& e) {
-    return std::strcmp(e.extensionName, name) == 0;
-  });
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < count; ++i) names.emplace_back(extensions[i].extensionName);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool HasDeviceExtension(VkPhysicalDevice device, const char* name) {
+  std::vector<std::string> names = DeviceExtensionNames(device);
+  return std::binary_search(names.begin(), names.end(), std::string(name));
 }
 
 // The first queue family that supports compute (and so transfers too).
@@ -51,17 +62,40 @@ int FindComputeQueueFamily(VkPhysicalDevice device) {
 }
 
 DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
+  DeviceInfo info;
+  info.extensions = DeviceExtensionNames(device);
+  VkPhysicalDeviceProperties core{};
+  vkGetPhysicalDeviceProperties(device, &core);
+
+  // Chain a properties struct only when the device has what defines it (its
+  // extension, or Vulkan 1.3 for the core subgroup-size-control struct).
+  VkPhysicalDeviceProperties2 properties{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
-  subgroup.pNext = &driver;
-  VkPhysicalDeviceProperties2 properties{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
-  properties.pNext = &subgroup;
+  VkPhysicalDeviceSubgroupSizeControlPropertiesEXT size_control{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT};
+  VkPhysicalDeviceShaderSMBuiltinsPropertiesNV nv_sm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+  VkPhysicalDeviceShaderCorePropertiesAMD amd_core{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+  VkPhysicalDeviceShaderCoreProperties2AMD amd_core2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_2_AMD};
+  void** next = &properties.pNext;
+  auto chain = [&](auto& structure) {
+    *next = &structure;
+    next = &structure.pNext;
+  };
+  chain(subgroup);
+  if (core.apiVersion >= VK_API_VERSION_1_2) chain(driver);
+  bool has_size_control = core.apiVersion >= VK_API_VERSION_1_3 ||
+                          info.has_extension(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+  if (has_size_control) chain(size_control);
+  if (info.has_extension(VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) chain(nv_sm);
+  if (info.has_extension(VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) chain(amd_core);
+  if (info.has_extension(VK_AMD_SHADER_CORE_PROPERTIES_2_EXTENSION_NAME)) chain(amd_core2);
   vkGetPhysicalDeviceProperties2(device, &properties);
+
   VkPhysicalDeviceFeatures features{};
   vkGetPhysicalDeviceFeatures(device, &features);
   const VkPhysicalDeviceLimits& limits = properties.properties.limits;
 
-  DeviceInfo info;
   info.index = index;
   info.name = properties.properties.deviceName;
   info.type = properties.properties.deviceType;
@@ -72,8 +106,32 @@ DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
     info.driver_info = driver.driverInfo;
   }
   info.subgroup_size = subgroup.subgroupSize;
+  info.subgroup_operations = subgroup.supportedOperations;
+  info.subgroup_stages = subgroup.supportedStages;
   info.subgroup_shuffle = (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
                           (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
+  if (has_size_control) {
+    info.min_subgroup_size = size_control.minSubgroupSize;
+    info.max_subgroup_size = size_control.maxSubgroupSize;
+  }
+  if (info.has_extension(VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
+    info.cores.nv_sm_count = nv_sm.shaderSMCount;
+    info.cores.nv_warps_per_sm = nv_sm.shaderWarpsPerSM;
+  }
+  if (info.has_extension(VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) {
+    info.cores.amd_shader_engines = amd_core.shaderEngineCount;
+    info.cores.amd_shader_arrays_per_engine = amd_core.shaderArraysPerEngineCount;
+    info.cores.amd_compute_units_per_array = amd_core.computeUnitsPerShaderArray;
+    info.cores.amd_simds_per_compute_unit = amd_core.simdPerComputeUnit;
+    info.cores.amd_wavefronts_per_simd = amd_core.wavefrontsPerSimd;
+    info.cores.amd_wavefront_size = amd_core.wavefrontSize;
+    info.cores.amd_sgprs_per_simd = amd_core.sgprsPerSimd;
+    info.cores.amd_vgprs_per_simd = amd_core.vgprsPerSimd;
+    info.cores.amd_max_vgpr_allocation = amd_core.maxVgprAllocation;
+    info.cores.amd_vgpr_allocation_granularity = amd_core.vgprAllocationGranularity;
+  }
+  if (info.has_extension(VK_AMD_SHADER_CORE_PROPERTIES_2_EXTENSION_NAME))
+    info.cores.amd_active_compute_units = amd_core2.activeComputeUnitCount;
   info.max_shared_memory_bytes = limits.maxComputeSharedMemorySize;
   for (int d = 0; d < 3; ++d) {
     info.max_workgroup_size[d] = limits.maxComputeWorkGroupSize[d];
@@ -86,7 +144,16 @@ DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
   info.max_bound_descriptor_sets = limits.maxBoundDescriptorSets;
   info.timestamp_period_ns = limits.timestampPeriod;
   info.pipeline_statistics = features.pipelineStatisticsQuery;
-  info.shader_clock = HasDeviceExtension(device, VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+  info.shader_clock = info.has_extension(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+  if (info.shader_clock) {
+    // The extension alone promises nothing: its features say which clocks exist.
+    VkPhysicalDeviceShaderClockFeaturesKHR clock{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR};
+    VkPhysicalDeviceFeatures2 supported{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    supported.pNext = &clock;
+    vkGetPhysicalDeviceFeatures2(device, &supported);
+    info.shader_clock = clock.shaderSubgroupClock == VK_TRUE;
+    info.shader_device_clock = info.shader_clock && clock.shaderDeviceClock == VK_TRUE;
+  }
 
   int family = FindComputeQueueFamily(device);
   if (family >= 0) {
@@ -101,6 +168,8 @@ DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
   for (uint32_t h = 0; h < memory.memoryHeapCount; ++h)
     info.heaps.push_back({memory.memoryHeaps[h].size,
                           (memory.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0});
+  for (uint32_t t = 0; t < memory.memoryTypeCount; ++t)
+    info.memory_types.push_back({memory.memoryTypes[t].heapIndex, memory.memoryTypes[t].propertyFlags});
   return info;
 }
 
@@ -187,6 +256,65 @@ int TypeRank(VkPhysicalDeviceType type) {
 }
 
 }  // namespace
+
+bool DeviceInfo::has_extension(const std::string& extension) const {
+  return std::binary_search(extensions.begin(), extensions.end(), extension);
+}
+
+std::vector<std::string> SubgroupOperationNames(VkSubgroupFeatureFlags operations) {
+  static const std::pair<VkSubgroupFeatureFlagBits, const char*> kNames[] = {
+      {VK_SUBGROUP_FEATURE_BASIC_BIT, "basic"},
+      {VK_SUBGROUP_FEATURE_VOTE_BIT, "vote"},
+      {VK_SUBGROUP_FEATURE_ARITHMETIC_BIT, "arithmetic"},
+      {VK_SUBGROUP_FEATURE_BALLOT_BIT, "ballot"},
+      {VK_SUBGROUP_FEATURE_SHUFFLE_BIT, "shuffle"},
+      {VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT, "shuffle_relative"},
+      {VK_SUBGROUP_FEATURE_CLUSTERED_BIT, "clustered"},
+      {VK_SUBGROUP_FEATURE_QUAD_BIT, "quad"},
+      {VK_SUBGROUP_FEATURE_PARTITIONED_BIT_NV, "partitioned_nv"},
+  };
+  std::vector<std::string> names;
+  for (const auto& [bit, name] : kNames)
+    if (operations & bit) names.emplace_back(name);
+  return names;
+}
+
+std::vector<std::string> MemoryPropertyNames(VkMemoryPropertyFlags flags) {
+  static const std::pair<VkMemoryPropertyFlagBits, const char*> kNames[] = {
+      {VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, "device-local"},
+      {VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, "host-visible"},
+      {VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, "host-coherent"},
+      {VK_MEMORY_PROPERTY_HOST_CACHED_BIT, "host-cached"},
+      {VK_MEMORY_PROPERTY_LAZILY_ALLOCATED_BIT, "lazily-allocated"},
+      {VK_MEMORY_PROPERTY_PROTECTED_BIT, "protected"},
+  };
+  std::vector<std::string> names;
+  for (const auto& [bit, name] : kNames)
+    if (flags & bit) names.emplace_back(name);
+  return names;
+}
+
+std::vector<std::string> ComputeRelevantExtensions() {
+  return {
+      "VK_KHR_shader_clock",                    // per-workgroup start/end (trace mode)
+      "VK_EXT_memory_budget",                   // heap budget and usage
+      "VK_KHR_pipeline_executable_properties",  // registers, spills, occupancy per pipeline
+      "VK_EXT_calibrated_timestamps",           // device times on the host's timeline
+      "VK_EXT_subgroup_size_control",           // min / max subgroup size
+      "VK_NV_shader_sm_builtins",               // SM count, warps per SM
+      "VK_AMD_shader_core_properties",          // CUs, SIMDs, wavefronts, registers
+      "VK_AMD_shader_core_properties2",         // active compute units
+      "VK_KHR_shader_float16_int8",             // fp16 / int8 arithmetic
+      "VK_KHR_16bit_storage",                   // fp16 tensors in buffers
+      "VK_KHR_8bit_storage",
+      "VK_KHR_buffer_device_address",
+      "VK_KHR_cooperative_matrix",              // tensor cores / matrix units
+      "VK_NV_cooperative_matrix",
+      "VK_EXT_shader_atomic_float",
+      "VK_KHR_shader_integer_dot_product",
+      "VK_KHR_performance_query",               // hardware counters
+  };
+}
 
 uint64_t DeviceInfo::device_local_bytes() const {
   uint64_t best = 0;
@@ -302,15 +430,38 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
   VkPhysicalDeviceFeatures features{};
   features.pipelineStatisticsQuery = c.info_.pipeline_statistics ? VK_TRUE : VK_FALSE;
   std::vector<const char*> extensions;
+  // Feature structs for vkCreateDevice, chained only for extensions enabled.
+  void* feature_chain = nullptr;
   VkPhysicalDeviceShaderClockFeaturesKHR clock{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR};
   if (c.info_.shader_clock) {
-    // Enable only the clock features the driver reports (enabling more is invalid).
+    // DescribeDevice read the clock features: enable exactly those (enabling more is invalid).
+    clock.shaderSubgroupClock = VK_TRUE;
+    clock.shaderDeviceClock = c.info_.shader_device_clock ? VK_TRUE : VK_FALSE;
+    clock.pNext = feature_chain;
+    feature_chain = &clock;
+    extensions.push_back(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+  }
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  if (c.info_.has_extension(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
     VkPhysicalDeviceFeatures2 supported{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-    supported.pNext = &clock;
+    supported.pNext = &executable;
     vkGetPhysicalDeviceFeatures2(c.physical_device_, &supported);
-    c.info_.shader_clock = clock.shaderSubgroupClock == VK_TRUE;
-    clock.pNext = nullptr;
-    if (c.info_.shader_clock) extensions.push_back(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+    if (executable.pipelineExecutableInfo == VK_TRUE) {
+      executable.pNext = feature_chain;
+      feature_chain = &executable;
+      extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+      c.executable_properties_ = true;
+    }
+  }
+  // Instruments with no features to enable: heap budgets and clock calibration.
+  if (c.info_.has_extension(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME)) {
+    extensions.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+    c.memory_budget_ = true;
+  }
+  if (c.info_.has_extension(VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME)) {
+    extensions.push_back(VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
+    c.calibrated_timestamps_ = true;
   }
   if (HasDeviceExtension(c.physical_device_, "VK_KHR_portability_subset"))
     extensions.push_back("VK_KHR_portability_subset");  // required when the driver exposes it
@@ -330,7 +481,7 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
   c.device_extensions_ = options.device_extensions;
 
   VkDeviceCreateInfo create{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
-  create.pNext = c.info_.shader_clock ? &clock : nullptr;
+  create.pNext = feature_chain;
   create.queueCreateInfoCount = 1;
   create.pQueueCreateInfos = &queue;
   create.pEnabledFeatures = &features;
@@ -378,6 +529,65 @@ VKAPI_ATTR VkBool32 VKAPI_CALL Context::OnDebugMessage(VkDebugUtilsMessageSeveri
   else
     std::fprintf(stderr, "%s\n", message.c_str());
   return VK_FALSE;
+}
+
+std::vector<HeapBudget> Context::QueryMemoryBudget() const {
+  VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+  VkPhysicalDeviceMemoryProperties2 properties{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
+  if (memory_budget_) properties.pNext = &budget;  // only with the extension enabled
+  vkGetPhysicalDeviceMemoryProperties2(physical_device_, &properties);
+  const VkPhysicalDeviceMemoryProperties& memory = properties.memoryProperties;
+  std::vector<HeapBudget> heaps(memory.memoryHeapCount);
+  for (uint32_t h = 0; h < memory.memoryHeapCount; ++h) {
+    heaps[h].size = memory.memoryHeaps[h].size;
+    heaps[h].device_local = (memory.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0;
+    if (memory_budget_) {
+      heaps[h].budget = budget.heapBudget[h];
+      heaps[h].usage = budget.heapUsage[h];
+    }
+  }
+  return heaps;
+}
+
+std::optional<ClockCalibration> Context::CalibrateClocks() const {
+  if (!calibrated_timestamps_) return std::nullopt;
+  auto get_domains = reinterpret_cast<PFN_vkGetPhysicalDeviceCalibrateableTimeDomainsEXT>(
+      vkGetInstanceProcAddr(instance_, "vkGetPhysicalDeviceCalibrateableTimeDomainsEXT"));
+  auto get_timestamps = reinterpret_cast<PFN_vkGetCalibratedTimestampsEXT>(
+      vkGetDeviceProcAddr(device_, "vkGetCalibratedTimestampsEXT"));
+  if (get_domains == nullptr || get_timestamps == nullptr) return std::nullopt;
+  uint32_t count = 0;
+  Check(get_domains(physical_device_, &count, nullptr), "vkGetPhysicalDeviceCalibrateableTimeDomainsEXT");
+  std::vector<VkTimeDomainEXT> domains(count);
+  Check(get_domains(physical_device_, &count, domains.data()), "vkGetPhysicalDeviceCalibrateableTimeDomainsEXT");
+  auto has = [&](VkTimeDomainEXT d) { return std::find(domains.begin(), domains.end(), d) != domains.end(); };
+  if (!has(VK_TIME_DOMAIN_DEVICE_EXT) || !has(VK_TIME_DOMAIN_CLOCK_MONOTONIC_EXT)) return std::nullopt;
+
+  VkCalibratedTimestampInfoEXT infos[2] = {{VK_STRUCTURE_TYPE_CALIBRATED_TIMESTAMP_INFO_EXT},
+                                           {VK_STRUCTURE_TYPE_CALIBRATED_TIMESTAMP_INFO_EXT}};
+  infos[0].timeDomain = VK_TIME_DOMAIN_DEVICE_EXT;
+  infos[1].timeDomain = VK_TIME_DOMAIN_CLOCK_MONOTONIC_EXT;
+  uint64_t timestamps[2] = {0, 0}, deviation = 0;
+  Check(get_timestamps(device_, 2, infos, timestamps, &deviation), "vkGetCalibratedTimestampsEXT");
+
+  // host_ns is promised on std::chrono::steady_clock. libstdc++ and libc++ read
+  // CLOCK_MONOTONIC for it on Linux, but that is not guaranteed: measure the
+  // offset between the two clocks now and apply it (0 where they are the same).
+  timespec monotonic{};
+  clock_gettime(CLOCK_MONOTONIC, &monotonic);
+  auto steady_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch()).count();
+  double monotonic_now = double(monotonic.tv_sec) * 1e9 + double(monotonic.tv_nsec);
+  double offset = double(steady_now) - monotonic_now;
+  if (std::abs(offset) < 1e6) offset = 0;  // the same clock, read a moment apart
+
+  uint32_t bits = info_.timestamp_valid_bits;
+  uint64_t mask = bits == 0 || bits >= 64 ? ~0ull : ((1ull << bits) - 1);
+  ClockCalibration calibration;
+  calibration.device_ns = double(timestamps[0] & mask) * info_.timestamp_period_ns;
+  calibration.host_ns = double(timestamps[1]) + offset;
+  calibration.max_deviation_ns = double(deviation);
+  return calibration;
 }
 
 void Context::Submit(VkCommandBuffer command_buffer, VkFence fence) {

@@ -49,8 +49,12 @@ struct ExecutableStatistic {
   double value = 0;
 };
 
-// Reads the interface of a compute shader. Throws ts::Error on malformed SPIR-V.
-// `spec` overrides spec-constant defaults when sizing shared memory.
+// Reads the interface of a compute shader. Throws ts::Error on malformed SPIR-V,
+// on a descriptor outside set 0 (other than the trace binding), and on shared
+// memory it cannot size. `spec` overrides spec-constant defaults when sizing
+// shared memory: array lengths may be spec constants or OpSpecConstantOp
+// expressions of them (integer arithmetic, comparisons, select, components of
+// gl_WorkGroupSize), which are evaluated.
 ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const std::map<uint32_t, uint32_t>* spec = nullptr);
 
 // Specialization constants: constant_id -> 32-bit value (int, uint or float bits).
@@ -59,6 +63,8 @@ using SpecConstants = std::map<uint32_t, uint32_t>;
 class Pipeline {
  public:
   // Builds the pipeline for the embedded shader `shader_name` with `spec`.
+  // Where Context::has_executable_properties(), the driver's statistics of the
+  // compiled shader are captured (executable_statistics()).
   Pipeline(Context& context, const std::string& shader_name, const SpecConstants& spec);
 
   const std::string& shader_name() const { return shader_name_; }
@@ -74,6 +80,9 @@ class Pipeline {
   VkPipeline handle() const { return pipeline_.get(); }
   VkPipelineLayout layout() const { return layout_.get(); }
   VkDescriptorSetLayout set_layout() const { return set_layout_.get(); }
+  // Set 1 of a traced build (one storage buffer at binding 0, the workgroup
+  // records); VK_NULL_HANDLE when interface().has_trace_binding is false.
+  VkDescriptorSetLayout trace_set_layout() const { return trace_set_layout_.get(); }
 
  private:
   std::string shader_name_;
@@ -82,6 +91,7 @@ class Pipeline {
   SpecConstants spec_;
   std::vector<ExecutableStatistic> executable_statistics_;
   UniqueDescriptorSetLayout set_layout_;
+  UniqueDescriptorSetLayout trace_set_layout_;
   UniquePipelineLayout layout_;
   UniquePipeline pipeline_;
 };

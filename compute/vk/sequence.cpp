@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdlib>
 
 #include "compute/common/error.h"
 #include "compute/vk/check.h"
@@ -35,7 +36,66 @@ void RecordComputeBarrier(VkCommandBuffer cb) {
                        &barrier, 0, nullptr, 0, nullptr);
 }
 
+// Makes compute writes of earlier work (an earlier recording's trace records)
+// safe to overwrite with vkCmdFillBuffer.
+void RecordComputeToTransferBarrier(VkCommandBuffer cb) {
+  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT;
+  barrier.dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &barrier, 0,
+                       nullptr, 0, nullptr);
+}
+
+uint64_t TimestampMask(uint32_t valid_bits) {
+  return valid_bits == 0 || valid_bits >= 64 ? ~0ull : ((1ull << valid_bits) - 1);
+}
+
+UniqueQueryPool CreateQueryPool(VkDevice device, VkQueryType type, uint32_t count,
+                                VkQueryPipelineStatisticFlags statistics = 0) {
+  VkQueryPoolCreateInfo create{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+  create.queryType = type;
+  create.queryCount = count;
+  create.pipelineStatistics = statistics;
+  VkQueryPool pool = VK_NULL_HANDLE;
+  Check(vkCreateQueryPool(device, &create, nullptr, &pool), "vkCreateQueryPool");
+  return UniqueQueryPool(device, pool);
+}
+
+std::vector<uint64_t> ReadQueries(VkDevice device, VkQueryPool pool, uint32_t first, uint32_t count) {
+  std::vector<uint64_t> values(count);
+  if (count == 0) return values;
+  Check(vkGetQueryPoolResults(device, pool, first, count, values.size() * sizeof(uint64_t), values.data(),
+                              sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+        "vkGetQueryPoolResults");
+  return values;
+}
+
+// A 32-bit clock value (the upper half read as 0) placed on the 64-bit line
+// nearest to `reference`: the one within 2^31 ticks of it.
+uint64_t UnwrapNear(uint32_t low, uint64_t reference) {
+  uint64_t value = (reference & ~0xffffffffull) | low;
+  if (value + (1ull << 31) < reference) value += 1ull << 32;
+  else if (value > reference + (1ull << 31) && value >= (1ull << 32)) value -= 1ull << 32;
+  return value;
+}
+
 }  // namespace
+
+void CheckTraceSupport(const DeviceInfo& device, const SequenceOptions& options) {
+  if (!options.trace_workgroups) return;
+  if (!device.shader_clock)
+    throw Error("Workgroup tracing reads the shader clock, but '" + device.name +
+                "' does not offer VK_KHR_shader_clock; run without trace mode on this device.");
+  if (!device.shader_device_clock)
+    throw Error("Workgroup tracing compares workgroups on one device-wide clock, but '" + device.name +
+                "' offers only the per-subgroup shader clock (shaderDeviceClock is not supported); run "
+                "without trace mode on this device.");
+  if (options.traced_pipelines == nullptr)
+    throw Error("Workgroup tracing needs SequenceOptions::traced_pipelines (a PipelineCache to build the "
+                "shaders' traced builds in), but none was given.");
+  if (options.max_trace_workgroups == 0)
+    throw Error("Workgroup tracing with max_trace_workgroups = 0 would record nothing; ask for at least 1.");
+}
 
 uint64_t Dispatch::invocations() const {
   return uint64_t(workgroups[0]) * workgroups[1] * workgroups[2] * pipeline->invocations_per_workgroup();
@@ -45,9 +105,30 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
     : context_(&context), dispatches_(std::move(dispatches)), slots_(slots), options_(options) {
   const DeviceInfo& info = context.info();
   VkDevice device = context.device();
-  uint32_t storage_count = 0, texel_count = 0;
+  if (options_.invocation_counts && !info.pipeline_statistics)
+    throw Error("Invocation counts need pipeline-statistics queries, but '" + info.name +
+                "' does not support them (pipelineStatisticsQuery); run without them on this device.");
+  if (options_.dispatch_intervals && info.timestamp_valid_bits == 0)
+    throw Error("Dispatch intervals need timestamps, but the compute queue of '" + info.name +
+                "' has none (timestampValidBits is 0).");
+  CheckTraceSupport(info, options_);
+  pipelines_.clear();
   for (const Dispatch& d : dispatches_) {
-    const ShaderInterface& shader = d.pipeline->interface();
+    if (d.pipeline == nullptr) throw Error("Dispatch '" + d.label + "' has no pipeline.");
+    if (!options_.trace_workgroups) {
+      pipelines_.push_back(d.pipeline);
+      continue;
+    }
+    const Pipeline& traced = options_.traced_pipelines->Get(d.pipeline->shader_name() + "__trace", d.pipeline->spec());
+    if (!traced.interface().has_trace_binding)
+      throw Error("Shader '" + traced.shader_name() + "' (the traced build of '" + d.pipeline->shader_name() +
+                  "') declares no trace buffer at set 1, binding 0.");
+    pipelines_.push_back(&traced);
+  }
+  uint32_t storage_count = 0, texel_count = 0;
+  for (size_t index = 0; index < dispatches_.size(); ++index) {
+    const Dispatch& d = dispatches_[index];
+    const ShaderInterface& shader = pipelines_[index]->interface();
     if (d.bindings.size() != shader.bindings.size())
       throw Error("Dispatch '" + d.label + "' binds " + std::to_string(d.bindings.size()) + " buffers; shader '" +
                   d.pipeline->shader_name() + "' declares " + std::to_string(shader.bindings.size()) + ".");
@@ -112,7 +193,7 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
 
   std::vector<VkDescriptorSetLayout> layouts;
   for (uint32_t s = 0; s < slots; ++s)
-    for (const Dispatch& d : dispatches_) layouts.push_back(d.pipeline->set_layout());
+    for (const Pipeline* pipeline : pipelines_) layouts.push_back(pipeline->set_layout());
   VkDescriptorSetAllocateInfo allocate{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
   allocate.descriptorPool = pool;
   allocate.descriptorSetCount = static_cast<uint32_t>(layouts.size());
@@ -136,7 +217,7 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
         write.dstSet = set;
         write.dstBinding = static_cast<uint32_t>(b);
         write.descriptorCount = 1;
-        if (d.pipeline->interface().bindings[b] == DescriptorKind::kStorageBuffer) {
+        if (pipelines_[i]->interface().bindings[b] == DescriptorKind::kStorageBuffer) {
           buffer_infos[b] = {binding.buffer->handle(), offset, size};
           write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
           write.pBufferInfo = &buffer_infos[b];
@@ -158,14 +239,77 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
     }
   }
 
+  uint32_t per_dispatch_queries = static_cast<uint32_t>(set_count);
   if (info.timestamp_valid_bits > 0) {
-    VkQueryPoolCreateInfo query_create{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
-    query_create.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    query_create.queryCount = static_cast<uint32_t>(slots * (dispatches_.size() + 1));
-    VkQueryPool query_pool = VK_NULL_HANDLE;
-    Check(vkCreateQueryPool(device, &query_create, nullptr, &query_pool), "vkCreateQueryPool");
-    query_pool_ = UniqueQueryPool(device, query_pool);
+    query_pool_ = CreateQueryPool(device, VK_QUERY_TYPE_TIMESTAMP, static_cast<uint32_t>(slots * (dispatches_.size() + 1)));
+    if (options_.dispatch_intervals || options_.trace_workgroups)
+      start_query_pool_ = CreateQueryPool(device, VK_QUERY_TYPE_TIMESTAMP, per_dispatch_queries);
   }
+  if (options_.invocation_counts)
+    statistics_query_pool_ = CreateQueryPool(device, VK_QUERY_TYPE_PIPELINE_STATISTICS, per_dispatch_queries,
+                                             VK_QUERY_PIPELINE_STATISTIC_COMPUTE_SHADER_INVOCATIONS_BIT);
+  if (options_.trace_workgroups) CreateTraceBuffer();
+}
+
+void Sequence::CreateTraceBuffer() {
+  const DeviceInfo& info = context_->info();
+  VkDevice device = context_->device();
+  size_t n = dispatches_.size();
+  // Regions start at multiples of the offset alignment, and of 16 bytes (one
+  // record) so vkCmdFillBuffer's 4-byte rule holds too.
+  uint64_t alignment = std::max<uint64_t>(16, info.min_storage_buffer_offset_alignment);
+  auto align = [&](uint64_t v) { return (v + alignment - 1) / alignment * alignment; };
+  trace_record_counts_.clear();
+  std::vector<uint64_t> slot_offsets;
+  uint64_t offset = 0;
+  for (const Dispatch& d : dispatches_) {
+    uint64_t workgroups = uint64_t(d.workgroups[0]) * d.workgroups[1] * d.workgroups[2];
+    uint32_t records = static_cast<uint32_t>(std::min<uint64_t>(workgroups, options_.max_trace_workgroups));
+    trace_record_counts_.push_back(records);
+    slot_offsets.push_back(offset);
+    offset = align(offset + uint64_t(records) * 16);
+  }
+  trace_slot_bytes_ = offset;
+  uint64_t total = trace_slot_bytes_ * slots_;
+  if (total > info.max_storage_buffer_range)
+    throw Error("The workgroup trace needs " + FormatBytes(total) + " of records, more than '" + info.name +
+                "' lets one buffer hold (" + FormatBytes(info.max_storage_buffer_range) +
+                "); lower SequenceOptions::max_trace_workgroups.");
+  // Host-visible, so ReadWorkgroupTrace maps it directly.
+  trace_buffer_ = Buffer(*context_, total, "workgroup trace", BufferUse::kStaging);
+  trace_offsets_.resize(size_t(slots_) * n);
+  for (uint32_t s = 0; s < slots_; ++s)
+    for (size_t i = 0; i < n; ++i) trace_offsets_[s * n + i] = s * trace_slot_bytes_ + slot_offsets[i];
+
+  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, static_cast<uint32_t>(slots_ * n)};
+  VkDescriptorPoolCreateInfo pool_create{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+  pool_create.maxSets = static_cast<uint32_t>(slots_ * n);
+  pool_create.poolSizeCount = 1;
+  pool_create.pPoolSizes = &size;
+  VkDescriptorPool pool = VK_NULL_HANDLE;
+  Check(vkCreateDescriptorPool(device, &pool_create, nullptr, &pool), "vkCreateDescriptorPool (trace)");
+  trace_descriptor_pool_ = UniqueDescriptorPool(device, pool);
+  std::vector<VkDescriptorSetLayout> layouts;
+  for (uint32_t s = 0; s < slots_; ++s)
+    for (const Pipeline* pipeline : pipelines_) layouts.push_back(pipeline->trace_set_layout());
+  VkDescriptorSetAllocateInfo allocate{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+  allocate.descriptorPool = pool;
+  allocate.descriptorSetCount = static_cast<uint32_t>(layouts.size());
+  allocate.pSetLayouts = layouts.data();
+  trace_sets_.resize(layouts.size());
+  Check(vkAllocateDescriptorSets(device, &allocate, trace_sets_.data()), "vkAllocateDescriptorSets (trace)");
+  std::vector<VkDescriptorBufferInfo> buffer_infos(trace_sets_.size());
+  std::vector<VkWriteDescriptorSet> writes(trace_sets_.size());
+  for (size_t k = 0; k < trace_sets_.size(); ++k) {
+    buffer_infos[k] = {trace_buffer_.handle(), trace_offsets_[k], uint64_t(trace_record_counts_[k % n]) * 16};
+    writes[k] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    writes[k].dstSet = trace_sets_[k];
+    writes[k].dstBinding = 0;
+    writes[k].descriptorCount = 1;
+    writes[k].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[k].pBufferInfo = &buffer_infos[k];
+  }
+  vkUpdateDescriptorSets(device, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
 }
 
 uint32_t Sequence::barriers_per_slot() const {
@@ -175,31 +319,48 @@ uint32_t Sequence::barriers_per_slot() const {
 
 void Sequence::Record(VkCommandBuffer cb, uint32_t slot) const {
   assert(slot < slots_ && "slot out of range");
-  uint32_t first_query = slot * static_cast<uint32_t>(dispatches_.size() + 1);
-  if (query_pool_) vkCmdResetQueryPool(cb, query_pool_.get(), first_query, static_cast<uint32_t>(dispatches_.size() + 1));
+  uint32_t n = static_cast<uint32_t>(dispatches_.size());
+  uint32_t first_query = slot * (n + 1);
+  if (query_pool_) vkCmdResetQueryPool(cb, query_pool_.get(), first_query, n + 1);
+  if (start_query_pool_) vkCmdResetQueryPool(cb, start_query_pool_.get(), slot * n, n);
+  if (statistics_query_pool_) vkCmdResetQueryPool(cb, statistics_query_pool_.get(), slot * n, n);
+  if (trace_buffer_.handle() != VK_NULL_HANDLE && trace_slot_bytes_ > 0) {
+    // Zero this slot's records, so a workgroup that records nothing reads 0.
+    RecordComputeToTransferBarrier(cb);
+    vkCmdFillBuffer(cb, trace_buffer_.handle(), uint64_t(slot) * trace_slot_bytes_, trace_slot_bytes_, 0);
+    RecordTransferToComputeBarrier(cb);
+  }
   // Whatever ran before in this command buffer (an earlier step) may have
   // written what the first dispatches read.
   RecordComputeBarrier(cb);
   if (query_pool_) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_.get(), first_query);
   VkPipeline bound = VK_NULL_HANDLE;
-  for (size_t i = 0; i < dispatches_.size(); ++i) {
+  for (uint32_t i = 0; i < n; ++i) {
     const Dispatch& d = dispatches_[i];
+    const Pipeline& pipeline = *pipelines_[i];
     // Derived in the constructor: this dispatch touches what an earlier one wrote
     // (or writes what one read) since the last barrier.
     if (barrier_before_[i] && i > 0) RecordComputeBarrier(cb);
-    if (d.pipeline->handle() != bound) {
-      vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d.pipeline->handle());
-      bound = d.pipeline->handle();
+    // The start: written once earlier compute work (and the barrier) is done.
+    if (start_query_pool_)
+      vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, start_query_pool_.get(), slot * n + i);
+    if (pipeline.handle() != bound) {
+      vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.handle());
+      bound = pipeline.handle();
     }
-    VkDescriptorSet set = descriptor_sets_[slot * dispatches_.size() + i];
-    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d.pipeline->layout(), 0, 1, &set, 0, nullptr);
+    VkDescriptorSet set = descriptor_sets_[slot * n + i];
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout(), 0, 1, &set, 0, nullptr);
+    if (!trace_sets_.empty())
+      vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout(), 1, 1, &trace_sets_[slot * n + i],
+                              0, nullptr);
     if (!d.push_constants.empty())
-      vkCmdPushConstants(cb, d.pipeline->layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0,
+      vkCmdPushConstants(cb, pipeline.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0,
                          static_cast<uint32_t>(d.push_constants.size()), d.push_constants.data());
+    if (statistics_query_pool_) vkCmdBeginQuery(cb, statistics_query_pool_.get(), slot * n + i, 0);
     vkCmdDispatch(cb, d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+    if (statistics_query_pool_) vkCmdEndQuery(cb, statistics_query_pool_.get(), slot * n + i);
     if (query_pool_)
-      vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_.get(),
-                          first_query + static_cast<uint32_t>(i) + 1);
+      vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_.get(), first_query + i + 1);
   }
 }
 
@@ -219,6 +380,92 @@ std::vector<double> Sequence::ReadDispatchTimesNs(uint32_t slot) const {
     times[i] = double(delta) * context_->info().timestamp_period_ns;
   }
   return times;
+}
+
+std::vector<DispatchInterval> Sequence::ReadDispatchIntervals(uint32_t slot) const {
+  if (!options_.dispatch_intervals && !options_.trace_workgroups)
+    throw Error("ReadDispatchIntervals needs a Sequence made with SequenceOptions::dispatch_intervals.");
+  std::vector<DispatchInterval> intervals(dispatches_.size());
+  if (!query_pool_ || !start_query_pool_ || dispatches_.empty()) return intervals;
+  uint32_t n = static_cast<uint32_t>(dispatches_.size());
+  std::vector<uint64_t> ends = ReadQueries(context_->device(), query_pool_.get(), slot * (n + 1), n + 1);
+  std::vector<uint64_t> starts = ReadQueries(context_->device(), start_query_pool_.get(), slot * n, n);
+  uint64_t mask = TimestampMask(context_->info().timestamp_valid_bits);
+  double period = context_->info().timestamp_period_ns;
+  // Relative to the slot's first timestamp, masked: a counter that wraps
+  // during the slot still gives increasing times.
+  uint64_t base = ends[0] & mask;
+  auto ns = [&](uint64_t ticks) { return double(base + ((ticks - base) & mask)) * period; };
+  for (uint32_t i = 0; i < n; ++i) intervals[i] = {ns(starts[i]), ns(ends[i + 1])};
+  return intervals;
+}
+
+std::vector<uint64_t> Sequence::ReadInvocationCounts(uint32_t slot) const {
+  if (!statistics_query_pool_)
+    throw Error("ReadInvocationCounts needs a Sequence made with SequenceOptions::invocation_counts.");
+  uint32_t n = static_cast<uint32_t>(dispatches_.size());
+  return ReadQueries(context_->device(), statistics_query_pool_.get(), slot * n, n);
+}
+
+std::vector<DispatchTrace> Sequence::ReadWorkgroupTrace(uint32_t slot) const {
+  if (!options_.trace_workgroups)
+    throw Error("ReadWorkgroupTrace needs a Sequence made with SequenceOptions::trace_workgroups.");
+  size_t n = dispatches_.size();
+  std::vector<DispatchTrace> traces(n);
+  if (n == 0) return traces;
+  std::vector<uint32_t> words(trace_slot_bytes_ / 4);
+  trace_buffer_.DownloadVector(std::span<uint32_t>(words), uint64_t(slot) * trace_slot_bytes_);
+  std::vector<DispatchInterval> intervals;
+  if (start_query_pool_) intervals = ReadDispatchIntervals(slot);
+  const double period = context_->info().timestamp_period_ns;
+  for (size_t i = 0; i < n; ++i) {
+    const Dispatch& d = dispatches_[i];
+    DispatchTrace& trace = traces[i];
+    trace.workgroups = uint64_t(d.workgroups[0]) * d.workgroups[1] * d.workgroups[2];
+    uint32_t count = trace_record_counts_[i];
+    const uint32_t* raw = words.data() + (trace_offsets_[slot * n + i] - uint64_t(slot) * trace_slot_bytes_) / 4;
+    // Devices whose clock has no upper half (lavapipe reads it as 0) wrap every
+    // 2^32 ticks; such values are unwrapped next to a reference.
+    bool upper_halves_zero = true;
+    for (uint32_t r = 0; r < count; ++r) upper_halves_zero &= raw[4 * r + 1] == 0 && raw[4 * r + 3] == 0;
+    auto build = [&](uint64_t reference) {
+      trace.records.assign(count, {});
+      for (uint32_t r = 0; r < count; ++r) {
+        const uint32_t* v = raw + 4 * r;
+        WorkgroupRecord& record = trace.records[r];
+        record.workgroup = r;
+        record.start_ticks = upper_halves_zero ? UnwrapNear(v[0], reference) : (uint64_t(v[1]) << 32 | v[0]);
+        record.end_ticks = upper_halves_zero ? UnwrapNear(v[2], record.start_ticks) : (uint64_t(v[3]) << 32 | v[2]);
+      }
+    };
+    if (count == 0) continue;
+    bool have_interval = !intervals.empty() && period > 0 && intervals[i].end_ns >= intervals[i].start_ns;
+    if (have_interval) {
+      // First guess: the shader clock runs on the timestamp clock (as on
+      // lavapipe). Check that every record lies inside the dispatch's interval,
+      // give or take the timestamps' own slack.
+      double start_ticks = intervals[i].start_ns / period, end_ticks = intervals[i].end_ns / period;
+      double duration = end_ticks - start_ticks;
+      double tolerance = 100e3 / period + 0.1 * duration;
+      build(static_cast<uint64_t>(start_ticks));
+      bool inside = std::all_of(trace.records.begin(), trace.records.end(), [&](const WorkgroupRecord& r) {
+        return double(r.start_ticks) >= start_ticks - tolerance && double(r.end_ticks) <= end_ticks + tolerance &&
+               r.start_ticks <= r.end_ticks;
+      });
+      if (inside) {
+        trace.ns_per_tick = period;
+        continue;
+      }
+    }
+    // Another clock: unwrap next to the first record, and estimate its tick
+    // length from the dispatch's duration (the records span a little less
+    // than the dispatch, so this slightly overestimates a tick).
+    build(upper_halves_zero ? uint64_t(raw[0]) + (1ull << 32) : 0);
+    uint64_t first = UINT64_MAX, last = 0;
+    for (const WorkgroupRecord& r : trace.records) first = std::min(first, r.start_ticks), last = std::max(last, r.end_ticks);
+    trace.ns_per_tick = have_interval && last > first ? (intervals[i].end_ns - intervals[i].start_ns) / double(last - first) : 0;
+  }
+  return traces;
 }
 
 void RecordComputeToHostBarrier(VkCommandBuffer cb) {

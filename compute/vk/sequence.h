@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "compute/vk/buffer.h"
+#include "compute/vk/device_info.h"
 #include "compute/vk/handle.h"
 #include "compute/vk/pipeline.h"
 
@@ -78,14 +79,19 @@ struct SequenceOptions {
   // so each dispatch's start and end and the barrier gaps between dispatches
   // are known (the step timeline).
   bool dispatch_intervals = false;
+  // (Needs timestamps: DeviceInfo::timestamp_valid_bits > 0; throws ts::Error otherwise.)
   // A pipeline-statistics query around each dispatch counting compute-shader
   // invocations (needs DeviceInfo::pipeline_statistics; throws ts::Error otherwise).
   bool invocation_counts = false;
   // Trace mode: every dispatch runs its shader's traced build (the same shader
   // compiled with a wrapper main that records each workgroup's start and end
   // with the shader clock into a buffer the Sequence owns). Needs
-  // DeviceInfo::shader_clock and `traced_pipelines` (throws ts::Error otherwise).
-  // Workgroups whose linear index is max_trace_workgroups or more are not recorded.
+  // DeviceInfo::shader_clock with shader_device_clock (the wrapper reads the
+  // device-wide clock, so workgroups can be compared) and `traced_pipelines`
+  // (throws ts::Error otherwise; see CheckTraceSupport). Workgroups whose
+  // linear index is max_trace_workgroups or more are not recorded. Trace mode
+  // also records each dispatch's start timestamp (as dispatch_intervals does),
+  // against which the 32-bit clock values are unwrapped.
   bool trace_workgroups = false;
   uint32_t max_trace_workgroups = 1u << 16;
   PipelineCache* traced_pipelines = nullptr;
@@ -103,12 +109,21 @@ struct WorkgroupRecord {
   uint64_t start_ticks = 0, end_ticks = 0;
 };
 
+// Throws ts::Error, naming what is missing, when `options` asks for trace mode
+// and the device cannot run it (no shader clock, or no device-wide clock) or
+// no traced_pipelines cache was given. Does nothing otherwise.
+void CheckTraceSupport(const DeviceInfo& device, const SequenceOptions& options);
+
 struct DispatchTrace {
   std::vector<WorkgroupRecord> records;  // one per recorded workgroup, by index
   uint64_t workgroups = 0;               // the dispatch's total workgroup count
-  // Nanoseconds per shader-clock tick: 1 where the shader clock is known to
-  // run on the timestamp clock (checked against the dispatch's timestamps),
-  // else estimated from the dispatch's measured duration; 0 when unknown.
+  // Nanoseconds per shader-clock tick: the timestamp period (1 on drivers
+  // whose timestamps count nanoseconds, such as lavapipe) where the shader
+  // clock is found to run on the timestamp clock (every record lies inside
+  // the dispatch's timestamps, give or take 100 us + 10%); then
+  // start_ticks * ns_per_tick is on the ReadDispatchIntervals timeline. Else
+  // estimated from the dispatch's measured duration over the records' span
+  // (ticks then count from an arbitrary origin); 0 when unknown (no timestamps).
   double ns_per_tick = 0;
 };
 
@@ -124,19 +139,29 @@ class Sequence {
 
   // Records every dispatch of `slot`, preceded by a barrier against whatever the
   // command buffer did before, with barriers between dependent dispatches and a
-  // timestamp after each.
+  // timestamp after each. The instruments asked for in SequenceOptions are
+  // recorded too (their queries reset first; in trace mode this slot's records
+  // are zeroed first). Record RecordComputeToHostBarrier after the last
+  // Record before reading a workgroup trace.
   void Record(VkCommandBuffer command_buffer, uint32_t slot = 0) const;
 
   // GPU nanoseconds of each dispatch in `slot`'s last recording, once the
   // command buffer has completed. Time i runs from the end of dispatch i-1 to
   // the end of dispatch i, so it includes the barrier before dispatch i.
   std::vector<double> ReadDispatchTimesNs(uint32_t slot = 0) const;
-  // With SequenceOptions::dispatch_intervals: each dispatch's start and end.
+  // With SequenceOptions::dispatch_intervals (or trace_workgroups): each
+  // dispatch's start (the timestamp after its barrier) and end, in ns on the
+  // timestamp clock (ticks x timestampPeriod, masked to timestampValidBits and
+  // unwrapped relative to the slot's first timestamp). Throws ts::Error when
+  // the option was not set.
   std::vector<DispatchInterval> ReadDispatchIntervals(uint32_t slot = 0) const;
   // With SequenceOptions::invocation_counts: compute-shader invocations each
-  // dispatch ran, as the pipeline-statistics query counted them.
+  // dispatch ran, as the pipeline-statistics query counted them. Throws
+  // ts::Error when the option was not set.
   std::vector<uint64_t> ReadInvocationCounts(uint32_t slot = 0) const;
-  // With SequenceOptions::trace_workgroups: per dispatch, its workgroups' records.
+  // With SequenceOptions::trace_workgroups: per dispatch, its workgroups' records
+  // (the trace buffer must have been made visible to the host, see Record).
+  // Throws ts::Error when the option was not set.
   std::vector<DispatchTrace> ReadWorkgroupTrace(uint32_t slot = 0) const;
   const SequenceOptions& options() const { return options_; }
 
@@ -147,6 +172,8 @@ class Sequence {
   bool has_timestamps() const { return static_cast<bool>(query_pool_); }
 
  private:
+  void CreateTraceBuffer();
+
   Context* context_ = nullptr;
   std::vector<Dispatch> dispatches_;
   std::vector<bool> barrier_before_;  // per dispatch: wait for earlier writes / reads
@@ -156,6 +183,18 @@ class Sequence {
   std::vector<VkDescriptorSet> descriptor_sets_;  // [slot * dispatches + i]
   std::vector<UniqueBufferView> texel_views_;
   UniqueQueryPool query_pool_;
+  // The pipeline each dispatch binds: its own, or in trace mode its traced build.
+  std::vector<const Pipeline*> pipelines_;
+  UniqueQueryPool start_query_pool_;       // [slot * dispatches + i]: timestamp before dispatch i
+  UniqueQueryPool statistics_query_pool_;  // [slot * dispatches + i]: invocations of dispatch i
+  // Trace mode: one region of uvec4 records per dispatch per slot in one
+  // host-visible buffer, each bound at set 1 binding 0 with its own set.
+  Buffer trace_buffer_;
+  std::vector<uint64_t> trace_offsets_;       // [slot * dispatches + i]: bytes
+  std::vector<uint32_t> trace_record_counts_; // per dispatch
+  uint64_t trace_slot_bytes_ = 0;             // one slot's regions, contiguous
+  UniqueDescriptorPool trace_descriptor_pool_;
+  std::vector<VkDescriptorSet> trace_sets_;   // [slot * dispatches + i]
 };
 
 // Makes all compute-shader writes recorded so far visible to the host, for a
