@@ -42,6 +42,11 @@ constexpr const char* kUsage =
     "  presets                list the built-in models\n"
     "  bench                  SGEMM and MLP training/inference throughput on the device\n"
     "      --serve              JSON-lines mode driven by tests/bench/run.sh (vs numpy/PyTorch)\n"
+    "      --ceilings           the device's measured bandwidth, FLOP/s, transfers and dispatch\n"
+    "                           overhead (cached per device; --remeasure measures again)\n"
+    "      --model MODEL        per-kernel table of one training step of MODEL against the ceilings\n"
+    "                           (--batch N, --steps N, --data SPEC, --trace: trace-mode overhead)\n"
+    "      --json               one JSON object instead of text (with --ceilings or --model)\n"
     "\n"
     "Options for every command:\n"
     "  --device N             use Vulkan device N (see `tensorscope devices`)\n"
@@ -262,7 +267,8 @@ int RunCommandLine(int argc, char** argv) {
                                                                  "save", "resume", "weight-decay", "momentum",
                                                                  "validation-fraction", "steps-per-submit"});
   try {
-    if (command == "help" || (!words.empty() && words[0] == "--help")) {
+    // `bench --help` explains bench's own modes; every other --help prints the overview.
+    if (command == "help" || (command != "bench" && !words.empty() && words[0] == "--help")) {
       std::printf("%s", kUsage);
       return 0;
     }

@@ -21,6 +21,7 @@
 #include "ui/controller.h"
 #include "ui/panels/data_panel.h"
 #include "ui/panels/gpu_panel.h"
+#include "ui/panels/insight_panel.h"
 #include "ui/panels/inside_panel.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/training_panel.h"
@@ -62,6 +63,10 @@ void PlacePanels(const ImVec2& display) {
   ImGui::SetWindowCollapsed("###Inside", true, ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("###Inside", ImVec2(left, display.y - inside_bar), ImGuiCond_FirstUseEver);
   ImGui::SetWindowSize("###Inside", ImVec2(centre + right, display.y * 0.62f), ImGuiCond_FirstUseEver);
+  // GPU insight opens (from the GPU panel) over the Training column and most of the GPU column.
+  ImGui::SetWindowPos("GPU insight", ImVec2(left - display.x * 0.06f, display.y * 0.04f), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("GPU insight", ImVec2(centre + right * 0.7f + display.x * 0.06f, display.y * 0.86f),
+                       ImGuiCond_FirstUseEver);
 }
 
 // Error and info notices, bottom centre, until dismissed (errors) or for a few seconds (info).
@@ -108,7 +113,8 @@ class TestLog {
     const ui::InsideView& inside = state.inside;
     std::string snapshot = nn::SessionStateName(state.training.state) + std::to_string(state.notices.size()) +
                            std::to_string(state.dirty) + state.project_path + std::to_string(inside.open) +
-                           inside.drawn.tab +
+                           inside.drawn.tab + state.insight.drawn.tab + std::to_string(state.insight.open) +
+                           std::to_string(state.insight.ceilings != nullptr) +
                            std::to_string(inside.canvas_prediction ? inside.canvas_prediction->request : 0);
     if (snapshot == last_snapshot_ && now - last_write_ < 1.0) return;
     last_snapshot_ = snapshot;
@@ -147,6 +153,7 @@ class TestLog {
                                          {"predicted", example.predicted}, {"confidence", example.confidence}});
     }
     WriteInside(state, line);
+    WriteInsight(state, line);
     out_ << line.dump() << std::endl;
   }
 
@@ -194,6 +201,33 @@ class TestLog {
                       {"ms", probe->seconds * 1e3}};
   }
 
+  // The GPU insight window: which tab it drew and what was in it, and what the session sent for it.
+  static void WriteInsight(const ui::AppState& state, nlohmann::json& line) {
+    const ui::InsightView& insight = state.insight;
+    const ui::InsightView::Drawn& drawn = insight.drawn;
+    line["insight_open"] = insight.open;
+    line["insight_tab"] = drawn.tab;
+    line["insight_drawn"] = {{"rows", drawn.rows},
+                             {"dots", drawn.dots},
+                             {"timeline_events", drawn.timeline_events},
+                             {"bandwidth_points", drawn.bandwidth_points},
+                             {"memory_categories", drawn.memory_categories},
+                             {"occupancy_kernels", drawn.occupancy_kernels},
+                             {"device_extensions", drawn.device_extensions},
+                             {"workgroup_records", drawn.workgroup_records},
+                             {"experiments", drawn.experiments},
+                             {"ceilings", drawn.ceilings}};
+    line["insight"] = {{"selected_layer", insight.selected_layer},
+                       {"ceilings", insight.ceilings != nullptr},
+                       {"measuring", insight.measuring},
+                       {"profile_step", insight.profile ? int64_t(insight.profile_step) : int64_t(-1)},
+                       {"trace", insight.trace != nullptr},
+                       {"trace_requested", insight.trace_requested},
+                       {"experiments", insight.experiments.size()},
+                       {"export_message", insight.export_message},
+                       {"export_failed", insight.export_failed}};
+  }
+
   std::ofstream out_;
   std::string last_snapshot_;
   double last_write_ = -1e9;
@@ -225,6 +259,10 @@ int RunGui(const std::vector<std::string>& words) {
   state.device_name = context->info().name;
   state.device_type = std::string(vk::DeviceTypeName(context->info().type)) + ", " + context->info().driver_name +
                       " " + context->info().driver_info;
+  state.device = &context->info();
+  state.context = context.get();
+  // The ceilings the roofline and "% of peak" are relative to: cached per device after the first run.
+  ui::MeasureCeilings(state, false);
   ui::Autosaver autosaver;
   if (auto path = args.String("project")) {
     try {
@@ -259,6 +297,7 @@ int RunGui(const std::vector<std::string>& words) {
     ui::DrawTrainingPanel(state);
     ui::DrawGpuPanel(state);
     ui::DrawInsidePanel(state);
+    ui::DrawInsightPanel(state);
     DrawNotices(state);
     glfwSetWindowTitle(window, ui::WindowTitle(state).c_str());
     if (quitting) {

@@ -2,9 +2,17 @@
 // message and a non-zero exit, and nothing crashes.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "compute/profile/ceilings.h"
+#include "compute/vk/context.h"
 #include "support/cli.h"
 
 namespace ts {
@@ -201,6 +209,110 @@ TEST(Cli, UnknownCommandAndOption) {
   r = RunTensorscope("train spiral-mlp --epochz 3");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.output, "unknown option --epochz");
+}
+
+// The JSON object a --json command printed: its last line that starts with '{'
+// (the validation layer or the driver may print lines of their own).
+nlohmann::json LastJsonLine(const std::string& output) {
+  std::istringstream lines(output);
+  std::string line, last;
+  while (std::getline(lines, line))
+    if (!line.empty() && line[0] == '{') last = line;
+  return nlohmann::json::parse(last, nullptr, false);
+}
+
+// A fresh cache directory for one test.
+std::filesystem::path FreshCacheDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("tensorscope_cli_" + std::to_string(getpid()) + "_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST(Cli, BenchCeilingsMeasuresOnceThenReadsTheCache) {
+  const std::filesystem::path cache = FreshCacheDir("ceilings");
+  const std::string env = "XDG_CACHE_HOME=" + cache.string();
+  testing::CommandResult r = RunTensorscope("bench --ceilings --json", env);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json first = LastJsonLine(r.output);
+  ASSERT_TRUE(first.is_object()) << r.output;
+  EXPECT_FALSE(first["from_cache"].get<bool>());
+  for (const char* field : {"bandwidth_gbs", "fp32_gflops", "upload_gbs", "download_gbs", "single_dispatch_us"})
+    EXPECT_GT(first[field].get<double>(), 0) << field;
+  EXPECT_EQ(first["cache_file"], (cache / "tensorscope" / "ceilings.json").string());
+  EXPECT_TRUE(std::filesystem::exists(cache / "tensorscope" / "ceilings.json"));
+  r = RunTensorscope("bench --ceilings", env);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "cached in");
+  EXPECT_CONTAINS(r.output, first["measured_at"].get<std::string>());
+  EXPECT_CONTAINS(r.output, "efficiency = achieved / peak");
+  r = RunTensorscope("bench --ceilings --json", env);
+  EXPECT_TRUE(LastJsonLine(r.output)["from_cache"].get<bool>()) << r.output;
+  std::filesystem::remove_all(cache);
+}
+
+TEST(Cli, BenchModelPrintsAKernelTableWhoseSharesSumToOne) {
+  // Cached ceilings of the default device, so the run measures nothing but the model.
+  const std::filesystem::path cache = FreshCacheDir("model");
+  std::vector<vk::DeviceInfo> devices = vk::ListDevices();
+  std::string reason;
+  const vk::DeviceInfo& device = devices[vk::ChooseDefaultDevice(devices, &reason)];
+  profile::Ceilings ceilings;
+  ceilings.bandwidth_gbs = 10, ceilings.fp32_gflops = 100, ceilings.upload_gbs = ceilings.download_gbs = 1;
+  nlohmann::json entry = profile::CeilingsJson(ceilings);
+  entry["measured_at"] = "2026-01-02T03:04:05Z";
+  std::filesystem::create_directories(cache / "tensorscope");
+  std::ofstream(cache / "tensorscope" / "ceilings.json") << nlohmann::json{{profile::CeilingsCacheKey(device), entry}}.dump();
+
+  testing::CommandResult r =
+      RunTensorscope("bench --model spiral-mlp --batch 32 --steps 4 --json --validate", "XDG_CACHE_HOME=" + cache.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json out = LastJsonLine(r.output);
+  ASSERT_TRUE(out.is_object()) << r.output;
+  EXPECT_EQ(out["batch"], 32);
+  EXPECT_EQ(out["model"], "spiral-mlp");
+  EXPECT_TRUE(out["ceilings"]["from_cache"].get<bool>());
+  EXPECT_EQ(out["ceilings"]["measured_at"], "2026-01-02T03:04:05Z");
+  EXPECT_GT(out["step_gpu_ns"].get<double>(), 0);
+  const nlohmann::json& table = out["kernel_table"];
+  ASSERT_TRUE(table.is_array());
+  ASSERT_GE(table.size(), 4u);
+  double shares = 0, time = 0;
+  size_t dispatches = 0;
+  bool has_matmul = false;
+  for (const nlohmann::json& row : table) {
+    shares += row["share"].get<double>();
+    time += row["time_ns"].get<double>();
+    dispatches += row["dispatches"].size();
+    has_matmul = has_matmul || row["kernel"] == "matmul";
+    // % of peak against the cached (made-up) ceilings: 100 GFLOP/s, 10 GB/s.
+    EXPECT_NEAR(row["percent_peak_flops"].get<double>(), row["gflops"].get<double>(), 1e-6);
+    EXPECT_NEAR(row["percent_peak_bandwidth"].get<double>(), 10 * row["gbs"].get<double>(), 1e-6);
+    EXPECT_NE(row["bound"], "?") << row.dump();
+    EXPECT_FALSE(row["invocation_mismatch"].get<bool>()) << row.dump();
+  }
+  EXPECT_NEAR(shares, 1.0, 1e-6);
+  EXPECT_NEAR(time, out["step_gpu_ns"].get<double>(), 1e-6 * time);
+  EXPECT_EQ(dispatches, out["dispatches_per_step"].get<size_t>());
+  EXPECT_TRUE(has_matmul);
+
+  r = RunTensorscope("bench --model spiral-mlp --batch 16 --steps 2", "XDG_CACHE_HOME=" + cache.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* part : {"Device:", "cached in", "Per-kernel table", "GFLOP/s", "matmul", "GPU time per training step"})
+    EXPECT_CONTAINS(r.output, part);
+  std::filesystem::remove_all(cache);
+}
+
+TEST(Cli, BenchOptionsThatNeedAMode) {
+  testing::CommandResult r = RunTensorscope("bench --batch 4");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "--batch needs --model");
+  r = RunTensorscope("bench --model no-such-model");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "no-such-model");
+  r = RunTensorscope("bench --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_CONTAINS(r.output, "--model NAME_OR_FILE");
 }
 
 }  // namespace

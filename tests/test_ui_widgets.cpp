@@ -16,7 +16,9 @@
 
 #include "imgui.h"
 #include "ui/widgets/bar_chart.h"
+#include "ui/widgets/gantt.h"
 #include "ui/widgets/heatmap.h"
+#include "ui/widgets/insight_charts.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui {
@@ -244,6 +246,88 @@ TEST(Decimate, SparseDataIsKeptWholeAndLogSkipsNonPositive) {
 // ---------------------------------------------------------------------------
 // Widgets, headless
 // ---------------------------------------------------------------------------
+
+
+// ---------------------------------------------------------------------------
+// GPU insight helpers: lanes, in-flight steps, stacking, roofline geometry
+// ---------------------------------------------------------------------------
+
+TEST(AssignLanes, ReusesTheLowestFreeLaneAndNeverOverlaps) {
+  const std::vector<Interval> intervals = {{0, 10}, {2, 5}, {5, 8}, {10, 12}, {3, 11}, {11, 13}};
+  uint32_t lanes = 0;
+  const std::vector<uint32_t> lane = AssignLanes(intervals, &lanes);
+  EXPECT_EQ(lane, (std::vector<uint32_t>{0, 1, 1, 0, 2, 1}));
+  EXPECT_EQ(lanes, 3u);
+  for (size_t a = 0; a < intervals.size(); ++a)
+    for (size_t b = a + 1; b < intervals.size(); ++b)
+      if (lane[a] == lane[b])
+        EXPECT_TRUE(intervals[a].end <= intervals[b].start || intervals[b].end <= intervals[a].start) << a << " " << b;
+  EXPECT_TRUE(AssignLanes({}, &lanes).empty());
+  EXPECT_EQ(lanes, 0u);
+}
+
+TEST(InFlightSteps, CountsOpenIntervalsAsAStepCurve) {
+  const std::vector<Interval> intervals = {{0, 4}, {1, 3}, {4, 6}};  // the third starts when the first ends
+  std::vector<double> x, y;
+  EXPECT_EQ(InFlightSteps(intervals, x, y), 2u);
+  EXPECT_EQ(x, (std::vector<double>{0, 0, 1, 1, 3, 3, 6, 6}));
+  EXPECT_EQ(y, (std::vector<double>{0, 1, 1, 2, 2, 1, 1, 0}));
+  EXPECT_TRUE(std::is_sorted(x.begin(), x.end()));
+  EXPECT_EQ(InFlightSteps({}, x, y), 0u);
+  EXPECT_TRUE(x.empty() && y.empty());
+}
+
+TEST(Stacking, TopGroupsAndCumulativeLayers) {
+  const std::vector<double> totals = {3, 9, kNaN, 9, 1};
+  EXPECT_EQ(TopGroups(totals, 3), (std::vector<size_t>{1, 3, 0}));
+  EXPECT_EQ(TopGroups(totals, 10).size(), 5u);
+  std::vector<std::vector<double>> layers = {{1, 2, 3}, {10, kNaN, 30}, {100}};
+  StackCumulative(layers);
+  EXPECT_EQ(layers[0], (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(layers[1], (std::vector<double>{11, 2, 33}));
+  EXPECT_EQ(layers[2], (std::vector<double>{111, 2, 33}));
+}
+
+TEST(ThinHistory, HalvesKeepingFirstAndNewest) {
+  std::vector<double> x = {1, 2, 3, 4, 5, 6};
+  std::vector<std::vector<double>> ys = {{10, 20, 30, 40, 50, 60}};
+  ThinHistory(x, ys, 4);
+  EXPECT_EQ(x, (std::vector<double>{1, 3, 5, 6}));
+  EXPECT_EQ(ys[0], (std::vector<double>{10, 30, 50, 60}));
+  ThinHistory(x, ys, 4);  // within the limit: unchanged
+  EXPECT_EQ(x.size(), 4u);
+}
+
+TEST(Roofline, CeilingRidgeRangesAndDots) {
+  EXPECT_DOUBLE_EQ(RidgeIntensity(100, 20), 5.0);
+  EXPECT_EQ(RidgeIntensity(0, 20), 0.0);
+  // Ridge inside: slope, ridge, flat roof.
+  std::vector<ChartPoint> roof = RooflineCeiling(100, 20, 0.1, 100);
+  ASSERT_EQ(roof.size(), 3u);
+  EXPECT_DOUBLE_EQ(roof[0].y, 2.0);
+  EXPECT_DOUBLE_EQ(roof[1].x, 5.0);
+  EXPECT_DOUBLE_EQ(roof[1].y, 100.0);
+  EXPECT_DOUBLE_EQ(roof[2].y, 100.0);
+  // Ridge right of the range: the slope only.
+  roof = RooflineCeiling(100, 20, 0.1, 1);
+  ASSERT_EQ(roof.size(), 2u);
+  EXPECT_DOUBLE_EQ(roof[1].y, 20.0);
+  EXPECT_TRUE(RooflineCeiling(0, 20, 0.1, 1).empty());
+  EXPECT_TRUE(RooflineCeiling(100, 20, 1, 0.1).empty());
+  // Log range: padded decades; nothing positive gives 1..10.
+  const std::vector<double> values = {0.5, 50, -1, kNaN, kInf};
+  ChartPoint range = LogRangeOf(values, 0.5);
+  EXPECT_NEAR(std::log10(range.x), std::log10(0.5) - 0.5, 1e-9);
+  EXPECT_NEAR(std::log10(range.y), std::log10(50) + 0.5, 1e-9);
+  range = LogRangeOf(std::vector<double>{0.0}, 0.5);
+  EXPECT_EQ(range.x, 1.0);
+  EXPECT_EQ(range.y, 10.0);
+  // Dot area proportional to share: a quarter of the share, half the radius.
+  EXPECT_FLOAT_EQ(DotRadius(1.0, 20), 20.0f);
+  EXPECT_FLOAT_EQ(DotRadius(0.25, 20), 10.0f);
+  EXPECT_FLOAT_EQ(DotRadius(0.0, 20, 3), 3.0f);
+  EXPECT_FLOAT_EQ(DotRadius(kNaN, 20, 3), 3.0f);
+}
 
 class Widgets : public testing::Test {
  protected:
@@ -709,6 +793,31 @@ TEST_F(Widgets, BarChartsHandleOddValuesAndReportHover) {
   Frame([&] { hovered = StackedBar("stack", segments, {.width = 1000}); }, ImVec2(origin_.x + 900, origin_.y + 5));
   EXPECT_EQ(hovered, 3);
   Frame([&] { StackedBar("empty", std::span<const StackedSegment>{}); });
+}
+
+
+TEST_F(Widgets, StackedFilledPlotAndGanttDrawAndReportHover) {
+  std::vector<double> x = {1, 2, 3, 4}, low = {1, 2, 1, 2}, high = {3, 4, 3, 4};
+  PlotState view;
+  const PlotSeries series[] = {{.label = "b", .x = x, .y = high, .fill = true}, {.label = "a", .x = x, .y = low, .fill = true}};
+  EXPECT_GT(Vertices(Frame([&] { Plot("stacked", view, {.size = ImVec2(400, 200)}, series); })), 0);
+  EXPECT_LE(view.y_min, 1.0);
+  EXPECT_GE(view.y_max, 4.0);
+
+  GanttState gantt;
+  const char* const rows[] = {"host", "device"};
+  const GanttBar bars[] = {{0, 0, 100, 0, "submit"}, {1, 10, 60, 0, "dense forward"}, {1, 60, 61, 0, "barrier", nullptr, true}};
+  int hovered = -2;
+  Frame([&] { hovered = Gantt("gantt", gantt, rows, bars, {.size = ImVec2(400, 100)}); });
+  EXPECT_EQ(hovered, -1);
+  EXPECT_LT(gantt.x_min, 0.5);
+  EXPECT_GT(gantt.x_max, 99.5);
+  // The mouse over the device bar's middle hovers it.
+  const float x_mid = gantt.data_min.x + (gantt.data_max.x - gantt.data_min.x) * float((35 - gantt.x_min) / (gantt.x_max - gantt.x_min));
+  const float y_device = gantt.data_min.y + (gantt.data_max.y - gantt.data_min.y) * 0.75f;
+  Frame([&] { hovered = Gantt("gantt", gantt, rows, bars, {.size = ImVec2(400, 100)}); }, ImVec2(x_mid, y_device));
+  Frame([&] { hovered = Gantt("gantt", gantt, rows, bars, {.size = ImVec2(400, 100)}); }, ImVec2(x_mid, y_device));
+  EXPECT_EQ(hovered, 1);
 }
 
 }  // namespace

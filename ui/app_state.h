@@ -15,6 +15,11 @@
 #include "compute/nn/model.h"
 #include "compute/nn/session.h"
 #include "compute/nn/train_config.h"
+#include "compute/profile/ceilings.h"
+#include "compute/profile/experiment.h"
+#include "compute/profile/kernel_table.h"
+#include "compute/vk/context.h"
+#include "compute/vk/device_info.h"
 
 namespace ts::ui {
 
@@ -116,6 +121,53 @@ struct InsideView {
   } drawn;
 };
 
+// The "GPU insight" window: per-kernel table, bandwidth over time, roofline,
+// step timeline, memory, occupancy, device facts and ceilings. Everything here
+// is updated from session events (never per frame from the GPU).
+struct InsightView {
+  bool open = false;                 // the window is shown (profiles are requested only then)
+  double last_profile_request = -1e9;  // ImGui::GetTime() of the last RequestProfile
+  // The shared selection: a layer (index into ModelDesc::layers, -1: none),
+  // set by a kernel row, the Model panel's layer table or the network diagram.
+  int selected_layer = -1;
+  // Ceilings: the latest kCeilings answer, and whether a measurement is under way.
+  std::shared_ptr<const profile::CachedCeilings> ceilings;
+  bool measuring = false;
+  // The latest profiled submission (timeline, invocation counts) and the latest trace.
+  std::shared_ptr<const nn::StepProfile> profile;
+  uint64_t profile_step = 0;
+  std::shared_ptr<const nn::StepProfile> trace;
+  uint64_t trace_step = 0;
+  bool trace_requested = false;
+  // Per-kernel table: rebuilt at most a few times a second from the averaged times.
+  std::vector<profile::KernelRow> rows;
+  double rows_built_at = -1e9;
+  profile::KernelColumn sort_column = profile::KernelColumn::kTime;
+  bool sort_ascending = false;
+  // Bandwidth history: x = global step, per kernel family the GB/s it contributes
+  // to the step's achieved bandwidth (its bytes / the step's GPU time).
+  std::vector<std::string> families;       // kernel family per group
+  std::vector<size_t> family_of_dispatch;  // dispatch -> group
+  std::vector<double> bandwidth_x;
+  std::vector<std::vector<double>> bandwidth_by_family;
+  // Memory of the plan (from kStep events).
+  nn::MemoryUse plan_memory;
+  uint64_t dataset_bytes = 0;
+  // "Try it" experiments, newest last.
+  std::vector<profile::ExperimentResult> experiments;
+  bool experiment_running = false;
+  std::string export_path = "tensorscope-trace.json";
+  std::string export_message;              // the result of the last export
+  bool export_failed = false;
+  // What the window drew in its last frame (for the GUI tests' log).
+  struct Drawn {
+    std::string tab;
+    uint32_t rows = 0, dots = 0, timeline_events = 0, bandwidth_points = 0, memory_categories = 0,
+             occupancy_kernels = 0, device_extensions = 0, workgroup_records = 0, experiments = 0;
+    bool ceilings = false;
+  } drawn;
+};
+
 // A message shown to the user (an error banner, or a note).
 struct Notice {
   enum class Level { kInfo, kError } level = Level::kInfo;
@@ -137,9 +189,13 @@ struct AppState {
   nn::TrainingSession* session = nullptr;  // owned by the app
   TrainingView training;
   InsideView inside;
+  InsightView insight;
   std::deque<Notice> notices;
 
   std::string device_name, device_type;  // for the GPU panel
+  // The device's facts and context (owned by the app; null in tests without a device).
+  const vk::DeviceInfo* device = nullptr;
+  const vk::Context* context = nullptr;
 
   void Notify(Notice::Level level, std::string text);
 };

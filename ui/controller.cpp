@@ -6,6 +6,7 @@
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
 #include "ui/project.h"
+#include "ui/widgets/insight_charts.h"
 
 namespace ts::ui {
 namespace {
@@ -21,6 +22,42 @@ constexpr uint32_t kBoundaryResolution = 48;
 void AddPoint(Series& series, double x, double y) {
   series.x.push_back(x);
   series.y.push_back(y);
+}
+
+// The bandwidth chart's history is thinned past this many steps (every other one dropped).
+constexpr size_t kBandwidthHistory = 4096;
+
+// Groups the step's dispatches by kernel family for the bandwidth chart.
+void GroupDispatchesByFamily(InsightView& insight, const std::vector<nn::DispatchInfo>& dispatches) {
+  std::vector<std::string> families;
+  std::vector<size_t> family_of(dispatches.size());
+  for (size_t i = 0; i < dispatches.size(); ++i) {
+    auto it = std::find(families.begin(), families.end(), dispatches[i].kernel);
+    if (it == families.end()) it = families.insert(families.end(), dispatches[i].kernel);
+    family_of[i] = static_cast<size_t>(it - families.begin());
+  }
+  if (families == insight.families && family_of == insight.family_of_dispatch) return;
+  insight.families = std::move(families);
+  insight.family_of_dispatch = std::move(family_of);
+  insight.bandwidth_x.clear();
+  insight.bandwidth_by_family.assign(insight.families.size(), {});
+  insight.rows.clear();
+  insight.rows_built_at = -1e9;
+}
+
+// One step's achieved bandwidth, split by kernel family: each family's bytes
+// over the whole step's GPU time (so the stack adds up to the step's GB/s).
+void RecordBandwidth(InsightView& insight, const std::vector<nn::DispatchInfo>& dispatches, const nn::StepReport& step) {
+  if (dispatches.size() != step.dispatch_ns.size() || insight.family_of_dispatch.size() != dispatches.size()) return;
+  double step_ns = 0;
+  for (double ns : step.dispatch_ns) step_ns += ns;
+  if (!(step_ns > 0)) return;
+  std::vector<double> bytes(insight.families.size(), 0.0);
+  for (size_t i = 0; i < dispatches.size(); ++i)
+    bytes[insight.family_of_dispatch[i]] += double(dispatches[i].cost.bytes_read + dispatches[i].cost.bytes_written);
+  insight.bandwidth_x.push_back(double(step.global_step + 1));
+  for (size_t f = 0; f < bytes.size(); ++f) insight.bandwidth_by_family[f].push_back(bytes[f] / step_ns);
+  ThinHistory(insight.bandwidth_x, insight.bandwidth_by_family, kBandwidthHistory);
 }
 
 }  // namespace
@@ -42,6 +79,7 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
       case nn::SessionEvent::Kind::kStateChanged:
         view.state = event.state;
         if (state.session) view.dispatches = state.session->step_dispatches();
+        GroupDispatchesByFamily(state.insight, view.dispatches);
         break;
       case nn::SessionEvent::Kind::kStep: {
         const nn::StepReport& r = event.step;
@@ -56,6 +94,20 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
           view.samples_per_second = view.samples_per_second == 0 ? rate : 0.9 * view.samples_per_second + 0.1 * rate;
         }
         view.last_step = r;
+        RecordBandwidth(state.insight, view.dispatches, r);
+        state.insight.plan_memory = event.plan_memory;
+        state.insight.dataset_bytes = event.dataset_bytes;
+        if (r.profile) {
+          // A traced submission has workgroup records; a plain profile has none.
+          if (!r.profile->trace.empty()) {
+            state.insight.trace = r.profile;
+            state.insight.trace_step = r.global_step;
+            state.insight.trace_requested = false;
+          } else {
+            state.insight.profile = r.profile;
+            state.insight.profile_step = r.global_step;
+          }
+        }
         break;
       }
       case nn::SessionEvent::Kind::kEpoch: {
@@ -81,11 +133,21 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
       case nn::SessionEvent::Kind::kError:
         view.state = event.state;
         state.Notify(Notice::Level::kError, event.message);
+        state.insight.trace_requested = false;  // e.g. a trace asked of a device without a shader clock
         break;
       case nn::SessionEvent::Kind::kPrediction:
         // Answers come in order; one from before the canvas was cleared is dropped.
         if (event.prediction && event.prediction->request >= state.inside.canvas_first_answer)
           state.inside.canvas_prediction = event.prediction;
+        break;
+      case nn::SessionEvent::Kind::kCeilings:
+        state.insight.ceilings = event.ceilings;
+        state.insight.measuring = false;
+        state.insight.rows_built_at = -1e9;  // % of peak and the bound change
+        break;
+      case nn::SessionEvent::Kind::kExperiment:
+        if (event.experiment) state.insight.experiments.push_back(*event.experiment);
+        state.insight.experiment_running = false;
         break;
     }
   }
@@ -99,6 +161,12 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
 
 void UpdateFromSession(AppState& state) {
   if (state.session) ApplySessionEvents(state, state.session->Poll());
+}
+
+void MeasureCeilings(AppState& state, bool remeasure) {
+  if (!state.session || state.insight.measuring) return;
+  state.session->MeasureCeilings(remeasure);
+  state.insight.measuring = true;
 }
 
 void SendInsideRequest(AppState& state, const nn::InsideRequest& request) {

@@ -31,6 +31,11 @@ void StartTraining(AppState& state);
 // Clears curves and markers (a fresh run).
 void ClearTrainingHistory(TrainingView& view);
 
+// Asks the session's worker for the device's ceilings (cached per device
+// unless `remeasure`); the answer arrives as a kCeilings event. Does nothing
+// while a measurement is under way.
+void MeasureCeilings(AppState& state, bool remeasure);
+
 // Tells the session what the Inside window wants (which probe passes, which
 // sample) when that differs from what it was last told.
 void SendInsideRequest(AppState& state, const nn::InsideRequest& request);

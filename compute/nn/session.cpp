@@ -45,9 +45,14 @@ struct PredictInputCommand {
   std::shared_ptr<const data::Dataset> samples;
   uint64_t request = 0;
 };
+struct ProfileCommand {};
+struct TraceCommand {};
+struct CeilingsCommand { bool remeasure = false; };
+struct ExperimentCommand { profile::ExperimentRequest request; };
 using Command = std::variant<LoadCommand, StartCommand, PauseCommand, StepCommand, StopCommand, ResetCommand,
                              SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand,
-                             SetInsideCommand, PredictInputCommand>;
+                             SetInsideCommand, PredictInputCommand, ProfileCommand, TraceCommand, CeilingsCommand,
+                             ExperimentCommand>;
 
 template <typename... Handlers>
 struct Overloaded : Handlers... {
@@ -260,6 +265,20 @@ struct TrainingSession::Worker {
   void SaveCheckpoint(const std::string& path);
   void SetInside(const InsideRequest& request);
   void PredictInput(const std::shared_ptr<const data::Dataset>& samples, uint64_t request);
+  void RequestProfile(bool trace) {
+    if (!RequireTrainer(trace ? "record a trace" : "profile a step")) return;
+    trace ? trainer->RequestTrace() : trainer->RequestProfile();
+  }
+  void MeasureCeilings(bool remeasure) {
+    SessionEvent event = Event(SessionEvent::Kind::kCeilings);
+    event.ceilings = std::make_shared<profile::CachedCeilings>(profile::LoadOrMeasureCeilings(context, pipelines, remeasure));
+    Emit(std::move(event));
+  }
+  void RunExperiment(const profile::ExperimentRequest& request) {
+    SessionEvent event = Event(SessionEvent::Kind::kExperiment);
+    event.experiment = std::make_shared<profile::ExperimentResult>(profile::RunWorkgroupExperiment(context, pipelines, request));
+    Emit(std::move(event));
+  }
 
   // SessionSetup::test, else validation, else train.
   const data::Dataset& ProbeSet() const {
@@ -385,6 +404,10 @@ void TrainingSession::Worker::Execute(Command& command) {
                    [&](SaveCheckpointCommand& c) { SaveCheckpoint(c.path); },
                    [&](SetInsideCommand& c) { SetInside(c.request); },
                    [&](PredictInputCommand& c) { PredictInput(c.samples, c.request); },
+                   [&](ProfileCommand&) { RequestProfile(false); },
+                   [&](TraceCommand&) { RequestProfile(true); },
+                   [&](CeilingsCommand& c) { MeasureCeilings(c.remeasure); },
+                   [&](ExperimentCommand& c) { RunExperiment(c.request); },
                },
                command);
   } catch (const DivergenceError& e) {
@@ -577,6 +600,8 @@ void TrainingSession::Worker::TrainSubmission(uint32_t max_steps) {
       event.kind = SessionEvent::Kind::kStep;
       event.state = state;
       event.step = std::move(report);
+      event.plan_memory = trainer->plan().memory();
+      event.dataset_bytes = trainer->dataset_device_bytes();
       events.push_back(std::move(event));
     }
   }
@@ -851,6 +876,13 @@ void TrainingSession::SaveCheckpoint(const std::string& path) { worker_->Post(Sa
 void TrainingSession::SetInsideViews(const InsideRequest& request) { worker_->PostReplacing(SetInsideCommand{request}); }
 void TrainingSession::PredictInput(std::shared_ptr<const data::Dataset> samples, uint64_t request) {
   worker_->PostReplacing(PredictInputCommand{std::move(samples), request});
+}
+
+void TrainingSession::RequestProfile() { worker_->PostReplacing(ProfileCommand{}); }
+void TrainingSession::RequestTrace() { worker_->Post(TraceCommand{}); }
+void TrainingSession::MeasureCeilings(bool remeasure) { worker_->PostReplacing(CeilingsCommand{remeasure}); }
+void TrainingSession::RunExperiment(const profile::ExperimentRequest& request) {
+  worker_->Post(ExperimentCommand{request});
 }
 
 std::vector<SessionEvent> TrainingSession::Poll() {

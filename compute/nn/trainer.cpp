@@ -1,6 +1,9 @@
 #include "compute/nn/trainer.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <memory>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -27,13 +30,33 @@ std::vector<std::byte> FeatureBytes(const data::Dataset& dataset) {
   return bytes;
 }
 
+// Registers per invocation from the driver's pipeline statistics, 0 when it
+// reports none. Drivers name it differently ("Register Count", "VGPRs", ...).
+double ReportedRegisters(const vk::Pipeline& pipeline) {
+  for (const vk::ExecutableStatistic& statistic : pipeline.executable_statistics()) {
+    std::string name = statistic.name;
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    bool registers = name.find("register") != std::string::npos || name.find("vgpr") != std::string::npos;
+    if (registers && name.find("spill") == std::string::npos) return statistic.value;
+  }
+  return 0;
+}
+
 std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const std::vector<DispatchRole>& roles) {
   std::vector<DispatchInfo> infos;
   for (size_t i = 0; i < sequence.dispatches().size(); ++i) {
     const vk::Dispatch& d = sequence.dispatches()[i];
-    infos.push_back({d.kernel, d.label, roles[i], d.cost, d.workgroups, d.pipeline->local_size()});
+    DispatchInfo info{d.kernel, d.label, roles[i], d.cost, d.workgroups, d.pipeline->local_size()};
+    info.shader = d.pipeline->shader_name();
+    info.shared_memory_bytes = d.pipeline->shared_memory_bytes();
+    info.registers = ReportedRegisters(*d.pipeline);
+    infos.push_back(std::move(info));
   }
   return infos;
+}
+
+double HostNowNs() {
+  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
 }
 
 }  // namespace
@@ -211,10 +234,11 @@ VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t step
   return cb;
 }
 
-void Trainer::SubmitAndWait(VkCommandBuffer cb, const char* what) {
+void Trainer::SubmitAndWait(VkCommandBuffer cb, const char* what, double* submitted_ns) {
   VkFence fence = fence_.get();
   vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
   context_.Submit(cb, fence);
+  if (submitted_ns) *submitted_ns = HostNowNs();
   vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX), std::string("vkWaitForFences (") + what + ")");
 }
 
@@ -222,12 +246,24 @@ void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepRe
   Require(train_data_ != nullptr, "This trainer was made for evaluation only; it has no training data.");
   stop_requested_ = false;
   while (max_steps > 0 && !finished() && !stop_requested_) {
+    // A profiled submission records the host's moments as it goes.
+    const bool tracing = trace_requested_;
+    const bool profiling = profile_requested_ || tracing;
+    std::vector<profile::TimelineEvent> host_events;
+    auto host_event = [&](const char* name, const char* category, double start_ns) {
+      if (profiling) host_events.push_back({name, category, profile::Lane::kHost, start_ns, HostNowNs()});
+    };
+    const double prepare_start = HostNowNs();
+
     if (permutation_epoch_ != position_.epoch) {
       std::vector<uint32_t> order = EpochOrder(train_data_->count(), config_.seed, position_.epoch, config_.shuffle);
       permutation_->UploadVector(std::span<const uint32_t>(order));
       permutation_epoch_ = position_.epoch;
+      host_event("upload the epoch's sample order", "upload", prepare_start);
     }
     uint32_t steps = std::min({max_steps, config_.steps_per_submit, steps_per_epoch_ - position_.step_in_epoch});
+    if (tracing) steps = 1;  // one traced step is enough to see its waves, and keeps the trace small
+    const double params_start = HostNowNs();
     std::vector<StepReport> reports(steps);
     for (uint32_t s = 0; s < steps; ++s) {
       StepReport& r = reports[s];
@@ -244,20 +280,46 @@ void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepRe
       p.bias_correction1 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta1), double(t)));
       p.bias_correction2 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta2), double(t)));
     }
-    VkCommandBuffer& cb = train_commands_[steps];  // recorded once per step count, then replayed
-    if (cb == VK_NULL_HANDLE) cb = RecordSteps(*train_sequence_, steps);
-    auto start = Clock::now();
-    SubmitAndWait(cb, "training step");
-    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    host_event("write step parameters (mapped memory)", "upload", params_start);
 
+    const double record_start = HostNowNs();
+    const vk::Sequence* sequence = train_sequence_.get();
+    VkCommandBuffer cb = VK_NULL_HANDLE;
+    if (profiling) {
+      sequence = &InstrumentedSequence(tracing);
+      cb = RecordSteps(*sequence, steps);  // recorded afresh: profiled submissions are rare
+      host_event("record the command buffer", "host", record_start);
+    } else {
+      VkCommandBuffer& cached = train_commands_[steps];  // recorded once per step count, then replayed
+      if (cached == VK_NULL_HANDLE) cached = RecordSteps(*train_sequence_, steps);
+      cb = cached;
+    }
+    auto start = Clock::now();
+    const double submit_start = HostNowNs();
+    double submitted = submit_start;
+    try {
+      SubmitAndWait(cb, tracing ? "traced training step" : "training step", &submitted);
+    } catch (...) {
+      if (profiling) vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
+      throw;
+    }
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double wait_end = HostNowNs();
+    if (profiling) {
+      host_events.push_back({"submit", "host", profile::Lane::kHost, submit_start, submitted});
+      host_events.push_back({"wait for the GPU", "host", profile::Lane::kHost, submitted, wait_end});
+    }
+
+    const double readback_start = HostNowNs();
     for (uint32_t s = 0; s < steps; ++s) {
       StepReport& r = reports[s];
       std::array<float, 4> result = plan_->result_slot(s);
       r.loss = result[0];
       r.accuracy = result[2] > 0 ? result[1] / result[2] : 0.0f;
-      r.dispatch_ns = train_sequence_->ReadDispatchTimesNs(s);
+      r.dispatch_ns = sequence->ReadDispatchTimesNs(s);
       r.wall_seconds = seconds / steps;
       if (result[3] != 0.0f || !std::isfinite(r.loss)) {
+        if (profiling) vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
         char lr[32];
         std::snprintf(lr, sizeof lr, "%g", r.learning_rate);
         throw DivergenceError("Training diverged at epoch " + std::to_string(r.epoch + 1) + ", step " +
@@ -266,6 +328,30 @@ void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepRe
                               ". Try a lower learning rate than " + lr + ".");
       }
     }
+    host_event("read loss, accuracy and timestamps", "readback", readback_start);
+    if (profiling) {
+      vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
+      auto result = std::make_shared<StepProfile>();
+      if (prepare_start - previous_submission_end_ns_ < 1e9)  // the same run: the GPU idled in between
+        host_events.insert(host_events.begin(), profile::TimelineEvent{"between submissions (GPU idle)", "gap", profile::Lane::kHost,
+                                                 previous_submission_end_ns_, prepare_start});
+      result->timeline = BuildTimeline(*sequence, steps, std::move(host_events), submitted);
+      if (sequence->options().invocation_counts) result->measured_invocations = sequence->ReadInvocationCounts(0);
+      if (tracing) {
+        result->trace = sequence->ReadWorkgroupTrace(0);
+        result->traced_step_ns = std::accumulate(reports[0].dispatch_ns.begin(), reports[0].dispatch_ns.end(), 0.0);
+        result->untraced_step_ns = last_untraced_step_ns_;
+      }
+      reports[0].profile = std::move(result);
+      profile_requested_ = false;
+      trace_requested_ = false;
+    } else {
+      double total = 0;
+      for (const StepReport& r : reports) total += std::accumulate(r.dispatch_ns.begin(), r.dispatch_ns.end(), 0.0);
+      last_untraced_step_ns_ = total / steps;
+    }
+    previous_submission_end_ns_ = HostNowNs();
+
     position_.global_step += steps;
     position_.step_in_epoch += steps;
     if (position_.step_in_epoch >= steps_per_epoch_) {
@@ -275,6 +361,86 @@ void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepRe
     max_steps -= steps;
     for (const StepReport& r : reports) on_step(r);
   }
+}
+
+const vk::Sequence& Trainer::InstrumentedSequence(bool tracing) {
+  std::unique_ptr<vk::Sequence>& sequence = tracing ? traced_sequence_ : profiled_sequence_;
+  if (!sequence) {
+    const vk::DeviceInfo& device = context_.info();
+    if (tracing)
+      Require(device.shader_clock && device.shader_device_clock,
+              "Trace mode needs a device clock readable from shaders (VK_KHR_shader_clock with shaderDeviceClock), "
+              "which the device '" + device.name + "' does not offer.");
+    vk::SequenceOptions options;
+    options.dispatch_intervals = device.timestamp_valid_bits > 0;
+    options.invocation_counts = device.pipeline_statistics && !tracing;
+    options.trace_workgroups = tracing;
+    options.traced_pipelines = tracing ? &pipelines_ : nullptr;
+    sequence = std::make_unique<vk::Sequence>(context_, train_sequence_->dispatches(),
+                                              tracing ? 1 : config_.steps_per_submit, options);
+  }
+  return *sequence;
+}
+
+profile::StepTimeline Trainer::BuildTimeline(const vk::Sequence& sequence, uint32_t steps,
+                                             std::vector<profile::TimelineEvent> host_events,
+                                             double submitted_ns) const {
+  profile::StepTimeline timeline;
+  timeline.first_global_step = position_.global_step;
+  timeline.steps = steps;
+  timeline.events = std::move(host_events);
+  if (sequence.options().dispatch_intervals) {
+    std::vector<std::vector<vk::DispatchInterval>> intervals(steps);
+    for (uint32_t s = 0; s < steps; ++s) intervals[s] = sequence.ReadDispatchIntervals(s);
+    // Device timestamps onto the host clock: calibrated where the driver can,
+    // else the first dispatch is placed at the moment of submission.
+    double offset = 0;
+    if (std::optional<vk::ClockCalibration> calibration = context_.CalibrateClocks()) {
+      offset = calibration->host_ns - calibration->device_ns;
+      timeline.clocks_calibrated = true;
+    } else if (!intervals[0].empty()) {
+      offset = submitted_ns - intervals[0][0].start_ns;
+    }
+    const std::vector<vk::Dispatch>& dispatches = sequence.dispatches();
+    double previous_end = NAN;
+    for (uint32_t s = 0; s < steps; ++s) {
+      for (size_t i = 0; i < intervals[s].size(); ++i) {
+        const vk::DispatchInterval& interval = intervals[s][i];
+        if (std::isfinite(previous_end) && interval.start_ns > previous_end)
+          timeline.events.push_back({"barrier and launch before " + dispatches[i].label, "barrier",
+                                     profile::Lane::kDevice, previous_end + offset, interval.start_ns + offset,
+                                     int(i), s});
+        timeline.events.push_back({dispatches[i].label, "dispatch", profile::Lane::kDevice,
+                                   interval.start_ns + offset, interval.end_ns + offset, int(i), s});
+        previous_end = interval.end_ns;
+      }
+    }
+  }
+  double origin = INFINITY;
+  for (const profile::TimelineEvent& event : timeline.events) origin = std::min(origin, event.start_ns);
+  for (profile::TimelineEvent& event : timeline.events) event.start_ns -= origin, event.end_ns -= origin;
+  std::stable_sort(timeline.events.begin(), timeline.events.end(),
+                   [](const auto& a, const auto& b) { return a.start_ns < b.start_ns; });
+  return timeline;
+}
+
+void Trainer::RequestProfile() {
+  Require(train_sequence_ != nullptr, "This trainer was made for evaluation only; there is no training step to profile.");
+  InstrumentedSequence(false);
+  profile_requested_ = true;
+}
+
+void Trainer::RequestTrace() {
+  Require(train_sequence_ != nullptr, "This trainer was made for evaluation only; there is no training step to trace.");
+  InstrumentedSequence(true);
+  trace_requested_ = true;
+}
+
+uint64_t Trainer::dataset_device_bytes() const {
+  uint64_t bytes = train_data_ ? train_data_->device_bytes() + permutation_->size() : 0;
+  if (validation_) bytes += validation_->data->device_bytes() + validation_->order->size();
+  if (predict_program_) bytes += predict_program_->data->device_bytes() + predict_program_->order->size();
+  return bytes;
 }
 
 EpochSummary Trainer::RunEpoch(const std::function<void(const StepReport&)>& on_step) {

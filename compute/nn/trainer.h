@@ -188,11 +188,12 @@ class Trainer {
   // Profiles the next submission: its timeline (a timestamp before and after
   // each dispatch, the host's moments) and invocation counts from pipeline
   // statistics; the result rides on that submission's first StepReport.
-  void RequestProfile() { profile_requested_ = true; }
+  // Builds the instrumented step first, so an error (ts::Error) reaches the caller, not the training.
+  void RequestProfile();
   // Runs the next submission as one step in trace mode (every workgroup's
   // start and end from the shader clock); throws ts::Error when the device has
-  // no shader clock. Implies RequestProfile.
-  void RequestTrace() { trace_requested_ = true; }
+  // no shader clock (or a shader has no traced build). Implies RequestProfile.
+  void RequestTrace();
   // Device memory the trainer holds beyond the plan: the resident datasets.
   uint64_t dataset_device_bytes() const;
 
@@ -205,7 +206,13 @@ class Trainer {
   void CheckDataFitsModel(const data::Dataset& dataset, const std::string& role) const;
   // A command buffer with `steps` slots of `sequence`, ending in a host-read barrier.
   VkCommandBuffer RecordSteps(const vk::Sequence& sequence, uint32_t steps);
-  void SubmitAndWait(VkCommandBuffer command_buffer, const char* what);
+  // Sets *submitted_ns (host steady clock) when the driver has taken the submission.
+  void SubmitAndWait(VkCommandBuffer command_buffer, const char* what, double* submitted_ns = nullptr);
+  // The training step with timestamps around each dispatch and invocation
+  // counts, or (tracing) in trace mode; built on first use.
+  const vk::Sequence& InstrumentedSequence(bool tracing);
+  profile::StepTimeline BuildTimeline(const vk::Sequence& sequence, uint32_t steps,
+                                      std::vector<profile::TimelineEvent> host_events, double submitted_ns) const;
   // Also appends each sample's outputs to `outputs` when it is given.
   EvalResult RunEvaluation(EvalProgram& program, std::vector<float>* outputs = nullptr);
   std::unique_ptr<EvalProgram> MakeEvalProgram(const data::Dataset& dataset);
@@ -229,7 +236,8 @@ class Trainer {
   std::atomic<bool> stop_requested_{false};
   bool profile_requested_ = false, trace_requested_ = false;
   std::unique_ptr<vk::Sequence> profiled_sequence_, traced_sequence_;  // built on first use
-  double previous_submission_end_ns_ = 0;  // host steady clock, for the gap before a submission
+  double previous_submission_end_ns_ = -1e18;  // host steady clock, for the gap before a submission
+  double last_untraced_step_ns_ = 0;           // GPU time of a step in the last plain submission
   vk::UniqueCommandPool command_pool_;
   vk::UniqueFence fence_;
   std::map<uint32_t, VkCommandBuffer> train_commands_;  // by step count

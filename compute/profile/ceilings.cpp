@@ -4,10 +4,18 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <system_error>
 #include <vector>
+
+#include "compute/common/error.h"
 
 #include "compute/kernels/copy.h"
 #include "compute/kernels/dispatch_helpers.h"
+#include "compute/nn/model.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/sequence.h"
 #include "shaders/fma_chain.h"
@@ -158,6 +166,121 @@ std::string FormatCeilings(const Ceilings& c) {
       c.bandwidth_gbs, double(c.copy_bytes) / (1 << 20), c.fp32_gflops, c.upload_gbs, c.download_gbs,
       c.empty_submit_us, c.single_dispatch_us, c.batched_dispatch_us, c.fma_result_error);
   return text;
+}
+
+namespace {
+
+// The fields of a Ceilings, by JSON name, so writing and reading cannot drift apart.
+struct CeilingField {
+  const char* name;
+  double Ceilings::*member;
+};
+constexpr CeilingField kCeilingFields[] = {
+    {"bandwidth_gbs", &Ceilings::bandwidth_gbs},
+    {"fp32_gflops", &Ceilings::fp32_gflops},
+    {"fma_result_error", &Ceilings::fma_result_error},
+    {"upload_gbs", &Ceilings::upload_gbs},
+    {"download_gbs", &Ceilings::download_gbs},
+    {"empty_submit_us", &Ceilings::empty_submit_us},
+    {"single_dispatch_us", &Ceilings::single_dispatch_us},
+    {"batched_dispatch_us", &Ceilings::batched_dispatch_us},
+};
+
+std::string NowIso8601Utc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// The cache file's JSON object, or an empty object when it is missing or damaged.
+nlohmann::json ReadCacheObject(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return nlohmann::json::object();
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json cache = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  return cache.is_object() ? cache : nlohmann::json::object();
+}
+
+}  // namespace
+
+nlohmann::json CeilingsJson(const Ceilings& ceilings) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const CeilingField& field : kCeilingFields) json[field.name] = ceilings.*field.member;
+  json["copy_bytes"] = ceilings.copy_bytes;
+  return json;
+}
+
+Ceilings CeilingsFromJson(const nlohmann::json& json) {
+  if (!json.is_object()) throw Error(std::string("ceilings: expected a JSON object, found ") + json.type_name() + ".");
+  Ceilings ceilings;
+  for (const CeilingField& field : kCeilingFields) {
+    auto it = json.find(field.name);
+    if (it == json.end()) throw Error(std::string("ceilings: the field \"") + field.name + "\" is missing.");
+    if (!it->is_number())
+      throw Error(std::string("ceilings: \"") + field.name + "\" should be a number, found " + it->type_name() + ".");
+    ceilings.*field.member = it->get<double>();
+  }
+  auto copy = json.find("copy_bytes");
+  if (copy == json.end()) throw Error("ceilings: the field \"copy_bytes\" is missing.");
+  if (!copy->is_number_unsigned())
+    throw Error(std::string("ceilings: \"copy_bytes\" should be a non-negative integer, found ") + copy->dump() + ".");
+  ceilings.copy_bytes = copy->get<uint64_t>();
+  return ceilings;
+}
+
+std::string CeilingsCacheKey(const vk::DeviceInfo& device) {
+  return device.name + " | " + device.driver_name + " " + device.driver_info + " | Vulkan " +
+         vk::VersionString(device.api_version);
+}
+
+std::filesystem::path DefaultCeilingsCacheFile() {
+  std::filesystem::path root;
+  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache && *cache) {
+    root = cache;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    root = std::filesystem::path(home) / ".cache";
+  } else {
+    return {};
+  }
+  return root / "tensorscope" / "ceilings.json";
+}
+
+CachedCeilings LoadOrMeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, bool remeasure,
+                                     const std::filesystem::path& cache_file, const CeilingOptions& options) {
+  const std::string key = CeilingsCacheKey(context.info());
+  nlohmann::json cache = cache_file.empty() ? nlohmann::json::object() : ReadCacheObject(cache_file);
+  if (!remeasure && cache.contains(key)) {
+    try {
+      const nlohmann::json& entry = cache[key];
+      CachedCeilings cached;
+      cached.ceilings = CeilingsFromJson(entry);
+      cached.measured_at = entry.at("measured_at").get<std::string>();
+      cached.from_cache = true;
+      return cached;
+    } catch (const std::exception&) {
+      // A damaged entry is measured over below.
+    }
+  }
+  CachedCeilings measured;
+  measured.ceilings = MeasureCeilings(context, pipelines, options);
+  measured.measured_at = NowIso8601Utc();
+  if (!cache_file.empty()) {
+    nlohmann::json entry = CeilingsJson(measured.ceilings);
+    entry["measured_at"] = measured.measured_at;
+    cache[key] = std::move(entry);
+    try {
+      std::error_code ignored;
+      std::filesystem::create_directories(cache_file.parent_path(), ignored);
+      nn::WriteFileAtomically(cache_file.string(), cache.dump(2) + "\n");
+    } catch (const Error&) {
+      // A cache that cannot be written only costs a measurement next time.
+    }
+  }
+  return measured;
 }
 
 }  // namespace ts::profile

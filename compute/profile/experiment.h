@@ -16,11 +16,18 @@
 
 namespace ts::profile {
 
+// The kernels run as a plan records them, with fixed settings: bias_act and
+// bias_act_back with a bias and ReLU (the backward with its bias-gradient
+// workspace; only its first dispatch, the re-specialised one, is timed);
+// optimizer as Adam; copy as is.
 struct ExperimentRequest {
   std::string kernel;            // one of ExperimentKernels()
   std::array<uint32_t, 2> shape{};  // the problem, as ExperimentShapeHelp(kernel) says (e.g. rows, columns)
   uint32_t workgroup_size = 64;  // invocations per workgroup to try
-  uint32_t repeats = 5;          // timed runs; the median is reported
+  uint32_t repeats = 5;          // timed runs; the median is reported (1..100)
+  // Also compare the warm-up run's outputs with the double-precision CPU
+  // reference (compute/reference/): a download and a CPU pass more.
+  bool check = false;
 };
 
 struct ExperimentResult {
@@ -29,6 +36,11 @@ struct ExperimentResult {
   uint32_t shared_memory_bytes = 0;
   double median_ns = 0, best_ns = 0;  // GPU time (timestamps)
   double gbs = 0, gflops = 0;         // declared cost / median time
+  std::string shader;                 // the shader variant that ran, e.g. "bias_act_vec4"
+  std::string note;                   // e.g. how the kernel adjusted the workgroup size asked for
+  // With ExperimentRequest::check: the largest |GPU - CPU| / (1 + |CPU|) over
+  // every output element; -1 when not checked.
+  double max_error = -1;
   std::string error;                  // why it could not run ("" when it ran)
 };
 

@@ -32,10 +32,29 @@ struct MemoryMap {
 MemoryMap BuildMemoryMap(const nn::MemoryUse& plan, uint64_t dataset_bytes, uint64_t staging_bytes,
                          const std::vector<vk::HeapBudget>& heaps);
 
+// The two device facts a plan's memory depends on beyond the shapes.
+struct MemoryEstimateOptions {
+  // minStorageBufferOffsetAlignment (bytes): every parameter tensor and every
+  // step slot starts at a multiple of it. 256 is the largest Vulkan allows, so
+  // the default never underestimates.
+  uint64_t storage_alignment = 256;
+  uint32_t slots = 16;  // steps recorded into one submission (nn::PlanOptions::slots)
+};
+
 // The plan's memory at each batch size, from the model's shapes alone (no
-// device needed): what the memory chart plots against the batch size.
+// device needed): what the memory chart plots against the batch size. It adds
+// up the same tensors nn::Plan::Compile allocates (aligned parameter layout,
+// fused activations, pooling argmax, bias-gradient and batch-norm workspaces,
+// per-slot step I/O), so with the device's alignment and the plan's slots it
+// equals Plan::memory() exactly.
 // Throws ts::Error when the model is invalid.
 std::vector<nn::MemoryUse> EstimateMemoryByBatch(const nn::ModelDesc& model, kernels::OptimizerKind optimizer,
                                                  std::span<const uint32_t> batches);
+std::vector<nn::MemoryUse> EstimateMemoryByBatch(const nn::ModelDesc& model, kernels::OptimizerKind optimizer,
+                                                 std::span<const uint32_t> batches,
+                                                 const MemoryEstimateOptions& options);
+// One batch size.
+nn::MemoryUse EstimateMemory(const nn::ModelDesc& model, kernels::OptimizerKind optimizer, uint32_t batch,
+                             const MemoryEstimateOptions& options = {});
 
 }  // namespace ts::profile

@@ -260,7 +260,8 @@ class App:
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.xdg = xdg_from.xdg if xdg_from else {"XDG_CONFIG_HOME": os.path.join(directory, "config"),
-                                                  "XDG_DATA_HOME": os.path.join(directory, "data")}
+                                                  "XDG_DATA_HOME": os.path.join(directory, "data"),
+                                                  "XDG_CACHE_HOME": os.path.join(directory, "cache")}
         self.log_path = os.path.join(directory, "log.jsonl")
         self.output_path = os.path.join(directory, "output.txt")
         self.shots = os.path.join(directory, "screenshots")
@@ -828,6 +829,56 @@ def case_inside_views(t):
     check(app.close_window() == 0, "the app's exit code was not 0")
 
 
+def case_gpu_insight(t):
+    """Train the default project, open GPU insight from the GPU panel, open each of its eight tabs
+    while training and take a screenshot of each (insight_<tab>.png); export the step timeline."""
+    app = t.start("gpu_insight")
+    app.find_window()
+    width, height = app.window_size()
+    app.wait_for_rect("train", 60)
+    app.wait_for_rect("open_insight")
+    check(not app.last.get("insight_open"), "the GPU insight window should start closed")
+    app.click("train")
+    app.wait_for(lambda l: l["state"] == "running" and l.get("global_step", 0) > 50, "training to run", 60)
+    app.click("open_insight")
+    app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)
+    app.wait_for_rect("insight_tab_Ceilings")
+    # The ceilings were asked for at startup; the first run measures them (a few seconds).
+    app.wait_for(lambda l: l["insight"]["ceilings"], "the measured ceilings", 120)
+
+    # Occupancy first: its workgroup trace is taken on the next training submission, so training must still run.
+    checks = {
+        "Occupancy": (lambda l: l["insight_drawn"]["occupancy_kernels"] > 3, "occupancy per kernel"),
+        "Kernels": (lambda l: l["insight_drawn"]["rows"] > 3, "kernel rows"),
+        "Bandwidth": (lambda l: l["insight_drawn"]["bandwidth_points"] > 10, "bandwidth points"),
+        "Roofline": (lambda l: l["insight_drawn"]["dots"] > 3, "a dot per kernel"),
+        "Timeline": (lambda l: l["insight_drawn"]["timeline_events"] > 3, "timeline events of a profiled submission"),
+        "Memory": (lambda l: l["insight_drawn"]["memory_categories"] > 3, "memory categories"),
+        "Device": (lambda l: l["insight_drawn"]["device_extensions"] > 3, "the relevant extensions"),
+        "Ceilings": (lambda l: l["insight_drawn"]["ceilings"], "the measured ceilings"),
+    }
+    for tab, (predicate, what) in checks.items():
+        app.click(f"insight_tab_{tab}")
+        line = app.wait_for(lambda l: l.get("insight_tab") == tab and predicate(l), f"the {tab} tab to show {what}", 60)
+        log(f"{tab}: {line['insight_drawn']}")
+        if tab == "Timeline":
+            app.click("insight_export_trace")
+            line = app.wait_for(lambda l: l["insight"]["export_message"] != "", "the trace export's answer", 30)
+            check(not line["insight"]["export_failed"], f"exporting the trace failed: {line['insight']['export_message']}")
+        if tab == "Occupancy":
+            app.click("insight_record_trace")
+            line = app.wait_for(lambda l: l["insight"]["trace"] and l["insight_drawn"]["workgroup_records"] > 0,
+                                "a workgroup trace", 60)
+            log(f"trace: {line['insight_drawn']['workgroup_records']} workgroup records")
+        app.park_mouse()
+        shot = app.screenshot()
+        check_screenshot(shot, width, height)
+        shutil.copy(shot, os.path.join(t.out, f"insight_{tab.lower()}.png"))
+    line = app.last
+    check(line["notices"] == 0, f"unexpected notice: {line.get('last_notice')}")
+    check(app.close_window() == 0, "the app's exit code was not 0")
+
+
 CASES = {
     "train_default": case_train_default,
     "build_and_save": case_build_and_save,
@@ -835,6 +886,7 @@ CASES = {
     "divergence": case_divergence,
     "unsaved_quit": case_unsaved_quit,
     "inside_views": case_inside_views,
+    "gpu_insight": case_gpu_insight,
 }
 
 

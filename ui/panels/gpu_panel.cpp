@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "imgui.h"
+#include "ui/test_hooks.h"
 #include "ui/widgets/bar_chart.h"
 
 namespace ts::ui {
@@ -18,6 +19,10 @@ void DrawGpuPanel(AppState& state) {
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(ImGuiCol_TextDisabled));
   ImGui::TextWrapped("%s", state.device_type.c_str());
   ImGui::PopStyleColor();
+  if (ImGui::Button(state.insight.open ? "Close GPU insight" : "GPU insight...")) state.insight.open = !state.insight.open;
+  RecordItemRect("open_insight");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Per-kernel table, bandwidth, roofline, step timeline, memory,\noccupancy, device facts and measured ceilings.");
   ImGui::Separator();
   const TrainingView& view = state.training;
   if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size()) {

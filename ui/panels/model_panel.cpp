@@ -72,6 +72,7 @@ const char* DisplayName(const std::string& value) {
 struct PanelUi {
   ImGuiContext* context = nullptr;
   int selected = -1;  // the row the palette inserts after
+  int shared_selection = -1;  // AppState::insight.selected_layer as last seen (kept in step with `selected`)
   bool scroll_to_selected = false;  // a row was just added: bring it into view
   enum class PathPopup { kNone, kOpen, kSaveAs } path_popup = PathPopup::kNone;
   bool path_popup_requested = false;
@@ -709,6 +710,11 @@ void DrawModelPanel(AppState& state) {
     DrawFileBar(state, ui);
     DrawPathPopup(state, ui);
     ImGui::Separator();
+    // The layer selection is shared with the GPU insight window (a kernel row selects its layer).
+    if (state.insight.selected_layer != ui.shared_selection) {
+      ui.shared_selection = state.insight.selected_layer;
+      ui.selected = std::min(ui.shared_selection, static_cast<int>(state.project.layers.size()) - 1);
+    }
     DrawPalette(state, ui);
     std::vector<std::optional<nn::LayerShape>> shapes = PartialLayerShapes(state.project);
     DrawLayerTable(state, ui, shapes);
@@ -718,12 +724,16 @@ void DrawModelPanel(AppState& state) {
       if (state.model) {
         NetworkDiagramOptions options;
         options.highlight_layer = ui.selected;
+        int clicked = -2;
+        options.clicked_layer = &clicked;
         DrawNetworkDiagram(*state.model, state.training.snapshot.get(), ImVec2(0, std::max(200.0f, ImGui::GetContentRegionAvail().y)), options);
+        if (clicked != -2) ui.selected = ui.selected == clicked ? -1 : clicked;
       } else {
         ImGui::TextDisabled("Fix the errors above to see the diagram.");
       }
     }
   }
+  if (ui.selected != ui.shared_selection) state.insight.selected_layer = ui.shared_selection = ui.selected;
   // Outside the Begin() check: a collapsed window still finishes a pending replacement.
   if (ui.replacement) {
     DiscardChoice choice = ConfirmDiscardChanges(state, "replace it");

@@ -222,6 +222,9 @@ void DrawNeuronView(const nn::ModelDesc& model, const nn::Snapshot* snapshot, Im
     const float x = centres[c].empty() ? 0 : centres[c][0].x;
     if (highlighted)
       draw->AddRect(ImVec2(x - r - 4, top - 4), ImVec2(x + r + 4, bottom + 2), kAccent, 4.0f, 0, 1.5f);
+    if (options.clicked_layer && hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left) && mouse.x >= x - r - 4 &&
+        mouse.x <= x + r + 4 && mouse.y >= top - 4 && mouse.y <= bottom + 2)
+      *options.clicked_layer = static_cast<int>(column.layer);
     for (const auto& [text, y, colour] : {std::tuple{column.title, origin.y + 2, kText},
                                            std::tuple{column.subtitle, origin.y + 2 + line, kDimText}}) {
       float width = ImGui::CalcTextSize(text.c_str()).x;
@@ -339,6 +342,9 @@ void DrawBlockView(const nn::ModelDesc& model, float width, const NetworkDiagram
     draw->AddRectFilled(min, max, BoxColor(layer.kind), 5.0f);
     const bool highlighted = options.highlight_layer == i;
     draw->AddRect(min, max, highlighted ? kAccent : kOutline, 5.0f, 0, highlighted ? 2.0f : 1.0f);
+    if (options.clicked_layer && window_hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left) && mouse.x >= min.x &&
+        mouse.x <= max.x && mouse.y >= min.y && mouse.y <= max.y)
+      *options.clicked_layer = i;
     std::string output = i < static_cast<int>(shapes.size()) ? nn::ShapeString(shapes[i].output) : "?";
     std::string third = "-> " + output;
     if (i < static_cast<int>(shapes.size()) && shapes[i].parameters)

@@ -29,6 +29,9 @@ struct NetworkDiagramOptions {
   bool force_block_diagram = false;  // draw boxes even for a small MLP
   uint32_t max_neuron_units = 32;    // the neuron view's limits (see above)
   uint32_t max_dense_layers = 6;
+  // When set: receives the index (into model.layers) of the layer clicked this
+  // frame (a box, or a neuron column), and is left alone when none was.
+  int* clicked_layer = nullptr;
 };
 
 // Draws the diagram into the current window at the cursor, in a child region of

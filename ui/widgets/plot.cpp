@@ -347,6 +347,16 @@ void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU
                 const std::vector<PlotPoint>& raw, const std::vector<PlotPoint>& smoothed,
                 std::vector<ImVec2>& screen) {
   const bool faint_raw = !smoothed.empty();
+  if (s.fill && raw.size() >= 2) {  // the area under the raw line, one quad per segment
+    const float base = map.Y(std::max(map.y.min, map.y.log ? map.y.min : 0.0));
+    const ImVec4 c = ImGui::ColorConvertU32ToFloat4(color);
+    const ImU32 fill = ImGui::ColorConvertFloat4ToU32(ImVec4(c.x * 0.55f + 0.05f, c.y * 0.55f + 0.05f, c.z * 0.55f + 0.06f, 1.0f));
+    for (size_t k = 1; k < raw.size(); ++k) {
+      if (std::isnan(raw[k - 1].y) || std::isnan(raw[k].y)) continue;
+      const float x0 = map.X(raw[k - 1].x), x1 = map.X(raw[k].x), y0 = map.Y(raw[k - 1].y), y1 = map.Y(raw[k].y);
+      draw->AddQuadFilled(ImVec2(x0, base), ImVec2(x0, y0), ImVec2(x1, y1), ImVec2(x1, base), fill);
+    }
+  }
   for (const std::vector<PlotPoint>* line : {&raw, &smoothed}) {
     const bool faint = faint_raw && line == &raw;
     const ImU32 line_color = faint ? ScaleAlpha(color, 0.3f) : color;

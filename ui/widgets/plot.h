@@ -46,6 +46,11 @@ struct PlotSeries {
   float thickness = 2.0f;        // line width in pixels (whole numbers draw fastest: ImGui bakes them)
   bool dashed = false;
   bool smooth = true;  // false: PlotOptions::smoothing never applies (e.g. per-epoch points)
+  // Fills the area between the line and the bottom of the axis (y = 0, or the
+  // axis' bottom edge) in a darkened, opaque shade of the colour. Stacked areas:
+  // pass cumulative series (StackCumulative) tallest first, so each lower band
+  // is painted over the one above it.
+  bool fill = false;
 };
 
 // A vertical dashed line with a label, e.g. where a setting changed mid-run.
