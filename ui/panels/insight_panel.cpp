@@ -635,6 +635,12 @@ void DrawMemoryTab(AppState& state, PanelUi& ui) {
   }
   ImGui::TextDisabled("Device memory (MiB), the bar spanning the %s:", memory.budget_reported ? "budget" : "heap");
   StackedBar("memory", segments, {.value_format = "%.2f", .unit = " MiB", .height = ImGui::GetFrameHeight() * 1.3f});
+  if (memory.total > 0 && double(memory.total) < 0.05 * double(limit)) {
+    // A sliver of the heap: the same categories again, the bar spanning their total.
+    std::vector<StackedSegment> ours(segments.begin(), segments.begin() + memory.categories.size());
+    ImGui::TextDisabled("The same, the bar spanning Tensorscope's %s:", Bytes(double(memory.total)).c_str());
+    StackedBar("memory_ours", ours, {.value_format = "%.2f", .unit = " MiB", .height = ImGui::GetFrameHeight() * 1.3f});
+  }
   // A compact key with the sizes (categories too small to label inside the bar).
   if (ImGui::BeginTable("memory_key", 2, ImGuiTableFlags_SizingFixedFit)) {
     for (size_t i = 0; i < memory.categories.size(); ++i) {
@@ -929,7 +935,8 @@ void BuildTraceCharts(const AppState& state, PanelUi& ui, const nn::StepProfile&
 void DrawAchieved(AppState& state, PanelUi& ui) {
   InsightView& insight = state.insight;
   SeparatorText("Achieved (trace mode)");
-  const bool clock = state.device && state.device->shader_clock;
+  // The trace compares workgroups with each other: it needs the device-wide clock.
+  const bool clock = state.device && state.device->shader_clock && state.device->shader_device_clock;
   ImGui::BeginDisabled(!state.session || insight.trace_requested || !clock || state.training.dispatches.empty());
   if (ImGui::Button("Record a trace")) {
     state.session->RequestTrace();
@@ -939,7 +946,7 @@ void DrawAchieved(AppState& state, PanelUi& ui) {
   RecordItemRect("insight_record_trace");
   ImGui::SameLine();
   if (!clock)
-    ImGui::TextDisabled("This device has no shader clock (VK_KHR_shader_clock): no workgroup trace.");
+    ImGui::TextDisabled("This device has no device-wide shader clock (VK_KHR_shader_clock's shaderDeviceClock): no workgroup trace.");
   else if (insight.trace_requested)
     ImGui::TextDisabled(state.training.state == nn::SessionState::kRunning
                             ? "Recording: the next submission runs one step with every workgroup's start and end timed..."
@@ -1105,16 +1112,24 @@ void DrawCeilingsTab(AppState& state, PanelUi& ui) {
   SeparatorText("Against the theoretical peak");
   if (const profile::DeviceModel* model = DeviceModelOf(state, ui)) {
     const double peak = model->theoretical_gflops();
-    ImGui::Text("FLOPS = units x clock x FLOPs per clock = %s x %s MHz x %s = %.1f GFLOP/s", 
-                FigureText(model->compute_units).c_str(), FigureText(model->clock_mhz).c_str(),
-                FigureText(model->fp32_flops_per_clock_per_unit).c_str(), peak);
-    if (peak > 0)
+    if (peak > 0) {
+      ImGui::Text("FLOPS = units x clock x FLOPs per clock = %s x %s MHz x %s = %.1f GFLOP/s",
+                  FigureText(model->compute_units).c_str(), FigureText(model->clock_mhz).c_str(),
+                  FigureText(model->fp32_flops_per_clock_per_unit).c_str(), peak);
       ImGui::Text("efficiency = achieved / peak = %.2f / %.1f = %.1f%%", c.fp32_gflops, peak, 100 * c.fp32_gflops / peak);
+    } else {
+      // A CPU driver's clock and vector width are not in any table we can trust:
+      // the measured ceiling is the only peak there is.
+      ImGui::TextWrapped("FLOPS = units x clock x FLOPs per clock: %s units, but the clock and FLOPs per clock of "
+                         "this %s device are not known, so there is no theoretical peak to compare with; the "
+                         "measured %.2f GFLOP/s is the ceiling.",
+                         FigureText(model->compute_units).c_str(), model->vendor.c_str(), c.fp32_gflops);
+    }
     Muted("\"modelled\" figures come from the vendor table, not from the driver: the peak is an estimate.");
   }
   const uint64_t data = insight.dataset_bytes;
   if (data > 0 && c.upload_gbs > 0)
-    ImGui::Text("transfer time = bytes / bandwidth: the dataset's %s uploads in %.1f ms at %.2f GB/s",
+    ImGui::Text("transfer time = bytes / bandwidth: the dataset's %s uploads in %.3g ms at %.2f GB/s",
                 Bytes(double(data)).c_str(), double(data) / c.upload_gbs / 1e6, c.upload_gbs);
   else
     ImGui::TextDisabled("transfer time = bytes / bandwidth (e.g. 100 MB at %.2f GB/s: %.1f ms)", c.upload_gbs,
