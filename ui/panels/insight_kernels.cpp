@@ -1,0 +1,374 @@
+// GPU insight: the Kernels, Bandwidth and Roofline tabs.
+#include "ui/panels/insight_internal.h"
+
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "compute/common/error.h"
+#include "compute/nn/model.h"
+#include "compute/profile/memory_map.h"
+#include "compute/profile/occupancy.h"
+#include "compute/profile/timeline.h"
+#include "ui/controller.h"
+#include "ui/format.h"
+#include "ui/test_hooks.h"
+#include "ui/widgets/bar_chart.h"
+#include "ui/widgets/gantt.h"
+#include "ui/widgets/insight_charts.h"
+#include "ui/widgets/plot.h"
+
+namespace ts::ui::insight {
+
+// The kernel rows, rebuilt from the averaged per-dispatch times a few times a second.
+void RefreshRows(AppState& state, PanelUi& ui, double now) {
+  InsightView& insight = state.insight;
+  const TrainingView& view = state.training;
+  if (now - insight.rows_built_at < kRowsInterval || !state.device) return;
+  insight.rows_built_at = now;
+  if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size()) {
+    insight.rows.clear();
+    return;
+  }
+  std::vector<uint64_t> measured;
+  if (insight.profile && insight.profile->measured_invocations.size() == view.dispatches.size())
+    measured = insight.profile->measured_invocations;
+  try {
+    insight.rows = profile::BuildKernelTable(view.dispatches, view.dispatch_ns, state.model ? &*state.model : nullptr,
+                                             CeilingsOf(state), *state.device, measured);
+    profile::SortKernelTable(insight.rows, insight.sort_column, insight.sort_ascending);
+    ui.rows_error.clear();
+  } catch (const Error& e) {
+    ui.rows_error = e.what();
+    insight.rows.clear();
+  }
+}
+
+std::string LayerLabel(const profile::KernelRow& row) { return row.layer_name.empty() ? "-" : row.layer_name; }
+
+// ---------------------------------------------------------------------------
+// Kernels
+// ---------------------------------------------------------------------------
+
+void DrawKernelsTab(AppState& state) {
+  InsightView& insight = state.insight;
+  if (insight.rows.empty()) {
+    Muted("Start training to see each kernel's time, rates and geometry.");
+    return;
+  }
+  if (!insight.ceilings)
+    Muted(insight.measuring ? "Measuring the device's ceilings... (% of peak and the bound follow)"
+                            : "No ceilings measured: % of peak and the bound are blank.");
+  ImGui::TextDisabled("Click a row to select its layer (the Model panel's diagram shows it). Click a header to sort.");
+  static const struct {
+    const char* name;
+    profile::KernelColumn column;
+    bool sortable;
+    const char* help;
+  } kColumns[] = {
+      {"kernel", profile::KernelColumn::kKernel, true, "the shader family"},
+      {"layer", profile::KernelColumn::kLayer, true, "the layer the dispatches belong to"},
+      {"pass", profile::KernelColumn::kPass, true, "forward, backward, update, ..."},
+      {"calls", profile::KernelColumn::kCalls, true, "dispatches per training step"},
+      {"time us", profile::KernelColumn::kTime, true, "GPU time per step (mean, microseconds)"},
+      {"share", profile::KernelColumn::kShare, true, "of the step's GPU time"},
+      {"FLOPs", profile::KernelColumn::kFlops, true, "declared floating-point operations per step"},
+      {"bytes", profile::KernelColumn::kBytes, true, "declared bytes read + written per step"},
+      {"GFLOP/s", profile::KernelColumn::kGflops, true, "achieved: FLOPs / time"},
+      {"GB/s", profile::KernelColumn::kGbs, true, "achieved: bytes / time"},
+      {"% peak FLOP/s", profile::KernelColumn::kPercentPeakFlops, true, "of the measured FMA ceiling"},
+      {"% peak BW", profile::KernelColumn::kPercentPeakBandwidth, true, "of the measured copy bandwidth"},
+      {"FLOP/B", profile::KernelColumn::kIntensity, true, "arithmetic intensity: FLOPs per byte"},
+      {"bound", profile::KernelColumn::kBound, true, "which roofline ceiling limits it (left or right of the ridge)"},
+      {"workgroup", profile::KernelColumn::kWorkgroupSize, true, "local size x, y, z (CUDA: block)"},
+      {"workgroups", profile::KernelColumn::kWorkgroups, true, "grid x, y, z (CUDA: grid)"},
+      {"invocations", profile::KernelColumn::kInvocations, true, "declared: workgroups x local size (CUDA: threads)"},
+      {"subgroups/wg", profile::KernelColumn::kSubgroups, true, "subgroups (warps / waves) per workgroup"},
+      {"shared/wg", profile::KernelColumn::kSharedMemory, true, "shared memory per workgroup"},
+      {"measured inv.", profile::KernelColumn::kInvocations, false,
+       "invocations counted by the pipeline-statistics query; (!) when they differ from the declared count"},
+  };
+  constexpr int kCount = static_cast<int>(std::size(kColumns));
+  const ImGuiTableFlags flags = ImGuiTableFlags_Sortable | ImGuiTableFlags_Resizable | ImGuiTableFlags_ScrollX |
+                                ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersV |
+                                ImGuiTableFlags_BordersOuter | ImGuiTableFlags_Hideable | ImGuiTableFlags_SizingFixedFit;
+  if (!ImGui::BeginTable("kernels", kCount, flags, ImVec2(0, ImGui::GetContentRegionAvail().y))) return;
+  ImGui::TableSetupScrollFreeze(1, 1);
+  for (int c = 0; c < kCount; ++c) {
+    ImGuiTableColumnFlags column_flags = kColumns[c].sortable ? 0 : ImGuiTableColumnFlags_NoSort;
+    if (kColumns[c].column == profile::KernelColumn::kTime && kColumns[c].sortable)
+      column_flags |= ImGuiTableColumnFlags_DefaultSort | ImGuiTableColumnFlags_PreferSortDescending;
+    ImGui::TableSetupColumn(kColumns[c].name, column_flags, 0.0f, static_cast<ImGuiID>(c));
+  }
+  ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+  for (int c = 0; c < kCount; ++c) {
+    ImGui::TableSetColumnIndex(c);
+    ImGui::TableHeader(kColumns[c].name);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", kColumns[c].help);
+  }
+  if (ImGuiTableSortSpecs* specs = ImGui::TableGetSortSpecs(); specs && specs->SpecsDirty) {
+    if (specs->SpecsCount > 0) {
+      const ImGuiTableColumnSortSpecs& spec = specs->Specs[0];
+      insight.sort_column = kColumns[spec.ColumnUserID].column;
+      insight.sort_ascending = spec.SortDirection == ImGuiSortDirection_Ascending;
+      profile::SortKernelTable(insight.rows, insight.sort_column, insight.sort_ascending);
+    }
+    specs->SpecsDirty = false;
+  }
+  const bool peaks = insight.ceilings != nullptr;
+  for (size_t i = 0; i < insight.rows.size(); ++i) {
+    const profile::KernelRow& row = insight.rows[i];
+    ImGui::PushID(static_cast<int>(i));
+    ImGui::TableNextRow();
+    const bool selected = row.layer >= 0 && row.layer == insight.selected_layer;
+    if (selected) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, kSelectedRow);
+    ImGui::TableNextColumn();
+    if (ImGui::Selectable(row.kernel.c_str(), selected, ImGuiSelectableFlags_SpanAllColumns))
+      insight.selected_layer = selected ? -1 : row.layer;
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%zu dispatch(es) grouped", row.label.c_str(), row.dispatches.size());
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(LayerLabel(row).c_str());
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(nn::PassName(row.pass));
+    ImGui::TableNextColumn();
+    ImGui::Text("%u", row.calls_per_step);
+    ImGui::TableNextColumn();
+    ImGui::Text("%.1f", row.time_ns / 1e3);
+    ImGui::TableNextColumn();
+    ImGui::Text("%.1f%%", row.share * 100);
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(FormatCount(row.flops).c_str());
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(Bytes(row.bytes).c_str());
+    ImGui::TableNextColumn();
+    ImGui::Text("%.2f", row.gflops);
+    ImGui::TableNextColumn();
+    ImGui::Text("%.2f", row.gbs);
+    ImGui::TableNextColumn();
+    if (peaks) ImGui::Text("%.1f%%", row.percent_peak_flops); else ImGui::TextDisabled("-");
+    ImGui::TableNextColumn();
+    if (peaks) ImGui::Text("%.1f%%", row.percent_peak_bandwidth); else ImGui::TextDisabled("-");
+    ImGui::TableNextColumn();
+    ImGui::Text("%.3g", row.intensity);
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(profile::BoundName(row.bound));
+    ImGui::TableNextColumn();
+    ImGui::Text("%u x %u x %u", row.local_size[0], row.local_size[1], row.local_size[2]);
+    ImGui::TableNextColumn();
+    ImGui::Text("%u x %u x %u", row.workgroups[0], row.workgroups[1], row.workgroups[2]);
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(FormatCount(double(row.invocations)).c_str());
+    ImGui::TableNextColumn();
+    ImGui::Text("%u", row.subgroups_per_workgroup);
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(Bytes(row.shared_memory_bytes).c_str());
+    ImGui::TableNextColumn();
+    if (!row.measured_invocations) {
+      ImGui::TextDisabled("-");
+    } else if (row.invocation_mismatch) {
+      ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s (!)", FormatCount(double(*row.measured_invocations)).c_str());
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("Measured %llu invocations, declared %llu: the dispatch geometry and the\n"
+                          "kernel's declared cost disagree.",
+                          static_cast<unsigned long long>(*row.measured_invocations),
+                          static_cast<unsigned long long>(row.invocations));
+    } else {
+      ImGui::TextUnformatted(FormatCount(double(*row.measured_invocations)).c_str());
+    }
+    ImGui::PopID();
+  }
+  ImGui::EndTable();
+}
+
+// ---------------------------------------------------------------------------
+// Bandwidth
+// ---------------------------------------------------------------------------
+
+void RebuildStacks(const AppState& state, PanelUi& ui) {
+  const InsightView& insight = state.insight;
+  const double last_x = insight.bandwidth_x.empty() ? -1 : insight.bandwidth_x.back();
+  const double peak = insight.ceilings ? insight.ceilings->ceilings.bandwidth_gbs : 0;
+  if (ui.stacked_points == insight.bandwidth_x.size() && ui.stacked_last_x == last_x &&
+      (ui.peak_y.empty() ? 0 : ui.peak_y[0]) == peak)
+    return;
+  ui.stacked_points = insight.bandwidth_x.size();
+  ui.stacked_last_x = last_x;
+  std::vector<double> totals;
+  for (const auto& series : insight.bandwidth_by_family) totals.push_back(std::accumulate(series.begin(), series.end(), 0.0));
+  std::vector<size_t> top = TopGroups(totals, kStackedFamilies);
+  std::vector<std::vector<double>> layers;
+  ui.stacked_labels.clear();
+  ui.stacked_colors.clear();
+  for (size_t k = 0; k < top.size(); ++k) {
+    layers.push_back(insight.bandwidth_by_family[top[k]]);
+    ui.stacked_labels.push_back(insight.families[top[k]]);
+    ui.stacked_colors.push_back(ClassColor(static_cast<int>(k)));
+  }
+  if (top.size() < insight.families.size()) {
+    std::vector<double> other(insight.bandwidth_x.size(), 0.0);
+    for (size_t f = 0; f < insight.families.size(); ++f)
+      if (std::find(top.begin(), top.end(), f) == top.end())
+        for (size_t i = 0; i < other.size() && i < insight.bandwidth_by_family[f].size(); ++i)
+          other[i] += insight.bandwidth_by_family[f][i];
+    layers.push_back(std::move(other));
+    ui.stacked_labels.push_back("other");
+    ui.stacked_colors.push_back(IM_COL32(150, 150, 150, 255));
+  }
+  StackCumulative(layers);
+  ui.stacked = std::move(layers);
+  ui.peak_x.clear();
+  ui.peak_y.clear();
+  if (peak > 0 && !insight.bandwidth_x.empty())
+    ui.peak_x = {insight.bandwidth_x.front(), insight.bandwidth_x.back()}, ui.peak_y = {peak, peak};
+}
+
+void DrawBandwidthTab(AppState& state, PanelUi& ui) {
+  const InsightView& insight = state.insight;
+  RebuildStacks(state, ui);
+  if (insight.bandwidth_x.empty()) {
+    Muted("Start training to see the achieved bandwidth of each step.");
+    return;
+  }
+  ImGui::TextDisabled("Each band: a kernel family's bytes / the step's GPU time; the top of the stack is the "
+                      "step's achieved GB/s.");
+  std::vector<PlotSeries> series;
+  // Tallest (cumulative) first, so each lower band paints over the one above.
+  for (size_t k = ui.stacked.size(); k-- > 0;)
+    series.push_back({.label = ui.stacked_labels[k].c_str(), .x = insight.bandwidth_x, .y = ui.stacked[k],
+                      .color = ui.stacked_colors[k], .thickness = 1.0f, .smooth = false, .fill = true});
+  // The peak as a dashed line when the steps come within reach of it; far above, the bands would flatten to nothing.
+  double highest = 0;
+  if (!ui.stacked.empty())
+    for (double v : ui.stacked.back()) highest = std::max(highest, std::isfinite(v) ? v : 0.0);
+  const bool peak_on_chart = !ui.peak_x.empty() && ui.peak_y[0] <= 5 * highest;
+  if (!ui.peak_x.empty() && !peak_on_chart)
+    ImGui::Text("Measured peak: %.1f GB/s (off the chart: the steps reach at most %.2f%% of it)", ui.peak_y[0],
+                100 * highest / ui.peak_y[0]);
+  if (peak_on_chart)
+    series.push_back({.label = "measured peak", .x = ui.peak_x, .y = ui.peak_y, .color = kCeilingColor,
+                      .thickness = 2.0f, .dashed = true, .smooth = false});
+  else if (ui.peak_x.empty())
+    Muted(insight.measuring ? "Measuring the peak bandwidth..." : "No measured peak bandwidth yet.");
+  Plot("bandwidth", ui.bandwidth_view,
+       {.title = "Achieved bandwidth per step", .x_label = "step", .y_label = "GB/s", .size = ImVec2(0, -4),
+        .y_fit_min = 0},
+       series);
+  state.insight.drawn.bandwidth_points = static_cast<uint32_t>(insight.bandwidth_x.size());
+}
+
+// ---------------------------------------------------------------------------
+// Roofline
+// ---------------------------------------------------------------------------
+
+void DrawRooflineTab(AppState& state) {
+  InsightView& insight = state.insight;
+  const profile::Ceilings* ceilings = CeilingsOf(state);
+  if (insight.rows.empty()) {
+    Muted("Start training to place each kernel on the roofline.");
+    return;
+  }
+  const double peak_flops = ceilings ? ceilings->fp32_gflops : 0, peak_gbs = ceilings ? ceilings->bandwidth_gbs : 0;
+  const double ridge = RidgeIntensity(peak_flops, peak_gbs);
+  if (ceilings)
+    ImGui::Text("Ceilings: %.1f GFLOP/s compute, %.1f GB/s memory; ridge at %.2f FLOP/byte", peak_flops, peak_gbs, ridge);
+  else
+    Muted(insight.measuring ? "Measuring the ceilings... the dots are placed already."
+                            : "No ceilings measured (Ceilings tab): the dots are placed without the roof.");
+  ImGui::TextDisabled("Dot area: share of the step's GPU time. Left of the ridge: memory-bound; right: compute-bound.");
+
+  std::vector<double> xs, ys;
+  for (const profile::KernelRow& row : insight.rows)
+    if (row.intensity > 0 && row.gflops > 0) xs.push_back(row.intensity), ys.push_back(row.gflops);
+  if (ridge > 0) xs.push_back(ridge), ys.push_back(peak_flops);
+  const ChartPoint x_range = LogRangeOf(xs, 0.3), y_range = LogRangeOf(ys, 0.3);
+  const PlotAxis x_axis{x_range.x, x_range.y, true}, y_axis{y_range.x, y_range.y, true};
+
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const ImVec2 size(std::max(ImGui::GetContentRegionAvail().x, 200.0f), std::max(ImGui::GetContentRegionAvail().y - 4, 160.0f));
+  ImGui::InvisibleButton("##roofline", size);
+  const bool hovered = ImGui::IsItemHovered(), clicked = ImGui::IsItemClicked(ImGuiMouseButton_Left);
+  const ImVec2 margins = AxesMargins(y_axis, size.y, true, true);
+  const float font = ImGui::GetFontSize();
+  const ImVec2 data_min(origin.x + margins.x, origin.y + font * 0.5f);
+  const ImVec2 data_max(origin.x + size.x - font, origin.y + size.y - margins.y);
+  if (!(data_max.x - data_min.x > 20 && data_max.y - data_min.y > 20)) return;
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  DrawAxes(draw, data_min, data_max, x_axis, y_axis, "arithmetic intensity (FLOP / byte)", "GFLOP/s");
+  const auto to_screen = [&](double x, double y) {
+    return ImVec2(data_min.x + static_cast<float>(x_axis.ToUnit(x)) * (data_max.x - data_min.x),
+                  data_max.y - static_cast<float>(y_axis.ToUnit(y)) * (data_max.y - data_min.y));
+  };
+  draw->PushClipRect(data_min, data_max, true);
+  std::vector<ChartPoint> roof = RooflineCeiling(peak_flops, peak_gbs, x_axis.min, x_axis.max);
+  for (size_t k = 1; k < roof.size(); ++k)
+    draw->AddLine(to_screen(roof[k - 1].x, roof[k - 1].y), to_screen(roof[k].x, roof[k].y), kCeilingColor, 2.0f);
+  if (ridge > 0) {
+    const ImVec2 p = to_screen(ridge, peak_flops);
+    for (float y = p.y; y < data_max.y; y += 8) draw->AddLine(ImVec2(p.x, y), ImVec2(p.x, std::min(y + 4, data_max.y)), kCeilingColor);
+    draw->AddCircleFilled(p, 4, kCeilingColor);
+    const std::string label = "ridge " + Printf("%.2f", ridge) + " FLOP/B";
+    const float label_width = ImGui::CalcTextSize(label.c_str()).x;
+    draw->AddText(ImVec2(p.x + 6 + label_width <= data_max.x ? p.x + 6 : p.x - 6 - label_width, p.y + 4), kCeilingColor,
+                  label.c_str());
+    const std::string slope = Printf("%.1f GB/s", peak_gbs), flat = Printf("%.1f GFLOP/s", peak_flops);
+    draw->AddText(ImVec2(std::max(data_min.x + 4, p.x - ImGui::CalcTextSize(flat.c_str()).x - 40), p.y - font - 4),
+                  kCeilingColor, flat.c_str());
+    const ImVec2 s = to_screen(std::max(x_axis.min * 1.5, ridge / 30), std::max(x_axis.min * 1.5, ridge / 30) * peak_gbs);
+    draw->AddText(ImVec2(s.x + 4, s.y - font - 2), kCeilingColor, slope.c_str());
+  }
+  // Dots, largest first so small ones stay visible on top.
+  std::vector<size_t> order(insight.rows.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return insight.rows[a].share > insight.rows[b].share; });
+  const float max_radius = std::min(data_max.x - data_min.x, data_max.y - data_min.y) * 0.08f;
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  int hovered_row = -1;
+  float hovered_distance = 1e9f;
+  uint32_t dots = 0;
+  for (size_t i : order) {
+    const profile::KernelRow& row = insight.rows[i];
+    if (!(row.intensity > 0 && row.gflops > 0)) continue;
+    const ImVec2 p = to_screen(row.intensity, row.gflops);
+    const float r = DotRadius(row.share, max_radius, 3.0f);
+    const bool selected = row.layer >= 0 && row.layer == insight.selected_layer;
+    const ImU32 color = PassColor(row.pass);
+    draw->AddCircleFilled(p, r, (color & ~IM_COL32_A_MASK) | IM_COL32(0, 0, 0, 170));
+    draw->AddCircle(p, r, selected ? IM_COL32(255, 255, 255, 255) : color, 0, selected ? 2.5f : 1.0f);
+    ++dots;
+    const float d = std::hypot(mouse.x - p.x, mouse.y - p.y);
+    if (hovered && d <= std::max(r, 5.0f) && d < hovered_distance) hovered_row = static_cast<int>(i), hovered_distance = d;
+  }
+  draw->PopClipRect();
+  // A legend of passes, top-left inside the chart.
+  float lx = data_min.x + 6, ly = data_min.y + 4;
+  for (nn::Pass pass : {nn::Pass::kData, nn::Pass::kForward, nn::Pass::kLoss, nn::Pass::kBackward, nn::Pass::kUpdate,
+                        nn::Pass::kMetrics}) {
+    draw->AddCircleFilled(ImVec2(lx + 5, ly + font * 0.5f), 5, PassColor(pass));
+    draw->AddText(ImVec2(lx + 14, ly), ImGui::GetColorU32(ImGuiCol_Text, 0.8f), nn::PassName(pass));
+    lx += 24 + ImGui::CalcTextSize(nn::PassName(pass)).x;
+  }
+  insight.drawn.dots = dots;
+  if (hovered_row >= 0) {
+    const profile::KernelRow& row = insight.rows[hovered_row];
+    ImGui::BeginTooltip();
+    ImGui::Text("%s  (%s, %s)", row.kernel.c_str(), LayerLabel(row).c_str(), nn::PassName(row.pass));
+    ImGui::Text("%.3g FLOP/byte, %.3g GFLOP/s, %.3g GB/s", row.intensity, row.gflops, row.gbs);
+    ImGui::Text("%.1f us per step, %.1f%% of the step", row.time_ns / 1e3, row.share * 100);
+    if (ceilings)
+      ImGui::Text("attainable here: %.3g GFLOP/s (%s-bound); %.1f%% of it reached",
+                  std::min(peak_flops, row.intensity * peak_gbs), profile::BoundName(row.bound),
+                  100 * row.gflops / std::max(1e-12, std::min(peak_flops, row.intensity * peak_gbs)));
+    ImGui::TextDisabled("click to select its layer");
+    ImGui::EndTooltip();
+    if (clicked) insight.selected_layer = row.layer;
+  }
+}
+
+
+}  // namespace ts::ui::insight
