@@ -92,4 +92,10 @@ TEST(GuiTest, UnsavedQuit) { RunGuiCase("unsaved_quit"); }
 // canvas with mouse drags gets five top answers whose probabilities sum to 1.
 TEST(GuiTest, InsideViews) { RunGuiCase("inside_views"); }
 
+// The GPU insight window during training: ceilings measured (fresh cache),
+// every tab draws its chart or table (kernel rows, stacked bandwidth, roofline
+// dots, timeline events, memory categories, occupancy, device extensions), the
+// trace export writes Chrome JSON, and a recorded trace has workgroup records.
+TEST(GuiTest, GpuInsight) { RunGuiCase("gpu_insight"); }
+
 }  // namespace
