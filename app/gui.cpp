@@ -216,7 +216,8 @@ class TestLog {
                              {"device_extensions", drawn.device_extensions},
                              {"workgroup_records", drawn.workgroup_records},
                              {"experiments", drawn.experiments},
-                             {"ceilings", drawn.ceilings}};
+                             {"ceilings", drawn.ceilings},
+                             {"first_layer_row", drawn.first_layer_row}};
     line["insight"] = {{"selected_layer", insight.selected_layer},
                        {"ceilings", insight.ceilings != nullptr},
                        {"measuring", insight.measuring},
@@ -226,6 +227,12 @@ class TestLog {
                        {"experiments", insight.experiments.size()},
                        {"export_message", insight.export_message},
                        {"export_failed", insight.export_failed}};
+    if (insight.ceilings) {
+      const profile::Ceilings& c = insight.ceilings->ceilings;
+      line["insight"]["bandwidth_gbs"] = c.bandwidth_gbs;
+      line["insight"]["fp32_gflops"] = c.fp32_gflops;
+    }
+    if (state.device) line["insight"]["software_device"] = state.device->is_software();
   }
 
   std::ofstream out_;

@@ -165,6 +165,7 @@ struct InsightView {
     uint32_t rows = 0, dots = 0, timeline_events = 0, bandwidth_points = 0, memory_categories = 0,
              occupancy_kernels = 0, device_extensions = 0, workgroup_records = 0, experiments = 0;
     bool ceilings = false;
+    int first_layer_row = -1;  // the layer of the first kernel row that has one (its rect: insight_kernel_layer_row)
   } drawn;
 };
 

@@ -844,7 +844,12 @@ def case_gpu_insight(t):
     app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)
     app.wait_for_rect("insight_tab_Ceilings")
     # The ceilings were asked for at startup; the first run measures them (a few seconds).
-    app.wait_for(lambda l: l["insight"]["ceilings"], "the measured ceilings", 120)
+    line = app.wait_for(lambda l: l["insight"]["ceilings"], "the measured ceilings", 120)
+    # Plausible for the device: a CPU driver moves tens of GB/s at most, a GPU a few TB/s.
+    most_gbs, most_gflops = (500, 20000) if line["insight"].get("software_device") else (20000, 1e6)
+    for key, most in (("bandwidth_gbs", most_gbs), ("fp32_gflops", most_gflops)):
+        value = line["insight"][key]
+        check(0 < value < most, f"implausible ceiling {key} = {value} (expected 0 < it < {most})")
 
     # Occupancy first: its workgroup trace is taken on the next training submission, so training must still run.
     checks = {
@@ -861,6 +866,11 @@ def case_gpu_insight(t):
         app.click(f"insight_tab_{tab}")
         line = app.wait_for(lambda l: l.get("insight_tab") == tab and predicate(l), f"the {tab} tab to show {what}", 60)
         log(f"{tab}: {line['insight_drawn']}")
+        if tab == "Kernels":
+            # A row selects its layer (the Model panel's diagram shows it, and its rows stay highlighted).
+            app.click("insight_kernel_layer_row")
+            line = app.wait_for(lambda l: l["insight"]["selected_layer"] >= 0, "a kernel row to select its layer", 30)
+            log(f"selected layer {line['insight']['selected_layer']}")
         if tab == "Timeline":
             app.click("insight_export_trace")
             line = app.wait_for(lambda l: l["insight"]["export_message"] != "", "the trace export's answer", 30)

@@ -131,6 +131,10 @@ void DrawKernelsTab(AppState& state) {
     ImGui::TableNextColumn();
     if (ImGui::Selectable(row.kernel.c_str(), selected, ImGuiSelectableFlags_SpanAllColumns))
       insight.selected_layer = selected ? -1 : row.layer;
+    if (row.layer >= 0 && insight.drawn.first_layer_row < 0) {  // for the GUI tests: a row with a layer
+      insight.drawn.first_layer_row = row.layer;
+      RecordItemRect("insight_kernel_layer_row");
+    }
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%zu dispatch(es) grouped", row.label.c_str(), row.dispatches.size());
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(LayerLabel(row).c_str());
