@@ -36,6 +36,7 @@ constexpr const char* kUsage =
     "      --save CKPT          write a checkpoint after every epoch (atomically)\n"
     "      --resume CKPT        continue from a checkpoint\n"
     "      --profile            print per-kernel GPU time, GFLOP/s and GB/s at the end\n"
+    "      --no-autotune        use the device's default matmul kernel instead of measuring the candidates\n"
     "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"
     "      --data SPEC  --split test|train  --batch B\n"
     "  devices                list Vulkan devices and say which one is used\n"
@@ -122,6 +123,7 @@ nn::TrainConfig ConfigFromArguments(const nn::ModelDesc& model, const std::strin
   if (auto v = args.Number("momentum")) config.hyper.momentum = static_cast<float>(*v);
   if (auto v = args.Number("validation-fraction")) config.validation_fraction = *v;
   if (auto v = args.PositiveInt("steps-per-submit")) config.steps_per_submit = *v;
+  if (args.Has("no-autotune")) config.autotune = false;
   nn::ValidateTrainConfig(config);
   if (config.data.empty())
     throw Error(source + " names no dataset; pass --data (e.g. --data spiral or --data mnist).");
@@ -284,12 +286,12 @@ int RunCommandLine(int argc, char** argv) {
       // headless training run of the same model.
       if (DisplayAvailable()) return RunGui(words);
       std::printf("No display (DISPLAY is not set): training the spiral example headless.\n");
-      Arguments args(words, train_flags, With(kCommonSwitches, {"profile"}));
+      Arguments args(words, train_flags, With(kCommonSwitches, {"profile", "no-autotune"}));
       return RunTrain("spiral-mlp", args);
     }
     if (command == "train" || command == "eval") {
       Arguments args(words, command == "train" ? train_flags : With(kCommonFlags, {"data", "split", "batch"}),
-                     command == "train" ? With(kCommonSwitches, {"profile"}) : kCommonSwitches);
+                     command == "train" ? With(kCommonSwitches, {"profile", "no-autotune"}) : kCommonSwitches);
       if (args.positional().size() != 1)
         throw Error(command == "train" ? "train needs one MODEL (a .json file or a preset name, see `tensorscope presets`)."
                                        : "eval needs one checkpoint file.");

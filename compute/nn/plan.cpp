@@ -25,6 +25,20 @@ bool IsReluFamily(kernels::Activation a) {
 
 }  // namespace
 
+const char* MatmulChoiceHowName(MatmulChoice::How how) {
+  switch (how) {
+    case MatmulChoice::How::kDefault: return "default";
+    case MatmulChoice::How::kForced: return "forced";
+    case MatmulChoice::How::kTuned: return "autotuned";
+  }
+  return "?";
+}
+
+const MatmulChoice* Plan::matmul_choice(const std::string& label) const {
+  auto found = matmul_choices_.find(label);
+  return found == matmul_choices_.end() ? nullptr : &found->second;
+}
+
 const char* PassName(Pass pass) {
   switch (pass) {
     case Pass::kData: return "data";
@@ -71,6 +85,35 @@ struct Plan::Builder {
       list.push_back(std::move(d));
       roles.push_back(role);
     }
+  }
+
+  // A matmul dispatch labelled `label`, its kernel forced, autotuned or the
+  // device's default (PlanOptions), and how it was chosen recorded by label.
+  vk::Dispatch Matmul(const kernels::MatmulArgs& args, const std::string& label) {
+    const PlanOptions& o = plan.options_;
+    const vk::DeviceInfo& device = plan.context_->info();
+    MatmulChoice choice;
+    kernels::MatmulVariant variant = o.matmul_variant.value_or(kernels::DefaultMatmulVariant(device));
+    kernels::MatmulCandidate candidate{variant, kernels::ChooseMatmulTiling(device, args, variant)};
+    if (o.matmul_variant) {
+      choice.how = MatmulChoice::How::kForced;
+    } else if (o.autotune) {
+      kernels::MatmulTuneOptions tune;
+      tune.cache_file = o.autotune_cache_file;
+      kernels::MatmulTuneResult tuned = kernels::TuneMatmul(
+          *plan.context_, *plan.pipelines_, {args.m, args.n, args.k, args.transpose_a, args.transpose_b}, tune);
+      if (tuned.measured) {
+        candidate = tuned.chosen;
+        choice.how = MatmulChoice::How::kTuned;
+        for (const kernels::MatmulCandidateResult& r : tuned.candidates)
+          if (r.correct && r.median_ns > 0) choice.alternatives_ns.emplace_back(r.candidate.name(), r.median_ns);
+      }
+    }
+    vk::Dispatch d = kernels::MatmulDispatch(*plan.pipelines_, args, candidate.variant, candidate.tiling);
+    d.label = label;
+    choice.variant = candidate.name();
+    plan.matmul_choices_[label] = std::move(choice);
+    return d;
   }
 
   // What each layer's forward pass produced, for building its backward pass.
@@ -147,8 +190,6 @@ struct Plan::Builder {
     const PlanOptions& o = plan.options_;
     const uint32_t batch = o.batch;
     vk::PipelineCache& pipelines = *plan.pipelines_;
-    kernels::MatmulVariant variant =
-        o.matmul_variant.value_or(kernels::DefaultMatmulVariant(plan.context_->info()));
 
     // Parameter layout: every tensor starts at an offset a shader may bind.
     uint64_t alignment = std::max<uint64_t>(1, plan.context_->info().min_storage_buffer_offset_alignment / 4);
@@ -265,8 +306,7 @@ struct Plan::Builder {
             d = kernels::Conv2DDispatch(pipelines, {r.x, parameter(r.weight), r.z, r.conv});
             d.label = layer.name + " forward: Z = conv(X, W)";
           } else {
-            d = kernels::MatmulDispatch(pipelines, {r.x, parameter(r.weight), r.z, batch, r.out, r.in}, variant);
-            d.label = layer.name + " forward: Z = X W";
+            d = Matmul({r.x, parameter(r.weight), r.z, batch, r.out, r.in}, layer.name + " forward: Z = X W");
           }
           return d;
         });
@@ -450,9 +490,8 @@ struct Plan::Builder {
               d = kernels::Conv2DBackwardFilterDispatch(pipelines, {r.x, grad_z, gradient(r.weight), r.conv});
               d.label = name + " backward: dW = im2col(X)^T dZ";
             } else {
-              d = kernels::MatmulDispatch(pipelines, {r.x, grad_z, gradient(r.weight), r.in, r.out, batch,
-                                                      /*transpose_a=*/true, false}, variant);
-              d.label = name + " backward: dW = X^T dZ";
+              d = Matmul({r.x, grad_z, gradient(r.weight), r.in, r.out, batch, /*transpose_a=*/true, false},
+                         name + " backward: dW = X^T dZ");
             }
             return d;
           });
@@ -464,9 +503,8 @@ struct Plan::Builder {
                 d = kernels::Conv2DBackwardDataDispatch(pipelines, {grad_z, parameter(r.weight), grad_x, r.conv});
                 d.label = name + " backward: dX = conv^T(dZ, W)";
               } else {
-                d = kernels::MatmulDispatch(pipelines, {grad_z, parameter(r.weight), grad_x, batch, r.in, r.out, false,
-                                                        /*transpose_b=*/true}, variant);
-                d.label = name + " backward: dX = dZ W^T";
+                d = Matmul({grad_z, parameter(r.weight), grad_x, batch, r.in, r.out, false, /*transpose_b=*/true},
+                           name + " backward: dX = dZ W^T");
               }
               return d;
             });

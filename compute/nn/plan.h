@@ -17,11 +17,14 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "compute/kernels/autotune.h"
 #include "compute/kernels/matmul.h"
 #include "compute/kernels/optimizer.h"
 #include "compute/kernels/tensor_ref.h"
@@ -43,6 +46,16 @@ struct ParameterTensor {
   uint32_t fan_in = 1, fan_out = 1;
   size_t layer = 0;              // index into ModelDesc::layers
 };
+
+// How a matmul dispatch's kernel was chosen, for the UI to show why.
+struct MatmulChoice {
+  std::string variant;  // kernels::MatmulCandidate::name() of the kernel used
+  enum class How { kDefault, kForced, kTuned } how = How::kDefault;
+  // Tuned only: every candidate measured, (name, median GPU ns); rejected or
+  // unmeasured candidates are left out.
+  std::vector<std::pair<std::string, double>> alternatives_ns;
+};
+const char* MatmulChoiceHowName(MatmulChoice::How how);  // "default", "forced", "autotuned"
 
 enum class Pass { kData, kForward, kLoss, kBackward, kUpdate, kMetrics };
 const char* PassName(Pass pass);  // "data", "forward", "loss", "backward", "update", "metrics"
@@ -68,7 +81,15 @@ struct PlanOptions {
   uint32_t slots = 16;  // steps recorded into one submission
   kernels::OptimizerKind optimizer = kernels::OptimizerKind::kAdam;
   kernels::OptimizerHyper hyper;
-  std::optional<kernels::MatmulVariant> matmul_variant;  // default: DefaultMatmulVariant(device)
+  // Forces every matmul to this variant at its default tiling (the GPU-insight
+  // and teaching views use it); wins over autotune.
+  std::optional<kernels::MatmulVariant> matmul_variant;
+  // Measure the matmul candidates for each shape the plan needs on the device
+  // and use the fastest (kernels::TuneMatmul, cached per device on disk). Off:
+  // DefaultMatmulVariant(device) at its default tiling.
+  bool autotune = true;
+  // Where TuneMatmul caches its results (empty: memory only).
+  std::filesystem::path autotune_cache_file = kernels::DefaultAutotuneCacheFile();
   uint32_t seed = 1;    // dropout masks (with the step counter)
 };
 
@@ -132,6 +153,10 @@ class Plan {
 
   const MemoryUse& memory() const { return memory_; }
 
+  // How the kernel of the matmul dispatch labelled `label` (vk::Dispatch::label,
+  // in train_step() or eval_step()) was chosen; nullptr for other dispatches.
+  const MatmulChoice* matmul_choice(const std::string& label) const;
+
   struct PrivateTag {};  // construction goes through Compile()
   explicit Plan(PrivateTag) {}
 
@@ -157,6 +182,7 @@ class Plan {
   std::vector<kernels::TensorRef> layer_outputs_;  // per ModelDesc layer; empty where it has none
   std::vector<vk::Dispatch> train_step_, eval_step_;
   std::vector<DispatchRole> train_roles_, eval_roles_;
+  std::map<std::string, MatmulChoice> matmul_choices_;  // by dispatch label
   MemoryUse memory_;
 };
 

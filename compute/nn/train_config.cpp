@@ -72,7 +72,7 @@ TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
   RejectUnknownFields(section,
                       {"optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "nesterov", "beta1",
                        "beta2", "epsilon", "weight_decay", "validation_fraction", "shuffle", "data", "schedule",
-                       "steps_per_submit", "augment"},
+                       "steps_per_submit", "augment", "autotune"},
                       where);
   if (auto it = section.find("optimizer"); it != section.end()) {
     if (!it->is_string()) throw Error(where + ".optimizer: expected a name, found " + it->dump() + ".");
@@ -89,11 +89,12 @@ TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
   config.hyper.epsilon = static_cast<float>(NumberField(section, "epsilon", config.hyper.epsilon, where));
   config.hyper.weight_decay = static_cast<float>(NumberField(section, "weight_decay", config.hyper.weight_decay, where));
   config.validation_fraction = NumberField(section, "validation_fraction", config.validation_fraction, where);
-  for (const char* key : {"nesterov", "shuffle"})
+  for (const char* key : {"nesterov", "shuffle", "autotune"})
     if (auto it = section.find(key); it != section.end() && !it->is_boolean())
       throw Error(where + "." + key + ": expected true or false, found " + it->dump() + ".");
   config.hyper.nesterov = section.value("nesterov", config.hyper.nesterov);
   config.shuffle = section.value("shuffle", config.shuffle);
+  config.autotune = section.value("autotune", config.autotune);
   if (auto it = section.find("data"); it != section.end()) {
     if (!it->is_string()) throw Error(where + ".data: expected a dataset name, found " + it->dump() + ".");
     config.data = it->get<std::string>();
@@ -175,6 +176,7 @@ json TrainConfigToJson(const TrainConfig& c) {
                     {"warmup_epochs", c.schedule.warmup_epochs},
                     {"min_learning_rate", c.schedule.min_learning_rate}}}};
   if (!c.data.empty()) section["data"] = c.data;
+  if (!c.autotune) section["autotune"] = false;  // the default (true) is left out
   if (c.augment_crop_padding || c.augment_flip)
     section["augment"] = {{"crop_padding", c.augment_crop_padding}, {"flip", c.augment_flip}};
   return section;

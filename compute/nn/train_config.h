@@ -7,6 +7,7 @@
 //   "learning_rate": 0.001, "batch_size": 64, "epochs": 5, "seed": 1,
 //   "momentum": 0.9, "nesterov": false, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
 //   "weight_decay": 0, "validation_fraction": 0.1, "shuffle": true,
+//   "autotune": true   (measure the matmul kernels on the device and use the fastest; see PlanOptions)
 //   "data": "spiral"                                       (a --data spec, see compute/data/registry.h)
 //   "schedule": {"kind": "constant" | "step" | "cosine",
 //                "step_epochs": 10, "gamma": 0.1,           (step: lr *= gamma every step_epochs)
@@ -50,6 +51,9 @@ struct TrainConfig {
   // cut an H x W window at a random offset. Flip: mirror left-right half the time.
   uint32_t augment_crop_padding = 0;
   bool augment_flip = false;
+  // Autotune the matmul kernels for this device (nn::PlanOptions::autotune);
+  // `tensorscope train --no-autotune` turns it off.
+  bool autotune = true;
 
   // The learning rate at fractional epoch `epoch` (0 = start of training).
   double LearningRateAt(double epoch) const;

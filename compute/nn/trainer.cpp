@@ -42,7 +42,8 @@ double ReportedRegisters(const vk::Pipeline& pipeline) {
   return 0;
 }
 
-std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const std::vector<DispatchRole>& roles) {
+std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const std::vector<DispatchRole>& roles,
+                                             const Plan* plan = nullptr) {
   std::vector<DispatchInfo> infos;
   for (size_t i = 0; i < sequence.dispatches().size(); ++i) {
     const vk::Dispatch& d = sequence.dispatches()[i];
@@ -50,6 +51,11 @@ std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const
     info.shader = d.pipeline->shader_name();
     info.shared_memory_bytes = d.pipeline->shared_memory_bytes();
     info.registers = ReportedRegisters(*d.pipeline);
+    if (const MatmulChoice* choice = plan ? plan->matmul_choice(d.label) : nullptr) {
+      info.variant = choice->variant;
+      info.variant_choice = MatmulChoiceHowName(choice->how);
+      info.alternatives_ns = choice->alternatives_ns;
+    }
     infos.push_back(std::move(info));
   }
   return infos;
@@ -161,6 +167,7 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   options.optimizer = config.optimizer;
   options.hyper = config.hyper;
   options.seed = config.seed;
+  options.autotune = config.autotune;
   plan_ = Plan::Compile(context, pipelines, model, options);
   if (train) {
     CheckDataFitsModel(*train, "training");
@@ -191,7 +198,7 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
     step.insert(step.end(), plan_->train_step().begin(), plan_->train_step().end());
     roles.insert(roles.end(), plan_->train_roles().begin(), plan_->train_roles().end());
     train_sequence_ = std::make_unique<vk::Sequence>(context, std::move(step), config.steps_per_submit);
-    step_info_ = DescribeDispatches(*train_sequence_, roles);
+    step_info_ = DescribeDispatches(*train_sequence_, roles, plan_.get());
   }
   if (validation && validation->count() > 0) {
     CheckDataFitsModel(*validation, "validation");

@@ -70,6 +70,11 @@ struct DispatchInfo {
   // Registers per invocation when the driver reports them
   // (VK_KHR_pipeline_executable_properties); 0: not reported.
   double registers = 0;
+  // Matmul dispatches only: the kernel variant used (kernels::MatmulCandidate::name()),
+  // how it was chosen ("default", "forced" or "autotuned"), and when autotuned
+  // every correct candidate's measured median GPU time, (name, ns).
+  std::string variant, variant_choice;
+  std::vector<std::pair<std::string, double>> alternatives_ns;
   uint64_t invocations() const {
     return uint64_t(workgroups[0]) * workgroups[1] * workgroups[2] * local_size[0] * local_size[1] * local_size[2];
   }
