@@ -3,8 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
+#include <unistd.h>
+
+#include "compute/common/error.h"
 #include "compute/profile/ceilings.h"
 #include "support/vulkan_test.h"
 
@@ -35,9 +40,69 @@ TEST_F(VulkanTest, CeilingsArePositiveAndPlausible) {
   }
   // A dispatch recorded among others costs less than one submitted alone.
   EXPECT_LT(c.batched_dispatch_us, c.single_dispatch_us);
+  // Without a window on the queue, every driver's timestamps agree with the wall clock.
+  EXPECT_FALSE(c.wall_clock_fallback) << "the device's timestamps disagreed with the wall clock";
   const std::string text = profile::FormatCeilings(c);
   for (const char* part : {"GB/s", "GFLOP/s", "(bytes read + bytes written) / time", "efficiency = achieved / peak"})
     EXPECT_NE(text.find(part), std::string::npos) << part;
+}
+
+TEST(CeilingsCheck, GpuTimesAreJudgedAgainstTheWallClock) {
+  // lavapipe beside a window, before the fix: a 7.4 ms copy read 12.8 us.
+  EXPECT_FALSE(profile::GpuTimePlausible(12.8e3, 7525e3, 19e3));
+  EXPECT_TRUE(profile::GpuTimePlausible(7368e3, 7598e3, 26e3));
+  // Too short for the wall clock to judge (a GPU): believed.
+  EXPECT_TRUE(profile::GpuTimePlausible(20e3, 90e3, 30e3));
+  // Longer than its own submission: not.
+  EXPECT_FALSE(profile::GpuTimePlausible(2e6, 1e6, 20e3));
+}
+
+TEST(CeilingsJson, RoundTripsTheWallClockFlag) {
+  profile::Ceilings c;
+  c.bandwidth_gbs = 9.3, c.fp32_gflops = 54.7, c.copy_bytes = 1 << 20, c.wall_clock_fallback = true;
+  const profile::Ceilings back = profile::CeilingsFromJson(profile::CeilingsJson(c));
+  EXPECT_TRUE(back.wall_clock_fallback);
+  EXPECT_DOUBLE_EQ(back.bandwidth_gbs, 9.3);
+  EXPECT_NE(profile::FormatCeilings(c).find("wall clock"), std::string::npos);
+  EXPECT_EQ(profile::FormatCeilings(profile::Ceilings{}).find("wall clock"), std::string::npos);
+}
+
+TEST(CeilingsJson, EntryWithoutTheWallClockFlagIsRejected) {
+  nlohmann::json json = profile::CeilingsJson(profile::Ceilings{});
+  json.erase("wall_clock_fallback");
+  try {
+    profile::CeilingsFromJson(json);
+    FAIL() << "an entry without wall_clock_fallback was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("wall_clock_fallback"), std::string::npos) << e.what();
+  }
+  json["wall_clock_fallback"] = 1;
+  EXPECT_THROW(profile::CeilingsFromJson(json), Error);
+}
+
+// A cache entry written before timestamps were checked (no wall_clock_fallback,
+// and figures no device reaches) is measured over, not trusted.
+TEST_F(VulkanTest, CeilingsCacheEntryFromBeforeTheCheckIsMeasuredOver) {
+  namespace fs = std::filesystem;
+  const fs::path file = fs::path(::testing::TempDir()) / ("tensorscope_ceilings_" + std::to_string(getpid()) + ".json");
+  nlohmann::json stale = profile::CeilingsJson(profile::Ceilings{});
+  stale.erase("wall_clock_fallback");
+  stale["bandwidth_gbs"] = 5000.0;
+  stale["measured_at"] = "2026-11-20T00:00:00Z";
+  nlohmann::json cache;
+  cache[profile::CeilingsCacheKey(context().info())] = stale;
+  std::ofstream(file) << cache.dump();
+  profile::CeilingOptions options;
+  options.copy_bytes = 4ull << 20;
+  options.transfer_bytes = 1ull << 20;
+  options.repeats = 1;
+  const profile::CachedCeilings got = profile::LoadOrMeasureCeilings(context(), pipelines(), false, file, options);
+  EXPECT_FALSE(got.from_cache);
+  EXPECT_NE(got.ceilings.bandwidth_gbs, 5000.0);
+  // Written back with the flag, so the next load uses it.
+  const profile::CachedCeilings again = profile::LoadOrMeasureCeilings(context(), pipelines(), false, file, options);
+  EXPECT_TRUE(again.from_cache);
+  fs::remove(file);
 }
 
 }  // namespace

@@ -232,6 +232,7 @@ struct Renderer::Impl {
   void OpenWindow();
   void CreateSurface();
   void CreateRenderPass();
+  void CreateSmallPass();
   void CreateFrames();
   void CreateDescriptorPool();
   void SetUpImGui();
@@ -263,6 +264,10 @@ struct Renderer::Impl {
   VkSurfaceFormatKHR surface_format{};
   VkPresentModeKHR present_mode = VK_PRESENT_MODE_FIFO_KHR;
   UniqueRenderPass render_pass;
+  // An empty pass over a 1x1 framebuffer without attachments, recorded after
+  // each frame's drawing (see CreateSmallPass).
+  UniqueRenderPass small_pass;
+  UniqueFramebuffer small_framebuffer;
   vk::UniqueCommandPool command_pool;
   std::array<Frame, kFramesInFlight> frames;
   uint32_t frame_index = 0;
@@ -318,6 +323,7 @@ void Renderer::Impl::Open(const RendererOptions& opts) {
   OpenWindow();
   CreateSurface();
   CreateRenderPass();
+  CreateSmallPass();
   CreateFrames();
   CreateDescriptorPool();
   RecreateSwapchain();
@@ -402,6 +408,35 @@ void Renderer::Impl::CreateSurface() {
                 "headless command such as `tensorscope train spiral-mlp`.");
   surface_format = ChooseSurfaceFormat(physical_device, handle);
   present_mode = ChoosePresentMode(physical_device, handle, options.vsync);
+}
+
+// Why an empty 1x1 pass ends every frame: the compute engine shares this
+// queue, and a CPU driver keeps the last render pass's framebuffer bound in
+// its rasterizer. Mesa's lavapipe/llvmpipe then puts every compute timestamp
+// into a rasterizer scene covering that framebuffer, and each pipeline barrier
+// the compute work records flushes that scene, visiting every 64x64 tile: with
+// the window's 1440x900 framebuffer bound that cost about 40 us per barrier,
+// tripling the time of a training step's small dispatches. Leaving a 1x1
+// framebuffer bound makes the scene one tile. (Timestamps themselves are kept
+// honest in vk::Sequence; see RecordTimestampFence.) On GPUs the pass draws
+// nothing and costs nothing measurable.
+void Renderer::Impl::CreateSmallPass() {
+  VkSubpassDescription subpass{};
+  subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
+  VkRenderPassCreateInfo create{VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO};
+  create.subpassCount = 1;
+  create.pSubpasses = &subpass;
+  VkRenderPass pass = VK_NULL_HANDLE;
+  vk::Check(vkCreateRenderPass(device, &create, nullptr, &pass), "vkCreateRenderPass (1x1 pass)");
+  small_pass = UniqueRenderPass(device, pass);
+  VkFramebufferCreateInfo framebuffer{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
+  framebuffer.renderPass = pass;
+  framebuffer.width = 1;
+  framebuffer.height = 1;
+  framebuffer.layers = 1;
+  VkFramebuffer handle = VK_NULL_HANDLE;
+  vk::Check(vkCreateFramebuffer(device, &framebuffer, nullptr, &handle), "vkCreateFramebuffer (1x1 pass)");
+  small_framebuffer = UniqueFramebuffer(device, handle);
 }
 
 void Renderer::Impl::CreateRenderPass() {
@@ -689,6 +724,12 @@ bool Renderer::Impl::RenderFrame(ImDrawData* draw_data, Capture* capture) {
   ImGui_ImplVulkan_RenderDrawData(draw_data, commands);
   vkCmdEndRenderPass(commands);
   if (capture != nullptr) RecordCapture(commands, swapchain.images[image_index], *capture);
+  VkRenderPassBeginInfo small{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
+  small.renderPass = small_pass.get();
+  small.framebuffer = small_framebuffer.get();
+  small.renderArea.extent = {1, 1};
+  vkCmdBeginRenderPass(commands, &small, VK_SUBPASS_CONTENTS_INLINE);  // see CreateSmallPass
+  vkCmdEndRenderPass(commands);
   vk::Check(vkEndCommandBuffer(commands), "vkEndCommandBuffer (window frame)");
 
   VkSemaphore wait = frame.image_acquired.get();

@@ -61,6 +61,9 @@ std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const
   return infos;
 }
 
+// Steps in a traced submission (the last one's trace is reported).
+constexpr uint32_t kTracedSteps = 2;
+
 double HostNowNs() {
   return double(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
 }
@@ -269,7 +272,11 @@ void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepRe
       host_event("upload the epoch's sample order", "upload", prepare_start);
     }
     uint32_t steps = std::min({max_steps, config_.steps_per_submit, steps_per_epoch_ - position_.step_in_epoch});
-    if (tracing) steps = 1;  // one traced step is enough to see its waves, and keeps the trace small
+    // Two traced steps, the second one reported: a driver may compile a pipeline
+    // on its first dispatch (lavapipe does), which would show as a slow first
+    // step. Both are real training steps: the traced kernels compute the same.
+    if (tracing) steps = std::min(steps, kTracedSteps);
+    const uint32_t traced_slot = steps - 1;
     const double params_start = HostNowNs();
     std::vector<StepReport> reports(steps);
     for (uint32_t s = 0; s < steps; ++s) {
@@ -345,8 +352,10 @@ void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepRe
       result->timeline = BuildTimeline(*sequence, steps, std::move(host_events), submitted);
       if (sequence->options().invocation_counts) result->measured_invocations = sequence->ReadInvocationCounts(0);
       if (tracing) {
-        result->trace = sequence->ReadWorkgroupTrace(0);
-        result->traced_step_ns = std::accumulate(reports[0].dispatch_ns.begin(), reports[0].dispatch_ns.end(), 0.0);
+        result->trace = sequence->ReadWorkgroupTrace(traced_slot);
+        result->traced_step = reports[traced_slot].global_step;
+        const std::vector<double>& times = reports[traced_slot].dispatch_ns;
+        result->traced_step_ns = std::accumulate(times.begin(), times.end(), 0.0);
         result->untraced_step_ns = last_untraced_step_ns_;
       }
       reports[0].profile = std::move(result);
@@ -384,7 +393,7 @@ const vk::Sequence& Trainer::InstrumentedSequence(bool tracing) {
     options.trace_workgroups = tracing;
     options.traced_pipelines = tracing ? &pipelines_ : nullptr;
     sequence = std::make_unique<vk::Sequence>(context_, train_sequence_->dispatches(),
-                                              tracing ? 1 : config_.steps_per_submit, options);
+                                              tracing ? kTracedSteps : config_.steps_per_submit, options);
   }
   return *sequence;
 }

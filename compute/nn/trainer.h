@@ -86,8 +86,11 @@ struct StepProfile {
   // Per dispatch of one step: compute-shader invocations counted by the
   // pipeline-statistics query (empty when the device has no such query).
   std::vector<uint64_t> measured_invocations;
-  // Trace mode only: per dispatch of the traced step, its workgroups' shader-clock records.
+  // Trace mode only: per dispatch of the traced step, its workgroups' shader-clock
+  // records. A traced submission runs up to two steps and reports the last, so
+  // pipelines compiled on first use do not distort it.
   std::vector<vk::DispatchTrace> trace;
+  uint64_t traced_step = 0;  // the global step traced
   // Trace mode only: the traced step's GPU time and the mean untraced step's
   // before it (the overhead of tracing is their ratio).
   double traced_step_ns = 0, untraced_step_ns = 0;
@@ -195,7 +198,7 @@ class Trainer {
   // statistics; the result rides on that submission's first StepReport.
   // Builds the instrumented step first, so an error (ts::Error) reaches the caller, not the training.
   void RequestProfile();
-  // Runs the next submission as one step in trace mode (every workgroup's
+  // Runs the next submission (two steps at most) in trace mode (every workgroup's
   // start and end from the shader clock); throws ts::Error when the device has
   // no shader clock (or a shader has no traced build). Implies RequestProfile.
   void RequestTrace();

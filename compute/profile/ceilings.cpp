@@ -30,17 +30,53 @@ constexpr uint32_t kBatchedDispatches = 100;
 
 double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// The GPU time of `sequence` (all its dispatches), best of `repeats` runs, in ns.
-double BestGpuNs(vk::Context& context, const vk::Sequence& sequence, uint32_t repeats) {
+// The wall time of submitting an empty command buffer and waiting for it,
+// best of `runs`, in ns: what every submission costs beyond its work.
+double BestEmptySubmitNs(vk::Context& context, uint32_t runs) {
   double best = INFINITY;
+  for (uint32_t r = 0; r < runs; ++r) {
+    const auto start = Clock::now();
+    context.RunOnce([](VkCommandBuffer) {});
+    best = std::min(best, SecondsSince(start) * 1e9);
+  }
+  return best;
+}
+
+// A kernel's time, and whether it came from the wall clock instead of timestamps.
+struct KernelTime {
+  double ns = 0;
+  bool wall_clock = false;
+};
+
+// Below this much wall time beyond an empty submission, a kernel is too short
+// for the host clock to judge its timestamps (GPUs run the ceilings' kernels
+// in tens of microseconds; CPU drivers in milliseconds).
+constexpr double kJudgeableWallNs = 200e3;
+
+// The time of all of `sequence`'s dispatches: the GPU timestamps, best of
+// `repeats` runs, checked against the wall time of the same submissions.
+// Timestamps can be wrong without any error: a driver may read its clock
+// later than the stage it was asked for (lavapipe did, beside a window; see
+// RecordTimestampFence in compute/vk/sequence.cpp). A kernel that takes the
+// wall clock long enough to judge must show at least half of that time on the
+// GPU clock beyond an empty submission, and no kernel may take longer than its
+// own submission; otherwise the wall time (less the empty submission's, where
+// that leaves a meaningful figure) is the kernel's time.
+KernelTime CheckedKernelNs(vk::Context& context, const vk::Sequence& sequence, uint32_t repeats, double empty_submit_ns) {
+  double best_gpu = INFINITY, best_wall = INFINITY;
   for (uint32_t r = 0; r < repeats; ++r) {
+    const auto start = Clock::now();
     context.RunOnce([&](VkCommandBuffer commands) { sequence.Record(commands); });
+    best_wall = std::min(best_wall, SecondsSince(start) * 1e9);
     std::vector<double> times = sequence.ReadDispatchTimesNs();
     double total = 0;
     for (double t : times) total += t;
-    best = std::min(best, total);
+    best_gpu = std::min(best_gpu, total);
   }
-  return best;
+  const bool no_timestamps = !sequence.has_timestamps() || !(best_gpu > 0);
+  if (!no_timestamps && GpuTimePlausible(best_gpu, best_wall, empty_submit_ns)) return {best_gpu, false};
+  const double work_wall = best_wall - empty_submit_ns;
+  return {work_wall > 0.1 * best_wall ? work_wall : best_wall, true};
 }
 
 vk::Dispatch FmaChainDispatch(vk::PipelineCache& pipelines, const vk::Buffer& result, uint32_t invocations) {
@@ -72,18 +108,31 @@ double ExpectedFmaSum() {
 
 }  // namespace
 
+bool GpuTimePlausible(double gpu_ns, double wall_ns, double empty_submit_ns) {
+  const double work_wall = wall_ns - empty_submit_ns;
+  const bool too_short = work_wall > kJudgeableWallNs && gpu_ns < 0.5 * work_wall;
+  const bool too_long = gpu_ns > 1.1 * wall_ns + 50e3;  // an honest clock cannot outlast its submission
+  return !too_short && !too_long;
+}
+
 Ceilings MeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, const CeilingOptions& options) {
   const vk::DeviceInfo& info = context.info();
   const uint32_t repeats = std::max(1u, options.repeats);
   Ceilings c;
+
+  // Warm up (the first submission pays for lazy set-up in some drivers), then
+  // the floor every submission pays, against which kernel timestamps are checked.
+  BestEmptySubmitNs(context, 2);
+  const double empty_ns = BestEmptySubmitNs(context, 10);
 
   // Memory bandwidth: a copy large enough to leave the caches, in float4s.
   c.copy_bytes = std::min<uint64_t>(options.copy_bytes, info.max_storage_buffer_range) / 16 * 16;
   {
     vk::Buffer source(context, c.copy_bytes, "bandwidth ceiling source"), target(context, c.copy_bytes, "bandwidth ceiling target");
     vk::Sequence copy(context, {kernels::CopyDispatch(pipelines, kernels::WholeBuffer(source), kernels::WholeBuffer(target))});
-    const double ns = BestGpuNs(context, copy, repeats);
-    c.bandwidth_gbs = 2.0 * double(c.copy_bytes) / ns;
+    const KernelTime time = CheckedKernelNs(context, copy, repeats, empty_ns);
+    c.bandwidth_gbs = 2.0 * double(c.copy_bytes) / time.ns;
+    c.wall_clock_fallback |= time.wall_clock;
   }
 
   // fp32 compute: enough invocations to fill any device several times over.
@@ -93,8 +142,9 @@ Ceilings MeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, con
     vk::Dispatch fma = FmaChainDispatch(pipelines, result, invocations);
     const double flops = fma.cost.flops;
     vk::Sequence chains(context, {fma});
-    const double ns = BestGpuNs(context, chains, repeats);
-    c.fp32_gflops = flops / ns;
+    const KernelTime time = CheckedKernelNs(context, chains, repeats, empty_ns);
+    c.fp32_gflops = flops / time.ns;
+    c.wall_clock_fallback |= time.wall_clock;
     std::vector<float> first(4);
     result.DownloadVector(std::span<float>(first));
     const double got = double(first[0]) + first[1] + first[2] + first[3], expected = ExpectedFmaSum();
@@ -144,7 +194,9 @@ Ceilings MeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, con
                                  : kernels::CopyDispatch(pipelines, kernels::WholeBuffer(tiny_target),
                                                          kernels::WholeBuffer(tiny_source), 4));
     vk::Sequence batch(context, std::move(chain));
-    c.batched_dispatch_us = BestGpuNs(context, batch, repeats) / kBatchedDispatches / 1e3;
+    const KernelTime time = CheckedKernelNs(context, batch, repeats, empty_ns);
+    c.batched_dispatch_us = time.ns / kBatchedDispatches / 1e3;
+    c.wall_clock_fallback |= time.wall_clock;
   }
   return c;
 }
@@ -165,7 +217,11 @@ std::string FormatCeilings(const Ceilings& c) {
       "  (FMA result check: relative error %.1e against the CPU)\n",
       c.bandwidth_gbs, double(c.copy_bytes) / (1 << 20), c.fp32_gflops, c.upload_gbs, c.download_gbs,
       c.empty_submit_us, c.single_dispatch_us, c.batched_dispatch_us, c.fma_result_error);
-  return text;
+  std::string result = text;
+  if (c.wall_clock_fallback)
+    result += "  (the device's timestamps disagreed with the wall clock, so kernel times are wall times\n"
+              "   less an empty submission's)\n";
+  return result;
 }
 
 namespace {
@@ -211,6 +267,7 @@ nlohmann::json CeilingsJson(const Ceilings& ceilings) {
   nlohmann::json json = nlohmann::json::object();
   for (const CeilingField& field : kCeilingFields) json[field.name] = ceilings.*field.member;
   json["copy_bytes"] = ceilings.copy_bytes;
+  json["wall_clock_fallback"] = ceilings.wall_clock_fallback;
   return json;
 }
 
@@ -229,6 +286,11 @@ Ceilings CeilingsFromJson(const nlohmann::json& json) {
   if (!copy->is_number_unsigned())
     throw Error(std::string("ceilings: \"copy_bytes\" should be a non-negative integer, found ") + copy->dump() + ".");
   ceilings.copy_bytes = copy->get<uint64_t>();
+  auto fallback = json.find("wall_clock_fallback");
+  if (fallback == json.end()) throw Error("ceilings: the field \"wall_clock_fallback\" is missing.");
+  if (!fallback->is_boolean())
+    throw Error(std::string("ceilings: \"wall_clock_fallback\" should be true or false, found ") + fallback->dump() + ".");
+  ceilings.wall_clock_fallback = fallback->get<bool>();
   return ceilings;
 }
 

@@ -37,16 +37,33 @@ struct Ceilings {
   double empty_submit_us = 0;       // submit an empty command buffer and wait, wall
   double single_dispatch_us = 0;    // record + submit + wait one tiny dispatch, wall
   double batched_dispatch_us = 0;   // each of 100 tiny dependent dispatches in one command buffer, GPU time
+  // True when the device's timestamps were found implausible for the copy or
+  // FMA kernel (GPU time far below, or above, the wall time of its own
+  // submission minus an empty submission's) and that wall time was used for
+  // its ceiling instead. Honest timestamps leave it false.
+  bool wall_clock_fallback = false;
 };
 
 // Runs the micro-benchmarks on `context`'s device (a few seconds on lavapipe).
+// The kernels are timed with GPU timestamps, each checked against the wall
+// time of its submission (see Ceilings::wall_clock_fallback).
 Ceilings MeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, const CeilingOptions& options = {});
 
 // The figures with the formulas they come from, for people (several lines).
 std::string FormatCeilings(const Ceilings& ceilings);
 
+// Whether a kernel's GPU time (its timestamps, ns) is believable against the
+// wall time of its submission (ns) and an empty submission's (ns): a kernel
+// taking the wall clock long enough to judge (200 us beyond an empty
+// submission) must show at least half of that on the GPU clock, and no kernel
+// may outlast its own submission. MeasureCeilings uses the wall time otherwise.
+bool GpuTimePlausible(double gpu_ns, double wall_ns, double empty_submit_ns);
+
 nlohmann::json CeilingsJson(const Ceilings& ceilings);
-// Throws ts::Error naming the missing or mistyped field.
+// Throws ts::Error naming the missing or mistyped field. An entry written
+// before "wall_clock_fallback" existed lacks it and so is measured over by
+// LoadOrMeasureCeilings (such entries may hold figures from timestamps that
+// were read late, e.g. lavapipe's beside a window).
 Ceilings CeilingsFromJson(const nlohmann::json& json);
 
 // Ceilings are measured once per device and driver and cached on disk:

@@ -46,6 +46,29 @@ void RecordComputeToTransferBarrier(VkCommandBuffer cb) {
                        nullptr, 0, nullptr);
 }
 
+// Closes a timestamp: an execution-only dependency from the compute work
+// (and the timestamp) recorded so far to the compute work after it.
+//
+// Why: Vulkan lets a driver write a timestamp's value at any moment after the
+// stage it names is done, and a CPU driver may put that moment off. Mesa's
+// lavapipe (llvmpipe underneath) does: once its gallium context has a
+// framebuffer bound - which is from the first window frame on, since the
+// window renders on this same queue and the framebuffer state stays bound -
+// llvmpipe bins a timestamp into its rasterizer's scene and reads the clock
+// only when its rasterizer threads run that scene, i.e. at the next flush
+// (lp_setup_end_query / lp_rast_end_query). Compute dispatches do not flush,
+// so the value was read after the *next* dispatch, or when the command buffer
+// ended: a 7 ms copy read 13 us, and each dispatch in a step showed its
+// neighbour's time plus the rasterizer threads' scheduling delay. A pipeline
+// barrier makes lavapipe flush and wait for the scene (finish_fence), so the
+// clock is read right here. On GPUs a timestamp of the compute stage already
+// waits for earlier compute work, so this barrier only stops the next
+// dispatch from overlapping a timed one, which per-dispatch timing assumes.
+void RecordTimestampFence(VkCommandBuffer cb) {
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 0, nullptr,
+                       0, nullptr, 0, nullptr);
+}
+
 uint64_t TimestampMask(uint32_t valid_bits) {
   return valid_bits == 0 || valid_bits >= 64 ? ~0ull : ((1ull << valid_bits) - 1);
 }
@@ -333,7 +356,10 @@ void Sequence::Record(VkCommandBuffer cb, uint32_t slot) const {
   // Whatever ran before in this command buffer (an earlier step) may have
   // written what the first dispatches read.
   RecordComputeBarrier(cb);
-  if (query_pool_) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_.get(), first_query);
+  if (query_pool_) {
+    vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_.get(), first_query);
+    if (!start_query_pool_) RecordTimestampFence(cb);  // else the start timestamp's fence follows at once
+  }
   VkPipeline bound = VK_NULL_HANDLE;
   for (uint32_t i = 0; i < n; ++i) {
     const Dispatch& d = dispatches_[i];
@@ -342,8 +368,10 @@ void Sequence::Record(VkCommandBuffer cb, uint32_t slot) const {
     // (or writes what one read) since the last barrier.
     if (barrier_before_[i] && i > 0) RecordComputeBarrier(cb);
     // The start: written once earlier compute work (and the barrier) is done.
-    if (start_query_pool_)
+    if (start_query_pool_) {
       vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, start_query_pool_.get(), slot * n + i);
+      RecordTimestampFence(cb);  // read the clock now, not after this dispatch (see RecordTimestampFence)
+    }
     if (pipeline.handle() != bound) {
       vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.handle());
       bound = pipeline.handle();
@@ -359,8 +387,13 @@ void Sequence::Record(VkCommandBuffer cb, uint32_t slot) const {
     if (statistics_query_pool_) vkCmdBeginQuery(cb, statistics_query_pool_.get(), slot * n + i, 0);
     vkCmdDispatch(cb, d.workgroups[0], d.workgroups[1], d.workgroups[2]);
     if (statistics_query_pool_) vkCmdEndQuery(cb, statistics_query_pool_.get(), slot * n + i);
-    if (query_pool_)
+    if (query_pool_) {
       vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_.get(), first_query + i + 1);
+      // A barrier before the next dispatch (or its start timestamp's fence)
+      // closes this timestamp as well; otherwise close it here.
+      bool next_closes = i + 1 < n && (barrier_before_[i + 1] || start_query_pool_);
+      if (!next_closes) RecordTimestampFence(cb);
+    }
   }
 }
 

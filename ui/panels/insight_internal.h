@@ -32,6 +32,7 @@ std::string Bytes(double bytes);
 struct PanelUi {
   ImGuiContext* context = nullptr;
   std::string rows_error;
+  bool kernel_table_hovered = false;  // last frame: the mouse was over the kernel table (its rows hold still)
   // Bandwidth: stacked series, rebuilt when the history changes.
   size_t stacked_points = 0;
   double stacked_last_x = -1;

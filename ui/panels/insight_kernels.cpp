@@ -30,7 +30,7 @@ namespace ts::ui::insight {
 void RefreshRows(AppState& state, PanelUi& ui, double now) {
   InsightView& insight = state.insight;
   const TrainingView& view = state.training;
-  if (now - insight.rows_built_at < kRowsInterval || !state.device) return;
+  if (now - insight.rows_built_at < kRowsInterval || !state.device || ui.kernel_table_hovered) return;
   insight.rows_built_at = now;
   if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size()) {
     insight.rows.clear();
@@ -187,6 +187,8 @@ void DrawKernelsTab(AppState& state) {
     }
     ImGui::PopID();
   }
+  // Rows re-sort as times change; under the mouse they hold still, so a click lands on the row aimed at.
+  Ui().kernel_table_hovered = ImGui::IsWindowHovered(ImGuiHoveredFlags_ChildWindows);
   ImGui::EndTable();
 }
 

@@ -93,6 +93,7 @@ void DrawInsightPanel(AppState& state) {
     insight.last_profile_request = now;
   }
   RefreshRows(state, ui, now);
+  ui.kernel_table_hovered = false;  // the Kernels tab sets it again while it is drawn
   insight.drawn = {};
   ImGui::SetNextWindowBgAlpha(1.0f);  // it floats over the panels: they must not show through
   if (!ImGui::Begin("GPU insight", &insight.open)) {
