@@ -623,7 +623,7 @@ int RunModelBench(vk::Context& context, const Arguments& args) {
   if (args.Has("trace")) {
     try {
       trainer.RequestTrace();
-      trainer.RunSteps(1, [&](const nn::StepReport& r) {
+      trainer.RunSteps(2, [&](const nn::StepReport& r) {
         if (r.profile) traced = r.profile;
       });
       if (!traced) trace_error = "the trainer returned no trace for the traced step";
