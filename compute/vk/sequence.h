@@ -142,7 +142,10 @@ class Sequence {
   // timestamp after each. The instruments asked for in SequenceOptions are
   // recorded too (their queries reset first; in trace mode this slot's records
   // are zeroed first). Record RecordComputeToHostBarrier after the last
-  // Record before reading a workgroup trace.
+  // Record before reading a workgroup trace. Each timestamp is followed by an
+  // execution-only barrier (where no dependency barrier follows already): on
+  // lavapipe a timestamp is otherwise read late once a frame has been drawn,
+  // and on GPUs it keeps a timed dispatch from overlapping the next one.
   void Record(VkCommandBuffer command_buffer, uint32_t slot = 0) const;
 
   // GPU nanoseconds of each dispatch in `slot`'s last recording, once the

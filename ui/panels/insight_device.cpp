@@ -123,6 +123,9 @@ void DrawCeilingsTab(AppState& state, PanelUi& ui) {
   insight.drawn.ceilings = true;
   if (!insight.measuring)
     ImGui::TextDisabled("%s %s", cached.from_cache ? "cached, measured" : "measured just now,", cached.measured_at.c_str());
+    if (cached.ceilings.wall_clock_fallback)
+      Muted("The device's timestamps were implausible for at least one of these kernels (shorter than "
+            "the work can take), so its figure is bytes or FLOPs over the submission's wall time instead.");
   if (ImGui::BeginTable("ceilings", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersV)) {
     ImGui::TableSetupColumn("ceiling");
     ImGui::TableSetupColumn("measured");
