@@ -231,6 +231,7 @@ struct TrainingSession::Worker {
   } progress;
   Clock::time_point last_snapshot{};
   double seconds_per_step = 0;  // recent host time per training step (0: not measured yet)
+  bool trace_pending = false;   // a trace was asked for and the traced submission has not run yet
   // The inside views: the same network compiled for one sample and for the
   // probe batch, evaluation only, built when first asked for; they get the
   // training plan's parameters (and batch-norm statistics) before each use.
@@ -249,6 +250,8 @@ struct TrainingSession::Worker {
   // submissions of about that length (the window shares the one queue).
   uint32_t StepsForNextSubmission() const {
     const uint32_t most = trainer->config().steps_per_submit;
+    // A traced submission reports its second step (the first may compile pipelines).
+    if (trace_pending) return std::min(most, 2u);
     if (setup.submission_seconds <= 0 || seconds_per_step <= 0) return setup.submission_seconds > 0 ? 1 : most;
     return std::clamp(static_cast<uint32_t>(setup.submission_seconds / seconds_per_step), 1u, most);
   }
@@ -268,6 +271,7 @@ struct TrainingSession::Worker {
   void RequestProfile(bool trace) {
     if (!RequireTrainer(trace ? "record a trace" : "profile a step")) return;
     trace ? trainer->RequestTrace() : trainer->RequestProfile();
+    trace_pending |= trace;
   }
   void MeasureCeilings(bool remeasure) {
     SessionEvent event = Event(SessionEvent::Kind::kCeilings);
@@ -378,6 +382,7 @@ void TrainingSession::Worker::Run() {
     }
     try {
       TrainSubmission(StepsForNextSubmission());
+      trace_pending = false;
       if (state == SessionState::kRunning) SendSnapshot(false);
     } catch (const std::exception& e) {
       Fail(e.what());
@@ -494,6 +499,7 @@ void TrainingSession::Worker::Pause() {
 void TrainingSession::Worker::Step() {
   if (!RequireTrainable("step")) return;
   TrainSubmission(1);
+  trace_pending = false;
   if (state == SessionState::kFinished) return;  // that was the last step; already reported
   SetState(SessionState::kPaused, "stepped; paused before " + Where(trainer->position()));
   SendSnapshot(true);
