@@ -63,9 +63,13 @@ void PlacePanels(const ImVec2& display) {
   ImGui::SetWindowCollapsed("###Inside", true, ImGuiCond_FirstUseEver);
   ImGui::SetWindowPos("###Inside", ImVec2(left, display.y - inside_bar), ImGuiCond_FirstUseEver);
   ImGui::SetWindowSize("###Inside", ImVec2(centre + right, display.y * 0.62f), ImGuiCond_FirstUseEver);
-  // GPU insight opens (from the GPU panel) over the Training column and most of the GPU column.
-  ImGui::SetWindowPos("GPU insight", ImVec2(left - display.x * 0.06f, display.y * 0.04f), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("GPU insight", ImVec2(centre + right * 0.7f + display.x * 0.06f, display.y * 0.86f),
+  // GPU insight opens (from the GPU panel) over the Training column, down to the
+  // Inside bar, and most of the GPU column: the Training panel then skips what
+  // it would draw underneath (see DrawTrainingPanel).
+  const float insight_top = display.y * 0.04f;
+  ImGui::SetWindowPos("GPU insight", ImVec2(left - display.x * 0.06f, insight_top), ImGuiCond_FirstUseEver);
+  ImGui::SetWindowSize("GPU insight",
+                       ImVec2(centre + right * 0.7f + display.x * 0.06f, display.y - inside_bar - insight_top),
                        ImGuiCond_FirstUseEver);
 }
 

@@ -9,6 +9,7 @@ Scenarios (each a fresh `tensorscope gui` with fresh XDG dirs, window 1440x900):
           (epochs raised so that it trains through the whole measurement)
   mnist   the seed MLP 784-128-10 on MNIST (assets/models/mnist-mlp.json opened with
           --project), or on Fashion-MNIST when MNIST is not installed
+  insight spiral training with the GPU insight window open (--insight-tab, default Bandwidth)
 Frame times are the app's own (the time between two frames' ends: event polling, the
 ImGui panels, rendering and presenting, all of it), read from the "frame_ms" arrays of
 the test log. The first seconds after start and after Train are left out (start-up, data
@@ -219,7 +220,24 @@ def scenario_mnist(run, seconds):
     return frames, span, steps, what + (f"; {steps * batch:.0f} samples/s)" if steps else ")")
 
 
-SCENARIOS = {"idle": scenario_idle, "spiral": scenario_spiral, "mnist": scenario_mnist}
+def scenario_insight(run, seconds):
+    app = run.start("insight", spiral_args(run, True))
+    time.sleep(1)
+    app.click("train")
+    app.wait_for(lambda l: l["state"] == "running" and "global_step" in l, "training to start", 300)
+    app.click("open_insight")
+    app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)
+    tab = run.options.insight_tab
+    app.wait_for_rect(f"insight_tab_{tab}")
+    app.click(f"insight_tab_{tab}")
+    app.park_mouse()
+    time.sleep(3.0)
+    frames, span, steps = run.collect(app, seconds, True)
+    app.close_window()
+    return frames, span, steps, f"spiral-mlp training, GPU insight open on its {tab} tab"
+
+
+SCENARIOS = {"idle": scenario_idle, "spiral": scenario_spiral, "mnist": scenario_mnist, "insight": scenario_insight}
 
 
 def machine_description():
@@ -259,7 +277,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", required=True, help="the tensorscope executable (e.g. build/tensorscope)")
     parser.add_argument("--seconds", type=float, default=30, help="seconds measured per scenario (default 30)")
-    parser.add_argument("--scenarios", default="idle,spiral,mnist", help="comma-separated: idle, spiral, mnist")
+    parser.add_argument("--scenarios", default="idle,spiral,mnist,insight",
+                        help="comma-separated: idle, spiral, mnist, insight")
+    parser.add_argument("--insight-tab", default="Bandwidth",
+                        help="the GPU insight tab the insight scenario shows (default Bandwidth)")
     parser.add_argument("--out", help="where logs go (default: a temporary folder)")
     parser.add_argument("--no-append", action="store_true", help="do not append to tests/bench/RESULTS.md")
     parser.add_argument("--collapse", default="", help="panels to collapse: Model,Data,Training,GPU")

@@ -17,6 +17,7 @@ namespace ts::ui::insight {
 constexpr double kProfileInterval = 1.0;     // seconds between RequestProfile while open
 constexpr double kRowsInterval = 0.25;       // seconds between rebuilds of the kernel table
 constexpr size_t kStackedFamilies = 5;       // the bandwidth chart's kernels before "other"
+constexpr size_t kStackedColumns = 400;      // points per band of the bandwidth chart, at most
 constexpr ImU32 kCeilingColor = IM_COL32(230, 180, 80, 255);
 constexpr ImU32 kSelectedRow = IM_COL32(230, 180, 80, 60);
 
@@ -37,7 +38,8 @@ struct PanelUi {
   size_t stacked_points = 0;
   double stacked_last_x = -1;
   std::vector<std::string> stacked_labels;
-  std::vector<std::vector<double>> stacked;
+  std::vector<std::vector<double>> stacked;  // cumulative bands over stacked_x (bucket means)
+  std::vector<double> stacked_x, stacked_floor_zero;
   std::vector<ImU32> stacked_colors;
   std::vector<double> peak_x, peak_y;
   PlotState bandwidth_view;

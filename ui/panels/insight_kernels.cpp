@@ -227,6 +227,28 @@ void RebuildStacks(const AppState& state, PanelUi& ui) {
     ui.stacked_colors.push_back(IM_COL32(150, 150, 150, 255));
   }
   StackCumulative(layers);
+  // At most kStackedColumns points a band (bucket means): the bands are filled
+  // between neighbours, so each pixel is painted once.
+  ui.stacked_x = insight.bandwidth_x;
+  const size_t buckets = std::min(ui.stacked_x.size(), kStackedColumns);
+  if (buckets < ui.stacked_x.size()) {
+    std::vector<double> x(buckets, 0.0);
+    std::vector<std::vector<double>> means(layers.size(), std::vector<double>(buckets, 0.0));
+    std::vector<size_t> counts(buckets, 0);
+    for (size_t i = 0; i < ui.stacked_x.size(); ++i) {
+      const size_t b = i * buckets / ui.stacked_x.size();
+      x[b] += ui.stacked_x[i];
+      for (size_t k = 0; k < layers.size(); ++k) means[k][b] += i < layers[k].size() ? layers[k][i] : 0.0;
+      ++counts[b];
+    }
+    for (size_t b = 0; b < buckets; ++b) {
+      x[b] /= double(counts[b]);
+      for (auto& band : means) band[b] /= double(counts[b]);
+    }
+    ui.stacked_x = std::move(x);
+    layers = std::move(means);
+  }
+  ui.stacked_floor_zero.assign(ui.stacked_x.size(), 0.0);
   ui.stacked = std::move(layers);
   ui.peak_x.clear();
   ui.peak_y.clear();
@@ -244,10 +266,11 @@ void DrawBandwidthTab(AppState& state, PanelUi& ui) {
   ImGui::TextDisabled("Each band: a kernel family's bytes / the step's GPU time; the top of the stack is the "
                       "step's achieved GB/s.");
   std::vector<PlotSeries> series;
-  // Tallest (cumulative) first, so each lower band paints over the one above.
+  // Each band is filled between its line and the one below it (cumulative sums).
   for (size_t k = ui.stacked.size(); k-- > 0;)
-    series.push_back({.label = ui.stacked_labels[k].c_str(), .x = insight.bandwidth_x, .y = ui.stacked[k],
-                      .color = ui.stacked_colors[k], .thickness = 1.0f, .smooth = false, .fill = true});
+    series.push_back({.label = ui.stacked_labels[k].c_str(), .x = ui.stacked_x, .y = ui.stacked[k],
+                      .color = ui.stacked_colors[k], .thickness = 1.0f, .smooth = false, .fill = true,
+                      .fill_floor = k > 0 ? std::span<const double>(ui.stacked[k - 1]) : ui.stacked_floor_zero});
   // The peak as a dashed line when the steps come within reach of it; far above, the bands would flatten to nothing.
   double highest = 0;
   if (!ui.stacked.empty())
@@ -262,7 +285,9 @@ void DrawBandwidthTab(AppState& state, PanelUi& ui) {
   else if (ui.peak_x.empty())
     Muted(insight.measuring ? "Measuring the peak bandwidth..." : "No measured peak bandwidth yet.");
   Plot("bandwidth", ui.bandwidth_view,
-       {.title = "Achieved bandwidth per step", .x_label = "step", .y_label = "GB/s", .size = ImVec2(0, -4),
+       // Not taller than needed to read it: on a software rasteriser every filled pixel costs.
+       {.title = "Achieved bandwidth per step", .x_label = "step", .y_label = "GB/s",
+        .size = ImVec2(0, std::min(ImGui::GetContentRegionAvail().y - 4, 22 * ImGui::GetFontSize())),
         .y_fit_min = 0},
        series);
   state.insight.drawn.bandwidth_points = static_cast<uint32_t>(insight.bandwidth_x.size());

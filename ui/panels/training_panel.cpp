@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "imgui_internal.h"  // FindWindowByName: is the panel hidden under another window?
 #include "ui/controller.h"
 #include "ui/format.h"
 #include "ui/panels/data_panel.h"
@@ -304,6 +305,16 @@ void DrawSamplePredictions(const nn::EvalResult& result, const data::Dataset* da
 
 }  // namespace
 
+// Whether the window named `other` (an opaque window above this one, e.g. GPU
+// insight) covers the rest of the current window: from the cursor down.
+static bool CoveredByAnotherWindow(const char* other) {
+  const ImGuiWindow* cover = ImGui::FindWindowByName(other);
+  if (!cover || !cover->WasActive || cover->Collapsed || cover->Hidden) return false;
+  const ImVec2 from = ImGui::GetCursorScreenPos();
+  const ImVec2 to(ImGui::GetWindowPos().x + ImGui::GetWindowSize().x, ImGui::GetWindowPos().y + ImGui::GetWindowSize().y);
+  return cover->Rect().Contains(ImRect(ImVec2(ImGui::GetWindowPos().x, from.y), to));
+}
+
 void DrawTrainingPanel(AppState& state) {
   if (!ImGui::Begin("Training")) {
     ImGui::End();
@@ -314,6 +325,12 @@ void DrawTrainingPanel(AppState& state) {
   DrawControls(state);
   DrawProgress(state);
   ImGui::Separator();
+  if (CoveredByAnotherWindow("GPU insight")) {
+    // The curves, boundary and tables would be drawn only to be painted over:
+    // on a software rasteriser that is a frame's worth of fill for nothing.
+    ImGui::End();
+    return;
+  }
   DrawCurves(state);
   const data::Dataset* train = state.train_data.get();
   bool two_d = train && train->feature_size() == 2;

@@ -347,7 +347,26 @@ void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU
                 const std::vector<PlotPoint>& raw, const std::vector<PlotPoint>& smoothed,
                 std::vector<ImVec2>& screen) {
   const bool faint_raw = !smoothed.empty();
-  if (s.fill && raw.size() >= 2) {  // the area under the raw line, one quad per segment
+  if (s.fill && !s.fill_floor.empty()) {  // a band between two lines, from the raw points in view
+    const size_t n = std::min({s.x.size(), s.y.size(), s.fill_floor.size()});
+    const ImVec4 c = ImGui::ColorConvertU32ToFloat4(color);
+    const ImU32 fill = ImGui::ColorConvertFloat4ToU32(ImVec4(c.x * 0.55f + 0.05f, c.y * 0.55f + 0.05f, c.z * 0.55f + 0.06f, 1.0f));
+    const size_t first = std::lower_bound(s.x.begin(), s.x.begin() + n, map.x.min) - s.x.begin();
+    const size_t last = std::upper_bound(s.x.begin(), s.x.begin() + n, map.x.max) - s.x.begin();
+    const auto clamp_y = [&](double v) { return map.Y(std::clamp(v, map.y.min, map.y.max)); };
+    // Neighbouring quads share edges: no anti-aliased fringe (5x fewer triangles, which
+    // a software rasteriser pays for one by one).
+    const ImDrawListFlags flags = draw->Flags;
+    draw->Flags &= ~ImDrawListFlags_AntiAliasedFill;
+    for (size_t k = first > 0 ? first : 1; k < std::min(n, last + 1); ++k) {
+      const double y0 = s.y[k - 1], y1 = s.y[k], f0 = s.fill_floor[k - 1], f1 = s.fill_floor[k];
+      if (!std::isfinite(y0) || !std::isfinite(y1) || !std::isfinite(f0) || !std::isfinite(f1)) continue;
+      const float x0 = map.X(s.x[k - 1]), x1 = map.X(s.x[k]);
+      draw->AddQuadFilled(ImVec2(x0, clamp_y(f0)), ImVec2(x0, clamp_y(y0)), ImVec2(x1, clamp_y(y1)),
+                          ImVec2(x1, clamp_y(f1)), fill);
+    }
+    draw->Flags = flags;
+  } else if (s.fill && raw.size() >= 2) {  // the area under the raw line, one quad per segment
     const float base = map.Y(std::max(map.y.min, map.y.log ? map.y.min : 0.0));
     const ImVec4 c = ImGui::ColorConvertU32ToFloat4(color);
     const ImU32 fill = ImGui::ColorConvertFloat4ToU32(ImVec4(c.x * 0.55f + 0.05f, c.y * 0.55f + 0.05f, c.z * 0.55f + 0.06f, 1.0f));
@@ -357,6 +376,9 @@ void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU
       draw->AddQuadFilled(ImVec2(x0, base), ImVec2(x0, y0), ImVec2(x1, y1), ImVec2(x1, base), fill);
     }
   }
+  // A band's edge needs no anti-aliasing either (it lies on the band's own fill).
+  const ImDrawListFlags line_flags = draw->Flags;
+  if (s.fill && !s.fill_floor.empty()) draw->Flags &= ~ImDrawListFlags_AntiAliasedLines;
   for (const std::vector<PlotPoint>* line : {&raw, &smoothed}) {
     const bool faint = faint_raw && line == &raw;
     const ImU32 line_color = faint ? ScaleAlpha(color, 0.3f) : color;
@@ -373,6 +395,7 @@ void DrawSeries(ImDrawList* draw, const ScreenMap& map, const PlotSeries& s, ImU
       start = k + 1;
     }
   }
+  draw->Flags = line_flags;
 }
 
 // The vertical cursor, a dot on each series' nearest point, and a tooltip

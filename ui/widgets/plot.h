@@ -51,6 +51,11 @@ struct PlotSeries {
   // pass cumulative series (StackCumulative) tallest first, so each lower band
   // is painted over the one above it.
   bool fill = false;
+  // With `fill`: when given (same length as y), the area is filled between the
+  // line and these values instead of down to the axis, from the raw points
+  // (not decimated: pass at most a few points per pixel). Stacked bands then
+  // paint each pixel once, which keeps a software rasteriser fast.
+  std::span<const double> fill_floor;
 };
 
 // A vertical dashed line with a label, e.g. where a setting changed mid-run.
