@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compute/common/json_cache.h"
 #include "compute/common/error.h"
 #include "compute/nn/model.h"  // WriteFileAtomically
 #include "compute/vk/buffer.h"
@@ -35,14 +36,6 @@ std::map<std::string, std::map<std::string, MatmulTuneResult>> g_memory;
 constexpr uint64_t kFullCheckMacs = uint64_t(1) << 22;
 constexpr uint32_t kSampledElements = 512;
 
-nlohmann::json ReadCacheObject(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return nlohmann::json::object();
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json cache = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  return cache.is_object() ? cache : nlohmann::json::object();
-}
 
 nlohmann::json CandidateToJson(const MatmulCandidateResult& r) {
   const MatmulTiling& t = r.candidate.tiling;
@@ -325,7 +318,7 @@ MatmulTuneResult TuneMatmul(vk::Context& context, vk::PipelineCache& pipelines, 
         return cached;
       }
   }
-  nlohmann::json disk = options.cache_file.empty() ? nlohmann::json::object() : ReadCacheObject(options.cache_file);
+  nlohmann::json disk = options.cache_file.empty() ? nlohmann::json::object() : ReadJsonCacheObject(options.cache_file);
   if (!disk.contains(device_key) || !disk[device_key].is_object()) disk[device_key] = nlohmann::json::object();
   if (options.use_cache && disk[device_key].contains(shape_key))
     if (std::optional<MatmulTuneResult> cached = ResultFromJson(disk[device_key][shape_key], shape, candidates)) {

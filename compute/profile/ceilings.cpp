@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "compute/common/json_cache.h"
 #include "compute/common/error.h"
 
 #include "compute/kernels/copy.h"
@@ -251,15 +252,6 @@ std::string NowIso8601Utc() {
   return text;
 }
 
-// The cache file's JSON object, or an empty object when it is missing or damaged.
-nlohmann::json ReadCacheObject(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return nlohmann::json::object();
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json cache = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  return cache.is_object() ? cache : nlohmann::json::object();
-}
 
 }  // namespace
 
@@ -314,7 +306,7 @@ std::filesystem::path DefaultCeilingsCacheFile() {
 CachedCeilings LoadOrMeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, bool remeasure,
                                      const std::filesystem::path& cache_file, const CeilingOptions& options) {
   const std::string key = CeilingsCacheKey(context.info());
-  nlohmann::json cache = cache_file.empty() ? nlohmann::json::object() : ReadCacheObject(cache_file);
+  nlohmann::json cache = cache_file.empty() ? nlohmann::json::object() : ReadJsonCacheObject(cache_file);
   if (!remeasure && cache.contains(key)) {
     try {
       const nlohmann::json& entry = cache[key];
