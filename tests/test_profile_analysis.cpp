@@ -252,6 +252,36 @@ TEST(KernelTable, TextAndJson) {
   EXPECT_NEAR(shares, 1.0, 1e-12);
 }
 
+TEST(KernelTable, CarriesEachDispatchsVariantAndItsMeasuredAlternatives) {
+  SyntheticStep s;
+  s.dispatches[0].variant = "register-blocked 32x4";
+  s.dispatches[0].variant_choice = "autotuned";
+  s.dispatches[0].alternatives_ns = {{"register-blocked 32x4", 2500}, {"shared-tiled 4x4", 9000}};
+  const auto rows = profile::BuildKernelTable(s.dispatches, s.ns, &s.model, &s.ceilings, s.device);
+  size_t with_variants = 0;
+  for (const profile::KernelRow& row : rows) {
+    if (row.variants.empty()) continue;
+    ++with_variants;
+    ASSERT_EQ(row.variants.size(), 1u);
+    EXPECT_EQ(row.variants[0].label, s.dispatches[0].label);
+    EXPECT_EQ(row.variants[0].how, "autotuned");
+    EXPECT_EQ(row.variants[0].alternatives_ns.size(), 2u);
+  }
+  EXPECT_EQ(with_variants, 1u);
+  const std::string text = profile::FormatKernelTable(rows);
+  for (const char* part : {"Kernel variants", "register-blocked 32x4 (autotuned)", "shared-tiled 4x4 9.0 us"})
+    EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
+  const json table = profile::KernelTableJson(rows);
+  size_t in_json = 0;
+  for (const json& row : table)
+    for (const json& v : row["variants"]) {
+      ++in_json;
+      EXPECT_EQ(v["variant"], "register-blocked 32x4");
+      EXPECT_EQ(v["alternatives"][1]["ns"].get<double>(), 9000);
+    }
+  EXPECT_EQ(in_json, 1u);
+}
+
 // ---- Timeline -----------------------------------------------------------------
 
 profile::StepTimeline SampleTimeline() {

@@ -108,6 +108,7 @@ std::vector<KernelRow> BuildKernelTable(const std::vector<nn::DispatchInfo>& dis
     row.bytes += d.cost.bytes_read + d.cost.bytes_written;
     row.invocations += d.invocations();
     if (measured) *row.measured_invocations += measured_invocations[i];
+    if (!d.variant.empty()) row.variants.push_back({d.label, d.variant, d.variant_choice, d.alternatives_ns});
   }
 
   const Roofline roofline{ceilings ? ceilings->fp32_gflops : 0, ceilings ? ceilings->bandwidth_gbs : 0};
@@ -205,6 +206,18 @@ std::string FormatKernelTable(const std::vector<KernelRow>& rows) {
       " (peak FLOP/s / peak GB/s) a kernel is memory-bound; sg: subgroups per workgroup)\n";
   if (any_mismatch)
     text += "MISMATCH: the pipeline-statistics query counted other invocations than the dispatch geometry declares.\n";
+  bool heading = false;
+  for (const KernelRow& r : rows)
+    for (const KernelVariant& v : r.variants) {
+      if (!heading) text += "Kernel variants (how chosen; measured alternatives, median GPU time):\n", heading = true;
+      text += "  " + v.label + ": " + v.variant + " (" + v.how + ")";
+      for (size_t k = 0; k < v.alternatives_ns.size(); ++k) {
+        std::snprintf(line, sizeof line, "%s%s %.1f us", k == 0 ? "; " : ", ", v.alternatives_ns[k].first.c_str(),
+                      v.alternatives_ns[k].second / 1e3);
+        text += line;
+      }
+      text += "\n";
+    }
   return text;
 }
 
@@ -235,6 +248,12 @@ nlohmann::json KernelTableJson(const std::vector<KernelRow>& rows) {
                           {"shared_memory_bytes", r.shared_memory_bytes},
                           {"invocation_mismatch", r.invocation_mismatch}};
     row["measured_invocations"] = r.measured_invocations ? nlohmann::json(*r.measured_invocations) : nlohmann::json();
+    row["variants"] = nlohmann::json::array();
+    for (const KernelVariant& v : r.variants) {
+      nlohmann::json alternatives = nlohmann::json::array();
+      for (const auto& [name, ns] : v.alternatives_ns) alternatives.push_back({{"variant", name}, {"ns", ns}});
+      row["variants"].push_back({{"label", v.label}, {"variant", v.variant}, {"how", v.how}, {"alternatives", alternatives}});
+    }
     table.push_back(std::move(row));
   }
   return table;

@@ -32,6 +32,16 @@ struct Roofline {
 enum class Bound { kMemory, kCompute, kUnknown };
 const char* BoundName(Bound bound);  // "memory", "compute", "?"
 
+// The kernel variant one dispatch runs and why (matmul dispatches: see
+// kernels/autotune.h): "default", "forced" or "autotuned", and when autotuned
+// every correct candidate's measured median GPU time.
+struct KernelVariant {
+  std::string label;    // the dispatch, e.g. "dense_1 forward: Z = X W"
+  std::string variant;  // e.g. "register_blocked 32x4"
+  std::string how;
+  std::vector<std::pair<std::string, double>> alternatives_ns;
+};
+
 // One row: the dispatches of a step that run the same shader for the same
 // layer and pass (e.g. a bias gradient's reduce and combine), grouped.
 struct KernelRow {
@@ -55,6 +65,7 @@ struct KernelRow {
   uint32_t shared_memory_bytes = 0; // per workgroup (of the first call)
   std::optional<uint64_t> measured_invocations;  // pipeline statistics, summed over calls
   bool invocation_mismatch = false; // measured != declared
+  std::vector<KernelVariant> variants;  // of the grouped dispatches that report one
 };
 
 // Builds the rows from the step's dispatches and their GPU times (ns, same
@@ -71,7 +82,8 @@ enum class KernelColumn {
 };
 void SortKernelTable(std::vector<KernelRow>& rows, KernelColumn column, bool ascending);
 
-// A fixed-width text table (one line a row, a header line), for the CLI.
+// A fixed-width text table (one line a row, a header line), then the kernel
+// variants chosen and their measured alternatives, for the CLI.
 std::string FormatKernelTable(const std::vector<KernelRow>& rows);
 nlohmann::json KernelTableJson(const std::vector<KernelRow>& rows);
 

@@ -65,7 +65,9 @@ void DrawKernelsTab(AppState& state) {
   if (!insight.ceilings)
     Muted(insight.measuring ? "Measuring the device's ceilings... (% of peak and the bound follow)"
                             : "No ceilings measured: % of peak and the bound are blank.");
-  ImGui::TextDisabled("Click a row to select its layer (the Model panel's diagram shows it). Click a header to sort.");
+  ImGui::TextDisabled("Click a row to select its layer (the Model panel's diagram shows it). Click a header to sort. "
+                      "Hover a row for its dispatches and, for matrix multiplies, the kernel variant chosen and "
+                      "the alternatives the autotuner measured.");
   static const struct {
     const char* name;
     profile::KernelColumn column;
@@ -135,7 +137,18 @@ void DrawKernelsTab(AppState& state) {
       insight.drawn.first_layer_row = row.layer;
       RecordItemRect("insight_kernel_layer_row");
     }
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%zu dispatch(es) grouped", row.label.c_str(), row.dispatches.size());
+    if (ImGui::IsItemHovered()) {
+      ImGui::BeginTooltip();
+      ImGui::Text("%s\n%zu dispatch(es) grouped", row.label.c_str(), row.dispatches.size());
+      // Why this kernel: the variant each dispatch runs, and what the autotuner measured.
+      for (const profile::KernelVariant& v : row.variants) {
+        ImGui::Separator();
+        ImGui::Text("%s: %s (%s)", v.label.c_str(), v.variant.c_str(), v.how.c_str());
+        for (const auto& [name, ns] : v.alternatives_ns)
+          ImGui::TextDisabled("  %-28s %9.1f us%s", name.c_str(), ns / 1e3, name == v.variant ? "  <- chosen" : "");
+      }
+      ImGui::EndTooltip();
+    }
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(LayerLabel(row).c_str());
     ImGui::TableNextColumn();
