@@ -89,12 +89,27 @@ int RunDevices() {
     std::printf("      max workgroup size: %u x %u x %u, max invocations per workgroup: %u\n",
                 d.max_workgroup_size[0], d.max_workgroup_size[1], d.max_workgroup_size[2],
                 d.max_workgroup_invocations);
-    std::printf("      max storage buffer range: %s, timestamps: %s, shader clock: %s\n",
+    std::printf("      max storage buffer range: %s, timestamps: %s, shader clock: %s%s, pipeline statistics: %s\n",
                 vk::FormatBytes(d.max_storage_buffer_range).c_str(), d.timestamp_valid_bits ? "yes" : "no",
-                d.shader_clock ? "yes" : "no");
+                d.shader_clock ? "yes" : "no", d.shader_clock && d.shader_device_clock ? " (device clock too)" : "",
+                d.pipeline_statistics ? "yes" : "no");
+    const auto join = [](const std::vector<std::string>& words) {
+      std::string text;
+      for (const std::string& w : words) text += (text.empty() ? "" : ", ") + w;
+      return text.empty() ? std::string("none") : text;
+    };
+    std::printf("      subgroup operations: %s", join(vk::SubgroupOperationNames(d.subgroup_operations)).c_str());
+    if (d.max_subgroup_size) std::printf("; size control %u to %u", d.min_subgroup_size, d.max_subgroup_size);
+    std::printf("\n");
     for (size_t h = 0; h < d.heaps.size(); ++h)
       std::printf("      memory heap %zu: %s%s\n", h, vk::FormatBytes(d.heaps[h].size_bytes).c_str(),
                   d.heaps[h].device_local ? " (device-local)" : "");
+    for (size_t t = 0; t < d.memory_types.size(); ++t)
+      std::printf("      memory type %zu (heap %u): %s\n", t, d.memory_types[t].heap,
+                  join(vk::MemoryPropertyNames(d.memory_types[t].flags)).c_str());
+    std::vector<std::string> present, absent;
+    for (const std::string& e : vk::ComputeRelevantExtensions()) (d.has_extension(e) ? present : absent).push_back(e);
+    std::printf("      extensions present: %s\n      absent: %s\n", join(present).c_str(), join(absent).c_str());
   }
   std::printf("Chosen by default: [%u] %s, because %s. Pick another with --device N.\n", chosen,
               devices[chosen].name.c_str(), reason.c_str());

@@ -32,6 +32,9 @@ TEST(Cli, DevicesListsAndChooses) {
   testing::CommandResult r = RunTensorscope("devices");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_CONTAINS(r.output, "subgroup size");
+  EXPECT_CONTAINS(r.output, "subgroup operations: basic");
+  EXPECT_CONTAINS(r.output, "memory type 0");
+  EXPECT_CONTAINS(r.output, "extensions present:");
   EXPECT_CONTAINS(r.output, "Chosen by default");
 }
 
