@@ -868,8 +868,17 @@ def case_gpu_insight(t):
         log(f"{tab}: {line['insight_drawn']}")
         if tab == "Kernels":
             # A row selects its layer (the Model panel's diagram shows it, and its rows stay highlighted).
-            app.click("insight_kernel_layer_row")
-            line = app.wait_for(lambda l: l["insight"]["selected_layer"] >= 0, "a kernel row to select its layer", 30)
+            # Rows re-sort by time while training, and the rect comes from a log line up to a second old,
+            # so a click may land on a row without a layer (metrics, update): aim again at the fresh rect.
+            for attempt in range(6):
+                app.wait_for_rect("insight_kernel_layer_row")
+                app.click("insight_kernel_layer_row")
+                try:
+                    line = app.wait_for(lambda l: l["insight"]["selected_layer"] >= 0, "a kernel row to select its layer", 4)
+                    break
+                except Failure:
+                    if attempt == 5:
+                        raise
             log(f"selected layer {line['insight']['selected_layer']}")
         if tab == "Timeline":
             app.click("insight_export_trace")
