@@ -148,7 +148,8 @@ TEST_F(TimestampsWithWindowTest, LongKernelAfterFramesIsTimedHonestly) {
               after.wall_ns / 1e3, empty / 1e3);
   // Only meaningful where the kernel is long against the submission overhead.
   if (after.wall_ns - empty > 200e3) {
-    EXPECT_GT(after.gpu_ns, 0.5 * (after.wall_ns - empty))
+    // A fifth, as GpuTimePlausible judges: the failure is a thousandfold, a loaded host stretches wall time.
+    EXPECT_GT(after.gpu_ns, 0.2 * (after.wall_ns - empty))
         << "the GPU time of a long copy after the window rendered is implausibly short";
   }
   EXPECT_LT(after.gpu_ns, after.wall_ns * 1.05 + 10e3) << "GPU time exceeds the wall time of its own submission";
