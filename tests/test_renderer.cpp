@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -27,6 +26,7 @@
 #include "compute/common/error.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
+#include "support/window_context.h"
 #include "ui/renderer.h"
 
 namespace ts {
@@ -34,10 +34,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool HasDisplay() {
-  const char* display = std::getenv("DISPLAY");
-  return display != nullptr && *display != '\0';
-}
+using testing::HasDisplay;
 
 // Sets an environment variable for one scope, restoring it afterwards.
 class ScopedEnv {
@@ -107,20 +104,12 @@ class RendererTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
 
-    vk::ContextOptions options;
-    options.validation = true;
-    options.on_validation_message = [this](const std::string& message) {
-      std::lock_guard<std::mutex> lock(messages_mutex_);
-      messages_.push_back(message);
-    };
-    ui::Renderer::AddRequiredExtensions(options);
-    context_ = vk::Context::Create(options);
+    context_ = testing::CreateWindowContext(messages_);
   }
 
   void TearDown() override {
     context_.reset();  // waits for the GPU; may report late validation messages
-    std::lock_guard<std::mutex> lock(messages_mutex_);
-    for (const std::string& message : messages_) ADD_FAILURE() << message;
+    messages_.FailCurrentTest();
     const char* keep = std::getenv("TENSORSCOPE_KEEP_TEST_OUTPUT");
     if (!dir_.empty() && (keep == nullptr || *keep == '\0')) fs::remove_all(dir_);
   }
@@ -143,9 +132,8 @@ class RendererTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  testing::ValidationMessages messages_;  // before context_: the context reports into it until destroyed
   std::unique_ptr<vk::Context> context_;
-  std::mutex messages_mutex_;
-  std::vector<std::string> messages_;
 };
 
 TEST_F(RendererTest, RendersScreenshotsAndSurvivesResize) {

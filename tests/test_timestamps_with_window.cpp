@@ -22,7 +22,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,6 +32,7 @@
 #include "compute/vk/context.h"
 #include "compute/vk/pipeline.h"
 #include "compute/vk/sequence.h"
+#include "support/window_context.h"
 #include "ui/renderer.h"
 
 namespace ts {
@@ -41,10 +41,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-bool HasDisplay() {
-  const char* display = std::getenv("DISPLAY");
-  return display != nullptr && *display != '\0';
-}
+using testing::HasDisplay;
 
 double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -54,14 +51,7 @@ class TimestampsWithWindowTest : public ::testing::Test {
     if (!HasDisplay()) GTEST_SKIP() << "DISPLAY is not set; run under xvfb-run to test timestamps beside a window.";
     dir_ = fs::path(::testing::TempDir()) / ("tensorscope_timestamps_" + std::to_string(getpid()));
     fs::remove_all(dir_);
-    vk::ContextOptions options;
-    options.validation = true;
-    options.on_validation_message = [this](const std::string& message) {
-      std::lock_guard<std::mutex> lock(messages_mutex_);
-      messages_.push_back(message);
-    };
-    ui::Renderer::AddRequiredExtensions(options);
-    context_ = vk::Context::Create(options);
+    context_ = testing::CreateWindowContext(messages_);
     if (context_->info().timestamp_valid_bits == 0) GTEST_SKIP() << "the queue has no timestamps";
     pipelines_ = std::make_unique<vk::PipelineCache>(*context_);
     ui::RendererOptions renderer_options;
@@ -76,8 +66,7 @@ class TimestampsWithWindowTest : public ::testing::Test {
     renderer_.reset();
     pipelines_.reset();
     context_.reset();  // waits for the GPU; may report late validation messages
-    std::lock_guard<std::mutex> lock(messages_mutex_);
-    for (const std::string& message : messages_) ADD_FAILURE() << message;
+    messages_.FailCurrentTest();
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
@@ -123,11 +112,10 @@ class TimestampsWithWindowTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  testing::ValidationMessages messages_;  // before context_: the context reports into it until destroyed
   std::unique_ptr<vk::Context> context_;
   std::unique_ptr<vk::PipelineCache> pipelines_;
   std::unique_ptr<ui::Renderer> renderer_;
-  std::mutex messages_mutex_;
-  std::vector<std::string> messages_;
 };
 
 // A copy of 16 MiB takes milliseconds on a CPU driver and tens of

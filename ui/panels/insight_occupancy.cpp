@@ -91,19 +91,8 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
   ImGui::TextDisabled("(\"modelled\": from the vendor table, not told by the driver)");
   if (ImGui::CollapsingHeader("Device model")) {
     if (ImGui::BeginTable("device_model", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
-      FigureRow("compute units", model->compute_units);
-      FigureRow("subgroup size", model->subgroup_size);
-      FigureRow("max subgroups per unit", model->max_subgroups_per_unit);
-      FigureRow("max workgroups per unit", model->max_workgroups_per_unit);
-      FigureRow("registers per unit", model->registers_per_unit);
-      FigureRow("max registers per invocation", model->max_registers_per_invocation);
-      FigureRow("register granularity", model->register_granularity);
-      FigureRow("shared memory per unit (B)", model->shared_memory_per_unit);
-      FigureRow("shared memory per workgroup max (B)", model->shared_memory_per_workgroup_max);
-      FigureRow("shared memory granularity (B)", model->shared_memory_granularity);
-      FigureRow("shared memory reserved per workgroup (B)", model->shared_memory_reserved_per_workgroup);
-      FigureRow("clock (MHz)", model->clock_mhz);
-      FigureRow("FP32 FLOPs per clock per unit", model->fp32_flops_per_clock_per_unit);
+      for (const profile::FigureField& field : profile::DeviceModelFields())
+        FigureRow(field.label, (*model).*field.member);
       ImGui::EndTable();
     }
   }
