@@ -272,8 +272,6 @@ int RunGui(const std::vector<std::string>& words) {
                       " " + context->info().driver_info;
   state.device = &context->info();
   state.context = context.get();
-  // The ceilings the roofline and "% of peak" are relative to: cached per device after the first run.
-  ui::MeasureCeilings(state, false);
   ui::Autosaver autosaver;
   if (auto path = args.String("project")) {
     try {

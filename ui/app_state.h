@@ -127,6 +127,7 @@ struct InsideView {
 struct InsightView {
   bool open = false;                 // the window is shown (profiles are requested only then)
   double last_profile_request = -1e9;  // ImGui::GetTime() of the last RequestProfile
+  bool ceilings_asked = false;         // the ceilings were asked of the session (on first opening)
   // The shared selection: a layer (index into ModelDesc::layers, -1: none),
   // set by a kernel row, the Model panel's layer table or the network diagram.
   int selected_layer = -1;

@@ -43,7 +43,7 @@ double ReportedRegisters(const vk::Pipeline& pipeline) {
 }
 
 std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const std::vector<DispatchRole>& roles,
-                                             const Plan* plan = nullptr) {
+                                             const Plan* plan) {
   std::vector<DispatchInfo> infos;
   for (size_t i = 0; i < sequence.dispatches().size(); ++i) {
     const vk::Dispatch& d = sequence.dispatches()[i];

@@ -87,6 +87,12 @@ void DrawInsightPanel(AppState& state) {
   if (!insight.open) return;
   PanelUi& ui = Ui();
   const double now = ImGui::GetTime();
+  // The ceilings the roofline and "% of peak" are relative to, asked for when
+  // first needed (cached per device after the first measurement).
+  if (!insight.ceilings_asked && state.session) {
+    MeasureCeilings(state, false);
+    insight.ceilings_asked = true;
+  }
   if (state.session && state.training.state == nn::SessionState::kRunning &&
       now - insight.last_profile_request >= kProfileInterval) {
     state.session->RequestProfile();
