@@ -210,8 +210,12 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
 }
 
 Trainer::~Trainer() {
-  // The command buffers may still be in flight if an exception interrupted a wait.
-  vkDeviceWaitIdle(context_.device());
+  // A submission may still be in flight if an exception interrupted its wait. Only our own fence
+  // is waited on: vkDeviceWaitIdle would touch the queue that other threads submit to.
+  if (submission_in_flight_) {
+    VkFence fence = fence_.get();
+    vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX);
+  }
 }
 
 void Trainer::CheckDataFitsModel(const data::Dataset& dataset, const std::string& role) const {
@@ -248,8 +252,10 @@ void Trainer::SubmitAndWait(VkCommandBuffer cb, const char* what, double* submit
   VkFence fence = fence_.get();
   vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
   context_.Submit(cb, fence);
+  submission_in_flight_ = true;
   if (submitted_ns) *submitted_ns = HostNowNs();
   vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX), std::string("vkWaitForFences (") + what + ")");
+  submission_in_flight_ = false;
 }
 
 void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step) {

@@ -248,6 +248,7 @@ class Trainer {
   double last_untraced_step_ns_ = 0;           // GPU time of a step in the last plain submission
   vk::UniqueCommandPool command_pool_;
   vk::UniqueFence fence_;
+  bool submission_in_flight_ = false;  // submitted on fence_ and not yet waited for
   std::map<uint32_t, VkCommandBuffer> train_commands_;  // by step count
 };
 
