@@ -21,6 +21,7 @@
 // bias_act_back_combine.comp adds up, block by block, into grad_bias. Every
 // sum is taken in a fixed order, so the result is deterministic. Without a
 // bias the blocks only spread the rows over the grid.
+#define ACTIVATION_SPEC_ID 2
 #include "activation.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;

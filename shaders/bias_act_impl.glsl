@@ -11,6 +11,7 @@
 //
 // Specialization constants: 0, 1 = workgroup size (X column lanes, Y rows);
 // 2 = activation (activation.glsl).
+#define ACTIVATION_SPEC_ID 2
 #include "activation.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;

@@ -3,6 +3,7 @@
 // component by component.
 #ifndef TENSORSCOPE_SHADERS_BIAS_ACT_VEC4_GLSL
 #define TENSORSCOPE_SHADERS_BIAS_ACT_VEC4_GLSL
+#define ACTIVATION_SPEC_ID 2
 #include "activation.glsl"
 
 #define BA_VALUE vec4

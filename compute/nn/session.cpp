@@ -1,5 +1,7 @@
 #include "compute/nn/session.h"
 
+#include "compute/nn/boundary.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,6 +13,7 @@
 
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
+#include "compute/nn/boundary.h"
 #include "compute/nn/checkpoint.h"
 
 namespace ts::nn {
@@ -67,42 +70,6 @@ std::string FormatNumber(double value) {
 
 std::string Where(const TrainPosition& position) {
   return "epoch " + std::to_string(position.epoch + 1) + ", step " + std::to_string(position.step_in_epoch + 1);
-}
-
-bool TakesTwoFeatures(const ModelDesc& model) {
-  return !model.layers.empty() && ShapeElements(model.layers[0].shape) == 2;
-}
-
-// The points of the boundary grid, row-major [y][x], at the cells' centres.
-// Labels are all 0: only the outputs are used.
-data::Dataset BoundaryGrid(uint32_t resolution, const std::array<float, 4>& extent) {
-  data::Dataset grid;
-  grid.name = "decision boundary grid";
-  grid.sample_shape = {2};
-  grid.num_classes = 1;
-  grid.features_f32.reserve(size_t(resolution) * resolution * 2);
-  auto at = [resolution](float low, float high, uint32_t i) { return low + (high - low) * (i + 0.5f) / resolution; };
-  for (uint32_t y = 0; y < resolution; ++y)
-    for (uint32_t x = 0; x < resolution; ++x) {
-      grid.features_f32.push_back(at(extent[0], extent[1], x));
-      grid.features_f32.push_back(at(extent[2], extent[3], y));
-    }
-  grid.labels.assign(size_t(resolution) * resolution, 0);
-  return grid;
-}
-
-// The layers that get a neuron map (see Snapshot::HiddenLayer).
-std::vector<size_t> HiddenLayers(const ModelDesc& model) {
-  std::vector<size_t> hidden;
-  size_t last_dense = 0;
-  for (size_t i = 0; i < model.layers.size(); ++i)
-    if (model.layers[i].kind == LayerKind::kDense) last_dense = i;
-  for (size_t i = 0; i < last_dense; ++i) {
-    const LayerKind kind = model.layers[i].kind;
-    bool activation_follows = model.layers[i + 1].kind == LayerKind::kActivation;
-    if (kind == LayerKind::kActivation || (kind == LayerKind::kDense && !activation_follows)) hidden.push_back(i);
-  }
-  return hidden;
 }
 
 // Layers that write a tensor of their own (Plan::ReadLayerOutput is not empty).
@@ -219,10 +186,8 @@ struct TrainingSession::Worker {
   vk::PipelineCache& pipelines;
   SessionSetup setup;
   std::unique_ptr<Trainer> trainer;
-  // 2D models: the same network compiled with one batch = the boundary grid,
-  // evaluation only; it gets the training plan's parameters for each snapshot.
-  std::unique_ptr<Trainer> probe;
-  data::Dataset grid;
+  // 2D models: the outputs on the boundary grid, refreshed with each snapshot.
+  std::unique_ptr<BoundaryEvaluator> boundary;
   SessionState state = SessionState::kEmpty;  // published_state, without the lock
   struct EpochProgress {                      // the current epoch's steps so far
     double loss_sum = 0, accuracy_sum = 0, seconds = 0;
@@ -390,7 +355,7 @@ void TrainingSession::Worker::Run() {
   }
   // Device objects go away on the thread that used them.
   ForgetInsideProbes();
-  probe.reset();
+  boundary.reset();
   trainer.reset();
 }
 
@@ -446,7 +411,7 @@ bool TrainingSession::Worker::RequireTrainable(const char* action) {
 void TrainingSession::Worker::Load(SessionSetup next) {
   // Free the previous run's device memory before building the next one.
   ForgetInsideProbes();
-  probe.reset();
+  boundary.reset();
   trainer.reset();
   setup = {};
   PublishDispatches();
@@ -465,12 +430,8 @@ void TrainingSession::Worker::Load(SessionSetup next) {
   }
   if (TakesTwoFeatures(setup.model)) {
     try {
-      TrainConfig probe_config = setup.config;
-      probe_config.batch_size = setup.boundary_resolution * setup.boundary_resolution;
-      probe_config.steps_per_submit = 1;
-      probe_config.optimizer = kernels::OptimizerKind::kSgd;  // no optimizer state to allocate
-      grid = BoundaryGrid(setup.boundary_resolution, setup.boundary_extent);
-      probe = std::make_unique<Trainer>(context, pipelines, setup.model, probe_config, nullptr, nullptr);
+      boundary = std::make_unique<BoundaryEvaluator>(context, pipelines, setup.model, setup.config,
+                                                     setup.boundary_resolution, setup.boundary_extent);
     } catch (const std::exception& e) {
       // Training does not need the boundary (e.g. a grid too large for the device).
       ReportError(std::string("The decision boundary is off: ") + e.what());
@@ -650,7 +611,7 @@ void TrainingSession::Worker::FinishEpoch(uint32_t epoch) {
 void TrainingSession::Worker::SendSnapshot(bool force) {
   if (!trainer) return;
   auto start = Clock::now();
-  if (!force && start - last_snapshot < (probe ? kBoundarySnapshotInterval : kParameterSnapshotInterval)) return;
+  if (!force && start - last_snapshot < (boundary ? kBoundarySnapshotInterval : kParameterSnapshotInterval)) return;
   auto snapshot = std::make_shared<nn::Snapshot>();
   snapshot->global_step = trainer->position().global_step;
   snapshot->layout = trainer->plan().parameters();
@@ -662,33 +623,13 @@ void TrainingSession::Worker::SendSnapshot(bool force) {
     tensor.offset = offset;
     offset += tensor.count;
   }
-  if (probe) {
-    const Plan& plan = probe->plan();
-    const uint32_t points = plan.batch(), outputs = plan.output_features();
-    SyncProbe(*probe, snapshot->parameters, trainer->plan().ReadStatistics());
-    std::vector<float> predicted = probe->Predict(grid);
-    snapshot->boundary_resolution = setup.boundary_resolution;
-    if (outputs == 1 && plan.loss_kind() == kernels::LossKind::kBinaryCrossEntropyWithLogits) {
-      snapshot->classes = 2;  // p(class 1) alone; spell out both classes
-      snapshot->boundary.resize(size_t(points) * 2);
-      for (uint32_t i = 0; i < points; ++i) {
-        snapshot->boundary[2 * i] = 1.0f - predicted[i];
-        snapshot->boundary[2 * i + 1] = predicted[i];
-      }
-    } else {
-      snapshot->classes = outputs;
-      snapshot->boundary = std::move(predicted);
-    }
-    // The probe's forward pass just ran over the whole grid in one batch, so
-    // its activation tensors hold every grid point.
-    for (size_t layer : HiddenLayers(plan.model())) {
-      nn::Snapshot::HiddenLayer hidden;
-      hidden.name = plan.model().layers[layer].name;
-      hidden.layer = layer;
-      hidden.activations = plan.ReadLayerOutput(layer);
-      hidden.units = static_cast<uint32_t>(hidden.activations.size() / points);
-      snapshot->hidden.push_back(std::move(hidden));
-    }
+  if (boundary) {
+    BoundaryResult grid = boundary->Evaluate(snapshot->parameters, trainer->plan().ReadStatistics(), /*with_hidden=*/true);
+    snapshot->boundary_resolution = grid.resolution;
+    snapshot->classes = grid.classes;
+    snapshot->boundary = std::move(grid.probabilities);
+    for (GridActivations& layer : grid.hidden)
+      snapshot->hidden.push_back({std::move(layer.name), layer.layer, layer.units, std::move(layer.activations)});
   }
   if (inside_request.enabled()) {
     const auto interval = std::max<Clock::duration>(

@@ -342,12 +342,23 @@ ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const st
     const Instruction& type = definitions.at(pointee);
     DescriptorKind kind = DescriptorKind::kStorageBuffer;
     if (type.opcode == kOpTypeImage && type.operands[2] == kDimBuffer) kind = DescriptorKind::kUniformTexelBuffer;
+    // SPIR-V 1.3 puts storage buffers in the StorageBuffer class: a block in Uniform is a uniform buffer.
+    else if (storage == kStorageClassUniform) kind = DescriptorKind::kUniformBuffer;
     uint32_t binding = bindings[id];
     if (shader.bindings.size() <= binding) shader.bindings.resize(binding + 1, DescriptorKind::kStorageBuffer);
     shader.bindings[binding] = kind;
   }
   shader.shared_memory_bytes = static_cast<uint32_t>(std::min<uint64_t>(shared_bytes, UINT32_MAX));
   return shader;
+}
+
+VkDescriptorType DescriptorTypeOf(DescriptorKind kind) {
+  switch (kind) {
+    case DescriptorKind::kStorageBuffer: return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    case DescriptorKind::kUniformTexelBuffer: return VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+    case DescriptorKind::kUniformBuffer: return VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+  }
+  return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 }
 
 uint32_t FloatBits(float value) {
@@ -386,9 +397,7 @@ Pipeline::Pipeline(Context& context, const std::string& shader_name, const SpecC
   for (uint32_t b = 0; b < interface_.bindings.size(); ++b) {
     VkDescriptorSetLayoutBinding binding{};
     binding.binding = b;
-    binding.descriptorType = interface_.bindings[b] == DescriptorKind::kStorageBuffer
-                                 ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-                                 : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+    binding.descriptorType = DescriptorTypeOf(interface_.bindings[b]);
     binding.descriptorCount = 1;
     binding.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
     layout_bindings.push_back(binding);

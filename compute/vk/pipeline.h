@@ -23,7 +23,10 @@ namespace ts::vk {
 
 class Context;
 
-enum class DescriptorKind { kStorageBuffer, kUniformTexelBuffer };
+enum class DescriptorKind { kStorageBuffer, kUniformTexelBuffer, kUniformBuffer };
+
+// The Vulkan descriptor type of a binding of this kind.
+VkDescriptorType DescriptorTypeOf(DescriptorKind kind);
 
 // What a shader declares, read from its SPIR-V.
 struct ShaderInterface {

@@ -1,6 +1,7 @@
 #include "compute/vk/sequence.h"
 
 #include <algorithm>
+#include <map>
 #include <cassert>
 #include <cstdlib>
 
@@ -148,7 +149,7 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
                   "') declares no trace buffer at set 1, binding 0.");
     pipelines_.push_back(&traced);
   }
-  uint32_t storage_count = 0, texel_count = 0;
+  std::map<VkDescriptorType, uint32_t> descriptor_counts;
   for (size_t index = 0; index < dispatches_.size(); ++index) {
     const Dispatch& d = dispatches_[index];
     const ShaderInterface& shader = pipelines_[index]->interface();
@@ -169,11 +170,17 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
       if (binding.buffer == nullptr) throw Error("Dispatch '" + d.label + "' leaves binding " + std::to_string(b) + " empty.");
       uint64_t last_offset = binding.offset + uint64_t(slots - 1) * binding.slot_stride;
       uint64_t size = binding.size ? binding.size : binding.buffer->size() - binding.offset;
-      if (last_offset + size > binding.buffer->size() ||
-          last_offset % std::max<uint64_t>(1, info.min_storage_buffer_offset_alignment) != 0)
+      const bool uniform = shader.bindings[b] == DescriptorKind::kUniformBuffer;
+      const uint64_t alignment =
+          uniform ? info.min_uniform_buffer_offset_alignment : info.min_storage_buffer_offset_alignment;
+      if (last_offset + size > binding.buffer->size() || last_offset % std::max<uint64_t>(1, alignment) != 0)
         throw Error("Dispatch '" + d.label + "' binding " + std::to_string(b) + " is outside buffer '" +
                     binding.buffer->name() + "' or misaligned.");
-      (shader.bindings[b] == DescriptorKind::kStorageBuffer ? storage_count : texel_count) += slots;
+      if (uniform && size > info.max_uniform_buffer_range)
+        throw Error("Dispatch '" + d.label + "' binds " + std::to_string(size) + " bytes of '" + binding.buffer->name() +
+                    "' as a uniform buffer; '" + info.name + "' allows " + std::to_string(info.max_uniform_buffer_range) +
+                    " (maxUniformBufferRange).");
+      descriptor_counts[DescriptorTypeOf(shader.bindings[b])] += slots;
     }
   }
 
@@ -204,8 +211,7 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
   size_t set_count = size_t(slots) * dispatches_.size();
   if (set_count == 0) return;
   std::vector<VkDescriptorPoolSize> sizes;
-  if (storage_count) sizes.push_back({VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, storage_count});
-  if (texel_count) sizes.push_back({VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, texel_count});
+  for (const auto& [type, count] : descriptor_counts) sizes.push_back({type, count});
   VkDescriptorPoolCreateInfo pool_create{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
   pool_create.maxSets = static_cast<uint32_t>(set_count);
   pool_create.poolSizeCount = static_cast<uint32_t>(sizes.size());
@@ -240,9 +246,10 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
         write.dstSet = set;
         write.dstBinding = static_cast<uint32_t>(b);
         write.descriptorCount = 1;
-        if (pipelines_[i]->interface().bindings[b] == DescriptorKind::kStorageBuffer) {
+        const DescriptorKind kind = pipelines_[i]->interface().bindings[b];
+        if (kind != DescriptorKind::kUniformTexelBuffer) {
           buffer_infos[b] = {binding.buffer->handle(), offset, size};
-          write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+          write.descriptorType = DescriptorTypeOf(kind);
           write.pBufferInfo = &buffer_infos[b];
         } else {
           VkBufferViewCreateInfo view_create{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
