@@ -1,6 +1,7 @@
 #include "compute/nn/trainer.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <chrono>
 #include <memory>
@@ -166,7 +167,7 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   ValidateTrainConfig(config);
   PlanOptions options;
   options.batch = config.batch_size;
-  options.slots = config.steps_per_submit;
+  options.slots = kBanks * config.steps_per_submit;  // a bank of step slots per submission in flight
   options.optimizer = config.optimizer;
   options.hyper = config.hyper;
   options.seed = config.seed;
@@ -186,10 +187,12 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   VkCommandPool pool_handle = VK_NULL_HANDLE;
   vk::Check(vkCreateCommandPool(context.device(), &pool, nullptr, &pool_handle), "vkCreateCommandPool");
   command_pool_ = vk::UniqueCommandPool(context.device(), pool_handle);
-  VkFenceCreateInfo fence{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VkFence fence_handle = VK_NULL_HANDLE;
-  vk::Check(vkCreateFence(context.device(), &fence, nullptr, &fence_handle), "vkCreateFence");
-  fence_ = vk::UniqueFence(context.device(), fence_handle);
+  for (vk::UniqueFence& fence : fences_) {
+    VkFenceCreateInfo create{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VkFence fence_handle = VK_NULL_HANDLE;
+    vk::Check(vkCreateFence(context.device(), &create, nullptr, &fence_handle), "vkCreateFence");
+    fence = vk::UniqueFence(context.device(), fence_handle);
+  }
 
   if (train) {
     train_data_ = std::make_unique<DeviceDataset>(context, *train);
@@ -200,7 +203,7 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
     std::vector<DispatchRole> roles = {{-1, Pass::kData}};
     step.insert(step.end(), plan_->train_step().begin(), plan_->train_step().end());
     roles.insert(roles.end(), plan_->train_roles().begin(), plan_->train_roles().end());
-    train_sequence_ = std::make_unique<vk::Sequence>(context, std::move(step), config.steps_per_submit);
+    train_sequence_ = std::make_unique<vk::Sequence>(context, std::move(step), kBanks * config.steps_per_submit);
     step_info_ = DescribeDispatches(*train_sequence_, roles, plan_.get());
   }
   if (validation && validation->count() > 0) {
@@ -210,12 +213,13 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
 }
 
 Trainer::~Trainer() {
-  // A submission may still be in flight if an exception interrupted its wait. Only our own fence
-  // is waited on: vkDeviceWaitIdle would touch the queue that other threads submit to.
-  if (submission_in_flight_) {
-    VkFence fence = fence_.get();
-    vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX);
-  }
+  // Submissions may still be in flight if an exception interrupted their wait. Only our own fences
+  // are waited on: vkDeviceWaitIdle would touch the queue that other threads submit to.
+  std::vector<VkFence> in_flight;
+  for (uint32_t b = 0; b < kBanks; ++b)
+    if (fence_in_flight_[b]) in_flight.push_back(fences_[b].get());
+  if (!in_flight.empty())
+    vkWaitForFences(context_.device(), static_cast<uint32_t>(in_flight.size()), in_flight.data(), VK_TRUE, UINT64_MAX);
 }
 
 void Trainer::CheckDataFitsModel(const data::Dataset& dataset, const std::string& role) const {
@@ -233,7 +237,7 @@ void Trainer::CheckDataFitsModel(const data::Dataset& dataset, const std::string
                 " classes. Set the last dense layer's units to " + std::to_string(dataset.num_classes) + ".");
 }
 
-VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t steps) {
+VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t first_slot, uint32_t steps) {
   VkCommandBufferAllocateInfo allocate{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   allocate.commandPool = command_pool_.get();
   allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -242,146 +246,231 @@ VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t step
   vk::Check(vkAllocateCommandBuffers(context_.device(), &allocate, &cb), "vkAllocateCommandBuffers");
   VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   vk::Check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer");
-  for (uint32_t slot = 0; slot < steps; ++slot) sequence.Record(cb, slot);
+  // Each slot's Record begins with a compute barrier, which also orders its first
+  // dispatches after the submission queued before this one (same queue).
+  for (uint32_t slot = first_slot; slot < first_slot + steps; ++slot) sequence.Record(cb, slot);
   vk::RecordComputeToHostBarrier(cb);  // the host reads results after the fence
   vk::Check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
   return cb;
 }
 
-void Trainer::SubmitAndWait(VkCommandBuffer cb, const char* what, double* submitted_ns) {
-  VkFence fence = fence_.get();
+void Trainer::SubmitAndWait(VkCommandBuffer cb, const char* what) {
+  assert(!fence_in_flight_[0] && "a training submission is still in flight");
+  VkFence fence = fences_[0].get();
   vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
   context_.Submit(cb, fence);
-  submission_in_flight_ = true;
-  if (submitted_ns) *submitted_ns = HostNowNs();
+  fence_in_flight_[0] = true;
   vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX), std::string("vkWaitForFences (") + what + ")");
-  submission_in_flight_ = false;
+  fence_in_flight_[0] = false;
+}
+
+struct Trainer::Submission {
+  uint32_t bank = 0;
+  uint32_t first_slot = 0;  // of the sequence and of the plan's step slots
+  uint32_t steps = 0;
+  bool profiling = false, tracing = false;  // profiled submissions run alone (nothing else in flight)
+  bool submitted = false;
+  const vk::Sequence* sequence = nullptr;
+  VkCommandBuffer profiled_commands = VK_NULL_HANDLE;  // recorded for this submission only; freed after it
+  std::vector<StepReport> reports;
+  std::vector<profile::TimelineEvent> host_events;  // profiled only: the host's moments
+  double prepare_start_ns = 0, submit_start_ns = 0, submitted_ns = 0;
+};
+
+namespace {
+
+void Advance(TrainPosition& position, uint32_t steps, uint32_t steps_per_epoch) {
+  position.global_step += steps;
+  position.step_in_epoch += steps;
+  if (position.step_in_epoch >= steps_per_epoch) {
+    position.step_in_epoch = 0;
+    ++position.epoch;
+  }
+}
+
+}  // namespace
+
+void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_t max_steps) {
+  Submission& s = submission;
+  auto host_event = [&](const char* name, const char* category, double start_ns) {
+    if (s.profiling) s.host_events.push_back({name, category, profile::Lane::kHost, start_ns, HostNowNs()});
+  };
+  s.prepare_start_ns = HostNowNs();
+  // The in-flight steps read the epoch's order: RunSteps drains them before a new epoch.
+  if (permutation_epoch_ != first.epoch) {
+    std::vector<uint32_t> order = EpochOrder(train_data_->count(), config_.seed, first.epoch, config_.shuffle);
+    permutation_->UploadVector(std::span<const uint32_t>(order));
+    permutation_epoch_ = first.epoch;
+    host_event("upload the epoch's sample order", "upload", s.prepare_start_ns);
+  }
+  s.steps = std::min({max_steps, config_.steps_per_submit, steps_per_epoch_ - first.step_in_epoch});
+  // Two traced steps, the second one reported: a driver may compile a pipeline
+  // on its first dispatch (lavapipe does), which would show as a slow first
+  // step. Both are real training steps: the traced kernels compute the same.
+  if (s.tracing) s.steps = std::min(s.steps, kTracedSteps);
+  // A profiled submission uses the instrumented sequence's slots from 0 (nothing else is in flight).
+  s.first_slot = s.profiling ? 0 : s.bank * config_.steps_per_submit;
+  const double params_start = HostNowNs();
+  s.reports.resize(s.steps);
+  for (uint32_t i = 0; i < s.steps; ++i) {
+    StepReport& r = s.reports[i];
+    r.epoch = first.epoch;
+    r.step_in_epoch = first.step_in_epoch + i;
+    r.global_step = first.global_step + i;
+    r.learning_rate = config_.LearningRateAt(r.epoch + double(r.step_in_epoch) / steps_per_epoch_);
+    uint64_t t = r.global_step + 1;
+    gpu::StepParams& p = plan_->step_params_slot(s.first_slot + i);
+    p.batch_offset = r.step_in_epoch * config_.batch_size;
+    p.valid_rows = config_.batch_size;
+    p.adam_step = static_cast<uint32_t>(t);
+    p.learning_rate = static_cast<float>(r.learning_rate);
+    p.bias_correction1 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta1), double(t)));
+    p.bias_correction2 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta2), double(t)));
+  }
+  host_event("write step parameters (mapped memory)", "upload", params_start);
+
+  const double record_start = HostNowNs();
+  VkCommandBuffer cb = VK_NULL_HANDLE;
+  if (s.profiling) {
+    s.sequence = &InstrumentedSequence(s.tracing);
+    cb = s.profiled_commands = RecordSteps(*s.sequence, s.first_slot, s.steps);  // profiled submissions are rare
+    host_event("record the command buffer", "host", record_start);
+  } else {
+    s.sequence = train_sequence_.get();
+    // Recorded once per bank and step count, then replayed.
+    VkCommandBuffer& cached = train_commands_[{s.bank, s.steps}];
+    if (cached == VK_NULL_HANDLE) cached = RecordSteps(*train_sequence_, s.first_slot, s.steps);
+    cb = cached;
+  }
+  assert(!fence_in_flight_[s.bank] && "the bank's previous submission is still in flight");
+  VkFence fence = fences_[s.bank].get();
+  vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
+  s.submit_start_ns = HostNowNs();
+  context_.Submit(cb, fence);
+  fence_in_flight_[s.bank] = true;
+  s.submitted = true;
+  s.submitted_ns = HostNowNs();
+}
+
+void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous_end_ns,
+                             const std::function<void(const StepReport&)>& on_step) {
+  Submission& s = in_flight.front();
+  VkFence fence = fences_[s.bank].get();
+  vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX),
+            std::string("vkWaitForFences (") + (s.tracing ? "traced training step" : "training step") + ")");
+  fence_in_flight_[s.bank] = false;
+  const double wait_end = HostNowNs();
+  // The GPU worked on this submission from when it was submitted, or from when
+  // the one queued before it completed, whichever came later.
+  const double seconds = (wait_end - std::max(s.submit_start_ns, previous_end_ns)) * 1e-9;
+  previous_end_ns = wait_end;
+  if (s.profiling) {
+    s.host_events.push_back({"submit", "host", profile::Lane::kHost, s.submit_start_ns, s.submitted_ns});
+    s.host_events.push_back({"wait for the GPU", "host", profile::Lane::kHost, s.submitted_ns, wait_end});
+  }
+
+  const double readback_start = HostNowNs();
+  for (uint32_t i = 0; i < s.steps; ++i) {
+    StepReport& r = s.reports[i];
+    std::array<float, 4> result = plan_->result_slot(s.first_slot + i);
+    r.loss = result[0];
+    r.accuracy = result[2] > 0 ? result[1] / result[2] : 0.0f;
+    r.dispatch_ns = s.sequence->ReadDispatchTimesNs(s.first_slot + i);
+    r.wall_seconds = seconds / s.steps;
+    if (result[3] != 0.0f || !std::isfinite(r.loss)) {
+      char lr[32];
+      std::snprintf(lr, sizeof lr, "%g", r.learning_rate);
+      throw DivergenceError("Training diverged at epoch " + std::to_string(r.epoch + 1) + ", step " +
+                            std::to_string(r.step_in_epoch + 1) + " (step " + std::to_string(r.global_step + 1) +
+                            " overall): the loss became " + (std::isnan(r.loss) ? "NaN" : "infinite") +
+                            ". Try a lower learning rate than " + lr + ".");
+    }
+  }
+  if (s.profiling) {
+    s.host_events.push_back({"read loss, accuracy and timestamps", "readback", profile::Lane::kHost, readback_start,
+                             HostNowNs()});
+    auto result = std::make_shared<StepProfile>();
+    if (s.prepare_start_ns - previous_submission_end_ns_ < 1e9)  // the same run: the GPU idled in between
+      s.host_events.insert(s.host_events.begin(),
+                           profile::TimelineEvent{"between submissions (GPU idle)", "gap", profile::Lane::kHost,
+                                                  previous_submission_end_ns_, s.prepare_start_ns});
+    result->timeline = BuildTimeline(*s.sequence, s.steps, std::move(s.host_events), s.submitted_ns);
+    if (s.sequence->options().invocation_counts) result->measured_invocations = s.sequence->ReadInvocationCounts(0);
+    if (s.tracing) {
+      const uint32_t traced = s.steps - 1;
+      result->trace = s.sequence->ReadWorkgroupTrace(s.first_slot + traced);
+      result->traced_step = s.reports[traced].global_step;
+      const std::vector<double>& times = s.reports[traced].dispatch_ns;
+      result->traced_step_ns = std::accumulate(times.begin(), times.end(), 0.0);
+      result->untraced_step_ns = last_untraced_step_ns_;
+    }
+    vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &s.profiled_commands);
+    s.profiled_commands = VK_NULL_HANDLE;
+    s.reports[0].profile = std::move(result);
+    profile_requested_ = false;
+    trace_requested_ = false;
+  } else {
+    double total = 0;
+    for (const StepReport& r : s.reports) total += std::accumulate(r.dispatch_ns.begin(), r.dispatch_ns.end(), 0.0);
+    last_untraced_step_ns_ = total / s.steps;
+  }
+  previous_submission_end_ns_ = HostNowNs();
+
+  Advance(position_, s.steps, steps_per_epoch_);
+  std::vector<StepReport> reports = std::move(s.reports);
+  in_flight.pop_front();
+  for (const StepReport& r : reports) on_step(r);
+}
+
+void Trainer::Abandon(std::deque<Submission>& in_flight, bool count_steps) noexcept {
+  for (Submission& s : in_flight) {
+    if (fence_in_flight_[s.bank]) {
+      VkFence fence = fences_[s.bank].get();
+      if (vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX) == VK_SUCCESS)
+        fence_in_flight_[s.bank] = false;
+    }
+    if (s.profiled_commands != VK_NULL_HANDLE && !fence_in_flight_[s.bank]) {
+      vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &s.profiled_commands);
+      s.profiled_commands = VK_NULL_HANDLE;
+    }
+    if (count_steps && s.submitted) Advance(position_, s.steps, steps_per_epoch_);
+  }
+  in_flight.clear();
 }
 
 void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step) {
   Require(train_data_ != nullptr, "This trainer was made for evaluation only; it has no training data.");
   stop_requested_ = false;
-  while (max_steps > 0 && !finished() && !stop_requested_) {
-    // A profiled submission records the host's moments as it goes.
-    const bool tracing = trace_requested_;
-    const bool profiling = profile_requested_ || tracing;
-    std::vector<profile::TimelineEvent> host_events;
-    auto host_event = [&](const char* name, const char* category, double start_ns) {
-      if (profiling) host_events.push_back({name, category, profile::Lane::kHost, start_ns, HostNowNs()});
-    };
-    const double prepare_start = HostNowNs();
-
-    if (permutation_epoch_ != position_.epoch) {
-      std::vector<uint32_t> order = EpochOrder(train_data_->count(), config_.seed, position_.epoch, config_.shuffle);
-      permutation_->UploadVector(std::span<const uint32_t>(order));
-      permutation_epoch_ = position_.epoch;
-      host_event("upload the epoch's sample order", "upload", prepare_start);
-    }
-    uint32_t steps = std::min({max_steps, config_.steps_per_submit, steps_per_epoch_ - position_.step_in_epoch});
-    // Two traced steps, the second one reported: a driver may compile a pipeline
-    // on its first dispatch (lavapipe does), which would show as a slow first
-    // step. Both are real training steps: the traced kernels compute the same.
-    if (tracing) steps = std::min(steps, kTracedSteps);
-    const uint32_t traced_slot = steps - 1;
-    const double params_start = HostNowNs();
-    std::vector<StepReport> reports(steps);
-    for (uint32_t s = 0; s < steps; ++s) {
-      StepReport& r = reports[s];
-      r.epoch = position_.epoch;
-      r.step_in_epoch = position_.step_in_epoch + s;
-      r.global_step = position_.global_step + s;
-      r.learning_rate = config_.LearningRateAt(r.epoch + double(r.step_in_epoch) / steps_per_epoch_);
-      uint64_t t = r.global_step + 1;
-      gpu::StepParams& p = plan_->step_params_slot(s);
-      p.batch_offset = r.step_in_epoch * config_.batch_size;
-      p.valid_rows = config_.batch_size;
-      p.adam_step = static_cast<uint32_t>(t);
-      p.learning_rate = static_cast<float>(r.learning_rate);
-      p.bias_correction1 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta1), double(t)));
-      p.bias_correction2 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta2), double(t)));
-    }
-    host_event("write step parameters (mapped memory)", "upload", params_start);
-
-    const double record_start = HostNowNs();
-    const vk::Sequence* sequence = train_sequence_.get();
-    VkCommandBuffer cb = VK_NULL_HANDLE;
-    if (profiling) {
-      sequence = &InstrumentedSequence(tracing);
-      cb = RecordSteps(*sequence, steps);  // recorded afresh: profiled submissions are rare
-      host_event("record the command buffer", "host", record_start);
-    } else {
-      VkCommandBuffer& cached = train_commands_[steps];  // recorded once per step count, then replayed
-      if (cached == VK_NULL_HANDLE) cached = RecordSteps(*train_sequence_, steps);
-      cb = cached;
-    }
-    auto start = Clock::now();
-    const double submit_start = HostNowNs();
-    double submitted = submit_start;
-    try {
-      SubmitAndWait(cb, tracing ? "traced training step" : "training step", &submitted);
-    } catch (...) {
-      if (profiling) vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
-      throw;
-    }
-    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const double wait_end = HostNowNs();
-    if (profiling) {
-      host_events.push_back({"submit", "host", profile::Lane::kHost, submit_start, submitted});
-      host_events.push_back({"wait for the GPU", "host", profile::Lane::kHost, submitted, wait_end});
-    }
-
-    const double readback_start = HostNowNs();
-    for (uint32_t s = 0; s < steps; ++s) {
-      StepReport& r = reports[s];
-      std::array<float, 4> result = plan_->result_slot(s);
-      r.loss = result[0];
-      r.accuracy = result[2] > 0 ? result[1] / result[2] : 0.0f;
-      r.dispatch_ns = sequence->ReadDispatchTimesNs(s);
-      r.wall_seconds = seconds / steps;
-      if (result[3] != 0.0f || !std::isfinite(r.loss)) {
-        if (profiling) vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
-        char lr[32];
-        std::snprintf(lr, sizeof lr, "%g", r.learning_rate);
-        throw DivergenceError("Training diverged at epoch " + std::to_string(r.epoch + 1) + ", step " +
-                              std::to_string(r.step_in_epoch + 1) + " (step " + std::to_string(r.global_step + 1) +
-                              " overall): the loss became " + (std::isnan(r.loss) ? "NaN" : "infinite") +
-                              ". Try a lower learning rate than " + lr + ".");
+  std::deque<Submission> in_flight;  // oldest first; at most kBanks, on distinct banks
+  TrainPosition next = position_;    // the first step not yet submitted
+  double previous_end_ns = -INFINITY;
+  try {
+    for (;;) {
+      const bool more = max_steps > 0 && next.epoch < config_.epochs && !stop_requested_;
+      const bool profiling = profile_requested_ || trace_requested_;
+      // Wait for the oldest submission when there is nothing more to submit,
+      // when both banks are busy, before a new epoch's order replaces the one
+      // the in-flight steps read, and around a profiled submission (it runs alone).
+      if (!in_flight.empty() && (!more || in_flight.size() == kBanks || profiling || in_flight.back().profiling ||
+                                 permutation_epoch_ != next.epoch)) {
+        CompleteOldest(in_flight, previous_end_ns, on_step);
+        continue;
       }
+      if (!more) break;
+      Submission& s = in_flight.emplace_back();
+      s.bank = in_flight.size() == 1 ? 0 : 1 - in_flight.front().bank;
+      s.tracing = trace_requested_;
+      s.profiling = profiling;
+      Submit(s, next, max_steps);
+      max_steps -= s.steps;
+      Advance(next, s.steps, steps_per_epoch_);
     }
-    host_event("read loss, accuracy and timestamps", "readback", readback_start);
-    if (profiling) {
-      vkFreeCommandBuffers(context_.device(), command_pool_.get(), 1, &cb);
-      auto result = std::make_shared<StepProfile>();
-      if (prepare_start - previous_submission_end_ns_ < 1e9)  // the same run: the GPU idled in between
-        host_events.insert(host_events.begin(), profile::TimelineEvent{"between submissions (GPU idle)", "gap", profile::Lane::kHost,
-                                                 previous_submission_end_ns_, prepare_start});
-      result->timeline = BuildTimeline(*sequence, steps, std::move(host_events), submitted);
-      if (sequence->options().invocation_counts) result->measured_invocations = sequence->ReadInvocationCounts(0);
-      if (tracing) {
-        result->trace = sequence->ReadWorkgroupTrace(traced_slot);
-        result->traced_step = reports[traced_slot].global_step;
-        const std::vector<double>& times = reports[traced_slot].dispatch_ns;
-        result->traced_step_ns = std::accumulate(times.begin(), times.end(), 0.0);
-        result->untraced_step_ns = last_untraced_step_ns_;
-      }
-      reports[0].profile = std::move(result);
-      profile_requested_ = false;
-      trace_requested_ = false;
-    } else {
-      double total = 0;
-      for (const StepReport& r : reports) total += std::accumulate(r.dispatch_ns.begin(), r.dispatch_ns.end(), 0.0);
-      last_untraced_step_ns_ = total / steps;
-    }
-    previous_submission_end_ns_ = HostNowNs();
-
-    position_.global_step += steps;
-    position_.step_in_epoch += steps;
-    if (position_.step_in_epoch >= steps_per_epoch_) {
-      position_.step_in_epoch = 0;
-      ++position_.epoch;
-    }
-    max_steps -= steps;
-    for (const StepReport& r : reports) on_step(r);
+  } catch (const DivergenceError&) {
+    Abandon(in_flight, false);  // the diverged submission and any after it: not counted, not reported
+    throw;
+  } catch (...) {
+    Abandon(in_flight, true);
+    throw;
   }
 }
 
@@ -576,7 +665,7 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outp
       p.valid_rows = static_cast<uint32_t>(std::min<uint64_t>(batch, data.count() - p.batch_offset));
     }
     VkCommandBuffer& cb = program.commands[steps];
-    if (cb == VK_NULL_HANDLE) cb = RecordSteps(*program.sequence, steps);
+    if (cb == VK_NULL_HANDLE) cb = RecordSteps(*program.sequence, 0, steps);
     SubmitAndWait(cb, "evaluation");
     for (uint32_t s = 0; s < steps; ++s) {
       std::array<float, 4> r = plan_->result_slot(s);

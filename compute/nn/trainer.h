@@ -6,12 +6,20 @@
 // into one command buffer (only the small StepParams buffer differs between
 // steps), and loss/accuracy are read back once per submission, not per step.
 //
+// Submissions form a ring of two banks (Trainer::kBanks) of step slots: while
+// the GPU runs one submission, the next is already queued behind it, and the
+// host reads the older one's results and writes the parameters of the one
+// after. Each bank's command buffer is recorded once per step count and
+// replayed.
+//
 // A Trainer is used from one thread at a time; RequestStop() may be called from
 // any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -150,6 +158,11 @@ class DivergenceError : public Error {
 
 class Trainer {
  public:
+  // Banks of steps_per_submit step slots each (in the Plan, the training
+  // sequence and its timestamp queries): consecutive submissions alternate
+  // between them, so this many may be in flight at once.
+  static constexpr uint32_t kBanks = 2;
+
   // Compiles the plan, uploads the datasets and initialises the parameters
   // from config.seed. Throws ts::Error when the data does not fit the model.
   // `train` may be null for a trainer that only evaluates.
@@ -171,8 +184,12 @@ class Trainer {
 
   // Runs up to `max_steps` steps (fewer if training finishes); one submission
   // never spans two epochs, so each epoch starts with its own shuffled order.
-  // Calls on_step for each step after its submission completes. Throws
-  // DivergenceError when a loss is NaN or infinite.
+  // Up to kBanks submissions are in flight at once (the next is submitted
+  // before the previous is waited for); on_step is called for each step, in
+  // order, after its submission completes, possibly while the next one runs.
+  // On return every step run has completed and been reported. Throws
+  // DivergenceError when a loss is NaN or infinite, naming the first such step;
+  // nothing is left in flight, and no step of or after that submission is reported.
   void RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step);
   // Runs the rest of the current epoch, then evaluates on the validation set.
   EpochSummary RunEpoch(const std::function<void(const StepReport&)>& on_step);
@@ -205,17 +222,39 @@ class Trainer {
   // Device memory the trainer holds beyond the plan: the resident datasets.
   uint64_t dataset_device_bytes() const;
 
-  // Safe from any thread: RunSteps/RunEpoch return after the submission in flight.
+  // Safe from any thread: RunSteps/RunEpoch submit nothing more and return
+  // once the submissions in flight have completed (and been reported).
   void RequestStop() { stop_requested_ = true; }
   bool stop_requested() const { return stop_requested_; }
+  // Submissions on the device not yet waited for; 0 whenever no method of this trainer is running.
+  uint32_t submissions_in_flight() const {
+    uint32_t n = 0;
+    for (bool b : fence_in_flight_) n += b ? 1 : 0;
+    return n;
+  }
 
  private:
   struct EvalProgram;
+  struct Submission;  // one training submission, from its parameters to its readback
   void CheckDataFitsModel(const data::Dataset& dataset, const std::string& role) const;
-  // A command buffer with `steps` slots of `sequence`, ending in a host-read barrier.
-  VkCommandBuffer RecordSteps(const vk::Sequence& sequence, uint32_t steps);
-  // Sets *submitted_ns (host steady clock) when the driver has taken the submission.
-  void SubmitAndWait(VkCommandBuffer command_buffer, const char* what, double* submitted_ns = nullptr);
+  // A command buffer with slots [first_slot, first_slot + steps) of `sequence`,
+  // ending in a host-read barrier.
+  VkCommandBuffer RecordSteps(const vk::Sequence& sequence, uint32_t first_slot, uint32_t steps);
+  // Submits on bank 0's fence and waits (nothing else may be in flight).
+  void SubmitAndWait(VkCommandBuffer command_buffer, const char* what);
+  // Writes the step parameters of up to `max_steps` steps from `first` on into
+  // `submission`'s bank (uploading the epoch's order first when it changes) and
+  // submits them.
+  void Submit(Submission& submission, const TrainPosition& first, uint32_t max_steps);
+  // Waits for the oldest submission in flight, reads its results, advances
+  // position_ and reports its steps (after removing it from `in_flight`).
+  // `previous_end_ns`: when the host saw the submission before it complete.
+  void CompleteOldest(std::deque<Submission>& in_flight, double& previous_end_ns,
+                      const std::function<void(const StepReport&)>& on_step);
+  // After an exception: waits for every submission in `in_flight` and frees
+  // their profiled command buffers; counts their steps in position_ when
+  // `count_steps` (they ran and changed the parameters). Never throws.
+  void Abandon(std::deque<Submission>& in_flight, bool count_steps) noexcept;
   // The training step with timestamps around each dispatch and invocation
   // counts, or (tracing) in trace mode; built on first use.
   const vk::Sequence& InstrumentedSequence(bool tracing);
@@ -247,9 +286,9 @@ class Trainer {
   double previous_submission_end_ns_ = -1e18;  // host steady clock, for the gap before a submission
   double last_untraced_step_ns_ = 0;           // GPU time of a step in the last plain submission
   vk::UniqueCommandPool command_pool_;
-  vk::UniqueFence fence_;
-  bool submission_in_flight_ = false;  // submitted on fence_ and not yet waited for
-  std::map<uint32_t, VkCommandBuffer> train_commands_;  // by step count
+  std::array<vk::UniqueFence, kBanks> fences_;                  // one per bank
+  std::array<bool, kBanks> fence_in_flight_{};                  // submitted on fences_[b], not yet waited for
+  std::map<std::pair<uint32_t, uint32_t>, VkCommandBuffer> train_commands_;  // by (bank, step count)
 };
 
 // The order of the training samples in `epoch`: a seeded Fisher-Yates shuffle

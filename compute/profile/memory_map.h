@@ -38,7 +38,7 @@ struct MemoryEstimateOptions {
   // step slot starts at a multiple of it. 256 is the largest Vulkan allows, so
   // the default never underestimates.
   uint64_t storage_alignment = 256;
-  uint32_t slots = 16;  // steps recorded into one submission (nn::PlanOptions::slots)
+  uint32_t slots = 32;  // step slots (nn::PlanOptions::slots): the trainer keeps 2 banks of 16 steps
 };
 
 // The plan's memory at each batch size, from the model's shapes alone (no
