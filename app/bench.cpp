@@ -1,6 +1,7 @@
 #include "app/bench.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -22,7 +23,9 @@
 #include "compute/data/dataset.h"
 #include "compute/data/registry.h"
 #include "compute/kernels/activation.h"
+#include "compute/kernels/autotune.h"
 #include "compute/kernels/matmul.h"
+#include "compute/nn/boundary.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/model.h"
 #include "compute/nn/presets.h"
@@ -38,13 +41,35 @@
 // each answer is one JSON line, {"error": "..."} on failure):
 //   {"op": "info"}
 //       -> {"device", "driver", "device_type", "subgroup_size", "default_matmul_variant"}
-//   {"op": "matmul", "n": 1024, "variant": "register_blocked" | "shared_tiled", "iterations": 3}
-//       C = A B for n x n fp32 matrices: `iterations` submissions of one dispatch each
-//       (no warm-up; the pipeline is built before the timing).
-//       -> {"gpu_s": [...], "wall_s": [...], "flops", "tiling", "max_error"}: gpu_s from
-//       the dispatch's timestamps, wall_s from submit to fence; max_error is the largest
-//       error of 64 sampled elements of C relative to sum_k |a||b| (checked after the
-//       first request for each variant).
+//   {"op": "matmul", "n": 1024, "variant": "register_blocked" | "shared_tiled" | "auto", "iterations": 3,
+//    "min_time_s": 0}
+//   {"op": "matmul", "m": 64, "n": 128, "k": 784, "transpose_a": false, "transpose_b": false, ...}
+//       C = op(A) op(B) in fp32 (kernels::MatmulArgs: op(A) is m x k, op(B) k x n); "n" alone
+//       means n x n x n, and m and k default to n. "auto" is the autotuner's pick for the shape
+//       (kernels::TuneMatmul, as a plan compiles it; tuned on first use, then cached on disk);
+//       the named variants run at their default tiling. Submissions of one dispatch each, at
+//       least `iterations` and until their wall times add up to min_time_s (no warm-up; the
+//       pipeline is built before the timing).
+//       -> {"m", "n", "k", "transpose_a", "transpose_b", "variant" (as asked), "kernel" (the
+//          candidate's name, e.g. "register-blocked 32x4 (1x8)"), "kernel_variant", "tiling",
+//          "flops", "gpu_s": [...], "wall_s": [...], "max_error", and for "auto" "tuned":
+//          {"from_cache", "measured", "candidates": [{"kernel", "median_ms", "rejected"}]}}:
+//       gpu_s from the dispatch's timestamps, wall_s from submit to fence; max_error is the
+//       largest error of 64 sampled elements of C relative to sum_k |a||b| (checked after the
+//       first request for each kernel).
+//   {"op": "boundary", "model": "spiral-mlp", "resolution": 256, "path": "auto" | "fused" |
+//    "layer_by_layer", "iterations": 10, "min_time_s": 0}
+//       The decision-boundary refresh: nn::BoundaryEvaluator::Evaluate(parameters,
+//       statistics, with_hidden = false) over a resolution x resolution grid (1 to 1024) of
+//       the model (a preset or a model file with two input features) at its initial
+//       parameters, timed wall-clock per call (parameter upload + GPU + readback); the
+//       evaluator is built and warmed up by one untimed call on first use. A path that
+//       cannot serve the model (e.g. "fused" for a model the fused kernel does not take)
+//       answers {"error"}.
+//       -> {"model", "resolution", "points", "path", "fused" (which path ran),
+//           "fused_unavailable_reason", "classes", "parameters", "wall_s": [...],
+//           "gpu_ms": [...], "finite", "row_sum_error"}: the last two check the last refresh's
+//           probabilities.
 //   {"op": "mlp", "batch": 64, "steps": 256, "samples": 60000, "eval_samples": 10000}
 //       The 784-128-10 MLP (relu, softmax cross-entropy, Adam lr 1e-3) on random
 //       MNIST-shaped uint8 data (scaled by 1/255 on the device). The trainer of each batch
@@ -93,57 +118,101 @@ const char* VariantName(kernels::MatmulVariant variant) {
   return variant == kernels::MatmulVariant::kRegisterBlocked ? "register_blocked" : "shared_tiled";
 }
 
-kernels::MatmulVariant ParseVariant(const std::string& name) {
-  if (name == "register_blocked") return kernels::MatmulVariant::kRegisterBlocked;
-  if (name == "shared_tiled") return kernels::MatmulVariant::kSharedTiled;
-  throw Error("matmul variant: expected register_blocked or shared_tiled, found \"" + name + "\".");
+// Repeats `run` (which returns its own GPU seconds, and is timed here wall-clock)
+// at least `iterations` times and until the wall times add up to `min_time_s`,
+// so that small shapes get enough repetitions for a stable median.
+template <typename RunOnce>
+void RepeatTimed(uint32_t iterations, double min_time_s, std::vector<double>& gpu, std::vector<double>& wall,
+                 RunOnce run) {
+  constexpr uint32_t kMaxIterations = 20000;
+  double total = 0;
+  for (uint32_t i = 0; i < kMaxIterations && (i < std::max(iterations, 1u) || total < min_time_s); ++i) {
+    auto start = Clock::now();
+    double gpu_s = run();
+    double seconds = Seconds(start);
+    total += seconds;
+    wall.push_back(seconds);
+    gpu.push_back(gpu_s);
+  }
 }
 
-// n x n SGEMM operands on the device, kept between requests.
+double MinTime(const json& request) {
+  double min_time_s = request.value("min_time_s", 0.0);
+  Require(min_time_s >= 0 && min_time_s <= 10, "min_time_s must be in [0, 10].");
+  return min_time_s;
+}
+
+// C = op(A) op(B) in fp32 for one shape (m x n x k, transposes as in
+// kernels::MatmulArgs), operands on the device, kept between requests.
 class MatmulBench {
  public:
-  MatmulBench(vk::Context& context, vk::PipelineCache& pipelines, uint32_t n)
-      : context_(context), pipelines_(pipelines), n_(n) {
-    std::mt19937_64 rng(n);
+  MatmulBench(vk::Context& context, vk::PipelineCache& pipelines, const kernels::MatmulShape& shape)
+      : context_(context), pipelines_(pipelines), shape_(shape) {
+    std::mt19937_64 rng(uint64_t(shape.m) * 1000003 + uint64_t(shape.n) * 1009 + shape.k);
     auto random = [&](size_t count) {
       std::vector<float> v(count);
       for (float& x : v) x = float(double(rng() >> 11) * 0x1.0p-53 * 2 - 1);
       return v;
     };
-    size_t elements = size_t(n) * n;
-    a_host_ = random(elements);
-    b_host_ = random(elements);
-    a_ = std::make_unique<vk::Buffer>(context, elements * 4, "bench A");
-    b_ = std::make_unique<vk::Buffer>(context, elements * 4, "bench B");
-    c_ = std::make_unique<vk::Buffer>(context, elements * 4, "bench C");
+    a_host_ = random(size_t(shape.m) * shape.k);  // M x K (K x M when transposed)
+    b_host_ = random(size_t(shape.k) * shape.n);  // K x N (N x K when transposed)
+    a_ = std::make_unique<vk::Buffer>(context, a_host_.size() * 4, "bench A");
+    b_ = std::make_unique<vk::Buffer>(context, b_host_.size() * 4, "bench B");
+    c_ = std::make_unique<vk::Buffer>(context, size_t(shape.m) * shape.n * 4, "bench C");
     a_->UploadVector(std::span<const float>(a_host_));
     b_->UploadVector(std::span<const float>(b_host_));
   }
 
-  json Run(kernels::MatmulVariant variant, uint32_t iterations) {
-    kernels::MatmulArgs args{kernels::WholeBuffer(*a_), kernels::WholeBuffer(*b_), kernels::WholeBuffer(*c_), n_, n_, n_};
-    auto& sequence = sequences_[variant];
+  // `variant`: "register_blocked" or "shared_tiled" (at its default tiling), or
+  // "auto" (the autotuner's pick for this shape, as a plan compiles it).
+  json Run(const std::string& variant, uint32_t iterations, double min_time_s) {
+    kernels::MatmulArgs args{kernels::WholeBuffer(*a_), kernels::WholeBuffer(*b_), kernels::WholeBuffer(*c_),
+                             shape_.m, shape_.n, shape_.k, shape_.transpose_a, shape_.transpose_b};
+    const vk::DeviceInfo& device = context_.info();
+    kernels::MatmulCandidate candidate;
+    json tuned;
+    if (variant == "auto") {
+      kernels::MatmulTuneResult t = kernels::TuneMatmul(context_, pipelines_, shape_);
+      candidate = t.chosen;
+      json alternatives = json::array();
+      for (const kernels::MatmulCandidateResult& r : t.candidates)
+        alternatives.push_back({{"kernel", r.candidate.name()}, {"median_ms", r.median_ns * 1e-6},
+                                {"rejected", r.rejected}});
+      tuned = {{"from_cache", t.from_cache}, {"measured", t.measured}, {"candidates", alternatives}};
+    } else if (variant == "register_blocked" || variant == "shared_tiled") {
+      candidate.variant = variant == "register_blocked" ? kernels::MatmulVariant::kRegisterBlocked
+                                                        : kernels::MatmulVariant::kSharedTiled;
+      candidate.tiling = kernels::ChooseMatmulTiling(device, args, candidate.variant);
+    } else {
+      throw Error("matmul variant: expected auto, register_blocked or shared_tiled, found \"" + variant + "\".");
+    }
+    const std::string kernel = candidate.name();
+    auto& sequence = sequences_[kernel];
     bool first = !sequence;
-    if (first) sequence = std::make_unique<vk::Sequence>(context_, std::vector<vk::Dispatch>{kernels::MatmulDispatch(pipelines_, args, variant)});
-    kernels::MatmulTiling t = kernels::ChooseMatmulTiling(context_.info(), args, variant);
-    json result = {{"n", n_}, {"variant", VariantName(variant)}, {"flops", sequence->dispatches()[0].cost.flops}};
+    if (first)
+      sequence = std::make_unique<vk::Sequence>(
+          context_, std::vector<vk::Dispatch>{kernels::MatmulDispatch(pipelines_, args, candidate.variant, candidate.tiling)});
+    const kernels::MatmulTiling& t = candidate.tiling;
+    json result = {{"m", shape_.m}, {"n", shape_.n}, {"k", shape_.k}, {"transpose_a", shape_.transpose_a},
+                   {"transpose_b", shape_.transpose_b}, {"variant", variant},
+                   {"kernel_variant", VariantName(candidate.variant)}, {"kernel", kernel},
+                   {"flops", sequence->dispatches()[0].cost.flops}};
     result["tiling"] = {{"group_cols", t.group_cols}, {"group_rows", t.group_rows},
                         {"rows_per_invocation", t.rows_per_invocation}, {"cols_per_invocation", t.cols_per_invocation},
                         {"tile_depth", t.tile_depth}};
+    if (!tuned.is_null()) result["tuned"] = tuned;
     // No warm-up here: the pipeline is built above, outside the timing, and
     // the driver sends a warm-up request where one is cheap enough.
     std::vector<double> gpu, wall;
-    for (uint32_t i = 0; i < std::max(iterations, 1u); ++i) {
-      auto start = Clock::now();
+    RepeatTimed(iterations, min_time_s, gpu, wall, [&] {
       context_.RunOnce([&](VkCommandBuffer cb) {
         sequence->Record(cb);
         vk::RecordComputeToHostBarrier(cb);
       });
-      wall.push_back(Seconds(start));
-      gpu.push_back(sequence->ReadDispatchTimesNs()[0] * 1e-9);
-    }
-    if (first) max_error_[variant] = CheckSamples();  // checked once per variant
-    result["max_error"] = max_error_[variant];
+      return sequence->ReadDispatchTimesNs()[0] * 1e-9;
+    });
+    if (first) max_error_[kernel] = CheckSamples();  // checked once per kernel
+    result["max_error"] = max_error_[kernel];
     result["gpu_s"] = gpu;
     result["wall_s"] = wall;
     return result;
@@ -153,19 +222,22 @@ class MatmulBench {
   // Largest |C - reference| / sum_k |a b| over 64 sampled elements (fails loudly
   // on a wrong kernel rather than timing it).
   double CheckSamples() {
-    std::vector<float> c(size_t(n_) * n_);
+    const uint32_t m = shape_.m, n = shape_.n, k = shape_.k;
+    std::vector<float> c(size_t(m) * n);
     c_->DownloadVector(std::span<float>(c));
+    auto a = [&](uint32_t i, uint32_t p) { return shape_.transpose_a ? a_host_[size_t(p) * m + i] : a_host_[size_t(i) * k + p]; };
+    auto b = [&](uint32_t p, uint32_t j) { return shape_.transpose_b ? b_host_[size_t(j) * k + p] : b_host_[size_t(p) * n + j]; };
     std::mt19937_64 rng(12345);
     double worst = 0;
     for (int s = 0; s < 64; ++s) {
-      uint32_t i = static_cast<uint32_t>(rng() % n_), j = static_cast<uint32_t>(rng() % n_);
+      uint32_t i = static_cast<uint32_t>(rng() % m), j = static_cast<uint32_t>(rng() % n);
       double sum = 0, magnitude = 1e-30;
-      for (uint32_t k = 0; k < n_; ++k) {
-        double term = double(a_host_[size_t(i) * n_ + k]) * b_host_[size_t(k) * n_ + j];
+      for (uint32_t p = 0; p < k; ++p) {
+        double term = double(a(i, p)) * b(p, j);
         sum += term;
         magnitude += std::abs(term);
       }
-      double error = std::abs(c[size_t(i) * n_ + j] - sum) / magnitude;
+      double error = std::abs(c[size_t(i) * n + j] - sum) / magnitude;
       worst = std::isnan(error) ? INFINITY : std::max(worst, error);
     }
     return worst;
@@ -173,11 +245,11 @@ class MatmulBench {
 
   vk::Context& context_;
   vk::PipelineCache& pipelines_;
-  uint32_t n_;
+  kernels::MatmulShape shape_;
   std::vector<float> a_host_, b_host_;
   std::unique_ptr<vk::Buffer> a_, b_, c_;
-  std::map<kernels::MatmulVariant, std::unique_ptr<vk::Sequence>> sequences_;
-  std::map<kernels::MatmulVariant, double> max_error_;
+  std::map<std::string, std::unique_ptr<vk::Sequence>> sequences_;  // by kernel name
+  std::map<std::string, double> max_error_;
 };
 
 constexpr const char* kMlpModel = R"({
@@ -378,13 +450,116 @@ class BiasActivationBench {
       sequences_;
 };
 
+// The decision-boundary refresh the GUI pays each time the parameters change:
+// nn::BoundaryEvaluator::Evaluate over a resolution x resolution grid (upload
+// of the parameters, the GPU work, the readback of the probabilities), timed
+// wall-clock per call. The parameters are the model's initial ones (its
+// training section's seed). Evaluators are kept between requests, warmed up
+// by one untimed call when built.
+class BoundaryBench {
+ public:
+  static constexpr uint32_t kMaxResolution = 1024;  // as the session allows
+
+  BoundaryBench(vk::Context& context, vk::PipelineCache& pipelines) : context_(context), pipelines_(pipelines) {}
+
+  json Run(const std::string& model_name, int64_t requested_resolution, const std::string& path_name,
+           int64_t iterations, double min_time_s) {
+    Require(requested_resolution >= 1 && requested_resolution <= kMaxResolution,
+            "boundary: resolution must be 1 to " + std::to_string(kMaxResolution) + "; got " +
+                std::to_string(requested_resolution) + ".");
+    Require(iterations >= 1 && iterations <= 10000, "boundary: iterations must be 1 to 10000.");
+    const auto resolution = static_cast<uint32_t>(requested_resolution);
+    nn::BoundaryPath path = nn::BoundaryPath::kAuto;
+    if (path_name == "fused") path = nn::BoundaryPath::kFused;
+    else if (path_name == "layer_by_layer") path = nn::BoundaryPath::kLayerByLayer;
+    else Require(path_name == "auto", "boundary: path is auto, fused or layer_by_layer; got \"" + path_name + "\".");
+    const Model& m = GetModel(model_name);
+    auto key = std::make_tuple(model_name, resolution, path_name);
+    auto it = evaluators_.find(key);
+    if (it == evaluators_.end()) {
+      if (evaluators_.size() >= 6) evaluators_.clear();  // a few kept warm at a time
+      static constexpr std::array<float, 4> kExtent{-1.2f, 1.2f, -1.2f, 1.2f};  // the session's default
+      auto evaluator = std::make_unique<nn::BoundaryEvaluator>(context_, pipelines_, m.model, m.config, resolution,
+                                                               kExtent, path);
+      evaluator->Evaluate(m.parameters, m.statistics, /*with_hidden=*/false);  // warm-up: first-use costs
+      it = evaluators_.emplace(key, std::move(evaluator)).first;
+    }
+    nn::BoundaryEvaluator& evaluator = *it->second;
+    std::vector<double> gpu, wall;
+    nn::BoundaryResult last;
+    RepeatTimed(static_cast<uint32_t>(iterations), min_time_s, gpu, wall, [&] {
+      last = evaluator.Evaluate(m.parameters, m.statistics, /*with_hidden=*/false);
+      return last.gpu_ms * 1e-3;
+    });
+    // A sanity check of the last refresh: finite probabilities, rows summing to 1.
+    const size_t points = size_t(resolution) * resolution;
+    bool finite = last.classes > 0 && last.probabilities.size() == points * last.classes;
+    double row_sum_error = 0;
+    for (size_t p = 0; finite && p < points; ++p) {
+      double sum = 0;
+      for (uint32_t c = 0; c < last.classes; ++c) {
+        float v = last.probabilities[p * last.classes + c];
+        finite = finite && std::isfinite(v);
+        sum += v;
+      }
+      row_sum_error = std::max(row_sum_error, std::abs(sum - 1));
+    }
+    std::vector<double> gpu_ms(gpu.size());
+    std::transform(gpu.begin(), gpu.end(), gpu_ms.begin(), [](double s) { return s * 1e3; });
+    return {{"model", model_name},
+            {"resolution", resolution},
+            {"points", points},
+            {"path", path_name},
+            {"fused", last.fused},
+            {"fused_unavailable_reason", evaluator.fused_unavailable_reason()},
+            {"classes", last.classes},
+            {"parameters", m.parameter_count},
+            {"wall_s", wall},
+            {"gpu_ms", gpu_ms},
+            {"finite", finite},
+            {"row_sum_error", row_sum_error}};
+  }
+
+ private:
+  struct Model {
+    nn::ModelDesc model;
+    nn::TrainConfig config;
+    std::vector<float> parameters, statistics;  // packed as Plan::ReadParameters / ReadStatistics give them
+    uint64_t parameter_count = 0;
+  };
+
+  const Model& GetModel(const std::string& name) {
+    auto it = models_.find(name);
+    if (it != models_.end()) return it->second;
+    Model m;
+    m.model = nn::LoadModelOrPreset(name);
+    Require(nn::TakesTwoFeatures(m.model), "boundary: the decision boundary needs a model with two input features; '" +
+                                               name + "' takes " + nn::ShapeString(m.model.layers[0].shape) + ".");
+    m.config = nn::ParseTrainConfig(m.model.training, name + ": training");
+    {
+      // A trainer without data initialises the parameters from the config's seed.
+      nn::Trainer trainer(context_, pipelines_, m.model, m.config, nullptr, nullptr);
+      m.parameters = trainer.plan().ReadParameters();
+      m.statistics = trainer.plan().ReadStatistics();
+      m.parameter_count = trainer.plan().parameter_count();
+    }
+    return models_.emplace(name, std::move(m)).first->second;
+  }
+
+  vk::Context& context_;
+  vk::PipelineCache& pipelines_;
+  std::map<std::string, Model> models_;
+  std::map<std::tuple<std::string, uint32_t, std::string>, std::unique_ptr<nn::BoundaryEvaluator>> evaluators_;
+};
+
 class BenchServer {
  public:
   explicit BenchServer(vk::Context& context)
       : context_(context),
         pipelines_(context),
         mlp_(context, pipelines_, nn::ParseModel(kMlpModel, "bench"), "random-mnist-shaped", {1, 28, 28}),
-        cnn_(context, pipelines_, nn::LoadModelOrPreset("cifar10-cnn"), "random-cifar-shaped", {3, 32, 32}) {}
+        cnn_(context, pipelines_, nn::LoadModelOrPreset("cifar10-cnn"), "random-cifar-shaped", {3, 32, 32}),
+        boundary_(context, pipelines_) {}
 
   json Handle(const json& request) {
     std::string op = request.value("op", "");
@@ -397,15 +572,28 @@ class BenchServer {
               {"default_matmul_variant", VariantName(kernels::DefaultMatmulVariant(d))}};
     }
     if (op == "matmul") {
-      uint32_t n = request.value("n", 1024u);
-      Require(n > 0 && n <= 8192, "matmul: n must be in [1, 8192].");
-      auto it = matmuls_.find(n);
+      // "n" alone: n x n x n; else m, n, k (each defaulting to n).
+      const uint32_t square = request.value("n", 1024u);
+      kernels::MatmulShape shape{request.value("m", square), square, request.value("k", square),
+                                 request.value("transpose_a", false), request.value("transpose_b", false)};
+      constexpr uint64_t kMaxElements = uint64_t(1) << 25;  // 128 MiB, lavapipe's maxStorageBufferRange
+      Require(shape.m > 0 && shape.n > 0 && shape.k > 0 && shape.m <= 65536 && shape.n <= 65536 && shape.k <= 65536,
+              "matmul: m, n and k must be in [1, 65536].");
+      Require(uint64_t(shape.m) * shape.k <= kMaxElements && uint64_t(shape.k) * shape.n <= kMaxElements &&
+                  uint64_t(shape.m) * shape.n <= kMaxElements,
+              "matmul: each matrix must have at most 2^25 elements.");
+      auto key = shape.key();
+      auto it = matmuls_.find(key);
       if (it == matmuls_.end()) {
-        it = matmuls_.emplace(n, std::make_unique<MatmulBench>(context_, pipelines_, n)).first;
+        if (matmuls_.size() >= 32) matmuls_.clear();  // kept between requests (warm), a few dozen shapes at a time
+        it = matmuls_.emplace(key, std::make_unique<MatmulBench>(context_, pipelines_, shape)).first;
       }
-      return it->second->Run(ParseVariant(request.value("variant", "register_blocked")),
-                             request.value("iterations", 3u));
+      return it->second->Run(request.value("variant", "register_blocked"), request.value("iterations", 3u),
+                             MinTime(request));
     }
+    if (op == "boundary")
+      return boundary_.Run(request.value("model", "spiral-mlp"), request.value("resolution", int64_t(256)),
+                           request.value("path", "auto"), request.value("iterations", int64_t(10)), MinTime(request));
     if (op == "mlp")
       return mlp_.Run(request.value("batch", 64u), request.value("steps", 256u), request.value("samples", 60000u),
                       request.value("eval_samples", 10000u));
@@ -436,14 +624,15 @@ class BenchServer {
                              request.value("bias", true), request.value("workspace", true), tuning,
                              request.value("iterations", 5u));
     }
-    throw Error("unknown bench request \"" + op + "\"; expected info, matmul, mlp, cnn, bias_act or quit.");
+    throw Error("unknown bench request \"" + op + "\"; expected info, matmul, boundary, mlp, cnn, bias_act or quit.");
   }
 
  private:
   vk::Context& context_;
   vk::PipelineCache pipelines_;
   ModelBench mlp_, cnn_;
-  std::map<uint32_t, std::unique_ptr<MatmulBench>> matmuls_;
+  BoundaryBench boundary_;
+  std::map<std::string, std::unique_ptr<MatmulBench>> matmuls_;  // by MatmulShape::key()
   std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<BiasActivationBench>> bias_acts_;
 };
 
@@ -469,15 +658,33 @@ int Serve(vk::Context& context) {
 int PrintQuickTable(vk::Context& context) {
   BenchServer server(context);
   std::printf("Device: %s\n\n%-44s %14s %14s\n", context.info().name.c_str(), "workload", "GPU time", "wall");
-  for (uint32_t n : {1024u}) {
-    for (const char* variant : {"register_blocked", "shared_tiled"}) {
-      json r = server.Handle({{"op", "matmul"}, {"n", n}, {"variant", variant}, {"iterations", 3}});
+  for (uint32_t n : {256u, 1024u}) {
+    for (const char* variant : {"register_blocked", "shared_tiled", "auto"}) {
+      json r = server.Handle(
+          {{"op", "matmul"}, {"n", n}, {"variant", variant}, {"iterations", 3}, {"min_time_s", 0.05}});
       double flops = r["flops"].get<double>();
-      std::printf("%-44s %9.2f GFLOP/s %9.2f GFLOP/s\n",
-                  ("SGEMM " + std::to_string(n) + "^3 " + variant).c_str(),
+      std::string label = "SGEMM " + std::to_string(n) + "^3 " + variant;
+      if (std::string(variant) == "auto") label = "SGEMM " + std::to_string(n) + "^3 " + r["kernel"].get<std::string>();
+      std::printf("%-44s %9.2f GFLOP/s %9.2f GFLOP/s\n", label.c_str(),
                   flops / Median(r["gpu_s"].get<std::vector<double>>()) * 1e-9,
                   flops / Median(r["wall_s"].get<std::vector<double>>()) * 1e-9);
     }
+  }
+  for (const char* path : {"fused", "layer_by_layer"}) {
+    std::string label = std::string("decision boundary 256x256 spiral-mlp, ") + path;
+    json r;
+    try {
+      r = server.Handle({{"op", "boundary"}, {"model", "spiral-mlp"}, {"resolution", 256}, {"path", path},
+                         {"iterations", 5}});
+    } catch (const Error& e) {
+      std::printf("%-44s n/a: %s\n", label.c_str(), e.what());
+      continue;
+    }
+    const double gpu_ms = Median(r["gpu_ms"].get<std::vector<double>>());  // 0: the path reports none
+    char gpu[32] = "-";
+    if (gpu_ms > 0) std::snprintf(gpu, sizeof gpu, "%.2f ms", gpu_ms);
+    std::printf("%-44s %14s %8.2f ms per refresh\n", label.c_str(), gpu,
+                Median(r["wall_s"].get<std::vector<double>>()) * 1e3);
   }
   for (uint32_t batch : {64u, 256u}) {
     json r = server.Handle({{"op", "mlp"}, {"batch", batch}, {"steps", 16384 / batch}});
@@ -717,11 +924,12 @@ int RunBench(const std::vector<std::string>& words) {
         "  geometry, invocations checked against pipeline statistics) and the step's GPU time;\n"
         "  --trace also runs a step in trace mode and prints its overhead.\n"
         "  --json prints one JSON object instead of text (--ceilings and --model).\n"
-        "  Without a mode: measures SGEMM (1024^3, both matmul variants), the training and inference\n"
-        "  throughput of the 784-128-10 MLP and of the seed CNN (cifar10-cnn, random 3x32x32 data),\n"
-        "  and the bias + activation kernels, and prints a table. With --serve, answers JSON requests\n"
-        "  on stdin instead (used by tests/bench/run.sh, which compares with numpy/OpenBLAS and\n"
-        "  PyTorch on the CPU).\n");
+        "  Without a mode: measures SGEMM (256^3 and 1024^3: both matmul variants and the autotuner's\n"
+        "  pick), the decision-boundary refresh (spiral-mlp, 256x256, fused and layer by layer), the\n"
+        "  training and inference throughput of the 784-128-10 MLP and of the seed CNN (cifar10-cnn,\n"
+        "  random 3x32x32 data), and the bias + activation kernels, and prints a table. With --serve,\n"
+        "  answers JSON requests on stdin instead (used by tests/bench/run.sh, which compares with\n"
+        "  numpy/OpenBLAS and PyTorch on the CPU).\n");
     return 0;
   }
   if (!args.positional().empty()) throw Error("bench takes no positional arguments; see tensorscope bench --help.");

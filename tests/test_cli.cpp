@@ -318,5 +318,86 @@ TEST(Cli, BenchOptionsThatNeedAMode) {
   EXPECT_CONTAINS(r.output, "--model NAME_OR_FILE");
 }
 
+// `bench --serve` (tests/bench/bench.py's server): a general matmul shape with
+// the autotuner's pick, the decision-boundary refresh, and a clear {"error"}
+// for each bad request without the server going down.
+TEST(Cli, BenchServeAnswersMatmulShapesAndBoundaryAndRejectsBadRequests) {
+  const std::filesystem::path cache = FreshCacheDir("serve");  // the autotuner's disk cache goes here
+  const std::vector<std::string> requests = {
+      R"({"op": "matmul", "m": 37, "n": 19, "k": 45, "transpose_a": true, "variant": "auto", "iterations": 2})",
+      R"({"op": "matmul", "n": 33, "transpose_b": true, "variant": "register_blocked", "iterations": 1, "min_time_s": 0.01})",
+      R"({"op": "boundary", "model": "spiral-mlp", "resolution": 16, "path": "layer_by_layer", "iterations": 2})",
+      R"({"op": "boundary", "model": "spiral-mlp", "resolution": 16, "path": "auto", "iterations": 1})",
+      R"({"op": "boundary", "resolution": 0})",
+      R"({"op": "boundary", "resolution": 1025})",
+      R"({"op": "boundary", "model": "no-such-model"})",
+      R"({"op": "boundary", "model": "cifar10-cnn", "resolution": 8})",
+      R"({"op": "boundary", "resolution": 8, "path": "sideways"})",
+      R"({"op": "matmul", "m": 0, "n": 4})",
+      R"({"op": "matmul", "n": 8, "variant": "fastest"})",
+      "not json",
+      R"({"op": "frobnicate"})",
+      R"({"op": "info"})"};
+  std::string text;
+  for (const std::string& r : requests) text += r + "\n";
+  const std::string input = WriteTempFile("bench_serve_requests.jsonl", text);
+  testing::CommandResult r =
+      RunTensorscope("bench --serve --validate < " + input, "XDG_CACHE_HOME=" + cache.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<nlohmann::json> answers;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] == '{') answers.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(answers.size(), requests.size()) << r.output;
+
+  const nlohmann::json& tuned = answers[0];
+  ASSERT_FALSE(tuned.contains("error")) << tuned.dump();
+  EXPECT_EQ(tuned["m"], 37);
+  EXPECT_EQ(tuned["n"], 19);
+  EXPECT_EQ(tuned["k"], 45);
+  EXPECT_TRUE(tuned["transpose_a"].get<bool>());
+  EXPECT_EQ(tuned["variant"], "auto");
+  EXPECT_FALSE(tuned["kernel"].get<std::string>().empty());
+  EXPECT_TRUE(tuned.contains("tuned")) << tuned.dump();
+  EXPECT_EQ(tuned["flops"].get<double>(), 2.0 * 37 * 19 * 45);
+  EXPECT_LT(tuned["max_error"].get<double>(), 1e-5);
+  EXPECT_GE(tuned["gpu_s"].size(), 2u);
+  EXPECT_EQ(tuned["gpu_s"].size(), tuned["wall_s"].size());
+
+  const nlohmann::json& square = answers[1];
+  ASSERT_FALSE(square.contains("error")) << square.dump();
+  EXPECT_EQ(square["m"], 33);
+  EXPECT_EQ(square["k"], 33);
+  EXPECT_EQ(square["kernel_variant"], "register_blocked");
+  EXPECT_LT(square["max_error"].get<double>(), 1e-5);
+  double wall = 0;
+  for (double s : square["wall_s"].get<std::vector<double>>()) wall += s;
+  EXPECT_GE(wall, 0.01);  // repeated until min_time_s
+
+  for (size_t i : {2u, 3u}) {
+    const nlohmann::json& b = answers[i];
+    ASSERT_FALSE(b.contains("error")) << b.dump();
+    EXPECT_EQ(b["points"], 256);
+    EXPECT_EQ(b["classes"], 3);
+    EXPECT_EQ(b["parameters"], 2 * 32 + 32 + 32 * 32 + 32 + 32 * 3 + 3);
+    EXPECT_TRUE(b["finite"].get<bool>());
+    EXPECT_LT(b["row_sum_error"].get<double>(), 1e-4);
+    EXPECT_EQ(b["wall_s"].size(), b["gpu_ms"].size());
+  }
+  EXPECT_FALSE(answers[2]["fused"].get<bool>());
+  EXPECT_EQ(answers[2]["wall_s"].size(), 2u);
+
+  const std::vector<std::pair<size_t, std::string>> errors = {
+      {4, "resolution must be 1 to 1024; got 0"}, {5, "got 1025"},       {6, "no-such-model"},
+      {7, "two input features"},                  {8, "sideways"},       {9, "m, n and k"},
+      {10, "fastest"},                            {11, "parse error"},   {12, "frobnicate"}};
+  for (const auto& [i, part] : errors) {
+    ASSERT_TRUE(answers[i].contains("error")) << requests[i] << " -> " << answers[i].dump();
+    EXPECT_CONTAINS(answers[i]["error"].get<std::string>(), part);
+  }
+  EXPECT_TRUE(answers[13].contains("device")) << answers[13].dump();
+  std::filesystem::remove_all(cache);
+}
+
 }  // namespace
 }  // namespace ts

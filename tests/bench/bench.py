@@ -2,13 +2,28 @@
 """Tensorscope (Vulkan) against the CPU peers, measured in one session.
 
     tests/bench/run.sh [BUILD_DIR]                 # the usual way in
-    bench.py --binary BUILD/tensorscope [--runs 5] [--quick] [--only cnn|kernels] [--results FILE | --no-append]
+    bench.py --binary BUILD/tensorscope [--runs 5] [--quick] [--only cnn|kernels|gemm|boundary]
+             [--results FILE | --no-append]
 
 Workloads:
-  (a) SGEMM fp32, n x n x n for n = 1024 and 2048: our matmul.comp in both
-      variants (register-blocked and shared-tiled), timed with GPU timestamps and
-      with wall time (submit to fence), against numpy's float32 matmul on
-      OpenBLAS with 2 threads.
+  (a) SGEMM fp32, n x n x n for n = 256, 1024 and 2048: our matmul.comp in both
+      variants (register-blocked and shared-tiled, default tilings) and the
+      autotuner's pick for the shape (compute/kernels/autotune.h), timed with GPU
+      timestamps and with wall time (submit to fence, one dispatch per
+      submission), against numpy's float32 matmul on OpenBLAS with 2 threads.
+  (a') SGEMM fp32 at the models' real GEMM shapes (M x N x K, with the
+      transposes the plan uses), our autotuner's pick against numpy: the MLP
+      784-128-10 at batch 64 and 256 (forward Z = X W, backward dW = X^T dZ,
+      and dX = dZ W^T of the second layer), and the seed CNN's convolutions at
+      batch 64 written as im2col GEMMs (forward, dW = cols^T dZ, dcols = dZ W^T).
+      Every request repeats until it has run for at least 50 ms, so that small
+      shapes get a stable median.
+  (a'') The decision-boundary refresh the GUI pays when the parameters change:
+      nn::BoundaryEvaluator over a 256 x 256 grid of spiral-mlp (2-32-32-3 relu,
+      softmax) at its initial parameters, through the fused kernel and layer by
+      layer, wall time per refresh (parameter upload + GPU + readback), against
+      a PyTorch CPU forward + softmax of the same network over the same 65536
+      points (2 threads, as in (b)). The issue's target is <= 5 ms per refresh.
   (b) The 784-128-10 MLP (relu, softmax cross-entropy, Adam lr 1e-3) on random
       MNIST-shaped data (60000 x 784 uint8, scaled by 1/255; shuffled batches)
       at batch 64 and 256: training samples/s over 16384 samples, then inference
@@ -49,7 +64,29 @@ import time
 
 PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
-SGEMM_SIZES = (1024, 2048)
+SGEMM_SIZES = (256, 1024, 2048)
+GEMM_MIN_TIME_S = 0.05  # each matmul request repeats until it has run this long
+# The models' GEMMs as (label, M, N, K, transpose_a, transpose_b), as compute/nn/plan.cpp
+# records them: forward Z = X W (batch x out x in), dW = X^T dZ (in x out x batch, A
+# transposed), dX = dZ W^T (batch x in x out, B transposed); the convolutions as im2col
+# GEMMs (rows = batch * OH * OW, K = C_in * 3 * 3).
+GEMM_SHAPES = tuple(
+    [(label % batch, m, n, k, ta, tb) for batch in (64, 256) for label, m, n, k, ta, tb in (
+        ("MLP b%d dense1 forward X W", batch, 128, 784, False, False),
+        ("MLP b%d dense1 dW = X^T dZ", 784, 128, batch, True, False),
+        ("MLP b%d dense2 forward X W", batch, 10, 128, False, False),
+        ("MLP b%d dense2 dW = X^T dZ", 128, 10, batch, True, False),
+        ("MLP b%d dense2 dX = dZ W^T", batch, 128, 10, False, True))] +
+    [("CNN b64 conv1 forward (im2col)", 64 * 30 * 30, 32, 3 * 9, False, False),
+     ("CNN b64 conv1 dW = cols^T dZ", 3 * 9, 32, 64 * 30 * 30, True, False),
+     ("CNN b64 conv2 forward (im2col)", 64 * 13 * 13, 64, 32 * 9, False, False),
+     ("CNN b64 conv2 dW = cols^T dZ", 32 * 9, 64, 64 * 13 * 13, True, False),
+     ("CNN b64 conv2 dcols = dZ W^T", 64 * 13 * 13, 32 * 9, 64, False, True),
+     ("CNN b64 conv3 forward (im2col)", 64 * 4 * 4, 64, 64 * 9, False, False),
+     ("CNN b64 conv3 dW = cols^T dZ", 64 * 9, 64, 64 * 4 * 4, True, False),
+     ("CNN b64 conv3 dcols = dZ W^T", 64 * 4 * 4, 64 * 9, 64, False, True)])
+BOUNDARY_MODEL, BOUNDARY_RESOLUTION, BOUNDARY_TARGET_MS = "spiral-mlp", 256, 5.0
+BOUNDARY_EXTENT = (-1.2, 1.2, -1.2, 1.2)  # the session's default
 MLP_BATCHES = (64, 256)
 MLP_SAMPLES, MLP_EVAL_SAMPLES, MLP_TRAIN_SAMPLES_PER_RUN = 60000, 10000, 16384
 CNN_BATCH = 64
@@ -98,22 +135,30 @@ class NumpyPeer:
                     OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"))
 
     def matmul(self, request):
+        """C = op(A) op(B), shapes as in our request: "n" alone is square, else m x n x k with
+        A stored k x m when transpose_a and B stored n x k when transpose_b (transposed views:
+        numpy hands them to OpenBLAS's sgemm as transpose flags, no copy)."""
         np = self.np
-        n, iterations = int(request["n"]), int(request.get("iterations", 5))
-        if n not in self.arrays:
-            rng = np.random.default_rng(n)
-            a = rng.uniform(-1, 1, (n, n)).astype(np.float32)
-            b = rng.uniform(-1, 1, (n, n)).astype(np.float32)
-            c = np.empty((n, n), np.float32)
+        n = int(request["n"])
+        m, k = int(request.get("m", n)), int(request.get("k", n))
+        ta, tb = bool(request.get("transpose_a", False)), bool(request.get("transpose_b", False))
+        iterations, min_time_s = int(request.get("iterations", 5)), float(request.get("min_time_s", 0))
+        key = (m, n, k, ta, tb)
+        if key not in self.arrays:
+            rng = np.random.default_rng(m * 1000003 + n * 1009 + k)
+            a = rng.uniform(-1, 1, (k, m) if ta else (m, k)).astype(np.float32)
+            b = rng.uniform(-1, 1, (n, k) if tb else (k, n)).astype(np.float32)
+            a, b = (a.T if ta else a), (b.T if tb else b)
+            c = np.empty((m, n), np.float32)
             np.matmul(a, b, out=c)  # warm-up: threads started, pages touched
-            self.arrays[n] = (a, b, c)
-        a, b, c = self.arrays[n]
+            self.arrays[key] = (a, b, c)
+        a, b, c = self.arrays[key]
         times = []
-        for _ in range(iterations):
+        while len(times) < iterations or (sum(times) < min_time_s and len(times) < 20000):
             start = time.perf_counter()
             np.matmul(a, b, out=c)
             times.append(time.perf_counter() - start)
-        return {"wall_s": times, "flops": 2.0 * n * n * n}
+        return {"wall_s": times, "flops": 2.0 * m * n * k}
 
 
 class TorchPeer:
@@ -123,6 +168,7 @@ class TorchPeer:
         torch.set_num_threads(2)
         self.data = {}  # kind -> (x, y, eval_samples)
         self.runs = {}  # (kind, batch) -> model, optimizer, order, position
+        self.boundaries = {}  # resolution -> model, grid
 
     def info(self, _request):
         torch = self.torch
@@ -158,6 +204,35 @@ class TorchPeer:
             nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),   # 64x13x13 -> 64x6x6
             nn.Conv2d(64, 64, 3), nn.ReLU(),                    # 64x4x4
             nn.Flatten(), nn.Linear(64 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10)))
+
+    def boundary(self, request):
+        """The decision-boundary refresh on the CPU: spiral-mlp (2-32-32-3 relu) forward + softmax
+        over the resolution x resolution grid of cell centres, wall time per refresh."""
+        torch = self.torch
+        nn = torch.nn
+        if request.get("model", BOUNDARY_MODEL) != BOUNDARY_MODEL:
+            raise ValueError("the torch peer builds only %s" % BOUNDARY_MODEL)
+        resolution = int(request.get("resolution", BOUNDARY_RESOLUTION))
+        iterations, min_time_s = int(request.get("iterations", 10)), float(request.get("min_time_s", 0))
+        if resolution not in self.boundaries:
+            torch.manual_seed(1)
+            model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3)).eval()
+            x0, x1, y0, y1 = BOUNDARY_EXTENT
+            steps = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution
+            y, x = torch.meshgrid(y0 + (y1 - y0) * steps, x0 + (x1 - x0) * steps, indexing="ij")
+            grid = torch.stack([x.reshape(-1), y.reshape(-1)], dim=1).contiguous()  # (points, 2), row-major [y][x]
+            with torch.inference_mode():
+                torch.softmax(model(grid), dim=1)  # warm-up
+            self.boundaries[resolution] = (model, grid)
+        model, grid = self.boundaries[resolution]
+        times = []
+        with torch.inference_mode():
+            while len(times) < iterations or (sum(times) < min_time_s and len(times) < 10000):
+                start = time.perf_counter()
+                torch.softmax(model(grid), dim=1)
+                times.append(time.perf_counter() - start)
+        return {"wall_s": times, "points": resolution * resolution,
+                "parameters": sum(p.numel() for p in model.parameters())}
 
     def run_model(self, kind, request, default_samples, default_eval_samples, stored_shape, input_shape, make_model):
         torch = self.torch
@@ -256,14 +331,15 @@ class Server:
         self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, bufsize=1)
 
-    def ask(self, request):
+    def ask(self, request, allow_error=False):
+        """The answer to `request`; an {"error"} answer raises unless allow_error."""
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError("%s exited (status %s) while answering %s" % (self.name, self.process.wait(), request))
         answer = json.loads(line)
-        if "error" in answer:
+        if "error" in answer and not allow_error:
             raise RuntimeError("%s: %s (request %s)" % (self.name, answer["error"], request))
         return answer
 
@@ -324,10 +400,16 @@ def cell(values, digits=1):
 
 
 def ratio(ours, peer):
+    """ours / peer for rates (> 1: ours faster)."""
     if not ours or not peer:
         return "-"
     r = median(ours) / median(peer)
     return ("%.3fx" % r) if r < 0.1 else ("%.2fx" % r)
+
+
+def time_ratio(ours, peer):
+    """peer / ours for times, so that > 1 still means ours faster."""
+    return ratio(peer, ours)
 
 
 def main(argv):
@@ -335,10 +417,12 @@ def main(argv):
     parser.add_argument("--peer", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--binary", help="the tensorscope executable (default: $TENSORSCOPE_BIN or build/tensorscope)")
     parser.add_argument("--runs", type=int, default=5, help="interleaved rounds; medians over them (default 5)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds, SGEMM 1024 only, fewer training steps")
-    parser.add_argument("--only", choices=("all", "cnn", "kernels"), default="all",
+    parser.add_argument("--quick", action="store_true",
+                        help="3 rounds, square SGEMM 256 and 1024 only, fewer training steps")
+    parser.add_argument("--only", choices=("all", "cnn", "kernels", "gemm", "boundary"), default="all",
                         help="all workloads (default), or only the CNN and the bias + activation kernels (cnn), "
-                             "or only the kernels")
+                             "only the kernels, only the SGEMMs (square and the models' shapes), or only the "
+                             "decision-boundary refresh")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="markdown file to append to")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to the results file")
     args = parser.parse_args(argv[1:])
@@ -350,15 +434,18 @@ def main(argv):
         sys.stderr.write("bench.py: %s is not an executable; build first or pass --binary.\n" % binary)
         return 2
     runs = 3 if args.quick else max(1, args.runs)
-    sizes = (1024,) if args.quick else SGEMM_SIZES
+    sizes = (256, 1024) if args.quick else SGEMM_SIZES
     samples_per_run = MLP_TRAIN_SAMPLES_PER_RUN // (4 if args.quick else 1)
     cnn_samples_per_run = CNN_TRAIN_SAMPLES_PER_RUN // (4 if args.quick else 1)
     cnn_eval_samples = CNN_EVAL_SAMPLES // (4 if args.quick else 1)
-    if args.only != "all":
-        sizes, mlp_batches = (), ()
-    else:
-        mlp_batches = MLP_BATCHES
+    with_gemm = args.only in ("all", "gemm")
+    if not with_gemm:
+        sizes = ()
+    gemm_shapes = GEMM_SHAPES if with_gemm else ()
+    mlp_batches = MLP_BATCHES if args.only == "all" else ()
     with_cnn = args.only in ("all", "cnn")
+    with_kernels = args.only in ("all", "cnn", "kernels")
+    with_boundary = args.only in ("all", "boundary")
 
     started = time.time()
     load_start = os.getloadavg()
@@ -375,12 +462,27 @@ def main(argv):
         # Workloads: (key, [(contender, request)]) with ours and the peers alternating.
         workloads = []
         for n in sizes:
+            square = {"op": "matmul", "n": n, "min_time_s": GEMM_MIN_TIME_S}
             workloads.append(("sgemm%d" % n, [
-                ("ours_register", "ours", {"op": "matmul", "n": n, "variant": "register_blocked", "iterations": 1}),
-                ("peer_skx", "numpy_skx", {"op": "matmul", "n": n, "iterations": 5}),
-                ("ours_shared", "ours", {"op": "matmul", "n": n, "variant": "shared_tiled", "iterations": 1}),
-                ("peer_default", "numpy_default", {"op": "matmul", "n": n, "iterations": 3}),
+                ("ours_register", "ours", dict(square, variant="register_blocked", iterations=1)),
+                ("peer_skx", "numpy_skx", dict(square, iterations=5)),
+                ("ours_shared", "ours", dict(square, variant="shared_tiled", iterations=1)),
+                ("peer_default", "numpy_default", dict(square, iterations=3)),
+                ("ours_auto", "ours", dict(square, variant="auto", iterations=1)),
             ]))
+        for label, m, n, k, ta, tb in gemm_shapes:
+            shape = {"op": "matmul", "m": m, "n": n, "k": k, "transpose_a": ta, "transpose_b": tb,
+                     "iterations": 3, "min_time_s": GEMM_MIN_TIME_S}
+            workloads.append(("gemm " + label, [("ours_auto", "ours", dict(shape, variant="auto")),
+                                                ("peer_skx", "numpy_skx", shape),
+                                                ("peer_default", "numpy_default", shape)]))
+        if with_boundary:
+            request = {"op": "boundary", "model": BOUNDARY_MODEL, "resolution": BOUNDARY_RESOLUTION,
+                       "iterations": 5, "min_time_s": 0.2}
+            workloads.append(("boundary", [("ours_fused", "ours", dict(request, path="fused")),
+                                           ("peer_skx", "torch_skx", request),
+                                           ("ours_layers", "ours", dict(request, path="layer_by_layer")),
+                                           ("peer_default", "torch_default", request)]))
         for batch in mlp_batches:
             request = {"op": "mlp", "batch": batch, "steps": samples_per_run // batch, "samples": MLP_SAMPLES,
                        "eval_samples": MLP_EVAL_SAMPLES}
@@ -391,28 +493,36 @@ def main(argv):
                        "samples": CNN_SAMPLES, "eval_samples": cnn_eval_samples}
             workloads.append(("cnn%d" % CNN_BATCH, [("ours", "ours", request), ("peer_skx", "torch_skx", request),
                                                     ("peer_default", "torch_default", request)]))
-        for rows, cols in BIAS_ACT_SHAPES:
+        for rows, cols in (BIAS_ACT_SHAPES if with_kernels else ()):
             workloads.append(("bias_act%dx%d" % (rows, cols), [
                 (direction, "ours", {"op": "bias_act", "rows": rows, "cols": cols, "activation": "relu",
                                      "pass": direction, "iterations": 5})
                 for direction in ("forward", "backward")]))
 
-        # Warm-ups: the trainers (their first request builds and warms them)
-        # and the cheap SGEMM and kernel cases (pipelines, threads, first touch of memory).
+        # Warm-ups: the trainers (their first request builds and warms them),
+        # the autotuner's choices (tuned on first use, then cached on disk), the
+        # boundary evaluators, and the cheap SGEMM and kernel cases (pipelines,
+        # threads, first touch of memory). A path that cannot serve (the fused
+        # boundary before it lands) answers an error, reported in its row.
         sys.stderr.write("bench: warming up...\n")
+        warm_answers = {}  # (workload, contender) -> the warm-up answer
         for key, contenders in workloads:
-            for _, server, request in contenders:
+            for contender, server, request in contenders:
                 if key.startswith(("mlp", "cnn")):
                     servers[server].ask(dict(request, steps=16 if key.startswith("mlp") else 8))
-                elif request.get("n", 0) <= 1024:
-                    servers[server].ask(request)
+                elif key == "boundary":
+                    servers[server].ask(dict(request, iterations=1, min_time_s=0), allow_error=True)
+                elif (request.get("variant") == "auto" or
+                      request.get("m", request.get("n", 0)) * request.get("k", request.get("n", 0)) <= 1 << 20):
+                    warm_answers[(key, contender)] = servers[server].ask(dict(request, iterations=1, min_time_s=0))
 
-        results = {}  # (workload, contender) -> list of per-run answers
+        results = {}  # (workload, contender) -> list of per-run answers ({"error"} kept for the boundary)
         for run in range(runs):
             sys.stderr.write("bench: round %d of %d (%.0f s so far)\n" % (run + 1, runs, time.time() - started))
             for key, contenders in workloads:
                 for contender, server, request in contenders:
-                    results.setdefault((key, contender), []).append(servers[server].ask(request))
+                    results.setdefault((key, contender), []).append(
+                        servers[server].ask(request, allow_error=key == "boundary"))
     finally:
         for server in servers.values():
             server.close()
@@ -438,11 +548,74 @@ def main(argv):
     for n in sizes:
         key = "sgemm%d" % n
         peer_skx, peer_default = sgemm_rates(key, "peer_skx", "wall_s"), sgemm_rates(key, "peer_default", "wall_s")
-        for variant, label in (("ours_register", "register-blocked"), ("ours_shared", "shared-tiled")):
+        for variant, label in (("ours_register", "register-blocked"), ("ours_shared", "shared-tiled"),
+                               ("ours_auto", "autotuned")):
+            answers = results.get((key, variant), [])
+            if variant == "ours_auto" and answers:
+                label = "autotuned: %s" % answers[0]["kernel"]
             for clock, clock_label in (("gpu_s", "GPU timestamps"), ("wall_s", "wall")):
                 ours = sgemm_rates(key, variant, clock)
                 rows.append(("SGEMM %d^3, %s (%s)" % (n, label, clock_label), "GFLOP/s", cell(ours, 2),
                              cell(peer_skx), ratio(ours, peer_skx), cell(peer_default), ratio(ours, peer_default)))
+    boundary_notes = []
+    if with_boundary:
+        def refresh_ms(contender):
+            """(per-round median wall ms, the first error or None)."""
+            answers = results.get(("boundary", contender), [])
+            ok = [a for a in answers if "error" not in a]
+            errors = [a["error"] for a in answers if "error" in a]
+            return [median(a["wall_s"]) * 1e3 for a in ok], (errors[0] if errors else None)
+
+        peer_skx, skx_error = refresh_ms("peer_skx")
+        peer_default, default_error = refresh_ms("peer_default")
+        where = "decision boundary %dx%d (%s)" % (BOUNDARY_RESOLUTION, BOUNDARY_RESOLUTION, BOUNDARY_MODEL)
+        for contender, label in (("ours_fused", "fused"), ("ours_layers", "layer by layer")):
+            ours, error = refresh_ms(contender)
+            if ours:
+                verdict = "met" if median(ours) <= BOUNDARY_TARGET_MS else "missed"
+                ours_cell = cell(ours, 2)
+            else:
+                verdict, ours_cell = "-", "n/a: %s" % (error or "no answer").replace("|", "/")
+            rows.append(("%s, %s (target <= %g ms: %s)" % (where, label, BOUNDARY_TARGET_MS, verdict),
+                         "ms per refresh", ours_cell,
+                         cell(peer_skx, 2) if peer_skx else "n/a: %s" % skx_error, time_ratio(ours, peer_skx),
+                         cell(peer_default, 2) if peer_default else "n/a: %s" % default_error,
+                         time_ratio(ours, peer_default)))
+            answers = [a for a in results.get(("boundary", contender), []) if "error" not in a]
+            if answers:
+                gpu = median([median(a["gpu_ms"]) for a in answers])
+                boundary_notes.append(
+                    "Boundary %s, ours: %.2f ms wall per refresh, %s (%d points, %d classes, %d "
+                    "parameters; fused kernel %s%s); last refresh's probabilities %s, rows sum to 1 within %.1e." % (
+                        label, median(ours),
+                        "%.2f ms of it GPU time" % gpu if gpu > 0 else "GPU time not reported by this path",
+                        answers[0]["points"], answers[0]["classes"],
+                        answers[0]["parameters"], "used" if answers[0]["fused"] else "not used",
+                        "" if answers[0]["fused"] else " (%s)" % answers[0]["fused_unavailable_reason"],
+                        "finite" if all(a["finite"] for a in answers) else "NOT FINITE",
+                        max(a["row_sum_error"] for a in answers)))
+        peer_answers = [a for a in results.get(("boundary", "peer_skx"), []) if "error" not in a]
+        ours_answers = [a for c in ("ours_fused", "ours_layers") for a in results.get(("boundary", c), [])
+                        if "error" not in a]
+        if peer_answers and ours_answers and peer_answers[0]["parameters"] != ours_answers[0]["parameters"]:
+            boundary_notes.append("WARNING: the boundary peer's network has %d parameters, ours %d." % (
+                peer_answers[0]["parameters"], ours_answers[0]["parameters"]))
+    gemm_rows, gemm_worst_error, gemm_tuned = [], (0.0, ""), []
+    for label, m, n, k, ta, tb in gemm_shapes:
+        key = "gemm " + label
+        answers = results.get((key, "ours_auto"), [])
+        if not answers:
+            continue
+        ours_gpu, ours_wall = sgemm_rates(key, "ours_auto", "gpu_s"), sgemm_rates(key, "ours_auto", "wall_s")
+        skx, default = sgemm_rates(key, "peer_skx", "wall_s"), sgemm_rates(key, "peer_default", "wall_s")
+        gemm_rows.append(("%s: %d x %d x %d" % (label, m, n, k), answers[0]["kernel"], cell(ours_gpu, 2),
+                          cell(ours_wall, 2), cell(skx), ratio(ours_gpu, skx), ratio(ours_wall, skx), cell(default),
+                          ratio(ours_gpu, default)))
+        worst = max(a["max_error"] for a in answers)
+        if worst >= gemm_worst_error[0]:
+            gemm_worst_error = (worst, label)
+        first = warm_answers.get((key, "ours_auto"), answers[0])  # the first request for the shape tuned it
+        gemm_tuned.append(not first["tuned"]["from_cache"])
     for batch in mlp_batches:
         key = "mlp%d" % batch
         for what, label in (("train", "training (Adam)"), ("eval", "inference")):
@@ -484,17 +657,30 @@ def main(argv):
                      info["numpy_default"]["openblas_core"], info["torch_default"]["openblas_core"],
                      info["numpy_skx"]["openblas_threads"], info["torch_skx"]["threads"],
                      "available" if info["torch_skx"]["mkldnn"] else "absent"))
-    lines.append("- %d interleaved rounds%s; median [min-max] over rounds; ratio = ours / peer (> 1: ours faster). "
+    lines.append("- %d interleaved rounds%s; median [min-max] over rounds; ratio = ours / peer for rates (GFLOP/s, "
+                 "samples/s) and peer / ours for times (ms), so > 1 always means ours faster. "
                  "Run took %.0f s; load average %.1f at start, %.1f at end." % (
                      runs, (" (--quick)" if args.quick else "") + (" (--only %s)" % args.only if args.only != "all" else ""),
                      elapsed, load_start[0], load_end[0]))
     lines.append("")
-    header = ("workload", "unit", "Tensorscope (Vulkan)", "peer, SkylakeX", "ours/peer", "peer, default",
-              "ours/peer default")
+    header = ("workload", "unit", "Tensorscope (Vulkan)", "peer, SkylakeX", "ratio (> 1: ours faster)",
+              "peer, default", "ratio, default")
     if rows:
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join("---" for _ in header) + "|")
         for row in rows:
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    if gemm_rows:
+        lines.append("SGEMM at the models' shapes (M x N x K; GFLOP/s; ours: the autotuner's pick, one dispatch per "
+                     "submission, each request repeated for >= %d ms; wall includes the submission's overhead; "
+                     "peer: numpy float32 matmul, transposed operands as views):" % (GEMM_MIN_TIME_S * 1e3))
+        lines.append("")
+        header = ("GEMM", "ours: kernel", "ours, GPU", "ours, wall", "numpy, SkylakeX", "ours/peer (GPU)",
+                  "ours/peer (wall)", "numpy, default", "ours/peer default (GPU)")
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        for row in gemm_rows:
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     if kernel_rows:
@@ -509,15 +695,23 @@ def main(argv):
         lines.append("")
     notes = []
     for n in sizes:
-        for variant in ("ours_register", "ours_shared"):
+        for variant in ("ours_register", "ours_shared", "ours_auto"):
             answers = results.get(("sgemm%d" % n, variant), [])
             if answers:
                 t = answers[0]["tiling"]
-                notes.append("SGEMM %d %s: tiling %ux%u invocations x %ux%u outputs%s, sampled max relative error "
-                             "%.1e" % (n, answers[0]["variant"], t["group_cols"], t["group_rows"],
+                notes.append("SGEMM %d %s%s: tiling %ux%u invocations x %ux%u outputs%s, sampled max relative error "
+                             "%.1e" % (n, answers[0]["variant"],
+                                       " (%s)" % answers[0]["kernel_variant"] if variant == "ours_auto" else "",
+                                       t["group_cols"], t["group_rows"],
                                        t["rows_per_invocation"], t["cols_per_invocation"],
-                                       ", tile depth %u" % t["tile_depth"] if answers[0]["variant"] == "shared_tiled"
-                                       else "", max(a["max_error"] for a in answers)))
+                                       ", tile depth %u" % t["tile_depth"]
+                                       if answers[0]["kernel_variant"] == "shared_tiled" else "",
+                                       max(a["max_error"] for a in answers)))
+    if gemm_rows:
+        notes.append("SGEMM at the models' shapes: sampled max relative error %.1e at worst (%s); the autotuner "
+                     "measured %d of the %d shapes in this run (the rest came from its disk cache)." % (
+                         gemm_worst_error[0], gemm_worst_error[1], sum(gemm_tuned), len(gemm_tuned)))
+    notes.extend(boundary_notes)
     for batch in mlp_batches:
         answers = results.get(("mlp%d" % batch, "ours"), [])
         if answers:

@@ -1,12 +1,21 @@
 #!/bin/sh
 # Benchmarks Tensorscope (Vulkan) against numpy/OpenBLAS and PyTorch on the CPU,
-# interleaved in one session: SGEMM, the 784-128-10 MLP, the seed CNN
-# (assets/models/cifar10-cnn.json on random 3x32x32 data, batch 64), and our
-# bias + activation kernels alone. Prints the tables and appends them to
-# tests/bench/RESULTS.md. Takes about 2 minutes on a quiet 2-core machine, up
-# to about 5 when other work shares the cores.
+# interleaved in one session:
+#  - SGEMM fp32 at 256^3, 1024^3 and 2048^3 (both matmul variants and the
+#    autotuner's pick) and at the models' real GEMM shapes (the 784-128-10 MLP at
+#    batch 64 and 256, the seed CNN's convolutions as im2col GEMMs at batch 64,
+#    forward and backward), against numpy;
+#  - the decision-boundary refresh (spiral-mlp on a 256x256 grid, fused and
+#    layer by layer, ms per refresh beside the 5 ms target), against PyTorch;
+#  - the 784-128-10 MLP and the seed CNN (assets/models/cifar10-cnn.json on
+#    random 3x32x32 data, batch 64), training and inference, against PyTorch;
+#  - our bias + activation kernels alone.
+# Prints the tables and appends them, with the date and machine, to
+# tests/bench/RESULTS.md. Takes about 3-4 minutes on a quiet 2-core machine (the
+# first run also autotunes each GEMM shape once; the choices are cached), longer
+# when other work shares the cores.
 #
-#   tests/bench/run.sh [BUILD_DIR] [bench.py options: --runs N, --quick, --only cnn|kernels, --no-append]
+#   tests/bench/run.sh [BUILD_DIR] [bench.py options: --runs N, --quick, --only cnn|kernels|gemm|boundary, --no-append]
 #
 # BUILD_DIR defaults to build/ in the source tree; it must hold a built
 # `tensorscope` (cmake --build BUILD_DIR). $TENSORSCOPE_BIN overrides the
