@@ -1052,7 +1052,7 @@ TEST_F(KernelTest, GatherAssemblesBatchesIncludingAPartialLastOne) {
   auto rng = testing::MakeRng();
   const uint32_t dataset_count = 37, rows = 16, classes = 10;
   for (bool features_u8 : {true, false}) {
-    for (uint32_t feature_size : {1u, 3u, 7u, 784u}) {
+    for (uint32_t feature_size : {1u, 3u, 4u, 7u, 12u, 784u}) {
       SCOPED_TRACE(std::string(features_u8 ? "uint8" : "float32") + " features of size " + std::to_string(feature_size));
       const size_t feature_count = size_t(dataset_count) * feature_size;
       std::vector<uint8_t> bytes(feature_count);
@@ -1078,8 +1078,10 @@ TEST_F(KernelTest, GatherAssemblesBatchesIncludingAPartialLastOne) {
 
       // Batches at the start, in the middle and at the end (5 samples + 11 padding rows).
       for (uint32_t batch_offset : {0u, rows, 2 * rows})
-      for (bool chunked : {false, true}) {
-        SCOPED_TRACE("batch offset " + std::to_string(batch_offset) + (chunked ? ", 4 feature buffers" : ""));
+      for (bool chunked : {false, true})
+      for (kernels::GatherPath path : {kernels::GatherPath::kScalar, kernels::GatherPath::kVec4}) {
+        SCOPED_TRACE("batch offset " + std::to_string(batch_offset) + (chunked ? ", 4 feature buffers" : "") +
+                     (path == kernels::GatherPath::kVec4 ? ", vec4 path" : ", scalar path"));
         gpu::StepParams step{};
         step.batch_offset = batch_offset;
         vk::Buffer step_buffer = MakeStepBuffer(step);
@@ -1095,7 +1097,13 @@ TEST_F(KernelTest, GatherAssemblesBatchesIncludingAPartialLastOne) {
         args.batch_x = WholeBuffer(batch_x), args.batch_labels = WholeBuffer(batch_labels);
         args.rows = rows, args.feature_size = feature_size, args.permutation_count = dataset_count;
         args.scale = scale, args.offset = offset;
-        Run({kernels::GatherDispatch(pipelines(), args)});
+        args.path = path;
+        const bool vec4_possible = kernels::GatherCanUseVec4(context(), args);
+        EXPECT_EQ(vec4_possible, feature_size % 4 == 0);  // whole buffers: aligned
+        if (path == kernels::GatherPath::kVec4 && !vec4_possible) continue;
+        const vk::Dispatch dispatch = kernels::GatherDispatch(pipelines(), args);
+        EXPECT_EQ(dispatch.kernel, path == kernels::GatherPath::kVec4 ? "gather_vec4" : "gather");
+        Run({dispatch});
 
         reference::GatherInput in;
         in.features_u8 = features_u8, in.features_u8_data = bytes, in.features_f32_data = floats;

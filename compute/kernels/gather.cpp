@@ -11,6 +11,19 @@
 
 namespace ts::kernels {
 
+bool GatherCanUseVec4(const vk::Context& context, const GatherArgs& args) {
+  if (args.crop_padding > 0 || args.flip || args.feature_size % 4 != 0) return false;
+  if (args.batch_x.offset_bytes % 16 != 0 || args.batch_x.slot_stride_bytes % 16 != 0) return false;
+  VkPhysicalDeviceProperties properties{};
+  vkGetPhysicalDeviceProperties(context.physical_device(), &properties);
+  const uint64_t alignment = std::max<uint64_t>(properties.limits.minTexelBufferOffsetAlignment, 4);
+  auto fits = [&](const TensorRef& features) {
+    const uint64_t texels = args.features_u8 ? features.count : features.count / 4;
+    return features.offset_bytes % alignment == 0 && texels <= properties.limits.maxTexelBufferElements;
+  };
+  return fits(args.features) && std::all_of(args.extra_features.begin(), args.extra_features.end(), fits);
+}
+
 vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args) {
   const uint64_t elements = uint64_t(args.rows) * args.feature_size;
   assert(args.permutation_count > 0 && args.permutation.count >= args.permutation_count &&
@@ -24,8 +37,12 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   assert((args.extra_features.empty() || args.samples_per_chunk > 0) && "chunks need samples_per_chunk");
 
   const vk::DeviceInfo& info = pipelines.context().info();
+  const bool vec4 = args.path == GatherPath::kVec4 ||
+                    (args.path == GatherPath::kAuto && GatherCanUseVec4(pipelines.context(), args));
+  assert((!vec4 || GatherCanUseVec4(pipelines.context(), args)) && "gather_vec4 cannot assemble this batch");
+  const uint32_t lanes = vec4 ? args.feature_size / 4 : args.feature_size;
   // Threads along a sample's features (x), one workgroup row per batch row (y).
-  const uint32_t group_size = LimitedGroupSize(info, std::min<uint32_t>(256, std::bit_ceil(args.feature_size)));
+  const uint32_t group_size = LimitedGroupSize(info, std::min<uint32_t>(256, std::bit_ceil(lanes)));
   const uint32_t samples_per_chunk = args.extra_features.empty() ? UINT32_MAX : args.samples_per_chunk;
   const bool augment = args.crop_padding > 0 || args.flip;
   assert((!augment || (args.channels * args.height * args.width == args.feature_size && args.crop_padding <= 64)) &&
@@ -36,18 +53,23 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   std::vector<vk::Binding> chunks = {args.features.Bind(vk::Access::kRead)};
   for (const TensorRef& extra : args.extra_features) chunks.push_back(extra.Bind(vk::Access::kRead));
   while (chunks.size() < gpu::GATHER_MAX_CHUNKS) chunks.push_back(PlaceholderBinding(args.features));
+  if (vec4)
+    for (vk::Binding& chunk : chunks) {
+      chunk.texel_format = args.features_u8 ? VK_FORMAT_R32_UINT : VK_FORMAT_R32G32B32A32_UINT;
+      if (!args.features_u8) chunk.size = std::max<uint64_t>(16, chunk.size / 16 * 16);  // whole texels
+    }
 
   vk::Dispatch d;
-  d.kernel = "gather";
+  d.kernel = vec4 ? "gather_vec4" : "gather";
   d.label = args.features_u8 ? "gather batch (uint8)" : "gather batch (float32)";
-  d.pipeline = &pipelines.Get("gather", {{0, group_size}, {1, args.features_u8 ? 1u : 0u}});
+  d.pipeline = &pipelines.Get(d.kernel, {{0, group_size}, {1, args.features_u8 ? 1u : 0u}});
   d.bindings = chunks;
   for (vk::Binding binding : {args.labels.Bind(vk::Access::kRead), args.permutation.Bind(vk::Access::kRead),
                               args.step_params.Bind(vk::Access::kRead), args.batch_x.Bind(vk::Access::kWrite),
                               args.batch_labels.Bind(vk::Access::kWrite)})
     d.bindings.push_back(binding);
   d.SetPushConstants(params);
-  d.workgroups = {GridStrideGroups(info, args.feature_size, group_size), GridStrideGroups(info, args.rows, 1, 1), 1};
+  d.workgroups = {GridStrideGroups(info, lanes, group_size), GridStrideGroups(info, args.rows, 1, 1), 1};
   // One FMA (2 FLOPs) per feature: raw * scale + offset. Minimum traffic: each
   // gathered feature once (1 or 4 bytes), a permutation entry and a label per
   // row, the StepParams; writes the batch and its labels.

@@ -15,6 +15,12 @@
 
 namespace ts::kernels {
 
+// How the batch is assembled: gather.comp reads and writes one feature per
+// invocation (any shape, augmentation); gather_vec4.comp four, reading the
+// dataset through texel buffers (GatherCanUseVec4 must hold). kAuto: vec4
+// wherever it can.
+enum class GatherPath { kAuto, kScalar, kVec4 };
+
 struct GatherArgs {
   TensorRef features;      // dataset features: float32 (count x feature_size), or
                            // uint8 packed 4 per uint32 when features_u8
@@ -39,7 +45,15 @@ struct GatherArgs {
   uint32_t channels = 0, height = 0, width = 0, crop_padding = 0;
   bool flip = false;
   uint32_t augment_seed = 0;
+  GatherPath path = GatherPath::kAuto;
 };
+
+// Whether gather_vec4.comp can assemble this batch on `context`'s device: no
+// augmentation, feature_size % 4 == 0, batch_x 16-byte aligned (offset and
+// slot stride), each feature buffer within maxTexelBufferElements and at a
+// multiple of minTexelBufferOffsetAlignment.
+bool GatherCanUseVec4(const vk::Context& context, const GatherArgs& args);
+
 vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args);
 
 }  // namespace ts::kernels
