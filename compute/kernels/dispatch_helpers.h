@@ -25,6 +25,19 @@ inline uint32_t GridStrideGroups(const vk::DeviceInfo& info, uint64_t items, uin
   return static_cast<uint32_t>(std::clamp<uint64_t>(groups, 1, info.max_workgroup_count[axis]));
 }
 
+// Whether `t` can be read as a uniform texel buffer of `texel_bytes`-byte
+// texels on this device: its offset and slot stride multiples of
+// minTexelBufferOffsetAlignment (and of the texel size), its texels within
+// maxTexelBufferElements. (Texel reads are vectorised on lavapipe, where
+// storage-buffer loads go lane by lane.)
+inline bool TexelViewFits(VkPhysicalDevice device, const TensorRef& t, uint32_t texel_bytes) {
+  VkPhysicalDeviceProperties properties{};
+  vkGetPhysicalDeviceProperties(device, &properties);
+  const uint64_t alignment = std::max<uint64_t>(properties.limits.minTexelBufferOffsetAlignment, texel_bytes);
+  return t.offset_bytes % alignment == 0 && t.slot_stride_bytes % alignment == 0 &&
+         t.size_bytes() / texel_bytes <= properties.limits.maxTexelBufferElements;
+}
+
 // A 4-byte read-only view standing in for an absent optional tensor: Vulkan
 // needs every binding filled, and the kernel is told (by a push or
 // specialization constant) never to touch it. Read-only, so it adds no

@@ -14,13 +14,8 @@ namespace ts::kernels {
 bool GatherCanUseVec4(const vk::Context& context, const GatherArgs& args) {
   if (args.crop_padding > 0 || args.flip || args.feature_size % 4 != 0) return false;
   if (args.batch_x.offset_bytes % 16 != 0 || args.batch_x.slot_stride_bytes % 16 != 0) return false;
-  VkPhysicalDeviceProperties properties{};
-  vkGetPhysicalDeviceProperties(context.physical_device(), &properties);
-  const uint64_t alignment = std::max<uint64_t>(properties.limits.minTexelBufferOffsetAlignment, 4);
-  auto fits = [&](const TensorRef& features) {
-    const uint64_t texels = args.features_u8 ? features.count : features.count / 4;
-    return features.offset_bytes % alignment == 0 && texels <= properties.limits.maxTexelBufferElements;
-  };
+  const uint32_t texel_bytes = args.features_u8 ? 4 : 16;
+  auto fits = [&](const TensorRef& features) { return TexelViewFits(context.physical_device(), features, texel_bytes); };
   return fits(args.features) && std::all_of(args.extra_features.begin(), args.extra_features.end(), fits);
 }
 
