@@ -8,4 +8,5 @@
 
 #define OPT_VALUE float
 #define OPT_WIDTH 1u
+#define OPT_TEXEL_READS 0
 #include "optimizer_impl.glsl"

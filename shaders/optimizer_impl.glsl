@@ -1,6 +1,8 @@
-// The body of optimizer.comp (one float per invocation step) and
-// optimizer_vec4.comp (four): OPT_VALUE is float or vec4, OPT_WIDTH 1 or 4.
-// Every operation is per component, so both give the same bits per parameter.
+// The body of optimizer.comp (one float per invocation step),
+// optimizer_vec4.comp (four) and optimizer_vec4_texel.comp (four, read
+// through texel buffers): OPT_VALUE is float or vec4, OPT_WIDTH 1 or 4,
+// OPT_TEXEL_READS 1 for texel reads. Every operation is per component, so all
+// give the same bits per parameter.
 layout(local_size_x_id = 0) in;  // workgroup size: specialization constant 0
 layout(constant_id = 1) const uint kOptimizer = OPTIMIZER_SGD;
 // A uint, not a bool: bool specialization constants are OpSpecConstantTrue/False, which
@@ -14,12 +16,25 @@ layout(std430, binding = 3) buffer State2 { OPT_VALUE state2[]; };            //
 layout(std430, binding = 4) readonly buffer Step { StepParams step; };
 layout(push_constant) uniform Push { OptimizerParams p; };
 
+#if OPT_TEXEL_READS
+// The same tensors again, read as RGBA32F texels (vectorised on lavapipe, where
+// storage-buffer loads go lane by lane). Each element is read before its own
+// invocation writes it, and by no other invocation.
+layout(binding = 5) uniform textureBuffer params_texels;
+layout(binding = 6) uniform textureBuffer grads_texels;
+layout(binding = 7) uniform textureBuffer state1_texels;
+layout(binding = 8) uniform textureBuffer state2_texels;
+#define LOAD(tensor, i) texelFetch(tensor##_texels, int(i))
+#else
+#define LOAD(tensor, i) tensor[i]
+#endif
+
 void main() {
   float lr = step.learning_rate;
   uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < p.count / OPT_WIDTH; i += stride) {
-    OPT_VALUE param = params[i];
-    OPT_VALUE g = grads[i];
+    OPT_VALUE param = LOAD(params, i);
+    OPT_VALUE g = LOAD(grads, i);
     if (kOptimizer == OPTIMIZER_ADAMW) {
       param *= 1.0 - lr * p.weight_decay;  // decoupled weight decay, before the Adam update
     } else if (p.weight_decay != 0.0) {
@@ -30,12 +45,12 @@ void main() {
       param -= lr * g;
     } else if (kOptimizer == OPTIMIZER_MOMENTUM) {
       // buf starts at 0, so the first step gives buf = g, as PyTorch's clone.
-      OPT_VALUE buf = p.momentum * state1[i] + g;
+      OPT_VALUE buf = p.momentum * LOAD(state1, i) + g;
       state1[i] = buf;
       param -= lr * (kNesterov != 0u ? g + p.momentum * buf : buf);
     } else {  // Adam, AdamW
-      OPT_VALUE m = p.beta1 * state1[i] + (1.0 - p.beta1) * g;
-      OPT_VALUE v = p.beta2 * state2[i] + (1.0 - p.beta2) * g * g;
+      OPT_VALUE m = p.beta1 * LOAD(state1, i) + (1.0 - p.beta1) * g;
+      OPT_VALUE v = p.beta2 * LOAD(state2, i) + (1.0 - p.beta2) * g * g;
       state1[i] = m;
       state2[i] = v;
       OPT_VALUE denominator = sqrt(v) / sqrt(step.bias_correction2) + p.epsilon;

@@ -10,4 +10,5 @@
 
 #define OPT_VALUE vec4
 #define OPT_WIDTH 4u
+#define OPT_TEXEL_READS 0
 #include "optimizer_impl.glsl"

@@ -891,9 +891,12 @@ TEST_F(KernelTest, OptimizersTrackTheReferenceOverSeveralSteps) {
   const int steps = 5;
   for (const OptimizerCase& c : cases) {
     for (float weight_decay : {0.0f, 0.05f}) {
-      for (uint32_t count : {1u, 4u, 33u, 1000u, 4099u}) {  // multiples of 4 take the vec4 kernel
+      for (uint32_t count : {1u, 4u, 33u, 1000u, 4099u})  // multiples of 4 take a vec4 kernel
+      for (auto reads : {kernels::OptimizerArgs::Reads::kStorage, kernels::OptimizerArgs::Reads::kTexel}) {
+        if (reads == kernels::OptimizerArgs::Reads::kTexel && count % 4 != 0) continue;
         SCOPED_TRACE(std::string(kernels::OptimizerName(c.kind)) + (c.nesterov ? " nesterov" : "") +
-                     " wd " + std::to_string(weight_decay) + " count " + std::to_string(count));
+                     " wd " + std::to_string(weight_decay) + " count " + std::to_string(count) +
+                     (reads == kernels::OptimizerArgs::Reads::kTexel ? " texel reads" : ""));
         kernels::OptimizerHyper hyper;
         hyper.nesterov = c.nesterov, hyper.weight_decay = weight_decay;
         const uint32_t states = kernels::OptimizerStateCount(c.kind);
@@ -907,7 +910,11 @@ TEST_F(KernelTest, OptimizersTrackTheReferenceOverSeveralSteps) {
         args.state1 = states >= 1 ? WholeBuffer(state1) : TensorRef{};
         args.state2 = states >= 2 ? WholeBuffer(state2) : TensorRef{};
         args.step_params = StepRef(step_buffer);
+        args.reads = reads;
         vk::Dispatch dispatch = kernels::OptimizerDispatch(pipelines(), args);
+        EXPECT_EQ(dispatch.pipeline->shader_name(), count % 4 != 0 ? "optimizer"
+                                                    : reads == kernels::OptimizerArgs::Reads::kTexel ? "optimizer_vec4_texel"
+                                                                                                     : "optimizer_vec4");
 
         reference::OptimizerState ref{ToDouble(params), std::vector<double>(states >= 1 ? count : 0, 0.0),
                                       std::vector<double>(states >= 2 ? count : 0, 0.0)};
@@ -1102,7 +1109,7 @@ TEST_F(KernelTest, GatherAssemblesBatchesIncludingAPartialLastOne) {
         EXPECT_EQ(vec4_possible, feature_size % 4 == 0);  // whole buffers: aligned
         if (path == kernels::GatherPath::kVec4 && !vec4_possible) continue;
         const vk::Dispatch dispatch = kernels::GatherDispatch(pipelines(), args);
-        EXPECT_EQ(dispatch.kernel, path == kernels::GatherPath::kVec4 ? "gather_vec4" : "gather");
+        EXPECT_EQ(dispatch.pipeline->shader_name(), path == kernels::GatherPath::kVec4 ? "gather_vec4" : "gather");
         Run({dispatch});
 
         reference::GatherInput in;

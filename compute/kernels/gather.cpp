@@ -55,9 +55,9 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
     }
 
   vk::Dispatch d;
-  d.kernel = vec4 ? "gather_vec4" : "gather";
+  d.kernel = "gather";
   d.label = args.features_u8 ? "gather batch (uint8)" : "gather batch (float32)";
-  d.pipeline = &pipelines.Get(d.kernel, {{0, group_size}, {1, args.features_u8 ? 1u : 0u}});
+  d.pipeline = &pipelines.Get(vec4 ? "gather_vec4" : "gather", {{0, group_size}, {1, args.features_u8 ? 1u : 0u}});
   d.bindings = chunks;
   for (vk::Binding binding : {args.labels.Bind(vk::Access::kRead), args.permutation.Bind(vk::Access::kRead),
                               args.step_params.Bind(vk::Access::kRead), args.batch_x.Bind(vk::Access::kWrite),

@@ -1,6 +1,7 @@
 #include "compute/kernels/optimizer.h"
 
 #include <cassert>
+#include <vector>
 #include <string>
 
 #include "compute/kernels/dispatch_helpers.h"
@@ -68,6 +69,15 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
   auto aligned = [](const TensorRef& t) { return t.empty() || t.offset_bytes % 16 == 0; };
   const bool vec4 = args.count % 4 == 0 && aligned(args.params) && aligned(args.grads) &&
                     (states < 1 || aligned(args.state1)) && (states < 2 || aligned(args.state2));
+  std::vector<TensorRef> read = {args.params, args.grads};
+  if (states >= 1) read.push_back(args.state1);
+  if (states >= 2) read.push_back(args.state2);
+  const bool texel_possible = vec4 && std::all_of(read.begin(), read.end(), [&](const TensorRef& t) {
+    return TexelViewFits(pipelines.context().physical_device(), t, 16);
+  });
+  const bool texel = texel_possible && (args.reads == OptimizerArgs::Reads::kTexel ||
+                                        (args.reads == OptimizerArgs::Reads::kAuto && info.is_software()));
+  assert((args.reads != OptimizerArgs::Reads::kTexel || texel) && "texel reads need vec4 views that fit");
   const OptimizerHyper& h = args.hyper;
   const bool nesterov = args.kind == OptimizerKind::kMomentum && h.nesterov;
   gpu::OptimizerParams params{args.count, h.momentum, h.beta1, h.beta2, h.epsilon, h.weight_decay};
@@ -75,13 +85,20 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
   vk::Dispatch d;
   d.kernel = "optimizer";
   d.label = std::string(OptimizerName(args.kind)) + (nesterov ? " (nesterov)" : "") + " step";
-  d.pipeline = &pipelines.Get(vec4 ? "optimizer_vec4" : "optimizer",
+  d.pipeline = &pipelines.Get(texel ? "optimizer_vec4_texel" : vec4 ? "optimizer_vec4" : "optimizer",
                               {{0, group_size}, {1, uint32_t(args.kind)}, {2, nesterov ? 1u : 0u}});
   d.bindings = {args.params.Bind(vk::Access::kReadWrite),
                 args.grads.Bind(vk::Access::kRead),
                 states >= 1 ? args.state1.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
                 states >= 2 ? args.state2.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
                 args.step_params.Bind(vk::Access::kRead)};
+  if (texel)  // the read tensors again, as texel views (unused states: a placeholder texel)
+    for (size_t b = 0; b < 4; ++b) {
+      vk::Binding view = d.bindings[b];
+      view.access = vk::Access::kRead;
+      if (view.size < 16) view.size = 16;
+      d.bindings.push_back(view);
+    }
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, vec4 ? args.count / 4 : args.count, group_size), 1, 1};
   // Minimum traffic: params, grads and each state read once; params and each

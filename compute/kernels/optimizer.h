@@ -37,7 +37,13 @@ struct OptimizerArgs {
   TensorRef step_params;  // one StepParams read
   uint32_t count = 0;
   OptimizerHyper hyper;
+  // How the vec4 shader reads params, grads and state: kAuto reads through
+  // texel buffers on software devices (measured faster on lavapipe) and storage
+  // buffers elsewhere; kTexel needs every view to pass TexelViewFits.
+  enum class Reads { kAuto, kStorage, kTexel } reads = Reads::kAuto;
 };
+// Shader: optimizer.comp, optimizer_vec4.comp (count % 4 == 0, 16-byte
+// aligned views) or optimizer_vec4_texel.comp (also texel reads).
 vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs& args);
 
 }  // namespace ts::kernels
