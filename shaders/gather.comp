@@ -9,12 +9,14 @@
 // order. Sample s lives in chunk s / samples_per_chunk (one buffer each, so a
 // dataset may exceed one buffer's range), at local sample s % samples_per_chunk.
 // The grid is 2D (features along x, rows along y), so no invocation divides
-// per element: integer division has no vector instruction on CPU drivers.
+// per element: integer division has no vector instruction on CPU drivers. A
+// workgroup holds several rows when a row has few features (one workgroup per
+// row would cost a workgroup's start-up per handful of values).
 #include "gather.h"
 #include "init.h"
 #include "step_params.h"
 
-layout(local_size_x_id = 0) in;  // workgroup size: specialization constant 0
+layout(local_size_x_id = 0, local_size_y_id = 2) in;  // lanes along features (0) x rows (2)
 layout(constant_id = 1) const uint kFeaturesU8 = 0u;  // 1: packed uint8 features (uint: see optimizer.comp)
 
 // Features: f32 bits or packed u8, in up to GATHER_MAX_CHUNKS buffers (unused ones bind a placeholder).
@@ -44,7 +46,7 @@ uint Word(uint chunk, uint index) {
 
 void main() {
   const bool augment = p.crop_padding != 0u || p.flip != 0u;
-  for (uint r = gl_WorkGroupID.y; r < p.rows; r += gl_NumWorkGroups.y) {
+  for (uint r = gl_GlobalInvocationID.y; r < p.rows; r += gl_NumWorkGroups.y * gl_WorkGroupSize.y) {
     uint s = SampleOfRow(r);
     if (gl_GlobalInvocationID.x == 0u) batch_labels[r] = labels[s];
     uint chunk = s / p.samples_per_chunk;

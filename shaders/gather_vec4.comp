@@ -10,7 +10,7 @@
 #include "gather.h"
 #include "step_params.h"
 
-layout(local_size_x_id = 0) in;  // workgroup size: specialization constant 0
+layout(local_size_x_id = 0, local_size_y_id = 2) in;  // lanes along features (0) x rows (2)
 layout(constant_id = 1) const uint kFeaturesU8 = 0u;  // 1: packed uint8 features
 
 // Features of up to GATHER_MAX_CHUNKS buffers: R32UI texels of 4 packed uint8
@@ -41,7 +41,7 @@ uvec4 Texel(uint chunk, uint index) {
 
 void main() {
   const uint quads = p.feature_size / 4u;
-  for (uint r = gl_WorkGroupID.y; r < p.rows; r += gl_NumWorkGroups.y) {
+  for (uint r = gl_GlobalInvocationID.y; r < p.rows; r += gl_NumWorkGroups.y * gl_WorkGroupSize.y) {
     uint s = SampleOfRow(r);
     if (gl_GlobalInvocationID.x == 0u) batch_labels[r] = labels[s];
     uint chunk = s / p.samples_per_chunk;

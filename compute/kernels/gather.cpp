@@ -36,8 +36,11 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
                     (args.path == GatherPath::kAuto && GatherCanUseVec4(pipelines.context(), args));
   assert((!vec4 || GatherCanUseVec4(pipelines.context(), args)) && "gather_vec4 cannot assemble this batch");
   const uint32_t lanes = vec4 ? args.feature_size / 4 : args.feature_size;
-  // Threads along a sample's features (x), one workgroup row per batch row (y).
+  // Lanes along a sample's features (x) and, when a row has fewer than 256
+  // lanes' worth, several rows per workgroup (y).
   const uint32_t group_size = LimitedGroupSize(info, std::min<uint32_t>(256, std::bit_ceil(lanes)));
+  const uint32_t group_rows = std::min({std::max(1u, 256 / group_size), std::bit_ceil(std::max(args.rows, 1u)),
+                                        info.max_workgroup_size[1], LimitedGroupSize(info, 256) / group_size});
   const uint32_t samples_per_chunk = args.extra_features.empty() ? UINT32_MAX : args.samples_per_chunk;
   const bool augment = args.crop_padding > 0 || args.flip;
   assert((!augment || (args.channels * args.height * args.width == args.feature_size && args.crop_padding <= 64)) &&
@@ -57,14 +60,15 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   vk::Dispatch d;
   d.kernel = "gather";
   d.label = args.features_u8 ? "gather batch (uint8)" : "gather batch (float32)";
-  d.pipeline = &pipelines.Get(vec4 ? "gather_vec4" : "gather", {{0, group_size}, {1, args.features_u8 ? 1u : 0u}});
+  d.pipeline = &pipelines.Get(vec4 ? "gather_vec4" : "gather",
+                              {{0, group_size}, {1, args.features_u8 ? 1u : 0u}, {2, group_rows}});
   d.bindings = chunks;
   for (vk::Binding binding : {args.labels.Bind(vk::Access::kRead), args.permutation.Bind(vk::Access::kRead),
                               args.step_params.Bind(vk::Access::kRead), args.batch_x.Bind(vk::Access::kWrite),
                               args.batch_labels.Bind(vk::Access::kWrite)})
     d.bindings.push_back(binding);
   d.SetPushConstants(params);
-  d.workgroups = {GridStrideGroups(info, lanes, group_size), GridStrideGroups(info, args.rows, 1, 1), 1};
+  d.workgroups = {GridStrideGroups(info, lanes, group_size), GridStrideGroups(info, args.rows, group_rows, 1), 1};
   // One FMA (2 FLOPs) per feature: raw * scale + offset. Minimum traffic: each
   // gathered feature once (1 or 4 bytes), a permutation entry and a label per
   // row, the StepParams; writes the batch and its labels.
