@@ -26,6 +26,7 @@
 #include "compute/kernels/autotune.h"
 #include "compute/kernels/matmul.h"
 #include "compute/nn/boundary.h"
+#include "compute/nn/fused_mlp.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/model.h"
 #include "compute/nn/presets.h"
@@ -506,7 +507,19 @@ class BoundaryBench {
     }
     std::vector<double> gpu_ms(gpu.size());
     std::transform(gpu.begin(), gpu.end(), gpu_ms.begin(), [](double s) { return s * 1e3; });
+    // How the fused kernel's rows per invocation were chosen: each candidate's median GPU time.
+    json tuning = json::array();
+    uint32_t rows_per_invocation = 0;
+    if (const nn::FusedMlpInference* kernel = evaluator.fused_kernel()) {
+      rows_per_invocation = kernel->rows_per_invocation();
+      for (const auto& candidate : kernel->tuning())
+        tuning.push_back({{"rows_per_invocation", candidate.rows_per_invocation},
+                          {"median_ms", candidate.median_ms},
+                          {"chosen", candidate.chosen}});
+    }
     return {{"model", model_name},
+            {"rows_per_invocation", rows_per_invocation},
+            {"tuning", tuning},
             {"resolution", resolution},
             {"points", points},
             {"path", path_name},

@@ -85,6 +85,8 @@ class BoundaryEvaluator {
 
   uint32_t resolution() const { return resolution_; }
   bool fused() const { return fused_ != nullptr; }
+  // The fused kernel (its blocking and tuning), null when it does not serve the model.
+  const FusedMlpInference* fused_kernel() const { return fused_.get(); }
   // Why the fused kernel does not serve this model ("" when it does).
   const std::string& fused_unavailable_reason() const { return fused_reason_; }
 

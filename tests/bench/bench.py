@@ -594,6 +594,13 @@ def main(argv):
                         "" if answers[0]["fused"] else " (%s)" % answers[0]["fused_unavailable_reason"],
                         "finite" if all(a["finite"] for a in answers) else "NOT FINITE",
                         max(a["row_sum_error"] for a in answers)))
+                tuning = answers[0].get("tuning") or []
+                if tuning:
+                    boundary_notes.append(
+                        "Fused kernel's rows per invocation, chosen by timing each checked candidate on the device "
+                        "(median GPU ms): " + ", ".join(
+                            "%d: %.2f%s" % (t["rows_per_invocation"], t["median_ms"], " (chosen)" if t["chosen"] else "")
+                            for t in tuning) + ".")
         peer_answers = [a for a in results.get(("boundary", "peer_skx"), []) if "error" not in a]
         ours_answers = [a for c in ("ours_fused", "ours_layers") for a in results.get(("boundary", c), [])
                         if "error" not in a]
