@@ -13,6 +13,7 @@
 #include "compute/nn/fused_mlp.h"
 #include "compute/nn/trainer.h"
 #include "compute/reference/elementwise.h"
+#include "support/test_data.h"
 #include "support/vulkan_test.h"
 
 namespace ts {
@@ -129,21 +130,7 @@ TEST_F(MlpInferTest, DeclaredCostCountsTheMultiplyAddsAndTheTraffic) {
   EXPECT_EQ(kernels::MlpInferWeightCount({2, 3, 5}), 4u * (3 * 1 + 4 * 2));
 }
 
-nn::ModelDesc Model(const std::string& layers) {
-  return nn::ParseModel(R"({"format": "tensorscope-model", "version": 1, "name": "test", "layers": [)" + layers + "]}",
-                        "test model");
-}
-
-data::Dataset RandomRows(uint32_t rows, uint32_t features, uint32_t classes, uint64_t salt) {
-  auto rng = testing::MakeRng(salt);
-  data::Dataset set;
-  set.name = "random rows";
-  set.sample_shape = {features};
-  set.num_classes = classes;
-  set.features_f32 = testing::RandomFloats(rng, size_t(rows) * features, -1.5f, 1.5f);
-  set.labels.assign(rows, 0);
-  return set;
-}
+nn::ModelDesc Model(const std::string& layers) { return testing::TestModel(layers); }
 
 TEST_F(MlpInferTest, FusedInferenceEqualsTheModelsOwnForwardPass) {
   const std::vector<std::string> models = {
@@ -161,7 +148,7 @@ TEST_F(MlpInferTest, FusedInferenceEqualsTheModelsOwnForwardPass) {
     const nn::LayerDesc& last_dense = *std::find_if(model.layers.rbegin(), model.layers.rend(), [](const nn::LayerDesc& l) {
       return l.kind == nn::LayerKind::kDense;
     });
-    const data::Dataset rows = RandomRows(777, features, std::max(2u, last_dense.units), features);
+    const data::Dataset rows = testing::RandomDataset(777, features, std::max(2u, last_dense.units), features);
     nn::TrainConfig config;
     config.batch_size = 777;
     config.seed = 5;

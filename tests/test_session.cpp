@@ -19,6 +19,7 @@
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/session.h"
+#include "support/test_data.h"
 #include "support/vulkan_test.h"
 #include "ui/widgets/drawing_canvas.h"
 
@@ -34,9 +35,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kTimeoutSeconds = 120;
 
-nn::ModelDesc Model(const std::string& layers) {
-  return nn::ParseModel(R"({"name": "test", "layers": [)" + layers + "]}", "test model");
-}
+nn::ModelDesc Model(const std::string& layers) { return testing::TestModel(layers); }
 
 // 2 -> 16 relu -> 16 tanh -> 3: two hidden layers of different activations.
 nn::ModelDesc SpiralModel() {

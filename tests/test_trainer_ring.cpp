@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "compute/nn/trainer.h"
+#include "support/test_data.h"
 #include "support/vulkan_test.h"
 
 namespace ts {
@@ -24,16 +25,7 @@ nn::ModelDesc RingModel() {
     {"type": "dense", "units": 3}, {"type": "softmax"}]})", "ring model");
 }
 
-data::Dataset RandomDataset(uint32_t count, uint32_t features, uint32_t classes) {
-  auto rng = testing::MakeRng();
-  data::Dataset d;
-  d.name = "random";
-  d.sample_shape = {features};
-  d.num_classes = classes;
-  d.features_f32 = testing::RandomFloats(rng, size_t(count) * features, -1.5f, 1.5f);
-  for (uint32_t i = 0; i < count; ++i) d.labels.push_back(static_cast<uint32_t>(rng() % classes));
-  return d;
-}
+using testing::RandomDataset;
 
 nn::TrainConfig RingConfig(uint32_t steps_per_submit) {
   nn::TrainConfig c;

@@ -11,6 +11,7 @@
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
+#include "support/test_data.h"
 #include "support/vulkan_test.h"
 
 namespace ts {
@@ -20,20 +21,8 @@ using testing::VulkanTest;
 
 #define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
-nn::ModelDesc Model(const std::string& layers) {
-  return nn::ParseModel(R"({"name": "test", "layers": [)" + layers + "]}", "test model");
-}
-
-data::Dataset RandomDataset(uint32_t count, uint32_t features, uint32_t classes, uint64_t salt) {
-  auto rng = testing::MakeRng(salt);
-  data::Dataset d;
-  d.name = "random";
-  d.sample_shape = {features};
-  d.num_classes = classes;
-  d.features_f32 = testing::RandomFloats(rng, size_t(count) * features, -1.5f, 1.5f);
-  for (uint32_t i = 0; i < count; ++i) d.labels.push_back(static_cast<uint32_t>(rng() % classes));
-  return d;
-}
+nn::ModelDesc Model(const std::string& layers) { return testing::TestModel(layers); }
+using testing::RandomDataset;
 
 nn::TrainConfig Config(kernels::OptimizerKind optimizer, double lr, uint32_t batch) {
   nn::TrainConfig c;
