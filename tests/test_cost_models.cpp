@@ -116,14 +116,20 @@ TEST_F(CostTest, PoolingForwardAndBackward) {
     const double out = double(s.batch) * s.out_height() * s.out_width() * s.channels;
     const double taps = double(s.window_h) * s.window_w;
     const TensorRef X = Ref(uint64_t(in)), Y = Ref(uint64_t(out)), arg = Ref(uint64_t(out));
-    ExpectCost(kernels::PoolDispatch(pipelines(), {kernels::PoolKind::kMax, s, X, Y, arg}).cost, out * taps, 4 * in,
-               2 * 4 * out, "max pool forward");
-    ExpectCost(kernels::PoolDispatch(pipelines(), {kernels::PoolKind::kAverage, s, X, Y, {}}).cost, out * taps + out,
-               4 * in, 4 * out, "avg pool forward");
-    ExpectCost(kernels::PoolBackwardDispatch(pipelines(), {kernels::PoolKind::kMax, s, Y, arg, X}).cost, out,
-               2 * 4 * out, 4 * in, "max pool backward");
-    ExpectCost(kernels::PoolBackwardDispatch(pipelines(), {kernels::PoolKind::kAverage, s, Y, {}, X}).cost,
-               out * taps + in, 4 * out, 4 * in, "avg pool backward");
+    // The same declared cost on either path (vec4 where channels % 4 == 0).
+    using kernels::PoolPath;
+    for (PoolPath path : s.channels % 4 == 0 ? std::vector<PoolPath>{PoolPath::kScalar, PoolPath::kVec4}
+                                             : std::vector<PoolPath>{PoolPath::kScalar}) {
+      const std::string p = path == PoolPath::kVec4 ? " (vec4)" : " (scalar)";
+      ExpectCost(kernels::PoolDispatch(pipelines(), {kernels::PoolKind::kMax, s, X, Y, arg, path}).cost, out * taps,
+                 4 * in, 2 * 4 * out, "max pool forward" + p);
+      ExpectCost(kernels::PoolDispatch(pipelines(), {kernels::PoolKind::kAverage, s, X, Y, {}, path}).cost,
+                 out * taps + out, 4 * in, 4 * out, "avg pool forward" + p);
+      ExpectCost(kernels::PoolBackwardDispatch(pipelines(), {kernels::PoolKind::kMax, s, Y, arg, X, path}).cost, out,
+                 2 * 4 * out, 4 * in, "max pool backward" + p);
+      ExpectCost(kernels::PoolBackwardDispatch(pipelines(), {kernels::PoolKind::kAverage, s, Y, {}, X, path}).cost,
+                 out * taps + in, 4 * out, 4 * in, "avg pool backward" + p);
+    }
   }
 }
 

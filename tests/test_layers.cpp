@@ -33,6 +33,7 @@ namespace ts {
 namespace {
 
 using kernels::PoolKind;
+using kernels::PoolPath;
 using kernels::PoolShape;
 using kernels::TensorRef;
 using kernels::WholeBuffer;
@@ -116,11 +117,32 @@ struct PoolBuffers {
   vk::Buffer input, output, argmax, grad_out, grad_in;
 };
 
+const char* PathName(PoolPath path) {
+  return path == PoolPath::kScalar ? "scalar" : path == PoolPath::kVec4 ? "vec4" : "auto";
+}
+
 class PoolTest : public LayerTest {
  protected:
+  // The paths to test for a shape: the scalar shaders always; the vec4 ones
+  // where channels % 4 == 0 (and never otherwise: PoolCanUseVec4 must say no).
+  std::vector<PoolPath> PathsFor(const PoolShape& shape) {
+    kernels::PoolArgs forward;
+    kernels::PoolBackwardArgs backward;
+    forward.shape = backward.shape = shape;
+    std::vector<float> zeros(std::max<uint64_t>(shape.input_count(), shape.output_count()) + 4);
+    vk::Buffer buffer = MakeBuffer(zeros);
+    forward.input = forward.output = forward.argmax = WholeBuffer(buffer);
+    backward.grad_out = backward.argmax = backward.grad_in = WholeBuffer(buffer);
+    const bool can = kernels::PoolCanUseVec4(context(), forward);
+    EXPECT_EQ(can, kernels::PoolCanUseVec4(context(), backward));
+    EXPECT_EQ(can, shape.channels % 4 == 0) << "aligned whole buffers, " << shape.channels << " channels";
+    if (!can) return {PoolPath::kScalar};
+    return {PoolPath::kScalar, PoolPath::kVec4};
+  }
+
   // Runs forward and backward in one submission (backward reads the forward's argmax).
   PoolBuffers RunPool(PoolKind kind, const PoolShape& shape, const std::vector<float>& input,
-                      const std::vector<float>& grad_out) {
+                      const std::vector<float>& grad_out, PoolPath path = PoolPath::kAuto) {
     PoolBuffers b{MakeBuffer(input), MakePoisonedBuffer(shape.output_count()),
                   MakePoisonedBuffer(shape.output_count()), MakeBuffer(grad_out),
                   MakePoisonedBuffer(shape.input_count())};
@@ -132,15 +154,23 @@ class PoolTest : public LayerTest {
     backward.kind = kind, backward.shape = shape;
     backward.grad_out = WholeBuffer(b.grad_out), backward.grad_in = WholeBuffer(b.grad_in);
     if (kind == PoolKind::kMax) backward.argmax = WholeBuffer(b.argmax);
-    Run({kernels::PoolDispatch(pipelines(), forward), kernels::PoolBackwardDispatch(pipelines(), backward)});
+    forward.path = backward.path = path;
+    const vk::Dispatch f = kernels::PoolDispatch(pipelines(), forward);
+    const vk::Dispatch g = kernels::PoolBackwardDispatch(pipelines(), backward);
+    // kAuto takes vec4 wherever it can.
+    const bool vec4 = path == PoolPath::kVec4 || (path == PoolPath::kAuto && shape.channels % 4 == 0);
+    EXPECT_EQ(f.pipeline->shader_name(), vec4 ? "pool_vec4" : "pool");
+    EXPECT_EQ(g.pipeline->shader_name(), vec4 ? "pool_back_vec4" : "pool_back");
+    Run({f, g});
     return b;
   }
 
   // Compares forward (max exactly: it copies an input; argmax exactly) and
   // backward against the reference.
   void ExpectPoolMatchesReference(PoolKind kind, const PoolShape& shape, const std::vector<float>& input,
-                                  const std::vector<float>& grad_out) {
-    PoolBuffers b = RunPool(kind, shape, input, grad_out);
+                                  const std::vector<float>& grad_out, PoolPath path) {
+    SCOPED_TRACE(std::string("path ") + PathName(path));
+    PoolBuffers b = RunPool(kind, shape, input, grad_out, path);
     reference::PoolOutput ref = reference::PoolForward(kind, shape, ToDouble(input));
     const bool is_max = kind == PoolKind::kMax;
     ExpectAllNear(ReadAll(b.output), ref.out, "out",
@@ -153,6 +183,12 @@ class PoolTest : public LayerTest {
     }
     ExpectAllNear(ReadAll(b.grad_in), reference::PoolBackward(kind, shape, ToDouble(grad_out), ref.argmax), "grad_in");
   }
+
+  // The above on every path the shape allows (scalar, and vec4 where channels % 4 == 0).
+  void ExpectPoolMatchesReferenceOnEveryPath(PoolKind kind, const PoolShape& shape, const std::vector<float>& input,
+                                             const std::vector<float>& grad_out) {
+    for (PoolPath path : PathsFor(shape)) ExpectPoolMatchesReference(kind, shape, input, grad_out, path);
+  }
 };
 
 TEST_F(PoolTest, MaxAndAverageMatchReference) {
@@ -160,11 +196,11 @@ TEST_F(PoolTest, MaxAndAverageMatchReference) {
   for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
     for (const PoolCase& pool_case : kPoolCases) {
       for (uint32_t batch : {1u, 3u}) {
-        for (uint32_t channels : {1u, 3u, 17u, 64u}) {
+        for (uint32_t channels : {1u, 3u, 4u, 8u, 12u, 17u, 64u}) {
           PoolShape shape = ShapeOf(pool_case, batch, channels);
           SCOPED_TRACE(std::string(kernels::PoolName(kind)) + " " + pool_case.name + " " + Describe(shape));
           ASSERT_TRUE(kernels::PoolShapeProblem(shape).empty()) << kernels::PoolShapeProblem(shape);
-          ExpectPoolMatchesReference(kind, shape, testing::RandomFloats(rng, shape.input_count()),
+          ExpectPoolMatchesReferenceOnEveryPath(kind, shape, testing::RandomFloats(rng, shape.input_count()),
                                      testing::RandomFloats(rng, shape.output_count()));
         }
       }
@@ -172,19 +208,24 @@ TEST_F(PoolTest, MaxAndAverageMatchReference) {
   }
 }
 
-// Past 65536 elements an invocation takes several channels of its pixel
-// (PoolParams::channels_per_block); with 17 channels the last block is short.
+// Past a target count of invocations (pool.cpp: 65536 on a GPU, 8192 on a CPU
+// driver) an invocation takes a block of several channels (vec4: quads) of
+// its pixel (PoolParams::channels_per_block). Batch 3 (3072 pixels) splits the
+// channels into blocks on a CPU driver, batch 24 on a GPU; with 17 channels
+// or 12 (3 quads) the blocks of a pixel differ in length.
 TEST_F(PoolTest, LargeTensorsMatchReference) {
   auto rng = testing::MakeRng();
   const PoolCase cases[] = {{"3x3 stride 1 pad 1 on 32x32", 32, 32, 3, 3, 1, 1, 1, 1, 1, 1},
                             {"2x2 stride 2 on 31x32", 31, 32, 2, 2, 2, 2, 0, 0, 0, 0}};
   for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
     for (const PoolCase& pool_case : cases) {
-      for (uint32_t channels : {17u, 64u}) {
-        PoolShape shape = ShapeOf(pool_case, 8, channels);
-        SCOPED_TRACE(std::string(kernels::PoolName(kind)) + " " + pool_case.name + " " + Describe(shape));
-        ExpectPoolMatchesReference(kind, shape, testing::RandomFloats(rng, shape.input_count()),
-                                   testing::RandomFloats(rng, shape.output_count()));
+      for (uint32_t batch : {3u, 24u}) {
+        for (uint32_t channels : {12u, 17u, 64u}) {
+          PoolShape shape = ShapeOf(pool_case, batch, channels);
+          SCOPED_TRACE(std::string(kernels::PoolName(kind)) + " " + pool_case.name + " " + Describe(shape));
+          ExpectPoolMatchesReferenceOnEveryPath(kind, shape, testing::RandomFloats(rng, shape.input_count()),
+                                                testing::RandomFloats(rng, shape.output_count()));
+        }
       }
     }
   }
@@ -193,24 +234,80 @@ TEST_F(PoolTest, LargeTensorsMatchReference) {
 // Ties (inputs from {-1, 0, 1}) go to the first maximum in window order and a
 // NaN wins its windows, as PyTorch; overlapping windows (stride 1) share maxima,
 // so the backward must add several gradients into one input.
+// With 8 channels the vec4 path sees NaNs in some lanes of a texel and
+// numbers in the others, and two NaNs in one window (the later one wins).
 TEST_F(PoolTest, MaxPoolTiesAndNaNFollowPyTorch) {
   auto rng = testing::MakeRng();
-  PoolShape shape = ShapeOf(kPoolCases[3], 2, 5);  // 3x3 stride 1 pad 1
-  std::vector<float> input(shape.input_count());
-  for (float& v : input) v = float(int(rng() % 3) - 1);
-  input[37] = kNaN;
-  ExpectPoolMatchesReference(PoolKind::kMax, shape, input, testing::RandomFloats(rng, shape.output_count()));
+  for (uint32_t channels : {5u, 8u}) {
+    PoolShape shape = ShapeOf(kPoolCases[3], 2, channels);  // 3x3 stride 1 pad 1
+    SCOPED_TRACE(Describe(shape));
+    std::vector<float> input(shape.input_count());
+    for (float& v : input) v = float(int(rng() % 3) - 1);
+    input[37] = kNaN;
+    input[37 + channels] = kNaN;                       // the next pixel, same channel
+    input[2 * shape.width * channels + 6] = kNaN;      // a lane of another texel
+    ExpectPoolMatchesReferenceOnEveryPath(PoolKind::kMax, shape, input,
+                                          testing::RandomFloats(rng, shape.output_count()));
+  }
 }
 
 // Padding is -inf for max pooling: with all inputs negative, a padded window's
 // maximum is still an input, never the 0 a zero padding would give.
 TEST_F(PoolTest, MaxPoolPaddingNeverWins) {
   auto rng = testing::MakeRng();
-  PoolShape shape = ShapeOf(kPoolCases[1], 1, 3);  // 3x3 stride 2 pad 1
-  std::vector<float> input = testing::RandomFloats(rng, shape.input_count(), -2.0f, -1.0f);
-  PoolBuffers b = RunPool(PoolKind::kMax, shape, input, testing::RandomFloats(rng, shape.output_count()));
-  std::vector<float> out = ReadAll(b.output);
-  EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](float v) { return v <= -1.0f; }));
+  for (uint32_t channels : {3u, 4u}) {
+    PoolShape shape = ShapeOf(kPoolCases[1], 1, channels);  // 3x3 stride 2 pad 1
+    std::vector<float> input = testing::RandomFloats(rng, shape.input_count(), -2.0f, -1.0f);
+    for (PoolPath path : PathsFor(shape)) {
+      SCOPED_TRACE(Describe(shape) + " " + PathName(path));
+      PoolBuffers b = RunPool(PoolKind::kMax, shape, input, testing::RandomFloats(rng, shape.output_count()), path);
+      std::vector<float> out = ReadAll(b.output);
+      EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](float v) { return v <= -1.0f; }));
+    }
+  }
+}
+
+// The vec4 shaders need 16-byte aligned tensors and read through texel views;
+// kAuto falls back to the scalar shaders otherwise.
+TEST_F(PoolTest, Vec4NeedsFourChannelsAndAlignedTensors) {
+  PoolShape shape = ShapeOf(kPoolCases[0], 1, 8);
+  vk::Buffer buffer = MakePoisonedBuffer(4 * shape.input_count() + 64);
+  const uint64_t in = shape.input_count(), out = shape.output_count();
+  kernels::PoolArgs forward;
+  forward.shape = shape;
+  forward.input = {&buffer, 0, in}, forward.output = {&buffer, 4 * in, out}, forward.argmax = {&buffer, 8 * in, out};
+  EXPECT_TRUE(kernels::PoolCanUseVec4(context(), forward));
+  EXPECT_EQ(kernels::PoolDispatch(pipelines(), forward).pipeline->shader_name(), "pool_vec4");
+  forward.output.offset_bytes += 4;  // no longer 16-byte aligned
+  EXPECT_FALSE(kernels::PoolCanUseVec4(context(), forward));
+  EXPECT_EQ(kernels::PoolDispatch(pipelines(), forward).pipeline->shader_name(), "pool");
+  forward.output.offset_bytes -= 4, forward.output.slot_stride_bytes = 4 * out + 4;
+  EXPECT_FALSE(kernels::PoolCanUseVec4(context(), forward));
+  forward.output.slot_stride_bytes = 0, forward.kind = PoolKind::kAverage, forward.argmax = {};
+  EXPECT_TRUE(kernels::PoolCanUseVec4(context(), forward));  // no argmax to align
+  forward.input.offset_bytes = 4;
+  EXPECT_FALSE(kernels::PoolCanUseVec4(context(), forward));
+
+  kernels::PoolBackwardArgs backward;
+  backward.shape = shape;
+  backward.grad_out = {&buffer, 0, out}, backward.argmax = {&buffer, 4 * in, out}, backward.grad_in = {&buffer, 8 * in, in};
+  EXPECT_TRUE(kernels::PoolCanUseVec4(context(), backward));
+  EXPECT_EQ(kernels::PoolBackwardDispatch(pipelines(), backward).pipeline->shader_name(), "pool_back_vec4");
+  backward.argmax.offset_bytes += 4;
+  EXPECT_FALSE(kernels::PoolCanUseVec4(context(), backward));
+  backward.kind = PoolKind::kAverage, backward.argmax = {};
+  EXPECT_TRUE(kernels::PoolCanUseVec4(context(), backward));
+  backward.grad_in.offset_bytes += 4;
+  EXPECT_FALSE(kernels::PoolCanUseVec4(context(), backward));
+  EXPECT_EQ(kernels::PoolBackwardDispatch(pipelines(), backward).pipeline->shader_name(), "pool_back");
+
+  shape.channels = 6;  // whole buffers, aligned, but channels % 4 != 0
+  forward = {}, backward = {};
+  forward.shape = backward.shape = shape;
+  forward.input = forward.output = forward.argmax = WholeBuffer(buffer);
+  backward.grad_out = backward.argmax = backward.grad_in = WholeBuffer(buffer);
+  EXPECT_FALSE(kernels::PoolCanUseVec4(context(), forward));
+  EXPECT_FALSE(kernels::PoolCanUseVec4(context(), backward));
 }
 
 TEST_F(PoolTest, GlobalAveragePoolMatchesReference) {
@@ -218,11 +315,12 @@ TEST_F(PoolTest, GlobalAveragePoolMatchesReference) {
   struct Case {
     uint32_t batch, height, width, channels;
   };
-  for (Case c : {Case{1, 7, 7, 3}, Case{3, 1, 1, 17}, Case{3, 5, 9, 64}, Case{64, 8, 8, 32}, Case{2, 32, 32, 1}}) {
+  for (Case c : {Case{1, 7, 7, 3}, Case{3, 1, 1, 17}, Case{3, 5, 9, 64}, Case{64, 8, 8, 32}, Case{2, 32, 32, 1},
+                 Case{2, 1, 1, 4}, Case{3, 6, 5, 12}, Case{2, 32, 32, 8}}) {
     PoolShape shape = kernels::GlobalAveragePoolShape(c.batch, c.height, c.width, c.channels);
     SCOPED_TRACE("global average " + Describe(shape));
     ASSERT_EQ(shape.output_count(), uint64_t(c.batch) * c.channels);  // (N, 1, 1, C) = (N, C)
-    ExpectPoolMatchesReference(PoolKind::kAverage, shape, testing::RandomFloats(rng, shape.input_count()),
+    ExpectPoolMatchesReferenceOnEveryPath(PoolKind::kAverage, shape, testing::RandomFloats(rng, shape.input_count()),
                                testing::RandomFloats(rng, shape.output_count()));
   }
 }

@@ -16,6 +16,8 @@
 //   kAverage: grad_in[i] = sum of grad_out[o] over covering windows / (window_h * window_w)
 // GlobalAveragePool (N, H, W, C) -> (N, C) is kAverage with the whole image as
 // its window (GlobalAveragePoolShape); its (N, 1, 1, C) output is (N, C).
+// pool_vec4.comp / pool_back_vec4.comp compute the same results four
+// channels per invocation where channels % 4 == 0 (PoolCanUseVec4).
 #pragma once
 
 #include <cstdint>
@@ -51,12 +53,20 @@ PoolShape GlobalAveragePoolShape(uint32_t batch, uint32_t height, uint32_t width
 // least 1 x 1; and tensors of fewer than 2^32 elements (32-bit indices).
 std::string PoolShapeProblem(const PoolShape& shape);
 
+// Which shaders run: pool.comp / pool_back.comp handle any channel count, one
+// channel at a time; pool_vec4.comp / pool_back_vec4.comp four consecutive
+// channels per step, reading through uniform texel buffers (vectorised on
+// lavapipe, where storage-buffer loads go lane by lane) and writing vec4s
+// (PoolCanUseVec4 must hold). kAuto: vec4 wherever it can.
+enum class PoolPath { kAuto, kScalar, kVec4 };
+
 struct PoolArgs {
   PoolKind kind = PoolKind::kMax;
   PoolShape shape;
   TensorRef input;   // (N, H, W, C) read
   TensorRef output;  // (N, OH, OW, C) write
   TensorRef argmax;  // (N, OH, OW, C) uint32 write: kMax only (empty for kAverage)
+  PoolPath path = PoolPath::kAuto;
 };
 vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args);
 
@@ -66,7 +76,15 @@ struct PoolBackwardArgs {
   TensorRef grad_out;  // (N, OH, OW, C) read: dL/d(output)
   TensorRef argmax;    // (N, OH, OW, C) uint32 read: from the forward; kMax only
   TensorRef grad_in;   // (N, H, W, C) write: dL/d(input), every element written
+  PoolPath path = PoolPath::kAuto;
 };
 vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwardArgs& args);
+
+// Whether the vec4 shaders can run this pass on `context`'s device:
+// channels % 4 == 0, every tensor's offset and slot stride a multiple of 16
+// bytes, and each tensor the pass reads (input; grad_out and, for kMax,
+// argmax) fits a texel view of 16-byte texels (TexelViewFits).
+bool PoolCanUseVec4(const vk::Context& context, const PoolArgs& args);
+bool PoolCanUseVec4(const vk::Context& context, const PoolBackwardArgs& args);
 
 }  // namespace ts::kernels
