@@ -58,8 +58,7 @@ Buffer::Buffer(Context& context, uint64_t size_bytes, std::string name, BufferUs
   create.size = size_bytes;
   create.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   if (use == BufferUse::kDevice)
-    create.usage |= VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
-                    VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT;
+    create.usage |= VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT;
   else
     create.usage |= VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
   create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;

@@ -140,8 +140,6 @@ DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
   info.max_workgroup_invocations = limits.maxComputeWorkGroupInvocations;
   info.max_storage_buffer_range = limits.maxStorageBufferRange;
   info.min_storage_buffer_offset_alignment = limits.minStorageBufferOffsetAlignment;
-  info.max_uniform_buffer_range = limits.maxUniformBufferRange;
-  info.min_uniform_buffer_offset_alignment = limits.minUniformBufferOffsetAlignment;
   info.max_push_constants_bytes = limits.maxPushConstantsSize;
   info.max_bound_descriptor_sets = limits.maxBoundDescriptorSets;
   info.timestamp_period_ns = limits.timestampPeriod;

@@ -53,8 +53,6 @@ struct DeviceInfo {
   std::array<uint32_t, 3> max_workgroup_count{};
   uint64_t max_storage_buffer_range = 0;
   uint64_t min_storage_buffer_offset_alignment = 0;
-  uint64_t max_uniform_buffer_range = 0;
-  uint64_t min_uniform_buffer_offset_alignment = 0;
   uint32_t max_push_constants_bytes = 0;
   uint32_t max_bound_descriptor_sets = 0;
   double timestamp_period_ns = 0;       // nanoseconds per timestamp tick

@@ -343,7 +343,9 @@ ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const st
     DescriptorKind kind = DescriptorKind::kStorageBuffer;
     if (type.opcode == kOpTypeImage && type.operands[2] == kDimBuffer) kind = DescriptorKind::kUniformTexelBuffer;
     // SPIR-V 1.3 puts storage buffers in the StorageBuffer class: a block in Uniform is a uniform buffer.
-    else if (storage == kStorageClassUniform) kind = DescriptorKind::kUniformBuffer;
+    else if (storage == kStorageClassUniform)
+      throw Error("Tensorscope shaders bind storage buffers and uniform texel buffers; binding " +
+                  std::to_string(bindings[id]) + " is a uniform buffer, which Sequence does not bind.");
     uint32_t binding = bindings[id];
     if (shader.bindings.size() <= binding) shader.bindings.resize(binding + 1, DescriptorKind::kStorageBuffer);
     shader.bindings[binding] = kind;
@@ -356,7 +358,6 @@ VkDescriptorType DescriptorTypeOf(DescriptorKind kind) {
   switch (kind) {
     case DescriptorKind::kStorageBuffer: return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     case DescriptorKind::kUniformTexelBuffer: return VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
-    case DescriptorKind::kUniformBuffer: return VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
   }
   return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 }

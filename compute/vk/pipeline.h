@@ -23,7 +23,7 @@ namespace ts::vk {
 
 class Context;
 
-enum class DescriptorKind { kStorageBuffer, kUniformTexelBuffer, kUniformBuffer };
+enum class DescriptorKind { kStorageBuffer, kUniformTexelBuffer };
 
 // The Vulkan descriptor type of a binding of this kind.
 VkDescriptorType DescriptorTypeOf(DescriptorKind kind);

@@ -170,16 +170,10 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
       if (binding.buffer == nullptr) throw Error("Dispatch '" + d.label + "' leaves binding " + std::to_string(b) + " empty.");
       uint64_t last_offset = binding.offset + uint64_t(slots - 1) * binding.slot_stride;
       uint64_t size = binding.size ? binding.size : binding.buffer->size() - binding.offset;
-      const bool uniform = shader.bindings[b] == DescriptorKind::kUniformBuffer;
-      const uint64_t alignment =
-          uniform ? info.min_uniform_buffer_offset_alignment : info.min_storage_buffer_offset_alignment;
-      if (last_offset + size > binding.buffer->size() || last_offset % std::max<uint64_t>(1, alignment) != 0)
+      if (last_offset + size > binding.buffer->size() ||
+          last_offset % std::max<uint64_t>(1, info.min_storage_buffer_offset_alignment) != 0)
         throw Error("Dispatch '" + d.label + "' binding " + std::to_string(b) + " is outside buffer '" +
                     binding.buffer->name() + "' or misaligned.");
-      if (uniform && size > info.max_uniform_buffer_range)
-        throw Error("Dispatch '" + d.label + "' binds " + std::to_string(size) + " bytes of '" + binding.buffer->name() +
-                    "' as a uniform buffer; '" + info.name + "' allows " + std::to_string(info.max_uniform_buffer_range) +
-                    " (maxUniformBufferRange).");
       descriptor_counts[DescriptorTypeOf(shader.bindings[b])] += slots;
     }
   }
