@@ -165,6 +165,7 @@ struct Profile {
   std::vector<double> total_ns;
   uint64_t steps = 0;
   void Add(const nn::StepReport& report) {
+    if (report.dispatch_ns.empty()) return;  // an untimed submission's step
     if (total_ns.empty()) total_ns.assign(report.dispatch_ns.size(), 0.0);
     for (size_t i = 0; i < report.dispatch_ns.size(); ++i) total_ns[i] += report.dispatch_ns[i];
     ++steps;

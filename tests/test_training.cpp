@@ -297,11 +297,37 @@ TEST_F(VulkanTest, DivergenceIsReportedWithTheStep) {
   }
 }
 
+TEST_F(VulkanTest, DispatchTimesAreSampledAndDoNotChangeTraining) {
+  nn::ModelDesc model = Model(R"({"type": "input", "shape": [3]}, {"type": "dense", "units": 8}, {"type": "relu"},
+    {"type": "dense", "units": 3}, {"type": "softmax"})");
+  data::Dataset dataset = RandomDataset(64, 3, 3, 23);
+  nn::TrainConfig config = Config(kernels::OptimizerKind::kAdam, 0.01, 8);
+  config.steps_per_submit = 2;
+  auto run = [&](double interval, std::vector<nn::StepReport>& reports) {
+    nn::Trainer trainer(context(), pipelines(), model, config, &dataset, nullptr);
+    trainer.set_timing_interval(interval);
+    trainer.RunSteps(8, [&](const nn::StepReport& r) { reports.push_back(r); });
+    return trainer.plan().ReadParameters();
+  };
+  std::vector<nn::StepReport> every, sampled;
+  const std::vector<float> every_parameters = run(0, every), sampled_parameters = run(1e9, sampled);
+  ASSERT_EQ(every.size(), 8u);
+  ASSERT_EQ(sampled.size(), 8u);
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_FALSE(every[i].dispatch_ns.empty()) << i;
+    // Only the first submission (2 steps) is timed when the interval is long.
+    EXPECT_EQ(sampled[i].dispatch_ns.empty(), i >= 2) << i;
+    EXPECT_EQ(sampled[i].loss, every[i].loss) << i;  // timestamps change nothing the GPU computes
+  }
+  EXPECT_EQ(sampled_parameters, every_parameters);
+}
+
 TEST_F(VulkanTest, StepReportsCarryPerDispatchTimes) {
   nn::ModelDesc model = Model(R"({"type": "input", "shape": [3]}, {"type": "dense", "units": 8}, {"type": "gelu"},
     {"type": "dense", "units": 3}, {"type": "softmax"})");
   data::Dataset dataset = RandomDataset(64, 3, 3, 17);
   nn::Trainer trainer(context(), pipelines(), model, Config(kernels::OptimizerKind::kAdam, 0.01, 8), &dataset, nullptr);
+  trainer.set_timing_interval(0);  // every submission timed
   std::vector<nn::StepReport> reports;
   trainer.RunSteps(5, [&](const nn::StepReport& r) { reports.push_back(r); });
   ASSERT_EQ(reports.size(), 5u);

@@ -86,7 +86,8 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
         double x = double(r.global_step + 1);
         AddPoint(view.train_loss, x, r.loss);
         AddPoint(view.train_accuracy, x, r.accuracy);
-        if (view.dispatch_ns.size() != r.dispatch_ns.size()) view.dispatch_ns = r.dispatch_ns;
+        // Untimed submissions' steps carry no dispatch times (Trainer::set_timing_interval).
+        if (!r.dispatch_ns.empty() && view.dispatch_ns.size() != r.dispatch_ns.size()) view.dispatch_ns = r.dispatch_ns;
         for (size_t i = 0; i < r.dispatch_ns.size(); ++i)
           view.dispatch_ns[i] += kDispatchTimeWeight * (r.dispatch_ns[i] - view.dispatch_ns[i]);
         if (r.wall_seconds > 0) {

@@ -237,7 +237,7 @@ void Trainer::CheckDataFitsModel(const data::Dataset& dataset, const std::string
                 " classes. Set the last dense layer's units to " + std::to_string(dataset.num_classes) + ".");
 }
 
-VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t first_slot, uint32_t steps) {
+VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t first_slot, uint32_t steps, bool timed) {
   VkCommandBufferAllocateInfo allocate{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   allocate.commandPool = command_pool_.get();
   allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -248,7 +248,7 @@ VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t firs
   vk::Check(vkBeginCommandBuffer(cb, &begin), "vkBeginCommandBuffer");
   // Each slot's Record begins with a compute barrier, which also orders its first
   // dispatches after the submission queued before this one (same queue).
-  for (uint32_t slot = first_slot; slot < first_slot + steps; ++slot) sequence.Record(cb, slot);
+  for (uint32_t slot = first_slot; slot < first_slot + steps; ++slot) sequence.Record(cb, slot, timed);
   vk::RecordComputeToHostBarrier(cb);  // the host reads results after the fence
   vk::Check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
   return cb;
@@ -269,6 +269,7 @@ struct Trainer::Submission {
   uint32_t first_slot = 0;  // of the sequence and of the plan's step slots
   uint32_t steps = 0;
   bool profiling = false, tracing = false;  // profiled submissions run alone (nothing else in flight)
+  bool timed = true;                        // per-dispatch timestamps recorded (profiled ones always)
   bool submitted = false;
   const vk::Sequence* sequence = nullptr;
   VkCommandBuffer profiled_commands = VK_NULL_HANDLE;  // recorded for this submission only; freed after it
@@ -337,9 +338,11 @@ void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_
     host_event("record the command buffer", "host", record_start);
   } else {
     s.sequence = train_sequence_.get();
-    // Recorded once per bank and step count, then replayed.
-    VkCommandBuffer& cached = train_commands_[{s.bank, s.steps}];
-    if (cached == VK_NULL_HANDLE) cached = RecordSteps(*train_sequence_, s.first_slot, s.steps);
+    s.timed = s.prepare_start_ns - last_timed_submit_ns_ >= timing_interval_seconds_ * 1e9;
+    if (s.timed) last_timed_submit_ns_ = s.prepare_start_ns;
+    // Recorded once per bank, step count and timing, then replayed.
+    VkCommandBuffer& cached = train_commands_[{s.bank, s.steps, s.timed}];
+    if (cached == VK_NULL_HANDLE) cached = RecordSteps(*train_sequence_, s.first_slot, s.steps, s.timed);
     cb = cached;
   }
   assert(!fence_in_flight_[s.bank] && "the bank's previous submission is still in flight");
@@ -375,7 +378,7 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
     std::array<float, 4> result = plan_->result_slot(s.first_slot + i);
     r.loss = result[0];
     r.accuracy = result[2] > 0 ? result[1] / result[2] : 0.0f;
-    r.dispatch_ns = s.sequence->ReadDispatchTimesNs(s.first_slot + i);
+    if (s.timed) r.dispatch_ns = s.sequence->ReadDispatchTimesNs(s.first_slot + i);
     r.wall_seconds = seconds / s.steps;
     if (result[3] != 0.0f || !std::isfinite(r.loss)) {
       char lr[32];
@@ -409,7 +412,7 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
     s.reports[0].profile = std::move(result);
     profile_requested_ = false;
     trace_requested_ = false;
-  } else {
+  } else if (s.timed) {
     double total = 0;
     for (const StepReport& r : s.reports) total += std::accumulate(r.dispatch_ns.begin(), r.dispatch_ns.end(), 0.0);
     last_untraced_step_ns_ = total / s.steps;

@@ -341,11 +341,13 @@ uint32_t Sequence::barriers_per_slot() const {
                                           barrier_before_.end(), true));
 }
 
-void Sequence::Record(VkCommandBuffer cb, uint32_t slot) const {
+void Sequence::Record(VkCommandBuffer cb, uint32_t slot, bool timed) const {
   assert(slot < slots_ && "slot out of range");
+  assert((timed || !start_query_pool_) && "dispatch intervals are timestamps: record them timed");
   uint32_t n = static_cast<uint32_t>(dispatches_.size());
   uint32_t first_query = slot * (n + 1);
-  if (query_pool_) vkCmdResetQueryPool(cb, query_pool_.get(), first_query, n + 1);
+  const VkQueryPool query_pool = timed ? query_pool_.get() : VK_NULL_HANDLE;
+  if (query_pool) vkCmdResetQueryPool(cb, query_pool, first_query, n + 1);
   if (start_query_pool_) vkCmdResetQueryPool(cb, start_query_pool_.get(), slot * n, n);
   if (statistics_query_pool_) vkCmdResetQueryPool(cb, statistics_query_pool_.get(), slot * n, n);
   if (trace_buffer_.handle() != VK_NULL_HANDLE && trace_slot_bytes_ > 0) {
@@ -357,8 +359,8 @@ void Sequence::Record(VkCommandBuffer cb, uint32_t slot) const {
   // Whatever ran before in this command buffer (an earlier step) may have
   // written what the first dispatches read.
   RecordComputeBarrier(cb);
-  if (query_pool_) {
-    vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_.get(), first_query);
+  if (query_pool) {
+    vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool, first_query);
     if (!start_query_pool_) RecordTimestampFence(cb);  // else the start timestamp's fence follows at once
   }
   VkPipeline bound = VK_NULL_HANDLE;
@@ -388,8 +390,8 @@ void Sequence::Record(VkCommandBuffer cb, uint32_t slot) const {
     if (statistics_query_pool_) vkCmdBeginQuery(cb, statistics_query_pool_.get(), slot * n + i, 0);
     vkCmdDispatch(cb, d.workgroups[0], d.workgroups[1], d.workgroups[2]);
     if (statistics_query_pool_) vkCmdEndQuery(cb, statistics_query_pool_.get(), slot * n + i);
-    if (query_pool_) {
-      vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_.get(), first_query + i + 1);
+    if (query_pool) {
+      vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool, first_query + i + 1);
       // A barrier before the next dispatch (or its start timestamp's fence)
       // closes this timestamp as well; otherwise close it here.
       bool next_closes = i + 1 < n && (barrier_before_[i + 1] || start_query_pool_);

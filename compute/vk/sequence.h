@@ -146,7 +146,10 @@ class Sequence {
   // execution-only barrier (where no dependency barrier follows already): on
   // lavapipe a timestamp is otherwise read late once a frame has been drawn,
   // and on GPUs it keeps a timed dispatch from overlapping the next one.
-  void Record(VkCommandBuffer command_buffer, uint32_t slot = 0) const;
+  // With `timed` false no timestamps (nor their barriers) are recorded: on
+  // lavapipe they cost a fifth of a small model's step. Do not read times
+  // (ReadDispatchTimesNs, ReadDispatchIntervals) of such a recording.
+  void Record(VkCommandBuffer command_buffer, uint32_t slot = 0, bool timed = true) const;
 
   // GPU nanoseconds of each dispatch in `slot`'s last recording, once the
   // command buffer has completed. Time i runs from the end of dispatch i-1 to
