@@ -3,8 +3,9 @@
 // all layers for kRows input rows, their activations in registers, so no
 // layer's output goes through memory. Every invocation reads the same weights
 // in the same order; one vec4 of weights (four output columns of one input)
-// serves 4 x kRows FMAs, so the weight reads (texel fetches: vectorised on
-// lavapipe, cached on GPUs) do not bound the kernel.
+// serves 4 x kRows FMAs, which amortises the weight reads (texel fetches:
+// costly on lavapipe, where they dominated a one-row kernel; cached on GPUs).
+// Which kRows is fastest depends on the device: FusedMlpInference measures.
 //
 // Layer widths and activations are specialization constants; all loops run to
 // them and are unrolled, so the per-row arrays become registers.

@@ -3,10 +3,10 @@
 //
 // Two ways to evaluate it:
 //  - fused: one dispatch of shaders/mlp_infer.comp runs every layer of a small
-//    dense network for one grid point per invocation, its activations in
-//    registers and its weights in a uniform buffer (one read serves every
-//    invocation). Serves chains of dense layers and element-wise activations
-//    that fit the device's uniform-buffer range and the kernel's layer limits.
+//    dense network for a few grid points per invocation, activations in
+//    registers, each vec4 of weights read once for all of its points. Serves
+//    chains of dense layers and element-wise activations within the kernel's
+//    layer limits (see FusedMlpInference::Unsupported).
 //  - layer by layer: the model's own inference plan with one batch = the grid.
 //    Serves every model, and is also where the hidden layers' activations (the
 //    neuron maps) come from.

@@ -24,10 +24,9 @@ namespace ts::nn {
 class FusedMlpInference {
  public:
   // Why the fused kernel cannot run `model` on `rows` rows of this device
-  // ("" when it can): only input, flatten of a 1D input, dense, activation,
+  // ("" when it can): only input, flatten (before the first dense), dense, activation,
   // dropout (nothing at inference) and loss layers, at most the kernel's layer
-  // count and width, weights within maxUniformBufferRange, inputs within
-  // maxTexelBufferElements.
+  // count and width, inputs and weights within maxTexelBufferElements.
   static std::string Unsupported(const vk::Context& context, const ModelDesc& model, uint64_t rows);
 
   // Uploads `inputs` (float features, one row per sample). Throws ts::Error
