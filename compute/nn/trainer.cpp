@@ -668,7 +668,7 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outp
       p.valid_rows = static_cast<uint32_t>(std::min<uint64_t>(batch, data.count() - p.batch_offset));
     }
     VkCommandBuffer& cb = program.commands[steps];
-    if (cb == VK_NULL_HANDLE) cb = RecordSteps(*program.sequence, 0, steps);
+    if (cb == VK_NULL_HANDLE) cb = RecordSteps(*program.sequence, 0, steps, /*timed=*/false);  // nothing reads its times
     SubmitAndWait(cb, "evaluation");
     for (uint32_t s = 0; s < steps; ++s) {
       std::array<float, 4> r = plan_->result_slot(s);
