@@ -53,7 +53,13 @@ BoundaryEvaluator::BoundaryEvaluator(vk::Context& context, vk::PipelineCache& pi
   if (path != BoundaryPath::kLayerByLayer) {
     fused_reason_ = FusedMlpInference::Unsupported(context, model, grid_.count());
     if (fused_reason_.empty()) {
-      fused_ = std::make_unique<FusedMlpInference>(context, pipelines, model, grid_);
+      try {
+        fused_ = std::make_unique<FusedMlpInference>(context, pipelines, model, grid_);
+      } catch (const std::exception& e) {
+        // E.g. a driver that cannot build the unrolled kernel: the model's own pass still serves.
+        if (path == BoundaryPath::kFused) throw;
+        fused_reason_ = std::string("the fused kernel could not be built: ") + e.what();
+      }
     } else if (path == BoundaryPath::kFused) {
       throw Error("The fused boundary kernel cannot evaluate '" + model.name + "': " + fused_reason_);
     }
