@@ -1,5 +1,7 @@
 #include "compute/kernels/loss.h"
 
+#include <algorithm>
+#include <bit>
 #include <cassert>
 #include <string>
 
@@ -86,9 +88,10 @@ vk::Dispatch MetricsDispatch(vk::PipelineCache& pipelines, const MetricsArgs& ar
   assert(args.result.count >= 4 && "result holds 4 floats");
 
   // A single workgroup: the sum is one value, and batches are small enough
-  // that a second reduction pass would cost more than it saves.
+  // that a second reduction pass would cost more than it saves. No wider than
+  // the batch: idle lanes would still take part in every level of the tree.
   const vk::DeviceInfo& info = pipelines.context().info();
-  const uint32_t group_size = LimitedGroupSize(info, 256);
+  const uint32_t group_size = LimitedGroupSize(info, std::min(256u, std::bit_ceil(std::max(args.rows, 8u))));
   gpu::MetricsParams params{args.rows};
 
   vk::Dispatch d;
