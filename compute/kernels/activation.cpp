@@ -72,10 +72,6 @@ struct Layout {
   uint32_t x = 1, y = 1;
 };
 
-bool Aligned(const TensorRef& t, uint64_t alignment) {
-  return t.offset_bytes % alignment == 0 && t.slot_stride_bytes % alignment == 0;
-}
-
 // X: up to kMaxColumnLanes column lanes of a `group_size` workgroup.
 Layout ChooseLayout(const vk::DeviceInfo& info, uint32_t cols, uint32_t group_size,
                     std::initializer_list<TensorRef> tensors) {

@@ -25,6 +25,11 @@ inline uint32_t GridStrideGroups(const vk::DeviceInfo& info, uint64_t items, uin
   return static_cast<uint32_t>(std::clamp<uint64_t>(groups, 1, info.max_workgroup_count[axis]));
 }
 
+// Whether `t`'s view, in every slot, starts at a multiple of `alignment` bytes.
+inline bool Aligned(const TensorRef& t, uint64_t alignment) {
+  return t.offset_bytes % alignment == 0 && t.slot_stride_bytes % alignment == 0;
+}
+
 // Whether `t` can be read as a uniform texel buffer of `texel_bytes`-byte
 // texels on this device: its offset and slot stride multiples of
 // minTexelBufferOffsetAlignment (and of the texel size), its texels within
@@ -34,16 +39,26 @@ inline bool TexelViewFits(VkPhysicalDevice device, const TensorRef& t, uint32_t 
   VkPhysicalDeviceProperties properties{};
   vkGetPhysicalDeviceProperties(device, &properties);
   const uint64_t alignment = std::max<uint64_t>(properties.limits.minTexelBufferOffsetAlignment, texel_bytes);
-  return t.offset_bytes % alignment == 0 && t.slot_stride_bytes % alignment == 0 &&
-         t.size_bytes() / texel_bytes <= properties.limits.maxTexelBufferElements;
+  return Aligned(t, alignment) && t.size_bytes() / texel_bytes <= properties.limits.maxTexelBufferElements;
+}
+
+// A read of `t` as a uniform texel buffer of `format` (`texel_bytes` per
+// texel): whole texels only, at least one (a view's range is a multiple of
+// its texel size; a 4-byte placeholder becomes one texel).
+inline vk::Binding TexelRead(const TensorRef& t, VkFormat format, uint32_t texel_bytes) {
+  vk::Binding binding = t.Bind(vk::Access::kRead);
+  binding.texel_format = format;
+  binding.size = std::max<uint64_t>(texel_bytes, binding.size / texel_bytes * texel_bytes);
+  return binding;
 }
 
 // A 4-byte read-only view standing in for an absent optional tensor: Vulkan
 // needs every binding filled, and the kernel is told (by a push or
 // specialization constant) never to touch it. Read-only, so it adds no
 // write hazard to the barrier analysis.
-inline vk::Binding PlaceholderBinding(const TensorRef& beside) {
-  return TensorRef{beside.buffer, beside.offset_bytes, 1, beside.slot_stride_bytes}.Bind(vk::Access::kRead);
+inline TensorRef Placeholder(const TensorRef& beside) {
+  return TensorRef{beside.buffer, beside.offset_bytes, 1, beside.slot_stride_bytes};
 }
+inline vk::Binding PlaceholderBinding(const TensorRef& beside) { return Placeholder(beside).Bind(vk::Access::kRead); }
 
 }  // namespace ts::kernels

@@ -13,7 +13,7 @@ namespace ts::kernels {
 
 bool GatherCanUseVec4(const vk::Context& context, const GatherArgs& args) {
   if (args.crop_padding > 0 || args.flip || args.feature_size % 4 != 0) return false;
-  if (args.batch_x.offset_bytes % 16 != 0 || args.batch_x.slot_stride_bytes % 16 != 0) return false;
+  if (!Aligned(args.batch_x, 16)) return false;
   const uint32_t texel_bytes = args.features_u8 ? 4 : 16;
   auto fits = [&](const TensorRef& features) { return TexelViewFits(context.physical_device(), features, texel_bytes); };
   return fits(args.features) && std::all_of(args.extra_features.begin(), args.extra_features.end(), fits);
@@ -53,14 +53,14 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   gpu::GatherParams params{args.rows, args.feature_size, args.permutation_count, args.scale, args.offset,
                            samples_per_chunk, std::max(args.channels, 1u), std::max(args.height, 1u),
                            std::max(args.width, 1u), args.crop_padding, args.flip ? 1u : 0u, args.augment_seed};
-  std::vector<vk::Binding> chunks = {args.features.Bind(vk::Access::kRead)};
-  for (const TensorRef& extra : args.extra_features) chunks.push_back(extra.Bind(vk::Access::kRead));
-  while (chunks.size() < gpu::GATHER_MAX_CHUNKS) chunks.push_back(PlaceholderBinding(args.features));
-  if (vec4)
-    for (vk::Binding& chunk : chunks) {
-      chunk.texel_format = args.features_u8 ? VK_FORMAT_R32_UINT : VK_FORMAT_R32G32B32A32_UINT;
-      if (!args.features_u8) chunk.size = std::max<uint64_t>(16, chunk.size / 16 * 16);  // whole texels
-    }
+  std::vector<TensorRef> chunk_refs = {args.features};
+  chunk_refs.insert(chunk_refs.end(), args.extra_features.begin(), args.extra_features.end());
+  while (chunk_refs.size() < gpu::GATHER_MAX_CHUNKS) chunk_refs.push_back(Placeholder(args.features));
+  std::vector<vk::Binding> chunks;
+  for (const TensorRef& chunk : chunk_refs)
+    chunks.push_back(!vec4               ? chunk.Bind(vk::Access::kRead)
+                     : args.features_u8 ? TexelRead(chunk, VK_FORMAT_R32_UINT, 4)
+                                        : TexelRead(chunk, VK_FORMAT_R32G32B32A32_UINT, 16));
 
   vk::Dispatch d;
   d.kernel = "gather";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "compute/kernels/dispatch_helpers.h"
 #include "shaders/mlp_infer.h"
 
 namespace ts::kernels {
@@ -67,11 +68,8 @@ vk::Dispatch MlpInferDispatch(vk::PipelineCache& pipelines, const MlpInferArgs& 
   d.kernel = shader;
   d.label = "fused inference of " + std::to_string(layers) + " dense layers";
   d.pipeline = &pipelines.Get(shader, spec);
-  vk::Binding inputs = args.inputs.Bind(vk::Access::kRead);
-  inputs.texel_format = VK_FORMAT_R32_SFLOAT;
-  vk::Binding weights = args.weights.Bind(vk::Access::kRead);
-  weights.texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;
-  d.bindings = {inputs, weights, args.outputs.Bind(vk::Access::kWrite)};
+  d.bindings = {TexelRead(args.inputs, VK_FORMAT_R32_SFLOAT, 4),
+                TexelRead(args.weights, VK_FORMAT_R32G32B32A32_SFLOAT, 16), args.outputs.Bind(vk::Access::kWrite)};
   d.SetPushConstants(gpu::MlpInferParams{args.rows, 0, 0, 0});
   d.workgroups = {vk::DivideRoundUp(vk::DivideRoundUp(args.rows, args.rows_per_invocation), workgroup_size), 1, 1};
   double macs = 0, parameters = 0;

@@ -93,12 +93,9 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
                 states >= 2 ? args.state2.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
                 args.step_params.Bind(vk::Access::kRead)};
   if (texel)  // the read tensors again, as texel views (unused states: a placeholder texel)
-    for (size_t b = 0; b < 4; ++b) {
-      vk::Binding view = d.bindings[b];
-      view.access = vk::Access::kRead;
-      if (view.size < 16) view.size = 16;
-      d.bindings.push_back(view);
-    }
+    for (const TensorRef& t : {args.params, args.grads, states >= 1 ? args.state1 : Placeholder(args.grads),
+                               states >= 2 ? args.state2 : Placeholder(args.grads)})
+      d.bindings.push_back(TexelRead(t, VK_FORMAT_R32G32B32A32_SFLOAT, 16));
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, vec4 ? args.count / 4 : args.count, group_size), 1, 1};
   // Minimum traffic: params, grads and each state read once; params and each

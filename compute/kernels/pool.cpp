@@ -50,16 +50,6 @@ gpu::PoolParams ParamsOf(const vk::DeviceInfo& info, const PoolShape& s, uint64_
           s.window_w, s.stride_h, s.stride_w, s.pad_top,  s.pad_left,     per_block,     blocks};
 }
 
-bool Aligned16(const TensorRef& t) { return t.offset_bytes % 16 == 0 && t.slot_stride_bytes % 16 == 0; }
-
-// A read of `t` through a uniform texel buffer of RGBA32 texels in `format`:
-// whole texels only (a view's range is a multiple of its texel size).
-vk::Binding TexelRead(const TensorRef& t, VkFormat format) {
-  vk::Binding binding = t.Bind(vk::Access::kRead);
-  binding.texel_format = format;
-  binding.size = std::max<uint64_t>(16, binding.size / 16 * 16);
-  return binding;
-}
 
 }  // namespace
 
@@ -100,13 +90,13 @@ std::string PoolShapeProblem(const PoolShape& s) {
 }
 
 bool PoolCanUseVec4(const vk::Context& context, const PoolArgs& args) {
-  if (args.shape.channels % 4 != 0 || !Aligned16(args.output)) return false;
-  if (args.kind == PoolKind::kMax && !Aligned16(args.argmax)) return false;
+  if (args.shape.channels % 4 != 0 || !Aligned(args.output, 16)) return false;
+  if (args.kind == PoolKind::kMax && !Aligned(args.argmax, 16)) return false;
   return TexelViewFits(context.physical_device(), args.input, 16);
 }
 
 bool PoolCanUseVec4(const vk::Context& context, const PoolBackwardArgs& args) {
-  if (args.shape.channels % 4 != 0 || !Aligned16(args.grad_in)) return false;
+  if (args.shape.channels % 4 != 0 || !Aligned(args.grad_in, 16)) return false;
   if (args.kind == PoolKind::kMax && !TexelViewFits(context.physical_device(), args.argmax, 16)) return false;
   return TexelViewFits(context.physical_device(), args.grad_out, 16);
 }
@@ -129,7 +119,7 @@ vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args) {
   d.kernel = "pool";
   d.label = std::string(PoolName(args.kind)) + " forward";
   d.pipeline = &pipelines.Get(vec4 ? "pool_vec4" : "pool", {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
-  d.bindings = {vec4 ? TexelRead(args.input, VK_FORMAT_R32G32B32A32_SFLOAT) : args.input.Bind(vk::Access::kRead),
+  d.bindings = {vec4 ? TexelRead(args.input, VK_FORMAT_R32G32B32A32_SFLOAT, 16) : args.input.Bind(vk::Access::kRead),
                 args.output.Bind(vk::Access::kWrite),
                 is_max ? args.argmax.Bind(vk::Access::kWrite) : PlaceholderBinding(args.input)};
   const gpu::PoolParams params = ParamsOf(info, s, uint64_t(s.batch) * s.out_height() * s.out_width(), vec4 ? 4 : 1);
@@ -169,10 +159,10 @@ vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwa
                               {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
   if (vec4) {
     // Average pooling reads no argmax: one texel of grad_out stands in (never read).
-    d.bindings = {TexelRead(args.grad_out, VK_FORMAT_R32G32B32A32_SFLOAT),
+    d.bindings = {TexelRead(args.grad_out, VK_FORMAT_R32G32B32A32_SFLOAT, 16),
                   TexelRead(is_max ? args.argmax : TensorRef{args.grad_out.buffer, args.grad_out.offset_bytes, 4,
                                                              args.grad_out.slot_stride_bytes},
-                            VK_FORMAT_R32G32B32A32_UINT),
+                            VK_FORMAT_R32G32B32A32_UINT, 16),
                   args.grad_in.Bind(vk::Access::kWrite)};
   } else {
     d.bindings = {args.grad_out.Bind(vk::Access::kRead),
