@@ -79,10 +79,8 @@ DenseChain ReadDenseChain(const ModelDesc& model) {
   return chain;
 }
 
-}  // namespace
-
-std::string FusedMlpInference::Unsupported(const vk::Context& context, const ModelDesc& model, uint64_t rows) {
-  DenseChain chain = ReadDenseChain(model);
+// Why the kernel cannot run `chain` on `rows` rows of this device ("" when it can).
+std::string ChainProblem(const vk::Context& context, const DenseChain& chain, uint64_t rows) {
   if (!chain.problem.empty()) return chain.problem;
   VkPhysicalDeviceProperties properties{};
   vkGetPhysicalDeviceProperties(context.physical_device(), &properties);
@@ -95,12 +93,18 @@ std::string FusedMlpInference::Unsupported(const vk::Context& context, const Mod
   return "";
 }
 
+}  // namespace
+
+std::string FusedMlpInference::Unsupported(const vk::Context& context, const ModelDesc& model, uint64_t rows) {
+  return ChainProblem(context, ReadDenseChain(model), rows);
+}
+
 FusedMlpInference::FusedMlpInference(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model,
                                      const data::Dataset& inputs)
     : context_(context), rows_(static_cast<uint32_t>(inputs.count())), pipelines_(pipelines) {
-  if (std::string why = Unsupported(context, model, inputs.count()); !why.empty())
+  const DenseChain chain = ReadDenseChain(model);
+  if (std::string why = ChainProblem(context, chain, inputs.count()); !why.empty())
     throw Error("The fused inference kernel cannot run '" + model.name + "': " + why + ".");
-  DenseChain chain = ReadDenseChain(model);
   Require(inputs.feature_size() == chain.widths.front() && !inputs.features_f32.empty(),
           "The fused inference kernel takes " + std::to_string(chain.widths.front()) +
               " float features per row; '" + inputs.name + "' has " + std::to_string(inputs.feature_size()) + ".");
