@@ -7,7 +7,7 @@
 //   tensorscope bench --serve [--device N]
 //       answers JSON requests read from stdin, one per line, with one JSON line
 //       each, so that tests/bench/bench.py can interleave our runs with the CPU
-//       peers' runs in one session (the requests are listed at the top of bench.cpp).
+//       peers' runs in one session (the requests are listed at the top of bench_serve.cpp).
 #pragma once
 
 #include <string>
