@@ -207,6 +207,7 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   vk::PipelineCache pipelines(*context);
   std::printf("Device: %s (%s)\n", context->info().name.c_str(), vk::DeviceTypeName(context->info().type));
   nn::Trainer trainer(*context, pipelines, model, config, &train, validation.count() ? &validation : nullptr);
+  if (args.Has("profile")) trainer.set_timing_interval(0);  // the per-kernel table averages every step
   if (resume) {
     nn::RestoreCheckpoint(trainer, *resume, *args.String("resume"));
     std::printf("Resumed from %s at epoch %u.\n", args.String("resume")->c_str(), trainer.position().epoch + 1);

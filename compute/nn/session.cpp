@@ -72,6 +72,13 @@ std::string Where(const TrainPosition& position) {
   return "epoch " + std::to_string(position.epoch + 1) + ", step " + std::to_string(position.step_in_epoch + 1);
 }
 
+// A session's steps are watched live (the GPU panel): every submission is
+// timed. Sampled timing measured wrong there on lavapipe: with a window
+// drawing on the same queue, the timed submission after untimed ones put
+// tens of milliseconds into single dispatches (spiral: a 54 ms "step" of
+// 0.5 ms kernels), where timing every submission gives the plain figures.
+void TimeEverySubmission(Trainer& trainer) { trainer.set_timing_interval(0); }
+
 // Layers that write a tensor of their own (Plan::ReadLayerOutput is not empty).
 bool HasOwnOutput(LayerKind kind) {
   return kind != LayerKind::kInput && kind != LayerKind::kFlatten && kind != LayerKind::kLoss;
@@ -422,6 +429,7 @@ void TrainingSession::Worker::Load(SessionSetup next) {
                 std::to_string(next.boundary_resolution) + ".");
     trainer = std::make_unique<Trainer>(context, pipelines, next.model, next.config, next.train.get(),
                                         next.validation.get());
+    TimeEverySubmission(*trainer);
     setup = std::move(next);
   } catch (const std::exception& e) {
     if (state != SessionState::kEmpty) SetState(SessionState::kEmpty, "load failed");
@@ -518,6 +526,7 @@ void TrainingSession::Worker::Rebuild(const TrainConfig& config, bool keep_optim
   // Built beside the current trainer, so a rejected setting leaves the run as it was.
   auto fresh = std::make_unique<Trainer>(context, pipelines, setup.model, config, setup.train.get(),
                                          setup.validation.get());
+  TimeEverySubmission(*fresh);
   fresh->plan().WriteParameters(trainer->plan().ReadParameters());
   if (keep_optimizer_state) fresh->plan().WriteOptimizerState(trainer->plan().ReadOptimizerState());
   TrainPosition position = trainer->position();
