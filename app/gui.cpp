@@ -27,6 +27,8 @@
 #include "ui/panels/training_panel.h"
 #include "ui/project.h"
 #include "ui/renderer.h"
+#include "ui/run.h"
+#include "ui/run_history.h"
 #include "ui/test_hooks.h"
 
 namespace ts::app {
@@ -286,6 +288,7 @@ int RunGui(const std::vector<std::string>& words) {
   }
   ui::RebuildModel(state);
   ui::LoadProjectData(state);
+  ui::RestoreLastRun(state, ui::LastCheckpointPath(), ui::LastRunPath());
   if (!renderer.font_note().empty()) state.Notify(ui::Notice::Level::kInfo, renderer.font_note());
 
   TestLog test_log(args.String("test-log").value_or(""));
@@ -299,7 +302,9 @@ int RunGui(const std::vector<std::string>& words) {
   while (running) {
     if (!renderer.BeginFrame()) break;
     if (g_close_requested) quitting = true, g_close_requested = false;
-    ui::UpdateFromSession(state);
+    const auto frame_start = std::chrono::steady_clock::now();
+    ui::UpdateFromSession(state, std::chrono::duration<double>(frame_start - last_frame).count());
+    ui::SyncRun(state);  // the project as last edited decides the data and the run the panels draw
     PlacePanels(ImGui::GetIO().DisplaySize);
     ui::DrawModelPanel(state);
     ui::DrawDataPanel(state);
@@ -331,13 +336,9 @@ int RunGui(const std::vector<std::string>& words) {
     }
   }
   autosaver.Flush(state);
-  // Keep what was trained: the session writes the parameters before it stops.
-  // A diverged network is not worth keeping: the last good checkpoint stays.
-  if (state.training.state != nn::SessionState::kEmpty && state.training.state != nn::SessionState::kFailed) {
-    std::string checkpoint = ui::LastCheckpointPath();
-    session.SaveCheckpoint(checkpoint);
-    std::printf("Saved the trained network to %s\n", checkpoint.c_str());
-  }
+  // Keep what was trained, with its run: the session writes the parameters
+  // before it stops. A diverged network is not worth keeping: the last good one stays.
+  ui::KeepLastRun(state, ui::LastCheckpointPath(), ui::LastRunPath());
   return 0;
 }
 

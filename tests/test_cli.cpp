@@ -117,6 +117,12 @@ TEST(Cli, DataThatDoesNotFitTheModel) {
   r = RunTensorscope("train " + path + " --data spiral:classes=3");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.output, "has 3 classes");
+  // More outputs than classes is refused too (it trained to chance before), naming the layer.
+  path = WriteTempFile("too_many.json", R"({"layers": [{"type": "input", "shape": [2]},
+    {"type": "dense", "units": 8}, {"type": "relu"}, {"type": "dense", "units": 16}, {"type": "softmax"}]})");
+  r = RunTensorscope("train " + path + " --data spiral:classes=3 --epochs 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "layers[3] dense_2 has 16 outputs, the data 'spiral:train' has 3 classes: set its units to 3.");
 }
 
 TEST(Cli, CsvRaggedRowAndNonNumericCell) {

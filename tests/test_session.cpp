@@ -463,7 +463,7 @@ TEST_F(VulkanTest, SessionReportsBadSetupsAndSurvives) {
   session.Load(mismatch);
   auto shape = log.WaitForKind(Kind::kError);
   ASSERT_TRUE(shape);
-  EXPECT_CONTAINS(shape->message, "takes inputs of shape 3");
+  EXPECT_CONTAINS(shape->message, "input_1 takes inputs of shape 3 (3 values), the data 'spiral:train' has samples of shape 2");
   EXPECT_EQ(shape->state, State::kEmpty);
 
   nn::SessionSetup no_data = SpiralSetup(5);

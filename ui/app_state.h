@@ -21,6 +21,10 @@
 #include "compute/vk/context.h"
 #include "compute/vk/device_info.h"
 
+namespace ts::nn {
+struct Checkpoint;
+}
+
 namespace ts::ui {
 
 // One layer as the user is editing it: text fields are kept as typed, so an
@@ -76,19 +80,44 @@ struct Marker {
   std::string label;
 };
 
+// What a run means: the model and the data it trains on, and the settings
+// that decide which samples it learns from. A run's results (curves,
+// predictions, checkpoints) belong to exactly one identity; see ui/run.h.
+struct RunIdentity {
+  std::string model;  // the model as JSON, without its name and training section
+  std::string data;   // DataKey: the data spec, points added by clicking, the split
+  bool operator==(const RunIdentity&) const = default;
+};
+
+// The current run: what the session holds and everything it produced. The
+// panels draw only this; ui/run.h's functions are the only ones that start,
+// restore or end it.
 struct TrainingView {
   nn::SessionState state = nn::SessionState::kEmpty;
+  // The run the session holds (nullopt: none). Set when a run is loaded; a
+  // project edit that changes it ends the run (SyncRun).
+  std::optional<RunIdentity> identity;
+  uint64_t run_id = 0;  // counts runs: widgets that remember a view (zoom) reset when it changes
+  uint64_t session_run = 0;  // the session's number for it (nn::SessionEvent::run): older events are dropped
   Series train_loss, train_accuracy, validation_loss, validation_accuracy;  // x: global step
   std::vector<Marker> markers;
   std::optional<nn::StepReport> last_step;
   std::optional<nn::EpochSummary> last_epoch;
   std::optional<nn::EvalResult> last_test;
-  // The validation samples split off when training started (their predictions are shown).
-  std::shared_ptr<const data::Dataset> validation_data;
+  // The run's own data: the validation samples split off when it started and
+  // its test set (their predictions are shown with these, never the Data panel's).
+  std::shared_ptr<const data::Dataset> validation_data, test_data;
   std::shared_ptr<const nn::Snapshot> snapshot;
   uint32_t steps_per_epoch = 0;
+  uint64_t train_samples = 0;  // the run's training set (after the validation split)
   double samples_per_second = 0;
   double eta_seconds = 0;
+  // ETA: seconds spent running (paused time excluded) and the steps run in
+  // them, evaluation and epoch-end work included.
+  double running_seconds = 0;
+  uint64_t steps_at_start = 0;      // global step when this stretch of running began
+  bool epoch_finished_while_timed = false;  // the timing includes an epoch end's work
+  std::string warning;              // the latest kWarning (e.g. the loss is rising); "" when none
   // Per-dispatch GPU time, exponentially averaged over recent steps.
   std::vector<nn::DispatchInfo> dispatches;
   std::vector<double> dispatch_ns;
@@ -183,8 +212,13 @@ struct AppState {
   bool dirty = false;                // unsaved changes
   std::string model_error;           // why the model cannot be trained ("" when it can)
   std::optional<nn::ModelDesc> model;  // the valid model built from project.layers
+  // A checkpoint opened with the project (Open of a .ckpt, or the network kept
+  // at the last exit): it becomes the run once the project's data is loaded (SyncRun).
+  std::shared_ptr<const nn::Checkpoint> pending_checkpoint;
+  std::string pending_checkpoint_source;
 
   std::shared_ptr<const data::Dataset> train_data, test_data;  // loaded for project.data
+  std::string loaded_data;           // the DataKey they were loaded for (also after a failed load)
   std::string data_error;
   uint32_t selected_class = 0;       // class of the points a click on the 2D map adds
 

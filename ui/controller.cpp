@@ -6,6 +6,7 @@
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
 #include "ui/project.h"
+#include "ui/run.h"
 #include "ui/widgets/insight_charts.h"
 
 namespace ts::ui {
@@ -14,10 +15,6 @@ namespace {
 // Averaging weight for the per-kernel times shown live: smooth enough to read,
 // quick enough to follow a change.
 constexpr double kDispatchTimeWeight = 0.1;
-constexpr double kTrainingSubmissionSeconds = 0.006;  // about a third of an idle frame on lavapipe
-// The decision boundary's grid: 48 x 48 points, drawn smoothly shaded, looks the
-// same as 64 x 64 and takes half the device time to evaluate.
-constexpr uint32_t kBoundaryResolution = 48;
 
 void AddPoint(Series& series, double x, double y) {
   series.x.push_back(x);
@@ -70,13 +67,46 @@ void ClearTrainingHistory(TrainingView& view) {
   view.last_test.reset();
   view.dispatch_ns.clear();
   view.samples_per_second = view.eta_seconds = 0;
+  view.running_seconds = 0;
+  view.steps_at_start = 0;
+  view.epoch_finished_while_timed = false;
+  view.warning.clear();
+}
+
+// Events that describe the session's network belong to one run; the others
+// (ceilings, experiments, errors' text) are about the device or the request.
+bool BelongsToRun(nn::SessionEvent::Kind kind) {
+  using Kind = nn::SessionEvent::Kind;
+  return kind != Kind::kCeilings && kind != Kind::kExperiment && kind != Kind::kError;
+}
+
+void UpdateEta(TrainingView& view, const nn::TrainConfig& config, double frame_seconds) {
+  if (view.state == nn::SessionState::kRunning) view.running_seconds += frame_seconds;
+  if (!view.last_step || view.steps_per_epoch == 0) return;
+  const double done = double(view.last_step->epoch) * view.steps_per_epoch + view.last_step->step_in_epoch + 1;
+  const double total = double(config.epochs) * view.steps_per_epoch;
+  const double remaining = std::max(0.0, total - done);
+  const double timed_steps = done - double(view.steps_at_start);
+  if (view.epoch_finished_while_timed && timed_steps > 0 && view.running_seconds > 0) {
+    // Measured while running: training, evaluation and epoch-end work together.
+    view.eta_seconds = remaining * view.running_seconds / timed_steps;
+  } else if (view.samples_per_second > 0) {
+    view.eta_seconds = remaining * config.batch_size / view.samples_per_second;
+  }
 }
 
 void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& events) {
   TrainingView& view = state.training;
   for (const nn::SessionEvent& event : events) {
+    if (BelongsToRun(event.kind) && event.run != view.session_run) continue;  // an earlier run's, still queued
     switch (event.kind) {
       case nn::SessionEvent::Kind::kStateChanged:
+        if (event.state == nn::SessionState::kRunning && view.state != nn::SessionState::kRunning) {
+          // A new stretch of running: the ETA's clock starts again from here.
+          view.running_seconds = 0;
+          view.steps_at_start = view.last_step ? view.last_step->global_step + 1 : 0;
+          view.epoch_finished_while_timed = false;
+        }
         view.state = event.state;
         if (state.session) view.dispatches = state.session->step_dispatches();
         GroupDispatchesByFamily(state.insight, view.dispatches);
@@ -113,6 +143,7 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
       }
       case nn::SessionEvent::Kind::kEpoch: {
         view.last_epoch = event.epoch;
+        if (view.state == nn::SessionState::kRunning) view.epoch_finished_while_timed = true;
         if (event.test) state.inside.test_mistakes = event.test_mistakes;
         double x = view.last_step ? double(view.last_step->global_step + 1) : 0.0;
         if (event.epoch.validation) {
@@ -127,12 +158,19 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
         break;
       case nn::SessionEvent::Kind::kSettingChanged:
         view.markers.push_back({double(event.step.global_step), event.message});
+        // A new batch size changes the epoch's steps (the project's config is what the session now uses).
+        if (view.train_samples && state.project.training.batch_size)
+          view.steps_per_epoch = static_cast<uint32_t>(view.train_samples / state.project.training.batch_size);
         break;
       case nn::SessionEvent::Kind::kCheckpointSaved:
         state.Notify(Notice::Level::kInfo, "Checkpoint saved: " + event.message);
         break;
+      case nn::SessionEvent::Kind::kWarning:
+        view.warning = event.message;
+        state.Notify(Notice::Level::kInfo, event.message);
+        break;
       case nn::SessionEvent::Kind::kError:
-        view.state = event.state;
+        if (event.run == view.session_run) view.state = event.state;
         state.Notify(Notice::Level::kError, event.message);
         state.insight.trace_requested = false;  // e.g. a trace asked of a device without a shader clock
         break;
@@ -152,16 +190,11 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
         break;
     }
   }
-  if (view.last_step && view.samples_per_second > 0) {
-    const nn::TrainConfig& config = state.project.training;
-    double done = double(view.last_step->epoch) * view.steps_per_epoch + view.last_step->step_in_epoch + 1;
-    double total = double(config.epochs) * view.steps_per_epoch;
-    view.eta_seconds = std::max(0.0, total - done) * config.batch_size / view.samples_per_second;
-  }
 }
 
-void UpdateFromSession(AppState& state) {
+void UpdateFromSession(AppState& state, double frame_seconds) {
   if (state.session) ApplySessionEvents(state, state.session->Poll());
+  UpdateEta(state.training, state.project.training, frame_seconds);
 }
 
 void MeasureCeilings(AppState& state, bool remeasure) {
@@ -198,6 +231,7 @@ void PredictCanvas(AppState& state, std::vector<uint8_t> pixels, double now) {
 }
 
 void LoadProjectData(AppState& state) {
+  state.loaded_data = DataLoadKey(state);
   try {
     std::string spec = DataSpecFor(state.project.data);
     // An image folder is resized to what the model takes (when its input is an image).
@@ -219,62 +253,12 @@ void LoadProjectData(AppState& state) {
     state.test_data = std::make_shared<const data::Dataset>(std::move(split.test));
     state.data_error.clear();
   } catch (const Error& e) {
+    // Nothing of the previous choice stays: the Data panel would name one set and the run use another.
+    state.train_data.reset();
+    state.test_data.reset();
     state.data_error = e.what();
     state.Notify(Notice::Level::kError, e.what());
   }
-}
-
-std::string WhyTrainingIsDisabled(const AppState& state) {
-  if (!state.session) return "No Vulkan device is available.";
-  if (!state.model) return state.model_error.empty() ? "The model is not valid." : state.model_error;
-  if (!state.data_error.empty()) return "The dataset could not be loaded: " + state.data_error;
-  if (!state.train_data || state.train_data->count() == 0) return "No training data is loaded.";
-  uint64_t inputs = nn::ShapeElements(state.model->layers[0].shape);
-  if (state.train_data->feature_size() != inputs)
-    return "The model's input layer takes " + std::to_string(inputs) + " values, but the dataset's samples have " +
-           std::to_string(state.train_data->feature_size()) + " (shape " +
-           nn::ShapeString(state.train_data->sample_shape) + ").";
-  uint64_t outputs = state.model->layers.size() >= 2 ? nn::InferShapes(*state.model)[state.model->layers.size() - 2].output[0] : 0;
-  bool single_output = outputs == 1 && state.model->layers.back().loss != kernels::LossKind::kSoftmaxCrossEntropy;
-  if (single_output ? state.train_data->num_classes > 2 : state.train_data->num_classes > outputs)
-    return "The model ends in " + std::to_string(outputs) + " output(s), but the dataset has " +
-           std::to_string(state.train_data->num_classes) + " classes: set the last dense layer's units to " +
-           std::to_string(state.train_data->num_classes) + ".";
-  if (state.train_data->count() < state.project.training.batch_size)
-    return "The batch size (" + std::to_string(state.project.training.batch_size) + ") is larger than the training set (" +
-           std::to_string(state.train_data->count()) + " samples).";
-  return "";
-}
-
-void StartTraining(AppState& state) {
-  if (!WhyTrainingIsDisabled(state).empty()) return;
-  nn::SessionSetup setup;
-  setup.model = *state.model;
-  setup.config = state.project.training;
-  const data::Dataset& all = *state.train_data;
-  if (setup.config.validation_fraction > 0 && all.count() >= 10) {
-    auto [train, validation] = data::SplitValidation(all, setup.config.validation_fraction, setup.config.seed);
-    setup.train = std::make_shared<const data::Dataset>(std::move(train));
-    setup.validation = std::make_shared<const data::Dataset>(std::move(validation));
-  } else {
-    setup.train = state.train_data;
-  }
-  setup.test = state.test_data && state.test_data->count() ? state.test_data : nullptr;
-  // The window shares the device's queue with training: submissions of a few
-  // milliseconds let a frame in soon (measured on lavapipe: p50 47 ms at 16
-  // steps of the spiral MLP per submission, 14 ms at 4).
-  setup.submission_seconds = kTrainingSubmissionSeconds;
-  setup.boundary_resolution = kBoundaryResolution;
-  state.training.steps_per_epoch = static_cast<uint32_t>(setup.train->count() / setup.config.batch_size);
-  ClearTrainingHistory(state.training);
-  state.training.validation_data = setup.validation;
-  // The worker probes the same set (see nn::InsideSnapshot).
-  state.inside.probe_data = setup.test ? setup.test : setup.validation ? setup.validation : setup.train;
-  state.inside.test_mistakes.clear();
-  state.inside.canvas_prediction.reset();
-  state.inside.canvas_sent_step = 0;
-  state.session->Load(std::move(setup));
-  state.session->Start();
 }
 
 }  // namespace ts::ui

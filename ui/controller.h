@@ -14,21 +14,17 @@ namespace ts::ui {
 // per-kernel times) and raises notices for errors.
 void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& events);
 
-// Polls the session and applies its events. Call once per frame.
-void UpdateFromSession(AppState& state);
+// Polls the session and applies its events, and moves the ETA on by
+// `frame_seconds` of wall time. Call once per frame.
+void UpdateFromSession(AppState& state, double frame_seconds);
 
-// (Re)loads the datasets the project names into state.train_data/test_data.
-// Errors go to state.data_error and a notice; the previous data stays.
+// (Re)loads the datasets the project names into state.train_data/test_data
+// and records what they were loaded for (state.loaded_data). Errors go to
+// state.data_error and a notice, and leave no data loaded.
 void LoadProjectData(AppState& state);
 
-// Why training cannot start now ("" when it can): an invalid model, missing
-// data, or data that does not fit the model.
-std::string WhyTrainingIsDisabled(const AppState& state);
-
-// Loads the project's model, config and data into the session (keeps curves
-// only if `keep_history`), then starts training.
-void StartTraining(AppState& state);
-// Clears curves and markers (a fresh run).
+// Clears curves, markers and the latest results (ui/run.h's ClearRunResults
+// clears everything a run produced).
 void ClearTrainingHistory(TrainingView& view);
 
 // Asks the session's worker for the device's ceilings (cached per device

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compute/nn/checkpoint.h"
 #include "compute/nn/model.h"
 #include "compute/nn/train_config.h"
 #include "ui/app_state.h"
@@ -53,6 +54,22 @@ void SaveProject(const Project& project, const std::string& path);
 std::string AutosavePath();
 // Where the app keeps the network it was training when it closed (beside the autosave).
 std::string LastCheckpointPath();
+// Where the app keeps that network's run (curves and results) beside it: "last-run.json".
+std::string LastRunPath();
+
+// What Open makes of a file: a project, a model (a new project) or a
+// checkpoint (a new project of its model and settings, whose network becomes
+// the run). Anything else throws ts::Error naming the file, what was expected
+// and what was found.
+struct OpenedFile {
+  Project project;
+  std::string project_path;  // where Save writes it; "" for a model or checkpoint (never overwritten)
+  std::shared_ptr<const nn::Checkpoint> checkpoint;  // set when a checkpoint was opened
+  std::string note;          // what was opened, for the user ("" for a plain project)
+};
+OpenedFile OpenProjectFile(const std::string& path);
+// "mnist.tsproj.json" -> "mnist": a project's name from its file name.
+std::string ProjectNameFromPath(const std::string& path);
 
 // Keeps AutosavePath() (or `path`) up to date with the project being edited.
 // The file also records state.project_path and state.dirty, so a restart
@@ -125,8 +142,12 @@ std::string DataSpecFor(const DataChoice& data);
 // The reverse, for specs read from model files: unknown options are ignored,
 // fields not named keep DataChoice's defaults.
 DataChoice DataChoiceFromSpec(const std::string& spec);
+// The choice a data set starts with when it is picked: its own sample and
+// class counts (shapes: 10000 images of 8 classes; spiral: 900 points of 3).
+DataChoice DefaultDataChoice(const std::string& kind);
 
-// "Tensorscope — spiral-mlp*" ("*" when there are unsaved changes): for the OS window title.
+// "Tensorscope — spiral-mlp (spiral.tsproj.json)*": the project's name, its
+// file's name once saved, "*" when there are unsaved changes; for the OS window title.
 std::string WindowTitle(const AppState& state);
 
 }  // namespace ts::ui

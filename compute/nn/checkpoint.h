@@ -27,6 +27,8 @@
 
 namespace ts::nn {
 
+inline constexpr const char* kCheckpointMagic = "TSCKPT01";  // a checkpoint's first 8 bytes
+
 struct Checkpoint {
   ModelDesc model;
   nlohmann::json config;  // TrainConfigToJson of the run that wrote it

@@ -15,6 +15,7 @@
 #include "compute/data/registry.h"
 #include "compute/nn/boundary.h"
 #include "compute/nn/checkpoint.h"
+#include "compute/nn/loss_watch.h"
 
 namespace ts::nn {
 namespace {
@@ -33,12 +34,14 @@ constexpr double kInsideShare = 20;
 constexpr uint32_t kProbeBatch = 32;
 constexpr uint32_t kHistogramBins = 40;
 
-struct LoadCommand { SessionSetup setup; };
+struct LoadCommand { SessionSetup setup; uint64_t run = 0; };
 struct StartCommand {};
 struct PauseCommand {};
 struct StepCommand {};
 struct StopCommand {};
-struct ResetCommand {};
+struct ResetCommand { uint64_t run = 0; };
+struct UnloadCommand { uint64_t run = 0; };
+struct SetConfigCommand { TrainConfig config; };
 struct SetLearningRateCommand { double learning_rate; };
 struct SetOptimizerCommand { kernels::OptimizerKind optimizer; };
 struct SetBatchSizeCommand { uint32_t batch_size; };
@@ -53,6 +56,7 @@ struct TraceCommand {};
 struct CeilingsCommand { bool remeasure = false; };
 struct ExperimentCommand { profile::ExperimentRequest request; };
 using Command = std::variant<LoadCommand, StartCommand, PauseCommand, StepCommand, StopCommand, ResetCommand,
+                             UnloadCommand, SetConfigCommand,
                              SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand,
                              SetInsideCommand, PredictInputCommand, ProfileCommand, TraceCommand, CeilingsCommand,
                              ExperimentCommand>;
@@ -203,6 +207,8 @@ struct TrainingSession::Worker {
   } progress;
   Clock::time_point last_snapshot{};
   double seconds_per_step = 0;  // recent host time per training step (0: not measured yet)
+  LossWatch loss_watch{1};      // renewed for each run (its window: an epoch's steps)
+  uint64_t run = 0;             // the run number of the last Load, Reset or Unload (SessionEvent::run)
   bool trace_pending = false;   // a trace was asked for and the traced submission has not run yet
   // The inside views: the same network compiled for one sample and for the
   // probe batch, evaluation only, built when first asked for; they get the
@@ -234,6 +240,8 @@ struct TrainingSession::Worker {
   void Step();
   void Stop();
   void Reset();
+  void Unload();
+  void SetConfig(const TrainConfig& config);
   void SetLearningRate(double learning_rate);
   void SetOptimizer(kernels::OptimizerKind optimizer);
   void SetBatchSize(uint32_t batch_size);
@@ -292,6 +300,7 @@ struct TrainingSession::Worker {
   SessionEvent Event(SessionEvent::Kind kind, std::string message = {}) const {
     SessionEvent event;
     event.kind = kind;
+    event.run = run;
     event.state = state;
     event.message = std::move(message);
     return event;
@@ -369,12 +378,14 @@ void TrainingSession::Worker::Run() {
 void TrainingSession::Worker::Execute(Command& command) {
   try {
     std::visit(Overloaded{
-                   [&](LoadCommand& c) { Load(std::move(c.setup)); },
+                   [&](LoadCommand& c) { run = c.run; Load(std::move(c.setup)); },
                    [&](StartCommand&) { Start(); },
                    [&](PauseCommand&) { Pause(); },
                    [&](StepCommand&) { Step(); },
                    [&](StopCommand&) { Stop(); },
-                   [&](ResetCommand&) { Reset(); },
+                   [&](ResetCommand& c) { run = c.run; Reset(); },
+                   [&](UnloadCommand& c) { run = c.run; Unload(); },
+                   [&](SetConfigCommand& c) { SetConfig(c.config); },
                    [&](SetLearningRateCommand& c) { SetLearningRate(c.learning_rate); },
                    [&](SetOptimizerCommand& c) { SetOptimizer(c.optimizer); },
                    [&](SetBatchSizeCommand& c) { SetBatchSize(c.batch_size); },
@@ -430,6 +441,7 @@ void TrainingSession::Worker::Load(SessionSetup next) {
     trainer = std::make_unique<Trainer>(context, pipelines, next.model, next.config, next.train.get(),
                                         next.validation.get());
     TimeEverySubmission(*trainer);
+    if (next.resume) RestoreCheckpoint(*trainer, *next.resume, next.resume_source);
     setup = std::move(next);
   } catch (const std::exception& e) {
     if (state != SessionState::kEmpty) SetState(SessionState::kEmpty, "load failed");
@@ -448,9 +460,13 @@ void TrainingSession::Worker::Load(SessionSetup next) {
   PublishDispatches();
   progress = {};
   seconds_per_step = 0;
-  SetState(SessionState::kReady, "loaded '" + setup.model.name + "': " +
-                                     std::to_string(trainer->plan().parameter_count()) + " parameters, " +
-                                     std::to_string(trainer->steps_per_epoch()) + " steps per epoch");
+  loss_watch = LossWatch(trainer->steps_per_epoch());
+  const std::string loaded = "loaded '" + setup.model.name + "': " + std::to_string(trainer->plan().parameter_count()) +
+                             " parameters, " + std::to_string(trainer->steps_per_epoch()) + " steps per epoch";
+  if (setup.resume)
+    SetState(SessionState::kFinished, loaded + "; restored from " + setup.resume_source + " at " + Where(trainer->position()));
+  else
+    SetState(SessionState::kReady, loaded);
   SendSnapshot(true);
 }
 
@@ -486,8 +502,62 @@ void TrainingSession::Worker::Reset() {
   trainer->set_position({});
   progress = {};
   seconds_per_step = 0;
+  loss_watch = LossWatch(trainer->steps_per_epoch());
   last_inside.reset();
   SetState(SessionState::kReady, "reset");
+  SendSnapshot(true);
+}
+
+void TrainingSession::Worker::Unload() {
+  ForgetInsideProbes();
+  boundary.reset();
+  trainer.reset();
+  setup = {};
+  progress = {};
+  PublishDispatches();
+  if (state != SessionState::kEmpty) SetState(SessionState::kEmpty, "unloaded");
+}
+
+void TrainingSession::Worker::SetConfig(const TrainConfig& wanted) {
+  if (!RequireTrainer("change the settings")) return;
+  ValidateTrainConfig(wanted);
+  const TrainConfig& now = trainer->config();
+  std::vector<std::string> changes;
+  auto note = [&](bool differs, const std::string& what, const std::string& before, const std::string& after) {
+    if (differs) changes.push_back(what + " " + before + " -> " + after);
+  };
+  note(wanted.learning_rate != now.learning_rate, "lr", FormatNumber(now.learning_rate), FormatNumber(wanted.learning_rate));
+  note(wanted.optimizer != now.optimizer, "optimizer", kernels::OptimizerName(now.optimizer),
+       kernels::OptimizerName(wanted.optimizer));
+  note(wanted.batch_size != now.batch_size, "batch", std::to_string(now.batch_size), std::to_string(wanted.batch_size));
+  note(wanted.epochs != now.epochs, "epochs", std::to_string(now.epochs), std::to_string(wanted.epochs));
+  note(TrainConfigToJson(wanted)["schedule"] != TrainConfigToJson(now)["schedule"], "schedule",
+       TrainConfigToJson(now)["schedule"].dump(), TrainConfigToJson(wanted)["schedule"].dump());
+  note(wanted.hyper.weight_decay != now.hyper.weight_decay, "weight decay", FormatNumber(now.hyper.weight_decay),
+       FormatNumber(wanted.hyper.weight_decay));
+  // Anything else (momentum, betas, augmentation, submission size): one note.
+  TrainConfig compared = wanted;
+  compared.learning_rate = now.learning_rate;
+  compared.optimizer = now.optimizer;
+  compared.batch_size = now.batch_size;
+  compared.epochs = now.epochs;
+  compared.schedule = now.schedule;
+  compared.hyper.weight_decay = now.hyper.weight_decay;
+  compared.data = now.data;
+  if (TrainConfigToJson(compared) != TrainConfigToJson(now)) changes.push_back("other settings");
+  if (changes.empty()) return;
+  const bool only_rate = changes.size() == 1 && wanted.learning_rate != now.learning_rate;
+  if (only_rate) {
+    trainer->set_learning_rate(wanted.learning_rate);  // keeps the plan and the optimizer state
+  } else {
+    TrainConfig config = wanted;
+    config.data = now.data;
+    // A new optimizer's state means something else: it starts from zero.
+    Rebuild(config, /*keep_optimizer_state=*/wanted.optimizer == now.optimizer);
+  }
+  std::string message;
+  for (const std::string& change : changes) message += (message.empty() ? "" : ", ") + change;
+  EmitSettingChanged(message);
   SendSnapshot(true);
 }
 
@@ -564,6 +634,8 @@ void TrainingSession::Worker::TrainSubmission(uint32_t max_steps) {
     seconds_per_step = seconds_per_step > 0 ? 0.7 * seconds_per_step + 0.3 * per_step : per_step;
   }
   for (const StepReport& report : reports) {
+    if (std::optional<std::string> warning = loss_watch.Add(report.global_step, report.loss))
+      Emit(Event(SessionEvent::Kind::kWarning, *warning));
     progress.loss_sum += report.loss;
     progress.accuracy_sum += report.accuracy;
     progress.steps += 1;
@@ -572,9 +644,7 @@ void TrainingSession::Worker::TrainSubmission(uint32_t max_steps) {
   {
     std::lock_guard lock(mutex);
     for (StepReport& report : reports) {
-      SessionEvent event;
-      event.kind = SessionEvent::Kind::kStep;
-      event.state = state;
+      SessionEvent event = Event(SessionEvent::Kind::kStep);
       event.step = std::move(report);
       event.plan_memory = trainer->plan().memory();
       event.dataset_bytes = trainer->dataset_device_bytes();
@@ -819,12 +889,26 @@ TrainingSession::~TrainingSession() {
   worker_->thread.join();  // the worker checks `quit` between submissions
 }
 
-void TrainingSession::Load(SessionSetup setup) { worker_->Post(LoadCommand{std::move(setup)}); }
+uint64_t TrainingSession::Load(SessionSetup setup) {
+  const uint64_t run = ++runs_;
+  worker_->Post(LoadCommand{std::move(setup), run});
+  return run;
+}
 void TrainingSession::Start() { worker_->Post(StartCommand{}); }
 void TrainingSession::Pause() { worker_->Post(PauseCommand{}); }
 void TrainingSession::Step() { worker_->Post(StepCommand{}); }
 void TrainingSession::Stop() { worker_->Post(StopCommand{}); }
-void TrainingSession::Reset() { worker_->Post(ResetCommand{}); }
+uint64_t TrainingSession::Reset() {
+  const uint64_t run = ++runs_;
+  worker_->Post(ResetCommand{run});
+  return run;
+}
+uint64_t TrainingSession::Unload() {
+  const uint64_t run = ++runs_;
+  worker_->Post(UnloadCommand{run});
+  return run;
+}
+void TrainingSession::SetConfig(const TrainConfig& config) { worker_->PostReplacing(SetConfigCommand{config}); }
 void TrainingSession::SetLearningRate(double learning_rate) { worker_->Post(SetLearningRateCommand{learning_rate}); }
 void TrainingSession::SetOptimizer(kernels::OptimizerKind optimizer) { worker_->Post(SetOptimizerCommand{optimizer}); }
 void TrainingSession::SetBatchSize(uint32_t batch_size) { worker_->Post(SetBatchSizeCommand{batch_size}); }

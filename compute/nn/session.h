@@ -31,6 +31,8 @@
 
 namespace ts::nn {
 
+struct Checkpoint;
+
 enum class SessionState { kEmpty, kReady, kRunning, kPaused, kFinished, kFailed };
 const char* SessionStateName(SessionState state);  // "empty", "ready", "running", ...
 
@@ -48,6 +50,11 @@ struct SessionSetup {
   // step, at most config.steps_per_submit steps), so a window sharing the
   // device's queue never waits long behind training. 0: always steps_per_submit.
   double submission_seconds = 0;
+  // Optional: a checkpoint of this model to continue from (parameters,
+  // optimizer state and position); the session then starts out stopped
+  // (kFinished) at the checkpoint's position. `resume_source` names it in messages.
+  std::shared_ptr<const Checkpoint> resume;
+  std::string resume_source;
 };
 
 // What the "inside" views (feature maps, activation and gradient histograms,
@@ -170,8 +177,14 @@ struct SessionEvent {
     kPrediction,    // prediction (the answer to PredictInput)
     kCeilings,      // ceilings (after MeasureCeilings)
     kExperiment,    // experiment (the answer to RunExperiment)
+    kWarning,       // message: something the user should know that did not stop training
+                    // (e.g. the loss rising tenfold: nn::LossWatch)
   };
   Kind kind = Kind::kStateChanged;
+  // The run it belongs to: the number that the Load, Reset or Unload before it
+  // returned. Events of an earlier run may still be queued when a new one
+  // starts; a window drops them.
+  uint64_t run = 0;
   SessionState state = SessionState::kEmpty;
   std::string message;
   StepReport step;
@@ -201,12 +214,22 @@ class TrainingSession {
 
   // Builds the Trainer for `setup` (compiles the plan, uploads the data,
   // initialises parameters); replaces what was there. Errors arrive as kError.
-  void Load(SessionSetup setup);
+  // Returns the run number its events will carry (SessionEvent::run).
+  uint64_t Load(SessionSetup setup);
   void Start();   // train until the configured epochs are done, or Pause/Stop
   void Pause();
   void Step();    // one batch, then paused
   void Stop();    // stop and keep the parameters (state kFinished; Start continues)
-  void Reset();   // re-initialise parameters and position (state kReady); keeps the settings
+  // Re-initialise parameters and position (state kReady); keeps the settings.
+  // Returns the run number its events will carry, as Load.
+  uint64_t Reset();
+  // Drop the model, its data and its device memory (state kEmpty). Returns a run number, as Load.
+  uint64_t Unload();
+  // Applies every setting of `config` that differs from the one in force
+  // (learning rate, optimizer, batch size, epochs, schedule, weight decay,
+  // seed, ...), keeping parameters and position, with one kSettingChanged
+  // marker that lists the changes. More epochs let a finished run continue.
+  void SetConfig(const TrainConfig& config);
   // Mid-run changes, kept by Reset; each emits kSettingChanged so the curves
   // get a marker. Parameters and position are kept.
   void SetLearningRate(double learning_rate);           // keeps optimizer state
@@ -243,6 +266,7 @@ class TrainingSession {
  private:
   struct Worker;
   std::unique_ptr<Worker> worker_;
+  uint64_t runs_ = 0;  // run numbers handed out (UI thread only)
 };
 
 }  // namespace ts::nn

@@ -1,5 +1,7 @@
 #include "compute/nn/train_config.h"
 
+#include "compute/common/number_text.h"
+
 #include <cmath>
 #include <numbers>
 #include <set>
@@ -160,12 +162,12 @@ json TrainConfigToJson(const TrainConfig& c) {
                   {"batch_size", c.batch_size},
                   {"epochs", c.epochs},
                   {"seed", c.seed},
-                  {"momentum", c.hyper.momentum},
+                  {"momentum", ShortestDouble(c.hyper.momentum)},
                   {"nesterov", c.hyper.nesterov},
-                  {"beta1", c.hyper.beta1},
-                  {"beta2", c.hyper.beta2},
-                  {"epsilon", c.hyper.epsilon},
-                  {"weight_decay", c.hyper.weight_decay},
+                  {"beta1", ShortestDouble(c.hyper.beta1)},
+                  {"beta2", ShortestDouble(c.hyper.beta2)},
+                  {"epsilon", ShortestDouble(c.hyper.epsilon)},
+                  {"weight_decay", ShortestDouble(c.hyper.weight_decay)},
                   {"validation_fraction", c.validation_fraction},
                   {"shuffle", c.shuffle},
                   {"steps_per_submit", c.steps_per_submit},

@@ -1,5 +1,7 @@
 #include "compute/nn/trainer.h"
 
+#include "compute/nn/data_fit.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cctype>
@@ -224,17 +226,13 @@ Trainer::~Trainer() {
 
 void Trainer::CheckDataFitsModel(const data::Dataset& dataset, const std::string& role) const {
   const ModelDesc& model = plan_->model();
-  if (dataset.feature_size() != plan_->input_features())
-    throw Error("The model '" + model.name + "' takes inputs of shape " + ShapeString(model.layers[0].shape) + " (" +
-                std::to_string(plan_->input_features()) + " values), but the " + role + " data '" + dataset.name +
-                "' has samples of shape " + ShapeString(dataset.sample_shape) + " (" +
-                std::to_string(dataset.feature_size()) + " values). Change the input layer's shape.");
-  uint32_t outputs = plan_->output_features();
-  bool single_output = outputs == 1 && plan_->loss_kind() != kernels::LossKind::kSoftmaxCrossEntropy;
-  if (single_output ? dataset.num_classes > 2 : dataset.num_classes > outputs)
-    throw Error("The model '" + model.name + "' ends in " + std::to_string(outputs) + " output(s), but the " + role +
-                " data '" + dataset.name + "' has " + std::to_string(dataset.num_classes) +
-                " classes. Set the last dense layer's units to " + std::to_string(dataset.num_classes) + ".");
+  const FitRule rule = role == "prediction"   ? FitRule::kPrediction
+                       : role == "evaluation" ? FitRule::kEvaluation
+                                              : FitRule::kTraining;
+  if (std::optional<DataFitProblem> problem =
+          CheckDataFit(model, dataset.sample_shape, dataset.num_classes, dataset.name, rule))
+    throw Error("The model '" + model.name + "' does not fit the " + role + " data: layers[" +
+                std::to_string(problem->layer) + "] " + problem->message);
 }
 
 VkCommandBuffer Trainer::RecordSteps(const vk::Sequence& sequence, uint32_t first_slot, uint32_t steps, bool timed) {

@@ -7,6 +7,8 @@
 
 #include "compute/data/registry.h"
 #include "ui/controller.h"
+#include "ui/project.h"
+#include "ui/run.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/heatmap.h"
 #include "ui/widgets/image_tile.h"
@@ -118,11 +120,14 @@ void DrawDataMap(AppState& state, const char* id, float height) {
         state.selected_class);
   HeatmapResult result = ClassHeatmap(id, grid, std::span<const ScatterSet>(sets, set_count), options);
   if (result.clicked && !IsSynthetic(state.project.data.kind)) return;
-  if (result.clicked) {
+  if (result.clicked && !WhyEditsAreLocked(state).empty()) {
+    state.Notify(Notice::Level::kInfo, WhyEditsAreLocked(state));
+    return;
+  }
+  if (result.clicked) {  // a new point: new data, so a new run (SyncRun reloads it)
     state.project.data.added_points.push_back(
         {static_cast<float>(result.clicked->x), static_cast<float>(result.clicked->y), state.selected_class});
     state.dirty = true;
-    LoadProjectData(state);
   }
 }
 
@@ -133,6 +138,10 @@ void DrawDataPanel(AppState& state) {
   }
   DataChoice& data = state.project.data;
   bool changed = false;
+  // Other data means another run: not while one is training (SyncRun starts anew otherwise).
+  const std::string locked = WhyEditsAreLocked(state);
+  if (!locked.empty()) ImGui::TextColored(ImVec4(1.0f, 0.7f, 0.35f, 1.0f), "%s", locked.c_str());
+  ImGui::BeginDisabled(!locked.empty());
   const DataKind* current = &kKinds[0];
   for (const DataKind& kind : kKinds)
     if (data.kind == kind.id) current = &kind;
@@ -141,8 +150,9 @@ void DrawDataPanel(AppState& state) {
     for (const DataKind& kind : kKinds) {
       bool installed = Installed(kind);
       std::string label = std::string(kind.label) + (installed ? "" : "  (not installed)");
-      if (ImGui::Selectable(label.c_str(), &kind == current, installed ? 0 : ImGuiSelectableFlags_Disabled)) {
-        data.kind = kind.id;
+      if (ImGui::Selectable(label.c_str(), &kind == current, installed ? 0 : ImGuiSelectableFlags_Disabled) &&
+          data.kind != kind.id) {
+        data = DefaultDataChoice(kind.id);  // its own sample and class counts, not the previous set's
         changed = true;
       }
       if (!installed && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
@@ -164,7 +174,7 @@ void DrawDataPanel(AppState& state) {
     data.samples = static_cast<uint32_t>(std::max(samples, 10));
     data.classes = two_classes_only ? 2u : static_cast<uint32_t>(std::clamp(classes, 2, 8));
     data.seed = static_cast<uint32_t>(std::max(seed, 0));
-    if (ImGui::Button("Regenerate")) changed = true;
+    if (ImGui::Button("Regenerate")) state.loaded_data.clear();  // SyncRun loads it again
     ImGui::SameLine();
     if (ImGui::Button("Clear added points") && !data.added_points.empty()) {
       data.added_points.clear();
@@ -184,7 +194,7 @@ void DrawDataPanel(AppState& state) {
     data.samples = static_cast<uint32_t>(std::max(samples, 100));
     data.classes = static_cast<uint32_t>(std::clamp(classes, 2, 8));
     data.seed = static_cast<uint32_t>(std::max(seed, 0));
-    if (ImGui::Button("Regenerate")) changed = true;
+    if (ImGui::Button("Regenerate")) state.loaded_data.clear();  // SyncRun loads it again
     ImGui::TextDisabled("circles, squares, triangles, crosses, bars, rings, lines:\nrandom size, place, angle and noise");
   } else if (data.kind == "csv" || data.kind == "idx" || data.kind == "images" || data.kind == "cifar10") {
     // Each kind's field keeps what the user typed until Load, so switching kinds loses nothing.
@@ -218,10 +228,8 @@ void DrawDataPanel(AppState& state) {
                           "cs.toronto.edu/~kriz/cifar.html, unpacked into\n~/.local/share/tensorscope/data/cifar10/ "
                           "or the directory above.");
   }
-  if (changed) {
-    state.dirty = true;
-    LoadProjectData(state);
-  }
+  ImGui::EndDisabled();
+  if (changed) state.dirty = true;  // SyncRun loads the new choice before the next frame draws
 
   ImGui::Separator();
   if (!state.data_error.empty()) {

@@ -17,6 +17,7 @@
 #include "compute/nn/presets.h"
 #include "compute/nn/train_config.h"
 #include "ui/project.h"
+#include "ui/run.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/network_diagram.h"
 
@@ -74,11 +75,13 @@ struct PanelUi {
   int selected = -1;  // the row the palette inserts after
   int shared_selection = -1;  // AppState::insight.selected_layer as last seen (kept in step with `selected`)
   bool scroll_to_selected = false;  // a row was just added: bring it into view
-  enum class PathPopup { kNone, kOpen, kSaveAs } path_popup = PathPopup::kNone;
+  enum class PathPopup { kNone, kOpen, kSaveAs, kLoadCheckpoint } path_popup = PathPopup::kNone;
   bool path_popup_requested = false;
   std::string path_input, path_error, last_path;
   std::optional<Project> replacement;  // opened / preset / new, waiting for ConfirmDiscardChanges
   std::string replacement_path;
+  std::shared_ptr<const nn::Checkpoint> replacement_checkpoint;  // an opened checkpoint: becomes the run
+  std::string replacement_note;  // said once the replacement is applied
   std::map<std::string, std::pair<ImVec2, ImVec2>> palette_rects;
 };
 
@@ -120,26 +123,26 @@ void HelpTooltip(const char* text) {
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text);
 }
 
-bool IsModelFile(const std::string& path) {
-  try {
-    nlohmann::json root = nlohmann::json::parse(nn::ReadFile(path), nullptr, false);
-    return root.is_object() && root.value("format", "") == "tensorscope-model";
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
-// Replaces the project (after the discard prompt, when there was one).
+// Replaces the project (after the discard prompt, when there was one). The
+// run ends (SyncRun sees another project), unless a checkpoint was opened:
+// it becomes the run once its data is loaded.
 void ApplyReplacement(AppState& state, PanelUi& ui) {
   state.project = std::move(*ui.replacement);
   state.project_path = ui.replacement_path;
   state.dirty = false;
+  state.pending_checkpoint = std::move(ui.replacement_checkpoint);
+  state.pending_checkpoint_source = ui.replacement_path.empty() ? ui.last_path : ui.replacement_path;
+  if (!ui.replacement_note.empty()) state.Notify(Notice::Level::kInfo, ui.replacement_note);
   ui.replacement.reset();
+  ui.replacement_note.clear();
   ui.selected = -1;
   RebuildModel(state);
 }
 
 void DrawFileBar(AppState& state, PanelUi& ui) {
+  // Another project would end the run that is training: Stop it first.
+  const std::string locked = WhyEditsAreLocked(state);
+  ImGui::BeginDisabled(!locked.empty());
   if (ImGui::Button("New")) {
     Project project;  // the smallest model that trains: logistic regression on the spiral
     project.layers = {{.type = "input", .shape = "2"}, {.type = "dense", .units = "3"}, {.type = "softmax_cross_entropy"}};
@@ -193,6 +196,17 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
     ImGui::EndCombo();
   }
   RecordItemRect("presets");
+  ImGui::EndDisabled();
+  if (!locked.empty() && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", locked.c_str());
+  ImGui::BeginDisabled(!locked.empty() || !state.model);
+  if (ImGui::Button("Load weights...")) {
+    ui.path_popup = PanelUi::PathPopup::kLoadCheckpoint;
+    ui.path_popup_requested = true;
+  }
+  ImGui::EndDisabled();
+  RecordItemRect("load_weights");
+  HelpTooltip("Load a checkpoint (.ckpt) of this model's architecture into the current run: its weights,\n"
+              "optimizer state and position. Continue then trains it further.");
   if (!state.project_path.empty()) ImGui::TextDisabled("%s%s", state.project_path.c_str(), state.dirty ? " (modified)" : "");
   ImGui::SetNextItemWidth(-FLT_MIN);
   if (ImGui::InputTextWithHint("##name", "project name", &state.project.name)) MarkEdited(state);
@@ -203,7 +217,8 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
 // current folder and the last path used.
 void DrawPathPopup(AppState& state, PanelUi& ui) {
   const char* popup = "Project file##model_panel_path";
-  const bool opening = ui.path_popup == PanelUi::PathPopup::kOpen;
+  const bool loading_weights = ui.path_popup == PanelUi::PathPopup::kLoadCheckpoint;
+  const bool opening = ui.path_popup == PanelUi::PathPopup::kOpen || loading_weights;
   if (ui.path_popup_requested) {
     ui.path_popup_requested = false;
     ui.path_error.clear();
@@ -213,7 +228,9 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
     ImGui::OpenPopup(popup);
   }
   if (!ImGui::BeginPopupModal(popup, nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
-  ImGui::TextUnformatted(opening ? "Open a project (.tsproj.json) or a model (.json):" : "Save the project as:");
+  ImGui::TextUnformatted(loading_weights ? "Load the weights of a checkpoint (.ckpt) of this model:"
+                         : opening       ? "Open a project (.tsproj.json), a model (.json) or a checkpoint (.ckpt):"
+                                         : "Save the project as:");
   ImGui::TextDisabled("Current folder: %s", CurrentDirectory().c_str());
   ImGui::SetNextItemWidth(480);
   if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
@@ -237,13 +254,20 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
   } else if (submit) {
     try {
       if (path.empty()) throw Error("Type a path first.");
-      if (opening) {
-        ui.replacement = LoadProject(path);
-        // A model file opens as a new project; saving must not overwrite the model with a project.
-        ui.replacement_path = IsModelFile(path) ? "" : path;
+      if (loading_weights) {
+        RestoreRun(state, std::make_shared<const nn::Checkpoint>(nn::LoadCheckpoint(path)), path);
+        state.Notify(Notice::Level::kInfo, "Loaded the weights of " + path + " into this project's run.");
+      } else if (opening) {
+        OpenedFile opened = OpenProjectFile(path);
+        ui.replacement = std::move(opened.project);
+        ui.replacement_path = opened.project_path;
+        ui.replacement_checkpoint = std::move(opened.checkpoint);
+        ui.replacement_note = std::move(opened.note);
       } else {
         SaveProject(state.project, path);
         state.project_path = path;
+        // A project saved under a name of its own takes that name (the title shows it).
+        if (state.project.name == Project{}.name) state.project.name = ProjectNameFromPath(path);
         state.dirty = false;
       }
       ui.last_path = path;
@@ -715,9 +739,13 @@ void DrawModelPanel(AppState& state) {
       ui.shared_selection = state.insight.selected_layer;
       ui.selected = std::min(ui.shared_selection, static_cast<int>(state.project.layers.size()) - 1);
     }
+    const std::string locked = WhyEditsAreLocked(state);
+    if (!locked.empty()) ImGui::TextColored(ImVec4(1.0f, 0.7f, 0.35f, 1.0f), "%s", locked.c_str());
+    ImGui::BeginDisabled(!locked.empty());
     DrawPalette(state, ui);
     std::vector<std::optional<nn::LayerShape>> shapes = PartialLayerShapes(state.project);
     DrawLayerTable(state, ui, shapes);
+    ImGui::EndDisabled();
     shapes = PartialLayerShapes(state.project);  // the table may have edited the rows
     DrawTotals(state, shapes);
     if (ImGui::CollapsingHeader("Diagram", ImGuiTreeNodeFlags_DefaultOpen)) {

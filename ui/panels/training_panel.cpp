@@ -7,6 +7,7 @@
 
 #include "imgui_internal.h"  // FindWindowByName: is the panel hidden under another window?
 #include "ui/controller.h"
+#include "ui/run.h"
 #include "ui/format.h"
 #include "ui/panels/data_panel.h"
 #include "ui/test_hooks.h"
@@ -17,6 +18,7 @@ namespace ts::ui {
 namespace {
 
 const char* kOptimizers[] = {"sgd", "momentum", "adam", "adamw"};
+constexpr ImGuiInputTextFlags kNumberFlags = ImGuiInputTextFlags_CharsScientific | ImGuiInputTextFlags_AutoSelectAll;
 const char* kSchedules[] = {"constant", "step", "cosine"};
 
 bool IsActive(nn::SessionState s) { return s == nn::SessionState::kRunning || s == nn::SessionState::kPaused; }
@@ -25,30 +27,31 @@ void DrawSettings(AppState& state) {
   nn::TrainConfig& config = state.project.training;
   nn::TrainingSession* session = state.session;
   bool active = IsActive(state.training.state);
+  // While a run trains, what the panel shows is what it uses: an edit is
+  // applied (with a marker on the curves) once the field is let go.
+  const nlohmann::json before = nn::TrainConfigToJson(config);
+  static bool apply_pending = false;
   ImGui::PushItemWidth(140);
 
   int optimizer = static_cast<int>(config.optimizer);
   if (ImGui::Combo("optimizer", &optimizer, kOptimizers, IM_ARRAYSIZE(kOptimizers))) {
     config.optimizer = static_cast<kernels::OptimizerKind>(optimizer);
     state.dirty = true;
-    if (active && session) session->SetOptimizer(config.optimizer);
   }
   ImGui::SameLine();
-  float lr = static_cast<float>(config.learning_rate);
-  if (ImGui::DragFloat("learning rate", &lr, lr * 0.01f, 1e-6f, 10.0f, "%.2e", ImGuiSliderFlags_Logarithmic) &&
-      lr > 0) {
+  // Number fields take typing at the first click, and keep the number as typed (0.2 stays 0.2).
+  double lr = config.learning_rate;
+  if (ImGui::InputDouble("learning rate", &lr, 0, 0, "%g", kNumberFlags) && lr > 0 && lr <= 10) {
     config.learning_rate = lr;
     state.dirty = true;
   }
-  // Apply to a running session when the user finishes the edit, not per pixel dragged.
-  if (ImGui::IsItemDeactivatedAfterEdit() && active && session) session->SetLearningRate(config.learning_rate);
+  RecordItemRect("learning_rate");
 
   int batch = static_cast<int>(config.batch_size);
   if (ImGui::InputInt("batch size", &batch, 8, 64)) {
     config.batch_size = static_cast<uint32_t>(std::clamp(batch, 1, 65536));
     state.dirty = true;
   }
-  if (ImGui::IsItemDeactivatedAfterEdit() && active && session) session->SetBatchSize(config.batch_size);
   ImGui::SameLine();
   int epochs = static_cast<int>(config.epochs);
   if (ImGui::InputInt("epochs", &epochs, 1, 10)) {
@@ -62,35 +65,46 @@ void DrawSettings(AppState& state) {
     state.dirty = true;
   }
   ImGui::SameLine();
-  float warmup = static_cast<float>(config.schedule.warmup_epochs);
-  if (ImGui::DragFloat("warm-up epochs", &warmup, 0.1f, 0.0f, 100.0f, "%.1f")) {
-    config.schedule.warmup_epochs = std::max(0.0f, warmup);
+  double warmup = config.schedule.warmup_epochs;
+  if (ImGui::InputDouble("warm-up epochs", &warmup, 0, 0, "%g", kNumberFlags) && warmup >= 0 && warmup <= 1e4) {
+    config.schedule.warmup_epochs = warmup;
     state.dirty = true;
   }
   if (config.schedule.kind == nn::ScheduleKind::kStep) {
-    float step_epochs = static_cast<float>(config.schedule.step_epochs), gamma = static_cast<float>(config.schedule.gamma);
-    if (ImGui::DragFloat("step every (epochs)", &step_epochs, 0.5f, 0.5f, 1000.0f, "%.1f")) {
-      config.schedule.step_epochs = std::max(0.5f, step_epochs);
+    double step_epochs = config.schedule.step_epochs, gamma = config.schedule.gamma;
+    if (ImGui::InputDouble("step every (epochs)", &step_epochs, 0, 0, "%g", kNumberFlags) && step_epochs >= 0.5 &&
+        step_epochs <= 1e5) {
+      config.schedule.step_epochs = step_epochs;
       state.dirty = true;
     }
     ImGui::SameLine();
-    if (ImGui::DragFloat("gamma", &gamma, 0.01f, 0.01f, 1.0f, "%.2f")) {
+    if (ImGui::InputDouble("gamma", &gamma, 0, 0, "%g", kNumberFlags) && gamma > 0 && gamma <= 1) {
       config.schedule.gamma = gamma;
       state.dirty = true;
     }
   }
   float decay = config.hyper.weight_decay;
-  if (ImGui::DragFloat("weight decay", &decay, 1e-5f, 0.0f, 1.0f, "%.1e")) {
-    config.hyper.weight_decay = std::max(0.0f, decay);
+  if (ImGui::InputFloat("weight decay", &decay, 0, 0, "%g", kNumberFlags) && decay >= 0 && decay <= 1) {
+    config.hyper.weight_decay = decay;
     state.dirty = true;
   }
   ImGui::SameLine();
+  // The seed picks the run's samples (validation split, order): it cannot change mid-run.
+  ImGui::BeginDisabled(active);
   int seed = static_cast<int>(config.seed);
   if (ImGui::InputInt("seed", &seed)) {
     config.seed = static_cast<uint64_t>(std::max(seed, 1));
     state.dirty = true;
   }
+  ImGui::EndDisabled();
+  if (active && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip("The seed decides the run's validation split and sample order: Stop to change it (a new run).");
   ImGui::PopItemWidth();
+  if (nn::TrainConfigToJson(config) != before) apply_pending = true;
+  if (apply_pending && !ImGui::IsAnyItemActive()) {
+    apply_pending = false;
+    if (active && session) session->SetConfig(config);
+  }
 }
 
 void DrawControls(AppState& state) {
@@ -99,10 +113,12 @@ void DrawControls(AppState& state) {
   std::string why = WhyTrainingIsDisabled(state);
   bool can_train = why.empty();
 
-  // Train starts a fresh run; while paused it resumes.
-  bool resume = s == nn::SessionState::kPaused;
+  // Train starts a fresh run; while paused it resumes; a stopped or finished
+  // run (or one restored from a checkpoint) can also Continue.
+  const bool resume = s == nn::SessionState::kPaused;
+  const bool has_results = state.training.last_step.has_value() || s == nn::SessionState::kFinished;
   ImGui::BeginDisabled(!can_train || s == nn::SessionState::kRunning);
-  if (ImGui::Button(resume ? "Resume" : "Train", ImVec2(90, 0))) {
+  if (ImGui::Button(resume ? "Resume" : has_results ? "Train anew" : "Train", ImVec2(90, 0))) {
     if (resume)
       session->Start();
     else
@@ -111,7 +127,20 @@ void DrawControls(AppState& state) {
   ImGui::EndDisabled();
   RecordItemRect("train");
   if (!can_train && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", why.c_str());
+  else if (has_results && !resume && ImGui::IsItemHovered())
+    ImGui::SetTooltip("Start a new run from fresh weights (this run's curves and results are cleared).");
   ImGui::SameLine();
+  if (s == nn::SessionState::kFinished) {
+    const std::string why_not = WhyContinueIsDisabled(state);
+    ImGui::BeginDisabled(!why_not.empty());
+    if (ImGui::Button("Continue")) ContinueTraining(state);
+    ImGui::EndDisabled();
+    RecordItemRect("continue");
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip("%s", why_not.empty() ? "Train this network further, with the settings shown (e.g. more epochs)."
+                                              : why_not.c_str());
+    ImGui::SameLine();
+  }
   ImGui::BeginDisabled(s != nn::SessionState::kRunning);
   if (ImGui::Button("Pause")) session->Pause();
   ImGui::EndDisabled();
@@ -121,7 +150,10 @@ void DrawControls(AppState& state) {
   if (ImGui::Button("Step")) {
     if (s == nn::SessionState::kPaused || s == nn::SessionState::kReady)
       session->Step();
-    else {
+    else if (s == nn::SessionState::kFinished && WhyContinueIsDisabled(state).empty()) {
+      session->SetConfig(state.project.training);
+      session->Step();
+    } else {
       StartTraining(state);
       session->Pause();
     }
@@ -135,16 +167,18 @@ void DrawControls(AppState& state) {
   RecordItemRect("stop");
   ImGui::SameLine();
   ImGui::BeginDisabled(s == nn::SessionState::kEmpty || s == nn::SessionState::kRunning);
-  if (ImGui::Button("Reset")) {
-    session->Reset();
-    ClearTrainingHistory(state.training);
-  }
+  if (ImGui::Button("Reset")) ResetRun(state);
   ImGui::EndDisabled();
   ImGui::SameLine();
   ImGui::TextDisabled("%s", nn::SessionStateName(s));
   if (!can_train) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 170, 90, 255));
     ImGui::TextWrapped("Train is disabled: %s", why.c_str());
+    ImGui::PopStyleColor();
+  }
+  if (!state.training.warning.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 200, 90, 255));
+    ImGui::TextWrapped("%s", state.training.warning.c_str());
     ImGui::PopStyleColor();
   }
 }
@@ -345,11 +379,12 @@ void DrawTrainingPanel(AppState& state) {
   }
   ImGui::BeginChild("confusion view", ImVec2(0, height));
   const TrainingView& view = state.training;
+  // The run's own sets: the Data panel's may already be another choice.
   if (view.last_test) {
-    DrawConfusion(*view.last_test, state.test_data.get(), "Confusion matrix, test set");
-    DrawSamplePredictions(*view.last_test, state.test_data.get());
+    DrawConfusion(*view.last_test, view.test_data.get(), "Confusion matrix, test set");
+    DrawSamplePredictions(*view.last_test, view.test_data.get());
   } else if (view.last_epoch && view.last_epoch->validation) {
-    DrawConfusion(*view.last_epoch->validation, train, "Confusion matrix, validation set");
+    DrawConfusion(*view.last_epoch->validation, view.validation_data.get(), "Confusion matrix, validation set");
     DrawSamplePredictions(*view.last_epoch->validation, view.validation_data.get());
   } else {
     ImGui::TextWrapped("The confusion matrix and sample predictions appear after the first epoch.");

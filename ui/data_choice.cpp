@@ -1,0 +1,120 @@
+#include "ui/project.h"
+
+#include <cmath>
+#include <map>
+
+#include "ui/project_internal.h"
+
+namespace ts::ui {
+
+using namespace detail;
+
+std::string DataSpecFor(const DataChoice& data) {
+  if (IsSyntheticKind(data.kind)) {
+    std::string spec = data.kind + ":samples=" + std::to_string(data.samples);
+    if (data.kind != "xor" && data.kind != "moons") spec += ",classes=" + std::to_string(data.classes);
+    spec += ",noise=" + FormatNumber(data.noise) + ",seed=" + std::to_string(data.seed);
+    if (std::abs(data.test_fraction - kDefaultTestFraction) > 1e-6f && data.test_fraction > 0 && data.test_fraction < 1) {
+      // The registry generates the test set separately: size it so it is test_fraction of all samples.
+      double test_samples = std::round(data.samples * data.test_fraction / (1.0 - data.test_fraction));
+      spec += ",test_samples=" + std::to_string(std::max<uint64_t>(1, static_cast<uint64_t>(test_samples)));
+    }
+    return spec;
+  }
+  std::string split = "test_fraction=" + FormatNumber(data.test_fraction) + ",seed=" + std::to_string(data.seed);
+  if (IsSklearnKind(data.kind)) return data.kind + ":" + split;
+  if (data.kind == "csv") {
+    // A path with ':' in it cannot carry options (see compute/data/registry.h).
+    return data.path.find(':') == std::string::npos ? data.path + ":" + split : data.path;
+  }
+  if (data.kind == "idx") return "idx:" + data.path;
+  if (data.kind == "images") return "images:" + data.path;
+  if (data.kind == "cifar10") return data.path.empty() ? "cifar10" : "cifar10:" + data.path;
+  if (data.kind == "shapes") {
+    std::string spec = "shapes:samples=" + std::to_string(data.samples) + ",classes=" + std::to_string(data.classes) +
+                       ",seed=" + std::to_string(data.seed);
+    if (data.test_fraction > 0 && data.test_fraction < 1) {
+      double test_samples = std::round(data.samples * data.test_fraction / (1.0 - data.test_fraction));
+      spec += ",test_samples=" + std::to_string(std::max<uint64_t>(1, static_cast<uint64_t>(test_samples)));
+    }
+    return spec;
+  }
+  return data.kind;  // mnist, fashion-mnist: no options
+}
+
+DataChoice DataChoiceFromSpec(const std::string& spec) {
+  DataChoice data;
+  auto is_csv = [](const std::string& text) {
+    return text.ends_with(".csv") || text.ends_with(".csv.gz");
+  };
+  if (is_csv(spec)) {
+    data.kind = "csv";
+    data.path = spec;
+    return data;
+  }
+  size_t colon = spec.find(':');
+  std::string name = spec.substr(0, colon);
+  std::map<std::string, std::string> options;
+  if (colon != std::string::npos) {
+    std::string rest = spec.substr(colon + 1);
+    size_t start = 0;
+    while (start <= rest.size()) {
+      size_t comma = std::min(rest.find(',', start), rest.size());
+      std::string item = rest.substr(start, comma - start);
+      size_t equals = item.find('=');
+      if (equals != std::string::npos) options[Trim(item.substr(0, equals))] = Trim(item.substr(equals + 1));
+      start = comma + 1;
+    }
+  }
+  auto number = [&](const char* key, double fallback) {
+    auto it = options.find(key);
+    if (it == options.end()) return fallback;
+    char* end = nullptr;
+    double value = std::strtod(it->second.c_str(), &end);
+    // Negative or malformed values fall back: they would not load anyway.
+    return (end && *end == '\0' && std::isfinite(value) && value >= 0 && value < 4e9) ? value : fallback;
+  };
+  if (IsSyntheticKind(name)) {
+    data::SyntheticOptions defaults;  // the registry's defaults for a bare "spiral"
+    data.kind = name;
+    data.samples = static_cast<uint32_t>(number("samples", defaults.samples));
+    data.classes = static_cast<uint32_t>(number("classes", (name == "spiral" || name == "blobs") ? 3 : 2));
+    data.noise = static_cast<float>(number("noise", defaults.noise));
+    data.seed = static_cast<uint32_t>(number("seed", static_cast<double>(defaults.seed)));
+    double test_samples = number("test_samples", data.samples / 4.0);
+    data.test_fraction = static_cast<float>(test_samples / (data.samples + test_samples));
+    if (std::abs(data.test_fraction - kDefaultTestFraction) < 0.005f) data.test_fraction = kDefaultTestFraction;
+    return data;
+  }
+  if (is_csv(name) || IsSklearnKind(name)) {
+    data.kind = IsSklearnKind(name) ? name : "csv";
+    if (data.kind == "csv") data.path = name;
+    data.test_fraction = static_cast<float>(number("test_fraction", data.test_fraction));
+    data.seed = static_cast<uint32_t>(number("seed", data.seed));
+    return data;
+  }
+  if (name == "mnist" || name == "fashion-mnist") data.kind = name;
+  if (name == "idx" || name == "images" || name == "cifar10") {
+    data.kind = name;
+    data.path = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  }
+  if (name == "shapes") {
+    data.kind = name;
+    data.samples = static_cast<uint32_t>(number("samples", 10000));
+    data.classes = static_cast<uint32_t>(number("classes", 8));
+    data.seed = static_cast<uint32_t>(number("seed", 1));
+    double test_samples = number("test_samples", data.samples / 5.0);
+    data.test_fraction = static_cast<float>(test_samples / (data.samples + test_samples));
+  }
+  return data;
+}
+
+DataChoice DefaultDataChoice(const std::string& kind) {
+  // A bare name gets the registry's defaults; file-based kinds keep no path.
+  DataChoice data = DataChoiceFromSpec(kind == "csv" || kind == "idx" || kind == "images" ? kind + ":" : kind);
+  data.kind = kind;
+  data.path.clear();
+  return data;
+}
+
+}  // namespace ts::ui
