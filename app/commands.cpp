@@ -10,9 +10,11 @@
 #include "app/bench.h"
 #include "app/gui.h"
 #include "app/progress.h"
+#include "app/resume_check.h"
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
 #include "compute/nn/checkpoint.h"
+#include "compute/nn/loss_watch.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
 #include "compute/vk/buffer.h"
@@ -211,6 +213,9 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   if (resume) {
     nn::RestoreCheckpoint(trainer, *resume, *args.String("resume"));
     std::printf("Resumed from %s at epoch %u.\n", args.String("resume")->c_str(), trainer.position().epoch + 1);
+    const nn::TrainConfig trained = nn::ParseTrainConfig(resume->config, *args.String("resume") + ": training config");
+    for (const std::string& difference : ResumeDifferences(config, trained))
+      std::fprintf(stderr, "Warning: %s\n", difference.c_str());
   }
   const nn::Plan& plan = trainer.plan();
   std::printf("Model: %s  (%s)\n", model.name.c_str(), nn::ArchitectureSignature(model).c_str());
@@ -223,12 +228,15 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
 
   ProgressBar progress(config.epochs, trainer.steps_per_epoch(), config.batch_size);
   Profile profile;
+  nn::LossWatch loss_watch(trainer.steps_per_epoch());
   while (!trainer.finished()) {
     nn::EpochSummary summary;
     try {
       summary = trainer.RunEpoch([&](const nn::StepReport& r) {
         progress.Update(r.epoch, r.step_in_epoch, r.loss, r.accuracy);
         profile.Add(r);
+        if (std::optional<std::string> warning = loss_watch.Add(r.global_step, r.loss))
+          std::fprintf(stderr, "\nWarning: %s\n", warning->c_str());
       });
     } catch (const nn::DivergenceError&) {
       progress.Finish();

@@ -118,6 +118,7 @@ class TestLog {
     frame_ms_.push_back(frame_ms);
     const ui::InsideView& inside = state.inside;
     std::string snapshot = nn::SessionStateName(state.training.state) + std::to_string(state.notices.size()) +
+                           std::to_string(state.training.run_id) + state.loaded_data + state.data_error +
                            std::to_string(state.dirty) + state.project_path + std::to_string(inside.open) +
                            inside.drawn.tab + state.insight.drawn.tab + std::to_string(state.insight.open) +
                            std::to_string(state.insight.ceilings != nullptr) +
@@ -137,6 +138,7 @@ class TestLog {
                            {"vertices", ImGui::GetIO().MetricsRenderVertices}};
     frame_ms_.clear();
     if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
+    WriteRun(state, line);
     // The first frames are drawn before the panels are placed.
     if (++lines_ > 2)
       for (const auto& [name, rect] : ui::RecordedItemRects()) line["rects"][name] = rect;
@@ -164,6 +166,33 @@ class TestLog {
   }
 
  private:
+  // The run and the data as the panels see them: which set is loaded, which
+  // sets the run trains and is judged on, what it produced, and why buttons are off.
+  static void WriteRun(const ui::AppState& state, nlohmann::json& line) {
+    const ui::TrainingView& view = state.training;
+    const ui::DataChoice& data = state.project.data;
+    line["data"] = {{"kind", data.kind}, {"samples", data.samples}, {"classes", data.classes}};
+    if (state.train_data)
+      line["loaded"] = {{"name", state.train_data->name}, {"count", state.train_data->count()},
+                        {"classes", state.train_data->num_classes}};
+    line["data_error"] = state.data_error;
+    line["run_id"] = view.run_id;
+    line["run"] = view.identity.has_value();
+    const data::Dataset* judged = view.test_data ? view.test_data.get() : view.validation_data.get();
+    if (judged) line["run_data"] = {{"name", judged->name}, {"classes", judged->num_classes}};
+    line["train_points"] = view.train_loss.x.size();
+    if (view.last_test) line["confusion_classes"] = view.last_test->classes;
+    line["why_train_disabled"] = ui::WhyTrainingIsDisabled(state);
+    line["why_continue_disabled"] = ui::WhyContinueIsDisabled(state);
+    line["warning"] = view.warning;
+    line["epochs"] = state.project.training.epochs;
+    nlohmann::json errors = nlohmann::json::object();
+    for (size_t i = 0; i < state.project.layers.size(); ++i)
+      if (!state.project.layers[i].error.empty()) errors[std::to_string(i)] = state.project.layers[i].error;
+    line["row_errors"] = errors;
+    line["title"] = ui::WindowTitle(state);
+  }
+
   // The Inside window: what it drew, what the worker sent for it, the canvas's answer.
   static void WriteInside(const ui::AppState& state, nlohmann::json& line) {
     const ui::InsideView& inside = state.inside;

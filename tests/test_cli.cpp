@@ -52,6 +52,20 @@ TEST(Cli, DeviceOutOfRange) {
   EXPECT_CONTAINS(r.output, "--device 99 does not exist");
 }
 
+TEST(Cli, ResumeWithOtherSettingsSaysWhatItUses) {
+  std::string checkpoint = ::testing::TempDir() + "/resume_settings.ckpt";
+  testing::CommandResult r = RunTensorscope("train spiral-mlp --epochs 1 --lr 0.01 --save " + checkpoint);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Same settings, more epochs (a constant schedule): the normal way on, nothing to warn about.
+  r = RunTensorscope("train spiral-mlp --epochs 2 --lr 0.01 --resume " + checkpoint);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("Warning"), std::string::npos) << r.output;
+  r = RunTensorscope("train spiral-mlp --epochs 2 --lr 0.05 --batch 16 --resume " + checkpoint);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "Warning: learning rate: the checkpoint was trained with 0.01; this run uses 0.05.");
+  EXPECT_CONTAINS(r.output, "Warning: batch size: the checkpoint was trained with 32; this run uses 16");
+}
+
 TEST(Cli, TrainsWithValidationAndSavesAndEvaluates) {
   std::string model = WriteTempFile("tiny.json", kTinyModel);
   std::string checkpoint = ::testing::TempDir() + "/tiny.ckpt";

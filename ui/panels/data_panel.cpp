@@ -146,7 +146,9 @@ void DrawDataPanel(AppState& state) {
   for (const DataKind& kind : kKinds)
     if (data.kind == kind.id) current = &kind;
   ImGui::SetNextItemWidth(-1);
-  if (ImGui::BeginCombo("##dataset", current->label)) {
+  const bool combo_open = ImGui::BeginCombo("##dataset", current->label);
+  RecordItemRect("dataset");
+  if (combo_open) {
     for (const DataKind& kind : kKinds) {
       bool installed = Installed(kind);
       std::string label = std::string(kind.label) + (installed ? "" : "  (not installed)");
@@ -155,6 +157,7 @@ void DrawDataPanel(AppState& state) {
         data = DefaultDataChoice(kind.id);  // its own sample and class counts, not the previous set's
         changed = true;
       }
+      RecordItemRect(std::string("data_") + kind.id);
       if (!installed && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
         ImGui::SetTooltip("Install it with:\n  %s", kind.install);
     }

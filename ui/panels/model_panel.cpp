@@ -182,8 +182,10 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
   ImGui::SameLine();
   ImGui::SetNextItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x));
   if (ImGui::BeginCombo("##presets", "Presets", ImGuiComboFlags_HeightLarge)) {
-    for (const nn::Preset& preset : nn::BuiltInPresets())
-      if (ImGui::Selectable(preset.name)) {
+    for (const nn::Preset& preset : nn::BuiltInPresets()) {
+      const bool picked = ImGui::Selectable(preset.name);
+      RecordItemRect(std::string("preset_") + preset.name);
+      if (picked) {
         try {
           std::string source = std::string("preset '") + preset.name + "'";
           nn::ModelDesc model = nn::ParseModel(preset.json, source);
@@ -193,6 +195,7 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
           state.Notify(Notice::Level::kError, e.what());
         }
       }
+    }
     ImGui::EndCombo();
   }
   RecordItemRect("presets");
