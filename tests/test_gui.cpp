@@ -98,4 +98,21 @@ TEST(GuiTest, InsideViews) { RunGuiCase("inside_views"); }
 // trace export writes Chrome JSON, and a recorded trace has workgroup records.
 TEST(GuiTest, GpuInsight) { RunGuiCase("gpu_insight"); }
 
+// The run the window shows (tests/gui/run_cases.py). A preset carries its data:
+// shapes-cnn loads the 8 shape classes, mnist-mlp then MNIST, and the run it
+// trains is judged on MNIST.
+TEST(GuiTest, PresetData) { RunGuiCase("preset_data"); }
+
+// After a spiral run, picking the shapes data ends the run: no curve, confusion
+// matrix or prediction of the old run stays, the shapes' defaults apply, and the
+// input layer that does not fit the images is marked on its row.
+TEST(GuiTest, DataChange) { RunGuiCase("data_change"); }
+
+// A last dense layer of 16 units on 3 classes: an error on that row, Train disabled.
+TEST(GuiTest, OutputMismatch) { RunGuiCase("output_mismatch"); }
+
+// Stop a run and quit; relaunched, the network, curves and results are back,
+// and Continue trains on from the same step.
+TEST(GuiTest, RelaunchContinue) { RunGuiCase("relaunch_continue"); }
+
 }  // namespace

@@ -2,7 +2,8 @@
 """GUI tests: start the real Tensorscope window and drive it as a person would.
 
     /usr/bin/python3 tests/gui/gui_test.py CASE --binary build/tensorscope --out DIR
-    CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views | all
+    CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views | gpu_insight
+          | preset_data | data_change | output_mismatch | relaunch_continue (run_cases.py) | all
 
 Each case starts `tensorscope gui` with fresh $XDG_CONFIG_HOME and
 $XDG_DATA_HOME (so no autosave, imgui.ini or window.json of the user's leaks

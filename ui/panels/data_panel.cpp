@@ -146,7 +146,7 @@ void DrawDataPanel(AppState& state) {
   for (const DataKind& kind : kKinds)
     if (data.kind == kind.id) current = &kind;
   ImGui::SetNextItemWidth(-1);
-  const bool combo_open = ImGui::BeginCombo("##dataset", current->label);
+  const bool combo_open = ImGui::BeginCombo("##dataset", current->label, ImGuiComboFlags_HeightLargest);
   RecordItemRect("dataset");
   if (combo_open) {
     for (const DataKind& kind : kKinds) {

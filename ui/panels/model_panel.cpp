@@ -180,7 +180,10 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
   }
   RecordItemRect("save_as");
   ImGui::SameLine();
-  ImGui::SetNextItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x));
+  // The presets share the row with "Weights...", which comes after them.
+  const float weights_width = ImGui::CalcTextSize("Weights...").x + 2 * ImGui::GetStyle().FramePadding.x +
+                              ImGui::GetStyle().ItemSpacing.x;
+  ImGui::SetNextItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x - weights_width));
   if (ImGui::BeginCombo("##presets", "Presets", ImGuiComboFlags_HeightLarge)) {
     for (const nn::Preset& preset : nn::BuiltInPresets()) {
       const bool picked = ImGui::Selectable(preset.name);
@@ -202,7 +205,8 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
   ImGui::EndDisabled();
   if (!locked.empty() && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", locked.c_str());
   ImGui::BeginDisabled(!locked.empty() || !state.model);
-  if (ImGui::Button("Load weights...")) {
+  ImGui::SameLine();
+  if (ImGui::Button("Weights...")) {
     ui.path_popup = PanelUi::PathPopup::kLoadCheckpoint;
     ui.path_popup_requested = true;
   }

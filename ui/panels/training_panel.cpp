@@ -194,8 +194,12 @@ void DrawProgress(AppState& state) {
   double done = double(r.epoch) * view.steps_per_epoch + r.step_in_epoch + 1;
   double total = std::max(1.0, double(config.epochs) * view.steps_per_epoch);
   char text[160];
-  std::snprintf(text, sizeof text, "epoch %u/%u  step %u/%u  %.0f samples/s  ETA %s", r.epoch + 1, config.epochs,
-                r.step_in_epoch + 1, view.steps_per_epoch, view.samples_per_second, FormatDuration(view.eta_seconds).c_str());
+  int length = std::snprintf(text, sizeof text, "epoch %u/%u  step %u/%u", r.epoch + 1, config.epochs,
+                             r.step_in_epoch + 1, view.steps_per_epoch);
+  // A run restored from a checkpoint has no rate until it trains again.
+  if (view.samples_per_second > 0 && length > 0 && length < int(sizeof text))
+    std::snprintf(text + length, sizeof text - length, "  %.0f samples/s  ETA %s", view.samples_per_second,
+                  FormatDuration(view.eta_seconds).c_str());
   ImGui::ProgressBar(static_cast<float>(done / total), ImVec2(-1, 0), text);
   ImGui::Text("loss %.4f   accuracy %.1f%%   lr %.2e", r.loss, 100 * r.accuracy, r.learning_rate);
   if (view.last_epoch && view.last_epoch->validation)
