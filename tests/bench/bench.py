@@ -100,26 +100,38 @@ BIAS_ACT_SHAPES = ((57600, 32), (43264, 32), (10816, 64), (32, 128))
 # --------------------------------------------------------------------------
 # Peer servers (run in their own process and environment).
 
-def openblas_info():
-    """The OpenBLAS loaded into this process: config string, core type, threads."""
-    import ctypes
+def blas_info():
+    """Which BLAS this process really loaded, as threadpoolctl sees it (OpenBLAS, MKL and BLIS report
+    their version, core and threads) and as the process's mapped libraries show it (Debian's reference
+    BLAS, which threadpoolctl does not know, shows only there). Call it after the first BLAS call."""
     try:
         with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
+            mapped = sorted({os.path.realpath(line.split()[-1]) for line in f
+                             if "/" in line and "blas" in os.path.basename(line.split()[-1]).lower()})
     except OSError:
-        paths = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-            lib.openblas_get_config.restype = ctypes.c_char_p
-            lib.openblas_get_corename.restype = ctypes.c_char_p
-            return {"openblas_config": lib.openblas_get_config().decode(),
-                    "openblas_core": lib.openblas_get_corename().decode(),
-                    "openblas_threads": int(lib.openblas_get_num_threads()),
-                    "openblas_path": path}
-        except (OSError, AttributeError):
-            continue
-    return {"openblas_config": "not loaded", "openblas_core": "?", "openblas_threads": 0}
+        mapped = []
+    try:
+        import threadpoolctl
+        pools = threadpoolctl.threadpool_info()
+    except ImportError:
+        pools = None
+    info = {"blas_mapped": mapped, "openmp": [
+        {"library": p["prefix"], "num_threads": p["num_threads"]} for p in pools or () if p["user_api"] == "openmp"]}
+    blas = [p for p in pools or () if p["user_api"] == "blas"]
+    if blas:
+        pool = blas[0]
+        info.update(blas_kind="optimised", blas_api=pool["internal_api"], blas_version=pool.get("version") or "?",
+                    blas_core=pool.get("architecture") or "?", blas_threads=pool["num_threads"],
+                    blas_threading=pool.get("threading_layer") or "?", blas_path=pool["filepath"])
+    elif any(os.path.basename(os.path.dirname(path)) == "blas" for path in mapped):
+        # Debian's reference BLAS lives in /usr/lib/<triplet>/blas/ (libblas3), chosen by the
+        # libblas.so.3 alternative when no optimised BLAS is installed.
+        info.update(blas_kind="reference", blas_api="reference BLAS (netlib)", blas_path=mapped[0])
+    else:
+        info.update(blas_kind="unknown", blas_api="not identified" + (
+            "" if pools is not None else " (python3-threadpoolctl is not installed)"),
+            blas_path=", ".join(mapped) or "none mapped")
+    return info
 
 
 class NumpyPeer:
@@ -131,7 +143,7 @@ class NumpyPeer:
         a @ a  # loads the BLAS library
 
     def info(self, _request):
-        return dict(openblas_info(), numpy=self.np.__version__,
+        return dict(blas_info(), numpy=self.np.__version__,
                     OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"))
 
     def matmul(self, request):
@@ -174,7 +186,7 @@ class TorchPeer:
         torch = self.torch
         x = torch.ones(64, 64)
         x @ x  # loads the BLAS library
-        return dict(openblas_info(), torch=torch.__version__, threads=torch.get_num_threads(),
+        return dict(blas_info(), torch=torch.__version__, threads=torch.get_num_threads(),
                     mkldnn=bool(torch.backends.mkldnn.is_available()),
                     OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
                     OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "(unset)"))
@@ -412,6 +424,60 @@ def time_ratio(ours, peer):
     return ratio(peer, ours)
 
 
+BLAS_NAMES = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}
+REFERENCE_BLAS_FIX = ("install OpenBLAS: `sudo apt-get install libopenblas0-pthread` (tests/bench/run.sh does "
+                      "it); if it is installed but not chosen: `sudo update-alternatives --auto "
+                      "libblas.so.3-x86_64-linux-gnu`")
+
+
+def describe_blas(info):
+    """One peer process's BLAS, as blas_info() found it."""
+    openmp = "".join("; OpenMP: %s, %d threads" % (p["library"], p["num_threads"]) for p in info["openmp"])
+    if info["blas_kind"] != "optimised":
+        return "%s (%s)%s" % (info["blas_api"], info["blas_path"], openmp)
+    return "%s %s (%s), core %s, %d threads, %s%s" % (
+        BLAS_NAMES.get(info["blas_api"], info["blas_api"]), info["blas_version"], info["blas_threading"],
+        info["blas_core"], info["blas_threads"], info["blas_path"], openmp)
+
+
+class PeerColumns:
+    """Cells and ratios against one peer process, refused where it runs reference BLAS: Debian's
+    python3-numpy and python3-torch link the generic libblas.so.3, which without libopenblas0-pthread
+    is the unoptimised reference implementation (about 50x slower at SGEMM), so a ratio against it
+    would say nothing about Tensorscope."""
+
+    def __init__(self, info):
+        self.reference = info["blas_kind"] == "reference"
+
+    def cell(self, values, digits=1):
+        return cell(values, digits) + (" (reference BLAS)" if self.reference and values else "")
+
+    def ratio(self, ours, peer):
+        return "refused: peer on reference BLAS" if self.reference else ratio(ours, peer)
+
+    def time_ratio(self, ours, peer):
+        return "refused: peer on reference BLAS" if self.reference else time_ratio(ours, peer)
+
+
+PEER_SERVERS = ("numpy_skx", "numpy_default", "torch_skx", "torch_default")
+
+
+def peer_label(name):
+    """numpy_skx -> 'numpy (SkylakeX)'."""
+    kind, config = name.split("_")
+    return "%s (%s)" % (kind, "SkylakeX" if config == "skx" else "default")
+
+
+def reference_blas_warning(info, reference_peers):
+    return ("bench: REFUSED: %s run%s Debian's reference BLAS (%s), not an optimised one: reference SGEMM is "
+            "about 50x slower than OpenBLAS's, so no ratio against %s is printed and nothing is appended to the "
+            "results file. To fix, %s." % (
+                ", ".join(peer_label(name) for name in reference_peers),
+                "s" if len(reference_peers) == 1 else "",
+                info[reference_peers[0]]["blas_path"], "it" if len(reference_peers) == 1 else "them",
+                REFERENCE_BLAS_FIX))
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peer", choices=("numpy", "torch"), help=argparse.SUPPRESS)
@@ -458,6 +524,9 @@ def main(argv):
                     "%s peer (%s)" % (kind, coretype or "default"), [PYTHON, os.path.abspath(__file__), "--peer", kind],
                     peer_env(coretype, kind == "torch"))
         info = {name: server.ask({"op": "info"}) for name, server in servers.items()}
+        reference_peers = [name for name in PEER_SERVERS if info[name]["blas_kind"] == "reference"]
+        if reference_peers:
+            sys.stderr.write(reference_blas_warning(info, reference_peers) + "\n")
 
         # Workloads: (key, [(contender, request)]) with ours and the peers alternating.
         workloads = []
@@ -544,6 +613,7 @@ def main(argv):
                              "still the network TorchPeer.cnn builds?\n" % sorted(counts))
             return 1
 
+    numpy_skx, numpy_default, torch_skx, torch_default = (PeerColumns(info[name]) for name in PEER_SERVERS)
     rows = []
     for n in sizes:
         key = "sgemm%d" % n
@@ -556,7 +626,8 @@ def main(argv):
             for clock, clock_label in (("gpu_s", "GPU timestamps"), ("wall_s", "wall")):
                 ours = sgemm_rates(key, variant, clock)
                 rows.append(("SGEMM %d^3, %s (%s)" % (n, label, clock_label), "GFLOP/s", cell(ours, 2),
-                             cell(peer_skx), ratio(ours, peer_skx), cell(peer_default), ratio(ours, peer_default)))
+                             numpy_skx.cell(peer_skx), numpy_skx.ratio(ours, peer_skx),
+                             numpy_default.cell(peer_default), numpy_default.ratio(ours, peer_default)))
     boundary_notes = []
     if with_boundary:
         def refresh_ms(contender):
@@ -578,9 +649,10 @@ def main(argv):
                 verdict, ours_cell = "-", "n/a: %s" % (error or "no answer").replace("|", "/")
             rows.append(("%s, %s (target <= %g ms: %s)" % (where, label, BOUNDARY_TARGET_MS, verdict),
                          "ms per refresh", ours_cell,
-                         cell(peer_skx, 2) if peer_skx else "n/a: %s" % skx_error, time_ratio(ours, peer_skx),
-                         cell(peer_default, 2) if peer_default else "n/a: %s" % default_error,
-                         time_ratio(ours, peer_default)))
+                         torch_skx.cell(peer_skx, 2) if peer_skx else "n/a: %s" % skx_error,
+                         torch_skx.time_ratio(ours, peer_skx),
+                         torch_default.cell(peer_default, 2) if peer_default else "n/a: %s" % default_error,
+                         torch_default.time_ratio(ours, peer_default)))
             answers = [a for a in results.get(("boundary", contender), []) if "error" not in a]
             if answers:
                 gpu = median([median(a["gpu_ms"]) for a in answers])
@@ -616,8 +688,9 @@ def main(argv):
         ours_gpu, ours_wall = sgemm_rates(key, "ours_auto", "gpu_s"), sgemm_rates(key, "ours_auto", "wall_s")
         skx, default = sgemm_rates(key, "peer_skx", "wall_s"), sgemm_rates(key, "peer_default", "wall_s")
         gemm_rows.append(("%s: %d x %d x %d" % (label, m, n, k), answers[0]["kernel"], cell(ours_gpu, 2),
-                          cell(ours_wall, 2), cell(skx), ratio(ours_gpu, skx), ratio(ours_wall, skx), cell(default),
-                          ratio(ours_gpu, default)))
+                          cell(ours_wall, 2), numpy_skx.cell(skx), numpy_skx.ratio(ours_gpu, skx),
+                          numpy_skx.ratio(ours_wall, skx), numpy_default.cell(default),
+                          numpy_default.ratio(ours_gpu, default)))
         worst = max(a["max_error"] for a in answers)
         if worst >= gemm_worst_error[0]:
             gemm_worst_error = (worst, label)
@@ -627,13 +700,15 @@ def main(argv):
         key = "mlp%d" % batch
         for what, label in (("train", "training (Adam)"), ("eval", "inference")):
             ours, skx, default = (mlp_rates(key, c, what) for c in ("ours", "peer_skx", "peer_default"))
-            rows.append(("MLP 784-128-10, batch %d, %s" % (batch, label), "samples/s", cell(ours, 0), cell(skx, 0),
-                         ratio(ours, skx), cell(default, 0), ratio(ours, default)))
+            rows.append(("MLP 784-128-10, batch %d, %s" % (batch, label), "samples/s", cell(ours, 0),
+                         torch_skx.cell(skx, 0), torch_skx.ratio(ours, skx), torch_default.cell(default, 0),
+                         torch_default.ratio(ours, default)))
     if with_cnn:
         for what, label in (("train", "training (Adam)"), ("eval", "inference")):
             ours, skx, default = (mlp_rates(cnn_key, c, what) for c in ("ours", "peer_skx", "peer_default"))
             rows.append(("%s, batch %d, %s" % (CNN_DESCRIPTION, CNN_BATCH, label), "samples/s", cell(ours, 0),
-                         cell(skx, 0), ratio(ours, skx), cell(default, 0), ratio(ours, default)))
+                         torch_skx.cell(skx, 0), torch_skx.ratio(ours, skx), torch_default.cell(default, 0),
+                         torch_default.ratio(ours, default)))
     kernel_rows = []
     for rows_, cols in BIAS_ACT_SHAPES:
         for direction in ("forward", "backward"):
@@ -654,16 +729,16 @@ def main(argv):
     lines.append("")
     lines.append("- Vulkan device: %s, driver %s (%s)" % (ours_info["device"], ours_info["driver"],
                                                          ours_info["device_type"]))
-    lines.append("- Peers: numpy %s and PyTorch %s on %s; %s" % (
-        info["numpy_skx"]["numpy"], info["torch_skx"]["torch"],
-        info["numpy_skx"]["openblas_config"].replace(" SkylakeX", ""), platform.platform()))
-    lines.append("- Peer configurations: SkylakeX = OPENBLAS_CORETYPE=SkylakeX (OpenBLAS core in use: numpy %s, "
-                 "torch %s); default = unset (core in use: numpy %s, torch %s). numpy: OPENBLAS_NUM_THREADS=2 "
-                 "(threads: %d); torch: set_num_threads(2), OMP_WAIT_POLICY=PASSIVE (threads: %d, oneDNN %s)." % (
-                     info["numpy_skx"]["openblas_core"], info["torch_skx"]["openblas_core"],
-                     info["numpy_default"]["openblas_core"], info["torch_default"]["openblas_core"],
-                     info["numpy_skx"]["openblas_threads"], info["torch_skx"]["threads"],
-                     "available" if info["torch_skx"]["mkldnn"] else "absent"))
+    lines.append("- Peers: numpy %s and PyTorch %s (torch: set_num_threads(2), OMP_WAIT_POLICY=PASSIVE, threads: %d, "
+                 "oneDNN %s; numpy: OPENBLAS_NUM_THREADS=2); %s" % (
+                     info["numpy_skx"]["numpy"], info["torch_skx"]["torch"], info["torch_skx"]["threads"],
+                     "available" if info["torch_skx"]["mkldnn"] else "absent", platform.platform()))
+    lines.append("- BLAS each peer process loaded (python3-threadpoolctl and /proc/self/maps); SkylakeX = "
+                 "OPENBLAS_CORETYPE=SkylakeX, default = unset:")
+    for name in PEER_SERVERS:
+        lines.append("  - %s: %s" % (peer_label(name), describe_blas(info[name])))
+    if reference_peers:
+        lines.append("- " + reference_blas_warning(info, reference_peers)[len("bench: "):])
     lines.append("- %d interleaved rounds%s; median [min-max] over rounds; ratio = ours / peer for rates (GFLOP/s, "
                  "samples/s) and peer / ours for times (ms), so > 1 always means ours faster. "
                  "Run took %.0f s; load average %.1f at start, %.1f at end." % (
@@ -745,7 +820,9 @@ def main(argv):
     lines.append("")
     text = "\n".join(lines)
     print(text)
-    if not args.no_append:
+    if reference_peers and not args.no_append:
+        sys.stderr.write("bench: not appended to %s: a peer ran reference BLAS (above).\n" % args.results)
+    elif not args.no_append:
         new_file = not os.path.exists(args.results)
         ends_with_blank_line = True
         if not new_file:
