@@ -41,10 +41,16 @@ Workloads:
       channels, batch 64) and a dense layer's, in ms and GB/s of declared
       minimum traffic (GPU timestamps; median [min-max] over rounds).
 
-Each peer runs twice: in its strongest configuration (OPENBLAS_CORETYPE=SkylakeX,
-set only in the peer's own environment: OpenBLAS 0.3.21 does not recognise this
-CPU and otherwise falls back to its generic kernels) and in the default
-configuration, reported beside it. See /work/shared/notes/lavapipe-and-peers.md.
+Each peer runs twice: in its strongest configuration (OPENBLAS_CORETYPE=SkylakeX
+on a CPU with AVX-512, Haswell on one with only AVX2; set only in the peer's own
+environment: OpenBLAS 0.3.21 does not recognise some of these CPUs and then falls
+back to its generic kernels) and in the default configuration, reported beside it. See /work/shared/notes/lavapipe-and-peers.md.
+
+Each peer process reports which BLAS its GEMM calls really reach (the library numpy's cblas_sgemm
+and torch's sgemm_ bind to, described by python3-threadpoolctl: OpenBLAS version, core, threads),
+shown in the header. A peer on Debian's reference BLAS (what python3-numpy and python3-torch get
+without libopenblas0-pthread, ~50x slower) gets no ratio: the run says why and how to fix it,
+appends nothing and exits with status 3. run.sh installs OpenBLAS and threadpoolctl first.
 
 Every contender is a long-lived server process (tensorscope bench --serve, and
 this script with --peer numpy|torch), so that imports, device start-up and
@@ -100,37 +106,64 @@ BIAS_ACT_SHAPES = ((57600, 32), (43264, 32), (10816, 64), (32, 128))
 # --------------------------------------------------------------------------
 # Peer servers (run in their own process and environment).
 
-def blas_info():
-    """Which BLAS this process really loaded, as threadpoolctl sees it (OpenBLAS, MKL and BLIS report
-    their version, core and threads) and as the process's mapped libraries show it (Debian's reference
-    BLAS, which threadpoolctl does not know, shows only there). Call it after the first BLAS call."""
-    try:
-        with open("/proc/self/maps") as f:
-            mapped = sorted({os.path.realpath(line.split()[-1]) for line in f
-                             if "/" in line and "blas" in os.path.basename(line.split()[-1]).lower()})
-    except OSError:
-        mapped = []
+def mapped_files():
+    """(start, end, real path) of every file mapped into this process."""
+    regions = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5].startswith("/"):
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                regions.append((start, end, os.path.realpath(fields[5])))
+    return regions
+
+
+def bound_library(caller, symbol):
+    """The file whose `symbol` the library `caller` calls: the dynamic linker binds a library's
+    undefined symbol to the first definition in the global scope, else in the library's own
+    dependencies, which is what dlsym on those two handles finds. None if neither defines it."""
+    import ctypes
+    for scope in (ctypes.CDLL(None), ctypes.CDLL(caller)):
+        try:
+            address = ctypes.cast(getattr(scope, symbol), ctypes.c_void_p).value
+        except AttributeError:
+            continue
+        return next((path for start, end, path in mapped_files() if start <= address < end), None)
+    return None
+
+
+def blas_info(caller, symbol):
+    """Which BLAS this process's peer really calls: the library that `caller` (numpy's or torch's
+    native module) binds its GEMM `symbol` to, described by threadpoolctl where it knows it
+    (OpenBLAS, MKL and BLIS report their version, core and threads). Debian's reference BLAS,
+    which threadpoolctl does not know, is told by its directory. Both may be loaded at once (the
+    libblas.so.3 and liblapack.so.3 alternatives chosen apart), so what is loaded does not say
+    what is called. Call it after the first BLAS call."""
     try:
         import threadpoolctl
         pools = threadpoolctl.threadpool_info()
     except ImportError:
         pools = None
-    info = {"blas_mapped": mapped, "openmp": [
-        {"library": p["prefix"], "num_threads": p["num_threads"]} for p in pools or () if p["user_api"] == "openmp"]}
-    blas = [p for p in pools or () if p["user_api"] == "blas"]
-    if blas:
-        pool = blas[0]
+    bound = bound_library(caller, symbol)
+    info = {"blas_call": "%s from %s" % (symbol, os.path.basename(caller)), "blas_path": bound or "not found",
+            "openmp": [{"library": p["prefix"], "num_threads": p["num_threads"]}
+                       for p in pools or () if p["user_api"] == "openmp"]}
+    # Debian keeps each BLAS of the libblas.so.3 alternative in a directory of its own (blas/,
+    # openblas-pthread/, blis-openmp/, ...); its libblas.so.3 may be a thin wrapper over the
+    # library threadpoolctl describes (openblas-pthread/libblas.so.3 over libopenblas.so.0).
+    pool = next((p for p in pools or () if p["user_api"] == "blas" and bound and
+                 os.path.dirname(os.path.realpath(p["filepath"])) == os.path.dirname(bound)), None)
+    if pool:
         info.update(blas_kind="optimised", blas_api=pool["internal_api"], blas_version=pool.get("version") or "?",
                     blas_core=pool.get("architecture") or "?", blas_threads=pool["num_threads"],
-                    blas_threading=pool.get("threading_layer") or "?", blas_path=pool["filepath"])
-    elif any(os.path.basename(os.path.dirname(path)) == "blas" for path in mapped):
-        # Debian's reference BLAS lives in /usr/lib/<triplet>/blas/ (libblas3), chosen by the
-        # libblas.so.3 alternative when no optimised BLAS is installed.
-        info.update(blas_kind="reference", blas_api="reference BLAS (netlib)", blas_path=mapped[0])
+                    blas_threading=pool.get("threading_layer") or "?")
+    elif bound and os.path.basename(os.path.dirname(bound)) == "blas":
+        # Debian's reference BLAS (libblas3) lives in /usr/lib/<triplet>/blas/, chosen by the
+        # libblas.so.3 alternative when no optimised BLAS is installed or chosen.
+        info.update(blas_kind="reference", blas_api="reference BLAS (netlib)")
     else:
         info.update(blas_kind="unknown", blas_api="not identified" + (
-            "" if pools is not None else " (python3-threadpoolctl is not installed)"),
-            blas_path=", ".join(mapped) or "none mapped")
+            "" if pools is not None else " (python3-threadpoolctl is not installed)"))
     return info
 
 
@@ -143,7 +176,8 @@ class NumpyPeer:
         a @ a  # loads the BLAS library
 
     def info(self, _request):
-        return dict(blas_info(), numpy=self.np.__version__,
+        from numpy.core import _multiarray_umath
+        return dict(blas_info(_multiarray_umath.__file__, "cblas_sgemm"), numpy=self.np.__version__,
                     OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"))
 
     def matmul(self, request):
@@ -186,7 +220,8 @@ class TorchPeer:
         torch = self.torch
         x = torch.ones(64, 64)
         x @ x  # loads the BLAS library
-        return dict(blas_info(), torch=torch.__version__, threads=torch.get_num_threads(),
+        libtorch = next(path for _, _, path in mapped_files() if os.path.basename(path).startswith("libtorch_cpu"))
+        return dict(blas_info(libtorch, "sgemm_"), torch=torch.__version__, threads=torch.get_num_threads(),
                     mkldnn=bool(torch.backends.mkldnn.is_available()),
                     OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
                     OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "(unset)"))
@@ -434,10 +469,10 @@ def describe_blas(info):
     """One peer process's BLAS, as blas_info() found it."""
     openmp = "".join("; OpenMP: %s, %d threads" % (p["library"], p["num_threads"]) for p in info["openmp"])
     if info["blas_kind"] != "optimised":
-        return "%s (%s)%s" % (info["blas_api"], info["blas_path"], openmp)
-    return "%s %s (%s), core %s, %d threads, %s%s" % (
-        BLAS_NAMES.get(info["blas_api"], info["blas_api"]), info["blas_version"], info["blas_threading"],
-        info["blas_core"], info["blas_threads"], info["blas_path"], openmp)
+        return "%s: %s (%s)%s" % (info["blas_call"], info["blas_api"], info["blas_path"], openmp)
+    return "%s: %s %s (%s), core %s, %d threads, %s%s" % (
+        info["blas_call"], BLAS_NAMES.get(info["blas_api"], info["blas_api"]), info["blas_version"],
+        info["blas_threading"], info["blas_core"], info["blas_threads"], info["blas_path"], openmp)
 
 
 class PeerColumns:
@@ -462,10 +497,26 @@ class PeerColumns:
 PEER_SERVERS = ("numpy_skx", "numpy_default", "torch_skx", "torch_default")
 
 
+def strongest_coretype():
+    """The OpenBLAS core for the strongest peer: SkylakeX's AVX-512 kernels need AVX-512 (forced on a
+    CPU without it they die of an illegal instruction), Haswell's need AVX2 and FMA."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((line for line in f if line.startswith("flags")), "").split())
+    except OSError:
+        flags = set()
+    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "SkylakeX"
+    return "Haswell" if {"avx2", "fma"} <= flags else "Prescott"
+
+
+STRONGEST_CORE = strongest_coretype()
+
+
 def peer_label(name):
-    """numpy_skx -> 'numpy (SkylakeX)'."""
+    """numpy_skx -> 'numpy (SkylakeX)' ("skx": the strongest core type this CPU runs)."""
     kind, config = name.split("_")
-    return "%s (%s)" % (kind, "SkylakeX" if config == "skx" else "default")
+    return "%s (%s)" % (kind, STRONGEST_CORE if config == "skx" else "default")
 
 
 def reference_blas_warning(info, reference_peers):
@@ -519,7 +570,7 @@ def main(argv):
     try:
         servers["ours"] = Server("tensorscope", [binary, "bench", "--serve"], dict(os.environ))
         for kind in ("numpy", "torch"):
-            for config, coretype in (("skx", "SkylakeX"), ("default", None)):
+            for config, coretype in (("skx", STRONGEST_CORE), ("default", None)):
                 servers["%s_%s" % (kind, config)] = Server(
                     "%s peer (%s)" % (kind, coretype or "default"), [PYTHON, os.path.abspath(__file__), "--peer", kind],
                     peer_env(coretype, kind == "torch"))
@@ -733,8 +784,9 @@ def main(argv):
                  "oneDNN %s; numpy: OPENBLAS_NUM_THREADS=2); %s" % (
                      info["numpy_skx"]["numpy"], info["torch_skx"]["torch"], info["torch_skx"]["threads"],
                      "available" if info["torch_skx"]["mkldnn"] else "absent", platform.platform()))
-    lines.append("- BLAS each peer process loaded (python3-threadpoolctl and /proc/self/maps); SkylakeX = "
-                 "OPENBLAS_CORETYPE=SkylakeX, default = unset:")
+    lines.append("- The BLAS each peer's GEMM really calls (the library that numpy's cblas_sgemm and torch's sgemm_ "
+                 "bind to in the peer process, described by python3-threadpoolctl); %s = OPENBLAS_CORETYPE=%s, "
+                 "default = unset:" % (STRONGEST_CORE, STRONGEST_CORE))
     for name in PEER_SERVERS:
         lines.append("  - %s: %s" % (peer_label(name), describe_blas(info[name])))
     if reference_peers:
@@ -745,7 +797,7 @@ def main(argv):
                      runs, (" (--quick)" if args.quick else "") + (" (--only %s)" % args.only if args.only != "all" else ""),
                      elapsed, load_start[0], load_end[0]))
     lines.append("")
-    header = ("workload", "unit", "Tensorscope (Vulkan)", "peer, SkylakeX", "ratio (> 1: ours faster)",
+    header = ("workload", "unit", "Tensorscope (Vulkan)", "peer, " + STRONGEST_CORE, "ratio (> 1: ours faster)",
               "peer, default", "ratio, default")
     if rows:
         lines.append("| " + " | ".join(header) + " |")
@@ -758,7 +810,7 @@ def main(argv):
                      "submission, each request repeated for >= %d ms; wall includes the submission's overhead; "
                      "peer: numpy float32 matmul, transposed operands as views):" % (GEMM_MIN_TIME_S * 1e3))
         lines.append("")
-        header = ("GEMM", "ours: kernel", "ours, GPU", "ours, wall", "numpy, SkylakeX", "ours/peer (GPU)",
+        header = ("GEMM", "ours: kernel", "ours, GPU", "ours, wall", "numpy, " + STRONGEST_CORE, "ours/peer (GPU)",
                   "ours/peer (wall)", "numpy, default", "ours/peer default (GPU)")
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join("---" for _ in header) + "|")
@@ -838,6 +890,9 @@ def main(argv):
                         "is measured and how). Newest last.\n\n")
             f.write(text + "\n")
         sys.stderr.write("bench: appended to %s\n" % args.results)
+    if reference_peers:
+        sys.stderr.write(reference_blas_warning(info, reference_peers) + "\n")
+        return 3
     return 0
 
 

@@ -20,8 +20,10 @@
 # BUILD_DIR defaults to build/ in the source tree; it must hold a built
 # `tensorscope` (cmake --build BUILD_DIR). $TENSORSCOPE_BIN overrides the
 # executable. Installs what the peers need (apt-get, as tensorscope.sh does).
-# The peers' settings (OPENBLAS_CORETYPE=SkylakeX, 2 threads,
+# The peers' settings (OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs, 2 threads,
 # OMP_WAIT_POLICY=PASSIVE) are set by bench.py for the peer processes only.
+# Exit status 3: a peer ran reference BLAS, so no ratio was printed (bench.py
+# says why and how to fix it).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
