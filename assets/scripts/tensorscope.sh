@@ -22,16 +22,7 @@ test_packages=(libgtest-dev python3 python3-numpy python3-torch python3-sklearn
   dataset-fashion-mnist xvfb xauth xdotool x11-apps)
 
 install_missing() {
-  local missing=()
-  for package in "$@"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  echo "Installing: ${missing[*]}"
-  local sudo=""
-  [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  "$root/assets/scripts/install-missing.sh" "$@"
 }
 
 build() {

@@ -41,10 +41,16 @@ Workloads:
       channels, batch 64) and a dense layer's, in ms and GB/s of declared
       minimum traffic (GPU timestamps; median [min-max] over rounds).
 
-Each peer runs twice: in its strongest configuration (OPENBLAS_CORETYPE=SkylakeX,
-set only in the peer's own environment: OpenBLAS 0.3.21 does not recognise this
-CPU and otherwise falls back to its generic kernels) and in the default
-configuration, reported beside it. See /work/shared/notes/lavapipe-and-peers.md.
+Each peer runs twice: in its strongest configuration (OPENBLAS_CORETYPE=SkylakeX
+on a CPU with AVX-512, Haswell on one with only AVX2; set only in the peer's own
+environment: OpenBLAS 0.3.21 does not recognise some of these CPUs and then falls
+back to its generic kernels) and in the default configuration, reported beside it. See /work/shared/notes/lavapipe-and-peers.md.
+
+Each peer process reports which BLAS its GEMM calls really reach (the library numpy's cblas_sgemm
+and torch's sgemm_ bind to, described by python3-threadpoolctl: OpenBLAS version, core, threads),
+shown in the header. A peer on Debian's reference BLAS (what python3-numpy and python3-torch get
+without libopenblas0-pthread, ~50x slower) gets no ratio: the run says why and how to fix it,
+appends nothing and exits with status 3. run.sh installs OpenBLAS and threadpoolctl first.
 
 Every contender is a long-lived server process (tensorscope bench --serve, and
 this script with --peer numpy|torch), so that imports, device start-up and
@@ -100,26 +106,65 @@ BIAS_ACT_SHAPES = ((57600, 32), (43264, 32), (10816, 64), (32, 128))
 # --------------------------------------------------------------------------
 # Peer servers (run in their own process and environment).
 
-def openblas_info():
-    """The OpenBLAS loaded into this process: config string, core type, threads."""
+def mapped_files():
+    """(start, end, real path) of every file mapped into this process."""
+    regions = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5].startswith("/"):
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                regions.append((start, end, os.path.realpath(fields[5])))
+    return regions
+
+
+def bound_library(caller, symbol):
+    """The file whose `symbol` the library `caller` calls: the dynamic linker binds a library's
+    undefined symbol to the first definition in the global scope, else in the library's own
+    dependencies, which is what dlsym on those two handles finds. None if neither defines it."""
     import ctypes
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
-    except OSError:
-        paths = []
-    for path in paths:
+    for scope in (ctypes.CDLL(None), ctypes.CDLL(caller)):
         try:
-            lib = ctypes.CDLL(path)
-            lib.openblas_get_config.restype = ctypes.c_char_p
-            lib.openblas_get_corename.restype = ctypes.c_char_p
-            return {"openblas_config": lib.openblas_get_config().decode(),
-                    "openblas_core": lib.openblas_get_corename().decode(),
-                    "openblas_threads": int(lib.openblas_get_num_threads()),
-                    "openblas_path": path}
-        except (OSError, AttributeError):
+            address = ctypes.cast(getattr(scope, symbol), ctypes.c_void_p).value
+        except AttributeError:
             continue
-    return {"openblas_config": "not loaded", "openblas_core": "?", "openblas_threads": 0}
+        return next((path for start, end, path in mapped_files() if start <= address < end), None)
+    return None
+
+
+def blas_info(caller, symbol):
+    """Which BLAS this process's peer really calls: the library that `caller` (numpy's or torch's
+    native module) binds its GEMM `symbol` to, described by threadpoolctl where it knows it
+    (OpenBLAS, MKL and BLIS report their version, core and threads). Debian's reference BLAS,
+    which threadpoolctl does not know, is told by its directory. Both may be loaded at once (the
+    libblas.so.3 and liblapack.so.3 alternatives chosen apart), so what is loaded does not say
+    what is called. Call it after the first BLAS call."""
+    try:
+        import threadpoolctl
+        pools = threadpoolctl.threadpool_info()
+    except ImportError:
+        pools = None
+    bound = bound_library(caller, symbol)
+    info = {"blas_call": "%s from %s" % (symbol, os.path.basename(caller)), "blas_path": bound or "not found",
+            "openmp": [{"library": p["prefix"], "num_threads": p["num_threads"]}
+                       for p in pools or () if p["user_api"] == "openmp"]}
+    # Debian keeps each BLAS of the libblas.so.3 alternative in a directory of its own (blas/,
+    # openblas-pthread/, blis-openmp/, ...); its libblas.so.3 may be a thin wrapper over the
+    # library threadpoolctl describes (openblas-pthread/libblas.so.3 over libopenblas.so.0).
+    pool = next((p for p in pools or () if p["user_api"] == "blas" and bound and
+                 os.path.dirname(os.path.realpath(p["filepath"])) == os.path.dirname(bound)), None)
+    if pool:
+        info.update(blas_kind="optimised", blas_api=pool["internal_api"], blas_version=pool.get("version") or "?",
+                    blas_core=pool.get("architecture") or "?", blas_threads=pool["num_threads"],
+                    blas_threading=pool.get("threading_layer") or "?")
+    elif bound and os.path.basename(os.path.dirname(bound)) == "blas":
+        # Debian's reference BLAS (libblas3) lives in /usr/lib/<triplet>/blas/, chosen by the
+        # libblas.so.3 alternative when no optimised BLAS is installed or chosen.
+        info.update(blas_kind="reference", blas_api="reference BLAS (netlib)")
+    else:
+        info.update(blas_kind="unknown", blas_api="not identified" + (
+            "" if pools is not None else " (python3-threadpoolctl is not installed)"))
+    return info
 
 
 class NumpyPeer:
@@ -131,7 +176,8 @@ class NumpyPeer:
         a @ a  # loads the BLAS library
 
     def info(self, _request):
-        return dict(openblas_info(), numpy=self.np.__version__,
+        from numpy.core import _multiarray_umath
+        return dict(blas_info(_multiarray_umath.__file__, "cblas_sgemm"), numpy=self.np.__version__,
                     OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"))
 
     def matmul(self, request):
@@ -174,7 +220,8 @@ class TorchPeer:
         torch = self.torch
         x = torch.ones(64, 64)
         x @ x  # loads the BLAS library
-        return dict(openblas_info(), torch=torch.__version__, threads=torch.get_num_threads(),
+        libtorch = next(path for _, _, path in mapped_files() if os.path.basename(path).startswith("libtorch_cpu"))
+        return dict(blas_info(libtorch, "sgemm_"), torch=torch.__version__, threads=torch.get_num_threads(),
                     mkldnn=bool(torch.backends.mkldnn.is_available()),
                     OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
                     OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "(unset)"))
@@ -412,6 +459,76 @@ def time_ratio(ours, peer):
     return ratio(peer, ours)
 
 
+BLAS_NAMES = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}
+REFERENCE_BLAS_FIX = ("install OpenBLAS: `sudo apt-get install libopenblas0-pthread` (tests/bench/run.sh does "
+                      "it); if it is installed but not chosen: `sudo update-alternatives --auto "
+                      "libblas.so.3-x86_64-linux-gnu`")
+
+
+def describe_blas(info):
+    """One peer process's BLAS, as blas_info() found it."""
+    openmp = "".join("; OpenMP: %s, %d threads" % (p["library"], p["num_threads"]) for p in info["openmp"])
+    if info["blas_kind"] != "optimised":
+        return "%s: %s (%s)%s" % (info["blas_call"], info["blas_api"], info["blas_path"], openmp)
+    return "%s: %s %s (%s), core %s, %d threads, %s%s" % (
+        info["blas_call"], BLAS_NAMES.get(info["blas_api"], info["blas_api"]), info["blas_version"],
+        info["blas_threading"], info["blas_core"], info["blas_threads"], info["blas_path"], openmp)
+
+
+class PeerColumns:
+    """Cells and ratios against one peer process, refused where it runs reference BLAS: Debian's
+    python3-numpy and python3-torch link the generic libblas.so.3, which without libopenblas0-pthread
+    is the unoptimised reference implementation (about 50x slower at SGEMM), so a ratio against it
+    would say nothing about Tensorscope."""
+
+    def __init__(self, info):
+        self.reference = info["blas_kind"] == "reference"
+
+    def cell(self, values, digits=1):
+        return cell(values, digits) + (" (reference BLAS)" if self.reference and values else "")
+
+    def ratio(self, ours, peer):
+        return "refused: peer on reference BLAS" if self.reference else ratio(ours, peer)
+
+    def time_ratio(self, ours, peer):
+        return "refused: peer on reference BLAS" if self.reference else time_ratio(ours, peer)
+
+
+PEER_SERVERS = ("numpy_skx", "numpy_default", "torch_skx", "torch_default")
+
+
+def strongest_coretype():
+    """The OpenBLAS core for the strongest peer: SkylakeX's AVX-512 kernels need AVX-512 (forced on a
+    CPU without it they die of an illegal instruction), Haswell's need AVX2 and FMA."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((line for line in f if line.startswith("flags")), "").split())
+    except OSError:
+        flags = set()
+    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "SkylakeX"
+    return "Haswell" if {"avx2", "fma"} <= flags else "Prescott"
+
+
+STRONGEST_CORE = strongest_coretype()
+
+
+def peer_label(name):
+    """numpy_skx -> 'numpy (SkylakeX)' ("skx": the strongest core type this CPU runs)."""
+    kind, config = name.split("_")
+    return "%s (%s)" % (kind, STRONGEST_CORE if config == "skx" else "default")
+
+
+def reference_blas_warning(info, reference_peers):
+    return ("bench: REFUSED: %s run%s Debian's reference BLAS (%s), not an optimised one: reference SGEMM is "
+            "about 50x slower than OpenBLAS's, so no ratio against %s is printed and nothing is appended to the "
+            "results file. To fix, %s." % (
+                ", ".join(peer_label(name) for name in reference_peers),
+                "s" if len(reference_peers) == 1 else "",
+                info[reference_peers[0]]["blas_path"], "it" if len(reference_peers) == 1 else "them",
+                REFERENCE_BLAS_FIX))
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peer", choices=("numpy", "torch"), help=argparse.SUPPRESS)
@@ -453,11 +570,14 @@ def main(argv):
     try:
         servers["ours"] = Server("tensorscope", [binary, "bench", "--serve"], dict(os.environ))
         for kind in ("numpy", "torch"):
-            for config, coretype in (("skx", "SkylakeX"), ("default", None)):
+            for config, coretype in (("skx", STRONGEST_CORE), ("default", None)):
                 servers["%s_%s" % (kind, config)] = Server(
                     "%s peer (%s)" % (kind, coretype or "default"), [PYTHON, os.path.abspath(__file__), "--peer", kind],
                     peer_env(coretype, kind == "torch"))
         info = {name: server.ask({"op": "info"}) for name, server in servers.items()}
+        reference_peers = [name for name in PEER_SERVERS if info[name]["blas_kind"] == "reference"]
+        if reference_peers:
+            sys.stderr.write(reference_blas_warning(info, reference_peers) + "\n")
 
         # Workloads: (key, [(contender, request)]) with ours and the peers alternating.
         workloads = []
@@ -544,6 +664,7 @@ def main(argv):
                              "still the network TorchPeer.cnn builds?\n" % sorted(counts))
             return 1
 
+    numpy_skx, numpy_default, torch_skx, torch_default = (PeerColumns(info[name]) for name in PEER_SERVERS)
     rows = []
     for n in sizes:
         key = "sgemm%d" % n
@@ -556,7 +677,8 @@ def main(argv):
             for clock, clock_label in (("gpu_s", "GPU timestamps"), ("wall_s", "wall")):
                 ours = sgemm_rates(key, variant, clock)
                 rows.append(("SGEMM %d^3, %s (%s)" % (n, label, clock_label), "GFLOP/s", cell(ours, 2),
-                             cell(peer_skx), ratio(ours, peer_skx), cell(peer_default), ratio(ours, peer_default)))
+                             numpy_skx.cell(peer_skx), numpy_skx.ratio(ours, peer_skx),
+                             numpy_default.cell(peer_default), numpy_default.ratio(ours, peer_default)))
     boundary_notes = []
     if with_boundary:
         def refresh_ms(contender):
@@ -578,9 +700,10 @@ def main(argv):
                 verdict, ours_cell = "-", "n/a: %s" % (error or "no answer").replace("|", "/")
             rows.append(("%s, %s (target <= %g ms: %s)" % (where, label, BOUNDARY_TARGET_MS, verdict),
                          "ms per refresh", ours_cell,
-                         cell(peer_skx, 2) if peer_skx else "n/a: %s" % skx_error, time_ratio(ours, peer_skx),
-                         cell(peer_default, 2) if peer_default else "n/a: %s" % default_error,
-                         time_ratio(ours, peer_default)))
+                         torch_skx.cell(peer_skx, 2) if peer_skx else "n/a: %s" % skx_error,
+                         torch_skx.time_ratio(ours, peer_skx),
+                         torch_default.cell(peer_default, 2) if peer_default else "n/a: %s" % default_error,
+                         torch_default.time_ratio(ours, peer_default)))
             answers = [a for a in results.get(("boundary", contender), []) if "error" not in a]
             if answers:
                 gpu = median([median(a["gpu_ms"]) for a in answers])
@@ -616,8 +739,9 @@ def main(argv):
         ours_gpu, ours_wall = sgemm_rates(key, "ours_auto", "gpu_s"), sgemm_rates(key, "ours_auto", "wall_s")
         skx, default = sgemm_rates(key, "peer_skx", "wall_s"), sgemm_rates(key, "peer_default", "wall_s")
         gemm_rows.append(("%s: %d x %d x %d" % (label, m, n, k), answers[0]["kernel"], cell(ours_gpu, 2),
-                          cell(ours_wall, 2), cell(skx), ratio(ours_gpu, skx), ratio(ours_wall, skx), cell(default),
-                          ratio(ours_gpu, default)))
+                          cell(ours_wall, 2), numpy_skx.cell(skx), numpy_skx.ratio(ours_gpu, skx),
+                          numpy_skx.ratio(ours_wall, skx), numpy_default.cell(default),
+                          numpy_default.ratio(ours_gpu, default)))
         worst = max(a["max_error"] for a in answers)
         if worst >= gemm_worst_error[0]:
             gemm_worst_error = (worst, label)
@@ -627,13 +751,15 @@ def main(argv):
         key = "mlp%d" % batch
         for what, label in (("train", "training (Adam)"), ("eval", "inference")):
             ours, skx, default = (mlp_rates(key, c, what) for c in ("ours", "peer_skx", "peer_default"))
-            rows.append(("MLP 784-128-10, batch %d, %s" % (batch, label), "samples/s", cell(ours, 0), cell(skx, 0),
-                         ratio(ours, skx), cell(default, 0), ratio(ours, default)))
+            rows.append(("MLP 784-128-10, batch %d, %s" % (batch, label), "samples/s", cell(ours, 0),
+                         torch_skx.cell(skx, 0), torch_skx.ratio(ours, skx), torch_default.cell(default, 0),
+                         torch_default.ratio(ours, default)))
     if with_cnn:
         for what, label in (("train", "training (Adam)"), ("eval", "inference")):
             ours, skx, default = (mlp_rates(cnn_key, c, what) for c in ("ours", "peer_skx", "peer_default"))
             rows.append(("%s, batch %d, %s" % (CNN_DESCRIPTION, CNN_BATCH, label), "samples/s", cell(ours, 0),
-                         cell(skx, 0), ratio(ours, skx), cell(default, 0), ratio(ours, default)))
+                         torch_skx.cell(skx, 0), torch_skx.ratio(ours, skx), torch_default.cell(default, 0),
+                         torch_default.ratio(ours, default)))
     kernel_rows = []
     for rows_, cols in BIAS_ACT_SHAPES:
         for direction in ("forward", "backward"):
@@ -654,23 +780,24 @@ def main(argv):
     lines.append("")
     lines.append("- Vulkan device: %s, driver %s (%s)" % (ours_info["device"], ours_info["driver"],
                                                          ours_info["device_type"]))
-    lines.append("- Peers: numpy %s and PyTorch %s on %s; %s" % (
-        info["numpy_skx"]["numpy"], info["torch_skx"]["torch"],
-        info["numpy_skx"]["openblas_config"].replace(" SkylakeX", ""), platform.platform()))
-    lines.append("- Peer configurations: SkylakeX = OPENBLAS_CORETYPE=SkylakeX (OpenBLAS core in use: numpy %s, "
-                 "torch %s); default = unset (core in use: numpy %s, torch %s). numpy: OPENBLAS_NUM_THREADS=2 "
-                 "(threads: %d); torch: set_num_threads(2), OMP_WAIT_POLICY=PASSIVE (threads: %d, oneDNN %s)." % (
-                     info["numpy_skx"]["openblas_core"], info["torch_skx"]["openblas_core"],
-                     info["numpy_default"]["openblas_core"], info["torch_default"]["openblas_core"],
-                     info["numpy_skx"]["openblas_threads"], info["torch_skx"]["threads"],
-                     "available" if info["torch_skx"]["mkldnn"] else "absent"))
+    lines.append("- Peers: numpy %s and PyTorch %s (torch: set_num_threads(2), OMP_WAIT_POLICY=PASSIVE, threads: %d, "
+                 "oneDNN %s; numpy: OPENBLAS_NUM_THREADS=2); %s" % (
+                     info["numpy_skx"]["numpy"], info["torch_skx"]["torch"], info["torch_skx"]["threads"],
+                     "available" if info["torch_skx"]["mkldnn"] else "absent", platform.platform()))
+    lines.append("- The BLAS each peer's GEMM really calls (the library that numpy's cblas_sgemm and torch's sgemm_ "
+                 "bind to in the peer process, described by python3-threadpoolctl); %s = OPENBLAS_CORETYPE=%s, "
+                 "default = unset:" % (STRONGEST_CORE, STRONGEST_CORE))
+    for name in PEER_SERVERS:
+        lines.append("  - %s: %s" % (peer_label(name), describe_blas(info[name])))
+    if reference_peers:
+        lines.append("- " + reference_blas_warning(info, reference_peers)[len("bench: "):])
     lines.append("- %d interleaved rounds%s; median [min-max] over rounds; ratio = ours / peer for rates (GFLOP/s, "
                  "samples/s) and peer / ours for times (ms), so > 1 always means ours faster. "
                  "Run took %.0f s; load average %.1f at start, %.1f at end." % (
                      runs, (" (--quick)" if args.quick else "") + (" (--only %s)" % args.only if args.only != "all" else ""),
                      elapsed, load_start[0], load_end[0]))
     lines.append("")
-    header = ("workload", "unit", "Tensorscope (Vulkan)", "peer, SkylakeX", "ratio (> 1: ours faster)",
+    header = ("workload", "unit", "Tensorscope (Vulkan)", "peer, " + STRONGEST_CORE, "ratio (> 1: ours faster)",
               "peer, default", "ratio, default")
     if rows:
         lines.append("| " + " | ".join(header) + " |")
@@ -683,7 +810,7 @@ def main(argv):
                      "submission, each request repeated for >= %d ms; wall includes the submission's overhead; "
                      "peer: numpy float32 matmul, transposed operands as views):" % (GEMM_MIN_TIME_S * 1e3))
         lines.append("")
-        header = ("GEMM", "ours: kernel", "ours, GPU", "ours, wall", "numpy, SkylakeX", "ours/peer (GPU)",
+        header = ("GEMM", "ours: kernel", "ours, GPU", "ours, wall", "numpy, " + STRONGEST_CORE, "ours/peer (GPU)",
                   "ours/peer (wall)", "numpy, default", "ours/peer default (GPU)")
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join("---" for _ in header) + "|")
@@ -745,7 +872,9 @@ def main(argv):
     lines.append("")
     text = "\n".join(lines)
     print(text)
-    if not args.no_append:
+    if reference_peers and not args.no_append:
+        sys.stderr.write("bench: not appended to %s: a peer ran reference BLAS (above).\n" % args.results)
+    elif not args.no_append:
         new_file = not os.path.exists(args.results)
         ends_with_blank_line = True
         if not new_file:
@@ -761,6 +890,9 @@ def main(argv):
                         "is measured and how). Newest last.\n\n")
             f.write(text + "\n")
         sys.stderr.write("bench: appended to %s\n" % args.results)
+    if reference_peers:
+        sys.stderr.write(reference_blas_warning(info, reference_peers) + "\n")
+        return 3
     return 0
 
 

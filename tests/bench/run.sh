@@ -19,8 +19,11 @@
 #
 # BUILD_DIR defaults to build/ in the source tree; it must hold a built
 # `tensorscope` (cmake --build BUILD_DIR). $TENSORSCOPE_BIN overrides the
-# executable. The peers' settings (OPENBLAS_CORETYPE=SkylakeX, 2 threads,
+# executable. Installs what the peers need (apt-get, as tensorscope.sh does).
+# The peers' settings (OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs, 2 threads,
 # OMP_WAIT_POLICY=PASSIVE) are set by bench.py for the peer processes only.
+# Exit status 3: a peer ran reference BLAS, so no ratio was printed (bench.py
+# says why and how to fix it).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -38,8 +41,14 @@ if ! echo '{"op": "quit"}' | "$binary" bench --serve >/dev/null; then
   echo "run.sh: '$binary bench --serve' failed (above); is app/bench.cpp wired into app/commands.cpp?" >&2
   exit 2
 fi
-if ! /usr/bin/python3 -c 'import numpy, torch' 2>/dev/null; then
-  echo "run.sh: /usr/bin/python3 cannot import numpy and torch; install python3-numpy and python3-torch." >&2
+# The peers, the optimised BLAS they must run on (Debian's numpy and torch link
+# the generic libblas.so.3, which without libopenblas0-pthread is the reference
+# BLAS, ~50x slower) and threadpoolctl, with which bench.py checks what each
+# peer process really loaded; it refuses a ratio against reference BLAS.
+"$root/assets/scripts/install-missing.sh" python3 python3-numpy python3-torch python3-threadpoolctl \
+  libopenblas0-pthread
+if ! /usr/bin/python3 -c 'import numpy, torch, threadpoolctl' 2>/dev/null; then
+  echo "run.sh: /usr/bin/python3 cannot import numpy, torch and threadpoolctl although their packages are installed." >&2
   exit 2
 fi
 exec /usr/bin/python3 "$here/bench.py" --binary "$binary" "$@"

@@ -5,12 +5,19 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 namespace ts::testing {
 
+std::string TensorscopeBinary() {
+  const char* moved = std::getenv("TENSORSCOPE_TEST_BINARY");
+  return moved && *moved ? moved : TENSORSCOPE_BINARY;
+}
+
 CommandResult RunTensorscope(const std::string& arguments, const std::string& environment) {
-  std::string command = environment + (environment.empty() ? "" : " ") + TENSORSCOPE_BINARY + " " + arguments + " 2>&1";
+  std::string command =
+      environment + (environment.empty() ? "" : " ") + "'" + TensorscopeBinary() + "' " + arguments + " 2>&1";
   CommandResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return result;

@@ -10,6 +10,11 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
+// The tensorscope executable the tests run: $TENSORSCOPE_TEST_BINARY where the
+// tests were moved away from their build tree (tests/gpu/check.sh sets it),
+// else the one built beside them.
+std::string TensorscopeBinary();
+
 // Runs `tensorscope <arguments>` through the shell, with `environment`
 // (e.g. "TENSORSCOPE_DATA_DIR=/tmp/x") prefixed.
 CommandResult RunTensorscope(const std::string& arguments, const std::string& environment = "");
