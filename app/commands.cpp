@@ -1,8 +1,12 @@
 #include "app/commands.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -12,6 +16,7 @@
 #include "app/progress.h"
 #include "app/resume_check.h"
 #include "compute/common/error.h"
+#include "compute/common/json_read.h"
 #include "compute/data/registry.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/loss_watch.h"
@@ -194,9 +199,27 @@ struct Profile {
   }
 };
 
+// Refuses a --save destination that could not be written, before training
+// rather than after the first epoch: a missing or read-only folder, or a
+// model or config JSON cannot hold.
+void CheckCheckpointDestination(const std::string& path, const nn::ModelDesc& model, const nn::TrainConfig& config) {
+  DumpJson(nn::ModelToJson(model), "--save " + path);
+  DumpJson(nn::TrainConfigToJson(config), "--save " + path);
+  std::error_code error;
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path().empty()
+                                           ? std::filesystem::path(".")
+                                           : std::filesystem::path(path).parent_path();
+  if (!std::filesystem::is_directory(folder, error))
+    throw Error("--save " + path + ": the folder " + folder.string() + " does not exist; create it first.");
+  if (access(folder.c_str(), W_OK) != 0)
+    throw Error("--save " + path + ": cannot write into the folder " + folder.string() + " (permission denied).");
+  if (std::filesystem::is_directory(path, error)) throw Error("--save " + path + ": is a folder; name a file.");
+}
+
 int RunTrain(const std::string& model_name, const Arguments& args) {
   nn::ModelDesc model = nn::LoadModelOrPreset(model_name);
   nn::TrainConfig config = ConfigFromArguments(model, model_name, args);
+  if (auto path = args.String("save")) CheckCheckpointDestination(*path, model, config);
   std::optional<nn::Checkpoint> resume;
   if (auto path = args.String("resume")) resume = nn::LoadCheckpoint(*path);
 
@@ -212,7 +235,11 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   if (args.Has("profile")) trainer.set_timing_interval(0);  // the per-kernel table averages every step
   if (resume) {
     nn::RestoreCheckpoint(trainer, *resume, *args.String("resume"));
-    std::printf("Resumed from %s at epoch %u.\n", args.String("resume")->c_str(), trainer.position().epoch + 1);
+    if (trainer.finished())
+      std::printf("Resumed from %s: all %u epochs are done (pass --epochs with more to train further).\n",
+                  args.String("resume")->c_str(), config.epochs);
+    else
+      std::printf("Resumed from %s at epoch %u.\n", args.String("resume")->c_str(), trainer.position().epoch + 1);
     const nn::TrainConfig trained = nn::ParseTrainConfig(resume->config, *args.String("resume") + ": training config");
     for (const std::string& difference : ResumeDifferences(config, trained))
       std::fprintf(stderr, "Warning: %s\n", difference.c_str());
@@ -327,6 +354,11 @@ int RunCommandLine(int argc, char** argv) {
   } catch (const Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "tensorscope: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "tensorscope: out of memory: the host could not allocate what this command needs "
+                         "(a smaller dataset, model or batch may fit).\n");
     return 1;
   }
 }

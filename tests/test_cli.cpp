@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -207,6 +209,79 @@ TEST(Cli, TruncatedAndForeignCheckpoints) {
   r = RunTensorscope("train spiral-mlp --epochs 1 --resume " + checkpoint);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.output, "this checkpoint is for another model");
+}
+
+TEST(Cli, HostileFilesAndOptionsGetSentences) {
+  // Each used to crash, print a raw library message, or run out of memory.
+  testing::CommandResult r = RunTensorscope("train /dev/zero");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "/dev/zero: expected a model file, found a character device");
+  r = RunTensorscope("eval /dev/zero");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "/dev/zero: expected a Tensorscope checkpoint, found a character device");
+  const std::string deep = std::string(60000, '[') + std::string(60000, ']');
+  std::string path = WriteTempFile("deep.json", R"({"layers": )" + deep + "}");
+  r = RunTensorscope("train " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, path + ": nested deeper than 64 levels at byte 75 (line 1, column 75)");
+  path = WriteTempFile("overflow.json", R"({"layers": [{"type": "input", "shape": [2]}, {"type": "dense", "units": 1e99999},
+    {"type": "softmax"}]})");
+  r = RunTensorscope("train " + path + " --data spiral");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, path + ": layers[1].units: number out of range");
+  path = WriteTempFile("kind.json", R"({"layers": [{"type": "input", "shape": [2]}, {"type": "dense", "units": 3},
+    {"type": "softmax"}], "training": {"schedule": {"kind": 7}}})");
+  r = RunTensorscope("train " + path + " --data spiral");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, path + ": training.schedule.kind: expected constant, step or cosine, found number 7");
+  r = RunTensorscope("train spiral-mlp --steps-per-submit 1000000");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "steps per submit must be from 1 to 256, found 1000000");
+}
+
+TEST(Cli, EveryCheckpointReaderRefusesTheSameBadHeader) {
+  std::string model = WriteTempFile("header_model.json", kTinyModel);
+  std::string checkpoint = ::testing::TempDir() + "/header.ckpt";
+  testing::CommandResult r = RunTensorscope("train " + model + " --epochs 1 --save " + checkpoint);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string bytes;
+  {
+    std::ifstream in(checkpoint, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const uint32_t epoch = 0xffffffff;  // used to print "Resumed ... at epoch 0" and exit 0
+  std::memcpy(bytes.data() + 44, &epoch, 4);
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+  const std::string bad = WriteTempFile("bad_epoch.ckpt", bytes);
+  for (const std::string& command : {"train " + model + " --resume " + bad, "eval " + bad}) {
+    r = RunTensorscope(command);
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_CONTAINS(r.output, bad + ": bytes 44-47 (epochs completed; the embedded config trains 1): found 4294967295");
+  }
+}
+
+TEST(Cli, ADataPathThatIsNotUtf8SurvivesTheCheckpoint) {
+  const std::string folder = ::testing::TempDir() + "/latin1";
+  std::filesystem::create_directories(folder);
+  const std::string data = folder + "/caf\xe9.csv";  // a Latin-1 file name
+  {
+    std::ofstream out(data);
+    for (int i = 0; i < 60; ++i) out << (i % 7) << "," << (i % 5) << "," << (i % 2) << "\n";
+  }
+  std::string model = WriteTempFile("latin1_model.json", R"({"layers": [{"type": "input", "shape": [2]},
+    {"type": "dense", "units": 2}, {"type": "softmax"}], "training": {"batch_size": 4, "epochs": 1}})");
+  const std::string checkpoint = folder + "/run.ckpt";
+  testing::CommandResult r = RunTensorscope("train " + model + " --data '" + data + "' --save " + checkpoint);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = RunTensorscope("eval " + checkpoint);  // finds the data by the path the checkpoint stored
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "accuracy");
+  r = RunTensorscope("train " + model + " --data spiral --save " + folder + "/no/such/folder/x.ckpt");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "the folder " + folder + "/no/such/folder does not exist");
+  EXPECT_EQ(r.output.find("epoch 1/1"), std::string::npos) << "refused before training: " << r.output;
 }
 
 TEST(Cli, DivergenceStopsWithTheStepAndAdvice) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "compute/common/error.h"
+#include "compute/data/content_reader.h"
 #include "compute/data/csv.h"
 #include "compute/data/dataset.h"
 #include "compute/data/idx.h"
@@ -331,7 +332,7 @@ TEST_F(CsvFileTest, BadFilesNameTheFileAndLine) {
   EXPECT_TRUE(ThrowsErrorWith([&] { LoadCsv(blank); }, {"blank.csv", "is empty"}));
 
   EXPECT_TRUE(ThrowsErrorWith([&] { LoadCsv(PathOf("missing.csv")); },
-                              {"missing.csv", "cannot open", "No such file"}));
+                              {"missing.csv", "cannot open the file (it does not exist)"}));
 
   const std::string header_only = WriteText("header.csv", "a,b,label\n");
   EXPECT_TRUE(ThrowsErrorWith([&] { LoadCsv(header_only); }, {"header.csv", "expected data rows", "found none"}));
@@ -359,6 +360,32 @@ TEST_F(CsvFileTest, BadLabelsGiveErrors) {
   options.label_column = 7;
   const std::string good = WriteText("good.csv", "1,2,0\n");
   EXPECT_TRUE(ThrowsErrorWith([&] { LoadCsv(good, options); }, {"good.csv", "label_column 7", "3 columns"}));
+}
+
+TEST_F(CsvFileTest, DecompressedSizeIsBoundedAndSpecialFilesRefused) {
+  // A gzip file that unpacks far beyond its limit stops one byte past it.
+  const std::string zeros = WriteGzip("zeros.gz", std::vector<uint8_t>(8 << 20, '0'));
+  EXPECT_TRUE(ThrowsErrorWith([&] { ReadContent(zeros, 1 << 20, "a test file"); },
+                              {"zeros.gz: decompresses to more than 1 MiB; a test file may hold at most 1 MiB"}));
+  EXPECT_EQ(ReadContent(zeros, 8 << 20, "a test file").size(), size_t{8} << 20);
+  const std::string plain = WriteText("plain.csv", std::string(2000, '1'));
+  EXPECT_TRUE(ThrowsErrorWith([&] { ReadContent(plain, 1000, "a test file"); },
+                              {"plain.csv: the file is 2000 bytes; a test file may be at most 1000 bytes"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCsv("/dev/zero"); }, {"/dev/zero: expected a CSV file, found a character device"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadCsv(dir_.string()); }, {": expected a CSV file, found a folder"}));
+}
+
+TEST_F(CsvFileTest, RowsAreReadWithoutSplittingTheWholeFileFirst) {
+  // The same rows as before the cursor: header detection still sees two lines.
+  std::string text = "4,2,a,b\n";
+  for (int i = 0; i < 4; ++i) text += std::to_string(i) + "," + std::to_string(i + 1) + "," + std::to_string(i % 2) + "\n";
+  CsvOptions options;
+  options.standardize = false;
+  const Dataset dataset = LoadCsv(WriteText("sk.csv", text), options);
+  EXPECT_EQ(dataset.class_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(dataset.labels, (std::vector<uint32_t>{0, 1, 0, 1}));
+  const Dataset single = LoadCsv(WriteText("single.csv", "\n1,2,1\n\n"), options);
+  EXPECT_EQ(single.features_f32, (std::vector<float>{1, 2}));
 }
 
 TEST_F(CsvFileTest, SklearnHeaderCountIsChecked) {
@@ -481,6 +508,35 @@ TEST_F(IdxTest, BrokenGzipIsReported) {
   const std::string trailing_path = WriteBytes("trailing.gz", trailing);
   EXPECT_TRUE(ThrowsErrorWith([&] { LoadIdx(trailing_path, labels); },
                               {"trailing.gz: byte offset " + std::to_string(compressed.size()), "found 4 more bytes"}));
+}
+
+TEST_F(IdxTest, GzipIsReadAsFarAsTheHeaderSays) {
+  // A header of zeros ahead of 16 MiB of zeros: refused after 4 decompressed bytes.
+  const std::string zeros = WriteGzip("zeros.gz", std::vector<uint8_t>(16 << 20, 0));
+  const std::string labels = WriteBytes("labels", IdxLabels({1, 2}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadIdx(zeros, labels); }, {"zeros.gz: byte offset 0 (decompressed)", "found 0x00000000"}));
+  ContentReader reader(zeros, "a test file");
+  uint8_t head[16];
+  EXPECT_EQ(reader.Read(head, sizeof head), sizeof head);
+  EXPECT_EQ(reader.produced(), sizeof head);  // nothing more was unpacked
+
+  // A right header followed by more than it describes: refused after one byte too many.
+  std::vector<uint8_t> long_images = IdxImages(2, 2, 2, 2);
+  long_images.resize(long_images.size() + (16 << 20), 0);
+  const std::string long_path = WriteGzip("long.gz", long_images);
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadIdx(long_path, labels); },
+                              {"long.gz: longer than its header says: expected 24 bytes", "found more decompressed"}));
+
+  // A header promising more than the compressed file could ever unpack to.
+  const std::string promise = WriteGzip("promise.gz", IdxImages(60000, 1000, 1000, 0));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadIdx(promise, labels); },
+                              {"promise.gz: truncated: expected 60000000016 bytes", "gzip bytes unpack to at most"}));
+  // ... and one that the file could hold but does not.
+  const std::string short_path = WriteGzip("short.gz", IdxImages(5, 4, 4, 3));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadIdx(short_path, labels); },
+                              {"short.gz: truncated: expected 96 bytes", "found 64 decompressed bytes"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadIdx("/dev/zero", labels); },
+                              {"/dev/zero: expected an IDX images file, found a character device"}));
 }
 
 // ---------------------------------------------------------------- Registry

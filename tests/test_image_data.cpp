@@ -3,11 +3,14 @@
 // synthetic "shapes" set. CPU only: files are written to a temp directory.
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>  // implemented in libstb, which the UI library links
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -163,6 +166,12 @@ Image GrayImage(uint32_t width, uint32_t height, std::vector<uint8_t> pixels) {
   return Image{width, height, 1, std::move(pixels)};
 }
 
+std::vector<uint8_t> PatternPixelsFor(size_t count) {
+  std::vector<uint8_t> pixels(count);
+  for (size_t i = 0; i < count; ++i) pixels[i] = static_cast<uint8_t>((i * 37 + i / 7 * 11) % 256);
+  return pixels;
+}
+
 TEST(ResizeTest, AreaAverageWhenShrinking) {
   // 4x4 -> 2x2: each output is the mean of a 2x2 block.
   const Image image = GrayImage(4, 4, {0, 10, 100, 110,  //
@@ -194,6 +203,69 @@ TEST(ResizeTest, EachAxisChoosesItsFilterAndChannelsStaySeparate) {
   EXPECT_EQ(resized.channels, 3u);
   // Red: 0 -> 100 bilinear; green: rows averaged to 150 | 0, then bilinear; blue constant.
   EXPECT_EQ(resized.pixels, (std::vector<uint8_t>{0, 150, 8, 25, 113, 8, 75, 38, 8, 100, 0, 8}));
+}
+
+// The resize as two whole passes (rows, then columns): what ResizeImage
+// computed before it kept only two intermediate rows.
+std::vector<uint8_t> TwoPassResize(const Image& image, uint32_t width, uint32_t height) {
+  auto taps = [](uint32_t in, uint32_t out, uint32_t i) {  // (source, weight) pairs of output i
+    std::vector<std::pair<uint32_t, double>> list;
+    const double step = static_cast<double>(in) / out;
+    if (out < in) {
+      const double start = i * step, end = (i + 1) * step;
+      for (uint32_t j = static_cast<uint32_t>(start); j < std::min(in, static_cast<uint32_t>(std::ceil(end))); ++j)
+        list.emplace_back(j, (std::min(end, j + 1.0) - std::max(start, static_cast<double>(j))) / step);
+    } else {
+      const double centre = std::clamp((i + 0.5) * step - 0.5, 0.0, static_cast<double>(in - 1));
+      const uint32_t left = static_cast<uint32_t>(centre);
+      list.emplace_back(left, 1.0 - (centre - left));
+      list.emplace_back(std::min(left + 1, in - 1), centre - left);
+    }
+    std::erase_if(list, [](const auto& tap) { return tap.second <= 0.0; });
+    return list;
+  };
+  const uint32_t c = image.channels;
+  std::vector<double> rows(size_t{image.height} * width * c, 0.0);
+  for (uint32_t y = 0; y < image.height; ++y)
+    for (uint32_t x = 0; x < width; ++x)
+      for (auto [source, weight] : taps(image.width, width, x))
+        for (uint32_t k = 0; k < c; ++k)
+          rows[(size_t{y} * width + x) * c + k] += weight * image.pixels[(size_t{y} * image.width + source) * c + k];
+  std::vector<uint8_t> out(size_t{height} * width * c);
+  for (uint32_t y = 0; y < height; ++y)
+    for (uint32_t x = 0; x < width; ++x)
+      for (uint32_t k = 0; k < c; ++k) {
+        double sum = 0;
+        for (auto [source, weight] : taps(image.height, height, y)) sum += weight * rows[(size_t{source} * width + x) * c + k];
+        out[(size_t{y} * width + x) * c + k] = static_cast<uint8_t>(std::lround(std::clamp(sum, 0.0, 255.0)));
+      }
+  return out;
+}
+
+TEST(ResizeTest, KeptRowsGiveTheTwoPassResultExactly) {
+  const uint32_t sizes[][4] = {{7, 13, 3, 5}, {5, 3, 11, 17}, {9, 9, 4, 20}, {16, 2, 3, 9}, {1, 30, 6, 1}, {4, 4, 4, 4}};
+  for (const auto& size : sizes) {
+    for (uint32_t channels : {1u, 3u}) {
+      Image image{size[0], size[1], channels, PatternPixelsFor(size[0] * size[1] * channels)};
+      EXPECT_EQ(ResizeImage(image, size[2], size[3]).pixels, TwoPassResize(image, size[2], size[3]))
+          << size[0] << "x" << size[1] << " -> " << size[2] << "x" << size[3] << ", " << channels << " channels";
+    }
+  }
+}
+
+long PeakResidentKiB() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+TEST(ResizeTest, MemoryDoesNotScaleWithSourceHeightTimesTargetWidth) {
+  // 1 x 4096 to 4096 x 1: whole passes would hold 4096 x 4096 doubles (128 MiB).
+  const Image tall = GrayImage(1, 4096, std::vector<uint8_t>(4096, 100));
+  const long before = PeakResidentKiB();
+  const Image wide = ResizeImage(tall, 4096, 1);
+  EXPECT_LT(PeakResidentKiB() - before, 64 * 1024);
+  EXPECT_EQ(wide.pixels, std::vector<uint8_t>(4096, 100));
 }
 
 TEST(ChannelsTest, GrayAndColourConversions) {
@@ -363,6 +435,99 @@ TEST_F(ImageFolderTest, CorruptEmptyAndTruncatedImagesNameTheFile) {
   EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("truncated")); }, {truncated, "cannot decode the image"}));
 
   EXPECT_TRUE(ThrowsErrorWith([&] { ReadImage(Dir("none.png")); }, {Dir("none.png"), "not found"}));
+}
+
+// A BMP file of `file_size` bytes whose 40-byte info header says width x height.
+std::vector<uint8_t> BmpWithHeader(int32_t width, int32_t height, uint16_t bits, size_t file_size) {
+  std::vector<uint8_t> bytes(std::max<size_t>(file_size, 54), 0);
+  auto put = [&](size_t at, uint32_t value, int count) {
+    for (int i = 0; i < count; ++i) bytes[at + i] = static_cast<uint8_t>(value >> (8 * i));
+  };
+  bytes[0] = 'B';
+  bytes[1] = 'M';
+  put(2, static_cast<uint32_t>(file_size), 4);
+  put(10, 54, 4);
+  put(14, 40, 4);
+  put(18, static_cast<uint32_t>(width), 4);
+  put(22, static_cast<uint32_t>(height), 4);
+  put(26, 1, 2);
+  put(28, bits, 2);
+  bytes.resize(file_size);
+  return bytes;
+}
+
+TEST_F(ImageFolderTest, ImpossibleBmpHeadersAreRefusedBeforeDecoding) {
+  struct Case {
+    int32_t width, height;
+    size_t file_size;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {8000, 40000, 62, "the BMP header says 8000 x 40000 pixels; images may be at most 16384 pixels on a side"},
+      {5, 4194307, 310, "the BMP header says 5 x 4194307 pixels"},
+      {5, -16777213, 62, "the BMP header says 5 x 16777213 pixels"},
+      {5, INT32_MIN, 62, "a BMP of 5 x -2147483648 pixels is impossible"},
+      {-3, 4, 62, "a BMP of -3 x 4 pixels is impossible"},
+      {8000, 4000, 62, "truncated BMP: its header describes 8000 x 4000 pixels of 24 bits, at least 96000054 bytes, "
+                       "but the file has 62"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = WriteBytes("bmp/a/" + std::to_string(c.width) + "_" + std::to_string(c.height) + ".bmp",
+                                        BmpWithHeader(c.width, c.height, 24, c.file_size));
+    EXPECT_TRUE(ThrowsErrorWith([&] { ReadImage(path); }, {path, c.expected}));
+    EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("bmp")); }, {path, c.expected}));
+    fs::remove(path);
+  }
+}
+
+TEST_F(ImageFolderTest, TopDownBmpStillLoads) {
+  // A negative height is a legal top-down BMP: the same pixels, rows stored first to last.
+  const std::vector<uint8_t> pixels = PatternPixels(5, 4, 3, 3);
+  const std::string path = PathOf("topdown/a/x.bmp");
+  ASSERT_NE(stbi_write_bmp(path.c_str(), 4, 3, 3, pixels.data()), 0);
+  std::vector<uint8_t> bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const uint32_t offset = bytes[10] | bytes[11] << 8, row = 12;  // 4 pixels x 3 bytes, already 4-aligned
+  std::vector<uint8_t> flipped = bytes;
+  for (uint32_t y = 0; y < 3; ++y)
+    std::copy_n(bytes.begin() + offset + y * row, row, flipped.begin() + offset + (2 - y) * row);
+  const int32_t negative = -3;
+  std::memcpy(flipped.data() + 22, &negative, 4);
+  WriteBytes("topdown/a/x.bmp", flipped);
+  EXPECT_EQ(ReadImage(path).pixels, pixels);
+}
+
+TEST_F(ImageFolderTest, ImageSizeLimitsAreCheckedFromTheHeader) {
+  const std::string png = WritePng("big/a/x.png", 2, 2, 1, {1, 2, 3, 4});
+  std::vector<uint8_t> bytes;
+  {
+    std::ifstream in(png, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  for (auto [width, height] : {std::pair<uint32_t, uint32_t>{20000, 20000}, {6000, 6000}}) {
+    for (int i = 0; i < 4; ++i) {  // IHDR: big-endian width at byte 16, height at 20
+      bytes[16 + i] = static_cast<uint8_t>(width >> (24 - 8 * i));
+      bytes[20 + i] = static_cast<uint8_t>(height >> (24 - 8 * i));
+    }
+    WriteBytes("big/a/x.png", bytes);
+    EXPECT_TRUE(ThrowsErrorWith([&] { ReadImage(png); },
+                                {png, "the image is " + std::to_string(width) + "x" + std::to_string(height) +
+                                          " pixels; images may be at most 16384 pixels on a side and 33554432"}));
+  }
+  // The target size and the whole dataset are bounded too, before any decoding.
+  for (int i = 0; i < 50; ++i) WritePng("many/a/" + std::to_string(i) + ".png", 2, 2, 1, {1, 2, 3, 4});
+  ImageFolderOptions options;
+  options.width = options.height = 20000;
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("many"), options); },
+                              {"target size 20000x20000 is larger than images may be"}));
+  options.width = 16384;
+  options.height = 2048;
+  options.channels = 3;
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("many"), options); },
+                              {"50 images of 16384x2048 x 3 channels need", "an image folder may load at most 4 GiB"}));
 }
 
 TEST_F(ImageFolderTest, MixedSizesWithoutTargetNameTwoFiles) {

@@ -2,9 +2,14 @@
 // a person sees for every kind of bad model file.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "compute/common/error.h"
+#include "compute/common/json_read.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/model.h"
 #include "compute/nn/presets.h"
@@ -144,6 +149,226 @@ TEST(ModelErrors, MissingFile) {
     EXPECT_CONTAINS(e.what(), "/nonexistent/model.json");
     EXPECT_CONTAINS(e.what(), "does not exist");
   }
+}
+
+// ---- Hostile files: nesting, numbers, sizes, long values, special files.
+
+// `depth` levels of [ around 1.
+std::string Nested(size_t depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); }
+
+TEST(JsonRead, NestingBeyondTheLimitNamesTheByte) {
+  EXPECT_NO_THROW(ParseJson(Nested(kMaxJsonDepth), "ok.json"));
+  std::string message;
+  try {
+    ParseJson(" " + Nested(kMaxJsonDepth + 1), "deep.json");
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_CONTAINS(message, "deep.json: nested deeper than 64 levels at byte 66 (line 1, column 66)");
+  // Brackets inside strings are text, not nesting.
+  EXPECT_NO_THROW(ParseJson("{\"a\": \"" + std::string(1000, '[') + "\\\"\"}", "strings.json"));
+}
+
+TEST(ModelErrors, DeepNestingAnywhereIsRefusedNotACrash) {
+  // 60000 levels used to crash (a recursive dump() while building a message).
+  const std::string deep = Nested(60000);
+  for (const std::string& text :
+       {R"({"layers": )" + deep + "}", R"({"layers": [{"type": "input", "shape": [2]}], "training": {"learning_rate": )" +
+                                           deep + "}}"}) {
+    std::string message = ParseError(text);
+    EXPECT_CONTAINS(message, "model.json: nested deeper than 64 levels at byte");
+  }
+  try {
+    ParseTrainConfig(ParseJson(R"({"learning_rate": )" + Nested(10) + "}", "t.json"), "t.json: training");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(e.what(), "t.json: training.learning_rate: expected a number, found array [[[[");
+    EXPECT_LT(std::string(e.what()).size(), 200u);
+  }
+}
+
+TEST(ModelErrors, NumberOutOfRangeNamesTheField) {
+  std::string message = ParseError(R"({"layers": [{"type": "input", "shape": [2]}, {"type": "dense", "units": 1e99999},
+    {"type": "softmax"}]})");
+  EXPECT_CONTAINS(message, "model.json: layers[1].units: number out of range at byte");
+  EXPECT_CONTAINS(message, "found 1e99999");
+  EXPECT_EQ(message.find("json.exception"), std::string::npos) << message;
+  EXPECT_CONTAINS(ParseError(R"({"layers": [{"type": "input", "shape": [2]}, {"type": "dense", "units": 1e300},
+    {"type": "softmax"}]})"), "layers[1].units: expected a positive integer, found number 1e+300");
+  EXPECT_CONTAINS(ParseError(R"({"layers": [{"type": "input", "shape": [2]}, {"type": "dense", "units": 3}, tru]})"),
+                  "not valid JSON at byte 80 (line 1, column 80), in layers[2]: syntax error");
+}
+
+TEST(ModelErrors, LongValuesAreCutInMessages) {
+  const std::string huge(1 << 20, 'x');
+  for (const std::string& text : {R"({"layers": [{"type": ")" + huge + R"("}]})",
+                                  R"({"layers": [{"type": "input", "shape": [2], ")" + huge + R"(": 1}]})",
+                                  R"({"layers": [{"type": "input", "shape": [2], "name": ")" + huge + R"("}]})",
+                                  R"({"layers": [{"type": "input", "shape": [")" + huge + R"("]}]})",
+                                  R"({"format": ")" + huge + R"("})", "[\"" + huge + "\"]", "\"" + huge}) {
+    std::string message = ParseError(text);
+    EXPECT_FALSE(message.empty());
+    EXPECT_LT(message.size(), 400u) << message.substr(0, 400);
+  }
+}
+
+TEST(ModelErrors, LayerCountAndSizesAreBounded) {
+  std::string layers = R"({"type": "input", "shape": [2]})";
+  for (size_t i = 0; i < kMaxModelLayers; ++i) layers += R"(, {"type": "relu"})";
+  std::string message = ParseError(R"({"layers": [)" + layers + R"(, {"type": "softmax"}]})");
+  EXPECT_CONTAINS(message, "1002 layers; a model may have at most 1000");
+  // Four huge extents multiply past 2^64 (to 0): refused, not wrapped around.
+  EXPECT_CONTAINS(ParseError(R"({"layers": [{"type": "input", "shape": [65536, 65536, 65536, 65536]},
+    {"type": "flatten"}, {"type": "dense", "units": 2}, {"type": "softmax"}]})"),
+                  "produces 65536x65536x65536x65536 per sample, more than 2147483647 elements");
+  EXPECT_CONTAINS(ParseError(R"({"layers": [{"type": "input", "shape": [2147483647]},
+    {"type": "dense", "units": 2147483647}, {"type": "softmax"}]})"), "a model may have at most 17179869184");
+}
+
+TEST(ModelErrors, SpecialFilesAreRefusedByName) {
+  using Case = std::pair<std::string, std::string>;
+  for (const auto& [path, kind] : std::vector<Case>{{"/dev/zero", "a character device"}, {"/tmp", "a folder"}}) {
+    try {
+      LoadModel(path);
+      FAIL() << path;
+    } catch (const Error& e) {
+      EXPECT_CONTAINS(e.what(), path + ": expected a model file, found " + kind);
+    }
+    try {
+      LoadCheckpoint(path);
+      FAIL() << path;
+    } catch (const Error& e) {
+      EXPECT_CONTAINS(e.what(), path + ": expected a Tensorscope checkpoint, found " + kind);
+    }
+  }
+}
+
+TEST(TrainConfig, WrongTypesAreSentencesNamingTheField) {
+  auto message = [](const char* text) {
+    try {
+      ParseTrainConfig(ParseJson(text, "m.json"), "m.json: training");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_CONTAINS(message(R"({"schedule": {"kind": 3}})"),
+                  "m.json: training.schedule.kind: expected constant, step or cosine, found number 3");
+  EXPECT_CONTAINS(message(R"({"data": ["spiral"]})"), "m.json: training.data: expected a dataset spec");
+  EXPECT_CONTAINS(message(R"({"steps_per_submit": 1000000})"), "from 1 to 256, found 1000000");
+  EXPECT_CONTAINS(message(R"([1, 2])"), "m.json: training: expected an object, found array [1, 2]");
+  for (const char* text : {R"({"schedule": {"kind": 3}})", R"({"optimizer": {}})", R"({"augment": []})"})
+    EXPECT_EQ(message(text).find("json.exception"), std::string::npos) << message(text);
+}
+
+TEST(TrainConfig, AnyDataPathSurvivesASave) {
+  TrainConfig config;
+  config.data = "/tmp/caf\xe9-latin1.csv";  // a Latin-1 file name: not UTF-8
+  const nlohmann::json section = TrainConfigToJson(config);
+  const std::string text = DumpJson(section, "ckpt");
+  EXPECT_CONTAINS(text, "\"bytes_hex\"");
+  EXPECT_EQ(ParseTrainConfig(ParseJson(text, "ckpt"), "ckpt").data, config.data);
+  config.data = "spiral";
+  EXPECT_EQ(TrainConfigToJson(config)["data"], "spiral");
+  // A value written without that care is refused by name, not with nlohmann's type_error.316.
+  nlohmann::json raw = {{"training", {{"data", "caf\xe9"}}}};
+  try {
+    DumpJson(raw, "out.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(e.what(), "out.json: training.data is not valid UTF-8");
+  }
+}
+
+// ---- Checkpoint headers: every field is checked, by every reader.
+
+class CheckpointFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = ::testing::TempDir() + "/header_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".ckpt";
+    checkpoint_.model = ParseModel(kSpiral, "model.json");
+    checkpoint_.config = TrainConfigToJson(TrainConfig{});  // adam: two state tensors
+    checkpoint_.position = {2, 3, 40};
+    checkpoint_.parameters.assign(5, 0.5f);
+    checkpoint_.optimizer_state.assign(2, std::vector<float>(5, 0.25f));
+  }
+  std::string Bytes() const {
+    std::ifstream in(path_, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+  // Writes `bytes` with a fresh CRC, so only the field under test is wrong.
+  void WriteWithCrc(std::string bytes) const {
+    const uint32_t crc = static_cast<uint32_t>(
+        crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+    std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+    std::ofstream(path_, std::ios::binary) << bytes;
+  }
+  std::string LoadError() const {
+    try {
+      LoadCheckpoint(path_);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+  std::string path_;
+  Checkpoint checkpoint_;
+};
+
+TEST_F(CheckpointFile, RoundTripWithoutBatchNormStatistics) {
+  SaveCheckpoint(path_, checkpoint_);  // no statistics: an empty vector's data() is null
+  Checkpoint loaded = LoadCheckpoint(path_);
+  EXPECT_EQ(loaded.parameters, checkpoint_.parameters);
+  EXPECT_EQ(loaded.optimizer_state, checkpoint_.optimizer_state);
+  EXPECT_TRUE(loaded.statistics.empty());
+  EXPECT_EQ(loaded.position.global_step, 40u);
+}
+
+TEST_F(CheckpointFile, ImpossibleHeaderFieldsAreRefused) {
+  SaveCheckpoint(path_, checkpoint_);
+  const std::string good = Bytes();
+  auto with = [&](size_t offset, auto value) {
+    std::string bytes = good;
+    std::memcpy(bytes.data() + offset, &value, sizeof value);
+    WriteWithCrc(bytes);
+    return LoadError();
+  };
+  EXPECT_CONTAINS(with(44, uint32_t{0xffffffff}), "bytes 44-47 (epochs completed; the embedded config trains 5): "
+                                                  "found 4294967295");
+  EXPECT_CONTAINS(with(56, uint32_t{41}), "bytes 56-59 (step in the epoch");
+  EXPECT_CONTAINS(with(48, uint64_t{4}), "bytes 48-55 (global step): found 4");
+  EXPECT_CONTAINS(with(12, uint32_t{65}), "bytes 12-15 (header size): expected 64, found 65");
+  EXPECT_CONTAINS(with(32, uint64_t{1} << 40), "bytes 32-39 (parameter count)");
+  EXPECT_CONTAINS(with(40, uint32_t{7}), "bytes 40-43 (optimizer state tensors): found 7");
+  EXPECT_CONTAINS(with(16, uint64_t{1} << 62), "bytes 16-23 (model JSON size)");
+}
+
+TEST_F(CheckpointFile, EmbeddedConfigFollowsTheTrainingSectionRules) {
+  checkpoint_.config = nlohmann::json::array({1, 2});
+  SaveCheckpoint(path_, checkpoint_);
+  EXPECT_CONTAINS(LoadError(), "(embedded training config, from byte");
+  EXPECT_CONTAINS(LoadError(), "expected an object, found array [1, 2]");
+  checkpoint_.config = TrainConfigToJson(TrainConfig{});
+  checkpoint_.config["optimizer"] = "sgd";  // keeps no state, but the file holds two tensors
+  SaveCheckpoint(path_, checkpoint_);
+  EXPECT_CONTAINS(LoadError(), "found 2, but the embedded config's sgd keeps 0");
+  checkpoint_.config = TrainConfigToJson(TrainConfig{});
+  checkpoint_.config["learning_rate"] = nlohmann::json::parse(Nested(10));
+  SaveCheckpoint(path_, checkpoint_);
+  EXPECT_CONTAINS(LoadError(), "learning_rate: expected a number, found array");
+}
+
+TEST_F(CheckpointFile, DeepEmbeddedModelIsRefused) {
+  SaveCheckpoint(path_, checkpoint_);
+  std::string bytes = Bytes();
+  uint64_t model_bytes;
+  std::memcpy(&model_bytes, bytes.data() + 16, 8);
+  const std::string deep = R"({"layers": )" + Nested(60000) + "}";
+  bytes.replace(64, model_bytes, deep);
+  model_bytes = deep.size();
+  std::memcpy(bytes.data() + 16, &model_bytes, 8);
+  WriteWithCrc(bytes);
+  EXPECT_CONTAINS(LoadError(), "(embedded model, from byte 64): nested deeper than 64 levels");
 }
 
 TEST(TrainConfig, ParsesAndValidates) {

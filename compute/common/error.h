@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace ts {
 
@@ -19,6 +20,13 @@ class Error : public std::runtime_error {
 // for invariants (use assert for those).
 inline void Require(bool condition, const std::string& message) {
   if (!condition) throw Error(message);
+}
+
+// `text` cut to at most `limit` bytes (then ending in "..."), for quoting a
+// user's value in a message without copying a value of any size into it.
+inline std::string Excerpt(std::string_view text, size_t limit = 60) {
+  if (text.size() <= limit) return std::string(text);
+  return std::string(text.substr(0, limit > 3 ? limit - 3 : 0)) + "...";
 }
 
 }  // namespace ts

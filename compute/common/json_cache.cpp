@@ -1,17 +1,18 @@
 #include "compute/common/json_cache.h"
 
-#include <fstream>
-#include <sstream>
+#include "compute/common/error.h"
+#include "compute/common/file_read.h"
+#include "compute/common/json_read.h"
 
 namespace ts {
 
 nlohmann::json ReadJsonCacheObject(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return nlohmann::json::object();
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json cache = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  return cache.is_object() ? cache : nlohmann::json::object();
+  try {
+    nlohmann::json cache = ReadJsonFile(file.string(), "a cache file");
+    return cache.is_object() ? cache : nlohmann::json::object();
+  } catch (const Error&) {  // missing, unreadable, too large, too deep or not JSON: measured again
+    return nlohmann::json::object();
+  }
 }
 
 }  // namespace ts

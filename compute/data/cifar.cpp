@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "compute/common/error.h"
-#include "compute/data/idx.h"
+#include "compute/data/content_reader.h"
 
 namespace ts::data {
 namespace {
@@ -28,7 +28,7 @@ std::string Trim(const std::string& text) {
 // Appends the records of one batch file, converting each image from planar
 // CHW (the file's order) to interleaved HWC (the network's order).
 void AppendBatch(const std::string& path, Dataset& dataset) {
-  const std::vector<uint8_t> bytes = ReadPossiblyGzippedFile(path);
+  const std::vector<uint8_t> bytes = ReadContent(path, kMaxCifarBatchBytes, "a CIFAR-10 batch file");
   const std::string record_description = std::to_string(kCifarRecordBytes) + "-byte records (1 label byte + " +
                                          std::to_string(kCifarImageBytes) + " pixel bytes)";
   Require(!bytes.empty(), path + ": the file is empty, expected CIFAR-10 " + record_description);

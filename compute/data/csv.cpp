@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "compute/common/error.h"
-#include "compute/data/idx.h"  // ReadPossiblyGzippedFile
+#include "compute/data/content_reader.h"
 
 namespace ts::data {
 namespace {
@@ -30,27 +32,34 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-// Splits the text into non-blank lines of trimmed fields.
-std::vector<Line> SplitLines(std::string_view text) {
-  std::vector<Line> lines;
-  size_t number = 0;
-  while (!text.empty()) {
-    ++number;
-    const size_t newline = text.find('\n');
-    const std::string_view line = text.substr(0, newline);
-    text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    Line parsed{number, {}};
-    for (size_t start = 0;;) {
-      const size_t comma = line.find(',', start);
-      parsed.fields.push_back(Trim(line.substr(start, comma - start)));
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
+// The text's non-blank lines of trimmed fields, one at a time, so only the
+// line being read is split (the file itself is the only copy of the text).
+class LineCursor {
+ public:
+  explicit LineCursor(std::string_view text) : text_(text) {}
+  std::optional<Line> Next() {
+    while (!text_.empty()) {
+      ++number_;
+      const size_t newline = text_.find('\n');
+      const std::string_view line = text_.substr(0, newline);
+      text_ = newline == std::string_view::npos ? std::string_view{} : text_.substr(newline + 1);
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      Line parsed{number_, {}};
+      for (size_t start = 0;;) {
+        const size_t comma = line.find(',', start);
+        parsed.fields.push_back(Trim(line.substr(start, comma - start)));
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+      }
+      return parsed;
     }
-    lines.push_back(std::move(parsed));
+    return std::nullopt;
   }
-  return lines;
-}
+
+ private:
+  std::string_view text_;
+  size_t number_ = 0;
+};
 
 std::optional<double> ParseNumber(std::string_view text) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);  // from_chars rejects a leading '+'
@@ -110,17 +119,17 @@ void Standardize(std::vector<float>& features, size_t feature_count) {
 }  // namespace
 
 Dataset LoadCsv(const std::string& path, const CsvOptions& options) {
-  const std::vector<uint8_t> bytes = ReadPossiblyGzippedFile(path);
-  const std::vector<Line> lines =
-      SplitLines(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  Require(!lines.empty(), path + ": the file is empty: expected lines of comma-separated numbers");
+  const std::vector<uint8_t> bytes = ReadContent(path, kMaxCsvBytes, "a CSV file");
+  LineCursor cursor(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  const std::optional<Line> first_line = cursor.Next();
+  Require(first_line.has_value(), path + ": the file is empty: expected lines of comma-separated numbers");
+  const Line& first = *first_line;
+  const std::optional<Line> second = cursor.Next();
 
   // An sklearn header is narrower or wider than the data, so the data's first
   // row sets the expected width then.
-  const Line& first = lines.front();
-  const bool sklearn_header = options.has_header.value_or(true) && lines.size() >= 2 &&
-                              IsSklearnHeader(first, lines[1].fields.size());
-  const Line& width_reference = sklearn_header ? lines[1] : first;
+  const bool sklearn_header = options.has_header.value_or(true) && second && IsSklearnHeader(first, second->fields.size());
+  const Line& width_reference = sklearn_header ? *second : first;
   const size_t expected_width = width_reference.fields.size();
   Require(expected_width >= 2, path + " line " + std::to_string(width_reference.number) +
                                    ": expected at least 2 comma-separated columns (features and a label), found 1");
@@ -138,8 +147,7 @@ Dataset LoadCsv(const std::string& path, const CsvOptions& options) {
     for (size_t j = 0; j < first.fields.size(); ++j)
       if (j != label_column && !ParseNumber(first.fields[j])) has_header = true;
   }
-  const size_t first_data = has_header ? 1 : 0;
-  Require(lines.size() > first_data,
+  Require(!has_header || second.has_value(),
           path + ": expected data rows after the header on line " + std::to_string(first.number) + ", found none");
 
   Dataset dataset;
@@ -148,7 +156,6 @@ Dataset LoadCsv(const std::string& path, const CsvOptions& options) {
   const size_t feature_count = expected_width - 1;
   dataset.sample_shape = {static_cast<uint32_t>(feature_count)};
   if (sklearn_header) dataset.class_names.assign(first.fields.begin() + 2, first.fields.end());
-  dataset.features_f32.reserve((lines.size() - first_data) * feature_count);
 
   // Decided by the first data row's label, unless an sklearn header names the classes.
   std::optional<bool> numeric_labels;
@@ -156,8 +163,12 @@ Dataset LoadCsv(const std::string& path, const CsvOptions& options) {
   std::map<std::string, uint32_t, std::less<>> label_ids;  // string labels only
   const double label_limit = sklearn_header ? static_cast<double>(dataset.class_names.size()) : kMaxClasses;
   uint32_t max_label = 0;
-  for (size_t row = first_data; row < lines.size(); ++row) {
-    const Line& line = lines[row];
+  // The data rows: the first line unless it is a header, the second (read
+  // ahead, held until then), then the rest.
+  std::optional<Line> held = has_header ? std::nullopt : second;
+  std::optional<Line> row = has_header ? second : first_line;
+  for (; row; row = held ? std::exchange(held, std::nullopt) : cursor.Next()) {
+    const Line& line = *row;
     auto where = [&] { return path + " line " + std::to_string(line.number); };
     if (line.fields.size() != expected_width)
       throw Error(where() + " has " + std::to_string(line.fields.size()) + " fields, expected " +

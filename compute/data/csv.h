@@ -17,14 +17,21 @@
 // in an sklearn header, which then bounds the labels). Otherwise labels are
 // strings, mapped to 0, 1, ... in order of first appearance and kept as
 // class_names.
+//
+// Size: at most kMaxCsvBytes of text (after decompression); a larger file is
+// refused as soon as decompressing passes the limit. The loaded features take
+// up to twice the text's size again ("0,1" is 3 bytes of text, 8 of data).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
 #include "compute/data/dataset.h"
 
 namespace ts::data {
+
+inline constexpr uint64_t kMaxCsvBytes = uint64_t{256} << 20;
 
 struct CsvOptions {
   // Index of the label column; negative values count from the end (-1: last).

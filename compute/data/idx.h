@@ -13,12 +13,6 @@
 
 namespace ts::data {
 
-// The whole content of `path`; when the file starts with the gzip magic bytes
-// (1f 8b) it is decompressed first (concatenated gzip members are accepted).
-// Throws ts::Error naming the file when it cannot be read, or when the gzip
-// stream is corrupt or truncated.
-std::vector<uint8_t> ReadPossiblyGzippedFile(const std::string& path);
-
 // Loads an images file (magic 0x00000803) and its labels file (magic
 // 0x00000801), each raw or gzipped. The result keeps the pixels as uint8
 // (FeatureFormat::kUint8) with sample_shape {1, rows, cols}, scale = 1/255 and
@@ -28,7 +22,11 @@ std::vector<uint8_t> ReadPossiblyGzippedFile(const std::string& path);
 // `name` becomes Dataset::name (default: the images file name).
 // Throws ts::Error for a wrong magic number, a file size that disagrees with
 // its header, image and label counts that differ, or an out-of-range label;
-// the message gives the file, the byte offset, and expected vs found.
+// the message gives the file, the byte offset, and expected vs found. The
+// header is read first: a gzipped file is decompressed only as far as its
+// header describes (and one byte more, to refuse a longer one), in pieces
+// that grow as data arrives, so a small file never takes more memory or time
+// than its real content.
 Dataset LoadIdx(const std::string& images_path, const std::string& labels_path,
                 const std::string& name = "");
 

@@ -5,11 +5,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 
 #include "compute/common/error.h"
+#include "compute/common/file_read.h"
 
 namespace ts::data {
 namespace {
@@ -32,18 +36,6 @@ std::string SizeText(uint32_t width, uint32_t height) { return std::to_string(wi
 std::string StbReason() {
   const char* reason = stbi_failure_reason();
   return reason ? reason : "unknown reason";
-}
-
-// Checks what stb_image cannot say clearly itself: that the path is a
-// readable, non-empty regular file.
-void RequireNonEmptyFile(const std::string& path) {
-  std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  Require(fs::exists(status), path + ": image file not found");
-  Require(fs::is_regular_file(status), path + ": expected an image file, found a directory or special file");
-  const uintmax_t size = fs::file_size(path, error);
-  Require(!error, path + ": cannot read the image file: " + error.message());
-  Require(size > 0, path + ": the file is empty (0 bytes), expected a PNG, JPEG or BMP image");
 }
 
 // The entries of `directory`, sorted by name, without hidden ones.
@@ -105,6 +97,82 @@ struct ImageHeader {
   uint32_t width = 0, height = 0, channels = 0;
 };
 
+uint32_t LittleEndian(const uint8_t* bytes, size_t count) {
+  uint32_t value = 0;
+  for (size_t i = count; i-- > 0;) value = value << 8 | bytes[i];
+  return value;
+}
+
+// stb_image trusts a BMP's header: a height of INT_MIN reaches abs() (undefined),
+// and pixels past the end of the file read as zeros, so a 62-byte file could
+// claim 8000 x 40000 pixels. Checked here first: sizes from the header, and
+// that an uncompressed image's rows fit in the file. Returns the number of
+// rows (a negative height is a top-down image, which stbi_info reports as is),
+// or 0 when the header is not one this check knows (stb_image then says why).
+uint32_t CheckBmpHeader(const std::string& path, const uint8_t* header, size_t got, uint64_t file_size) {
+  if (got < 26) return 0;
+  const uint32_t info_size = LittleEndian(header + 14, 4);
+  int64_t width = 0, height = 0;
+  uint32_t bits = 0, compression = 0;
+  if (info_size == 12) {  // OS/2 BITMAPCOREHEADER: unsigned 16-bit sizes
+    width = LittleEndian(header + 18, 2);
+    height = LittleEndian(header + 20, 2);
+    bits = LittleEndian(header + 24, 2);
+  } else if (info_size >= 40 && got >= 34) {
+    width = static_cast<int32_t>(LittleEndian(header + 18, 4));
+    height = static_cast<int32_t>(LittleEndian(header + 22, 4));
+    bits = LittleEndian(header + 28, 2);
+    compression = LittleEndian(header + 30, 4);
+  } else {
+    return 0;
+  }
+  // A negative height is a top-down image, allowed; INT_MIN has no positive.
+  if (width <= 0 || height == 0 || height == INT32_MIN)
+    throw Error(path + ": bytes 18-25: a BMP of " + std::to_string(width) + " x " + std::to_string(height) +
+                " pixels is impossible (expected a positive width and a non-zero height)");
+  const uint64_t rows = static_cast<uint64_t>(height < 0 ? -height : height);
+  if (static_cast<uint64_t>(width) > kMaxImageSide || rows > kMaxImageSide)
+    throw Error(path + ": the BMP header says " + std::to_string(width) + " x " + std::to_string(rows) +
+                " pixels; images may be at most " + std::to_string(kMaxImageSide) + " pixels on a side");
+  if (compression != 0 && compression != 3) return static_cast<uint32_t>(rows);  // run-length coded: stb_image refuses it
+  const uint64_t row_bytes = (static_cast<uint64_t>(width) * bits + 31) / 32 * 4;
+  const uint64_t needed = 14 + uint64_t{info_size} + row_bytes * rows;
+  if (file_size < needed)
+    throw Error(path + ": truncated BMP: its header describes " + std::to_string(width) + " x " +
+                std::to_string(rows) + " pixels of " + std::to_string(bits) + " bits, at least " +
+                std::to_string(needed) + " bytes, but the file has " + std::to_string(file_size));
+  return static_cast<uint32_t>(rows);
+}
+
+// The image's size and channels from its header, checked against the limits
+// (and, for a BMP, against the file) before anything is decoded.
+ImageHeader ReadImageHeader(const std::string& path) {
+  std::error_code error;
+  Require(fs::exists(path, error), path + ": image file not found");
+  const uint64_t file_size = RequireRegularFile(path, "an image file");
+  Require(file_size > 0, path + ": the file is empty (0 bytes), expected a PNG, JPEG or BMP image");
+  uint8_t header[64] = {};
+  size_t got = 0;
+  if (std::FILE* file = std::fopen(path.c_str(), "rb")) {
+    got = std::fread(header, 1, sizeof header, file);
+    std::fclose(file);
+  }
+  const uint32_t bmp_rows =
+      got >= 2 && header[0] == 'B' && header[1] == 'M' ? CheckBmpHeader(path, header, got, file_size) : 0;
+  int width = 0, height = 0, channels = 0;
+  if (!stbi_info(path.c_str(), &width, &height, &channels))
+    throw Error(path + ": cannot decode the image: " + StbReason());
+  if (bmp_rows) height = static_cast<int>(bmp_rows);
+  Require(width > 0 && height > 0, path + ": expected an image of at least 1x1 pixels, found " +
+                                       std::to_string(width) + "x" + std::to_string(height));
+  Require(uint64_t(width) <= kMaxImageSide && uint64_t(height) <= kMaxImageSide &&
+              uint64_t(width) * uint64_t(height) <= kMaxImagePixels,
+          path + ": the image is " + SizeText(width, height) + " pixels; images may be at most " +
+              std::to_string(kMaxImageSide) + " pixels on a side and " + std::to_string(kMaxImagePixels) +
+              " pixels in all (" + SizeText(8192, 4096) + "). Scale it down first.");
+  return {path, 0, static_cast<uint32_t>(width), static_cast<uint32_t>(height), static_cast<uint32_t>(channels)};
+}
+
 }  // namespace
 
 Image ConvertChannels(const Image& image, uint32_t channels) {
@@ -138,37 +206,50 @@ Image ResizeImage(const Image& image, uint32_t width, uint32_t height) {
   const AxisTaps across = MakeAxisTaps(image.width, width);
   const AxisTaps down = MakeAxisTaps(image.height, height);
 
-  // Pass 1, along rows: (image.height, width, channels).
-  std::vector<double> rows(size_t{image.height} * width * channels, 0.0);
-  for (uint32_t y = 0; y < image.height; ++y)
+  // Source rows resampled across, made as the output rows ask for them; the
+  // taps walk down the source, so two kept rows serve every reuse (bilinear's
+  // pair, area averaging's shared edge row) and memory stays two rows wide
+  // whatever the source's height.
+  struct AcrossRow {
+    uint32_t source = UINT32_MAX;  // none yet
+    std::vector<double> values;
+  };
+  AcrossRow kept[2];
+  auto across_row = [&](uint32_t y) -> const std::vector<double>& {
+    for (AcrossRow& row : kept)
+      if (row.source == y) return row.values;
+    AcrossRow& row = kept[0].source == UINT32_MAX ? kept[0]
+                     : kept[1].source == UINT32_MAX ? kept[1]
+                     : kept[kept[0].source < kept[1].source ? 0 : 1];
+    row.source = y;
+    row.values.assign(size_t{width} * channels, 0.0);
     for (uint32_t x = 0; x < width; ++x)
       for (uint32_t t = across.first[x]; t < across.first[x + 1]; ++t) {
         const uint8_t* in = image.pixels.data() + (size_t{y} * image.width + across.source[t]) * channels;
-        double* out = rows.data() + (size_t{y} * width + x) * channels;
+        double* out = row.values.data() + size_t{x} * channels;
         for (uint32_t c = 0; c < channels; ++c) out[c] += across.weight[t] * in[c];
       }
+    return row.values;
+  };
 
-  // Pass 2, along columns: (height, width, channels).
   Image resized{width, height, channels, std::vector<uint8_t>(size_t{height} * width * channels)};
-  std::vector<double> sum(channels);
-  for (uint32_t y = 0; y < height; ++y)
-    for (uint32_t x = 0; x < width; ++x) {
-      std::fill(sum.begin(), sum.end(), 0.0);
-      for (uint32_t t = down.first[y]; t < down.first[y + 1]; ++t) {
-        const double* in = rows.data() + (size_t{down.source[t]} * width + x) * channels;
-        for (uint32_t c = 0; c < channels; ++c) sum[c] += down.weight[t] * in[c];
-      }
-      uint8_t* out = resized.pixels.data() + (size_t{y} * width + x) * channels;
-      for (uint32_t c = 0; c < channels; ++c)
-        out[c] = static_cast<uint8_t>(std::lround(std::clamp(sum[c], 0.0, 255.0)));
+  std::vector<double> sum(size_t{width} * channels);
+  for (uint32_t y = 0; y < height; ++y) {
+    std::fill(sum.begin(), sum.end(), 0.0);
+    for (uint32_t t = down.first[y]; t < down.first[y + 1]; ++t) {
+      const std::vector<double>& in = across_row(down.source[t]);
+      for (size_t i = 0; i < sum.size(); ++i) sum[i] += down.weight[t] * in[i];
     }
+    uint8_t* out = resized.pixels.data() + size_t{y} * width * channels;
+    for (size_t i = 0; i < sum.size(); ++i) out[i] = static_cast<uint8_t>(std::lround(std::clamp(sum[i], 0.0, 255.0)));
+  }
   return resized;
 }
 
 Image ReadImage(const std::string& path, uint32_t channels) {
   Require(channels <= 3 && channels != 2, path + ": expected 0 (as stored), 1 or 3 channels, found " +
                                               std::to_string(channels));
-  RequireNonEmptyFile(path);
+  ReadImageHeader(path);
   int width = 0, height = 0, stored_channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load(path.c_str(), &width, &height, &stored_channels, 0),
                                                    &stbi_image_free);
@@ -192,6 +273,10 @@ Dataset LoadImageFolder(const std::string& directory, const ImageFolderOptions& 
   Require((options.width == 0) == (options.height == 0),
           directory + ": expected both a target width and height or neither, found " +
               SizeText(options.width, options.height));
+  Require(options.width <= kMaxImageSide && options.height <= kMaxImageSide &&
+              uint64_t{options.width} * options.height <= kMaxImagePixels,
+          directory + ": target size " + SizeText(options.width, options.height) + " is larger than images may be (" +
+              std::to_string(kMaxImageSide) + " pixels on a side, " + std::to_string(kMaxImagePixels) + " in all)");
   const fs::path root(directory);
   {
     std::error_code error;
@@ -242,14 +327,9 @@ Dataset LoadImageFolder(const std::string& directory, const ImageFolderOptions& 
     size_t found = 0;
     for (const fs::path& file : SortedEntries(folder)) {
       if (IsDirectory(file) || !HasImageExtension(file)) continue;
-      RequireNonEmptyFile(file.string());
-      int width = 0, height = 0, channels = 0;
-      if (!stbi_info(file.c_str(), &width, &height, &channels))
-        throw Error(file.string() + ": cannot decode the image: " + StbReason());
-      Require(width > 0 && height > 0, file.string() + ": expected an image of at least 1x1 pixels, found " +
-                                           std::to_string(width) + "x" + std::to_string(height));
-      headers.push_back({file, label, static_cast<uint32_t>(width), static_cast<uint32_t>(height),
-                         static_cast<uint32_t>(channels)});
+      ImageHeader header = ReadImageHeader(file.string());
+      header.label = label;
+      headers.push_back(std::move(header));
       ++found;
     }
     images_per_folder.emplace_back(folder, found);
@@ -286,6 +366,11 @@ Dataset LoadImageFolder(const std::string& directory, const ImageFolderOptions& 
   dataset.scale = 1.0f / 255.0f;
   dataset.offset = 0.0f;
   const size_t sample_bytes = size_t{channels} * height * width;
+  Require(headers.size() * uint64_t{sample_bytes} <= kMaxImageDatasetBytes,
+          directory + ": " + std::to_string(headers.size()) + " images of " + SizeText(width, height) + " x " +
+              std::to_string(channels) + " channels need " + std::to_string(headers.size() * uint64_t{sample_bytes}) +
+              " bytes; an image folder may load at most " + ByteSizeText(kMaxImageDatasetBytes) +
+              ". Give a smaller target size (size=WxH).");
   dataset.features_u8.reserve(headers.size() * sample_bytes);
   dataset.labels.reserve(headers.size());
 

@@ -13,6 +13,11 @@
 // Alpha is dropped (not composited), colour becomes gray with the Rec. 601
 // luma weights, and gray becomes colour by repeating the value. EXIF
 // orientation is not applied. scale = 1/255, offset = 0 (values in [0, 1]).
+//
+// Limits, checked from each file's header before it is decoded: at most
+// kMaxImageSide pixels on a side and kMaxImagePixels in all (a decoded image
+// then takes at most 128 MiB); a BMP's rows must fit in the file. The loaded
+// dataset (images x target size x channels) may be at most kMaxImageDatasetBytes.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +27,10 @@
 #include "compute/data/dataset.h"
 
 namespace ts::data {
+
+inline constexpr uint32_t kMaxImageSide = 16384;
+inline constexpr uint64_t kMaxImagePixels = uint64_t{1} << 25;  // 33.5 million, e.g. 8192 x 4096
+inline constexpr uint64_t kMaxImageDatasetBytes = uint64_t{4} << 30;
 
 // One decoded image, pixels (height, width, channels) row-major, interleaved.
 struct Image {
@@ -46,7 +55,8 @@ struct ImageFolderOptions {
 
 // Decodes the image at `path` and converts it to `channels` (1 or 3; 0 keeps
 // gray as 1 and colour as 3). Throws ts::Error naming the file for a missing,
-// empty, corrupt or unsupported file (with stb_image's reason) or a zero-size image.
+// empty, corrupt or unsupported file (with stb_image's reason), a zero-size
+// image, one beyond the size limits above, or a BMP whose rows the file lacks.
 Image ReadImage(const std::string& path, uint32_t channels = 0);
 
 // `image` with its channels converted to `channels` (1 or 3; a 2- or 4-channel
@@ -56,7 +66,8 @@ Image ConvertChannels(const Image& image, uint32_t channels);
 // `image` resampled to width x height, each axis separately: bilinear (pixel
 // centres aligned, edges clamped) where the axis grows or keeps its size, area
 // averaging (each output pixel the exact mean of the input area it covers)
-// where it shrinks. Results are rounded to the nearest integer.
+// where it shrinks. Results are rounded to the nearest integer. Besides the
+// result it keeps two rows of intermediate values, whatever the sizes.
 Image ResizeImage(const Image& image, uint32_t width, uint32_t height);
 
 // Loads the folder (see above). Dataset::name is `name`, or the folder's own

@@ -5,6 +5,9 @@
 #include <zlib.h>
 
 #include "compute/common/error.h"
+#include "compute/common/file_read.h"
+#include "compute/common/json_read.h"
+#include "compute/nn/train_config.h"
 
 namespace ts::nn {
 namespace {
@@ -12,6 +15,12 @@ namespace {
 constexpr char kMagic[8] = {'T', 'S', 'C', 'K', 'P', 'T', '0', '1'};
 constexpr uint32_t kVersion = 1;
 constexpr uint32_t kHeaderBytes = 64;
+// Header limits: what a checkpoint Tensorscope writes can hold, so a corrupt
+// size is refused before it decides how much is read or allocated.
+constexpr uint32_t kMaxStateTensors = 2;                              // Adam's two moments
+constexpr uint64_t kMaxStatistics = uint64_t{1} << 28;                // batch norm's running mean and variance
+constexpr uint64_t kMaxCheckpointBytes =
+    kHeaderBytes + 2 * kMaxJsonFileBytes + 4 * kMaxModelParameters * (1 + kMaxStateTensors) + 4 * kMaxStatistics + 4;
 
 template <typename T>
 void Put(std::string& out, size_t at, T value) {
@@ -22,6 +31,11 @@ T Get(const std::string& in, size_t at) {
   T value;
   std::memcpy(&value, in.data() + at, sizeof value);
   return value;
+}
+
+// memcpy with a null pointer is undefined even for 0 bytes (an empty vector's data()).
+void CopyBytes(void* to, const void* from, size_t bytes) {
+  if (bytes > 0) std::memcpy(to, from, bytes);
 }
 
 uint32_t Crc32(const char* data, size_t size) {
@@ -53,8 +67,8 @@ std::string ArchitectureSignature(const ModelDesc& model) {
 }
 
 void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
-  std::string model = ModelToJson(c.model).dump();
-  std::string config = c.config.dump();
+  std::string model = DumpJson(ModelToJson(c.model), path);
+  std::string config = DumpJson(c.config, path);
   uint64_t p = c.parameters.size();
   uint64_t r = c.statistics.size();
   size_t size = kHeaderBytes + model.size() + config.size() + 4 * p * (1 + c.optimizer_state.size()) + 4 * r + 4;
@@ -71,41 +85,55 @@ void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
   Put<uint32_t>(out, 56, c.position.step_in_epoch);
   Put<uint32_t>(out, 60, static_cast<uint32_t>(r));
   size_t at = kHeaderBytes;
-  std::memcpy(out.data() + at, model.data(), model.size());
+  CopyBytes(out.data() + at, model.data(), model.size());
   at += model.size();
-  std::memcpy(out.data() + at, config.data(), config.size());
+  CopyBytes(out.data() + at, config.data(), config.size());
   at += config.size();
-  std::memcpy(out.data() + at, c.parameters.data(), 4 * p);
+  CopyBytes(out.data() + at, c.parameters.data(), 4 * p);
   at += 4 * p;
   for (const std::vector<float>& state : c.optimizer_state) {
     if (state.size() != p) throw Error(path + ": optimizer state and parameters differ in size; not saved.");
-    std::memcpy(out.data() + at, state.data(), 4 * p);
+    CopyBytes(out.data() + at, state.data(), 4 * p);
     at += 4 * p;
   }
-  std::memcpy(out.data() + at, c.statistics.data(), 4 * r);
+  CopyBytes(out.data() + at, c.statistics.data(), 4 * r);
   at += 4 * r;
   Put<uint32_t>(out, at, Crc32(out.data(), at));
   WriteFileAtomically(path, out);
 }
 
 Checkpoint LoadCheckpoint(const std::string& path) {
-  std::string in = ReadFile(path);
+  std::string in = ReadRegularFile(path, kMaxCheckpointBytes, "a Tensorscope checkpoint");
   auto fail = [&](const std::string& message) { throw Error(path + ": " + message); };
   if (in.size() < 8 || std::memcmp(in.data(), kMagic, 8) != 0)
-    fail("not a Tensorscope checkpoint: bytes 0-7 should be \"TSCKPT01\", found \"" +
-         std::string(in.data(), std::min<size_t>(in.size(), 8)) + "\".");
+    fail("not a Tensorscope checkpoint: bytes 0-7 should be \"TSCKPT01\", found " +
+         DescribeJson(nlohmann::json(std::string(in.data(), std::min<size_t>(in.size(), 8)))) + ".");
   if (in.size() < kHeaderBytes + 4)
     fail("truncated: the header needs " + std::to_string(kHeaderBytes + 4) + " bytes, the file has " +
          std::to_string(in.size()) + ".");
-  uint32_t version = Get<uint32_t>(in, 8);
+  // Every header field is checked before it is used, each by its byte offset.
+  auto field = [&](const char* bytes, const std::string& what, uint64_t value, uint64_t limit) {
+    if (value > limit)
+      fail(std::string("bytes ") + bytes + " (" + what + "): found " + std::to_string(value) + ", at most " +
+           std::to_string(limit) + " is possible; the file is corrupt.");
+  };
+  const uint32_t version = Get<uint32_t>(in, 8);
   if (version != kVersion)
     fail("byte 8: checkpoint format version " + std::to_string(version) + " is not supported (expected " +
          std::to_string(kVersion) + ").");
-  uint64_t model_bytes = Get<uint64_t>(in, 16), config_bytes = Get<uint64_t>(in, 24), p = Get<uint64_t>(in, 32);
-  uint32_t states = Get<uint32_t>(in, 40), statistics = Get<uint32_t>(in, 60);
-  if (states > 2 || statistics > (1u << 28) || p > (uint64_t(1) << 34) || model_bytes > (uint64_t(1) << 30) || config_bytes > (uint64_t(1) << 30))
-    fail("bytes 16-63: the header holds impossible sizes; the file is corrupt.");
-  uint64_t expected = kHeaderBytes + model_bytes + config_bytes + 4 * p * (1 + uint64_t(states)) + 4 * uint64_t(statistics) + 4;
+  const uint32_t header_bytes = Get<uint32_t>(in, 12);
+  if (header_bytes != kHeaderBytes)
+    fail("bytes 12-15 (header size): expected " + std::to_string(kHeaderBytes) + ", found " +
+         std::to_string(header_bytes) + "; the file is corrupt.");
+  const uint64_t model_bytes = Get<uint64_t>(in, 16), config_bytes = Get<uint64_t>(in, 24), p = Get<uint64_t>(in, 32);
+  const uint32_t states = Get<uint32_t>(in, 40), statistics = Get<uint32_t>(in, 60);
+  field("16-23", "model JSON size", model_bytes, kMaxJsonFileBytes);
+  field("24-31", "training config JSON size", config_bytes, kMaxJsonFileBytes);
+  field("32-39", "parameter count", p, kMaxModelParameters);
+  field("40-43", "optimizer state tensors", states, kMaxStateTensors);
+  field("60-63", "running statistics count", statistics, kMaxStatistics);
+  const uint64_t expected =
+      kHeaderBytes + model_bytes + config_bytes + 4 * p * (1 + uint64_t(states)) + 4 * uint64_t(statistics) + 4;
   if (in.size() != expected)
     fail(std::string(in.size() < expected ? "truncated" : "has extra bytes") + ": the header describes " +
          std::to_string(expected) + " bytes, the file has " + std::to_string(in.size()) + ".");
@@ -116,25 +144,37 @@ Checkpoint LoadCheckpoint(const std::string& path) {
 
   Checkpoint c;
   size_t at = kHeaderBytes;
-  c.model = ParseModel(in.substr(at, model_bytes), path + " (embedded model)");
+  c.model = ParseModel(in.substr(at, model_bytes), path + " (embedded model, from byte " + std::to_string(at) + ")");
   at += model_bytes;
-  try {
-    c.config = nlohmann::json::parse(in.substr(at, config_bytes));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("the embedded training config (from byte " + std::to_string(at) + ") is not valid JSON: " + e.what());
-  }
+  const std::string config_source = path + " (embedded training config, from byte " + std::to_string(at) + ")";
+  c.config = ParseJson(std::string_view(in).substr(at, config_bytes), config_source);
+  // The same rules as a model file's training section, so every reader of a
+  // checkpoint (train --resume, eval) accepts and refuses the same files.
+  const TrainConfig config = ParseTrainConfig(c.config, config_source);
   at += config_bytes;
   c.position = {Get<uint32_t>(in, 44), Get<uint32_t>(in, 56), Get<uint64_t>(in, 48)};
+  field("44-47", "epochs completed; the embedded config trains " + std::to_string(config.epochs), c.position.epoch,
+        config.epochs);
+  field("56-59", "step in the epoch; no more than the global step " + std::to_string(c.position.global_step),
+        c.position.step_in_epoch, c.position.global_step);
+  if (c.position.global_step < uint64_t(c.position.epoch) + c.position.step_in_epoch)
+    fail("bytes 48-55 (global step): found " + std::to_string(c.position.global_step) + ", fewer than the " +
+         std::to_string(c.position.epoch) + " completed epochs (each at least one step) and " +
+         std::to_string(c.position.step_in_epoch) + " steps of this one; the file is corrupt.");
+  if (states != kernels::OptimizerStateCount(config.optimizer))
+    fail("bytes 40-43 (optimizer state tensors): found " + std::to_string(states) + ", but the embedded config's " +
+         kernels::OptimizerName(config.optimizer) + " keeps " +
+         std::to_string(kernels::OptimizerStateCount(config.optimizer)) + "; the file is corrupt.");
   c.parameters.resize(p);
-  std::memcpy(c.parameters.data(), in.data() + at, 4 * p);
+  CopyBytes(c.parameters.data(), in.data() + at, 4 * p);
   at += 4 * p;
   for (uint32_t s = 0; s < states; ++s) {
     c.optimizer_state.emplace_back(p);
-    std::memcpy(c.optimizer_state.back().data(), in.data() + at, 4 * p);
+    CopyBytes(c.optimizer_state.back().data(), in.data() + at, 4 * p);
     at += 4 * p;
   }
   c.statistics.resize(statistics);
-  std::memcpy(c.statistics.data(), in.data() + at, 4 * size_t(statistics));
+  CopyBytes(c.statistics.data(), in.data() + at, 4 * size_t(statistics));
   return c;
 }
 
@@ -173,6 +213,10 @@ void RestoreCheckpoint(Trainer& trainer, const Checkpoint& c, const std::string&
                 kernels::OptimizerName(trainer.config().optimizer) + " keeps " + std::to_string(wanted) +
                 ". Resume with the optimizer the checkpoint was trained with (" +
                 c.config.value("optimizer", std::string("unknown")) + ").");
+  if (c.position.step_in_epoch >= std::max(trainer.steps_per_epoch(), 1u))
+    throw Error(source + ": stopped at step " + std::to_string(c.position.step_in_epoch) + " of an epoch, but an epoch "
+                "of this data and batch size has " + std::to_string(trainer.steps_per_epoch()) +
+                " steps. Resume with the data and batch size the checkpoint was trained with.");
   trainer.plan().WriteOptimizerState(c.optimizer_state);
   trainer.set_position(c.position);
 }

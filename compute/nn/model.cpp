@@ -2,14 +2,14 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <unistd.h>
 
 #include "compute/common/error.h"
+#include "compute/common/file_read.h"
+#include "compute/common/json_read.h"
 #include "compute/kernels/conv2d.h"
 
 namespace ts::nn {
@@ -18,6 +18,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int kModelVersion = 1;
+constexpr size_t kMaxNameBytes = 256;
 
 struct LayerType {
   const char* name;
@@ -61,11 +62,10 @@ std::string KnownTypes() {
   return list;
 }
 
-std::string Describe(const json& value) {
-  std::string text = value.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return std::string(value.type_name()) + " " + text;
-}
+std::string Describe(const json& value) { return DescribeJson(value); }
+
+// A name or other text from the file, quoted in a message.
+std::string Quoted(const std::string& text) { return "'" + Excerpt(text) + "'"; }
 
 // Reads the fields of one JSON object and reports unknown ones, with the path
 // of each field (e.g. "model.json: layers[2].units") in every message.
@@ -144,10 +144,10 @@ class ObjectReader {
       if (!known_.count(it.key())) {
         std::string list;
         for (const std::string& k : known_) list += (list.empty() ? "" : ", ") + k;
-        throw Error(Field(it.key()) + ": unknown parameter '" + it.key() + "' for " + what + "; known: " + list + ".");
+        throw Error(Field(it.key()) + ": unknown parameter " + Quoted(it.key()) + " for " + what + "; known: " + list + ".");
       }
   }
-  std::string Field(const std::string& key) const { return path_ + "." + key; }
+  std::string Field(const std::string& key) const { return path_ + "." + Excerpt(key, 40); }
 
   static uint32_t PositiveIntValue(const json& value, const std::string& where) {
     if (!value.is_number_integer() || value.get<int64_t>() <= 0 || value.get<int64_t>() > 0x7fffffff)
@@ -165,8 +165,8 @@ std::optional<kernels::InitKind> ParseInit(const std::string& text, const std::s
   for (kernels::InitKind kind : {kernels::InitKind::kZeros, kernels::InitKind::kHeUniform, kernels::InitKind::kHeNormal,
                                  kernels::InitKind::kXavierUniform, kernels::InitKind::kXavierNormal})
     if (text == kernels::InitName(kind)) return kind;
-  throw Error(where + ": unknown init '" + text +
-              "'; known: zeros, he_uniform, he_normal, xavier_uniform, xavier_normal.");
+  throw Error(where + ": unknown init " + Quoted(text) +
+              "; known: zeros, he_uniform, he_normal, xavier_uniform, xavier_normal.");
 }
 
 LayerDesc ParseLayer(const json& value, const std::string& path) {
@@ -175,13 +175,16 @@ LayerDesc ParseLayer(const json& value, const std::string& path) {
   const LayerType* found = nullptr;
   for (const LayerType& t : kLayerTypes)
     if (type == t.name) found = &t;
-  if (!found) throw Error(reader.Field("type") + ": unknown layer type '" + type + "'; known types: " + KnownTypes() + ".");
+  if (!found) throw Error(reader.Field("type") + ": unknown layer type " + Quoted(type) + "; known types: " + KnownTypes() + ".");
   LayerDesc layer;
   layer.kind = found->kind;
   layer.activation = found->activation;
   layer.loss = found->loss;
   layer.pool = found->pool;
   layer.name = reader.String("name", "");
+  if (layer.name.size() > kMaxNameBytes)
+    throw Error(reader.Field("name") + ": a layer name may be at most " + std::to_string(kMaxNameBytes) +
+                " bytes, found " + std::to_string(layer.name.size()) + " (" + Quoted(layer.name) + ").");
   switch (layer.kind) {
     case LayerKind::kInput: {
       const json* shape = reader.Find("shape");
@@ -209,7 +212,7 @@ LayerDesc ParseLayer(const json& value, const std::string& path) {
           const std::string mode = padding->get<std::string>();
           if (mode == "valid") layer.padding = PaddingMode::kValid;
           else if (mode == "same") layer.padding = PaddingMode::kSame;
-          else throw Error(reader.Field("padding") + ": expected 'valid', 'same' or a number, found \"" + mode + "\".");
+          else throw Error(reader.Field("padding") + ": expected 'valid', 'same' or a number, found " + Quoted(mode) + ".");
         } else {
           layer.padding = PaddingMode::kExplicit;
           layer.pad = reader.Padding(*padding, "padding");
@@ -251,13 +254,15 @@ LayerDesc ParseLayer(const json& value, const std::string& path) {
     default:
       break;
   }
-  reader.RejectUnknown("a " + type + " layer");
+  reader.RejectUnknown(std::string("a ") + found->name + " layer");
   return layer;
 }
 
+ModelDesc ReadModel(const json& root, const std::string& source);
+
 std::string LayerLabel(const ModelDesc& model, size_t i) {
   return "layers[" + std::to_string(i) + "] (" + model.layers[i].TypeName() +
-         (model.layers[i].name.empty() ? "" : " '" + model.layers[i].name + "'") + ")";
+         (model.layers[i].name.empty() ? "" : " " + Quoted(model.layers[i].name)) + ")";
 }
 
 }  // namespace
@@ -283,26 +288,40 @@ uint64_t ShapeElements(const std::vector<uint32_t>& shape) {
 }
 
 ModelDesc ParseModel(const std::string& json_text, const std::string& source) {
-  json root;
+  return ModelFromJson(ParseJson(json_text, source), source);
+}
+
+ModelDesc ModelFromJson(const json& root, const std::string& source) {
   try {
-    root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw Error(source + ": not valid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+    return ReadModel(root, source);
+  } catch (const json::exception& e) {  // a check this reader lacks: still a sentence naming the file
+    throw Error(source + ": " + JsonExceptionText(e));
   }
+}
+
+namespace {
+
+ModelDesc ReadModel(const json& root, const std::string& source) {
   ObjectReader reader(root, source);
   std::string format = reader.String("format", "tensorscope-model");
   if (format != "tensorscope-model")
-    throw Error(reader.Field("format") + ": expected \"tensorscope-model\", found \"" + format + "\".");
+    throw Error(reader.Field("format") + ": expected \"tensorscope-model\", found " + Describe(json(format)) + ".");
   const json* version = reader.Find("version");
   if (version && (!version->is_number_integer() || version->get<int64_t>() != kModelVersion))
     throw Error(reader.Field("version") + ": this Tensorscope reads model version " + std::to_string(kModelVersion) +
                 ", found " + Describe(*version) + ".");
   ModelDesc model;
   model.name = reader.String("name", "model");
+  if (model.name.size() > kMaxNameBytes)
+    throw Error(reader.Field("name") + ": a model name may be at most " + std::to_string(kMaxNameBytes) +
+                " bytes, found " + std::to_string(model.name.size()) + " (" + Quoted(model.name) + ").");
   const json* layers = reader.Find("layers");
   if (!layers || !layers->is_array() || layers->empty())
     throw Error(source + ": 'layers' must be a non-empty list of layer objects" +
                 (layers ? ", found " + Describe(*layers) : std::string(", but it is missing")) + ".");
+  if (layers->size() > kMaxModelLayers)
+    throw Error(reader.Field("layers") + ": " + std::to_string(layers->size()) + " layers; a model may have at most " +
+                std::to_string(kMaxModelLayers) + " (each layer adds device buffers and dispatches to every step).");
   for (size_t i = 0; i < layers->size(); ++i)
     model.layers.push_back(ParseLayer((*layers)[i], source + ": layers[" + std::to_string(i) + "]"));
   if (const json* training = reader.Find("training")) {
@@ -318,7 +337,7 @@ ModelDesc ParseModel(const std::string& json_text, const std::string& source) {
     std::string type = layer.TypeName();
     int n = ++counts[type];
     if (layer.name.empty()) layer.name = type + "_" + std::to_string(n);
-    if (!names.insert(layer.name).second) throw Error(source + ": two layers are named '" + layer.name + "'; names must be unique.");
+    if (!names.insert(layer.name).second) throw Error(source + ": two layers are named " + Quoted(layer.name) + "; names must be unique.");
   }
   try {
     InferShapes(model);
@@ -327,6 +346,8 @@ ModelDesc ParseModel(const std::string& json_text, const std::string& source) {
   }
   return model;
 }
+
+}  // namespace
 
 kernels::Conv2DGeometry ConvGeometry(const LayerDesc& layer, const std::vector<uint32_t>& input, uint32_t batch) {
   kernels::Conv2DGeometry g;
@@ -372,6 +393,7 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
   if (model.layers.size() < 2 || model.layers.back().kind != LayerKind::kLoss)
     throw Error("the last layer must be a loss head (softmax_cross_entropy, mse or bce_with_logits).");
   std::vector<uint32_t> current;
+  uint64_t parameters = 0;
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const LayerDesc& layer = model.layers[i];
     LayerShape shape;
@@ -456,6 +478,20 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
         shape.flops_per_sample = 4 * ShapeElements(current);
         break;
     }
+    // The element count, multiplied without overflow (an input shape of four
+    // huge extents would wrap around to a small number).
+    uint64_t elements = 1;
+    for (uint32_t d : current)
+      if (d != 0 && elements > kMaxLayerElements / d) elements = kMaxLayerElements + 1;
+      else elements *= d;
+    if (elements > kMaxLayerElements)
+      throw Error(LayerLabel(model, i) + " produces " + ShapeString(current) + " per sample, more than " +
+                  std::to_string(kMaxLayerElements) + " elements; make the layer smaller.");
+    parameters += shape.parameters;
+    if (parameters > kMaxModelParameters)
+      throw Error(LayerLabel(model, i) + " brings the model to " + std::to_string(parameters) +
+                  " parameters; a model may have at most " + std::to_string(kMaxModelParameters) +
+                  " (64 GiB of float32). Make the layers smaller.");
     shape.output = current;
     shapes.push_back(shape);
   }
@@ -502,18 +538,14 @@ json ModelToJson(const ModelDesc& model) {
 }
 
 void SaveModel(const ModelDesc& model, const std::string& path) {
-  WriteFileAtomically(path, ModelToJson(model).dump(2) + "\n");
+  WriteFileAtomically(path, DumpJson(ModelToJson(model), path, 2) + "\n");
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the file (" + (std::filesystem::exists(path) ? "permission denied" : "it does not exist") + ").");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+std::string ReadFile(const std::string& path, uint64_t max_bytes, std::string_view what) {
+  return ReadRegularFile(path, max_bytes, what);
 }
 
-ModelDesc LoadModel(const std::string& path) { return ParseModel(ReadFile(path), path); }
+ModelDesc LoadModel(const std::string& path) { return ParseModel(ReadFile(path, kMaxJsonFileBytes, "a model file"), path); }
 
 void WriteFileAtomically(const std::string& path, const std::string& bytes) {
   std::string temporary = path + ".tmp";

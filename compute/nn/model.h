@@ -30,10 +30,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "compute/common/json_read.h"
 #include "compute/kernels/activation.h"
 #include "compute/kernels/conv2d.h"
 #include "compute/kernels/init.h"
@@ -73,6 +75,17 @@ struct LayerDesc {
   std::string TypeName() const;
 };
 
+// Limits a model file is checked against before anything is allocated.
+// Layers: each adds device buffers, pipelines and dispatches to every step,
+// and 1000 is far deeper than a sequential network without skips trains.
+inline constexpr size_t kMaxModelLayers = 1000;
+// Elements per sample of any layer's output (and input): 2^31 - 1, so that
+// counts fit the 32-bit arithmetic of the shaders and never overflow.
+inline constexpr uint64_t kMaxLayerElements = 0x7fffffff;
+// Parameters of the whole model (2^34 floats = 64 GiB, more than any device
+// here holds): keeps every byte count far from overflowing uint64.
+inline constexpr uint64_t kMaxModelParameters = uint64_t{1} << 34;
+
 struct ModelDesc {
   std::string name = "model";
   std::vector<LayerDesc> layers;
@@ -90,7 +103,12 @@ struct LayerShape {
 // path) for messages. Throws ts::Error naming the source, the byte offset /
 // line and column for syntax errors, and the field (e.g. "layers[2].units")
 // with what was expected and found for schema errors.
+// Parsing uses ParseJson (compute/common/json_read.h): nesting deeper than
+// kMaxJsonDepth is refused, and nlohmann's exceptions never escape raw.
 ModelDesc ParseModel(const std::string& json_text, const std::string& source);
+// The same from JSON already parsed (with ParseJson), e.g. a project's "model".
+ModelDesc ModelFromJson(const nlohmann::json& root, const std::string& source);
+// Refuses anything but a regular file of at most kMaxJsonFileBytes.
 ModelDesc LoadModel(const std::string& path);
 
 nlohmann::json ModelToJson(const ModelDesc& model);
@@ -116,7 +134,10 @@ uint64_t ShapeElements(const std::vector<uint32_t>& shape);
 // Writes `bytes` to `path` atomically: a temporary file beside it, flushed,
 // then renamed over `path`, so a crash never leaves a half-written file.
 void WriteFileAtomically(const std::string& path, const std::string& bytes);
-// The whole file; throws ts::Error naming the path when it cannot be read.
-std::string ReadFile(const std::string& path);
+// The whole file; throws ts::Error naming the path when it cannot be read,
+// is not a regular file (/dev/zero, a folder) or is larger than `max_bytes`
+// (`what` names the kind of file in that message: "a project file").
+std::string ReadFile(const std::string& path, uint64_t max_bytes = kMaxJsonFileBytes,
+                     std::string_view what = "a JSON file");
 
 }  // namespace ts::nn

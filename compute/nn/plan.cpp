@@ -244,7 +244,8 @@ struct Plan::Builder {
     };
     auto statistic = [&](const std::string& name) {
       for (const ParameterTensor& t : plan.statistics_)
-        if (t.name == name) return plan.ParameterRef(*plan.statistics_buffer_, t);
+        // The dry run asks too, before the buffer exists: no reference to it.
+        if (t.name == name) return TensorRef{plan.statistics_buffer_.get(), t.offset * 4, t.count};
       return TensorRef{};
     };
 

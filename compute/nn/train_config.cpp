@@ -7,6 +7,7 @@
 #include <set>
 
 #include "compute/common/error.h"
+#include "compute/common/json_read.h"
 
 namespace ts::nn {
 namespace {
@@ -16,7 +17,7 @@ using nlohmann::json;
 double NumberField(const json& section, const char* key, double fallback, const std::string& where) {
   auto it = section.find(key);
   if (it == section.end()) return fallback;
-  if (!it->is_number()) throw Error(where + "." + key + ": expected a number, found " + it->dump() + ".");
+  if (!it->is_number()) throw Error(where + "." + key + ": expected a number, found " + DescribeJson(*it) + ".");
   return it->get<double>();
 }
 
@@ -25,7 +26,8 @@ void RejectUnknownFields(const json& section, const std::set<std::string>& known
     if (!known.count(it.key())) {
       std::string list;
       for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw Error(where + "." + it.key() + ": unknown setting '" + it.key() + "'; known: " + list + ".");
+      throw Error(where + "." + Excerpt(it.key(), 40) + ": unknown setting '" + Excerpt(it.key(), 40) + "'; known: " + list +
+                  ".");
     }
 }
 
@@ -33,9 +35,11 @@ uint32_t PositiveField(const json& section, const char* key, uint32_t fallback, 
   auto it = section.find(key);
   if (it == section.end()) return fallback;
   if (!it->is_number_integer() || it->get<int64_t>() <= 0 || it->get<int64_t>() > 0x7fffffff)
-    throw Error(where + "." + key + ": expected a positive integer, found " + it->dump() + ".");
+    throw Error(where + "." + key + ": expected a positive integer, found " + DescribeJson(*it) + ".");
   return static_cast<uint32_t>(it->get<int64_t>());
 }
+
+TrainConfig ReadTrainConfig(const json& section, const std::string& where);
 
 }  // namespace
 
@@ -64,20 +68,30 @@ kernels::OptimizerKind ParseOptimizerName(const std::string& name, const std::st
   for (kernels::OptimizerKind kind : {kernels::OptimizerKind::kSgd, kernels::OptimizerKind::kMomentum,
                                       kernels::OptimizerKind::kAdam, kernels::OptimizerKind::kAdamW})
     if (name == kernels::OptimizerName(kind)) return kind;
-  throw Error(where + ": unknown optimizer '" + name + "'; known: sgd, momentum, adam, adamw.");
+  throw Error(where + ": unknown optimizer '" + Excerpt(name) + "'; known: sgd, momentum, adam, adamw.");
 }
 
 TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
+  try {
+    return ReadTrainConfig(section, where);
+  } catch (const json::exception& e) {  // a check this reader lacks: still a sentence naming the file
+    throw Error(where + ": " + JsonExceptionText(e));
+  }
+}
+
+namespace {
+
+TrainConfig ReadTrainConfig(const json& section, const std::string& where) {
   TrainConfig config;
   if (section.is_null()) return config;
-  if (!section.is_object()) throw Error(where + ": expected an object, found " + section.dump() + ".");
+  if (!section.is_object()) throw Error(where + ": expected an object, found " + DescribeJson(section) + ".");
   RejectUnknownFields(section,
                       {"optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "nesterov", "beta1",
                        "beta2", "epsilon", "weight_decay", "validation_fraction", "shuffle", "data", "schedule",
                        "steps_per_submit", "augment", "autotune"},
                       where);
   if (auto it = section.find("optimizer"); it != section.end()) {
-    if (!it->is_string()) throw Error(where + ".optimizer: expected a name, found " + it->dump() + ".");
+    if (!it->is_string()) throw Error(where + ".optimizer: expected a name, found " + DescribeJson(*it) + ".");
     config.optimizer = ParseOptimizerName(it->get<std::string>(), where + ".optimizer");
   }
   config.learning_rate = NumberField(section, "learning_rate", config.learning_rate, where);
@@ -93,37 +107,39 @@ TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
   config.validation_fraction = NumberField(section, "validation_fraction", config.validation_fraction, where);
   for (const char* key : {"nesterov", "shuffle", "autotune"})
     if (auto it = section.find(key); it != section.end() && !it->is_boolean())
-      throw Error(where + "." + key + ": expected true or false, found " + it->dump() + ".");
+      throw Error(where + "." + key + ": expected true or false, found " + DescribeJson(*it) + ".");
   config.hyper.nesterov = section.value("nesterov", config.hyper.nesterov);
   config.shuffle = section.value("shuffle", config.shuffle);
   config.autotune = section.value("autotune", config.autotune);
-  if (auto it = section.find("data"); it != section.end()) {
-    if (!it->is_string()) throw Error(where + ".data: expected a dataset name, found " + it->dump() + ".");
-    config.data = it->get<std::string>();
-  }
+  if (auto it = section.find("data"); it != section.end()) config.data = TextFromJson(*it, where + ".data", "a dataset spec");
   if (auto it = section.find("augment"); it != section.end()) {
     std::string at = where + ".augment";
-    if (!it->is_object()) throw Error(at + ": expected an object such as {\"crop_padding\": 4, \"flip\": true}, found " + it->dump() + ".");
+    if (!it->is_object()) throw Error(at + ": expected an object such as {\"crop_padding\": 4, \"flip\": true}, found " + DescribeJson(*it) + ".");
     RejectUnknownFields(*it, {"crop_padding", "flip"}, at);
     if (auto crop = it->find("crop_padding"); crop != it->end()) {
       if (!crop->is_number_integer() || crop->get<int64_t>() < 0 || crop->get<int64_t>() > 64)
-        throw Error(at + ".crop_padding: expected a whole number of pixels from 0 to 64, found " + crop->dump() + ".");
+        throw Error(at + ".crop_padding: expected a whole number of pixels from 0 to 64, found " + DescribeJson(*crop) + ".");
       config.augment_crop_padding = static_cast<uint32_t>(crop->get<int64_t>());
     }
     if (auto flip = it->find("flip"); flip != it->end()) {
-      if (!flip->is_boolean()) throw Error(at + ".flip: expected true or false, found " + flip->dump() + ".");
+      if (!flip->is_boolean()) throw Error(at + ".flip: expected true or false, found " + DescribeJson(*flip) + ".");
       config.augment_flip = flip->get<bool>();
     }
   }
   if (auto it = section.find("schedule"); it != section.end()) {
     std::string at = where + ".schedule";
-    if (!it->is_object()) throw Error(at + ": expected an object, found " + it->dump() + ".");
+    if (!it->is_object()) throw Error(at + ": expected an object, found " + DescribeJson(*it) + ".");
     RejectUnknownFields(*it, {"kind", "step_epochs", "gamma", "warmup_epochs", "min_learning_rate"}, at);
-    std::string kind = it->value("kind", "constant");
+    std::string kind = "constant";
+    if (auto field = it->find("kind"); field != it->end()) {
+      if (!field->is_string())
+        throw Error(at + ".kind: expected constant, step or cosine, found " + DescribeJson(*field) + ".");
+      kind = field->get<std::string>();
+    }
     if (kind == "constant") config.schedule.kind = ScheduleKind::kConstant;
     else if (kind == "step") config.schedule.kind = ScheduleKind::kStep;
     else if (kind == "cosine") config.schedule.kind = ScheduleKind::kCosine;
-    else throw Error(at + ".kind: unknown schedule '" + kind + "'; known: constant, step, cosine.");
+    else throw Error(at + ".kind: unknown schedule '" + Excerpt(kind) + "'; known: constant, step, cosine.");
     config.schedule.step_epochs = NumberField(*it, "step_epochs", config.schedule.step_epochs, at);
     config.schedule.gamma = NumberField(*it, "gamma", config.schedule.gamma, at);
     config.schedule.warmup_epochs = NumberField(*it, "warmup_epochs", config.schedule.warmup_epochs, at);
@@ -136,6 +152,8 @@ TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
   }
   return config;
 }
+
+}  // namespace
 
 void ValidateTrainConfig(const TrainConfig& c) {
   auto fail = [](const std::string& message) { throw Error(message); };
@@ -152,7 +170,10 @@ void ValidateTrainConfig(const TrainConfig& c) {
   if (!(c.hyper.weight_decay >= 0)) fail("weight decay must be zero or positive.");
   if (c.schedule.kind == ScheduleKind::kStep && !(c.schedule.step_epochs > 0)) fail("schedule.step_epochs must be positive.");
   if (!(c.schedule.warmup_epochs >= 0)) fail("schedule.warmup_epochs must be zero or positive.");
-  if (c.steps_per_submit == 0) fail("steps_per_submit must be at least 1.");
+  if (c.steps_per_submit == 0 || c.steps_per_submit > kMaxStepsPerSubmit)
+    fail("steps per submit must be from 1 to " + std::to_string(kMaxStepsPerSubmit) + ", found " +
+         std::to_string(c.steps_per_submit) + ": every step of a submission keeps its own step slot and descriptor "
+         "sets, so memory grows with it, and a few dozen steps already hide the cost of a submission.");
 }
 
 json TrainConfigToJson(const TrainConfig& c) {
@@ -177,7 +198,7 @@ json TrainConfigToJson(const TrainConfig& c) {
                     {"gamma", c.schedule.gamma},
                     {"warmup_epochs", c.schedule.warmup_epochs},
                     {"min_learning_rate", c.schedule.min_learning_rate}}}};
-  if (!c.data.empty()) section["data"] = c.data;
+  if (!c.data.empty()) section["data"] = TextToJson(c.data);
   if (!c.autotune) section["autotune"] = false;  // the default (true) is left out
   if (c.augment_crop_padding || c.augment_flip)
     section["augment"] = {{"crop_padding", c.augment_crop_padding}, {"flip", c.augment_flip}};

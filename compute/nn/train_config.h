@@ -8,7 +8,8 @@
 //   "momentum": 0.9, "nesterov": false, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
 //   "weight_decay": 0, "validation_fraction": 0.1, "shuffle": true,
 //   "autotune": true   (measure the matmul kernels on the device and use the fastest; see PlanOptions)
-//   "data": "spiral"                                       (a --data spec, see compute/data/registry.h)
+//   "data": "spiral"                                       (a --data spec, see compute/data/registry.h;
+//                                                          {"bytes_hex": "..."}: a spec that is not UTF-8)
 //   "schedule": {"kind": "constant" | "step" | "cosine",
 //                "step_epochs": 10, "gamma": 0.1,           (step: lr *= gamma every step_epochs)
 //                "warmup_epochs": 0, "min_learning_rate": 0} (cosine: linear warm-up, then cosine to min)
@@ -22,6 +23,9 @@
 #include "compute/kernels/optimizer.h"
 
 namespace ts::nn {
+
+// Training steps recorded into one submission, at most (see ValidateTrainConfig).
+inline constexpr uint32_t kMaxStepsPerSubmit = 256;
 
 enum class ScheduleKind { kConstant, kStep, kCosine };
 
@@ -60,6 +64,7 @@ struct TrainConfig {
 };
 
 // Reads a "training" section. `where` prefixes messages (e.g. "model.json: training").
+// Every failure is a ts::Error naming `where` and the field.
 TrainConfig ParseTrainConfig(const nlohmann::json& section, const std::string& where);
 nlohmann::json TrainConfigToJson(const TrainConfig& config);
 
