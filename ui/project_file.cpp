@@ -17,6 +17,7 @@
 #include <set>
 
 #include "compute/common/error.h"
+#include "compute/common/file_read.h"
 #include "compute/data/synthetic.h"
 #include "compute/nn/presets.h"
 
@@ -227,7 +228,7 @@ json DataToJson(const DataChoice& data) {
   return {{"kind", data.kind},   {"samples", data.samples},
           {"classes", data.classes}, {"noise", AsTyped(data.noise)},
           {"seed", data.seed},   {"test_fraction", AsTyped(data.test_fraction)},
-          {"path", data.path},   {"added_points", points}};
+          {"path", TextToJson(data.path)},   {"added_points", points}};  // any file name survives
 }
 
 DataChoice ReadData(const json& section, const std::string& source) {
@@ -245,7 +246,7 @@ DataChoice ReadData(const json& section, const std::string& source) {
   data.noise = static_cast<float>(reader.Number("noise", data.noise, 0.0, 1e9));
   data.seed = reader.Count("seed", data.seed, 0);
   data.test_fraction = static_cast<float>(reader.Number("test_fraction", data.test_fraction, 0.0, 1.0));
-  data.path = reader.String("path", data.path);
+  if (const json* path = reader.Find("path")) data.path = TextFromJson(*path, reader.Field("path"), "a path");
   if (const json* points = reader.Find("added_points")) {
     if (!points->is_array())
       throw Error(reader.Field("added_points") + ": expected a list of [x, y, label], found " + Describe(*points) + ".");
@@ -267,15 +268,7 @@ struct SessionInfo {
 };
 
 Project ParseProjectText(const std::string& text, const std::string& source, SessionInfo* session) {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann's text starts "[json.exception.parse_error.101] parse error at line 1, column 2: ": keep the reason.
-    std::string reason = e.what();
-    if (size_t colon = reason.find(": "); colon != std::string::npos) reason = reason.substr(colon + 2);
-    throw Error(source + ": not valid JSON at byte " + std::to_string(e.byte) + ": " + reason);
-  }
+  json root = ParseJson(text, source);  // depth-limited; errors name the byte and field
   FieldReader reader(root, source, "");
   const json* format = reader.Find("format");
   if (format && *format == kModelFormat) {
@@ -302,7 +295,8 @@ Project ParseProjectText(const std::string& text, const std::string& source, Ses
   if (const json* data = reader.Find("data")) project.data = ReadData(*data, source);
   if (const json* saved = reader.Find("session")) {
     FieldReader fields(*saved, source, "session");
-    SessionInfo info{fields.String("path", ""), fields.Bool("dirty", false)};
+    const json* path = fields.Find("path");
+    SessionInfo info{path ? TextFromJson(*path, fields.Field("path"), "a path") : "", fields.Bool("dirty", false)};
     fields.RejectUnknown("the session section");
     if (session) *session = info;
   }
@@ -312,8 +306,8 @@ Project ParseProjectText(const std::string& text, const std::string& source, Ses
 
 std::string AutosaveText(const AppState& state) {
   json root = ProjectToJson(state.project);
-  root["session"] = {{"path", state.project_path}, {"dirty", state.dirty}};
-  return root.dump(2) + "\n";
+  root["session"] = {{"path", TextToJson(state.project_path)}, {"dirty", state.dirty}};
+  return DumpJson(root, AutosavePath(), 2) + "\n";
 }
 
 void WriteWithDirectories(const std::string& path, const std::string& text) {
@@ -339,10 +333,12 @@ Project ParseProject(const std::string& json_text, const std::string& source) {
   return ParseProjectText(json_text, source, nullptr);
 }
 
-Project LoadProject(const std::string& path) { return ParseProject(nn::ReadFile(path), path); }
+Project LoadProject(const std::string& path) {
+  return ParseProject(ReadRegularFile(path, kMaxJsonFileBytes, "a project file"), path);
+}
 
 void SaveProject(const Project& project, const std::string& path) {
-  WriteWithDirectories(path, ProjectToJson(project).dump(2) + "\n");
+  WriteWithDirectories(path, DumpJson(ProjectToJson(project), path, 2) + "\n");
 }
 
 std::string AutosavePath() {
@@ -390,7 +386,8 @@ void LoadStartupProject(AppState& state, const std::string& autosave_path) {
   if (!autosave_path.empty() && fs::exists(autosave_path, missing)) {
     try {
       SessionInfo session;
-      state.project = ParseProjectText(nn::ReadFile(autosave_path), autosave_path, &session);
+      state.project = ParseProjectText(ReadRegularFile(autosave_path, kMaxJsonFileBytes, "a project file"),
+                                       autosave_path, &session);
       state.project_path = session.path;
       state.dirty = session.dirty;
     } catch (const Error& e) {
@@ -451,10 +448,10 @@ OpenedFile OpenProjectFile(const std::string& path) {
                 "(a .tsproj.json project or a .json model) or a checkpoint starting with \"" + std::string(nn::kCheckpointMagic) +
                 "\"; found " + (head.empty() ? std::string("an empty file") : "\"" + found + "\"") + ".");
   }
-  std::string text = nn::ReadFile(path);
+  std::string text = ReadRegularFile(path, kMaxJsonFileBytes, "a project, model or checkpoint");
   opened.project = ParseProject(text, path);
   // A model file opens as a new project: saving must not overwrite the model with a project.
-  json root = json::parse(text, nullptr, false);
+  json root = ParseJson(text, path);
   const bool model_file = root.is_object() && root.value("format", "") == kModelFormat;
   opened.project_path = model_file ? "" : path;
   if (model_file) opened.note = "Opened the model " + path + " as a new project (Save As names it).";

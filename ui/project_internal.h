@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compute/common/json_read.h"
 #include "compute/common/number_text.h"
 #include "compute/data/synthetic.h"
 #include "compute/kernels/activation.h"
@@ -81,11 +82,8 @@ inline std::string Trim(const std::string& text) {
   return text.substr(begin, end - begin);
 }
 
-inline std::string Describe(const json& value) {
-  std::string text = value.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return std::string(value.type_name()) + " " + text;
-}
+// The value's type and a short excerpt (however large or deep it is).
+inline std::string Describe(const json& value) { return DescribeJson(value); }
 
 // A float as the user typed it, for JSON (0.2f is written 0.2).
 inline double AsTyped(float value) { return ShortestDouble(value); }

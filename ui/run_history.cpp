@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "compute/common/error.h"
+#include "compute/common/file_read.h"
+#include "compute/common/json_read.h"
 #include "compute/common/number_text.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/model.h"
@@ -187,7 +189,7 @@ void KeepLastRun(AppState& state, const std::string& checkpoint_path, const std:
   try {
     std::error_code ignored;
     fs::create_directories(fs::path(run_path).parent_path(), ignored);
-    nn::WriteFileAtomically(run_path, RunHistoryToJson(state).dump() + "\n");
+    nn::WriteFileAtomically(run_path, DumpJson(RunHistoryToJson(state), run_path) + "\n");
     std::printf("Saved the trained network to %s and its run to %s\n", checkpoint_path.c_str(), run_path.c_str());
   } catch (const Error& e) {
     std::fprintf(stderr, "Could not keep the run's history: %s\n", e.what());
@@ -198,8 +200,7 @@ void RestoreLastRun(AppState& state, const std::string& checkpoint_path, const s
   std::error_code missing;
   if (!state.session || !fs::exists(checkpoint_path, missing) || !fs::exists(run_path, missing)) return;
   try {
-    json history = json::parse(nn::ReadFile(run_path), nullptr, /*allow_exceptions=*/false);
-    if (history.is_discarded()) throw Error(run_path + ": not valid JSON; the last run is not restored.");
+    json history = ParseJson(ReadRegularFile(run_path, kMaxJsonFileBytes, "a run history"), run_path);
     const json* identity = history.is_object() && history.contains("identity") ? &history["identity"] : nullptr;
     if (!identity || !identity->is_object() || !(*identity)["model"].is_string() || !(*identity)["data"].is_string())
       throw Error(run_path + ": identity: expected {\"model\": ..., \"data\": ...}.");

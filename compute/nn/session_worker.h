@@ -1,0 +1,307 @@
+// TrainingSession's worker: the commands it takes, its state and its steps.
+// Internal to compute/nn/session*.cpp (session.cpp: commands and training;
+// session_inside.cpp: the inside views and predictions); not an API.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <numeric>
+#include <optional>
+#include <variant>
+
+#include "compute/common/error.h"
+#include "compute/data/registry.h"
+#include "compute/nn/boundary.h"
+#include "compute/nn/checkpoint.h"
+#include "compute/nn/loss_watch.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "compute/nn/session.h"
+
+namespace ts::nn {
+namespace session_internal {
+
+using Clock = std::chrono::steady_clock;
+
+// Snapshots are rate-limited so that they stay a small share of training time.
+inline constexpr auto kBoundarySnapshotInterval = std::chrono::milliseconds(250);
+inline constexpr auto kParameterSnapshotInterval = std::chrono::milliseconds(500);
+inline constexpr uint32_t kMaxBoundaryResolution = 1024;
+// The inside views' probe passes (one sample, a batch of kProbeBatch) run at
+// most once a second while training, and rarer when they are slow, so that
+// they take at most 1/kInsideShare of the worker's time.
+inline constexpr auto kInsideInterval = std::chrono::milliseconds(1000);
+inline constexpr double kInsideShare = 20;
+inline constexpr uint32_t kProbeBatch = 32;
+inline constexpr uint32_t kHistogramBins = 40;
+
+struct LoadCommand { SessionSetup setup; uint64_t run = 0; };
+struct StartCommand {};
+struct PauseCommand {};
+struct StepCommand {};
+struct StopCommand {};
+struct ResetCommand { uint64_t run = 0; };
+struct UnloadCommand { uint64_t run = 0; };
+struct SetConfigCommand { TrainConfig config; };
+struct SetLearningRateCommand { double learning_rate; };
+struct SetOptimizerCommand { kernels::OptimizerKind optimizer; };
+struct SetBatchSizeCommand { uint32_t batch_size; };
+struct SaveCheckpointCommand { std::string path; };
+struct SetInsideCommand { InsideRequest request; };
+struct PredictInputCommand {
+  std::shared_ptr<const data::Dataset> samples;
+  uint64_t request = 0;
+};
+struct ProfileCommand {};
+struct TraceCommand {};
+struct CeilingsCommand { bool remeasure = false; };
+struct ExperimentCommand { profile::ExperimentRequest request; };
+using Command = std::variant<LoadCommand, StartCommand, PauseCommand, StepCommand, StopCommand, ResetCommand,
+                             UnloadCommand, SetConfigCommand,
+                             SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand,
+                             SetInsideCommand, PredictInputCommand, ProfileCommand, TraceCommand, CeilingsCommand,
+                             ExperimentCommand>;
+
+template <typename... Handlers>
+struct Overloaded : Handlers... {
+  using Handlers::operator()...;
+};
+
+inline std::string FormatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+inline std::string Where(const TrainPosition& position) {
+  return "epoch " + std::to_string(position.epoch + 1) + ", step " + std::to_string(position.step_in_epoch + 1);
+}
+
+// A session's steps are watched live (the GPU panel): every submission is
+// timed. Sampled timing measured wrong there on lavapipe: with a window
+// drawing on the same queue, the timed submission after untimed ones put
+// tens of milliseconds into single dispatches (spiral: a 54 ms "step" of
+// 0.5 ms kernels), where timing every submission gives the plain figures.
+inline void TimeEverySubmission(Trainer& trainer) { trainer.set_timing_interval(0); }
+
+// Layers that write a tensor of their own (Plan::ReadLayerOutput is not empty).
+inline bool HasOwnOutput(LayerKind kind) {
+  return kind != LayerKind::kInput && kind != LayerKind::kFlatten && kind != LayerKind::kLoss;
+}
+
+// The most confidently wrong answers among `outputs` (count x outputs, as
+// Trainer::Predict gives them), decided as Trainer::Evaluate decides.
+inline std::vector<SamplePrediction> ConfidentMistakes(const data::Dataset& dataset, const std::vector<float>& outputs,
+                                                uint32_t output_count, size_t most) {
+  std::vector<SamplePrediction> mistakes;
+  const size_t count = std::min(dataset.count(), outputs.size() / std::max<uint32_t>(output_count, 1));
+  for (size_t i = 0; i < count; ++i) {
+    const float* p = outputs.data() + i * output_count;
+    uint32_t predicted = output_count == 1 ? (p[0] > 0.5f ? 1u : 0u)
+                                           : static_cast<uint32_t>(std::max_element(p, p + output_count) - p);
+    float confidence = output_count == 1 ? (predicted ? p[0] : 1 - p[0]) : p[predicted];
+    if (predicted != dataset.labels[i]) mistakes.push_back({i, dataset.labels[i], predicted, confidence});
+  }
+  auto more_confident = [](const SamplePrediction& a, const SamplePrediction& b) {
+    return a.confidence != b.confidence ? a.confidence > b.confidence : a.index < b.index;
+  };
+  const size_t kept = std::min(most, mistakes.size());
+  std::partial_sort(mistakes.begin(), mistakes.begin() + kept, mistakes.end(), more_confident);
+  mistakes.resize(kept);
+  return mistakes;
+}
+
+}  // namespace session_internal
+
+// The worker's code reads the helpers above unqualified (this header is only
+// included by the session's own .cpp files).
+using namespace session_internal;
+
+struct TrainingSession::Worker {
+  Worker(vk::Context& context, vk::PipelineCache& pipelines) : context(context), pipelines(pipelines) {
+    thread = std::thread([this] { Run(); });
+  }
+
+  // ---- Shared with the UI thread; guarded by `mutex`. The worker never holds
+  // it while the device works, so Poll() and the commands return at once.
+  mutable std::mutex mutex;
+  std::condition_variable wake;  // a command arrived, or quit
+  std::deque<Command> commands;
+  std::vector<SessionEvent> events;
+  SessionState published_state = SessionState::kEmpty;
+  std::vector<DispatchInfo> published_dispatches;
+  bool quit = false;
+
+  void Post(Command command) {
+    {
+      std::lock_guard lock(mutex);
+      commands.push_back(std::move(command));
+    }
+    wake.notify_one();
+  }
+  // For requests where only the newest matters: drops a queued one of the same kind.
+  template <typename Request>
+  void PostReplacing(Request request) {
+    {
+      std::lock_guard lock(mutex);
+      std::erase_if(commands, [](const Command& c) { return std::holds_alternative<Request>(c); });
+      commands.push_back(std::move(request));
+    }
+    wake.notify_one();
+  }
+
+  // ---- The worker thread's own.
+  vk::Context& context;
+  vk::PipelineCache& pipelines;
+  SessionSetup setup;
+  std::unique_ptr<Trainer> trainer;
+  // 2D models: the outputs on the boundary grid, refreshed with each snapshot.
+  std::unique_ptr<BoundaryEvaluator> boundary;
+  SessionState state = SessionState::kEmpty;  // published_state, without the lock
+  struct EpochProgress {                      // the current epoch's steps so far
+    double loss_sum = 0, accuracy_sum = 0, seconds = 0;
+    uint32_t steps = 0;
+    uint64_t samples = 0;
+  } progress;
+  Clock::time_point last_snapshot{};
+  double seconds_per_step = 0;  // recent host time per training step (0: not measured yet)
+  LossWatch loss_watch{1};      // renewed for each run (its window: an epoch's steps)
+  uint64_t run = 0;             // the run number of the last Load, Reset or Unload (SessionEvent::run)
+  bool trace_pending = false;   // a trace was asked for and the traced submission has not run yet
+  // The inside views: the same network compiled for one sample and for the
+  // probe batch, evaluation only, built when first asked for; they get the
+  // training plan's parameters (and batch-norm statistics) before each use.
+  InsideRequest inside_request;
+  std::unique_ptr<Trainer> sample_probe, batch_probe;
+  data::Dataset probe_batch;  // the first kProbeBatch samples of the probe set (stays put: Predict keeps its copy)
+  bool inside_failed = false;  // the probes could not be built; reported once per Load
+  std::shared_ptr<const InsideSnapshot> last_inside;
+  InsideRequest last_inside_request;
+  Clock::time_point last_inside_time{};
+
+  std::thread thread;  // last: starts once everything above exists
+
+  void Run();
+  // steps_per_submit, or fewer when SessionSetup::submission_seconds asks for
+  // submissions of about that length (the window shares the one queue).
+  uint32_t StepsForNextSubmission() const {
+    const uint32_t most = trainer->config().steps_per_submit;
+    // A traced submission reports its second step (the first may compile pipelines).
+    if (trace_pending) return std::min(most, 2u);
+    if (setup.submission_seconds <= 0 || seconds_per_step <= 0) return setup.submission_seconds > 0 ? 1 : most;
+    return std::clamp(static_cast<uint32_t>(setup.submission_seconds / seconds_per_step), 1u, most);
+  }
+  void Execute(Command& command);
+  void Load(SessionSetup next);
+  void Start();
+  void Pause();
+  void Step();
+  void Stop();
+  void Reset();
+  void Unload();
+  void SetConfig(const TrainConfig& config);
+  void SetLearningRate(double learning_rate);
+  void SetOptimizer(kernels::OptimizerKind optimizer);
+  void SetBatchSize(uint32_t batch_size);
+  void SaveCheckpoint(const std::string& path);
+  void SetInside(const InsideRequest& request);
+  void PredictInput(const std::shared_ptr<const data::Dataset>& samples, uint64_t request);
+  void RequestProfile(bool trace) {
+    if (!RequireTrainer(trace ? "record a trace" : "profile a step")) return;
+    trace ? trainer->RequestTrace() : trainer->RequestProfile();
+    trace_pending |= trace;
+  }
+  void MeasureCeilings(bool remeasure) {
+    SessionEvent event = Event(SessionEvent::Kind::kCeilings);
+    event.ceilings = std::make_shared<profile::CachedCeilings>(profile::LoadOrMeasureCeilings(context, pipelines, remeasure));
+    Emit(std::move(event));
+  }
+  void RunExperiment(const profile::ExperimentRequest& request) {
+    SessionEvent event = Event(SessionEvent::Kind::kExperiment);
+    event.experiment = std::make_shared<profile::ExperimentResult>(profile::RunWorkgroupExperiment(context, pipelines, request));
+    Emit(std::move(event));
+  }
+
+  // SessionSetup::test, else validation, else train.
+  const data::Dataset& ProbeSet() const {
+    return setup.test ? *setup.test : setup.validation ? *setup.validation : *setup.train;
+  }
+  bool EnsureInsideProbes();
+  void SyncProbe(Trainer& probe, const std::vector<float>& parameters, const std::vector<float>& statistics) {
+    probe.plan().WriteParameters(parameters);
+    probe.plan().WriteStatistics(statistics);
+  }
+  std::shared_ptr<const InsideSnapshot> ComputeInside(const std::vector<float>& parameters);
+  void ComputeSamplePass(InsideSnapshot& inside, const std::vector<float>& parameters,
+                         const std::vector<float>& statistics);
+  void ComputeBatchStatistics(InsideSnapshot& inside, const std::vector<float>& parameters,
+                              const std::vector<float>& statistics);
+  void ForgetInsideProbes() {
+    sample_probe.reset();
+    batch_probe.reset();
+    probe_batch = {};
+    inside_failed = false;
+    last_inside.reset();
+  }
+
+  // Runs up to `max_steps` steps (one submission at most, never past the end
+  // of the epoch), then reports the steps, the epoch when it ended, and the
+  // end of training.
+  void TrainSubmission(uint32_t max_steps);
+  void FinishEpoch(uint32_t epoch);
+  // Builds a Trainer for `config` that continues where the current one is.
+  void Rebuild(const TrainConfig& config, bool keep_optimizer_state);
+  void SendSnapshot(bool force);
+  bool RequireTrainer(const char* action);
+  bool RequireTrainable(const char* action);
+
+  SessionEvent Event(SessionEvent::Kind kind, std::string message = {}) const {
+    SessionEvent event;
+    event.kind = kind;
+    event.run = run;
+    event.state = state;
+    event.message = std::move(message);
+    return event;
+  }
+  void Emit(SessionEvent event) {
+    std::lock_guard lock(mutex);
+    events.push_back(std::move(event));
+  }
+  void SetState(SessionState next, std::string why) {
+    state = next;
+    SessionEvent event = Event(SessionEvent::Kind::kStateChanged, std::move(why));
+    std::lock_guard lock(mutex);
+    published_state = next;
+    events.push_back(std::move(event));
+  }
+  void ReportError(const std::string& message) { Emit(Event(SessionEvent::Kind::kError, message)); }
+  // Training broke: keep the parameters for inspection; Reset or Load recovers.
+  void Fail(const std::string& message) {
+    SetState(SessionState::kFailed, "failed");
+    ReportError(message);
+  }
+  // A marker at the current position, with the learning rate now in force.
+  void EmitSettingChanged(std::string message) {
+    SessionEvent event = Event(SessionEvent::Kind::kSettingChanged, std::move(message));
+    const TrainPosition& position = trainer->position();
+    event.step.epoch = position.epoch;
+    event.step.step_in_epoch = position.step_in_epoch;
+    event.step.global_step = position.global_step;
+    event.step.learning_rate = trainer->config().learning_rate;
+    Emit(std::move(event));
+  }
+  void PublishDispatches() {
+    std::vector<DispatchInfo> dispatches = trainer ? trainer->step_dispatches() : std::vector<DispatchInfo>{};
+    std::lock_guard lock(mutex);
+    published_dispatches = std::move(dispatches);
+  }
+};
+
+}  // namespace ts::nn
