@@ -43,8 +43,8 @@ if ! echo '{"op": "quit"}' | "$binary" bench --serve >/dev/null; then
 fi
 # The peers, the optimised BLAS they must run on (Debian's numpy and torch link
 # the generic libblas.so.3, which without libopenblas0-pthread is the reference
-# BLAS, ~50x slower) and threadpoolctl, with which bench.py checks what each
-# peer process really loaded; it refuses a ratio against reference BLAS.
+# BLAS, ~50x slower) and threadpoolctl, with which bench.py describes the BLAS
+# each peer's GEMM really calls; it refuses a ratio against reference BLAS.
 "$root/assets/scripts/install-missing.sh" python3 python3-numpy python3-torch python3-threadpoolctl \
   libopenblas0-pthread
 if ! /usr/bin/python3 -c 'import numpy, torch, threadpoolctl' 2>/dev/null; then
