@@ -165,6 +165,15 @@ TEST(JsonRead, NestingBeyondTheLimitNamesTheByte) {
     message = e.what();
   }
   EXPECT_CONTAINS(message, "deep.json: nested deeper than 64 levels at byte 66 (line 1, column 66)");
+  // Too many values: refused where the limit is passed, with the field.
+  std::string values = "[0";
+  for (uint64_t i = 1; i < kMaxJsonValues; ++i) values += ",0";
+  try {
+    ParseJson(values + "]", "many.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(e.what(), "many.json: holds more than 200000 values (the next one at [199999])");
+  }
   // Brackets inside strings are text, not nesting.
   EXPECT_NO_THROW(ParseJson("{\"a\": \"" + std::string(1000, '[') + "\\\"\"}", "strings.json"));
 }

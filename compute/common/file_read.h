@@ -19,7 +19,7 @@ uint64_t RequireRegularFile(const std::string& path, std::string_view what);
 // saying the size, the limit and `what` the file should be.
 std::string ReadRegularFile(const std::string& path, uint64_t max_bytes, std::string_view what);
 
-// "64 MiB", "1.5 GiB", "300 bytes": a byte count as a limit is written in messages.
+// "64 MiB", "300 bytes": a limit as messages write it (whole units when it has them).
 std::string ByteSizeText(uint64_t bytes);
 
 }  // namespace ts

@@ -82,6 +82,7 @@ class DomBuilder : public json::json_sax_t {
     return false;
   }
 
+  bool too_many_values() const { return too_many_values_; }
   size_t error_position() const { return error_position_; }
   int error_id() const { return error_id_; }
   const std::string& error_text() const { return error_text_; }
@@ -113,12 +114,21 @@ class DomBuilder : public json::json_sax_t {
   void ValueDone() {
     if (!open_.empty()) open_.back().has_key = false;
   }
+  // Counts a value; past kMaxJsonValues, stops the parse (returns false).
+  bool Counted() {
+    if (++values_ <= kMaxJsonValues) return true;
+    too_many_values_ = true;
+    error_field_ = Path();
+    return false;
+  }
   bool Add(json&& value) {
+    if (!Counted()) return false;
     Place(std::move(value));
     ValueDone();
     return true;
   }
   bool Push(json&& container) {
+    if (!Counted()) return false;
     // A nested container is only ever the last element of its parent, so the
     // pointer stays valid while it is open.
     open_.push_back({Place(std::move(container))});
@@ -137,9 +147,10 @@ class DomBuilder : public json::json_sax_t {
         // An open container is already the array's last element; a value
         // being read is not added yet.
         const size_t index = open.value->size() - (&open != &open_.back() ? 1 : 0);
-        path += "[" + std::to_string(index) + "]";
+        path.append("[").append(std::to_string(index)).append("]");
       } else if (open.has_key) {
-        path += (path.empty() ? "" : ".") + Excerpt(open.key, 40);
+        if (!path.empty()) path += '.';
+        path += Excerpt(open.key, 40);
       }
     }
     return path;
@@ -147,6 +158,8 @@ class DomBuilder : public json::json_sax_t {
 
   json& root_;
   std::vector<Frame> open_;
+  uint64_t values_ = 0;
+  bool too_many_values_ = false;
   size_t error_position_ = 0;
   int error_id_ = 0;
   std::string error_text_, error_field_, error_token_;
@@ -242,6 +255,10 @@ json ParseJson(std::string_view text, const std::string& source) {
   json root;
   DomBuilder builder(root);
   if (json::sax_parse(text, &builder)) return root;
+  if (builder.too_many_values())
+    throw Error(source + ": holds more than " + std::to_string(kMaxJsonValues) + " values (the next one at " +
+                (builder.error_field().empty() ? std::string("the top") : builder.error_field()) +
+                "); Tensorscope's files hold far fewer (a 1000-layer model about 10000).");
   const std::string field = builder.error_field().empty() ? "" : builder.error_field() + ": ";
   if (builder.error_id() == 406)  // out_of_range.406: a number beyond a double's range
     throw Error(source + ": " + field + "number out of range at " + Location(text, builder.error_position()) +

@@ -17,13 +17,18 @@ namespace ts {
 // limit keeps recursive code (copying, comparing, writing a value) far from
 // the stack's end.
 inline constexpr int kMaxJsonDepth = 64;
-// Largest JSON file read (a model of kMaxModelLayers layers is about 1 MiB).
-inline constexpr uint64_t kMaxJsonFileBytes = uint64_t{64} << 20;
+// Largest JSON file read, and most values (numbers, strings, lists, objects
+// ...) in one: a model of 1000 layers holds about 10 000 values in tens of
+// KiB. The value limit bounds the time and memory a parse can take (a file of
+// a million small objects would take seconds and hundreds of MiB).
+inline constexpr uint64_t kMaxJsonFileBytes = uint64_t{16} << 20;
+inline constexpr uint64_t kMaxJsonValues = 200'000;
 
 // Parses `text`; `source` names it in messages (a path, "x.ckpt (embedded
 // config)"). Throws ts::Error:
 //   "SOURCE: not valid JSON at byte B (line L, column C), in layers[2]: syntax error ..."
 //   "SOURCE: nested deeper than 64 levels at byte B (line L, column C)."
+//   "SOURCE: holds more than 200000 values (the next one at layers[40000].type) ..."
 //   "SOURCE: layers[2].units: number out of range at byte B (line L, column C): found 1e99999 ..."
 // B counts bytes from 1, as a text editor's "go to byte" does.
 nlohmann::json ParseJson(std::string_view text, const std::string& source);

@@ -41,7 +41,7 @@ inline constexpr uint32_t kCifarRecordBytes = 1 + kCifarImageBytes;             
 inline constexpr uint32_t kCifar10Classes = 10;
 // Largest batch file read (decompressed): the official ones are 10000 records,
 // 30.7 MB; a gzipped file is refused as soon as decompressing passes this.
-inline constexpr uint64_t kMaxCifarBatchBytes = uint64_t{256} << 20;
+inline constexpr uint64_t kMaxCifarBatchBytes = uint64_t{64} << 20;
 
 inline constexpr std::array<std::string_view, 5> kCifar10TrainFiles{
     "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"};

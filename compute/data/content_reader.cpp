@@ -22,10 +22,21 @@ ContentReader::ContentReader(const std::string& path, std::string_view what)
   if (!file_) throw Error(path + ": cannot open the file: " + std::strerror(errno));
   Fill(2);
   gzipped_ = stream_.avail_in >= 2 && stream_.next_in[0] == 0x1f && stream_.next_in[1] == 0x8b;
+  size_hint_ = file_size_;
   if (gzipped_) {
     // 15 + 16: the largest window, and a gzip (not zlib) wrapper.
     Require(inflateInit2(&stream_, 15 + 16) == Z_OK, path + ": zlib could not start decompressing");
     inflating_ = true;
+    // The last member's trailer ends with its size modulo 2^32 (ISIZE), a
+    // hint only: no more than deflate can unpack from this file.
+    size_hint_ = 0;
+    uint8_t trailer[4];
+    if (file_size_ >= 18 && std::fseek(file_.get(), -4, SEEK_END) == 0 && std::fread(trailer, 1, 4, file_.get()) == 4)
+      size_hint_ = std::min(uint64_t{trailer[0]} | uint64_t{trailer[1]} << 8 | uint64_t{trailer[2]} << 16 |
+                                uint64_t{trailer[3]} << 24,
+                            kMaxDeflateRatio * file_size_);
+    Require(std::fseek(file_.get(), static_cast<long>(input_start_ + stream_.avail_in), SEEK_SET) == 0,
+            path + ": cannot read the file: " + std::strerror(errno));
   }
 }
 
@@ -98,28 +109,31 @@ size_t ContentReader::Read(uint8_t* out, size_t size) {
   return done;
 }
 
+std::vector<uint8_t> ContentReader::ReadUpTo(uint64_t count) {
+  constexpr size_t kChunk = size_t{4} << 20;
+  std::vector<uint8_t> bytes;
+  bytes.reserve(static_cast<size_t>(std::min(count, size_hint_)));
+  while (bytes.size() < count) {
+    const size_t before = bytes.size();
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, count - before));
+    bytes.resize(before + want);
+    const size_t got = Read(bytes.data() + before, want);
+    bytes.resize(before + got);
+    if (got < want) break;
+  }
+  return bytes;
+}
+
 std::vector<uint8_t> ReadContent(const std::string& path, uint64_t max_bytes, std::string_view what) {
   ContentReader reader(path, what);
   if (!reader.gzipped() && reader.file_size() > max_bytes)
     throw Error(path + ": the file is " + std::to_string(reader.file_size()) + " bytes; " + std::string(what) +
                 " may be at most " + ByteSizeText(max_bytes) + ".");
-  std::vector<uint8_t> bytes;
-  size_t filled = 0;
-  for (;;) {
-    // Grows as content arrives (never by what a header or a ratio promises),
-    // one byte past the limit at most, to notice that it was passed.
-    if (filled == bytes.size())
-      bytes.resize(static_cast<size_t>(std::min<uint64_t>(max_bytes + 1, std::max<size_t>(2 * bytes.size(), 1 << 20))));
-    const size_t want = bytes.size() - filled;
-    const size_t got = reader.Read(bytes.data() + filled, want);
-    filled += got;
-    if (filled > max_bytes)
-      throw Error(path + ": decompresses to more than " + ByteSizeText(max_bytes) + "; " + std::string(what) +
-                  " may hold at most " + ByteSizeText(max_bytes) + ".");
-    if (got < want) break;
-  }
-  bytes.resize(filled);
-  bytes.shrink_to_fit();
+  // One byte past the limit at most, to notice that it was passed.
+  std::vector<uint8_t> bytes = reader.ReadUpTo(max_bytes + 1);
+  if (bytes.size() > max_bytes)
+    throw Error(path + ": decompresses to more than " + ByteSizeText(max_bytes) + "; " + std::string(what) +
+                " may hold at most " + ByteSizeText(max_bytes) + ".");
   return bytes;
 }
 

@@ -15,6 +15,10 @@
 
 namespace ts::data {
 
+// gzip's deflate packs at most 1032 bytes into one (258-byte matches coded in
+// 2 bits): more content than this many times the file's size is impossible.
+inline constexpr uint64_t kMaxDeflateRatio = 1032;
+
 class ContentReader {
  public:
   // Opens `path`; throws ts::Error naming it when it is missing, not a regular
@@ -35,6 +39,11 @@ class ContentReader {
   size_t Read(uint8_t* out, size_t size);
   // Content bytes read so far.
   uint64_t produced() const { return produced_; }
+  // The next content bytes, `count` of them or fewer at the end of the
+  // content. The result grows as bytes arrive (never by what a header
+  // promises), its capacity reserved once from the size the file itself
+  // states: its length when raw, the gzip trailer's when gzipped.
+  std::vector<uint8_t> ReadUpTo(uint64_t count);
 
  private:
   // Makes at least `bytes` compressed bytes available (fewer at the end of
@@ -46,6 +55,7 @@ class ContentReader {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
   uint64_t file_size_ = 0;
   bool gzipped_ = false;
+  uint64_t size_hint_ = 0;  // the content's size as the file states it (gzip: modulo 2^32)
   bool ended_ = false;
   bool inflating_ = false;
   z_stream stream_{};

@@ -20,7 +20,7 @@
 //
 // Size: at most kMaxCsvBytes of text (after decompression); a larger file is
 // refused as soon as decompressing passes the limit. The loaded features take
-// up to twice the text's size again ("0,1" is 3 bytes of text, 8 of data).
+// up to twice the text's size again ("0,1\n" is 4 bytes of text, 8 of data).
 #pragma once
 
 #include <cstdint>
@@ -31,7 +31,7 @@
 
 namespace ts::data {
 
-inline constexpr uint64_t kMaxCsvBytes = uint64_t{256} << 20;
+inline constexpr uint64_t kMaxCsvBytes = uint64_t{128} << 20;
 
 struct CsvOptions {
   // Index of the label column; negative values count from the end (-1: last).

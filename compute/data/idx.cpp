@@ -26,10 +26,6 @@ std::string Hex32(uint32_t value) {
   return text;
 }
 
-// gzip's deflate packs at most 1032 bytes into one (258-byte matches coded
-// in 2 bits): more content than this from a file is impossible.
-constexpr uint64_t kMaxDeflateRatio = 1032;
-
 uint32_t ReadBigEndian32(const uint8_t* bytes, size_t offset) {
   return uint32_t{bytes[offset]} << 24 | uint32_t{bytes[offset + 1]} << 16 |
          uint32_t{bytes[offset + 2]} << 8 | uint32_t{bytes[offset + 3]};
@@ -107,18 +103,12 @@ IdxFile ReadIdx(const std::string& path, uint32_t expected_magic) {
     throw Error(path + ": truncated: " + expected_text + ", but " + std::to_string(reader.file_size()) +
                 " gzip bytes unpack to at most " + std::to_string(kMaxDeflateRatio * reader.file_size()));
 
-  // The data, in pieces that grow as it arrives, so a header that promises
-  // more than the file holds costs no more memory than the file does.
-  size_t filled = 0;
-  while (filled < data_size) {
-    idx.data.resize(static_cast<size_t>(std::min<uint64_t>(data_size, std::max<size_t>(2 * filled, 1 << 20))));
-    const size_t want = idx.data.size() - filled;
-    const size_t got = reader.Read(idx.data.data() + filled, want);
-    filled += got;
-    if (got < want)
-      throw Error(path + ": truncated: " + expected_text + ", found " + std::to_string(idx.header_size + filled) +
-                  size_note + " bytes");
-  }
+  // The data grows as it arrives, so a header that promises more than the
+  // file holds costs no more memory than the file does.
+  idx.data = reader.ReadUpTo(data_size);
+  if (idx.data.size() < data_size)
+    throw Error(path + ": truncated: " + expected_text + ", found " + std::to_string(idx.header_size + idx.data.size()) +
+                size_note + " bytes");
   uint8_t extra;
   if (reader.Read(&extra, 1) != 0)
     throw Error(path + ": longer than its header says: " + expected_text + ", found more" + size_note + " bytes");

@@ -103,7 +103,10 @@ void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
 }
 
 Checkpoint LoadCheckpoint(const std::string& path) {
-  std::string in = ReadRegularFile(path, kMaxCheckpointBytes, "a Tensorscope checkpoint");
+  return ParseCheckpoint(ReadRegularFile(path, kMaxCheckpointBytes, "a Tensorscope checkpoint"), path);
+}
+
+Checkpoint ParseCheckpoint(const std::string& in, const std::string& path) {
   auto fail = [&](const std::string& message) { throw Error(path + ": " + message); };
   if (in.size() < 8 || std::memcmp(in.data(), kMagic, 8) != 0)
     fail("not a Tensorscope checkpoint: bytes 0-7 should be \"TSCKPT01\", found " +

@@ -40,8 +40,14 @@ struct Checkpoint {
 
 void SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint);
 // Throws ts::Error naming the file and byte offset for a truncated, corrupt or
-// foreign file.
+// foreign file. Every reader of checkpoints (train --resume, eval) goes
+// through here, so all accept and refuse the same files: each header field is
+// checked against the file and the embedded config (limits in
+// assets/models/README.md), and the embedded model and training config must
+// pass ParseModel and ParseTrainConfig. Only a regular file is read.
 Checkpoint LoadCheckpoint(const std::string& path);
+// The same from the file's bytes; `source` names it in messages.
+Checkpoint ParseCheckpoint(const std::string& bytes, const std::string& source);
 
 Checkpoint CaptureCheckpoint(const Trainer& trainer);
 // Loads parameters, optimizer state and position into `trainer`. Throws
