@@ -1,13 +1,14 @@
-// Push constants of batchnorm{,_vec4}.comp and batchnorm_back{,_vec4}.comp
-// (shared by GLSL and C++), and the compensated sum the kernels reduce with
-// (GLSL only). The _vec4 variants, for C % 4 == 0, move four channels per
-// load: on lavapipe, neighbouring vec4 loads are about 2.5x faster than floats.
+// Push constants of batchnorm_<phase>{,_vec4}.comp and
+// batchnorm_back_<phase>{,_vec4}.comp (shared by GLSL and C++), and the
+// compensated sum the kernels reduce with (GLSL only). The _vec4 variants,
+// for C % 4 == 0, move four channels per load: on lavapipe, neighbouring vec4
+// loads are about 2.5x faster than floats.
 #ifndef TENSORSCOPE_SHADERS_BATCHNORM_H
 #define TENSORSCOPE_SHADERS_BATCHNORM_H
 #include "shared_types.h"
 TS_SHADER_NAMESPACE_BEGIN
 
-// Values of the phase specialization constant. Training reduces each channel
+// The phases, one shader build each (BN_PHASE). Training reduces each channel
 // over all rows: in one workgroup per channel block (FUSED), or, for many
 // rows, split into row blocks whose partial results go through a workspace
 // (STATISTICS then NORMALIZE forward; SUMS then APPLY backward), so that

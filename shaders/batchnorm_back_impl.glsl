@@ -1,11 +1,27 @@
-// The body of batchnorm_back.comp (BN_VALUE float: one channel per lane) and
-// batchnorm_back_vec4.comp (BN_VALUE vec4: four). Per-channel arrays are read
-// as BN_VALUE too, so "channel" below means a lane's group of BN_WIDTH channels.
+// BatchNorm backward (training statistics) over a (rows, C) row-major matrix,
+// with xhat = (x - mean) * inv_std from the forward's saved mean and inv_std:
+//   grad_beta[c]  = sum over rows of grad_out
+//   grad_gamma[c] = sum over rows of grad_out * xhat
+//   grad_x        = gamma * inv_std * (grad_out - grad_beta / rows - xhat * grad_gamma / rows)
+// (the mean and variance depend on every x, hence the two correction terms).
+//
+// Workgroup layout as batchnorm_impl.glsl. Phases (BN_PHASE, a build per phase):
+//   FUSED:  one workgroup row sums all rows of its channels, then writes grad_x.
+//   SUMS:   workgroup (channels, b) writes row block b's two sums to the workspace;
+//   APPLY:  workgroup (channels, b) adds every block's sums, writes grad_x of
+//           block b, and block 0 writes grad_gamma and grad_beta.
+//
+// Each phase is its own build (batchnorm_back_<phase>[_vec4].comp; BN_VALUE float
+// moves one channel per lane, vec4 four), not a specialization constant: the
+// compiler then drops the other phases' loads and stores, so the SPIR-V
+// reads and writes only what the phase does, which is what Sequence and
+// synchronization validation take a dispatch to access. Per-channel arrays
+// are read as BN_VALUE too, so "channel" below means a lane's group of
+// BN_WIDTH channels.
 #include "batchnorm.h"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
-// BATCHNORM_PHASE_FUSED, _SUMS or _APPLY. A uint: the reflection lists only 32-bit scalars.
-layout(constant_id = 2) const uint kPhase = BATCHNORM_PHASE_FUSED;
+const uint kPhase = BN_PHASE;  // FUSED, SUMS or APPLY
 
 layout(std430, binding = 0) readonly buffer GradOut { BN_VALUE grad_out[]; };          // (rows, C)
 layout(std430, binding = 1) readonly buffer X { BN_VALUE x_[]; };                      // (rows, C)

@@ -1,11 +1,41 @@
-// The body of batchnorm.comp (BN_VALUE float: one channel per lane) and
-// batchnorm_vec4.comp (BN_VALUE vec4: four). Per-channel arrays are read as
-// BN_VALUE too, so "channel" below means a lane's group of BN_WIDTH channels.
+// BatchNorm forward over a (rows, C) row-major matrix: an NHWC tensor with
+// rows = N*H*W, or a Dense output with H = W = 1.
+//
+// Training, per channel c over all rows:
+//   mean = sum(x) / rows,  var = sum((x - mean)^2) / rows  (biased, as PyTorch normalises)
+//   inv_std = 1 / sqrt(var + eps)
+//   y = (x - mean) * inv_std * gamma + beta
+//   saved_mean = mean, saved_inv_std = inv_std          (for the backward pass)
+//   running_mean = (1 - m) running_mean + m mean
+//   running_var  = (1 - m) running_var  + m var * rows / (rows - 1)  (unbiased, as PyTorch)
+// Evaluation: the same y with running_mean and 1 / sqrt(running_var + eps).
+//
+// A workgroup is X channel lanes (a channel each; four in the _vec4 builds)
+// by Y row lanes (X, Y: specialization constants 0 and 1, Y a power of two);
+// lane (x, y) walks rows y, y + Y, ... of channel x, so neighbouring
+// invocations read neighbouring addresses. Channel blocks are grid-strided
+// along x. Lane sums are compensated, and the Y lane sums of a column are
+// added in shared memory. The statistics take two passes over x (mean, then
+// centred squares), the output a third.
+//
+// Phases (BN_PHASE, one BATCHNORM_PHASE_* of batchnorm.h; a build per phase):
+//   FUSED:       one workgroup row reduces all rows of its channels, then normalises them.
+//   STATISTICS:  workgroup (channels, b) writes row block b's mean and M2 to the workspace;
+//   NORMALIZE:   workgroup (channels, b) combines every block's statistics, normalises
+//                block b, and block 0 writes the saved and running statistics.
+//   EVALUATION:  the rows are split across gl_NumWorkGroups.y.
+//
+// Each phase is its own build (batchnorm_<phase>[_vec4].comp; BN_VALUE float
+// moves one channel per lane, vec4 four), not a specialization constant: the
+// compiler then drops the other phases' loads and stores, so the SPIR-V
+// reads and writes only what the phase does, which is what Sequence and
+// synchronization validation take a dispatch to access. Per-channel arrays
+// are read as BN_VALUE too, so "channel" below means a lane's group of
+// BN_WIDTH channels.
 #include "batchnorm.h"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
-// BATCHNORM_PHASE_*. A uint: the pipeline reflection lists only 32-bit scalar constants.
-layout(constant_id = 2) const uint kPhase = BATCHNORM_PHASE_FUSED;
+const uint kPhase = BN_PHASE;
 
 layout(std430, binding = 0) readonly buffer X { BN_VALUE x_[]; };                        // (rows, C)
 layout(std430, binding = 1) readonly buffer Gamma { BN_VALUE gamma[]; };                 // (C)

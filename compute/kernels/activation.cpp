@@ -190,13 +190,13 @@ vk::Dispatch BiasActivationDispatch(vk::PipelineCache& pipelines, const BiasActi
   d.label = std::string(has_bias ? "bias + " : "") + ActivationName(args.activation) + " forward";
   d.pipeline = &pipelines.Get(layout.texel ? "bias_act_vec4_texel" : layout.vec4 ? "bias_act_vec4" : "bias_act",
                               {{0, layout.x}, {1, layout.y}, {kActivationSpecId, uint32_t(args.activation)}});
-  const vk::Binding bias = has_bias ? args.bias.Bind(vk::Access::kRead) : PlaceholderBinding(args.pre);
-  const vk::Binding out = write_out ? args.out.Bind(vk::Access::kWrite) : PlaceholderBinding(args.pre);
+  const vk::Binding bias = has_bias ? args.bias.Bind(vk::Access::kRead) : vk::UnusedBinding();
+  const vk::Binding out = write_out ? args.out.Bind(vk::Access::kWrite) : vk::UnusedBinding();
   if (layout.texel)  // pre read as texels at 0, written back (when biased) through storage at 3
     d.bindings = {TexelBinding(args.pre, elements), bias, out,
-                  has_bias ? args.pre.Bind(vk::Access::kWrite) : PlaceholderBinding(args.pre)};
-  else
-    d.bindings = {args.pre.Bind(has_bias ? vk::Access::kReadWrite : vk::Access::kRead), bias, out};
+                  has_bias ? args.pre.Bind(vk::Access::kWrite) : vk::UnusedBinding()};
+  else  // the code can write pre (the bias, added in place), so without a bias too
+    d.bindings = {args.pre.Bind(vk::Access::kReadWrite), bias, out};
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, layout.lanes, layout.x, 0), GridStrideGroups(info, row_groups, layout.y, 1), 1};
   // One add per element for the bias, then the activation's count (see ForwardFlops).
@@ -286,16 +286,14 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
   d.label = std::string(write_grad_bias ? "bias + " : "") + ActivationName(args.activation) + " backward";
   d.pipeline = &pipelines.Get(layout.texel ? "bias_act_back_vec4_texel" : layout.vec4 ? "bias_act_back_vec4" : "bias_act_back",
                               {{0, layout.x}, {1, layout.y}, {kActivationSpecId, uint32_t(args.activation)}});
-  const vk::Binding placeholder =  // for inputs the activation does not read (a valid texel view too)
-      layout.texel ? TexelBinding(args.grad_out, 4) : PlaceholderBinding(args.grad_out);
-  auto input = [&](const TensorRef& t) {
-    return t.empty() ? placeholder : layout.texel ? TexelBinding(t, elements) : t.Bind(vk::Access::kRead);
+  auto input = [&](const TensorRef& t) {  // unused where the activation does not read it
+    return t.empty() ? vk::UnusedBinding() : layout.texel ? TexelBinding(t, elements) : t.Bind(vk::Access::kRead);
   };
   d.bindings = {input(args.grad_out), input(pre), input(out),
-                write_grad_pre ? args.grad_pre.Bind(vk::Access::kWrite) : PlaceholderBinding(args.grad_out),
+                write_grad_pre ? args.grad_pre.Bind(vk::Access::kWrite) : vk::UnusedBinding(),
                 write_grad_bias ? TensorRef{sums.buffer, sums.offset_bytes, uint64_t(blocks) * args.cols,
                                             sums.slot_stride_bytes}.Bind(vk::Access::kWrite)
-                                : PlaceholderBinding(args.grad_out)};
+                                : vk::UnusedBinding()};
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, layout.lanes, layout.x, 0), blocks, 1};
   // The derivative's count per element (see BackwardFlops), plus one add per

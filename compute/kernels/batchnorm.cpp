@@ -12,7 +12,6 @@
 namespace ts::kernels {
 namespace {
 
-constexpr uint32_t kPhaseSpecId = 2;  // see shaders/batchnorm_impl.glsl
 // Rows per block at least (a block's workgroup also combines every block's
 // partial results, so blocks must be long enough to amortise that), and at
 // most this many blocks.
@@ -40,15 +39,17 @@ Layout ChooseLayout(const vk::DeviceInfo& info, uint32_t channels, std::initiali
   return {vec4, lanes, x, y};
 }
 
-// A dispatch of batchnorm{,_back}{,_vec4} with everything but its bindings and cost.
-vk::Dispatch MakeDispatch(vk::PipelineCache& pipelines, const char* shader, const Layout& layout, uint32_t phase,
+// A dispatch of `kernel` (batchnorm or batchnorm_back) in `phase` - the
+// shader batchnorm{,_back}_<phase>{,_vec4}, a build per phase (see
+// shaders/batchnorm_impl.glsl) - with everything but its bindings and cost.
+vk::Dispatch MakeDispatch(vk::PipelineCache& pipelines, const char* kernel, const char* phase, const Layout& layout,
                           uint32_t workgroups_y, std::string label) {
   const vk::DeviceInfo& info = pipelines.context().info();
   vk::Dispatch d;
-  d.kernel = shader;
+  d.kernel = kernel;
   d.label = std::move(label);
-  d.pipeline = &pipelines.Get(std::string(shader) + (layout.vec4 ? "_vec4" : ""),
-                              {{0, layout.x}, {1, layout.y}, {kPhaseSpecId, phase}});
+  d.pipeline = &pipelines.Get(std::string(kernel) + "_" + phase + (layout.vec4 ? "_vec4" : ""),
+                              {{0, layout.x}, {1, layout.y}});
   d.workgroups = {GridStrideGroups(info, layout.lanes, layout.x, 0), workgroups_y, 1};
   return d;
 }
@@ -89,15 +90,15 @@ std::vector<vk::Dispatch> ForwardDispatches(vk::PipelineCache& pipelines, const 
                                       args.saved_mean, args.saved_inv_std, args.y,
                                       split ? args.workspace : TensorRef{}});
   const gpu::BatchNormParams params{args.rows, args.channels, args.epsilon, args.momentum, blocks};
-  const vk::Binding placeholder = PlaceholderBinding(args.x);
+  const vk::Binding unused = vk::UnusedBinding();
   const double n = double(elements), c = double(args.channels), partials = 2.0 * blocks * c;
   std::vector<vk::Dispatch> dispatches;
 
   if (split) {
-    vk::Dispatch stats = MakeDispatch(pipelines, "batchnorm", layout, gpu::BATCHNORM_PHASE_STATISTICS, blocks,
+    vk::Dispatch stats = MakeDispatch(pipelines, "batchnorm", "statistics", layout, blocks,
                                       "batchnorm statistics (training)");
-    stats.bindings = {args.x.Bind(vk::Access::kRead), placeholder, placeholder, placeholder, placeholder,
-                      placeholder, placeholder, placeholder, args.workspace.Bind(vk::Access::kWrite)};
+    stats.bindings = {args.x.Bind(vk::Access::kRead), unused, unused, unused, unused,
+                      unused, unused, unused, args.workspace.Bind(vk::Access::kWrite)};
     stats.SetPushConstants(params);
     // Per element: 1 add (mean), subtract + 2 adds + multiply (centred sums),
     // counting the compensated sums' extra work as bookkeeping. Minimum
@@ -109,13 +110,11 @@ std::vector<vk::Dispatch> ForwardDispatches(vk::PipelineCache& pipelines, const 
     dispatches.push_back(std::move(stats));
   }
 
-  const uint32_t phase = !args.training ? gpu::BATCHNORM_PHASE_EVALUATION
-                         : split        ? gpu::BATCHNORM_PHASE_NORMALIZE
-                                        : gpu::BATCHNORM_PHASE_FUSED;
+  const char* phase = !args.training ? "evaluation" : split ? "normalize" : "fused";
   // Evaluation spreads the rows over the grid's y axis; training has a row of
   // workgroups per row block.
   const uint32_t workgroups_y = args.training ? blocks : GridStrideGroups(info, args.rows, layout.y, 1);
-  vk::Dispatch d = MakeDispatch(pipelines, "batchnorm", layout, phase, workgroups_y,
+  vk::Dispatch d = MakeDispatch(pipelines, "batchnorm", phase, layout, workgroups_y,
                                 args.training ? "batchnorm forward (training)" : "batchnorm forward (evaluation)");
   const vk::Access running_access = args.training ? vk::Access::kReadWrite : vk::Access::kRead;
   d.bindings = {args.x.Bind(vk::Access::kRead),
@@ -123,16 +122,16 @@ std::vector<vk::Dispatch> ForwardDispatches(vk::PipelineCache& pipelines, const 
                 args.beta.Bind(vk::Access::kRead),
                 args.running_mean.Bind(running_access),
                 args.running_var.Bind(running_access),
-                args.training ? args.saved_mean.Bind(vk::Access::kWrite) : placeholder,
-                args.training ? args.saved_inv_std.Bind(vk::Access::kWrite) : placeholder,
+                args.training ? args.saved_mean.Bind(vk::Access::kWrite) : unused,
+                args.training ? args.saved_inv_std.Bind(vk::Access::kWrite) : unused,
                 args.y.Bind(vk::Access::kWrite),
-                split ? args.workspace.Bind(vk::Access::kRead) : placeholder};
+                split ? args.workspace.Bind(vk::Access::kRead) : unused};
   d.SetPushConstants(params);
   // Per element: subtract + FMA (3), plus the statistics' 5 when fused.
   // Minimum traffic: x read once, y written; the per-channel parameters and
   // running statistics read (and, training, them and the saved statistics
   // written); the partial statistics read by every row block.
-  d.cost.flops = (phase == gpu::BATCHNORM_PHASE_FUSED ? 8 : 3) * n + 12 * c + (split ? 3 * partials : 0);
+  d.cost.flops = (args.training && !split ? 8 : 3) * n + 12 * c + (split ? 3 * partials : 0);
   d.cost.bytes_read = 4 * n + 4 * 4 * c + (split ? 4 * partials * blocks : 0);
   d.cost.bytes_written = 4 * n + (args.training ? 4 * 4 * c : 0);
   dispatches.push_back(std::move(d));
@@ -160,17 +159,16 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
                                       args.grad_x, args.grad_gamma, args.grad_beta,
                                       split ? args.workspace : TensorRef{}});
   const gpu::BatchNormBackParams params{args.rows, args.channels, blocks};
-  const vk::Binding placeholder = PlaceholderBinding(args.x);
+  const vk::Binding unused = vk::UnusedBinding();
   const double n = double(elements), c = double(args.channels), partials = 2.0 * blocks * c;
   std::vector<vk::Dispatch> dispatches;
 
   if (split) {
-    vk::Dispatch sums = MakeDispatch(pipelines, "batchnorm_back", layout, gpu::BATCHNORM_PHASE_SUMS, blocks,
-                                     "batchnorm backward sums");
+    vk::Dispatch sums = MakeDispatch(pipelines, "batchnorm_back", "sums", layout, blocks, "batchnorm backward sums");
     sums.bindings = {args.grad_y.Bind(vk::Access::kRead),     args.x.Bind(vk::Access::kRead),
-                     placeholder,
+                     unused,
                      args.saved_mean.Bind(vk::Access::kRead), args.saved_inv_std.Bind(vk::Access::kRead),
-                     placeholder, placeholder, placeholder, args.workspace.Bind(vk::Access::kWrite)};
+                     unused, unused, unused, args.workspace.Bind(vk::Access::kWrite)};
     sums.SetPushConstants(params);
     // Per element: xhat (subtract, multiply) and the two sums (add, multiply-add).
     sums.cost.flops = 5 * n;
@@ -179,8 +177,7 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
     dispatches.push_back(std::move(sums));
   }
 
-  vk::Dispatch d = MakeDispatch(pipelines, "batchnorm_back", layout,
-                                split ? gpu::BATCHNORM_PHASE_APPLY : gpu::BATCHNORM_PHASE_FUSED, blocks,
+  vk::Dispatch d = MakeDispatch(pipelines, "batchnorm_back", split ? "apply" : "fused", layout, blocks,
                                 "batchnorm backward");
   d.bindings = {args.grad_y.Bind(vk::Access::kRead),
                 args.x.Bind(vk::Access::kRead),
@@ -190,7 +187,7 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
                 args.grad_x.Bind(vk::Access::kWrite),
                 args.grad_gamma.Bind(vk::Access::kWrite),
                 args.grad_beta.Bind(vk::Access::kWrite),
-                split ? args.workspace.Bind(vk::Access::kRead) : placeholder};
+                split ? args.workspace.Bind(vk::Access::kRead) : unused};
   d.SetPushConstants(params);
   // Per element: xhat again (2) and scale * (dy - a - xhat * b) (4), plus the
   // sums' 5 when fused. Minimum traffic: grad_y and x read once, grad_x

@@ -1,6 +1,6 @@
 // Small helpers the kernel families share when they build a vk::Dispatch:
 // workgroup sizes within the device's limits, grid-stride workgroup counts and
-// stand-ins for absent optional tensors.
+// texel reads. (An absent optional tensor binds vk::UnusedBinding().)
 #pragma once
 
 #include <algorithm>
@@ -44,21 +44,12 @@ inline bool TexelViewFits(VkPhysicalDevice device, const TensorRef& t, uint32_t 
 
 // A read of `t` as a uniform texel buffer of `format` (`texel_bytes` per
 // texel): whole texels only, at least one (a view's range is a multiple of
-// its texel size; a 4-byte placeholder becomes one texel).
+// its texel size).
 inline vk::Binding TexelRead(const TensorRef& t, VkFormat format, uint32_t texel_bytes) {
   vk::Binding binding = t.Bind(vk::Access::kRead);
   binding.texel_format = format;
   binding.size = std::max<uint64_t>(texel_bytes, binding.size / texel_bytes * texel_bytes);
   return binding;
 }
-
-// A 4-byte read-only view standing in for an absent optional tensor: Vulkan
-// needs every binding filled, and the kernel is told (by a push or
-// specialization constant) never to touch it. Read-only, so it adds no
-// write hazard to the barrier analysis.
-inline TensorRef Placeholder(const TensorRef& beside) {
-  return TensorRef{beside.buffer, beside.offset_bytes, 1, beside.slot_stride_bytes};
-}
-inline vk::Binding PlaceholderBinding(const TensorRef& beside) { return Placeholder(beside).Bind(vk::Access::kRead); }
 
 }  // namespace ts::kernels

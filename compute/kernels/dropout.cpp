@@ -30,7 +30,7 @@ vk::Dispatch MakeDropout(vk::PipelineCache& pipelines, const DropoutArgs& args, 
   d.label = label;
   d.pipeline = &pipelines.Get("dropout", {{0, group_size}});
   d.bindings = {args.input.Bind(vk::Access::kRead), args.output.Bind(vk::Access::kWrite),
-                reads_step_params ? args.step_params.Bind(vk::Access::kRead) : PlaceholderBinding(args.input)};
+                reads_step_params ? args.step_params.Bind(vk::Access::kRead) : vk::UnusedBinding()};
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, args.count, group_size), 1, 1};
   // One multiply per element (the hash is integer work). Minimum traffic: the

@@ -55,12 +55,11 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
                            std::max(args.width, 1u), args.crop_padding, args.flip ? 1u : 0u, args.augment_seed};
   std::vector<TensorRef> chunk_refs = {args.features};
   chunk_refs.insert(chunk_refs.end(), args.extra_features.begin(), args.extra_features.end());
-  while (chunk_refs.size() < gpu::GATHER_MAX_CHUNKS) chunk_refs.push_back(Placeholder(args.features));
+  const VkFormat texel_format = args.features_u8 ? VK_FORMAT_R32_UINT : VK_FORMAT_R32G32B32A32_UINT;
   std::vector<vk::Binding> chunks;
   for (const TensorRef& chunk : chunk_refs)
-    chunks.push_back(!vec4               ? chunk.Bind(vk::Access::kRead)
-                     : args.features_u8 ? TexelRead(chunk, VK_FORMAT_R32_UINT, 4)
-                                        : TexelRead(chunk, VK_FORMAT_R32G32B32A32_UINT, 16));
+    chunks.push_back(!vec4 ? chunk.Bind(vk::Access::kRead) : TexelRead(chunk, texel_format, args.features_u8 ? 4 : 16));
+  while (chunks.size() < gpu::GATHER_MAX_CHUNKS) chunks.push_back(vk::UnusedBinding(texel_format));  // no such chunk
 
   vk::Dispatch d;
   d.kernel = "gather";

@@ -69,8 +69,8 @@ vk::Dispatch LossDispatch(vk::PipelineCache& pipelines, const LossArgs& args) {
                 args.labels.Bind(vk::Access::kRead),
                 args.row_loss.Bind(vk::Access::kWrite),
                 args.row_correct.Bind(vk::Access::kWrite),
-                write_grad ? args.grad_logits.Bind(vk::Access::kWrite) : PlaceholderBinding(args.logits),
-                write_probabilities ? args.probabilities.Bind(vk::Access::kWrite) : PlaceholderBinding(args.logits)};
+                write_grad ? args.grad_logits.Bind(vk::Access::kWrite) : vk::UnusedBinding(),
+                write_probabilities ? args.probabilities.Bind(vk::Access::kWrite) : vk::UnusedBinding()};
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, args.rows, group_size), 1, 1};
   // Minimum traffic: logits and labels read once; the per-row results, the

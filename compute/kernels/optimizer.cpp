@@ -89,13 +89,13 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
                               {{0, group_size}, {1, uint32_t(args.kind)}, {2, nesterov ? 1u : 0u}});
   d.bindings = {args.params.Bind(vk::Access::kReadWrite),
                 args.grads.Bind(vk::Access::kRead),
-                states >= 1 ? args.state1.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
-                states >= 2 ? args.state2.Bind(vk::Access::kReadWrite) : PlaceholderBinding(args.grads),
+                states >= 1 ? args.state1.Bind(vk::Access::kReadWrite) : vk::UnusedBinding(),
+                states >= 2 ? args.state2.Bind(vk::Access::kReadWrite) : vk::UnusedBinding(),
                 args.step_params.Bind(vk::Access::kRead)};
-  if (texel)  // the read tensors again, as texel views (unused states: a placeholder texel)
-    for (const TensorRef& t : {args.params, args.grads, states >= 1 ? args.state1 : Placeholder(args.grads),
-                               states >= 2 ? args.state2 : Placeholder(args.grads)})
-      d.bindings.push_back(TexelRead(t, VK_FORMAT_R32G32B32A32_SFLOAT, 16));
+  if (texel)  // the read tensors again, as texel views
+    for (const TensorRef& t : {args.params, args.grads, states >= 1 ? args.state1 : TensorRef{},
+                               states >= 2 ? args.state2 : TensorRef{}})
+      d.bindings.push_back(t.empty() ? vk::UnusedBinding() : TexelRead(t, VK_FORMAT_R32G32B32A32_SFLOAT, 16));
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, vec4 ? args.count / 4 : args.count, group_size), 1, 1};
   // Minimum traffic: params, grads and each state read once; params and each

@@ -121,7 +121,7 @@ vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args) {
   d.pipeline = &pipelines.Get(vec4 ? "pool_vec4" : "pool", {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
   d.bindings = {vec4 ? TexelRead(args.input, VK_FORMAT_R32G32B32A32_SFLOAT, 16) : args.input.Bind(vk::Access::kRead),
                 args.output.Bind(vk::Access::kWrite),
-                is_max ? args.argmax.Bind(vk::Access::kWrite) : PlaceholderBinding(args.input)};
+                is_max ? args.argmax.Bind(vk::Access::kWrite) : vk::UnusedBinding()};
   const gpu::PoolParams params = ParamsOf(info, s, uint64_t(s.batch) * s.out_height() * s.out_width(), vec4 ? 4 : 1);
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, uint64_t(s.batch) * s.out_height() * s.out_width() * params.channel_blocks,
@@ -158,15 +158,14 @@ vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwa
   d.pipeline = &pipelines.Get(vec4 ? "pool_back_vec4" : "pool_back",
                               {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
   if (vec4) {
-    // Average pooling reads no argmax: one texel of grad_out stands in (never read).
+    // Average pooling reads no argmax.
     d.bindings = {TexelRead(args.grad_out, VK_FORMAT_R32G32B32A32_SFLOAT, 16),
-                  TexelRead(is_max ? args.argmax : TensorRef{args.grad_out.buffer, args.grad_out.offset_bytes, 4,
-                                                             args.grad_out.slot_stride_bytes},
-                            VK_FORMAT_R32G32B32A32_UINT, 16),
+                  is_max ? TexelRead(args.argmax, VK_FORMAT_R32G32B32A32_UINT, 16)
+                         : vk::UnusedBinding(VK_FORMAT_R32G32B32A32_UINT),
                   args.grad_in.Bind(vk::Access::kWrite)};
   } else {
     d.bindings = {args.grad_out.Bind(vk::Access::kRead),
-                  is_max ? args.argmax.Bind(vk::Access::kRead) : PlaceholderBinding(args.grad_out),
+                  is_max ? args.argmax.Bind(vk::Access::kRead) : vk::UnusedBinding(),
                   args.grad_in.Bind(vk::Access::kWrite)};
   }
   const gpu::PoolParams params = ParamsOf(info, s, uint64_t(s.batch) * s.height * s.width, vec4 ? 4 : 1);

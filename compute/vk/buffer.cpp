@@ -71,6 +71,7 @@ Buffer::Buffer(Context& context, uint64_t size_bytes, std::string name, BufferUs
                 "). Use a smaller batch, a smaller model or fewer samples.");
   Check(created, "vkCreateBuffer for '" + name_ + "'");
   buffer_ = UniqueBuffer(device, buffer);
+  context.SetObjectName(VK_OBJECT_TYPE_BUFFER, reinterpret_cast<uint64_t>(buffer), name_);
 
   VkMemoryRequirements requirements{};
   vkGetBufferMemoryRequirements(device, buffer, &requirements);

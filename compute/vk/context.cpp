@@ -218,12 +218,21 @@ VkInstance CreateInstance(bool validation, const std::vector<std::string>& reque
                   "), but it is not installed. Install it with `sudo apt-get install vulkan-validationlayers`.");
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);  // the layer provides it
   }
   for (const std::string& name : requested) {
     if (!HasInstanceExtension(name)) throw Error(MissingInstanceExtensionMessage(name));
     AppendUnique(extensions, name.c_str());
   }
   VkInstanceCreateInfo create{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  // Synchronization validation as well as the layer's default checks: it
+  // reports a dispatch or copy that reads or writes memory another one
+  // touched without a barrier between them (the layer leaves it off).
+  const VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+  VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  features.enabledValidationFeatureCount = 1;
+  features.pEnabledValidationFeatures = enables;
+  if (validation) create.pNext = &features;
   create.pApplicationInfo = &app;
   create.enabledLayerCount = static_cast<uint32_t>(layers.size());
   create.ppEnabledLayerNames = layers.data();
@@ -396,6 +405,8 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
         vkGetInstanceProcAddr(c.instance_, "vkCreateDebugUtilsMessengerEXT"));
     if (create_messenger == nullptr) throw Error("The validation layer does not provide VK_EXT_debug_utils.");
     Check(create_messenger(c.instance_, &messenger, nullptr, &c.messenger_), "vkCreateDebugUtilsMessengerEXT");
+    c.set_object_name_ = reinterpret_cast<PFN_vkSetDebugUtilsObjectNameEXT>(
+        vkGetInstanceProcAddr(c.instance_, "vkSetDebugUtilsObjectNameEXT"));
   }
 
   std::vector<VkPhysicalDevice> devices = EnumerateDevices(c.instance_);
@@ -529,6 +540,15 @@ VKAPI_ATTR VkBool32 VKAPI_CALL Context::OnDebugMessage(VkDebugUtilsMessageSeveri
   else
     std::fprintf(stderr, "%s\n", message.c_str());
   return VK_FALSE;
+}
+
+void Context::SetObjectName(VkObjectType type, uint64_t handle, const std::string& name) const {
+  if (set_object_name_ == nullptr || handle == 0) return;
+  VkDebugUtilsObjectNameInfoEXT info{VK_STRUCTURE_TYPE_DEBUG_UTILS_OBJECT_NAME_INFO_EXT};
+  info.objectType = type;
+  info.objectHandle = handle;
+  info.pObjectName = name.c_str();
+  set_object_name_(device_, &info);
 }
 
 std::vector<HeapBudget> Context::QueryMemoryBudget() const {

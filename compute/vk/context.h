@@ -109,6 +109,10 @@ class Context {
   // host time domain (then callers align clocks at a submission instead).
   std::optional<ClockCalibration> CalibrateClocks() const;
 
+  // With validation on, names a Vulkan object (a buffer's tensor, a pipeline's
+  // shader) so the layer's messages say which one they mean; else does nothing.
+  void SetObjectName(VkObjectType type, uint64_t handle, const std::string& name) const;
+
   // Number of validation warnings and errors reported so far.
   uint64_t validation_message_count() const { return validation_messages_.load(); }
 
@@ -119,6 +123,7 @@ class Context {
 
   VkInstance instance_ = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  PFN_vkSetDebugUtilsObjectNameEXT set_object_name_ = nullptr;  // with validation only
   VkPhysicalDevice physical_device_ = VK_NULL_HANDLE;
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;

@@ -22,6 +22,15 @@ enum : uint32_t {
   kOpSpecConstant = 50, kOpSpecConstantComposite = 51, kOpSpecConstantOp = 52, kOpVariable = 59,
   kOpDecorate = 71, kOpMemberDecorate = 72, kOpExecutionModeId = 331,
 };
+// Instructions that derive a pointer from another, and those that read or
+// write memory through one (for BindingUse).
+enum : uint32_t {
+  kOpImageTexelPointer = 60, kOpLoad = 61, kOpStore = 62, kOpCopyMemory = 63, kOpCopyMemorySized = 64,
+  kOpAccessChain = 65, kOpInBoundsAccessChain = 66, kOpPtrAccessChain = 67, kOpInBoundsPtrAccessChain = 70,
+  kOpCopyObject = 83, kOpAtomicLoad = 227, kOpAtomicStore = 228, kOpAtomicExchange = 229, kOpAtomicXor = 242,
+  kOpAtomicFlagTestAndSet = 318, kOpAtomicFlagClear = 319, kOpAtomicFMinEXT = 5614, kOpAtomicFMaxEXT = 5615,
+  kOpAtomicFAddEXT = 6035,
+};
 // Operations an OpSpecConstantOp may apply that array lengths use.
 enum : uint32_t {
   kOpCompositeExtract = 81, kOpUConvert = 113, kOpSConvert = 114, kOpSNegate = 126, kOpIAdd = 128,
@@ -102,6 +111,16 @@ ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const st
   std::unordered_map<uint32_t, uint32_t> spec_ids, bindings, sets, array_strides;
   std::unordered_map<uint32_t, std::map<uint32_t, uint32_t>> member_offsets;
   std::vector<Instruction> variables;
+  // Pointers into a descriptor: pointer id -> the variable it points into,
+  // and the variables read and written through them.
+  std::unordered_map<uint32_t, uint32_t> pointer_roots;
+  std::unordered_map<uint32_t, BindingUse> variable_uses;
+  auto use = [&](uint32_t pointer, bool reads, bool writes) {
+    auto root = pointer_roots.find(pointer);
+    if (root == pointer_roots.end()) return;
+    BindingUse& u = variable_uses[root->second];
+    u.reads |= reads, u.writes |= writes;
+  };
   uint32_t workgroup_size_id = 0;
   std::array<uint32_t, 3> local_size_ids{};  // from LocalSizeId (SPIR-V 1.6 targets)
   ShaderInterface shader;
@@ -127,6 +146,25 @@ ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const st
         break;
       case kOpVariable:
         variables.push_back(inst);
+        if (o[2] == kStorageClassStorageBuffer || o[2] == kStorageClassUniform ||
+            o[2] == kStorageClassUniformConstant)
+          pointer_roots[o[1]] = o[1];
+        break;
+      // A pointer derived from a descriptor's points into it too. (A pointer
+      // is defined before it is used, so one pass finds every chain.)
+      case kOpAccessChain: case kOpInBoundsAccessChain: case kOpPtrAccessChain: case kOpInBoundsPtrAccessChain:
+      case kOpCopyObject: case kOpImageTexelPointer:
+        if (auto root = pointer_roots.find(o[2]); root != pointer_roots.end()) pointer_roots[o[1]] = root->second;
+        break;
+      case kOpLoad: case kOpAtomicLoad:  // (loading a texel buffer's image is how it is read)
+        use(o[2], true, false);
+        break;
+      case kOpStore: case kOpAtomicStore: case kOpAtomicFlagClear:
+        use(o[0], false, true);
+        break;
+      case kOpCopyMemory: case kOpCopyMemorySized:
+        use(o[0], false, true);
+        use(o[1], true, false);
         break;
       case kOpTypeBool: case kOpTypeInt: case kOpTypeFloat: case kOpTypeVector: case kOpTypeMatrix:
       case kOpTypeImage: case kOpTypeArray: case kOpTypeRuntimeArray: case kOpTypeStruct:
@@ -139,6 +177,10 @@ ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const st
         definitions[o[1]] = inst;
         break;
       default:
+        // Read-modify-write atomics: OpAtomicExchange .. OpAtomicXor and the extensions'.
+        if ((opcode >= kOpAtomicExchange && opcode <= kOpAtomicXor) || opcode == kOpAtomicFlagTestAndSet ||
+            opcode == kOpAtomicFMinEXT || opcode == kOpAtomicFMaxEXT || opcode == kOpAtomicFAddEXT)
+          use(o[2], true, true);
         break;
     }
     if (opcode == kOpExecutionModeId && o[1] == kExecutionModeLocalSizeId)
@@ -347,8 +389,12 @@ ShaderInterface ReflectShader(const uint32_t* words, size_t word_count, const st
       throw Error("Tensorscope shaders bind storage buffers and uniform texel buffers; binding " +
                   std::to_string(bindings[id]) + " is a uniform buffer, which Sequence does not bind.");
     uint32_t binding = bindings[id];
-    if (shader.bindings.size() <= binding) shader.bindings.resize(binding + 1, DescriptorKind::kStorageBuffer);
+    if (shader.bindings.size() <= binding) {
+      shader.bindings.resize(binding + 1, DescriptorKind::kStorageBuffer);
+      shader.uses.resize(binding + 1);
+    }
     shader.bindings[binding] = kind;
+    shader.uses[binding] = variable_uses[id];
   }
   shader.shared_memory_bytes = static_cast<uint32_t>(std::min<uint64_t>(shared_bytes, UINT32_MAX));
   return shader;
@@ -467,6 +513,7 @@ Pipeline::Pipeline(Context& context, const std::string& shader_name, const SpecC
   Check(vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &create, nullptr, &pipeline),
         "vkCreateComputePipelines for '" + shader_name + "'");
   pipeline_ = UniquePipeline(device, pipeline);
+  context.SetObjectName(VK_OBJECT_TYPE_PIPELINE, reinterpret_cast<uint64_t>(pipeline), shader_name);
   if (context.has_executable_properties()) executable_statistics_ = ReadExecutableStatistics(device, pipeline);
 }
 

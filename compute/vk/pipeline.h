@@ -28,9 +28,22 @@ enum class DescriptorKind { kStorageBuffer, kUniformTexelBuffer };
 // The Vulkan descriptor type of a binding of this kind.
 VkDescriptorType DescriptorTypeOf(DescriptorKind kind);
 
+// Whether a shader's code reads and writes one of its bindings: any load or
+// store through it, however it is guarded (a push constant or specialization
+// constant that turns it off does not count). Synchronization validation
+// assumes exactly these accesses of every dispatch of the shader, so a
+// Sequence checks each dispatch's declared Access against them.
+struct BindingUse {
+  bool reads = false, writes = false;
+  bool operator==(const BindingUse&) const = default;
+};
+
 // What a shader declares, read from its SPIR-V.
 struct ShaderInterface {
-  std::vector<DescriptorKind> bindings;  // binding i of set 0 (bindings are dense from 0)
+  // Binding i of set 0, up to the last the code uses (the compiler drops the
+  // rest); a gap, which the code never touches, is listed as a storage buffer.
+  std::vector<DescriptorKind> bindings;
+  std::vector<BindingUse> uses;          // per binding, as `bindings`
   uint32_t push_constant_bytes = 0;      // size of the push-constant block, 0 if none
   // Local size; an entry is a spec-constant id when local_size_spec_id[d] >= 0.
   std::array<uint32_t, 3> local_size{1, 1, 1};

@@ -29,6 +29,19 @@ bool AnyOverlap(const Range& range, const std::vector<Range>& ranges) {
   return std::any_of(ranges.begin(), ranges.end(), [&](const Range& r) { return r.Overlaps(range); });
 }
 
+const char* AccessName(Access access) {
+  switch (access) {
+    case Access::kRead: return "read-only";
+    case Access::kWrite: return "write-only";
+    case Access::kReadWrite: return "read-write";
+  }
+  return "?";
+}
+
+// Ordered before every recorded dispatch: the compute work recorded earlier
+// (an earlier step, an earlier dispatch of this step that wrote what the next
+// reads or read what it overwrites) finishes first, and its writes are made
+// visible to the dispatches after.
 void RecordComputeBarrier(VkCommandBuffer cb) {
   VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
@@ -149,6 +162,14 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
                   "') declares no trace buffer at set 1, binding 0.");
     pipelines_.push_back(&traced);
   }
+  // The compiler drops a binding the code never touches; where that is a
+  // shader's last, the dispatch's unused binding there has nothing to fill.
+  for (size_t index = 0; index < dispatches_.size(); ++index) {
+    std::vector<Binding>& bindings = dispatches_[index].bindings;
+    while (bindings.size() > pipelines_[index]->interface().bindings.size() && bindings.back().unused)
+      bindings.pop_back();
+  }
+  AssignScratch();
   std::map<VkDescriptorType, uint32_t> descriptor_counts;
   for (size_t index = 0; index < dispatches_.size(); ++index) {
     const Dispatch& d = dispatches_[index];
@@ -174,6 +195,17 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
           last_offset % std::max<uint64_t>(1, info.min_storage_buffer_offset_alignment) != 0)
         throw Error("Dispatch '" + d.label + "' binding " + std::to_string(b) + " is outside buffer '" +
                     binding.buffer->name() + "' or misaligned.");
+      // The barriers below are derived from whether each binding is written,
+      // and synchronization validation takes it to be written wherever the
+      // code can write it: the two must agree. (Write vs read-write makes no
+      // difference to either: a write already orders every later access.)
+      const bool code_writes = shader.uses[b].writes;
+      if (!binding.unused && code_writes != (binding.access != Access::kRead))
+        throw Error("Dispatch '" + d.label + "' declares binding " + std::to_string(b) + " (buffer '" +
+                    binding.buffer->name() + "') " + AccessName(binding.access) + ", but the code of shader '" +
+                    d.pipeline->shader_name() + "' " + (code_writes ? "writes it" : "only reads it") +
+                    " (however it is guarded). Declare what the code does, or, where the dispatch never "
+                    "touches the binding, bind vk::UnusedBinding().");
       descriptor_counts[DescriptorTypeOf(shader.bindings[b])] += slots;
     }
   }
@@ -181,11 +213,14 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
   // Barriers: a dispatch waits when it touches memory an earlier one wrote
   // (read-after-write, write-after-write), or writes memory an earlier one read
   // (write-after-read), since the last barrier. Independent dispatches overlap.
+  // Unused bindings' scratch regions are touched by one binding each: they
+  // never need a barrier.
   std::vector<Range> written, read;
   barrier_before_.assign(dispatches_.size(), false);
   for (size_t i = 0; i < dispatches_.size(); ++i) {
     bool wait = false;
     for (const Binding& binding : dispatches_[i].bindings) {
+      if (binding.unused) continue;
       Range range = RangeOf(binding);
       wait |= AnyOverlap(range, written);
       if (binding.access != Access::kRead) wait |= AnyOverlap(range, read);
@@ -196,10 +231,7 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
       read.clear();
     }
     for (const Binding& binding : dispatches_[i].bindings)
-      (binding.access == Access::kRead ? read : written).push_back(RangeOf(binding));
-    // A read-write binding is also a read for write-after-read purposes.
-    for (const Binding& binding : dispatches_[i].bindings)
-      if (binding.access == Access::kReadWrite) read.push_back(RangeOf(binding));
+      if (!binding.unused) (binding.access == Access::kRead ? read : written).push_back(RangeOf(binding));
   }
 
   size_t set_count = size_t(slots) * dispatches_.size();
@@ -228,6 +260,7 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
     for (size_t i = 0; i < dispatches_.size(); ++i) {
       const Dispatch& d = dispatches_[i];
       VkDescriptorSet set = descriptor_sets_[s * dispatches_.size() + i];
+      context.SetObjectName(VK_OBJECT_TYPE_DESCRIPTOR_SET, reinterpret_cast<uint64_t>(set), d.label);
       std::vector<VkDescriptorBufferInfo> buffer_infos(d.bindings.size());
       std::vector<VkBufferView> views(d.bindings.size());
       std::vector<VkWriteDescriptorSet> writes(d.bindings.size());
@@ -273,6 +306,30 @@ Sequence::Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t 
     statistics_query_pool_ = CreateQueryPool(device, VK_QUERY_TYPE_PIPELINE_STATISTICS, per_dispatch_queries,
                                              VK_QUERY_PIPELINE_STATISTIC_COMPUTE_SHADER_INVOCATIONS_BIT);
   if (options_.trace_workgroups) CreateTraceBuffer();
+}
+
+void Sequence::AssignScratch() {
+  uint64_t unused = 0;
+  for (const Dispatch& d : dispatches_)
+    for (const Binding& binding : d.bindings) unused += binding.unused;
+  if (unused == 0) return;
+  // Each region starts where a storage buffer or a texel view may, and holds
+  // a whole 16-byte texel and any fixed-size block a shader declares.
+  VkPhysicalDeviceProperties properties{};
+  vkGetPhysicalDeviceProperties(context_->physical_device(), &properties);
+  const uint64_t region = std::max<uint64_t>({256, context_->info().min_storage_buffer_offset_alignment,
+                                              properties.limits.minTexelBufferOffsetAlignment});
+  scratch_ = std::make_unique<Buffer>(*context_, unused * region, "scratch of unused bindings");
+  uint64_t next = 0;
+  for (Dispatch& d : dispatches_)
+    for (Binding& binding : d.bindings)
+      if (binding.unused) {
+        binding.buffer = scratch_.get();
+        binding.offset = next;
+        binding.size = region;
+        binding.slot_stride = 0;  // every slot's recording starts with a barrier
+        next += region;
+      }
 }
 
 void Sequence::CreateTraceBuffer() {

@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,14 +31,34 @@ namespace ts::vk {
 
 enum class Access { kRead, kWrite, kReadWrite };
 
+// `access` is what the shader's code does with the binding (any read or
+// write it can make, however guarded: see BindingUse); the Sequence checks it
+// against the SPIR-V and derives its barriers from it.
 struct Binding {
-  const Buffer* buffer = nullptr;
+  const Buffer* buffer = nullptr;  // null for an unused binding (see UnusedBinding)
   uint64_t offset = 0;           // bytes; a multiple of minStorageBufferOffsetAlignment
   uint64_t size = 0;             // bytes; 0 = to the end of the buffer
   Access access = Access::kRead;
   uint64_t slot_stride = 0;      // bytes added to offset per slot
   VkFormat texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;  // for uniform texel buffer bindings
+  bool unused = false;
+  bool operator==(const Binding&) const = default;
 };
+
+// A binding the dispatch never touches (a push or specialization constant
+// tells its shader so: an absent bias, a gradient nobody asked for) but that
+// Vulkan needs filled. The Sequence binds a scratch region of its own there,
+// one per unused binding, that nothing else reads or writes: whatever access
+// the shader's code declares, it hazards with nothing and needs no barrier.
+// (A placeholder view of a real tensor would not do: where the shader's code
+// can write the binding, synchronization validation sees a write to that
+// tensor that no barrier orders.) `texel_format` for a uniform texel buffer.
+inline Binding UnusedBinding(VkFormat texel_format = VK_FORMAT_R32G32B32A32_SFLOAT) {
+  Binding binding;
+  binding.texel_format = texel_format;
+  binding.unused = true;
+  return binding;
+}
 
 // What one dispatch costs, declared by its kernel (not measured): the profiler
 // divides these by the measured time to report achieved GFLOP/s and GB/s.
@@ -129,9 +150,11 @@ struct DispatchTrace {
 
 class Sequence {
  public:
-  // Validates every dispatch against its pipeline's reflected interface and the
-  // device limits (a mismatch is a programmer error and throws ts::Error), then
-  // allocates descriptor sets for `slots` recordings.
+  // Validates every dispatch against its pipeline's reflected interface (what
+  // it binds, each binding's Access against what the shader's code reads and
+  // writes, push constants) and the device limits (a mismatch is a programmer
+  // error and throws ts::Error), then allocates descriptor sets for `slots`
+  // recordings and the scratch that unused bindings get.
   Sequence(Context& context, std::vector<Dispatch> dispatches, uint32_t slots = 1,
            const SequenceOptions& options = {});
   Sequence(Sequence&&) noexcept = default;
@@ -178,6 +201,7 @@ class Sequence {
   bool has_timestamps() const { return static_cast<bool>(query_pool_); }
 
  private:
+  void AssignScratch();  // points every unused binding at a region of scratch_
   void CreateTraceBuffer();
 
   Context* context_ = nullptr;
@@ -188,6 +212,9 @@ class Sequence {
   UniqueDescriptorPool descriptor_pool_;
   std::vector<VkDescriptorSet> descriptor_sets_;  // [slot * dispatches + i]
   std::vector<UniqueBufferView> texel_views_;
+  // One region per unused binding (see UnusedBinding), never read or written;
+  // on the heap, so the dispatches' pointers to it survive a move.
+  std::unique_ptr<Buffer> scratch_;
   UniqueQueryPool query_pool_;
   // The pipeline each dispatch binds: its own, or in trace mode its traced build.
   std::vector<const Pipeline*> pipelines_;
