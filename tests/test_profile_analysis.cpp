@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "compute/profile/ceilings.h"
 #include "compute/profile/kernel_table.h"
 #include "compute/profile/memory_map.h"
+#include "compute/profile/occupancy.h"
 #include "compute/profile/timeline.h"
 #include "support/temp_files.h"
 #include "support/vulkan_test.h"
@@ -229,6 +231,77 @@ TEST(KernelTable, SortsByEveryColumn) {
       for (const auto& r : copy) total += r.time_ns;
       EXPECT_DOUBLE_EQ(total, std::accumulate(s.ns.begin(), s.ns.end(), 0.0));
     }
+}
+
+// A selection kept as a key finds its kernel again after the rows are rebuilt
+// with other times and re-sorted, wherever the kernel's line moved.
+TEST(KernelTable, SelectionByKeyFollowsTheKernelThroughARebuildAndResort) {
+  SyntheticStep s;
+  auto rows = profile::BuildKernelTable(s.dispatches, s.ns, &s.model, &s.ceilings, s.device);
+  profile::SortKernelTable(rows, profile::KernelColumn::kTime, false);
+  const size_t chosen = 2;  // a line in the middle of the table
+  const profile::KernelRowKey key = profile::KeyOf(rows[chosen]);
+  EXPECT_EQ(profile::FindRow(rows, key), chosen);
+  EXPECT_EQ(profile::KeyText(profile::KeyOf(rows[0])), "matmul/1/backward");
+  // The next rebuild: the selected kernel became the slowest, so it is first now.
+  std::vector<double> ns = s.ns;
+  for (size_t d : rows[chosen].dispatches) ns[d] = 1e6;
+  auto rebuilt = profile::BuildKernelTable(s.dispatches, ns, &s.model, &s.ceilings, s.device);
+  profile::SortKernelTable(rebuilt, profile::KernelColumn::kTime, false);
+  ASSERT_EQ(profile::FindRow(rebuilt, key), 0u);
+  EXPECT_EQ(profile::KeyOf(rebuilt[0]), key);
+  EXPECT_NE(profile::KeyOf(rebuilt[chosen]), key);  // the old index now names another kernel
+  // Same family and layer, another pass: another row.
+  profile::KernelRowKey other = key;
+  other.pass = other.pass == nn::Pass::kForward ? nn::Pass::kBackward : nn::Pass::kForward;
+  EXPECT_NE(profile::FindRow(rebuilt, other), profile::FindRow(rebuilt, key));
+  // A kernel the rows no longer have (the model changed).
+  EXPECT_FALSE(profile::FindRow(rebuilt, {"conv2d", 7, nn::Pass::kForward}).has_value());
+  EXPECT_FALSE(profile::FindRow({}, key).has_value());
+}
+
+// The occupancy table lists kernels in step order until a column is chosen;
+// the step order does not move when the times change.
+TEST(KernelTable, OccupancyOrderIsTheStepOrderOrTheChosenColumn) {
+  SyntheticStep s;
+  auto rows = profile::BuildKernelTable(s.dispatches, s.ns, &s.model, &s.ceilings, s.device);
+  profile::SortKernelTable(rows, profile::KernelColumn::kTime, false);  // as the window keeps them
+  std::vector<profile::Occupancy> occupancies(rows.size());
+  std::vector<double> registers(rows.size(), 0.0);
+  for (size_t i = 0; i < rows.size(); ++i) occupancies[i].occupancy = 0.1 * double((i * 3) % rows.size());
+  registers[1] = 40;
+  const auto first_dispatches = [&](const std::vector<size_t>& order) {
+    std::vector<size_t> firsts;
+    for (size_t i : order) firsts.push_back(rows[i].dispatches[0]);
+    return firsts;
+  };
+  const std::vector<size_t> step = profile::OccupancyOrder(rows, occupancies, registers, std::nullopt, true);
+  EXPECT_EQ(first_dispatches(step), (std::vector<size_t>{0, 1, 2, 4, 6}));
+  // Re-sorted by time the other way round: the step order is the same.
+  auto resorted = rows;
+  profile::SortKernelTable(resorted, profile::KernelColumn::kTime, true);
+  std::vector<size_t> again = profile::OccupancyOrder(resorted, occupancies, registers, std::nullopt, true);
+  std::vector<std::string> names, names_again;
+  for (size_t i : step) names.push_back(profile::KeyText(profile::KeyOf(rows[i])));
+  for (size_t i : again) names_again.push_back(profile::KeyText(profile::KeyOf(resorted[i])));
+  EXPECT_EQ(names, names_again);
+  // By occupancy, both ways; by registers, the reported one last when ascending.
+  for (bool ascending : {true, false}) {
+    const auto order = profile::OccupancyOrder(rows, occupancies, registers, profile::OccupancyColumn::kOccupancy, ascending);
+    ASSERT_EQ(order.size(), rows.size());
+    for (size_t k = 1; k < order.size(); ++k)
+      if (ascending)
+        EXPECT_LE(occupancies[order[k - 1]].occupancy, occupancies[order[k]].occupancy);
+      else
+        EXPECT_GE(occupancies[order[k - 1]].occupancy, occupancies[order[k]].occupancy);
+  }
+  EXPECT_EQ(profile::OccupancyOrder(rows, occupancies, registers, profile::OccupancyColumn::kRegisters, true).back(), 1u);
+  // Every column gives every row once.
+  for (int c = 0; c <= int(profile::OccupancyColumn::kLimiter); ++c) {
+    auto order = profile::OccupancyOrder(rows, occupancies, registers, profile::OccupancyColumn(c), false);
+    std::sort(order.begin(), order.end());
+    EXPECT_EQ(order, (std::vector<size_t>{0, 1, 2, 3, 4}));
+  }
 }
 
 TEST(KernelTable, TextAndJson) {

@@ -133,6 +133,18 @@ std::vector<KernelRow> BuildKernelTable(const std::vector<nn::DispatchInfo>& dis
   return rows;
 }
 
+KernelRowKey KeyOf(const KernelRow& row) { return {row.kernel, row.layer, row.pass}; }
+
+std::string KeyText(const KernelRowKey& key) {
+  return key.kernel + "/" + std::to_string(key.layer) + "/" + nn::PassName(key.pass);
+}
+
+std::optional<size_t> FindRow(const std::vector<KernelRow>& rows, const KernelRowKey& key) {
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (KeyOf(rows[i]) == key) return i;
+  return std::nullopt;
+}
+
 void SortKernelTable(std::vector<KernelRow>& rows, KernelColumn column, bool ascending) {
   // Each column's sort key; strings and numbers compare through one tuple.
   auto key = [column](const KernelRow& r) -> std::tuple<double, std::string> {

@@ -76,6 +76,22 @@ std::vector<KernelRow> BuildKernelTable(const std::vector<nn::DispatchInfo>& dis
                                         const Ceilings* ceilings, const vk::DeviceInfo& device,
                                         const std::vector<uint64_t>& measured_invocations = {});
 
+// What makes a row unique in a step: the rows group dispatches by kernel
+// family, layer and pass. A selection kept as a key (not a row index) stays on
+// its kernel when the rows are rebuilt or re-sorted.
+struct KernelRowKey {
+  std::string kernel;
+  int layer = -1;
+  nn::Pass pass = nn::Pass::kForward;
+  bool operator==(const KernelRowKey&) const = default;
+};
+KernelRowKey KeyOf(const KernelRow& row);
+// "matmul/3/forward": the key as text (for widget ids and test hooks).
+std::string KeyText(const KernelRowKey& key);
+// The index of the row with `key` in `rows`; nullopt when no row has it (e.g.
+// the model changed and the kernel is gone).
+std::optional<size_t> FindRow(const std::vector<KernelRow>& rows, const KernelRowKey& key);
+
 enum class KernelColumn {
   kKernel, kLayer, kPass, kCalls, kTime, kShare, kFlops, kBytes, kGflops, kGbs, kPercentPeakFlops,
   kPercentPeakBandwidth, kIntensity, kBound, kWorkgroupSize, kWorkgroups, kInvocations, kSubgroups, kSharedMemory

@@ -10,6 +10,7 @@
 #include <limits>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "compute/common/error.h"
 #include "compute/nn/model.h"
@@ -744,6 +745,34 @@ Figure ModelledRegisters(const std::string& kernel_family, uint32_t workgroup_in
     if (registers > cap) registers = cap, why += ", capped so the workgroup fits";
   }
   return {registers, Source::kModelled, "modelled for " + kernel_family + ": " + why};
+}
+
+std::vector<size_t> OccupancyOrder(const std::vector<KernelRow>& rows, const std::vector<Occupancy>& occupancies,
+                                   const std::vector<double>& registers, std::optional<OccupancyColumn> column,
+                                   bool ascending) {
+  const auto first_dispatch = [&](size_t i) { return rows[i].dispatches.empty() ? SIZE_MAX : rows[i].dispatches[0]; };
+  // Each column's sort key; names and numbers compare through one tuple.
+  const auto key = [&](size_t i) -> std::tuple<double, std::string> {
+    const Occupancy none;
+    const Occupancy& o = i < occupancies.size() ? occupancies[i] : none;
+    const KernelRow& r = rows[i];
+    switch (*column) {
+      case OccupancyColumn::kKernel: return {0, r.kernel + " " + r.layer_name + " " + nn::PassName(r.pass)};
+      case OccupancyColumn::kWorkgroup: return {double(r.local_size[0]) * r.local_size[1] * r.local_size[2], ""};
+      case OccupancyColumn::kRegisters: return {i < registers.size() ? registers[i] : 0.0, ""};
+      case OccupancyColumn::kWorkgroupsPerUnit: return {double(o.active_workgroups_per_unit), ""};
+      case OccupancyColumn::kSubgroupsPerUnit: return {double(o.active_subgroups_per_unit), ""};
+      case OccupancyColumn::kOccupancy: return {o.occupancy, ""};
+      case OccupancyColumn::kLimiter: return {0, LimiterName(o.limiter)};
+    }
+    return {0, ""};
+  };
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return first_dispatch(a) < first_dispatch(b); });
+  if (column)
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ascending ? key(a) < key(b) : key(b) < key(a); });
+  return order;
 }
 
 }  // namespace ts::profile

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "compute/profile/kernel_table.h"
 #include "compute/vk/device_info.h"
 
 namespace ts::profile {
@@ -144,5 +145,18 @@ Occupancy ComputeOccupancy(const DeviceModel& model, const KernelResources& kern
 // (a driver compiles for the workgroup size it is given and limits registers
 // so the workgroup can run).
 Figure ModelledRegisters(const std::string& kernel_family, uint32_t workgroup_invocations);
+
+// The columns of the occupancy table (one line per kernel row).
+enum class OccupancyColumn {
+  kKernel, kWorkgroup, kRegisters, kWorkgroupsPerUnit, kSubgroupsPerUnit, kOccupancy, kLimiter
+};
+
+// The order to list `rows` in the occupancy table: without a column, the order
+// the kernels run in a step (each row's first dispatch), which does not change
+// while the times do; with one, by that column, ties in step order.
+// `occupancies` and `registers` (0: not reported) are per row, same order.
+std::vector<size_t> OccupancyOrder(const std::vector<KernelRow>& rows, const std::vector<Occupancy>& occupancies,
+                                   const std::vector<double>& registers, std::optional<OccupancyColumn> column,
+                                   bool ascending);
 
 }  // namespace ts::profile

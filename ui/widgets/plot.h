@@ -15,6 +15,8 @@
 //     axis' tick labels: that axis only);
 //   - left drag: pan;  double-click: fit to the data again (auto-fit);
 //   - click a legend entry: hide / show that series.
+// When the data starts over (a new run: the series emptied, or their last x
+// going back, or PlotOptions::data_id changed) the view fits the new data.
 //
 // Cost: drawing is O(pixels), not O(points). Each series is reduced to the min
 // and max of every pixel column of the visible x range (x must be sorted
@@ -25,6 +27,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -75,6 +78,10 @@ struct PlotOptions {
   bool show_legend = true;
   double y_fit_min = NAN;  // when finite, auto-fit's y range reaches at least this low...
   double y_fit_max = NAN;  // ...and this high (e.g. 0 and 1 for accuracy)
+  // Names the data shown (e.g. a run's number): when it changes, the view
+  // starts over (auto-fit, the old zoom and pan forgotten), as it does when the
+  // data restarts by itself (every series emptied, or the last x going back).
+  uint64_t data_id = 0;
 };
 
 // A point kept by Decimate(), in data units. A NaN y marks a gap in the line.
@@ -101,6 +108,8 @@ struct PlotState {
   struct Internal {
     ImVec2 plot_min{0, 0}, plot_max{0, 0};  // where the data area was drawn last frame
     bool was_log_y = false;
+    uint64_t data_id = 0;     // PlotOptions::data_id as last drawn
+    double data_end = NAN;    // the largest last x of the series last drawn (NaN: there were none)
     std::vector<Smoothed> smoothed;             // per series
     std::vector<std::vector<PlotPoint>> lines;  // per series: decimated raw, then smoothed
     std::vector<ImVec2> screen;                 // scratch: one line in pixels
