@@ -230,6 +230,7 @@ void DrawCurves(AppState& state) {
   options.x_label = "step";
   options.smoothing = smoothing;
   options.size = ImVec2(plot_width, 220);
+  options.data_id = view.run_id;  // a new run (or Reset) fits the axes to its own curves
 
   PlotOptions loss_options = options;
   loss_options.title = "Loss";
