@@ -19,6 +19,7 @@
 #include "imgui.h"
 #include "ui/app_state.h"
 #include "ui/controller.h"
+#include "ui/panel_layout.h"
 #include "ui/panels/data_panel.h"
 #include "ui/panels/gpu_panel.h"
 #include "ui/panels/insight_panel.h"
@@ -44,35 +45,6 @@ bool g_close_requested = false;
 void OnWindowClose(GLFWwindow* window) {
   glfwSetWindowShouldClose(window, GLFW_FALSE);
   g_close_requested = true;
-}
-
-// Places the panels until the user moves them (imgui.ini then remembers
-// their layout): model and data on the left, training in the centre, the GPU on
-// the right, and the Inside window collapsed to its title bar along the bottom
-// of the centre and right columns (opened, it grows upwards over them). A
-// window that does not exist yet is placed from the next frame on.
-void PlacePanels(const ImVec2& display) {
-  float left = display.x * 0.30f, right = display.x * 0.24f, centre = display.x - left - right;
-  const float inside_bar = ImGui::GetFrameHeight();  // the collapsed Inside window's strip: nothing else covers it
-  ImGui::SetWindowPos("###Model", ImVec2(0, 0), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("###Model", ImVec2(left, display.y * 0.64f), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowPos("Data", ImVec2(0, display.y * 0.64f), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("Data", ImVec2(left, display.y * 0.36f), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowPos("Training", ImVec2(left, 0), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("Training", ImVec2(centre, display.y - inside_bar), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowPos("GPU", ImVec2(left + centre, 0), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("GPU", ImVec2(right, display.y - inside_bar), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowCollapsed("###Inside", true, ImGuiCond_FirstUseEver);
-  ImGui::SetWindowPos("###Inside", ImVec2(left, display.y - inside_bar), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("###Inside", ImVec2(centre + right, display.y * 0.62f), ImGuiCond_FirstUseEver);
-  // GPU insight opens (from the GPU panel) over the Training column, down to the
-  // Inside bar, and most of the GPU column: the Training panel then skips what
-  // it would draw underneath (see DrawTrainingPanel).
-  const float insight_top = display.y * 0.04f;
-  ImGui::SetWindowPos("GPU insight", ImVec2(left - display.x * 0.06f, insight_top), ImGuiCond_FirstUseEver);
-  ImGui::SetWindowSize("GPU insight",
-                       ImVec2(centre + right * 0.7f + display.x * 0.06f, display.y - inside_bar - insight_top),
-                       ImGuiCond_FirstUseEver);
 }
 
 // Error and info notices, bottom centre, until dismissed (errors) or for a few seconds (info).
@@ -334,7 +306,7 @@ int RunGui(const std::vector<std::string>& words) {
     const auto frame_start = std::chrono::steady_clock::now();
     ui::UpdateFromSession(state, std::chrono::duration<double>(frame_start - last_frame).count());
     ui::SyncRun(state);  // the project as last edited decides the data and the run the panels draw
-    PlacePanels(ImGui::GetIO().DisplaySize);
+    ui::PlacePanels();
     ui::DrawModelPanel(state);
     ui::DrawDataPanel(state);
     ui::DrawTrainingPanel(state);

@@ -114,5 +114,16 @@ TEST(GuiTest, OutputMismatch) { RunGuiCase("output_mismatch"); }
 // Stop a run and quit; relaunched, the network, curves and results are back,
 // and Continue trains on from the same step.
 TEST(GuiTest, RelaunchContinue) { RunGuiCase("relaunch_continue"); }
+// GPU insight's Occupancy tab while training: a kernel selected by a click
+// stays selected (by kernel, layer and pass, not by line) when the table is
+// sorted by a column both ways and rebuilt live, and after the Kernels tab;
+// the sort the user picked stays; a what-if field takes typing after one click.
+TEST(GuiTest, OccupancySelectionSurvivesResort) { RunGuiCase("occupancy_selection"); }
+
+// At 1280x720 (a display of that size): every panel lies within the display
+// and its content fits its width (the GPU panel's table too), and neither GPU
+// insight nor the opened Inside window covers the Train / Pause / Stop row;
+// the Training panel clicked stays behind the Inside window, opaque.
+TEST(GuiTest, LayoutAt1280x720) { RunGuiCase("layout_1280x720"); }
 
 }  // namespace

@@ -15,10 +15,13 @@
 #include <vector>
 
 #include "imgui.h"
+#include "imgui_internal.h"  // the focused text field
+#include "ui/panel_layout.h"
 #include "ui/widgets/bar_chart.h"
 #include "ui/widgets/gantt.h"
 #include "ui/widgets/heatmap.h"
 #include "ui/widgets/insight_charts.h"
+#include "ui/widgets/number_field.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui {
@@ -565,6 +568,52 @@ TEST_F(Widgets, PlotDragPansAndDoubleClickFitsAgain) {
   EXPECT_DOUBLE_EQ(plot.state.x_max, fitted.x_max);
 }
 
+// After a Reset the series are cleared and a new run starts from step 0: the
+// axes must fit the new run, not keep the old run's range or the user's zoom.
+TEST_F(Widgets, PlotViewStartsOverWhenTheDataDoes) {
+  std::vector<double> x = Iota(1000), y(1000);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = 10.0 / (1.0 + 0.01 * double(i));
+  PlotState state;
+  uint64_t run = 1;
+  const auto draw = [&](ImVec2 mouse = kNoMouse, float wheel = 0) {
+    const PlotSeries series[] = {{"train", x, y}};
+    Frame([&] { Plot("loss", state, {.log_y = true, .size = {600, 300}, .data_id = run}, series); }, mouse, false, wheel);
+  };
+  draw();
+  draw();
+  EXPECT_GT(state.x_max, 990);
+  // Zoomed in by the user: appending keeps the zoom.
+  draw(ImVec2(origin_.x + 300, origin_.y + 150), 2.0f);
+  ASSERT_FALSE(state.auto_fit);
+  const double zoomed_min = state.x_min, zoomed_max = state.x_max;
+  x.push_back(1000), y.push_back(0.9);
+  draw();
+  EXPECT_FALSE(state.auto_fit);
+  EXPECT_DOUBLE_EQ(state.x_min, zoomed_min);
+  EXPECT_DOUBLE_EQ(state.x_max, zoomed_max);
+  // Reset: the series are emptied; then a new run's first steps, with another range of loss.
+  x.clear(), y.clear();
+  draw();
+  EXPECT_TRUE(state.auto_fit);
+  for (int i = 0; i < 50; ++i) x.push_back(i), y.push_back(100.0 + i);
+  draw();
+  EXPECT_LT(state.x_max, 60) << "the old run's 1000 steps are still on the x axis";
+  EXPECT_GT(state.y_min, 50) << "the old run's loss range is still on the y axis";
+  // A new run replacing the old between two frames (never seen empty): its x goes back.
+  draw(ImVec2(origin_.x + 300, origin_.y + 150), 2.0f);
+  ASSERT_FALSE(state.auto_fit);
+  x.resize(10), y.resize(10);
+  draw();
+  EXPECT_TRUE(state.auto_fit);
+  EXPECT_LT(state.x_max, 10);
+  // The caller's data id: a new run that happens to reach as far.
+  draw(ImVec2(origin_.x + 300, origin_.y + 150), 2.0f);
+  ASSERT_FALSE(state.auto_fit);
+  run = 2;
+  draw();
+  EXPECT_TRUE(state.auto_fit);
+}
+
 TEST_F(Widgets, PlotLegendClickHidesASeries) {
   ProbePlot plot;
   Frame([&] { plot.Draw(); });
@@ -818,6 +867,143 @@ TEST_F(Widgets, StackedFilledPlotAndGanttDrawAndReportHover) {
   Frame([&] { hovered = Gantt("gantt", gantt, rows, bars, {.size = ImVec2(400, 100)}); }, ImVec2(x_mid, y_device));
   Frame([&] { hovered = Gantt("gantt", gantt, rows, bars, {.size = ImVec2(400, 100)}); }, ImVec2(x_mid, y_device));
   EXPECT_EQ(hovered, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Number fields
+// ---------------------------------------------------------------------------
+
+TEST(RangeFraction, LinearLogAndOddRanges) {
+  EXPECT_FLOAT_EQ(RangeFraction(0.25, 0, 1, false), 0.25f);
+  EXPECT_FLOAT_EQ(RangeFraction(-3, 0, 1, false), 0.0f);
+  EXPECT_FLOAT_EQ(RangeFraction(7, 0, 1, false), 1.0f);
+  EXPECT_FLOAT_EQ(RangeFraction(10, 1, 1000, true), 1.0f / 3);
+  EXPECT_FLOAT_EQ(RangeFraction(10, 0, 1000, true), 0.01f);  // a log range from 0: linear
+  EXPECT_FLOAT_EQ(RangeFraction(5, 5, 5, false), 0.0f);
+  EXPECT_FLOAT_EQ(RangeFraction(kNaN, 0, 1, false), 0.0f);
+  // Drag speeds: a 300th of a linear range a pixel; 1% of the value on a logarithmic one, never 0.
+  EXPECT_FLOAT_EQ(DragSpeed(0.5, 0, 1, false, false), 1.0f / 300);
+  EXPECT_FLOAT_EQ(DragSpeed(1e-3, 1e-6, 10, true, false), 1e-5f);
+  EXPECT_GT(DragSpeed(0, 0, 1, true, false), 0.0f);
+  EXPECT_GE(DragSpeed(1, 1, 1024, true, true), 0.05f);
+  EXPECT_FLOAT_EQ(DragSpeed(512, 1, 1024, true, true), 5.12f);
+}
+
+// One click (press and release without moving) makes the field a text box with
+// its text selected: typing replaces the value. A drag tunes it without one.
+TEST_F(Widgets, NumberFieldTypesAfterOneClickAndDragsToTune) {
+  float noise = 0.5f;
+  int size = 64;
+  ImVec2 noise_at, size_at;
+  const auto body = [&] {
+    ImGui::SetNextItemWidth(200);
+    NumberField("noise", noise, 0.0f, 1.0f, {.format = "%.2f"});
+    noise_at = ImVec2((ImGui::GetItemRectMin().x + 100), (ImGui::GetItemRectMin().y + ImGui::GetItemRectMax().y) / 2);
+    ImGui::SetNextItemWidth(200);
+    NumberField("workgroup size", size, 1, 1024, {.logarithmic = true});
+    size_at = ImVec2((ImGui::GetItemRectMin().x + 100), (ImGui::GetItemRectMin().y + ImGui::GetItemRectMax().y) / 2);
+  };
+  ImGuiIO& io = ImGui::GetIO();
+  io.KeyMap[ImGuiKey_Enter] = 13;
+  Frame(body);
+  Frame(body, noise_at);
+  Frame(body, noise_at, true);   // press
+  Frame(body, noise_at, false);  // release, not moved: the text box
+  Frame(body, noise_at, false);
+  EXPECT_TRUE(io.WantTextInput) << "one click should let the user type";
+  EXPECT_EQ(noise, 0.5f);
+  io.AddInputCharactersUTF8("0.2");
+  Frame(body, noise_at);
+  io.KeysDown[13] = true;  // Enter
+  Frame(body, noise_at);
+  io.KeysDown[13] = false;
+  Frame(body, noise_at);
+  Frame(body, noise_at);  // io.WantTextInput tells of the frame before
+  EXPECT_FALSE(io.WantTextInput);
+  EXPECT_EQ(noise, 0.2f) << "the typed text replaces the value";
+  // Typed beyond the range: clamped.
+  Frame(body, noise_at, true);
+  Frame(body, noise_at, false);
+  Frame(body, noise_at, false);
+  io.AddInputCharactersUTF8("7");
+  Frame(body, noise_at);
+  io.KeysDown[13] = true;
+  Frame(body, noise_at);
+  io.KeysDown[13] = false;
+  Frame(body, noise_at);
+  EXPECT_EQ(noise, 1.0f);
+
+  // A drag to the right raises the workgroup size; no text box.
+  ImVec2 mouse = size_at;
+  Frame(body, mouse);
+  Frame(body, mouse, true);
+  for (int i = 0; i < 12; ++i) {
+    mouse.x += 5;
+    Frame(body, mouse, true);
+  }
+  Frame(body, mouse, false);
+  Frame(body, mouse, false);
+  EXPECT_FALSE(io.WantTextInput);
+  EXPECT_GT(size, 64);
+  EXPECT_LE(size, 1024);
+}
+
+// ---------------------------------------------------------------------------
+// Panel layout
+// ---------------------------------------------------------------------------
+
+TEST(PanelLayout, FitsDisplaysFrom1280x720To2560x1440AndKeepsTheControlsClear) {
+  const float bar = 21, em = 15;
+  const std::pair<float, float> displays[] = {{1280, 720}, {1440, 900}, {1600, 1000}, {1920, 1080}, {2560, 1440}};
+  for (const auto& [width, height] : displays) {
+    SCOPED_TRACE(testing::Message() << width << "x" << height);
+    const float controls = 240;  // the Training panel's controls end here
+    const PanelLayout l = DefaultLayout(width, height, bar, em, controls);
+    const LayoutRect display{0, 0, width, height};
+    for (const LayoutRect* r : {&l.model, &l.data, &l.training, &l.gpu, &l.inside_bar, &l.inside_open, &l.insight})
+      EXPECT_TRUE(display.Contains(*r)) << r->x << "," << r->y << " " << r->width << "x" << r->height;
+    // The four panels tile the display; none is narrower than its controls need.
+    EXPECT_FLOAT_EQ(l.model.right(), l.training.x);
+    EXPECT_FLOAT_EQ(l.training.right(), l.gpu.x);
+    EXPECT_FLOAT_EQ(l.gpu.right(), width);
+    EXPECT_FLOAT_EQ(l.model.bottom(), l.data.y);
+    EXPECT_FLOAT_EQ(l.data.bottom(), height);
+    EXPECT_FALSE(l.training.Overlaps(l.gpu));
+    EXPECT_FALSE(l.model.Overlaps(l.data));
+    EXPECT_GE(l.model.width, 24 * em);
+    EXPECT_GE(l.gpu.width, 21 * em);
+    EXPECT_GE(l.training.width, 34 * em);
+    EXPECT_GE(l.data.height, 18 * em);
+    // The Inside bar runs along the bottom under the centre and right columns; nothing covers it.
+    EXPECT_FLOAT_EQ(l.inside_bar.bottom(), height);
+    EXPECT_FALSE(l.inside_bar.Overlaps(l.training));
+    EXPECT_FALSE(l.inside_bar.Overlaps(l.gpu));
+    // The floating windows leave the Training panel's controls uncovered.
+    const LayoutRect controls_area{l.training.x, 0, l.training.width, controls};
+    EXPECT_FALSE(l.insight.Overlaps(controls_area));
+    EXPECT_FALSE(l.inside_open.Overlaps(controls_area));
+    EXPECT_GE(l.insight.height, height - controls - bar - 1);
+  }
+  // Unknown controls (the first frames): still inside the display.
+  const PanelLayout first = DefaultLayout(1280, 720, bar, em, 0);
+  EXPECT_TRUE((LayoutRect{0, 0, 1280, 720}).Contains(first.insight));
+}
+
+TEST(PanelLayout, KeepBelowMovesAWindowOffTheControlsAndIntoTheDisplay) {
+  const LayoutRect controls{400, 0, 600, 200};
+  // Over the controls: moved under them and shortened to the display.
+  const LayoutRect moved = KeepBelow({300, 50, 700, 600}, controls, 720, 100);
+  EXPECT_FLOAT_EQ(moved.y, 200);
+  EXPECT_FLOAT_EQ(moved.height, 520);
+  EXPECT_FLOAT_EQ(moved.x, 300);
+  EXPECT_FLOAT_EQ(moved.width, 700);
+  EXPECT_FALSE(moved.Overlaps(controls));
+  // Beside or below them: left alone.
+  const LayoutRect beside{1000, 0, 200, 700}, below{400, 250, 600, 400};
+  EXPECT_FLOAT_EQ(KeepBelow(beside, controls, 720, 100).y, 0);
+  EXPECT_FLOAT_EQ(KeepBelow(below, controls, 720, 100).y, 250);
+  // Too little room under them: the least height, even past the display's bottom.
+  EXPECT_FLOAT_EQ(KeepBelow({400, 0, 600, 700}, {400, 0, 600, 680}, 720, 100).height, 100);
 }
 
 }  // namespace

@@ -17,6 +17,10 @@ void RecordItemRect(const std::string& name) {
   Rects()[name] = {min.x, min.y, max.x, max.y};
 }
 
+void RecordRect(const std::string& name, float min_x, float min_y, float max_x, float max_y) {
+  Rects()[name] = {min_x, min_y, max_x, max_y};
+}
+
 const std::map<std::string, std::array<float, 4>>& RecordedItemRects() { return Rects(); }
 
 }  // namespace ts::ui

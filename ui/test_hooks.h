@@ -13,6 +13,9 @@ namespace ts::ui {
 // Records the screen rectangle of the last ImGui item under `name`.
 void RecordItemRect(const std::string& name);
 
+// Records a rectangle given in screen coordinates (e.g. a whole window's) under `name`.
+void RecordRect(const std::string& name, float min_x, float min_y, float max_x, float max_y);
+
 // Every rectangle recorded so far: name -> {min x, min y, max x, max y}.
 const std::map<std::string, std::array<float, 4>>& RecordedItemRects();
 

@@ -48,8 +48,9 @@ def check(condition, message):
 class Display:
     """A private Xvfb server (mode "private"), or the inherited $DISPLAY."""
 
-    def __init__(self, mode):
+    def __init__(self, mode, screen=SCREEN):
         self.process = None
+        self.screen = screen
         if mode == "auto":
             mode = "private" if shutil.which("Xvfb") else "inherit"
         if mode == "inherit":
@@ -64,7 +65,7 @@ class Display:
                 continue
             if self._start(number):
                 self.name = f":{number}"
-                log(f"private Xvfb on {self.name} ({SCREEN}), pid {self.process.pid}")
+                log(f"private Xvfb on {self.name} ({self.screen}), pid {self.process.pid}")
                 return
         raise Failure("could not start a private Xvfb on any display from :300 to :899")
 
@@ -72,7 +73,7 @@ class Display:
         """Starts Xvfb on :number; true once it accepts connections (it writes the number to -displayfd)."""
         read_end, write_end = os.pipe()
         self.process = subprocess.Popen(
-            ["Xvfb", f":{number}", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp",
+            ["Xvfb", f":{number}", "-displayfd", str(write_end), "-screen", "0", self.screen, "-nolisten", "tcp",
              "-noreset"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(write_end)
         text = b""
@@ -496,6 +497,3 @@ def validation_layer_installed():
         if os.path.exists(os.path.join(directory, "VkLayer_khronos_validation.json")):
             return True
     return False
-
-
-# ---- Cases --------------------------------------------------------------------

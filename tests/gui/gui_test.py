@@ -4,6 +4,8 @@
     /usr/bin/python3 tests/gui/gui_test.py CASE --binary build/tensorscope --out DIR
     CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views | gpu_insight
           | preset_data | data_change | output_mismatch | relaunch_continue (run_cases.py) | all
+    CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views |
+          gpu_insight | occupancy_selection | layout_1280x720 | layout_1440x900 | layout_2560x1440 | all
 
 Each case starts `tensorscope gui` with fresh $XDG_CONFIG_HOME and
 $XDG_DATA_HOME (so no autosave, imgui.ini or window.json of the user's leaks
@@ -36,6 +38,9 @@ import sys
 import tempfile
 import time
 import traceback
+import zlib
+
+# ---- Cases --------------------------------------------------------------------
 
 from gui_support import *  # noqa: F401,F403 (Display, App, check, log, ... shared with run_cases.py)
 import run_cases
@@ -414,6 +419,252 @@ def case_gpu_insight(t):
     check(app.close_window() == 0, "the app's exit code was not 0")
 
 
+# ---- Occupancy selection and the layout (issue 11) ----------------------------
+
+
+def occupancy_rows(app):
+    """The occupancy table's lines in view, top to bottom: [(key, rect)], key = "kernel/layer/pass"."""
+    line = app.last
+    rects = line.get("rects", {})
+    table = rects.get("occupancy_table")
+    check(table, f"no occupancy table in the log; rects: {sorted(rects)}")
+    rows = [(name[len("occupancy_row "):], rect) for name, rect in rects.items()
+            if name.startswith("occupancy_row ") and rect[1] >= table[1] and rect[3] <= table[3]]
+    return sorted(rows, key=lambda row: row[1][1])
+
+
+def wait_for_settled_rows(app, what, timeout=30):
+    """Waits until two log lines in a row show the occupancy lines in the same places; returns them."""
+    previous = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.settle(3)
+        app.poll()
+        rows = occupancy_rows(app)
+        if rows and rows == previous:
+            return rows
+        previous = rows
+        time.sleep(1.1)  # a log line about once a second
+    raise Failure(f"the occupancy lines did not settle ({what})")
+
+
+def selected_key(app, rows):
+    """The key of the line the selection's rectangle lies on."""
+    selected = app.last.get("rects", {}).get("occupancy_selected")
+    matches = [key for key, rect in rows if rect == selected]
+    check(len(matches) == 1, f"the selected line {selected} is not exactly one of the lines in view: {rows}")
+    return matches[0]
+
+
+def case_occupancy_selection(t):
+    """GPU insight, Occupancy, while training: select a kernel, re-sort the table by a column (both ways)
+    and let it rebuild live, sort the Kernels tab: the same kernel stays selected, and the
+    what-if value typed for it (one click on the field, then typing) stays."""
+    app = t.start("occupancy_selection")
+    app.find_window()
+    width, height = app.window_size()
+    app.wait_for_rect("train", 60)
+    app.wait_for_rect("open_insight")
+    app.click("train")
+    app.wait_for(lambda l: l["state"] == "running" and l.get("global_step", 0) > 50, "training to run", 60)
+    app.click("open_insight")
+    app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)
+    app.wait_for_rect("insight_tab_Occupancy")
+    app.click("insight_tab_Occupancy")
+    app.wait_for(lambda l: l.get("insight_tab") == "Occupancy" and l["insight_drawn"]["occupancy_kernels"] > 3,
+                 "the occupancy table", 60)
+    app.park_mouse()
+    rows = wait_for_settled_rows(app, "first drawn")
+    log(f"occupancy lines in step order: {[key for key, _ in rows]}")
+    check(len(rows) >= 4, f"expected at least 4 kernels in view, found {rows}")
+    check(selected_key(app, rows) == rows[0][0], "the first line should be selected at first")
+    # Select a kernel of a layer, not the first line.
+    chosen = next((key for key, _ in rows[1:] if int(key.split("/")[1]) >= 0), None)
+    check(chosen, f"no kernel with a layer in view: {rows}")
+    rect = dict(rows)[chosen]
+    app.click_at(rect[0] + 40, (rect[1] + rect[3]) / 2, f"the line of {chosen}")
+    app.park_mouse()
+    rows = wait_for_settled_rows(app, "after the click")
+    check(selected_key(app, rows) == chosen, f"clicked {chosen}, but {selected_key(app, rows)} is selected")
+    layer = int(chosen.split("/")[1])
+    check(app.last["insight"]["selected_layer"] == layer,
+          f"selecting {chosen} should select layer {layer}; log: {app.last['insight']}")
+
+    # A what-if value for it: one click on the field lets the user type.
+    x0, y0, x1, y1 = app.wait_for_rect("what_if_workgroup")
+    app.click_at((x0 + x1) / 2 - 30, (y0 + y1) / 2, "the what-if workgroup size field (once)")
+    app.type("96")
+    app.key("Return")
+    app.park_mouse()
+    shot = app.screenshot()
+    check_screenshot(shot, width, height)
+    shutil.copy(shot, os.path.join(t.out, "occupancy_selected.png"))
+
+    # Re-sorted by a column, both ways, the selection moves with its kernel.
+    order_before = [key for key, _ in rows]
+    for click in range(2):
+        app.click("occupancy_header workgroup")
+        app.park_mouse()
+        rows = wait_for_settled_rows(app, f"sorted by workgroup size ({'ascending' if click == 0 else 'descending'})")
+        order = [key for key, _ in rows]
+        log(f"sorted by workgroup size, click {click + 1}: {order}")
+        check(selected_key(app, rows) == chosen, f"after sorting, {selected_key(app, rows)} is selected, not {chosen}")
+    check(order != order_before, f"sorting by workgroup size did not change the order: {order}")
+    # Live rebuilds (a few a second while training) keep the selection and the user's sort.
+    time.sleep(3)
+    rows = wait_for_settled_rows(app, "after live rebuilds")
+    check([key for key, _ in rows] == order, f"the sort the user picked did not stay: {[k for k, _ in rows]}")
+    check(selected_key(app, rows) == chosen, f"after live rebuilds, {selected_key(app, rows)} is selected")
+    shot = app.screenshot()
+    check_screenshot(shot, width, height)
+    shutil.copy(shot, os.path.join(t.out, "occupancy_resorted.png"))
+
+    # The Kernels tab sorted by another column: its rows move, the selection stays on the layer and the kernel.
+    app.click("insight_tab_Kernels")
+    app.wait_for(lambda l: l.get("insight_tab") == "Kernels", "the Kernels tab", 30)
+    app.wait_for_rect("insight_kernel_layer_row")
+    app.park_mouse()
+    time.sleep(2)
+    check(app.last["insight"]["selected_layer"] == layer, "the Kernels tab lost the selected layer")
+    app.click("insight_tab_Occupancy")
+    app.wait_for(lambda l: l.get("insight_tab") == "Occupancy", "the Occupancy tab again", 30)
+    app.park_mouse()
+    rows = wait_for_settled_rows(app, "back on the Occupancy tab")
+    check(selected_key(app, rows) == chosen, f"back on Occupancy, {selected_key(app, rows)} is selected, not {chosen}")
+    check(app.last["notices"] == 0, f"unexpected notice: {app.last.get('last_notice')}")
+    check(app.close_window() == 0, "the app's exit code was not 0")
+
+
+def rect_inside(inner, outer, slack=1.0):
+    return (inner[0] >= outer[0] - slack and inner[1] >= outer[1] - slack and inner[2] <= outer[2] + slack
+            and inner[3] <= outer[3] + slack)
+
+
+def rects_overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+PANELS = ["window Model", "window Data", "window Training", "window GPU"]
+STOP_CONTROLS = ["train", "pause", "stop"]
+
+
+def check_layout(app, width, height, floating, training=True):
+    """Every panel lies within the display, nothing floating covers the Train / Pause / Stop buttons,
+    and the panels' contents fit their width (no controls cut at the right edge)."""
+    line = app.last
+    rects = line.get("rects", {})
+    display = [0, 0, width, height]
+    for name in PANELS + floating:
+        check(name in rects, f"no '{name}' rectangle in the log; rects: {sorted(rects)}")
+        check(rect_inside(rects[name], display), f"{name} {rects[name]} is not within the {width}x{height} display")
+    for name in floating:
+        for control in STOP_CONTROLS:
+            check(not rects_overlap(rects[name], rects[control]),
+                  f"{name} {rects[name]} covers the {control} button {rects[control]}")
+    for name in PANELS + floating:
+        content, inner = rects.get(name.replace("window ", "content ")), rects.get(name.replace("window ", "inner "))
+        check(content and inner, f"no content or inner rectangle for {name}")
+        check(content[2] <= inner[2] + 1,
+              f"{name}'s content reaches x={content[2]:.0f}, past its visible area's right edge {inner[2]:.0f}: cut off")
+    if not training:
+        return rects
+    gpu_table = rects.get("gpu_rates_table")
+    check(gpu_table, "no 'gpu_rates_table' rectangle: the GPU panel's table was not drawn")
+    inner = rects["inner GPU"]
+    check(gpu_table[0] >= inner[0] - 1 and gpu_table[2] <= inner[2] + 1,
+          f"the GPU panel's table {gpu_table} is wider than the panel's visible area {inner}")
+    return rects
+
+
+def layout_case(t, width, height):
+    """At width x height: train, open GPU insight and the Inside window; every panel fits the display, and
+    neither floating window covers the Train / Pause / Stop row. Screenshots: layout_<size>_*.png."""
+    size = f"{width}x{height}"
+    check(shutil.which("Xvfb"), "the layout cases need Xvfb (Debian package xvfb) for a display of their own size")
+    display = Display("private", f"{size}x24")
+    try:
+        app = App(t.binary, display, os.path.join(t.out, f"layout_{size}"))
+        t.apps.append(app)
+        app.find_window()
+        app.wait_for_rect("train", 60)
+        if app.window_size() != (width, height):
+            # The window opens at its default size (1440x900 at most): resized to fill the display, the
+            # panels are placed again for the new size.
+            log(f"resize the window from {app.window_size()} to {size}")
+            app.xdotool("windowmove", app.window, 0, 0)
+            app.xdotool("windowsize", app.window, width, height)
+            deadline = time.monotonic() + 30
+            while app.window_size() != (width, height):
+                check(time.monotonic() < deadline, f"the window stays {app.window_size()} after resizing to {size}")
+                time.sleep(0.2)
+        app.wait_for(lambda l: l.get("rects", {}).get("window GPU", [0, 0, 0, 0])[2] == width,
+                     f"the panels placed for {size}", 30)
+        app.wait_for_rect("window GPU")
+        app.park_mouse()
+        check_layout(app, width, height, [], training=False)
+        shot = app.screenshot()
+        check_screenshot(shot, width, height)
+        shutil.copy(shot, os.path.join(t.out, f"layout_{size}_start.png"))
+
+        app.click("train")
+        # A large window takes the CPU driver longer to draw, and it shares the cores with training.
+        app.wait_for(lambda l: l["state"] == "running" and l.get("global_step", 0) > 5, "training to run",
+                     t.train_timeout)
+        app.click("open_insight")
+        app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 60)
+        app.wait_for_rect("window GPU insight", 60)
+        app.wait_for(lambda l: l["insight_drawn"]["rows"] > 3, "the kernel table", t.train_timeout)
+        app.park_mouse()
+        app.settle(3)
+        rects = check_layout(app, width, height, ["window GPU insight"])
+        log(f"{size}: GPU insight {rects['window GPU insight']}, stop {rects['stop']}")
+        shot = app.screenshot()
+        check_screenshot(shot, width, height)
+        shutil.copy(shot, os.path.join(t.out, f"layout_{size}_insight.png"))
+        app.click("open_insight")  # closes it
+        app.wait_for(lambda l: not l.get("insight_open"), "the GPU insight window to close", 30)
+
+        # The Inside window: opened from its bar along the bottom, it grows upwards, but not over the controls.
+        x0, y0, x1, y1 = app.rect("inside_title")
+        app.click_at(x0 + (y1 - y0) / 2, (y0 + y1) / 2, "the Inside window's collapse arrow")
+        app.wait_for(lambda l: l["inside_open"], "the Inside window to open", 60)
+        opened = lambda l: l.get("rects", {}).get("window Inside", [0, 0, 0, 0])[3] - \
+            l.get("rects", {}).get("window Inside", [0, 0, 0, 0])[1] > 100
+        app.wait_for(opened, "the Inside window's opened rectangle", 30)
+        app.wait_for_rect("window Inside")
+        app.park_mouse()
+        app.settle(3)
+        rects = check_layout(app, width, height, ["window Inside"])
+        log(f"{size}: Inside {rects['window Inside']}")
+        shot = app.screenshot()
+        check_screenshot(shot, width, height)
+        shutil.copy(shot, os.path.join(t.out, f"layout_{size}_inside.png"))
+        # The Training panel brought to the front over it (a click on its title bar): opaque, nothing shows through.
+        training = rects["window Training"]
+        app.click_at(training[0] + (training[2] - training[0]) * 0.6, training[1] + 8, "the Training panel's title bar")
+        app.park_mouse()
+        app.settle(3)
+        shot = app.screenshot()
+        check_screenshot(shot, width, height)
+        shutil.copy(shot, os.path.join(t.out, f"layout_{size}_training_front.png"))
+        check(app.last["notices"] == 0, f"unexpected notice: {app.last.get('last_notice')}")
+        check(app.close_window() == 0, "the app's exit code was not 0")
+    finally:
+        display.close()
+
+
+def case_layout_1280x720(t):
+    layout_case(t, 1280, 720)
+
+
+def case_layout_1440x900(t):
+    layout_case(t, 1440, 900)
+
+
+def case_layout_2560x1440(t):
+    layout_case(t, 2560, 1440)
+
+
 CASES = {
     "train_default": case_train_default,
     "build_and_save": case_build_and_save,
@@ -423,6 +674,10 @@ CASES = {
     "inside_views": case_inside_views,
     "gpu_insight": case_gpu_insight,
     **run_cases.CASES,
+    "occupancy_selection": case_occupancy_selection,
+    "layout_1280x720": case_layout_1280x720,
+    "layout_1440x900": case_layout_1440x900,
+    "layout_2560x1440": case_layout_2560x1440,
 }
 
 

@@ -65,12 +65,20 @@ void DrawGpuPanel(AppState& state) {
   options.unit = " us";
   options.labels_above = true;
   options.row_height = ImGui::GetFrameHeight() * 0.75f;
+  // The chart and the table share the panel's height, each scrolling on its
+  // own, so on a small display the table is not pushed out of view.
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const float footer = 3 * line + ImGui::GetStyle().ItemSpacing.y;  // the note under the table
+  const float shared = std::max(0.0f, ImGui::GetContentRegionAvail().y - footer - 2 * line);
+  const float chart_height = std::max(6 * line, shared * 0.5f), table_height = std::max(6 * line, shared - chart_height);
+  ImGui::BeginChild("step time by dispatch", ImVec2(0, chart_height));
   BarChart("step time by dispatch", bars, options);
+  ImGui::EndChild();
 
   ImGui::Separator();
   ImGui::Text("Achieved rates per dispatch");
   if (ImGui::BeginTable("rates", 4, ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY,
-                        ImVec2(0, 260))) {
+                        ImVec2(0, table_height))) {
     ImGui::TableSetupScrollFreeze(0, 1);
     // The numbers keep their width; the dispatch name gets what is left (full name on hover).
     ImGui::TableSetupColumn("dispatch", ImGuiTableColumnFlags_WidthStretch);
@@ -94,6 +102,7 @@ void DrawGpuPanel(AppState& state) {
       ImGui::Text("%.2f", ns > 0 ? (d.cost.bytes_read + d.cost.bytes_written) / ns : 0.0);
     }
     ImGui::EndTable();
+    RecordItemRect("gpu_rates_table");
   }
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(ImGuiCol_TextDisabled));
   ImGui::TextWrapped("Rates are the kernels' declared minimum work divided by measured GPU time. "

@@ -123,9 +123,9 @@ void DrawCeilingsTab(AppState& state, PanelUi& ui) {
   insight.drawn.ceilings = true;
   if (!insight.measuring)
     ImGui::TextDisabled("%s %s", cached.from_cache ? "cached, measured" : "measured just now,", cached.measured_at.c_str());
-    if (cached.ceilings.wall_clock_fallback)
-      Muted("The device's timestamps were implausible for at least one of these kernels (shorter than "
-            "the work can take), so its figure is bytes or FLOPs over the submission's wall time instead.");
+  if (cached.ceilings.wall_clock_fallback)
+    Muted("The device's timestamps were implausible for at least one of these kernels (shorter than "
+          "the work can take), so its figure is bytes or FLOPs over the submission's wall time instead.");
   if (ImGui::BeginTable("ceilings", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersV)) {
     ImGui::TableSetupColumn("ceiling");
     ImGui::TableSetupColumn("measured");
@@ -155,7 +155,7 @@ void DrawCeilingsTab(AppState& state, PanelUi& ui) {
   if (const profile::DeviceModel* model = DeviceModelOf(state, ui)) {
     const double peak = model->theoretical_gflops();
     if (peak > 0) {
-      ImGui::Text("FLOPS = units x clock x FLOPs per clock = %s x %s MHz x %s = %.1f GFLOP/s",
+      ImGui::TextWrapped("FLOPS = units x clock x FLOPs per clock = %s x %s MHz x %s = %.1f GFLOP/s",
                   FigureText(model->compute_units).c_str(), FigureText(model->clock_mhz).c_str(),
                   FigureText(model->fp32_flops_per_clock_per_unit).c_str(), peak);
       ImGui::Text("efficiency = achieved / peak = %.2f / %.1f = %.1f%%", c.fp32_gflops, peak, 100 * c.fp32_gflops / peak);
@@ -171,7 +171,7 @@ void DrawCeilingsTab(AppState& state, PanelUi& ui) {
   }
   const uint64_t data = insight.dataset_bytes;
   if (data > 0 && c.upload_gbs > 0)
-    ImGui::Text("transfer time = bytes / bandwidth: the dataset's %s uploads in %.3g ms at %.2f GB/s",
+    ImGui::TextWrapped("transfer time = bytes / bandwidth: the dataset's %s uploads in %.3g ms at %.2f GB/s",
                 Bytes(double(data)).c_str(), double(data) / c.upload_gbs / 1e6, c.upload_gbs);
   else
     ImGui::TextDisabled("transfer time = bytes / bandwidth (e.g. 100 MB at %.2f GB/s: %.1f ms)", c.upload_gbs,

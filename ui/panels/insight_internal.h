@@ -2,6 +2,7 @@
 // tabs share. Not part of the UI library's API.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ std::string Bytes(double bytes);
 struct PanelUi {
   ImGuiContext* context = nullptr;
   std::string rows_error;
-  bool kernel_table_hovered = false;  // last frame: the mouse was over the kernel table (its rows hold still)
+  bool kernel_table_hovered = false;  // last frame: the mouse was over the kernel or occupancy table (rows hold still)
   // Bandwidth: stacked series, rebuilt when the history changes.
   size_t stacked_points = 0;
   double stacked_last_x = -1;
@@ -59,8 +60,12 @@ struct PanelUi {
   bool device_model_built = false;
   profile::DeviceModel device_model;
   std::string device_model_error;
-  int occupancy_kernel = 0;               // index into the occupancy kernel list
-  std::string what_if_for;                // the kernel the sliders were last set from
+  // The selected kernel (a key, not a line: it survives rebuilds and re-sorts)
+  // and the user's sort of the table (none: step order).
+  std::optional<profile::KernelRowKey> occupancy_selection;
+  std::optional<profile::OccupancyColumn> occupancy_sort;
+  bool occupancy_ascending = true;
+  std::optional<profile::KernelRowKey> what_if_for;  // the kernel the what-if values were last set from
   int what_if_workgroup = 64, what_if_shared = 0, what_if_registers = 32;
   int trace_dispatch = 0;
   const nn::StepProfile* trace_of = nullptr;

@@ -17,6 +17,7 @@
 #include "compute/profile/occupancy.h"
 #include "compute/profile/timeline.h"
 #include "ui/controller.h"
+#include "ui/panel_layout.h"
 #include "ui/format.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/bar_chart.h"
@@ -65,7 +66,7 @@ void DrawKernelsTab(AppState& state) {
   if (!insight.ceilings)
     Muted(insight.measuring ? "Measuring the device's ceilings... (% of peak and the bound follow)"
                             : "No ceilings measured: % of peak and the bound are blank.");
-  ImGui::TextDisabled("Click a row to select its layer (the Model panel's diagram shows it). Click a header to sort. "
+  Muted("Click a row to select its layer (the Model panel's diagram shows it). Click a header to sort. "
                       "Hover a row for its dispatches and, for matrix multiplies, the kernel variant chosen and "
                       "the alternatives the autotuner measured.");
   static const struct {
@@ -126,7 +127,7 @@ void DrawKernelsTab(AppState& state) {
   const bool peaks = insight.ceilings != nullptr;
   for (size_t i = 0; i < insight.rows.size(); ++i) {
     const profile::KernelRow& row = insight.rows[i];
-    ImGui::PushID(static_cast<int>(i));
+    ImGui::PushID(profile::KeyText(profile::KeyOf(row)).c_str());  // the kernel, not the line: rows re-sort
     ImGui::TableNextRow();
     const bool selected = row.layer >= 0 && row.layer == insight.selected_layer;
     if (selected) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, kSelectedRow);
@@ -276,7 +277,7 @@ void DrawBandwidthTab(AppState& state, PanelUi& ui) {
     Muted("Start training to see the achieved bandwidth of each step.");
     return;
   }
-  ImGui::TextDisabled("Each band: a kernel family's bytes / the step's GPU time; the top of the stack is the "
+  Muted("Each band: a kernel family's bytes / the step's GPU time; the top of the stack is the "
                       "step's achieved GB/s.");
   std::vector<PlotSeries> series;
   // Each band is filled between its line and the one below it (cumulative sums).
@@ -290,7 +291,7 @@ void DrawBandwidthTab(AppState& state, PanelUi& ui) {
     for (double v : ui.stacked.back()) highest = std::max(highest, std::isfinite(v) ? v : 0.0);
   const bool peak_on_chart = !ui.peak_x.empty() && ui.peak_y[0] <= 5 * highest;
   if (!ui.peak_x.empty() && !peak_on_chart)
-    ImGui::Text("Measured peak: %.1f GB/s (off the chart: the steps reach at most %.2f%% of it)", ui.peak_y[0],
+    ImGui::TextWrapped("Measured peak: %.1f GB/s (off the chart: the steps reach at most %.2f%% of it)", ui.peak_y[0],
                 100 * highest / ui.peak_y[0]);
   if (peak_on_chart)
     series.push_back({.label = "measured peak", .x = ui.peak_x, .y = ui.peak_y, .color = kCeilingColor,
@@ -320,11 +321,11 @@ void DrawRooflineTab(AppState& state) {
   const double peak_flops = ceilings ? ceilings->fp32_gflops : 0, peak_gbs = ceilings ? ceilings->bandwidth_gbs : 0;
   const double ridge = RidgeIntensity(peak_flops, peak_gbs);
   if (ceilings)
-    ImGui::Text("Ceilings: %.1f GFLOP/s compute, %.1f GB/s memory; ridge at %.2f FLOP/byte", peak_flops, peak_gbs, ridge);
+    ImGui::TextWrapped("Ceilings: %.1f GFLOP/s compute, %.1f GB/s memory; ridge at %.2f FLOP/byte", peak_flops, peak_gbs, ridge);
   else
     Muted(insight.measuring ? "Measuring the ceilings... the dots are placed already."
                             : "No ceilings measured (Ceilings tab): the dots are placed without the roof.");
-  ImGui::TextDisabled("Dot area: share of the step's GPU time. Left of the ridge: memory-bound; right: compute-bound.");
+  Muted("Dot area: share of the step's GPU time. Left of the ridge: memory-bound; right: compute-bound.");
 
   std::vector<double> xs, ys;
   for (const profile::KernelRow& row : insight.rows)
@@ -334,7 +335,7 @@ void DrawRooflineTab(AppState& state) {
   const PlotAxis x_axis{x_range.x, x_range.y, true}, y_axis{y_range.x, y_range.y, true};
 
   const ImVec2 origin = ImGui::GetCursorScreenPos();
-  const ImVec2 size(std::max(ImGui::GetContentRegionAvail().x, 200.0f), std::max(ImGui::GetContentRegionAvail().y - 4, 160.0f));
+  const ImVec2 size(std::max(ImGui::GetContentRegionAvail().x, Scaled(200)), std::max(ImGui::GetContentRegionAvail().y - 4, Scaled(160)));
   ImGui::InvisibleButton("##roofline", size);
   const bool hovered = ImGui::IsItemHovered(), clicked = ImGui::IsItemClicked(ImGuiMouseButton_Left);
   const ImVec2 margins = AxesMargins(y_axis, size.y, true, true);

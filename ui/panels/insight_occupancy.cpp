@@ -17,11 +17,13 @@
 #include "compute/profile/occupancy.h"
 #include "compute/profile/timeline.h"
 #include "ui/controller.h"
+#include "ui/panel_layout.h"
 #include "ui/format.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/bar_chart.h"
 #include "ui/widgets/gantt.h"
 #include "ui/widgets/insight_charts.h"
+#include "ui/widgets/number_field.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui::insight {
@@ -88,7 +90,7 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
   ImGui::Text("%s, %s: %.0f compute units x %.0f-wide subgroups", model->vendor.c_str(), model->architecture.c_str(),
               model->compute_units.value, model->subgroup_size.value);
   ImGui::SameLine();
-  ImGui::TextDisabled("(\"modelled\": from the vendor table, not told by the driver)");
+  Muted("(\"modelled\": from the vendor table, not told by the driver)");
   if (ImGui::CollapsingHeader("Device model")) {
     if (ImGui::BeginTable("device_model", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
       for (const profile::FigureField& field : profile::DeviceModelFields())
@@ -102,45 +104,75 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
   }
   // One line per kernel row: its resources and theoretical occupancy.
   std::vector<profile::Occupancy> occupancies;
+  std::vector<double> registers;  // reported by the driver; 0: none (modelled)
   for (const profile::KernelRow& row : insight.rows) {
     profile::KernelResources resources;
     resources.workgroup_invocations = row.local_size[0] * row.local_size[1] * row.local_size[2];
     resources.shared_memory_bytes = row.shared_memory_bytes;
-    double registers = row.dispatches.empty() || row.dispatches[0] >= state.training.dispatches.size()
-                           ? 0 : state.training.dispatches[row.dispatches[0]].registers;
-    resources.registers_per_invocation = registers > 0 ? profile::Figure{registers, profile::Source::kExposed, "VK_KHR_pipeline_executable_properties"}
-                                                       : profile::ModelledRegisters(row.kernel, resources.workgroup_invocations);
+    registers.push_back(row.dispatches.empty() || row.dispatches[0] >= state.training.dispatches.size()
+                            ? 0 : state.training.dispatches[row.dispatches[0]].registers);
+    resources.registers_per_invocation = registers.back() > 0 ? profile::Figure{registers.back(), profile::Source::kExposed, "VK_KHR_pipeline_executable_properties"}
+                                                              : profile::ModelledRegisters(row.kernel, resources.workgroup_invocations);
     occupancies.push_back(profile::ComputeOccupancy(*model, resources));
   }
-  ui.occupancy_kernel = std::clamp(ui.occupancy_kernel, 0, static_cast<int>(insight.rows.size()) - 1);
   const float table_height = std::min(ImGui::GetTextLineHeightWithSpacing() * (insight.rows.size() + 1.5f),
                                       ImGui::GetContentRegionAvail().y * 0.35f);
-  if (ImGui::BeginTable("occupancy", 7, ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersV |
-                                            ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_Resizable,
-                        ImVec2(0, table_height))) {
+  // Rows in step order until the user sorts by a column (a click on a header:
+  // ascending, descending, then step order again); that order is kept.
+  const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersV |
+                                ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_Resizable | ImGuiTableFlags_Sortable |
+                                ImGuiTableFlags_SortTristate;
+  if (ImGui::BeginTable("occupancy", 7, flags, ImVec2(0, table_height))) {
     ImGui::TableSetupScrollFreeze(0, 1);
-    for (const char* name : {"kernel (layer, pass)", "workgroup", "registers", "workgroups/unit", "subgroups/unit",
-                             "occupancy", "limiter"})
-      ImGui::TableSetupColumn(name);
-    ImGui::TableHeadersRow();
-    for (size_t i = 0; i < insight.rows.size(); ++i) {
+    static const std::pair<const char*, profile::OccupancyColumn> kColumns[] = {
+        {"kernel (layer, pass)", profile::OccupancyColumn::kKernel},
+        {"workgroup", profile::OccupancyColumn::kWorkgroup},
+        {"registers", profile::OccupancyColumn::kRegisters},
+        {"workgroups/unit", profile::OccupancyColumn::kWorkgroupsPerUnit},
+        {"subgroups/unit", profile::OccupancyColumn::kSubgroupsPerUnit},
+        {"occupancy", profile::OccupancyColumn::kOccupancy},
+        {"limiter", profile::OccupancyColumn::kLimiter}};
+    for (const auto& [name, column] : kColumns) ImGui::TableSetupColumn(name, 0, 0.0f, static_cast<ImGuiID>(column));
+    ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+    for (int c = 0; c < 7; ++c) {
+      ImGui::TableSetColumnIndex(c);
+      ImGui::TableHeader(kColumns[c].first);
+      RecordItemRect(std::string("occupancy_header ") + kColumns[c].first);  // for the GUI tests
+    }
+    if (ImGuiTableSortSpecs* specs = ImGui::TableGetSortSpecs(); specs && specs->SpecsDirty) {
+      ui.occupancy_sort.reset();
+      if (specs->SpecsCount > 0) {
+        ui.occupancy_sort = static_cast<profile::OccupancyColumn>(specs->Specs[0].ColumnUserID);
+        ui.occupancy_ascending = specs->Specs[0].SortDirection == ImGuiSortDirection_Ascending;
+      }
+      specs->SpecsDirty = false;
+    }
+    const std::vector<size_t> order =
+        profile::OccupancyOrder(insight.rows, occupancies, registers, ui.occupancy_sort, ui.occupancy_ascending);
+    // The selection is a kernel, not a line: rebuilt or re-sorted rows keep it.
+    if (!ui.occupancy_selection || !profile::FindRow(insight.rows, *ui.occupancy_selection))
+      ui.occupancy_selection = profile::KeyOf(insight.rows[order[0]]);
+    for (size_t i : order) {
       const profile::KernelRow& row = insight.rows[i];
       const profile::Occupancy& o = occupancies[i];
-      ImGui::PushID(static_cast<int>(i));
+      const profile::KernelRowKey key = profile::KeyOf(row);
+      const std::string id = profile::KeyText(key);
+      ImGui::PushID(id.c_str());
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
       const std::string name = row.kernel + " (" + LayerLabel(row) + ", " + nn::PassName(row.pass) + ")";
-      if (ImGui::Selectable(name.c_str(), ui.occupancy_kernel == static_cast<int>(i), ImGuiSelectableFlags_SpanAllColumns)) {
-        ui.occupancy_kernel = static_cast<int>(i);
+      const bool selected = key == *ui.occupancy_selection;
+      if (ImGui::Selectable(name.c_str(), selected, ImGuiSelectableFlags_SpanAllColumns)) {
+        ui.occupancy_selection = key;
         insight.selected_layer = row.layer;
       }
+      RecordItemRect("occupancy_row " + id);
+      if (selected) RecordItemRect("occupancy_selected");
       if (ImGui::IsItemHovered() && !o.explanation.empty()) ImGui::SetTooltip("%s", o.explanation.c_str());
       ImGui::TableNextColumn();
       ImGui::Text("%u", row.local_size[0] * row.local_size[1] * row.local_size[2]);
       ImGui::TableNextColumn();
-      const double registers = row.dispatches.empty() || row.dispatches[0] >= state.training.dispatches.size()
-                                   ? 0 : state.training.dispatches[row.dispatches[0]].registers;
-      if (registers > 0) ImGui::Text("%.0f", registers); else ImGui::TextDisabled("modelled");
+      if (registers[i] > 0) ImGui::Text("%.0f", registers[i]); else ImGui::TextDisabled("modelled");
       ImGui::TableNextColumn();
       ImGui::Text("%u", o.active_workgroups_per_unit);
       ImGui::TableNextColumn();
@@ -151,15 +183,21 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
       ImGui::TextUnformatted(profile::LimiterName(o.limiter));
       ImGui::PopID();
     }
+    // Under the mouse the rows are not rebuilt, so a click lands on the line aimed at.
+    ui.kernel_table_hovered = ui.kernel_table_hovered || ImGui::IsWindowHovered(ImGuiHoveredFlags_ChildWindows);
     ImGui::EndTable();
+    RecordItemRect("occupancy_table");
   }
   insight.drawn.occupancy_kernels = static_cast<uint32_t>(insight.rows.size());
 
-  // What if: the selected kernel with other resources.
-  const profile::KernelRow& row = insight.rows[ui.occupancy_kernel];
-  const std::string key = row.kernel + "/" + LayerLabel(row) + "/" + nn::PassName(row.pass);
-  if (ui.what_if_for != key) {
-    ui.what_if_for = key;
+  // What if: the selected kernel with other resources. The values stay the
+  // user's until another kernel is selected.
+  const std::optional<size_t> selected = ui.occupancy_selection ? profile::FindRow(insight.rows, *ui.occupancy_selection)
+                                                                : std::nullopt;
+  if (!selected) return;
+  const profile::KernelRow& row = insight.rows[*selected];
+  if (ui.what_if_for != ui.occupancy_selection) {
+    ui.what_if_for = ui.occupancy_selection;
     ui.what_if_workgroup = static_cast<int>(std::max(1u, row.local_size[0] * row.local_size[1] * row.local_size[2]));
     ui.what_if_shared = static_cast<int>(row.shared_memory_bytes);
     ui.what_if_registers = static_cast<int>(std::lround(profile::ModelledRegisters(row.kernel, ui.what_if_workgroup).value));
@@ -168,19 +206,20 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
   const int max_invocations = static_cast<int>(std::max(1u, state.device ? state.device->max_workgroup_invocations : 1024u));
   const int max_shared = static_cast<int>(std::max(1.0, model->shared_memory_per_workgroup_max.value));
   ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.16f);
-  ImGui::SliderInt("workgroup size", &ui.what_if_workgroup, 1, max_invocations, "%d", ImGuiSliderFlags_Logarithmic);
+  NumberField("workgroup size", ui.what_if_workgroup, 1, max_invocations, {.logarithmic = true});
+  RecordItemRect("what_if_workgroup");
   ImGui::SameLine();
-  ImGui::SliderInt("shared memory / wg (B)", &ui.what_if_shared, 0, max_shared, "%d", ImGuiSliderFlags_Logarithmic);
+  NumberField("shared memory / wg (B)", ui.what_if_shared, 0, max_shared, {.logarithmic = true});
   ImGui::SameLine();
-  ImGui::SliderInt("registers / invocation", &ui.what_if_registers, 1,
-                   static_cast<int>(std::max(2.0, model->max_registers_per_invocation.value)));
+  NumberField("registers / invocation", ui.what_if_registers, 1,
+              static_cast<int>(std::max(2.0, model->max_registers_per_invocation.value)));
   ImGui::PopItemWidth();
   profile::KernelResources what_if;
   what_if.workgroup_invocations = static_cast<uint32_t>(ui.what_if_workgroup);
   what_if.shared_memory_bytes = static_cast<uint32_t>(ui.what_if_shared);
   what_if.registers_per_invocation = {double(ui.what_if_registers), profile::Source::kUser, "the slider"};
   const profile::Occupancy o = profile::ComputeOccupancy(*model, what_if);
-  ImGui::Text("%u workgroups and %u subgroups per unit: %.0f%% occupancy%s, limited by %s", o.active_workgroups_per_unit,
+  ImGui::TextWrapped("%u workgroups and %u subgroups per unit: %.0f%% occupancy%s, limited by %s", o.active_workgroups_per_unit,
               o.active_subgroups_per_unit, o.occupancy * 100, o.modelled ? " (modelled)" : "", profile::LimiterName(o.limiter));
   if (!o.explanation.empty()) Muted(o.explanation.c_str());
   const auto limit = [](uint32_t v) { return v == UINT32_MAX ? NAN : double(v); };
@@ -209,9 +248,11 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
     ImGui::EndDisabled();
     RecordItemRect("insight_try_it");
     ImGui::SameLine();
+    ImGui::PushTextWrapPos(0.0f);  // at the window's edge
     ImGui::TextDisabled("%s on %u x %u (%s) at workgroup size %d%s", family.c_str(), shape[0], shape[1],
                         profile::ExperimentShapeHelp(family).c_str(), ui.what_if_workgroup,
                         insight.experiment_running ? ": running..." : "");
+    ImGui::PopTextWrapPos();
   }
   if (!insight.experiments.empty() &&
       ImGui::BeginTable("experiments", 6, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersV | ImGuiTableFlags_SizingFixedFit)) {
@@ -293,11 +334,11 @@ void DrawAchieved(AppState& state, PanelUi& ui) {
   RecordItemRect("insight_record_trace");
   ImGui::SameLine();
   if (!clock)
-    ImGui::TextDisabled("This device has no device-wide shader clock (VK_KHR_shader_clock's shaderDeviceClock): no workgroup trace.");
+    Muted("This device has no device-wide shader clock (VK_KHR_shader_clock's shaderDeviceClock): no workgroup trace.");
   else if (insight.trace_requested)
-    ImGui::TextDisabled(state.training.state == nn::SessionState::kRunning
-                            ? "Recording: the next submission runs one step with every workgroup's start and end timed..."
-                            : "Waiting: the trace is taken on the next training submission (train or step).");
+    Muted(state.training.state == nn::SessionState::kRunning
+              ? "Recording: the next submission runs one step with every workgroup's start and end timed..."
+              : "Waiting: the trace is taken on the next training submission (train or step).");
   else
     ImGui::TextDisabled("Times every workgroup of one step with the shader clock.");
   if (!insight.trace) return;
@@ -305,7 +346,7 @@ void DrawAchieved(AppState& state, PanelUi& ui) {
   size_t records = 0;
   for (const vk::DispatchTrace& d : trace.trace) records += d.records.size();
   insight.drawn.workgroup_records = static_cast<uint32_t>(records);
-  ImGui::Text("Step %llu traced: %zu workgroup records; step %.2f ms traced vs %.2f ms untraced (overhead x%.2f)",
+  ImGui::TextWrapped("Step %llu traced: %zu workgroup records; step %.2f ms traced vs %.2f ms untraced (overhead x%.2f)",
               static_cast<unsigned long long>(insight.trace_step + 1), records, trace.traced_step_ns / 1e6,
               trace.untraced_step_ns / 1e6, trace.untraced_step_ns > 0 ? trace.traced_step_ns / trace.untraced_step_ns : 0.0);
   const std::vector<nn::DispatchInfo>& dispatches = state.training.dispatches;
@@ -325,7 +366,7 @@ void DrawAchieved(AppState& state, PanelUi& ui) {
     return;
   }
   ImGui::Text("At most %u workgroups in flight; %u worker slots needed", ui.max_in_flight, ui.lanes);
-  const float half = std::max(140.0f, ImGui::GetContentRegionAvail().y * 0.5f - 4);
+  const float half = std::max(Scaled(140), ImGui::GetContentRegionAvail().y * 0.5f - 4);
   PlotSeries series{.label = "workgroups in flight", .x = ui.in_flight_x, .y = ui.in_flight_y, .thickness = 1.0f, .smooth = false, .fill = true};
   Plot("in_flight", ui.in_flight_view,
        {.title = "Workgroups in flight", .x_label = "us", .size = ImVec2(0, half), .show_legend = false, .y_fit_min = 0},

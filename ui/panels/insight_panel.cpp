@@ -17,6 +17,7 @@
 #include "compute/profile/timeline.h"
 #include "ui/controller.h"
 #include "ui/format.h"
+#include "ui/panel_layout.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/bar_chart.h"
 #include "ui/widgets/gantt.h"
@@ -99,13 +100,14 @@ void DrawInsightPanel(AppState& state) {
     insight.last_profile_request = now;
   }
   RefreshRows(state, ui, now);
-  ui.kernel_table_hovered = false;  // the Kernels tab sets it again while it is drawn
+  ui.kernel_table_hovered = false;  // the Kernels and Occupancy tabs set it again while drawn
   insight.drawn = {};
   ImGui::SetNextWindowBgAlpha(1.0f);  // it floats over the panels: they must not show through
   if (!ImGui::Begin("GPU insight", &insight.open)) {
     ImGui::End();
     return;
   }
+  StayClearOfControls();  // it opens over the Training panel: never over its Stop button
   if (!ui.rows_error.empty()) ImGui::TextColored(ImVec4(1, 0.45f, 0.4f, 1), "%s", ui.rows_error.c_str());
   insight.drawn.rows = static_cast<uint32_t>(insight.rows.size());
   if (ImGui::BeginTabBar("insight_tabs")) {

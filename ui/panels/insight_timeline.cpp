@@ -17,6 +17,7 @@
 #include "compute/profile/occupancy.h"
 #include "compute/profile/timeline.h"
 #include "ui/controller.h"
+#include "ui/panel_layout.h"
 #include "ui/format.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/bar_chart.h"
@@ -83,7 +84,7 @@ void DrawTimelineTab(AppState& state, PanelUi& ui) {
   if (ui.timeline_of != &profile) BuildTimelineBars(state, ui, profile);
   const profile::StepTimeline& timeline = profile.timeline;
   const double duration = timeline.duration_ns(), busy = timeline.device_busy_ns();
-  ImGui::Text("Steps %llu..%llu (%u in one submission): %.2f ms, the device busy %.0f%% of it",
+  ImGui::TextWrapped("Steps %llu..%llu (%u in one submission): %.2f ms, the device busy %.0f%% of it",
               static_cast<unsigned long long>(timeline.first_global_step + 1),
               static_cast<unsigned long long>(timeline.first_global_step + timeline.steps), timeline.steps,
               duration / 1e6, duration > 0 ? 100 * busy / duration : 0.0);
@@ -107,14 +108,14 @@ void DrawTimelineTab(AppState& state, PanelUi& ui) {
     ImGui::SameLine();
   }
   ImGui::NewLine();
-  ImGui::TextDisabled("Wheel: zoom, drag: pan, double-click: fit. Hover a bar for its name and duration.");
+  Muted("Wheel: zoom, drag: pan, double-click: fit. Hover a bar for its name and duration.");
   static const char* const kLanes[] = {"host", "device"};
   const float height = std::max(ImGui::GetFrameHeight() * 5, ImGui::GetContentRegionAvail().y - ImGui::GetFrameHeightWithSpacing() * 2.2f);
   Gantt("timeline", ui.timeline_view, kLanes, ui.timeline_bars,
         {.x_label = "us", .size = ImVec2(0, std::min(height, ImGui::GetFrameHeight() * 9))});
   insight.drawn.timeline_events = static_cast<uint32_t>(ui.timeline_bars.size());
 
-  ImGui::SetNextItemWidth(std::max(200.0f, ImGui::GetContentRegionAvail().x * 0.5f));
+  ImGui::SetNextItemWidth(std::max(Scaled(200), ImGui::GetContentRegionAvail().x * 0.5f));
   ImGui::InputText("##trace_path", &insight.export_path);
   ImGui::SameLine();
   if (ImGui::Button("Export trace")) {
@@ -173,14 +174,14 @@ void DrawMemoryTab(AppState& state, PanelUi& ui) {
   if (!ui.memory_error.empty()) ImGui::TextColored(ImVec4(1, 0.45f, 0.4f, 1), "%s", ui.memory_error.c_str());
   if (state.insight.plan_memory.total() == 0)
     Muted("Start training to see the plan's device memory (the heap and budget are below).");
-  ImGui::Text("Tensors and data: %s of the %s device-local heap (%.2f%%)", Bytes(double(memory.total)).c_str(),
+  ImGui::TextWrapped("Tensors and data: %s of the %s device-local heap (%.2f%%)", Bytes(double(memory.total)).c_str(),
               Bytes(double(memory.heap_size)).c_str(),
               memory.heap_size ? 100.0 * double(memory.total) / double(memory.heap_size) : 0.0);
   if (memory.budget_reported)
-    ImGui::Text("Driver's budget for this process: %s; in use by it: %s (VK_EXT_memory_budget)",
+    ImGui::TextWrapped("Driver's budget for this process: %s; in use by it: %s (VK_EXT_memory_budget)",
                 Bytes(double(memory.budget)).c_str(), Bytes(double(memory.usage)).c_str());
   else
-    ImGui::TextDisabled("Budget: not reported by this driver (no VK_EXT_memory_budget).");
+    Muted("Budget: not reported by this driver (no VK_EXT_memory_budget).");
   // One bar for the whole heap: the categories, then what is left of the budget (or heap).
   std::vector<StackedSegment> segments;
   std::vector<std::string> labels;
@@ -230,7 +231,7 @@ void DrawMemoryTab(AppState& state, PanelUi& ui) {
     PlotSeries series{.label = "plan memory (MiB)", .x = ui.batch_x, .y = ui.batch_mib, .smooth = false};
     Plot("memory_by_batch", ui.batch_view,
          {.title = "The plan's memory by batch size", .x_label = "batch size", .y_label = "MiB",
-          .size = ImVec2(0, std::max(160.0f, ImGui::GetContentRegionAvail().y - 4)), .show_legend = false, .y_fit_min = 0},
+          .size = ImVec2(0, std::max(Scaled(160), ImGui::GetContentRegionAvail().y - 4)), .show_legend = false, .y_fit_min = 0},
          std::span(&series, 1), std::span(&marker, 1));
   }
 }
