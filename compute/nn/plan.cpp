@@ -712,9 +712,9 @@ void Plan::InitializeParameters(uint32_t seed) {
     vkCmdFillBuffer(cb, gradient_buffer_->handle(), 0, VK_WHOLE_SIZE, 0);
     vkCmdFillBuffer(cb, statistics_buffer_->handle(), 0, VK_WHOLE_SIZE, 0);
     for (const auto& buffer : state_buffers_) vkCmdFillBuffer(cb, buffer->handle(), 0, VK_WHOLE_SIZE, 0);
-    vk::RecordTransferToComputeBarrier(cb);
+    vk::RecordTransferToComputeBarrier(cb);  // the init dispatches overwrite what the fills zeroed
     sequence.Record(cb);
-    vk::RecordComputeToHostBarrier(cb);
+    vk::RecordComputeToHostBarrier(cb);  // the host may read the parameters next (a checkpoint)
   });
 }
 
