@@ -140,7 +140,11 @@ void DrawDataPanel(AppState& state) {
   bool changed = false;
   // Other data means another run: not while one is training (SyncRun starts anew otherwise).
   const std::string locked = WhyEditsAreLocked(state);
-  if (!locked.empty()) ImGui::TextColored(ImVec4(1.0f, 0.7f, 0.35f, 1.0f), "%s", locked.c_str());
+  if (!locked.empty()) {  // wrapped: the panel may be narrow (1280x720)
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.7f, 0.35f, 1.0f));
+    ImGui::TextWrapped("%s", locked.c_str());
+    ImGui::PopStyleColor();
+  }
   ImGui::BeginDisabled(!locked.empty());
   const DataKind* current = &kKinds[0];
   for (const DataKind& kind : kKinds)

@@ -180,10 +180,7 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
   }
   RecordItemRect("save_as");
   ImGui::SameLine();
-  // The presets share the row with "Weights...", which comes after them.
-  const float weights_width = ImGui::CalcTextSize("Weights...").x + 2 * ImGui::GetStyle().FramePadding.x +
-                              ImGui::GetStyle().ItemSpacing.x;
-  ImGui::SetNextItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x - weights_width));
+  ImGui::SetNextItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x));
   if (ImGui::BeginCombo("##presets", "Presets", ImGuiComboFlags_HeightLarge)) {
     for (const nn::Preset& preset : nn::BuiltInPresets()) {
       const bool picked = ImGui::Selectable(preset.name);
@@ -205,8 +202,7 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
   ImGui::EndDisabled();
   if (!locked.empty() && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", locked.c_str());
   ImGui::BeginDisabled(!locked.empty() || !state.model);
-  ImGui::SameLine();
-  if (ImGui::Button("Weights...")) {
+  if (ImGui::Button("Weights...")) {  // its own row: the file bar is full at 1280x720
     ui.path_popup = PanelUi::PathPopup::kLoadCheckpoint;
     ui.path_popup_requested = true;
   }
@@ -747,7 +743,11 @@ void DrawModelPanel(AppState& state) {
       ui.selected = std::min(ui.shared_selection, static_cast<int>(state.project.layers.size()) - 1);
     }
     const std::string locked = WhyEditsAreLocked(state);
-    if (!locked.empty()) ImGui::TextColored(ImVec4(1.0f, 0.7f, 0.35f, 1.0f), "%s", locked.c_str());
+    if (!locked.empty()) {  // wrapped: the panel may be narrow (1280x720)
+      ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.7f, 0.35f, 1.0f));
+      ImGui::TextWrapped("%s", locked.c_str());
+      ImGui::PopStyleColor();
+    }
     ImGui::BeginDisabled(!locked.empty());
     DrawPalette(state, ui);
     std::vector<std::optional<nn::LayerShape>> shapes = PartialLayerShapes(state.project);
