@@ -873,8 +873,10 @@ def case_gpu_insight(t):
             # Rows re-sort by time while training, and the rect comes from a log line up to a second old,
             # so a click may land on a row without a layer (metrics, update): aim again at the fresh rect.
             for attempt in range(6):
-                app.wait_for_rect("insight_kernel_layer_row")
-                app.click("insight_kernel_layer_row")
+                # Near the row's left end, in the kernel column (frozen in view): the row spans the
+                # scrolled table's full width, so its middle may fall on a column's resize border.
+                x0, y0, x1, y1 = app.wait_for_rect("insight_kernel_layer_row")
+                app.click_at(x0 + 30, (y0 + y1) / 2, "a kernel row with a layer")
                 try:
                     line = app.wait_for(lambda l: l["insight"]["selected_layer"] >= 0, "a kernel row to select its layer", 4)
                     break
