@@ -116,8 +116,9 @@ TEST(GuiTest, OutputMismatch) { RunGuiCase("output_mismatch"); }
 TEST(GuiTest, RelaunchContinue) { RunGuiCase("relaunch_continue"); }
 // GPU insight's Occupancy tab while training: a kernel selected by a click
 // stays selected (by kernel, layer and pass, not by line) when the table is
-// sorted by a column both ways and rebuilt live, and after the Kernels tab;
-// the sort the user picked stays; a what-if field takes typing after one click.
+// sorted by a column both ways and rebuilt live; the sort the user picked
+// stays, in the Kernels tab (which sorts by time, live) too; a what-if field
+// takes typing after one click.
 TEST(GuiTest, OccupancySelectionSurvivesResort) { RunGuiCase("occupancy_selection"); }
 
 // At 1280x720 (a display of that size): every panel lies within the display

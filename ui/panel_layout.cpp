@@ -6,7 +6,6 @@
 #include <cstring>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "imgui.h"
@@ -182,13 +181,16 @@ void KeepUncovered() {
 }
 
 void KeepPanelsBehindFloatingWindows() {
-  ImGuiContext& g = *ImGui::GetCurrentContext();
-  std::vector<std::pair<int, ImGuiWindow*>> panels;  // (display order, window)
+  std::vector<const ImGuiWindow*> panels;
   for (const char* name : {kModel, kData, kTraining, kGpu})
-    if (ImGuiWindow* window = Find(name)) panels.push_back({g.Windows.index_from_ptr(g.Windows.find(window)), window});
-  // The frontmost first, so that among themselves they keep their order.
-  std::sort(panels.begin(), panels.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (const auto& [order, window] : panels) ImGui::BringWindowToDisplayBack(window);
+    if (const ImGuiWindow* window = Find(name)) panels.push_back(window);
+  // Each panel with its child windows (ImGui::EndFrame has sorted children right
+  // after their window; the next frame finds the hovered window in this order),
+  // moved to the back; everything else keeps its order.
+  ImVector<ImGuiWindow*>& windows = ImGui::GetCurrentContext()->Windows;
+  std::stable_partition(windows.begin(), windows.end(), [&](const ImGuiWindow* window) {
+    return std::find(panels.begin(), panels.end(), window->RootWindow) != panels.end();
+  });
 }
 
 void StayClearOfControls() {

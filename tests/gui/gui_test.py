@@ -404,8 +404,10 @@ def case_gpu_insight(t):
             # Rows re-sort by time while training, and the rect comes from a log line up to a second old,
             # so a click may land on a row without a layer (metrics, update): aim again at the fresh rect.
             for attempt in range(6):
-                app.wait_for_rect("insight_kernel_layer_row")
-                app.click("insight_kernel_layer_row")
+                # Near the row's left end, in the kernel column (frozen in view): the row spans the
+                # scrolled table's full width, so its middle may fall on a column's resize border.
+                x0, y0, x1, y1 = app.wait_for_rect("insight_kernel_layer_row")
+                app.click_at(x0 + 30, (y0 + y1) / 2, "a kernel row with a layer")
                 try:
                     line = app.wait_for(lambda l: l["insight"]["selected_layer"] >= 0, "a kernel row to select its layer", 4)
                     break
@@ -434,30 +436,30 @@ def case_gpu_insight(t):
 # ---- Occupancy selection and the layout (issue 11) ----------------------------
 
 
-def occupancy_rows(app):
-    """The occupancy table's lines in view, top to bottom: [(key, rect)], key = "kernel/layer/pass"."""
-    line = app.last
-    rects = line.get("rects", {})
-    table = rects.get("occupancy_table")
-    check(table, f"no occupancy table in the log; rects: {sorted(rects)}")
-    rows = [(name[len("occupancy_row "):], rect) for name, rect in rects.items()
-            if name.startswith("occupancy_row ") and rect[1] >= table[1] and rect[3] <= table[3]]
+def table_rows(app, prefix="occupancy_row ", container="occupancy_table"):
+    """A table's lines in view, top to bottom: [(key, rect)], key = "kernel/layer/pass", from the
+    rectangles named prefix + key that lie within the rectangle `container`."""
+    rects = app.last.get("rects", {})
+    table = rects.get(container)
+    check(table, f"no '{container}' rectangle in the log; rects: {sorted(rects)}")
+    rows = [(name[len(prefix):], rect) for name, rect in rects.items()
+            if name.startswith(prefix) and rect[1] >= table[1] and rect[3] <= table[3]]
     return sorted(rows, key=lambda row: row[1][1])
 
 
-def wait_for_settled_rows(app, what, timeout=30):
-    """Waits until two log lines in a row show the occupancy lines in the same places; returns them."""
+def wait_for_settled_rows(app, what, timeout=30, **table):
+    """Waits until two log lines in a row show a table's lines in the same places; returns them."""
     previous = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         app.settle(3)
         app.poll()
-        rows = occupancy_rows(app)
+        rows = table_rows(app, **table)
         if rows and rows == previous:
             return rows
         previous = rows
         time.sleep(1.1)  # a log line about once a second
-    raise Failure(f"the occupancy lines did not settle ({what})")
+    raise Failure(f"the table's lines did not settle ({what})")
 
 
 def selected_key(app, rows):
@@ -531,12 +533,22 @@ def case_occupancy_selection(t):
     check_screenshot(shot, width, height)
     shutil.copy(shot, os.path.join(t.out, "occupancy_resorted.png"))
 
-    # The Kernels tab sorted by another column: its rows move, the selection stays on the layer and the kernel.
+    # The Kernels tab (sorted by time, live) sorted by the kernel column instead: its lines keep that
+    # order while the times change, and the selected layer stays.
     app.click("insight_tab_Kernels")
     app.wait_for(lambda l: l.get("insight_tab") == "Kernels", "the Kernels tab", 30)
-    app.wait_for_rect("insight_kernel_layer_row")
+    app.wait_for_rect("kernels_header kernel")
+    app.click("kernels_header kernel")
     app.park_mouse()
-    time.sleep(2)
+    kernels = {"prefix": "kernels_row ", "container": "window GPU insight"}
+    rows = wait_for_settled_rows(app, "the Kernels tab sorted by kernel", **kernels)
+    order = [key for key, _ in rows]
+    log(f"Kernels sorted by kernel: {order}")
+    names = [key.split("/")[0] for key in order]
+    check(len(order) >= 4 and names == sorted(names), f"the Kernels tab is not sorted by kernel: {order}")
+    time.sleep(3)
+    rows = wait_for_settled_rows(app, "the Kernels tab after live rebuilds", **kernels)
+    check([key for key, _ in rows] == order, f"the Kernels tab's sort did not stay: {[k for k, _ in rows]}")
     check(app.last["insight"]["selected_layer"] == layer, "the Kernels tab lost the selected layer")
     app.click("insight_tab_Occupancy")
     app.wait_for(lambda l: l.get("insight_tab") == "Occupancy", "the Occupancy tab again", 30)

@@ -113,6 +113,7 @@ void DrawKernelsTab(AppState& state) {
   for (int c = 0; c < kCount; ++c) {
     ImGui::TableSetColumnIndex(c);
     ImGui::TableHeader(kColumns[c].name);
+    RecordItemRect(std::string("kernels_header ") + kColumns[c].name);  // for the GUI tests
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", kColumns[c].help);
   }
   if (ImGuiTableSortSpecs* specs = ImGui::TableGetSortSpecs(); specs && specs->SpecsDirty) {
@@ -127,13 +128,15 @@ void DrawKernelsTab(AppState& state) {
   const bool peaks = insight.ceilings != nullptr;
   for (size_t i = 0; i < insight.rows.size(); ++i) {
     const profile::KernelRow& row = insight.rows[i];
-    ImGui::PushID(profile::KeyText(profile::KeyOf(row)).c_str());  // the kernel, not the line: rows re-sort
+    const std::string key = profile::KeyText(profile::KeyOf(row));
+    ImGui::PushID(key.c_str());  // the kernel, not the line: rows re-sort
     ImGui::TableNextRow();
     const bool selected = row.layer >= 0 && row.layer == insight.selected_layer;
     if (selected) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, kSelectedRow);
     ImGui::TableNextColumn();
     if (ImGui::Selectable(row.kernel.c_str(), selected, ImGuiSelectableFlags_SpanAllColumns))
       insight.selected_layer = selected ? -1 : row.layer;
+    RecordItemRect("kernels_row " + key);  // for the GUI tests: which kernel is on which line
     if (row.layer >= 0 && insight.drawn.first_layer_row < 0) {  // for the GUI tests: a row with a layer
       insight.drawn.first_layer_row = row.layer;
       RecordItemRect("insight_kernel_layer_row");
