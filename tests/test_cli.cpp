@@ -184,16 +184,26 @@ TEST(Cli, IdxHeaderThatLies) {
   EXPECT_CONTAINS(r.output, "magic");
 }
 
+// Trains kTinyModel (saved as `model_name`) for one epoch into `checkpoint_name`
+// under the test temp dir; returns the checkpoint's path ("" if training failed).
+std::string TrainTinyCheckpoint(const std::string& model_name, const std::string& checkpoint_name) {
+  std::string checkpoint = ::testing::TempDir() + "/" + checkpoint_name;
+  testing::CommandResult r =
+      RunTensorscope("train " + WriteTempFile(model_name, kTinyModel) + " --epochs 1 --save " + checkpoint);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.exit_code == 0 ? checkpoint : "";
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
 TEST(Cli, TruncatedAndForeignCheckpoints) {
-  std::string model = WriteTempFile("ckpt_model.json", kTinyModel);
-  std::string checkpoint = ::testing::TempDir() + "/good.ckpt";
-  testing::CommandResult r = RunTensorscope("train " + model + " --epochs 1 --save " + checkpoint);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::string bytes;
-  {
-    std::ifstream in(checkpoint, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::string checkpoint = TrainTinyCheckpoint("ckpt_model.json", "good.ckpt");
+  ASSERT_FALSE(checkpoint.empty());
+  std::string bytes = FileBytes(checkpoint);
+  testing::CommandResult r;
   std::string truncated = WriteTempFile("truncated.ckpt", bytes.substr(0, bytes.size() / 2));
   r = RunTensorscope("eval " + truncated);
   EXPECT_EQ(r.exit_code, 1);
@@ -240,15 +250,11 @@ TEST(Cli, HostileFilesAndOptionsGetSentences) {
 }
 
 TEST(Cli, EveryCheckpointReaderRefusesTheSameBadHeader) {
-  std::string model = WriteTempFile("header_model.json", kTinyModel);
-  std::string checkpoint = ::testing::TempDir() + "/header.ckpt";
-  testing::CommandResult r = RunTensorscope("train " + model + " --epochs 1 --save " + checkpoint);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::string bytes;
-  {
-    std::ifstream in(checkpoint, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::string checkpoint = TrainTinyCheckpoint("header_model.json", "header.ckpt");
+  ASSERT_FALSE(checkpoint.empty());
+  const std::string model = ::testing::TempDir() + "/header_model.json";
+  std::string bytes = FileBytes(checkpoint);
+  testing::CommandResult r;
   const uint32_t epoch = 0xffffffff;  // used to print "Resumed ... at epoch 0" and exit 0
   std::memcpy(bytes.data() + 44, &epoch, 4);
   const uint32_t crc = static_cast<uint32_t>(

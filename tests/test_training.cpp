@@ -265,7 +265,7 @@ TEST_F(VulkanTest, CheckpointRoundTripAndMismatches) {
   EXPECT_EQ(loaded.optimizer_state, trainer.plan().ReadOptimizerState());
   EXPECT_EQ(loaded.position.global_step, 4u);
 
-  // Another model that fits the same data: the checkpoint's shapes must still be refused.
+  // Another architecture that still fits the data's 4 classes (a model with more outputs than classes is refused).
   nn::ModelDesc other = Model(R"({"type": "input", "shape": [3]}, {"type": "dense", "units": 5}, {"type": "relu"},
     {"type": "dense", "units": 4}, {"type": "softmax"})");
   nn::Trainer wrong(context(), pipelines(), other, Config(kernels::OptimizerKind::kAdam, 0.01, 8), &dataset, nullptr);

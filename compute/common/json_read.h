@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compute/common/error.h"
+
 namespace ts {
 
 // Deepest nesting of [ and { accepted. Tensorscope's own files need 6; the
@@ -63,5 +65,16 @@ std::string TextFromJson(const nlohmann::json& value, const std::string& where, 
 // cut to a short excerpt; for the rare library error the readers cannot
 // foresee, so it still reaches the user as a sentence under the file's name.
 std::string JsonExceptionText(const nlohmann::json::exception& error);
+
+// read(), with an nlohmann exception it lets through (a check the reader
+// lacks) turned into ts::Error "WHERE: what went wrong".
+template <typename Read>
+auto WithJsonErrorsAsSentences(const std::string& where, Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + ": " + JsonExceptionText(e));
+  }
+}
 
 }  // namespace ts

@@ -110,12 +110,15 @@ size_t ContentReader::Read(uint8_t* out, size_t size) {
 }
 
 std::vector<uint8_t> ContentReader::ReadUpTo(uint64_t count) {
-  constexpr size_t kChunk = size_t{4} << 20;
+  constexpr uint64_t kSmallest = uint64_t{1} << 16, kLargest = uint64_t{4} << 20;
   std::vector<uint8_t> bytes;
   bytes.reserve(static_cast<size_t>(std::min(count, size_hint_)));
   while (bytes.size() < count) {
     const size_t before = bytes.size();
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, count - before));
+    // What the size hint says is left (and a byte more, to see the end), in
+    // pieces of 64 KiB to 4 MiB: a small file costs a small read.
+    const uint64_t left = size_hint_ > before ? size_hint_ - before + 1 : kSmallest;
+    const size_t want = static_cast<size_t>(std::min({count - before, kLargest, std::max(left, kSmallest)}));
     bytes.resize(before + want);
     const size_t got = Read(bytes.data() + before, want);
     bytes.resize(before + got);

@@ -12,7 +12,6 @@
 namespace ts::nn {
 namespace {
 
-constexpr char kMagic[8] = {'T', 'S', 'C', 'K', 'P', 'T', '0', '1'};
 constexpr uint32_t kVersion = 1;
 constexpr uint32_t kHeaderBytes = 64;
 // Header limits: what a checkpoint Tensorscope writes can hold, so a corrupt
@@ -73,7 +72,7 @@ void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
   uint64_t r = c.statistics.size();
   size_t size = kHeaderBytes + model.size() + config.size() + 4 * p * (1 + c.optimizer_state.size()) + 4 * r + 4;
   std::string out(size, '\0');
-  std::memcpy(out.data(), kMagic, 8);
+  std::memcpy(out.data(), kCheckpointMagic, 8);
   Put<uint32_t>(out, 8, kVersion);
   Put<uint32_t>(out, 12, kHeaderBytes);
   Put<uint64_t>(out, 16, model.size());
@@ -108,7 +107,7 @@ Checkpoint LoadCheckpoint(const std::string& path) {
 
 Checkpoint ParseCheckpoint(const std::string& in, const std::string& path) {
   auto fail = [&](const std::string& message) { throw Error(path + ": " + message); };
-  if (in.size() < 8 || std::memcmp(in.data(), kMagic, 8) != 0)
+  if (in.size() < 8 || std::memcmp(in.data(), kCheckpointMagic, 8) != 0)
     fail("not a Tensorscope checkpoint: bytes 0-7 should be \"TSCKPT01\", found " +
          DescribeJson(nlohmann::json(std::string(in.data(), std::min<size_t>(in.size(), 8)))) + ".");
   if (in.size() < kHeaderBytes + 4)

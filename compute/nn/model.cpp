@@ -292,11 +292,7 @@ ModelDesc ParseModel(const std::string& json_text, const std::string& source) {
 }
 
 ModelDesc ModelFromJson(const json& root, const std::string& source) {
-  try {
-    return ReadModel(root, source);
-  } catch (const json::exception& e) {  // a check this reader lacks: still a sentence naming the file
-    throw Error(source + ": " + JsonExceptionText(e));
-  }
+  return WithJsonErrorsAsSentences(source, [&] { return ReadModel(root, source); });
 }
 
 namespace {

@@ -73,6 +73,9 @@ template <typename... Handlers>
 struct Overloaded : Handlers... {
   using Handlers::operator()...;
 };
+// clang before 17 deduces an aggregate's template arguments only with a guide.
+template <typename... Handlers>
+Overloaded(Handlers...) -> Overloaded<Handlers...>;
 
 inline std::string FormatNumber(double value) {
   char text[32];

@@ -72,11 +72,7 @@ kernels::OptimizerKind ParseOptimizerName(const std::string& name, const std::st
 }
 
 TrainConfig ParseTrainConfig(const json& section, const std::string& where) {
-  try {
-    return ReadTrainConfig(section, where);
-  } catch (const json::exception& e) {  // a check this reader lacks: still a sentence naming the file
-    throw Error(where + ": " + JsonExceptionText(e));
-  }
+  return WithJsonErrorsAsSentences(where, [&] { return ReadTrainConfig(section, where); });
 }
 
 namespace {

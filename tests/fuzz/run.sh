@@ -34,8 +34,9 @@ cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 cmake --build "$build_dir" --parallel "$jobs" --target fuzz_make_seeds "${targets[@]/#/fuzz_}"
 
-seeds="$build_dir/seeds"
-rm -rf "$seeds"
+# Seeds of this run only, so runs of different targets may go side by side.
+seeds="$build_dir/seeds.$$"
+trap 'rm -rf "$seeds"' EXIT
 "$build_dir/tests/fuzz/fuzz_make_seeds" "$seeds"
 
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
