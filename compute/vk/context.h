@@ -23,7 +23,7 @@ namespace ts::vk {
 
 struct ContextOptions {
   int device_index = -1;   // -1: choose by ChooseDefaultDevice
-  bool validation = false; // enable VK_LAYER_KHRONOS_validation
+  bool validation = false; // enable VK_LAYER_KHRONOS_validation, with its synchronization validation
   // Receives every validation message (warnings and errors). Called from the
   // driver's threads. When empty, messages go to stderr.
   std::function<void(const std::string&)> on_validation_message;

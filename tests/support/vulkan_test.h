@@ -1,4 +1,5 @@
-// Test support: a Vulkan context with the validation layer on, shared by all
+// Test support: a Vulkan context with the validation layer on (its
+// synchronization validation too: vk::ContextOptions::validation), shared by all
 // tests in a process, and helpers to run dispatches and compare with references.
 #pragma once
 

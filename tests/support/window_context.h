@@ -1,6 +1,7 @@
 // Test support for tests that draw into a real window (run under xvfb-run):
 // whether a display is there, and a Vulkan context that can present to it with
-// the validation layer on, whose messages fail the test that caused them.
+// the validation layer on (synchronization validation included), whose
+// messages fail the test that caused them.
 #pragma once
 
 #include <memory>
