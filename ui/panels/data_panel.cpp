@@ -7,11 +7,13 @@
 
 #include "compute/data/registry.h"
 #include "ui/controller.h"
+#include "ui/panel_layout.h"
 #include "ui/project.h"
 #include "ui/run.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/heatmap.h"
 #include "ui/widgets/image_tile.h"
+#include "ui/widgets/number_field.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui {
@@ -173,10 +175,10 @@ void DrawDataPanel(AppState& state) {
   if (IsSynthetic(data.kind)) {
     int samples = static_cast<int>(data.samples), classes = static_cast<int>(data.classes), seed = static_cast<int>(data.seed);
     bool two_classes_only = data.kind == "xor" || data.kind == "moons";
-    changed |= ImGui::SliderInt("samples", &samples, 50, 5000);
-    if (!two_classes_only) changed |= ImGui::SliderInt("classes", &classes, 2, 8);
-    changed |= ImGui::SliderFloat("noise", &data.noise, 0.0f, 1.0f, "%.2f");
-    changed |= ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f");
+    changed |= NumberField("samples", samples, 50, 5000, {.logarithmic = true});
+    if (!two_classes_only) changed |= NumberField("classes", classes, 2, 8);
+    changed |= NumberField("noise", data.noise, 0.0f, 1.0f, {.format = "%.2f"});
+    changed |= NumberField("test split", data.test_fraction, 0.05f, 0.5f, {.format = "%.2f"});
     changed |= ImGui::InputInt("seed", &seed);
     data.samples = static_cast<uint32_t>(std::max(samples, 10));
     data.classes = two_classes_only ? 2u : static_cast<uint32_t>(std::clamp(classes, 2, 8));
@@ -188,15 +190,15 @@ void DrawDataPanel(AppState& state) {
       changed = true;
     }
     int selected = static_cast<int>(state.selected_class);
-    ImGui::SetNextItemWidth(120);
+    ImGui::SetNextItemWidth(Scaled(120));
     if (ImGui::InputInt("class of new points", &selected))
       state.selected_class = static_cast<uint32_t>(std::clamp(selected, 0, static_cast<int>(data.classes) - 1));
     ImGui::TextDisabled("%zu points added by clicking", data.added_points.size());
   } else if (data.kind == "shapes") {
     int samples = static_cast<int>(data.samples), classes = static_cast<int>(data.classes), seed = static_cast<int>(data.seed);
-    changed |= ImGui::SliderInt("images", &samples, 500, 60000);
-    changed |= ImGui::SliderInt("classes", &classes, 2, 8);
-    changed |= ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f");
+    changed |= NumberField("images", samples, 500, 60000, {.logarithmic = true});
+    changed |= NumberField("classes", classes, 2, 8);
+    changed |= NumberField("test split", data.test_fraction, 0.05f, 0.5f, {.format = "%.2f"});
     changed |= ImGui::InputInt("seed", &seed);
     data.samples = static_cast<uint32_t>(std::max(samples, 100));
     data.classes = static_cast<uint32_t>(std::clamp(classes, 2, 8));
@@ -223,7 +225,7 @@ void DrawDataPanel(AppState& state) {
     }
     RecordItemRect("data load");
     if (data.kind == "csv" || data.kind == "images")
-      changed |= ImGui::SliderFloat("test split", &data.test_fraction, 0.05f, 0.5f, "%.2f") && data.kind == "images";
+      changed |= NumberField("test split", data.test_fraction, 0.05f, 0.5f, {.format = "%.2f"}) && data.kind == "images";
     if (data.kind == "idx")
       ImGui::TextDisabled("train-images-idx3-ubyte, train-labels-idx1-ubyte,\nt10k-images-idx3-ubyte, "
                           "t10k-labels-idx1-ubyte (or .gz)");

@@ -16,6 +16,7 @@
 #include "compute/common/error.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/train_config.h"
+#include "ui/panel_layout.h"
 #include "ui/project.h"
 #include "ui/run.h"
 #include "ui/test_hooks.h"
@@ -235,7 +236,7 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
                          : opening       ? "Open a project (.tsproj.json), a model (.json) or a checkpoint (.ckpt):"
                                          : "Save the project as:");
   ImGui::TextDisabled("Current folder: %s", CurrentDirectory().c_str());
-  ImGui::SetNextItemWidth(480);
+  ImGui::SetNextItemWidth(Scaled(480));
   if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
   bool submit = ImGui::InputText("##path", &ui.path_input, ImGuiInputTextFlags_EnterReturnsTrue);
   RecordItemRect("path_input");
@@ -281,7 +282,7 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
     }
   }
   if (!ui.path_error.empty()) {
-    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + 480);
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + Scaled(480));
     ImGui::TextColored(kErrorColor, "%s", ui.path_error.c_str());
     ImGui::PopTextWrapPos();
   }
@@ -693,7 +694,7 @@ DiscardChoice ConfirmDiscardChanges(AppState& state, const char* action) {
     ImGui::Text("'%s' has unsaved changes.", state.project.name.c_str());
     ImGui::Text("Save them before you %s?", action);
     if (state.project_path.empty()) {
-      ImGui::SetNextItemWidth(420);
+      ImGui::SetNextItemWidth(Scaled(420));
       ImGui::InputText("path", &prompt.path);
     }
     if (ImGui::Button("Save")) {
