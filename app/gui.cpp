@@ -4,10 +4,12 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +21,7 @@
 #include "imgui.h"
 #include "ui/app_state.h"
 #include "ui/controller.h"
+#include "ui/frame_pacer.h"
 #include "ui/panel_layout.h"
 #include "ui/panels/data_panel.h"
 #include "ui/panels/gpu_panel.h"
@@ -45,6 +48,15 @@ bool g_close_requested = false;
 void OnWindowClose(GLFWwindow* window) {
   glfwSetWindowShouldClose(window, GLFW_FALSE);
   g_close_requested = true;
+}
+
+// The session's worker has queued news (a state change, a snapshot, an epoch):
+// set on the worker thread, with a wake-up for the frame loop's wait.
+std::atomic<bool> g_session_news{false};
+
+ui::FramePacer::Mode PacingMode(const ui::AppState& state) {
+  if (state.training.state != nn::SessionState::kRunning) return ui::FramePacer::Mode::kIdle;
+  return state.train_fast ? ui::FramePacer::Mode::kTrainingFast : ui::FramePacer::Mode::kTraining;
 }
 
 // Error and info notices, bottom centre, until dismissed (errors) or for a few seconds (info).
@@ -85,9 +97,13 @@ class TestLog {
  public:
   explicit TestLog(const std::string& path) : out_(path, std::ios::app) {}
   bool enabled() const { return out_.is_open(); }
-  void Write(const ui::AppState& state, double frame_ms, double now) {
+  // `build_ms`: the frame's panels (ImGui); `timing`: its drawing and presenting.
+  void Write(const ui::AppState& state, double frame_ms, double build_ms, const ui::FrameTiming& timing, double now) {
     if (!enabled()) return;
     frame_ms_.push_back(frame_ms);
+    for (auto [part, ms] : {std::pair{"build", build_ms}, {"acquire", timing.acquire_ms}, {"draw", timing.draw_ms},
+                            {"present", timing.present_ms}})
+      frame_parts_[part].push_back(ms);
     const ui::InsideView& inside = state.inside;
     std::string snapshot = nn::SessionStateName(state.training.state) + std::to_string(state.notices.size()) +
                            std::to_string(state.training.run_id) + state.loaded_data + state.data_error +
@@ -106,14 +122,17 @@ class TestLog {
                            {"model_error", state.model_error},
                            {"notices", state.notices.size()},
                            {"frame_ms", frame_ms_},
+                           {"frame_parts_ms", frame_parts_},
                            // What the last frame asked the rasteriser for (lavapipe draws on the CPU).
                            {"vertices", ImGui::GetIO().MetricsRenderVertices}};
     frame_ms_.clear();
+    frame_parts_.clear();
     if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
     WriteRun(state, line);
     // The first frames are drawn before the panels are placed.
     if (++lines_ > 2)
       for (const auto& [name, rect] : ui::RecordedItemRects()) line["rects"][name] = rect;
+    line["train_fast"] = state.train_fast;
     if (const auto& step = state.training.last_step) {
       line["global_step"] = step->global_step;
       line["epoch"] = step->epoch;
@@ -247,6 +266,7 @@ class TestLog {
   double last_write_ = -1e9;
   int lines_ = 0;
   std::vector<double> frame_ms_;
+  std::map<std::string, std::vector<double>> frame_parts_;  // where each frame's time went
 };
 
 }  // namespace
@@ -262,9 +282,16 @@ int RunGui(const std::vector<std::string>& words) {
   vk::ContextOptions options;
   options.device_index = args.Int("device").value_or(-1);
   options.validation = args.Has("validate");
-  ui::Renderer::AddRequiredExtensions(options);
+  vk::ContextOptions window_options = options;
+  ui::Renderer::AddRequiredExtensions(window_options);
+  std::unique_ptr<vk::Context> window_context = vk::Context::Create(window_options);
+  ui::Renderer renderer(*window_context);
+  // Training gets a device of its own, on the same GPU: the window's drawing
+  // and training then never wait for each other in one queue. On a CPU driver
+  // (lavapipe) each device has its own queue thread, so they run side by side;
+  // through one queue a frame's 30 ms of drawing stopped training each time.
+  options.device_index = static_cast<int>(window_context->info().index);
   std::unique_ptr<vk::Context> context = vk::Context::Create(options);
-  ui::Renderer renderer(*context);
   vk::PipelineCache pipelines(*context);
   nn::TrainingSession session(*context, pipelines);
 
@@ -300,8 +327,36 @@ int RunGui(const std::vector<std::string>& words) {
   GLFWwindow* window = renderer.window();
   signal(SIGUSR1, OnScreenshotSignal);
   glfwSetWindowCloseCallback(window, OnWindowClose);
+  // Frames are drawn when something visible may have changed (FramePacer);
+  // between them the loop sleeps on window events and the session's news.
+  ui::FramePacer pacer;
+  session.SetEventNotifier([] {
+    g_session_news = true;
+    ui::Renderer::Wake();
+  });
+  const auto clock_start = std::chrono::steady_clock::now();
+  auto seconds_now = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - clock_start).count(); };
+  uint64_t inputs_seen = renderer.input_events();
   while (running) {
-    if (!renderer.BeginFrame()) break;
+    pacer.SetMode(PacingMode(state));
+    for (;;) {
+      const double now = seconds_now();
+      if (renderer.input_events() != inputs_seen || g_close_requested) {
+        inputs_seen = renderer.input_events();
+        pacer.NoteInput(now);
+      }
+      if (g_session_news.exchange(false)) pacer.NoteChange(now);
+      const double wait = pacer.SecondsUntilNextFrame(now);
+      if (wait <= 0 || g_screenshot_requested) break;
+      renderer.WaitEvents(wait);
+    }
+    // A timed training submission has the device to itself (nn::TimingGate).
+    session.timing_gate().FrameBegin();
+    pacer.FrameStarted(seconds_now());
+    if (!renderer.BeginFrame()) {
+      session.timing_gate().FrameEnd();
+      break;
+    }
     if (g_close_requested) quitting = true, g_close_requested = false;
     const auto frame_start = std::chrono::steady_clock::now();
     ui::UpdateFromSession(state, std::chrono::duration<double>(frame_start - last_frame).count());
@@ -326,16 +381,21 @@ int RunGui(const std::vector<std::string>& words) {
     f12_was_down = f12_down;
     g_screenshot_requested = 0;
     autosaver.Tick(state, ImGui::GetTime());
+    const auto build_end = std::chrono::steady_clock::now();
     renderer.EndFrame();
     auto now = std::chrono::steady_clock::now();
-    test_log.Write(state, std::chrono::duration<double, std::milli>(now - last_frame).count(), ImGui::GetTime());
+    test_log.Write(state, std::chrono::duration<double, std::milli>(now - last_frame).count(),
+                   std::chrono::duration<double, std::milli>(build_end - frame_start).count(),
+                   renderer.last_frame_timing(), ImGui::GetTime());
     last_frame = now;
     if (take_screenshot) {
       std::string path = screenshot_dir + "/screenshot-" + std::to_string(++screenshots) + ".png";
       if (renderer.SaveScreenshot(path)) std::printf("screenshot: %s\n", path.c_str());
       std::fflush(stdout);
     }
+    session.timing_gate().FrameEnd();
   }
+  session.SetEventNotifier(nullptr);
   autosaver.Flush(state);
   // Keep what was trained, with its run: the session writes the parameters
   // before it stops. A diverged network is not worth keeping: the last good one stays.

@@ -68,6 +68,11 @@ void RunGuiCase(const std::string& name) {
   }
 }
 
+// Frame pacing: an idle window draws a heartbeat only; "train fast" during a
+// run drops it to a few frames a second while the steps and curves go on;
+// off again, frames come at the training rate.
+TEST(GuiTest, TrainFast) { RunGuiCase("train_fast"); }
+
 // Default project (spiral MLP): click Train, wait for 10 epochs, check loss and
 // accuracies, take a screenshot (size, not blank), close the window.
 TEST(GuiTest, TrainDefault) { RunGuiCase("train_default"); }

@@ -224,6 +224,9 @@ struct AppState {
 
   nn::TrainingSession* session = nullptr;  // owned by the app
   TrainingView training;
+  // "train fast": the window draws a few frames a second and the session sends
+  // fewer snapshots, so training runs at nearly the command line's speed.
+  bool train_fast = false;
   InsideView inside;
   InsightView insight;
   std::deque<Notice> notices;

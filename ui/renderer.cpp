@@ -7,6 +7,7 @@
 #include "imgui_impl_vulkan.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
@@ -33,6 +34,58 @@ constexpr const char* kNoDisplayMessage =
 // one so an error message can quote it. GLFW is used on the main thread only.
 std::string g_last_glfw_error;
 void RememberGlfwError(int, const char* description) { g_last_glfw_error = description ? description : ""; }
+
+// Input seen by the window, counted by callbacks that run before ImGui's own
+// (chained: each calls the one it replaced). One window per process.
+std::atomic<uint64_t> g_input_events{0};
+GLFWmousebuttonfun g_mouse_button = nullptr;
+GLFWcursorposfun g_cursor_pos = nullptr;
+GLFWcursorenterfun g_cursor_enter = nullptr;
+GLFWscrollfun g_scroll = nullptr;
+GLFWkeyfun g_key = nullptr;
+GLFWcharfun g_char = nullptr;
+GLFWwindowfocusfun g_focus = nullptr;
+GLFWwindowsizefun g_size = nullptr;
+GLFWwindowrefreshfun g_refresh = nullptr;
+
+void CountInput(GLFWwindow* window) {
+  g_mouse_button = glfwSetMouseButtonCallback(window, [](GLFWwindow* w, int button, int action, int mods) {
+    ++g_input_events;
+    if (g_mouse_button) g_mouse_button(w, button, action, mods);
+  });
+  g_cursor_pos = glfwSetCursorPosCallback(window, [](GLFWwindow* w, double x, double y) {
+    ++g_input_events;
+    if (g_cursor_pos) g_cursor_pos(w, x, y);
+  });
+  g_cursor_enter = glfwSetCursorEnterCallback(window, [](GLFWwindow* w, int entered) {
+    ++g_input_events;
+    if (g_cursor_enter) g_cursor_enter(w, entered);
+  });
+  g_scroll = glfwSetScrollCallback(window, [](GLFWwindow* w, double x, double y) {
+    ++g_input_events;
+    if (g_scroll) g_scroll(w, x, y);
+  });
+  g_key = glfwSetKeyCallback(window, [](GLFWwindow* w, int key, int scancode, int action, int mods) {
+    ++g_input_events;
+    if (g_key) g_key(w, key, scancode, action, mods);
+  });
+  g_char = glfwSetCharCallback(window, [](GLFWwindow* w, unsigned int c) {
+    ++g_input_events;
+    if (g_char) g_char(w, c);
+  });
+  g_focus = glfwSetWindowFocusCallback(window, [](GLFWwindow* w, int focused) {
+    ++g_input_events;
+    if (g_focus) g_focus(w, focused);
+  });
+  g_size = glfwSetWindowSizeCallback(window, [](GLFWwindow* w, int width, int height) {
+    ++g_input_events;
+    if (g_size) g_size(w, width, height);
+  });
+  g_refresh = glfwSetWindowRefreshCallback(window, [](GLFWwindow* w) {
+    ++g_input_events;
+    if (g_refresh) g_refresh(w);
+  });
+}
 
 // Initialises GLFW (idempotent) and checks it can create Vulkan surfaces.
 void InitGlfw() {
@@ -278,6 +331,7 @@ void Renderer::Impl::SetUpImGui() {
 
   imgui_glfw = ImGui_ImplGlfw_InitForVulkan(window.get(), /*install_callbacks=*/true);
   if (!imgui_glfw) throw Error("Dear ImGui's GLFW backend could not start.");
+  CountInput(window.get());  // after ImGui's callbacks, which it then calls
 
   // ImGui 1.86 only checks that a queue is given; it never submits on it (we
   // do, through the Context), so the context's queue handle is looked up here.
@@ -382,6 +436,12 @@ void Renderer::EndFrame() {
   if (size.width != r.swapchain_request.width || size.height != r.swapchain_request.height) r.RecreateSwapchain();
   r.RenderFrame(ImGui::GetDrawData(), nullptr);
 }
+void Renderer::WaitEvents(double seconds) {
+  if (seconds > 0) glfwWaitEventsTimeout(seconds);
+}
+void Renderer::Wake() { glfwPostEmptyEvent(); }
+uint64_t Renderer::input_events() const { return g_input_events.load(); }
+const FrameTiming& Renderer::last_frame_timing() const { return impl_->timing; }
 GLFWwindow* Renderer::window() const { return impl_->window.get(); }
 int Renderer::framebuffer_width() const { return static_cast<int>(impl_->FramebufferExtent().width); }
 int Renderer::framebuffer_height() const { return static_cast<int>(impl_->FramebufferExtent().height); }

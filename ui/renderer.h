@@ -40,6 +40,13 @@ struct RendererOptions {
   bool remember_placement = true;  // read and write window.json and imgui.ini
 };
 
+// Where the last frame's time went on the host (milliseconds).
+struct FrameTiming {
+  double acquire_ms = 0;  // waiting for the frame slot and a swapchain image
+  double draw_ms = 0;     // submit to drawn (measured where the device is a CPU; 0 elsewhere)
+  double present_ms = 0;  // vkQueuePresentKHR (holds the queue)
+};
+
 class Renderer {
  public:
   // Adds the instance extensions GLFW needs for a window surface and the
@@ -71,6 +78,18 @@ class Renderer {
   // nothing to capture (no frame yet, or the window is minimised). Throws ts::Error
   // when the PNG cannot be written or the swapchain images cannot be read back.
   bool SaveScreenshot(const std::string& png_path);
+
+  // Sleeps until the window has input, Wake() is called, or `seconds` pass
+  // (the frame pacing's wait between frames; see FramePacer).
+  void WaitEvents(double seconds);
+  // Ends a WaitEvents early; callable from any thread (e.g. the training
+  // session's worker when it has news for the window).
+  static void Wake();
+  // How many input events (keys, characters, mouse buttons and moves,
+  // scrolling, focus, resizing, exposure) the window has had so far.
+  uint64_t input_events() const;
+  // The last frame's timing (see FrameTiming).
+  const FrameTiming& last_frame_timing() const;
 
   // The GLFW window (e.g. to set its size in tests, or to read key state).
   GLFWwindow* window() const;

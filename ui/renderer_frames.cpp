@@ -8,6 +8,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -249,6 +250,11 @@ bool Renderer::Impl::RenderFrame(ImDrawData* draw_data, Capture* capture) {
   if (!swapchain.handle) return false;
   Frame& frame = frames[frame_index];
   VkFence fence = frame.done.get();
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  };
+  const auto wait_start = Clock::now();
   // Wait until this frame slot's previous commands finished, so its command
   // buffer and semaphore can be reused.
   vk::Check(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (window frame)");
@@ -262,6 +268,7 @@ bool Renderer::Impl::RenderFrame(ImDrawData* draw_data, Capture* capture) {
   }
   if (acquired != VK_SUBOPTIMAL_KHR) vk::Check(acquired, "vkAcquireNextImageKHR");
   vk::Check(vkResetFences(device, 1, &fence), "vkResetFences");  // only now: a submit follows for sure
+  timing.acquire_ms = ms_since(wait_start);
 
   VkCommandBuffer commands = frame.commands;
   vk::Check(vkResetCommandBuffer(commands, 0), "vkResetCommandBuffer");
@@ -299,7 +306,17 @@ bool Renderer::Impl::RenderFrame(ImDrawData* draw_data, Capture* capture) {
   submit.pCommandBuffers = &commands;
   submit.signalSemaphoreCount = 1;
   submit.pSignalSemaphores = &signal;
+  const auto draw_start = Clock::now();
   context.Submit(submit, fence);
+  // A CPU driver (lavapipe) presents by copying the image to the window once
+  // its drawing is done, inside vkQueuePresentKHR, which holds the one queue:
+  // behind training's queued submissions that held it for tens of
+  // milliseconds, and training could submit nothing meanwhile. Waiting here,
+  // without the queue, lets training go on submitting.
+  if (context.info().is_software())
+    vk::Check(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (window frame drawn)");
+  timing.draw_ms = ms_since(draw_start);
+  const auto present_start = Clock::now();
 
   VkSwapchainKHR swapchain_handle = swapchain.handle.get();
   VkPresentInfoKHR present{VK_STRUCTURE_TYPE_PRESENT_INFO_KHR};
@@ -309,6 +326,7 @@ bool Renderer::Impl::RenderFrame(ImDrawData* draw_data, Capture* capture) {
   present.pSwapchains = &swapchain_handle;
   present.pImageIndices = &image_index;
   VkResult presented = context.Present(present);
+  timing.present_ms = ms_since(present_start);
   frame_index = (frame_index + 1) % kFramesInFlight;
 
   if (acquired == VK_SUBOPTIMAL_KHR || presented == VK_SUBOPTIMAL_KHR || presented == VK_ERROR_OUT_OF_DATE_KHR)

@@ -140,6 +140,7 @@ struct Renderer::Impl {
   vk::UniqueCommandPool command_pool;
   std::array<Frame, kFramesInFlight> frames;
   uint32_t frame_index = 0;
+  FrameTiming timing;  // the last RenderFrame's
   vk::UniqueDescriptorPool descriptor_pool;
   Swapchain swapchain;
   VkExtent2D swapchain_request{0, 0};  // the framebuffer size the swapchain was made for

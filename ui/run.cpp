@@ -13,8 +13,13 @@ namespace {
 
 // The window shares the device's queue with training: submissions of a few
 // milliseconds let a frame in soon (measured on lavapipe: p50 47 ms at 16
-// steps of the spiral MLP per submission, 14 ms at 4).
+// steps of the spiral MLP per submission, 14 ms at 4). With "train fast" the
+// window draws a few times a second: the config's full submissions.
 constexpr double kTrainingSubmissionSeconds = 0.006;
+// Per-dispatch times for the GPU panel: one timed submission this often
+// (each timestamp costs on lavapipe; the panel averages them).
+constexpr double kTimingIntervalSeconds = 0.5;
+constexpr double kFastTimingIntervalSeconds = 2.0;
 // The decision boundary's grid: 48 x 48 points, drawn smoothly shaded, looks the
 // same as 64 x 64 and takes half the device time to evaluate.
 constexpr uint32_t kBoundaryResolution = 48;
@@ -67,7 +72,7 @@ nn::SessionSetup MakeSetup(AppState& state) {
     setup.train = state.train_data;
   }
   setup.test = state.test_data && state.test_data->count() ? state.test_data : nullptr;
-  setup.submission_seconds = kTrainingSubmissionSeconds;
+  setup.watch = WatchFor(state);
   setup.boundary_resolution = kBoundaryResolution;
   return setup;
 }
@@ -87,6 +92,31 @@ void LoadRun(AppState& state, nn::SessionSetup setup) {
 }
 
 }  // namespace
+
+nn::WatchSettings WatchFor(const AppState& state) {
+  nn::WatchSettings watch;
+  if (state.train_fast) {
+    watch.submission_seconds = 0;  // TrainConfig::steps_per_submit, as on the command line
+    watch.timing_interval = kFastTimingIntervalSeconds;
+    watch.snapshot_interval = 2.0;
+    watch.inside_interval = 5.0;
+    watch.visual_share = 0.02;
+    watch.test_every_epoch = false;
+  } else {
+    watch.submission_seconds = kTrainingSubmissionSeconds;
+    watch.timing_interval = kTimingIntervalSeconds;
+    watch.snapshot_interval = 0.25;
+    watch.inside_interval = 1.0;
+    watch.visual_share = 0.1;
+    watch.test_every_epoch = false;
+  }
+  return watch;
+}
+
+void SetTrainFast(AppState& state, bool fast) {
+  state.train_fast = fast;
+  if (state.session) state.session->SetWatch(WatchFor(state));
+}
 
 std::string DataLoadKey(const AppState& state) {
   std::string key = DataSpecFor(state.project.data);

@@ -57,6 +57,12 @@ void StartTraining(AppState& state);
 // Applies the settings shown (e.g. more epochs) to the run and trains on.
 void ContinueTraining(AppState& state);
 
+// How closely the window watches a run: live (every view moves), or with
+// "train fast" (AppState::train_fast) a few times a second.
+nn::WatchSettings WatchFor(const AppState& state);
+// Turns "train fast" on or off for the run in the session, at once.
+void SetTrainFast(AppState& state, bool fast);
+
 // Loads `checkpoint` (read from `source`) into the session as the current
 // run when its architecture is the project's model; the run is then stopped
 // at the checkpoint's position (Continue trains further). Throws ts::Error

@@ -39,8 +39,9 @@ void TrainingSession::Worker::Run() {
       continue;  // every queued command applies before the next submission
     }
     try {
-      TrainSubmission(StepsForNextSubmission());
-      trace_pending = false;
+      // Two submissions in flight: the device works on the second while
+      // this thread wakes up for the first (a loaded CPU is slow to wake it).
+      TrainWatched(StepsForNextSubmission(), 2);
       if (state == SessionState::kRunning) SendSnapshot(false);
     } catch (const std::exception& e) {
       Fail(e.what());
@@ -68,6 +69,7 @@ void TrainingSession::Worker::Execute(Command& command) {
                    [&](SetBatchSizeCommand& c) { SetBatchSize(c.batch_size); },
                    [&](SaveCheckpointCommand& c) { SaveCheckpoint(c.path); },
                    [&](SetInsideCommand& c) { SetInside(c.request); },
+                   [&](SetWatchCommand& c) { watch = c.watch; },
                    [&](PredictInputCommand& c) { PredictInput(c.samples, c.request); },
                    [&](ProfileCommand&) { RequestProfile(false); },
                    [&](TraceCommand&) { RequestProfile(true); },
@@ -117,9 +119,12 @@ void TrainingSession::Worker::Load(SessionSetup next) {
                 std::to_string(next.boundary_resolution) + ".");
     trainer = std::make_unique<Trainer>(context, pipelines, next.model, next.config, next.train.get(),
                                         next.validation.get());
-    TimeEverySubmission(*trainer);
     if (next.resume) RestoreCheckpoint(*trainer, *next.resume, next.resume_source);
     setup = std::move(next);
+    watch = setup.watch;
+    last_timed = {};  // the run's first submission is timed
+    last_test_time = {};
+    last_snapshot_seconds = last_test_seconds = 0;
   } catch (const std::exception& e) {
     if (state != SessionState::kEmpty) SetState(SessionState::kEmpty, "load failed");
     ReportError(e.what());
@@ -160,8 +165,7 @@ void TrainingSession::Worker::Pause() {
 
 void TrainingSession::Worker::Step() {
   if (!RequireTrainable("step")) return;
-  TrainSubmission(1);
-  trace_pending = false;
+  TrainWatched(1, 1);
   if (state == SessionState::kFinished) return;  // that was the last step; already reported
   SetState(SessionState::kPaused, "stepped; paused before " + Where(trainer->position()));
   SendSnapshot(true);
@@ -273,7 +277,6 @@ void TrainingSession::Worker::Rebuild(const TrainConfig& config, bool keep_optim
   // Built beside the current trainer, so a rejected setting leaves the run as it was.
   auto fresh = std::make_unique<Trainer>(context, pipelines, setup.model, config, setup.train.get(),
                                          setup.validation.get());
-  TimeEverySubmission(*fresh);
   fresh->plan().WriteParameters(trainer->plan().ReadParameters());
   if (keep_optimizer_state) fresh->plan().WriteOptimizerState(trainer->plan().ReadOptimizerState());
   TrainPosition position = trainer->position();
@@ -296,19 +299,42 @@ void TrainingSession::Worker::SaveCheckpoint(const std::string& path) {
   Emit(Event(SessionEvent::Kind::kCheckpointSaved, path));
 }
 
-void TrainingSession::Worker::TrainSubmission(uint32_t max_steps) {
+void TrainingSession::Worker::TrainWatched(uint32_t submission_steps, uint32_t submissions) {
+  const Clock::time_point now = Clock::now();
+  const bool timed = profile_pending || trace_pending || last_timed == Clock::time_point{} ||
+                     now - last_timed >= std::chrono::duration<double>(watch.timing_interval);
+  TimeNextSubmission(*trainer, timed);
+  if (timed) last_timed = now;
+  // A timed submission has the device to itself: the window holds its frame.
+  const bool gated = timed && gate.Close(kTimingPatience);
+  try {
+    TrainSubmissions(submission_steps, submissions);
+  } catch (...) {
+    if (gated) gate.Open();
+    throw;
+  }
+  if (gated) gate.Open();
+  trace_pending = profile_pending = false;
+}
+
+void TrainingSession::Worker::TrainSubmissions(uint32_t submission_steps, uint32_t submissions) {
   const uint32_t epoch = trainer->position().epoch;
   const uint32_t batch_size = trainer->config().batch_size;
   // RunSteps would carry on into the next epoch; stop at its end to evaluate.
-  max_steps = std::min(max_steps, trainer->steps_per_epoch() - trainer->position().step_in_epoch);
+  const uint32_t max_steps =
+      std::min(submission_steps * submissions, trainer->steps_per_epoch() - trainer->position().step_in_epoch);
   std::vector<StepReport> reports;
   auto start = Clock::now();
-  trainer->RunSteps(max_steps, [&](const StepReport& report) { reports.push_back(report); });
+  trainer->RunSteps(max_steps, [&](const StepReport& report) { reports.push_back(report); }, submission_steps);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   progress.seconds += seconds;
   if (!reports.empty()) {
+    // A submission queued behind a window's frame (one queue) takes longer than
+    // its steps: waits only add, so the estimate follows a faster submission at
+    // once and a slower one by 2% a submission. An average here measured 1.7 to
+    // 7.5 ms a spiral step (0.5 ms alone) and sized submissions to one step.
     const double per_step = seconds / double(reports.size());
-    seconds_per_step = seconds_per_step > 0 ? 0.7 * seconds_per_step + 0.3 * per_step : per_step;
+    seconds_per_step = seconds_per_step > 0 ? std::min(per_step, seconds_per_step * 1.02) : per_step;
   }
   for (const StepReport& report : reports) {
     if (std::optional<std::string> warning = loss_watch.Add(report.global_step, report.loss))
@@ -344,12 +370,20 @@ void TrainingSession::Worker::FinishEpoch(uint32_t epoch) {
   summary.train_accuracy = progress.steps ? progress.accuracy_sum / progress.steps : 0;
   summary.samples = progress.samples;
   summary.validation = trainer->EvaluateValidation();
-  if (setup.test) {
+  // The test set when it is due: every epoch, or within the visual share (always after the last).
+  const bool test_due = watch.test_every_epoch || epoch + 1 >= trainer->config().epochs ||
+                        last_test_time == Clock::time_point{} ||
+                        std::chrono::duration<double>(start - last_test_time).count() * watch.visual_share >=
+                            last_test_seconds;
+  if (setup.test && test_due) {
     try {
+      const auto test_start = Clock::now();
       std::vector<float> outputs;
       event.test = trainer->EvaluateWithOutputs(*setup.test, outputs);
       event.test_mistakes = ConfidentMistakes(*setup.test, outputs, trainer->plan().output_features(),
                                               SessionEvent::kMistakesShown);
+      last_test_time = Clock::now();
+      last_test_seconds = std::chrono::duration<double>(last_test_time - test_start).count();
     } catch (const DivergenceError&) {
       throw;
     } catch (const Error& e) {
@@ -367,7 +401,11 @@ void TrainingSession::Worker::FinishEpoch(uint32_t epoch) {
 void TrainingSession::Worker::SendSnapshot(bool force) {
   if (!trainer) return;
   auto start = Clock::now();
-  if (!force && start - last_snapshot < (boundary ? kBoundarySnapshotInterval : kParameterSnapshotInterval)) return;
+  // At most every snapshot_interval (twice that without a boundary), and
+  // rarer when a snapshot is slow: they take at most half the visual share.
+  const double least = watch.snapshot_interval * (boundary ? 1 : 2);
+  const double interval = std::max(least, last_snapshot_seconds * 2 / std::max(watch.visual_share, 1e-3));
+  if (!force && start - last_snapshot < std::chrono::duration<double>(interval)) return;
   auto snapshot = std::make_shared<nn::Snapshot>();
   snapshot->global_step = trainer->position().global_step;
   snapshot->layout = trainer->plan().parameters();
@@ -387,12 +425,16 @@ void TrainingSession::Worker::SendSnapshot(bool force) {
     for (GridActivations& layer : grid.hidden)
       snapshot->hidden.push_back({std::move(layer.name), layer.layer, layer.units, std::move(layer.activations)});
   }
+  // The budget learns from snapshots taken while training (a forced one may
+  // include compiling the boundary's pipelines).
+  if (!force) last_snapshot_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (inside_request.enabled()) {
-    const auto interval = std::max<Clock::duration>(
-        kInsideInterval, std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(last_inside ? kInsideShare * last_inside->seconds : 0)));
+    // The other half of the visual share.
+    const double inside_seconds = last_inside ? last_inside->seconds : 0;
+    const double inside_interval =
+        std::max(watch.inside_interval, inside_seconds * 2 / std::max(watch.visual_share, 1e-3));
     const bool due = force || !last_inside || inside_request != last_inside_request ||
-                     Clock::now() - last_inside_time >= interval;
+                     Clock::now() - last_inside_time >= std::chrono::duration<double>(inside_interval);
     if (due) {
       try {
         last_inside = ComputeInside(snapshot->parameters);
@@ -415,7 +457,7 @@ void TrainingSession::Worker::SendSnapshot(bool force) {
 }
 
 TrainingSession::TrainingSession(vk::Context& context, vk::PipelineCache& pipelines)
-    : worker_(std::make_unique<Worker>(context, pipelines)) {}
+    : worker_(std::make_unique<Worker>(context, pipelines, timing_gate_)) {}
 
 TrainingSession::~TrainingSession() {
   {
@@ -451,6 +493,39 @@ void TrainingSession::SetOptimizer(kernels::OptimizerKind optimizer) { worker_->
 void TrainingSession::SetBatchSize(uint32_t batch_size) { worker_->Post(SetBatchSizeCommand{batch_size}); }
 void TrainingSession::SaveCheckpoint(const std::string& path) { worker_->Post(SaveCheckpointCommand{path}); }
 void TrainingSession::SetInsideViews(const InsideRequest& request) { worker_->PostReplacing(SetInsideCommand{request}); }
+void TrainingSession::SetWatch(const WatchSettings& watch) { worker_->PostReplacing(SetWatchCommand{watch}); }
+void TrainingSession::SetEventNotifier(std::function<void()> notify) {
+  std::lock_guard lock(worker_->mutex);
+  worker_->notify = std::move(notify);
+}
+
+void TimingGate::FrameBegin(std::chrono::milliseconds patience) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, patience, [&] { return !closed_; });
+  frame_active_ = true;
+}
+
+void TimingGate::FrameEnd() {
+  {
+    std::lock_guard lock(mutex_);
+    frame_active_ = false;
+  }
+  changed_.notify_all();
+}
+
+bool TimingGate::Close(std::chrono::milliseconds patience) {
+  std::unique_lock lock(mutex_);
+  closed_ = true;
+  return changed_.wait_for(lock, patience, [&] { return !frame_active_; });
+}
+
+void TimingGate::Open() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = false;
+  }
+  changed_.notify_all();
+}
 void TrainingSession::PredictInput(std::shared_ptr<const data::Dataset> samples, uint64_t request) {
   worker_->PostReplacing(PredictInputCommand{std::move(samples), request});
 }

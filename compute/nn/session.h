@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -36,6 +37,56 @@ struct Checkpoint;
 enum class SessionState { kEmpty, kReady, kRunning, kPaused, kFinished, kFailed };
 const char* SessionStateName(SessionState state);  // "empty", "ready", "running", ...
 
+// What the worker spends on being watched, besides training: how it sizes
+// submissions, how often it times one, and how often it sends snapshots.
+struct WatchSettings {
+  // > 0: size each submission to take about this long (measured host time per
+  // step, at most config.steps_per_submit steps), so a window sharing the
+  // device's queue never waits long behind training. 0: always steps_per_submit.
+  double submission_seconds = 0;
+  // Per-dispatch timestamps in one turn of the worker's submissions (two, the
+  // second submitted before the first is waited for) every this many seconds
+  // (0: in every submission). On lavapipe each timestamp ends the driver's batch.
+  double timing_interval = 0;
+  // While training, snapshots (parameters; the decision boundary and neuron
+  // maps of 2D models) come at most every `snapshot_interval` seconds (twice
+  // that without a boundary), the inside views at most every
+  // `inside_interval`; and rarer when they are slow, so that together they
+  // take at most `visual_share` of the worker's time.
+  double snapshot_interval = 0.25;
+  double inside_interval = 1.0;
+  double visual_share = 0.1;
+  // The test set's evaluation (accuracy, confusion matrix, confident
+  // mistakes) at every epoch end; false: only when it fits in visual_share
+  // (and always after the last epoch). A test set as large as an epoch
+  // otherwise nearly doubles the work (MNIST: 10 000 test, 54 000 train).
+  bool test_every_epoch = true;
+  bool operator==(const WatchSettings&) const = default;
+};
+
+// Lets a timed submission run alone on the device. A window that draws with
+// the same device brackets each frame with FrameBegin / FrameEnd; before a
+// timed submission the worker waits for the frame in progress to end and
+// holds the next one until the submission completes. On a CPU driver a frame
+// drawn at the same time takes cores from the kernels, and its time would be
+// measured as theirs. Without frames (no window) it never waits.
+class TimingGate {
+ public:
+  // Window thread: waits while a timed submission runs (at most `patience`).
+  void FrameBegin(std::chrono::milliseconds patience = std::chrono::milliseconds(100));
+  void FrameEnd();
+  // Worker: holds frames back; waits (at most `patience`) for the frame in
+  // progress to end. Returns false when it did not end in time (the
+  // submission is then not alone; the caller may time it anyway or not).
+  bool Close(std::chrono::milliseconds patience);
+  void Open();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool frame_active_ = false, closed_ = false;
+};
+
 // What to train. The datasets are shared read-only with the worker.
 struct SessionSetup {
   ModelDesc model;
@@ -46,10 +97,9 @@ struct SessionSetup {
   // at the centres of the grid's cells. 1 to 1024.
   uint32_t boundary_resolution = 64;
   std::array<float, 4> boundary_extent{-1.2f, 1.2f, -1.2f, 1.2f};
-  // > 0: size each submission to take about this long (measured host time per
-  // step, at most config.steps_per_submit steps), so a window sharing the
-  // device's queue never waits long behind training. 0: always steps_per_submit.
-  double submission_seconds = 0;
+  // How closely the run is watched (a window's choice; the defaults suit a
+  // program that reads every event). TrainingSession::SetWatch changes it live.
+  WatchSettings watch;
   // Optional: a checkpoint of this model to continue from (parameters,
   // optimizer state and position); the session then starts out stopped
   // (kFinished) at the checkpoint's position. `resume_source` names it in messages.
@@ -123,10 +173,10 @@ struct InsideSnapshot {
   double seconds = 0;  // host time spent computing this (device work included)
 };
 
-// A view of the network at one moment: sent while training at most every
-// 250 ms (500 ms for models without a boundary; epoch ends included, so short
-// epochs do not multiply the cost), and after Load, Reset, Step, Pause, Stop,
-// a setting change and the end of training.
+// A view of the network at one moment: sent while training as often as
+// WatchSettings allows (epoch ends included, so short epochs do not multiply
+// the cost), and after Load, Reset, Step, Pause, Stop, a setting change and
+// the end of training.
 struct Snapshot {
   uint64_t global_step = 0;
   std::vector<ParameterTensor> layout;   // names, shapes, offsets into `parameters` (packed)
@@ -149,9 +199,9 @@ struct Snapshot {
   };
   std::vector<HiddenLayer> hidden;
   // While the inside views are on (TrainingSession::SetInsideViews): computed
-  // while training at most every second, and no more often than keeps them
-  // under 5% of the worker's time (a snapshot in between carries the previous
-  // one); at once when the request changes or training pauses. Null while off.
+  // while training as often as WatchSettings allows (a snapshot in between
+  // carries the previous one); at once when the request changes or training
+  // pauses. Null while off.
   std::shared_ptr<const InsideSnapshot> inside;
   double seconds = 0;  // host time spent making this snapshot (device work included)
 };
@@ -168,7 +218,8 @@ struct SessionEvent {
   enum class Kind {
     kStateChanged,  // state, message (why)
     kStep,          // step
-    kEpoch,         // epoch (with validation), test (if a test set was given)
+    kEpoch,         // epoch (with validation), test (if a test set was given and its
+                    // evaluation was due: WatchSettings::test_every_epoch)
     kSnapshot,      // snapshot
     kSettingChanged,  // message describes it; step.global_step says where (a marker on the curves)
     kCheckpointSaved, // message: the path written
@@ -257,6 +308,17 @@ class TrainingSession {
   void MeasureCeilings(bool remeasure);
   void RunExperiment(const profile::ExperimentRequest& request);
 
+  // Changes how closely the run is watched (see WatchSettings); takes effect
+  // before the next submission and is kept by Load (which sets its own) only
+  // until then: Load's SessionSetup::watch replaces it.
+  void SetWatch(const WatchSettings& watch);
+  // The gate a window brackets its frames with (see TimingGate).
+  TimingGate& timing_gate() { return timing_gate_; }
+  // Called on the worker thread after it queues an event other than a
+  // training step (state changes, snapshots, epochs, errors, answers): lets a
+  // window that sleeps between frames wake up. Set it before Load.
+  void SetEventNotifier(std::function<void()> notify);
+
   // Everything that happened since the last call. Never blocks on the GPU.
   std::vector<SessionEvent> Poll();
   SessionState state() const;
@@ -265,6 +327,7 @@ class TrainingSession {
 
  private:
   struct Worker;
+  TimingGate timing_gate_;  // before worker_: the worker uses it until it stops
   std::unique_ptr<Worker> worker_;
   uint64_t runs_ = 0;  // run numbers handed out (UI thread only)
 };

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <variant>
@@ -30,16 +31,11 @@ namespace session_internal {
 
 using Clock = std::chrono::steady_clock;
 
-// Snapshots are rate-limited so that they stay a small share of training time.
-inline constexpr auto kBoundarySnapshotInterval = std::chrono::milliseconds(250);
-inline constexpr auto kParameterSnapshotInterval = std::chrono::milliseconds(500);
 inline constexpr uint32_t kMaxBoundaryResolution = 1024;
-// The inside views' probe passes (one sample, a batch of kProbeBatch) run at
-// most once a second while training, and rarer when they are slow, so that
-// they take at most 1/kInsideShare of the worker's time.
-inline constexpr auto kInsideInterval = std::chrono::milliseconds(1000);
-inline constexpr double kInsideShare = 20;
+// The inside views' probe passes: one sample, and a batch of kProbeBatch.
 inline constexpr uint32_t kProbeBatch = 32;
+// How long a timed submission waits for a window's frame in progress to end.
+inline constexpr auto kTimingPatience = std::chrono::milliseconds(100);
 inline constexpr uint32_t kHistogramBins = 40;
 
 struct LoadCommand { SessionSetup setup; uint64_t run = 0; };
@@ -55,6 +51,7 @@ struct SetOptimizerCommand { kernels::OptimizerKind optimizer; };
 struct SetBatchSizeCommand { uint32_t batch_size; };
 struct SaveCheckpointCommand { std::string path; };
 struct SetInsideCommand { InsideRequest request; };
+struct SetWatchCommand { WatchSettings watch; };
 struct PredictInputCommand {
   std::shared_ptr<const data::Dataset> samples;
   uint64_t request = 0;
@@ -66,7 +63,7 @@ struct ExperimentCommand { profile::ExperimentRequest request; };
 using Command = std::variant<LoadCommand, StartCommand, PauseCommand, StepCommand, StopCommand, ResetCommand,
                              UnloadCommand, SetConfigCommand,
                              SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand,
-                             SetInsideCommand, PredictInputCommand, ProfileCommand, TraceCommand, CeilingsCommand,
+                             SetInsideCommand, SetWatchCommand, PredictInputCommand, ProfileCommand, TraceCommand, CeilingsCommand,
                              ExperimentCommand>;
 
 template <typename... Handlers>
@@ -87,12 +84,12 @@ inline std::string Where(const TrainPosition& position) {
   return "epoch " + std::to_string(position.epoch + 1) + ", step " + std::to_string(position.step_in_epoch + 1);
 }
 
-// A session's steps are watched live (the GPU panel): every submission is
-// timed. Sampled timing measured wrong there on lavapipe: with a window
-// drawing on the same queue, the timed submission after untimed ones put
-// tens of milliseconds into single dispatches (spiral: a 54 ms "step" of
-// 0.5 ms kernels), where timing every submission gives the plain figures.
-inline void TimeEverySubmission(Trainer& trainer) { trainer.set_timing_interval(0); }
+// The worker decides which submissions are timed (WatchSettings::timing_interval),
+// so that it can clear the device for them first (TimingGate): the trainer
+// times the next submission, or none.
+inline void TimeNextSubmission(Trainer& trainer, bool timed) {
+  trainer.set_timing_interval(timed ? 0.0 : std::numeric_limits<double>::infinity());
+}
 
 // Layers that write a tensor of their own (Plan::ReadLayerOutput is not empty).
 inline bool HasOwnOutput(LayerKind kind) {
@@ -128,7 +125,8 @@ inline std::vector<SamplePrediction> ConfidentMistakes(const data::Dataset& data
 using namespace session_internal;
 
 struct TrainingSession::Worker {
-  Worker(vk::Context& context, vk::PipelineCache& pipelines) : context(context), pipelines(pipelines) {
+  Worker(vk::Context& context, vk::PipelineCache& pipelines, TimingGate& gate)
+      : context(context), pipelines(pipelines), gate(gate) {
     thread = std::thread([this] { Run(); });
   }
 
@@ -141,6 +139,7 @@ struct TrainingSession::Worker {
   SessionState published_state = SessionState::kEmpty;
   std::vector<DispatchInfo> published_dispatches;
   bool quit = false;
+  std::function<void()> notify;  // SetEventNotifier's
 
   void Post(Command command) {
     {
@@ -163,7 +162,11 @@ struct TrainingSession::Worker {
   // ---- The worker thread's own.
   vk::Context& context;
   vk::PipelineCache& pipelines;
+  TimingGate& gate;
   SessionSetup setup;
+  WatchSettings watch;                  // setup.watch, or SetWatch's since
+  Clock::time_point last_timed{};       // the last timed submission's start
+  bool profile_pending = false;         // a profile was asked for and has not run yet
   std::unique_ptr<Trainer> trainer;
   // 2D models: the outputs on the boundary grid, refreshed with each snapshot.
   std::unique_ptr<BoundaryEvaluator> boundary;
@@ -174,6 +177,9 @@ struct TrainingSession::Worker {
     uint64_t samples = 0;
   } progress;
   Clock::time_point last_snapshot{};
+  double last_snapshot_seconds = 0;  // host time the last timed snapshot took (without the inside views)
+  Clock::time_point last_test_time{};  // the last test-set evaluation's end
+  double last_test_seconds = 0;        // and how long it took
   double seconds_per_step = 0;  // recent host time per training step (0: not measured yet)
   LossWatch loss_watch{1};      // renewed for each run (its window: an epoch's steps)
   uint64_t run = 0;             // the run number of the last Load, Reset or Unload (SessionEvent::run)
@@ -192,15 +198,20 @@ struct TrainingSession::Worker {
   std::thread thread;  // last: starts once everything above exists
 
   void Run();
-  // steps_per_submit, or fewer when SessionSetup::submission_seconds asks for
+  // steps_per_submit, or fewer when WatchSettings::submission_seconds asks for
   // submissions of about that length (the window shares the one queue).
   uint32_t StepsForNextSubmission() const {
     const uint32_t most = trainer->config().steps_per_submit;
     // A traced submission reports its second step (the first may compile pipelines).
     if (trace_pending) return std::min(most, 2u);
-    if (setup.submission_seconds <= 0 || seconds_per_step <= 0) return setup.submission_seconds > 0 ? 1 : most;
-    return std::clamp(static_cast<uint32_t>(setup.submission_seconds / seconds_per_step), 1u, most);
+    const double seconds = watch.submission_seconds;
+    if (seconds <= 0 || seconds_per_step <= 0) return seconds > 0 ? 1 : most;
+    return std::clamp(static_cast<uint32_t>(seconds / seconds_per_step), 1u, most);
   }
+  // Trains `submissions` submissions of up to `submission_steps` steps, the
+  // next submitted before the previous is waited for (timed ones alone on the
+  // device; see TimingGate).
+  void TrainWatched(uint32_t submission_steps, uint32_t submissions);
   void Execute(Command& command);
   void Load(SessionSetup next);
   void Start();
@@ -220,6 +231,7 @@ struct TrainingSession::Worker {
     if (!RequireTrainer(trace ? "record a trace" : "profile a step")) return;
     trace ? trainer->RequestTrace() : trainer->RequestProfile();
     trace_pending |= trace;
+    profile_pending = true;
   }
   void MeasureCeilings(bool remeasure) {
     SessionEvent event = Event(SessionEvent::Kind::kCeilings);
@@ -254,10 +266,10 @@ struct TrainingSession::Worker {
     last_inside.reset();
   }
 
-  // Runs up to `max_steps` steps (one submission at most, never past the end
-  // of the epoch), then reports the steps, the epoch when it ended, and the
-  // end of training.
-  void TrainSubmission(uint32_t max_steps);
+  // Runs up to `submissions` x `submission_steps` steps (never past the end of
+  // the epoch), then reports the steps, the epoch when it ended, and the end
+  // of training.
+  void TrainSubmissions(uint32_t submission_steps, uint32_t submissions);
   void FinishEpoch(uint32_t epoch);
   // Builds a Trainer for `config` that continues where the current one is.
   void Rebuild(const TrainConfig& config, bool keep_optimizer_state);
@@ -274,15 +286,25 @@ struct TrainingSession::Worker {
     return event;
   }
   void Emit(SessionEvent event) {
-    std::lock_guard lock(mutex);
-    events.push_back(std::move(event));
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mutex);
+      if (event.kind != SessionEvent::Kind::kStep) wake = notify;
+      events.push_back(std::move(event));
+    }
+    if (wake) wake();
   }
   void SetState(SessionState next, std::string why) {
     state = next;
     SessionEvent event = Event(SessionEvent::Kind::kStateChanged, std::move(why));
-    std::lock_guard lock(mutex);
-    published_state = next;
-    events.push_back(std::move(event));
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mutex);
+      published_state = next;
+      events.push_back(std::move(event));
+      wake = notify;
+    }
+    if (wake) wake();
   }
   void ReportError(const std::string& message) { Emit(Event(SessionEvent::Kind::kError, message)); }
   // Training broke: keep the parameters for inspection; Reset or Load recovers.

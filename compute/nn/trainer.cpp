@@ -302,7 +302,8 @@ void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_
     permutation_epoch_ = first.epoch;
     host_event("upload the epoch's sample order", "upload", s.prepare_start_ns);
   }
-  s.steps = std::min({max_steps, config_.steps_per_submit, steps_per_epoch_ - first.step_in_epoch});
+  const uint32_t most = submission_steps_ ? std::min(submission_steps_, config_.steps_per_submit) : config_.steps_per_submit;
+  s.steps = std::min({max_steps, most, steps_per_epoch_ - first.step_in_epoch});
   // Two traced steps, the second one reported: a driver may compile a pipeline
   // on its first dispatch (lavapipe does), which would show as a slow first
   // step. Both are real training steps: the traced kernels compute the same.
@@ -439,8 +440,11 @@ void Trainer::Abandon(std::deque<Submission>& in_flight, bool count_steps) noexc
   in_flight.clear();
 }
 
-void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step) {
+void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step,
+                       uint32_t submission_steps) {
   Require(train_data_ != nullptr, "This trainer was made for evaluation only; it has no training data.");
+  assert(submission_steps <= config_.steps_per_submit && "a submission holds at most steps_per_submit steps");
+  submission_steps_ = submission_steps;
   stop_requested_ = false;
   std::deque<Submission> in_flight;  // oldest first; at most kBanks, on distinct banks
   TrainPosition next = position_;    // the first step not yet submitted

@@ -191,7 +191,10 @@ class Trainer {
   // On return every step run has completed and been reported. Throws
   // DivergenceError when a loss is NaN or infinite, naming the first such step;
   // nothing is left in flight, and no step of or after that submission is reported.
-  void RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step);
+  // `submission_steps` (1 to steps_per_submit; 0: steps_per_submit) sizes
+  // each submission: a window sharing the queue asks for short ones.
+  void RunSteps(uint32_t max_steps, const std::function<void(const StepReport&)>& on_step,
+                uint32_t submission_steps = 0);
   // Runs the rest of the current epoch, then evaluates on the validation set.
   EpochSummary RunEpoch(const std::function<void(const StepReport&)>& on_step);
   // Loss, accuracy and confusion matrix of the current parameters on `dataset`.
@@ -300,6 +303,7 @@ class Trainer {
   std::array<bool, kBanks> fence_in_flight_{};                  // submitted on fences_[b], not yet waited for
   std::map<std::tuple<uint32_t, uint32_t, bool>, VkCommandBuffer> train_commands_;  // by (bank, step count, timed)
   double timing_interval_seconds_ = kDefaultTimingIntervalSeconds;
+  uint32_t submission_steps_ = 0;  // RunSteps's, while it runs (0: steps_per_submit)
   double last_timed_submit_ns_ = -1e18;  // host steady clock
 };
 

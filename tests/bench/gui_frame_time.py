@@ -9,7 +9,12 @@ Scenarios (each a fresh `tensorscope gui` with fresh XDG dirs, window 1440x900):
           (epochs raised so that it trains through the whole measurement)
   mnist   the seed MLP 784-128-10 on MNIST (assets/models/mnist-mlp.json opened with
           --project), or on Fashion-MNIST when MNIST is not installed
+  spiral-fast, mnist-fast  the same with "train fast" clicked on after Train
   insight spiral training with the GPU insight window open (--insight-tab, default Bandwidth)
+Each training scenario is paired with `tensorscope train` of the same model file headless,
+run just before and just after it (the mean of the two), so the table prints the window's
+training throughput beside the command line's and their ratio. Targets (issue 19): mnist
+>= 0.6x, spiral >= 0.3x with p95 frame <= 50 ms; with "train fast" >= 0.9x.
 Frame times are the app's own (the time between two frames' ends: event polling, the
 ImGui panels, rendering and presenting, all of it), read from the "frame_ms" arrays of
 the test log. The first seconds after start and after Train are left out (start-up, data
@@ -18,7 +23,7 @@ frames while the session is running.
 
 Runs under $DISPLAY when it is set, else on a private Xvfb (1600x1000x24). Prints a
 table (p50 / p95 / max per scenario) and appends it to tests/bench/RESULTS.md under a
-"GUI frame time" heading (--no-append to skip). The goal is p95 <= 33 ms.
+"GUI frame time" heading (--no-append to skip). Exit status 1 when a training scenario misses its target.
 
 Analysis options (what costs the time): --collapse Model,Data,Training,GPU collapses
 those panels (clicks on their collapse arrows, after Train), --size 720x450 opens a smaller window
@@ -45,7 +50,10 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import gui_test  # noqa: E402  (App, Display: starting and driving the window)
 from gui_test import Failure, check, log  # noqa: E402
 
-GOAL_MS = 33.0
+GOAL_MS = 50.0  # p95 frame while training
+# The window's training throughput over the command line's, per scenario.
+RATIO_TARGETS = {"spiral": 0.3, "mnist": 0.6, "spiral-fast": 0.9, "mnist-fast": 0.9, "insight": None}
+BATCH = 32  # the presets' batch size (spiral-mlp.json, mnist-mlp.json)
 PANELS = {"Model": "###Model", "Data": "Data", "Training": "Training", "GPU": "GPU"}
 
 
@@ -71,6 +79,34 @@ def data_root(kind):
                         for name in ("train-images-idx3-ubyte", "train-images-idx3-ubyte.gz")):
             return root
     return None
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/PID/stat), in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def headless_rate(options, model, env=None):
+    """Samples/s of `tensorscope train MODEL` on the command line: the median of its epochs'
+    figures (each epoch's samples over its time, evaluation included), the first epoch
+    (pipeline compilation) left out."""
+    import re
+    import subprocess
+    with open(model) as f:
+        desc = json.load(f)
+    epochs = 4 if "mnist" in desc["training"].get("data", "") else 120
+    process_env = dict(os.environ, **(env or {}))
+    result = subprocess.run([os.path.abspath(options.binary), "train", model, "--epochs", str(epochs)],
+                            capture_output=True, text=True, timeout=900, env=process_env)
+    check(result.returncode == 0, f"tensorscope train {model} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    rates = [float(m) for m in re.findall(r"\|\s+[0-9.]+ s, ([0-9.]+) samples/s", result.stdout)]
+    check(len(rates) >= 2, f"tensorscope train {model}: no epoch figures in its output:\n{result.stdout[-1000:]}")
+    return statistics.median(rates[1:])
 
 
 def prepare_config(app_dir, options):
@@ -121,6 +157,7 @@ class Run:
         """Frame times from the log lines written in the next `seconds` (or until training stops)."""
         app.poll()
         first = len(app.lines)
+        cpu_start, wall_start = cpu_seconds(app.process.pid), time.monotonic()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             time.sleep(0.5)
@@ -128,10 +165,18 @@ class Run:
             check(app.alive(), f"the app exited (code {app.process.returncode})")
             if running_only and app.lines[-1]["state"] != "running":
                 break
+        self.cpu_share = (cpu_seconds(app.process.pid) - cpu_start) / max(time.monotonic() - wall_start, 1e-9)
         lines = app.lines[first:]
         if running_only:
             lines = [line for line in lines if line["state"] == "running"]
         frames = [t for line in lines for t in line.get("frame_ms", [])]
+        parts = {}
+        for line in lines:
+            for part, values in line.get("frame_parts_ms", {}).items():
+                parts.setdefault(part, []).extend(values)
+        self.frame_parts = {part: statistics.median(values) for part, values in parts.items() if values}
+        if self.frame_parts:
+            log("a frame's parts, median ms: " + ", ".join(f"{part} {ms:.1f}" for part, ms in sorted(self.frame_parts.items())))
         snapshots = sorted({line["snapshot_ms"] for line in lines if "snapshot_ms" in line})
         if snapshots:
             log(f"snapshot (decision boundary, neuron maps) host time: median {statistics.median(snapshots):.1f} ms, "
@@ -169,34 +214,62 @@ def spiral_args(run, training):
     return ["--project", path]
 
 
+def paired_with_headless(run, model, env, measure):
+    """Runs `measure` (a window scenario) between two headless runs of `model`; returns its
+    result and the headless samples/s (the mean of before and after)."""
+    before = headless_rate(run.options, model, env)
+    result = measure()
+    after = headless_rate(run.options, model, env)
+    log(f"headless {os.path.basename(model)}: {before:.0f} samples/s before, {after:.0f} after")
+    return result, (before + after) / 2
+
+
 def scenario_idle(run, seconds):
     app = run.start("idle", spiral_args(run, False))
     time.sleep(2)  # past start-up (fonts, first swapchain images)
     collapse_panels(app, run.options)
     frames, span, _ = run.collect(app, seconds, False)
     app.close_window()
-    return frames, span, None, "default project (spiral MLP), not training"
+    return frames, span, None, "default project (spiral MLP), not training", None
 
 
-def train(run, app, seconds, warmup=3.0):
+def train(run, app, seconds, warmup=3.0, fast=False):
     app.click("train")
     app.wait_for(lambda l: l["state"] == "running" and "global_step" in l, "training to start", 300)
+    if fast:
+        app.click("train_fast")
+        app.wait_for(lambda l: l.get("train_fast"), "train fast to be on", 30)
+    app.park_mouse()
     collapse_panels(app, run.options)
     time.sleep(warmup)
     return run.collect(app, seconds, True)
 
 
-def scenario_spiral(run, seconds):
-    app = run.start("spiral", spiral_args(run, True))
-    time.sleep(1)
-    frames, span, steps = train(run, app, seconds)
-    app.close_window()
-    batch = 32
-    return frames, span, steps, f"spiral-mlp training (batch {batch}; {steps * batch:.0f} samples/s)" if steps else \
-        "spiral-mlp training"
+def scenario_spiral(run, seconds, fast=False):
+    args = spiral_args(run, True)
+    model = args[1]
+
+    def measure():
+        app = run.start("spiral-fast" if fast else "spiral", args)
+        time.sleep(1)
+        result = train(run, app, seconds, fast=fast)
+        app.close_window()
+        return result
+
+    (frames, span, steps), headless = paired_with_headless(run, model, None, measure)
+    what = "spiral-mlp training" + (', "train fast"' if fast else "")
+    return frames, span, steps, what, headless
 
 
-def scenario_mnist(run, seconds):
+def scenario_spiral_fast(run, seconds):
+    return scenario_spiral(run, seconds, fast=True)
+
+
+def scenario_mnist_fast(run, seconds):
+    return scenario_mnist(run, seconds, fast=True)
+
+
+def scenario_mnist(run, seconds, fast=False):
     kind = "mnist" if data_root("mnist") else "fashion-mnist"
     root = data_root(kind)
     check(root, "neither MNIST nor Fashion-MNIST is installed (assets/scripts/fetch-mnist.sh, or the Debian "
@@ -209,15 +282,20 @@ def scenario_mnist(run, seconds):
         model = os.path.join(run.options.out, f"{kind}-mlp-{run.options.steps_per_submit}.json")
         with open(model, "w") as f:
             json.dump(desc, f, indent=2)
-    app = run.start(kind, ["--project", model], env={"TENSORSCOPE_DATA_DIR": root})
-    check(app.last["model_error"] == "" and app.last["notices"] == 0, f"{model} did not open cleanly: "
-          f"{gui_test.summary(app.last)}")
-    time.sleep(1)
-    frames, span, steps = train(run, app, seconds)
-    app.close_window()
-    batch = 32
-    what = f"seed MLP 784-128-10 on {kind} training (batch {batch}"
-    return frames, span, steps, what + (f"; {steps * batch:.0f} samples/s)" if steps else ")")
+    env = {"TENSORSCOPE_DATA_DIR": root}
+
+    def measure():
+        app = run.start(kind + ("-fast" if fast else ""), ["--project", model], env=env)
+        check(app.last["model_error"] == "" and app.last["notices"] == 0, f"{model} did not open cleanly: "
+              f"{gui_test.summary(app.last)}")
+        time.sleep(1)
+        result = train(run, app, seconds, fast=fast)
+        app.close_window()
+        return result
+
+    (frames, span, steps), headless = paired_with_headless(run, model, env, measure)
+    what = f"seed MLP 784-128-10 on {kind} training" + (', "train fast"' if fast else "")
+    return frames, span, steps, what, headless
 
 
 def scenario_insight(run, seconds):
@@ -234,10 +312,11 @@ def scenario_insight(run, seconds):
     time.sleep(3.0)
     frames, span, steps = run.collect(app, seconds, True)
     app.close_window()
-    return frames, span, steps, f"spiral-mlp training, GPU insight open on its {tab} tab"
+    return frames, span, steps, f"spiral-mlp training, GPU insight open on its {tab} tab", None
 
 
-SCENARIOS = {"idle": scenario_idle, "spiral": scenario_spiral, "mnist": scenario_mnist, "insight": scenario_insight}
+SCENARIOS = {"idle": scenario_idle, "spiral": scenario_spiral, "mnist": scenario_mnist,
+             "spiral-fast": scenario_spiral_fast, "mnist-fast": scenario_mnist_fast, "insight": scenario_insight}
 
 
 def machine_description():
@@ -277,8 +356,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", required=True, help="the tensorscope executable (e.g. build/tensorscope)")
     parser.add_argument("--seconds", type=float, default=30, help="seconds measured per scenario (default 30)")
-    parser.add_argument("--scenarios", default="idle,spiral,mnist,insight",
-                        help="comma-separated: idle, spiral, mnist, insight")
+    parser.add_argument("--scenarios", default="idle,spiral,mnist,spiral-fast,mnist-fast",
+                        help="comma-separated: idle, spiral, mnist, spiral-fast, mnist-fast, insight")
     parser.add_argument("--insight-tab", default="Bandwidth",
                         help="the GPU insight tab the insight scenario shows (default Bandwidth)")
     parser.add_argument("--out", help="where logs go (default: a temporary folder)")
@@ -310,15 +389,20 @@ def main():
             log(f"=== {name}: {options.seconds:.0f} s")
             run = Run(options, display)
             try:
-                frames, span, steps, what = SCENARIOS[name](run, options.seconds)
+                frames, span, steps, what, headless = SCENARIOS[name](run, options.seconds)
             finally:
                 run.finish()
             check(frames, f"{name}: no frames measured")
+            rate = steps * BATCH if steps else None
             row = {"name": name, "what": what, "frames": len(frames), "span": span,
                    "p50": percentile(frames, 50), "p95": percentile(frames, 95), "max": max(frames),
-                   "mean": statistics.fmean(frames), "steps": steps}
+                   "mean": statistics.fmean(frames), "steps": steps, "rate": rate, "headless": headless,
+                   "ratio": rate / headless if rate and headless else None, "cpu": run.cpu_share,
+                   "target": RATIO_TARGETS.get(name)}
             log(f"{name}: {row['frames']} frames over {span:.1f} s: p50 {row['p50']:.1f} ms, p95 {row['p95']:.1f} ms, "
-                f"max {row['max']:.1f} ms" + (f"; {steps:.1f} training steps/s" if steps else ""))
+                f"max {row['max']:.1f} ms; the window's process used {row['cpu']:.2f} cores"
+                + (f"; {rate:.0f} samples/s in the window" if rate else "")
+                + (f", {headless:.0f} headless: {row['ratio']:.2f}x" if row["ratio"] else ""))
             results.append(row)
     finally:
         display.close()
@@ -335,13 +419,25 @@ def main():
              + (f", {options.steps_per_submit} training steps per submission" if options.steps_per_submit else "")
              + (f"; {options.label}" if options.label else "")
              + f"; load average {load_start:.1f} at start, {load_end:.1f} at end.",
-             f"- Frame time = the app's whole frame (events, ImGui panels, render, present), from the test log's "
-             f"frame_ms. Goal: p95 <= {GOAL_MS:.0f} ms."]
-    table = ["| scenario | frames | p50 ms | p95 ms | max ms | mean ms | fps (mean) | p95 <= 33 ms |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"- Frame time = the time between two frames' ends (events, ImGui panels, render, present, and the "
+             f"frame pacing's sleep), from the test log's frame_ms. The idle window draws on input and news only "
+             f"(a heartbeat every 0.5 s); training caps it at 25 fps, \"train fast\" at 3 fps. Goal while "
+             f"training live: p95 <= {GOAL_MS:.0f} ms.",
+             f"- Window = training samples/s in the window (global steps x batch {BATCH} over the test log's "
+             f"clock, epoch ends included); headless = `tensorscope train` of the same model file, the median of "
+             f"its epochs after the first, run just before and just after the window (mean of the two). "
+             f"CPU = cores the window's process used (training included)."]
+    table = ["| scenario | frames | p50 ms | p95 ms | max ms | CPU (cores) | window samples/s | headless samples/s | "
+             "window / headless | target |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
+        met = ""
+        if r["target"] is not None and r["ratio"] is not None:
+            frame_ok = r["p95"] <= GOAL_MS or "fast" in r["name"]
+            met = f">= {r['target']}x: {'met' if r['ratio'] >= r['target'] and frame_ok else 'missed'}"
         table.append(f"| {r['what']} | {r['frames']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | "
-                     f"{r['mean']:.1f} | {1000 / r['mean']:.1f} | {'yes' if r['p95'] <= GOAL_MS else 'no'} |")
+                     f"{r['cpu']:.2f} | {r['rate'] or 0:.0f} | {r['headless'] or 0:.0f} | "
+                     f"{(str(round(r['ratio'], 2)) + 'x') if r['ratio'] else '-'} | {met} |")
     text = "\n".join([heading, "", *notes, "", *table, ""])
     print()
     print(text)
@@ -350,7 +446,9 @@ def main():
         with open(path, "a") as f:
             f.write("\n" + text)
         log(f"appended to {path}")
-    return 0 if all(r["p95"] <= GOAL_MS for r in results) else 1
+    missed = [r["name"] for r in results if r["target"] is not None and r["ratio"] is not None and
+              (r["ratio"] < r["target"] or (r["p95"] > GOAL_MS and "fast" not in r["name"]))]
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@ change, a model that does not fit the data, a relaunch and Continue do to it.
 Each case checks the outcome through the app's test log and saves a
 screenshot into --out for a person to look at."""
 
+import json
 import os
 import shutil
+import statistics
+import time
 
 from gui_support import App, check, log, check_screenshot, summary
 
@@ -160,7 +163,69 @@ def case_relaunch_continue(t):
     check(again.close_window() == 0, "the app's exit code was not 0")
 
 
+def frame_times_since(app, since):
+    """The frame times (ms) the app logged after its clock read `since` (s)."""
+    app.poll()
+    return [ms for line in app.lines if line["time"] > since for ms in line.get("frame_ms", [])]
+
+
+def case_train_fast(t):
+    """Frame pacing (ui/frame_pacer.h): an idle window draws only a heartbeat;
+    training draws at a capped rate; "train fast" drops it to a few frames a
+    second while the curves keep coming; off again, the rate comes back."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "assets", "models", "spiral-mlp.json")) as f:
+        model = json.load(f)
+    model["training"]["epochs"] = 100000  # trains through the whole case
+    os.makedirs(t.out, exist_ok=True)
+    path = os.path.join(t.out, "spiral-long.json")
+    with open(path, "w") as f:
+        json.dump(model, f)
+    app = t.start("train_fast", ["--project", path])
+    app.find_window()
+    app.wait_for_rect("train_fast")
+    app.park_mouse()
+    time.sleep(1.0)
+    start = app.last["time"]
+    time.sleep(2.5)
+    idle = frame_times_since(app, start)
+    log(f"idle frames: {len(idle)}, median {statistics.median(idle) if idle else 0:.0f} ms")
+    check(idle and statistics.median(idle) >= 300, f"an idle window should draw a heartbeat only; frames {idle}")
+
+    app.click("train")
+    app.wait_for(lambda l: l["state"] == "running" and "global_step" in l, "training to start", 120)
+    app.click("train_fast")
+    line = app.wait_for(lambda l: l.get("train_fast"), '"train fast" to be on', 30)
+    app.park_mouse()
+    time.sleep(1.0)
+    line = app.last
+    start, step, points = line["time"], line.get("global_step", 0), line["train_points"]
+    time.sleep(3.0)
+    fast = frame_times_since(app, start)
+    line = app.last
+    log(f"train fast: {len(fast)} frames, median {statistics.median(fast) if fast else 0:.0f} ms; "
+        f"steps {step} -> {line.get('global_step')}")
+    check(fast and statistics.median(fast) >= 200, f'"train fast" should draw a few frames a second; frames {fast}')
+    check(line["state"] == "running" and line.get("global_step", 0) > step + 100 and line["train_points"] > points,
+          f'the curves should keep coming with "train fast": {summary(line)}')
+    save_screenshot(t, app, "train_fast.png")
+
+    app.click("train_fast")
+    app.wait_for(lambda l: not l.get("train_fast"), '"train fast" to be off', 30)
+    app.park_mouse()
+    time.sleep(1.0)
+    start = app.last["time"]
+    time.sleep(2.0)
+    live = frame_times_since(app, start)
+    log(f"live: {len(live)} frames, median {statistics.median(live) if live else 0:.0f} ms")
+    check(live and statistics.median(live) < 150, f"training live should draw at the capped rate; frames {live}")
+    app.click("stop")
+    app.wait_for(lambda l: l["state"] == "finished", "the run to stop", 60)
+    check(app.close_window() == 0, "the app's exit code was not 0")
+
+
 CASES = {
+    "train_fast": case_train_fast,
     "preset_data": case_preset_data,
     "data_change": case_data_change,
     "output_mismatch": case_output_mismatch,

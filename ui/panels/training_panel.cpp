@@ -7,11 +7,13 @@
 
 #include "imgui_internal.h"  // FindWindowByName: is the panel hidden under another window?
 #include "ui/controller.h"
+#include "ui/panel_layout.h"
 #include "ui/run.h"
 #include "ui/format.h"
 #include "ui/panels/data_panel.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/image_tile.h"
+#include "ui/widgets/number_field.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui {
@@ -31,7 +33,7 @@ void DrawSettings(AppState& state) {
   // applied (with a marker on the curves) once the field is let go.
   const nlohmann::json before = nn::TrainConfigToJson(config);
   static bool apply_pending = false;
-  ImGui::PushItemWidth(140);
+  ImGui::PushItemWidth(Scaled(140));
 
   int optimizer = static_cast<int>(config.optimizer);
   if (ImGui::Combo("optimizer", &optimizer, kOptimizers, IM_ARRAYSIZE(kOptimizers))) {
@@ -118,7 +120,7 @@ void DrawControls(AppState& state) {
   const bool resume = s == nn::SessionState::kPaused;
   const bool has_results = state.training.last_step.has_value() || s == nn::SessionState::kFinished;
   ImGui::BeginDisabled(!can_train || s == nn::SessionState::kRunning);
-  if (ImGui::Button(resume ? "Resume" : has_results ? "Train anew" : "Train", ImVec2(90, 0))) {
+  if (ImGui::Button(resume ? "Resume" : has_results ? "Train anew" : "Train", ImVec2(Scaled(90), 0))) {
     if (resume)
       session->Start();
     else
@@ -171,6 +173,17 @@ void DrawControls(AppState& state) {
   ImGui::EndDisabled();
   ImGui::SameLine();
   ImGui::TextDisabled("%s", nn::SessionStateName(s));
+  // On the same row when it fits (a narrow panel wraps it).
+  const float fast_width = ImGui::CalcTextSize("train fast").x + ImGui::GetFrameHeight() * 2;
+  if (ImGui::GetContentRegionAvail().x - ImGui::GetItemRectMax().x + ImGui::GetCursorScreenPos().x > fast_width)
+    ImGui::SameLine();
+  bool fast = state.train_fast;
+  if (ImGui::Checkbox("train fast", &fast)) SetTrainFast(state, fast);
+  RecordItemRect("train_fast");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Draw the window a few times a second and refresh the boundary, neuron maps and\n"
+                      "inside views rarely, so training runs at nearly the command line's speed.\n"
+                      "The curves and progress keep coming.");
   if (!can_train) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 170, 90, 255));
     ImGui::TextWrapped("Train is disabled: %s", why.c_str());
@@ -213,8 +226,8 @@ void DrawCurves(AppState& state) {
   static float smoothing = 0.6f;
   static bool log_loss = true;
   const TrainingView& view = state.training;
-  ImGui::SetNextItemWidth(140);
-  ImGui::SliderFloat("smoothing", &smoothing, 0.0f, 0.99f, "%.2f");
+  ImGui::SetNextItemWidth(Scaled(140));
+  NumberField("smoothing", smoothing, 0.0f, 0.99f, {.format = "%.2f"});
   ImGui::SameLine();
   ImGui::Checkbox("log loss", &log_loss);
   std::vector<PlotMarker> markers;
@@ -229,7 +242,7 @@ void DrawCurves(AppState& state) {
   PlotOptions options;
   options.x_label = "step";
   options.smoothing = smoothing;
-  options.size = ImVec2(plot_width, 220);
+  options.size = ImVec2(plot_width, Scaled(220));
   options.data_id = view.run_id;  // a new run (or Reset) fits the axes to its own curves
 
   PlotOptions loss_options = options;
@@ -363,6 +376,7 @@ void DrawTrainingPanel(AppState& state) {
   ImGui::Separator();
   DrawControls(state);
   DrawProgress(state);
+  KeepUncovered();  // the floating windows stay below the controls and progress lines
   ImGui::Separator();
   if (CoveredByAnotherWindow("GPU insight")) {
     // The curves, boundary and tables would be drawn only to be painted over:

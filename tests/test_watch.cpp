@@ -1,0 +1,210 @@
+// Watching a run costs little: the window's frame pacing (FramePacer), the
+// gate that lets a timed submission run alone (nn::TimingGate), and the
+// session's WatchSettings (sampled timing, snapshot budget, live changes,
+// the wake-up for a sleeping window).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "compute/data/registry.h"
+#include "compute/nn/session.h"
+#include "support/test_data.h"
+#include "support/vulkan_test.h"
+#include "ui/frame_pacer.h"
+
+namespace ts {
+namespace {
+
+using testing::VulkanTest;
+using Kind = nn::SessionEvent::Kind;
+using Mode = ui::FramePacer::Mode;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+TEST(FramePacer, IdleSleepsUntilInputOrNewsAndThenDrawsAtTheInputRate) {
+  ui::FramePacer pacer;
+  pacer.FrameStarted(10.0);
+  // Nothing happens: the next frame is a heartbeat away.
+  EXPECT_DOUBLE_EQ(pacer.SecondsUntilNextFrame(10.0), ui::FramePacer::kHeartbeatInterval);
+  EXPECT_NEAR(pacer.SecondsUntilNextFrame(10.2), ui::FramePacer::kHeartbeatInterval - 0.2, 1e-12);
+  EXPECT_EQ(pacer.SecondsUntilNextFrame(10.6), 0.0);
+  // Input: due at once (a frame was drawn long enough ago), then frames at the input rate for a while.
+  pacer.NoteInput(10.2);
+  EXPECT_EQ(pacer.SecondsUntilNextFrame(10.2), 0.0);
+  pacer.FrameStarted(10.2);
+  EXPECT_NEAR(pacer.SecondsUntilNextFrame(10.2), ui::FramePacer::kInputInterval, 1e-12);
+  EXPECT_NEAR(pacer.Interval(10.2 + ui::FramePacer::kInputSettleSeconds - 0.01), ui::FramePacer::kInputInterval, 1e-12);
+  EXPECT_DOUBLE_EQ(pacer.Interval(10.2 + ui::FramePacer::kInputSettleSeconds + 0.01), ui::FramePacer::kHeartbeatInterval);
+  // News from the session: drawn soon too.
+  pacer.NoteChange(12.0);
+  EXPECT_EQ(pacer.SecondsUntilNextFrame(12.0), 0.0);
+}
+
+TEST(FramePacer, TrainingDrawsAtACappedRateWhateverTheInput) {
+  ui::FramePacer pacer;
+  pacer.SetMode(Mode::kTraining);
+  pacer.FrameStarted(5.0);
+  EXPECT_NEAR(pacer.SecondsUntilNextFrame(5.0), ui::FramePacer::kTrainingInterval, 1e-12);
+  pacer.NoteInput(5.01);  // the mouse moves: still the training cap, not the input rate
+  EXPECT_NEAR(pacer.SecondsUntilNextFrame(5.01), ui::FramePacer::kTrainingInterval - 0.01, 1e-12);
+  pacer.NoteChange(5.02);
+  EXPECT_NEAR(pacer.SecondsUntilNextFrame(5.02), ui::FramePacer::kTrainingInterval - 0.02, 1e-12);
+  EXPECT_LE(ui::FramePacer::kTrainingInterval, 0.05);  // the p95 frame goal while training
+}
+
+TEST(FramePacer, TrainFastDrawsAFewFramesASecondButAnswersInput) {
+  ui::FramePacer pacer;
+  pacer.SetMode(Mode::kTrainingFast);
+  pacer.FrameStarted(1.0);
+  EXPECT_NEAR(pacer.SecondsUntilNextFrame(1.0), ui::FramePacer::kFastInterval, 1e-12);
+  EXPECT_GE(ui::FramePacer::kFastInterval, 0.2);
+  pacer.NoteInput(1.1);  // a click (e.g. on "train fast" itself) is answered at the training rate
+  EXPECT_NEAR(pacer.Interval(1.1), ui::FramePacer::kTrainingInterval, 1e-12);
+  EXPECT_EQ(pacer.SecondsUntilNextFrame(1.1), 0.0);
+}
+
+TEST(TimingGate, ATimedSubmissionWaitsForTheFrameAndHoldsTheNext) {
+  nn::TimingGate gate;
+  // No window: closing never waits.
+  auto start = Clock::now();
+  EXPECT_TRUE(gate.Close(milliseconds(500)));
+  gate.Open();
+  EXPECT_LT(Clock::now() - start, milliseconds(100));
+
+  // A frame in progress: Close waits for its end.
+  gate.FrameBegin();
+  std::atomic<bool> closed{false};
+  std::thread worker([&] {
+    EXPECT_TRUE(gate.Close(milliseconds(5000)));
+    closed = true;
+  });
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(closed.load()) << "Close returned while a frame was being drawn";
+  gate.FrameEnd();
+  worker.join();
+  EXPECT_TRUE(closed.load());
+
+  // Closed: the next frame waits until Open (here 60 ms later).
+  std::thread opener([&] {
+    std::this_thread::sleep_for(milliseconds(60));
+    gate.Open();
+  });
+  start = Clock::now();
+  gate.FrameBegin(milliseconds(5000));
+  const auto waited = Clock::now() - start;
+  opener.join();
+  EXPECT_GE(waited, milliseconds(40));
+  gate.FrameEnd();
+
+  // A frame that does not end in time: Close gives up and says so; the
+  // window's patience bounds how long a frame can be held.
+  gate.FrameBegin();
+  EXPECT_FALSE(gate.Close(milliseconds(20)));
+  gate.FrameEnd();
+  start = Clock::now();
+  gate.FrameBegin(milliseconds(30));  // still closed: waits at most its patience
+  EXPECT_LT(Clock::now() - start, milliseconds(1000));
+  gate.FrameEnd();
+  gate.Open();
+}
+
+// 2 -> 16 relu -> 3 on 300 spiral points, 4 steps a submission.
+nn::SessionSetup WatchedSetup(uint32_t epochs, const nn::WatchSettings& watch) {
+  data::DataSplit split = data::LoadDataSpec("spiral:samples=300");
+  nn::SessionSetup setup;
+  setup.model = testing::TestModel(R"({"type": "input", "shape": [2]}, {"type": "dense", "units": 16},
+    {"type": "relu"}, {"type": "dense", "units": 3}, {"type": "softmax"})");
+  setup.config.optimizer = kernels::OptimizerKind::kAdam;
+  setup.config.learning_rate = 0.01;
+  setup.config.batch_size = 16;
+  setup.config.epochs = epochs;
+  setup.config.steps_per_submit = 4;
+  setup.train = std::make_shared<const data::Dataset>(std::move(split.train));
+  setup.boundary_resolution = 16;
+  setup.watch = watch;
+  return setup;
+}
+
+// Polls until training has finished and the final snapshot has come; returns every event.
+std::vector<nn::SessionEvent> RunToTheEnd(nn::TrainingSession& session) {
+  std::vector<nn::SessionEvent> events;
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  bool finished = false;
+  while (Clock::now() < deadline) {
+    for (nn::SessionEvent& e : session.Poll()) {
+      finished |= e.kind == Kind::kStateChanged && e.state == nn::SessionState::kFinished;
+      const bool done = (finished && e.kind == Kind::kSnapshot) || e.state == nn::SessionState::kFailed;
+      events.push_back(std::move(e));
+      if (done) return events;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  ADD_FAILURE() << "training did not finish in 120 s";
+  return events;
+}
+
+TEST_F(VulkanTest, WatchedSessionTimesOneSubmissionPerIntervalAndSnapshotsWithinItsBudget) {
+  nn::WatchSettings watch;
+  watch.timing_interval = 3600;  // only the run's first turn of submissions is timed
+  watch.snapshot_interval = 3600;
+  nn::TrainingSession session(context(), pipelines());
+  std::atomic<int> wakeups{0};
+  session.SetEventNotifier([&] { ++wakeups; });
+  nn::SessionSetup setup = WatchedSetup(3, watch);
+  const size_t steps_per_epoch = setup.train->count() / 16;
+  session.Load(setup);
+  session.Start();
+  std::vector<nn::SessionEvent> events = RunToTheEnd(session);
+
+  std::vector<nn::StepReport> steps;
+  int snapshots = 0, epochs = 0, non_step_events = 0;
+  for (const nn::SessionEvent& e : events) {
+    if (e.kind == Kind::kStep) steps.push_back(e.step);
+    else ++non_step_events;
+    snapshots += e.kind == Kind::kSnapshot;
+    epochs += e.kind == Kind::kEpoch;
+  }
+  ASSERT_EQ(steps.size(), 3 * steps_per_epoch);
+  ASSERT_EQ(epochs, 3);
+  for (size_t i = 0; i < steps.size(); ++i)
+    EXPECT_EQ(steps[i].dispatch_ns.empty(), i >= 8)
+        << "step " << i << ": only the first turn (two submissions of 4 steps) is timed";
+  // Forced snapshots only: after Load and at the end (none while training, within an hour's interval).
+  EXPECT_EQ(snapshots, 2);
+  // The notifier woke the window for every event but the steps.
+  EXPECT_EQ(wakeups.load(), non_step_events);
+}
+
+TEST_F(VulkanTest, WatchChangesApplyLiveAndTimingEveryIntervalStillTrainsTheSame) {
+  // Every submission timed (interval 0) and none but the first: the same losses
+  // (timestamps change nothing the device computes).
+  nn::WatchSettings every, live;
+  every.timing_interval = 0;
+  live.timing_interval = 3600;
+  std::vector<float> losses[2];
+  std::vector<size_t> timed[2];
+  for (int run = 0; run < 2; ++run) {
+    nn::TrainingSession session(context(), pipelines());
+    session.Load(WatchedSetup(2, run == 0 ? every : live));
+    if (run == 1) {
+      // Changed before training starts: every submission timed from here on.
+      session.SetWatch(every);
+    }
+    session.Start();
+    for (const nn::SessionEvent& e : RunToTheEnd(session))
+      if (e.kind == Kind::kStep) {
+        losses[run].push_back(e.step.loss);
+        if (!e.step.dispatch_ns.empty()) timed[run].push_back(e.step.global_step);
+      }
+  }
+  ASSERT_EQ(losses[0].size(), 2 * (WatchedSetup(2, every).train->count() / 16));
+  EXPECT_EQ(losses[0], losses[1]);
+  EXPECT_EQ(timed[0].size(), losses[0].size());
+  EXPECT_EQ(timed[1].size(), losses[1].size()) << "SetWatch after Load did not apply";
+}
+
+}  // namespace
+}  // namespace ts
