@@ -4,9 +4,10 @@
 // The UI thread calls the command methods (they only enqueue and return) and
 // Poll() once per frame (it never blocks on the GPU: it swaps out the events
 // the worker queued). The worker owns the Trainer and everything on the device.
-// It trains one submission (TrainConfig::steps_per_submit steps) at a time and
-// applies the queued commands between submissions, so Pause, Stop and setting
-// changes take effect within one submission.
+// It trains a turn of two submissions (of TrainConfig::steps_per_submit steps,
+// or fewer: WatchSettings::submission_seconds), the second submitted before the
+// first is waited for, and applies the queued commands between turns, so Pause,
+// Stop and setting changes take effect within two submissions.
 #pragma once
 
 #include <array>

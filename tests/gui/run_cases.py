@@ -218,7 +218,10 @@ def case_train_fast(t):
     time.sleep(2.0)
     live = frame_times_since(app, start)
     log(f"live: {len(live)} frames, median {statistics.median(live) if live else 0:.0f} ms")
-    check(live and statistics.median(live) < 150, f"training live should draw at the capped rate; frames {live}")
+    # A frame takes tens of milliseconds to draw on a loaded 2-core machine, so
+    # the check is relative: live training draws more often than "train fast".
+    check(live and statistics.median(live) < 0.8 * statistics.median(fast),
+          f"training live should draw more often than with train fast; frames {live}, with train fast {fast}")
     app.click("stop")
     app.wait_for(lambda l: l["state"] == "finished", "the run to stop", 60)
     check(app.close_window() == 0, "the app's exit code was not 0")
