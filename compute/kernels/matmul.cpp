@@ -129,7 +129,8 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   // 512 bits.
   auto texel = [&](bool vec4, const TensorRef& tensor) {
     if (!vec4 || args.reads == MatmulArgs::Reads::kStorage) return false;
-    if (args.reads == MatmulArgs::Reads::kAuto && !device.is_software()) return false;
+    if (args.reads == MatmulArgs::Reads::kAuto)
+      return Vec4TexelReadsPay(device, pipelines.context().physical_device(), tensor);
     return TexelViewFits(pipelines.context().physical_device(), tensor, 16);
   };
   const bool texel_a = texel(vec4_a, args.a), texel_b = texel(vec4_b, args.b);
@@ -160,8 +161,7 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   // C is read only when accumulating; the sequence derives barriers from these.
   d.bindings = {args.a.Bind(vk::Access::kRead), args.b.Bind(vk::Access::kRead),
                 args.c.Bind(args.accumulate ? vk::Access::kReadWrite : vk::Access::kWrite),
-                texel_a ? TexelRead(args.a, VK_FORMAT_R32G32B32A32_SFLOAT, 16) : vk::UnusedBinding(),
-                texel_b ? TexelRead(args.b, VK_FORMAT_R32G32B32A32_SFLOAT, 16) : vk::UnusedBinding()};
+                Vec4TexelBinding(args.a, texel_a), Vec4TexelBinding(args.b, texel_b)};
   d.SetPushConstants(params);
   d.workgroups = {vk::DivideRoundUp(n, t.group_cols * t.cols_per_invocation),
                   vk::DivideRoundUp(m, t.group_rows * t.rows_per_invocation), 1};
