@@ -65,13 +65,21 @@ bool Vec4Aligned(const TensorRef& tensor, uint32_t row_length) {
 // `requested`'s non-zero fields over `defaults`, with the workgroup halved
 // (its larger side first) until the device allows it. On a software driver
 // whose subgroups are wider than the default 8 lanes (lavapipe at 512 bits:
-// 16), the default workgroup is one subgroup wide where the `channels` along x
-// fill it; a workgroup narrower than its subgroup leaves lanes idle.
+// 16), the default workgroup fills one subgroup: one subgroup wide where the
+// `channels` along x fill it, else with more of its `rows` along y where that
+// still leaves two workgroups for lavapipe's two threads. A workgroup smaller
+// than its subgroup leaves lanes idle (half of them at 512 bits).
 Conv2DTiling Resolve(const vk::DeviceInfo& device, const Conv2DTiling& defaults, const Conv2DTiling& requested,
-                     uint32_t channels) {
+                     uint32_t channels, uint64_t rows) {
   Conv2DTiling t = defaults;
   const uint32_t width = SoftwareGroupWidth(device);
-  if (device.is_software() && width > t.group_cols && channels >= width * t.cols_per_invocation) t.group_cols = width;
+  if (device.is_software() && width > t.group_cols * t.group_rows) {
+    const uint32_t group_rows = width / t.group_cols;
+    if (channels >= width * t.cols_per_invocation)
+      t.group_cols = width;
+    else if (rows >= 2ull * group_rows * t.rows_per_invocation)
+      t.group_rows = group_rows;
+  }
   if (requested.group_cols) t.group_cols = requested.group_cols;
   if (requested.group_rows) t.group_rows = requested.group_rows;
   if (requested.rows_per_invocation) t.rows_per_invocation = requested.rows_per_invocation;
@@ -194,7 +202,8 @@ vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args
   if (variant == Conv2DVariant::kAuto) variant = ChooseConv2DVariant(device, g);
   const bool gemm = variant == Conv2DVariant::kImplicitGemm;
 
-  Conv2DTiling t = Resolve(device, gemm ? kImplicitGemmTiling : DirectTiling(g), requested, g.out_channels);
+  Conv2DTiling t = Resolve(device, gemm ? kImplicitGemmTiling : DirectTiling(g), requested, g.out_channels,
+                           uint64_t(g.batch) * g.out_height * g.out_width);
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation &&
          "conv2d: tiling fields must be positive");
   // The direct kernel reads X one channel at a time: no vec4 path to specialise.
@@ -254,7 +263,8 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
   const vk::DeviceInfo& device = pipelines.context().info();
   RequireShuffles(device);
 
-  Conv2DTiling t = Resolve(device, kImplicitGemmTiling, requested, g.in_channels);
+  Conv2DTiling t = Resolve(device, kImplicitGemmTiling, requested, g.in_channels,
+                           uint64_t(g.batch) * g.in_height * g.in_width / (g.stride_h * g.stride_w));
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation &&
          "conv2d: tiling fields must be positive");
   // dY and W both run along Cout.
@@ -301,7 +311,7 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
   const vk::DeviceInfo& device = pipelines.context().info();
   RequireShuffles(device);
 
-  Conv2DTiling t = Resolve(device, BackFilterTiling(g), requested, g.out_channels);
+  Conv2DTiling t = Resolve(device, BackFilterTiling(g), requested, g.out_channels, g.filter_rows());
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation &&
          "conv2d: tiling fields must be positive");
   // Four filter rows of a group are one tap's four channels: whole vec4s when
