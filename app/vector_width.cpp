@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -114,6 +115,20 @@ ProbeAnswer RunProbeChild(uint32_t bits) {
   return answer;
 }
 
+// Mesa 22.3 keys lavapipe's on-disk shader cache without the vector width, so
+// a process at 512 bits would load the code a 256-bit process cached for the
+// same shader (tests/CMakeLists.txt measured it: nothing was compiled). Each
+// width gets its own cache directory, unless the user chose one.
+void SeparateShaderCache(uint32_t bits) {
+  if (const char* user = std::getenv("MESA_SHADER_CACHE_DIR"); user && *user) return;
+  const std::filesystem::path ours = profile::DefaultCeilingsCacheFile().parent_path();
+  if (ours.empty()) return;
+  const std::filesystem::path dir = ours / ("mesa-shader-cache-" + std::to_string(bits) + "bits");
+  std::error_code ignored;  // Mesa makes only the last level; without it, it caches nothing
+  std::filesystem::create_directories(dir, ignored);
+  setenv("MESA_SHADER_CACHE_DIR", dir.c_str(), 1);
+}
+
 VectorWidthChoice DriverDefault(const std::string& note) {
   VectorWidthChoice choice;
   choice.note = note;
@@ -159,10 +174,13 @@ void ChooseVectorWidth() {
   VectorWidthChoice choice = Decide();
   if (choice.source == VectorWidthChoice::Source::kMeasured || choice.source == VectorWidthChoice::Source::kCached)
     setenv("LP_NATIVE_VECTOR_WIDTH", std::to_string(choice.bits).c_str(), 1);
+  if (choice.bits) SeparateShaderCache(choice.bits);
   profile::RecordVectorWidthChoice(choice);
 }
 
 int RunVectorWidthProbe() {
+  if (const char* bits = std::getenv("LP_NATIVE_VECTOR_WIDTH"); bits && *bits)
+    SeparateShaderCache(static_cast<uint32_t>(std::strtoul(bits, nullptr, 10)));
   std::unique_ptr<vk::Context> context = vk::Context::Create();
   const vk::DeviceInfo& device = context->info();
   nlohmann::json answer = {{"device", device.name}, {"software", device.is_software()},

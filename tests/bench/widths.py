@@ -55,7 +55,12 @@ def run(args, binary, runs):
     servers = {}
     try:
         for width in WIDTHS:
+            # Its own Mesa shader cache: Mesa 22.3 keys lavapipe's without the width, so the 512-bit server
+            # would otherwise run code the 256-bit one cached. The app separates them by itself
+            # (app/vector_width.cpp) unless MESA_SHADER_CACHE_DIR is set; then it is split here.
             env = dict(os.environ, LP_NATIVE_VECTOR_WIDTH=str(width))
+            if env.get("MESA_SHADER_CACHE_DIR"):
+                env["MESA_SHADER_CACHE_DIR"] += "-%dbits" % width
             servers["ours%d" % width] = Server("tensorscope at %d bits" % width, [binary, "bench", "--serve"], env)
         servers["numpy"] = Server("numpy peer", [PYTHON, os.path.join(bench.HERE, "bench.py"), "--peer", "numpy"],
                                   bench.peer_env(STRONGEST_CORE, False))
