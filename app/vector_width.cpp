@@ -35,6 +35,8 @@ using profile::VectorWidthChoice;
 // A probe child that has not answered by then is killed: a device start-up,
 // four pipelines and a few milliseconds of work take seconds even on a busy host.
 constexpr int kProbeTimeoutSeconds = 120;
+// How much faster the probe must run at 512 bits than at 256 to choose 512.
+constexpr double kWideMargin = 1.1;
 
 std::string CpuModelName() {
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -160,7 +162,9 @@ VectorWidthChoice Decide() {
     if (!(us > 0)) return DriverDefault("the probe at " + std::to_string(bits) + " bits measured nothing");
     (bits == 256 ? choice.probe_us_256 : choice.probe_us_512) = us;
   }
-  choice.bits = choice.probe_us_512 < choice.probe_us_256 ? 512 : 256;
+  // 512 bits only where it is clearly faster: the probe runs once, on a host
+  // that may be busy, and 256 is the driver's own default.
+  choice.bits = choice.probe_us_512 * kWideMargin < choice.probe_us_256 ? 512 : 256;
   choice.source = VectorWidthChoice::Source::kMeasured;
   choice.measured_at = profile::NowIso8601Utc();
   profile::StoreVectorWidthChoice(cache_file, key, choice);

@@ -21,9 +21,10 @@ namespace ts::app {
 // For commands that open a device: leaves a user's LP_NATIVE_VECTOR_WIDTH
 // alone; on a CPU with AVX-512 uses the cached choice, or runs the probe at
 // 256 and 512 bits in child processes (`tensorscope probe-vector-width`),
-// keeps the faster and caches it; then sets LP_NATIVE_VECTOR_WIDTH and records
-// the choice (profile::RecordVectorWidthChoice). Never throws: a failed probe
-// leaves the driver's default and says why in the recorded choice.
+// keeps 512 where it is at least 10% faster (else 256) and caches it; then
+// sets LP_NATIVE_VECTOR_WIDTH (and a Mesa shader cache of that width's own)
+// and records the choice (profile::RecordVectorWidthChoice). Never throws: a
+// failed probe leaves the driver's default and says why in the recorded choice.
 void ChooseVectorWidth();
 
 // The hidden command `probe-vector-width`: opens the default device at the

@@ -10,6 +10,7 @@
 
 #include "compute/common/error.h"
 #include "compute/common/json_cache.h"
+#include "compute/kernels/conv2d.h"
 #include "compute/kernels/matmul.h"
 #include "compute/kernels/optimizer.h"
 #include "compute/nn/model.h"  // WriteFileAtomically
@@ -25,7 +26,7 @@ std::mutex g_choice_mutex;
 VectorWidthChoice g_choice;
 
 constexpr uint32_t kProbeRuns = 8;    // timed runs of each kernel, after one warm-up
-constexpr uint32_t kProbeRounds = 3;  // of all four kernels; the fastest round counts
+constexpr uint32_t kProbeRounds = 3;  // of all the kernels; the fastest round counts
 
 std::string Milliseconds(double us) {
   char text[32];
@@ -107,9 +108,26 @@ double MeasureVectorWidthProbe(vk::Context& context, vk::PipelineCache& pipeline
   adam.kind = kernels::OptimizerKind::kAdam;
   adam.params = WholeBuffer(params), adam.grads = WholeBuffer(grads), adam.state1 = WholeBuffer(m);
   adam.state2 = WholeBuffer(v), adam.step_params = WholeBuffer(step_buffer), adam.count = kParameters;
+  // The seed CNN's second convolution (32 -> 64 channels, 3x3, on 15x15) at
+  // batch 8: forward, backward data and backward filter. Its kernels are where
+  // the widths differ most (measured: 2x either way, kernel by kernel).
+  kernels::Conv2DGeometry conv{8, 15, 15, 32, 64, 3, 3, 1, 1, 0, 0, 13, 13};
+  vk::Buffer conv_x = random_buffer(conv.input_elements(), "probe conv X");
+  vk::Buffer conv_w = random_buffer(conv.filter_elements(), "probe conv W");
+  vk::Buffer conv_dy = random_buffer(conv.output_elements(), "probe conv dY");
+  vk::Buffer conv_y(context, conv.output_elements() * 4, "probe conv Y");
+  vk::Buffer conv_dx(context, conv.input_elements() * 4, "probe conv dX");
+  vk::Buffer conv_dw(context, conv.filter_elements() * 4, "probe conv dW");
   const std::vector<vk::Dispatch> kernels = {
-      kernels::MatmulDispatch(pipelines, forward, variant), kernels::MatmulDispatch(pipelines, weight_grad, variant),
-      kernels::MatmulDispatch(pipelines, input_grad, variant), kernels::OptimizerDispatch(pipelines, adam)};
+      kernels::MatmulDispatch(pipelines, forward, variant),
+      kernels::MatmulDispatch(pipelines, weight_grad, variant),
+      kernels::MatmulDispatch(pipelines, input_grad, variant),
+      kernels::OptimizerDispatch(pipelines, adam),
+      kernels::Conv2DDispatch(pipelines, {WholeBuffer(conv_x), WholeBuffer(conv_w), WholeBuffer(conv_y), conv}),
+      kernels::Conv2DBackwardDataDispatch(pipelines,
+                                          {WholeBuffer(conv_dy), WholeBuffer(conv_w), WholeBuffer(conv_dx), conv}),
+      kernels::Conv2DBackwardFilterDispatch(pipelines,
+                                            {WholeBuffer(conv_x), WholeBuffer(conv_dy), WholeBuffer(conv_dw), conv})};
 
   // Best of a few rounds: a busy host only ever slows a round down.
   double best_us = 0;

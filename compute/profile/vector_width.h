@@ -39,11 +39,13 @@ struct VectorWidthChoice {
 VectorWidthChoice CurrentVectorWidthChoice();
 void RecordVectorWidthChoice(const VectorWidthChoice& choice);
 
-// The probe's workload: the 784-128-10 MLP's three largest GEMMs at batch 64
-// (forward X W, dW = X^T dZ, dX = dZ W^T, the autotuner's default tiling) and
-// an Adam step over its 101,770 parameters, each run 8 times in one
-// submission after a warm-up; returns the sum of their median GPU times, in
-// microseconds, best of 3 rounds. About a second of pipeline compilation on lavapipe, then
+// The probe's workload, what a training step spends its time on: the
+// 784-128-10 MLP's three largest GEMMs at batch 64 (forward X W, dW = X^T dZ,
+// dX = dZ W^T, the default tiling), an Adam step over its 101,770 parameters,
+// and the seed CNN's second convolution at batch 8 (forward, backward data,
+// backward filter), each run 8 times in one submission after a warm-up;
+// returns the sum of their median GPU times, in microseconds, best of 3
+// rounds. A few seconds of pipeline compilation on lavapipe, then tens of
 // milliseconds. Throws ts::Error when the device has no timestamps.
 double MeasureVectorWidthProbe(vk::Context& context, vk::PipelineCache& pipelines);
 
