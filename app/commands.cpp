@@ -16,7 +16,6 @@
 #include "app/progress.h"
 #include "app/resume_check.h"
 #include "app/vector_width.h"
-#include "compute/profile/vector_width.h"
 #include "compute/common/error.h"
 #include "compute/common/json_read.h"
 #include "compute/data/registry.h"
@@ -24,6 +23,7 @@
 #include "compute/nn/loss_watch.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
+#include "compute/profile/vector_width.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
 
