@@ -15,6 +15,7 @@
 #include "app/gui.h"
 #include "app/progress.h"
 #include "app/resume_check.h"
+#include "app/vector_width.h"
 #include "compute/common/error.h"
 #include "compute/common/json_read.h"
 #include "compute/data/registry.h"
@@ -22,6 +23,7 @@
 #include "compute/nn/loss_watch.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
+#include "compute/profile/vector_width.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
 
@@ -108,6 +110,8 @@ int RunDevices() {
     std::printf("      subgroup operations: %s", join(vk::SubgroupOperationNames(d.subgroup_operations)).c_str());
     if (d.max_subgroup_size) std::printf("; size control %u to %u", d.min_subgroup_size, d.max_subgroup_size);
     std::printf("\n");
+    if (d.is_software())
+      std::printf("      lavapipe vector width: %s\n", profile::CurrentVectorWidthChoice().Describe().c_str());
     for (size_t h = 0; h < d.heaps.size(); ++h)
       std::printf("      memory heap %zu: %s%s\n", h, vk::FormatBytes(d.heaps[h].size_bytes).c_str(),
                   d.heaps[h].device_local ? " (device-local)" : "");
@@ -326,6 +330,11 @@ int RunCommandLine(int argc, char** argv) {
       std::printf("%s", kUsage);
       return 0;
     }
+    // Every command below opens a device: lavapipe's vector width must be
+    // settled before the first Vulkan instance (see app/vector_width.h).
+    static const std::set<std::string> kDeviceCommands = {"devices", "bench", "gui", "", "train", "eval"};
+    if (command == "probe-vector-width") return RunVectorWidthProbe();
+    if (kDeviceCommands.count(command)) ChooseVectorWidth();
     if (command == "devices") {
       Arguments args(words, kCommonFlags, kCommonSwitches);
       return RunDevices();

@@ -20,6 +20,7 @@
 // Neither uses shared memory: on lavapipe it does not pay (see the notes).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_samplerless_texture_functions : require
 #include "conv2d.h"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
@@ -37,6 +38,11 @@ layout(constant_id = 6) const bool kVec4X = false;
 layout(constant_id = 7) const bool kVec4W = false;
 // Direct: the horizontal stride (= p.stride_w), fixed so that window indices are constants.
 layout(constant_id = 8) const uint kStrideW = 1;
+// The vec4 loads through RGBA32F texel views of the same bytes (bindings 3
+// and 4) instead of storage buffers: lavapipe gathers a texel fetch for all
+// lanes at once but loops over lanes for a storage load (see matmul.comp).
+layout(constant_id = 9) const bool kTexelX = false;  // only with kVec4X
+layout(constant_id = 10) const bool kTexelW = false;  // only with kVec4W
 
 const uint kImplicitGemm = 0;
 const uint kDirect = 1;
@@ -46,7 +52,13 @@ layout(std430, binding = 0) readonly buffer Input4 { vec4 x4[]; };
 layout(std430, binding = 1) readonly buffer Filter { float w[]; };     // (KH, KW, Cin, Cout)
 layout(std430, binding = 1) readonly buffer Filter4 { vec4 w4[]; };
 layout(std430, binding = 2) writeonly buffer Output { float y[]; };    // (N, OH, OW, Cout)
+layout(binding = 3) uniform textureBuffer x_texels;  // the input as vec4s (kTexelX)
+layout(binding = 4) uniform textureBuffer w_texels;  // the filter as vec4s (kTexelW)
 layout(push_constant) uniform Push { Conv2DParams p; };
+
+// The vec4 at index i of a vec4 view, through whichever binding the host chose.
+vec4 LoadX4(uint i) { return kTexelX ? texelFetch(x_texels, int(i)) : x4[i]; }
+vec4 LoadW4(uint i) { return kTexelW ? texelFetch(w_texels, int(i)) : w4[i]; }
 
 // Where output pixel m's window starts: n * H (the image's first input row
 // overall) and the input row and column of its top-left tap, which may lie in
@@ -79,7 +91,7 @@ float Dot4(vec4 a, vec4 b, float sum) { return fma(a.w, b.w, fma(a.z, b.z, fma(a
 
 // X[offset .. offset + 3]: one vec4 load where channels are aligned whole vec4s.
 vec4 InputChunk(uint offset) {
-  if (kVec4X) return x4[offset / 4];
+  if (kVec4X) return LoadX4(offset / 4);
   return vec4(x[offset], x[offset + 1], x[offset + 2], x[offset + 3]);
 }
 
@@ -90,10 +102,10 @@ void LoadFilterRows(uint rows[4], bvec4 live, uint col0, out vec4 chunk[RN]) {
     // 4 x 4 blocks (four rows, four channels), transposed.
     [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
       uint channel = min(col0 + 4 * q, p.out_channels - 4);
-      mat4 block = transpose(mat4(w4[(rows[0] * p.out_channels + channel) / 4],
-                                  w4[(rows[1] * p.out_channels + channel) / 4],
-                                  w4[(rows[2] * p.out_channels + channel) / 4],
-                                  w4[(rows[3] * p.out_channels + channel) / 4]));
+      mat4 block = transpose(mat4(LoadW4((rows[0] * p.out_channels + channel) / 4),
+                                  LoadW4((rows[1] * p.out_channels + channel) / 4),
+                                  LoadW4((rows[2] * p.out_channels + channel) / 4),
+                                  LoadW4((rows[3] * p.out_channels + channel) / 4)));
       [[unroll]] for (uint r = 0; r < 4; ++r) chunk[4 * q + r] = mix(vec4(0.0), block[r], live);
     }
   } else {

@@ -19,6 +19,7 @@
 // one class.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_samplerless_texture_functions : require
 #include "conv2d.h"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
@@ -30,13 +31,23 @@ layout(constant_id = 3) const uint RN = 4;          // input channels per invoca
 layout(constant_id = 4) const uint kShareA = 1;
 // dY and W may be read as vec4s along co: both bindings are 16-byte aligned and Cout % 4 == 0.
 layout(constant_id = 5) const bool kVec4 = false;
+// The vec4 loads through RGBA32F texel views of the same bytes (bindings 3
+// and 4) instead of storage buffers: lavapipe gathers a texel fetch for all
+// lanes at once but loops over lanes for a storage load (see matmul.comp).
+layout(constant_id = 6) const bool kTexel = false;  // only with kVec4
 
 layout(std430, binding = 0) readonly buffer GradOutput { float dy[]; };   // (N, OH, OW, Cout)
 layout(std430, binding = 0) readonly buffer GradOutput4 { vec4 dy4[]; };
 layout(std430, binding = 1) readonly buffer Filter { float w[]; };        // (KH, KW, Cin, Cout)
 layout(std430, binding = 1) readonly buffer Filter4 { vec4 w4[]; };
 layout(std430, binding = 2) writeonly buffer GradInput { float dx[]; };   // (N, H, W, Cin)
+layout(binding = 3) uniform textureBuffer dy_texels;  // the output gradient as vec4s (kTexel)
+layout(binding = 4) uniform textureBuffer w_texels;  // the filter as vec4s (kTexel)
 layout(push_constant) uniform Push { Conv2DParams p; };
+
+// The vec4 at index i of a vec4 view, through whichever binding the host chose.
+vec4 LoadDy4(uint i) { return kTexel ? texelFetch(dy_texels, int(i)) : dy4[i]; }
+vec4 LoadW4(uint i) { return kTexel ? texelFetch(w_texels, int(i)) : w4[i]; }
 
 // The phase class of this workgroup and its size: input rows ih = phase_h,
 // phase_h + sh, ... below H, likewise columns.
@@ -73,12 +84,12 @@ struct Reach {
 float Dot4(vec4 a, vec4 b, float sum) { return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, sum)))); }
 
 vec4 GradOutputChunk(uint offset) {
-  if (kVec4) return dy4[offset / 4];
+  if (kVec4) return LoadDy4(offset / 4);
   return vec4(dy[offset], dy[offset + 1], dy[offset + 2], dy[offset + 3]);
 }
 
 vec4 FilterChunk(uint offset) {
-  if (kVec4) return w4[offset / 4];
+  if (kVec4) return LoadW4(offset / 4);
   return vec4(w[offset], w[offset + 1], w[offset + 2], w[offset + 3]);
 }
 

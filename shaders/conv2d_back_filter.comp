@@ -17,6 +17,7 @@
 // fused multiply-adds it feeds.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_samplerless_texture_functions : require
 #include "conv2d.h"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
@@ -31,13 +32,24 @@ layout(constant_id = 4) const uint kShareA = 1;
 layout(constant_id = 5) const bool kVec4X = false;
 // dY may be read as vec4s along Cout: aligned binding, Cout % 4 == 0, RN % 4 == 0.
 layout(constant_id = 6) const bool kVec4Dy = false;
+// The vec4 loads through RGBA32F texel views of the same bytes (bindings 3
+// and 4) instead of storage buffers: lavapipe gathers a texel fetch for all
+// lanes at once but loops over lanes for a storage load (see matmul.comp).
+layout(constant_id = 7) const bool kTexelX = false;  // only with kVec4X
+layout(constant_id = 8) const bool kTexelDy = false;  // only with kVec4Dy
 
 layout(std430, binding = 0) readonly buffer Input { float x[]; };           // (N, H, W, Cin)
 layout(std430, binding = 0) readonly buffer Input4 { vec4 x4[]; };
 layout(std430, binding = 1) readonly buffer GradOutput { float dy[]; };     // (N, OH, OW, Cout)
 layout(std430, binding = 1) readonly buffer GradOutput4 { vec4 dy4[]; };
 layout(std430, binding = 2) writeonly buffer GradFilter { float dw[]; };    // (KH, KW, Cin, Cout)
+layout(binding = 3) uniform textureBuffer x_texels;  // the input as vec4s (kTexelX)
+layout(binding = 4) uniform textureBuffer dy_texels;  // the output gradient as vec4s (kTexelDy)
 layout(push_constant) uniform Push { Conv2DParams p; };
+
+// The vec4 at index i of a vec4 view, through whichever binding the host chose.
+vec4 LoadX4(uint i) { return kTexelX ? texelFetch(x_texels, int(i)) : x4[i]; }
+vec4 LoadDy4(uint i) { return kTexelDy ? texelFetch(dy_texels, int(i)) : dy4[i]; }
 
 // Output pixel (n, oh, ow) as the cursor walks them in order: n * H, and the
 // input row and column of its window's top-left tap (possibly in the padding).
@@ -138,7 +150,7 @@ void main() {
         [[unroll]] for (uint s = 0; s < 4; ++s) {
           bool inside;
           uint offset = InputOffset(step[s], own[t], q + s < pixels, inside);
-          mine[4 * t + s] = inside ? x4[offset / 4] : vec4(0.0);
+          mine[4 * t + s] = inside ? LoadX4(offset / 4) : vec4(0.0);
         }
       // Row i is component i % 4 of group i / 4, held by lane (i / 4) / kOwnGroups.
       [[unroll]] for (uint i = 0; i < RM; ++i)
@@ -160,10 +172,10 @@ void main() {
       // 4 x 4 blocks of dY (four pixels, four channels), transposed.
       [[unroll]] for (uint b = 0; b < RN / 4; ++b) {
         uint channel = min(col0 + 4 * b, p.out_channels - 4);
-        mat4 block = transpose(mat4(dy4[(pixel[0] * p.out_channels + channel) / 4],
-                                    dy4[(pixel[1] * p.out_channels + channel) / 4],
-                                    dy4[(pixel[2] * p.out_channels + channel) / 4],
-                                    dy4[(pixel[3] * p.out_channels + channel) / 4]));
+        mat4 block = transpose(mat4(LoadDy4((pixel[0] * p.out_channels + channel) / 4),
+                                    LoadDy4((pixel[1] * p.out_channels + channel) / 4),
+                                    LoadDy4((pixel[2] * p.out_channels + channel) / 4),
+                                    LoadDy4((pixel[3] * p.out_channels + channel) / 4)));
         [[unroll]] for (uint r = 0; r < 4; ++r) chunk_b[4 * b + r] = block[r];
       }
     } else {

@@ -21,6 +21,7 @@
 // of 1.5 s). A dense layer uses a few fixed forms, so pipelines stay few.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_samplerless_texture_functions : require
 #include "matmul.h"
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
@@ -41,6 +42,13 @@ layout(constant_id = 8) const bool kTransposeB = false;  // B is stored N x K (o
 layout(constant_id = 9) const bool kVec4A = false;
 layout(constant_id = 10) const bool kVec4B = false;
 layout(constant_id = 11) const bool kAccumulate = false;  // C += op(A) op(B); else C = op(A) op(B), C never read
+// Register-blocked: the vec4 loads of A (B) go through an RGBA32F texel view
+// of the same bytes (binding 3, 4) instead of the storage buffer. lavapipe
+// turns a texel fetch into one gather for all lanes, a storage-buffer load into
+// a loop over lanes with a bounds check each, whose cost grows with the lane
+// count: what decides the 16-lane (512-bit) path. Only with kVec4A (kVec4B).
+layout(constant_id = 12) const bool kTexelA = false;
+layout(constant_id = 13) const bool kTexelB = false;
 
 const uint kRegisterBlocked = 0;
 const uint kSharedTiled = 1;
@@ -52,7 +60,13 @@ layout(std430, binding = 0) readonly buffer MatrixA4 { vec4 a4[]; };
 layout(std430, binding = 1) readonly buffer MatrixB { float b[]; };
 layout(std430, binding = 1) readonly buffer MatrixB4 { vec4 b4[]; };
 layout(std430, binding = 2) buffer MatrixC { float c[]; };
+layout(binding = 3) uniform textureBuffer a_texels;  // A as vec4s (kTexelA)
+layout(binding = 4) uniform textureBuffer b_texels;  // B as vec4s (kTexelB)
 layout(push_constant) uniform Push { MatmulParams p; };
+
+// The vec4 at vec4 index `i` of A (B), through whichever view the host chose.
+vec4 LoadA4(uint i) { return kTexelA ? texelFetch(a_texels, int(i)) : a4[i]; }
+vec4 LoadB4(uint i) { return kTexelB ? texelFetch(b_texels, int(i)) : b4[i]; }
 
 // Element offsets of op(A)[row][kk] and op(B)[kk][col] in the stored layouts.
 uint OffsetA(uint row, uint kk) { return kTransposeA ? kk * p.m + row : row * p.k + kk; }
@@ -82,14 +96,14 @@ float Dot4(vec4 x, vec4 y, float sum) {
 
 // op(A)[row][kk .. kk + 3]: one vec4 load where rows of A are contiguous and aligned.
 vec4 RowChunkA(uint row, uint kk) {
-  if (kVec4A && !kTransposeA) return a4[(row * p.k + kk) / 4];
+  if (kVec4A && !kTransposeA) return LoadA4((row * p.k + kk) / 4);
   uint first = OffsetA(row, kk), step = kTransposeA ? p.m : 1;
   return vec4(a[first], a[first + step], a[first + 2 * step], a[first + 3 * step]);
 }
 
 // op(B)[kk .. kk + 3][col]: one vec4 load where rows of B^T are contiguous and aligned.
 vec4 ColumnChunkB(uint col, uint kk) {
-  if (kVec4B && kTransposeB) return b4[(col * p.k + kk) / 4];
+  if (kVec4B && kTransposeB) return LoadB4((col * p.k + kk) / 4);
   uint first = OffsetB(kk, col), step = kTransposeB ? 1 : p.n;
   return vec4(b[first], b[first + step], b[first + 2 * step], b[first + 3 * step]);
 }
@@ -129,7 +143,7 @@ void RegisterBlocked() {
       // A is stored K x M: vec4 v of the chunk holds rows 4 (v / 4) .. + 3 at step v % 4.
       [[unroll]] for (uint t = 0; t < RM / kShareA; ++t) {
         uint v = t * kShareA + lane;
-        mine[t] = a4[((kk + v % 4) * p.m + min(row0 + v / 4 * 4, p.m - 4)) / 4];
+        mine[t] = LoadA4(((kk + v % 4) * p.m + min(row0 + v / 4 * 4, p.m - 4)) / 4);
       }
       [[unroll]] for (uint i = 0; i < RM; ++i)
         [[unroll]] for (uint s = 0; s < 4; ++s) {
@@ -145,7 +159,7 @@ void RegisterBlocked() {
       // B is stored K x N: load 4 x 4 blocks along N and transpose them.
       [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
         uint first = (kk * p.n + min(col0 + 4 * q, p.n - 4)) / 4, stride = p.n / 4;
-        mat4 block = transpose(mat4(b4[first], b4[first + stride], b4[first + 2 * stride], b4[first + 3 * stride]));
+        mat4 block = transpose(mat4(LoadB4(first), LoadB4(first + stride), LoadB4(first + 2 * stride), LoadB4(first + 3 * stride)));
         [[unroll]] for (uint r = 0; r < 4; ++r) chunk_b[4 * q + r] = block[r];
       }
     } else {

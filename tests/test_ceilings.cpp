@@ -5,12 +5,16 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "compute/common/error.h"
 #include "compute/profile/ceilings.h"
+#include "compute/profile/vector_width.h"
 #include "support/vulkan_test.h"
 
 namespace ts {
@@ -102,6 +106,41 @@ TEST_F(VulkanTest, CeilingsCacheEntryFromBeforeTheCheckIsMeasuredOver) {
   // Written back with the flag, so the next load uses it.
   const profile::CachedCeilings again = profile::LoadOrMeasureCeilings(context(), pipelines(), false, file, options);
   EXPECT_TRUE(again.from_cache);
+  fs::remove(file);
+}
+
+// The vector-width choice shares the ceilings file: it round-trips beside a
+// device's ceilings without disturbing them, and a damaged or impossible entry
+// reads as none (so the probe runs again).
+TEST(VectorWidthCache, RoundTripsBesideTheCeilingsAndRejectsDamage) {
+  namespace fs = std::filesystem;
+  const fs::path file = fs::path(::testing::TempDir()) / ("tensorscope_width_" + std::to_string(getpid()) + ".json");
+  nlohmann::json cache;
+  cache["a device | driver | Vulkan 1.3"] = profile::CeilingsJson(profile::Ceilings{});
+  std::ofstream(file) << cache.dump();
+  const std::string key = profile::VectorWidthCacheKey("Some CPU");
+  EXPECT_FALSE(profile::LoadVectorWidthChoice(file, key).has_value());
+
+  profile::VectorWidthChoice choice;
+  choice.bits = 512, choice.source = profile::VectorWidthChoice::Source::kMeasured;
+  choice.probe_us_256 = 3000, choice.probe_us_512 = 2000, choice.measured_at = "2026-12-06T20:00:00Z";
+  profile::StoreVectorWidthChoice(file, key, choice);
+  std::optional<profile::VectorWidthChoice> got = profile::LoadVectorWidthChoice(file, key);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->bits, 512u);
+  EXPECT_EQ(got->source, profile::VectorWidthChoice::Source::kCached);
+  EXPECT_EQ(got->probe_us_512, 2000);
+  EXPECT_EQ(got->Describe(), "512 bits, measured 2026-12-06T20:00:00Z (probe 2.00 ms at 512 bits, 3.00 ms at 256)");
+  nlohmann::json reread;
+  std::ifstream(file) >> reread;
+  EXPECT_TRUE(reread.contains("a device | driver | Vulkan 1.3"));
+
+  for (const char* damaged : {R"({"bits": 384, "probe_us_256": 1, "probe_us_512": 1, "measured_at": "x"})",
+                              R"({"bits": 512})", R"("512")"}) {
+    reread[key] = nlohmann::json::parse(damaged);
+    std::ofstream(file) << reread.dump();
+    EXPECT_FALSE(profile::LoadVectorWidthChoice(file, key).has_value()) << damaged;
+  }
   fs::remove(file);
 }
 

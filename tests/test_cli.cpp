@@ -40,6 +40,32 @@ TEST(Cli, DevicesListsAndChooses) {
   EXPECT_CONTAINS(r.output, "Chosen by default");
 }
 
+// lavapipe's vector width (app/vector_width.h): the user's LP_NATIVE_VECTOR_WIDTH
+// wins and is named as such; without it, on a CPU with AVX-512, the first
+// start measures both widths and later starts read the cache.
+TEST(Cli, DevicesShowsTheVectorWidthAndWhoChoseIt) {
+  const std::string cache = ::testing::TempDir() + "/width_probe_cache_" + std::to_string(getpid());
+  std::filesystem::remove_all(cache);
+  testing::CommandResult user = RunTensorscope("devices", "XDG_CACHE_HOME=" + cache + " LP_NATIVE_VECTOR_WIDTH=128");
+  ASSERT_EQ(user.exit_code, 0) << user.output;
+  if (user.output.find("llvmpipe") == std::string::npos) GTEST_SKIP() << "the device is not lavapipe";
+  EXPECT_CONTAINS(user.output, "lavapipe vector width: 128 bits, set by LP_NATIVE_VECTOR_WIDTH");
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512: lavapipe has no 512-bit path to measure";
+
+  const std::string unset = "env -u LP_NATIVE_VECTOR_WIDTH -u MESA_SHADER_CACHE_DIR XDG_CACHE_HOME=" + cache;
+  testing::CommandResult first = RunTensorscope("devices", unset);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_CONTAINS(first.output, "measuring lavapipe at 256 and 512 bits");
+  EXPECT_CONTAINS(first.output, "measured on this start (probe ");
+  const bool chose_512 = first.output.find("vector width: 512 bits") != std::string::npos;
+  EXPECT_CONTAINS(first.output, chose_512 ? ", 512 bits)" : ", 256 bits)");
+  testing::CommandResult second = RunTensorscope("devices", unset);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(second.output.find("measuring lavapipe"), std::string::npos) << second.output;
+  EXPECT_CONTAINS(second.output, std::string("lavapipe vector width: ") + (chose_512 ? "512" : "256") + " bits, measured 20");
+  std::filesystem::remove_all(cache);
+}
+
 TEST(Cli, NoVulkanDriverNamesThePackage) {
   testing::CommandResult r =
       RunTensorscope("devices", "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json");

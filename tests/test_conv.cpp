@@ -194,6 +194,19 @@ TEST_F(ConvTest, ExplicitTilingsMatchTheReference) {
   CheckAllKernels(GeometryOf({2, 9, 11, 8, 12, 3, 3, 1, 2, Conv2DPadding::kExplicit, 2, 1}), {16, 2, 8, 8});
 }
 
+// The vec4 loads through texel views (the default on software drivers) and
+// through storage buffers, at the default tiling and at a workgroup of 16
+// lanes along x sharing loads 16 ways (lavapipe's subgroup at 512 bits), at
+// shapes whose channels allow vec4 loads but whose pixels divide no tile.
+TEST_F(ConvTest, TexelAndStorageReadsMatchTheReference) {
+  const Conv2DGeometry g = GeometryOf({2, 11, 9, 8, 64, 3, 3, 1, 1, Conv2DPadding::kExplicit, 1, 1});
+  for (bool storage : {false, true}) {
+    SCOPED_TRACE(storage ? "storage reads" : "texel reads where they pay");
+    CheckAllKernels(g, {0, 0, 0, 0, storage});
+    CheckAllKernels(g, {16, 1, 16, 4, storage});
+  }
+}
+
 // X, W, dY and the outputs as aligned, non-zero offsets inside one buffer:
 // each output is right and nothing outside its range changes.
 TEST_F(ConvTest, OffsetViewsInsideOneBufferTouchOnlyTheirOutput) {

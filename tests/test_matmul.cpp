@@ -60,8 +60,11 @@ class MatmulTest : public VulkanTest {
   // Runs one matmul on fresh random data in separate buffers and checks every
   // element of C and the declared cost.
   void Check(MatmulVariant variant, const Shape& s, bool transpose_a, bool transpose_b, bool accumulate,
-             const MatmulTiling& tiling = {}) {
-    SCOPED_TRACE(std::string(VariantName(variant)) + " " + Describe(s, transpose_a, transpose_b, accumulate));
+             const MatmulTiling& tiling = {}, MatmulArgs::Reads reads = MatmulArgs::Reads::kAuto) {
+    SCOPED_TRACE(std::string(VariantName(variant)) + " " + Describe(s, transpose_a, transpose_b, accumulate) +
+                 " tiling " + std::to_string(tiling.group_cols) + "x" + std::to_string(tiling.group_rows) + " " +
+                 std::to_string(tiling.rows_per_invocation) + "x" + std::to_string(tiling.cols_per_invocation) +
+                 " reads " + std::to_string(int(reads)));
     std::vector<float> a = testing::RandomFloats(rng_, size_t(s.m) * s.k);
     std::vector<float> b = testing::RandomFloats(rng_, size_t(s.k) * s.n);
     std::vector<float> c_in = accumulate ? testing::RandomFloats(rng_, size_t(s.m) * s.n) : std::vector<float>{};
@@ -69,7 +72,7 @@ class MatmulTest : public VulkanTest {
     vk::Buffer c_buffer = accumulate ? MakeBuffer(c_in, "C") : MakePoisonedBuffer(size_t(s.m) * s.n, "C");
 
     MatmulArgs args{kernels::WholeBuffer(a_buffer), kernels::WholeBuffer(b_buffer), kernels::WholeBuffer(c_buffer),
-                    s.m, s.n, s.k, transpose_a, transpose_b, accumulate};
+                    s.m, s.n, s.k, transpose_a, transpose_b, accumulate, reads};
     vk::Dispatch dispatch = kernels::MatmulDispatch(pipelines(), args, variant, tiling);
     double mn = double(s.m) * s.n, k = s.k;
     EXPECT_EQ(dispatch.cost.flops, 2 * mn * k + (accumulate ? mn : 0));
@@ -143,6 +146,23 @@ TEST_F(MatmulTest, ExplicitTilingsMatchTheReference) {
         for (const MatmulTiling& t : shared_tilings)
           Check(MatmulVariant::kSharedTiled, shape, transpose_a, transpose_b, transpose_a == transpose_b, t);
       }
+}
+
+// The vec4 loads through texel views and through storage buffers, each with
+// the wide blocks the autotuner offers (32 x 8, 64 x 4) at workgroups one and
+// two subgroups wide (share groups of up to 16 lanes), at shapes whose M, N
+// and K are multiples of 4 (vec4 loads) but divide no tile, and C poisoned.
+TEST_F(MatmulTest, TexelAndStorageReadsAtWideBlocksMatchTheReference) {
+  const uint32_t width = kernels::SoftwareGroupWidth(context().info());
+  const MatmulTiling tilings[] = {{width, 1, 32, 8, 0}, {width, 1, 64, 4, 0}, {2 * width, 1, 32, 4, 0}};
+  const Shape shapes[] = {{36, 76, 44}, {132, 20, 8}};
+  // A and B both plain, then both transposed: each of the four vec4 load
+  // paths once (each combination is another pipeline, a second of lavapipe).
+  for (MatmulArgs::Reads reads : {MatmulArgs::Reads::kStorage, MatmulArgs::Reads::kTexel})
+    for (bool transposed : {false, true})
+      for (const Shape& shape : shapes)
+        for (const MatmulTiling& t : tilings)
+          Check(MatmulVariant::kRegisterBlocked, shape, transposed, transposed, /*accumulate=*/false, t, reads);
 }
 
 // Defaults, and requests too big for any device, come back within its limits.

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "compute/common/error.h"
+#include "compute/kernels/dispatch_helpers.h"
+#include "compute/kernels/matmul.h"  // SoftwareGroupWidth
 #include "compute/vk/context.h"
 #include "shaders/conv2d.h"
 
@@ -13,21 +15,22 @@ namespace {
 // Specialization-constant ids of conv2d.comp.
 enum ForwardSpecId : uint32_t {
   kForwardGroupCols = 0, kForwardGroupRows = 1, kForwardVariant = 2, kForwardRows = 3, kForwardCols = 4,
-  kForwardShare = 5, kForwardVec4Input = 6, kForwardVec4Filter = 7, kForwardStrideW = 8,
+  kForwardShare = 5, kForwardVec4Input = 6, kForwardVec4Filter = 7, kForwardStrideW = 8, kForwardTexelInput = 9,
+  kForwardTexelFilter = 10,
 };
 // Of conv2d_back_data.comp.
 enum BackDataSpecId : uint32_t {
-  kDataGroupCols = 0, kDataGroupRows = 1, kDataRows = 2, kDataCols = 3, kDataShare = 4, kDataVec4 = 5,
+  kDataGroupCols = 0, kDataGroupRows = 1, kDataRows = 2, kDataCols = 3, kDataShare = 4, kDataVec4 = 5, kDataTexel = 6,
 };
 // Of conv2d_back_filter.comp.
 enum BackFilterSpecId : uint32_t {
   kFilterGroupCols = 0, kFilterGroupRows = 1, kFilterRows = 2, kFilterCols = 3, kFilterShare = 4,
-  kFilterVec4Input = 5, kFilterVec4GradOutput = 6,
+  kFilterVec4Input = 5, kFilterVec4GradOutput = 6, kFilterTexelInput = 7, kFilterTexelGradOutput = 8,
 };
 
 // Invocations along x that share their gathered loads through subgroup
-// shuffles, at most (as in matmul.cpp).
-constexpr uint32_t kMaxShareWidth = 8;
+// shuffles, at most (as in matmul.cpp): a whole 16-lane subgroup at 512 bits.
+constexpr uint32_t kMaxShareWidth = 16;
 
 // The implicit GEMMs take one tiling whatever the shape (each pipeline costs
 // lavapipe about a second of LLVM compilation, so a model should need few):
@@ -60,9 +63,23 @@ bool Vec4Aligned(const TensorRef& tensor, uint32_t row_length) {
 }
 
 // `requested`'s non-zero fields over `defaults`, with the workgroup halved
-// (its larger side first) until the device allows it.
-Conv2DTiling Resolve(const vk::DeviceInfo& device, const Conv2DTiling& defaults, const Conv2DTiling& requested) {
+// (its larger side first) until the device allows it. On a software driver
+// whose subgroups are wider than the default 8 lanes (lavapipe at 512 bits:
+// 16), the default workgroup fills one subgroup: one subgroup wide where the
+// `channels` along x fill it, else with more of its `rows` along y where that
+// still leaves two workgroups for lavapipe's two threads. A workgroup smaller
+// than its subgroup leaves lanes idle (half of them at 512 bits).
+Conv2DTiling Resolve(const vk::DeviceInfo& device, const Conv2DTiling& defaults, const Conv2DTiling& requested,
+                     uint32_t channels, uint64_t rows) {
   Conv2DTiling t = defaults;
+  const uint32_t width = SoftwareGroupWidth(device);
+  if (device.is_software() && width > t.group_cols * t.group_rows) {
+    const uint32_t group_rows = width / t.group_cols;
+    if (channels >= width * t.cols_per_invocation)
+      t.group_cols = width;
+    else if (rows >= 2ull * group_rows * t.rows_per_invocation)
+      t.group_rows = group_rows;
+  }
   if (requested.group_cols) t.group_cols = requested.group_cols;
   if (requested.group_rows) t.group_rows = requested.group_rows;
   if (requested.rows_per_invocation) t.rows_per_invocation = requested.rows_per_invocation;
@@ -185,13 +202,17 @@ vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args
   if (variant == Conv2DVariant::kAuto) variant = ChooseConv2DVariant(device, g);
   const bool gemm = variant == Conv2DVariant::kImplicitGemm;
 
-  Conv2DTiling t = Resolve(device, gemm ? kImplicitGemmTiling : DirectTiling(g), requested);
+  Conv2DTiling t = Resolve(device, gemm ? kImplicitGemmTiling : DirectTiling(g), requested, g.out_channels,
+                           uint64_t(g.batch) * g.out_height * g.out_width);
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation &&
          "conv2d: tiling fields must be positive");
   // The direct kernel reads X one channel at a time: no vec4 path to specialise.
   bool vec4_input = gemm && Vec4Aligned(args.input, g.in_channels);
   bool vec4_filter = Vec4Aligned(args.filter, g.out_channels) && t.cols_per_invocation % 4 == 0;
   uint32_t share = ShareWidth(device, t);
+  const VkPhysicalDevice physical = pipelines.context().physical_device();
+  const bool texel_input = vec4_input && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.input);
+  const bool texel_filter = vec4_filter && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.filter);
   vk::SpecConstants spec{
       {kForwardGroupCols, t.group_cols},
       {kForwardGroupRows, t.group_rows},
@@ -203,6 +224,8 @@ vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args
       {kForwardVec4Filter, vec4_filter},
       // Direct only (its window indices are constants); fixed for the GEMM, so it gets one pipeline.
       {kForwardStrideW, gemm ? 1u : g.stride_w},
+      {kForwardTexelInput, texel_input},
+      {kForwardTexelFilter, texel_filter},
   };
 
   vk::Dispatch d;
@@ -210,7 +233,8 @@ vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args
   d.label = Conv2DDescription(g) + (gemm ? " forward (implicit GEMM)" : " forward (direct)");
   d.pipeline = &pipelines.Get("conv2d", spec);
   d.bindings = {args.input.Bind(vk::Access::kRead), args.filter.Bind(vk::Access::kRead),
-                args.output.Bind(vk::Access::kWrite)};
+                args.output.Bind(vk::Access::kWrite), Vec4TexelBinding(args.input, texel_input),
+                Vec4TexelBinding(args.filter, texel_filter)};
   d.SetPushConstants(ParamsOf(g));
   if (gemm) {
     d.workgroups = {vk::DivideRoundUp(g.out_channels, t.group_cols * t.cols_per_invocation),
@@ -239,11 +263,15 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
   const vk::DeviceInfo& device = pipelines.context().info();
   RequireShuffles(device);
 
-  Conv2DTiling t = Resolve(device, kImplicitGemmTiling, requested);
+  Conv2DTiling t = Resolve(device, kImplicitGemmTiling, requested, g.in_channels,
+                           uint64_t(g.batch) * g.in_height * g.in_width / (g.stride_h * g.stride_w));
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation &&
          "conv2d: tiling fields must be positive");
   // dY and W both run along Cout.
   bool vec4 = Vec4Aligned(args.grad_output, g.out_channels) && Vec4Aligned(args.filter, g.out_channels);
+  const VkPhysicalDevice physical = pipelines.context().physical_device();
+  const bool texel = vec4 && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.grad_output) &&
+                     Vec4TexelReadsPay(device, physical, args.filter);
   vk::SpecConstants spec{
       {kDataGroupCols, t.group_cols},
       {kDataGroupRows, t.group_rows},
@@ -251,6 +279,7 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
       {kDataCols, t.cols_per_invocation},
       {kDataShare, ShareWidth(device, t)},
       {kDataVec4, vec4},
+      {kDataTexel, texel},
   };
 
   vk::Dispatch d;
@@ -258,7 +287,8 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
   d.label = Conv2DDescription(g) + " backward data";
   d.pipeline = &pipelines.Get("conv2d_back_data", spec);
   d.bindings = {args.grad_output.Bind(vk::Access::kRead), args.filter.Bind(vk::Access::kRead),
-                args.grad_input.Bind(vk::Access::kWrite)};
+                args.grad_input.Bind(vk::Access::kWrite), Vec4TexelBinding(args.grad_output, texel),
+                Vec4TexelBinding(args.filter, texel)};
   d.SetPushConstants(ParamsOf(g));
   // z: one phase class (ih % sh, iw % sw) per slice; y: the largest class, the first.
   uint64_t largest_class = uint64_t(g.batch) * ((g.in_height + g.stride_h - 1) / g.stride_h) *
@@ -281,7 +311,7 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
   const vk::DeviceInfo& device = pipelines.context().info();
   RequireShuffles(device);
 
-  Conv2DTiling t = Resolve(device, BackFilterTiling(g), requested);
+  Conv2DTiling t = Resolve(device, BackFilterTiling(g), requested, g.out_channels, g.filter_rows());
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation &&
          "conv2d: tiling fields must be positive");
   // Four filter rows of a group are one tap's four channels: whole vec4s when
@@ -289,6 +319,10 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
   bool vec4_input = Vec4Aligned(args.input, g.in_channels) && t.rows_per_invocation % 4 == 0;
   uint32_t share = ShareWidth(device, t, vec4_input ? 4 : 1);
   bool vec4_grad_output = Vec4Aligned(args.grad_output, g.out_channels) && t.cols_per_invocation % 4 == 0;
+  const VkPhysicalDevice physical = pipelines.context().physical_device();
+  const bool texel_input = vec4_input && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.input);
+  const bool texel_grad_output =
+      vec4_grad_output && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.grad_output);
   vk::SpecConstants spec{
       {kFilterGroupCols, t.group_cols},
       {kFilterGroupRows, t.group_rows},
@@ -297,6 +331,8 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
       {kFilterShare, share},
       {kFilterVec4Input, vec4_input},
       {kFilterVec4GradOutput, vec4_grad_output},
+      {kFilterTexelInput, texel_input},
+      {kFilterTexelGradOutput, texel_grad_output},
   };
 
   vk::Dispatch d;
@@ -304,7 +340,8 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
   d.label = Conv2DDescription(g) + " backward filter";
   d.pipeline = &pipelines.Get("conv2d_back_filter", spec);
   d.bindings = {args.input.Bind(vk::Access::kRead), args.grad_output.Bind(vk::Access::kRead),
-                args.grad_filter.Bind(vk::Access::kWrite)};
+                args.grad_filter.Bind(vk::Access::kWrite), Vec4TexelBinding(args.input, texel_input),
+                Vec4TexelBinding(args.grad_output, texel_grad_output)};
   d.SetPushConstants(ParamsOf(g));
   d.workgroups = {vk::DivideRoundUp(g.out_channels, t.group_cols * t.cols_per_invocation),
                   vk::DivideRoundUp(g.filter_rows(), t.group_rows * t.rows_per_invocation), 1};

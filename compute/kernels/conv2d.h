@@ -89,6 +89,9 @@ Conv2DVariant ChooseConv2DVariant(const vk::DeviceInfo& device, const Conv2DGeom
 struct Conv2DTiling {
   uint32_t group_cols = 0, group_rows = 0;
   uint32_t rows_per_invocation = 0, cols_per_invocation = 0;
+  // Vec4 loads through the storage buffers even where the kernel would read
+  // texel views (software drivers, see Vec4TexelReadsPay): tests both paths.
+  bool storage_reads = false;
 };
 
 struct Conv2DArgs {

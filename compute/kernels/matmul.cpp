@@ -1,7 +1,9 @@
 #include "compute/kernels/matmul.h"
 
 #include "compute/common/error.h"
+#include "compute/kernels/dispatch_helpers.h"
 
+#include <algorithm>
 #include <cassert>
 #include <string>
 
@@ -14,12 +16,13 @@ namespace {
 // Specialization-constant ids of matmul.comp.
 enum SpecId : uint32_t {
   kGroupCols = 0, kGroupRows = 1, kVariant = 2, kRowsPerInvocation = 3, kColsPerInvocation = 4, kTileDepth = 5,
-  kShareA = 6, kTransposeA = 7, kTransposeB = 8, kVec4A = 9, kVec4B = 10, kAccumulate = 11,
+  kShareA = 6, kTransposeA = 7, kTransposeB = 8, kVec4A = 9, kVec4B = 10, kAccumulate = 11, kTexelA = 12,
+  kTexelB = 13,
 };
 
-// Register-blocked: invocations along x that share their loads of A through
-// subgroup shuffles (see matmul.comp).
-constexpr uint32_t kShareWidth = 8;
+// Register-blocked: at most this many invocations along x share their loads
+// of A through subgroup shuffles (see matmul.comp).
+constexpr uint32_t kMaxShareWidth = 16;
 
 uint32_t SharedMemoryBytes(const MatmulTiling& t) {
   // Two staged tiles, each row padded by one word (see matmul.comp).
@@ -42,6 +45,21 @@ bool Vec4Aligned(const TensorRef& tensor, uint32_t row_length) {
 
 }  // namespace
 
+uint32_t SoftwareGroupWidth(const vk::DeviceInfo& device) {
+  return device.is_software() && device.subgroup_size >= 4 ? std::min(device.subgroup_size, 64u) : 8u;
+}
+
+uint32_t MatmulShareWidth(const vk::DeviceInfo& device, const MatmulTiling& t) {
+  // Each share group must lie inside one subgroup: subgroups are runs of
+  // consecutive invocations (as on every driver we know), so a subgroup size
+  // and a workgroup width that are multiples of the share width suffice.
+  for (uint32_t share = kMaxShareWidth; share > 1; share /= 2)
+    if (device.subgroup_size >= share && device.subgroup_size % share == 0 && t.group_cols % share == 0 &&
+        t.rows_per_invocation % share == 0)
+      return share;
+  return 1;
+}
+
 MatmulVariant DefaultMatmulVariant(const vk::DeviceInfo& device) {
   return device.is_software() ? MatmulVariant::kRegisterBlocked : MatmulVariant::kSharedTiled;
 }
@@ -54,10 +72,12 @@ MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& 
   // short anyway.
   MatmulTiling t;
   if (variant == MatmulVariant::kRegisterBlocked) {
-    // One subgroup of 8 (lavapipe's SIMD width) per workgroup; each invocation
-    // computes 32 x 4 outputs and shares its loads of A with the other 7. The
-    // fastest tiling measured on lavapipe that compiles in about a second.
-    t = {8, 1, 32, 4, 1};
+    // One subgroup (lavapipe's SIMD width: 8 lanes at 256 bits, 16 at 512)
+    // per workgroup; each invocation computes 32 x 4 outputs and shares its
+    // loads of A with the rest of the subgroup. The fastest tiling measured on
+    // lavapipe that compiles in about a second. A narrower workgroup than the
+    // subgroup would leave lanes idle (half of them at 512 bits).
+    t = {SoftwareGroupWidth(device), 1, 32, 4, 1};
   } else {
     // 16 x 16 invocations with 4 x 4 outputs each: 64 x 64 tiles of C, 16 deep.
     t = {16, 16, 4, 4, 16};
@@ -103,13 +123,17 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
                 (!args.transpose_a || t.rows_per_invocation % 4 == 0);
   bool vec4_b = register_blocked && Vec4Aligned(args.b, args.transpose_b ? args.k : args.n) &&
                 (args.transpose_b || t.cols_per_invocation % 4 == 0);
-  // Sharing needs each group of kShareWidth invocations along x inside one
-  // subgroup: subgroups are runs of consecutive invocations (as on every
-  // driver we know), so a subgroup size and a workgroup width that are
-  // multiples of the share width suffice.
-  bool share = register_blocked && device.subgroup_size >= kShareWidth && device.subgroup_size % kShareWidth == 0 &&
-               t.group_cols % kShareWidth == 0 && t.rows_per_invocation % kShareWidth == 0;
-  uint32_t share_a = share ? kShareWidth : 1;
+  const uint32_t share_a = register_blocked ? MatmulShareWidth(device, t) : 1;
+  // Texel views where the loads are vec4s (see MatmulArgs::reads); measured on
+  // lavapipe at 1024^3: 3-4x faster than storage-buffer loads at 256 and at
+  // 512 bits.
+  auto texel = [&](bool vec4, const TensorRef& tensor) {
+    if (!vec4 || args.reads == MatmulArgs::Reads::kStorage) return false;
+    if (args.reads == MatmulArgs::Reads::kAuto)
+      return Vec4TexelReadsPay(device, pipelines.context().physical_device(), tensor);
+    return TexelViewFits(pipelines.context().physical_device(), tensor, 16);
+  };
+  const bool texel_a = texel(vec4_a, args.a), texel_b = texel(vec4_b, args.b);
   vk::SpecConstants spec{
       {kGroupCols, t.group_cols},
       {kGroupRows, t.group_rows},
@@ -124,6 +148,8 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
       {kVec4A, vec4_a},
       {kVec4B, vec4_b},
       {kAccumulate, args.accumulate},
+      {kTexelA, texel_a},
+      {kTexelB, texel_b},
   };
   gpu::MatmulParams params{args.m, args.n, args.k};
 
@@ -134,7 +160,8 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   d.pipeline = &pipelines.Get("matmul", spec);
   // C is read only when accumulating; the sequence derives barriers from these.
   d.bindings = {args.a.Bind(vk::Access::kRead), args.b.Bind(vk::Access::kRead),
-                args.c.Bind(args.accumulate ? vk::Access::kReadWrite : vk::Access::kWrite)};
+                args.c.Bind(args.accumulate ? vk::Access::kReadWrite : vk::Access::kWrite),
+                Vec4TexelBinding(args.a, texel_a), Vec4TexelBinding(args.b, texel_b)};
   d.SetPushConstants(params);
   d.workgroups = {vk::DivideRoundUp(n, t.group_cols * t.cols_per_invocation),
                   vk::DivideRoundUp(m, t.group_rows * t.rows_per_invocation), 1};

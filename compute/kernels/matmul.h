@@ -23,6 +23,11 @@ struct MatmulArgs {
   bool transpose_a = false;
   bool transpose_b = false;
   bool accumulate = false;  // C += op(A) op(B) instead of C = op(A) op(B)
+  // Register-blocked: how its vec4 loads of A and B read them. kAuto: through
+  // RGBA32F texel views on software drivers (lavapipe gathers a texel fetch
+  // for all lanes at once but loops over lanes for a storage-buffer load) where
+  // the layout allows vec4 loads and the view fits; storage buffers elsewhere.
+  enum class Reads { kAuto, kStorage, kTexel } reads = Reads::kAuto;
 };
 
 // How a dispatch splits C (see matmul.comp). A workgroup of group_cols x
@@ -40,6 +45,16 @@ struct MatmulTiling {
 // The variant used when none is forced: shared-memory tiling on GPUs, register
 // blocking on software drivers, where shared memory is slow (measured).
 MatmulVariant DefaultMatmulVariant(const vk::DeviceInfo& device);
+
+// The workgroup width the register-blocked kernels use on a software driver:
+// one subgroup (lavapipe's SIMD width, 4, 8 or 16 lanes at 128, 256 or 512
+// bits); 8 elsewhere.
+uint32_t SoftwareGroupWidth(const vk::DeviceInfo& device);
+
+// How many invocations along x share their loads of A (a power of two, 1 to
+// 16): the widest that divides the subgroup size, the workgroup width and the
+// rows per invocation.
+uint32_t MatmulShareWidth(const vk::DeviceInfo& device, const MatmulTiling& tiling);
 
 // The tiling MatmulDispatch uses for `args`: `requested`'s non-zero fields,
 // the rest the variant's default, shrunk where needed to fit the device's

@@ -243,6 +243,8 @@ constexpr CeilingField kCeilingFields[] = {
     {"batched_dispatch_us", &Ceilings::batched_dispatch_us},
 };
 
+}  // namespace
+
 std::string NowIso8601Utc() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
@@ -251,9 +253,6 @@ std::string NowIso8601Utc() {
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
 }
-
-
-}  // namespace
 
 nlohmann::json CeilingsJson(const Ceilings& ceilings) {
   nlohmann::json json = nlohmann::json::object();

@@ -62,6 +62,8 @@ std::string FormatCeilings(const Ceilings& ceilings);
 bool GpuTimePlausible(double gpu_ns, double wall_ns, double empty_submit_ns);
 
 nlohmann::json CeilingsJson(const Ceilings& ceilings);
+// Now, as the caches record it: ISO 8601 UTC to the second.
+std::string NowIso8601Utc();
 // Throws ts::Error naming the missing or mistyped field. An entry written
 // before "wall_clock_fallback" existed lacks it and so is measured over by
 // LoadOrMeasureCeilings (such entries may hold figures from timestamps that

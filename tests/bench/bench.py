@@ -529,6 +529,25 @@ def reference_blas_warning(info, reference_peers):
                 REFERENCE_BLAS_FIX))
 
 
+def append_results(path, text):
+    """Appends `text` (a markdown section) to the results file, creating it with its heading."""
+    new_file = not os.path.exists(path)
+    ends_with_blank_line = True
+    if not new_file:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 2))
+            ends_with_blank_line = f.read() == b"\n\n"
+    with open(path, "a") as f:
+        if not ends_with_blank_line:
+            f.write("\n")  # a heading after whatever was appended last
+        if new_file:
+            f.write("# Benchmark results\n\nAppended by `tests/bench/run.sh` (see tests/bench/bench.py for what "
+                    "is measured and how). Newest last.\n\n")
+        f.write(text + "\n")
+    sys.stderr.write("bench: appended to %s\n" % path)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peer", choices=("numpy", "torch"), help=argparse.SUPPRESS)
@@ -542,6 +561,9 @@ def main(argv):
                              "decision-boundary refresh")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="markdown file to append to")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to the results file")
+    parser.add_argument("--widths", action="store_true",
+                        help="lavapipe at 256 and at 512 bits (LP_NATIVE_VECTOR_WIDTH) side by side: SGEMM 1024^3, "
+                             "the MLP and the seed CNN training, against the strongest peers (tests/bench/widths.py)")
     args = parser.parse_args(argv[1:])
     if args.peer:
         return serve_peer(args.peer)
@@ -551,6 +573,9 @@ def main(argv):
         sys.stderr.write("bench.py: %s is not an executable; build first or pass --binary.\n" % binary)
         return 2
     runs = 3 if args.quick else max(1, args.runs)
+    if args.widths:
+        import widths  # tests/bench/widths.py, beside this file
+        return widths.run(args, binary, runs)
     sizes = (256, 1024) if args.quick else SGEMM_SIZES
     samples_per_run = MLP_TRAIN_SAMPLES_PER_RUN // (4 if args.quick else 1)
     cnn_samples_per_run = CNN_TRAIN_SAMPLES_PER_RUN // (4 if args.quick else 1)
@@ -875,21 +900,7 @@ def main(argv):
     if reference_peers and not args.no_append:
         sys.stderr.write("bench: not appended to %s: a peer ran reference BLAS (above).\n" % args.results)
     elif not args.no_append:
-        new_file = not os.path.exists(args.results)
-        ends_with_blank_line = True
-        if not new_file:
-            with open(args.results, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - 2))
-                ends_with_blank_line = f.read() == b"\n\n"
-        with open(args.results, "a") as f:
-            if not ends_with_blank_line:
-                f.write("\n")  # a heading after whatever was appended last
-            if new_file:
-                f.write("# Benchmark results\n\nAppended by `tests/bench/run.sh` (see tests/bench/bench.py for what "
-                        "is measured and how). Newest last.\n\n")
-            f.write(text + "\n")
-        sys.stderr.write("bench: appended to %s\n" % args.results)
+        append_results(args.results, text)
     if reference_peers:
         sys.stderr.write(reference_blas_warning(info, reference_peers) + "\n")
         return 3

@@ -16,6 +16,7 @@
 #include "compute/profile/memory_map.h"
 #include "compute/profile/occupancy.h"
 #include "compute/profile/timeline.h"
+#include "compute/profile/vector_width.h"
 #include "ui/controller.h"
 #include "ui/format.h"
 #include "ui/test_hooks.h"
@@ -74,6 +75,7 @@ void DrawDeviceTab(AppState& state) {
                                                         std::to_string(d.max_subgroup_size) + ")"
                                                   : " (no size control)"));
     Row("subgroup operations", Join(vk::SubgroupOperationNames(d.subgroup_operations)));
+    if (d.is_software()) Row("lavapipe vector width", profile::CurrentVectorWidthChoice().Describe());
     Row("push constants", std::to_string(d.max_push_constants_bytes) + " B");
     Row("max storage buffer range", Bytes(double(d.max_storage_buffer_range)));
     Row("timestamp period", Printf("%.3g ns per tick", d.timestamp_period_ns) + ", " +
