@@ -68,7 +68,7 @@ for target in "${targets[@]}"; do
   rm -f "$findings"/slow-unit-*
   if "$binary" "${limits[@]}" -report_slow_units=2 -max_total_time="$seconds" -print_final_stats=1 \
       -artifact_prefix="$findings/" "$corpus" "$seeds/$target" >"$log" 2>&1; then
-    # An input that took 2 s or more while fuzzing (the machine may have been busy) must not alone.
+    # An input that took 2 s or more while fuzzing (the machine may have been busy) must not, run alone.
     slow_units=0 slow_findings=0
     for unit in "$findings"/slow-unit-*; do
       [[ -e "$unit" ]] || continue
