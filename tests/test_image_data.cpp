@@ -478,6 +478,13 @@ TEST_F(ImageFolderTest, ImpossibleBmpHeadersAreRefusedBeforeDecoding) {
     EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("bmp")); }, {path, c.expected}));
     fs::remove(path);
   }
+  // An OS/2 header (12 bytes) of 0 bits per pixel: rows of 0 bytes used to pass for 3329 x 7753 pixels.
+  const std::vector<uint8_t> os2 = {'B', 'M', 0xa3, 0, 0, 0, 0, 0, 0, 0, 0x26, 0x20, 0x24, 0x24, 0x0c, 0,
+                                    0,   0,   0x01, 0x0d, 0x49, 0x1e, 1, 0, 0, 0, 0, 0};
+  const std::string path = WriteBytes("os2/a/zero-bits.bmp", os2);
+  EXPECT_TRUE(ThrowsErrorWith([&] { LoadImageFolder(Dir("os2")); },
+                              {path, "bytes 24-25: a BMP of 0 bits per pixel is impossible"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { ReadImage(path); }, {path, "0 bits per pixel"}));
 }
 
 TEST_F(ImageFolderTest, TopDownBmpStillLoads) {

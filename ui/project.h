@@ -98,6 +98,7 @@ class Autosaver {
 // state.project, project_path, dirty and rebuilds state.model. When the
 // autosave exists but cannot be read, the default project opens and the error
 // is raised as a notice (the broken file is left for the user to inspect).
+// Temporaries of autosaves killed before their rename are removed first.
 void LoadStartupProject(AppState& state, const std::string& autosave_path = AutosavePath());
 
 // ---- Conversions -----------------------------------------------------------

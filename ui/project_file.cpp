@@ -18,6 +18,7 @@
 
 #include "compute/common/error.h"
 #include "compute/common/file_read.h"
+#include "compute/common/file_write.h"
 #include "compute/data/synthetic.h"
 #include "compute/nn/presets.h"
 
@@ -382,6 +383,8 @@ void LoadStartupProject(AppState& state, const std::string& autosave_path) {
   state.project = DefaultProject();
   state.project_path.clear();
   state.dirty = false;
+  // A save killed before its rename left only a temporary: never the autosave itself.
+  if (!autosave_path.empty()) RemoveLeftoverTemporaries(autosave_path);
   std::error_code missing;
   if (!autosave_path.empty() && fs::exists(autosave_path, missing)) {
     try {

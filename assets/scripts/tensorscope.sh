@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 / Ubuntu machine:
 #   assets/scripts/tensorscope.sh run    install what is missing, build, start Tensorscope
-#   assets/scripts/tensorscope.sh test   install what is missing (test data too), build, run every test
+#   assets/scripts/tensorscope.sh test   install what is missing (test data too), build, run every test,
+#                                        then tests/sanitize.sh and tests/fuzz/run.sh (CI runs this)
 #   assets/scripts/tensorscope.sh build  install the build dependencies and build only
 # Extra arguments after `run` go to the tensorscope executable.
-# BUILD_DIR (default: build) chooses the build directory.
+# BUILD_DIR (default: build) chooses the build directory; FUZZ_SECONDS, the
+# seconds each fuzz target runs in `test`.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,6 +22,12 @@ build_packages=(build-essential cmake ninja-build pkg-config zlib1g-dev
 # since some machines get it with a nodejs package that conflicts with Debian's npm.
 test_packages=(libgtest-dev python3 python3-numpy python3-torch python3-sklearn
   dataset-fashion-mnist xvfb xauth xdotool x11-apps)
+# The sanitizer build uses g++'s ASan and UBSan (libasan8, libubsan1 come with
+# g++); the fuzz targets need clang and libclang-rt-14-dev, which holds clang
+# 14's sanitizer and libFuzzer runtimes (clang only recommends it).
+check_packages=(clang libclang-rt-14-dev)
+# Seconds each fuzz target runs in `test` (every saved regression input runs too).
+fuzz_seconds="${FUZZ_SECONDS:-10}"
 
 install_missing() {
   "$root/assets/scripts/install-missing.sh" "$@"
@@ -41,12 +49,24 @@ case "$mode" in
     build
     ;;
   test)
-    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    install_missing "${build_packages[@]}" "${test_packages[@]}" "${check_packages[@]}"
     "$root/assets/scripts/fetch-mnist.sh"
     build
-    cd "$build_dir"
+    # Every part runs even when an earlier one failed; CTest's result comes first.
+    failed=()
     # A virtual X display, so the window and GUI tests run like everything else.
-    xvfb-run -a -s "-screen 0 1600x1000x24" ctest --output-on-failure --parallel 2 --timeout 1800
+    (cd "$build_dir" && xvfb-run -a -s "-screen 0 1600x1000x24" ctest --output-on-failure --parallel 2 --timeout 1800) ||
+      failed+=("ctest (the test suite in $build_dir; its failures are listed above)")
+    echo "== tests/sanitize.sh: the loaders' and command line's tests under ASan + UBSan"
+    "$root/tests/sanitize.sh" || failed+=("tests/sanitize.sh (ASan + UBSan; logs in build-asan/sanitize-logs/)")
+    echo "== tests/fuzz/run.sh $fuzz_seconds: every saved regression input, then each fuzz target for $fuzz_seconds s"
+    "$root/tests/fuzz/run.sh" "$fuzz_seconds" ||
+      failed+=("tests/fuzz/run.sh $fuzz_seconds (a fuzz finding or a regression input; logs in build-fuzz/)")
+    if [[ ${#failed[@]} -gt 0 ]]; then
+      printf 'TESTS FAILED: %s\n' "${failed[@]}" >&2
+      exit 1
+    fi
+    echo "All tests passed: ctest, tests/sanitize.sh, tests/fuzz/run.sh $fuzz_seconds."
     ;;
   *)
     echo "usage: $0 run|test|build [tensorscope arguments...]" >&2

@@ -134,6 +134,10 @@ uint32_t CheckBmpHeader(const std::string& path, const uint8_t* header, size_t g
   if (static_cast<uint64_t>(width) > kMaxImageSide || rows > kMaxImageSide)
     throw Error(path + ": the BMP header says " + std::to_string(width) + " x " + std::to_string(rows) +
                 " pixels; images may be at most " + std::to_string(kMaxImageSide) + " pixels on a side");
+  // A depth of 0 gave rows of 0 bytes, so a 28-byte file passed for 3329 x 7753 pixels (found by fuzz_image).
+  if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
+    throw Error(path + (info_size == 12 ? ": bytes 24-25" : ": bytes 28-29") + ": a BMP of " + std::to_string(bits) +
+                " bits per pixel is impossible (expected 1, 4, 8, 16, 24 or 32)");
   if (compression != 0 && compression != 3) return static_cast<uint32_t>(rows);  // run-length coded: stb_image refuses it
   const uint64_t row_bytes = (static_cast<uint64_t>(width) * bits + 31) / 32 * 4;
   const uint64_t needed = 14 + uint64_t{info_size} + row_bytes * rows;

@@ -1,11 +1,8 @@
 #include "compute/nn/model.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <set>
-
-#include <unistd.h>
 
 #include "compute/common/error.h"
 #include "compute/common/file_read.h"
@@ -542,27 +539,5 @@ std::string ReadFile(const std::string& path, uint64_t max_bytes, std::string_vi
 }
 
 ModelDesc LoadModel(const std::string& path) { return ParseModel(ReadFile(path, kMaxJsonFileBytes, "a model file"), path); }
-
-void WriteFileAtomically(const std::string& path, const std::string& bytes) {
-  std::string temporary = path + ".tmp";
-  {
-    std::FILE* file = std::fopen(temporary.c_str(), "wb");
-    if (!file) throw Error(path + ": cannot write (could not create " + temporary + ").");
-    bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
-    ok = (std::fflush(file) == 0) && ok;
-    ok = (fsync(fileno(file)) == 0) && ok;  // on disk before the rename makes it visible
-    ok = (std::fclose(file) == 0) && ok;
-    if (!ok) {
-      std::remove(temporary.c_str());
-      throw Error(path + ": writing failed (disk full?); the previous file is untouched.");
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::remove(temporary.c_str());
-    throw Error(path + ": could not replace the file: " + error.message() + ".");
-  }
-}
 
 }  // namespace ts::nn

@@ -35,6 +35,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compute/common/file_write.h"
 #include "compute/common/json_read.h"
 #include "compute/kernels/activation.h"
 #include "compute/kernels/conv2d.h"
@@ -131,9 +132,8 @@ kernels::PoolShape PoolGeometry(const LayerDesc& layer, const std::vector<uint32
 std::string ShapeString(const std::vector<uint32_t>& shape);
 uint64_t ShapeElements(const std::vector<uint32_t>& shape);
 
-// Writes `bytes` to `path` atomically: a temporary file beside it, flushed,
-// then renamed over `path`, so a crash never leaves a half-written file.
-void WriteFileAtomically(const std::string& path, const std::string& bytes);
+// Atomic saves (a temporary file beside `path`, then a rename): compute/common/file_write.h.
+using ts::WriteFileAtomically;
 // The whole file; throws ts::Error naming the path when it cannot be read,
 // is not a regular file (/dev/zero, a folder) or is larger than `max_bytes`
 // (`what` names the kind of file in that message: "a project file").
