@@ -234,7 +234,7 @@ def scenario_idle(run, seconds):
 
 
 def train(run, app, seconds, warmup=3.0, fast=False):
-    app.click("train")
+    app.click_train()
     app.wait_for(lambda l: l["state"] == "running" and "global_step" in l, "training to start", 300)
     if fast:
         app.click("train_fast")
@@ -301,7 +301,7 @@ def scenario_mnist(run, seconds, fast=False):
 def scenario_insight(run, seconds):
     app = run.start("insight", spiral_args(run, True))
     time.sleep(1)
-    app.click("train")
+    app.click_train()
     app.wait_for(lambda l: l["state"] == "running" and "global_step" in l, "training to start", 300)
     app.click("open_insight")
     app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)

@@ -385,6 +385,22 @@ class App:
         x0, y0, x1, y1 = self.rect(name)
         self.click_at((x0 + x1) / 2, (y0 + y1) / 2, name)
 
+    def click_train(self, tries=3, timeout=30):
+        """Clicks Train once it is enabled and until a run has started (or ended): on a loaded
+        machine the first start's loading can outlast wait_for_rect, and a click in the
+        window's first seconds can be lost."""
+        self.wait_for(lambda l: l.get("why_train_disabled") == "" and l["state"] != "running",
+                      "Train to be enabled", 180)
+        started = ("running", "finished", "failed")
+        for attempt in range(tries):
+            self.click("train")
+            try:
+                return self.wait_for(lambda l: l["state"] in started, "a run to start", timeout)
+            except Failure:
+                if attempt + 1 == tries:
+                    raise
+                log("no run after clicking Train; clicking again")
+
     def drag(self, points, what=""):
         """Presses the left button at the first point, moves through the rest (a frame
         or more at each, so ImGui sees every position), and releases at the last."""

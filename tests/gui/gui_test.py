@@ -45,19 +45,6 @@ import zlib
 from gui_support import *  # noqa: F401,F403 (Display, App, check, log, ... shared with run_cases.py)
 import run_cases
 
-def click_until(app, name, predicate, what, tries=3, timeout=20):
-    """Clicks `name` until the log shows `predicate`: on a loaded machine a click in the
-    window's first seconds can land before the first frames have settled and be lost."""
-    for attempt in range(tries):
-        app.click(name)
-        try:
-            return app.wait_for(predicate, what, timeout)
-        except Failure:
-            if attempt + 1 == tries:
-                raise
-            log(f"no {what} after clicking {name}; clicking again")
-
-
 def case_train_default(t):
     """The default project (spiral MLP): click Train, watch it learn, take a screenshot."""
     app = t.start("train_default")
@@ -69,7 +56,7 @@ def case_train_default(t):
     check(first["layers"] == default and first["project_path"] == "" and not first["dirty"],
           f"expected the default spiral project ({default} layers, unsaved, clean); log: {summary(first)}")
     check("spiral-mlp" in app.window_name(), f"window title {app.window_name()!r} does not name spiral-mlp")
-    click_until(app, "train", lambda l: l["state"] in ("running", "finished"), "training to start")
+    app.click_train()
     line = app.wait_for(lambda l: l.get("epochs_done", 0) >= 10 or l["state"] in ("finished", "failed", "stopped"),
                         "10 epochs of training", t.train_timeout)
     log(f"after training: {summary(line)}")
@@ -231,7 +218,7 @@ def case_divergence(t):
     line = app.last
     check(line["notices"] == 0 and line["model_error"] == "" and line["project_path"] == path,
           f"the project did not open cleanly: {summary(line)}")
-    app.click("train")
+    app.click_train()
     line = app.wait_for(lambda l: "diverged" in l.get("last_notice", ""), "a notice that says 'diverged'",
                         t.train_timeout)
     log(f"notice: {line['last_notice']!r}; state {line['state']!r}")
@@ -278,7 +265,7 @@ def case_inside_views(t):
     app.park_mouse()
     check_screenshot(app.screenshot(), width, height)
 
-    app.click("train")
+    app.click_train()
     line = app.wait_for(lambda l: l.get("epochs_done", 0) >= 1, "the first epoch", t.train_timeout)
     log(f"after one epoch: {summary(line)}")
     # Open the window: its collapse arrow sits at the left end of the title bar.
@@ -371,7 +358,7 @@ def case_gpu_insight(t):
     app.wait_for_rect("train", 60)
     app.wait_for_rect("open_insight")
     check(not app.last.get("insight_open"), "the GPU insight window should start closed")
-    app.click("train")
+    app.click_train()
     app.wait_for(lambda l: l["state"] == "running" and l.get("global_step", 0) > 50, "training to run", 60)
     app.click("open_insight")
     app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)
@@ -479,7 +466,7 @@ def case_occupancy_selection(t):
     width, height = app.window_size()
     app.wait_for_rect("train", 60)
     app.wait_for_rect("open_insight")
-    app.click("train")
+    app.click_train()
     app.wait_for(lambda l: l["state"] == "running" and l.get("global_step", 0) > 50, "training to run", 60)
     app.click("open_insight")
     app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)
@@ -630,7 +617,7 @@ def layout_case(t, width, height):
         check_screenshot(shot, width, height)
         shutil.copy(shot, os.path.join(t.out, f"layout_{size}_start.png"))
 
-        app.click("train")
+        app.click_train()
         # A large window takes the CPU driver longer to draw, and it shares the cores with training.
         app.wait_for(lambda l: l["state"] == "running" and l.get("global_step", 0) > 5, "training to run",
                      t.train_timeout)

@@ -30,7 +30,7 @@ def save_screenshot(t, app, name):
 def train_spiral_and_stop(app, epochs):
     """Trains the default spiral project for `epochs` epochs, then Stop; returns the log line."""
     app.wait_for_rect("train")
-    app.click("train")
+    app.click_train()
     app.wait_for(lambda l: l.get("epochs_done", 0) >= epochs, f"{epochs} epochs of the spiral", 180)
     app.click("stop")
     return app.wait_for(lambda l: l["state"] == "finished", "the run to stop", 60)
@@ -58,7 +58,7 @@ def case_preset_data(t):
     check(line["data_error"] == "", f"MNIST did not load (the test command installs it): {line['data_error']}")
     check(line["loaded"]["classes"] == 10 and line["loaded"]["count"] >= 50000,
           f"mnist-mlp should load MNIST's 60000 digits of 10 classes: {line['loaded']}")
-    app.click("train")
+    app.click_train()
     line = app.wait_for(lambda l: l.get("global_step", 0) >= 5, "a few MNIST steps", 120)
     check(line.get("run_data", {}).get("name", "").startswith("mnist"),
           f"the run judges itself on {line.get('run_data')}, not on MNIST")
@@ -192,7 +192,7 @@ def case_train_fast(t):
     log(f"idle frames: {len(idle)}, median {statistics.median(idle) if idle else 0:.0f} ms")
     check(idle and statistics.median(idle) >= 300, f"an idle window should draw a heartbeat only; frames {idle}")
 
-    app.click("train")
+    app.click_train()
     app.wait_for(lambda l: l["state"] == "running" and "global_step" in l, "training to start", 120)
     app.click("train_fast")
     line = app.wait_for(lambda l: l.get("train_fast"), '"train fast" to be on', 30)
