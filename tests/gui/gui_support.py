@@ -259,6 +259,9 @@ class App:
             command.append("--validate")
         process_env = display.env()
         process_env.update(self.xdg)
+        # The driver's default width unless the caller chose one: with fresh XDG dirs every
+        # start on an AVX-512 CPU would otherwise measure 256 against 512 bits first.
+        process_env.setdefault("LP_NATIVE_VECTOR_WIDTH", "256")
         process_env.update(env or {})
         self.output = open(self.output_path, "w")
         log(f"start: {' '.join(command)}")
@@ -497,6 +500,10 @@ def binary_link(binary, directory):
     "tensorscope": a `pkill -x tensorscope` typed elsewhere on the machine cannot end a test's app
     (the test itself signals its app by PID)."""
     link = os.path.join(directory, "tensorscope-guitest")
+    # A directory left by an earlier run (its name has a PID, which repeats) may hold a
+    # link to another build: always point it at this one.
+    if os.path.islink(link) and os.readlink(link) != binary:
+        os.remove(link)
     if not os.path.islink(link):
         os.symlink(binary, link)
     return link
