@@ -93,6 +93,10 @@ TEST(LossWatch, AFallingOrNoisyLossIsQuiet) {
   nn::LossWatch slow(20);
   double loss = 0.01;
   for (int i = 0; i < 400; ++i, loss *= 1.02) EXPECT_FALSE(slow.Add(i, loss)) << i;
+  // Near a perfect fit a tenfold rise is noise: 3e-5 to 3e-4 says nothing.
+  nn::LossWatch fitted(25);
+  for (int i = 0; i < 50; ++i) EXPECT_FALSE(fitted.Add(i, 3e-5)) << i;
+  for (int i = 50; i < 150; ++i) EXPECT_FALSE(fitted.Add(i, 3e-4)) << i;
   EXPECT_FALSE(watch.Add(step++, std::nan("")));
 }
 

@@ -33,7 +33,9 @@ class LossWatch {
       if (smoothed_ < kRearm * low) warned_ = false;
       return std::nullopt;
     }
-    if (smoothed_ < kRise * low) return std::nullopt;
+    // Below kNoiseFloor a tenfold rise is noise about a near-perfect fit
+    // (spiral after hundreds of epochs: 3e-5 to 3e-4), not a run going wrong.
+    if (smoothed_ < kRise * low || smoothed_ < kNoiseFloor) return std::nullopt;
     warned_ = true;
     char text[256];
     std::snprintf(text, sizeof text,
@@ -45,6 +47,7 @@ class LossWatch {
   }
 
   static constexpr double kRise = 10.0;
+  static constexpr double kNoiseFloor = 0.01;
 
  private:
   static constexpr double kWeight = 0.1;     // smoothing: about the last 10 steps

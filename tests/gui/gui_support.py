@@ -495,6 +495,20 @@ class App:
         self.output.close()
 
 
+def long_spiral_project(directory):
+    """The spiral-mlp preset with 100000 epochs, written into `directory`: a run that trains
+    through a whole case (the preset's 60 epochs take the window a few seconds now)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "assets", "models", "spiral-mlp.json")) as f:
+        model = json.load(f)
+    model["training"]["epochs"] = 100000
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "spiral-long.json")
+    with open(path, "w") as f:
+        json.dump(model, f)
+    return path
+
+
 def binary_link(binary, directory):
     """The app runs through a link named tensorscope-guitest, so its process name is not
     "tensorscope": a `pkill -x tensorscope` typed elsewhere on the machine cannot end a test's app

@@ -9,7 +9,7 @@ import shutil
 import statistics
 import time
 
-from gui_support import App, check, log, check_screenshot, summary
+from gui_support import App, check, log, check_screenshot, long_spiral_project, summary
 
 
 def pick(app, combo, item):
@@ -175,14 +175,7 @@ def case_train_fast(t):
     """Frame pacing (ui/frame_pacer.h): an idle window draws only a heartbeat;
     training draws at a capped rate; "train fast" drops it to a few frames a
     second while the curves keep coming; off again, the rate comes back."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(os.path.join(root, "assets", "models", "spiral-mlp.json")) as f:
-        model = json.load(f)
-    model["training"]["epochs"] = 100000  # trains through the whole case
-    os.makedirs(t.out, exist_ok=True)
-    path = os.path.join(t.out, "spiral-long.json")
-    with open(path, "w") as f:
-        json.dump(model, f)
+    path = long_spiral_project(t.out)
     app = t.start("train_fast", ["--project", path])
     app.find_window()
     app.wait_for_rect("train_fast")
