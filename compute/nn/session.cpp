@@ -305,8 +305,9 @@ void TrainingSession::Worker::TrainWatched(uint32_t submission_steps, uint32_t s
                      now - last_timed >= std::chrono::duration<double>(watch.timing_interval);
   TimeNextSubmission(*trainer, timed);
   if (timed) last_timed = now;
-  // A timed submission has the device to itself: the window holds its frame.
-  const bool gated = timed && gate.Close(kTimingPatience);
+  // A sampled timed turn has the device to itself: the window holds its frame.
+  // (Timing every turn, there is nothing to single out, and frames must go on.)
+  const bool gated = timed && watch.timing_interval > 0 && gate.Close(kTimingPatience);
   try {
     TrainSubmissions(submission_steps, submissions);
   } catch (...) {
