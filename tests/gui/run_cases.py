@@ -171,6 +171,18 @@ def frame_times_since(app, since):
     return [ms for line in lines for ms in line.get("frame_ms", [])]
 
 
+def frames_over(app, seconds, what):
+    """Parks the mouse (input raises the frame rate for half a second), waits a second, then
+    returns the log line at the start and the frame times (ms) drawn over the next `seconds`."""
+    app.park_mouse()
+    time.sleep(1.0)
+    first = app.last
+    time.sleep(seconds)
+    frames = frame_times_since(app, first["time"])
+    log(f"{what}: {len(frames)} frames, median {statistics.median(frames) if frames else 0:.0f} ms")
+    return first, frames
+
+
 def case_train_fast(t):
     """Frame pacing (ui/frame_pacer.h): an idle window draws only a heartbeat;
     training draws at a capped rate; "train fast" drops it to a few frames a
@@ -179,27 +191,17 @@ def case_train_fast(t):
     app = t.start("train_fast", ["--project", path])
     app.find_window()
     app.wait_for_rect("train_fast")
-    app.park_mouse()
-    time.sleep(1.0)
-    start = app.last["time"]
-    time.sleep(3.5)
-    idle = frame_times_since(app, start)
-    log(f"idle frames: {len(idle)}, median {statistics.median(idle) if idle else 0:.0f} ms")
+    _, idle = frames_over(app, 3.5, "idle")
     check(idle and statistics.median(idle) >= 300, f"an idle window should draw a heartbeat only; frames {idle}")
 
     app.click_train()
     app.wait_for(lambda l: l["state"] == "running" and "global_step" in l, "training to start", 120)
     app.click("train_fast")
-    line = app.wait_for(lambda l: l.get("train_fast"), '"train fast" to be on', 30)
-    app.park_mouse()
-    time.sleep(1.0)
+    app.wait_for(lambda l: l.get("train_fast"), '"train fast" to be on', 30)
+    first, fast = frames_over(app, 4.0, "train fast")
+    step, points = first.get("global_step", 0), first["train_points"]
     line = app.last
-    start, step, points = line["time"], line.get("global_step", 0), line["train_points"]
-    time.sleep(4.0)
-    fast = frame_times_since(app, start)
-    line = app.last
-    log(f"train fast: {len(fast)} frames, median {statistics.median(fast) if fast else 0:.0f} ms; "
-        f"steps {step} -> {line.get('global_step')}")
+    log(f"train fast: steps {step} -> {line.get('global_step')}")
     check(fast and statistics.median(fast) >= 200, f'"train fast" should draw a few frames a second; frames {fast}')
     check(line["state"] == "running" and line.get("global_step", 0) > step + 100 and line["train_points"] > points,
           f'the curves should keep coming with "train fast": {summary(line)}')
@@ -207,12 +209,7 @@ def case_train_fast(t):
 
     app.click("train_fast")
     app.wait_for(lambda l: not l.get("train_fast"), '"train fast" to be off', 30)
-    app.park_mouse()
-    time.sleep(1.0)
-    start = app.last["time"]
-    time.sleep(3.0)
-    live = frame_times_since(app, start)
-    log(f"live: {len(live)} frames, median {statistics.median(live) if live else 0:.0f} ms")
+    _, live = frames_over(app, 3.0, "live")
     # A frame takes tens of milliseconds to draw on a loaded 2-core machine, so
     # the check is relative: live training draws more often than "train fast".
     check(live and statistics.median(live) < 0.8 * statistics.median(fast),
