@@ -596,6 +596,16 @@ def layout_case(t, width, height):
     try:
         app = App(t.binary, display, os.path.join(t.out, f"layout_{size}"))
         t.apps.append(app)
+
+        def check_and_keep(window, shot_name):
+            """Checks the layout with `window` open and keeps a screenshot layout_<size>_<shot_name>.png."""
+            app.park_mouse()
+            app.settle(3)
+            rects = check_layout(app, width, height, [window])
+            shot = app.screenshot()
+            check_screenshot(shot, width, height)
+            shutil.copy(shot, os.path.join(t.out, f"layout_{size}_{shot_name}.png"))
+            return rects
         app.find_window()
         app.wait_for_rect("train", 60)
         if app.window_size() != (width, height):
@@ -625,13 +635,8 @@ def layout_case(t, width, height):
         app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 60)
         app.wait_for_rect("window GPU insight", 60)
         app.wait_for(lambda l: l["insight_drawn"]["rows"] > 3, "the kernel table", t.train_timeout)
-        app.park_mouse()
-        app.settle(3)
-        rects = check_layout(app, width, height, ["window GPU insight"])
+        rects = check_and_keep("window GPU insight", "insight")
         log(f"{size}: GPU insight {rects['window GPU insight']}, stop {rects['stop']}")
-        shot = app.screenshot()
-        check_screenshot(shot, width, height)
-        shutil.copy(shot, os.path.join(t.out, f"layout_{size}_insight.png"))
         app.click("open_insight")  # closes it
         app.wait_for(lambda l: not l.get("insight_open"), "the GPU insight window to close", 30)
 
@@ -643,13 +648,8 @@ def layout_case(t, width, height):
             l.get("rects", {}).get("window Inside", [0, 0, 0, 0])[1] > 100
         app.wait_for(opened, "the Inside window's opened rectangle", 30)
         app.wait_for_rect("window Inside")
-        app.park_mouse()
-        app.settle(3)
-        rects = check_layout(app, width, height, ["window Inside"])
+        rects = check_and_keep("window Inside", "inside")
         log(f"{size}: Inside {rects['window Inside']}")
-        shot = app.screenshot()
-        check_screenshot(shot, width, height)
-        shutil.copy(shot, os.path.join(t.out, f"layout_{size}_inside.png"))
         # The Training panel brought to the front over it (a click on its title bar): opaque, nothing shows through.
         training = rects["window Training"]
         app.click_at(training[0] + (training[2] - training[0]) * 0.6, training[1] + 8, "the Training panel's title bar")
