@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "imgui.h"
+
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
 #include "compute/nn/data_fit.h"
@@ -143,6 +145,16 @@ RunIdentity CurrentRunIdentity(const AppState& state) {
 
 bool RunIsActive(const AppState& state) {
   return state.training.state == nn::SessionState::kRunning || state.training.state == nn::SessionState::kPaused;
+}
+
+std::string DrawWhyEditsAreLocked(const AppState& state) {
+  std::string locked = WhyEditsAreLocked(state);
+  if (!locked.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.7f, 0.35f, 1.0f));
+    ImGui::TextWrapped("%s", locked.c_str());
+    ImGui::PopStyleColor();
+  }
+  return locked;
 }
 
 std::string WhyEditsAreLocked(const AppState& state) {

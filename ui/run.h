@@ -34,6 +34,9 @@ RunIdentity CurrentRunIdentity(const AppState& state);
 bool RunIsActive(const AppState& state);  // training or paused
 // Why the model and data cannot be edited now ("" when they can).
 std::string WhyEditsAreLocked(const AppState& state);
+// For the Model and Data panels: draws WhyEditsAreLocked's reason (amber,
+// wrapped: a panel may be narrow) when there is one; returns it ("" when none).
+std::string DrawWhyEditsAreLocked(const AppState& state);
 
 // Once a frame: reloads the data when the data choice changed, ends the run
 // when the project means another run, and marks the layer that does not fit

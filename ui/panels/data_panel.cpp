@@ -141,12 +141,7 @@ void DrawDataPanel(AppState& state) {
   DataChoice& data = state.project.data;
   bool changed = false;
   // Other data means another run: not while one is training (SyncRun starts anew otherwise).
-  const std::string locked = WhyEditsAreLocked(state);
-  if (!locked.empty()) {  // wrapped: the panel may be narrow (1280x720)
-    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.7f, 0.35f, 1.0f));
-    ImGui::TextWrapped("%s", locked.c_str());
-    ImGui::PopStyleColor();
-  }
+  const std::string locked = DrawWhyEditsAreLocked(state);
   ImGui::BeginDisabled(!locked.empty());
   const DataKind* current = &kKinds[0];
   for (const DataKind& kind : kKinds)

@@ -743,12 +743,7 @@ void DrawModelPanel(AppState& state) {
       ui.shared_selection = state.insight.selected_layer;
       ui.selected = std::min(ui.shared_selection, static_cast<int>(state.project.layers.size()) - 1);
     }
-    const std::string locked = WhyEditsAreLocked(state);
-    if (!locked.empty()) {  // wrapped: the panel may be narrow (1280x720)
-      ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.7f, 0.35f, 1.0f));
-      ImGui::TextWrapped("%s", locked.c_str());
-      ImGui::PopStyleColor();
-    }
+    const std::string locked = DrawWhyEditsAreLocked(state);
     ImGui::BeginDisabled(!locked.empty());
     DrawPalette(state, ui);
     std::vector<std::optional<nn::LayerShape>> shapes = PartialLayerShapes(state.project);
