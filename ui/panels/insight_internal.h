@@ -65,6 +65,7 @@ struct PanelUi {
   std::optional<profile::KernelRowKey> occupancy_selection;
   std::optional<profile::OccupancyColumn> occupancy_sort;
   bool occupancy_ascending = true;
+  bool occupancy_reveal_selection = false;  // after a re-sort: scroll the selected line into view
   std::optional<profile::KernelRowKey> what_if_for;  // the kernel the what-if values were last set from
   int what_if_workgroup = 64, what_if_shared = 0, what_if_registers = 32;
   int trace_dispatch = 0;

@@ -146,6 +146,7 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
         ui.occupancy_ascending = specs->Specs[0].SortDirection == ImGuiSortDirection_Ascending;
       }
       specs->SpecsDirty = false;
+      ui.occupancy_reveal_selection = true;  // the selected kernel may have moved out of view
     }
     const std::vector<size_t> order =
         profile::OccupancyOrder(insight.rows, occupancies, registers, ui.occupancy_sort, ui.occupancy_ascending);
@@ -167,7 +168,13 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
         insight.selected_layer = row.layer;
       }
       RecordItemRect("occupancy_row " + id);
-      if (selected) RecordItemRect("occupancy_selected");
+      if (selected) {
+        RecordItemRect("occupancy_selected");
+        if (ui.occupancy_reveal_selection) {
+          ImGui::SetScrollHereY(0.5f);
+          ui.occupancy_reveal_selection = false;
+        }
+      }
       if (ImGui::IsItemHovered() && !o.explanation.empty()) ImGui::SetTooltip("%s", o.explanation.c_str());
       ImGui::TableNextColumn();
       ImGui::Text("%u", row.local_size[0] * row.local_size[1] * row.local_size[2]);
