@@ -394,8 +394,16 @@ TEST(Cli, BenchModelPrintsAKernelTableWhoseSharesSumToOne) {
   std::filesystem::create_directories(cache / "tensorscope");
   std::ofstream(cache / "tensorscope" / "ceilings.json") << nlohmann::json{{profile::CeilingsCacheKey(device), entry}}.dump();
 
+  // The command chooses lavapipe's vector width itself (a probe in a fresh cache
+  // may pick another width, and so another device name and cache key): pin it
+  // to this process's, whose key the ceilings were planted under.
+  std::string environment = "XDG_CACHE_HOME=" + cache.string();
+  if (const size_t bits = device.name.find(" bits)"); bits != std::string::npos) {
+    const size_t start = device.name.rfind(' ', bits - 1) + 1;
+    environment += " LP_NATIVE_VECTOR_WIDTH=" + device.name.substr(start, bits - start);
+  }
   testing::CommandResult r =
-      RunTensorscope("bench --model spiral-mlp --batch 32 --steps 4 --json --validate", "XDG_CACHE_HOME=" + cache.string());
+      RunTensorscope("bench --model spiral-mlp --batch 32 --steps 4 --json --validate", environment);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json out = LastJsonLine(r.output);
   ASSERT_TRUE(out.is_object()) << r.output;
