@@ -184,7 +184,9 @@ TEST_F(StepProfileTest, SessionCarriesProfilesAndPlanMemoryOnItsStepEvents) {
   session.Start();
   bool profiled = false, finished = false;
   uint64_t memory = 0, dataset = 0;
-  for (int i = 0; i < 2000 && !finished; ++i) {
+  // A deadline, not a count of polls: on a loaded machine one epoch can take well over 10 s.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!finished && std::chrono::steady_clock::now() < deadline) {
     for (const nn::SessionEvent& e : session.Poll()) {
       if (e.kind == nn::SessionEvent::Kind::kStep) {
         profiled |= e.step.profile != nullptr;

@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "compute/data/registry.h"
 #include "compute/nn/session.h"
+#include "support/session_support.h"
 #include "support/test_data.h"
 #include "support/vulkan_test.h"
 #include "ui/frame_pacer.h"
@@ -113,17 +113,10 @@ TEST(TimingGate, ATimedSubmissionWaitsForTheFrameAndHoldsTheNext) {
 
 // 2 -> 16 relu -> 3 on 300 spiral points, 4 steps a submission.
 nn::SessionSetup WatchedSetup(uint32_t epochs, const nn::WatchSettings& watch) {
-  data::DataSplit split = data::LoadDataSpec("spiral:samples=300");
-  nn::SessionSetup setup;
-  setup.model = testing::TestModel(R"({"type": "input", "shape": [2]}, {"type": "dense", "units": 16},
-    {"type": "relu"}, {"type": "dense", "units": 3}, {"type": "softmax"})");
-  setup.config.optimizer = kernels::OptimizerKind::kAdam;
-  setup.config.learning_rate = 0.01;
-  setup.config.batch_size = 16;
-  setup.config.epochs = epochs;
-  setup.config.steps_per_submit = 4;
-  setup.train = std::make_shared<const data::Dataset>(std::move(split.train));
-  setup.boundary_resolution = 16;
+  nn::SessionSetup setup = testing::SpiralSessionSetup(
+      testing::TestModel(R"({"type": "input", "shape": [2]}, {"type": "dense", "units": 16},
+        {"type": "relu"}, {"type": "dense", "units": 3}, {"type": "softmax"})"),
+      epochs, false);
   setup.watch = watch;
   return setup;
 }
