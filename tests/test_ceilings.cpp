@@ -42,8 +42,9 @@ TEST_F(VulkanTest, CeilingsArePositiveAndPlausible) {
     EXPECT_GT(us, 0.0);
     EXPECT_LT(us, 1e6);
   }
-  // A dispatch recorded among others costs less than one submitted alone.
-  EXPECT_LT(c.batched_dispatch_us, c.single_dispatch_us);
+  // That a dispatch recorded among others costs less than one submitted alone
+  // is a speed, not asserted here (`bench --ceilings` prints both): on a busy
+  // 2-core machine one batched dispatch measured 524 us against 480 us alone.
   // Without a window on the queue, every driver's timestamps agree with the wall clock.
   EXPECT_FALSE(c.wall_clock_fallback) << "the device's timestamps disagreed with the wall clock";
   const std::string text = profile::FormatCeilings(c);
