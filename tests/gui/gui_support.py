@@ -388,21 +388,29 @@ class App:
         x0, y0, x1, y1 = self.rect(name)
         self.click_at((x0 + x1) / 2, (y0 + y1) / 2, name)
 
-    def click_train(self, tries=3, timeout=30):
+    def click_train(self, tries=3, timeout=30, start_timeout=240):
         """Clicks Train once it is enabled and until a run has started (or ended): on a loaded
         machine the first start's loading can outlast wait_for_rect, and a click in the
-        window's first seconds can be lost."""
+        window's first seconds can be lost. A click that was taken (the log's run_id moved on)
+        is not repeated: a second click would start the run anew, and on a busy machine a
+        run's start (its own device, made at a lower priority) can take minutes."""
         self.wait_for(lambda l: l.get("why_train_disabled") == "" and l["state"] != "running",
                       "Train to be enabled", 180)
         started = ("running", "finished", "failed")
         for attempt in range(tries):
+            run_before = self.last.get("run_id")
             self.click("train")
             try:
-                return self.wait_for(lambda l: l["state"] in started, "a run to start", timeout)
+                self.wait_for(lambda l: l["state"] in started or l.get("run_id") != run_before,
+                              "the click on Train to be taken", timeout)
             except Failure:
-                if attempt + 1 == tries:
+                if not self.alive():
                     raise
-                log("no run after clicking Train; clicking again")
+            else:
+                return self.wait_for(lambda l: l["state"] in started, "the run to start", start_timeout)
+            if attempt + 1 == tries:
+                raise Failure(f"Train was clicked {tries} times and no run started")
+            log("the click on Train was not taken; clicking again")
 
     def drag(self, points, what=""):
         """Presses the left button at the first point, moves through the rest (a frame

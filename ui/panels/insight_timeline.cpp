@@ -84,12 +84,14 @@ void DrawTimelineTab(AppState& state, PanelUi& ui) {
   if (ui.timeline_of != &profile) BuildTimelineBars(state, ui, profile);
   const profile::StepTimeline& timeline = profile.timeline;
   const double duration = timeline.duration_ns(), busy = timeline.device_busy_ns();
-  ImGui::TextWrapped("Steps %llu..%llu (%u in one submission): %.2f ms, the device busy %.0f%% of it",
+  // One line each, never wrapped: the live numbers change width with every
+  // profile, and a wrapped line would move everything below (the export button
+  // jumped a line under the pointer while training).
+  ImGui::Text("Steps %llu..%llu (%u in one submission): %.2f ms, the device busy %.0f%% of it",
               static_cast<unsigned long long>(timeline.first_global_step + 1),
               static_cast<unsigned long long>(timeline.first_global_step + timeline.steps), timeline.steps,
               duration / 1e6, duration > 0 ? 100 * busy / duration : 0.0);
   if (!timeline.clocks_calibrated) {
-    ImGui::SameLine();
     ImGui::TextDisabled("(device times aligned at the submit: an estimate)");
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("This driver lacks VK_EXT_calibrated_timestamps, so the device lane is placed\n"
