@@ -204,9 +204,14 @@ TEST_F(LabTest, ReductionsSumExactlyAndRecordTheirTrees) {
     }
   std::sort(want.begin(), want.end());
   EXPECT_TRUE(Accesses(trace.records) == want) << "records differ from the expected accesses";
-  // Interleaved levels read words 2s apart: some conflicts; the sequential tree's are consecutive.
+  // Neither tree makes bank conflicts in subgroups of up to 32 lanes: the
+  // interleaved tree's active lanes read words 2s apart, but only 32 / 2s of
+  // them share a subgroup; the sequential tree's read consecutive words.
   ASSERT_TRUE(result.variants[1].bank_conflicts && result.variants[2].bank_conflicts);
-  EXPECT_GT(*result.variants[1].bank_conflicts, *result.variants[2].bank_conflicts);
+  if (context().info().subgroup_size <= 32) {
+    EXPECT_EQ(*result.variants[1].bank_conflicts, 0u);
+    EXPECT_EQ(*result.variants[2].bank_conflicts, 0u);
+  }
 }
 
 TEST_F(LabTest, AFullRecordBufferIsReportedNotSilent) {

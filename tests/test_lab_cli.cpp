@@ -41,7 +41,10 @@ class LabCli : public ::testing::Test {
         << nlohmann::json{{profile::CeilingsCacheKey(device), entry}}.dump();
   }
   void TearDown() override { std::filesystem::remove_all(cache_); }
-  std::string Env() const { return "XDG_CACHE_HOME=" + cache_.string(); }
+  // The width this process's device name was read at (no width probe either).
+  std::string Env() const {
+    return "LP_NATIVE_VECTOR_WIDTH=${LP_NATIVE_VECTOR_WIDTH:-256} XDG_CACHE_HOME=" + cache_.string();
+  }
   std::filesystem::path cache_;
 };
 

@@ -168,6 +168,13 @@ LessonResult RunLesson(vk::Context& context, vk::PipelineCache& pipelines, const
   result.settings = run.settings;
   result.ceilings = run.ceilings;
   detail::SetSpeedups(result.variants);
+  for (const Variant& v : result.variants)
+    if (v.percent_of_ceiling > 100) {
+      result.notes.push_back("'" + v.name + "' ran at " + detail::Fixed(v.percent_of_ceiling) + "% of the cached "
+                             "ceiling: the ceiling was measured at a busier moment or by a kernel this one outruns; "
+                             "`tensorscope bench --ceilings --remeasure` measures it again.");
+      break;
+    }
   run.Progress("done", 1.0);
   return result;
 }
