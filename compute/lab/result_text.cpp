@@ -114,6 +114,17 @@ std::string FormatResult(const LessonResult& result) {
                   v.ms, v.gflops, v.gbs, v.percent_of_ceiling, speedup.c_str(), check.c_str());
     text += line;
   }
+  if (result.lesson == "cpu-vs-gpu") {  // the race itself, in wall-clock ms
+    std::snprintf(line, sizeof line, "\n%-40s %12s %12s %14s %16s\n", "wall-clock ms (best of 3)", "CPU 1 thread",
+                  "CPU all cores", "device (data)", "device+transfers");
+    text += line;
+    for (const Variant& v : result.variants) {
+      auto f = [&](const char* key) { return v.figures.count(key) ? v.figures.at(key) : 0.0; };
+      std::snprintf(line, sizeof line, "%-40s %12.3f %12.3f %14.3f %16.3f\n", v.name.substr(0, 40).c_str(),
+                    f("cpu_ms_one_thread"), f("cpu_ms_all_cores"), f("device_ms_wall"), f("device_ms_with_transfers"));
+      text += line;
+    }
+  }
   for (const OccupancyRow& row : result.occupancy) {
     std::snprintf(line, sizeof line, "occupancy %-58s %5.0f%%  %s\n", row.device.c_str(), 100 * row.occupancy,
                   row.explanation.c_str());
