@@ -68,12 +68,10 @@ vk::Dispatch RungDispatch(const LessonRun& run, const Rung& rung, const Matrices
   d.bindings = {{&m.a, 0, 0, vk::Access::kRead}, {&m.b, 0, 0, vk::Access::kRead}, {&m.c, 0, 0, vk::Access::kWrite},
                 NoRecords()};
   d.SetPushConstants(gpu::LabMatmulParams{n, n, n});
-  if (rung.kind == 0)  // x runs along M (down a column of C)
-    d.workgroups = {vk::DivideRoundUp(n, rung.group_x), vk::DivideRoundUp(n, rung.group_y), 1};
-  else if (rung.kind == 1)
-    d.workgroups = {vk::DivideRoundUp(n, rung.group_x), vk::DivideRoundUp(n, rung.group_y), 1};
-  else
+  if (rung.kind == 2)
     d.workgroups = {vk::DivideRoundUp(n, rung.tile_cols()), vk::DivideRoundUp(n, rung.tile_rows()), 1};
+  else  // one invocation per element of the square C, whichever way x runs
+    d.workgroups = {vk::DivideRoundUp(n, rung.group_x), vk::DivideRoundUp(n, rung.group_y), 1};
   d.cost.flops = 2.0 * n * double(n) * n;
   if (rung.kind == 2) {
     d.cost.bytes_read = TiledBytes(n, d.workgroups.data()) - 4.0 * n * n;
@@ -257,7 +255,7 @@ LessonResult RunMatmulLesson(LessonRun& run) {
   result.notes.push_back("On " + device.name + " the naive rung reached " + Fixed(v[0].gflops, 2) +
                          " GFLOP/s and the fastest, '" + best->name + "', " + Fixed(best->gflops, 2) + " GFLOP/s (" +
                          Fixed(best->percent_of_ceiling) + "% of the measured FMA ceiling of " + Fixed(gf) +
-                         " GFLOP/s): " + Fixed(v[0].ms / best->ms) + "x from the same arithmetic.");
+                         " GFLOP/s): " + Fixed(v[0].ms / best->ms) + "x faster with the same arithmetic.");
   result.notes.push_back("Coalescing: x along a row of C instead of down a column changed the time " +
                          Fixed(v[0].ms, 2) + " ms -> " + Fixed(v[1].ms, 2) + " ms here. On a GPU the 32 threads of a warp then read "
                          "one 128-byte line of B instead of 32 lines of A (Simon Boehm's A6000: 309 to 1987 GFLOP/s).");
@@ -302,7 +300,9 @@ LessonResult RunMatmulLesson(LessonRun& run) {
                          (v[5].flops / v[5].bytes > ridge ? "compute-bound" : "memory-bound") + " by the roofline.");
   if (!trainer_choice.empty())
     result.notes.push_back("The trainer's autotuner chose '" + trainer_choice + "' for " + std::to_string(n) + "^3 on "
-                           "this device; on GPUs it picks shared tiles, on lavapipe register blocks with texel reads.");
+                           "this device. Its candidates are register-blocked and shared-tiled kernels; its default, "
+                           "where nothing was measured, is shared tiles on GPUs and register blocks on software "
+                           "drivers.");
   return result;
 }
 
