@@ -8,7 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
+#include <fstream>
+#include <iterator>
 #include <tuple>
 
 #include "compute/common/error.h"
@@ -83,6 +86,25 @@ TEST_F(LabTest, ShaderSourcesAreEmbeddedWithTheirIncludes) {
   for (const char* shader : {"lab_grid", "lab_memory", "lab_reduction", "lab_divergence", "lab_cpu_gpu"})
     EXPECT_FALSE(lab::ShaderSource(shader).empty()) << shader;
   EXPECT_THROW(lab::ShaderSource("matmul_nope"), Error);
+}
+
+TEST_F(LabTest, EmbeddedSourceIsTheFileAsWritten) {
+  std::ifstream file(std::string(TENSORSCOPE_SOURCE_DIR) + "/shaders/lab_reduction.comp", std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(lab::ShaderSource("lab_reduction").substr(0, text.size()), text);
+}
+
+TEST_F(LabTest, ACancelledRunStopsWithAnError) {
+  std::atomic<bool> cancel{true};
+  lab::RunOptions options;
+  options.cancel = &cancel;
+  try {
+    Run("reduction", {{"size", 1000}}, options);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "cancelled");
+  }
 }
 
 TEST_F(LabTest, BadSettingsNameTheKnobTheRangeAndTheValue) {

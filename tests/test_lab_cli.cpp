@@ -105,6 +105,9 @@ TEST_F(LabCli, BadLessonsAndSettingsAreClearErrors) {
   r = RunTensorscope("lab matmul --size lots", Env());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.output, "--size: expected an integer");
+  r = RunTensorscope("lab memory --stride 3", Env());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "must be one of 1, 2, 4, 8, 16, 32, 64; found 3");
   r = RunTensorscope("lab matmul --colour 3", Env());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.output, "unknown option --colour");

@@ -48,7 +48,7 @@ std::vector<LessonInfo> MakeLessons() {
        {SizeKnob(1 << 12, 1 << 24, 1 << 22, "elements", "floats each kernel reads and writes"),
         WorkgroupKnob(256, "invocations per workgroup of every memory kernel"),
         {"stride", "traced stride", "the stride whose subgroup addresses the instrumented run records", 1, 64, 8, true,
-         {}}}});
+         {{1, "1"}, {2, "2"}, {4, "4"}, {8, "8"}, {16, "16"}, {32, "32"}, {64, "64"}}}}});
   lessons.push_back(
       {"matmul", "3. Matrix multiply, rung by rung",
        "naive, coalesced, shared tiles, padding, 1D/2D register blocking, vec4 reads and the trainer's own kernel",
