@@ -102,12 +102,36 @@ struct AccessRecord {
   uint32_t index = 0;       // element index within it
 };
 struct AccessTrace {
-  std::vector<AccessRecord> records;  // in no particular order
+  // In the order the kernel appended them: one invocation's records are in
+  // its program order (each append is an atomic add), so the n-th shared read
+  // of a lane at one step lines up with its subgroup's n-th (the bank model).
+  std::vector<AccessRecord> records;
   uint32_t workgroups_recorded = 0;   // the first N workgroups (linear index < N) record
   uint64_t capacity = 0;              // records the buffer holds
   uint64_t wanted = 0;                // records the kernel tried to write (> capacity: overflowed)
   bool overflowed() const { return wanted > capacity; }
-  std::vector<std::string> buffer_names;  // by `buffer`, e.g. {"A", "B", "C"} or {"tile A", "tile B"} for shared
+  std::vector<std::string> buffer_names;  // global buffers by `buffer`, e.g. {"A", "B", "C"}
+  std::vector<std::string> shared_names;  // by `buffer` for shared accesses, e.g. {"tile A", "tile B"}
+  std::string step_meaning;               // what `step` counts in this kernel, e.g. "K tile x 19 + phase"
+};
+
+// Shared-memory bank conflicts of a trace under a 32-bank, 4-byte-word model:
+// the shared accesses of one subgroup at one step to one array, the n-th of
+// each lane together (one instruction), fall into banks index % 32; a bank
+// asked for d distinct words serves them in d turns (the same word is a
+// broadcast), so the instruction costs (max d) - 1 extra turns. The sum over
+// all instructions of the recorded workgroups.
+uint64_t CountBankConflicts(const AccessTrace& trace, uint32_t banks = 32);
+
+// Theoretical occupancy of one kernel configuration on this device and "as
+// if on" the reference GPUs of profile::ReferenceDeviceModels() (modelled).
+struct OccupancyRow {
+  std::string device;        // "this device (llvmpipe ...)" or "NVIDIA SM, compute capability 8.6 (modelled)"
+  bool modelled = true;
+  uint32_t workgroups_per_unit = 0, subgroups_per_unit = 0;
+  double occupancy = 0;      // 0..1
+  std::string limiter;       // "registers", "shared memory", ...
+  std::string explanation;
 };
 
 // Lesson 1's picture: which workgroup, invocation and subgroup computed each
@@ -135,11 +159,18 @@ struct LessonResult {
   std::string traced_variant;
   std::optional<GridPicture> grid;       // lesson 1
   std::vector<std::string> notes;        // "what to notice", with this device's numbers filled in
+  std::vector<OccupancyRow> occupancy;   // lesson 5: per device model, for the configuration run
 };
 
 struct RunOptions {
   uint32_t repeats = 5;              // timed runs per variant (median reported), after one warm-up
+  // Given: the percentages are of these (tests, a window that has them);
+  // else the device's cached ceilings (measured on first use).
+  std::optional<profile::Ceilings> ceilings;
   bool instrument = true;            // also run the traced variant with recording on
+  // Records the instrumented run's buffer holds; 0: enough for what the
+  // lesson records. Smaller: the trace keeps the first ones and overflows.
+  uint64_t record_capacity = 0;
   const std::atomic<bool>* cancel = nullptr;  // set: stop between variants, throw ts::Error("cancelled")
   std::function<void(const std::string& what, double fraction)> progress;  // may be empty
 };
