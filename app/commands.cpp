@@ -13,6 +13,7 @@
 #include "app/arguments.h"
 #include "app/bench.h"
 #include "app/gui.h"
+#include "app/lab_command.h"
 #include "app/progress.h"
 #include "app/resume_check.h"
 #include "app/vector_width.h"
@@ -48,6 +49,9 @@ constexpr const char* kUsage =
     "      --no-autotune        use the device's default matmul kernel instead of measuring the candidates\n"
     "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"
     "      --data SPEC  --split test|train  --batch B\n"
+    "  lab [LESSON]           the Kernel Lab: real kernels, checked, timed and explained (--list: lessons)\n"
+    "      --size N  --workgroup N  --KNOB N   a lesson's settings (see --list)\n"
+    "      --json               one JSON object instead of the table\n"
     "  devices                list Vulkan devices and say which one is used\n"
     "  presets                list the built-in models\n"
     "  bench                  SGEMM and MLP training/inference throughput on the device\n"
@@ -332,7 +336,7 @@ int RunCommandLine(int argc, char** argv) {
     }
     // Every command below opens a device: lavapipe's vector width must be
     // settled before the first Vulkan instance (see app/vector_width.h).
-    static const std::set<std::string> kDeviceCommands = {"devices", "bench", "gui", "", "train", "eval"};
+    static const std::set<std::string> kDeviceCommands = {"devices", "bench", "gui", "", "train", "eval", "lab"};
     if (command == "probe-vector-width") return RunVectorWidthProbe();
     if (kDeviceCommands.count(command)) ChooseVectorWidth();
     if (command == "devices") {
@@ -342,6 +346,7 @@ int RunCommandLine(int argc, char** argv) {
     if (command == "presets") return RunPresets();
     if (command == "bench") return RunBench(words);
     if (command == "gui") return RunGui(words);
+    if (command == "lab") return RunLabCommand(words);
     if (command.empty()) {
       // The default: the window on the spiral example; without a display, a
       // headless training run of the same model.

@@ -168,6 +168,9 @@ struct RunOptions {
   // else the device's cached ceilings (measured on first use).
   std::optional<profile::Ceilings> ceilings;
   bool instrument = true;            // also run the traced variant with recording on
+  // Records the instrumented run's buffer holds; 0: enough for what the
+  // lesson records. Smaller: the trace keeps the first ones and overflows.
+  uint64_t record_capacity = 0;
   const std::atomic<bool>* cancel = nullptr;  // set: stop between variants, throw ts::Error("cancelled")
   std::function<void(const std::string& what, double fraction)> progress;  // may be empty
 };

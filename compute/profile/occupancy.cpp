@@ -706,6 +706,30 @@ Occupancy ComputeOccupancy(const DeviceModel& model, const KernelResources& kern
   return o;
 }
 
+const std::vector<ReferenceDevice>& ReferenceDeviceModels() {
+  static const std::vector<ReferenceDevice> devices = [] {
+    struct Pick {
+      const char *vendor, *architecture, *label, *product;
+      double units, clock_mhz;  // the product's, from its data sheet (see Products())
+    };
+    const Pick picks[] = {
+        {"NVIDIA", "Ampere (GA10x, CC 8.6)", "NVIDIA SM, compute capability 8.6", "GeForce RTX 3090", 82, 1695},
+        {"NVIDIA", "Hopper (CC 9.0)", "NVIDIA SM, compute capability 9.0", "H100 SXM5", 132, 1980},
+        {"AMD", "RDNA3", "AMD RDNA3 compute unit", "Radeon RX 7900 XTX", 96, 2500},
+        {"Intel", "Xe-HPG", "Intel Xe-core (Xe-HPG)", "Arc A770", 32, 2100},
+    };
+    std::vector<ReferenceDevice> list;
+    for (const Pick& pick : picks) {
+      DeviceModel model = FindRow(pick.vendor, pick.architecture);
+      model.compute_units = Table(pick.units, std::string(pick.product) + " data sheet");
+      model.clock_mhz = Table(pick.clock_mhz, std::string(pick.product) + " boost clock");
+      list.push_back({std::string(pick.label) + " (" + pick.product + ")", model});
+    }
+    return list;
+  }();
+  return devices;
+}
+
 Figure ModelledRegisters(const std::string& kernel_family, uint32_t workgroup_invocations) {
   // Guesses per family, from what the shaders keep live per invocation.
   struct Guess {

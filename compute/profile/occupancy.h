@@ -146,6 +146,18 @@ Occupancy ComputeOccupancy(const DeviceModel& model, const KernelResources& kern
 // so the workgroup can run).
 Figure ModelledRegisters(const std::string& kernel_family, uint32_t workgroup_invocations);
 
+// Reference GPUs that any device's user may ask "as if on" (the Kernel Lab's
+// occupancy lesson, so that a learner on a software driver still sees
+// registers and shared memory limit occupancy): rows of VendorTable() for an
+// NVIDIA SM of compute capability 8.6 and of 9.0, an AMD RDNA3 compute unit
+// and an Intel Xe-HPG Xe-core, each with a product's unit count and clock.
+// Every figure is modelled (from the documents VendorTable cites).
+struct ReferenceDevice {
+  std::string label;  // e.g. "NVIDIA SM, compute capability 8.6 (GeForce RTX 3090)"
+  DeviceModel model;
+};
+const std::vector<ReferenceDevice>& ReferenceDeviceModels();
+
 // The columns of the occupancy table (one line per kernel row).
 enum class OccupancyColumn {
   kKernel, kWorkgroup, kRegisters, kWorkgroupsPerUnit, kSubgroupsPerUnit, kOccupancy, kLimiter
