@@ -174,7 +174,9 @@ TEST(LabTrace, ContiguousStridedAndBankConflictedSubgroupAccesses) {
   EXPECT_EQ(touches[0].bank_ways, 1u);
   EXPECT_EQ(RecordedSubgroups(trace, 0), (std::vector<uint32_t>{0, 1}));
   EXPECT_EQ(RecordedSteps(trace, 0), (std::vector<uint32_t>{0, 1, 2, 3, 4}));
-  EXPECT_EQ(WorkgroupIndices(trace, 0, 0, true, 0, true), (std::vector<uint32_t>{7}));
+  EXPECT_EQ(WorkgroupIndices(trace, 0, 0, true, 0, UINT32_MAX), (std::vector<uint32_t>{7}));
+  EXPECT_EQ(WorkgroupIndices(trace, 0, 0, false, 1, 1).size(), 8u);   // the stride-4 reads
+  EXPECT_EQ(WorkgroupIndices(trace, 0, 0, false, 0, 2).size(), 23u);  // with the contiguous and stride-64 ones (0 twice)
   EXPECT_EQ(BufferNamed(trace, "tile"), 1);
   EXPECT_EQ(BufferNamed(trace, "out"), -1);
 }

@@ -151,7 +151,11 @@ std::string GlobalIdFormula(const lab::GridPicture& picture, const GridCell& cel
   const uint32_t wx = std::max(picture.workgroup_x, 1u), wy = std::max(picture.workgroup_y, 1u);
   std::string text;
   if (two_d) {
-    const auto vec = [](uint32_t a, uint32_t b) { return "(" + std::to_string(a) + ", " + std::to_string(b) + ")"; };
+    const auto vec = [](uint32_t a, uint32_t b) {
+      std::string text(1, '(');  // appended, not "(" + ...: GCC 12 warns falsely on that at -O3 (-Wrestrict)
+      text.append(std::to_string(a)).append(", ").append(std::to_string(b)).push_back(')');
+      return text;
+    };
     text = "gl_GlobalInvocationID = gl_WorkGroupID * gl_WorkGroupSize + gl_LocalInvocationID = " +
            vec(cell.workgroup_id[0], cell.workgroup_id[1]) + " * " + vec(wx, wy) + " + " +
            vec(cell.local_id[0], cell.local_id[1]) + " = " + vec(cell.global_id[0], cell.global_id[1]);
@@ -228,12 +232,12 @@ std::vector<SubgroupTouch> SubgroupTouches(const lab::AccessTrace& trace, uint32
 }
 
 std::vector<uint32_t> WorkgroupIndices(const lab::AccessTrace& trace, uint32_t workgroup, uint32_t buffer,
-                                       bool writes, uint32_t step, bool every_step) {
+                                       bool writes, uint32_t first_step, uint32_t last_step) {
   std::set<uint32_t> found;
   for (const lab::AccessRecord& r : trace.records) {
     const bool is_write = r.access == lab::Access::kGlobalWrite || r.access == lab::Access::kSharedWrite;
     const bool global = r.access == lab::Access::kGlobalRead || r.access == lab::Access::kGlobalWrite;
-    if (r.workgroup == workgroup && r.buffer == buffer && global && is_write == writes && (every_step || r.step == step))
+    if (r.workgroup == workgroup && r.buffer == buffer && global && is_write == writes && r.step >= first_step && r.step <= last_step)
       found.insert(r.index);
   }
   return {found.begin(), found.end()};

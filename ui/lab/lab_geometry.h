@@ -83,10 +83,10 @@ struct SubgroupTouch {
 std::vector<SubgroupTouch> SubgroupTouches(const lab::AccessTrace& trace, uint32_t workgroup, uint32_t subgroup,
                                            uint32_t step);
 
-// What a whole workgroup touched in one buffer: the element indices, sorted
-// and distinct, at `step` (or at every step when `every_step`).
+// What a whole workgroup read (or wrote) of one global buffer at the steps
+// first_step ..= last_step: the element indices, sorted and distinct.
 std::vector<uint32_t> WorkgroupIndices(const lab::AccessTrace& trace, uint32_t workgroup, uint32_t buffer,
-                                       bool writes, uint32_t step, bool every_step);
+                                       bool writes, uint32_t first_step, uint32_t last_step);
 
 // One level of a reduction tree: the invocations that did something at that
 // step, and what each read and wrote (shared or global, whichever the kernel used).

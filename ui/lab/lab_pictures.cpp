@@ -330,11 +330,12 @@ void DrawSubgroupAccess(LabView& lab, const lab::LessonResult& result) {
 // ---------------------------------------------------------------------------
 
 // Draws a rows x columns matrix at `at`, `scale` pixels an element, with
-// `indices` (row-major, sorted) filled in `color`; runs along a row are one rectangle.
+// `indices` (row-major, sorted) filled in `color`; runs along a row are one
+// rectangle. `over`: drawn over what is there (else the background first).
 void DrawMatrix(ImDrawList* draw, ImVec2 at, uint64_t rows, uint64_t columns, float scale, const char* name,
-                const std::vector<uint32_t>& indices, ImU32 color) {
+                const std::vector<uint32_t>& indices, ImU32 color, bool over) {
   const ImVec2 end(at.x + columns * scale, at.y + rows * scale);
-  draw->AddRectFilled(at, end, kUntouched);
+  if (!over) draw->AddRectFilled(at, end, kUntouched);
   for (size_t i = 0; i < indices.size();) {
     size_t j = i + 1;
     while (j < indices.size() && indices[j] == indices[j - 1] + 1 && indices[j] % columns != 0) ++j;
@@ -366,13 +367,18 @@ void DrawMatmulTiles(LabView& lab, const lab::LessonResult& result) {
   const uint64_t m = result.shape[0], n = result.shape[1], k = result.shape[2];
   const uint32_t workgroup = ChosenWorkgroup(trace), step = steps[Ui().step];
   const auto buffer = [&](const char* name) { return static_cast<uint32_t>(BufferNamed(trace, name)); };
-  const std::vector<uint32_t> c_tile = WorkgroupIndices(trace, workgroup, buffer("C"), true, 0, true);
-  const std::vector<uint32_t> a_now = WorkgroupIndices(trace, workgroup, buffer("A"), false, step, false);
-  const std::vector<uint32_t> b_now = WorkgroupIndices(trace, workgroup, buffer("B"), false, step, false);
-  ImGui::TextWrapped("C = A x B with A %llu x %llu, B %llu x %llu. Workgroup %u owns C %s; at step %u it reads A %s "
-                     "and B %s.", (unsigned long long)m, (unsigned long long)k, (unsigned long long)k,
-                     (unsigned long long)n, workgroup, Extent(c_tile, n).c_str(), step, Extent(a_now, k).c_str(),
-                     Extent(b_now, n).c_str());
+  const std::vector<uint32_t> c_tile = WorkgroupIndices(trace, workgroup, buffer("C"), true, 0, UINT32_MAX);
+  const std::vector<uint32_t> a_now = WorkgroupIndices(trace, workgroup, buffer("A"), false, step, step);
+  const std::vector<uint32_t> b_now = WorkgroupIndices(trace, workgroup, buffer("B"), false, step, step);
+  // What it read before this step, dimmer: the bands of A and B fill as K is walked.
+  const std::vector<uint32_t> a_before = step ? WorkgroupIndices(trace, workgroup, buffer("A"), false, 0, step - 1)
+                                              : std::vector<uint32_t>{};
+  const std::vector<uint32_t> b_before = step ? WorkgroupIndices(trace, workgroup, buffer("B"), false, 0, step - 1)
+                                              : std::vector<uint32_t>{};
+  ImGui::TextWrapped("C = A x B with A %llu x %llu, B %llu x %llu. Workgroup %u owns C %s. At step %u it reads A %s "
+                     "and B %s (bright; what it read at earlier steps is dimmer).", (unsigned long long)m,
+                     (unsigned long long)k, (unsigned long long)k, (unsigned long long)n, workgroup,
+                     Extent(c_tile, n).c_str(), step, Extent(a_now, k).c_str(), Extent(b_now, n).c_str());
   // B above C, A left of C: each element of C is the dot product of its row of A and its column of B.
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float room_x = avail.x * 0.95f, room_y = std::max(avail.y * 0.55f, Scaled(200));
@@ -381,9 +387,11 @@ void DrawMatmulTiles(LabView& lab, const lab::LessonResult& result) {
   const float gap = 2 * scale + 6;
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const ImU32 color = WorkgroupColor(workgroup, 0);
-  DrawMatrix(draw, ImVec2(at.x + k * scale + gap, at.y), k, n, scale, "B", b_now, color);
-  DrawMatrix(draw, ImVec2(at.x, at.y + k * scale + gap), m, k, scale, "A", a_now, color);
-  DrawMatrix(draw, ImVec2(at.x + k * scale + gap, at.y + k * scale + gap), m, n, scale, "C", c_tile, Dim(color, 0.75f));
+  DrawMatrix(draw, ImVec2(at.x + k * scale + gap, at.y), k, n, scale, "B", b_before, Dim(color, 0.45f), false);
+  DrawMatrix(draw, ImVec2(at.x + k * scale + gap, at.y), k, n, scale, "B", b_now, color, true);
+  DrawMatrix(draw, ImVec2(at.x, at.y + k * scale + gap), m, k, scale, "A", a_before, Dim(color, 0.45f), false);
+  DrawMatrix(draw, ImVec2(at.x, at.y + k * scale + gap), m, k, scale, "A", a_now, color, true);
+  DrawMatrix(draw, ImVec2(at.x + k * scale + gap, at.y + k * scale + gap), m, n, scale, "C", c_tile, Dim(color, 0.75f), false);
   ImGui::Dummy(ImVec2((k + n) * scale + gap, (k + m) * scale + gap));
   RecordItemRect("lab_matmul_tiles");
   lab.drawn.touched += static_cast<uint32_t>(c_tile.size() + a_now.size() + b_now.size());

@@ -305,6 +305,9 @@ nlohmann::json LabTestLog(const AppState& state) {
                          {"request", lab.request},  {"request_lesson", lab.request_lesson},
                          {"progress", lab.progress}, {"variant", lab.variant}};
   for (const lab::LessonInfo& info : lab.lessons) line["lessons"].push_back(info.name);
+  if (const lab::LessonInfo* info = CurrentLesson(lab))
+    for (const lab::Knob& knob : info->knobs)
+      line["knobs"][knob.key] = !knob.choices.empty() ? "choices" : knob.log_scale && knob.min > 0 ? "slider" : "number";
   if (const auto settings = lab.settings.find(lab.lesson); settings != lab.settings.end())
     for (const auto& [key, value] : settings->second) line["settings"][key] = value;
   // The tabs the shown result has (a tab's rectangle stays recorded after its lesson is left).
