@@ -38,10 +38,10 @@ bool IsMatmulTrace(const lab::LessonResult& result) {
 
 const char* AccessName(lab::Access access) {
   switch (access) {
-    case lab::Access::kGlobalRead: return "reads";
-    case lab::Access::kGlobalWrite: return "writes";
-    case lab::Access::kSharedRead: return "reads shared";
-    case lab::Access::kSharedWrite: return "writes shared";
+    case lab::Access::kGlobalRead: return "read";
+    case lab::Access::kGlobalWrite: return "write";
+    case lab::Access::kSharedRead: return "read shared";
+    case lab::Access::kSharedWrite: return "write shared";
   }
   return "";
 }
@@ -112,9 +112,10 @@ void DrawGrid(LabView& lab, const lab::GridPicture& picture) {
   const uint32_t last_col = static_cast<uint32_t>(std::clamp((clip_max.x - origin.x) / cell + 1, 0.0f, float(row_cells)));
   const bool outlines = cell >= 4, numbers = cell >= ImGui::CalcTextSize("000").x + 2;
   const float font = ImGui::GetFontSize();
+  // First the fills: runs of one workgroup (or of idle cells) are one
+  // rectangle, few triangles for a software rasteriser.
   for (uint32_t row = first_row; row < last_row; ++row) {
     const float y0 = origin.y + row * cell, y1 = y0 + cell;
-    // Runs of one workgroup (or of idle cells) are one rectangle: few triangles for a software rasteriser.
     uint32_t run_start = first_col;
     GridCell run_cell;
     bool run_exists = false;
@@ -131,13 +132,21 @@ void DrawGrid(LabView& lab, const lab::GridPicture& picture) {
         run_start = column;
       }
       if (column == run_start) run_cell = c, run_exists = exists;
-      if (column == last_col || !exists) continue;
+    }
+  }
+  // Then what is drawn over them: idle marks, indices, workgroup and subgroup edges.
+  for (uint32_t row = first_row; row < last_row && (numbers || outlines || cell >= 6); ++row) {
+    const float y0 = origin.y + row * cell, y1 = y0 + cell;
+    for (uint32_t column = first_col; column < last_col; ++column) {
+      bool exists = false;
+      const GridCell c = cell_of(column, row, exists);
+      if (!exists) continue;
       const ImVec2 p0(origin.x + column * cell, y0), p1(p0.x + cell, y1);
       if (!c.inside && cell >= 6) draw->AddLine(ImVec2(p0.x + 2, p0.y + 2), ImVec2(p1.x - 2, p1.y - 2), IM_COL32(120, 120, 125, 255));
       if (numbers) {
         const std::string text = std::to_string(c.invocation);
         const ImVec2 size = ImGui::CalcTextSize(text.c_str());
-        if (size.y <= cell) draw->AddText(ImVec2(p0.x + (cell - size.x) * 0.5f, p0.y + (cell - font) * 0.5f), IM_COL32(0, 0, 0, 220), text.c_str());
+        if (size.x + 2 <= cell) draw->AddText(ImVec2(p0.x + (cell - size.x) * 0.5f, p0.y + (cell - font) * 0.5f), IM_COL32(0, 0, 0, 220), text.c_str());
       }
       if (!outlines) continue;
       // A line where the next cell belongs to another workgroup (dark) or subgroup (white).
@@ -177,10 +186,14 @@ void DrawGrid(LabView& lab, const lab::GridPicture& picture) {
 
 // The workgroup, subgroup and step pickers (with play); returns false when
 // the trace has no records.
-bool DrawTraceChoices(LabView& lab, const lab::LessonResult& result, bool subgroup_choice, std::vector<uint32_t>& steps) {
+bool DrawTraceChoices(LabView& lab, const lab::LessonResult& result, bool subgroup_choice, std::vector<uint32_t>& steps,
+                      bool start_at_end = false) {
   WindowUi& ui = Ui();
   const lab::AccessTrace& trace = *result.trace;
-  if (ui.picture_of != &result) ui.picture_of = &result, ui.workgroup = 0, ui.subgroup = 0, ui.step = 0, ui.playing = false;
+  if (ui.picture_of != &result) {
+    ui.picture_of = &result, ui.workgroup = 0, ui.subgroup = 0, ui.playing = false;
+    ui.step = start_at_end ? INT32_MAX : 0;  // clamped to the last step below
+  }
   const std::vector<uint32_t> workgroups = RecordedWorkgroups(trace);
   if (workgroups.empty()) {
     Muted("The instrumented run recorded nothing.");
@@ -250,10 +263,11 @@ void DrawTouchStrip(LabView& lab, const lab::AccessTrace& trace, const SubgroupT
                      (touch.instruction ? " (access " + std::to_string(touch.instruction + 1) + ")" : "") + ": " +
                      std::to_string(touch.distinct) + " elements, ";
   line += touch.contiguous ? "contiguous" : "scattered over " + std::to_string(touch.span) + " elements";
-  line += ", in " + std::to_string(touch.segments) + (touch.segments == 1 ? " 128-byte segment" : " 128-byte segments");
-  if (shared)
+  if (shared)  // a row is the 32 banks: what counts is how many distinct words one bank must serve
     line += touch.bank_ways <= 1 ? "; no bank conflict" : "; a " + std::to_string(touch.bank_ways) + "-way bank conflict";
-  ImGui::TextUnformatted(line.c_str());
+  else
+    line += ", in " + std::to_string(touch.segments) + (touch.segments == 1 ? " 128-byte segment" : " 128-byte segments");
+  ImGui::TextWrapped("%s", line.c_str());
   // The rows touched, in order; at most a screenful.
   std::vector<uint32_t> rows;
   for (const auto& [lane, index] : touch.lane_index) rows.push_back(index / 32);
@@ -408,7 +422,7 @@ void DrawMatmulTiles(LabView& lab, const lab::LessonResult& result) {
 
 void DrawReductionTree(LabView& lab, const lab::LessonResult& result) {
   std::vector<uint32_t> steps;
-  if (!DrawTraceChoices(lab, result, false, steps)) return;
+  if (!DrawTraceChoices(lab, result, false, steps, true)) return;  // the whole tree first; Play builds it up
   const std::vector<TreeLevel> levels = ReductionLevels(*result.trace, ChosenWorkgroup(*result.trace));
   if (levels.empty()) return;
   const int shown = std::clamp(Ui().step, 0, static_cast<int>(levels.size()) - 1);
@@ -434,7 +448,7 @@ void DrawReductionTree(LabView& lab, const lab::LessonResult& result) {
     const float y = at.y + l * row_gap;
     const std::string text = "step " + std::to_string(level.step) + ": " + std::to_string(level.moves.size()) + " active";
     draw->AddText(ImVec2(at.x, y), l == shown ? ImGui::GetColorU32(ImGuiCol_Text) : ImGui::GetColorU32(ImGuiCol_TextDisabled), text.c_str());
-    const float box = std::min(cell, font);
+    const float box = font * 0.8f;  // cells as wide as the row allows, tall enough to see
     for (uint32_t e = 0; e < width; ++e) draw->AddRectFilled(ImVec2(x0 + e * cell, y), ImVec2(x0 + (e + 1) * cell - (cell > 3), y + box), kUntouched);
     for (const TreeLevel::Move& move : level.moves) {
       const ImU32 color = l == shown ? ClassColor(static_cast<int>(move.invocation)) : Dim(ClassColor(static_cast<int>(move.invocation)), 0.5f);

@@ -55,10 +55,10 @@ void DrawVariantsTable(LabView& lab, const lab::LessonResult& result) {
   ImGui::TableSetupColumn(one_unit ? RateUnit(variants[0]) : "rate");
   ImGui::TableSetupColumn("% of ceiling");
   ImGui::TableSetupColumn("speed-up");
+  ImGui::TableSetupColumn("check");
   if (banks) ImGui::TableSetupColumn("bank conflicts");
   if (shared) ImGui::TableSetupColumn("shared / workgroup");
   for (const std::string& key : figures) ImGui::TableSetupColumn(key.c_str());
-  ImGui::TableSetupColumn("check");
   ImGui::TableHeadersRow();
   const lab::Variant* selected = SelectedVariant(lab, result);
   for (size_t i = 0; i < variants.size(); ++i) {
@@ -90,6 +90,15 @@ void DrawVariantsTable(LabView& lab, const lab::LessonResult& result) {
     Cell(Printf("%.1f%%", v.percent_of_ceiling), failed);
     ImGui::TableNextColumn();
     Cell(i == 0 || v.speedup_over_previous <= 0 ? "-" : Printf("%.2fx", v.speedup_over_previous), failed);
+    // The check: a mark, and the message (a failed one whole, a passed one on hover when long).
+    ImGui::TableNextColumn();
+    CheckMark(v.check_passed);
+    if (ImGui::IsItemHovered() && !v.check_message.empty()) ImGui::SetTooltip("%s", v.check_message.c_str());
+    ImGui::SameLine();
+    const size_t kShortMessage = 40;
+    Cell(failed || v.check_message.size() <= kShortMessage ? v.check_message : v.check_message.substr(0, kShortMessage - 3) + "...",
+         failed);
+    if (ImGui::IsItemHovered() && !v.check_message.empty()) ImGui::SetTooltip("%s", v.check_message.c_str());
     if (banks) {
       ImGui::TableNextColumn();
       Cell(v.bank_conflicts ? FormatCount(double(*v.bank_conflicts)) : "-", failed);
@@ -103,21 +112,16 @@ void DrawVariantsTable(LabView& lab, const lab::LessonResult& result) {
       const auto found = v.figures.find(key);
       Cell(found == v.figures.end() ? "-" : Printf("%.4g", found->second), failed);
     }
-    ImGui::TableNextColumn();
-    CheckMark(v.check_passed);
-    ImGui::SameLine();
-    Cell(v.check_message, failed);
-    if (ImGui::IsItemHovered() && !v.check_message.empty()) ImGui::SetTooltip("%s", v.check_message.c_str());
     ++lab.drawn.rows;
     if (failed) ++lab.drawn.failed_checks;
   }
   ImGui::EndTable();
   RecordItemRect("lab_variants");
   const double fma = result.ceilings.fp32_gflops, bandwidth = result.ceilings.bandwidth_gbs;
-  Muted((Printf("%% of ceiling: of the measured FMA ceiling (%.1f GFLOP/s) for arithmetic kernels, ", fma) +
-         Printf("of the measured bandwidth (%.1f GB/s) for kernels that move data. ", bandwidth) +
-         "Speed-up: the previous row's time over this one's. A failed check is the kernel's output "
-         "against the CPU reference.")
+  Muted(("% of ceiling: of the measured FMA ceiling (" + Printf("%.1f", fma) +
+         " GFLOP/s) for arithmetic kernels, of the measured bandwidth (" + Printf("%.1f", bandwidth) +
+         " GB/s) for kernels that move data. Speed-up: the previous row's time over this one's. The check compares "
+         "the kernel's output with the CPU reference, every element.")
             .c_str());
 }
 

@@ -193,7 +193,9 @@ void DrawControls(LabView& lab) {
       SeparatorText("Device");
       ImGui::TextWrapped("%s", result.device.c_str());
       Muted((Printf("measured ceilings: %.1f GFLOP/s, ", result.ceilings.fp32_gflops) +
-             Printf("%.1f GB/s", result.ceilings.bandwidth_gbs) + Printf("; the run took %.1f s", outcome->seconds))
+             Printf("%.1f GB/s", result.ceilings.bandwidth_gbs) +
+             (outcome->seconds < 1 ? Printf("; the run took %.0f ms", outcome->seconds * 1e3)
+                                   : Printf("; the run took %.1f s", outcome->seconds)))
                 .c_str());
     }
   }
