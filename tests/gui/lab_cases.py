@@ -5,6 +5,7 @@ each of the result's tabs and keeps screenshots (lab_<lesson>_<tab>.png) for
 a person to look at. Every check of every kernel must pass."""
 
 import os
+import re
 import shutil
 
 from gui_support import App, Failure, check, check_screenshot, log
@@ -82,6 +83,8 @@ def case_lab_lessons(t):
             app.click(f"lab_lesson_{lesson}")
         line = wait_for_outcome(app, lesson)
         if lesson == "matmul":  # the ladder at the lesson's own size (the README's screenshot)
+            app.click("lab_tab_Results")
+            app.wait_for(lambda l: l["lab"]["drawn"]["tab"] == "Results", "the Results tab of matmul", 30)
             keep_screenshot(t, app, "lab_matmul_ladder.png")
         before = line["lab"]["settings"]
         key = move_a_knob(app, lesson, line["lab"])
@@ -98,6 +101,17 @@ def case_lab_lessons(t):
                 check(drawn["chart_series"] > 0, f"{lesson}: no chart series drawn: {drawn}")
             if tab == "Grid":
                 check(drawn["grid_cells"] > 0, f"{lesson}: no grid cells drawn: {drawn}")
+                # Hovering the first cell spells out its IDs' sum with its numbers.
+                x0, y0, x1, y1 = app.wait_for_rect("lab_grid")
+                app.move_to(x0 + 3, y0 + 3)
+                app.settle(3)
+                line = app.wait_for(lambda l: "gl_GlobalInvocationID" in l["lab"]["drawn"]["hovered_formula"],
+                                    "the hovered cell's formula", 30)
+                formula = line["lab"]["drawn"]["hovered_formula"]
+                log(f"hovered: {formula}")
+                check(re.search(r"= 0 \* \d+ \+ 0 = 0$", formula), f"the first cell's formula: {formula}")
+                shot = app.screenshot()
+                shutil.copy(shot, os.path.join(t.out, f"lab_{lesson}_hover.png"))
             if tab in ("Access", "Tiles", "Tree"):
                 check(drawn["touched"] > 0, f"{lesson}: the {tab} picture shows nothing touched: {drawn}")
             if tab != "Roofline":

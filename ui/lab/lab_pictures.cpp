@@ -4,6 +4,7 @@
 // and reads, and a reduction's tree level by level.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -186,8 +187,12 @@ void DrawGrid(LabView& lab, const lab::GridPicture& picture) {
 
 // The workgroup, subgroup and step pickers (with play); returns false when
 // the trace has no records.
+// The steps the step slider runs over for a workgroup: every recorded step,
+// unless a picture has its own (the reduction tree: its levels).
+using StepsOf = std::function<std::vector<uint32_t>(uint32_t workgroup)>;
+
 bool DrawTraceChoices(LabView& lab, const lab::LessonResult& result, bool subgroup_choice, std::vector<uint32_t>& steps,
-                      bool start_at_end = false) {
+                      bool start_at_end = false, const StepsOf& steps_of = {}) {
   WindowUi& ui = Ui();
   const lab::AccessTrace& trace = *result.trace;
   if (ui.picture_of != &result) {
@@ -227,7 +232,7 @@ bool DrawTraceChoices(LabView& lab, const lab::LessonResult& result, bool subgro
                      subgroups.empty() ? "-" : std::to_string(subgroups[ui.subgroup]).c_str());
     RecordItemRect("lab_trace_subgroup");
   }
-  steps = RecordedSteps(trace, workgroup);
+  steps = steps_of ? steps_of(workgroup) : RecordedSteps(trace, workgroup);
   const int last = std::max(0, static_cast<int>(steps.size()) - 1);
   const double now = ImGui::GetTime();
   if (ui.playing && now >= ui.next_step_at) {
@@ -422,14 +427,22 @@ void DrawMatmulTiles(LabView& lab, const lab::LessonResult& result) {
 
 void DrawReductionTree(LabView& lab, const lab::LessonResult& result) {
   std::vector<uint32_t> steps;
-  if (!DrawTraceChoices(lab, result, false, steps, true)) return;  // the whole tree first; Play builds it up
-  const std::vector<TreeLevel> levels = ReductionLevels(*result.trace, ChosenWorkgroup(*result.trace));
+  std::vector<TreeLevel> levels;
+  const StepsOf level_steps = [&](uint32_t workgroup) {
+    levels = ReductionLevels(*result.trace, workgroup);
+    std::vector<uint32_t> level_steps;
+    for (const TreeLevel& level : levels) level_steps.push_back(level.step);
+    return level_steps;
+  };
+  if (!DrawTraceChoices(lab, result, false, steps, true, level_steps)) return;  // the whole tree first; Play builds it up
   if (levels.empty()) return;
   const int shown = std::clamp(Ui().step, 0, static_cast<int>(levels.size()) - 1);
   const TreeLevel& current = levels[shown];
-  ImGui::TextWrapped("Step %u: %zu invocations active in %u subgroups. A subgroup runs while any of its lanes is "
-                     "active: spread-out active invocations keep every subgroup busy for little work (divergence).",
-                     current.step, current.moves.size(), current.subgroups);
+  const auto count = [](size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); };
+  ImGui::TextWrapped("Step %u: %s active in %s. A subgroup runs while any of its lanes is active: spread-out active "
+                     "invocations keep every subgroup busy for little work (divergence).", current.step,
+                     count(current.moves.size(), "invocation", "invocations").c_str(),
+                     count(current.subgroups, "subgroup", "subgroups").c_str());
   uint32_t width = 1;
   for (const TreeLevel& level : levels)
     for (const TreeLevel::Move& move : level.moves)

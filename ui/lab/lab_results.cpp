@@ -204,7 +204,7 @@ void DrawRooflineView(LabView& lab, const lab::LessonResult& result) {
   for (size_t i = 0; i < result.variants.size(); ++i) {
     const lab::Variant& v = result.variants[i];
     if (!(v.flops > 0 && v.bytes > 0 && v.gflops > 0)) continue;
-    dots.push_back({.intensity = v.flops / v.bytes, .gflops = v.gflops, .size = 0.15,
+    dots.push_back({.intensity = v.flops / v.bytes, .gflops = v.gflops, .size = 0.04,
                     .color = v.check_passed ? ClassColor(static_cast<int>(i)) : kFailedColor,
                     .selected = &v == selected, .label = v.name.c_str()});
     of_dot.push_back(&v);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "imgui_internal.h"  // ImRect
 #include "ui/format.h"
 #include "ui/panel_layout.h"
 #include "ui/widgets/insight_charts.h"
@@ -63,6 +64,7 @@ RooflineHover Roofline(const char* id, std::span<const RooflineDot> dots, const 
   const float max_radius = std::min(data_max.x - data_min.x, data_max.y - data_min.y) * 0.08f;
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   float hovered_distance = 1e9f;
+  std::vector<ImRect> labels;  // placed so far: a label goes right, left, below or above its dot, where it is free
   for (size_t i = 0; i < dots.size(); ++i) {
     const RooflineDot& dot = dots[i];
     if (!(dot.intensity > 0 && dot.gflops > 0)) continue;
@@ -71,7 +73,24 @@ RooflineHover Roofline(const char* id, std::span<const RooflineDot> dots, const 
     const ImU32 color = dot.color ? dot.color : ClassColor(static_cast<int>(i));
     draw->AddCircleFilled(p, r, (color & ~IM_COL32_A_MASK) | IM_COL32(0, 0, 0, 170));
     draw->AddCircle(p, r, dot.selected ? IM_COL32(255, 255, 255, 255) : color, 0, dot.selected ? 2.5f : 1.0f);
-    if (dot.label) draw->AddText(ImVec2(p.x + r + 3, p.y - font * 0.5f), color, dot.label);
+    if (dot.label) {
+      const ImVec2 size = ImGui::CalcTextSize(dot.label);
+      const ImVec2 places[] = {{p.x + r + 3, p.y - font * 0.5f}, {p.x - r - 3 - size.x, p.y - font * 0.5f},
+                               {p.x - size.x * 0.5f, p.y + r + 1}, {p.x - size.x * 0.5f, p.y - r - 1 - font}};
+      ImRect chosen(places[0], ImVec2(places[0].x + size.x, places[0].y + size.y));
+      for (const ImVec2& at : places) {
+        const ImRect rect(at, ImVec2(at.x + size.x, at.y + size.y));
+        const bool inside = rect.Min.x >= data_min.x && rect.Max.x <= data_max.x && rect.Min.y >= data_min.y &&
+                            rect.Max.y <= data_max.y;
+        const bool free = std::none_of(labels.begin(), labels.end(), [&](const ImRect& other) { return other.Overlaps(rect); });
+        if (inside && free) {
+          chosen = rect;
+          break;
+        }
+      }
+      labels.push_back(chosen);
+      draw->AddText(chosen.Min, color, dot.label);
+    }
     ++result.drawn;
     const float d = std::hypot(mouse.x - p.x, mouse.y - p.y);
     if (hovered && d <= std::max(r, 5.0f) && d < hovered_distance) result.dot = static_cast<int>(i), hovered_distance = d;
