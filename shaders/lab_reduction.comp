@@ -4,8 +4,8 @@
 //                   atomic compare-and-swap loop (they all queue on one word);
 //   1 interleaved:  each workgroup sums its floats in shared memory as a tree,
 //                   level s adding element tid + s into tid where tid % 2s == 0
-//                   (active invocations scattered: divergent subgroups, and
-//                   shared accesses 2s words apart: bank conflicts);
+//                   (active invocations scattered: every subgroup diverges
+//                   and none can skip a level);
 //   2 sequential:   the same tree with the first s invocations adding element
 //                   tid + s (active invocations contiguous, words consecutive);
 //   3 first add:    each invocation adds two floats while loading (a

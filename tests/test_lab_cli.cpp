@@ -41,7 +41,10 @@ class LabCli : public ::testing::Test {
         << nlohmann::json{{profile::CeilingsCacheKey(device), entry}}.dump();
   }
   void TearDown() override { std::filesystem::remove_all(cache_); }
-  std::string Env() const { return "XDG_CACHE_HOME=" + cache_.string(); }
+  // The width this process's device name was read at (no width probe either).
+  std::string Env() const {
+    return "LP_NATIVE_VECTOR_WIDTH=${LP_NATIVE_VECTOR_WIDTH:-256} XDG_CACHE_HOME=" + cache_.string();
+  }
   std::filesystem::path cache_;
 };
 
@@ -102,6 +105,9 @@ TEST_F(LabCli, BadLessonsAndSettingsAreClearErrors) {
   r = RunTensorscope("lab matmul --size lots", Env());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.output, "--size: expected an integer");
+  r = RunTensorscope("lab memory --stride 3", Env());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "must be one of 1, 2, 4, 8, 16, 32, 64; found 3");
   r = RunTensorscope("lab matmul --colour 3", Env());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.output, "unknown option --colour");

@@ -68,12 +68,10 @@ vk::Dispatch RungDispatch(const LessonRun& run, const Rung& rung, const Matrices
   d.bindings = {{&m.a, 0, 0, vk::Access::kRead}, {&m.b, 0, 0, vk::Access::kRead}, {&m.c, 0, 0, vk::Access::kWrite},
                 NoRecords()};
   d.SetPushConstants(gpu::LabMatmulParams{n, n, n});
-  if (rung.kind == 0)  // x runs along M (down a column of C)
-    d.workgroups = {vk::DivideRoundUp(n, rung.group_x), vk::DivideRoundUp(n, rung.group_y), 1};
-  else if (rung.kind == 1)
-    d.workgroups = {vk::DivideRoundUp(n, rung.group_x), vk::DivideRoundUp(n, rung.group_y), 1};
-  else
+  if (rung.kind == 2)
     d.workgroups = {vk::DivideRoundUp(n, rung.tile_cols()), vk::DivideRoundUp(n, rung.tile_rows()), 1};
+  else  // one invocation per element of the square C, whichever way x runs
+    d.workgroups = {vk::DivideRoundUp(n, rung.group_x), vk::DivideRoundUp(n, rung.group_y), 1};
   d.cost.flops = 2.0 * n * double(n) * n;
   if (rung.kind == 2) {
     d.cost.bytes_read = TiledBytes(n, d.workgroups.data()) - 4.0 * n * n;
@@ -257,25 +255,31 @@ LessonResult RunMatmulLesson(LessonRun& run) {
   result.notes.push_back("On " + device.name + " the naive rung reached " + Fixed(v[0].gflops, 2) +
                          " GFLOP/s and the fastest, '" + best->name + "', " + Fixed(best->gflops, 2) + " GFLOP/s (" +
                          Fixed(best->percent_of_ceiling) + "% of the measured FMA ceiling of " + Fixed(gf) +
-                         " GFLOP/s): " + Fixed(v[0].ms / best->ms) + "x from the same arithmetic.");
-  result.notes.push_back("Coalescing: x along a row of C instead of down a column made the kernel " +
-                         Fixed(v[0].ms / v[1].ms, 2) + "x as fast here. On a GPU the 32 threads of a warp then read "
+                         " GFLOP/s): " + Fixed(v[0].ms / best->ms) + "x faster with the same arithmetic.");
+  result.notes.push_back("Coalescing: x along a row of C instead of down a column changed the time " +
+                         Fixed(v[0].ms, 2) + " ms -> " + Fixed(v[1].ms, 2) + " ms here. On a GPU the 32 threads of a warp then read "
                          "one 128-byte line of B instead of 32 lines of A (Simon Boehm's A6000: 309 to 1987 GFLOP/s).");
+  const std::string shared_vs = "the " + v[2].name + " rung took " + Fixed(v[2].ms, 2) + " ms against the coalesced "
+                                "rung's " + Fixed(v[1].ms, 2) + " ms, 2D register blocking " + Fixed(v[5].ms, 2) +
+                                " ms (" + Fixed(v[2].ms / v[5].ms, 1) + "x the shared tile's speed)";
+  const bool trainer_fastest = !trainer_choice.empty() && &*best == &v.back();
   if (device.is_software())
     result.notes.push_back(
         "Why this ladder climbs differently on " + device.name + ": it is a software driver, where shared memory is "
         "ordinary CPU memory reached through the same per-lane loop as a storage buffer, and barrier() ends one loop "
-        "over the workgroup's invocations and starts another. Staging tiles saves nothing: the 16x16-style shared rung "
-        "ran at " + Fixed(v[2].ms / v[1].ms, 2) + "x the coalesced rung's time. Registers are what win: 2D register "
-        "blocking (16 multiply-adds per 8 loads) ran " + Fixed(v[2].ms / v[5].ms, 1) + "x faster than the plain shared "
-        "tile, and the trainer's kernel, which keeps blocks in registers and reads no shared memory at all, is the "
-        "fastest. Do not carry this habit to a GPU.");
+        "over the workgroup's invocations and starts another, so staging tiles saves no memory traffic and costs "
+        "extra loads and stores; what pays is fewer loads per multiply-add, i.e. registers. Here " + shared_vs +
+        (trainer_fastest ? ", and the fastest rung is the trainer's kernel, which keeps its blocks in registers and "
+                           "reads no shared memory at all."
+                         : ". At this size the fastest rung is '" + best->name + "'; below about 256^3 a dispatch's "
+                           "fixed cost hides the kernels' differences.") +
+        " On a GPU the order is the textbook one (shared tiles first, then registers): do not carry this habit there.");
   else
     result.notes.push_back(
         "On a GPU shared memory is on-chip and a tile is read from it many times for one load from DRAM, so the shared "
-        "rung is a big step (here " + Fixed(v[1].ms / v[2].ms, 2) + "x over coalesced), and register blocking then "
-        "removes most shared-memory loads (" + Fixed(v[2].ms / v[5].ms, 1) + "x more). On a software driver such as "
-        "lavapipe the shared step gains nothing: there shared memory is ordinary memory behind a per-lane loop.");
+        "rung is a big step, and register blocking then removes most shared-memory loads: " + shared_vs + ". On a "
+        "software driver such as lavapipe the shared step gains nothing: there shared memory is ordinary memory "
+        "behind a per-lane loop, and registers are what win.");
   if (v[2].bank_conflicts && v[3].bank_conflicts)
     result.notes.push_back(
         "Bank conflicts (32 banks of 4 bytes, counted from workgroup 0's recorded shared-memory addresses, " +
@@ -286,14 +290,19 @@ LessonResult RunMatmulLesson(LessonRun& run) {
   result.notes.push_back("The CPU reference (double precision, i-k-j loop) took " + Fixed(cpu_one_ms, 1) +
                          " ms on one thread and " + Fixed(cpu_all_ms, 1) + " ms on " + std::to_string(threads) +
                          " threads; the fastest rung took " + Fixed(best->ms, 2) + " ms.");
+  const double ridge = gf / std::max(1e-9, run.ceilings.bandwidth_gbs);
   result.notes.push_back("Roofline: the bytes of each rung are the loads it issues to memory. Naive and coalesced load "
                          "2K floats per element of C (" + Fixed(v[0].flops / v[0].bytes, 2) + " FLOP/byte); " +
                          std::to_string(4 * tile) + "x" + std::to_string(4 * tile) + " register-blocked tiles reach " +
-                         Fixed(v[5].flops / v[5].bytes, 1) + " FLOP/byte, far right of the ridge at " +
-                         Fixed(gf / std::max(1e-9, run.ceilings.bandwidth_gbs), 1) + ".");
+                         Fixed(v[5].flops / v[5].bytes, 1) + " FLOP/byte, " +
+                         (v[5].flops / v[5].bytes > ridge ? "right" : "left") + " of this device's ridge point at " +
+                         Fixed(ridge, 1) + " FLOP/byte (FMA ceiling / bandwidth ceiling): " +
+                         (v[5].flops / v[5].bytes > ridge ? "compute-bound" : "memory-bound") + " by the roofline.");
   if (!trainer_choice.empty())
     result.notes.push_back("The trainer's autotuner chose '" + trainer_choice + "' for " + std::to_string(n) + "^3 on "
-                           "this device; on GPUs it picks shared tiles, on lavapipe register blocks with texel reads.");
+                           "this device. Its candidates are register-blocked and shared-tiled kernels; its default, "
+                           "where nothing was measured, is shared tiles on GPUs and register blocks on software "
+                           "drivers.");
   return result;
 }
 

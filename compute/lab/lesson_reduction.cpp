@@ -25,7 +25,7 @@ const Kind kKinds[] = {
                 "operations on a single word, one after another"},
     {"interleaved tree", "each workgroup sums its floats in shared memory as a tree of log2(workgroup) levels; level s "
                          "keeps the invocations whose index is a multiple of 2s: scattered, so every subgroup stays "
-                         "busy (divergent) and reads words 2s apart"},
+                         "busy (divergent) and none can skip a level"},
     {"sequential addressing", "the same tree, but at each level the first half of the active invocations add the "
                               "second half's floats: whole subgroups fall idle, reads are consecutive words"},
     {"first add during load", "each invocation adds two floats while loading them, so a workgroup covers twice as "
@@ -180,8 +180,10 @@ LessonResult RunReductionLesson(LessonRun& run) {
                          " ms, " + Fixed(v[0].ms / best->ms, 1) + "x the best; the trees need one atomic per workgroup.");
   std::string conflicts;
   if (v[1].bank_conflicts && v[2].bank_conflicts)
-    conflicts = " In the first workgroups' recorded trees the interleaved one made " + Count(*v[1].bank_conflicts) +
-                " bank conflicts (32 banks of 4 bytes), the sequential one " + Count(*v[2].bank_conflicts) + ".";
+    conflicts = " Bank conflicts in the first workgroups' recorded trees (32 banks of 4 bytes): interleaved " +
+                Count(*v[1].bank_conflicts) + ", sequential " + Count(*v[2].bank_conflicts) + " (the interleaved "
+                "tree's active lanes read words 2s apart, but in a subgroup of up to 32 lanes they still fall into "
+                "different banks; the strided-index tree of GPU textbooks, index 2s x tid, is the one that conflicts).";
   result.notes.push_back("Interleaved against sequential addressing: " + Fixed(v[1].ms, 2) + " ms against " +
                          Fixed(v[2].ms, 2) + " ms. At level s the interleaved tree keeps one invocation in 2s active in "
                          "every subgroup, so no subgroup can skip the level; sequential addressing packs the active "

@@ -48,7 +48,7 @@ std::vector<LessonInfo> MakeLessons() {
        {SizeKnob(1 << 12, 1 << 24, 1 << 22, "elements", "floats each kernel reads and writes"),
         WorkgroupKnob(256, "invocations per workgroup of every memory kernel"),
         {"stride", "traced stride", "the stride whose subgroup addresses the instrumented run records", 1, 64, 8, true,
-         {}}}});
+         {{1, "1"}, {2, "2"}, {4, "4"}, {8, "8"}, {16, "16"}, {32, "32"}, {64, "64"}}}}});
   lessons.push_back(
       {"matmul", "3. Matrix multiply, rung by rung",
        "naive, coalesced, shared tiles, padding, 1D/2D register blocking, vec4 reads and the trainer's own kernel",
@@ -168,6 +168,13 @@ LessonResult RunLesson(vk::Context& context, vk::PipelineCache& pipelines, const
   result.settings = run.settings;
   result.ceilings = run.ceilings;
   detail::SetSpeedups(result.variants);
+  for (const Variant& v : result.variants)
+    if (v.percent_of_ceiling > 100) {
+      result.notes.push_back("'" + v.name + "' ran at " + detail::Fixed(v.percent_of_ceiling) + "% of the cached "
+                             "ceiling: the ceiling was measured at a busier moment or by a kernel this one outruns; "
+                             "`tensorscope bench --ceilings --remeasure` measures it again.");
+      break;
+    }
   run.Progress("done", 1.0);
   return result;
 }

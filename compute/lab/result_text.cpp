@@ -103,16 +103,27 @@ std::string FormatResult(const LessonResult& result) {
   text += "   Ceilings (measured): " + detail::Fixed(result.ceilings.fp32_gflops) + " GFLOP/s FMA, " +
           detail::Fixed(result.ceilings.bandwidth_gbs, 2) + " GB/s copy\n\n";
   char line[512];
-  std::snprintf(line, sizeof line, "%-34s %10s %10s %10s %9s %8s  %s\n", "variant", "ms", "GFLOP/s", "GB/s",
+  std::snprintf(line, sizeof line, "%-40s %10s %10s %10s %9s %8s  %s\n", "variant", "ms", "GFLOP/s", "GB/s",
                 "% ceiling", "speed-up", "check");
   text += line;
   for (const Variant& v : result.variants) {
     std::string speedup = v.speedup_over_previous > 0 ? detail::Fixed(v.speedup_over_previous, 2) + "x" : "";
     std::string check = v.check_passed ? "ok" : "FAILED: " + v.check_message;
     if (v.bank_conflicts) check += ", " + detail::Count(*v.bank_conflicts) + " bank conflicts";
-    std::snprintf(line, sizeof line, "%-34s %10.3f %10.2f %10.2f %8.1f%% %8s  %s\n", v.name.substr(0, 34).c_str(),
+    std::snprintf(line, sizeof line, "%-40s %10.3f %10.2f %10.2f %8.1f%% %8s  %s\n", v.name.substr(0, 40).c_str(),
                   v.ms, v.gflops, v.gbs, v.percent_of_ceiling, speedup.c_str(), check.c_str());
     text += line;
+  }
+  if (result.lesson == "cpu-vs-gpu") {  // the race itself, in wall-clock ms
+    std::snprintf(line, sizeof line, "\n%-40s %12s %12s %14s %16s\n", "wall-clock ms (best of 3)", "CPU 1 thread",
+                  "CPU all cores", "device (data)", "device+transfers");
+    text += line;
+    for (const Variant& v : result.variants) {
+      auto f = [&](const char* key) { return v.figures.count(key) ? v.figures.at(key) : 0.0; };
+      std::snprintf(line, sizeof line, "%-40s %12.3f %12.3f %14.3f %16.3f\n", v.name.substr(0, 40).c_str(),
+                    f("cpu_ms_one_thread"), f("cpu_ms_all_cores"), f("device_ms_wall"), f("device_ms_with_transfers"));
+      text += line;
+    }
   }
   for (const OccupancyRow& row : result.occupancy) {
     std::snprintf(line, sizeof line, "occupancy %-58s %5.0f%%  %s\n", row.device.c_str(), 100 * row.occupancy,
