@@ -85,6 +85,24 @@ lab::GridPicture Grid1D(uint32_t length, uint32_t size, uint32_t subgroup) {
   return picture;
 }
 
+// The same for a width x height array in workgroups of wx x wy.
+lab::GridPicture Grid2D(uint32_t width, uint32_t height, uint32_t wx, uint32_t wy, uint32_t subgroup) {
+  lab::GridPicture picture;
+  picture.width = width, picture.height = height;
+  picture.workgroup_x = wx, picture.workgroup_y = wy;
+  picture.grid_x = (width + wx - 1) / wx, picture.grid_y = (height + wy - 1) / wy;
+  picture.subgroup_size = subgroup;
+  for (uint32_t y = 0; y < height; ++y)
+    for (uint32_t x = 0; x < width; ++x) {
+      const uint32_t invocation = x % wx + (y % wy) * wx;
+      picture.workgroup_of.push_back(x / wx + (y / wy) * picture.grid_x);
+      picture.invocation_of.push_back(invocation);
+      picture.subgroup_of.push_back(invocation / subgroup);
+    }
+  picture.idle_invocations = picture.grid_x * wx * picture.grid_y * wy - width * height;
+  return picture;
+}
+
 TEST(LabGrid, OneDimensionalCellsFormulaAndIdleInvocations) {
   const lab::GridPicture picture = Grid1D(10, 4, 2);
   EXPECT_EQ(LaunchedX(picture), 12u);
@@ -358,7 +376,8 @@ std::vector<lab::LessonInfo> TestLessons() {
   lab::Knob size{"size", "matrix size", "the side of the square matrices", 16, 1024, 256, true, {}};
   lab::Knob tile{"tile", "tile", "the shared tile's side", 8, 32, 16, false, {{8, "8"}, {16, "16"}, {32, "32"}}};
   lab::Knob length{"size", "array length", "elements", 1, 100000, 1000, false, {}};
-  return {{"grid", "1. The grid", "workgroups and invocations", {length}},
+  lab::Knob height{"height", "height", "rows; 1 makes the grid 1D", 1, 4096, 1, false, {}};
+  return {{"grid", "1. The grid", "workgroups and invocations", {length, height}},
           {"matmul", "3. Matrix multiply", "rung by rung", {size, tile}},
           {"reduction", "4. Reduction", "a tree", {}}};
 }
@@ -386,7 +405,9 @@ class LabWindow : public testing::Test {
       if (lesson == "matmul") return MatmulResult(settings);
       lab::LessonResult result = Result(lesson, settings);
       result.variants = {Variant("copy", 1.0, true, lab::Ceiling::kBandwidth)};
-      if (lesson == "grid") result.grid = Grid1D(static_cast<uint32_t>(settings.at("size")), 64, 8);
+      const auto width = static_cast<uint32_t>(settings.count("size") ? settings.at("size") : 0);
+      const auto height = static_cast<uint32_t>(settings.count("height") ? settings.at("height") : 1);
+      if (lesson == "grid") result.grid = height > 1 ? Grid2D(width, height, 8, 4, 8) : Grid1D(width, 64, 8);
       if (lesson == "reduction") result.trace = ReductionTrace(64), result.traced_variant = "copy";
       return result;
     });
@@ -458,6 +479,22 @@ TEST_F(LabWindow, OpensOnTheFirstLessonRunsItAndDrawsTheGrid) {
   const nlohmann::json log = LabTestLog(state_);
   EXPECT_EQ(log["lesson"], "grid");
   EXPECT_EQ(log["outcomes"]["grid"]["variants"], 1);
+}
+
+TEST_F(LabWindow, ATwoDimensionalGridIsDrawnWithItsIdleInvocations) {
+  state_.lab.settings["grid"] = {{"size", 30}, {"height", 10}};
+  OpenLab(state_);
+  ASSERT_TRUE(Settle());
+  EXPECT_EQ(state_.lab.outcomes.at("grid").settings.at("height"), 10);
+  Click("lab_tab_Grid");
+  EXPECT_EQ(state_.lab.drawn.grid_cells, 300u);
+  EXPECT_EQ(state_.lab.drawn.idle_cells, 4u * 8 * 3 * 4 - 300);  // 4 x 3 workgroups of 8 x 4
+  const auto& grid = RecordedItemRects().at("lab_grid");
+  const float cell = (grid[2] - grid[0]) / 32;  // the launched grid is 32 invocations wide
+  const ImVec2 at(grid[0] + cell * 9.5f, grid[1] + cell * 5.5f);  // element (9, 5)
+  for (int i = 0; i < 3; ++i) Frame(at);
+  EXPECT_NE(state_.lab.drawn.hovered_formula.find("= (1, 1) * (8, 4) + (1, 1) = (9, 5)"), std::string::npos)
+      << state_.lab.drawn.hovered_formula;  // the picture stays where it was when the formula appears
 }
 
 TEST_F(LabWindow, MatmulShowsItsLadderWithTheFailedCheckChartsRooflineAndTiles) {

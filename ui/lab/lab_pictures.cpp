@@ -70,8 +70,11 @@ void DrawGrid(LabView& lab, const lab::GridPicture& picture) {
   ImGui::SetNextItemWidth(Scaled(220));
   ImGui::SliderFloat("cell size (0: fit)", &ui.cell_pixels, 0.0f, 48.0f, ui.cell_pixels <= 0 ? "fit" : "%.0f px");
   RecordItemRect("lab_grid_zoom");
+  // Two lines kept for the formula whatever its length: the picture must not move under the mouse.
+  ImGui::BeginChild("formula", ImVec2(0, 2 * ImGui::GetTextLineHeightWithSpacing()), false, ImGuiWindowFlags_NoScrollbar);
   ImGui::TextWrapped("%s", ui.hovered_formula.empty() ? "Hover a cell: its IDs, and the sum that makes them."
                                                       : ui.hovered_formula.c_str());
+  ImGui::EndChild();
   RecordItemRect("lab_grid_formula");
   ui.hovered_formula.clear();
 
