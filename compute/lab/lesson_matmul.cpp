@@ -286,7 +286,9 @@ LessonResult RunMatmulLesson(LessonRun& run) {
         std::to_string(device.subgroup_size) + "-lane subgroups): the " + v[2].name + " tile's transposing stores "
         "made " + Count(*v[2].bank_conflicts) + " conflicts, the padded one " + Count(*v[3].bank_conflicts) +
         ". Its time: " + Fixed(v[2].ms, 2) + " ms against " + Fixed(v[3].ms, 2) + " ms" +
-        (device.is_software() ? " (lavapipe has no banks: padding cannot matter here)." : "."));
+        (device.is_software() ? " (a CPU has no shared-memory banks: a difference here is noise or the padded "
+                                "layout's other effects, not conflicts)."
+                              : "."));
   result.notes.push_back("The CPU reference (double precision, i-k-j loop) took " + Fixed(cpu_one_ms, 1) +
                          " ms on one thread and " + Fixed(cpu_all_ms, 1) + " ms on " + std::to_string(threads) +
                          " threads; the fastest rung took " + Fixed(best->ms, 2) + " ms.");

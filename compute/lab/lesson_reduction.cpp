@@ -82,6 +82,10 @@ vk::Dispatch ReductionDispatch(const LessonRun& run, uint32_t variant, bool seco
 LessonResult RunReductionLesson(LessonRun& run) {
   const uint32_t n = run.Knob32("size"), group = run.Knob32("workgroup");
   const vk::DeviceInfo& device = run.device();
+  Require((device.subgroup_operations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+              (device.subgroup_stages & VK_SHADER_STAGE_COMPUTE_BIT),
+          "The reduction lesson's kernels use subgroupAdd, and '" + device.name + "' has no subgroup arithmetic in "
+          "compute shaders. Choose another device with --device.");
   RequireWorkgroup(device, group, 1, "The reduction's workgroup");
   RequireSharedMemory(device, 8ull * group, "A reduction tree of " + std::to_string(group) + " floats");
   RequireBufferBytes(device, 4ull * n, std::to_string(n) + " floats");

@@ -143,6 +143,24 @@ Settings CompleteSettings(const LessonInfo& lesson, const Settings& given) {
   return settings;
 }
 
+// What to try next, per lesson: the last of its notes.
+const std::map<std::string, std::string>& TryNext() {
+  static const std::map<std::string, std::string> tries = {
+      {"grid", "Try: a width that is not a multiple of the workgroup (idle invocations appear at the bounds guard), "
+               "a 2D grid (--height 24 --workgroup-y 8), and workgroups narrower than a subgroup."},
+      {"memory", "Try: --stride 16 or 64 for the instrumented run (one subgroup's reads spread over 16 or 64 lines), "
+                 "and a --size small enough for the CPU's caches (the large strides then cost less)."},
+      {"matmul", "Try: --tile 8 and 32 (the shared rungs' workgroup and shared memory), --size 512 (a dispatch's "
+                 "fixed cost hides less), and compare the shared rungs' bank conflicts with their times."},
+      {"reduction", "Try: --workgroup 32 (fewer tree levels, more workgroups and atomics) and 1024, and a --size "
+                    "below one workgroup."},
+      {"divergence", "Try: --branch-percent 10 and 90 (alternating lanes still pays for both loops), --registers 128 "
+                     "and --shared-kb 32 (the reference GPUs' occupancy drops and the limiter changes)."},
+      {"cpu-vs-gpu", "Try: --size 16777216 (the element-wise curves reach the bandwidth limit)."},
+  };
+  return tries;
+}
+
 }  // namespace
 
 LessonResult RunLesson(vk::Context& context, vk::PipelineCache& pipelines, const std::string& lesson,
@@ -175,6 +193,7 @@ LessonResult RunLesson(vk::Context& context, vk::PipelineCache& pipelines, const
                              "`tensorscope bench --ceilings --remeasure` measures it again.");
       break;
     }
+  result.notes.push_back(TryNext().at(lesson));
   run.Progress("done", 1.0);
   return result;
 }
