@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -257,6 +258,21 @@ TEST(Exchange, ExportAndImportRefuseClearly) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_CONTAINS(r.output, "input 2 > dense 32 > relu > dense 32 > relu > dense 3 > softmax_cross_entropy");
   EXPECT_TRUE(std::filesystem::exists(Temp("spiral.json")));
+}
+
+// `parity` replays the first steps in PyTorch and says whether the curves agree;
+// without PyTorch it says what to install.
+TEST(Exchange, ParityReplaysTheFirstStepsInPytorch) {
+  testing::CommandResult r = RunTensorscope("parity spiral-mlp --steps 3 --python /nonexistent/python3");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "sudo apt-get install python3-torch python3-numpy");
+  if (std::system("/usr/bin/python3 -c 'import torch, numpy' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 cannot import torch (install python3-torch)";
+  r = RunTensorscope("parity " + WriteTempFile("exchange_parity.json", kModel) + " --steps 12");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "batches in dataset order (no shuffle)");
+  EXPECT_CONTAINS(r.output, "    12 ");
+  EXPECT_CONTAINS(r.output, "Verdict: the two agree to fp32 rounding.");
 }
 
 }  // namespace
