@@ -16,6 +16,7 @@
 #include "compute/common/error.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/train_config.h"
+#include "ui/export_run.h"
 #include "ui/panel_layout.h"
 #include "ui/project.h"
 #include "ui/run.h"
@@ -211,6 +212,8 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
   RecordItemRect("load_weights");
   HelpTooltip("Load a checkpoint (.ckpt) of this model's architecture into the current run: its weights,\n"
               "optimizer state and position. Continue then trains it further.");
+  ImGui::SameLine();
+  DrawExportButton(state);
   if (!state.project_path.empty()) ImGui::TextDisabled("%s%s", state.project_path.c_str(), state.dirty ? " (modified)" : "");
   ImGui::SetNextItemWidth(-FLT_MIN);
   if (ImGui::InputTextWithHint("##name", "project name", &state.project.name)) MarkEdited(state);
