@@ -1,5 +1,7 @@
-"""GUI cases for exchanging the run's network with other tools (ui/export_run.h):
-Export... writes an ONNX file and a PyTorch folder of the trained network."""
+"""GUI cases for exchanging the run's network with other tools: Export... writes an
+ONNX file and a PyTorch folder of the trained network (ui/export_run.h); PyTorch
+check... replays the model's first steps in PyTorch and plots both curves
+(ui/parity_window.h)."""
 
 import json
 import os
@@ -7,7 +9,7 @@ import subprocess
 import time
 
 from gui_support import check, log, summary
-from run_cases import train_spiral_and_stop
+from run_cases import save_screenshot, train_spiral_and_stop
 
 
 def wait_for_path(path, what, timeout=60):
@@ -77,4 +79,27 @@ def case_export(t):
     check(app.close_window() == 0, "the app's exit code was not 0")
 
 
-CASES = {"export": case_export}
+def case_parity(t):
+    """PyTorch check...: 30 steps of the spiral MLP replayed in PyTorch agree to fp32
+    rounding (without python3-torch the window says how to install it)."""
+    app = t.start("parity")
+    app.find_window()
+    app.wait_for_rect("parity")
+    app.click("parity")
+    app.wait_for_rect("parity_run")
+    app.click("parity_run")
+    line = app.wait_for(lambda l: l["parity"]["verdict"] or l["parity"]["error"], "the replay's verdict", 300)
+    parity = line["parity"]
+    log(f"parity: {parity}")
+    torch = subprocess.run(["/usr/bin/python3", "-c", "import torch"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL).returncode == 0
+    if torch:
+        check("agree" in parity["verdict"] and parity["steps"] == 30 and not parity["error"],
+              f"expected 30 steps that agree: {parity}")
+    else:
+        check("python3-torch" in parity["error"], f"without torch the window should say what to install: {parity}")
+    save_screenshot(t, app, "parity.png")
+    check(app.close_window() == 0, "the app's exit code was not 0")
+
+
+CASES = {"export": case_export, "parity": case_parity}

@@ -18,6 +18,7 @@
 #include "compute/nn/train_config.h"
 #include "ui/export_run.h"
 #include "ui/panel_layout.h"
+#include "ui/parity_window.h"
 #include "ui/project.h"
 #include "ui/run.h"
 #include "ui/test_hooks.h"
@@ -214,6 +215,8 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
               "optimizer state and position. Continue then trains it further.");
   ImGui::SameLine();
   DrawExportButton(state);
+  ImGui::SameLine();
+  DrawParityButton(state);
   if (!state.project_path.empty()) ImGui::TextDisabled("%s%s", state.project_path.c_str(), state.dirty ? " (modified)" : "");
   ImGui::SetNextItemWidth(-FLT_MIN);
   if (ImGui::InputTextWithHint("##name", "project name", &state.project.name)) MarkEdited(state);
@@ -740,6 +743,7 @@ void DrawModelPanel(AppState& state) {
   if (ImGui::Begin(title.c_str())) {
     DrawFileBar(state, ui);
     DrawPathPopup(state, ui);
+    DrawParityWindow(state);
     ImGui::Separator();
     // The layer selection is shared with the GPU insight window (a kernel row selects its layer).
     if (state.insight.selected_layer != ui.shared_selection) {
