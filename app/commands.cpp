@@ -56,7 +56,7 @@ constexpr const char* kUsage =
     "  export CKPT_OR_MODEL   write a checkpoint (or a model with fresh weights) for other tools\n"
     "      --format onnx|pytorch  -o PATH   (an .onnx file; a folder with model.py, weights, train.py)\n"
     "  import MODEL.onnx      turn an ONNX MLP or CNN into a checkpoint (and its model .json)\n"
-    "      -o CKPT\n"
+    "      -o CKPT  [--model-json FILE (default: CKPT's name with .json)]\n"
     "  parity MODEL           replay the first steps in PyTorch from the same weights and batches;\n"
     "      --steps N (50)       both loss curves, the per-step relative difference and a verdict\n"
     "  devices                list Vulkan devices and say which one is used\n"

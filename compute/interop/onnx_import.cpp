@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "compute/common/error.h"
 #include "compute/common/file_read.h"
@@ -94,11 +95,11 @@ std::string StringAttribute(const onnx::NodeProto& node, const std::string& name
   return a ? a->s() : fallback;
 }
 
-const std::map<std::string, int> kSupportedOps = {
-    {"Gemm", 0}, {"MatMul", 0}, {"Add", 0}, {"Conv", 0}, {"MaxPool", 0}, {"AveragePool", 0},
-    {"GlobalAveragePool", 0}, {"BatchNormalization", 0}, {"Flatten", 0}, {"Reshape", 0}, {"Relu", 0},
-    {"LeakyRelu", 0}, {"Sigmoid", 0}, {"Tanh", 0}, {"Gelu", 0}, {"Div", 0}, {"Erf", 0}, {"Mul", 0},
-    {"Dropout", 0}, {"Identity", 0}, {"Softmax", 0}, {"LogSoftmax", 0}, {"Pad", 0}};
+// The ops a chain may hold (Constant nodes and Identity copies of constants are read first).
+const std::set<std::string> kSupportedOps = {
+    "Gemm", "MatMul", "Add", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
+    "Flatten", "Reshape", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "Div", "Erf", "Mul",
+    "Dropout", "Identity", "Softmax", "LogSoftmax", "Pad"};
 
 // Walks the chain of nodes, building the model's layers and their weights in
 // PyTorch's layouts.
@@ -178,6 +179,7 @@ class ChainReader {
     if (weight.dims[1] != in)
       Fail(node, "its weight takes " + std::to_string(weight.dims[1]) + " inputs, the layer before gives " +
                      std::to_string(in));
+    if (weight.dims[0] < 1 || weight.dims[0] > 0x7fffffff) Fail(node, "expected from 1 to 2^31 - 1 outputs");
     const uint32_t units = static_cast<uint32_t>(weight.dims[0]);
     std::vector<std::pair<std::string, Constant>> weights = {{".weight", weight}};
     std::optional<Constant> bias;
@@ -265,6 +267,7 @@ class ChainReader {
       if (IntAttribute(node, "group", 1) != 1) Fail(node, "grouped convolutions are not supported");
       const Constant& weight = Const(node, 1, "weight");
       if (weight.dims.size() != 4 || weight.floats.empty()) Fail(node, "expected a 4D float weight");
+      if (weight.dims[0] > 0x7fffffff) Fail(node, "expected at most 2^31 - 1 filters");
       const auto window = Window(node, IntsAttribute(node, "kernel_shape", {weight.dims[2], weight.dims[3]}));
       if (weight.dims[1] != shape_[0] || window[0] != std::vector<int64_t>{weight.dims[2], weight.dims[3]})
         Fail(node, "its weight's shape does not match its input's channels and its kernel");

@@ -15,8 +15,8 @@
 #include "compute/data/cifar.h"
 #include "compute/interop/onnx_export.h"
 #include "compute/nn/checkpoint.h"
-#include "compute/nn/tensor_table.h"
 #include "compute/nn/presets.h"
+#include "compute/nn/tensor_table.h"
 #include "compute/nn/train_config.h"
 #include "ui/project.h"
 
