@@ -12,10 +12,12 @@
 
 #include "app/arguments.h"
 #include "app/bench.h"
+#include "app/exchange.h"
 #include "app/gui.h"
 #include "app/lab_command.h"
 #include "app/progress.h"
 #include "app/resume_check.h"
+#include "app/run_logs.h"
 #include "app/vector_width.h"
 #include "compute/common/error.h"
 #include "compute/common/json_read.h"
@@ -44,15 +46,24 @@ constexpr const char* kUsage =
     "      --epochs N  --batch B  --lr X  --optimizer sgd|momentum|adam|adamw  --seed S\n"
     "      --weight-decay X  --momentum X  --validation-fraction X  --steps-per-submit N\n"
     "      --save CKPT          write a checkpoint after every epoch (atomically)\n"
+    "      --save-init CKPT     write the initial weights (before the first step) as a checkpoint\n"
+    "      --metrics-csv FILE   every step's and evaluation's loss, accuracy, learning rate, speed (%.9g)\n"
     "      --resume CKPT        continue from a checkpoint\n"
     "      --profile            print per-kernel GPU time, GFLOP/s and GB/s at the end\n"
     "      --no-autotune        use the device's default matmul kernel instead of measuring the candidates\n"
     "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"
     "      --data SPEC  --split test|train  --batch B\n"
+    "      --predictions FILE   write each sample's features, label and class probabilities as CSV\n"
     "  lab [LESSON]           the Kernel Lab: real kernels, checked, timed and explained (--list: lessons;\n"
     "                           no LESSON: the window, on lesson 1)\n"
     "      --size N  --workgroup N  --KNOB N   a lesson's settings (see --list)\n"
     "      --json               one JSON object instead of the table\n"
+    "  export CKPT_OR_MODEL   write a checkpoint (or a model with fresh weights) for other tools\n"
+    "      --format onnx|pytorch  -o PATH   (an .onnx file; a folder with model.py, weights, train.py)\n"
+    "  import MODEL.onnx      turn an ONNX MLP or CNN into a checkpoint (and its model .json)\n"
+    "      -o CKPT  [--model-json FILE (default: CKPT's name with .json)]\n"
+    "  parity MODEL           replay the first steps in PyTorch from the same weights and batches;\n"
+    "      --steps N (50)       both loss curves, the per-step relative difference and a verdict\n"
     "  devices                list Vulkan devices and say which one is used\n"
     "  presets                list the built-in models\n"
     "  bench                  SGEMM and MLP training/inference throughput on the device\n"
@@ -84,21 +95,6 @@ bool LabOpensWindow(const std::vector<std::string>& words) {
 std::set<std::string> With(std::set<std::string> base, std::initializer_list<std::string> more) {
   base.insert(more.begin(), more.end());
   return base;
-}
-
-std::unique_ptr<vk::Context> MakeContext(const Arguments& args) {
-  vk::ContextOptions options;
-  options.device_index = args.Int("device").value_or(-1);
-  options.validation = args.Has("validate");
-  return vk::Context::Create(options);
-}
-
-// With --validate, a run that drew validation messages fails.
-int ValidationExitCode(const vk::Context& context, int code) {
-  if (context.validation_message_count() == 0) return code;
-  std::fprintf(stderr, "tensorscope: the validation layer reported %llu message(s) (above).\n",
-               static_cast<unsigned long long>(context.validation_message_count()));
-  return code == 0 ? 1 : code;
 }
 
 int RunDevices() {
@@ -225,21 +221,21 @@ struct Profile {
 void CheckCheckpointDestination(const std::string& path, const nn::ModelDesc& model, const nn::TrainConfig& config) {
   DumpJson(nn::ModelToJson(model), "--save " + path);
   DumpJson(nn::TrainConfigToJson(config), "--save " + path);
-  std::error_code error;
-  const std::filesystem::path folder = std::filesystem::path(path).parent_path().empty()
-                                           ? std::filesystem::path(".")
-                                           : std::filesystem::path(path).parent_path();
-  if (!std::filesystem::is_directory(folder, error))
-    throw Error("--save " + path + ": the folder " + folder.string() + " does not exist; create it first.");
-  if (access(folder.c_str(), W_OK) != 0)
-    throw Error("--save " + path + ": cannot write into the folder " + folder.string() + " (permission denied).");
-  if (std::filesystem::is_directory(path, error)) throw Error("--save " + path + ": is a folder; name a file.");
+  CheckOutputDestination("--save", path);
 }
 
 int RunTrain(const std::string& model_name, const Arguments& args) {
   nn::ModelDesc model = nn::LoadModelOrPreset(model_name);
   nn::TrainConfig config = ConfigFromArguments(model, model_name, args);
   if (auto path = args.String("save")) CheckCheckpointDestination(*path, model, config);
+  if (auto path = args.String("save-init")) CheckCheckpointDestination(*path, model, config);
+  if (args.Has("save-init") && args.Has("resume"))
+    throw Error("--save-init writes the weights before the first step; with --resume there is no first step.");
+  std::optional<MetricsLog> metrics;
+  if (auto path = args.String("metrics-csv")) {
+    CheckOutputDestination("--metrics-csv", *path);
+    metrics.emplace(*path);
+  }
   std::optional<nn::Checkpoint> resume;
   if (auto path = args.String("resume")) resume = nn::LoadCheckpoint(*path);
 
@@ -264,6 +260,10 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
     for (const std::string& difference : ResumeDifferences(config, trained))
       std::fprintf(stderr, "Warning: %s\n", difference.c_str());
   }
+  if (auto path = args.String("save-init")) {
+    nn::SaveCheckpoint(*path, nn::CaptureCheckpoint(trainer));
+    std::printf("Initial weights: %s\n", path->c_str());
+  }
   const nn::Plan& plan = trainer.plan();
   std::printf("Model: %s  (%s)\n", model.name.c_str(), nn::ArchitectureSignature(model).c_str());
   std::printf("Parameters: %llu, device memory: %s, dispatches per step: %zu\n",
@@ -282,12 +282,14 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
       summary = trainer.RunEpoch([&](const nn::StepReport& r) {
         progress.Update(r.epoch, r.step_in_epoch, r.loss, r.accuracy);
         profile.Add(r);
+        if (metrics) metrics->AddStep(r, config.batch_size);
         if (std::optional<std::string> warning = loss_watch.Add(r.global_step, r.loss))
           std::fprintf(stderr, "\nWarning: %s\n", warning->c_str());
       });
     } catch (const nn::DivergenceError&) {
       progress.Finish();
       if (args.String("save")) std::fprintf(stderr, "The last checkpoint (if any) was kept unchanged.\n");
+      if (metrics) metrics->Save();  // the steps up to the divergence
       throw;
     }
     progress.Finish();
@@ -296,12 +298,21 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
     if (summary.validation)
       std::printf("  |  val loss %.4f  acc %.2f%%", summary.validation->loss, 100 * summary.validation->accuracy);
     std::printf("  |  %.1f s, %.0f samples/s\n", summary.seconds, summary.samples / std::max(summary.seconds, 1e-9));
+    if (metrics) {
+      if (summary.validation) metrics->AddEvaluation("validation", trainer.position(), *summary.validation);
+      metrics->Save();
+    }
     if (auto path = args.String("save")) nn::SaveCheckpoint(*path, nn::CaptureCheckpoint(trainer));
   }
   if (split.test.count()) {
     nn::EvalResult test = trainer.Evaluate(split.test);
     std::printf("test loss %.4f  test accuracy %.2f%% (%llu samples)\n", test.loss, 100 * test.accuracy,
                 static_cast<unsigned long long>(test.samples));
+    if (metrics) metrics->AddEvaluation("test", trainer.position(), test);
+  }
+  if (metrics) {
+    metrics->Save();
+    std::printf("Metrics: %s\n", args.String("metrics-csv")->c_str());
   }
   if (auto path = args.String("save")) std::printf("Checkpoint: %s\n", path->c_str());
   if (args.Has("profile")) profile.Print(trainer.step_dispatches());
@@ -316,22 +327,48 @@ int RunEval(const std::string& checkpoint_path, const Arguments& args) {
   if (config.data.empty()) throw Error(checkpoint_path + " names no dataset; pass --data.");
   std::string which = args.String("split").value_or("test");
   if (which != "test" && which != "train") throw Error("--split: expected test or train, found \"" + which + "\".");
+  if (auto path = args.String("predictions")) CheckOutputDestination("--predictions", *path);
   data::DataSplit split = data::LoadDataSpec(config.data);
   const data::Dataset& dataset = which == "test" ? split.test : split.train;
+  if (dataset.count() == 0)
+    throw Error("the " + which + " split of " + config.data + " is empty (test_fraction=0?); evaluate another split "
+                "(--split train) or data (--data).");
 
   std::unique_ptr<vk::Context> context = MakeContext(args);
   vk::PipelineCache pipelines(*context);
   nn::Trainer evaluator(*context, pipelines, checkpoint.model, config, nullptr, nullptr);
   nn::RestoreParameters(evaluator.plan(), checkpoint, checkpoint_path);
-  nn::EvalResult result = evaluator.Evaluate(dataset);
+  std::vector<float> outputs;
+  nn::EvalResult result = args.Has("predictions") ? evaluator.EvaluateWithOutputs(dataset, outputs)
+                                                  : evaluator.Evaluate(dataset);
   std::printf("Model: %s  (%s)\n", checkpoint.model.name.c_str(), nn::ArchitectureSignature(checkpoint.model).c_str());
   std::printf("Data: %s  (%llu samples)\n", dataset.name.c_str(), static_cast<unsigned long long>(result.samples));
   std::printf("loss %.4f  accuracy %.2f%%\n", result.loss, 100 * result.accuracy);
   PrintConfusion(result, dataset);
+  if (auto path = args.String("predictions")) {
+    const nn::Plan& plan = evaluator.plan();
+    WritePredictions(*path, dataset, outputs, plan.output_features(),
+                     plan.output_features() == 1 && plan.loss_kind() == kernels::LossKind::kBinaryCrossEntropyWithLogits);
+    std::printf("Predictions: %s (%zu samples)\n", path->c_str(), dataset.count());
+  }
   return ValidationExitCode(*context, 0);
 }
 
 }  // namespace
+
+std::unique_ptr<vk::Context> MakeContext(const Arguments& args) {
+  vk::ContextOptions options;
+  options.device_index = args.Int("device").value_or(-1);
+  options.validation = args.Has("validate");
+  return vk::Context::Create(options);
+}
+
+int ValidationExitCode(const vk::Context& context, int code) {
+  if (context.validation_message_count() == 0) return code;
+  std::fprintf(stderr, "tensorscope: the validation layer reported %llu message(s) (above).\n",
+               static_cast<unsigned long long>(context.validation_message_count()));
+  return code == 0 ? 1 : code;
+}
 
 int RunCommandLine(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
@@ -339,7 +376,8 @@ int RunCommandLine(int argc, char** argv) {
   if (!command.empty()) words.erase(words.begin());
   const std::set<std::string> train_flags = With(kCommonFlags, {"data", "epochs", "batch", "lr", "optimizer", "seed",
                                                                  "save", "resume", "weight-decay", "momentum",
-                                                                 "validation-fraction", "steps-per-submit"});
+                                                                 "validation-fraction", "steps-per-submit",
+                                                                 "save-init", "metrics-csv"});
   try {
     // `bench --help` explains bench's own modes; every other --help prints the overview.
     if (command == "help" || (command != "bench" && !words.empty() && words[0] == "--help")) {
@@ -348,7 +386,8 @@ int RunCommandLine(int argc, char** argv) {
     }
     // Every command below opens a device: lavapipe's vector width must be
     // settled before the first Vulkan instance (see app/vector_width.h).
-    static const std::set<std::string> kDeviceCommands = {"devices", "bench", "gui", "", "train", "eval", "lab"};
+    static const std::set<std::string> kDeviceCommands = {"devices", "bench",  "gui",   "",   "train",
+                                                          "eval",    "export", "parity", "lab"};
     if (command == "probe-vector-width") return RunVectorWidthProbe();
     if (kDeviceCommands.count(command)) ChooseVectorWidth();
     if (command == "devices") {
@@ -357,6 +396,9 @@ int RunCommandLine(int argc, char** argv) {
     }
     if (command == "presets") return RunPresets();
     if (command == "bench") return RunBench(words);
+    if (command == "export") return RunExport(words);
+    if (command == "import") return RunImport(words);
+    if (command == "parity") return RunParity(words);
     if (command == "gui") return RunGui(words);
     if (command == "lab" && LabOpensWindow(words)) {
       // `tensorscope lab` with no lesson: the window, on the Lab's first lesson.
@@ -375,7 +417,7 @@ int RunCommandLine(int argc, char** argv) {
       return RunTrain("spiral-mlp", args);
     }
     if (command == "train" || command == "eval") {
-      Arguments args(words, command == "train" ? train_flags : With(kCommonFlags, {"data", "split", "batch"}),
+      Arguments args(words, command == "train" ? train_flags : With(kCommonFlags, {"data", "split", "batch", "predictions"}),
                      command == "train" ? With(kCommonSwitches, {"profile", "no-autotune"}) : kCommonSwitches);
       if (args.positional().size() != 1)
         throw Error(command == "train" ? "train needs one MODEL (a .json file or a preset name, see `tensorscope presets`)."

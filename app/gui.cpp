@@ -143,6 +143,8 @@ class TestLog {
     frame_ms_.clear();
     frame_parts_.clear();
     if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
+    line["parity"] = {{"running", state.parity.running}, {"steps", state.parity.steps},
+                      {"verdict", state.parity.verdict}, {"error", state.parity.error}};
     WriteRun(state, line);
     // The first frames are drawn before the panels are placed.
     if (++lines_ > 2)

@@ -582,6 +582,10 @@ TEST(RegistrySpecTest, SklearnSetsSplitDeterministically) {
   EXPECT_EQ(iris.test.features_f32, LoadDataSpec("iris").test.features_f32);
   EXPECT_NE(iris.test.features_f32, LoadDataSpec("iris:seed=2").test.features_f32);
   EXPECT_EQ(LoadDataSpec("iris:test_fraction=0.5").test.count(), 75u);
+  const DataSplit whole = LoadDataSpec("iris:test_fraction=0");  // no test set wanted
+  EXPECT_EQ(whole.train.count(), 150u);
+  EXPECT_EQ(whole.test.count(), 0u);
+  EXPECT_EQ(whole.test.sample_shape, whole.train.sample_shape);
 
   const DataSplit wine = LoadDataSpec("wine");
   EXPECT_EQ(wine.train.count() + wine.test.count(), 178u);

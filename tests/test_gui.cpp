@@ -119,6 +119,13 @@ TEST(GuiTest, OutputMismatch) { RunGuiCase("output_mismatch"); }
 // Stop a run and quit; relaunched, the network, curves and results are back,
 // and Continue trains on from the same step.
 TEST(GuiTest, RelaunchContinue) { RunGuiCase("relaunch_continue"); }
+
+// Export... (tests/gui/exchange_cases.py): the trained spiral as an ONNX file that
+// python3-onnx's checker accepts and as a PyTorch folder whose model.py loads.
+TEST(GuiTest, Export) { RunGuiCase("export"); }
+// PyTorch check... (tests/gui/exchange_cases.py): the spiral MLP's first 30 steps
+// replayed in PyTorch agree, plotted in the window (or it says to install python3-torch).
+TEST(GuiTest, ParityWindow) { RunGuiCase("parity"); }
 // GPU insight's Occupancy tab while training: a kernel selected by a click
 // stays selected (by kernel, layer and pass, not by line) when the table is
 // sorted by a column both ways and rebuilt live; the sort the user picked

@@ -298,8 +298,10 @@ class CheckpointFile : public ::testing::Test {
     checkpoint_.model = ParseModel(kSpiral, "model.json");
     checkpoint_.config = TrainConfigToJson(TrainConfig{});  // adam: two state tensors
     checkpoint_.position = {2, 3, 40};
-    checkpoint_.parameters.assign(5, 0.5f);
-    checkpoint_.optimizer_state.assign(2, std::vector<float>(5, 0.25f));
+    uint64_t parameters = 0;  // the model's own count: the tensor table must match it
+    for (const LayerShape& shape : InferShapes(checkpoint_.model)) parameters += shape.parameters;
+    checkpoint_.parameters.assign(parameters, 0.5f);
+    checkpoint_.optimizer_state.assign(2, std::vector<float>(parameters, 0.25f));
   }
   std::string Bytes() const {
     std::ifstream in(path_, std::ios::binary);
@@ -346,7 +348,7 @@ TEST_F(CheckpointFile, ImpossibleHeaderFieldsAreRefused) {
                                                   "found 4294967295");
   EXPECT_CONTAINS(with(56, uint32_t{41}), "bytes 56-59 (step in the epoch");
   EXPECT_CONTAINS(with(48, uint64_t{4}), "bytes 48-55 (global step): found 4");
-  EXPECT_CONTAINS(with(12, uint32_t{65}), "bytes 12-15 (header size): expected 64, found 65");
+  EXPECT_CONTAINS(with(12, uint32_t{65}), "bytes 12-15 (header size): expected 72 for version 2, found 65");
   EXPECT_CONTAINS(with(32, uint64_t{1} << 40), "bytes 32-39 (parameter count)");
   EXPECT_CONTAINS(with(40, uint32_t{7}), "bytes 40-43 (optimizer state tensors): found 7");
   EXPECT_CONTAINS(with(16, uint64_t{1} << 62), "bytes 16-23 (model JSON size)");
@@ -373,11 +375,11 @@ TEST_F(CheckpointFile, DeepEmbeddedModelIsRefused) {
   uint64_t model_bytes;
   std::memcpy(&model_bytes, bytes.data() + 16, 8);
   const std::string deep = R"({"layers": )" + Nested(60000) + "}";
-  bytes.replace(64, model_bytes, deep);
+  bytes.replace(72, model_bytes, deep);
   model_bytes = deep.size();
   std::memcpy(bytes.data() + 16, &model_bytes, 8);
   WriteWithCrc(bytes);
-  EXPECT_CONTAINS(LoadError(), "(embedded model, from byte 64): nested deeper than 64 levels");
+  EXPECT_CONTAINS(LoadError(), "(embedded model, from byte 72): nested deeper than 64 levels");
 }
 
 TEST(TrainConfig, ParsesAndValidates) {

@@ -264,6 +264,17 @@ struct AppState {
 
   nn::TrainingSession* session = nullptr;  // owned by the app
   TrainingView training;
+  // An Export... waiting for the session's checkpoint of the run (ui/export_run.h).
+  struct PendingExport {
+    std::string format, path, weights;  // "onnx" or "pytorch"; where to; the checkpoint asked for
+  };
+  std::optional<PendingExport> pending_export;
+  // The last "PyTorch check" (ui/parity_window.h), for the test log.
+  struct ParitySummary {
+    bool running = false;
+    size_t steps = 0;
+    std::string verdict, error;
+  } parity;
   // "train fast": the window draws a few frames a second and the session sends
   // fewer snapshots, so training runs at nearly the command line's speed.
   bool train_fast = false;

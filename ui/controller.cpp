@@ -5,6 +5,7 @@
 
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
+#include "ui/export_run.h"
 #include "ui/project.h"
 #include "ui/run.h"
 #include "ui/widgets/insight_charts.h"
@@ -163,7 +164,7 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
           view.steps_per_epoch = static_cast<uint32_t>(view.train_samples / state.project.training.batch_size);
         break;
       case nn::SessionEvent::Kind::kCheckpointSaved:
-        state.Notify(Notice::Level::kInfo, "Checkpoint saved: " + event.message);
+        if (!FinishExport(state, event.message)) state.Notify(Notice::Level::kInfo, "Checkpoint saved: " + event.message);
         break;
       case nn::SessionEvent::Kind::kWarning:
         view.warning = event.message;

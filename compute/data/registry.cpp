@@ -120,6 +120,13 @@ std::pair<Dataset, Dataset> ShuffleSplit(const Dataset& dataset, double fraction
   return {Subset(dataset, all.first(indices.size() - held_out)), Subset(dataset, all.last(held_out))};
 }
 
+// {train, test} by a data spec's test_fraction: 0 keeps every sample for training
+// (an empty test set of the same shape).
+std::pair<Dataset, Dataset> SplitOffTest(const Dataset& dataset, double test_fraction, uint64_t seed) {
+  if (test_fraction == 0.0) return {dataset, Subset(dataset, {})};
+  return ShuffleSplit(dataset, test_fraction, seed);
+}
+
 std::string WithSuffix(std::string name, std::string_view suffix) { return name + ":" + std::string(suffix); }
 
 // A generated set's options: test_samples belongs to the registry, the rest
@@ -284,7 +291,7 @@ DataSplit LoadImageFolderSet(std::string_view spec, std::string_view rest) {
     Dataset test = LoadImageFolder((fs::path(dir) / "test").string(), test_options, name + ":test");
     return {std::move(train), std::move(test)};
   }
-  auto [train, test] = ShuffleSplit(LoadImageFolder(dir, options, name), test_fraction, seed);
+  auto [train, test] = SplitOffTest(LoadImageFolder(dir, options, name), test_fraction, seed);
   train.name = WithSuffix(name, "train");
   test.name = WithSuffix(name, "test");
   return {std::move(train), std::move(test)};
@@ -303,10 +310,10 @@ DataSplit LoadCsvSet(std::string_view spec, const std::string& path, const std::
       throw Error("data spec \"" + std::string(spec) + "\": unknown option \"" + std::string(key) +
                   "\", expected test_fraction or seed");
   }
-  Require(test_fraction > 0.0 && test_fraction < 1.0, "data spec \"" + std::string(spec) +
-                                                          "\": option test_fraction: expected a number between 0 "
-                                                          "and 1 (exclusive), found " + FormatNumber(test_fraction));
-  auto [train, test] = ShuffleSplit(LoadCsv(path), test_fraction, seed);
+  Require(test_fraction >= 0.0 && test_fraction < 1.0, "data spec \"" + std::string(spec) +
+                                                           "\": option test_fraction: expected a number from 0 (no "
+                                                           "test set) to below 1, found " + FormatNumber(test_fraction));
+  auto [train, test] = SplitOffTest(LoadCsv(path), test_fraction, seed);
   train.name = WithSuffix(name, "train");
   test.name = WithSuffix(name, "test");
   return {std::move(train), std::move(test)};

@@ -7,19 +7,22 @@
 #include "compute/common/error.h"
 #include "compute/common/file_read.h"
 #include "compute/common/json_read.h"
+#include "compute/nn/tensor_table.h"
 #include "compute/nn/train_config.h"
 
 namespace ts::nn {
 namespace {
 
-constexpr uint32_t kVersion = 1;
-constexpr uint32_t kHeaderBytes = 64;
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kHeaderBytes = 72;
+constexpr uint32_t kVersion1HeaderBytes = 64;  // before the tensor table
+constexpr uint64_t kDataAlignment = 64;        // the floats start at a multiple of this
 // Header limits: what a checkpoint Tensorscope writes can hold, so a corrupt
 // size is refused before it decides how much is read or allocated.
 constexpr uint32_t kMaxStateTensors = 2;                              // Adam's two moments
 constexpr uint64_t kMaxStatistics = uint64_t{1} << 28;                // batch norm's running mean and variance
 constexpr uint64_t kMaxCheckpointBytes =
-    kHeaderBytes + 2 * kMaxJsonFileBytes + 4 * kMaxModelParameters * (1 + kMaxStateTensors) + 4 * kMaxStatistics + 4;
+    kHeaderBytes + 3 * kMaxJsonFileBytes + 4 * kMaxModelParameters * (1 + kMaxStateTensors) + 4 * kMaxStatistics + 4;
 
 template <typename T>
 void Put(std::string& out, size_t at, T value) {
@@ -48,7 +51,86 @@ uint32_t Crc32(const char* data, size_t size) {
   return static_cast<uint32_t>(crc);
 }
 
+// The table text padded with spaces so the floats after it start at a
+// multiple of kDataAlignment: offsets depend on the table's own length, so
+// the length is settled first (it only grows, so this ends in a few rounds).
+std::string PaddedTensorTable(const Checkpoint& c, uint64_t table_start) {
+  uint64_t table_bytes = 0;
+  for (;;) {
+    const uint64_t data_start = (table_start + table_bytes + kDataAlignment - 1) / kDataAlignment * kDataAlignment;
+    std::string table = CheckpointTensorTable(c, data_start).dump();
+    if (table_start + table.size() <= data_start) {
+      table.resize(data_start - table_start, ' ');
+      return table;
+    }
+    table_bytes = table.size();
+  }
+}
+
+const char* const kStateSections[][2] = {{"optimizer.momentum_buffer", ""}, {"optimizer.exp_avg", "optimizer.exp_avg_sq"}};
+
+// The stored table must be the one the file's model and sizes imply: a reader
+// may trust its names and offsets.
+void CheckTensorTable(const Checkpoint& c, const nlohmann::json& stored, uint64_t data_start, const std::string& source) {
+  nlohmann::json expected;
+  try {
+    expected = CheckpointTensorTable(c, data_start);
+  } catch (const Error& e) {
+    throw Error(source + ": " + e.what());
+  }
+  if (!stored.is_object() || !stored.contains("tensors") || !stored["tensors"].is_array())
+    throw Error(source + ": expected an object with a \"tensors\" list, found " + DescribeJson(stored) +
+                "; the file is corrupt.");
+  for (const char* key : {"format", "version", "dtype", "byte_order"})
+    if (stored.value(key, nlohmann::json()) != expected[key])
+      throw Error(source + ": \"" + key + "\": expected " + expected[key].dump() + ", found " +
+                  DescribeJson(stored.value(key, nlohmann::json())) + ".");
+  const nlohmann::json& found = stored["tensors"];
+  const nlohmann::json& wanted = expected["tensors"];
+  // Everything but the layout's wording, which a later version may phrase better.
+  auto same = [](nlohmann::json a, nlohmann::json b) {
+    if (a.is_object()) a.erase("layout");
+    if (b.is_object()) b.erase("layout");
+    return a == b;
+  };
+  for (size_t i = 0; i < std::max(found.size(), wanted.size()); ++i) {
+    if (i < found.size() && i < wanted.size() && same(found[i], wanted[i])) continue;
+    throw Error(source + ": tensors[" + std::to_string(i) + "]: expected " +
+                (i < wanted.size() ? wanted[i].dump() : std::string("no entry")) + ", found " +
+                (i < found.size() ? DescribeJson(found[i]) : std::string("no entry")) +
+                " (the table must match the embedded model and the header); the file is corrupt.");
+  }
+}
+
 }  // namespace
+
+nlohmann::json CheckpointTensorTable(const Checkpoint& c, uint64_t data_start) {
+  const std::vector<LayerShape> shapes = InferShapes(c.model);
+  const ModelTensors tensors = ListModelTensors(c.model, shapes);
+  uint64_t parameter_count = 0, statistic_count = 0;
+  for (const ParameterTensor& t : tensors.parameters) parameter_count += t.count;
+  for (const ParameterTensor& t : tensors.statistics) statistic_count += t.count;
+  if (parameter_count != c.parameters.size() || statistic_count != c.statistics.size())
+    throw Error("the checkpoint holds " + std::to_string(c.parameters.size()) + " parameters and " +
+                std::to_string(c.statistics.size()) + " running statistics; its model has " +
+                std::to_string(parameter_count) + " and " + std::to_string(statistic_count) + ".");
+  if (c.optimizer_state.size() > 2) throw Error("a checkpoint holds at most 2 optimizer state tensors.");
+  nlohmann::json list = nlohmann::json::array();
+  uint64_t at = data_start;
+  auto section = [&](const std::vector<ParameterTensor>& group, const std::string& name) {
+    for (const ParameterTensor& t : group) {
+      list.push_back({{"name", t.name}, {"section", name}, {"shape", t.shape},
+                      {"layout", TensorLayout(c.model, shapes, t)}, {"offset", at}, {"count", t.count}});
+      at += 4 * t.count;
+    }
+  };
+  section(tensors.parameters, "parameters");
+  for (size_t s = 0; s < c.optimizer_state.size(); ++s)
+    section(tensors.parameters, kStateSections[c.optimizer_state.size() - 1][s]);
+  section(tensors.statistics, "running_statistics");
+  return {{"format", "tensorscope-tensor-table"}, {"version", 1}, {"dtype", "float32"}, {"byte_order", "little"},
+          {"tensors", std::move(list)}};
+}
 
 std::string ArchitectureSignature(const ModelDesc& model) {
   std::string text;
@@ -70,7 +152,14 @@ void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
   std::string config = DumpJson(c.config, path);
   uint64_t p = c.parameters.size();
   uint64_t r = c.statistics.size();
-  size_t size = kHeaderBytes + model.size() + config.size() + 4 * p * (1 + c.optimizer_state.size()) + 4 * r + 4;
+  std::string table;
+  try {
+    table = PaddedTensorTable(c, kHeaderBytes + model.size() + config.size());
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what() + " Not saved.");
+  }
+  size_t size =
+      kHeaderBytes + model.size() + config.size() + table.size() + 4 * p * (1 + c.optimizer_state.size()) + 4 * r + 4;
   std::string out(size, '\0');
   std::memcpy(out.data(), kCheckpointMagic, 8);
   Put<uint32_t>(out, 8, kVersion);
@@ -83,11 +172,12 @@ void SaveCheckpoint(const std::string& path, const Checkpoint& c) {
   Put<uint64_t>(out, 48, c.position.global_step);
   Put<uint32_t>(out, 56, c.position.step_in_epoch);
   Put<uint32_t>(out, 60, static_cast<uint32_t>(r));
+  Put<uint64_t>(out, 64, table.size());
   size_t at = kHeaderBytes;
-  CopyBytes(out.data() + at, model.data(), model.size());
-  at += model.size();
-  CopyBytes(out.data() + at, config.data(), config.size());
-  at += config.size();
+  for (const std::string* text : {&model, &config, &table}) {
+    CopyBytes(out.data() + at, text->data(), text->size());
+    at += text->size();
+  }
   CopyBytes(out.data() + at, c.parameters.data(), 4 * p);
   at += 4 * p;
   for (const std::vector<float>& state : c.optimizer_state) {
@@ -110,9 +200,8 @@ Checkpoint ParseCheckpoint(const std::string& in, const std::string& path) {
   if (in.size() < 8 || std::memcmp(in.data(), kCheckpointMagic, 8) != 0)
     fail("not a Tensorscope checkpoint: bytes 0-7 should be \"TSCKPT01\", found " +
          DescribeJson(nlohmann::json(std::string(in.data(), std::min<size_t>(in.size(), 8)))) + ".");
-  if (in.size() < kHeaderBytes + 4)
-    fail("truncated: the header needs " + std::to_string(kHeaderBytes + 4) + " bytes, the file has " +
-         std::to_string(in.size()) + ".");
+  if (in.size() < 16)
+    fail("truncated: the header needs at least 16 bytes, the file has " + std::to_string(in.size()) + ".");
   // Every header field is checked before it is used, each by its byte offset.
   auto field = [&](const char* bytes, const std::string& what, uint64_t value, uint64_t limit) {
     if (value > limit)
@@ -120,22 +209,28 @@ Checkpoint ParseCheckpoint(const std::string& in, const std::string& path) {
            std::to_string(limit) + " is possible; the file is corrupt.");
   };
   const uint32_t version = Get<uint32_t>(in, 8);
-  if (version != kVersion)
-    fail("byte 8: checkpoint format version " + std::to_string(version) + " is not supported (expected " +
+  if (version != 1 && version != kVersion)
+    fail("byte 8: checkpoint format version " + std::to_string(version) + " is not supported (expected 1 or " +
          std::to_string(kVersion) + ").");
+  const uint32_t expected_header = version == 1 ? kVersion1HeaderBytes : kHeaderBytes;
   const uint32_t header_bytes = Get<uint32_t>(in, 12);
-  if (header_bytes != kHeaderBytes)
-    fail("bytes 12-15 (header size): expected " + std::to_string(kHeaderBytes) + ", found " +
-         std::to_string(header_bytes) + "; the file is corrupt.");
+  if (header_bytes != expected_header)
+    fail("bytes 12-15 (header size): expected " + std::to_string(expected_header) + " for version " +
+         std::to_string(version) + ", found " + std::to_string(header_bytes) + "; the file is corrupt.");
+  if (in.size() < expected_header + 4)
+    fail("truncated: the header needs " + std::to_string(expected_header + 4) + " bytes, the file has " +
+         std::to_string(in.size()) + ".");
   const uint64_t model_bytes = Get<uint64_t>(in, 16), config_bytes = Get<uint64_t>(in, 24), p = Get<uint64_t>(in, 32);
   const uint32_t states = Get<uint32_t>(in, 40), statistics = Get<uint32_t>(in, 60);
+  const uint64_t table_bytes = version == 1 ? 0 : Get<uint64_t>(in, 64);
   field("16-23", "model JSON size", model_bytes, kMaxJsonFileBytes);
   field("24-31", "training config JSON size", config_bytes, kMaxJsonFileBytes);
   field("32-39", "parameter count", p, kMaxModelParameters);
   field("40-43", "optimizer state tensors", states, kMaxStateTensors);
   field("60-63", "running statistics count", statistics, kMaxStatistics);
-  const uint64_t expected =
-      kHeaderBytes + model_bytes + config_bytes + 4 * p * (1 + uint64_t(states)) + 4 * uint64_t(statistics) + 4;
+  field("64-71", "tensor table JSON size", table_bytes, kMaxJsonFileBytes);
+  const uint64_t expected = expected_header + model_bytes + config_bytes + table_bytes +
+                            4 * p * (1 + uint64_t(states)) + 4 * uint64_t(statistics) + 4;
   if (in.size() != expected)
     fail(std::string(in.size() < expected ? "truncated" : "has extra bytes") + ": the header describes " +
          std::to_string(expected) + " bytes, the file has " + std::to_string(in.size()) + ".");
@@ -145,7 +240,7 @@ Checkpoint ParseCheckpoint(const std::string& in, const std::string& path) {
          ", computed " + std::to_string(computed) + "): the file is corrupt.");
 
   Checkpoint c;
-  size_t at = kHeaderBytes;
+  size_t at = expected_header;
   c.model = ParseModel(in.substr(at, model_bytes), path + " (embedded model, from byte " + std::to_string(at) + ")");
   at += model_bytes;
   const std::string config_source = path + " (embedded training config, from byte " + std::to_string(at) + ")";
@@ -154,6 +249,10 @@ Checkpoint ParseCheckpoint(const std::string& in, const std::string& path) {
   // checkpoint (train --resume, eval) accepts and refuses the same files.
   const TrainConfig config = ParseTrainConfig(c.config, config_source);
   at += config_bytes;
+  const size_t table_at = at;
+  const nlohmann::json table = version == 1 ? nlohmann::json() :
+      ParseJson(std::string_view(in).substr(at, table_bytes), path + " (tensor table, from byte " + std::to_string(at) + ")");
+  at += table_bytes;
   c.position = {Get<uint32_t>(in, 44), Get<uint32_t>(in, 56), Get<uint64_t>(in, 48)};
   field("44-47", "epochs completed; the embedded config trains " + std::to_string(config.epochs), c.position.epoch,
         config.epochs);
@@ -177,6 +276,8 @@ Checkpoint ParseCheckpoint(const std::string& in, const std::string& path) {
   }
   c.statistics.resize(statistics);
   CopyBytes(c.statistics.data(), in.data() + at, 4 * size_t(statistics));
+  if (version != 1) CheckTensorTable(c, table, table_at + table_bytes, path + " (tensor table, from byte " +
+                                                                          std::to_string(table_at) + ")");
   return c;
 }
 

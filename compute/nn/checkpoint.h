@@ -1,10 +1,11 @@
 // Checkpoints: the model, its training config, the parameters, the optimizer
 // state and the training position, in one binary file.
 //
-// Layout (little-endian), version 1:
+// Layout (little-endian), version 2:
 //   bytes 0-7    magic "TSCKPT01"
-//   8-11         uint32 format version (1)
-//   12-15        uint32 header size (64)
+//   8-11         uint32 format version (2; version 1 files, without bytes 64-71
+//                and the tensor table, still load)
+//   12-15        uint32 header size (72; 64 in version 1)
 //   16-23        uint64 model JSON bytes (M)
 //   24-31        uint64 training config JSON bytes (C)
 //   32-39        uint64 parameter count (P)
@@ -13,9 +14,20 @@
 //   48-55        uint64 global step
 //   56-59        uint32 step in epoch
 //   60-63        uint32 running statistics count (R; 0 in files from before batch norm)
-//   64...        model JSON, config JSON, P floats of parameters, S x P floats of state,
-//                R floats of running statistics (Plan::ReadStatistics order)
+//   64-71        uint64 tensor table JSON bytes (T)
+//   72...        model JSON, config JSON, tensor table JSON (padded with spaces
+//                so the floats start at a multiple of 64 bytes), P floats of
+//                parameters, S x P floats of optimizer state, R floats of
+//                running statistics
 //   last 4 bytes uint32 CRC-32 of everything before it
+// The tensor table names every tensor in the file and where it lies:
+//   {"format": "tensorscope-tensor-table", "version": 1, "dtype": "float32", "byte_order": "little",
+//    "tensors": [{"name": "dense_1.weight", "section": "parameters", "shape": [2, 64],
+//                 "layout": "(in, out) row-major: Y = X W ...", "offset": 1280, "count": 128}, ...]}
+// "offset" is the byte in the file where the tensor's floats start, so
+// numpy.fromfile(path, "<f4", count, offset=offset) reads one. Sections:
+// "parameters", "optimizer.momentum_buffer" (momentum), "optimizer.exp_avg" and
+// "optimizer.exp_avg_sq" (Adam, AdamW; PyTorch's names), "running_statistics".
 // Written atomically (temporary file, then rename).
 #pragma once
 
@@ -33,7 +45,7 @@ struct Checkpoint {
   ModelDesc model;
   nlohmann::json config;  // TrainConfigToJson of the run that wrote it
   TrainPosition position;
-  std::vector<float> parameters;                  // Plan::ReadParameters order
+  std::vector<float> parameters;                  // Plan::ReadParameters order (tensor_table.h)
   std::vector<std::vector<float>> optimizer_state;
   std::vector<float> statistics;                  // Plan::ReadStatistics order (batch norm)
 };
@@ -55,6 +67,11 @@ Checkpoint CaptureCheckpoint(const Trainer& trainer);
 void RestoreCheckpoint(Trainer& trainer, const Checkpoint& checkpoint, const std::string& source);
 // Loads only the parameters and running statistics into a plan (for evaluation).
 void RestoreParameters(Plan& plan, const Checkpoint& checkpoint, const std::string& source);
+
+// The tensor table of `checkpoint` as SaveCheckpoint writes it, its floats
+// starting at byte `data_start`. Throws ts::Error when the checkpoint's
+// tensors do not match its model.
+nlohmann::json CheckpointTensorTable(const Checkpoint& checkpoint, uint64_t data_start);
 
 // "input 2 > dense 64 > relu > dense 3 > softmax_cross_entropy": what must match.
 std::string ArchitectureSignature(const ModelDesc& model);

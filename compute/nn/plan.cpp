@@ -11,6 +11,7 @@
 #include "compute/kernels/init.h"
 #include "compute/kernels/loss.h"
 #include "compute/kernels/pool.h"
+#include "compute/nn/tensor_table.h"
 
 namespace ts::nn {
 namespace {
@@ -18,10 +19,6 @@ namespace {
 using kernels::TensorRef;
 
 uint64_t AlignUp(uint64_t value, uint64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
-
-bool IsReluFamily(kernels::Activation a) {
-  return a == kernels::Activation::kRelu || a == kernels::Activation::kLeakyRelu || a == kernels::Activation::kGelu;
-}
 
 }  // namespace
 
@@ -140,48 +137,17 @@ struct Plan::Builder {
   // running statistics (not trained: their own buffer) of every layer.
   void LayOutParameters(const std::vector<LayerShape>& shapes, uint64_t alignment, uint64_t& total,
                         uint64_t& statistics_total) {
-    const ModelDesc& model = plan.model_;
-    plan.parameters_.clear();
-    plan.statistics_.clear();
-    auto add = [&](std::vector<ParameterTensor>& list, uint64_t& end, ParameterTensor tensor) {
-      tensor.offset = end;
-      end = AlignUp(end + tensor.count, alignment);
-      list.push_back(std::move(tensor));
-    };
-    for (size_t i = 0; i < model.layers.size(); ++i) {
-      const LayerDesc& layer = model.layers[i];
-      const bool relu_next = i + 1 < model.layers.size() && model.layers[i + 1].kind == LayerKind::kActivation &&
-                             IsReluFamily(model.layers[i + 1].activation);
-      const kernels::InitKind weight_init =
-          layer.init.value_or(relu_next ? kernels::InitKind::kHeUniform : kernels::InitKind::kXavierUniform);
-      if (layer.kind == LayerKind::kDense) {
-        uint32_t in = static_cast<uint32_t>(ShapeElements(shapes[i - 1].output));
-        add(plan.parameters_, total,
-            {layer.name + ".weight", {in, layer.units}, 0, uint64_t(in) * layer.units, weight_init, in, layer.units, i});
-        if (layer.bias)
-          add(plan.parameters_, total,
-              {layer.name + ".bias", {layer.units}, 0, layer.units, kernels::InitKind::kZeros, in, layer.units, i});
-      } else if (layer.kind == LayerKind::kConv2D) {
-        const uint32_t in_channels = shapes[i - 1].output[0];
-        const uint32_t taps = layer.kernel[0] * layer.kernel[1];
-        // PyTorch's fans for a convolution: fan_in = Cin*KH*KW, fan_out = Cout*KH*KW.
-        add(plan.parameters_, total,
-            {layer.name + ".weight", {layer.kernel[0], layer.kernel[1], in_channels, layer.filters}, 0,
-             uint64_t(taps) * in_channels * layer.filters, weight_init, taps * in_channels, taps * layer.filters, i});
-        if (layer.bias)
-          add(plan.parameters_, total,
-              {layer.name + ".bias", {layer.filters}, 0, layer.filters, kernels::InitKind::kZeros, taps * in_channels,
-               taps * layer.filters, i});
-      } else if (layer.kind == LayerKind::kBatchNorm) {
-        const uint32_t channels = shapes[i - 1].output[0];
-        add(plan.parameters_, total, {layer.name + ".weight", {channels}, 0, channels, kernels::InitKind::kOnes, 1, 1, i});
-        add(plan.parameters_, total, {layer.name + ".bias", {channels}, 0, channels, kernels::InitKind::kZeros, 1, 1, i});
-        add(plan.statistics_, statistics_total,
-            {layer.name + ".running_mean", {channels}, 0, channels, kernels::InitKind::kZeros, 1, 1, i});
-        add(plan.statistics_, statistics_total,
-            {layer.name + ".running_var", {channels}, 0, channels, kernels::InitKind::kOnes, 1, 1, i});
+    ModelTensors tensors = ListModelTensors(plan.model_, shapes);
+    auto lay_out = [&](std::vector<ParameterTensor>& list, uint64_t& end) {
+      for (ParameterTensor& tensor : list) {
+        tensor.offset = end;
+        end = AlignUp(end + tensor.count, alignment);
       }
-    }
+    };
+    lay_out(tensors.parameters, total);
+    lay_out(tensors.statistics, statistics_total);
+    plan.parameters_ = std::move(tensors.parameters);
+    plan.statistics_ = std::move(tensors.statistics);
   }
 
   void Build() {

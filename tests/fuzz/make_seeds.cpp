@@ -13,8 +13,10 @@
 
 #include "compute/common/json_read.h"
 #include "compute/data/cifar.h"
+#include "compute/interop/onnx_export.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/presets.h"
+#include "compute/nn/tensor_table.h"
 #include "compute/nn/train_config.h"
 #include "ui/project.h"
 
@@ -82,22 +84,40 @@ void Models() {
 void Checkpoints() {
   const std::string dir = (out_dir / "checkpoint").string();
   fs::create_directories(dir);
-  for (const char* name : {"spiral-mlp", "mnist-lenet"}) {
+  // Small models keep the seeds small: the spiral MLP, and a CNN with batch norm (running statistics).
+  const std::string small_cnn = R"({"format": "tensorscope-model", "version": 1, "name": "small-cnn", "layers": [
+      {"type": "input", "shape": [1, 6, 6]}, {"type": "conv2d", "filters": 2, "kernel": 3}, {"type": "batch_norm"},
+      {"type": "relu"}, {"type": "flatten"}, {"type": "dense", "units": 3}, {"type": "softmax_cross_entropy"}]})";
+  for (const char* name : {"spiral-mlp", "small-cnn"}) {
     for (const char* optimizer : {"adam", "sgd", "momentum"}) {
       ts::nn::Checkpoint c;
-      c.model = ts::nn::LoadModelOrPreset(name);
+      c.model = std::string(name) == "small-cnn" ? ts::nn::ParseModel(small_cnn, name) : ts::nn::LoadModelOrPreset(name);
       ts::nn::TrainConfig config = ts::nn::ParseTrainConfig(c.model.training, name);
       config.optimizer = ts::nn::ParseOptimizerName(optimizer, "seed");
       c.config = ts::nn::TrainConfigToJson(config);
       uint64_t parameters = 0;
       for (const ts::nn::LayerShape& shape : ts::nn::InferShapes(c.model)) parameters += shape.parameters;
-      // Small parameter counts keep the seeds small; the reader does not match them to the model.
-      c.parameters.assign(std::min<uint64_t>(parameters, 64), 0.5f);
+      c.parameters.assign(parameters, 0.5f);
+      c.statistics.assign(name == std::string("small-cnn") ? 4 : 0, 1.0f);
       c.optimizer_state.assign(ts::kernels::OptimizerStateCount(config.optimizer),
                                std::vector<float>(c.parameters.size(), 0.25f));
       c.position = {1, 2, 30};
       ts::nn::SaveCheckpoint(dir + "/" + name + "-" + optimizer + ".ckpt", c);
     }
+  }
+}
+
+// ONNX files of every layer kind, written by the exporter with small weights.
+void OnnxModels() {
+  for (const ts::nn::Preset& preset : ts::nn::BuiltInPresets()) {
+    const ts::nn::ModelDesc model = ts::nn::ParseModel(preset.json, preset.name);
+    const ts::nn::ModelTensors tensors = ts::nn::ListModelTensors(model);
+    uint64_t parameters = 0, statistics = 0;
+    for (const ts::nn::ParameterTensor& t : tensors.parameters) parameters += t.count;
+    for (const ts::nn::ParameterTensor& t : tensors.statistics) statistics += t.count;
+    if (parameters > 20000) continue;  // keep the seeds small
+    Write("onnx", std::string(preset.name) + ".onnx",
+          ts::interop::ExportOnnx(model, std::vector<float>(parameters, 0.125f), std::vector<float>(statistics, 1.0f)));
   }
 }
 
@@ -171,6 +191,7 @@ int main(int argc, char** argv) {
   out_dir = argv[1];
   Models();
   Checkpoints();
+  OnnxModels();
   Csv();
   Idx();
   Cifar();

@@ -3,7 +3,8 @@
 
     /usr/bin/python3 tests/gui/gui_test.py CASE --binary build/tensorscope --out DIR
     CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views | gpu_insight
-          | preset_data | data_change | output_mismatch | relaunch_continue (run_cases.py) | all
+          | preset_data | data_change | output_mismatch | relaunch_continue (run_cases.py) | export
+          | parity (exchange_cases.py) | all
     CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views |
           gpu_insight | occupancy_selection | layout_1280x720 | layout_1440x900 | layout_2560x1440
           | lab_lessons (lab_cases.py) | all
@@ -44,6 +45,7 @@ import zlib
 # ---- Cases --------------------------------------------------------------------
 
 from gui_support import *  # noqa: F401,F403 (Display, App, check, log, ... shared with run_cases.py)
+import exchange_cases
 import run_cases
 import lab_cases
 
@@ -689,6 +691,7 @@ CASES = {
     "inside_views": case_inside_views,
     "gpu_insight": case_gpu_insight,
     **run_cases.CASES,
+    **exchange_cases.CASES,
     "occupancy_selection": case_occupancy_selection,
     "layout_1280x720": case_layout_1280x720,
     "layout_1440x900": case_layout_1440x900,

@@ -16,7 +16,9 @@
 #include "compute/common/error.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/train_config.h"
+#include "ui/export_run.h"
 #include "ui/panel_layout.h"
+#include "ui/parity_window.h"
 #include "ui/project.h"
 #include "ui/run.h"
 #include "ui/test_hooks.h"
@@ -211,6 +213,10 @@ void DrawFileBar(AppState& state, PanelUi& ui) {
   RecordItemRect("load_weights");
   HelpTooltip("Load a checkpoint (.ckpt) of this model's architecture into the current run: its weights,\n"
               "optimizer state and position. Continue then trains it further.");
+  ImGui::SameLine();
+  DrawExportButton(state);
+  ImGui::SameLine();
+  DrawParityButton(state);
   if (!state.project_path.empty()) ImGui::TextDisabled("%s%s", state.project_path.c_str(), state.dirty ? " (modified)" : "");
   ImGui::SetNextItemWidth(-FLT_MIN);
   if (ImGui::InputTextWithHint("##name", "project name", &state.project.name)) MarkEdited(state);
@@ -737,6 +743,7 @@ void DrawModelPanel(AppState& state) {
   if (ImGui::Begin(title.c_str())) {
     DrawFileBar(state, ui);
     DrawPathPopup(state, ui);
+    DrawParityWindow(state);
     ImGui::Separator();
     // The layer selection is shared with the GPU insight window (a kernel row selects its layer).
     if (state.insight.selected_layer != ui.shared_selection) {
