@@ -120,7 +120,10 @@ std::string Choices(const Knob& knob) {
 // Every knob of `lesson` with its value: the given ones checked, the rest the defaults.
 Settings CompleteSettings(const LessonInfo& lesson, const Settings& given) {
   Settings settings;
-  for (const auto& [key, value] : given) {
+  for (const auto& entry : given) {
+    // Named copies: clang 14 cannot capture structured bindings in a lambda.
+    const std::string& key = entry.first;
+    const int64_t value = entry.second;
     auto knob = std::find_if(lesson.knobs.begin(), lesson.knobs.end(), [&](const Knob& k) { return k.key == key; });
     if (knob == lesson.knobs.end()) {
       std::string keys;
