@@ -25,6 +25,7 @@
 #include "compute/reference/elementwise.h"
 #include "compute/reference/layers.h"
 #include "shaders/step_params.h"
+#include "support/kernel_test.h"
 #include "support/vulkan_test.h"
 #include "compute/kernels/activation.h"
 #include "compute/kernels/copy.h"
@@ -39,25 +40,10 @@ using kernels::TensorRef;
 using kernels::WholeBuffer;
 using reference::ToDouble;
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-double DefaultBound(double ref) { return 1e-5 * std::max(1.0, std::abs(ref)); }
-
-// Compares every element; a NaN reference expects a NaN, and a NaN from the
-// GPU (an unwritten, poisoned element) fails any finite reference.
-void ExpectAllNear(std::span<const float> gpu, std::span<const double> ref, const std::string& what,
-                   const std::function<double(size_t index, double ref)>& bound =
-                       [](size_t, double ref) { return DefaultBound(ref); }) {
-  ASSERT_EQ(gpu.size(), ref.size()) << what;
-  size_t failures = 0;
-  for (size_t i = 0; i < gpu.size(); ++i) {
-    bool ok = std::isnan(ref[i]) ? std::isnan(gpu[i]) : std::abs(double(gpu[i]) - ref[i]) <= bound(i, ref[i]);
-    if (!ok && ++failures <= 5)
-      ADD_FAILURE() << what << "[" << i << "]: gpu " << gpu[i] << ", reference " << ref[i] << ", bound "
-                    << bound(i, ref[i]);
-  }
-  EXPECT_EQ(failures, 0u) << what << ": " << failures << " of " << gpu.size() << " elements out of bounds";
-}
+// The every-element comparison and bound the elementwise kernel tests use.
+using kernel_tests::DefaultBound;
+using kernel_tests::ExpectAllNear;
+using kernel_tests::kNaN;
 
 class LayerTest : public testing::VulkanTest {
  protected:
