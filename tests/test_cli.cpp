@@ -384,24 +384,7 @@ TEST(Cli, BenchCeilingsMeasuresOnceThenReadsTheCache) {
 TEST(Cli, BenchModelPrintsAKernelTableWhoseSharesSumToOne) {
   // Cached ceilings of the default device, so the run measures nothing but the model.
   const std::filesystem::path cache = FreshCacheDir("model");
-  std::vector<vk::DeviceInfo> devices = vk::ListDevices();
-  std::string reason;
-  const vk::DeviceInfo& device = devices[vk::ChooseDefaultDevice(devices, &reason)];
-  profile::Ceilings ceilings;
-  ceilings.bandwidth_gbs = 10, ceilings.fp32_gflops = 100, ceilings.upload_gbs = ceilings.download_gbs = 1;
-  nlohmann::json entry = profile::CeilingsJson(ceilings);
-  entry["measured_at"] = "2026-01-02T03:04:05Z";
-  std::filesystem::create_directories(cache / "tensorscope");
-  std::ofstream(cache / "tensorscope" / "ceilings.json") << nlohmann::json{{profile::CeilingsCacheKey(device), entry}}.dump();
-
-  // The command chooses lavapipe's vector width itself (a probe in a fresh cache
-  // may pick another width, and so another device name and cache key): pin it
-  // to this process's, whose key the ceilings were planted under.
-  std::string environment = "XDG_CACHE_HOME=" + cache.string();
-  if (const size_t bits = device.name.find(" bits)"); bits != std::string::npos) {
-    const size_t start = device.name.rfind(' ', bits - 1) + 1;
-    environment += " LP_NATIVE_VECTOR_WIDTH=" + device.name.substr(start, bits - start);
-  }
+  const std::string environment = testing::PlantMadeUpCeilings(cache);
   testing::CommandResult r =
       RunTensorscope("bench --model spiral-mlp --batch 32 --steps 4 --json --validate", environment);
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -29,23 +29,12 @@ class LabCli : public ::testing::Test {
   void SetUp() override {
     cache_ = std::filesystem::temp_directory_path() / ("tensorscope_lab_cli_" + std::to_string(getpid()));
     std::filesystem::remove_all(cache_);
-    std::filesystem::create_directories(cache_ / "tensorscope");
-    std::vector<vk::DeviceInfo> devices = vk::ListDevices();
-    std::string reason;
-    const vk::DeviceInfo& device = devices[vk::ChooseDefaultDevice(devices, &reason)];
-    profile::Ceilings ceilings;
-    ceilings.bandwidth_gbs = 10, ceilings.fp32_gflops = 100, ceilings.upload_gbs = ceilings.download_gbs = 1;
-    nlohmann::json entry = profile::CeilingsJson(ceilings);
-    entry["measured_at"] = "2026-01-02T03:04:05Z";
-    std::ofstream(cache_ / "tensorscope" / "ceilings.json")
-        << nlohmann::json{{profile::CeilingsCacheKey(device), entry}}.dump();
+    env_ = testing::PlantMadeUpCeilings(cache_);
   }
   void TearDown() override { std::filesystem::remove_all(cache_); }
-  // The width this process's device name was read at (no width probe either).
-  std::string Env() const {
-    return "LP_NATIVE_VECTOR_WIDTH=${LP_NATIVE_VECTOR_WIDTH:-256} XDG_CACHE_HOME=" + cache_.string();
-  }
+  const std::string& Env() const { return env_; }
   std::filesystem::path cache_;
+  std::string env_;
 };
 
 TEST_F(LabCli, ListPrintsOneLessonPerLine) {
