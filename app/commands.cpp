@@ -49,7 +49,8 @@ constexpr const char* kUsage =
     "      --no-autotune        use the device's default matmul kernel instead of measuring the candidates\n"
     "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"
     "      --data SPEC  --split test|train  --batch B\n"
-    "  lab [LESSON]           the Kernel Lab: real kernels, checked, timed and explained (--list: lessons)\n"
+    "  lab [LESSON]           the Kernel Lab: real kernels, checked, timed and explained (--list: lessons;\n"
+    "                           no LESSON: the window, on lesson 1)\n"
     "      --size N  --workgroup N  --KNOB N   a lesson's settings (see --list)\n"
     "      --json               one JSON object instead of the table\n"
     "  lab puzzle NAME        GLSL puzzles (--list: the puzzles; NAME alone: its task and interface)\n"
@@ -72,6 +73,17 @@ constexpr const char* kUsage =
 
 const std::set<std::string> kCommonFlags = {"device"};
 const std::set<std::string> kCommonSwitches = {"validate", "help"};
+
+// `tensorscope lab` opens the window when it names no lesson and asks for no
+// listing or JSON (those are the command line's: LESSON, --list, --json).
+bool LabOpensWindow(const std::vector<std::string>& words) {
+  static const std::set<std::string> kWindowValueFlags = {"--device", "--project", "--test-log", "--screenshot-dir"};
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (words[i] == "--list" || words[i] == "--json" || words[i].rfind("--", 0) != 0) return false;
+    if (kWindowValueFlags.count(words[i])) ++i;  // its value
+  }
+  return true;
+}
 
 std::set<std::string> With(std::set<std::string> base, std::initializer_list<std::string> more) {
   base.insert(more.begin(), more.end());
@@ -350,6 +362,13 @@ int RunCommandLine(int argc, char** argv) {
     if (command == "presets") return RunPresets();
     if (command == "bench") return RunBench(words);
     if (command == "gui") return RunGui(words);
+    if (command == "lab" && LabOpensWindow(words)) {
+      // `tensorscope lab` with no lesson: the window, on the Lab's first lesson.
+      if (!DisplayAvailable())
+        throw Error("`tensorscope lab` opens the Kernel Lab window, and no display is set (DISPLAY or WAYLAND_DISPLAY). "
+                    "Without one: `tensorscope lab --list` lists the lessons, `tensorscope lab LESSON` runs one.");
+      return RunGui(words, std::string());
+    }
     if (command == "lab") return RunLabCommand(words);
     if (command.empty()) {
       // The default: the window on the spiral example; without a display, a

@@ -19,12 +19,15 @@
 
 #include "app/arguments.h"
 #include "compute/common/error.h"
+#include "compute/lab/lab.h"
 #include "compute/nn/session.h"
 #include "compute/vk/context.h"
 #include "imgui.h"
 #include "ui/app_state.h"
 #include "ui/controller.h"
 #include "ui/frame_pacer.h"
+#include "ui/lab/lab_runner.h"
+#include "ui/lab/lab_window.h"
 #include "ui/panel_layout.h"
 #include "ui/panels/data_panel.h"
 #include "ui/panels/gpu_panel.h"
@@ -59,6 +62,11 @@ constexpr int kTrainingNice = 5;
 // The session's worker has queued news (a state change, a snapshot, an epoch):
 // set on the worker thread, with a wake-up for the frame loop's wait.
 std::atomic<bool> g_session_news{false};
+// The same for the Kernel Lab's runner (progress, a finished run).
+std::atomic<bool> g_lab_news{false};
+
+// While a Lab picture plays its steps, a frame at least this often.
+constexpr double kLabAnimationInterval = 0.2;
 
 ui::FramePacer::Mode PacingMode(const ui::AppState& state) {
   if (state.training.state != nn::SessionState::kRunning) return ui::FramePacer::Mode::kIdle;
@@ -116,7 +124,8 @@ class TestLog {
                            std::to_string(state.dirty) + state.project_path + std::to_string(inside.open) +
                            inside.drawn.tab + state.insight.drawn.tab + std::to_string(state.insight.open) +
                            std::to_string(state.insight.ceilings != nullptr) +
-                           std::to_string(inside.canvas_prediction ? inside.canvas_prediction->request : 0);
+                           std::to_string(inside.canvas_prediction ? inside.canvas_prediction->request : 0) +
+                           ui::LabLogSnapshot(state);
     if (snapshot == last_snapshot_ && now - last_write_ < 1.0) return;
     last_snapshot_ = snapshot;
     last_write_ = now;
@@ -159,6 +168,7 @@ class TestLog {
     }
     WriteInside(state, line);
     WriteInsight(state, line);
+    line["lab"] = ui::LabTestLog(state);
     out_ << line.dump() << std::endl;
   }
 
@@ -283,7 +293,7 @@ bool DisplayAvailable() {
   return (x11 && *x11) || (wayland && *wayland);
 }
 
-int RunGui(const std::vector<std::string>& words) {
+int RunGui(const std::vector<std::string>& words, const std::optional<std::string>& open_lab) {
   Arguments args(words, {"device", "project", "test-log", "screenshot-dir"}, {"validate"});
   vk::ContextOptions options;
   options.device_index = args.Int("device").value_or(-1);
@@ -345,6 +355,17 @@ int RunGui(const std::vector<std::string>& words) {
   ui::LoadProjectData(state);
   ui::RestoreLastRun(state, ui::LastCheckpointPath(), ui::LastRunPath());
   if (!renderer.font_note().empty()) state.Notify(ui::Notice::Level::kInfo, renderer.font_note());
+  // The Kernel Lab runs its lessons on a device of its own, made by its worker
+  // at the first run (at normal priority: its kernels are being timed; the
+  // window draws few frames meanwhile, see LabRunner's progress news).
+  ui::LabRunner lab_runner(ui::DeviceLessonRunner(options), [] {
+    g_lab_news = true;
+    ui::Renderer::Wake();
+  });
+  state.lab.runner = &lab_runner;
+  state.lab.lessons = lab::Lessons();
+  state.lab.shader_source = [](const std::string& shader) -> const std::string& { return lab::ShaderSource(shader); };
+  if (open_lab) ui::OpenLab(state, *open_lab);
 
   TestLog test_log(args.String("test-log").value_or(""));
   std::string screenshot_dir = args.String("screenshot-dir").value_or(".");
@@ -364,6 +385,7 @@ int RunGui(const std::vector<std::string>& words) {
   const auto clock_start = std::chrono::steady_clock::now();
   auto seconds_now = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - clock_start).count(); };
   uint64_t inputs_seen = renderer.input_events();
+  double frame_started_at = -1e9;
   while (running) {
     pacer.SetMode(PacingMode(state));
     for (;;) {
@@ -373,13 +395,18 @@ int RunGui(const std::vector<std::string>& words) {
         pacer.NoteInput(now);
       }
       if (g_session_news.exchange(false)) pacer.NoteChange(now);
-      const double wait = pacer.SecondsUntilNextFrame(now);
+      // The Lab's news (progress, a finished run) asks for one frame, not a
+      // burst: on a CPU driver every frame takes time from the kernels being timed.
+      if (g_lab_news.exchange(false)) break;
+      double wait = pacer.SecondsUntilNextFrame(now);
+      if (state.lab.animating) wait = std::min(wait, frame_started_at + kLabAnimationInterval - now);
       if (wait <= 0 || g_screenshot_requested) break;
       renderer.WaitEvents(wait);
     }
     // A timed training submission has the device to itself (nn::TimingGate).
     session.timing_gate().FrameBegin();
-    pacer.FrameStarted(seconds_now());
+    frame_started_at = seconds_now();
+    pacer.FrameStarted(frame_started_at);
     if (!renderer.BeginFrame()) {
       session.timing_gate().FrameEnd();
       break;
@@ -395,6 +422,7 @@ int RunGui(const std::vector<std::string>& words) {
     ui::DrawGpuPanel(state);
     ui::DrawInsidePanel(state);
     ui::DrawInsightPanel(state);
+    ui::DrawLabWindow(state);
     DrawNotices(state);
     glfwSetWindowTitle(window, ui::WindowTitle(state).c_str());
     if (quitting) {

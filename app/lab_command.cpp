@@ -42,8 +42,8 @@ int RunLabCommand(const std::vector<std::string>& words) {
   Arguments args(words, value_flags, {"list", "json", "validate", "help"});
   if (args.Has("list")) return ListLessons();
   if (args.positional().empty()) {
-    std::fprintf(stderr, "tensorscope lab: name a lesson (`tensorscope lab --list` lists them); the Lab window that "
-                         "`tensorscope lab` alone opens is not part of this build yet.\n");
+    std::fprintf(stderr, "tensorscope lab: name a lesson (`tensorscope lab --list` lists them); `tensorscope lab` "
+                         "alone opens the Lab window.\n");
     return 2;
   }
   if (args.positional().size() > 1)

@@ -132,4 +132,9 @@ TEST(GuiTest, OccupancySelectionSurvivesResort) { RunGuiCase("occupancy_selectio
 // the Training panel clicked stays behind the Inside window, opaque.
 TEST(GuiTest, LayoutAt1280x720) { RunGuiCase("layout_1280x720"); }
 
+// The Kernel Lab (tests/gui/lab_cases.py): `tensorscope lab` opens on lesson 1;
+// every lesson runs with every check passed, runs again when a knob's slider
+// is moved, and each of its tabs draws (a screenshot of each is kept).
+TEST(GuiTest, KernelLab) { RunGuiCase("lab_lessons"); }
+
 }  // namespace

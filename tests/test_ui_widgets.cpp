@@ -402,28 +402,53 @@ TEST_F(Widgets, PlotSurvivesDegenerateData) {
       {{"huge", x3, huge}},
       {{"mismatched", x3, one}},
   };
-  for (bool log_y : {false, true}) {
-    for (float smoothing : {0.0f, 0.9f}) {
-      for (size_t c = 0; c < cases.size(); ++c) {
-        SCOPED_TRACE(testing::Message() << "case " << c << " log " << log_y << " smoothing " << smoothing);
-        PlotState state;
-        const PlotMarker markers[] = {{1, "marker"}, {kNaN, "nan marker"}};
-        for (int frame = 0; frame < 3; ++frame)
-          Frame(
-              [&] {
-                Plot("p", state, {.title = "t", .x_label = "x", .y_label = "y", .log_y = log_y, .smoothing = smoothing},
-                     cases[c], markers);
-              },
-              ImVec2(300, 120));  // hovering too
-        EXPECT_TRUE(ViewIsSane(state));
-        if (log_y) {
-          EXPECT_GT(state.y_min, 0);
+  for (bool log_x : {false, true}) {
+    for (bool log_y : {false, true}) {
+      for (float smoothing : {0.0f, 0.9f}) {
+        for (size_t c = 0; c < cases.size(); ++c) {
+          SCOPED_TRACE(testing::Message() << "case " << c << " log x " << log_x << " log y " << log_y << " smoothing "
+                                          << smoothing);
+          PlotState state;
+          const PlotMarker markers[] = {{1, "marker"}, {kNaN, "nan marker"}};
+          for (int frame = 0; frame < 3; ++frame)
+            Frame(
+                [&] {
+                  Plot("p", state,
+                       {.title = "t", .x_label = "x", .y_label = "y", .log_x = log_x, .log_y = log_y,
+                        .smoothing = smoothing},
+                       cases[c], markers);
+                },
+                ImVec2(300, 120));  // hovering too
+          EXPECT_TRUE(ViewIsSane(state));
+          if (log_x) {
+            EXPECT_GT(state.x_min, 0);
+          }
+          if (log_y) {
+            EXPECT_GT(state.y_min, 0);
+          }
         }
       }
     }
   }
   PlotState tiny;  // too small to draw: still no crash
   Frame([&] { Plot("tiny", tiny, {.size = {1, 1}}, std::span<const PlotSeries>{}); });
+}
+
+TEST_F(Widgets, PlotOnALogXAxisFitsTheDecadesAndSkipsXAtOrBelowZero) {
+  const std::vector<double> x = {0, 1, 2, 4, 8, 16, 32, 64}, y = {5, 1, 2, 3, 4, 5, 6, 7};
+  const PlotSeries series[] = {{"gb/s", x, y}};
+  PlotState state;
+  for (int frame = 0; frame < 2; ++frame) Frame([&] { Plot("log x", state, {.log_x = true}, series); });
+  EXPECT_GT(state.x_min, 0.5);  // the point at x = 0 is not part of the fit
+  EXPECT_LE(state.x_min, 1.0);
+  EXPECT_GE(state.x_max, 64.0);
+  EXPECT_LT(state.x_max, 80.0);
+  const std::vector<PlotPoint>& line = state.internal.lines[0];
+  ASSERT_EQ(line.size(), 7u);  // every positive point (sparse data: one per column)
+  for (size_t i = 0; i < line.size(); ++i) {
+    EXPECT_NEAR(line[i].x, x[i + 1], 1e-9 * x[i + 1]);
+    EXPECT_EQ(line[i].y, y[i + 1]);
+  }
 }
 
 TEST_F(Widgets, PlotSmoothingIsExtendedWhenPointsAreAppended) {

@@ -6,12 +6,15 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "compute/data/dataset.h"
+#include "compute/lab/lab.h"
 #include "compute/nn/model.h"
 #include "compute/nn/session.h"
 #include "compute/nn/train_config.h"
@@ -26,6 +29,8 @@ struct Checkpoint;
 }
 
 namespace ts::ui {
+
+class LabRunner;
 
 // One layer as the user is editing it: text fields are kept as typed, so an
 // invalid entry is shown with its error and nothing the user typed is lost.
@@ -199,6 +204,41 @@ struct InsightView {
   } drawn;
 };
 
+// The "Kernel Lab" window (ui/lab/): lessons that run real kernels on a
+// device of their own (LabRunner's worker), their results and what the
+// window drew. The lesson list and shader sources come from compute/lab
+// (set by the app; the widget tests set their own).
+struct LabView {
+  bool open = false;
+  std::vector<lab::LessonInfo> lessons;                                   // lab::Lessons()
+  std::function<const std::string&(const std::string& shader)> shader_source;  // lab::ShaderSource
+  LabRunner* runner = nullptr;       // owned by the app; null: nothing can run (the window says so)
+  std::string lesson;                // the lesson shown (a name in `lessons`)
+  std::map<std::string, lab::Settings> settings;  // per lesson: the knobs as set
+  // Per lesson: the latest finished run (its result, or why it failed).
+  struct Outcome {
+    lab::Settings settings;  // as run
+    std::shared_ptr<const lab::LessonResult> result;
+    std::string error;
+    double seconds = 0;
+  };
+  std::map<std::string, Outcome> outcomes;
+  uint64_t request = 0;              // the run asked for last (0: none)
+  std::string request_lesson;        // ...of this lesson
+  bool busy = false;                 // it is under way (as of this frame)
+  std::string progress_what;
+  double progress = 0;
+  std::string variant;               // the selected variant (source, pictures): a name in the result
+  bool animating = false;            // a picture plays its steps: the window draws a few frames a second
+  // What the window drew in its last frame (for the GUI tests' log).
+  struct Drawn {
+    std::string tab;
+    uint32_t rows = 0, failed_checks = 0, source_lines = 0, chart_series = 0, dots = 0, grid_cells = 0,
+             idle_cells = 0, touched = 0, tree_levels = 0, notes = 0;
+    std::string hovered_formula;     // the grid picture's formula for the hovered cell
+  } drawn;
+};
+
 // A message shown to the user (an error banner, or a note).
 struct Notice {
   enum class Level { kInfo, kError } level = Level::kInfo;
@@ -229,6 +269,7 @@ struct AppState {
   bool train_fast = false;
   InsideView inside;
   InsightView insight;
+  LabView lab;
   std::deque<Notice> notices;
 
   std::string device_name, device_type;  // for the GPU panel

@@ -231,9 +231,10 @@ def check_screenshot(path, width, height):
 
 
 class App:
-    """One `tensorscope gui` process with its own XDG dirs, test log and screenshots."""
+    """One `tensorscope gui` process (or `command`, e.g. "lab") with its own XDG dirs, test log and screenshots."""
 
-    def __init__(self, binary, display, directory, args=(), xdg_from=None, validate=False, env=None, keep_xdg=False):
+    def __init__(self, binary, display, directory, args=(), xdg_from=None, validate=False, env=None, keep_xdg=False,
+                 command="gui"):
         self.display = display
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
@@ -254,9 +255,9 @@ class App:
             os.makedirs(path, exist_ok=True)
         self.lines, self._offset, self.window = [], 0, None
         self.validate = validate
-        command = [binary_link(binary, directory), "gui", "--test-log", self.log_path, "--screenshot-dir", self.shots, *args]
+        words = [binary_link(binary, directory), command, "--test-log", self.log_path, "--screenshot-dir", self.shots, *args]
         if validate:
-            command.append("--validate")
+            words.append("--validate")
         process_env = display.env()
         process_env.update(self.xdg)
         # The driver's default width unless the caller chose one: with fresh XDG dirs every
@@ -264,8 +265,8 @@ class App:
         process_env.setdefault("LP_NATIVE_VECTOR_WIDTH", "256")
         process_env.update(env or {})
         self.output = open(self.output_path, "w")
-        log(f"start: {' '.join(command)}")
-        self.process = subprocess.Popen(command, cwd=directory, env=process_env, stdout=self.output,
+        log(f"start: {' '.join(words)}")
+        self.process = subprocess.Popen(words, cwd=directory, env=process_env, stdout=self.output,
                                         stderr=subprocess.STDOUT)
 
     # -- the log

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "imgui.h"
+#include "ui/lab/lab_window.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/bar_chart.h"
 
@@ -23,6 +24,15 @@ void DrawGpuPanel(AppState& state) {
   RecordItemRect("open_insight");
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("Per-kernel table, bandwidth, roofline, step timeline, memory,\noccupancy, device facts and measured ceilings.");
+  ImGui::SameLine();
+  if (ImGui::Button(state.lab.open ? "Close Kernel Lab" : "Kernel Lab...")) {
+    if (state.lab.open) CloseLab(state);
+    else OpenLab(state);
+  }
+  RecordItemRect("open_lab");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Lessons in GPU programming with real kernels on this device: the grid, memory access,\n"
+                      "matrix multiply rung by rung, reduction, divergence and occupancy, CPU vs GPU.");
   ImGui::Separator();
   const TrainingView& view = state.training;
   if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size()) {

@@ -9,9 +9,12 @@
 #include "compute/profile/memory_map.h"
 #include "compute/profile/occupancy.h"
 #include "ui/app_state.h"
+#include "ui/format.h"
 #include "ui/panels/insight_panel.h"
 #include "ui/widgets/gantt.h"
 #include "ui/widgets/plot.h"
+#include "ui/widgets/roofline.h"
+#include "ui/widgets/text.h"
 
 namespace ts::ui::insight {
 
@@ -19,14 +22,8 @@ constexpr double kProfileInterval = 1.0;     // seconds between RequestProfile w
 constexpr double kRowsInterval = 0.25;       // seconds between rebuilds of the kernel table
 constexpr size_t kStackedFamilies = 5;       // the bandwidth chart's kernels before "other"
 constexpr size_t kStackedColumns = 400;      // points per band of the bandwidth chart, at most
-constexpr ImU32 kCeilingColor = IM_COL32(230, 180, 80, 255);
+constexpr ImU32 kCeilingColor = kRooflineCeilingColor;
 constexpr ImU32 kSelectedRow = IM_COL32(230, 180, 80, 60);
-
-std::string Printf(const char* format, double value);
-// A separator with a heading (ImGui 1.86 has no SeparatorText).
-void SeparatorText(const char* text);
-void Muted(const char* text);
-std::string Bytes(double bytes);
 
 // What the window keeps between frames that is not AppState: caches built
 // per event (stacked series, timeline bars, device model), the occupancy
@@ -68,6 +65,7 @@ struct PanelUi {
   bool occupancy_reveal_selection = false;  // after a re-sort: scroll the selected line into view
   std::optional<profile::KernelRowKey> what_if_for;  // the kernel the what-if values were last set from
   int what_if_workgroup = 64, what_if_shared = 0, what_if_registers = 32;
+  int as_if_on = 0;  // the device model the table uses: 0 this device, else 1 + a profile::ReferenceDeviceModels() index
   int trace_dispatch = 0;
   const nn::StepProfile* trace_of = nullptr;
   int trace_built_for = -1;

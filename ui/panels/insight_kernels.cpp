@@ -24,6 +24,7 @@
 #include "ui/widgets/gantt.h"
 #include "ui/widgets/insight_charts.h"
 #include "ui/widgets/plot.h"
+#include "ui/widgets/roofline.h"
 
 namespace ts::ui::insight {
 
@@ -330,78 +331,24 @@ void DrawRooflineTab(AppState& state) {
                             : "No ceilings measured (Ceilings tab): the dots are placed without the roof.");
   Muted("Dot area: share of the step's GPU time. Left of the ridge: memory-bound; right: compute-bound.");
 
-  std::vector<double> xs, ys;
-  for (const profile::KernelRow& row : insight.rows)
-    if (row.intensity > 0 && row.gflops > 0) xs.push_back(row.intensity), ys.push_back(row.gflops);
-  if (ridge > 0) xs.push_back(ridge), ys.push_back(peak_flops);
-  const ChartPoint x_range = LogRangeOf(xs, 0.3), y_range = LogRangeOf(ys, 0.3);
-  const PlotAxis x_axis{x_range.x, x_range.y, true}, y_axis{y_range.x, y_range.y, true};
-
-  const ImVec2 origin = ImGui::GetCursorScreenPos();
-  const ImVec2 size(std::max(ImGui::GetContentRegionAvail().x, Scaled(200)), std::max(ImGui::GetContentRegionAvail().y - 4, Scaled(160)));
-  ImGui::InvisibleButton("##roofline", size);
-  const bool hovered = ImGui::IsItemHovered(), clicked = ImGui::IsItemClicked(ImGuiMouseButton_Left);
-  const ImVec2 margins = AxesMargins(y_axis, size.y, true, true);
-  const float font = ImGui::GetFontSize();
-  const ImVec2 data_min(origin.x + margins.x, origin.y + font * 0.5f);
-  const ImVec2 data_max(origin.x + size.x - font, origin.y + size.y - margins.y);
-  if (!(data_max.x - data_min.x > 20 && data_max.y - data_min.y > 20)) return;
-  ImDrawList* draw = ImGui::GetWindowDrawList();
-  DrawAxes(draw, data_min, data_max, x_axis, y_axis, "arithmetic intensity (FLOP / byte)", "GFLOP/s");
-  const auto to_screen = [&](double x, double y) {
-    return ImVec2(data_min.x + static_cast<float>(x_axis.ToUnit(x)) * (data_max.x - data_min.x),
-                  data_max.y - static_cast<float>(y_axis.ToUnit(y)) * (data_max.y - data_min.y));
-  };
-  draw->PushClipRect(data_min, data_max, true);
-  std::vector<ChartPoint> roof = RooflineCeiling(peak_flops, peak_gbs, x_axis.min, x_axis.max);
-  for (size_t k = 1; k < roof.size(); ++k)
-    draw->AddLine(to_screen(roof[k - 1].x, roof[k - 1].y), to_screen(roof[k].x, roof[k].y), kCeilingColor, 2.0f);
-  if (ridge > 0) {
-    const ImVec2 p = to_screen(ridge, peak_flops);
-    for (float y = p.y; y < data_max.y; y += 8) draw->AddLine(ImVec2(p.x, y), ImVec2(p.x, std::min(y + 4, data_max.y)), kCeilingColor);
-    draw->AddCircleFilled(p, 4, kCeilingColor);
-    const std::string label = "ridge " + Printf("%.2f", ridge) + " FLOP/B";
-    const float label_width = ImGui::CalcTextSize(label.c_str()).x;
-    draw->AddText(ImVec2(p.x + 6 + label_width <= data_max.x ? p.x + 6 : p.x - 6 - label_width, p.y + 4), kCeilingColor,
-                  label.c_str());
-    const std::string slope = Printf("%.1f GB/s", peak_gbs), flat = Printf("%.1f GFLOP/s", peak_flops);
-    draw->AddText(ImVec2(std::max(data_min.x + 4, p.x - ImGui::CalcTextSize(flat.c_str()).x - 40), p.y - font - 4),
-                  kCeilingColor, flat.c_str());
-    const ImVec2 s = to_screen(std::max(x_axis.min * 1.5, ridge / 30), std::max(x_axis.min * 1.5, ridge / 30) * peak_gbs);
-    draw->AddText(ImVec2(s.x + 4, s.y - font - 2), kCeilingColor, slope.c_str());
-  }
   // Dots, largest first so small ones stay visible on top.
   std::vector<size_t> order(insight.rows.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return insight.rows[a].share > insight.rows[b].share; });
-  const float max_radius = std::min(data_max.x - data_min.x, data_max.y - data_min.y) * 0.08f;
-  const ImVec2 mouse = ImGui::GetIO().MousePos;
-  int hovered_row = -1;
-  float hovered_distance = 1e9f;
-  uint32_t dots = 0;
+  std::vector<RooflineDot> dots;
   for (size_t i : order) {
     const profile::KernelRow& row = insight.rows[i];
-    if (!(row.intensity > 0 && row.gflops > 0)) continue;
-    const ImVec2 p = to_screen(row.intensity, row.gflops);
-    const float r = DotRadius(row.share, max_radius, 3.0f);
-    const bool selected = row.layer >= 0 && row.layer == insight.selected_layer;
-    const ImU32 color = PassColor(row.pass);
-    draw->AddCircleFilled(p, r, (color & ~IM_COL32_A_MASK) | IM_COL32(0, 0, 0, 170));
-    draw->AddCircle(p, r, selected ? IM_COL32(255, 255, 255, 255) : color, 0, selected ? 2.5f : 1.0f);
-    ++dots;
-    const float d = std::hypot(mouse.x - p.x, mouse.y - p.y);
-    if (hovered && d <= std::max(r, 5.0f) && d < hovered_distance) hovered_row = static_cast<int>(i), hovered_distance = d;
+    dots.push_back({.intensity = row.intensity, .gflops = row.gflops, .size = row.share, .color = PassColor(row.pass),
+                    .selected = row.layer >= 0 && row.layer == insight.selected_layer});
   }
-  draw->PopClipRect();
-  // A legend of passes, top-left inside the chart.
-  float lx = data_min.x + 6, ly = data_min.y + 4;
+  std::vector<RooflineLegendEntry> legend;
   for (nn::Pass pass : {nn::Pass::kData, nn::Pass::kForward, nn::Pass::kLoss, nn::Pass::kBackward, nn::Pass::kUpdate,
-                        nn::Pass::kMetrics}) {
-    draw->AddCircleFilled(ImVec2(lx + 5, ly + font * 0.5f), 5, PassColor(pass));
-    draw->AddText(ImVec2(lx + 14, ly), ImGui::GetColorU32(ImGuiCol_Text, 0.8f), nn::PassName(pass));
-    lx += 24 + ImGui::CalcTextSize(nn::PassName(pass)).x;
-  }
-  insight.drawn.dots = dots;
+                        nn::Pass::kMetrics})
+    legend.push_back({nn::PassName(pass), PassColor(pass)});
+  const RooflineHover hover = Roofline("roofline", dots, {.peak_gflops = peak_flops, .peak_gbs = peak_gbs, .legend = legend});
+  insight.drawn.dots = hover.drawn;
+  const int hovered_row = hover.dot >= 0 ? static_cast<int>(order[hover.dot]) : -1;
+  const bool clicked = hover.clicked;
   if (hovered_row >= 0) {
     const profile::KernelRow& row = insight.rows[hovered_row];
     ImGui::BeginTooltip();

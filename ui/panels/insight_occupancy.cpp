@@ -87,6 +87,22 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
     Muted(ui.device_model_error.empty() ? "No device." : ui.device_model_error.c_str());
     return;
   }
+  // "As if on": the same kernels under a reference GPU's model, so that on a
+  // software driver registers and shared memory still show how they limit occupancy.
+  const std::vector<profile::ReferenceDevice>& references = profile::ReferenceDeviceModels();
+  ui.as_if_on = std::clamp(ui.as_if_on, 0, static_cast<int>(references.size()));
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 24);
+  if (ImGui::BeginCombo("as if on", ui.as_if_on == 0 ? "this device" : references[ui.as_if_on - 1].label.c_str())) {
+    for (int i = 0; i <= static_cast<int>(references.size()); ++i)
+      if (ImGui::Selectable(i == 0 ? "this device" : references[i - 1].label.c_str(), ui.as_if_on == i)) ui.as_if_on = i;
+    ImGui::EndCombo();
+  }
+  RecordItemRect("occupancy_as_if_on");
+  if (ui.as_if_on > 0) {
+    model = &references[ui.as_if_on - 1].model;
+    ImGui::SameLine();
+    Muted("modelled from the vendor's tables, not measured; Try it and the trace below stay on this device");
+  }
   ImGui::Text("%s, %s: %.0f compute units x %.0f-wide subgroups", model->vendor.c_str(), model->architecture.c_str(),
               model->compute_units.value, model->subgroup_size.value);
   ImGui::SameLine();

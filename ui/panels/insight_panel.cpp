@@ -28,34 +28,6 @@
 namespace ts::ui {
 namespace insight {
 
-std::string Printf(const char* format, double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, value);
-  return text;
-}
-
-// A separator with a heading (ImGui 1.86 has no SeparatorText).
-void SeparatorText(const char* text) {
-  ImGui::Spacing();
-  ImGui::TextUnformatted(text);
-  ImGui::Separator();
-}
-
-void Muted(const char* text) {
-  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("%s", text);
-  ImGui::PopStyleColor();
-}
-
-std::string Bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
-  char text[32];
-  std::snprintf(text, sizeof text, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-  return text;
-}
-
 PanelUi& Ui() {
   static PanelUi ui;
   if (ui.context != ImGui::GetCurrentContext()) ui = PanelUi{}, ui.context = ImGui::GetCurrentContext();

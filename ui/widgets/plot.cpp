@@ -146,14 +146,14 @@ float DrawHeader(ImDrawList* draw, PlotState& state, const PlotOptions& options,
 }
 
 // Zoom (wheel), pan (drag) and fit (double-click), against last frame's layout.
-void HandleInput(PlotState& state, bool log_y, bool hovered, bool active) {
+void HandleInput(PlotState& state, bool log_x, bool log_y, bool hovered, bool active) {
   const PlotState::Internal& in = state.internal;
   if (!(in.plot_max.x - in.plot_min.x > 1 && in.plot_max.y - in.plot_min.y > 1)) return;  // not drawn yet
   const ImGuiIO& io = ImGui::GetIO();
   const ImVec2 mouse = io.MousePos;
   const ImVec2 size(in.plot_max.x - in.plot_min.x, in.plot_max.y - in.plot_min.y);
   const bool over_data = Contains(in.plot_min, in.plot_max, mouse);
-  const PlotAxis x_axis{state.x_min, state.x_max, false}, y_axis{state.y_min, state.y_max, log_y};
+  const PlotAxis x_axis{state.x_min, state.x_max, log_x}, y_axis{state.y_min, state.y_max, log_y};
 
   if (hovered && over_data && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) state.auto_fit = true;
 
@@ -178,15 +178,18 @@ void HandleInput(PlotState& state, bool log_y, bool hovered, bool active) {
 
 // Fits the view to the visible data: x from the series' ends, y from the
 // decimated points (each column's min and max, so exact at no extra cost).
-void FitX(PlotState& state, std::span<const PlotSeries> series, const std::vector<bool>& visible) {
+void FitX(PlotState& state, std::span<const PlotSeries> series, const std::vector<bool>& visible, bool log_x) {
   double lo = INFINITY, hi = -INFINITY;
   for (size_t i = 0; i < series.size(); ++i) {
     const size_t n = std::min(series[i].x.size(), series[i].y.size());
     if (!visible[i] || n == 0) continue;
-    lo = std::min(lo, series[i].x[0]);
-    hi = std::max(hi, series[i].x[n - 1]);
+    const std::span<const double> x = series[i].x.first(n);
+    const auto first = log_x ? std::upper_bound(x.begin(), x.end(), 0.0) : x.begin();  // a log axis starts above 0
+    if (first == x.end()) continue;
+    lo = std::min(lo, *first);
+    hi = std::max(hi, x[n - 1]);
   }
-  if (std::isfinite(lo) && std::isfinite(hi)) FitRange(lo, hi, false, 0.0, state.x_min, state.x_max);
+  if (std::isfinite(lo) && std::isfinite(hi)) FitRange(lo, hi, log_x, log_x ? 0.02 : 0.0, state.x_min, state.x_max);
 }
 
 void FitY(PlotState& state, const PlotOptions& options, const std::vector<std::vector<PlotPoint>>& lines) {
@@ -219,8 +222,10 @@ void RestartViewWhenDataRestarts(PlotState& state, const PlotOptions& options, s
 }
 
 // Makes the stored view usable for this frame's axis kind.
-void SanitizeView(PlotState& state, bool log_y) {
-  if (log_y != state.internal.was_log_y) state.auto_fit = true;  // a range in one scale means little in the other
+void SanitizeView(PlotState& state, bool log_x, bool log_y) {
+  // A range in one scale means little in the other.
+  if (log_x != state.internal.was_log_x || log_y != state.internal.was_log_y) state.auto_fit = true;
+  state.internal.was_log_x = log_x;
   state.internal.was_log_y = log_y;
   const PlotAxis y{state.y_min, state.y_max, log_y};
   const bool y_ok =
@@ -229,7 +234,9 @@ void SanitizeView(PlotState& state, bool log_y) {
     state.auto_fit = true;
     if (!FitRange(log_y ? 1.0 : 0.0, 1.0, log_y, 0.0, state.y_min, state.y_max)) state.y_min = 0, state.y_max = 1;
   }
-  if (!UsableRange(state.x_min, state.x_max)) state.auto_fit = true, state.x_min = 0, state.x_max = 1;
+  const bool x_ok = log_x ? state.x_min > 0 && UsableRange(std::log10(state.x_min), std::log10(state.x_max))
+                          : UsableRange(state.x_min, state.x_max);
+  if (!x_ok) state.auto_fit = true, state.x_min = log_x ? 1 : 0, state.x_max = log_x ? 10 : 1;
 }
 
 void DrawMarkers(ImDrawList* draw, const ScreenMap& map, std::span<const PlotMarker> markers) {
@@ -453,6 +460,27 @@ void Smooth(std::span<const double> y, double weight, std::span<double> out) { S
 
 // --- The widget ----------------------------------------------------------------------------------
 
+namespace {
+
+// Decimate over the view's x range, by pixel columns of the axis as drawn:
+// on a log x axis the columns are even in log10(x) (points at x <= 0 skipped).
+void DecimateOnAxis(std::span<const double> x, std::span<const double> y, PlotState& state, const PlotOptions& options,
+                    int columns, std::vector<PlotPoint>& out) {
+  if (!options.log_x) {
+    Decimate(x, y, state.x_min, state.x_max, columns, options.log_y, out);
+    return;
+  }
+  const size_t first = std::upper_bound(x.begin(), x.end(), 0.0) - x.begin();
+  std::vector<double>& log_x = state.internal.log_x;
+  log_x.resize(x.size() - first);
+  for (size_t i = first; i < x.size(); ++i) log_x[i - first] = std::log10(x[i]);
+  Decimate(log_x, y.subspan(first), std::log10(state.x_min), std::log10(state.x_max), columns, options.log_y, out);
+  for (PlotPoint& p : out) p.x = std::pow(10.0, p.x);
+}
+
+}  // namespace
+
+
 void Plot(const char* id, PlotState& state, const PlotOptions& options, std::span<const PlotSeries> series,
           std::span<const PlotMarker> markers) {
   ImGui::PushID(id);
@@ -469,8 +497,8 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
   PlotState::Internal& in = state.internal;
 
   RestartViewWhenDataRestarts(state, options, series);
-  SanitizeView(state, options.log_y);
-  HandleInput(state, options.log_y, hovered, active);
+  SanitizeView(state, options.log_x, options.log_y);
+  HandleInput(state, options.log_x, options.log_y, hovered, active);
 
   // The legend ends over the data area's right edge.
   std::vector<bool> visible;
@@ -478,7 +506,7 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
       DrawHeader(draw, state, options, series, frame_min, size.x - ImGui::GetFontSize(), hovered, visible);
 
   // Decimate every visible series over the x range (raw, and smoothed when asked).
-  if (state.auto_fit) FitX(state, series, visible);
+  if (state.auto_fit) FitX(state, series, visible, options.log_x);
   // One column per pixel of last frame's data area (the whole width on the first frame).
   const float last_width = in.plot_max.x - in.plot_min.x;
   const int columns = std::max(1, static_cast<int>(last_width > 1 && last_width <= size.x ? last_width : size.x));
@@ -488,12 +516,12 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
   for (size_t i = 0; i < series.size(); ++i) {
     const PlotSeries& s = series[i];
     const size_t n = visible[i] ? std::min(s.x.size(), s.y.size()) : 0;
-    Decimate(s.x.first(n), s.y.first(n), state.x_min, state.x_max, columns, options.log_y, in.lines[2 * i]);
+    DecimateOnAxis(s.x.first(n), s.y.first(n), state, options, columns, in.lines[2 * i]);
     in.lines[2 * i + 1].clear();
     PlotState::Smoothed& smoothed = in.smoothed[i];
     if (smoothing > 0 && s.smooth && n > 0) {
       UpdateSmoothed(smoothed, s.y.first(n), smoothing);
-      Decimate(s.x.first(n), smoothed.values, state.x_min, state.x_max, columns, options.log_y, in.lines[2 * i + 1]);
+      DecimateOnAxis(s.x.first(n), smoothed.values, state, options, columns, in.lines[2 * i + 1]);
     } else {
       smoothed = {};
     }
@@ -501,7 +529,7 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
   if (state.auto_fit) FitY(state, options, in.lines);
 
   // Layout of the data area; the y tick labels' width sets the left margin.
-  const PlotAxis x_axis{state.x_min, state.x_max, false}, y_axis{state.y_min, state.y_max, options.log_y};
+  const PlotAxis x_axis{state.x_min, state.x_max, options.log_x}, y_axis{state.y_min, state.y_max, options.log_y};
   const bool has_x_label = options.x_label && *options.x_label, has_y_label = options.y_label && *options.y_label;
   const float bottom = AxesMargins(y_axis, 1.0f, has_x_label, has_y_label).y;  // independent of the height
   const ImVec2 margins = AxesMargins(y_axis, size.y - header - bottom, has_x_label, has_y_label);

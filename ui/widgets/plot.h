@@ -72,6 +72,7 @@ struct PlotOptions {
   const char* title = nullptr;    // drawn top-left; nullptr: none
   const char* x_label = nullptr;  // under the x tick labels; also names x in the tooltip
   const char* y_label = nullptr;  // drawn vertically left of the y tick labels
+  bool log_x = false;             // log10 x axis; points at x <= 0 are skipped
   bool log_y = false;             // log10 y axis; non-positive values are skipped
   float smoothing = 0.0f;         // EMA weight in [0, 0.99]: 0 = raw; > 0 draws the smoothed curve, raw faint
   ImVec2 size = {0, 0};           // <= 0 on an axis: the available width / a default height (ImGui habit)
@@ -107,12 +108,13 @@ struct PlotState {
   };
   struct Internal {
     ImVec2 plot_min{0, 0}, plot_max{0, 0};  // where the data area was drawn last frame
-    bool was_log_y = false;
+    bool was_log_x = false, was_log_y = false;
     uint64_t data_id = 0;     // PlotOptions::data_id as last drawn
     double data_end = NAN;    // the largest last x of the series last drawn (NaN: there were none)
     std::vector<Smoothed> smoothed;             // per series
     std::vector<std::vector<PlotPoint>> lines;  // per series: decimated raw, then smoothed
     std::vector<ImVec2> screen;                 // scratch: one line in pixels
+    std::vector<double> log_x;                  // scratch: a series' x as log10 (log_x)
   } internal;
 };
 

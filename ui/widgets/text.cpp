@@ -1,0 +1,19 @@
+#include "ui/widgets/text.h"
+
+#include "imgui.h"
+
+namespace ts::ui {
+
+void SeparatorText(const char* text) {
+  ImGui::Spacing();
+  ImGui::TextUnformatted(text);
+  ImGui::Separator();
+}
+
+void Muted(const char* text) {
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("%s", text);
+  ImGui::PopStyleColor();
+}
+
+}  // namespace ts::ui
