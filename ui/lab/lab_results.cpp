@@ -55,9 +55,9 @@ void DrawVariantsTable(LabView& lab, const lab::LessonResult& result) {
   ImGui::TableSetupColumn(one_unit ? RateUnit(variants[0]) : "rate");
   ImGui::TableSetupColumn("% of ceiling");
   ImGui::TableSetupColumn("speed-up");
-  ImGui::TableSetupColumn("check");
   if (banks) ImGui::TableSetupColumn("bank conflicts");
-  if (shared) ImGui::TableSetupColumn("shared / workgroup");
+  if (shared) ImGui::TableSetupColumn("shared mem");
+  ImGui::TableSetupColumn("check");
   for (const std::string& key : figures) ImGui::TableSetupColumn(key.c_str());
   ImGui::TableHeadersRow();
   const lab::Variant* selected = SelectedVariant(lab, result);
@@ -67,6 +67,10 @@ void DrawVariantsTable(LabView& lab, const lab::LessonResult& result) {
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     ImGui::PushID(static_cast<int>(i));
+    // The check's mark leads the row, in the column that never scrolls away; its message has a column.
+    CheckMark(v.check_passed);
+    if (ImGui::IsItemHovered() && !v.check_message.empty()) ImGui::SetTooltip("%s", v.check_message.c_str());
+    ImGui::SameLine();
     if (failed) ImGui::PushStyleColor(ImGuiCol_Text, kFailedColor);
     if (ImGui::Selectable(v.name.c_str(), &v == selected, ImGuiSelectableFlags_SpanAllColumns)) lab.variant = v.name;
     if (failed) ImGui::PopStyleColor();
@@ -90,15 +94,6 @@ void DrawVariantsTable(LabView& lab, const lab::LessonResult& result) {
     Cell(Printf("%.1f%%", v.percent_of_ceiling), failed);
     ImGui::TableNextColumn();
     Cell(i == 0 || v.speedup_over_previous <= 0 ? "-" : Printf("%.2fx", v.speedup_over_previous), failed);
-    // The check: a mark, and the message (a failed one whole, a passed one on hover when long).
-    ImGui::TableNextColumn();
-    CheckMark(v.check_passed);
-    if (ImGui::IsItemHovered() && !v.check_message.empty()) ImGui::SetTooltip("%s", v.check_message.c_str());
-    ImGui::SameLine();
-    const size_t kShortMessage = 40;
-    Cell(failed || v.check_message.size() <= kShortMessage ? v.check_message : v.check_message.substr(0, kShortMessage - 3) + "...",
-         failed);
-    if (ImGui::IsItemHovered() && !v.check_message.empty()) ImGui::SetTooltip("%s", v.check_message.c_str());
     if (banks) {
       ImGui::TableNextColumn();
       Cell(v.bank_conflicts ? FormatCount(double(*v.bank_conflicts)) : "-", failed);
@@ -107,6 +102,12 @@ void DrawVariantsTable(LabView& lab, const lab::LessonResult& result) {
       ImGui::TableNextColumn();
       Cell(v.shared_memory_bytes ? Bytes(v.shared_memory_bytes) : "-", failed);
     }
+    // The check's message: a failed one whole, a long passed one shortened (whole on hover).
+    ImGui::TableNextColumn();
+    const size_t kShortMessage = 24;  // the figures stay in view
+    Cell(failed || v.check_message.size() <= kShortMessage ? v.check_message : v.check_message.substr(0, kShortMessage - 3) + "...",
+         failed);
+    if (ImGui::IsItemHovered() && !v.check_message.empty()) ImGui::SetTooltip("%s", v.check_message.c_str());
     for (const std::string& key : figures) {
       ImGui::TableNextColumn();
       const auto found = v.figures.find(key);

@@ -470,16 +470,16 @@ void DecimateOnAxis(std::span<const double> x, std::span<const double> y, PlotSt
     Decimate(x, y, state.x_min, state.x_max, columns, options.log_y, out);
     return;
   }
-  const size_t first = std::upper_bound(x.begin(), x.end(), 0.0) - x.begin();
+  const size_t n = std::min(x.size(), y.size());
+  const size_t first = std::upper_bound(x.begin(), x.begin() + n, 0.0) - x.begin();
   std::vector<double>& log_x = state.internal.log_x;
-  log_x.resize(x.size() - first);
-  for (size_t i = first; i < x.size(); ++i) log_x[i - first] = std::log10(x[i]);
-  Decimate(log_x, y.subspan(first), std::log10(state.x_min), std::log10(state.x_max), columns, options.log_y, out);
+  log_x.resize(n - first);
+  for (size_t i = first; i < n; ++i) log_x[i - first] = std::log10(x[i]);
+  Decimate(log_x, y.subspan(first, n - first), std::log10(state.x_min), std::log10(state.x_max), columns, options.log_y, out);
   for (PlotPoint& p : out) p.x = std::pow(10.0, p.x);
 }
 
 }  // namespace
-
 
 void Plot(const char* id, PlotState& state, const PlotOptions& options, std::span<const PlotSeries> series,
           std::span<const PlotMarker> markers) {
