@@ -14,6 +14,8 @@ namespace {
 
 // A kernel body is a few dozen lines; a larger file is not one.
 constexpr uint64_t kMaxKernelBytes = 1 << 20;
+// The exit code of a check that did not pass (1 is a usage or file error), as `lab LESSON` uses for a failed check.
+constexpr int kNotPassed = 3;
 
 int ListPuzzles() {
   for (const lab::Puzzle& puzzle : lab::Puzzles())
@@ -43,11 +45,11 @@ int CheckFile(const lab::Puzzle& puzzle, const std::string& path, const Argument
   for (const lab::CompileError& e : result.compile_errors)
     std::printf("%s:%u: error: %s\n", path.c_str(), e.line, e.message.c_str());
   std::printf("%s", lab::FormatPuzzleResult(puzzle, result).c_str());
-  int code = result.passed ? 0 : 1;
+  int code = result.passed ? 0 : kNotPassed;
   if (context->validation_message_count() > 0) {
     std::fprintf(stderr, "tensorscope: the validation layer reported %llu message(s) (above).\n",
                  static_cast<unsigned long long>(context->validation_message_count()));
-    code = 1;
+    if (code == 0) code = 1;
   }
   return code;
 }

@@ -10,8 +10,9 @@ namespace ts::app {
 // `words` are the words after "lab puzzle": `--list`; NAME (the task, the
 // interface and the starter); NAME --solution; NAME --check FILE.glsl
 // [--no-time] [--device N] [--validate]. Returns the exit code: 0 when the
-// check passed (correct, within budget, nothing diagnosed), 1 when it did not;
-// throws ts::Error for bad options or an unreadable file.
+// check passed (correct, within budget, nothing diagnosed), 3 when it did not
+// (a compile error too), 1 when the validation layer spoke; throws ts::Error
+// (exit 1) for bad options or an unreadable file.
 int RunPuzzleCommand(const std::vector<std::string>& words);
 
 }  // namespace ts::app

@@ -105,6 +105,16 @@ TEST_F(Puzzles, CompileErrorsOnTheirLinesAndTheEndOfTheKernel) {
   ASSERT_FALSE(r.compile_errors.empty());
   EXPECT_EQ(r.compile_errors[0].line, 2u);
   EXPECT_CONTAINS(r.compile_errors[0].message, "prelude");
+  // Nor through the preprocessor.
+  r = Run("map", "#define RAW ts_a\nuint i = gl_GlobalInvocationID.x;\n");
+  ASSERT_FALSE(r.compile_errors.empty());
+  EXPECT_EQ(r.compile_errors[0].line, 1u);
+  r = Run("map", "#define RAW(x) t ## x\n");
+  ASSERT_FALSE(r.compile_errors.empty());
+  EXPECT_CONTAINS(r.compile_errors[0].message, "token pasting");
+  r = Run("dot", "\n#undef barrier\n");
+  ASSERT_FALSE(r.compile_errors.empty());
+  EXPECT_EQ(r.compile_errors[0].line, 2u);
 }
 
 struct Wrong {

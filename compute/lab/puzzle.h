@@ -164,6 +164,9 @@ class PuzzleSession {
   bool lose_next_ = false;
 };
 
+// "53.5 us" or "1.204 ms": a kernel's time as the verdict writes it.
+std::string PuzzleTimeText(double ms);
+
 // The verdict for people: passed or not, the diagnoses, wrong elements with
 // expected vs got, counts vs budget and times.
 std::string FormatPuzzleResult(const Puzzle& puzzle, const PuzzleResult& result);

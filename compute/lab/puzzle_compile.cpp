@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -24,7 +25,8 @@ bool IsIdentifierChar(char c) { return std::isalnum(static_cast<unsigned char>(c
 // Walks GLSL text skipping comments and preprocessor lines.
 class Scanner {
  public:
-  explicit Scanner(const std::string& text) : text_(text) {}
+  // `directives`: preprocessor lines are scanned as code, not skipped.
+  explicit Scanner(const std::string& text, bool directives = false) : text_(text), directives_(directives) {}
   // Moves past whitespace, comments and preprocessor lines; false at the end.
   bool SkipSpace() {
     while (at_ < text_.size()) {
@@ -34,7 +36,7 @@ class Scanner {
         ++at_;
       } else if (std::isspace(static_cast<unsigned char>(c))) {
         ++at_;
-      } else if (text_.compare(at_, 2, "//") == 0 || (c == '#' && line_start_)) {
+      } else if (text_.compare(at_, 2, "//") == 0 || (c == '#' && line_start_ && !directives_)) {
         while (at_ < text_.size() && text_[at_] != '\n') ++at_;
       } else if (text_.compare(at_, 2, "/*") == 0) {
         size_t end = text_.find("*/", at_ + 2);
@@ -72,6 +74,7 @@ class Scanner {
   const std::string& text_;
   size_t at_ = 0;
   bool line_start_ = true;
+  bool directives_ = false;
 };
 
 std::string GlslType(const PuzzleArray&) { return "float"; }
@@ -112,15 +115,27 @@ std::string Accessors(const PuzzleArray& array, bool is_shared, uint32_t number)
   return out.str();
 }
 
-// The first line of `body` that uses a name of the prelude's own (ts_...), 0 if none.
-uint32_t LineUsingPreludeNames(const std::string& body) {
-  Scanner scanner(body);
+// What a kernel body may not do, since the prelude's checks rely on it: use
+// the prelude's own names (ts_...: the raw buffers), paste tokens together
+// (which could spell them), or #undef and #line (barrier() and line numbers).
+std::optional<CompileError> ForbiddenUse(const std::string& body) {
+  Scanner scanner(body, true);
+  std::string previous;
   while (scanner.SkipSpace()) {
-    size_t at = scanner.at();
-    if (scanner.Next().rfind("ts_", 0) == 0)
-      return 1 + static_cast<uint32_t>(std::count(body.begin(), body.begin() + at, '\n'));
+    const size_t at = scanner.at();
+    const std::string token = scanner.Next();
+    const uint32_t line = 1 + static_cast<uint32_t>(std::count(body.begin(), body.begin() + at, '\n'));
+    if (token.rfind("ts_", 0) == 0)
+      return CompileError{line, "names beginning with ts_ belong to the puzzle's prelude; use the accessors "
+                                "(read_..., write_...) and barrier() instead"};
+    if (token == "#" && scanner.peek() == '#')
+      return CompileError{line, "token pasting (##) is not allowed in a puzzle kernel"};
+    if (previous == "#" && (token == "undef" || token == "line"))
+      return CompileError{line, "#" + token + " is not allowed in a puzzle kernel (the prelude's barrier() and "
+                                "line numbers rely on it)"};
+    previous = token;
   }
-  return 0;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -195,9 +210,8 @@ std::string PuzzleKernelSource(const Puzzle& puzzle, const std::string& body, co
 
 CompiledKernel CompilePuzzleKernel(const Puzzle& puzzle, const std::string& body, const std::string& file_name) {
   CompiledKernel kernel;
-  if (uint32_t line = LineUsingPreludeNames(body)) {
-    kernel.errors.push_back({line, "names beginning with ts_ belong to the puzzle's prelude; use the accessors "
-                                   "(read_..., write_...) and barrier() instead"});
+  if (std::optional<CompileError> error = ForbiddenUse(body)) {
+    kernel.errors.push_back(*error);
     return kernel;
   }
   // Compile messages name the file: keep the learner's name free of the

@@ -13,14 +13,6 @@ std::string Number(double value) {
   return text;
 }
 
-std::string Milliseconds(double ms) {
-  char text[32];
-  if (ms < 1.0)
-    std::snprintf(text, sizeof text, "%.1f us", ms * 1e3);
-  else
-    std::snprintf(text, sizeof text, "%.3f ms", ms);
-  return text;
-}
 
 // "1 global read", "3 global reads".
 std::string Count(uint32_t n, const std::string& what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
@@ -37,6 +29,15 @@ std::string Shape(const PuzzleArray& array) {
 }
 
 }  // namespace
+
+std::string PuzzleTimeText(double ms) {
+  char text[32];
+  if (ms < 1.0)
+    std::snprintf(text, sizeof text, "%.1f us", ms * 1e3);
+  else
+    std::snprintf(text, sizeof text, "%.3f ms", ms);
+  return text;
+}
 
 std::string PuzzleBudget::Describe() const {
   std::vector<std::string> parts;
@@ -121,9 +122,9 @@ std::string FormatPuzzleResult(const Puzzle& puzzle, const PuzzleResult& result)
       << " (budget: " << puzzle.budget.Describe() << ")\n";
   }
   if (result.ms) {
-    s << "  time: " << Milliseconds(*result.ms);
+    s << "  time: " << PuzzleTimeText(*result.ms);
     if (result.reference_ms)
-      s << " (the reference solution: " << Milliseconds(*result.reference_ms) << "; yours takes "
+      s << " (the reference solution: " << PuzzleTimeText(*result.reference_ms) << "; yours takes "
         << Ratio(*result.ms, *result.reference_ms) << " its time)";
     s << "\n";
   }
