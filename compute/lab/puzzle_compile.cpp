@@ -189,7 +189,7 @@ std::string PuzzleKernelSource(const Puzzle& puzzle, const std::string& body, co
   s << "const uint kWorkgroupInvocations = " << WorkgroupInvocations(puzzle) << "u;\n"
     << "const uint kInvocations = " << TotalInvocations(puzzle) << "u;\n"
     << "const uint kLoopLimit = " << kPuzzleLoopLimit << "u;\n";
-  s << "#line 1 \"puzzle_prelude.glsl\"\n" << kPuzzlePrelude << "\n";
+  s << "#line 1 \"puzzle/prelude.glsl\"\n" << kPuzzlePrelude << "\n";
   s << "#line 1 \"puzzle-interface\"\n";
   for (const auto& [name, value] : puzzle.constants) s << "const uint " << name << " = " << value << "u;\n";
   for (uint32_t g = 0; g < puzzle.globals.size(); ++g) {

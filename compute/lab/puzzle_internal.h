@@ -9,7 +9,7 @@
 
 namespace ts::lab::detail {
 
-// shaders/puzzle_prelude.glsl, embedded at build time (shaders/embed_text.cmake).
+// shaders/puzzle/prelude.glsl, embedded at build time (shaders/embed_text.cmake).
 extern const char kPuzzlePrelude[];
 
 // Loop iterations one invocation may run in all before the guard stops its
@@ -19,7 +19,7 @@ constexpr uint32_t kPuzzleLoopLimit = 16384;
 constexpr uint32_t kSharedArrayBase = 100;
 // Words before the per-invocation barrier counts in the probe buffer.
 constexpr uint32_t kProbeHeaderWords = 16;
-// Probe header fields (shaders/puzzle_prelude.glsl).
+// Probe header fields (shaders/puzzle/prelude.glsl).
 enum ProbeField : uint32_t {
   kWanted = 0, kOutOfBounds = 1, kOobWorkgroup = 2, kOobInvocation = 3, kOobArray = 4, kOobRow = 5,
   kOobColumn = 6, kOobWrite = 7, kGuard = 8, kGuardWorkgroup = 9, kGuardInvocation = 10,
