@@ -21,6 +21,7 @@
 
 #include "compute/lab/lab.h"
 #include "compute/vk/context.h"
+#include "compute/vk/pipeline.h"
 
 namespace ts::lab {
 
@@ -115,20 +116,24 @@ struct PuzzleResult {
   std::vector<InvocationCounts> counts;      // one per invocation (from the instrumented run)
   InvocationCounts most;                     // the largest count of each kind over all invocations
   std::optional<AccessTrace> trace;          // the instrumented run's records (buffer_names: globals)
-  std::optional<double> ms, reference_ms;    // median GPU time; timed once correct
+  // Timed once correct: the median GPU time of the kernel and of the
+  // reference solution, their runs interleaved, and the middle half of each
+  // one's runs (25th to 75th percentile): the run-to-run spread.
+  std::optional<double> ms, reference_ms;
+  std::pair<double, double> ms_spread{0, 0}, reference_ms_spread{0, 0};
   std::string device;
 };
 constexpr size_t kMaxWrongListed = 256;
 
 // Runs learner kernel bodies on one device. Keeps the reference solutions'
-// timings so a run times only the learner's kernel.
+// pipelines, timed beside each correct kernel.
 class PuzzleRunner {
  public:
   explicit PuzzleRunner(vk::Context& context) : context_(context) {}
 
   struct Options {
     bool time = true;        // time the kernel (and, once, the reference) when it is correct
-    uint32_t repeats = 15;   // timed runs (median)
+    uint32_t repeats = 21;   // timed runs of each (the kernel's and the reference's, interleaved)
     uint64_t record_capacity = 1u << 16;
     std::string file_name = "kernel.glsl";  // names the learner's code in compile messages
   };
@@ -141,7 +146,7 @@ class PuzzleRunner {
 
  private:
   vk::Context& context_;
-  std::map<std::string, double> reference_ms_;
+  std::map<std::string, std::unique_ptr<vk::Pipeline>> reference_pipelines_;  // by puzzle, built once
 };
 
 // A runner with a Vulkan device of its own, so a learner's kernel that loses
@@ -166,6 +171,10 @@ class PuzzleSession {
 
 // "53.5 us" or "1.204 ms": a kernel's time as the verdict writes it.
 std::string PuzzleTimeText(double ms);
+// The kernel's time against the reference solution's, with their spreads;
+// "the same within the run-to-run spread" where the middle halves overlap,
+// else the ratio. Empty when the result was not timed.
+std::string PuzzleTimingText(const PuzzleResult& result);
 
 // The verdict for people: passed or not, the diagnoses, wrong elements with
 // expected vs got, counts vs budget and times.

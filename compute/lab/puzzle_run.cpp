@@ -88,19 +88,39 @@ detail::ProbeReadout ReadProbe(const Puzzle& puzzle, const RunBuffers& buffers) 
   return probe;
 }
 
-// Median GPU time of `repeats` runs of the kernel with recording off.
-double TimeKernel(vk::Context& context, const Puzzle& puzzle, const vk::Pipeline& pipeline, uint32_t repeats) {
+// The median and middle half (25th to 75th percentile) of some times.
+struct Spread {
+  double median = 0, low = 0, high = 0;
+};
+Spread SpreadOf(std::vector<double> times) {
+  std::sort(times.begin(), times.end());
+  auto at = [&](double q) { return times[static_cast<size_t>(q * (times.size() - 1) + 0.5)]; };
+  return {at(0.5), at(0.25), at(0.75)};
+}
+
+// GPU times of the kernels, recording off, their runs interleaved (one of
+// each in turn, after a warm-up) so both see the same load on the machine.
+std::vector<Spread> TimeKernels(vk::Context& context, const Puzzle& puzzle,
+                                const std::vector<const vk::Pipeline*>& pipelines, uint32_t repeats) {
   Require(context.info().timestamp_valid_bits > 0,
           "Puzzles time kernels with GPU timestamps, which '" + context.info().name + "''s compute queue lacks.");
-  RunBuffers buffers = MakeBuffers(context, puzzle, 0);
-  vk::Sequence sequence(context, {MakeDispatch(puzzle, pipeline, buffers, false)});
-  std::vector<double> times;
-  for (uint32_t r = 0; r <= std::max(1u, repeats); ++r) {  // the first run warms up
-    context.RunOnce([&](VkCommandBuffer cb) { sequence.Record(cb); });
-    if (r > 0) times.push_back(sequence.ReadDispatchTimesNs().at(0) * 1e-6);
+  std::vector<RunBuffers> buffers;
+  std::vector<vk::Sequence> sequences;
+  buffers.reserve(pipelines.size());  // the dispatches point at these buffers: no reallocation
+  sequences.reserve(pipelines.size());
+  for (const vk::Pipeline* pipeline : pipelines) {
+    buffers.push_back(MakeBuffers(context, puzzle, 0));
+    sequences.emplace_back(context, std::vector<vk::Dispatch>{MakeDispatch(puzzle, *pipeline, buffers.back(), false)});
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  std::vector<std::vector<double>> times(pipelines.size());
+  for (uint32_t r = 0; r <= std::max(1u, repeats); ++r)  // the first round warms up
+    for (size_t k = 0; k < sequences.size(); ++k) {
+      context.RunOnce([&](VkCommandBuffer cb) { sequences[k].Record(cb); });
+      if (r > 0) times[k].push_back(sequences[k].ReadDispatchTimesNs().at(0) * 1e-6);
+    }
+  std::vector<Spread> spreads;
+  for (const std::vector<double>& t : times) spreads.push_back(SpreadOf(t));
+  return spreads;
 }
 
 }  // namespace
@@ -144,16 +164,18 @@ PuzzleResult PuzzleRunner::Run(const Puzzle& puzzle, const std::string& body, co
       if (d.kind != DiagnosisKind::kRecordsOverflowed) clean = false;
     result.passed = result.correct && result.within_budget && clean;
     if (result.correct && options.time) {
-      result.ms = TimeKernel(context_, puzzle, pipeline, options.repeats);
-      auto cached = reference_ms_.find(puzzle.name);
-      if (cached == reference_ms_.end()) {
-        detail::CompiledKernel reference = detail::CompilePuzzleKernel(puzzle, puzzle.solution, "solution.glsl");
-        Require(!reference.spirv.empty(), "Puzzle '" + puzzle.name + "': its reference solution does not compile.");
-        vk::Pipeline reference_pipeline(context_, "puzzle " + puzzle.name + " (reference)", reference.spirv, {});
-        cached = reference_ms_.emplace(puzzle.name, TimeKernel(context_, puzzle, reference_pipeline, options.repeats))
-                     .first;
+      std::unique_ptr<vk::Pipeline>& reference = reference_pipelines_[puzzle.name];
+      if (!reference) {
+        detail::CompiledKernel compiled = detail::CompilePuzzleKernel(puzzle, puzzle.solution, "solution.glsl");
+        Require(!compiled.spirv.empty(), "Puzzle '" + puzzle.name + "': its reference solution does not compile.");
+        reference = std::make_unique<vk::Pipeline>(context_, "puzzle " + puzzle.name + " (reference)",
+                                                   compiled.spirv, vk::SpecConstants{});
       }
-      result.reference_ms = cached->second;
+      const std::vector<Spread> spreads = TimeKernels(context_, puzzle, {&pipeline, reference.get()}, options.repeats);
+      result.ms = spreads[0].median;
+      result.ms_spread = {spreads[0].low, spreads[0].high};
+      result.reference_ms = spreads[1].median;
+      result.reference_ms_spread = {spreads[1].low, spreads[1].high};
     }
   } catch (const std::exception& e) {
     if (!IsDeviceLost(e)) throw;

@@ -39,6 +39,19 @@ std::string PuzzleTimeText(double ms) {
   return text;
 }
 
+std::string PuzzleTimingText(const PuzzleResult& r) {
+  if (!r.ms || !r.reference_ms) return "";
+  auto spread = [](const std::pair<double, double>& range) {
+    return "middle half " + PuzzleTimeText(range.first) + " to " + PuzzleTimeText(range.second);
+  };
+  std::string text = "time: " + PuzzleTimeText(*r.ms) + " (" + spread(r.ms_spread) + "); the reference solution: " +
+                     PuzzleTimeText(*r.reference_ms) + " (" + spread(r.reference_ms_spread) + "): ";
+  const bool overlap = r.ms_spread.first <= r.reference_ms_spread.second &&
+                       r.reference_ms_spread.first <= r.ms_spread.second;
+  return text + (overlap ? "the same within the run-to-run spread"
+                         : "yours takes " + Ratio(*r.ms, *r.reference_ms) + " its time");
+}
+
 std::string PuzzleBudget::Describe() const {
   std::vector<std::string> parts;
   auto add = [&](const std::optional<uint32_t>& limit, const char* one, const char* many) {
@@ -121,13 +134,7 @@ std::string FormatPuzzleResult(const Puzzle& puzzle, const PuzzleResult& result)
       << Count(m.shared_writes, "shared write") << ", " << Count(m.barriers, "barrier")
       << " (budget: " << puzzle.budget.Describe() << ")\n";
   }
-  if (result.ms) {
-    s << "  time: " << PuzzleTimeText(*result.ms);
-    if (result.reference_ms)
-      s << " (the reference solution: " << PuzzleTimeText(*result.reference_ms) << "; yours takes "
-        << Ratio(*result.ms, *result.reference_ms) << " its time)";
-    s << "\n";
-  }
+  if (result.ms) s << "  " << PuzzleTimingText(result) << "\n";
   return s.str();
 }
 

@@ -162,15 +162,7 @@ void DrawPuzzleResult(PuzzlesView& view, const lab::Puzzle& puzzle, const Puzzle
     Colored(d.kind == lab::DiagnosisKind::kOverBudget ? kWriteColor : kFailedColor, d.message);
     ++view.drawn.diagnoses;
   }
-  if (r.ms) {
-    std::string text = "time on " + r.device + ": " + lab::PuzzleTimeText(*r.ms);
-    if (r.reference_ms) {
-      char ratio[32];
-      std::snprintf(ratio, sizeof ratio, "%.2fx", *r.reference_ms > 0 ? *r.ms / *r.reference_ms : 0.0);
-      text += "; the reference solution: " + lab::PuzzleTimeText(*r.reference_ms) + " (yours takes " + ratio + " its time)";
-    }
-    ImGui::TextWrapped("%s", text.c_str());
-  }
+  if (r.ms) ImGui::TextWrapped("%s", ("On " + r.device + ", " + lab::PuzzleTimingText(r)).c_str());
   if (!r.compiled) return;
   SeparatorText("Counts against the budget");
   DrawCounts(puzzle, r);
