@@ -72,7 +72,7 @@ uint32_t DrawArray(const lab::PuzzleArray& array, const std::string& label, cons
                       text.c_str());
     }
     if (ImGui::IsMouseHoveringRect(ImVec2(x, y), ImVec2(x + cell, y + cell))) {
-      std::string tip = lab::PuzzleArray{array}.two_d
+      std::string tip = array.two_d
                             ? array.name + "[" + std::to_string(i / array.columns) + "][" +
                                   std::to_string(i % array.columns) + "]"
                             : array.name + "[" + std::to_string(i) + "]";
@@ -156,7 +156,7 @@ void DrawPuzzleResult(PuzzlesView& view, const lab::Puzzle& puzzle, const Puzzle
   ImGui::TextUnformatted(r.passed ? "PASSED: correct and within budget" : "NOT PASSED");
   ImGui::PopStyleColor();
   RecordItemRect("puzzle_verdict");
-  if (outcome.body != *(&view.progress.code[puzzle.name])) Muted("(of the code as it was when run; it has changed since)");
+  if (outcome.body != view.progress.code[puzzle.name]) Muted("(of the code as it was when run; it has changed since)");
   for (const lab::Diagnosis& d : r.diagnoses) {
     ImGui::Bullet();
     Colored(d.kind == lab::DiagnosisKind::kOverBudget ? kWriteColor : kFailedColor, d.message);
