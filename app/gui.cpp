@@ -28,6 +28,7 @@
 #include "ui/frame_pacer.h"
 #include "ui/lab/lab_runner.h"
 #include "ui/lab/lab_window.h"
+#include "ui/lab/puzzles_window.h"
 #include "ui/panel_layout.h"
 #include "ui/panels/data_panel.h"
 #include "ui/panels/gpu_panel.h"
@@ -125,7 +126,7 @@ class TestLog {
                            inside.drawn.tab + state.insight.drawn.tab + std::to_string(state.insight.open) +
                            std::to_string(state.insight.ceilings != nullptr) +
                            std::to_string(inside.canvas_prediction ? inside.canvas_prediction->request : 0) +
-                           ui::LabLogSnapshot(state);
+                           ui::LabLogSnapshot(state) + ui::PuzzlesLogSnapshot(state);
     if (snapshot == last_snapshot_ && now - last_write_ < 1.0) return;
     last_snapshot_ = snapshot;
     last_write_ = now;
@@ -171,6 +172,7 @@ class TestLog {
     WriteInside(state, line);
     WriteInsight(state, line);
     line["lab"] = ui::LabTestLog(state);
+    line["puzzles"] = ui::PuzzlesTestLog(state);
     out_ << line.dump() << std::endl;
   }
 
@@ -367,6 +369,11 @@ int RunGui(const std::vector<std::string>& words, const std::optional<std::strin
   state.lab.runner = &lab_runner;
   state.lab.lessons = lab::Lessons();
   state.lab.shader_source = [](const std::string& shader) -> const std::string& { return lab::ShaderSource(shader); };
+  // The Lab's puzzles run the learner's kernels on a device of their own too.
+  ui::InitPuzzles(state, options, [] {
+    g_lab_news = true;
+    ui::Renderer::Wake();
+  });
   if (open_lab) ui::OpenLab(state, *open_lab);
 
   TestLog test_log(args.String("test-log").value_or(""));

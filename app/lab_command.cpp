@@ -5,6 +5,7 @@
 #include <set>
 
 #include "app/arguments.h"
+#include "app/puzzle_command.h"
 #include "compute/common/error.h"
 #include "compute/lab/lab.h"
 #include "compute/vk/context.h"
@@ -34,6 +35,7 @@ int ListLessons() {
 }  // namespace
 
 int RunLabCommand(const std::vector<std::string>& words) {
+  if (!words.empty() && words[0] == "puzzle") return RunPuzzleCommand({words.begin() + 1, words.end()});
   std::set<std::string> value_flags = {"device", "repeats"};
   for (const lab::LessonInfo& lesson : lab::Lessons())
     for (const lab::Knob& knob : lesson.knobs) value_flags.insert(FlagOf(knob.key));

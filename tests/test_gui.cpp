@@ -144,4 +144,10 @@ TEST(GuiTest, LayoutAt1280x720) { RunGuiCase("layout_1280x720"); }
 // is moved, and each of its tabs draws (a screenshot of each is kept).
 TEST(GuiTest, KernelLab) { RunGuiCase("lab_lessons"); }
 
+// The Lab's puzzles (tests/gui/puzzle_cases.py): a kernel body typed into the
+// editor with xdotool runs with Ctrl+Enter: a wrong one fails with its wrong
+// cells drawn red, a compile error is marked on its line, the right one passes
+// and is timed; the progress file says solved (screenshots of each are kept).
+TEST(GuiTest, KernelLabPuzzles) { RunGuiCase("lab_puzzles"); }
+
 }  // namespace

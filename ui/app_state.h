@@ -31,6 +31,7 @@ struct Checkpoint;
 namespace ts::ui {
 
 class LabRunner;
+struct PuzzlesView;  // ui/lab/puzzles_window.h
 
 // One layer as the user is editing it: text fields are kept as typed, so an
 // invalid entry is shown with its error and nothing the user typed is lost.
@@ -281,6 +282,7 @@ struct AppState {
   InsideView inside;
   InsightView insight;
   LabView lab;
+  std::shared_ptr<PuzzlesView> puzzles;  // the Lab's puzzles (InitPuzzles); null in tests without them
   std::deque<Notice> notices;
 
   std::string device_name, device_type;  // for the GPU panel

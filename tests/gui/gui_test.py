@@ -7,7 +7,7 @@
           | parity (exchange_cases.py) | all
     CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views |
           gpu_insight | occupancy_selection | layout_1280x720 | layout_1440x900 | layout_2560x1440
-          | lab_lessons (lab_cases.py) | all
+          | lab_lessons (lab_cases.py) | lab_puzzles (puzzle_cases.py) | all
 
 Each case starts `tensorscope gui` with fresh $XDG_CONFIG_HOME and
 $XDG_DATA_HOME (so no autosave, imgui.ini or window.json of the user's leaks
@@ -48,6 +48,7 @@ from gui_support import *  # noqa: F401,F403 (Display, App, check, log, ... shar
 import exchange_cases
 import run_cases
 import lab_cases
+import puzzle_cases
 
 def case_train_default(t):
     """The default project (spiral MLP): click Train, watch it learn, take a screenshot."""
@@ -695,6 +696,7 @@ CASES = {
     "layout_1440x900": case_layout_1440x900,
     "layout_2560x1440": case_layout_2560x1440,
     **lab_cases.CASES,
+    **puzzle_cases.CASES,
 }
 
 

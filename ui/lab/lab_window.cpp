@@ -10,6 +10,7 @@
 #include "ui/format.h"
 #include "ui/lab/lab_internal.h"
 #include "ui/lab/lab_runner.h"
+#include "ui/lab/puzzles_window.h"
 #include "ui/panel_layout.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/number_field.h"
@@ -273,7 +274,8 @@ void DrawLabWindow(AppState& state) {
   }
   const ImVec2 pos = ImGui::GetWindowPos(), size = ImGui::GetWindowSize();
   RecordRect("window Kernel Lab", pos.x, pos.y, pos.x + size.x, pos.y + size.y);
-  if (ImGui::BeginTable("lab_columns", 3, ImGuiTableFlags_Resizable | ImGuiTableFlags_BordersInnerV, ImVec2(0, -1))) {
+  if (DrawLabModeSwitch(state)) DrawPuzzles(state);  // ui/lab/puzzles_window.h
+  else if (ImGui::BeginTable("lab_columns", 3, ImGuiTableFlags_Resizable | ImGuiTableFlags_BordersInnerV, ImVec2(0, -1))) {
     ImGui::TableSetupColumn("controls", ImGuiTableColumnFlags_WidthFixed, 19 * ImGui::GetFontSize());
     ImGui::TableSetupColumn("results", ImGuiTableColumnFlags_WidthStretch, 0.6f);
     ImGui::TableSetupColumn("source", ImGuiTableColumnFlags_WidthStretch, 0.4f);
