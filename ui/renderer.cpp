@@ -7,11 +7,13 @@
 #include "imgui_impl_vulkan.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "compute/common/error.h"
 #include "compute/vk/check.h"
@@ -48,6 +50,23 @@ GLFWwindowfocusfun g_focus = nullptr;
 GLFWwindowsizefun g_size = nullptr;
 GLFWwindowrefreshfun g_refresh = nullptr;
 
+// ImGui 1.86 reads key state once a frame, so a press and release that arrive
+// between two frames (a fast typist's Enter, xdotool) would never be seen:
+// such a release is held back until the end of the next frame.
+struct HeldRelease {
+  GLFWwindow* window;
+  int key, scancode, mods;
+};
+std::vector<HeldRelease> g_held_releases;
+std::array<bool, GLFW_KEY_LAST + 1> g_pressed_this_poll{};
+
+void DeliverHeldReleases() {
+  for (const HeldRelease& r : g_held_releases)
+    if (g_key) g_key(r.window, r.key, r.scancode, GLFW_RELEASE, r.mods);
+  g_held_releases.clear();
+  g_pressed_this_poll.fill(false);
+}
+
 void CountInput(GLFWwindow* window) {
   g_mouse_button = glfwSetMouseButtonCallback(window, [](GLFWwindow* w, int button, int action, int mods) {
     ++g_input_events;
@@ -67,6 +86,13 @@ void CountInput(GLFWwindow* window) {
   });
   g_key = glfwSetKeyCallback(window, [](GLFWwindow* w, int key, int scancode, int action, int mods) {
     ++g_input_events;
+    if (key >= 0 && key <= GLFW_KEY_LAST) {
+      if (action == GLFW_PRESS) g_pressed_this_poll[key] = true;
+      if (action == GLFW_RELEASE && g_pressed_this_poll[key]) {
+        g_held_releases.push_back({w, key, scancode, mods});
+        return;
+      }
+    }
     if (g_key) g_key(w, key, scancode, action, mods);
   });
   g_char = glfwSetCharCallback(window, [](GLFWwindow* w, unsigned int c) {
@@ -428,6 +454,7 @@ void Renderer::EndFrame() {
   Impl& r = *impl_;
   assert(r.frame_open && "EndFrame called without BeginFrame");
   r.frame_open = false;
+  DeliverHeldReleases();  // this frame has seen those keys down
   ImGui::EndFrame();
   KeepPanelsBehindFloatingWindows();  // after this frame's clicks raised windows, before it is drawn
   ImGui::Render();

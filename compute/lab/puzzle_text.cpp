@@ -87,8 +87,8 @@ std::string DiagnosisKindName(DiagnosisKind kind) {
 
 std::string PuzzleInterfaceText(const Puzzle& puzzle) {
   std::ostringstream s;
-  s << "// workgroup " << puzzle.workgroup[0] << " x " << puzzle.workgroup[1] << " invocations (gl_WorkGroupSize), "
-    << "grid " << puzzle.grid[0] << " x " << puzzle.grid[1] << " workgroups (gl_NumWorkGroups)\n";
+  s << "// workgroup " << puzzle.workgroup[0] << " x " << puzzle.workgroup[1] << " invocations (gl_WorkGroupSize)\n"
+    << "// grid " << puzzle.grid[0] << " x " << puzzle.grid[1] << " workgroups (gl_NumWorkGroups)\n";
   for (const auto& [name, value] : puzzle.constants) s << "const uint " << name << " = " << value << ";\n";
   for (const PuzzleArray& array : puzzle.globals) {
     const std::string index = array.two_d ? "uint row, uint column" : "uint i";

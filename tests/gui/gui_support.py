@@ -385,7 +385,10 @@ class App:
         self.xdotool("mousemove", "--window", self.window, int(x), int(y))
 
     def click(self, name):
-        """Clicks the middle of the named widget: move, let a frame see the hover, click."""
+        """Clicks the middle of the named widget: move, let a frame see the hover, click.
+        A widget not drawn yet (a window opening, a tab switching) is waited for."""
+        if not any(name in line.get("rects", {}) for line in self.lines[-50:]):
+            self.wait_for_rect(name)
         x0, y0, x1, y1 = self.rect(name)
         self.click_at((x0 + x1) / 2, (y0 + y1) / 2, name)
 
@@ -444,8 +447,17 @@ class App:
         self.settle(1)
 
     def type(self, text):
+        """Types `text`; each newline is a Return key (xdotool's type sends '\n' as a
+        keysym GLFW does not know), given frames of its own: ImGui 1.86 inserts a
+        frame's queued characters before that frame's Return."""
         log(f"type {text!r}")
-        self.xdotool("type", "--delay", "20", text)  # characters are queued, so no holding needed
+        for index, line in enumerate(text.split("\n")):
+            if index:
+                self.settle(1)
+                self.xdotool("key", "Return")
+                self.settle(2)
+            if line:
+                self.xdotool("type", "--delay", "20", line)  # characters are queued, so no holding needed
         self.settle(2)
 
     def park_mouse(self):

@@ -206,7 +206,7 @@ void DrawPuzzleResult(PuzzlesView& view, const lab::Puzzle& puzzle, const Puzzle
   Muted("Click an invocation (a workgroup's invocations share a colour):");
   DrawInvocations(view, puzzle, invocation_cell);
   const lab::InvocationCounts& c = r.counts.at(view.selected_invocation);
-  ImGui::Text("workgroup %u, local index %u: %u global reads, %u global writes, %u shared reads, %u shared writes, "
+  ImGui::TextWrapped("workgroup %u, local index %u: %u global reads, %u global writes, %u shared reads, %u shared writes, "
               "%u barriers",
               workgroup, local, c.global_reads, c.global_writes, c.shared_reads, c.shared_writes, c.barriers);
   // Legend.

@@ -120,12 +120,14 @@ void DrawEditor(PuzzlesView& view, const lab::Puzzle& puzzle, const PuzzlesView:
                   error ? IM_COL32(0, 0, 0, 255) : ImGui::GetColorU32(ImGuiCol_TextDisabled), number.c_str());
   }
   ImGui::SetCursorScreenPos(ImVec2(start.x + gutter, start.y));
-  if (view.focus_editor) {
+  // Back into the editor once Enter is up: held down in a focused editor, its
+  // key repeat would type new lines.
+  const int enter = ImGui::GetKeyIndex(ImGuiKey_Enter), keypad_enter = ImGui::GetKeyIndex(ImGuiKey_KeyPadEnter);
+  if (view.focus_editor && !ImGui::IsKeyDown(enter) && !ImGui::IsKeyDown(keypad_enter)) {
     ImGui::SetKeyboardFocusHere();
     view.focus_editor = false;
   }
-  ImGui::InputTextMultiline("##code", &code, ImVec2(std::max(ImGui::GetContentRegionAvail().x, 40 * line_height),
-                                                    editor_height),
+  ImGui::InputTextMultiline("##code", &code, ImVec2(ImGui::GetContentRegionAvail().x, editor_height),
                             ImGuiInputTextFlags_AllowTabInput);
   RecordItemRect("puzzle_editor");
   const ImVec2 editor_min = ImGui::GetItemRectMin(), editor_max = ImGui::GetItemRectMax();
