@@ -35,6 +35,7 @@ int CheckFile(const lab::Puzzle& puzzle, const std::string& path, const Argument
   vk::ContextOptions options;
   options.device_index = args.Int("device").value_or(-1);
   options.validation = args.Has("validate");
+  options.robust_buffer_access = true;  // a stray access in a learner's kernel cannot corrupt anything
   std::unique_ptr<vk::Context> context = vk::Context::Create(options);
   lab::PuzzleRunner runner(*context);
   lab::PuzzleRunner::Options run_options;

@@ -150,7 +150,9 @@ class PuzzleRunner {
 };
 
 // A runner with a Vulkan device of its own, so a learner's kernel that loses
-// the device loses only this one: the session re-creates it and says so.
+// the device loses only this one: the session re-creates it and says so. Its
+// device checks buffer bounds (robustBufferAccess2 where the device has it),
+// so even a raw buffer access past the end cannot corrupt anything.
 class PuzzleSession {
  public:
   explicit PuzzleSession(vk::ContextOptions options);

@@ -188,6 +188,7 @@ PuzzleResult PuzzleRunner::Run(const Puzzle& puzzle, const std::string& body, co
 }
 
 PuzzleSession::PuzzleSession(vk::ContextOptions options) : options_(std::move(options)) {
+  options_.robust_buffer_access = true;
   context_ = vk::Context::Create(options_);
   runner_ = std::make_unique<PuzzleRunner>(*context_);
 }

@@ -465,6 +465,25 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
       c.executable_properties_ = true;
     }
   }
+  VkPhysicalDeviceRobustness2FeaturesEXT robustness2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ROBUSTNESS_2_FEATURES_EXT};
+  if (options.robust_buffer_access) {
+    VkPhysicalDeviceFeatures core{};
+    vkGetPhysicalDeviceFeatures(c.physical_device_, &core);
+    features.robustBufferAccess = core.robustBufferAccess;
+    if (core.robustBufferAccess && c.info_.has_extension(VK_EXT_ROBUSTNESS_2_EXTENSION_NAME)) {
+      VkPhysicalDeviceFeatures2 supported{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+      supported.pNext = &robustness2;
+      vkGetPhysicalDeviceFeatures2(c.physical_device_, &supported);
+      if (robustness2.robustBufferAccess2 == VK_TRUE) {
+        robustness2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ROBUSTNESS_2_FEATURES_EXT};  // only what is used
+        robustness2.robustBufferAccess2 = VK_TRUE;
+        robustness2.pNext = feature_chain;
+        feature_chain = &robustness2;
+        extensions.push_back(VK_EXT_ROBUSTNESS_2_EXTENSION_NAME);
+        c.robust_buffer_access2_ = true;
+      }
+    }
+  }
   // Instruments with no features to enable: heap budgets and clock calibration.
   if (c.info_.has_extension(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME)) {
     extensions.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);

@@ -32,6 +32,10 @@ struct ContextOptions {
   std::vector<std::string> instance_extensions;
   // Extra device extensions, e.g. VK_KHR_swapchain to present to a window.
   std::vector<std::string> device_extensions;
+  // Bounds-checked buffer access (robustBufferAccess, and robustBufferAccess2
+  // where the device has VK_EXT_robustness2): an access outside a bound buffer
+  // reads zero and writes nothing. For learners' kernels; it costs speed.
+  bool robust_buffer_access = false;
 };
 
 // Lists the Vulkan devices. Throws ts::Error naming the package to install when
@@ -105,6 +109,8 @@ class Context {
   bool has_memory_budget() const { return memory_budget_; }
   // VK_KHR_pipeline_executable_properties is enabled (pipelines capture their statistics).
   bool has_executable_properties() const { return executable_properties_; }
+  // Whether ContextOptions::robust_buffer_access got robustBufferAccess2.
+  bool has_robust_buffer_access2() const { return robust_buffer_access2_; }
   // nullopt when the driver lacks VK_EXT_calibrated_timestamps or a monotonic
   // host time domain (then callers align clocks at a submission instead).
   std::optional<ClockCalibration> CalibrateClocks() const;
@@ -136,6 +142,7 @@ class Context {
   std::vector<std::string> device_extensions_;
   std::atomic<uint64_t> validation_messages_{0};
   bool memory_budget_ = false, calibrated_timestamps_ = false, executable_properties_ = false;
+  bool robust_buffer_access2_ = false;
   std::mutex queue_mutex_;      // guards queue_ (one queue shared by all threads)
   std::mutex one_shot_mutex_;   // guards one_shot_pool_
   UniqueCommandPool one_shot_pool_;
