@@ -411,6 +411,21 @@ TEST_F(OverridesFile, MalformedFilesNameTheFileAndField) {
   Write(R"({"version": 2, "rows": []})");
   message = LoadError();
   EXPECT_NE(message.find("version"), std::string::npos) << message;
+
+  // A value nested far past the reader's limit is refused while parsing, never serialised into a message.
+  Write(R"({"rows": [{"vendor": )" + std::string(100000, '[') + std::string(100000, ']') + "}]}");
+  message = LoadError();
+  EXPECT_NE(message.find("nested deeper than"), std::string::npos) << message;
+  Write(R"({"rows": [{"vendor": )" + std::string(30, '[') + "1" + std::string(30, ']') + R"(, "architecture": "x"}]})");
+  message = LoadError();
+  EXPECT_NE(message.find("rows[0].vendor: expected a string, found array"), std::string::npos) << message;
+  EXPECT_LT(message.size(), 400u) << message;
+}
+
+TEST_F(OverridesFile, AFileThatIsNotARegularFileIsRefused) {
+  std::filesystem::create_directories(File());  // a folder where the file should be
+  const std::string message = LoadError();
+  EXPECT_NE(message.find(File().string()), std::string::npos) << message;
 }
 
 }  // namespace

@@ -64,9 +64,20 @@ TEST_F(PuzzleProgressFile, BadFilesAreRefusedNamingTheFile) {
     return std::string("no error");
   };
   std::string path = Write("{not json");
+  EXPECT_NE(message(path).find(path + ": not valid JSON at byte"), std::string::npos) << message(path);
+  path = Write("[1, 2]");
   EXPECT_NE(message(path).find(path + ": expected a puzzle progress file"), std::string::npos) << message(path);
   path = Write(R"({"version": 7})");
-  EXPECT_NE(message(path).find("expected \"version\": 1, found 7"), std::string::npos) << message(path);
+  EXPECT_NE(message(path).find("expected \"version\": 1, found number 7"), std::string::npos) << message(path);
+  path = Write(R"({"version": "1"})");
+  EXPECT_NE(message(path).find("expected \"version\": 1, found string"), std::string::npos) << message(path);
+  // Nesting far past the reader's limit is refused while parsing, and never serialised into a message.
+  path = Write(R"({"version": )" + std::string(100000, '[') + std::string(100000, ']') + "}");
+  EXPECT_NE(message(path).find("nested deeper than"), std::string::npos) << message(path);
+  path = Write(R"({"version": 1, "puzzles": {"map": {"solved": "yes"}}})");
+  EXPECT_NE(message(path).find("puzzle \"map\": expected \"solved\" to be true or false, found string"),
+            std::string::npos)
+      << message(path);
   path = Write(R"({"version": 1, "puzzles": {"map": {"code": 5}}})");
   EXPECT_NE(message(path).find("puzzle \"map\": expected \"code\" to be a string, found number"), std::string::npos)
       << message(path);

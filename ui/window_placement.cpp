@@ -1,16 +1,20 @@
 #include "ui/window_placement.h"
 
 #include <cstdlib>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "compute/common/error.h"
+#include "compute/common/file_read.h"
+#include "compute/common/json_read.h"
 #include "compute/nn/model.h"
 
 namespace ts::ui {
 
 namespace fs = std::filesystem;
+
+// A placement is five numbers; anything much larger is not one.
+constexpr uint64_t kMaxPlacementBytes = 64 << 10;
 
 fs::path DefaultConfigDir() {
   const char* xdg = std::getenv("XDG_CONFIG_HOME");
@@ -21,10 +25,15 @@ fs::path DefaultConfigDir() {
 }
 
 std::optional<WindowPlacement> LoadPlacement(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object()) return std::nullopt;  // a damaged preference file is simply ignored
+  std::error_code missing;
+  if (!fs::exists(file, missing)) return std::nullopt;
+  nlohmann::json json;
+  try {  // a damaged preference file (or a FIFO, or /dev/zero put in its place) is simply ignored
+    json = ParseJson(ReadRegularFile(file.string(), kMaxPlacementBytes, "a window placement file"), file.string());
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  if (!json.is_object()) return std::nullopt;
   WindowPlacement placement;
   try {
     placement.x = json.at("x").get<int>();

@@ -14,10 +14,13 @@
 #include "compute/common/json_read.h"
 #include "compute/data/cifar.h"
 #include "compute/interop/onnx_export.h"
+#include "compute/lab/puzzle.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/tensor_table.h"
 #include "compute/nn/train_config.h"
+#include "compute/profile/occupancy.h"
+#include "ui/lab/puzzle_progress.h"
 #include "ui/project.h"
 
 namespace {
@@ -183,6 +186,29 @@ void Projects() {
 
 }  // namespace
 
+// Progress files, device-model corrections and kernel bodies (every puzzle's
+// starter and solution, the first byte choosing the puzzle as the target does).
+void LabFiles() {
+  const std::vector<ts::lab::Puzzle>& puzzles = ts::lab::Puzzles();
+  ts::ui::PuzzleProgress progress;
+  progress.current = puzzles.back().name;
+  for (size_t i = 0; i < puzzles.size(); ++i) {
+    const ts::lab::Puzzle& puzzle = puzzles[i];
+    Write("puzzle_kernel", puzzle.name + "-starter.glsl", std::string(1, char(i)) + puzzle.starter);
+    Write("puzzle_kernel", puzzle.name + "-solution.glsl", std::string(1, char(i)) + puzzle.solution);
+    progress.code[puzzle.name] = puzzle.solution;
+    progress.solved[puzzle.name] = i % 2 == 0;
+    progress.failed_tries[puzzle.name] = int(i);
+  }
+  fs::create_directories(out_dir / "puzzle_progress");
+  ts::ui::SavePuzzleProgress(progress, (out_dir / "puzzle_progress" / "puzzles.json").string());
+  std::vector<ts::profile::DeviceModel> rows = {ts::profile::VendorTable().front(), ts::profile::VendorTable().back()};
+  for (ts::profile::DeviceModel& row : rows)
+    for (const ts::profile::FigureField& field : ts::profile::DeviceModelFields())
+      row.*field.member = {(row.*field.member).value + 1, ts::profile::Source::kUser, ""};
+  ts::profile::SaveDeviceModelOverrides(out_dir / "device_model" / "device_model.json", rows);
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: fuzz_make_seeds OUT_DIR\n");
@@ -197,5 +223,6 @@ int main(int argc, char** argv) {
   Cifar();
   Images();
   Projects();
+  LabFiles();
   return 0;
 }

@@ -7,7 +7,8 @@
 #   tests/fuzz/run.sh 600              every target, 10 minutes each
 #   tests/fuzz/run.sh 60 csv idx       only those targets
 #
-# Targets: model train_config checkpoint csv idx cifar image project onnx.
+# Targets: model train_config checkpoint csv idx cifar image project onnx puzzle_progress device_model
+# puzzle_kernel.
 # The bar: no crash, no sanitizer report, no input that takes more than 2 s
 # (-timeout=2) or 1 GiB (-rss_limit_mb=1024, which also caps one allocation).
 # A finding is written to build-fuzz/findings/TARGET/; once fixed, copy it into
@@ -28,7 +29,7 @@ jobs="${JOBS:-$(nproc)}"
 seconds="${1:-30}"
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(model train_config checkpoint csv idx cifar image project onnx)
+[[ ${#targets[@]} -eq 0 ]] && targets=(model train_config checkpoint csv idx cifar image project onnx puzzle_progress device_model puzzle_kernel)
 
 command -v clang++ >/dev/null || { echo "tests/fuzz/run.sh needs clang (apt-get install clang)" >&2; exit 2; }
 launcher=()

@@ -1,5 +1,7 @@
 #include "ui/lab/puzzle_progress.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +9,7 @@
 #include "compute/common/error.h"
 #include "compute/common/file_read.h"
 #include "compute/common/file_write.h"
+#include "compute/common/json_read.h"
 #include "ui/project.h"
 
 namespace ts::ui {
@@ -28,31 +31,37 @@ PuzzleProgress LoadPuzzleProgress(const std::string& path) {
   PuzzleProgress progress;
   std::error_code ignored;
   if (path.empty() || !fs::exists(path, ignored)) return progress;
-  const std::string text = ReadRegularFile(path, kMaxProgressBytes, "a puzzle progress file");
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
-  if (json.is_discarded() || !json.is_object())
-    throw Error(path + ": expected a puzzle progress file (a JSON object), found text that is not JSON.");
-  if (json.value("version", 0) != kVersion)
-    throw Error(path + ": expected \"version\": " + std::to_string(kVersion) + ", found " +
-                (json.contains("version") ? json["version"].dump() : std::string("none")) + ".");
-  if (json.contains("current") && json["current"].is_string()) progress.current = json["current"];
-  if (!json.contains("puzzles")) return progress;
-  if (!json["puzzles"].is_object())
-    throw Error(path + ": expected \"puzzles\" to be an object of puzzle names, found " + json["puzzles"].type_name() + ".");
-  for (const auto& [name, entry] : json["puzzles"].items()) {
-    if (!entry.is_object())
-      throw Error(path + ": puzzle \"" + Excerpt(name) + "\": expected an object, found " + entry.type_name() + ".");
-    if (entry.contains("code")) {
-      if (!entry["code"].is_string())
-        throw Error(path + ": puzzle \"" + Excerpt(name) + "\": expected \"code\" to be a string, found " +
-                    entry["code"].type_name() + ".");
-      progress.code[name] = entry["code"];
+  const nlohmann::json json = ParseJson(ReadRegularFile(path, kMaxProgressBytes, "a puzzle progress file"), path);
+  return WithJsonErrorsAsSentences(path, [&] {
+    if (!json.is_object())
+      throw Error(path + ": expected a puzzle progress file (a JSON object), found " + DescribeJson(json) + ".");
+    if (!json.contains("version") || json["version"] != kVersion)
+      throw Error(path + ": expected \"version\": " + std::to_string(kVersion) + ", found " +
+                  (json.contains("version") ? DescribeJson(json["version"]) : std::string("none")) + ".");
+    if (json.contains("current") && json["current"].is_string()) progress.current = json["current"];
+    if (!json.contains("puzzles")) return progress;
+    if (!json["puzzles"].is_object())
+      throw Error(path + ": expected \"puzzles\" to be an object of puzzle names, found " +
+                  DescribeJson(json["puzzles"]) + ".");
+    for (const auto& [name, entry] : json["puzzles"].items()) {
+      const std::string at = path + ": puzzle \"" + Excerpt(name) + "\"";
+      if (!entry.is_object()) throw Error(at + ": expected an object, found " + DescribeJson(entry) + ".");
+      if (entry.contains("code")) {
+        if (!entry["code"].is_string())
+          throw Error(at + ": expected \"code\" to be a string, found " + DescribeJson(entry["code"]) + ".");
+        progress.code[name] = entry["code"];
+      }
+      if (entry.contains("solved")) {
+        if (!entry["solved"].is_boolean())
+          throw Error(at + ": expected \"solved\" to be true or false, found " + DescribeJson(entry["solved"]) + ".");
+        if (entry["solved"].get<bool>()) progress.solved[name] = true;
+      }
+      if (entry.contains("failed_tries") && entry["failed_tries"].is_number_integer())
+        progress.failed_tries[name] =
+            static_cast<int>(std::clamp<int64_t>(entry["failed_tries"].get<int64_t>(), 0, 1'000'000));
     }
-    if (entry.value("solved", false)) progress.solved[name] = true;
-    if (entry.contains("failed_tries") && entry["failed_tries"].is_number_integer())
-      progress.failed_tries[name] = std::max(0, entry["failed_tries"].get<int>());
-  }
-  return progress;
+    return progress;
+  });
 }
 
 void SavePuzzleProgress(const PuzzleProgress& progress, const std::string& path) {
@@ -64,7 +73,7 @@ void SavePuzzleProgress(const PuzzleProgress& progress, const std::string& path)
   std::error_code error;
   fs::create_directories(fs::path(path).parent_path(), error);
   if (error) throw Error(path + ": cannot create its folder (" + error.message() + ").");
-  WriteFileAtomically(path, json.dump(2) + "\n");
+  WriteFileAtomically(path, DumpJson(json, path, 2) + "\n");
 }
 
 }  // namespace ts::ui
