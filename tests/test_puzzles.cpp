@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <tuple>
 
@@ -115,6 +116,40 @@ TEST_F(Puzzles, CompileErrorsOnTheirLinesAndTheEndOfTheKernel) {
   r = Run("dot", "\n#undef barrier\n");
   ASSERT_FALSE(r.compile_errors.empty());
   EXPECT_EQ(r.compile_errors[0].line, 2u);
+}
+
+// What would take the compiler minutes and gigabytes costs its child process
+// only: stopped at the limit, said on line 0, and the next kernel compiles.
+TEST(PuzzleCompile, AMacroThatExpandsToMillionsOfTokensIsStopped) {
+  std::string body = "#define A0 +1.0\n";
+  for (int i = 1; i <= 24; ++i)
+    body += "#define A" + std::to_string(i) + " A" + std::to_string(i - 1) + " A" + std::to_string(i - 1) + "\n";
+  body += "float y = 0.0 A24;\nuint i = gl_GlobalInvocationID.x;\nwrite_out(i, read_a(i) + y);\n";
+  const lab::Puzzle& map = lab::FindPuzzle("map");
+  const auto start = std::chrono::steady_clock::now();
+  const lab::detail::CompiledKernel bomb =
+      lab::detail::CompilePuzzleKernel(map, body, "bomb.glsl", {2, uint64_t{256} << 20});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(bomb.spirv.empty());
+  ASSERT_EQ(bomb.errors.size(), 1u);
+  EXPECT_EQ(bomb.errors[0].line, 0u);
+  EXPECT_CONTAINS(bomb.errors[0].message, "the kernel is not run");
+  EXPECT_LT(seconds, 20.0);  // a bound, not a speed claim: unbounded, this takes minutes and gigabytes
+  const lab::detail::CompiledKernel next = lab::detail::CompilePuzzleKernel(map, map.solution, "map.glsl");
+  EXPECT_FALSE(next.spirv.empty());
+  EXPECT_TRUE(next.errors.empty());
+}
+
+TEST(PuzzleCompile, LongAndDeepKernelsGiveCompileErrors) {
+  const lab::Puzzle& map = lab::FindPuzzle("map");
+  const lab::detail::CompiledKernel deep = lab::detail::CompilePuzzleKernel(
+      map, "float v = " + std::string(100000, '(') + "1.0" + std::string(100000, ')') + ";\n", "deep.glsl");
+  EXPECT_TRUE(deep.spirv.empty());
+  ASSERT_FALSE(deep.errors.empty());
+  const lab::detail::CompiledKernel long_name =
+      lab::detail::CompilePuzzleKernel(map, "float " + std::string(500000, 'x') + " = y;\n", "long.glsl");
+  ASSERT_FALSE(long_name.errors.empty());
+  EXPECT_EQ(long_name.errors[0].line, 1u);
 }
 
 struct Wrong {

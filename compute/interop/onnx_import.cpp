@@ -408,7 +408,8 @@ ImportedModel ImportOnnx(const std::string& bytes, const std::string& source) {
   onnx::ModelProto proto;
   if (bytes.size() > kMaxOnnxFileBytes || !proto.ParseFromString(bytes))
     throw Error(source + ": not an ONNX model: its " + std::to_string(bytes.size()) +
-                " bytes do not parse as an ONNX ModelProto (protobuf); the file is truncated, corrupt or another kind.");
+                " bytes do not parse as an ONNX ModelProto (protobuf); the file is truncated, corrupt, another "
+                "kind, or nested deeper than protobuf's limit of 100 levels.");
   if (!proto.has_graph()) throw Error(source + ": the ONNX model has no graph.");
   const onnx::GraphProto& graph = proto.graph();
   if (graph.node_size() > kMaxOnnxNodes)

@@ -1,14 +1,8 @@
 // Puzzle kernels: the source around the learner's body, the loop guard, and
-// in-process compilation with glslang (errors mapped to the learner's lines).
-#include <glslang/Public/ResourceLimits.h>
-#include <glslang/Public/ShaderLang.h>
-#include <glslang/SPIRV/GlslangToSpv.h>
-
+// compilation with glslang in a child process (errors mapped to the learner's lines).
 #include <algorithm>
 #include <cctype>
-#include <mutex>
 #include <optional>
-#include <regex>
 #include <sstream>
 
 #include "compute/lab/puzzle_internal.h"
@@ -121,10 +115,13 @@ std::string Accessors(const PuzzleArray& array, bool is_shared, uint32_t number)
 std::optional<CompileError> ForbiddenUse(const std::string& body) {
   Scanner scanner(body, true);
   std::string previous;
+  uint32_t line = 1;
+  size_t counted_to = 0;  // the line is counted on from the last token, not from the start each time
   while (scanner.SkipSpace()) {
     const size_t at = scanner.at();
+    line += static_cast<uint32_t>(std::count(body.begin() + counted_to, body.begin() + at, '\n'));
+    counted_to = at;
     const std::string token = scanner.Next();
-    const uint32_t line = 1 + static_cast<uint32_t>(std::count(body.begin(), body.begin() + at, '\n'));
     if (token.rfind("ts_", 0) == 0)
       return CompileError{line, "names beginning with ts_ belong to the puzzle's prelude; use the accessors "
                                 "(read_..., write_...) and barrier() instead"};
@@ -136,6 +133,29 @@ std::optional<CompileError> ForbiddenUse(const std::string& body) {
     previous = token;
   }
   return std::nullopt;
+}
+
+struct LocatedMessage {
+  std::string file;
+  uint32_t line = 0;
+  std::string message;
+};
+
+// "ERROR: FILE:LINE: MESSAGE" (FILE has no ':'), or nothing.
+std::optional<LocatedMessage> ParseLocatedMessage(const std::string& text) {
+  const std::string prefix = "ERROR: ";
+  if (text.rfind(prefix, 0) != 0) return std::nullopt;
+  const size_t file_end = text.find(':', prefix.size());
+  if (file_end == std::string::npos) return std::nullopt;
+  size_t at = file_end + 1;
+  uint64_t line = 0;
+  const size_t digits_start = at;
+  while (at < text.size() && std::isdigit(static_cast<unsigned char>(text[at])) && at - digits_start < 9)
+    line = line * 10 + static_cast<uint64_t>(text[at++] - '0');
+  if (at == digits_start || text.compare(at, 2, ": ") != 0) return std::nullopt;
+  std::string message = text.substr(at + 2);
+  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) message.pop_back();
+  return LocatedMessage{text.substr(prefix.size(), file_end - prefix.size()), static_cast<uint32_t>(line), message};
 }
 
 }  // namespace
@@ -208,7 +228,8 @@ std::string PuzzleKernelSource(const Puzzle& puzzle, const std::string& body, co
   return s.str();
 }
 
-CompiledKernel CompilePuzzleKernel(const Puzzle& puzzle, const std::string& body, const std::string& file_name) {
+CompiledKernel CompilePuzzleKernel(const Puzzle& puzzle, const std::string& body, const std::string& file_name,
+                                   const GlslCompileLimits& limits) {
   CompiledKernel kernel;
   if (std::optional<CompileError> error = ForbiddenUse(body)) {
     kernel.errors.push_back(*error);
@@ -219,47 +240,31 @@ CompiledKernel CompilePuzzleKernel(const Puzzle& puzzle, const std::string& body
   std::string name = file_name;
   for (char& c : name)
     if (c == ':' || c == '"' || c == '\n' || c == '\\') c = '_';
-  static std::once_flag initialised;  // glslang's process-wide tables, once (never finalised: others may compile)
-  std::call_once(initialised, [] { glslang::InitializeProcess(); });
-  const std::string source = PuzzleKernelSource(puzzle, body, name);
-  const char* text = source.c_str();
-  const char* source_name = "puzzle";
-  glslang::TShader shader(EShLangCompute);
-  shader.setStringsWithLengthsAndNames(&text, nullptr, &source_name, 1);
-  shader.setEnvInput(glslang::EShSourceGlsl, EShLangCompute, glslang::EShClientVulkan, 100);
-  shader.setEnvClient(glslang::EShClientVulkan, glslang::EShTargetVulkan_1_1);
-  shader.setEnvTarget(glslang::EShTargetSpv, glslang::EShTargetSpv_1_3);  // gl_SubgroupID needs SPIR-V 1.3
-  const EShMessages rules = static_cast<EShMessages>(EShMsgSpvRules | EShMsgVulkanRules);
-  std::string log;
-  if (shader.parse(GetDefaultResources(), 100, false, rules)) {
-    glslang::TProgram program;
-    program.addShader(&shader);
-    if (program.link(rules)) {
-      glslang::GlslangToSpv(*program.getIntermediate(EShLangCompute), kernel.spirv);
-      return kernel;
-    }
-    log = program.getInfoLog();
-  } else {
-    log = shader.getInfoLog();
+  const GlslCompileOutput output = CompileGlslIsolated(PuzzleKernelSource(puzzle, body, name), limits);
+  if (output.compiled) {
+    kernel.spirv = output.spirv;
+    return kernel;
   }
-  kernel.spirv.clear();
+  if (!output.stopped.empty()) {
+    kernel.errors.push_back({0, output.stopped});
+    return kernel;
+  }
+  const std::string& log = output.log;
   // "ERROR: FILE:LINE: MESSAGE" per error; the summary ("ERROR: 2 compilation errors.") and
-  // glslang's "compilation terminated" follow-ups are dropped.
+  // glslang's "compilation terminated" follow-ups are dropped. Read by hand, not with
+  // std::regex: its matcher recurses per character and a long line would exhaust the stack.
   std::istringstream messages(log);
   std::string line;
-  const std::regex located(R"(^ERROR: ([^:]*):(\d+): (.*?)\s*$)");
   while (std::getline(messages, line)) {
-    std::smatch m;
-    if (!std::regex_match(line, m, located)) continue;
-    std::string message = m[3];
-    if (message.find("compilation terminated") != std::string::npos) continue;
-    if (m[1] == name) {
-      kernel.errors.push_back({static_cast<uint32_t>(std::stoul(m[2].str())), message});
-    } else if (m[1] == kAfterBody) {
-      kernel.errors.push_back({0, "at the end of your kernel: " + message + " (is a brace or parenthesis left open?)"});
+    std::optional<LocatedMessage> m = ParseLocatedMessage(line);
+    if (!m || m->message.find("compilation terminated") != std::string::npos) continue;
+    if (m->file == name) {
+      kernel.errors.push_back({m->line, m->message});
+    } else if (m->file == kAfterBody) {
+      kernel.errors.push_back({0, "at the end of your kernel: " + m->message + " (is a brace or parenthesis left open?)"});
     } else {
-      kernel.errors.push_back({0, "in the puzzle's " + m[1].str() + " (line " + m[2].str() + "), after something "
-                                  "in your kernel: " + message});
+      kernel.errors.push_back({0, "in the puzzle's " + m->file + " (line " + std::to_string(m->line) +
+                                  "), after something in your kernel: " + m->message});
     }
   }
   if (kernel.errors.empty()) kernel.errors.push_back({0, log});

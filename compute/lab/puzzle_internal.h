@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "compute/lab/glsl_compile.h"
 #include "compute/lab/puzzle.h"
 
 namespace ts::lab::detail {
@@ -39,8 +40,11 @@ struct CompiledKernel {
   std::vector<uint32_t> spirv;          // empty when it did not compile
   std::vector<CompileError> errors;
 };
-// Compiles in-process (shaderc); errors on the learner's lines carry them.
-CompiledKernel CompilePuzzleKernel(const Puzzle& puzzle, const std::string& body, const std::string& file_name);
+// Compiles with glslang in a child process bounded by `limits`
+// (glsl_compile.h); errors on the learner's lines carry them, and a compiler
+// stopped for time or memory is an error on line 0 saying so.
+CompiledKernel CompilePuzzleKernel(const Puzzle& puzzle, const std::string& body, const std::string& file_name,
+                                   const GlslCompileLimits& limits = {});
 
 // Total invocations dispatched, and per workgroup.
 uint32_t WorkgroupInvocations(const Puzzle& puzzle);
