@@ -5,6 +5,7 @@
 #include <optional>
 #include <sstream>
 
+#include "compute/common/error.h"
 #include "compute/lab/puzzle_internal.h"
 
 namespace ts::lab::detail {
@@ -112,7 +113,7 @@ std::string Accessors(const PuzzleArray& array, bool is_shared, uint32_t number)
 // What a kernel body may not do, since the prelude's checks rely on it: use
 // the prelude's own names (ts_...: the raw buffers), paste tokens together
 // (which could spell them), or #undef and #line (barrier() and line numbers).
-std::optional<CompileError> ForbiddenUse(const std::string& body) {
+std::optional<CompileError> ForbiddenUseIn(const std::string& body) {
   Scanner scanner(body, true);
   std::string previous;
   uint32_t line = 1;
@@ -228,10 +229,35 @@ std::string PuzzleKernelSource(const Puzzle& puzzle, const std::string& body, co
   return s.str();
 }
 
+std::optional<CompileError> FindForbiddenUse(const std::string& body) { return ForbiddenUseIn(body); }
+
+std::vector<CompileError> CompileErrorsFromLog(const std::string& log, const std::string& file_name) {
+  std::vector<CompileError> errors;
+  // "ERROR: FILE:LINE: MESSAGE" per error; the summary ("ERROR: 2 compilation errors.") and
+  // glslang's "compilation terminated" follow-ups are dropped. Read by hand, not with
+  // std::regex: its matcher recurses per character and a long line would exhaust the stack.
+  std::istringstream messages(log);
+  std::string line;
+  while (std::getline(messages, line)) {
+    std::optional<LocatedMessage> m = ParseLocatedMessage(line);
+    if (!m || m->message.find("compilation terminated") != std::string::npos) continue;
+    if (m->file == file_name) {
+      errors.push_back({m->line, m->message});
+    } else if (m->file == kAfterBody) {
+      errors.push_back({0, "at the end of your kernel: " + m->message + " (is a brace or parenthesis left open?)"});
+    } else {
+      errors.push_back({0, "in the puzzle's " + m->file + " (line " + std::to_string(m->line) +
+                               "), after something in your kernel: " + m->message});
+    }
+  }
+  if (errors.empty()) errors.push_back({0, Excerpt(log, 2000)});
+  return errors;
+}
+
 CompiledKernel CompilePuzzleKernel(const Puzzle& puzzle, const std::string& body, const std::string& file_name,
                                    const GlslCompileLimits& limits) {
   CompiledKernel kernel;
-  if (std::optional<CompileError> error = ForbiddenUse(body)) {
+  if (std::optional<CompileError> error = FindForbiddenUse(body)) {
     kernel.errors.push_back(*error);
     return kernel;
   }
@@ -249,25 +275,7 @@ CompiledKernel CompilePuzzleKernel(const Puzzle& puzzle, const std::string& body
     kernel.errors.push_back({0, output.stopped});
     return kernel;
   }
-  const std::string& log = output.log;
-  // "ERROR: FILE:LINE: MESSAGE" per error; the summary ("ERROR: 2 compilation errors.") and
-  // glslang's "compilation terminated" follow-ups are dropped. Read by hand, not with
-  // std::regex: its matcher recurses per character and a long line would exhaust the stack.
-  std::istringstream messages(log);
-  std::string line;
-  while (std::getline(messages, line)) {
-    std::optional<LocatedMessage> m = ParseLocatedMessage(line);
-    if (!m || m->message.find("compilation terminated") != std::string::npos) continue;
-    if (m->file == name) {
-      kernel.errors.push_back({m->line, m->message});
-    } else if (m->file == kAfterBody) {
-      kernel.errors.push_back({0, "at the end of your kernel: " + m->message + " (is a brace or parenthesis left open?)"});
-    } else {
-      kernel.errors.push_back({0, "in the puzzle's " + m->file + " (line " + std::to_string(m->line) +
-                                  "), after something in your kernel: " + m->message});
-    }
-  }
-  if (kernel.errors.empty()) kernel.errors.push_back({0, log});
+  kernel.errors = CompileErrorsFromLog(output.log, name);
   return kernel;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,14 @@ std::string GuardLoops(const std::string& body);
 // The whole kernel: header, prelude, the puzzle's interface, then main()
 // holding the guarded body under `#line 1 "FILE_NAME"`.
 std::string PuzzleKernelSource(const Puzzle& puzzle, const std::string& body, const std::string& file_name);
+
+// The first use of what a kernel body may not use: names beginning with ts_
+// (the prelude's raw buffers), token pasting, #undef and #line.
+std::optional<CompileError> FindForbiddenUse(const std::string& body);
+
+// glslang's log as errors on the learner's lines (`file_name` is the name the
+// body was compiled under); a log with no located message is one error on line 0.
+std::vector<CompileError> CompileErrorsFromLog(const std::string& log, const std::string& file_name);
 
 struct CompiledKernel {
   std::vector<uint32_t> spirv;          // empty when it did not compile
