@@ -154,3 +154,20 @@ TEST_F(InsightWindow, AsIfOnAReferenceGpuShowsItsModelledOccupancy) {
 
 }  // namespace
 }  // namespace ts::ui
+
+namespace ts::ui {
+namespace {
+
+TEST_F(InsightWindow, AKernelRowClickSelectsItsLayerBesideTheForceVariantChoice) {
+  Frame();
+  Frame();
+  Click("insight_tab_Kernels");
+  ASSERT_EQ(state_.insight.drawn.tab, "Kernels");
+  ASSERT_GE(state_.insight.drawn.first_layer_row, 0);
+  const int layer = state_.insight.drawn.first_layer_row;
+  Click("insight_kernel_layer_row");
+  EXPECT_EQ(state_.insight.selected_layer, layer);
+}
+
+}  // namespace
+}  // namespace ts::ui

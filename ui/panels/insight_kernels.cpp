@@ -124,6 +124,8 @@ void DrawKernelsTab(AppState& state) {
       {"kernel", profile::KernelColumn::kKernel, true, "the shader family"},
       {"layer", profile::KernelColumn::kLayer, true, "the layer the dispatches belong to"},
       {"pass", profile::KernelColumn::kPass, true, "forward, backward, update, ..."},
+      {"variant", profile::KernelColumn::kKernel, false,
+       "matmul and conv2d: the kernel variant in force and how it was chosen (default, forced, autotuned)"},
       {"calls", profile::KernelColumn::kCalls, true, "dispatches per training step"},
       {"time us", profile::KernelColumn::kTime, true, "GPU time per step (mean, microseconds)"},
       {"share", profile::KernelColumn::kShare, true, "of the step's GPU time"},
@@ -142,8 +144,6 @@ void DrawKernelsTab(AppState& state) {
       {"shared/wg", profile::KernelColumn::kSharedMemory, true, "shared memory per workgroup"},
       {"measured inv.", profile::KernelColumn::kInvocations, false,
        "invocations counted by the pipeline-statistics query; (!) when they differ from the declared count"},
-      {"variant", profile::KernelColumn::kKernel, false,
-       "matmul and conv2d: the kernel variant in force and how it was chosen (default, forced, autotuned)"},
   };
   constexpr int kCount = static_cast<int>(std::size(kColumns));
   const ImGuiTableFlags flags = ImGuiTableFlags_Sortable | ImGuiTableFlags_Resizable | ImGuiTableFlags_ScrollX |
@@ -207,6 +207,18 @@ void DrawKernelsTab(AppState& state) {
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(nn::PassName(row.pass));
     ImGui::TableNextColumn();
+    const std::string variant = VariantText(row);
+    const bool forced = AnyVariant(row, [](const profile::KernelVariant& v) { return v.how == "forced"; });
+    forced_rows += forced;
+    if (variant.empty())
+      ImGui::TextDisabled("-");
+    else if (AnyVariant(row, [](const profile::KernelVariant& v) { return !v.not_applied.empty(); }))
+      ImGui::TextColored(ImVec4(1.0f, 0.7f, 0.35f, 1.0f), "%s", variant.c_str());
+    else if (forced)
+      ImGui::TextColored(ImVec4(0.55f, 0.85f, 1.0f, 1.0f), "%s", variant.c_str());
+    else
+      ImGui::TextUnformatted(variant.c_str());
+    ImGui::TableNextColumn();
     ImGui::Text("%u", row.calls_per_step);
     ImGui::TableNextColumn();
     ImGui::Text("%.1f", row.time_ns / 1e3);
@@ -251,18 +263,6 @@ void DrawKernelsTab(AppState& state) {
     } else {
       ImGui::TextUnformatted(FormatCount(double(*row.measured_invocations)).c_str());
     }
-    ImGui::TableNextColumn();
-    const std::string variant = VariantText(row);
-    const bool forced = AnyVariant(row, [](const profile::KernelVariant& v) { return v.how == "forced"; });
-    forced_rows += forced;
-    if (variant.empty())
-      ImGui::TextDisabled("-");
-    else if (AnyVariant(row, [](const profile::KernelVariant& v) { return !v.not_applied.empty(); }))
-      ImGui::TextColored(ImVec4(1.0f, 0.7f, 0.35f, 1.0f), "%s", variant.c_str());
-    else if (forced)
-      ImGui::TextColored(ImVec4(0.55f, 0.85f, 1.0f, 1.0f), "%s", variant.c_str());
-    else
-      ImGui::TextUnformatted(variant.c_str());
     ImGui::PopID();
   }
   // Rows re-sort as times change; under the mouse they hold still, so a click lands on the row aimed at.
