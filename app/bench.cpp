@@ -120,7 +120,17 @@ int RunModelBench(vk::Context& context, const Arguments& args) {
   const std::filesystem::path cache_file = profile::DefaultCeilingsCacheFile();
   const profile::CachedCeilings cached = profile::LoadOrMeasureCeilings(context, pipelines, args.Has("remeasure"), cache_file);
 
-  nn::Trainer trainer(context, pipelines, model, config, &train, nullptr);
+  nn::ForcedVariant forced = nn::ForcedVariant::kNone;  // --force-variant: GPU insight's choice
+  if (auto name = args.String("force-variant")) {
+    std::string known;
+    bool found = false;
+    for (nn::ForcedVariant v : nn::kForcedVariants) {
+      known += (known.empty() ? "" : ", ") + std::string(nn::ForcedVariantName(v));
+      if (*name == nn::ForcedVariantName(v)) forced = v, found = true;
+    }
+    if (!found) throw Error("bench: --force-variant '" + *name + "' is not a variant; expected one of " + known + ".");
+  }
+  nn::Trainer trainer(context, pipelines, model, config, &train, nullptr, forced);
   trainer.set_timing_interval(0);  // the per-kernel table averages every step
   const std::vector<nn::DispatchInfo>& dispatches = trainer.step_dispatches();
   trainer.RunSteps(steps, [](const nn::StepReport&) {});  // warm-up: pipelines, caches, first-use costs
@@ -225,12 +235,13 @@ int RunModelBench(vk::Context& context, const Arguments& args) {
 }  // namespace
 
 int RunBench(const std::vector<std::string>& words) {
-  Arguments args(words, {"device", "model", "batch", "steps", "data"},
+  Arguments args(words, {"device", "model", "batch", "steps", "data", "force-variant"},
                  {"serve", "ceilings", "json", "remeasure", "trace", "validate", "help"});
   if (args.Has("help")) {
     std::printf(
         "usage: tensorscope bench [--serve | --ceilings [--json] [--remeasure] |\n"
-        "                          --model NAME_OR_FILE [--batch N] [--steps N] [--data SPEC] [--json] [--trace]]\n"
+        "                          --model NAME_OR_FILE [--batch N] [--steps N] [--data SPEC] [--json] [--trace]\n"
+        "                                               [--force-variant autotuned|register-blocked|shared-tiled|direct]]\n"
         "                         [--device N] [--validate]\n"
         "  --ceilings: the device's measured ceilings (memory bandwidth, fp32 FLOP/s, transfers,\n"
         "  dispatch overhead), with the formulas. They are measured once per device and driver and\n"
@@ -240,7 +251,8 @@ int RunBench(const std::vector<std::string>& words) {
         "  the model's data, or random samples of its input shape), and prints the device, the\n"
         "  ceilings, the per-kernel table (time, share, GFLOP/s, GB/s, %% of peak, intensity, bound,\n"
         "  geometry, invocations checked against pipeline statistics) and the step's GPU time;\n"
-        "  --trace also runs a step in trace mode and prints its overhead.\n"
+        "  --trace also runs a step in trace mode and prints its overhead. --force-variant puts the\n"
+        "  matmul and conv2d kernels that have it on that variant (GPU insight's \"force variant\").\n"
         "  --json prints one JSON object instead of text (--ceilings and --model).\n"
         "  Without a mode: measures SGEMM (256^3 and 1024^3: both matmul variants and the autotuner's\n"
         "  pick), the decision-boundary refresh (spiral-mlp, 256x256, fused and layer by layer), the\n"
@@ -254,7 +266,7 @@ int RunBench(const std::vector<std::string>& words) {
   const int modes = int(args.Has("serve")) + int(args.Has("ceilings")) + int(args.Has("model"));
   if (modes > 1) throw Error("bench: --serve, --ceilings and --model are separate modes; give one of them.");
   if (!args.Has("model"))
-    for (const char* flag : {"batch", "steps", "data", "trace"})
+    for (const char* flag : {"batch", "steps", "data", "trace", "force-variant"})
       if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " needs --model.");
   if (args.Has("json") && !args.Has("ceilings") && !args.Has("model"))
     throw Error("bench: --json goes with --ceilings or --model.");

@@ -262,6 +262,8 @@ class TestLog {
                              {"device_extensions", drawn.device_extensions},
                              {"workgroup_records", drawn.workgroup_records},
                              {"experiments", drawn.experiments},
+                             {"forced_rows", drawn.forced_rows},
+                             {"occupancy_model", drawn.occupancy_model},
                              {"ceilings", drawn.ceilings},
                              {"first_layer_row", drawn.first_layer_row}};
     line["insight"] = {{"selected_layer", insight.selected_layer},
@@ -271,6 +273,7 @@ class TestLog {
                        {"trace", insight.trace != nullptr},
                        {"trace_requested", insight.trace_requested},
                        {"experiments", insight.experiments.size()},
+                       {"forced_variant", nn::ForcedVariantName(insight.forced_variant)},
                        {"export_message", insight.export_message},
                        {"export_failed", insight.export_failed}};
     if (insight.ceilings) {

@@ -232,28 +232,28 @@ TEST_F(AutotuneTest, PlanRecordsTheChoiceAndAForcedVariantWins) {
   };
 
   // Forced: no tuning although autotune is on.
-  options.matmul_variant = MatmulVariant::kSharedTiled;
+  options.forced_variant = nn::ForcedVariant::kSharedTiled;
   uint64_t runs = kernels::MatmulTuneRunCount();
   std::unique_ptr<nn::Plan> forced = nn::Plan::Compile(context(), pipelines(), model, options);
   EXPECT_EQ(kernels::MatmulTuneRunCount(), runs);
   std::vector<std::string> labels = matmul_labels(*forced);
   ASSERT_EQ(labels.size(), 5u);  // 2 forward, 2 dW, 1 dX (none into the network input)
   for (const std::string& label : labels) {
-    const nn::MatmulChoice* choice = forced->matmul_choice(label);
+    const nn::KernelChoice* choice = forced->kernel_choice(label);
     ASSERT_NE(choice, nullptr) << label;
-    EXPECT_EQ(choice->how, nn::MatmulChoice::How::kForced) << label;
+    EXPECT_EQ(choice->how, nn::KernelChoice::How::kForced) << label;
     EXPECT_EQ(choice->variant.rfind("shared-tiled", 0), 0u) << choice->variant;
     EXPECT_TRUE(choice->alternatives_ns.empty());
   }
-  EXPECT_EQ(forced->matmul_choice("no such dispatch"), nullptr);
+  EXPECT_EQ(forced->kernel_choice("no such dispatch"), nullptr);
 
   // Autotune off: the device's default.
-  options.matmul_variant.reset();
+  options.forced_variant = nn::ForcedVariant::kNone;
   options.autotune = false;
   std::unique_ptr<nn::Plan> plain = nn::Plan::Compile(context(), pipelines(), model, options);
   EXPECT_EQ(kernels::MatmulTuneRunCount(), runs);
   for (const std::string& label : matmul_labels(*plain))
-    EXPECT_EQ(plain->matmul_choice(label)->how, nn::MatmulChoice::How::kDefault) << label;
+    EXPECT_EQ(plain->kernel_choice(label)->how, nn::KernelChoice::How::kDefault) << label;
 
   // Autotuned: each matmul says which candidate won and what the others measured.
   options.autotune = true;
@@ -261,9 +261,9 @@ TEST_F(AutotuneTest, PlanRecordsTheChoiceAndAForcedVariantWins) {
   if (context().info().timestamp_valid_bits == 0) GTEST_SKIP() << "the device has no timestamps";
   EXPECT_GT(kernels::MatmulTuneRunCount(), runs);
   for (const std::string& label : matmul_labels(*tuned)) {
-    const nn::MatmulChoice* choice = tuned->matmul_choice(label);
+    const nn::KernelChoice* choice = tuned->kernel_choice(label);
     ASSERT_NE(choice, nullptr) << label;
-    EXPECT_EQ(choice->how, nn::MatmulChoice::How::kTuned) << label;
+    EXPECT_EQ(choice->how, nn::KernelChoice::How::kTuned) << label;
     ASSERT_FALSE(choice->alternatives_ns.empty()) << label;
     double best = INFINITY;
     std::string best_name;

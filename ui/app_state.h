@@ -127,6 +127,9 @@ struct TrainingView {
   // Per-dispatch GPU time, exponentially averaged over recent steps.
   std::vector<nn::DispatchInfo> dispatches;
   std::vector<double> dispatch_ns;
+  // The kernels changed (a setting rebuilt the plan): the next timed step's
+  // times replace the averages instead of blending into the old kernels'.
+  bool dispatch_ns_stale = false;
 };
 
 // The "Inside" window: filters, feature maps, activation and gradient
@@ -189,6 +192,9 @@ struct InsightView {
   // Memory of the plan (from kStep events).
   nn::MemoryUse plan_memory;
   uint64_t dataset_bytes = 0;
+  // "Force variant" (Kernels tab): what the user asked the session to force;
+  // each dispatch's DispatchInfo::variant_choice says what is in force.
+  nn::ForcedVariant forced_variant = nn::ForcedVariant::kNone;
   // "Try it" experiments, newest last.
   std::vector<profile::ExperimentResult> experiments;
   bool experiment_running = false;
@@ -200,6 +206,11 @@ struct InsightView {
     std::string tab;
     uint32_t rows = 0, dots = 0, timeline_events = 0, bandwidth_points = 0, memory_categories = 0,
              occupancy_kernels = 0, device_extensions = 0, workgroup_records = 0, experiments = 0;
+    uint32_t forced_rows = 0;  // kernel rows whose variant is forced (Kernels tab)
+    // Occupancy tab: the model its table used ("this device" or a reference
+    // GPU's label), and each line's key and occupancy text as shown.
+    std::string occupancy_model;
+    std::vector<std::pair<std::string, std::string>> occupancy_cells;
     bool ceilings = false;
     int first_layer_row = -1;  // the layer of the first kernel row that has one (its rect: insight_kernel_layer_row)
   } drawn;

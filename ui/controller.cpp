@@ -118,7 +118,10 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
         AddPoint(view.train_loss, x, r.loss);
         AddPoint(view.train_accuracy, x, r.accuracy);
         // Untimed submissions' steps carry no dispatch times (Trainer::set_timing_interval).
-        if (!r.dispatch_ns.empty() && view.dispatch_ns.size() != r.dispatch_ns.size()) view.dispatch_ns = r.dispatch_ns;
+        if (!r.dispatch_ns.empty() && (view.dispatch_ns_stale || view.dispatch_ns.size() != r.dispatch_ns.size())) {
+          view.dispatch_ns = r.dispatch_ns;
+          view.dispatch_ns_stale = false;
+        }
         for (size_t i = 0; i < r.dispatch_ns.size(); ++i)
           view.dispatch_ns[i] += kDispatchTimeWeight * (r.dispatch_ns[i] - view.dispatch_ns[i]);
         if (r.wall_seconds > 0) {
@@ -159,6 +162,10 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
         break;
       case nn::SessionEvent::Kind::kSettingChanged:
         view.markers.push_back({double(event.step.global_step), event.message});
+        // A rebuilt plan (batch size, optimizer, forced variant) has other kernels and costs.
+        if (state.session) view.dispatches = state.session->step_dispatches();
+        GroupDispatchesByFamily(state.insight, view.dispatches);
+        view.dispatch_ns_stale = true;
         // A new batch size changes the epoch's steps (the project's config is what the session now uses).
         if (view.train_samples && state.project.training.batch_size)
           view.steps_per_epoch = static_cast<uint32_t>(view.train_samples / state.project.training.batch_size);

@@ -182,6 +182,15 @@ Conv2DGeometry ResolveConv2DPadding(Conv2DGeometry g, Conv2DPadding padding, uin
   return g;
 }
 
+const char* Conv2DVariantName(Conv2DVariant variant) {
+  switch (variant) {
+    case Conv2DVariant::kAuto: return "automatic";
+    case Conv2DVariant::kImplicitGemm: return "implicit GEMM (register-blocked)";
+    case Conv2DVariant::kDirect: return "direct";
+  }
+  return "?";
+}
+
 Conv2DVariant ChooseConv2DVariant(const vk::DeviceInfo& /*device*/, const Conv2DGeometry& g) {
   // With 1 to 3 input channels a tap is too little work for the GEMM's
   // gather; the direct kernel's window feeds 4 taps at a time instead.

@@ -74,6 +74,9 @@ enum class Conv2DVariant {
   kDirect,        // four taps at a time from a window of inputs along each output row; for few input channels
 };
 
+// "implicit GEMM (register-blocked)", "direct" ("automatic" for kAuto).
+const char* Conv2DVariantName(Conv2DVariant variant);
+
 // kDirect for inputs of 1 to 3 channels (grey or RGB images: the first
 // layer), kImplicitGemm otherwise. Measured on lavapipe, where the direct
 // kernel is 1.7-3x faster at those inputs and the GEMM faster from about 5

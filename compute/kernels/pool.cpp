@@ -114,7 +114,7 @@ vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args) {
   assert((!vec4 || PoolCanUseVec4(pipelines.context(), args)) && "pool_vec4 cannot run this pass");
 
   const vk::DeviceInfo& info = pipelines.context().info();
-  const uint32_t group_size = LimitedGroupSize(info, 256);
+  const uint32_t group_size = args.workgroup_size ? args.workgroup_size : LimitedGroupSize(info, 256);
   vk::Dispatch d;
   d.kernel = "pool";
   d.label = std::string(PoolName(args.kind)) + " forward";
@@ -151,7 +151,7 @@ vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwa
   assert((!vec4 || PoolCanUseVec4(pipelines.context(), args)) && "pool_back_vec4 cannot run this pass");
 
   const vk::DeviceInfo& info = pipelines.context().info();
-  const uint32_t group_size = LimitedGroupSize(info, 256);
+  const uint32_t group_size = args.workgroup_size ? args.workgroup_size : LimitedGroupSize(info, 256);
   vk::Dispatch d;
   d.kernel = "pool_back";
   d.label = std::string(PoolName(args.kind)) + " backward";

@@ -67,6 +67,9 @@ struct PoolArgs {
   TensorRef output;  // (N, OH, OW, C) write
   TensorRef argmax;  // (N, OH, OW, C) uint32 write: kMax only (empty for kAverage)
   PoolPath path = PoolPath::kAuto;
+  // Invocations per workgroup (a specialization constant; the grid strides
+  // over the pixels whatever it is). 0: 256, within the device's limits.
+  uint32_t workgroup_size = 0;
 };
 vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args);
 
@@ -77,6 +80,7 @@ struct PoolBackwardArgs {
   TensorRef argmax;    // (N, OH, OW, C) uint32 read: from the forward; kMax only
   TensorRef grad_in;   // (N, H, W, C) write: dL/d(input), every element written
   PoolPath path = PoolPath::kAuto;
+  uint32_t workgroup_size = 0;  // as PoolArgs::workgroup_size
 };
 vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwardArgs& args);
 

@@ -22,18 +22,33 @@ uint64_t AlignUp(uint64_t value, uint64_t alignment) { return (value + alignment
 
 }  // namespace
 
-const char* MatmulChoiceHowName(MatmulChoice::How how) {
-  switch (how) {
-    case MatmulChoice::How::kDefault: return "default";
-    case MatmulChoice::How::kForced: return "forced";
-    case MatmulChoice::How::kTuned: return "autotuned";
+const char* ForcedVariantName(ForcedVariant variant) {
+  switch (variant) {
+    case ForcedVariant::kNone: return "autotuned";
+    case ForcedVariant::kRegisterBlocked: return "register-blocked";
+    case ForcedVariant::kSharedTiled: return "shared-tiled";
+    case ForcedVariant::kDirect: return "direct";
   }
   return "?";
 }
 
-const MatmulChoice* Plan::matmul_choice(const std::string& label) const {
-  auto found = matmul_choices_.find(label);
-  return found == matmul_choices_.end() ? nullptr : &found->second;
+const char* KernelChoiceHowName(KernelChoice::How how) {
+  switch (how) {
+    case KernelChoice::How::kDefault: return "default";
+    case KernelChoice::How::kForced: return "forced";
+    case KernelChoice::How::kTuned: return "autotuned";
+  }
+  return "?";
+}
+
+const KernelChoice* Plan::kernel_choice(const std::string& label) const {
+  auto found = kernel_choices_.find(label);
+  return found == kernel_choices_.end() ? nullptr : &found->second;
+}
+
+const kernels::KernelProblem* Plan::problem(const std::string& label) const {
+  auto found = problems_.find(label);
+  return found == problems_.end() ? nullptr : &found->second;
 }
 
 const char* PassName(Pass pass) {
@@ -89,11 +104,15 @@ struct Plan::Builder {
   vk::Dispatch Matmul(const kernels::MatmulArgs& args, const std::string& label) {
     const PlanOptions& o = plan.options_;
     const vk::DeviceInfo& device = plan.context_->info();
-    MatmulChoice choice;
-    kernels::MatmulVariant variant = o.matmul_variant.value_or(kernels::DefaultMatmulVariant(device));
+    KernelChoice choice;
+    std::optional<kernels::MatmulVariant> forced;
+    if (o.forced_variant == ForcedVariant::kRegisterBlocked) forced = kernels::MatmulVariant::kRegisterBlocked;
+    if (o.forced_variant == ForcedVariant::kSharedTiled) forced = kernels::MatmulVariant::kSharedTiled;
+    if (o.forced_variant == ForcedVariant::kDirect) choice.not_applied = NotApplied(o.forced_variant, "matmul");
+    kernels::MatmulVariant variant = forced.value_or(kernels::DefaultMatmulVariant(device));
     kernels::MatmulCandidate candidate{variant, kernels::ChooseMatmulTiling(device, args, variant)};
-    if (o.matmul_variant) {
-      choice.how = MatmulChoice::How::kForced;
+    if (forced) {
+      choice.how = KernelChoice::How::kForced;
     } else if (o.autotune) {
       kernels::MatmulTuneOptions tune;
       tune.cache_file = o.autotune_cache_file;
@@ -101,7 +120,7 @@ struct Plan::Builder {
           *plan.context_, *plan.pipelines_, {args.m, args.n, args.k, args.transpose_a, args.transpose_b}, tune);
       if (tuned.measured) {
         candidate = tuned.chosen;
-        choice.how = MatmulChoice::How::kTuned;
+        choice.how = KernelChoice::How::kTuned;
         for (const kernels::MatmulCandidateResult& r : tuned.candidates)
           if (r.correct && r.median_ns > 0) choice.alternatives_ns.emplace_back(r.candidate.name(), r.median_ns);
       }
@@ -109,8 +128,52 @@ struct Plan::Builder {
     vk::Dispatch d = kernels::MatmulDispatch(*plan.pipelines_, args, candidate.variant, candidate.tiling);
     d.label = label;
     choice.variant = candidate.name();
-    plan.matmul_choices_[label] = std::move(choice);
+    plan.kernel_choices_[label] = std::move(choice);
+    kernels::KernelProblem& problem = plan.problems_[label];
+    problem.matmul = kernels::MatmulShape{args.m, args.n, args.k, args.transpose_a, args.transpose_b};
+    problem.matmul_kernel = candidate;
     return d;
+  }
+
+  static std::string NotApplied(ForcedVariant forced, const std::string& kernel) {
+    return std::string(ForcedVariantName(forced)) + " was forced: " + kernel + " has no " +
+           ForcedVariantName(forced) + " kernel";
+  }
+
+  // The forward convolution labelled `label`: its implicit GEMM (the
+  // register-blocked kernel) or direct kernel when forced, else the kernel's
+  // own rule (kernels::ChooseConv2DVariant; there is no convolution autotuner).
+  vk::Dispatch Conv(const kernels::Conv2DArgs& args, const std::string& label) {
+    const ForcedVariant forced = plan.options_.forced_variant;
+    KernelChoice choice;
+    kernels::Conv2DVariant variant = kernels::ChooseConv2DVariant(plan.context_->info(), args.geometry);
+    if (forced == ForcedVariant::kRegisterBlocked || forced == ForcedVariant::kDirect) {
+      variant = forced == ForcedVariant::kDirect ? kernels::Conv2DVariant::kDirect : kernels::Conv2DVariant::kImplicitGemm;
+      choice.how = KernelChoice::How::kForced;
+    } else if (forced == ForcedVariant::kSharedTiled) {
+      choice.not_applied = NotApplied(forced, "conv2d");
+    }
+    vk::Dispatch d = kernels::Conv2DDispatch(*plan.pipelines_, args, variant);
+    d.label = label;
+    choice.variant = kernels::Conv2DVariantName(variant);
+    plan.kernel_choices_[label] = std::move(choice);
+    kernels::KernelProblem& problem = plan.problems_[label];
+    problem.conv = args.geometry;
+    problem.conv_variant = variant;
+    return d;
+  }
+
+  // A backward convolution's only kernel (a register-blocked implicit GEMM),
+  // recorded so that a forced variant it does not have is reported.
+  void RecordOnlyConvKernel(const std::string& label, const std::string& kernel, const kernels::Conv2DGeometry& geometry) {
+    plan.problems_[label].conv = geometry;
+    const ForcedVariant forced = plan.options_.forced_variant;
+    KernelChoice choice;
+    choice.variant = kernels::Conv2DVariantName(kernels::Conv2DVariant::kImplicitGemm);
+    if (forced == ForcedVariant::kRegisterBlocked) choice.how = KernelChoice::How::kForced;
+    if (forced == ForcedVariant::kSharedTiled || forced == ForcedVariant::kDirect)
+      choice.not_applied = NotApplied(forced, kernel);
+    plan.kernel_choices_[label] = std::move(choice);
   }
 
   // What each layer's forward pass produced, for building its backward pass.
@@ -132,6 +195,13 @@ struct Plan::Builder {
     float rate = 0;
     TensorRef saved_mean, saved_inv_std, workspace;  // batch norm; dense, conv: bias-gradient partial sums
   };
+
+  // What a pool layer's dispatch computes (Plan::problem).
+  void RecordPool(const std::string& label, const Record& r) {
+    kernels::KernelProblem& problem = plan.problems_[label];
+    problem.pool = r.pool;
+    problem.pool_kind = r.pool_kind;
+  }
 
   // The parameter tensors (trainable, one shared layout) and the batch-norm
   // running statistics (not trained: their own buffer) of every layer.
@@ -270,8 +340,7 @@ struct Plan::Builder {
         add_forward(role, [&] {
           vk::Dispatch d;
           if (conv) {
-            d = kernels::Conv2DDispatch(pipelines, {r.x, parameter(r.weight), r.z, r.conv});
-            d.label = layer.name + " forward: Z = conv(X, W)";
+            d = Conv({r.x, parameter(r.weight), r.z, r.conv}, layer.name + " forward: Z = conv(X, W)");
           } else {
             d = Matmul({r.x, parameter(r.weight), r.z, batch, r.out, r.in}, layer.name + " forward: Z = X W");
           }
@@ -327,6 +396,7 @@ struct Plan::Builder {
         add_forward(role, [&] {
           vk::Dispatch d = kernels::PoolDispatch(pipelines, {r.pool_kind, r.pool, r.x, r.y, r.argmax});
           d.label = layer.name + " forward";
+          RecordPool(d.label, r);
           return d;
         });
         finish_record(r, r.y);
@@ -456,6 +526,7 @@ struct Plan::Builder {
             if (conv) {
               d = kernels::Conv2DBackwardFilterDispatch(pipelines, {r.x, grad_z, gradient(r.weight), r.conv});
               d.label = name + " backward: dW = im2col(X)^T dZ";
+              RecordOnlyConvKernel(d.label, d.kernel, r.conv);
             } else {
               d = Matmul({r.x, grad_z, gradient(r.weight), r.in, r.out, batch, /*transpose_a=*/true, false},
                          name + " backward: dW = X^T dZ");
@@ -469,6 +540,7 @@ struct Plan::Builder {
               if (conv) {
                 d = kernels::Conv2DBackwardDataDispatch(pipelines, {grad_z, parameter(r.weight), grad_x, r.conv});
                 d.label = name + " backward: dX = conv^T(dZ, W)";
+                RecordOnlyConvKernel(d.label, d.kernel, r.conv);
               } else {
                 d = Matmul({grad_z, parameter(r.weight), grad_x, batch, r.in, r.out, false, /*transpose_b=*/true},
                            name + " backward: dX = dZ W^T");
@@ -486,6 +558,7 @@ struct Plan::Builder {
           add_backward(r, [&] {
             vk::Dispatch d = kernels::PoolBackwardDispatch(pipelines, {r.pool_kind, r.pool, grad, r.argmax, grad_x});
             d.label = name + " backward";
+            RecordPool(d.label, r);
             return d;
           });
           grad = grad_x;

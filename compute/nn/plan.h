@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "compute/kernels/autotune.h"
+#include "compute/kernels/kernel_problem.h"
 #include "compute/kernels/matmul.h"
 #include "compute/kernels/optimizer.h"
 #include "compute/kernels/tensor_ref.h"
@@ -47,15 +48,34 @@ struct ParameterTensor {
   size_t layer = 0;              // index into ModelDesc::layers
 };
 
-// How a matmul dispatch's kernel was chosen, for the UI to show why.
-struct MatmulChoice {
-  std::string variant;  // kernels::MatmulCandidate::name() of the kernel used
+// GPU insight's "force variant": one kernel variant imposed on a plan's
+// matrix multiplies and convolutions, so a learner can watch the step's dots
+// move on the roofline. kNone: each kernel as the autotuner (matmul) or the
+// kernel's own rule (conv2d) chooses. A variant a kernel does not have leaves
+// that kernel as it was chosen, and says so (KernelChoice::not_applied):
+//   matmul:             register-blocked, shared-tiled (no direct kernel)
+//   conv2d forward:     register-blocked = its implicit GEMM, direct (no shared-tiled kernel)
+//   conv2d backward:    one register-blocked implicit GEMM each
+enum class ForcedVariant { kNone, kRegisterBlocked, kSharedTiled, kDirect };
+inline constexpr ForcedVariant kForcedVariants[] = {ForcedVariant::kNone, ForcedVariant::kRegisterBlocked,
+                                                    ForcedVariant::kSharedTiled, ForcedVariant::kDirect};
+// "autotuned" (kNone), "register-blocked", "shared-tiled", "direct".
+const char* ForcedVariantName(ForcedVariant variant);
+
+// How a matmul or conv2d dispatch's kernel was chosen, for the UI to show why.
+struct KernelChoice {
+  // matmul: kernels::MatmulCandidate::name() of the kernel used; conv2d:
+  // kernels::Conv2DVariantName() of it.
+  std::string variant;
   enum class How { kDefault, kForced, kTuned } how = How::kDefault;
   // Tuned only: every candidate measured, (name, median GPU ns); rejected or
   // unmeasured candidates are left out.
   std::vector<std::pair<std::string, double>> alternatives_ns;
+  // A forced variant this kernel does not have, and why it is not used
+  // (e.g. "shared-tiled was forced: conv2d has no shared-tiled kernel"); "" otherwise.
+  std::string not_applied;
 };
-const char* MatmulChoiceHowName(MatmulChoice::How how);  // "default", "forced", "autotuned"
+const char* KernelChoiceHowName(KernelChoice::How how);  // "default", "forced", "autotuned"
 
 enum class Pass { kData, kForward, kLoss, kBackward, kUpdate, kMetrics };
 const char* PassName(Pass pass);  // "data", "forward", "loss", "backward", "update", "metrics"
@@ -81,9 +101,9 @@ struct PlanOptions {
   uint32_t slots = 16;  // steps recorded into one submission
   kernels::OptimizerKind optimizer = kernels::OptimizerKind::kAdam;
   kernels::OptimizerHyper hyper;
-  // Forces every matmul to this variant at its default tiling (the GPU-insight
-  // and teaching views use it); wins over autotune.
-  std::optional<kernels::MatmulVariant> matmul_variant;
+  // Forces the matmul and conv2d kernels to this variant (matmul at the
+  // variant's default tiling) where they have it; wins over autotune.
+  ForcedVariant forced_variant = ForcedVariant::kNone;
   // Measure the matmul candidates for each shape the plan needs on the device
   // and use the fastest (kernels::TuneMatmul, cached per device on disk). Off:
   // DefaultMatmulVariant(device) at its default tiling.
@@ -153,9 +173,13 @@ class Plan {
 
   const MemoryUse& memory() const { return memory_; }
 
-  // How the kernel of the matmul dispatch labelled `label` (vk::Dispatch::label,
-  // in train_step() or eval_step()) was chosen; nullptr for other dispatches.
-  const MatmulChoice* matmul_choice(const std::string& label) const;
+  // How the kernel of the matmul or conv2d dispatch labelled `label`
+  // (vk::Dispatch::label, in train_step() or eval_step()) was chosen; nullptr
+  // for other dispatches.
+  const KernelChoice* kernel_choice(const std::string& label) const;
+  // What the matmul, conv2d or pool dispatch labelled `label` computes, for
+  // "try it" to run its kernel again on the same shapes; nullptr for others.
+  const kernels::KernelProblem* problem(const std::string& label) const;
 
   struct PrivateTag {};  // construction goes through Compile()
   explicit Plan(PrivateTag) {}
@@ -182,7 +206,8 @@ class Plan {
   std::vector<kernels::TensorRef> layer_outputs_;  // per ModelDesc layer; empty where it has none
   std::vector<vk::Dispatch> train_step_, eval_step_;
   std::vector<DispatchRole> train_roles_, eval_roles_;
-  std::map<std::string, MatmulChoice> matmul_choices_;  // by dispatch label
+  std::map<std::string, KernelChoice> kernel_choices_;  // by dispatch label
+  std::map<std::string, kernels::KernelProblem> problems_;  // by dispatch label
   MemoryUse memory_;
 };
 

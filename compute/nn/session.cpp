@@ -75,6 +75,7 @@ void TrainingSession::Worker::Execute(Command& command) {
                    [&](TraceCommand&) { RequestProfile(true); },
                    [&](CeilingsCommand& c) { MeasureCeilings(c.remeasure); },
                    [&](ExperimentCommand& c) { RunExperiment(c.request); },
+                   [&](SetForcedVariantCommand& c) { SetForcedVariant(c.variant); },
                },
                command);
   } catch (const DivergenceError& e) {
@@ -118,7 +119,7 @@ void TrainingSession::Worker::Load(SessionSetup next) {
             "The decision boundary resolution must be 1 to " + std::to_string(kMaxBoundaryResolution) + "; got " +
                 std::to_string(next.boundary_resolution) + ".");
     trainer = std::make_unique<Trainer>(context, pipelines, next.model, next.config, next.train.get(),
-                                        next.validation.get());
+                                        next.validation.get(), forced_variant);
     if (next.resume) RestoreCheckpoint(*trainer, *next.resume, next.resume_source);
     setup = std::move(next);
     watch = setup.watch;
@@ -276,8 +277,9 @@ void TrainingSession::Worker::SetBatchSize(uint32_t batch_size) {
 void TrainingSession::Worker::Rebuild(const TrainConfig& config, bool keep_optimizer_state) {
   // Built beside the current trainer, so a rejected setting leaves the run as it was.
   auto fresh = std::make_unique<Trainer>(context, pipelines, setup.model, config, setup.train.get(),
-                                         setup.validation.get());
+                                         setup.validation.get(), forced_variant);
   fresh->plan().WriteParameters(trainer->plan().ReadParameters());
+  fresh->plan().WriteStatistics(trainer->plan().ReadStatistics());  // batch norm's running mean and variance
   if (keep_optimizer_state) fresh->plan().WriteOptimizerState(trainer->plan().ReadOptimizerState());
   TrainPosition position = trainer->position();
   if (config.batch_size != trainer->config().batch_size) {
@@ -291,6 +293,38 @@ void TrainingSession::Worker::Rebuild(const TrainConfig& config, bool keep_optim
   seconds_per_step = 0;  // a new batch size: measure again
   trainer = std::move(fresh);
   PublishDispatches();
+}
+
+void TrainingSession::Worker::SetForcedVariant(ForcedVariant variant) {
+  const ForcedVariant before = forced_variant;
+  if (variant == before) return;
+  forced_variant = variant;
+  if (!trainer) return;  // the next Load compiles with it
+  try {
+    Rebuild(trainer->config(), /*keep_optimizer_state=*/true);
+  } catch (...) {
+    forced_variant = before;  // the run goes on as it was
+    throw;
+  }
+  last_timed = {};  // time the next submission: the new kernels' dots at once
+  // Say where the variant took and which kernels do not have it.
+  uint32_t forced = 0;
+  std::vector<std::string> lacking;
+  for (const DispatchInfo& d : trainer->step_dispatches()) {
+    const KernelChoice* choice = trainer->plan().kernel_choice(d.label);
+    if (!choice) continue;
+    forced += choice->how == KernelChoice::How::kForced;
+    if (!choice->not_applied.empty() && std::find(lacking.begin(), lacking.end(), d.kernel) == lacking.end())
+      lacking.push_back(d.kernel);
+  }
+  std::string message = std::string("kernel variant ") + ForcedVariantName(before) + " -> " + ForcedVariantName(variant);
+  if (variant != ForcedVariant::kNone) {
+    message += " (forced on " + std::to_string(forced) + " dispatch(es)";
+    for (const std::string& kernel : lacking)
+      message += std::string("; ") + kernel + " has no " + ForcedVariantName(variant) + " kernel";
+    message += ")";
+  }
+  EmitSettingChanged(message);
 }
 
 void TrainingSession::Worker::SaveCheckpoint(const std::string& path) {
@@ -492,6 +526,7 @@ void TrainingSession::SetConfig(const TrainConfig& config) { worker_->PostReplac
 void TrainingSession::SetLearningRate(double learning_rate) { worker_->Post(SetLearningRateCommand{learning_rate}); }
 void TrainingSession::SetOptimizer(kernels::OptimizerKind optimizer) { worker_->Post(SetOptimizerCommand{optimizer}); }
 void TrainingSession::SetBatchSize(uint32_t batch_size) { worker_->Post(SetBatchSizeCommand{batch_size}); }
+void TrainingSession::SetForcedVariant(ForcedVariant variant) { worker_->Post(SetForcedVariantCommand{variant}); }
 void TrainingSession::SaveCheckpoint(const std::string& path) { worker_->Post(SaveCheckpointCommand{path}); }
 void TrainingSession::SetInsideViews(const InsideRequest& request) { worker_->PostReplacing(SetInsideCommand{request}); }
 void TrainingSession::SetWatch(const WatchSettings& watch) { worker_->PostReplacing(SetWatchCommand{watch}); }

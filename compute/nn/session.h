@@ -289,6 +289,15 @@ class TrainingSession {
   // Recompiles; keeps optimizer state, and resumes the current epoch at the
   // batch (of the new size) that holds the first sample not yet trained on.
   void SetBatchSize(uint32_t batch_size);
+  // GPU insight's "force variant" (see ForcedVariant): recompiles the plan
+  // between submissions with the matmul and conv2d kernels forced to
+  // `variant` (kNone: back to the autotuner's and the kernels' own choices),
+  // keeping parameters, optimizer state, statistics and position, so training
+  // goes on as before. A kSettingChanged marker says how many dispatches the
+  // variant was forced on and which kernels do not have it; each dispatch's
+  // DispatchInfo::variant and variant_choice say what runs. Kept by Load,
+  // Reset and the other rebuilds; without a model it applies at the next Load.
+  void SetForcedVariant(ForcedVariant variant);
   // Writes a checkpoint (atomically) from the worker; errors arrive as kError.
   void SaveCheckpoint(const std::string& path);
   // Turns the inside views' probe passes on or off and picks their sample; a

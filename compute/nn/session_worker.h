@@ -50,6 +50,7 @@ struct SetLearningRateCommand { double learning_rate; };
 struct SetOptimizerCommand { kernels::OptimizerKind optimizer; };
 struct SetBatchSizeCommand { uint32_t batch_size; };
 struct SaveCheckpointCommand { std::string path; };
+struct SetForcedVariantCommand { ForcedVariant variant; };
 struct SetInsideCommand { InsideRequest request; };
 struct SetWatchCommand { WatchSettings watch; };
 struct PredictInputCommand {
@@ -64,7 +65,7 @@ using Command = std::variant<LoadCommand, StartCommand, PauseCommand, StepComman
                              UnloadCommand, SetConfigCommand,
                              SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand,
                              SetInsideCommand, SetWatchCommand, PredictInputCommand, ProfileCommand, TraceCommand, CeilingsCommand,
-                             ExperimentCommand>;
+                             ExperimentCommand, SetForcedVariantCommand>;
 
 template <typename... Handlers>
 struct Overloaded : Handlers... {
@@ -167,6 +168,7 @@ struct TrainingSession::Worker {
   WatchSettings watch;                  // setup.watch, or SetWatch's since
   Clock::time_point last_timed{};       // the last timed submission's start
   bool profile_pending = false;         // a profile was asked for and has not run yet
+  ForcedVariant forced_variant = ForcedVariant::kNone;  // SetForcedVariant's, for every trainer built
   std::unique_ptr<Trainer> trainer;
   // 2D models: the outputs on the boundary grid, refreshed with each snapshot.
   std::unique_ptr<BoundaryEvaluator> boundary;
@@ -224,6 +226,7 @@ struct TrainingSession::Worker {
   void SetLearningRate(double learning_rate);
   void SetOptimizer(kernels::OptimizerKind optimizer);
   void SetBatchSize(uint32_t batch_size);
+  void SetForcedVariant(ForcedVariant variant);
   void SaveCheckpoint(const std::string& path);
   void SetInside(const InsideRequest& request);
   void PredictInput(const std::shared_ptr<const data::Dataset>& samples, uint64_t request);

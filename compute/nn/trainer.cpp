@@ -54,11 +54,13 @@ std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const
     info.shader = d.pipeline->shader_name();
     info.shared_memory_bytes = d.pipeline->shared_memory_bytes();
     info.registers = ReportedRegisters(*d.pipeline);
-    if (const MatmulChoice* choice = plan ? plan->matmul_choice(d.label) : nullptr) {
+    if (const KernelChoice* choice = plan ? plan->kernel_choice(d.label) : nullptr) {
       info.variant = choice->variant;
-      info.variant_choice = MatmulChoiceHowName(choice->how);
+      info.variant_choice = KernelChoiceHowName(choice->how);
+      info.variant_not_applied = choice->not_applied;
       info.alternatives_ns = choice->alternatives_ns;
     }
+    if (const kernels::KernelProblem* problem = plan ? plan->problem(d.label) : nullptr) info.problem = *problem;
     infos.push_back(std::move(info));
   }
   return infos;
@@ -164,7 +166,7 @@ struct Trainer::EvalProgram {
 };
 
 Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model, const TrainConfig& config,
-                 const data::Dataset* train, const data::Dataset* validation)
+                 const data::Dataset* train, const data::Dataset* validation, ForcedVariant forced_variant)
     : context_(context), pipelines_(pipelines), config_(config) {
   ValidateTrainConfig(config);
   PlanOptions options;
@@ -174,6 +176,7 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   options.hyper = config.hyper;
   options.seed = config.seed;
   options.autotune = config.autotune;
+  options.forced_variant = forced_variant;
   plan_ = Plan::Compile(context, pipelines, model, options);
   if (train) {
     CheckDataFitsModel(*train, "training");

@@ -79,11 +79,16 @@ struct DispatchInfo {
   // Registers per invocation when the driver reports them
   // (VK_KHR_pipeline_executable_properties); 0: not reported.
   double registers = 0;
-  // Matmul dispatches only: the kernel variant used (kernels::MatmulCandidate::name()),
-  // how it was chosen ("default", "forced" or "autotuned"), and when autotuned
-  // every correct candidate's measured median GPU time, (name, ns).
-  std::string variant, variant_choice;
+  // Matmul and conv2d dispatches only (Plan::kernel_choice): the kernel variant
+  // used (kernels::MatmulCandidate::name(), kernels::Conv2DVariantName()),
+  // how it was chosen ("default", "forced" or "autotuned"), why a forced
+  // variant was not used (KernelChoice::not_applied; "" when none), and when
+  // autotuned every correct candidate's measured median GPU time, (name, ns).
+  std::string variant, variant_choice, variant_not_applied;
   std::vector<std::pair<std::string, double>> alternatives_ns;
+  // Matmul, conv2d and pool dispatches (Plan::problem): the shapes they
+  // compute, for "try it"; nothing set for others.
+  kernels::KernelProblem problem;
   uint64_t invocations() const {
     return uint64_t(workgroups[0]) * workgroups[1] * workgroups[2] * local_size[0] * local_size[1] * local_size[2];
   }
@@ -166,9 +171,11 @@ class Trainer {
 
   // Compiles the plan, uploads the datasets and initialises the parameters
   // from config.seed. Throws ts::Error when the data does not fit the model.
-  // `train` may be null for a trainer that only evaluates.
+  // `train` may be null for a trainer that only evaluates. `forced_variant`:
+  // GPU insight's "force variant" (PlanOptions::forced_variant).
   Trainer(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model, const TrainConfig& config,
-          const data::Dataset* train, const data::Dataset* validation);
+          const data::Dataset* train, const data::Dataset* validation,
+          ForcedVariant forced_variant = ForcedVariant::kNone);
   ~Trainer();
 
   Plan& plan() { return *plan_; }

@@ -6,15 +6,22 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <span>
 
 #include "compute/common/error.h"
 #include "compute/kernels/activation.h"
+#include "compute/kernels/conv2d.h"
 #include "compute/kernels/copy.h"
 #include "compute/kernels/dispatch_helpers.h"
+#include "compute/kernels/matmul.h"
 #include "compute/kernels/optimizer.h"
+#include "compute/kernels/pool.h"
+#include "compute/reference/conv.h"
 #include "compute/reference/elementwise.h"
+#include "compute/reference/layers.h"
+#include "compute/reference/matmul.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/sequence.h"
 #include "shaders/step_params.h"
@@ -216,13 +223,177 @@ Setup Copy(vk::PipelineCache& pipelines, Scratch& scratch, const ExperimentReque
   return setup;
 }
 
+// ---- The layer kernels: the problem of a step's dispatch, not a shape ----
+
+// The scratch tensors of a layer kernel, in floats: each within one buffer,
+// all together within half the device's memory.
+void RequireScratchFits(const vk::DeviceInfo& info, const std::string& kernel,
+                        std::initializer_list<std::pair<uint64_t, const char*>> tensors) {
+  uint64_t total = 0;
+  for (const auto& [floats, name] : tensors) {
+    RequireFits(info, floats, kernel + "'s " + name);
+    total += floats * 4;
+  }
+  Require(info.device_local_bytes() == 0 || total <= info.device_local_bytes() / 2,
+          kernel + ": the scratch tensors would take " + vk::FormatBytes(total) +
+              ", more than half the device's memory (" + vk::FormatBytes(info.device_local_bytes()) + ").");
+}
+
+// A 2D workgroup of `size` invocations for a tiled kernel that the plan runs
+// `width` invocations wide: as wide as both allow (their greatest common
+// divisor), the rest along y. Throws when a side exceeds the device's limits.
+std::array<uint32_t, 2> SplitWorkgroup(const vk::DeviceInfo& info, const std::string& kernel, uint32_t size,
+                                       uint32_t width) {
+  const uint32_t cols = std::gcd(size, std::max(width, 1u)), rows = size / cols;
+  Require(cols <= info.max_workgroup_size[0] && rows <= info.max_workgroup_size[1],
+          kernel + ": a workgroup of " + std::to_string(size) + " invocations, " + std::to_string(cols) + " x " +
+              std::to_string(rows) + ", is more than the device allows along " +
+              (cols > info.max_workgroup_size[0] ? "x (" + std::to_string(info.max_workgroup_size[0]) +
+                                                       ", maxComputeWorkGroupSize[0])."
+                                                 : "y (" + std::to_string(info.max_workgroup_size[1]) +
+                                                       ", maxComputeWorkGroupSize[1])."));
+  return {cols, rows};
+}
+
+std::string SplitNote(const ExperimentRequest& request, uint32_t width, const vk::Dispatch& d, const char* x_axis,
+                      const char* y_axis) {
+  const std::array<uint32_t, 3> local = d.pipeline->local_size();
+  return std::to_string(request.workgroup_size) + " invocations as " + std::to_string(local[0]) + " along " + x_axis +
+         " x " + std::to_string(local[1]) + " along " + y_axis + " (the plan's kernel is " + std::to_string(width) +
+         " wide; the width kept divides both).";
+}
+
+Setup Matmul(vk::PipelineCache& pipelines, Scratch& scratch, const ExperimentRequest& request) {
+  const vk::DeviceInfo& info = pipelines.context().info();
+  const kernels::MatmulShape& s = *request.problem.matmul;
+  const uint64_t m = s.m, n = s.n, k = s.k;
+  RequireScratchFits(info, request.kernel, {{m * k, "A"}, {k * n, "B"}, {m * n, "C"}});
+  kernels::MatmulArgs args;
+  args.a = scratch.Random(m * k, "A");
+  args.b = scratch.Random(k * n, "B");
+  args.c = scratch.Random(m * n, "C");
+  args.m = s.m, args.n = s.n, args.k = s.k;
+  args.transpose_a = s.transpose_a, args.transpose_b = s.transpose_b;
+  // The plan's kernel: its variant at its tiling, with the workgroup asked for.
+  const kernels::MatmulCandidate& plan_kernel = request.problem.matmul_kernel;
+  kernels::MatmulTiling tiling = kernels::ChooseMatmulTiling(info, args, plan_kernel.variant, plan_kernel.tiling);
+  const uint32_t width = tiling.group_cols;
+  const std::array<uint32_t, 2> group = SplitWorkgroup(info, request.kernel, request.workgroup_size, width);
+  tiling.group_cols = group[0], tiling.group_rows = group[1];
+  Setup setup;
+  setup.dispatches.push_back(kernels::MatmulDispatch(pipelines, args, plan_kernel.variant, tiling));
+  setup.note = std::string(kernels::MatmulVariantName(plan_kernel.variant)) + ", " +
+               std::to_string(tiling.rows_per_invocation) + " x " + std::to_string(tiling.cols_per_invocation) +
+               " outputs per invocation; " + SplitNote(request, width, setup.dispatches[0], "N", "M");
+  setup.check = [&scratch, args] {
+    const reference::MatmulShape shape{args.m, args.n, args.k, args.transpose_a, args.transpose_b};
+    return MaxError(scratch.Read(args.c), reference::Matmul(std::span<const double>(scratch.Initial(args.a)),
+                                                            std::span<const double>(scratch.Initial(args.b)), shape));
+  };
+  return setup;
+}
+
+reference::Conv2DShape ReferenceShape(const kernels::Conv2DGeometry& g) {
+  return {g.batch,    g.in_height, g.in_width, g.in_channels, g.out_channels, g.kernel_height, g.kernel_width,
+          g.stride_h, g.stride_w,  g.pad_top,  g.pad_left,    g.out_height,   g.out_width};
+}
+
+// conv2d (the plan's forward variant), conv2d_back_data or conv2d_back_filter.
+Setup Convolution(vk::PipelineCache& pipelines, Scratch& scratch, const ExperimentRequest& request) {
+  const vk::DeviceInfo& info = pipelines.context().info();
+  const kernels::Conv2DGeometry& g = *request.problem.conv;
+  Require(g.batch && g.in_height && g.in_width && g.in_channels && g.out_channels && g.kernel_height &&
+              g.kernel_width && g.stride_h && g.stride_w && g.out_height && g.out_width,
+          request.kernel + ": expected a convolution with every size and stride at least 1, found " +
+              kernels::Conv2DDescription(g) + ".");
+  Require(g.input_elements() < (1ull << 31) && g.output_elements() < (1ull << 31) && g.filter_elements() < (1ull << 31),
+          request.kernel + ": the kernels index tensors with 31 bits; " + kernels::Conv2DDescription(g) +
+              " has a larger one.");
+  RequireScratchFits(info, request.kernel,
+                     {{g.input_elements(), "X"}, {g.filter_elements(), "W"}, {g.output_elements(), "Y"}});
+  const kernels::TensorRef x = scratch.Random(g.input_elements(), "X"), w = scratch.Random(g.filter_elements(), "W");
+  const kernels::TensorRef y = scratch.Random(g.output_elements(), "Y or dY");
+  const kernels::TensorRef out = request.kernel == "conv2d"             ? y
+                                 : request.kernel == "conv2d_back_data" ? scratch.Random(g.input_elements(), "dX")
+                                                                        : scratch.Random(g.filter_elements(), "dW");
+  // The plan's kernel at its own tiling gives the width to keep.
+  auto dispatch = [&](const kernels::Conv2DTiling& tiling) {
+    if (request.kernel == "conv2d") return kernels::Conv2DDispatch(pipelines, {x, w, y, g}, request.problem.conv_variant, tiling);
+    if (request.kernel == "conv2d_back_data") return kernels::Conv2DBackwardDataDispatch(pipelines, {y, w, out, g}, tiling);
+    return kernels::Conv2DBackwardFilterDispatch(pipelines, {x, y, out, g}, tiling);
+  };
+  const uint32_t width = dispatch({}).pipeline->local_size()[0];
+  const std::array<uint32_t, 2> group = SplitWorkgroup(info, request.kernel, request.workgroup_size, width);
+  Setup setup;
+  setup.dispatches.push_back(dispatch({group[0], group[1], 0, 0}));
+  setup.note = SplitNote(request, width, setup.dispatches[0], request.kernel == "conv2d_back_data" ? "Cin" : "Cout",
+                         request.kernel == "conv2d_back_filter" ? "filter rows" : "pixels");
+  const std::string kernel = request.kernel;
+  setup.check = [&scratch, kernel, x, w, y, out, g] {
+    const reference::Conv2DShape shape = ReferenceShape(g);
+    const std::vector<double> xs = scratch.Initial(x), ws = scratch.Initial(w), ys = scratch.Initial(y);
+    const std::vector<double> expected = kernel == "conv2d"             ? reference::Conv2DForward(std::span<const double>(xs), ws, shape)
+                                         : kernel == "conv2d_back_data" ? reference::Conv2DBackwardData(std::span<const double>(ys), ws, shape)
+                                                                        : reference::Conv2DBackwardFilter(std::span<const double>(xs), ys, shape);
+    return MaxError(scratch.Read(out), expected);
+  };
+  return setup;
+}
+
+// pool (forward, with argmax for max pooling) or pool_back (from the argmax
+// of a CPU forward pass over random inputs).
+Setup Pooling(vk::PipelineCache& pipelines, Scratch& scratch, const ExperimentRequest& request) {
+  const vk::DeviceInfo& info = pipelines.context().info();
+  const kernels::PoolShape& s = *request.problem.pool;
+  const kernels::PoolKind kind = request.problem.pool_kind;
+  if (const std::string problem = kernels::PoolShapeProblem(s); !problem.empty()) throw Error(request.kernel + ": " + problem);
+  RequireScratchFits(info, request.kernel, {{s.input_count(), "input"}, {s.output_count(), "output"},
+                                            {s.output_count(), "argmax"}, {s.input_count(), "input gradient"}});
+  const bool is_max = kind == kernels::PoolKind::kMax;
+  const bool backward = request.kernel == "pool_back";
+  const kernels::TensorRef input = scratch.Random(s.input_count(), "input");
+  const reference::PoolOutput forward = reference::PoolForward(kind, s, scratch.Initial(input));
+  // The argmax as uint32 bits in a float buffer: the backward reads the CPU's.
+  std::vector<float> argmax_bits(s.output_count(), 0.0f);
+  if (backward && is_max) std::memcpy(argmax_bits.data(), forward.argmax.data(), forward.argmax.size() * 4);
+  const kernels::TensorRef argmax = is_max ? scratch.Make(std::move(argmax_bits), "argmax") : kernels::TensorRef{};
+  const kernels::TensorRef output = scratch.Random(s.output_count(), backward ? "output gradient" : "output");
+  const kernels::TensorRef grad_in = backward ? scratch.Random(s.input_count(), "input gradient") : kernels::TensorRef{};
+  Setup setup;
+  if (backward)
+    setup.dispatches.push_back(kernels::PoolBackwardDispatch(
+        pipelines, {kind, s, output, argmax, grad_in, kernels::PoolPath::kAuto, request.workgroup_size}));
+  else
+    setup.dispatches.push_back(
+        kernels::PoolDispatch(pipelines, {kind, s, input, output, argmax, kernels::PoolPath::kAuto, request.workgroup_size}));
+  setup.check = [&scratch, kind, s, backward, is_max, output, argmax, grad_in, forward] {
+    if (backward)
+      return MaxError(scratch.Read(grad_in), reference::PoolBackward(kind, s, scratch.Initial(output), forward.argmax));
+    double error = MaxError(scratch.Read(output), forward.out);
+    if (is_max) {  // the index of each maximum, exactly: a wrong one counts as the worst error
+      const std::vector<float> bits = scratch.Read(argmax);
+      std::vector<uint32_t> indices(bits.size());
+      std::memcpy(indices.data(), bits.data(), bits.size() * 4);
+      if (indices != forward.argmax) error = INFINITY;
+    }
+    return error;
+  };
+  return setup;
+}
+
 struct Family {
   const char* name;
   const char* shape_help;
-  bool two_dimensional;  // both shape entries used
+  bool two_dimensional;  // both shape entries used; for the layer kernels, a 2D workgroup
   Setup (*setup)(vk::PipelineCache&, Scratch&, const ExperimentRequest&);
   uint64_t buffers_of_shape;  // how many scratch tensors of the full shape it allocates (memory check)
+  // The layer kernels: whether the request carries their problem (else they use `shape`).
+  bool (*has_problem)(const kernels::KernelProblem&) = nullptr;
 };
+
+bool HasMatmul(const kernels::KernelProblem& p) { return p.matmul.has_value(); }
+bool HasConv(const kernels::KernelProblem& p) { return p.conv.has_value(); }
+bool HasPool(const kernels::KernelProblem& p) { return p.pool.has_value(); }
 
 const std::vector<Family>& Families() {
   static const std::vector<Family> families = {
@@ -232,6 +403,16 @@ const std::vector<Family>& Families() {
        BiasActivationBackward, 4},
       {"optimizer", "parameters (Adam over that many floats; the second number is unused)", false, Optimizer, 4},
       {"copy", "floats (rounded up to a multiple of 4; the second number is unused)", false, Copy, 2},
+      {"matmul", "the layer's matrix multiply (M x N x K); the workgroup as wide along N as the plan's allows, "
+                 "the rest along M", true, Matmul, 0, HasMatmul},
+      {"conv2d", "the layer's convolution; the workgroup as wide along Cout as the plan's allows, the rest along "
+                 "output pixels", true, Convolution, 0, HasConv},
+      {"conv2d_back_data", "the layer's convolution; the workgroup as wide along Cin as the plan's allows, the rest "
+                           "along input pixels", true, Convolution, 0, HasConv},
+      {"conv2d_back_filter", "the layer's convolution; the workgroup as wide along Cout as the plan's allows, the "
+                             "rest along filter rows", true, Convolution, 0, HasConv},
+      {"pool", "the layer's pooling window over its input (N x H x W x C)", false, Pooling, 0, HasPool},
+      {"pool_back", "the layer's pooling window over its input (N x H x W x C)", false, Pooling, 0, HasPool},
   };
   return families;
 }
@@ -258,6 +439,13 @@ void Validate(const vk::DeviceInfo& info, const Family& family, const Experiment
   Require(family.two_dimensional || size <= info.max_workgroup_size[0],
           request.kernel + ": a workgroup of " + std::to_string(size) + " invocations in x is more than the device allows (" +
               std::to_string(info.max_workgroup_size[0]) + ", maxComputeWorkGroupSize[0]).");
+  Require(info.timestamp_valid_bits > 0, "the device's compute queue has no timestamps, so kernels cannot be timed.");
+  if (family.has_problem) {  // the layer kernels check their own problem's sizes
+    Require(family.has_problem(request.problem),
+            request.kernel + ": expected the shape of the layer's " + request.kernel +
+                " dispatch (the request's problem, from the step's dispatch), found none.");
+    return;
+  }
   Require(request.shape[0] > 0 && (!family.two_dimensional || request.shape[1] > 0),
           request.kernel + ": expected a shape of " + family.shape_help + ", found " + std::to_string(request.shape[0]) +
               " x " + std::to_string(request.shape[1]) + ".");
@@ -269,7 +457,6 @@ void Validate(const vk::DeviceInfo& info, const Family& family, const Experiment
   Require(info.device_local_bytes() == 0 || total <= info.device_local_bytes() / 2,
           request.kernel + ": the scratch tensors would take " + vk::FormatBytes(total) +
               ", more than half the device's memory (" + vk::FormatBytes(info.device_local_bytes()) + ").");
-  Require(info.timestamp_valid_bits > 0, "the device's compute queue has no timestamps, so kernels cannot be timed.");
 }
 
 }  // namespace
@@ -289,6 +476,23 @@ std::string ExperimentKernelFor(const std::string& dispatch_kernel) {
   // The step's dispatches carry their kernel family (vk::Dispatch::kernel);
   // bias_act_back_combine has a fixed workgroup and is not an experiment.
   return FindFamily(dispatch_kernel) ? dispatch_kernel : "";
+}
+
+std::string ExperimentProblemText(const ExperimentRequest& request) {
+  const kernels::KernelProblem& p = request.problem;
+  const Family* family = FindFamily(request.kernel);
+  if (family && family->has_problem == HasMatmul && p.matmul) return "matmul " + p.matmul->key();
+  if (family && family->has_problem == HasConv && p.conv) return kernels::Conv2DDescription(*p.conv);
+  if (family && family->has_problem == HasPool && p.pool) {
+    const kernels::PoolShape& s = *p.pool;
+    return std::string(kernels::PoolName(p.pool_kind)) + " " + std::to_string(s.window_h) + "x" +
+           std::to_string(s.window_w) + "/" + std::to_string(s.stride_h) + " over " + std::to_string(s.batch) + "x" +
+           std::to_string(s.height) + "x" + std::to_string(s.width) + "x" + std::to_string(s.channels);
+  }
+  if (family && family->has_problem) return "(no shape)";
+  return family && family->two_dimensional
+             ? std::to_string(request.shape[0]) + " x " + std::to_string(request.shape[1])
+             : std::to_string(request.shape[0]);
 }
 
 ExperimentResult RunWorkgroupExperiment(vk::Context& context, vk::PipelineCache& pipelines,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "compute/kernels/kernel_problem.h"
 #include "compute/vk/context.h"
 #include "compute/vk/pipeline.h"
 
@@ -19,16 +20,25 @@ namespace ts::profile {
 // The kernels run as a plan records them, with fixed settings: bias_act and
 // bias_act_back with a bias and ReLU (the backward with its bias-gradient
 // workspace; only its first dispatch, the re-specialised one, is timed);
-// optimizer as Adam; copy as is.
+// optimizer as Adam; copy as is. matmul, conv2d, conv2d_back_data,
+// conv2d_back_filter, pool and pool_back run on the layer's problem (the
+// step dispatch's nn::DispatchInfo::problem): matmul with the variant and
+// tiling the plan uses, conv2d with its forward variant, pool with its kind.
+// Their workgroups are 2D for matmul and conv (see ExperimentShapeHelp).
 struct ExperimentRequest {
   std::string kernel;            // one of ExperimentKernels()
   std::array<uint32_t, 2> shape{};  // the problem, as ExperimentShapeHelp(kernel) says (e.g. rows, columns)
+  kernels::KernelProblem problem;   // matmul, conv2d*, pool*: the layer's shapes (`shape` is unused)
   uint32_t workgroup_size = 64;  // invocations per workgroup to try
   uint32_t repeats = 5;          // timed runs; the median is reported (1..100)
   // Also compare the warm-up run's outputs with the double-precision CPU
   // reference (compute/reference/): a download and a CPU pass more.
   bool check = false;
 };
+
+// The largest ExperimentResult::max_error a correct kernel shows (fp32
+// against the double-precision reference, relative to 1 + |reference|).
+inline constexpr double kExperimentTolerance = 1e-4;
 
 struct ExperimentResult {
   ExperimentRequest request;
@@ -51,6 +61,9 @@ std::vector<std::string> ExperimentKernels();
 std::string ExperimentShapeHelp(const std::string& kernel);
 // The experiment family a step dispatch's kernel belongs to ("" when none).
 std::string ExperimentKernelFor(const std::string& dispatch_kernel);
+// The request's problem in words, e.g. "1000 x 37", "matmul A^T B 784x128x64",
+// "conv2d 3x3/1 12x8x8x3 -> 12x8x8x4", "max_pool 2x2/2 over 12x8x8x4".
+std::string ExperimentProblemText(const ExperimentRequest& request);
 
 // Runs the experiment (a few ms to a second). Errors (a workgroup size over
 // the device's limits, an unknown kernel) come back in ExperimentResult::error.

@@ -108,7 +108,7 @@ std::vector<KernelRow> BuildKernelTable(const std::vector<nn::DispatchInfo>& dis
     row.bytes += d.cost.bytes_read + d.cost.bytes_written;
     row.invocations += d.invocations();
     if (measured) *row.measured_invocations += measured_invocations[i];
-    if (!d.variant.empty()) row.variants.push_back({d.label, d.variant, d.variant_choice, d.alternatives_ns});
+    if (!d.variant.empty()) row.variants.push_back({d.label, d.variant, d.variant_choice, d.variant_not_applied, d.alternatives_ns});
   }
 
   const Roofline roofline{ceilings ? ceilings->fp32_gflops : 0, ceilings ? ceilings->bandwidth_gbs : 0};
@@ -222,7 +222,7 @@ std::string FormatKernelTable(const std::vector<KernelRow>& rows) {
   for (const KernelRow& r : rows)
     for (const KernelVariant& v : r.variants) {
       if (!heading) text += "Kernel variants (how chosen; measured alternatives, median GPU time):\n", heading = true;
-      text += "  " + v.label + ": " + v.variant + " (" + v.how + ")";
+      text += "  " + v.label + ": " + v.variant + " (" + v.how + (v.not_applied.empty() ? "" : "; " + v.not_applied) + ")";
       for (size_t k = 0; k < v.alternatives_ns.size(); ++k) {
         std::snprintf(line, sizeof line, "%s%s %.1f us", k == 0 ? "; " : ", ", v.alternatives_ns[k].first.c_str(),
                       v.alternatives_ns[k].second / 1e3);
@@ -264,7 +264,8 @@ nlohmann::json KernelTableJson(const std::vector<KernelRow>& rows) {
     for (const KernelVariant& v : r.variants) {
       nlohmann::json alternatives = nlohmann::json::array();
       for (const auto& [name, ns] : v.alternatives_ns) alternatives.push_back({{"variant", name}, {"ns", ns}});
-      row["variants"].push_back({{"label", v.label}, {"variant", v.variant}, {"how", v.how}, {"alternatives", alternatives}});
+      row["variants"].push_back({{"label", v.label}, {"variant", v.variant}, {"how", v.how}, {"not_applied", v.not_applied},
+                                {"alternatives", alternatives}});
     }
     table.push_back(std::move(row));
   }

@@ -39,6 +39,7 @@ struct KernelVariant {
   std::string label;    // the dispatch, e.g. "dense_1 forward: Z = X W"
   std::string variant;  // e.g. "register_blocked 32x4"
   std::string how;
+  std::string not_applied;  // a forced variant this kernel does not have, and why ("" when none)
   std::vector<std::pair<std::string, double>> alternatives_ns;
 };
 

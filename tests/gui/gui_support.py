@@ -516,13 +516,16 @@ class App:
         self.output.close()
 
 
-def long_spiral_project(directory):
-    """The spiral-mlp preset with 100000 epochs, written into `directory`: a run that trains
-    through a whole case (the preset's 60 epochs take the window a few seconds now)."""
+def long_spiral_project(directory, epochs=100000, learning_rate=None):
+    """The spiral-mlp preset with `epochs` epochs (and `learning_rate`, when given), written into
+    `directory`: a run that trains through a whole case (the preset's 60 epochs take the window a
+    few seconds now)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(root, "assets", "models", "spiral-mlp.json")) as f:
         model = json.load(f)
-    model["training"]["epochs"] = 100000
+    model["training"]["epochs"] = epochs
+    if learning_rate is not None:
+        model["training"]["learning_rate"] = learning_rate
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "spiral-long.json")
     with open(path, "w") as f:

@@ -354,10 +354,73 @@ def case_inside_views(t):
     check(app.close_window() == 0, "the app's exit code was not 0")
 
 
+def open_insight_tab(app, tab, tries=4):
+    """Clicks a GPU insight tab until the window shows it: while a long run trains, frames come
+    slower and a click can be lost."""
+    for attempt in range(tries):
+        app.click(f"insight_tab_{tab}")
+        try:
+            return app.wait_for(lambda l: l.get("insight_tab") == tab, f"the {tab} tab", 8)
+        except Failure:
+            if attempt + 1 == tries:
+                raise
+            log(f"the click on the {tab} tab was not taken; clicking again")
+
+
+def pick_reference_gpu(app, vendor, tries=3):
+    """Opens the Occupancy tab's "as if on" list and picks the first reference GPU of `vendor`
+    until the table says it uses that model."""
+    for attempt in range(tries):
+        app.click("occupancy_as_if_on")
+        app.wait_for(lambda l: any(n.startswith("as_if_on " + vendor) for n in l.get("rects", {})),
+                     "the reference GPUs to choose from", 10)
+        choice = next(n for n in app.last["rects"] if n.startswith("as_if_on " + vendor))
+        app.wait_for_rect(choice, 10)  # the list settled where it opened
+        app.click(choice)
+        try:
+            line = app.wait_for(lambda l: l["insight_drawn"].get("occupancy_model") == choice[len("as_if_on "):],
+                                f"the occupancy table as if on {choice[len('as_if_on '):]}", 8)
+            log(f"occupancy as if on {line['insight_drawn']['occupancy_model']}")
+            return line
+        except Failure:
+            if attempt + 1 == tries:
+                raise
+            log("the reference GPU was not picked; trying again")
+
+
+def force_shared_tiled(app, t, width, height):
+    """Force variant (issue 13), while the run still trains: every matmul on the shared-tiled
+    kernel; the Kernels tab shows the variant in force, the roofline the dots where they moved
+    (insight_kernels_forced.png, insight_roofline_forced.png). The rest of the tour keeps it."""
+    open_insight_tab(app, "Kernels")
+    app.wait_for(lambda l: l.get("insight_tab") == "Kernels" and l["insight_drawn"]["rows"] > 3, "the Kernels tab", 60)
+    app.click("insight_force_variant")
+    app.wait_for_rect("force_variant shared-tiled", 10)
+    app.click("force_variant shared-tiled")
+    app.park_mouse()  # under the mouse the kernel rows hold still
+    line = app.wait_for(lambda l: l["insight"].get("forced_variant") == "shared-tiled" and
+                        l.get("insight_tab") == "Kernels" and l["insight_drawn"]["forced_rows"] > 0,
+                        "the Kernels tab to show the forced matmul rows (the next timed step)", 120)
+    log(f"forced: {line['insight_drawn']['forced_rows']} rows, state {line['state']}")
+    for tab, name in (("Kernels", "insight_kernels_forced.png"), ("Roofline", "insight_roofline_forced.png")):
+        open_insight_tab(app, tab)
+        app.wait_for(lambda l: l.get("insight_tab") == tab and l["insight_drawn"]["rows"] > 3, f"the {tab} tab", 60)
+        app.park_mouse()
+        shot = app.screenshot()
+        check_screenshot(shot, width, height)
+        shutil.copy(shot, os.path.join(t.out, name))
+
+
 def case_gpu_insight(t):
     """Train the default project, open GPU insight from the GPU panel, open each of its eight tabs
-    while training and take a screenshot of each (insight_<tab>.png); export the step timeline."""
-    app = t.start("gpu_insight")
+    while training and take a screenshot of each (insight_<tab>.png); export the step timeline;
+    show the occupancy as if on a reference GPU; force the shared-tiled matmul while training and
+    take the Kernels tab and the roofline again (insight_kernels_forced.png, insight_roofline_forced.png)."""
+    # The trace and the forced variant are taken on training submissions, so the run must outlast
+    # the tour: the preset's 60 epochs take seconds on an idle machine. 1000 epochs are minutes; at
+    # the preset's learning rate (0.01) a long run's loss, near 0.001, jitters tenfold and draws
+    # 'loss is rising' notices: a tenth of it keeps the loss higher and steadier.
+    app = t.start("gpu_insight", ["--project", long_spiral_project(t.out, epochs=1000, learning_rate=0.001)])
     app.find_window()
     width, height = app.window_size()
     app.wait_for_rect("train", 60)
@@ -380,15 +443,15 @@ def case_gpu_insight(t):
     checks = {
         "Occupancy": (lambda l: l["insight_drawn"]["occupancy_kernels"] > 3, "occupancy per kernel"),
         "Kernels": (lambda l: l["insight_drawn"]["rows"] > 3, "kernel rows"),
-        "Bandwidth": (lambda l: l["insight_drawn"]["bandwidth_points"] > 10, "bandwidth points"),
         "Roofline": (lambda l: l["insight_drawn"]["dots"] > 3, "a dot per kernel"),
+        "Bandwidth": (lambda l: l["insight_drawn"]["bandwidth_points"] > 10, "bandwidth points"),
         "Timeline": (lambda l: l["insight_drawn"]["timeline_events"] > 3, "timeline events of a profiled submission"),
         "Memory": (lambda l: l["insight_drawn"]["memory_categories"] > 3, "memory categories"),
         "Device": (lambda l: l["insight_drawn"]["device_extensions"] > 3, "the relevant extensions"),
         "Ceilings": (lambda l: l["insight_drawn"]["ceilings"], "the measured ceilings"),
     }
     for tab, (predicate, what) in checks.items():
-        app.click(f"insight_tab_{tab}")
+        open_insight_tab(app, tab)
         line = app.wait_for(lambda l: l.get("insight_tab") == tab and predicate(l), f"the {tab} tab to show {what}", 60)
         log(f"{tab}: {line['insight_drawn']}")
         if tab == "Kernels":
@@ -416,10 +479,14 @@ def case_gpu_insight(t):
             line = app.wait_for(lambda l: l["insight"]["trace"] and l["insight_drawn"]["workgroup_records"] > 0,
                                 "a workgroup trace", 60)
             log(f"trace: {line['insight_drawn']['workgroup_records']} workgroup records")
+            # As if on a reference GPU: the table's model changes (the labels say modelled).
+            pick_reference_gpu(app, "NVIDIA")
         app.park_mouse()
         shot = app.screenshot()
         check_screenshot(shot, width, height)
         shutil.copy(shot, os.path.join(t.out, f"insight_{tab.lower()}.png"))
+        if tab == "Roofline":
+            force_shared_tiled(app, t, width, height)
     line = app.last
     check(line["notices"] == 0, f"unexpected notice: {line.get('last_notice')}")
     check(app.close_window() == 0, "the app's exit code was not 0")

@@ -65,6 +65,7 @@ struct PanelUi {
   bool occupancy_reveal_selection = false;  // after a re-sort: scroll the selected line into view
   std::optional<profile::KernelRowKey> what_if_for;  // the kernel the what-if values were last set from
   int what_if_workgroup = 64, what_if_shared = 0, what_if_registers = 32;
+  int try_dispatch = 0;  // which of the selected row's dispatches "Try it" runs (rows with several: dW and dX)
   int as_if_on = 0;  // the device model the table uses: 0 this device, else 1 + a profile::ReferenceDeviceModels() index
   int trace_dispatch = 0;
   const nn::StepProfile* trace_of = nullptr;

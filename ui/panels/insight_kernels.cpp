@@ -34,7 +34,7 @@ void RefreshRows(AppState& state, PanelUi& ui, double now) {
   const TrainingView& view = state.training;
   if (now - insight.rows_built_at < kRowsInterval || !state.device || ui.kernel_table_hovered) return;
   insight.rows_built_at = now;
-  if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size()) {
+  if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size() || view.dispatch_ns_stale) {
     insight.rows.clear();
     return;
   }
@@ -58,10 +58,55 @@ std::string LayerLabel(const profile::KernelRow& row) { return row.layer_name.em
 // Kernels
 // ---------------------------------------------------------------------------
 
+// The row's kernel variants as one line: each distinct "variant (how)" once,
+// with why a forced variant does not apply.
+std::string VariantText(const profile::KernelRow& row) {
+  std::vector<std::string> distinct;
+  for (const profile::KernelVariant& v : row.variants) {
+    std::string one = v.variant + " (" + v.how + (v.not_applied.empty() ? "" : "; " + v.not_applied) + ")";
+    if (std::find(distinct.begin(), distinct.end(), one) == distinct.end()) distinct.push_back(std::move(one));
+  }
+  std::string text;
+  for (const std::string& one : distinct) text += (text.empty() ? "" : "; ") + one;
+  return text;
+}
+bool AnyVariant(const profile::KernelRow& row, bool (*test)(const profile::KernelVariant&)) {
+  return std::any_of(row.variants.begin(), row.variants.end(), test);
+}
+
+// "Force variant": the session recompiles the step with the matmul and
+// conv2d kernels forced (or back to the tuner's choice); the variant column
+// and the roofline show what runs.
+void DrawForceVariant(AppState& state) {
+  InsightView& insight = state.insight;
+  ImGui::BeginDisabled(!state.session);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
+  if (ImGui::BeginCombo("force variant", nn::ForcedVariantName(insight.forced_variant))) {
+    for (nn::ForcedVariant v : nn::kForcedVariants) {
+      if (ImGui::Selectable(nn::ForcedVariantName(v), v == insight.forced_variant) && v != insight.forced_variant) {
+        insight.forced_variant = v;
+        state.session->SetForcedVariant(v);
+      }
+      RecordItemRect(std::string("force_variant ") + nn::ForcedVariantName(v));  // for the GUI tests
+    }
+    ImGui::EndCombo();
+  }
+  ImGui::EndDisabled();
+  RecordItemRect("insight_force_variant");  // for the GUI tests
+  ImGui::SameLine();
+  Muted(insight.forced_variant == nn::ForcedVariant::kNone
+            ? "matmul and conv2d kernels as the autotuner (matmul) and the kernels' rules (conv2d) choose"
+            : "forced on matmul and conv2d kernels that have it; the variant column says where it does not apply");
+}
+
 void DrawKernelsTab(AppState& state) {
   InsightView& insight = state.insight;
+  DrawForceVariant(state);
   if (insight.rows.empty()) {
-    Muted("Start training to see each kernel's time, rates and geometry.");
+    Muted(state.training.dispatch_ns_stale && !state.training.dispatches.empty()
+              ? "The kernels changed: their times come with the next timed step (train or step)."
+              : "Start training to see each kernel's time, rates and geometry.");
+    insight.drawn.forced_rows = 0;
     return;
   }
   if (!insight.ceilings)
@@ -79,6 +124,8 @@ void DrawKernelsTab(AppState& state) {
       {"kernel", profile::KernelColumn::kKernel, true, "the shader family"},
       {"layer", profile::KernelColumn::kLayer, true, "the layer the dispatches belong to"},
       {"pass", profile::KernelColumn::kPass, true, "forward, backward, update, ..."},
+      {"variant", profile::KernelColumn::kKernel, false,
+       "matmul and conv2d: the kernel variant in force and how it was chosen (default, forced, autotuned)"},
       {"calls", profile::KernelColumn::kCalls, true, "dispatches per training step"},
       {"time us", profile::KernelColumn::kTime, true, "GPU time per step (mean, microseconds)"},
       {"share", profile::KernelColumn::kShare, true, "of the step's GPU time"},
@@ -127,6 +174,7 @@ void DrawKernelsTab(AppState& state) {
     specs->SpecsDirty = false;
   }
   const bool peaks = insight.ceilings != nullptr;
+  uint32_t forced_rows = 0;
   for (size_t i = 0; i < insight.rows.size(); ++i) {
     const profile::KernelRow& row = insight.rows[i];
     const std::string key = profile::KeyText(profile::KeyOf(row));
@@ -158,6 +206,18 @@ void DrawKernelsTab(AppState& state) {
     ImGui::TextUnformatted(LayerLabel(row).c_str());
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(nn::PassName(row.pass));
+    ImGui::TableNextColumn();
+    const std::string variant = VariantText(row);
+    const bool forced = AnyVariant(row, [](const profile::KernelVariant& v) { return v.how == "forced"; });
+    forced_rows += forced;
+    if (variant.empty())
+      ImGui::TextDisabled("-");
+    else if (AnyVariant(row, [](const profile::KernelVariant& v) { return !v.not_applied.empty(); }))
+      ImGui::TextColored(ImVec4(1.0f, 0.7f, 0.35f, 1.0f), "%s", variant.c_str());
+    else if (forced)
+      ImGui::TextColored(ImVec4(0.55f, 0.85f, 1.0f, 1.0f), "%s", variant.c_str());
+    else
+      ImGui::TextUnformatted(variant.c_str());
     ImGui::TableNextColumn();
     ImGui::Text("%u", row.calls_per_step);
     ImGui::TableNextColumn();
@@ -208,6 +268,7 @@ void DrawKernelsTab(AppState& state) {
   // Rows re-sort as times change; under the mouse they hold still, so a click lands on the row aimed at.
   Ui().kernel_table_hovered = ImGui::IsWindowHovered(ImGuiHoveredFlags_ChildWindows);
   ImGui::EndTable();
+  insight.drawn.forced_rows = forced_rows;
 }
 
 // ---------------------------------------------------------------------------
@@ -355,6 +416,7 @@ void DrawRooflineTab(AppState& state) {
     ImGui::Text("%s  (%s, %s)", row.kernel.c_str(), LayerLabel(row).c_str(), nn::PassName(row.pass));
     ImGui::Text("%.3g FLOP/byte, %.3g GFLOP/s, %.3g GB/s", row.intensity, row.gflops, row.gbs);
     ImGui::Text("%.1f us per step, %.1f%% of the step", row.time_ns / 1e3, row.share * 100);
+    if (const std::string variant = VariantText(row); !variant.empty()) ImGui::Text("variant: %s", variant.c_str());
     if (ceilings)
       ImGui::Text("attainable here: %.3g GFLOP/s (%s-bound); %.1f%% of it reached",
                   std::min(peak_flops, row.intensity * peak_gbs), profile::BoundName(row.bound),

@@ -80,6 +80,56 @@ std::array<uint32_t, 2> ExperimentShape(const AppState& state, const profile::Ke
 
 void DrawAchieved(AppState& state, PanelUi& ui);
 
+// "Try it": the selected kernel re-specialised at the slider's workgroup size,
+// run on scratch buffers of its layer's shapes, checked against the CPU
+// reference and timed (on the session's worker, between submissions).
+void DrawTryIt(AppState& state, PanelUi& ui, const profile::KernelRow& row) {
+  InsightView& insight = state.insight;
+  const std::string family = profile::ExperimentKernelFor(row.kernel);
+  if (family.empty()) {
+    ImGui::TextDisabled("\"Try it\" is not available for %s.", row.kernel.c_str());
+    return;
+  }
+  profile::ExperimentRequest request;
+  request.kernel = family;
+  request.workgroup_size = static_cast<uint32_t>(ui.what_if_workgroup);
+  request.check = true;
+  // The layer kernels run on their dispatch's own problem; a row may group
+  // several (a dense layer's backward: dW and dX).
+  std::vector<size_t> with_problem;
+  const std::vector<nn::DispatchInfo>& dispatches = state.training.dispatches;
+  for (size_t d : row.dispatches)
+    if (d < dispatches.size() && (dispatches[d].problem.matmul || dispatches[d].problem.conv || dispatches[d].problem.pool))
+      with_problem.push_back(d);
+  if (!with_problem.empty()) {
+    ui.try_dispatch = std::clamp(ui.try_dispatch, 0, static_cast<int>(with_problem.size()) - 1);
+    if (with_problem.size() > 1) {
+      ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.4f);
+      if (ImGui::BeginCombo("dispatch to try", dispatches[with_problem[ui.try_dispatch]].label.c_str())) {
+        for (int i = 0; i < static_cast<int>(with_problem.size()); ++i)
+          if (ImGui::Selectable(dispatches[with_problem[i]].label.c_str(), i == ui.try_dispatch)) ui.try_dispatch = i;
+        ImGui::EndCombo();
+      }
+    }
+    request.problem = dispatches[with_problem[ui.try_dispatch]].problem;
+  } else {
+    request.shape = ExperimentShape(state, row);
+  }
+  ImGui::BeginDisabled(insight.experiment_running || !state.session);
+  if (ImGui::Button("Try it")) {
+    state.session->RunExperiment(request);
+    insight.experiment_running = true;
+  }
+  ImGui::EndDisabled();
+  RecordItemRect("insight_try_it");
+  ImGui::SameLine();
+  ImGui::PushTextWrapPos(0.0f);  // at the window's edge
+  ImGui::TextDisabled("%s on %s (%s) at workgroup size %d, checked against the CPU%s", family.c_str(),
+                      profile::ExperimentProblemText(request).c_str(), profile::ExperimentShapeHelp(family).c_str(),
+                      ui.what_if_workgroup, insight.experiment_running ? ": running..." : "");
+  ImGui::PopTextWrapPos();
+}
+
 void DrawOccupancyTab(AppState& state, PanelUi& ui) {
   InsightView& insight = state.insight;
   const profile::DeviceModel* model = DeviceModelOf(state, ui);
@@ -93,11 +143,15 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
   ui.as_if_on = std::clamp(ui.as_if_on, 0, static_cast<int>(references.size()));
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 24);
   if (ImGui::BeginCombo("as if on", ui.as_if_on == 0 ? "this device" : references[ui.as_if_on - 1].label.c_str())) {
-    for (int i = 0; i <= static_cast<int>(references.size()); ++i)
-      if (ImGui::Selectable(i == 0 ? "this device" : references[i - 1].label.c_str(), ui.as_if_on == i)) ui.as_if_on = i;
+    for (int i = 0; i <= static_cast<int>(references.size()); ++i) {
+      const std::string& label = i == 0 ? std::string("this device") : references[i - 1].label;
+      if (ImGui::Selectable(label.c_str(), ui.as_if_on == i)) ui.as_if_on = i;
+      RecordItemRect("as_if_on " + label);  // for the tests: each choice
+    }
     ImGui::EndCombo();
   }
   RecordItemRect("occupancy_as_if_on");
+  insight.drawn.occupancy_model = ui.as_if_on == 0 ? "this device" : references[ui.as_if_on - 1].label;
   if (ui.as_if_on > 0) {
     model = &references[ui.as_if_on - 1].model;
     ImGui::SameLine();
@@ -201,7 +255,9 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
       ImGui::TableNextColumn();
       ImGui::Text("%u", o.active_subgroups_per_unit);
       ImGui::TableNextColumn();
-      ImGui::Text("%.0f%%%s", o.occupancy * 100, o.modelled ? " (modelled)" : "");
+      const std::string occupancy = Printf("%.0f%%", o.occupancy * 100) + (o.modelled ? " (modelled)" : "");
+      ImGui::TextUnformatted(occupancy.c_str());
+      insight.drawn.occupancy_cells.emplace_back(id, occupancy);
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(profile::LimiterName(o.limiter));
       ImGui::PopID();
@@ -253,33 +309,11 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
   ImGui::TextDisabled("Workgroups per unit each resource allows (n/a: no limit):");
   BarChart("limits", limits, {.value_format = "%.0f", .row_height = ImGui::GetFrameHeight() * 0.8f});
 
-  // Try it: measure the kernel at the slider's workgroup size.
-  const std::string family = profile::ExperimentKernelFor(row.kernel);
-  if (family.empty()) {
-    ImGui::TextDisabled("\"Try it\" is not available for %s.", row.kernel.c_str());
-  } else {
-    const std::array<uint32_t, 2> shape = ExperimentShape(state, row);
-    ImGui::BeginDisabled(insight.experiment_running || !state.session);
-    if (ImGui::Button("Try it")) {
-      profile::ExperimentRequest request;
-      request.kernel = family;
-      request.shape = shape;
-      request.workgroup_size = static_cast<uint32_t>(ui.what_if_workgroup);
-      state.session->RunExperiment(request);
-      insight.experiment_running = true;
-    }
-    ImGui::EndDisabled();
-    RecordItemRect("insight_try_it");
-    ImGui::SameLine();
-    ImGui::PushTextWrapPos(0.0f);  // at the window's edge
-    ImGui::TextDisabled("%s on %u x %u (%s) at workgroup size %d%s", family.c_str(), shape[0], shape[1],
-                        profile::ExperimentShapeHelp(family).c_str(), ui.what_if_workgroup,
-                        insight.experiment_running ? ": running..." : "");
-    ImGui::PopTextWrapPos();
-  }
+  DrawTryIt(state, ui, row);
   if (!insight.experiments.empty() &&
-      ImGui::BeginTable("experiments", 6, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersV | ImGuiTableFlags_SizingFixedFit)) {
-    for (const char* name : {"kernel", "shape", "workgroup", "predicted occupancy", "median us", "GB/s | GFLOP/s"})
+      ImGui::BeginTable("experiments", 7, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersV | ImGuiTableFlags_SizingFixedFit)) {
+    for (const char* name : {"kernel", "shape", "workgroup", "predicted occupancy", "median us", "GB/s | GFLOP/s",
+                             "max error vs CPU"})
       ImGui::TableSetupColumn(name);
     ImGui::TableHeadersRow();
     for (const profile::ExperimentResult& r : insight.experiments) {
@@ -291,10 +325,11 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(r.request.kernel.c_str());
+      if (!r.note.empty() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", r.note.c_str());
       ImGui::TableNextColumn();
-      ImGui::Text("%u x %u", r.request.shape[0], r.request.shape[1]);
+      ImGui::TextUnformatted(profile::ExperimentProblemText(r.request).c_str());
       ImGui::TableNextColumn();
-      ImGui::Text("%u", r.request.workgroup_size);
+      ImGui::Text("%u (%u x %u)", r.request.workgroup_size, r.local_size[0], r.local_size[1]);
       ImGui::TableNextColumn();
       ImGui::Text("%.0f%%%s", predicted.occupancy * 100, predicted.modelled ? " (modelled)" : "");
       ImGui::TableNextColumn();
@@ -302,6 +337,13 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
       if (!r.error.empty() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", r.error.c_str());
       ImGui::TableNextColumn();
       if (r.error.empty()) ImGui::Text("%.2f | %.2f", r.gbs, r.gflops); else ImGui::TextDisabled("%s", r.error.c_str());
+      ImGui::TableNextColumn();
+      if (r.max_error < 0)
+        ImGui::TextDisabled("-");
+      else if (r.max_error <= profile::kExperimentTolerance)
+        ImGui::Text("%.1e", r.max_error);
+      else
+        ImGui::TextColored(ImVec4(1, 0.45f, 0.4f, 1), "%.1e: check failed", r.max_error);
     }
     ImGui::EndTable();
     Muted("More occupancy is not always more speed: compare the measured times, not just the percentages.");
