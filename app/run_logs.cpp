@@ -1,9 +1,6 @@
 #include "app/run_logs.h"
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <filesystem>
 
 #include "compute/common/error.h"
 #include "compute/common/file_write.h"

@@ -129,7 +129,8 @@ DataChoice DataForImportedModel(const nn::ModelDesc& model, const AppState* wind
     *note = "It trains on the data loaded before (" + window->train_data->name + "), which fits it.";
     return window->project.data;
   }
-  // Built-in sets by the shape and classes of their samples, tried in order.
+  // Built-in sets by the shape and classes of their samples, tried in order; those
+  // that must be installed only when they are (the weights would wait for them).
   struct Candidate {
     std::string kind;
     std::vector<uint32_t> shape;
@@ -137,13 +138,11 @@ DataChoice DataForImportedModel(const nn::ModelDesc& model, const AppState* wind
   };
   std::vector<Candidate> candidates;
   for (uint32_t classes = 2; classes <= 10; ++classes) candidates.push_back({"spiral", {2}, classes});
-  candidates.push_back({"iris", {4}, 3});
-  candidates.push_back({"wine", {13}, 3});
-  candidates.push_back({"digits", {64}, 10});
-  for (const char* set : {"mnist", "fashion-mnist"})
-    if (data::FindDatasetDir(set)) candidates.push_back({set, {1, 28, 28}, 10});
+  for (const Candidate& set : {Candidate{"iris", {4}, 3}, Candidate{"wine", {13}, 3}, Candidate{"digits", {64}, 10},
+                               Candidate{"mnist", {1, 28, 28}, 10}, Candidate{"fashion-mnist", {1, 28, 28}, 10}})
+    if (data::FindDatasetDir(set.kind)) candidates.push_back(set);
   for (uint32_t classes = 2; classes <= 8; ++classes) candidates.push_back({"shapes", {1, 28, 28}, classes});
-  candidates.push_back({"cifar10", {3, 32, 32}, 10});
+  if (data::FindDataFiles("cifar10")) candidates.push_back({"cifar10", {3, 32, 32}, 10});
   for (const Candidate& c : candidates) {
     if (!fits(c.shape, c.classes)) continue;
     DataChoice data = DefaultDataChoice(c.kind);

@@ -17,7 +17,8 @@ std::string EncodePngRegion(const std::vector<uint8_t>& rgba, int width, int hei
                 std::to_string(std::max(0L, long(width) * height * 4)) + " bytes of RGBA, found " +
                 std::to_string(rgba.size()) + ".");
   const int x0 = std::max(region.x, 0), y0 = std::max(region.y, 0);
-  const int x1 = std::min(region.x + region.width, width), y1 = std::min(region.y + region.height, height);
+  const int x1 = static_cast<int>(std::min<int64_t>(int64_t{region.x} + region.width, width));
+  const int y1 = static_cast<int>(std::min<int64_t>(int64_t{region.y} + region.height, height));
   if (x1 <= x0 || y1 <= y0)
     throw Error("the region " + std::to_string(region.width) + "x" + std::to_string(region.height) + " at (" +
                 std::to_string(region.x) + ", " + std::to_string(region.y) + ") lies outside the " +

@@ -150,10 +150,11 @@ DataChoice DataChoiceFromSpec(const std::string& spec);
 // The data an imported model (an ONNX file names none) starts with: the data
 // `window` has loaded when the model fits it (as `--data` names it for the
 // CLI's import), else the first built-in set whose samples and classes fit
-// it: spiral with as many classes for 2 inputs, iris (4 -> 3), wine (13 -> 3),
-// digits (64 -> 10), MNIST or Fashion-MNIST when installed and else shapes
-// (1x28x28), CIFAR-10 (3x32x32); else the window's data as it is (the Model
-// panel then names the layer that does not fit). *note says which and why.
+// it and is installed: spiral with as many classes for 2 inputs, iris (4 -> 3),
+// wine (13 -> 3), digits (64 -> 10), MNIST, Fashion-MNIST, shapes (1x28x28),
+// CIFAR-10 (3x32x32); else the window's data as it is (the Model panel then
+// names the layer that does not fit, and the weights wait until the data
+// chosen fits). *note says which and why.
 DataChoice DataForImportedModel(const nn::ModelDesc& model, const AppState* window, std::string* note);
 // The choice a data set starts with when it is picked: its own sample and
 // class counts (shapes: 10000 images of 8 classes; spiral: 900 points of 3).

@@ -8,6 +8,7 @@
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "compute/common/error.h"
 #include "compute/vk/check.h"
@@ -379,7 +380,8 @@ void Renderer::Impl::RecordCapture(VkCommandBuffer commands, VkImage image, Capt
 }
 
 bool Renderer::SaveScreenshot(const std::string& png_path) {
-  return SaveRegion(png_path, 0, 0, framebuffer_width(), framebuffer_height());
+  // The whole frame as drawn (the region is clipped to it).
+  return SaveRegion(png_path, 0, 0, std::numeric_limits<int>::max(), std::numeric_limits<int>::max());
 }
 
 bool Renderer::SaveRegion(const std::string& png_path, int x, int y, int width, int height) {

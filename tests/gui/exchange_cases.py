@@ -23,6 +23,17 @@ def wait_for_path(path, what, timeout=60):
     check(False, f"{what}: {path} was not written within {timeout} s")
 
 
+def start_trained_spiral(t, case, subfolder):
+    """The app of `case` after two epochs of the spiral, and a new folder for what it writes."""
+    app = t.start(case)
+    app.find_window()
+    line = train_spiral_and_stop(app, 2)
+    log(f"trained: {summary(line)}")
+    folder = os.path.join(t.out, case, subfolder)
+    os.makedirs(folder, exist_ok=True)
+    return app, folder
+
+
 def export_as(app, radio, path):
     """Export... -> pick the format -> type the path -> Export."""
     app.click("export")
@@ -36,12 +47,7 @@ def case_export(t):
     """Train the spiral a little, Export... as ONNX (checked by python3-onnx's checker
     when installed) and as a PyTorch folder (its model.py loads the weights when
     python3-torch is installed); no error notice either time."""
-    app = t.start("export")
-    app.find_window()
-    line = train_spiral_and_stop(app, 2)
-    log(f"trained: {summary(line)}")
-    folder = os.path.join(t.out, "export", "exported")
-    os.makedirs(folder, exist_ok=True)
+    app, folder = start_trained_spiral(t, "export", "exported")
 
     onnx_path = os.path.join(folder, "spiral.onnx")
     export_as(app, "export_onnx", onnx_path)
@@ -155,14 +161,18 @@ def case_open_onnx(t):
     app.key("Escape")
 
     open_path(app, good)
+    # The note comes when the project is replaced (an info notice lasts 6 s); the run once the data is loaded.
+    note = app.wait_for(lambda l: "Imported the ONNX model" in str(l.get("last_notice")), "the note on the import", 60)
+    log(f"note: {note['last_notice']!r}")
     line = app.wait_for(lambda l: l["run"] and l["state"] in ("ready", "finished", "paused") and
                         "four-arms" in l["title"], "the imported network as the run", 120)
-    log(f"imported: {summary(line)}; notice {line.get('last_notice')!r}")
+    log(f"imported: {summary(line)}")
     check(line["layers"] == 5 and line["model_error"] == "" and line["project_path"] == "",
           f"the import should be a 5-layer model that Save As names: {summary(line)}")
     check(line["data"]["kind"] == "spiral" and line["data"]["classes"] == 4 and line["loaded"]["classes"] == 4,
           f"the data chosen should be the spiral with 4 arms: {line['data']} {line.get('loaded')}")
-    check("Imported the ONNX model" in str(line.get("last_notice")), f"no note about the import: {line.get('last_notice')}")
+    check("a built-in set whose samples (2) and 4 classes fit it" in note["last_notice"],
+          f"the note should say which data was chosen and why: {note['last_notice']!r}")
     check(line["why_continue_disabled"] == "", f"Continue cannot train the import: {line['why_continue_disabled']}")
     app.click("continue")
     line = app.wait_for(lambda l: l.get("global_step", 0) >= 20, "the import training further", 120)
@@ -212,12 +222,7 @@ def case_window_files(t):
     train --metrics-csv; an unwritable folder is refused in the dialog), and Save as PNG...
     from the context menus of the loss curve, the decision boundary and the confusion matrix
     writes each chart as the window shows it."""
-    app = t.start("window_files")
-    app.find_window()
-    line = train_spiral_and_stop(app, 2)
-    log(f"trained: {summary(line)}")
-    folder = os.path.join(t.out, "window_files", "saved")
-    os.makedirs(folder, exist_ok=True)
+    app, folder = start_trained_spiral(t, "window_files", "saved")
 
     save_through_dialog(app, "metrics_csv", "metrics_csv", "/proc/no-such-folder/run.csv")
     line = app.wait_for(lambda l: l.get("texts", {}).get("metrics_csv_error"), "the refusal in the dialog", 30)
