@@ -20,10 +20,12 @@
 #include "app/run_logs.h"
 #include "app/vector_width.h"
 #include "compute/common/error.h"
+#include "compute/common/file_write.h"
 #include "compute/common/json_read.h"
 #include "compute/data/registry.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/loss_watch.h"
+#include "compute/nn/metrics_log.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
 #include "compute/profile/vector_width.h"
@@ -235,10 +237,11 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   if (auto path = args.String("save-init")) CheckCheckpointDestination(*path, model, config);
   if (args.Has("save-init") && args.Has("resume"))
     throw Error("--save-init writes the weights before the first step; with --resume there is no first step.");
-  std::optional<MetricsLog> metrics;
-  if (auto path = args.String("metrics-csv")) {
-    CheckOutputDestination("--metrics-csv", *path);
-    metrics.emplace(*path);
+  std::optional<nn::MetricsLog> metrics;
+  const std::string metrics_path = args.String("metrics-csv").value_or("");
+  if (args.String("metrics-csv")) {
+    CheckOutputDestination("--metrics-csv", metrics_path);
+    metrics.emplace();
   }
   std::optional<nn::Checkpoint> resume;
   if (auto path = args.String("resume")) resume = nn::LoadCheckpoint(*path);
@@ -293,7 +296,7 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
     } catch (const nn::DivergenceError&) {
       progress.Finish();
       if (args.String("save")) std::fprintf(stderr, "The last checkpoint (if any) was kept unchanged.\n");
-      if (metrics) metrics->Save();  // the steps up to the divergence
+      if (metrics) metrics->Save(metrics_path);  // the steps up to the divergence
       throw;
     }
     progress.Finish();
@@ -304,7 +307,7 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
     std::printf("  |  %.1f s, %.0f samples/s\n", summary.seconds, summary.samples / std::max(summary.seconds, 1e-9));
     if (metrics) {
       if (summary.validation) metrics->AddEvaluation("validation", trainer.position(), *summary.validation);
-      metrics->Save();
+      metrics->Save(metrics_path);
     }
     if (auto path = args.String("save")) nn::SaveCheckpoint(*path, nn::CaptureCheckpoint(trainer));
   }
@@ -315,8 +318,8 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
     if (metrics) metrics->AddEvaluation("test", trainer.position(), test);
   }
   if (metrics) {
-    metrics->Save();
-    std::printf("Metrics: %s\n", args.String("metrics-csv")->c_str());
+    metrics->Save(metrics_path);
+    std::printf("Metrics: %s\n", metrics_path.c_str());
   }
   if (auto path = args.String("save")) std::printf("Checkpoint: %s\n", path->c_str());
   if (args.Has("profile")) profile.Print(trainer.step_dispatches());

@@ -109,14 +109,7 @@ int RunImport(const std::vector<std::string>& words) {
   CheckOutputDestination("-o", *output);
   CheckOutputDestination("--model-json", model_json);
 
-  interop::ImportedModel imported = interop::ImportOnnxFile(args.positional()[0]);
-  nn::Checkpoint c;
-  c.model = imported.model;
-  const nn::TrainConfig config;  // the defaults: a model file's training section or flags change them
-  c.config = nn::TrainConfigToJson(config);
-  c.parameters = std::move(imported.parameters);
-  c.statistics = std::move(imported.statistics);
-  c.optimizer_state.assign(kernels::OptimizerStateCount(config.optimizer), std::vector<float>(c.parameters.size()));
+  const nn::Checkpoint c = interop::ImportedCheckpoint(interop::ImportOnnxFile(args.positional()[0]));
   nn::SaveCheckpoint(*output, c);
   nn::SaveModel(c.model, model_json);
   std::printf("Imported %s: %s\n  %zu parameters, %zu running statistics\nCheckpoint: %s\nModel: %s\n"

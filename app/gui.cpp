@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -41,6 +42,7 @@
 #include "ui/run.h"
 #include "ui/run_history.h"
 #include "ui/test_hooks.h"
+#include "ui/widgets/chart_png.h"
 
 namespace ts::app {
 namespace {
@@ -105,6 +107,25 @@ void DrawNotices(ui::AppState& state) {
   ImGui::End();
 }
 
+// A chart's Save as PNG... (ui/widgets/chart_png.h): its part of the frame just drawn.
+void SaveChart(ui::Renderer& renderer, ui::AppState& state, const ui::ChartCapture& chart) {
+  const std::string what = "the chart '" + chart.chart + "'";
+  if (!chart.drawn) {
+    state.Notify(ui::Notice::Level::kError, "Could not save " + what + ": it was no longer on screen; nothing was written.");
+    return;
+  }
+  const ImVec2 scale = ImGui::GetIO().DisplayFramebufferScale;
+  const int x0 = static_cast<int>(std::floor(chart.min.x * scale.x)), y0 = static_cast<int>(std::floor(chart.min.y * scale.y));
+  const int x1 = static_cast<int>(std::ceil(chart.max.x * scale.x)), y1 = static_cast<int>(std::ceil(chart.max.y * scale.y));
+  try {
+    if (!renderer.SaveRegion(chart.path, x0, y0, x1 - x0, y1 - y0)) throw Error("the window has no frame to read (minimised?).");
+    state.Notify(ui::Notice::Level::kInfo, "Saved " + what + " (" + std::to_string(x1 - x0) + "x" +
+                                               std::to_string(y1 - y0) + " pixels) to " + chart.path);
+  } catch (const Error& e) {
+    state.Notify(ui::Notice::Level::kError, "Could not save " + what + " to " + chart.path + ": " + e.what());
+  }
+}
+
 // The test hook: one JSON line per state change and about once a second, with
 // what a GUI test needs to drive the window with real input events and check
 // the outcome (where the Train button is, the training state, the last loss).
@@ -150,6 +171,7 @@ class TestLog {
     // The first frames are drawn before the panels are placed.
     if (++lines_ > 2)
       for (const auto& [name, rect] : ui::RecordedItemRects()) line["rects"][name] = rect;
+    for (const auto& [name, text] : ui::RecordedTexts()) line["texts"][name] = text;
     line["train_fast"] = state.train_fast;
     if (const auto& step = state.training.last_step) {
       line["global_step"] = step->global_step;
@@ -192,6 +214,7 @@ class TestLog {
     const data::Dataset* judged = view.test_data ? view.test_data.get() : view.validation_data.get();
     if (judged) line["run_data"] = {{"name", judged->name}, {"classes", judged->num_classes}};
     line["train_points"] = view.train_loss.x.size();
+    line["metrics_rows"] = view.metrics.rows();
     if (view.last_test) line["confusion_classes"] = view.last_test->classes;
     line["why_train_disabled"] = ui::WhyTrainingIsDisabled(state);
     line["why_continue_disabled"] = ui::WhyContinueIsDisabled(state);
@@ -412,14 +435,17 @@ int RunGui(const std::vector<std::string>& words, const std::optional<std::strin
       if (g_lab_news.exchange(false)) break;
       double wait = pacer.SecondsUntilNextFrame(now);
       if (state.lab.animating) wait = std::min(wait, frame_started_at + kLabAnimationInterval - now);
-      if (wait <= 0 || g_screenshot_requested) break;
+      if (wait <= 0 || g_screenshot_requested || ui::ChartCaptureDue()) break;
       renderer.WaitEvents(wait);
     }
     // A timed training submission has the device to itself (nn::TimingGate).
     session.timing_gate().FrameBegin();
     frame_started_at = seconds_now();
     pacer.FrameStarted(frame_started_at);
-    if (!renderer.BeginFrame()) {
+    // A chart asked to be saved as PNG is saved from this frame, built without the mouse (no hover
+    // read-outs) and without the notices (the last save's would cover the bottom of the panels).
+    const bool chart_frame = ui::ChartCaptureDue();
+    if (!renderer.BeginFrame(chart_frame)) {
       session.timing_gate().FrameEnd();
       break;
     }
@@ -435,7 +461,7 @@ int RunGui(const std::vector<std::string>& words, const std::optional<std::strin
     ui::DrawInsidePanel(state);
     ui::DrawInsightPanel(state);
     ui::DrawLabWindow(state);
-    DrawNotices(state);
+    if (!chart_frame) DrawNotices(state);
     glfwSetWindowTitle(window, ui::WindowTitle(state).c_str());
     if (quitting) {
       ui::DiscardChoice choice = ui::ConfirmDiscardChanges(state, "quit");
@@ -460,6 +486,7 @@ int RunGui(const std::vector<std::string>& words, const std::optional<std::strin
       if (renderer.SaveScreenshot(path)) std::printf("screenshot: %s\n", path.c_str());
       std::fflush(stdout);
     }
+    if (std::optional<ui::ChartCapture> chart = ui::TakeChartCapture()) SaveChart(renderer, state, *chart);
     session.timing_gate().FrameEnd();
   }
   session.SetEventNotifier(nullptr);

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compute/data/registry.h"
 #include "compute/nn/checkpoint.h"
 #include "support/cli.h"
 
@@ -234,6 +235,81 @@ TEST(Exchange, TestFractionZeroTrainsOnEverySample) {
   EXPECT_CONTAINS(r.output, "is empty (test_fraction=0?)");
   r = RunTensorscope("eval " + checkpoint + " --split train");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// IDX files of `count` 2x3 images (pixel bytes from the sample's index) and labels i % 10.
+void WriteIdxFiles(const std::string& directory, const std::string& prefix, uint32_t count) {
+  auto big_endian = [](uint32_t v) {
+    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  };
+  std::string images = big_endian(0x803) + big_endian(count) + big_endian(2) + big_endian(3), labels = big_endian(0x801) + big_endian(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    for (uint32_t p = 0; p < 6; ++p) images += char((i * 7 + p * 31) % 256);
+    labels += char(i % 10);
+  }
+  std::ofstream(directory + "/" + prefix + "-images-idx3-ubyte", std::ios::binary) << images;
+  std::ofstream(directory + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary) << labels;
+}
+
+// The int64 values of a one-dimensional .npy file.
+std::vector<uint32_t> ReadIndexNpy(const std::string& path) {
+  const std::string bytes = FileBytes(path);
+  if (bytes.size() < 10) return {};
+  const size_t start = 10 + (uint8_t(bytes[8]) | uint8_t(bytes[9]) << 8);
+  std::vector<uint32_t> values;
+  for (size_t at = start; at + 8 <= bytes.size(); at += 8) {
+    int64_t v;
+    std::memcpy(&v, bytes.data() + at, 8);
+    values.push_back(static_cast<uint32_t>(v));
+  }
+  return values;
+}
+
+// IDX data is not copied into a PyTorch export: data/source.json says where the
+// files lie and *_index.npy which of their samples each split holds, exactly the
+// samples Tensorscope's split gives (data_source.py, run by
+// tests/interop/pytorch_export_check.py, reads them).
+TEST(Exchange, PytorchExportReadsIdxFilesWhereTheyLie) {
+  const std::string directory = Temp("idx_files");
+  std::filesystem::create_directories(directory);
+  WriteIdxFiles(directory, "train", 40);
+  WriteIdxFiles(directory, "t10k", 12);
+  const std::string model = WriteTempFile("exchange_idx.json", R"({"format": "tensorscope-model", "version": 1,
+    "name": "idx-mlp", "layers": [{"type": "input", "shape": [6]}, {"type": "dense", "units": 10},
+    {"type": "softmax_cross_entropy"}], "training": {"validation_fraction": 0.25, "seed": 3, "batch_size": 4}})");
+  const std::string folder = Temp("idx_pytorch");
+  testing::CommandResult r = RunTensorscope("export " + model + " --format pytorch --data idx:" + directory + " -o " + folder);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* name : {"data_source.py", "data/source.json", "data/train_index.npy", "data/validation_index.npy",
+                           "data/test_index.npy"})
+    EXPECT_TRUE(std::filesystem::exists(folder + "/" + name)) << name;
+  EXPECT_FALSE(std::filesystem::exists(folder + "/data/train_x.npy")) << "IDX data is read where it lies, not copied";
+  const nlohmann::json source = nlohmann::json::parse(FileBytes(folder + "/data/source.json"));
+  EXPECT_EQ(source["format"], "idx");
+  EXPECT_EQ(source["train_files"][0], std::filesystem::absolute(directory + "/train-images-idx3-ubyte").lexically_normal().string());
+  EXPECT_EQ(source["test_files"][1], std::filesystem::absolute(directory + "/t10k-labels-idx1-ubyte").lexically_normal().string());
+  EXPECT_EQ(source["splits"], (nlohmann::json{{"train", "train"}, {"validation", "train"}, {"test", "test"}}));
+
+  const data::DataSplit files = data::LoadDataSpec("idx:" + directory);
+  const auto [train, validation] = data::SplitValidation(files.train, 0.25, 3);
+  for (const auto& [name, expected, from] : {std::tuple{"train", &train, &files.train},
+                                             std::tuple{"validation", &validation, &files.train},
+                                             std::tuple{"test", &files.test, &files.test}}) {
+    const std::vector<uint32_t> index = ReadIndexNpy(folder + "/data/" + name + "_index.npy");
+    const data::Dataset picked = data::Subset(*from, index);
+    EXPECT_EQ(picked.labels, expected->labels) << name;
+    EXPECT_EQ(picked.features_u8, expected->features_u8) << name;
+  }
+
+  // Exported again from a CSV into the same folder: the data is copied, and nothing of the IDX export is left to mislead train.py.
+  const std::string csv = WriteTempFile("exchange_idx.csv", "1,2,3,4,5,6,0\n6,5,4,3,2,1,1\n1,1,1,1,1,1,2\n2,2,2,2,2,2,3\n"
+                                                            "3,3,3,3,3,3,4\n4,4,4,4,4,4,5\n5,5,5,5,5,5,6\n6,6,6,6,6,6,7\n"
+                                                            "7,7,7,7,7,7,8\n8,8,8,8,8,8,9\n");
+  r = RunTensorscope("export " + model + " --format pytorch --data " + csv + ":test_fraction=0 -o " + folder);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(folder + "/data/train_x.npy"));
+  EXPECT_FALSE(std::filesystem::exists(folder + "/data/source.json"));
+  EXPECT_FALSE(std::filesystem::exists(folder + "/data/train_index.npy"));
 }
 
 TEST(Exchange, ExportAndImportRefuseClearly) {

@@ -126,6 +126,14 @@ TEST(GuiTest, Export) { RunGuiCase("export"); }
 // PyTorch check... (tests/gui/exchange_cases.py): the spiral MLP's first 30 steps
 // replayed in PyTorch agree, plotted in the window (or it says to install python3-torch).
 TEST(GuiTest, ParityWindow) { RunGuiCase("parity"); }
+// Open... of ONNX files (tests/gui/exchange_cases.py): one with an unsupported node is
+// refused by op and node in the dialog, the project unchanged; a good one becomes the
+// project's model and run, on data that fits it, and Continue trains it.
+TEST(GuiTest, OpenOnnx) { RunGuiCase("open_onnx"); }
+// Metrics CSV... and Save as PNG... (tests/gui/exchange_cases.py): every step and
+// evaluation as train --metrics-csv writes them; the loss curve, decision boundary and
+// confusion matrix as PNGs of the charts' size that are not blank.
+TEST(GuiTest, WindowFiles) { RunGuiCase("window_files"); }
 // GPU insight's Occupancy tab while training: a kernel selected by a click
 // stays selected (by kernel, layer and pass, not by line) when the table is
 // sorted by a column both ways and rebuilt live; the sort the user picked

@@ -9,6 +9,7 @@
 
 #include "compute/common/number_text.h"
 #include "compute/data/synthetic.h"
+#include "compute/interop/onnx_export.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/data_fit.h"
 #include "compute/nn/loss_watch.h"
@@ -231,6 +232,64 @@ TEST_F(OpenFile, ProjectsAndModelsOpenAsBefore) {
   EXPECT_EQ(model.project_path, "");
   EXPECT_EQ(ui::ProjectNameFromPath("/x/my model.tsproj.json"), "my model");
   EXPECT_EQ(ui::ProjectNameFromPath("net.json"), "net");
+}
+
+// An ONNX file of `model` with every parameter 0.25 (the window's Open reads it).
+size_t ParameterCount(const nn::ModelDesc& model) {
+  size_t count = 0;
+  for (const nn::LayerShape& shape : nn::InferShapes(model)) count += shape.parameters;
+  return count;
+}
+std::string OnnxOf(const nn::ModelDesc& model) {
+  return interop::ExportOnnx(model, std::vector<float>(ParameterCount(model), 0.25f), {});
+}
+
+TEST_F(OpenFile, AnOnnxModelOpensAsItsImportWithDataThatFitsIt) {
+  const nn::ModelDesc spiral = nn::LoadModelOrPreset("spiral-mlp");
+  const std::string path = WriteText("spiral net.onnx", OnnxOf(spiral));
+  ui::OpenedFile opened = ui::OpenProjectFile(path);
+  ASSERT_TRUE(opened.checkpoint);
+  EXPECT_EQ(opened.project_path, "") << "Save must not overwrite the ONNX file with a project";
+  EXPECT_EQ(opened.project.name, "spiral net");
+  EXPECT_EQ(nn::ArchitectureSignature(opened.checkpoint->model), nn::ArchitectureSignature(spiral));
+  EXPECT_EQ(opened.checkpoint->parameters, std::vector<float>(ParameterCount(spiral), 0.25f));
+  EXPECT_EQ(opened.checkpoint->position.global_step, 0u);
+  EXPECT_EQ(opened.project.training.optimizer, nn::TrainConfig{}.optimizer) << "the CLI import's defaults";
+  EXPECT_EQ(opened.project.data.kind, "spiral");
+  EXPECT_EQ(opened.project.data.classes, 3u);
+  EXPECT_NE(opened.note.find("Imported the ONNX model"), std::string::npos) << opened.note;
+
+  // Four inputs and three classes: iris, the built-in set that fits.
+  nn::ModelDesc four = spiral;
+  four.layers[0].shape = {4};
+  opened = ui::OpenProjectFile(WriteText("four.onnx", OnnxOf(four)));
+  EXPECT_EQ(opened.project.data.kind, "iris") << opened.note;
+
+  // The window's loaded data is kept when the model fits it.
+  ui::AppState window;
+  window.project.data = ui::DataChoiceFromSpec("wine");
+  auto wine_like = std::make_shared<data::Dataset>();
+  wine_like->name = "other:train";
+  wine_like->sample_shape = {4};
+  wine_like->num_classes = 3;
+  wine_like->format = data::FeatureFormat::kFloat32;
+  wine_like->features_f32.assign(8, 0.0f);
+  wine_like->labels = {0, 1};
+  window.train_data = wine_like;
+  opened = ui::OpenProjectFile(PathOf("four.onnx"), &window);
+  EXPECT_EQ(opened.project.data.kind, "wine") << opened.note;
+  EXPECT_NE(opened.note.find("the data loaded before (other:train)"), std::string::npos) << opened.note;
+}
+
+TEST_F(OpenFile, AnOnnxModelWithUnsupportedNodesIsRefusedByName) {
+  std::string bytes = OnnxOf(nn::LoadModelOrPreset("spiral-mlp"));
+  // Selu (an ONNX op the importer does not take) in place of Relu: the same length keeps the protobuf valid.
+  for (size_t at = bytes.find("Relu"); at != std::string::npos; at = bytes.find("Relu", at)) bytes.replace(at, 4, "Selu");
+  const std::string path = WriteText("selu.onnx", bytes);
+  EXPECT_TRUE(testing::ThrowsErrorWith([&] { ui::OpenProjectFile(path); },
+                                       {"selu.onnx", "not supported (nothing was imported)", "Selu"}));
+  EXPECT_TRUE(testing::ThrowsErrorWith([&] { ui::OpenProjectFile(WriteText("junk.onnx", "not protobuf \xff\xff")); },
+                                       {"junk.onnx", "not an ONNX model"}));
 }
 
 TEST(WindowTitle, NamesTheProjectAndItsFile) {

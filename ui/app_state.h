@@ -15,6 +15,7 @@
 
 #include "compute/data/dataset.h"
 #include "compute/lab/lab.h"
+#include "compute/nn/metrics_log.h"
 #include "compute/nn/model.h"
 #include "compute/nn/session.h"
 #include "compute/nn/train_config.h"
@@ -110,6 +111,8 @@ struct TrainingView {
   std::optional<nn::StepReport> last_step;
   std::optional<nn::EpochSummary> last_epoch;
   std::optional<nn::EvalResult> last_test;
+  // Every step and evaluation of the run this window saw, as `train --metrics-csv` writes them (Metrics CSV...).
+  nn::MetricsLog metrics;
   // The run's own data: the validation samples split off when it started and
   // its test set (their predictions are shown with these, never the Data panel's).
   std::shared_ptr<const data::Dataset> validation_data, test_data;

@@ -66,6 +66,7 @@ void ClearTrainingHistory(TrainingView& view) {
   view.last_step.reset();
   view.last_epoch.reset();
   view.last_test.reset();
+  view.metrics = {};
   view.dispatch_ns.clear();
   view.samples_per_second = view.eta_seconds = 0;
   view.running_seconds = 0;
@@ -129,6 +130,7 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
           view.samples_per_second = view.samples_per_second == 0 ? rate : 0.9 * view.samples_per_second + 0.1 * rate;
         }
         view.last_step = r;
+        view.metrics.AddStep(r, state.project.training.batch_size);
         RecordBandwidth(state.insight, view.dispatches, r);
         state.insight.plan_memory = event.plan_memory;
         state.insight.dataset_bytes = event.dataset_bytes;
@@ -155,6 +157,10 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
           AddPoint(view.validation_accuracy, x, event.epoch.validation->accuracy);
         }
         if (event.test) view.last_test = event.test;
+        // Where training stands after the epoch, as Trainer::position() gives it to the CLI's log.
+        const nn::TrainPosition after{event.epoch.epoch + 1, 0, view.last_step ? view.last_step->global_step + 1 : 0};
+        if (event.epoch.validation) view.metrics.AddEvaluation("validation", after, *event.epoch.validation);
+        if (event.test) view.metrics.AddEvaluation("test", after, *event.test);
         break;
       }
       case nn::SessionEvent::Kind::kSnapshot:

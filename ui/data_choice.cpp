@@ -3,6 +3,9 @@
 #include <cmath>
 #include <map>
 
+#include "compute/data/registry.h"
+#include "compute/nn/data_fit.h"
+
 #include "ui/project_internal.h"
 
 namespace ts::ui {
@@ -114,6 +117,44 @@ DataChoice DefaultDataChoice(const std::string& kind) {
   DataChoice data = DataChoiceFromSpec(kind == "csv" || kind == "idx" || kind == "images" ? kind + ":" : kind);
   data.kind = kind;
   data.path.clear();
+  return data;
+}
+
+DataChoice DataForImportedModel(const nn::ModelDesc& model, const AppState* window, std::string* note) {
+  auto fits = [&](const std::vector<uint32_t>& shape, uint32_t classes) {
+    return !nn::CheckDataFit(model, shape, classes, "data").has_value();
+  };
+  if (window && window->train_data && window->train_data->count() > 0 &&
+      fits(window->train_data->sample_shape, window->train_data->num_classes)) {
+    *note = "It trains on the data loaded before (" + window->train_data->name + "), which fits it.";
+    return window->project.data;
+  }
+  // Built-in sets by the shape and classes of their samples, tried in order; those
+  // that must be installed only when they are (the weights would wait for them).
+  struct Candidate {
+    std::string kind;
+    std::vector<uint32_t> shape;
+    uint32_t classes;
+  };
+  std::vector<Candidate> candidates;
+  for (uint32_t classes = 2; classes <= 10; ++classes) candidates.push_back({"spiral", {2}, classes});
+  for (const Candidate& set : {Candidate{"iris", {4}, 3}, Candidate{"wine", {13}, 3}, Candidate{"digits", {64}, 10},
+                               Candidate{"mnist", {1, 28, 28}, 10}, Candidate{"fashion-mnist", {1, 28, 28}, 10}})
+    if (data::FindDatasetDir(set.kind)) candidates.push_back(set);
+  for (uint32_t classes = 2; classes <= 8; ++classes) candidates.push_back({"shapes", {1, 28, 28}, classes});
+  if (data::FindDataFiles("cifar10")) candidates.push_back({"cifar10", {3, 32, 32}, 10});
+  for (const Candidate& c : candidates) {
+    if (!fits(c.shape, c.classes)) continue;
+    DataChoice data = DefaultDataChoice(c.kind);
+    if (c.kind == "spiral" || c.kind == "shapes") data.classes = c.classes;
+    *note = "It trains on " + DataSpecFor(data) + ", a built-in set whose samples (" + nn::ShapeString(c.shape) +
+            ") and " + std::to_string(c.classes) + " classes fit it; choose its own data in the Data panel.";
+    return data;
+  }
+  DataChoice data = window ? window->project.data : DataChoice{};
+  *note = "No built-in data set fits its input (" + nn::ShapeString(model.layers[0].shape) +
+          "): choose its data in the Data panel (a CSV file, IDX files or an image folder); its weights load once "
+          "the data fits.";
   return data;
 }
 

@@ -15,6 +15,7 @@
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/train_config.h"
 #include "ui/panel_layout.h"
+#include "ui/per_context.h"
 #include "ui/test_hooks.h"
 
 namespace ts::ui {
@@ -24,22 +25,14 @@ namespace fs = std::filesystem;
 
 const char* const kFormats[] = {"ONNX (.onnx file)", "PyTorch (folder: model.py, weights, data, train.py)"};
 
-// The popup's fields, per ImGui context (a new window or a test starts afresh).
+// The popup's fields.
 struct ExportUi {
-  ImGuiContext* context = nullptr;
   bool requested = false;
   int format = 0;  // index into kFormats
   std::string path, error;
 };
 
-ExportUi& Ui() {
-  static ExportUi ui;
-  if (ui.context != ImGui::GetCurrentContext()) {
-    ui = ExportUi{};
-    ui.context = ImGui::GetCurrentContext();
-  }
-  return ui;
-}
+ExportUi& Ui() { return PerImGuiContext<ExportUi>(); }
 
 std::string DefaultPath(const AppState& state, int format) {
   std::error_code error;

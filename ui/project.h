@@ -57,17 +57,21 @@ std::string LastCheckpointPath();
 // Where the app keeps that network's run (curves and results) beside it: "last-run.json".
 std::string LastRunPath();
 
-// What Open makes of a file: a project, a model (a new project) or a
+// What Open makes of a file: a project, a model (a new project), a
 // checkpoint (a new project of its model and settings, whose network becomes
-// the run). Anything else throws ts::Error naming the file, what was expected
-// and what was found.
+// the run) or an ONNX model (a name ending in ".onnx": imported as `tensorscope
+// import` does, interop::ImportedCheckpoint, and then opened as that
+// checkpoint; its data is DataForImportedModel's choice, `window` giving what
+// the window has loaded). Anything else, or an ONNX file the importer refuses
+// (its unsupported nodes listed), throws ts::Error naming the file, what was
+// expected and what was found; nothing of it is kept.
 struct OpenedFile {
   Project project;
   std::string project_path;  // where Save writes it; "" for a model or checkpoint (never overwritten)
   std::shared_ptr<const nn::Checkpoint> checkpoint;  // set when a checkpoint was opened
   std::string note;          // what was opened, for the user ("" for a plain project)
 };
-OpenedFile OpenProjectFile(const std::string& path);
+OpenedFile OpenProjectFile(const std::string& path, const AppState* window = nullptr);
 // "mnist.tsproj.json" -> "mnist": a project's name from its file name.
 std::string ProjectNameFromPath(const std::string& path);
 
@@ -143,6 +147,15 @@ std::string DataSpecFor(const DataChoice& data);
 // The reverse, for specs read from model files: unknown options are ignored,
 // fields not named keep DataChoice's defaults.
 DataChoice DataChoiceFromSpec(const std::string& spec);
+// The data an imported model (an ONNX file names none) starts with: the data
+// `window` has loaded when the model fits it (as `--data` names it for the
+// CLI's import), else the first built-in set whose samples and classes fit
+// it and is installed: spiral with as many classes for 2 inputs, iris (4 -> 3),
+// wine (13 -> 3), digits (64 -> 10), MNIST, Fashion-MNIST, shapes (1x28x28),
+// CIFAR-10 (3x32x32); else the window's data as it is (the Model panel then
+// names the layer that does not fit, and the weights wait until the data
+// chosen fits). *note says which and why.
+DataChoice DataForImportedModel(const nn::ModelDesc& model, const AppState* window, std::string* note);
 // The choice a data set starts with when it is picked: its own sample and
 // class counts (shapes: 10000 images of 8 classes; spiral: 900 points of 3).
 DataChoice DefaultDataChoice(const std::string& kind);

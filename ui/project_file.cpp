@@ -20,6 +20,7 @@
 #include "compute/common/file_read.h"
 #include "compute/common/file_write.h"
 #include "compute/data/synthetic.h"
+#include "compute/interop/onnx_import.h"
 #include "compute/nn/presets.h"
 
 namespace ts::ui {
@@ -418,7 +419,33 @@ std::string ProjectNameFromPath(const std::string& path) {
 
 std::string LastRunPath() { return (fs::path(LastCheckpointPath()).parent_path() / "last-run.json").string(); }
 
-OpenedFile OpenProjectFile(const std::string& path) {
+namespace {
+
+bool IsOnnxPath(const std::string& path) {
+  std::string extension = fs::path(path).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+  return extension == ".onnx";
+}
+
+// An ONNX model imported as `tensorscope import` does; it opens as that checkpoint would.
+OpenedFile OpenOnnx(const std::string& path, const AppState* window) {
+  auto checkpoint = std::make_shared<const nn::Checkpoint>(interop::ImportedCheckpoint(interop::ImportOnnxFile(path)));
+  OpenedFile opened;
+  opened.project = ProjectFromModel(checkpoint->model, nn::ParseTrainConfig(checkpoint->config, path + ": training"));
+  opened.project.name = fs::path(path).stem().string();
+  std::string data_note;
+  opened.project.data = DataForImportedModel(checkpoint->model, window, &data_note);
+  opened.note = "Imported the ONNX model " + path + " (" + nn::ArchitectureSignature(checkpoint->model) +
+                ") with the default training settings (Adam). " + data_note +
+                " Its network is the current run: Continue trains it further; Save As keeps it as a project.";
+  opened.checkpoint = std::move(checkpoint);
+  return opened;
+}
+
+}  // namespace
+
+OpenedFile OpenProjectFile(const std::string& path, const AppState* window) {
+  if (IsOnnxPath(path)) return OpenOnnx(path, window);
   std::string head;
   {
     std::ifstream in(path, std::ios::binary);
@@ -448,8 +475,8 @@ OpenedFile OpenProjectFile(const std::string& path) {
       found += text;
     }
     throw Error(path + ": not a Tensorscope project, model or checkpoint: expected a JSON file starting with '{' "
-                "(a .tsproj.json project or a .json model) or a checkpoint starting with \"" + std::string(nn::kCheckpointMagic) +
-                "\"; found " + (head.empty() ? std::string("an empty file") : "\"" + found + "\"") + ".");
+                "(a .tsproj.json project or a .json model), a checkpoint starting with \"" + std::string(nn::kCheckpointMagic) +
+                "\" or an ONNX model named *.onnx; found " + (head.empty() ? std::string("an empty file") : "\"" + found + "\"") + ".");
   }
   std::string text = ReadRegularFile(path, kMaxJsonFileBytes, "a project, model or checkpoint");
   opened.project = ParseProject(text, path);

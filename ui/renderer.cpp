@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cassert>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -433,7 +434,7 @@ Renderer::Renderer(vk::Context& context, const RendererOptions& options)
 
 Renderer::~Renderer() = default;
 
-bool Renderer::BeginFrame() {
+bool Renderer::BeginFrame(bool without_mouse) {
   Impl& r = *impl_;
   assert(!r.frame_open && "BeginFrame called twice without EndFrame");
   GLFWwindow* w = r.window.get();
@@ -445,6 +446,8 @@ bool Renderer::BeginFrame() {
   r.RememberPlacement();
   ImGui_ImplVulkan_NewFrame();
   ImGui_ImplGlfw_NewFrame();
+  // ImGui 1.86's GLFW backend sets MousePos directly (no input queue): moved away for this frame only.
+  if (without_mouse) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
   ImGui::NewFrame();
   r.frame_open = true;
   return true;

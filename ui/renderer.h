@@ -66,7 +66,9 @@ class Renderer {
   // Polls window events and starts an ImGui frame. While the window is minimised
   // it sleeps in the event loop instead of spinning. Returns false when the
   // window should close; then no frame was started and EndFrame must not be called.
-  bool BeginFrame();
+  // `without_mouse`: the frame is built as if the mouse were outside the window
+  // (no hover read-outs or tooltips: a chart saved as PNG shows only the chart).
+  bool BeginFrame(bool without_mouse = false);
   // Renders the ImGui frame built since BeginFrame and presents it. Recreates
   // the swapchain when the window was resized or the surface became out of date.
   void EndFrame();
@@ -78,6 +80,10 @@ class Renderer {
   // nothing to capture (no frame yet, or the window is minimised). Throws ts::Error
   // when the PNG cannot be written or the swapchain images cannot be read back.
   bool SaveScreenshot(const std::string& png_path);
+  // The same for the pixels [x, x + width) x [y, y + height) of the frame
+  // (framebuffer pixels, clipped to it), e.g. one chart (ui/widgets/chart_png.h).
+  // Both write atomically (ui/png_image.h); a region wholly outside throws ts::Error.
+  bool SaveRegion(const std::string& png_path, int x, int y, int width, int height);
 
   // Sleeps until the window has input, Wake() is called, or `seconds` pass
   // (the frame pacing's wait between frames; see FramePacer).

@@ -3,18 +3,16 @@
 // and screenshots copied from the presented image.
 #include "imgui_impl_vulkan.h"
 
-// The implementation comes from Debian's libstb (libstb-dev), which Debian's
-// libimgui.a needs anyway for stb_truetype and stb_rect_pack.
-#include <stb/stb_image_write.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "compute/common/error.h"
 #include "compute/vk/check.h"
+#include "ui/png_image.h"
 #include "ui/renderer_impl.h"
 
 namespace ts::ui {
@@ -382,8 +380,13 @@ void Renderer::Impl::RecordCapture(VkCommandBuffer commands, VkImage image, Capt
 }
 
 bool Renderer::SaveScreenshot(const std::string& png_path) {
+  // The whole frame as drawn (the region is clipped to it).
+  return SaveRegion(png_path, 0, 0, std::numeric_limits<int>::max(), std::numeric_limits<int>::max());
+}
+
+bool Renderer::SaveRegion(const std::string& png_path, int x, int y, int width, int height) {
   Impl& r = *impl_;
-  assert(!r.frame_open && "SaveScreenshot must be called between EndFrame and the next BeginFrame");
+  assert(!r.frame_open && "SaveScreenshot and SaveRegion must be called between EndFrame and the next BeginFrame");
   ImDrawData* draw_data = ImGui::GetDrawData();
   if (!r.frame_drawn || draw_data == nullptr || r.frame_open) return false;
   if (r.swapchain.handle && !r.swapchain.can_read_back)
@@ -400,10 +403,10 @@ bool Renderer::SaveScreenshot(const std::string& png_path) {
   if (!drawn || !capture.pixels) return false;
   r.WaitForFrames();
 
-  const uint32_t width = capture.extent.width, height = capture.extent.height;
+  const uint32_t frame_width = capture.extent.width, frame_height = capture.extent.height;
   const auto* source = static_cast<const uint8_t*>(capture.pixels->mapped());
   assert(source != nullptr && "staging buffers are host-visible");
-  std::vector<uint8_t> rgba(size_t{width} * height * 4);
+  std::vector<uint8_t> rgba(size_t{frame_width} * frame_height * 4);
   const bool swap_red_blue = IsBgra(capture.format);
   for (size_t i = 0; i < rgba.size(); i += 4) {
     rgba[i + 0] = source[i + (swap_red_blue ? 2 : 0)];
@@ -411,12 +414,7 @@ bool Renderer::SaveScreenshot(const std::string& png_path) {
     rgba[i + 2] = source[i + (swap_red_blue ? 0 : 2)];
     rgba[i + 3] = 255;  // the window is opaque whatever alpha the blending left
   }
-  errno = 0;
-  if (stbi_write_png(png_path.c_str(), static_cast<int>(width), static_cast<int>(height), 4, rgba.data(),
-                     static_cast<int>(width * 4)) == 0)
-    throw Error("Could not write the screenshot to '" + png_path + "'" +
-                (errno != 0 ? std::string(": ") + std::strerror(errno) : std::string()) +
-                ". Check that its folder exists and is writable.");
+  SavePngRegion(png_path, rgba, static_cast<int>(frame_width), static_cast<int>(frame_height), {x, y, width, height});
   return true;
 }
 

@@ -169,7 +169,10 @@ void SyncRun(AppState& state) {
   if (view.identity && *view.identity != CurrentRunIdentity(state)) EndRun(state);
   MarkDataFit(state);
   if (state.pending_checkpoint && !state.data_error.empty()) state.pending_checkpoint.reset();  // said already
-  if (state.pending_checkpoint && state.session && state.train_data) {
+  // An opened network waits while the data does not fit it (an import whose data is still to be chosen).
+  if (state.pending_checkpoint && state.session && state.train_data &&
+      !nn::CheckDataFit(state.pending_checkpoint->model, state.train_data->sample_shape, state.train_data->num_classes,
+                        state.train_data->name)) {
     std::shared_ptr<const nn::Checkpoint> checkpoint = std::move(state.pending_checkpoint);
     try {
       RestoreRun(state, std::move(checkpoint), state.pending_checkpoint_source);

@@ -23,4 +23,13 @@ void RecordRect(const std::string& name, float min_x, float min_y, float max_x, 
 
 const std::map<std::string, std::array<float, 4>>& RecordedItemRects() { return Rects(); }
 
+static std::map<std::string, std::string>& Texts() {
+  static std::map<std::string, std::string> texts;  // UI thread only
+  return texts;
+}
+
+void RecordText(const std::string& name, const std::string& text) { Texts()[name] = text; }
+
+const std::map<std::string, std::string>& RecordedTexts() { return Texts(); }
+
 }  // namespace ts::ui

@@ -19,4 +19,9 @@ void RecordRect(const std::string& name, float min_x, float min_y, float max_x, 
 // Every rectangle recorded so far: name -> {min x, min y, max x, max y}.
 const std::map<std::string, std::array<float, 4>>& RecordedItemRects();
 
+// Records a message a dialog shows under `name` (e.g. its error, "" when none),
+// so a GUI test can read what a person reads there.
+void RecordText(const std::string& name, const std::string& text);
+const std::map<std::string, std::string>& RecordedTexts();
+
 }  // namespace ts::ui

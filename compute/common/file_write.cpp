@@ -120,4 +120,16 @@ void WriteFileAtomically(const std::string& path, const std::string& bytes) {
   RemoveLeftoverTemporaries(path);
 }
 
+void CheckOutputDestination(const std::string& label, const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path().empty()
+                                           ? std::filesystem::path(".")
+                                           : std::filesystem::path(path).parent_path();
+  if (!std::filesystem::is_directory(folder, error))
+    throw Error(label + " " + path + ": the folder " + folder.string() + " does not exist; create it first.");
+  if (access(folder.c_str(), W_OK) != 0)
+    throw Error(label + " " + path + ": cannot write into the folder " + folder.string() + " (permission denied).");
+  if (std::filesystem::is_directory(path, error)) throw Error(label + " " + path + ": is a folder; name a file.");
+}
+
 }  // namespace ts

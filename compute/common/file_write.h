@@ -26,4 +26,9 @@ std::string TemporaryNameFor(const std::string& path, unsigned long long save_nu
 // also calls it before it reads its autosave.
 int RemoveLeftoverTemporaries(const std::string& path);
 
+// Refuses a destination before any work is done for it: its folder missing or
+// not writable, or the path a folder. Throws ts::Error "LABEL PATH: why"
+// (LABEL: the flag or field that named it, e.g. "--metrics-csv").
+void CheckOutputDestination(const std::string& label, const std::string& path);
+
 }  // namespace ts

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -16,6 +17,13 @@ inline double ShortestDouble(float value) {
   if (error != std::errc()) return value;
   *end = '\0';
   return std::strtod(text, nullptr);
+}
+
+// "%.9g": every float reads back as the same float (the CSVs other tools read).
+inline std::string FullPrecision(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", value);
+  return text;
 }
 
 }  // namespace ts

@@ -113,11 +113,8 @@ std::pair<Dataset, Dataset> ShuffleSplit(const Dataset& dataset, double fraction
                                                 FormatNumber(fraction));
   Require(dataset.count() >= 2, "splitting " + dataset.name + ": expected at least 2 samples, found " +
                                     std::to_string(dataset.count()));
-  const std::vector<uint32_t> indices = ShuffledIndices(dataset.count(), seed);
-  const size_t held_out = std::clamp<size_t>(static_cast<size_t>(std::llround(fraction * dataset.count())), 1,
-                                             dataset.count() - 1);
-  const std::span<const uint32_t> all(indices);
-  return {Subset(dataset, all.first(indices.size() - held_out)), Subset(dataset, all.last(held_out))};
+  const auto [rest, held_out] = SplitIndices(dataset.count(), fraction, seed);
+  return {Subset(dataset, rest), Subset(dataset, held_out)};
 }
 
 // {train, test} by a data spec's test_fraction: 0 keeps every sample for training
@@ -226,17 +223,25 @@ DataSplit LoadShapes(std::string_view spec, std::string_view option_text) {
   return split;
 }
 
+// The first data root's "cifar10/" or "cifar-10-batches-bin/" that holds the batches
+// ("" when none does); *searched lists every place looked at.
+std::string FindCifar10Dir(std::string* searched) {
+  std::string directory;
+  for (const std::string& root : DataSearchRoots())
+    for (const char* name : {"cifar10", "cifar-10-batches-bin"}) {
+      const std::string candidate = (fs::path(root) / name).string();
+      if (directory.empty() && IsCifar10Dir(candidate)) directory = candidate;
+      *searched += (searched->empty() ? "" : ", ") + candidate;
+    }
+  return directory;
+}
+
 // "cifar10" (searched in the data roots) or "cifar10:DIRECTORY".
 DataSplit LoadCifar10Set(std::string_view directory_text) {
   std::string directory(directory_text);
   if (directory.empty()) {
     std::string searched;
-    for (const std::string& root : DataSearchRoots())
-      for (const char* name : {"cifar10", "cifar-10-batches-bin"}) {
-        const std::string candidate = (fs::path(root) / name).string();
-        if (directory.empty() && IsCifar10Dir(candidate)) directory = candidate;
-        searched += (searched.empty() ? "" : ", ") + candidate;
-      }
+    directory = FindCifar10Dir(&searched);
     Require(!directory.empty(), "CIFAR-10 not found: looked for data_batch_1.bin ... data_batch_5.bin and "
                                 "test_batch.bin in " + searched + ". Download the binary version from "
                                 "https://www.cs.toronto.edu/~kriz/cifar.html, unpack it into one of these, or "
@@ -378,6 +383,49 @@ DataSplit LoadDataSpec(std::string_view spec) {
   if (name == "images") return LoadImageFolderSet(spec, option_text);
   if (const SklearnSet* set = FindSklearnSet(name)) return LoadSklearnSet(spec, *set, option_text);
   throw Error("unknown data spec \"" + std::string(spec) + "\": " + kAcceptedSpecs);
+}
+
+std::pair<std::vector<uint32_t>, std::vector<uint32_t>> SplitIndices(size_t count, double fraction, uint64_t seed) {
+  Require(count >= 2, "splitting: expected at least 2 samples, found " + std::to_string(count));
+  std::vector<uint32_t> rest = ShuffledIndices(count, seed);
+  const size_t held_out = std::clamp<size_t>(static_cast<size_t>(std::llround(fraction * count)), 1, count - 1);
+  std::vector<uint32_t> held(rest.end() - static_cast<std::ptrdiff_t>(held_out), rest.end());
+  rest.resize(count - held_out);
+  return {std::move(rest), std::move(held)};
+}
+
+std::optional<DataFiles> FindDataFiles(std::string_view spec) {
+  if (IsCsvPath(spec)) return std::nullopt;
+  const size_t colon = spec.find(':');
+  const std::string_view name = spec.substr(0, colon);
+  const std::string option_text(colon == std::string_view::npos ? std::string_view{} : spec.substr(colon + 1));
+  auto absolute = [](const fs::path& path) {
+    std::error_code error;
+    const fs::path full = fs::absolute(path, error);
+    return (error ? path : full).lexically_normal().string();
+  };
+  DataFiles files;
+  if (FindIdxSet(name) || name == "idx") {
+    const std::optional<std::string> directory = name == "idx" ? std::optional(option_text) : FindDatasetDir(name);
+    if (!directory || directory->empty()) return std::nullopt;
+    files.format = "idx";
+    for (size_t i = 0; i < kIdxFiles.size(); ++i) {
+      const std::optional<std::string> file = FindMaybeGzipped(*directory, kIdxFiles[i]);
+      if (!file) return std::nullopt;
+      (i < 2 ? files.train : files.test).push_back(absolute(*file));
+    }
+    return files;
+  }
+  if (name == "cifar10") {
+    std::string searched;
+    const std::string directory = option_text.empty() ? FindCifar10Dir(&searched) : option_text;
+    if (directory.empty() || !IsCifar10Dir(directory)) return std::nullopt;
+    files.format = "cifar10";
+    for (std::string_view file : kCifar10TrainFiles) files.train.push_back(absolute(fs::path(directory) / file));
+    files.test.push_back(absolute(fs::path(directory) / kCifar10TestFile));
+    return files;
+  }
+  return std::nullopt;
 }
 
 std::pair<Dataset, Dataset> SplitValidation(const Dataset& train, double fraction, uint64_t seed) {

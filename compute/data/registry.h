@@ -76,6 +76,20 @@ std::optional<std::string> FindDatasetDir(std::string_view name);
 // ts::Error unless 0 < fraction < 1 and both parts get at least one sample.
 std::pair<Dataset, Dataset> SplitValidation(const Dataset& train, double fraction, uint64_t seed);
 
+// The samples SplitValidation (and a spec's test_fraction) hold out of `count`:
+// {rest, held out}, each in the order the split gives them.
+std::pair<std::vector<uint32_t>, std::vector<uint32_t>> SplitIndices(size_t count, double fraction, uint64_t seed);
+
+// Where a spec's samples lie as files other tools read as they are: the IDX
+// files of mnist, fashion-mnist or idx:DIRECTORY, or CIFAR-10's binary batches
+// (cifar10, cifar10:DIRECTORY); nullopt for any other spec or when they are not found.
+struct DataFiles {
+  std::string format;               // "idx" or "cifar10"
+  std::vector<std::string> train;   // idx: images, labels; cifar10: the batches in load order (absolute paths)
+  std::vector<std::string> test;
+};
+std::optional<DataFiles> FindDataFiles(std::string_view spec);
+
 // A copy of `dataset` holding only the samples at `indices`, in that order
 // (repeats allowed). Throws ts::Error for an index out of range.
 Dataset Subset(const Dataset& dataset, std::span<const uint32_t> indices);

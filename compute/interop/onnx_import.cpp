@@ -10,6 +10,8 @@
 #include "compute/common/error.h"
 #include "compute/common/file_read.h"
 #include "compute/interop/torch_layout.h"
+#include "compute/kernels/optimizer.h"
+#include "compute/nn/train_config.h"
 #include "onnx/onnx_pb.h"
 
 namespace ts::interop {
@@ -499,6 +501,17 @@ ImportedModel ImportOnnx(const std::string& bytes, const std::string& source) {
 
 ImportedModel ImportOnnxFile(const std::string& path) {
   return ImportOnnx(ReadRegularFile(path, kMaxOnnxFileBytes, "an ONNX file"), path);
+}
+
+nn::Checkpoint ImportedCheckpoint(ImportedModel imported) {
+  nn::Checkpoint c;
+  c.model = std::move(imported.model);
+  const nn::TrainConfig config;  // the defaults: a model file's training section or flags change them
+  c.config = nn::TrainConfigToJson(config);
+  c.parameters = std::move(imported.parameters);
+  c.statistics = std::move(imported.statistics);
+  c.optimizer_state.assign(kernels::OptimizerStateCount(config.optimizer), std::vector<float>(c.parameters.size()));
+  return c;
 }
 
 }  // namespace ts::interop

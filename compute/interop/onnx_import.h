@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "compute/nn/checkpoint.h"
 #include "compute/nn/model.h"
 
 namespace ts::interop {
@@ -38,5 +39,10 @@ inline constexpr int kMaxOnnxNodes = 100000;
 // ts::Error saying what is wrong and where (node name and op, tensor name).
 ImportedModel ImportOnnx(const std::string& bytes, const std::string& source);
 ImportedModel ImportOnnxFile(const std::string& path);
+
+// What `tensorscope import` writes and the window's Open makes the run: the
+// model and its weights with the default training settings (TrainConfig{},
+// Adam; no data named), zeroed optimizer state, at step 0.
+nn::Checkpoint ImportedCheckpoint(ImportedModel imported);
 
 }  // namespace ts::interop

@@ -3,10 +3,13 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <numeric>
+#include <optional>
 
 #include "compute/common/error.h"
 #include "compute/common/file_write.h"
 #include "compute/common/json_read.h"
+#include "compute/data/registry.h"
 #include "compute/interop/torch_layout.h"
 #include "compute/nn/train_config.h"
 
@@ -73,6 +76,61 @@ void WriteSplit(const data::Dataset& d, const std::vector<uint32_t>& input, cons
   std::vector<int64_t> y(d.labels.begin(), d.labels.end());
   WriteFileAtomically(folder + "/data/" + name + "_x.npy", Npy("<f4", shape, x.data(), x.size() * 4));
   WriteFileAtomically(folder + "/data/" + name + "_y.npy", Npy("<i8", {n}, y.data(), y.size() * 8));
+}
+
+// The int64 indices of one split into its original files.
+void WriteIndex(const std::string& folder, const std::string& name, const std::vector<uint32_t>& indices) {
+  const std::vector<int64_t> values(indices.begin(), indices.end());
+  WriteFileAtomically(folder + "/data/" + name + "_index.npy", Npy("<i8", {values.size()}, values.data(), values.size() * 8));
+}
+
+// The splits as indices into the IDX or CIFAR-10 files they came from, and where
+// those lie (data/source.json), for data_source.py: no copy of the data.
+void WriteDataSource(const nn::Checkpoint& c, const ExportData& data, const data::DataFiles& files,
+                     const std::string& folder) {
+  const std::vector<uint32_t>& input = c.model.layers[0].shape;
+  if (!data.train || data.train->count() == 0) throw Error("the run has no training data to export.");
+  if (nn::ShapeElements(input) != data.train->feature_size())
+    throw Error("the data's samples hold " + std::to_string(data.train->feature_size()) + " values, the model's input " +
+                nn::ShapeString(input) + " takes " + std::to_string(nn::ShapeElements(input)) + ".");
+  const nn::TrainConfig config = nn::ParseTrainConfig(c.config, "the checkpoint's training config");
+  const size_t train = data.train->count(), validation = data.validation ? data.validation->count() : 0;
+  // As SplitValidation split the training files (validation_fraction, seed).
+  std::vector<uint32_t> train_index(train + validation), validation_index;
+  std::iota(train_index.begin(), train_index.end(), 0u);
+  if (validation > 0) {
+    std::tie(train_index, validation_index) = data::SplitIndices(train + validation, config.validation_fraction, config.seed);
+    if (train_index.size() != train || validation_index.size() != validation)
+      throw Error("the run's validation split (" + std::to_string(validation) + " of " + std::to_string(train + validation) +
+                  " samples) is not the one its config's validation_fraction " + std::to_string(config.validation_fraction) +
+                  " gives.");
+  }
+  nlohmann::json splits = {{"train", "train"}};
+  WriteIndex(folder, "train", train_index);
+  if (validation > 0) splits["validation"] = "train", WriteIndex(folder, "validation", validation_index);
+  if (data.test && data.test->count()) {
+    std::vector<uint32_t> test_index(data.test->count());
+    std::iota(test_index.begin(), test_index.end(), 0u);
+    splits["test"] = "test";
+    WriteIndex(folder, "test", test_index);
+  }
+  const nlohmann::json source = {{"format", files.format},      {"train_files", files.train},
+                                 {"test_files", files.test},    {"scale", data.train->scale},
+                                 {"offset", data.train->offset}, {"input_shape", input},
+                                 {"splits", splits}};
+  WriteFileAtomically(folder + "/data/source.json", DumpJson(source, folder + "/data/source.json") + "\n");
+  WriteFileAtomically(folder + "/data_source.py", PytorchDataSourceScript());
+}
+
+// Files an earlier export into `folder` may have left that this one does not write.
+void RemoveStale(const std::string& folder, bool from_files) {
+  std::vector<std::string> stale;
+  for (const char* split : {"train", "validation", "test"})
+    for (const char* suffix : from_files ? std::vector<const char*>{"_x.npy", "_y.npy"} : std::vector<const char*>{"_index.npy"})
+      stale.push_back("data/" + std::string(split) + suffix);
+  if (!from_files) stale.insert(stale.end(), {"data/source.json", "data_source.py"});
+  std::error_code ignored;
+  for (const std::string& name : stale) fs::remove(fs::path(folder) / name, ignored);
 }
 
 nlohmann::json ConfigJson(const nn::Checkpoint& c, const ExportData& data) {
@@ -170,7 +228,7 @@ std::string PytorchModelSource(const nn::ModelDesc& model) {
                          ? "sigmoid of each output" : "the outputs themselves (mean squared error)";
   return "\"\"\"" + model.name + ", exported by Tensorscope: " + nn::ArchitectureSignature(model) +
          ".\n\nInputs are (batch, " + nn::ShapeString(model.layers[0].shape) +
-         ") in PyTorch's layout (NCHW for images), as data/*_x.npy holds them.\n"
+         ") in PyTorch's layout (NCHW for images), as data/*_x.npy (or data_source.py) gives them.\n"
          "forward() returns the scores before the loss head; probabilities are the " + head + ".\n\"\"\"\n"
          "import json\nimport os\n\nimport numpy as np\nimport torch\nimport torch.nn as nn\n\n\n"
          "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n" + init +
@@ -206,10 +264,12 @@ void ExportPytorch(const nn::Checkpoint& c, const ExportData& data, const std::s
                     {"count", t.values.size()}});
     weights.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * 4);
   }
+  // IDX files and CIFAR-10 batches are read from where they lie; other data is copied.
+  const std::optional<data::DataFiles> files = data::FindDataFiles(data.spec);
   uint64_t data_bytes = 0;
   for (const data::Dataset* d : {data.train, data.validation, data.test})
     if (d) data_bytes += uint64_t(d->count()) * (d->feature_size() * 4 + 8);
-  if (data_bytes > kMaxExportedDataBytes)
+  if (!files && data_bytes > kMaxExportedDataBytes)
     throw Error("the data (" + data.spec + ") would take " + std::to_string(data_bytes >> 20) + " MiB as numpy files; "
                 "at most " + std::to_string(kMaxExportedDataBytes >> 20) + " MiB are copied. Export with a smaller --data.");
 
@@ -222,9 +282,19 @@ void ExportPytorch(const nn::Checkpoint& c, const ExportData& data, const std::s
   WriteFileAtomically(folder + "/model.py", PytorchModelSource(c.model));
   WriteFileAtomically(folder + "/train.py", PytorchTrainScript());
   const std::vector<uint32_t>& input = c.model.layers[0].shape;
-  if (data.train) WriteSplit(*data.train, input, folder, "train");
-  if (data.validation && data.validation->count()) WriteSplit(*data.validation, input, folder, "validation");
-  if (data.test && data.test->count()) WriteSplit(*data.test, input, folder, "test");
+  RemoveStale(folder, files.has_value());
+  if (files) {
+    WriteDataSource(c, data, *files, folder);
+  } else {
+    if (data.train) WriteSplit(*data.train, input, folder, "train");
+    if (data.validation && data.validation->count()) WriteSplit(*data.validation, input, folder, "validation");
+    if (data.test && data.test->count()) WriteSplit(*data.test, input, folder, "test");
+  }
+  const std::string data_files =
+      files ? "- `data/`: where the run's " + files->format + " files lie (`source.json`) and which of their samples "
+              "`train`, `validation` and `test` hold (`*_index.npy`); `data_source.py` reads them from there "
+              "(numpy only) as the network sees them.\n"
+            : "- `data/`: `train`, `validation`, `test` as `*_x.npy` (float32, as the network sees them) and `*_y.npy`.\n";
   WriteFileAtomically(folder + "/README.md",
       "# " + c.model.name + " for PyTorch\n\nExported by Tensorscope (" + nn::ArchitectureSignature(c.model) +
       ") with its weights and the data `" + data.spec + "`.\n\n"
@@ -232,7 +302,7 @@ void ExportPytorch(const nn::Checkpoint& c, const ExportData& data, const std::s
       "- `weights.bin` + `manifest.json`: the weights (float32, little-endian; each tensor's state_dict name, shape "
       "and byte offset). `numpy.fromfile` reads them.\n"
       "- `config.json`: optimizer, learning rate, schedule, batch (global, over all processes), epochs, seed.\n"
-      "- `data/`: `train`, `validation`, `test` as `*_x.npy` (float32, as the network sees them) and `*_y.npy`.\n"
+      + data_files +
       "- `train.py`: the training loop, on one process or several (DistributedDataParallel).\n\n"
       "## Train\n\n```bash\npython3 train.py                      # one process\n"
       "python3 -m torch.distributed.run --standalone --nproc_per_node=2 --redirects 2 --tee 2 train.py   # 2 processes\n"

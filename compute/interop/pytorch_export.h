@@ -7,7 +7,11 @@
 //   config.json    the training settings: optimizer, learning rate and schedule,
 //                  batch, epochs, weight decay, seed, loss head
 //   data/          the run's data as numpy files (train, validation, test: *_x.npy
-//                  float32 as the network sees it, NCHW; *_y.npy int64 labels)
+//                  float32 as the network sees it, NCHW; *_y.npy int64 labels);
+//                  for IDX files and CIFAR-10 batches (data::FindDataFiles) instead
+//                  source.json (where the files are, how their bytes are scaled) and
+//                  *_index.npy (which samples of them each split holds, in order),
+//                  read by data_source.py from where the files lie
 //   train.py       the training loop: DDP-ready (nccl on GPUs, gloo otherwise),
 //                  DistributedSampler with set_epoch, rank-0 logging and saving
 //   README.md      what is where, and the launch lines
@@ -37,5 +41,6 @@ void ExportPytorch(const nn::Checkpoint& checkpoint, const ExportData& data, con
 // The text of the generated files (for tests and the README).
 std::string PytorchModelSource(const nn::ModelDesc& model);
 const char* PytorchTrainScript();
+const char* PytorchDataSourceScript();
 
 }  // namespace ts::interop

@@ -4,7 +4,7 @@
     /usr/bin/python3 tests/gui/gui_test.py CASE --binary build/tensorscope --out DIR
     CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views | gpu_insight
           | preset_data | data_change | output_mismatch | relaunch_continue (run_cases.py) | export
-          | parity (exchange_cases.py) | all
+          | parity | open_onnx | window_files (exchange_cases.py) | all
     CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views |
           gpu_insight | occupancy_selection | layout_1280x720 | layout_1440x900 | layout_2560x1440
           | lab_lessons (lab_cases.py) | lab_puzzles (puzzle_cases.py) | all

@@ -12,6 +12,10 @@ Usage: pytorch_export_check.py TENSORSCOPE_BINARY
    --standalone --nproc_per_node=2 --redirects 2 --tee 2, gloo on the CPU): every
    step's loss at the same global batch agrees (relative 1e-5: the two sum the batch
    in another order; 1e-7 was measured).
+3. IDX files (a small CNN) and CIFAR-10 batches (an MLP on the flattened images) are not
+   copied: the export's data_source.py reads them where they lie, split as Tensorscope
+   split them; its test split gives Tensorscope's probabilities (1e-5) and its training
+   and validation splits have Tensorscope's sizes; train.py trains an epoch from them.
 Exit 77 (skip) when torch or numpy cannot be imported.
 """
 import csv
@@ -123,6 +127,86 @@ def check_ddp(binary, work):
     assert a[-1] < a[0], "the loss did not fall"
 
 
+IDX_CNN = {"format": "tensorscope-model", "version": 1, "name": "idx-cnn",
+           "layers": [{"type": "input", "shape": [1, 5, 4]},
+                      {"type": "conv2d", "filters": 3, "kernel": 2}, {"type": "relu"},
+                      {"type": "flatten"}, {"type": "dense", "units": 10}, {"type": "softmax_cross_entropy"}],
+           "training": {"validation_fraction": 0.2, "seed": 4, "batch_size": 8, "epochs": 1}}
+
+CIFAR_MLP = {"format": "tensorscope-model", "version": 1, "name": "cifar-mlp",
+             "layers": [{"type": "input", "shape": [3072]}, {"type": "dense", "units": 12}, {"type": "tanh"},
+                        {"type": "dense", "units": 10}, {"type": "softmax_cross_entropy"}],
+             "training": {"validation_fraction": 0.25, "seed": 9, "batch_size": 8, "epochs": 1}}
+
+
+def write_idx(folder, prefix, images, labels):
+    """An IDX images file and its labels file (MNIST's names, raw)."""
+    n, h, w = images.shape
+    with open(os.path.join(folder, prefix + "-images-idx3-ubyte"), "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + b"".join(int(v).to_bytes(4, "big") for v in (n, h, w)) + images.tobytes())
+    with open(os.path.join(folder, prefix + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + labels.astype(np.uint8).tobytes())
+
+
+def write_cifar(folder, rng):
+    """The six CIFAR-10 batch files, 12 records each (label byte, 3 x 32 x 32 planes)."""
+    for name in ["data_batch_%d.bin" % i for i in range(1, 6)] + ["test_batch.bin"]:
+        records = rng.integers(0, 256, size=(12, 3073), dtype=np.uint8)
+        records[:, 0] = rng.integers(0, 10, size=12)
+        records.tofile(os.path.join(folder, name))
+
+
+def check_original_files(binary, work, name, model, spec, samples):
+    """Trains `model` an epoch on `spec`, exports it, and checks data_source.py's splits."""
+    model_path = os.path.join(work, name + ".json")
+    with open(model_path, "w") as f:
+        json.dump(model, f)
+    checkpoint = os.path.join(work, name + ".ckpt")
+    folder = os.path.join(work, name + "-pytorch")
+    predictions = os.path.join(work, name + "-predictions.csv")
+    support.run(binary, "train", model_path, "--data", spec, "--save", checkpoint)
+    support.run(binary, "export", checkpoint, "--format", "pytorch", "-o", folder, "--data", spec)
+    support.run(binary, "eval", checkpoint, "--data", spec, "--predictions", predictions)
+    assert not os.path.exists(os.path.join(folder, "data", "train_x.npy")), "the data was copied"
+    sys.path.insert(0, folder)
+    try:
+        spec_ = importlib.util.spec_from_file_location(name + "_data_source", os.path.join(folder, "data_source.py"))
+        data_source = importlib.util.module_from_spec(spec_)
+        spec_.loader.exec_module(data_source)
+    finally:
+        sys.path.remove(folder)
+    train_x, _ = data_source.load("train")
+    validation_x, _ = data_source.load("validation")
+    test_x, test_y = data_source.load("test")
+    fraction = model["training"]["validation_fraction"]
+    assert len(validation_x) == round(samples * fraction) and len(train_x) == samples - len(validation_x), \
+        (len(train_x), len(validation_x))
+    assert train_x.dtype == np.float32 and train_x.shape[1:] == tuple(model["layers"][0]["shape"]), train_x.shape
+    _, labels, ours = support.read_predictions(predictions)
+    assert np.array_equal(labels, test_y), "data_source.py's test labels are not eval's"
+    module = load_module(folder)
+    network = module.load_weights(module.Model(), folder).eval()
+    with torch.no_grad():
+        theirs = torch.softmax(network(torch.from_numpy(test_x)), dim=1).numpy()
+    support.compare(name + ": data_source.py + PyTorch", ours, theirs, 1e-5)
+    trained = subprocess.run(["/usr/bin/python3", "train.py"], cwd=folder, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stdout
+
+
+def check_idx_and_cifar(binary, work):
+    rng = np.random.default_rng(13)
+    idx = os.path.join(work, "idx-files")
+    os.makedirs(idx)
+    write_idx(idx, "train", rng.integers(0, 256, size=(60, 5, 4), dtype=np.uint8), np.arange(60) % 10)
+    write_idx(idx, "t10k", rng.integers(0, 256, size=(20, 5, 4), dtype=np.uint8), np.arange(20) % 10)
+    check_original_files(binary, work, "idx-cnn", IDX_CNN, "idx:" + idx, 60)
+    cifar = os.path.join(work, "cifar-files")
+    os.makedirs(cifar)
+    write_cifar(cifar, rng)
+    check_original_files(binary, work, "cifar-mlp", CIFAR_MLP, "cifar10:" + cifar, 60)
+
+
 def main(argv):
     if len(argv) != 2:
         sys.stderr.write(__doc__)
@@ -131,6 +215,7 @@ def main(argv):
     work = support.workdir("pytorch-export")
     check_probabilities(argv[1], work)
     check_ddp(argv[1], work)
+    check_idx_and_cifar(argv[1], work)
     shutil.rmtree(work)
     print("PyTorch export: all checks passed")
     return 0

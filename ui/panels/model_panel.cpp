@@ -239,7 +239,7 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
   }
   if (!ImGui::BeginPopupModal(popup, nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
   ImGui::TextUnformatted(loading_weights ? "Load the weights of a checkpoint (.ckpt) of this model:"
-                         : opening       ? "Open a project (.tsproj.json), a model (.json) or a checkpoint (.ckpt):"
+                         : opening       ? "Open a project (.tsproj.json), a model (.json), a checkpoint (.ckpt) or an ONNX model (.onnx):"
                                          : "Save the project as:");
   ImGui::TextDisabled("Current folder: %s", CurrentDirectory().c_str());
   ImGui::SetNextItemWidth(Scaled(480));
@@ -268,7 +268,7 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
         RestoreRun(state, std::make_shared<const nn::Checkpoint>(nn::LoadCheckpoint(path)), path);
         state.Notify(Notice::Level::kInfo, "Loaded the weights of " + path + " into this project's run.");
       } else if (opening) {
-        OpenedFile opened = OpenProjectFile(path);
+        OpenedFile opened = OpenProjectFile(path, &state);
         ui.replacement = std::move(opened.project);
         ui.replacement_path = opened.project_path;
         ui.replacement_checkpoint = std::move(opened.checkpoint);
@@ -287,6 +287,7 @@ void DrawPathPopup(AppState& state, PanelUi& ui) {
       ui.path_error = e.what();
     }
   }
+  RecordText("path_error", ui.path_error);
   if (!ui.path_error.empty()) {
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + Scaled(480));
     ImGui::TextColored(kErrorColor, "%s", ui.path_error.c_str());

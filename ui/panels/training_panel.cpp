@@ -10,8 +10,10 @@
 #include "ui/panel_layout.h"
 #include "ui/run.h"
 #include "ui/format.h"
+#include "ui/metrics_csv.h"
 #include "ui/panels/data_panel.h"
 #include "ui/test_hooks.h"
+#include "ui/widgets/chart_png.h"
 #include "ui/widgets/image_tile.h"
 #include "ui/widgets/number_field.h"
 #include "ui/widgets/plot.h"
@@ -230,6 +232,8 @@ void DrawCurves(AppState& state) {
   NumberField("smoothing", smoothing, 0.0f, 0.99f, {.format = "%.2f"});
   ImGui::SameLine();
   ImGui::Checkbox("log loss", &log_loss);
+  ImGui::SameLine();
+  DrawMetricsCsvButton(state);
   std::vector<PlotMarker> markers;
   for (const Marker& m : view.markers) markers.push_back({m.step, m.label.c_str()});
   float width = ImGui::GetContentRegionAvail().x;
@@ -258,7 +262,7 @@ void DrawCurves(AppState& state) {
   Plot("accuracy plot", accuracy_view, accuracy_options, accuracy, markers);
 }
 
-void DrawConfusion(const nn::EvalResult& result, const data::Dataset* dataset, const char* title) {
+void DrawConfusionTable(const nn::EvalResult& result, const data::Dataset* dataset, const char* title) {
   ImGui::Text("%s", title);
   ImGui::TextDisabled("rows: true class, columns: predicted");
   uint32_t n = result.classes;
@@ -286,6 +290,14 @@ void DrawConfusion(const nn::EvalResult& result, const data::Dataset* dataset, c
     }
   }
   ImGui::EndTable();
+}
+
+// The matrix with its title as one chart (its context menu saves it as PNG).
+void DrawConfusion(const nn::EvalResult& result, const data::Dataset* dataset, const char* title) {
+  ImGui::BeginGroup();
+  DrawConfusionTable(result, dataset, title);
+  ImGui::EndGroup();
+  ChartPngMenu("confusion matrix");
 }
 
 std::string ClassName(const data::Dataset* dataset, uint32_t label) {

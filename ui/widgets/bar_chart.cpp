@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "ui/widgets/chart_png.h"
 #include "ui/widgets/plot.h"  // ClassColor
 
 namespace ts::ui {
@@ -120,6 +121,7 @@ int BarChart(const char* id, std::span<const Bar> bars, const BarChartOptions& o
     if (b.tooltip) ImGui::TextUnformatted(b.tooltip);
     ImGui::EndTooltip();
   }
+  ChartPngMenu(id, origin, ImVec2(origin.x + width, origin.y + height));
   ImGui::PopID();
   return hovered_index;
 }
@@ -168,6 +170,7 @@ int StackedBar(const char* id, std::span<const StackedSegment> segments, const S
     ImGui::TextDisabled("%.1f%%", 100.0 * s.value / total);
     ImGui::EndTooltip();
   }
+  ChartPngMenu(id, origin, ImVec2(origin.x + width, origin.y + height));
   ImGui::PopID();
   return hovered_index;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "imgui_internal.h"  // SetItemUsingMouseWheel
+#include "ui/widgets/chart_png.h"
 #include "ui/widgets/plot.h"
 
 namespace ts::ui {
@@ -146,6 +147,7 @@ int Gantt(const char* id, GanttState& state, std::span<const char* const> row_la
     if (bar.tooltip) ImGui::TextDisabled("%s", bar.tooltip);
     ImGui::EndTooltip();
   }
+  ChartPngMenu(id, origin, ImVec2(origin.x + size.x, origin.y + size.y));
   ImGui::PopID();
   return hovered_bar;
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "ui/widgets/chart_png.h"
 #include "ui/widgets/sprites.h"
 #include "ui/widgets/plot.h"  // ClassColor, ColorSwatch, PlotAxis, AxesMargins, DrawAxes
 
@@ -170,6 +171,7 @@ HeatmapResult DrawHeatmap(const char* id, int resolution, ColorAt color_at, Tool
     }
     ImGui::EndTooltip();
   }
+  ChartPngMenu(id, origin, ImVec2(origin.x + width, origin.y + top + data_h + margins.y));
   ImGui::PopID();
   HeatmapResult result;
   result.data_min = m.min;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "imgui_internal.h"  // ImRect
+#include "ui/widgets/chart_png.h"
 #include "ui/widgets/plot_internal.h"
 
 namespace ts::ui {
@@ -553,6 +554,7 @@ void Plot(const char* id, PlotState& state, const PlotOptions& options, std::spa
       !ImGui::IsMouseDragging(ImGuiMouseButton_Left))
     DrawHover(draw, map, state, options, series, visible, markers);
   draw->PopClipRect();
+  ChartPngMenu(id, frame_min, frame_max);
   ImGui::PopID();
 }
 

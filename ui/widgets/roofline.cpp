@@ -8,6 +8,7 @@
 #include "imgui_internal.h"  // ImRect
 #include "ui/format.h"
 #include "ui/panel_layout.h"
+#include "ui/widgets/chart_png.h"
 #include "ui/widgets/insight_charts.h"
 #include "ui/widgets/plot.h"
 
@@ -104,6 +105,7 @@ RooflineHover Roofline(const char* id, std::span<const RooflineDot> dots, const 
     lx += 24 + ImGui::CalcTextSize(entry.label).x;
   }
   result.clicked = result.dot >= 0 && clicked;
+  ChartPngMenu(id, origin, ImVec2(origin.x + size.x, origin.y + size.y));
   return result;
 }
 
