@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -220,6 +221,8 @@ class TestLog {
     line["why_continue_disabled"] = ui::WhyContinueIsDisabled(state);
     line["warning"] = view.warning;
     line["epochs"] = state.project.training.epochs;
+    // The GPU panel's "GPU time per training step" (0 before a timed step came).
+    line["gpu_step_ms"] = std::accumulate(view.dispatch_ns.begin(), view.dispatch_ns.end(), 0.0) / 1e6;
     nlohmann::json errors = nlohmann::json::object();
     for (size_t i = 0; i < state.project.layers.size(); ++i)
       if (!state.project.layers[i].error.empty()) errors[std::to_string(i)] = state.project.layers[i].error;

@@ -101,6 +101,30 @@ TEST(LossWatch, AFallingOrNoisyLossIsQuiet) {
   EXPECT_FALSE(watch.Add(step++, std::nan("")));
 }
 
+TEST(LossWatch, SpikesNearAPerfectFitAreQuiet) {
+  // A long spiral run with Adam: the loss sits near 1e-4 and a batch now and
+  // then jumps to 0.1-0.5, sometimes two or three in a row. A running mean
+  // rose past 0.01 and tenfold its low at each one (a 100 000-epoch run in the
+  // window warned "the loss is rising" while it showed a loss of 0.002).
+  nn::LossWatch watch(25);
+  uint64_t step = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const int phase = i % 40;
+    const double loss = phase == 10 ? 0.5 : phase == 25 || phase == 26 || phase == 27 ? 0.2 : 1e-4 * (1 + i % 3);
+    EXPECT_FALSE(watch.Add(step++, loss)) << "step " << i << ", loss " << loss;
+  }
+  // Tens of epochs in (spiral: loss 1.1 at the start), some stretches of
+  // batches are harder than others: their median goes from 0.001 to 0.02,
+  // tenfold and above 0.01, but a twentieth of where the run started.
+  nn::LossWatch fitting(25);
+  for (int i = 0; i < 15; ++i) EXPECT_FALSE(fitting.Add(i, 1.1));
+  for (int i = 15; i < 1000; ++i) EXPECT_FALSE(fitting.Add(i, i % 25 < 12 ? 0.001 : 0.02)) << "step " << i;
+  // The same run going wrong: most batches rise, and it says so.
+  std::optional<std::string> warning;
+  for (int i = 0; i < 40 && !warning; ++i) warning = watch.Add(step++, i % 4 ? 0.3 : 1e-4);
+  EXPECT_TRUE(warning);
+}
+
 TEST(NumberText, FloatsAreWrittenAsTyped) {
   EXPECT_EQ(ShortestDouble(0.2f), 0.2);
   EXPECT_EQ(ShortestDouble(1e-5f), 1e-5);

@@ -316,9 +316,10 @@ TEST_F(VulkanTest, DispatchTimesAreSampledAndDoNotChangeTraining) {
   ASSERT_EQ(every.size(), 8u);
   ASSERT_EQ(sampled.size(), 8u);
   for (size_t i = 0; i < 8; ++i) {
-    EXPECT_FALSE(every[i].dispatch_ns.empty()) << i;
+    // The first step may compile the pipelines: it reports no times (Trainer::set_timing_interval).
+    EXPECT_EQ(every[i].dispatch_ns.empty(), i == 0) << i;
     // Only the first submission (2 steps) is timed when the interval is long.
-    EXPECT_EQ(sampled[i].dispatch_ns.empty(), i >= 2) << i;
+    EXPECT_EQ(sampled[i].dispatch_ns.empty(), i != 1) << i;
     EXPECT_EQ(sampled[i].loss, every[i].loss) << i;  // timestamps change nothing the GPU computes
   }
   EXPECT_EQ(sampled_parameters, every_parameters);
@@ -333,7 +334,10 @@ TEST_F(VulkanTest, StepReportsCarryPerDispatchTimes) {
   std::vector<nn::StepReport> reports;
   trainer.RunSteps(5, [&](const nn::StepReport& r) { reports.push_back(r); });
   ASSERT_EQ(reports.size(), 5u);
-  for (size_t i = 0; i < reports.size(); ++i) {
+  // The first step dispatches each pipeline for the first time: a driver may
+  // compile it then, so that step's times are not reported as the kernels'.
+  EXPECT_TRUE(reports[0].dispatch_ns.empty());
+  for (size_t i = 1; i < reports.size(); ++i) {
     EXPECT_EQ(reports[i].global_step, i);
     ASSERT_EQ(reports[i].dispatch_ns.size(), trainer.step_dispatches().size());
     for (double ns : reports[i].dispatch_ns) EXPECT_GT(ns, 0.0);

@@ -18,13 +18,13 @@ namespace {
 // steps of the spiral MLP per submission, 14 ms at 4). With "train fast" the
 // window draws a few times a second: the config's full submissions.
 constexpr double kTrainingSubmissionSeconds = 0.006;
-// Per-dispatch times for the GPU panel: every submission is timed. Sampled
-// timing (one turn every 0.5 s) showed wrong figures on lavapipe: the panel
-// read 290 ms a spiral step (111 ms for one 32x32 backward matmul) where timing
-// every submission gives well under a millisecond, so it stays off until
-// that is understood (WatchSettings::timing_interval and nn::TimingGate are ready).
-constexpr double kTimingIntervalSeconds = 0;
-constexpr double kFastTimingIntervalSeconds = 0;
+// Per-dispatch times for the GPU panel: one turn of submissions timed every
+// 0.5 s (with "train fast" every 2 s), alone on the device (nn::TimingGate).
+// Each timestamp ends lavapipe's batch, so timing every submission costs
+// training throughput. (Sampled figures once read 290 ms a spiral step: the
+// first, compiling step weighed in; the trainer no longer reports its times.)
+constexpr double kTimingIntervalSeconds = 0.5;
+constexpr double kFastTimingIntervalSeconds = 2.0;
 // The decision boundary's grid: 48 x 48 points, drawn smoothly shaded, looks the
 // same as 64 x 64 and takes half the device time to evaluate.
 constexpr uint32_t kBoundaryResolution = 48;

@@ -2,12 +2,15 @@
 // window and the CLI can say so while there is still something to save.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ts::nn {
 
@@ -18,11 +21,19 @@ class LossWatch {
 
   // Feeds one step's loss. Returns a warning the first time the smoothed loss
   // is kRise times the smallest smoothed loss of the last window_steps steps;
-  // it warns again only after the loss has come back down.
+  // it warns again only after the loss has come back down. Smoothed: the
+  // median of the last kMedianSteps losses, so that a few batches' spikes
+  // (Adam near a perfect fit: 1e-4 with batches of 0.1-0.5) do not count as a
+  // rise, as they did with a running mean; a run going wrong raises most batches.
   std::optional<std::string> Add(uint64_t global_step, double loss) {
     if (!(loss == loss)) return std::nullopt;  // NaN: divergence is reported elsewhere
-    smoothed_ = steps_ == 0 ? loss : smoothed_ + kWeight * (loss - smoothed_);
+    recent_.push_back(loss);
+    if (recent_.size() > kMedianSteps) recent_.pop_front();
+    std::vector<double> sorted(recent_.begin(), recent_.end());
+    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+    smoothed_ = sorted[sorted.size() / 2];
     ++steps_;
+    if (steps_ == kWarmupSteps) start_ = smoothed_;
     // A monotonic queue of (step, smoothed) keeps the window's minimum at its front.
     while (!lows_.empty() && lows_.back().second >= smoothed_) lows_.pop_back();
     lows_.emplace_back(global_step, smoothed_);
@@ -33,9 +44,11 @@ class LossWatch {
       if (smoothed_ < kRearm * low) warned_ = false;
       return std::nullopt;
     }
-    // Below kNoiseFloor a tenfold rise is noise about a near-perfect fit
-    // (spiral after hundreds of epochs: 3e-5 to 3e-4), not a run going wrong.
-    if (smoothed_ < kRise * low || smoothed_ < kNoiseFloor) return std::nullopt;
+    // Below the noise floor a tenfold rise is noise about a near-perfect fit
+    // (spiral after hundreds of epochs: 3e-5 to 3e-4; after tens, a few
+    // batches' median from 0.002 to 0.02), not a run going wrong: the floor is
+    // kNoiseFloor, or kStartShare of the loss the run started from if higher.
+    if (smoothed_ < kRise * low || smoothed_ < std::max(kNoiseFloor, kStartShare * start_)) return std::nullopt;
     warned_ = true;
     char text[256];
     std::snprintf(text, sizeof text,
@@ -48,16 +61,19 @@ class LossWatch {
 
   static constexpr double kRise = 10.0;
   static constexpr double kNoiseFloor = 0.01;
+  static constexpr double kStartShare = 0.05;
 
  private:
-  static constexpr double kWeight = 0.1;     // smoothing: about the last 10 steps
-  static constexpr uint64_t kWarmupSteps = 10;
+  static constexpr size_t kMedianSteps = 15;
+  static constexpr uint64_t kWarmupSteps = kMedianSteps;
   static constexpr double kRearm = 3.0;
   uint64_t window_;
   uint64_t steps_ = 0;
   double smoothed_ = 0;
+  double start_ = 0;  // the smoothed loss at the end of the warm-up
   bool warned_ = false;
   std::deque<std::pair<uint64_t, double>> lows_;
+  std::deque<double> recent_;  // the last kMedianSteps losses
 };
 
 }  // namespace ts::nn

@@ -271,6 +271,7 @@ struct Trainer::Submission {
   uint32_t steps = 0;
   bool profiling = false, tracing = false;  // profiled submissions run alone (nothing else in flight)
   bool timed = true;                        // per-dispatch timestamps recorded (profiled ones always)
+  bool first_steps = false;                 // the training sequence's first submission (see Trainer::Submit)
   bool submitted = false;
   const vk::Sequence* sequence = nullptr;
   VkCommandBuffer profiled_commands = VK_NULL_HANDLE;  // recorded for this submission only; freed after it
@@ -340,6 +341,8 @@ void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_
     host_event("record the command buffer", "host", record_start);
   } else {
     s.sequence = train_sequence_.get();
+    s.first_steps = !train_sequence_used_;
+    train_sequence_used_ = true;
     s.timed = s.prepare_start_ns - last_timed_submit_ns_ >= timing_interval_seconds_ * 1e9;
     if (s.timed) last_timed_submit_ns_ = s.prepare_start_ns;
     // Recorded once per bank, step count and timing, then replayed.
@@ -380,7 +383,12 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
     std::array<float, 4> result = plan_->result_slot(s.first_slot + i);
     r.loss = result[0];
     r.accuracy = result[2] > 0 ? result[1] / result[2] : 0.0f;
-    if (s.timed) r.dispatch_ns = s.sequence->ReadDispatchTimesNs(s.first_slot + i);
+    // The sequence's first step dispatches each pipeline for the first time, and
+    // a driver may compile it then (lavapipe does: 1.2 s for the spiral MLP's
+    // step of 1.5 ms with a cold shader cache, 0.4 s in one kernel). Its times
+    // would show the compiler as kernel time, so that step reports none.
+    const bool compiling = s.first_steps && i == 0 && !s.profiling;
+    if (s.timed && !compiling) r.dispatch_ns = s.sequence->ReadDispatchTimesNs(s.first_slot + i);
     r.wall_seconds = seconds / s.steps;
     if (result[3] != 0.0f || !std::isfinite(r.loss)) {
       char lr[32];
@@ -416,8 +424,12 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
     trace_requested_ = false;
   } else if (s.timed) {
     double total = 0;
-    for (const StepReport& r : s.reports) total += std::accumulate(r.dispatch_ns.begin(), r.dispatch_ns.end(), 0.0);
-    last_untraced_step_ns_ = total / s.steps;
+    uint32_t timed_steps = 0;
+    for (const StepReport& r : s.reports) {
+      total += std::accumulate(r.dispatch_ns.begin(), r.dispatch_ns.end(), 0.0);
+      timed_steps += r.dispatch_ns.empty() ? 0 : 1;
+    }
+    if (timed_steps > 0) last_untraced_step_ns_ = total / timed_steps;
   }
   previous_submission_end_ns_ = HostNowNs();
 

@@ -117,7 +117,7 @@ struct StepReport {
   double learning_rate = 0;
   float loss = 0;                // batch mean
   float accuracy = 0;            // fraction of the batch predicted right
-  std::vector<double> dispatch_ns;  // per DispatchInfo, GPU time; empty when the submission was not timed (Trainer::set_timing_interval)
+  std::vector<double> dispatch_ns;  // per DispatchInfo, GPU time; empty when the submission was not timed (Trainer::set_timing_interval) and for the trainer's first step
   double wall_seconds = 0;       // host time of the step (its share of the submission)
   // Set on the first step of a profiled submission (see Trainer::RequestProfile).
   std::shared_ptr<const StepProfile> profile;
@@ -237,7 +237,8 @@ class Trainer {
   // `seconds` (the first always; 0: every submission). Timestamps cost: on
   // lavapipe each one ends the driver's batch, a fifth of a small model's step
   // (MNIST MLP batch 64: ~41k vs ~50k samples/s). StepReport::dispatch_ns is
-  // empty for the steps of untimed submissions. Profiles and traces are timed.
+  // empty for the steps of untimed submissions and for the trainer's first
+  // step (it may compile the pipelines). Profiles and traces are timed.
   static constexpr double kDefaultTimingIntervalSeconds = 0.25;
   void set_timing_interval(double seconds) { timing_interval_seconds_ = seconds; }
 
@@ -312,6 +313,7 @@ class Trainer {
   double timing_interval_seconds_ = kDefaultTimingIntervalSeconds;
   uint32_t submission_steps_ = 0;  // RunSteps's, while it runs (0: steps_per_submit)
   double last_timed_submit_ns_ = -1e18;  // host steady clock
+  bool train_sequence_used_ = false;     // its first step (pipelines' first dispatches) reports no times
 };
 
 // The order of the training samples in `epoch`: a seeded Fisher-Yates shuffle

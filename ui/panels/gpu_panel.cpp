@@ -6,6 +6,7 @@
 
 #include "imgui.h"
 #include "ui/lab/lab_window.h"
+#include "ui/run.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/bar_chart.h"
 
@@ -42,6 +43,12 @@ void DrawGpuPanel(AppState& state) {
   }
   double step_ns = std::accumulate(view.dispatch_ns.begin(), view.dispatch_ns.end(), 0.0);
   ImGui::Text("GPU time per training step: %.2f ms", step_ns / 1e6);
+  if (const double interval = WatchFor(state).timing_interval; interval > 0) {
+    ImGui::TextDisabled("sampled: steps timed every %.0f ms", interval * 1e3);
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("Timestamps cost time on some drivers, so while you watch, one turn of training\n"
+                        "submissions is timed this often (alone on the device) and the times average those steps.");
+  }
   ImGui::TextDisabled("%zu dispatches (Vulkan) = grids (CUDA)", view.dispatches.size());
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("Each dispatch launches a grid of workgroups (CUDA: blocks),\n"
