@@ -12,6 +12,7 @@
 #include "compute/profile/kernel_table.h"
 #include "compute/profile/occupancy.h"
 #include "imgui.h"
+#include "support/headless_imgui.h"
 #include "ui/app_state.h"
 #include "ui/format.h"
 #include "ui/panels/insight_panel.h"
@@ -47,18 +48,10 @@ nn::DispatchInfo Dispatch(const std::string& kernel, int layer, nn::Pass pass, s
   return d;
 }
 
-class InsightWindow : public testing::Test {
+class InsightWindow : public ::testing::Test {
  protected:
   void SetUp() override {
-    context_ = ImGui::CreateContext();
-    ImGuiIO& io = ImGui::GetIO();
-    io.DisplaySize = ImVec2(1600, 1000);
-    io.IniFilename = nullptr;
-    io.DeltaTime = 1.0f / 60;
-    io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
-    unsigned char* pixels = nullptr;
-    int width = 0, height = 0;
-    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+    context_ = testing::CreateHeadlessImGui();
     state_.device = &device_;
     state_.insight.open = true;
     // Kernels whose workgroups, shared memory and (modelled) registers differ.
@@ -81,14 +74,7 @@ class InsightWindow : public testing::Test {
     ImGui::Render();
   }
   void Click(const std::string& rect) {
-    const auto& rects = RecordedItemRects();
-    ASSERT_TRUE(rects.count(rect)) << rect;
-    const auto& r = rects.at(rect);
-    const ImVec2 centre((r[0] + r[2]) / 2, (r[1] + r[3]) / 2);
-    Frame(centre);
-    Frame(centre, true);
-    Frame(centre);
-    Frame();
+    testing::ClickRecordedRect(rect, [this](ImVec2 mouse, bool down) { Frame(mouse, down); });
   }
   // What compute/profile's model gives for each kernel row under `model`, as
   // the tab writes it, by row key.

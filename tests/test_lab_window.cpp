@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "imgui.h"
+#include "support/headless_imgui.h"
 #include "ui/app_state.h"
 #include "ui/lab/lab_geometry.h"
 #include "ui/lab/lab_runner.h"
@@ -382,18 +383,10 @@ std::vector<lab::LessonInfo> TestLessons() {
           {"reduction", "4. Reduction", "a tree", {}}};
 }
 
-class LabWindow : public testing::Test {
+class LabWindow : public ::testing::Test {
  protected:
   void SetUp() override {
-    context_ = ImGui::CreateContext();
-    ImGuiIO& io = ImGui::GetIO();
-    io.DisplaySize = ImVec2(1600, 1000);
-    io.IniFilename = nullptr;
-    io.DeltaTime = 1.0f / 60;
-    io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
-    unsigned char* pixels = nullptr;
-    int width = 0, height = 0;
-    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+    context_ = testing::CreateHeadlessImGui();
     state_.lab.lessons = TestLessons();
     state_.lab.shader_source = [this](const std::string& shader) -> const std::string& {
       if (shader != "lab_test") throw std::runtime_error("no shader " + shader);
@@ -437,14 +430,7 @@ class LabWindow : public testing::Test {
     return settled;
   }
   void Click(const std::string& rect) {
-    const auto& rects = RecordedItemRects();
-    ASSERT_TRUE(rects.count(rect)) << rect;
-    const auto& r = rects.at(rect);
-    const ImVec2 centre((r[0] + r[2]) / 2, (r[1] + r[3]) / 2);
-    Frame(centre);
-    Frame(centre, true);
-    Frame(centre);
-    Frame();
+    testing::ClickRecordedRect(rect, [this](ImVec2 mouse, bool down) { Frame(mouse, down); });
   }
 
   AppState state_;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "imgui.h"
+#include "support/headless_imgui.h"
 #include "ui/app_state.h"
 #include "ui/lab/lab_window.h"
 #include "ui/lab/puzzle_progress.h"
@@ -26,7 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class PuzzlesWindow : public testing::Test {
+class PuzzlesWindow : public ::testing::Test {
  protected:
   void SetUp() override {
     data_ = fs::temp_directory_path() / ("tensorscope_puzzles_window_" + std::to_string(getpid()));
@@ -34,15 +35,7 @@ class PuzzlesWindow : public testing::Test {
     const char* old = std::getenv("XDG_DATA_HOME");
     if (old) old_data_home_ = old;
     setenv("XDG_DATA_HOME", data_.c_str(), 1);
-    context_ = ImGui::CreateContext();
-    ImGuiIO& io = ImGui::GetIO();
-    io.DisplaySize = ImVec2(1600, 1000);
-    io.IniFilename = nullptr;
-    io.DeltaTime = 1.0f / 60;
-    io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
-    unsigned char* pixels = nullptr;
-    int width = 0, height = 0;
-    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+    context_ = testing::CreateHeadlessImGui();
     vk::ContextOptions options;
     options.validation = true;
     options.on_validation_message = [this](const std::string&) { ++validation_messages_; };
@@ -65,14 +58,7 @@ class PuzzlesWindow : public testing::Test {
     ImGui::Render();
   }
   void Click(const std::string& rect) {
-    const auto& rects = RecordedItemRects();
-    ASSERT_TRUE(rects.count(rect)) << rect;
-    const auto& r = rects.at(rect);
-    const ImVec2 centre((r[0] + r[2]) / 2, (r[1] + r[3]) / 2);
-    Frame(centre);
-    Frame(centre, true);
-    Frame(centre);
-    Frame();
+    testing::ClickRecordedRect(rect, [this](ImVec2 mouse, bool down) { Frame(mouse, down); });
   }
   // Runs `body` in the current puzzle with the Run button; frames until its answer is drawn.
   const PuzzlesView::Outcome& Run(const std::string& body) {
