@@ -4,6 +4,7 @@
 // the wake-up for a sleeping window).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -224,8 +225,14 @@ nn::SessionSetup SpiralPresetSetup(uint32_t epochs, double timing_interval) {
 }
 
 struct StepTimes {
-  double mean_ms = 0;  // GPU time per step, the mean over the timed steps
-  size_t timed = 0, steps = 0;
+  std::vector<double> step_ms;  // GPU time of each timed step
+  size_t steps = 0;
+  bool first_step_timed = false;
+  double median_ms() const {
+    std::vector<double> sorted = step_ms;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
+  }
 };
 
 StepTimes TrainAndTime(vk::Context& context, vk::PipelineCache& pipelines, const nn::SessionSetup& setup) {
@@ -237,10 +244,9 @@ StepTimes TrainAndTime(vk::Context& context, vk::PipelineCache& pipelines, const
     if (e.kind != Kind::kStep) continue;
     ++times.steps;
     if (e.step.dispatch_ns.empty()) continue;
-    times.mean_ms += std::accumulate(e.step.dispatch_ns.begin(), e.step.dispatch_ns.end(), 0.0) / 1e6;
-    ++times.timed;
+    if (times.steps == 1) times.first_step_timed = true;
+    times.step_ms.push_back(std::accumulate(e.step.dispatch_ns.begin(), e.step.dispatch_ns.end(), 0.0) / 1e6);
   }
-  if (times.timed) times.mean_ms /= double(times.timed);
   return times;
 }
 
@@ -271,14 +277,19 @@ TEST_F(VulkanTest, SampledTimingAgreesWithTimingEverySubmission) {
 
   const StepTimes sampled = TrainAndTime(*cold, *cold_pipelines, SpiralPresetSetup(60, 0.25));
   const StepTimes every = TrainAndTime(context(), pipelines(), SpiralPresetSetup(60, 0));
-  std::printf("GPU time per step: sampled %.3f ms (%zu of %zu steps timed), every submission %.3f ms (%zu of %zu)\n",
-              sampled.mean_ms, sampled.timed, sampled.steps, every.mean_ms, every.timed, every.steps);
+  std::printf("GPU time per step, median: sampled %.3f ms (%zu of %zu steps timed), every submission %.3f ms (%zu of %zu)\n",
+              sampled.median_ms(), sampled.step_ms.size(), sampled.steps, every.median_ms(), every.step_ms.size(),
+              every.steps);
   ASSERT_EQ(sampled.steps, every.steps);
-  EXPECT_GE(sampled.timed, 4u);
-  EXPECT_LT(sampled.timed, sampled.steps);
-  EXPECT_EQ(every.timed, every.steps - 1);  // all but the first (compiling) step
-  EXPECT_GE(sampled.mean_ms, 0.5 * every.mean_ms);
-  EXPECT_LE(sampled.mean_ms, 2.0 * every.mean_ms);
+  EXPECT_GE(sampled.step_ms.size(), 4u);
+  EXPECT_LT(sampled.step_ms.size(), sampled.steps);
+  EXPECT_EQ(every.step_ms.size(), every.steps - 1);  // all but the first (compiling) step
+  EXPECT_FALSE(sampled.first_step_timed);
+  EXPECT_FALSE(every.first_step_timed);
+  // A compiling step among the samples reads hundreds of times a step; the
+  // machine is shared, so only that size of error is asserted, on medians.
+  EXPECT_GE(sampled.median_ms(), 0.2 * every.median_ms());
+  EXPECT_LE(sampled.median_ms(), 5.0 * every.median_ms());
   cold_pipelines.reset();  // before its device
   cold.reset();
   for (const std::string& message : messages) ADD_FAILURE() << message;

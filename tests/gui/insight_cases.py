@@ -72,10 +72,8 @@ def case_gpu_insight(t):
     show the occupancy as if on a reference GPU; force the shared-tiled matmul while training and
     take the Kernels tab and the roofline again (insight_kernels_forced.png, insight_roofline_forced.png)."""
     # The trace and the forced variant are taken on training submissions, so the run must outlast
-    # the tour: the preset's 60 epochs end in ~4 s with sampled timing. At the preset's learning
-    # rate (0.01) a long run's loss, near 0.001, has real Adam spikes the loss watch reports: a
-    # tenth of it keeps the loss higher and steadier.
-    app = t.start("gpu_insight", ["--project", long_spiral_project(t.out, learning_rate=0.001)])
+    # the tour: the preset's 60 epochs end in ~4 s with sampled timing.
+    app = t.start("gpu_insight", ["--project", long_spiral_project(t.out)])
     app.find_window()
     width, height = app.window_size()
     app.wait_for_rect("train", 60)
