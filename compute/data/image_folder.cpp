@@ -298,16 +298,7 @@ bool HasTrainTestFolders(const std::string& directory) {
   return IsDirectory(fs::path(directory) / "train") && IsDirectory(fs::path(directory) / "test");
 }
 
-Dataset LoadImageFolder(const std::string& directory, const ImageFolderOptions& options, const std::string& name) {
-  Require(options.channels <= 3 && options.channels != 2,
-          directory + ": expected channels 0 (automatic), 1 or 3, found " + std::to_string(options.channels));
-  Require((options.width == 0) == (options.height == 0),
-          directory + ": expected both a target width and height or neither, found " +
-              SizeText(options.width, options.height));
-  Require(options.width <= kMaxImageSide && options.height <= kMaxImageSide &&
-              uint64_t{options.width} * options.height <= kMaxImagePixels,
-          directory + ": target size " + SizeText(options.width, options.height) + " is larger than images may be (" +
-              std::to_string(kMaxImageSide) + " pixels on a side, " + std::to_string(kMaxImagePixels) + " in all)");
+ImageFolderListing ListImageFolder(const std::string& directory, const std::vector<std::string>& class_names) {
   const fs::path root(directory);
   {
     std::error_code error;
@@ -316,7 +307,7 @@ Dataset LoadImageFolder(const std::string& directory, const ImageFolderOptions& 
     Require(fs::is_directory(status), directory + ": expected a folder with one subfolder per class, found a file");
   }
 
-  // Classes: the subfolders, in sorted order or in options.class_names' order.
+  // Classes: the subfolders, in sorted order or in class_names' order.
   std::vector<fs::path> class_folders;
   size_t loose_images = 0;  // images directly in the root, to explain a missing level of folders
   for (const fs::path& entry : SortedEntries(root)) {
@@ -332,44 +323,66 @@ Dataset LoadImageFolder(const std::string& directory, const ImageFolderOptions& 
                                     " directly in the folder; move them into their class's subfolder"
                               : ""));
 
-  Dataset dataset;
-  if (options.class_names.empty()) {
-    for (const fs::path& folder : class_folders) dataset.class_names.push_back(folder.filename().string());
+  ImageFolderListing listing;
+  if (class_names.empty()) {
+    for (const fs::path& folder : class_folders) listing.class_names.push_back(folder.filename().string());
   } else {
-    dataset.class_names = options.class_names;
+    listing.class_names = class_names;
   }
   auto label_of = [&](const fs::path& folder) -> uint32_t {
     const std::string class_name = folder.filename().string();
-    const auto found = std::find(dataset.class_names.begin(), dataset.class_names.end(), class_name);
-    if (found == dataset.class_names.end()) {
+    const auto found = std::find(listing.class_names.begin(), listing.class_names.end(), class_name);
+    if (found == listing.class_names.end()) {
       std::string expected;
-      for (const std::string& known : dataset.class_names) expected += (expected.empty() ? "" : ", ") + known;
+      for (const std::string& known : listing.class_names) expected += (expected.empty() ? "" : ", ") + known;
       throw Error(folder.string() + ": subfolder \"" + class_name + "\" is not one of the expected classes (" +
                   expected + ")");
     }
-    return static_cast<uint32_t>(found - dataset.class_names.begin());
+    return static_cast<uint32_t>(found - listing.class_names.begin());
   };
 
-  // Pass 1: headers only, so size and channel problems surface before decoding anything.
-  std::vector<ImageHeader> headers;
   std::vector<std::pair<fs::path, size_t>> images_per_folder;
   for (const fs::path& folder : class_folders) {
     const uint32_t label = label_of(folder);
     size_t found = 0;
     for (const fs::path& file : SortedEntries(folder)) {
       if (IsDirectory(file) || !HasImageExtension(file)) continue;
-      ImageHeader header = ReadImageHeader(file.string());
-      header.label = label;
-      headers.push_back(std::move(header));
+      listing.files.push_back({file.string(), label});
       ++found;
     }
     images_per_folder.emplace_back(folder, found);
   }
-  Require(!headers.empty(), directory + ": found no images in its " + std::to_string(class_folders.size()) +
-                                " class subfolders (expected " + kImageKinds + " files)");
+  Require(!listing.files.empty(), directory + ": found no images in its " + std::to_string(class_folders.size()) +
+                                      " class subfolders (expected " + kImageKinds + " files)");
   for (const auto& [folder, found] : images_per_folder)
     Require(found > 0, folder.string() + ": class subfolder holds no images (expected " + kImageKinds + " files)");
+  return listing;
+}
 
+Dataset LoadImageFolder(const std::string& directory, const ImageFolderOptions& options, const std::string& name) {
+  Require(options.channels <= 3 && options.channels != 2,
+          directory + ": expected channels 0 (automatic), 1 or 3, found " + std::to_string(options.channels));
+  Require((options.width == 0) == (options.height == 0),
+          directory + ": expected both a target width and height or neither, found " +
+              SizeText(options.width, options.height));
+  Require(options.width <= kMaxImageSide && options.height <= kMaxImageSide &&
+              uint64_t{options.width} * options.height <= kMaxImagePixels,
+          directory + ": target size " + SizeText(options.width, options.height) + " is larger than images may be (" +
+              std::to_string(kMaxImageSide) + " pixels on a side, " + std::to_string(kMaxImagePixels) + " in all)");
+  const fs::path root(directory);
+  ImageFolderListing listing = ListImageFolder(directory, options.class_names);
+
+  // Pass 1: headers only, so size and channel problems surface before decoding anything.
+  std::vector<ImageHeader> headers;
+  headers.reserve(listing.files.size());
+  for (const ImageFile& file : listing.files) {
+    ImageHeader header = ReadImageHeader(file.path);
+    header.label = file.label;
+    headers.push_back(std::move(header));
+  }
+
+  Dataset dataset;
+  dataset.class_names = std::move(listing.class_names);
   const bool resize = options.width != 0;
   const uint32_t width = resize ? options.width : headers[0].width;
   const uint32_t height = resize ? options.height : headers[0].height;

@@ -70,6 +70,21 @@ Image ConvertChannels(const Image& image, uint32_t channels);
 // result it keeps two rows of intermediate values, whatever the sizes.
 Image ResizeImage(const Image& image, uint32_t width, uint32_t height);
 
+// An image folder's files in load order, each with its label, and the class
+// names the labels index; no image is opened. `class_names`, when non-empty,
+// gives the label order as ImageFolderOptions::class_names does. Throws
+// ts::Error as LoadImageFolder does for a missing folder, one without class
+// subfolders, a class subfolder without images, or an unexpected subfolder.
+struct ImageFile {
+  std::string path;
+  uint32_t label = 0;
+};
+struct ImageFolderListing {
+  std::vector<std::string> class_names;
+  std::vector<ImageFile> files;
+};
+ImageFolderListing ListImageFolder(const std::string& directory, const std::vector<std::string>& class_names = {});
+
 // Loads the folder (see above). Dataset::name is `name`, or the folder's own
 // name when empty. Throws ts::Error naming the folder or file involved for: a
 // missing folder or one with no class subfolders, a class subfolder without

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <numeric>
 #include <random>
 
 #include "compute/common/error.h"
@@ -251,9 +252,15 @@ DataSplit LoadCifar10Set(std::string_view directory_text) {
   return {std::move(train), std::move(test)};
 }
 
-// "images:DIRECTORY[:size=WxH,channels=N,test_fraction=X,seed=N]": one subfolder
-// per class, or train/ and test/ each with one subfolder per class.
-DataSplit LoadImageFolderSet(std::string_view spec, std::string_view rest) {
+// "images:DIRECTORY[:size=WxH,channels=N,test_fraction=X,seed=N]", parsed.
+struct ImageFolderSpec {
+  std::string directory;
+  ImageFolderOptions options;
+  double test_fraction = 0.2;
+  uint64_t seed = 1;
+};
+
+ImageFolderSpec ParseImageFolderSpec(std::string_view spec, std::string_view rest) {
   // Options follow the last ':' when that part looks like options (a path may hold ':').
   std::string_view directory = rest, option_text;
   if (size_t colon = rest.rfind(':'); colon != std::string_view::npos && rest.substr(colon + 1).find('=') != std::string_view::npos) {
@@ -261,28 +268,36 @@ DataSplit LoadImageFolderSet(std::string_view spec, std::string_view rest) {
     option_text = rest.substr(colon + 1);
   }
   Require(!directory.empty(), "data spec \"" + std::string(spec) + "\": expected images:DIRECTORY, found no directory");
-  ImageFolderOptions options;
-  double test_fraction = 0.2;
-  uint64_t seed = 1;
+  ImageFolderSpec parsed;
+  parsed.directory = std::string(directory);
   for (const auto& [key, value] : SplitOptions(spec, option_text)) {
     if (key == "size") {
       const size_t x = value.find('x');
       Require(x != std::string_view::npos, "data spec \"" + std::string(spec) + "\": option size: expected WxH (e.g. "
                                            "32x32), found \"" + std::string(value) + "\"");
-      options.width = ParseValue<uint32_t>(spec, key, value.substr(0, x), "WxH with positive integers");
-      options.height = ParseValue<uint32_t>(spec, key, value.substr(x + 1), "WxH with positive integers");
+      parsed.options.width = ParseValue<uint32_t>(spec, key, value.substr(0, x), "WxH with positive integers");
+      parsed.options.height = ParseValue<uint32_t>(spec, key, value.substr(x + 1), "WxH with positive integers");
     } else if (key == "channels") {
-      options.channels = ParseValue<uint32_t>(spec, key, value, "1 or 3");
+      parsed.options.channels = ParseValue<uint32_t>(spec, key, value, "1 or 3");
     } else if (key == "test_fraction") {
-      test_fraction = ParseValue<double>(spec, key, value, "a number between 0 and 1");
+      parsed.test_fraction = ParseValue<double>(spec, key, value, "a number between 0 and 1");
     } else if (key == "seed") {
-      seed = ParseValue<uint64_t>(spec, key, value, "a non-negative integer");
+      parsed.seed = ParseValue<uint64_t>(spec, key, value, "a non-negative integer");
     } else {
       throw Error("data spec \"" + std::string(spec) + "\": unknown option \"" + std::string(key) +
                   "\", expected size, channels, test_fraction or seed");
     }
   }
-  const std::string dir(directory);
+  return parsed;
+}
+
+// One subfolder per class, or train/ and test/ each with one subfolder per class.
+DataSplit LoadImageFolderSet(std::string_view spec, std::string_view rest) {
+  const ImageFolderSpec parsed = ParseImageFolderSpec(spec, rest);
+  const ImageFolderOptions& options = parsed.options;
+  const double test_fraction = parsed.test_fraction;
+  const uint64_t seed = parsed.seed;
+  const std::string& dir = parsed.directory;
   const std::string name = fs::path(dir).filename().empty() ? fs::path(dir).parent_path().filename().string()
                                                              : fs::path(dir).filename().string();
   if (HasTrainTestFolders(dir)) {
@@ -413,6 +428,42 @@ std::optional<DataFiles> FindDataFiles(std::string_view spec) {
       const std::optional<std::string> file = FindMaybeGzipped(*directory, kIdxFiles[i]);
       if (!file) return std::nullopt;
       (i < 2 ? files.train : files.test).push_back(absolute(*file));
+    }
+    return files;
+  }
+  if (name == "images") {
+    // Each image file in the order LoadImageFolderSet gives its samples.
+    const ImageFolderSpec parsed = ParseImageFolderSpec(spec, option_text);
+    files.format = "image_folder";
+    auto add = [&](const ImageFolderListing& listing, std::span<const uint32_t> order, std::vector<std::string>& paths,
+                   std::vector<uint32_t>& labels) {
+      for (uint32_t i : order) {
+        paths.push_back(absolute(listing.files[i].path));
+        labels.push_back(listing.files[i].label);
+      }
+    };
+    auto all = [](const ImageFolderListing& listing) {
+      std::vector<uint32_t> order(listing.files.size());
+      std::iota(order.begin(), order.end(), 0u);
+      return order;
+    };
+    if (HasTrainTestFolders(parsed.directory)) {
+      const ImageFolderListing train = ListImageFolder((fs::path(parsed.directory) / "train").string(),
+                                                       parsed.options.class_names);
+      const ImageFolderListing test = ListImageFolder((fs::path(parsed.directory) / "test").string(), train.class_names);
+      add(train, all(train), files.train, files.train_labels);
+      add(test, all(test), files.test, files.test_labels);
+      files.class_names = train.class_names;
+    } else {
+      const ImageFolderListing listing = ListImageFolder(parsed.directory, parsed.options.class_names);
+      if (parsed.test_fraction == 0.0) {
+        add(listing, all(listing), files.train, files.train_labels);
+      } else {
+        const auto [rest, held_out] = SplitIndices(listing.files.size(), parsed.test_fraction, parsed.seed);
+        add(listing, rest, files.train, files.train_labels);
+        add(listing, held_out, files.test, files.test_labels);
+      }
+      files.class_names = listing.class_names;
     }
     return files;
   }

@@ -81,12 +81,20 @@ std::pair<Dataset, Dataset> SplitValidation(const Dataset& train, double fractio
 std::pair<std::vector<uint32_t>, std::vector<uint32_t>> SplitIndices(size_t count, double fraction, uint64_t seed);
 
 // Where a spec's samples lie as files other tools read as they are: the IDX
-// files of mnist, fashion-mnist or idx:DIRECTORY, or CIFAR-10's binary batches
-// (cifar10, cifar10:DIRECTORY); nullopt for any other spec or when they are not found.
+// files of mnist, fashion-mnist or idx:DIRECTORY, CIFAR-10's binary batches
+// (cifar10, cifar10:DIRECTORY), or an image folder's images (images:...);
+// nullopt for any other spec or when they are not found. Throws ts::Error for
+// an image folder spec that LoadDataSpec would refuse for its options or its
+// folders (the images themselves are not opened).
 struct DataFiles {
-  std::string format;               // "idx" or "cifar10"
-  std::vector<std::string> train;   // idx: images, labels; cifar10: the batches in load order (absolute paths)
+  std::string format;               // "idx", "cifar10" or "image_folder"
+  // Absolute paths. idx: images, labels; cifar10: the batches in load order;
+  // image_folder: each sample's image, in the order of the split's samples.
+  std::vector<std::string> train;
   std::vector<std::string> test;
+  // image_folder only: each image's label, and the class names they index.
+  std::vector<uint32_t> train_labels, test_labels;
+  std::vector<std::string> class_names;
 };
 std::optional<DataFiles> FindDataFiles(std::string_view spec);
 

@@ -84,8 +84,30 @@ void WriteIndex(const std::string& folder, const std::string& name, const std::v
   WriteFileAtomically(folder + "/data/" + name + "_index.npy", Npy("<i8", {values.size()}, values.data(), values.size() * 8));
 }
 
-// The splits as indices into the IDX or CIFAR-10 files they came from, and where
-// those lie (data/source.json), for data_source.py: no copy of the data.
+// Each sample's bytes as Tensorscope holds them (height, width, channel),
+// hashed as data_source.py hashes what it reads: sum of byte j times
+// kSampleHashBase^(j + 1), modulo 2^64. It tells whether a file changed since
+// the export, or another JPEG decoder gave other pixels.
+constexpr uint64_t kSampleHashBase = 1099511628211u;  // odd: every power differs mod 2^64
+
+std::vector<uint64_t> SampleHashes(const data::Dataset& d) {
+  const size_t size = d.feature_size();
+  std::vector<uint64_t> powers(size);
+  uint64_t power = 1;
+  for (uint64_t& p : powers) p = power *= kSampleHashBase;
+  std::vector<uint64_t> hashes(d.count());
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    const uint8_t* bytes = d.features_u8.data() + i * size;
+    uint64_t hash = 0;
+    for (size_t j = 0; j < size; ++j) hash += bytes[j] * powers[j];
+    hashes[i] = hash;
+  }
+  return hashes;
+}
+
+// The splits as indices into the IDX, CIFAR-10 or image files they came from,
+// where those lie (data/source.json) and each sample's hash (*_hash.npy), for
+// data_source.py: no copy of the data.
 void WriteDataSource(const nn::Checkpoint& c, const ExportData& data, const data::DataFiles& files,
                      const std::string& folder) {
   const std::vector<uint32_t>& input = c.model.layers[0].shape;
@@ -105,19 +127,41 @@ void WriteDataSource(const nn::Checkpoint& c, const ExportData& data, const data
                   " samples) is not the one its config's validation_fraction " + std::to_string(config.validation_fraction) +
                   " gives.");
   }
+  auto write_hashes = [&](const char* name, const data::Dataset& d) {
+    if (d.format != data::FeatureFormat::kUint8) return;
+    const std::vector<uint64_t> hashes = SampleHashes(d);
+    WriteFileAtomically(folder + "/data/" + name + "_hash.npy", Npy("<u8", {hashes.size()}, hashes.data(), hashes.size() * 8));
+  };
   nlohmann::json splits = {{"train", "train"}};
   WriteIndex(folder, "train", train_index);
-  if (validation > 0) splits["validation"] = "train", WriteIndex(folder, "validation", validation_index);
+  write_hashes("train", *data.train);
+  if (validation > 0) {
+    splits["validation"] = "train";
+    WriteIndex(folder, "validation", validation_index);
+    write_hashes("validation", *data.validation);
+  }
   if (data.test && data.test->count()) {
     std::vector<uint32_t> test_index(data.test->count());
     std::iota(test_index.begin(), test_index.end(), 0u);
     splits["test"] = "test";
     WriteIndex(folder, "test", test_index);
+    write_hashes("test", *data.test);
   }
-  const nlohmann::json source = {{"format", files.format},      {"train_files", files.train},
-                                 {"test_files", files.test},    {"scale", data.train->scale},
-                                 {"offset", data.train->offset}, {"input_shape", input},
-                                 {"splits", splits}};
+  nlohmann::json source = {{"format", files.format},      {"train_files", files.train},
+                           {"test_files", files.test},    {"scale", data.train->scale},
+                           {"offset", data.train->offset}, {"input_shape", input},
+                           {"splits", splits}};
+  if (files.format == "image_folder") {
+    if (files.train.size() != train + validation || files.test.size() != (data.test ? data.test->count() : 0))
+      throw Error("the image folder of " + data.spec + " holds " + std::to_string(files.train.size()) + " training and " +
+                  std::to_string(files.test.size()) + " test images now, the run had " +
+                  std::to_string(train + validation) + " and " + std::to_string(data.test ? data.test->count() : 0) +
+                  " (did the folder change?).");
+    source["image_shape"] = data.train->sample_shape;  // channels, height, width: what each image becomes
+    source["train_labels"] = files.train_labels;
+    source["test_labels"] = files.test_labels;
+    source["class_names"] = files.class_names;
+  }
   WriteFileAtomically(folder + "/data/source.json", DumpJson(source, folder + "/data/source.json") + "\n");
   WriteFileAtomically(folder + "/data_source.py", PytorchDataSourceScript());
 }
@@ -126,7 +170,8 @@ void WriteDataSource(const nn::Checkpoint& c, const ExportData& data, const data
 void RemoveStale(const std::string& folder, bool from_files) {
   std::vector<std::string> stale;
   for (const char* split : {"train", "validation", "test"})
-    for (const char* suffix : from_files ? std::vector<const char*>{"_x.npy", "_y.npy"} : std::vector<const char*>{"_index.npy"})
+    for (const char* suffix : from_files ? std::vector<const char*>{"_x.npy", "_y.npy"}
+                                         : std::vector<const char*>{"_index.npy", "_hash.npy"})
       stale.push_back("data/" + std::string(split) + suffix);
   if (!from_files) stale.insert(stale.end(), {"data/source.json", "data_source.py"});
   std::error_code ignored;
@@ -264,7 +309,7 @@ void ExportPytorch(const nn::Checkpoint& c, const ExportData& data, const std::s
                     {"count", t.values.size()}});
     weights.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * 4);
   }
-  // IDX files and CIFAR-10 batches are read from where they lie; other data is copied.
+  // IDX files, CIFAR-10 batches and image folders are read from where they lie; other data is copied.
   const std::optional<data::DataFiles> files = data::FindDataFiles(data.spec);
   uint64_t data_bytes = 0;
   for (const data::Dataset* d : {data.train, data.validation, data.test})
@@ -291,9 +336,11 @@ void ExportPytorch(const nn::Checkpoint& c, const ExportData& data, const std::s
     if (data.test && data.test->count()) WriteSplit(*data.test, input, folder, "test");
   }
   const std::string data_files =
-      files ? "- `data/`: where the run's " + files->format + " files lie (`source.json`) and which of their samples "
-              "`train`, `validation` and `test` hold (`*_index.npy`); `data_source.py` reads them from there "
-              "(numpy only) as the network sees them.\n"
+      files ? "- `data/`: where the run's " + (files->format == "image_folder" ? std::string("image") : files->format) +
+              " files lie (`source.json`), which of their samples `train`, `validation` and `test` hold "
+              "(`*_index.npy`) and a hash of each sample's bytes (`*_hash.npy`); `data_source.py` reads them from there "
+              "as the network sees them and says when a sample's bytes differ (numpy only" +
+              (files->format == "image_folder" ? "; images decoded with Pillow or OpenCV" : "") + ").\n"
             : "- `data/`: `train`, `validation`, `test` as `*_x.npy` (float32, as the network sees them) and `*_y.npy`.\n";
   WriteFileAtomically(folder + "/README.md",
       "# " + c.model.name + " for PyTorch\n\nExported by Tensorscope (" + nn::ArchitectureSignature(c.model) +

@@ -8,10 +8,12 @@
 //                  batch, epochs, weight decay, seed, loss head
 //   data/          the run's data as numpy files (train, validation, test: *_x.npy
 //                  float32 as the network sees it, NCHW; *_y.npy int64 labels);
-//                  for IDX files and CIFAR-10 batches (data::FindDataFiles) instead
-//                  source.json (where the files are, how their bytes are scaled) and
-//                  *_index.npy (which samples of them each split holds, in order),
-//                  read by data_source.py from where the files lie
+//                  for IDX files, CIFAR-10 batches and image folders
+//                  (data::FindDataFiles) instead source.json (where the files are,
+//                  how their bytes are scaled; an image folder's labels and image
+//                  size), *_index.npy (which samples of them each split holds, in
+//                  order) and *_hash.npy (a hash of each sample's bytes), read by
+//                  data_source.py from where the files lie
 //   train.py       the training loop: DDP-ready (nccl on GPUs, gloo otherwise),
 //                  DistributedSampler with set_epoch, rank-0 logging and saving
 //   README.md      what is where, and the launch lines

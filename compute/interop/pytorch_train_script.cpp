@@ -84,7 +84,7 @@ def make_optimizer(params, c, lr):
 
 def load_split(name):
     if os.path.exists(os.path.join(HERE, "data", "source.json")):
-        import data_source  # IDX or CIFAR-10 files read where they lie, split as Tensorscope split them
+        import data_source  # IDX, CIFAR-10 or image files read where they lie, split as Tensorscope split them
         loaded = data_source.load(name)
         return None if loaded is None else TensorDataset(torch.from_numpy(loaded[0]), torch.from_numpy(loaded[1]))
     x_path = os.path.join(HERE, "data", name + "_x.npy")

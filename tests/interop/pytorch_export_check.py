@@ -12,10 +12,13 @@ Usage: pytorch_export_check.py TENSORSCOPE_BINARY
    --standalone --nproc_per_node=2 --redirects 2 --tee 2, gloo on the CPU): every
    step's loss at the same global batch agrees (relative 1e-5: the two sum the batch
    in another order; 1e-7 was measured).
-3. IDX files (a small CNN) and CIFAR-10 batches (an MLP on the flattened images) are not
-   copied: the export's data_source.py reads them where they lie, split as Tensorscope
-   split them; its test split gives Tensorscope's probabilities (1e-5) and its training
-   and validation splits have Tensorscope's sizes; train.py trains an epoch from them.
+3. IDX files (a small CNN), CIFAR-10 batches (an MLP on the flattened images) and image
+   folders (PNG and BMP of many kinds and sizes, resized; one folder split by
+   test_fraction, one with train/ and test/) are not copied: the export's data_source.py
+   reads them where they lie, split as Tensorscope split them, every sample's bytes equal
+   to Tensorscope's (its hashes); its test split gives Tensorscope's probabilities (1e-5)
+   and its training and validation splits have Tensorscope's sizes; train.py trains an
+   epoch from them. JPEG folders load with a warning where the decoders differ.
 Exit 77 (skip) when torch or numpy cannot be imported.
 """
 import csv
@@ -25,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -156,8 +160,9 @@ def write_cifar(folder, rng):
         records.tofile(os.path.join(folder, name))
 
 
-def check_original_files(binary, work, name, model, spec, samples):
-    """Trains `model` an epoch on `spec`, exports it, and checks data_source.py's splits."""
+def check_original_files(binary, work, name, model, spec, samples, decoders=(None,)):
+    """Trains `model` an epoch on `spec`, exports it, and checks data_source.py's splits
+    (with each of `decoders` as its image decoder)."""
     model_path = os.path.join(work, name + ".json")
     with open(model_path, "w") as f:
         json.dump(model, f)
@@ -175,20 +180,24 @@ def check_original_files(binary, work, name, model, spec, samples):
         spec_.loader.exec_module(data_source)
     finally:
         sys.path.remove(folder)
-    train_x, _ = data_source.load("train")
-    validation_x, _ = data_source.load("validation")
-    test_x, test_y = data_source.load("test")
-    fraction = model["training"]["validation_fraction"]
-    assert len(validation_x) == round(samples * fraction) and len(train_x) == samples - len(validation_x), \
-        (len(train_x), len(validation_x))
-    assert train_x.dtype == np.float32 and train_x.shape[1:] == tuple(model["layers"][0]["shape"]), train_x.shape
-    _, labels, ours = support.read_predictions(predictions)
-    assert np.array_equal(labels, test_y), "data_source.py's test labels are not eval's"
-    module = load_module(folder)
-    network = module.load_weights(module.Model(), folder).eval()
-    with torch.no_grad():
-        theirs = torch.softmax(network(torch.from_numpy(test_x)), dim=1).numpy()
-    support.compare(name + ": data_source.py + PyTorch", ours, theirs, 1e-5)
+    for decoder in decoders:
+        data_source.DECODER = decoder
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a sample whose bytes are not Tensorscope's fails the check
+            train_x, _ = data_source.load("train")
+            validation_x, _ = data_source.load("validation")
+            test_x, test_y = data_source.load("test")
+        fraction = model["training"]["validation_fraction"]
+        assert len(validation_x) == round(samples * fraction) and len(train_x) == samples - len(validation_x), \
+            (len(train_x), len(validation_x))
+        assert train_x.dtype == np.float32 and train_x.shape[1:] == tuple(model["layers"][0]["shape"]), train_x.shape
+        _, labels, ours = support.read_predictions(predictions)
+        assert np.array_equal(labels, test_y), "data_source.py's test labels are not eval's"
+        module = load_module(folder)
+        network = module.load_weights(module.Model(), folder).eval()
+        with torch.no_grad():
+            theirs = torch.softmax(network(torch.from_numpy(test_x)), dim=1).numpy()
+        support.compare(name + ": data_source.py + PyTorch" + (" (%s)" % decoder if decoder else ""), ours, theirs, 1e-5)
     trained = subprocess.run(["/usr/bin/python3", "train.py"], cwd=folder, env=dict(os.environ, OMP_NUM_THREADS="1"),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     assert trained.returncode == 0, trained.stdout
@@ -207,6 +216,81 @@ def check_idx_and_cifar(binary, work):
     check_original_files(binary, work, "cifar-mlp", CIFAR_MLP, "cifar10:" + cifar, 60)
 
 
+IMAGE_CNN = {"format": "tensorscope-model", "version": 1, "name": "images-cnn",
+             "layers": [{"type": "input", "shape": [3, 5, 7]},
+                        {"type": "conv2d", "filters": 3, "kernel": 3}, {"type": "relu"},
+                        {"type": "flatten"}, {"type": "dense", "units": 3}, {"type": "softmax_cross_entropy"}],
+             "training": {"validation_fraction": 0.2, "seed": 6, "batch_size": 4, "epochs": 1}}
+
+IMAGE_MLP = {"format": "tensorscope-model", "version": 1, "name": "images-mlp",
+             "layers": [{"type": "input", "shape": [36]}, {"type": "dense", "units": 8}, {"type": "relu"},
+                        {"type": "dense", "units": 3}, {"type": "softmax_cross_entropy"}],
+             "training": {"validation_fraction": 0.2, "seed": 2, "batch_size": 4, "epochs": 1}}
+
+
+def write_images(folder, rng, count, lossless_only=True):
+    """`count` images in each of three class folders, of sizes from 3x2 to 19x13 (so the
+    resize both grows and shrinks each axis), as PNG (RGB, gray, RGBA, gray + alpha, 16-bit
+    gray and RGB) and BMP (RGB, gray), or JPEG only when not `lossless_only`."""
+    import cv2
+    kinds = ["rgb.png", "gray.png", "rgba.png", "graya.png", "gray16.png", "rgb16.png", "rgb.bmp", "gray.bmp"]
+    for c, name in enumerate(["cat", "dog", "eel"]):
+        os.makedirs(os.path.join(folder, name))
+        for i in range(count):
+            height, width = int(rng.integers(2, 14)), int(rng.integers(3, 20))
+            kind = kinds[(i + c) % len(kinds)] if lossless_only else ("rgb.jpg", "gray.jpg")[i % 2]
+            channels = {"rgb": 3, "gray": 1, "rgba": 4, "graya": 4, "gray16": 1, "rgb16": 3}[kind.split(".")[0]]
+            pixels = rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
+            if kind == "graya.png":  # cv2 writes gray + alpha as BGRA; equal colours keep the luma exact
+                pixels[:, :, 1] = pixels[:, :, 2] = pixels[:, :, 0]
+            if "16" in kind:
+                pixels = pixels.astype(np.uint16) * 257 + rng.integers(0, 256, size=pixels.shape).astype(np.uint16)
+            assert cv2.imwrite(os.path.join(folder, name, "%02d-%s" % (i, kind)), pixels)
+
+
+def check_image_folders(binary, work):
+    """Image folders are not copied: data_source.py decodes, converts and resizes each image as
+    Tensorscope does (exactly, for PNG and BMP: the export's per-sample hashes would say
+    otherwise), with OpenCV and with Pillow where it can be imported."""
+    rng = np.random.default_rng(21)
+    decoders = ["cv2"] + (["pil"] if importlib.util.find_spec("PIL") else [])
+    if len(decoders) == 1:
+        print("Pillow is not installed: image folders are checked with OpenCV only")
+    images = os.path.join(work, "image-folder")
+    write_images(images, rng, 8)
+    check_original_files(binary, work, "images-cnn", IMAGE_CNN, "images:" + images + ":size=7x5,test_fraction=0.25,seed=2",
+                         18, decoders)
+    split = os.path.join(work, "image-train-test")
+    write_images(os.path.join(split, "train"), rng, 10)
+    write_images(os.path.join(split, "test"), rng, 3)
+    check_original_files(binary, work, "images-mlp", IMAGE_MLP, "images:" + split + ":size=6x6,channels=1", 30, decoders)
+
+    # JPEG: another decoder may give other bytes; data_source.py says so and goes on.
+    jpeg = os.path.join(work, "image-jpeg")
+    write_images(jpeg, rng, 6, lossless_only=False)
+    model_path = os.path.join(work, "images-jpeg.json")
+    with open(model_path, "w") as f:
+        json.dump(IMAGE_CNN, f)
+    folder = os.path.join(work, "images-jpeg-pytorch")
+    spec = "images:" + jpeg + ":size=7x5,channels=3"
+    support.run(binary, "export", model_path, "--format", "pytorch", "-o", folder, "--data", spec)
+    sys.path.insert(0, folder)
+    try:
+        spec_ = importlib.util.spec_from_file_location("jpeg_data_source", os.path.join(folder, "data_source.py"))
+        data_source = importlib.util.module_from_spec(spec_)
+        spec_.loader.exec_module(data_source)
+    finally:
+        sys.path.remove(folder)
+    for decoder in decoders:
+        data_source.DECODER = decoder
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            x, _ = data_source.load("train")
+        said = [str(w.message) for w in caught]
+        assert all("JPEG decoders differ" in w for w in said), said
+        print("JPEG images with %s: %s" % (decoder, said[0] if said else "every sample's bytes are Tensorscope's"))
+
+
 def main(argv):
     if len(argv) != 2:
         sys.stderr.write(__doc__)
@@ -216,6 +300,7 @@ def main(argv):
     check_probabilities(argv[1], work)
     check_ddp(argv[1], work)
     check_idx_and_cifar(argv[1], work)
+    check_image_folders(argv[1], work)
     shutil.rmtree(work)
     print("PyTorch export: all checks passed")
     return 0
