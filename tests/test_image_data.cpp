@@ -14,14 +14,17 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "compute/common/error.h"
 #include "compute/data/cifar.h"
 #include "compute/data/dataset.h"
 #include "compute/data/image_folder.h"
+#include "compute/data/registry.h"
 #include "compute/data/synthetic_images.h"
 #include "support/temp_files.h"
 
@@ -388,6 +391,35 @@ TEST_F(ImageFolderTest, ClassNamesOptionFixesTheLabels) {
   EXPECT_FALSE(HasTrainTestFolders(Dir()));
   fs::create_directories(Dir("train"));
   EXPECT_TRUE(HasTrainTestFolders(Dir()));
+}
+
+// A PyTorch export reads an image folder where it lies (data_source.py): the
+// files FindDataFiles lists must be the samples LoadDataSpec gives, in order.
+TEST_F(ImageFolderTest, DataFilesListEachSampleImageInLoadOrder) {
+  uint32_t sample = 0;
+  for (const char* name : {"one/b", "one/a", "split/train/x", "split/train/y", "split/test/y"})
+    for (uint32_t i = 0; i < 4; ++i, ++sample)
+      WritePng(std::string(name) + "/" + std::to_string(i) + ".png", 3, 2, 1, PatternPixels(sample, 3, 2, 1));
+  for (const std::string spec : {"images:" + Dir("one") + ":test_fraction=0.4,seed=3", "images:" + Dir("split")}) {
+    SCOPED_TRACE(spec);
+    const DataSplit loaded = LoadDataSpec(spec);
+    const std::optional<DataFiles> files = FindDataFiles(spec);
+    ASSERT_TRUE(files.has_value());
+    EXPECT_EQ(files->format, "image_folder");
+    EXPECT_EQ(files->class_names, loaded.train.class_names);
+    for (const auto& [dataset, paths, labels] : {std::tuple{&loaded.train, &files->train, &files->train_labels},
+                                                 std::tuple{&loaded.test, &files->test, &files->test_labels}}) {
+      ASSERT_EQ(paths->size(), dataset->count());
+      ASSERT_EQ(*labels, dataset->labels);
+      for (size_t i = 0; i < paths->size(); ++i) {
+        EXPECT_TRUE(fs::path((*paths)[i]).is_absolute());
+        const Image image = ReadImage((*paths)[i], 1);
+        EXPECT_TRUE(std::equal(image.pixels.begin(), image.pixels.end(), dataset->features_u8.begin() + i * 6))
+            << (*paths)[i];
+      }
+    }
+  }
+  EXPECT_EQ(FindDataFiles("images:" + Dir("split"))->test_labels, (std::vector<uint32_t>{1, 1, 1, 1}));
 }
 
 TEST_F(ImageFolderTest, MissingAndEmptyFolders) {
