@@ -66,6 +66,32 @@ def percentile(values, p):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def frame_profile(lines):
+    """Where the frames' time went: each part's share of the wall clock, and the median parts of
+    the frames slower than GOAL_MS ("rest" = the frame's time outside its parts: the pacing's
+    sleep, event polling and ImGui's new frame). None without per-frame parts."""
+    frames, parts = [], []
+    for line in lines:
+        line_parts = line.get("frame_parts_ms", {})
+        count = len(line.get("frame_ms", []))
+        if not line_parts or any(len(v) != count for v in line_parts.values()):
+            continue
+        frames += line["frame_ms"]
+        parts += [{name: values[i] for name, values in line_parts.items()} for i in range(count)]
+    if not frames:
+        return None
+    wall = sum(frames)
+    names = sorted(parts[0])
+    share = ", ".join(f"{name} {100 * sum(p[name] for p in parts) / wall:.0f}%" for name in names)
+    slow = [(f, p) for f, p in zip(frames, parts) if f > GOAL_MS]
+    text = f"share of the wall clock: {share}; {len(slow)} of {len(frames)} frames over {GOAL_MS:.0f} ms"
+    if slow:
+        medians = {name: statistics.median(p[name] for _, p in slow) for name in names}
+        medians["rest"] = statistics.median(f - sum(p.values()) for f, p in slow)
+        text += ", their median parts: " + ", ".join(f"{name} {ms:.1f}" for name, ms in medians.items()) + " ms"
+    return text
+
+
 def data_root(kind):
     """Where the loader will find `kind` (mnist or fashion-mnist), searching as the app does
     but with the user's real home (the benchmark isolates $XDG_DATA_HOME)."""
@@ -177,6 +203,9 @@ class Run:
         self.frame_parts = {part: statistics.median(values) for part, values in parts.items() if values}
         if self.frame_parts:
             log("a frame's parts, median ms: " + ", ".join(f"{part} {ms:.1f}" for part, ms in sorted(self.frame_parts.items())))
+        self.profile = frame_profile(lines)
+        if self.profile:
+            log("profile: " + self.profile)
         snapshots = sorted({line["snapshot_ms"] for line in lines if "snapshot_ms" in line})
         if snapshots:
             log(f"snapshot (decision boundary, neuron maps) host time: median {statistics.median(snapshots):.1f} ms, "
@@ -398,7 +427,7 @@ def main():
                    "p50": percentile(frames, 50), "p95": percentile(frames, 95), "max": max(frames),
                    "mean": statistics.fmean(frames), "steps": steps, "rate": rate, "headless": headless,
                    "ratio": rate / headless if rate and headless else None, "cpu": run.cpu_share,
-                   "target": RATIO_TARGETS.get(name)}
+                   "target": RATIO_TARGETS.get(name), "profile": getattr(run, "profile", None)}
             log(f"{name}: {row['frames']} frames over {span:.1f} s: p50 {row['p50']:.1f} ms, p95 {row['p95']:.1f} ms, "
                 f"max {row['max']:.1f} ms; the window's process used {row['cpu']:.2f} cores"
                 + (f"; {rate:.0f} samples/s in the window" if rate else "")
@@ -438,7 +467,11 @@ def main():
         table.append(f"| {r['what']} | {r['frames']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | "
                      f"{r['cpu']:.2f} | {r['rate'] or 0:.0f} | {r['headless'] or 0:.0f} | "
                      f"{(str(round(r['ratio'], 2)) + 'x') if r['ratio'] else '-'} | {met} |")
-    text = "\n".join([heading, "", *notes, "", *table, ""])
+    profiles = [f"- {r['what']}: {r['profile']}." for r in results if r.get("profile")]
+    if profiles:
+        profiles.insert(0, "\nWhere each scenario's frame time went (the app's own per-frame timers; draw includes "
+                           "waiting for the queue behind training's submissions):\n")
+    text = "\n".join([heading, "", *notes, "", *table, *profiles, ""])
     print()
     print(text)
     if not options.no_append:
