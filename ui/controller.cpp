@@ -244,17 +244,22 @@ void PredictCanvas(AppState& state, std::vector<uint8_t> pixels, double now) {
   state.session->PredictInput(std::move(input), ++inside.canvas_request);
 }
 
+std::string LoadedDataSpec(const AppState& state) {
+  std::string spec = DataSpecFor(state.project.data);
+  // An image folder is resized to what the model takes (when its input is an image).
+  if (state.project.data.kind == "images" && state.model && state.model->layers[0].shape.size() == 3) {
+    const std::vector<uint32_t>& shape = state.model->layers[0].shape;
+    spec += ":size=" + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) + ",channels=" +
+            std::to_string(shape[0]) + ",test_fraction=" + std::to_string(state.project.data.test_fraction) +
+            ",seed=" + std::to_string(state.project.data.seed);
+  }
+  return spec;
+}
+
 void LoadProjectData(AppState& state) {
   state.loaded_data = DataLoadKey(state);
   try {
-    std::string spec = DataSpecFor(state.project.data);
-    // An image folder is resized to what the model takes (when its input is an image).
-    if (state.project.data.kind == "images" && state.model && state.model->layers[0].shape.size() == 3) {
-      const std::vector<uint32_t>& shape = state.model->layers[0].shape;
-      spec += ":size=" + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) + ",channels=" +
-              std::to_string(shape[0]) + ",test_fraction=" + std::to_string(state.project.data.test_fraction) +
-              ",seed=" + std::to_string(state.project.data.seed);
-    }
+    const std::string spec = LoadedDataSpec(state);
     data::DataSplit split = data::LoadDataSpec(spec);
     // Points the user added by clicking join the training set.
     for (const DataChoice::AddedPoint& p : state.project.data.added_points) {

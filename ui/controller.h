@@ -3,6 +3,7 @@
 // the UI thread; nothing here waits for the GPU.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "compute/nn/session.h"
@@ -22,6 +23,10 @@ void UpdateFromSession(AppState& state, double frame_seconds);
 // and records what they were loaded for (state.loaded_data). Errors go to
 // state.data_error and a notice, and leave no data loaded.
 void LoadProjectData(AppState& state);
+
+// The data spec LoadProjectData loads: the project's (DataSpecFor), with an
+// image folder's size, channels and split when the model takes images.
+std::string LoadedDataSpec(const AppState& state);
 
 // Clears curves, markers and the latest results (ui/run.h's ClearRunResults
 // clears everything a run produced).

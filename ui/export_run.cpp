@@ -14,6 +14,7 @@
 #include "compute/interop/pytorch_export.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/train_config.h"
+#include "ui/controller.h"
 #include "ui/panel_layout.h"
 #include "ui/per_context.h"
 #include "ui/test_hooks.h"
@@ -69,7 +70,8 @@ void WriteExport(AppState& state, const AppState::PendingExport& e, const nn::Ch
   if (config.validation_fraction > 0)
     std::tie(train, validation) = data::SplitValidation(train, config.validation_fraction, config.seed);
   const data::Dataset* test = state.test_data ? state.test_data.get() : nullptr;
-  interop::ExportPytorch(c, {&train, &validation, test, config.data}, e.path);
+  // The spec the window loaded, split and sized as it was (the export may read the files where they lie).
+  interop::ExportPytorch(c, {&train, &validation, test, LoadedDataSpec(state)}, e.path);
 }
 
 }  // namespace
