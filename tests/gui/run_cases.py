@@ -132,7 +132,10 @@ def case_output_mismatch(t):
 def case_relaunch_continue(t):
     """A stopped run survives quitting: relaunched, the network, its curves and
     results are back (state stopped), and Continue trains on from where it was."""
-    app = t.start("relaunch_continue")
+    # The preset's 60 epochs can end before Stop is clicked on a quiet host (about 4 s), and a
+    # finished run has nothing to continue: the project trains for 2000.
+    project = long_spiral_project(t.out, epochs=2000)
+    app = t.start("relaunch_continue", ["--project", project])
     app.find_window()
     before = train_spiral_and_stop(app, 2)
     log(f"before quitting: {summary(before)}")
@@ -141,7 +144,7 @@ def case_relaunch_continue(t):
     for name in ("last.ckpt", "last-run.json"):
         check(os.path.getsize(os.path.join(data, name)) > 0, f"{name} was not written on quit")
 
-    again = t.start("relaunch_continue_again", xdg_from=app)
+    again = t.start("relaunch_continue_again", ["--project", project], xdg_from=app)
     again.find_window()
     line = again.wait_for(lambda l: l["state"] == "finished" and l["train_points"] > 0, "the restored run", 60)
     log(f"relaunched: {summary(line)}")
@@ -151,6 +154,10 @@ def case_relaunch_continue(t):
           and line.get("confusion_classes") == 3 and len(line.get("test_examples", [])) == 8,
           f"the restored run differs from the one that was quit: before {summary(before)}, after {summary(line)}")
     check(line["why_continue_disabled"] == "", f"Continue is disabled: {line['why_continue_disabled']}")
+    # The restored network's first snapshot (decision boundary, neuron maps) compiles its pipelines
+    # first: about 2 s on lavapipe with a cold shader cache.
+    again.wait_for(lambda l: "snapshot_ms" in l, "the restored network's decision boundary", 60)
+    again.settle(3)
     save_screenshot(t, again, "relaunch_restored.png")
     again.wait_for_rect("continue")
     again.click("continue")

@@ -545,7 +545,7 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
       if (!layer.error.empty()) {  // why the row is invalid, in red under it
         ImGui::TableNextRow();
         ImGui::TableSetColumnIndex(1);
-        ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetFontSize() * 22);
+        ImGui::PushTextWrapPos(0.0f);  // at the column's edge: the cell clips what passes it
         ImGui::TextColored(kErrorColor, "%s", layer.error.c_str());
         ImGui::PopTextWrapPos();
       }
