@@ -211,8 +211,10 @@ void DrawProgress(AppState& state) {
   char text[160];
   int length = std::snprintf(text, sizeof text, "epoch %u/%u  step %u/%u", r.epoch + 1, config.epochs,
                              r.step_in_epoch + 1, view.steps_per_epoch);
-  // A run restored from a checkpoint has no rate until it trains again.
-  if (view.samples_per_second > 0 && length > 0 && length < int(sizeof text))
+  // A run restored from a checkpoint has no rate until it trains again, and a
+  // stopped or paused run has no time left to estimate.
+  if (view.state == nn::SessionState::kRunning && view.samples_per_second > 0 && length > 0 &&
+      length < int(sizeof text))
     std::snprintf(text + length, sizeof text - length, "  %.0f samples/s  ETA %s", view.samples_per_second,
                   FormatDuration(view.eta_seconds).c_str());
   ImGui::ProgressBar(static_cast<float>(done / total), ImVec2(-1, 0), text);
