@@ -25,8 +25,6 @@ ImU32 FromRgb(Rgb c) { return ImGui::ColorConvertFloat4ToU32(ImVec4(c.r, c.g, c.
 
 Rgb Lerp(Rgb a, Rgb b, float t) { return {a.r + (b.r - a.r) * t, a.g + (b.g - a.g) * t, a.b + (b.b - a.b) * t}; }
 
-constexpr ImU32 kOutline = IM_COL32(0, 0, 0, 170);
-
 DataExtent SaneExtent(const DataExtent& e) {
   const bool ok = std::isfinite(e.x_min) && std::isfinite(e.x_max) && std::isfinite(e.y_min) &&
                   std::isfinite(e.y_max) && e.x_max > e.x_min && e.y_max > e.y_min;
