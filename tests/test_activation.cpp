@@ -381,7 +381,8 @@ TEST_F(BiasActivationTest, BiasGradientIsDeterministic) {
 // The layouts the tests force are the ones they mean to test: each shader
 // variant, and the backward's shared-memory tree (more than one row lane).
 TEST_F(BiasActivationTest, TuningReachesEveryShaderVariant) {
-  vk::Buffer a = MakePoisonedBuffer(4099 * 32), b = MakePoisonedBuffer(4099 * 32), bias = MakePoisonedBuffer(33);
+  // Room for the widest shape asked for (33 columns): the dispatch asserts its buffers hold rows x cols.
+  vk::Buffer a = MakePoisonedBuffer(4099 * 33), b = MakePoisonedBuffer(4099 * 33), bias = MakePoisonedBuffer(33);
   auto forward_shader = [&](uint32_t cols, const kernels::BiasActivationTuning& tuning) {
     kernels::BiasActivationArgs args{WholeBuffer(a), WholeBuffer(bias), WholeBuffer(b), 4099, cols,
                                      Activation::kRelu, 0.01f, tuning};
