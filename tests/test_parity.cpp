@@ -89,6 +89,7 @@ data::Dataset MakeDataset(const ParityCase& c, std::mt19937_64& rng) {
     d.features_f32 = x;
   }
   std::vector<float> projection = testing::RandomFloats(rng, features * c.classes);
+  d.labels.assign(c.samples, 0);  // the samples count (count() is the labels') before they are read
   for (uint32_t i = 0; i < c.samples; ++i) {
     uint32_t best = 0;
     double best_score = -1e30;
@@ -97,7 +98,7 @@ data::Dataset MakeDataset(const ParityCase& c, std::mt19937_64& rng) {
       for (size_t j = 0; j < features; ++j) score += d.normalized(i, j) * projection[j * c.classes + k];
       if (score > best_score) best_score = score, best = k;
     }
-    d.labels.push_back(best);
+    d.labels[i] = best;
   }
   return d;
 }
