@@ -80,8 +80,12 @@ TEST_F(CostTest, Conv2DForwardAndBothBackwardForms) {
     g.kernel_height = s.kh, g.kernel_width = s.kw, g.stride_h = g.stride_w = s.stride;
     g = kernels::ResolveConv2DPadding(g, s.padding, 1, 2);
     const double oh = g.out_height, ow = g.out_width;
-    if (s.padding == kernels::Conv2DPadding::kValid) EXPECT_EQ(oh, (s.h - s.kh) / s.stride + 1);
-    if (s.padding == kernels::Conv2DPadding::kSame) EXPECT_EQ(oh, (s.h + s.stride - 1) / s.stride);
+    if (s.padding == kernels::Conv2DPadding::kValid) {
+      EXPECT_EQ(oh, (s.h - s.kh) / s.stride + 1);
+    }
+    if (s.padding == kernels::Conv2DPadding::kSame) {
+      EXPECT_EQ(oh, (s.h + s.stride - 1) / s.stride);
+    }
     const double x = double(s.n) * s.h * s.w * s.cin, y = double(s.n) * oh * ow * s.cout,
                  w = double(s.kh) * s.kw * s.cin * s.cout;
     const double flops = 2.0 * s.n * oh * ow * s.cout * s.kh * s.kw * s.cin;
