@@ -197,7 +197,7 @@ TEST_F(AutotuneTest, DamagedCacheFileIsIgnoredAndRewritten) {
   const MatmulShape shape{1, 1, 1};
   const std::string device_key = kernels::AutotuneDeviceKey(context().info());
   // Not JSON at all; then JSON whose entry for this shape is nonsense.
-  for (const std::string damage :
+  for (const std::string& damage :
        {std::string("{\"truncated"), nlohmann::json{{device_key, {{shape.key(), {{"chosen", 7}}}}}}.dump()}) {
     SCOPED_TRACE(damage);
     std::ofstream(options.cache_file) << damage;

@@ -400,7 +400,7 @@ TEST_F(ImageFolderTest, DataFilesListEachSampleImageInLoadOrder) {
   for (const char* name : {"one/b", "one/a", "split/train/x", "split/train/y", "split/test/y"})
     for (uint32_t i = 0; i < 4; ++i, ++sample)
       WritePng(std::string(name) + "/" + std::to_string(i) + ".png", 3, 2, 1, PatternPixels(sample, 3, 2, 1));
-  for (const std::string spec : {"images:" + Dir("one") + ":test_fraction=0.4,seed=3", "images:" + Dir("split")}) {
+  for (const std::string& spec : {"images:" + Dir("one") + ":test_fraction=0.4,seed=3", "images:" + Dir("split")}) {
     SCOPED_TRACE(spec);
     const DataSplit loaded = LoadDataSpec(spec);
     const std::optional<DataFiles> files = FindDataFiles(spec);

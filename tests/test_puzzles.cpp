@@ -300,10 +300,9 @@ TEST_F(Puzzles, WrongElementsListExpectedAndGot) {
 
 TEST_F(Puzzles, ALoopThatNeverEndsIsStoppedAndSaid) {
   const std::string tail = "write_out(i, read_a(i) + 10.0);\n";
-  for (const std::string& loop : {"while (true) { }\n", "for (uint k = 0u; k < 10u; k += 0u) { }\n",
-                                  "do { } while (i < 100u);\n", "while (i < 100u);\n",
-                                  "for (;;) if (i > 100u) break;\n"}) {
-    lab::PuzzleResult r = Run("map", "uint i = gl_GlobalInvocationID.x;\n" + loop + tail);
+  for (const char* loop : {"while (true) { }\n", "for (uint k = 0u; k < 10u; k += 0u) { }\n",
+                           "do { } while (i < 100u);\n", "while (i < 100u);\n", "for (;;) if (i > 100u) break;\n"}) {
+    lab::PuzzleResult r = Run("map", std::string("uint i = gl_GlobalInvocationID.x;\n") + loop + tail);
     ASSERT_TRUE(r.compiled) << loop << All(r);
     EXPECT_FALSE(r.passed) << loop;
     EXPECT_TRUE(Has(r, DiagnosisKind::kNeverEnds)) << loop << All(r);
@@ -368,8 +367,9 @@ TEST(PuzzleSession, ALostDeviceIsRecreatedAndTheNextRunWorks) {
   lab::PuzzleSession session(options);
   const lab::Puzzle& map = lab::FindPuzzle("map");
   // lavapipe has VK_EXT_robustness2: the learner's device checks raw accesses too.
-  if (session.context().info().has_extension("VK_EXT_robustness2"))
+  if (session.context().info().has_extension("VK_EXT_robustness2")) {
     EXPECT_TRUE(session.context().has_robust_buffer_access2());
+  }
   session.LoseDeviceOnNextRunForTesting();
   lab::PuzzleRunner::Options run;
   run.time = false;

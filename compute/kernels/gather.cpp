@@ -47,7 +47,7 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   const uint32_t group_rows = std::min({std::max(1u, 256 / group_size), std::bit_ceil(std::max(args.rows, 1u)),
                                         info.max_workgroup_size[1], LimitedGroupSize(info, 256) / group_size});
   const uint32_t samples_per_chunk = args.extra_features.empty() ? UINT32_MAX : args.samples_per_chunk;
-  const bool augment = args.crop_padding > 0 || args.flip;
+  [[maybe_unused]] const bool augment = args.crop_padding > 0 || args.flip;  // read by the assertion only
   assert((!augment || (args.channels * args.height * args.width == args.feature_size && args.crop_padding <= 64)) &&
          "augmentation needs the image's C x H x W and a crop padding of at most 64");
   gpu::GatherParams params{args.rows, args.feature_size, args.permutation_count, args.scale, args.offset,
