@@ -17,6 +17,7 @@
 #include "compute/nn/train_config.h"
 #include "support/temp_files.h"
 #include "ui/project.h"
+#include "ui/controller.h"
 #include "ui/run.h"
 #include "ui/run_history.h"
 
@@ -182,6 +183,22 @@ TEST(RunIdentity, EditsThatChangeTheRunChangeIt) {
   other.project.layers[1].units = "17";
   ui::RebuildModel(other);
   EXPECT_NE(ui::CurrentRunIdentity(other), before);
+  // An image folder's test split and seed are the data's, whatever the model's input
+  // (the panel's test split once changed nothing for a flat input, nor reloaded the data).
+  for (const char* input : {"784", "1x28x28"}) {
+    SCOPED_TRACE(input);
+    other = state;
+    other.project.data = ui::DefaultDataChoice("images");
+    other.project.data.path = "/data/pets";
+    other.project.layers[0].shape = input;
+    ui::RebuildModel(other);
+    const std::string spec = ui::LoadedDataSpec(other);
+    EXPECT_NE(spec.find("test_fraction=0.2,seed=1"), std::string::npos) << spec;
+    ui::AppState resplit = other;
+    resplit.project.data.test_fraction = 0.3f;
+    EXPECT_NE(ui::DataLoadKey(resplit), ui::DataLoadKey(other));
+    EXPECT_NE(ui::LoadedDataSpec(resplit).find("test_fraction=0.3,"), std::string::npos) << ui::LoadedDataSpec(resplit);
+  }
 }
 
 TEST(RunIdentity, EditsAreLockedOnlyWhileTraining) {

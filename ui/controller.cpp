@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
@@ -246,14 +247,19 @@ void PredictCanvas(AppState& state, std::vector<uint8_t> pixels, double now) {
 
 std::string LoadedDataSpec(const AppState& state) {
   std::string spec = DataSpecFor(state.project.data);
-  // An image folder is resized to what the model takes (when its input is an image).
-  if (state.project.data.kind == "images" && state.model && state.model->layers[0].shape.size() == 3) {
+  if (state.project.data.kind != "images") return spec;
+  // An image folder is split as the Data panel says, and resized to what the
+  // model takes when its input is an image.
+  spec += ":";
+  if (state.model && state.model->layers[0].shape.size() == 3) {
     const std::vector<uint32_t>& shape = state.model->layers[0].shape;
-    spec += ":size=" + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) + ",channels=" +
-            std::to_string(shape[0]) + ",test_fraction=" + std::to_string(state.project.data.test_fraction) +
-            ",seed=" + std::to_string(state.project.data.seed);
+    spec += "size=" + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) + ",channels=" +
+            std::to_string(shape[0]) + ",";
   }
-  return spec;
+  char split[64];
+  std::snprintf(split, sizeof split, "test_fraction=%g,seed=%u", state.project.data.test_fraction,
+                static_cast<unsigned>(state.project.data.seed));
+  return spec + split;
 }
 
 void LoadProjectData(AppState& state) {

@@ -25,7 +25,7 @@ void UpdateFromSession(AppState& state, double frame_seconds);
 void LoadProjectData(AppState& state);
 
 // The data spec LoadProjectData loads: the project's (DataSpecFor), with an
-// image folder's size, channels and split when the model takes images.
+// image folder's split, and its size and channels when the model takes images.
 std::string LoadedDataSpec(const AppState& state);
 
 // Clears curves, markers and the latest results (ui/run.h's ClearRunResults

@@ -124,9 +124,8 @@ void SetTrainFast(AppState& state, bool fast) {
 }
 
 std::string DataLoadKey(const AppState& state) {
-  std::string key = DataSpecFor(state.project.data);
-  if (state.project.data.kind == "images" && state.model && state.model->layers[0].shape.size() == 3)
-    key += "|size=" + nn::ShapeString(state.model->layers[0].shape);
+  // What is loaded: an image folder's split and size are in its spec.
+  std::string key = LoadedDataSpec(state);
   for (const DataChoice::AddedPoint& p : state.project.data.added_points) {
     char point[64];
     std::snprintf(point, sizeof point, "|%.9g,%.9g,%u", p.x, p.y, p.label);
