@@ -65,6 +65,18 @@ def load_module(folder):
     return module
 
 
+def load_data_source(folder, name):
+    """An export's data_source.py as a module of its own (`name`: one per export)."""
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location(name + "_data_source", os.path.join(folder, "data_source.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(folder)
+
+
 def check_probabilities(binary, work):
     rng = np.random.default_rng(11)
     x, y = support.random_data(rng, 120, 3 * 6 * 6, 3)
@@ -173,13 +185,7 @@ def check_original_files(binary, work, name, model, spec, samples, decoders=(Non
     support.run(binary, "export", checkpoint, "--format", "pytorch", "-o", folder, "--data", spec)
     support.run(binary, "eval", checkpoint, "--data", spec, "--predictions", predictions)
     assert not os.path.exists(os.path.join(folder, "data", "train_x.npy")), "the data was copied"
-    sys.path.insert(0, folder)
-    try:
-        spec_ = importlib.util.spec_from_file_location(name + "_data_source", os.path.join(folder, "data_source.py"))
-        data_source = importlib.util.module_from_spec(spec_)
-        spec_.loader.exec_module(data_source)
-    finally:
-        sys.path.remove(folder)
+    data_source = load_data_source(folder, name)
     for decoder in decoders:
         data_source.DECODER = decoder
         with warnings.catch_warnings():
@@ -274,13 +280,7 @@ def check_image_folders(binary, work):
     folder = os.path.join(work, "images-jpeg-pytorch")
     spec = "images:" + jpeg + ":size=7x5,channels=3"
     support.run(binary, "export", model_path, "--format", "pytorch", "-o", folder, "--data", spec)
-    sys.path.insert(0, folder)
-    try:
-        spec_ = importlib.util.spec_from_file_location("jpeg_data_source", os.path.join(folder, "data_source.py"))
-        data_source = importlib.util.module_from_spec(spec_)
-        spec_.loader.exec_module(data_source)
-    finally:
-        sys.path.remove(folder)
+    data_source = load_data_source(folder, "jpeg")
     for decoder in decoders:
         data_source.DECODER = decoder
         with warnings.catch_warnings(record=True) as caught:
