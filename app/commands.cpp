@@ -28,6 +28,7 @@
 #include "compute/nn/metrics_log.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
+#include "compute/parallel/data_parallel.h"
 #include "compute/profile/vector_width.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
@@ -53,6 +54,8 @@ constexpr const char* kUsage =
     "      --resume CKPT        continue from a checkpoint\n"
     "      --profile            print per-kernel GPU time, GFLOP/s and GB/s at the end\n"
     "      --no-autotune        use the device's default matmul kernel instead of measuring the candidates\n"
+    "      --replicas N         data parallel: N replicas (one per GPU, or simulated on one device), the\n"
+    "                           batch split among them, gradients averaged by a ring all-reduce\n"
     "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"
     "      --data SPEC  --split test|train  --batch B\n"
     "      --predictions FILE   write each sample's features, label and class probabilities as CSV\n"
@@ -168,6 +171,7 @@ nn::TrainConfig ConfigFromArguments(const nn::ModelDesc& model, const std::strin
   if (auto v = args.Number("validation-fraction")) config.validation_fraction = *v;
   if (auto v = args.PositiveInt("steps-per-submit")) config.steps_per_submit = *v;
   if (args.Has("no-autotune")) config.autotune = false;
+  if (auto v = args.PositiveInt("replicas")) config.replicas = *v;
   nn::ValidateTrainConfig(config);
   if (config.data.empty())
     throw Error(source + " names no dataset; pass --data (e.g. --data spiral or --data mnist).");
@@ -221,6 +225,50 @@ struct Profile {
   }
 };
 
+// Data parallelism: where a step's time goes, replica 0's phases and the
+// host's all-reduce, as medians over the run.
+struct ReplicaPhases {
+  std::vector<double> step_ms, forward_ms, backward_ms, reduce_ms, update_ms, exposed_reduce_ms;
+  uint64_t bytes = 0;
+  bool device_clock = false;
+  void Add(const parallel::ParallelStepTimeline& t) {
+    double forward = 0, backward = 0, reduce = 0, update = 0, backward_end = t.start_ns, update_start = t.end_ns;
+    for (const parallel::PhaseEvent& e : t.events) {
+      if (e.replica != 0) continue;
+      const double ms = (e.end_ns - e.start_ns) * 1e-6;
+      switch (e.kind) {
+        case parallel::PhaseKind::kForward: forward += ms; break;
+        case parallel::PhaseKind::kBackward: backward += ms, backward_end = std::max(backward_end, e.end_ns); break;
+        case parallel::PhaseKind::kAllReduce: reduce += ms; break;
+        case parallel::PhaseKind::kUpdate: update += ms, update_start = e.start_ns; break;
+      }
+    }
+    step_ms.push_back((t.end_ns - t.start_ns) * 1e-6);
+    forward_ms.push_back(forward), backward_ms.push_back(backward), reduce_ms.push_back(reduce);
+    update_ms.push_back(update);
+    exposed_reduce_ms.push_back(std::max(0.0, update_start - backward_end) * 1e-6);  // the devices waited
+    bytes = t.bytes_sent_per_replica;
+    device_clock = t.device_clock;
+  }
+  static double Median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  }
+  void Print(const parallel::DataParallelTrainer& trainer) const {
+    std::printf("\nData parallel, %u replicas%s: %zu gradient buckets, %s of gradients; the ring all-reduce sends "
+                "%s per replica per step\n",
+                trainer.replicas(), trainer.simulated() ? " (simulated on one device)" : "", trainer.buckets().size(),
+                vk::FormatBytes(trainer.gradient_bytes()).c_str(), vk::FormatBytes(bytes).c_str());
+    std::printf("Median of %zu steps: step %.3f ms; replica 0: forward + loss %.3f ms, backward %.3f ms, update "
+                "%.3f ms; all-reduce (host, overlapping the backward pass) %.3f ms, of which the devices waited "
+                "%.3f ms%s\n",
+                step_ms.size(), Median(step_ms), Median(forward_ms), Median(backward_ms), Median(update_ms),
+                Median(reduce_ms), Median(exposed_reduce_ms),
+                device_clock ? "" : " (host clock: the devices' timestamps could not be calibrated)");
+  }
+};
+
 // Refuses a --save destination that could not be written, before training
 // rather than after the first epoch: a missing or read-only folder, or a
 // model or config JSON cannot hold.
@@ -251,48 +299,79 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   if (config.validation_fraction > 0)
     std::tie(train, validation) = data::SplitValidation(train, config.validation_fraction, config.seed);
 
-  std::unique_ptr<vk::Context> context = MakeContext(args);
-  vk::PipelineCache pipelines(*context);
-  std::printf("Device: %s (%s)\n", context->info().name.c_str(), vk::DeviceTypeName(context->info().type));
-  nn::Trainer trainer(*context, pipelines, model, config, &train, validation.count() ? &validation : nullptr);
-  if (args.Has("profile")) trainer.set_timing_interval(0);  // the per-kernel table averages every step
+  // One device, or data-parallel replicas (config.replicas), each on its own device.
+  std::unique_ptr<vk::Context> context;
+  std::unique_ptr<vk::PipelineCache> pipelines;
+  std::unique_ptr<nn::Trainer> single;
+  parallel::ReplicaContexts replica_contexts;
+  std::unique_ptr<parallel::DataParallelTrainer> replicas;
+  if (config.replicas > 1) {
+    replica_contexts = parallel::CreateReplicaContexts(config.replicas, ContextOptionsFrom(args));
+    std::printf("Device: %s (%s)\nData parallel: %s\n", replica_contexts.contexts[0]->info().name.c_str(),
+                vk::DeviceTypeName(replica_contexts.contexts[0]->info().type), replica_contexts.description.c_str());
+    replicas = std::make_unique<parallel::DataParallelTrainer>(replica_contexts.pointers(), model, config, &train,
+                                                               validation.count() ? &validation : nullptr);
+    if (args.Has("profile"))
+      std::fprintf(stderr, "Warning: --profile's per-kernel table is for one device; with replicas the step's "
+                           "phases are printed instead.\n");
+  } else {
+    context = MakeContext(args);
+    pipelines = std::make_unique<vk::PipelineCache>(*context);
+    std::printf("Device: %s (%s)\n", context->info().name.c_str(), vk::DeviceTypeName(context->info().type));
+    single = std::make_unique<nn::Trainer>(*context, *pipelines, model, config, &train,
+                                           validation.count() ? &validation : nullptr);
+    if (args.Has("profile")) single->set_timing_interval(0);  // the per-kernel table averages every step
+  }
+  nn::Trainer& trainer = replicas ? replicas->primary() : *single;
+  auto position = [&]() -> nn::TrainPosition { return replicas ? replicas->position() : trainer.position(); };
+  auto finished = [&] { return replicas ? replicas->finished() : trainer.finished(); };
+  auto capture = [&] {
+    nn::Checkpoint checkpoint = nn::CaptureCheckpoint(replicas ? replicas->primary() : trainer);
+    checkpoint.config = nn::TrainConfigToJson(config);  // the global batch and the replicas, not a replica's share
+    return checkpoint;
+  };
   if (resume) {
     nn::RestoreCheckpoint(trainer, *resume, *args.String("resume"));
-    if (trainer.finished())
+    if (replicas) replicas->BroadcastFromPrimary();
+    if (finished())
       std::printf("Resumed from %s: all %u epochs are done (pass --epochs with more to train further).\n",
                   args.String("resume")->c_str(), config.epochs);
     else
-      std::printf("Resumed from %s at epoch %u.\n", args.String("resume")->c_str(), trainer.position().epoch + 1);
+      std::printf("Resumed from %s at epoch %u.\n", args.String("resume")->c_str(), position().epoch + 1);
     const nn::TrainConfig trained = nn::ParseTrainConfig(resume->config, *args.String("resume") + ": training config");
     for (const std::string& difference : ResumeDifferences(config, trained))
       std::fprintf(stderr, "Warning: %s\n", difference.c_str());
   }
   if (auto path = args.String("save-init")) {
-    nn::SaveCheckpoint(*path, nn::CaptureCheckpoint(trainer));
+    nn::SaveCheckpoint(*path, capture());
     std::printf("Initial weights: %s\n", path->c_str());
   }
   const nn::Plan& plan = trainer.plan();
   std::printf("Model: %s  (%s)\n", model.name.c_str(), nn::ArchitectureSignature(model).c_str());
   std::printf("Parameters: %llu, device memory: %s, dispatches per step: %zu\n",
               static_cast<unsigned long long>(plan.parameter_count()), vk::FormatBytes(plan.memory().total()).c_str(),
-              trainer.step_dispatches().size());
+              replicas ? plan.train_step().size() + 1 : trainer.step_dispatches().size());
   std::printf("Data: %s (%zu train, %zu validation), %s, lr %g, batch %u, %u epochs\n", config.data.c_str(),
               train.count(), validation.count(), kernels::OptimizerName(config.optimizer), config.learning_rate,
               config.batch_size, config.epochs);
 
-  ProgressBar progress(config.epochs, trainer.steps_per_epoch(), config.batch_size);
+  const uint32_t steps_per_epoch = replicas ? replicas->steps_per_epoch() : trainer.steps_per_epoch();
+  ProgressBar progress(config.epochs, steps_per_epoch, config.batch_size);
   Profile profile;
-  nn::LossWatch loss_watch(trainer.steps_per_epoch());
-  while (!trainer.finished()) {
+  ReplicaPhases phases;
+  nn::LossWatch loss_watch(steps_per_epoch);
+  while (!finished()) {
     nn::EpochSummary summary;
     try {
-      summary = trainer.RunEpoch([&](const nn::StepReport& r) {
+      auto on_step = [&](const nn::StepReport& r) {
         progress.Update(r.epoch, r.step_in_epoch, r.loss, r.accuracy);
         profile.Add(r);
+        if (replicas) phases.Add(replicas->last_timeline());
         if (metrics) metrics->AddStep(r, config.batch_size);
         if (std::optional<std::string> warning = loss_watch.Add(r.global_step, r.loss))
           std::fprintf(stderr, "\nWarning: %s\n", warning->c_str());
-      });
+      };
+      summary = replicas ? replicas->RunEpoch(on_step) : trainer.RunEpoch(on_step);
     } catch (const nn::DivergenceError&) {
       progress.Finish();
       if (args.String("save")) std::fprintf(stderr, "The last checkpoint (if any) was kept unchanged.\n");
@@ -306,22 +385,28 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
       std::printf("  |  val loss %.4f  acc %.2f%%", summary.validation->loss, 100 * summary.validation->accuracy);
     std::printf("  |  %.1f s, %.0f samples/s\n", summary.seconds, summary.samples / std::max(summary.seconds, 1e-9));
     if (metrics) {
-      if (summary.validation) metrics->AddEvaluation("validation", trainer.position(), *summary.validation);
+      if (summary.validation) metrics->AddEvaluation("validation", position(), *summary.validation);
       metrics->Save(metrics_path);
     }
-    if (auto path = args.String("save")) nn::SaveCheckpoint(*path, nn::CaptureCheckpoint(trainer));
+    if (auto path = args.String("save")) nn::SaveCheckpoint(*path, capture());
   }
   if (split.test.count()) {
-    nn::EvalResult test = trainer.Evaluate(split.test);
+    nn::EvalResult test = (replicas ? replicas->primary() : trainer).Evaluate(split.test);
     std::printf("test loss %.4f  test accuracy %.2f%% (%llu samples)\n", test.loss, 100 * test.accuracy,
                 static_cast<unsigned long long>(test.samples));
-    if (metrics) metrics->AddEvaluation("test", trainer.position(), test);
+    if (metrics) metrics->AddEvaluation("test", position(), test);
   }
   if (metrics) {
     metrics->Save(metrics_path);
     std::printf("Metrics: %s\n", metrics_path.c_str());
   }
   if (auto path = args.String("save")) std::printf("Checkpoint: %s\n", path->c_str());
+  if (replicas) {
+    phases.Print(*replicas);
+    int code = 0;
+    for (const auto& c : replica_contexts.contexts) code = ValidationExitCode(*c, code);
+    return code;
+  }
   if (args.Has("profile")) profile.Print(trainer.step_dispatches());
   return ValidationExitCode(*context, 0);
 }
@@ -363,12 +448,14 @@ int RunEval(const std::string& checkpoint_path, const Arguments& args) {
 
 }  // namespace
 
-std::unique_ptr<vk::Context> MakeContext(const Arguments& args) {
+vk::ContextOptions ContextOptionsFrom(const Arguments& args) {
   vk::ContextOptions options;
   options.device_index = args.Int("device").value_or(-1);
   options.validation = args.Has("validate");
-  return vk::Context::Create(options);
+  return options;
 }
+
+std::unique_ptr<vk::Context> MakeContext(const Arguments& args) { return vk::Context::Create(ContextOptionsFrom(args)); }
 
 int ValidationExitCode(const vk::Context& context, int code) {
   if (context.validation_message_count() == 0) return code;
@@ -384,7 +471,7 @@ int RunCommandLine(int argc, char** argv) {
   const std::set<std::string> train_flags = With(kCommonFlags, {"data", "epochs", "batch", "lr", "optimizer", "seed",
                                                                  "save", "resume", "weight-decay", "momentum",
                                                                  "validation-fraction", "steps-per-submit",
-                                                                 "save-init", "metrics-csv"});
+                                                                 "save-init", "metrics-csv", "replicas"});
   try {
     // `bench --help` explains bench's own modes; every other --help prints the overview.
     if (command == "help" || (command != "bench" && !words.empty() && words[0] == "--help")) {

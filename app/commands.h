@@ -8,6 +8,8 @@
 
 namespace ts::app {
 
+// The Vulkan context options a command asked for (--device N, --validate).
+vk::ContextOptions ContextOptionsFrom(const Arguments& args);
 // The Vulkan context a command asked for (--device N, --validate).
 std::unique_ptr<vk::Context> MakeContext(const Arguments& args);
 // `code`, or 1 when --validate drew validation messages (printed above).

@@ -162,6 +162,9 @@ class Plan {
   void WriteOptimizerState(const std::vector<std::vector<float>>& state);
   // Parameter gradients of the last step, in the same order and form.
   std::vector<float> ReadGradients() const;
+  // The buffer the backward pass writes each parameter's gradient into (at the
+  // tensor's offset) and the update reads: data parallelism all-reduces it.
+  const vk::Buffer& gradient_buffer() const { return *gradient_buffer_; }
   // Runs the seeded initialisation kernels, resets the running statistics
   // and zeroes the optimizer state.
   void InitializeParameters(uint32_t seed);

@@ -84,7 +84,7 @@ TrainConfig ReadTrainConfig(const json& section, const std::string& where) {
   RejectUnknownFields(section,
                       {"optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "nesterov", "beta1",
                        "beta2", "epsilon", "weight_decay", "validation_fraction", "shuffle", "data", "schedule",
-                       "steps_per_submit", "augment", "autotune"},
+                       "steps_per_submit", "augment", "autotune", "replicas"},
                       where);
   if (auto it = section.find("optimizer"); it != section.end()) {
     if (!it->is_string()) throw Error(where + ".optimizer: expected a name, found " + DescribeJson(*it) + ".");
@@ -95,6 +95,7 @@ TrainConfig ReadTrainConfig(const json& section, const std::string& where) {
   config.epochs = PositiveField(section, "epochs", config.epochs, where);
   config.seed = PositiveField(section, "seed", static_cast<uint32_t>(config.seed), where);
   config.steps_per_submit = PositiveField(section, "steps_per_submit", config.steps_per_submit, where);
+  config.replicas = PositiveField(section, "replicas", config.replicas, where);
   config.hyper.momentum = static_cast<float>(NumberField(section, "momentum", config.hyper.momentum, where));
   config.hyper.beta1 = static_cast<float>(NumberField(section, "beta1", config.hyper.beta1, where));
   config.hyper.beta2 = static_cast<float>(NumberField(section, "beta2", config.hyper.beta2, where));
@@ -170,6 +171,11 @@ void ValidateTrainConfig(const TrainConfig& c) {
     fail("steps per submit must be from 1 to " + std::to_string(kMaxStepsPerSubmit) + ", found " +
          std::to_string(c.steps_per_submit) + ": every step of a submission keeps its own step slot and descriptor "
          "sets, so memory grows with it, and a few dozen steps already hide the cost of a submission.");
+  if (c.replicas == 0 || c.replicas > kMaxReplicas)
+    fail("replicas must be from 1 to " + std::to_string(kMaxReplicas) + ", found " + std::to_string(c.replicas) + ".");
+  if (c.batch_size % c.replicas != 0)
+    fail("the batch " + std::to_string(c.batch_size) + " does not split evenly over " + std::to_string(c.replicas) +
+         " replicas; choose a batch that is a multiple of " + std::to_string(c.replicas) + ".");
 }
 
 json TrainConfigToJson(const TrainConfig& c) {
@@ -196,6 +202,7 @@ json TrainConfigToJson(const TrainConfig& c) {
                     {"min_learning_rate", c.schedule.min_learning_rate}}}};
   if (!c.data.empty()) section["data"] = TextToJson(c.data);
   if (!c.autotune) section["autotune"] = false;  // the default (true) is left out
+  if (c.replicas != 1) section["replicas"] = c.replicas;
   if (c.augment_crop_padding || c.augment_flip)
     section["augment"] = {{"crop_padding", c.augment_crop_padding}, {"flip", c.augment_flip}};
   return section;

@@ -7,6 +7,8 @@
 //   "learning_rate": 0.001, "batch_size": 64, "epochs": 5, "seed": 1,
 //   "momentum": 0.9, "nesterov": false, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
 //   "weight_decay": 0, "validation_fraction": 0.1, "shuffle": true,
+//   "replicas": 1      (data parallelism: replicas of the model, the batch split among them;
+//                       see compute/parallel/data_parallel.h)
 //   "autotune": true   (measure the matmul kernels on the device and use the fastest; see PlanOptions)
 //   "data": "spiral"                                       (a --data spec, see compute/data/registry.h;
 //                                                          {"bytes_hex": "..."}: a spec that is not UTF-8)
@@ -26,6 +28,8 @@ namespace ts::nn {
 
 // Training steps recorded into one submission, at most (see ValidateTrainConfig).
 inline constexpr uint32_t kMaxStepsPerSubmit = 256;
+// Data-parallel replicas, at most (each is a Vulkan device with its own copy of the data).
+inline constexpr uint32_t kMaxReplicas = 16;
 
 enum class ScheduleKind { kConstant, kStep, kCosine };
 
@@ -58,6 +62,10 @@ struct TrainConfig {
   // Autotune the matmul kernels for this device (nn::PlanOptions::autotune);
   // `tensorscope train --no-autotune` turns it off.
   bool autotune = true;
+  // Data parallelism: replicas of the model, each on its own (physical or
+  // logical) device, each computing the gradients of batch_size / replicas
+  // samples of the batch (parallel::DataParallelTrainer). 1: one device.
+  uint32_t replicas = 1;
 
   // The learning rate at fractional epoch `epoch` (0 = start of training).
   double LearningRateAt(double epoch) const;

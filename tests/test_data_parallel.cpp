@@ -1,0 +1,229 @@
+// Data parallelism: the ring all-reduce against a double-precision sum, and
+// N replicas (logical devices, each with the validation layer on) training
+// what one device trains at the same global batch: the same losses and, after
+// 20 steps, the same parameters up to the order of the floating-point sums.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <mutex>
+#include <random>
+
+#include "compute/common/error.h"
+#include "compute/nn/trainer.h"
+#include "compute/parallel/all_reduce.h"
+#include "compute/parallel/data_parallel.h"
+#include "support/cli.h"
+#include "support/test_data.h"
+#include "support/vulkan_test.h"
+
+namespace ts {
+namespace {
+
+using testing::VulkanTest;
+
+TEST(RingAllReduceTest, EveryReplicaEndsWithTheScaledSumBitForBit) {
+  std::mt19937 random(11);
+  std::uniform_real_distribution<float> value(-3, 3);
+  for (uint32_t replicas : {1u, 2u, 3u, 4u, 7u}) {
+    for (uint64_t count : {1ull, 3ull, 5ull, 64ull, 1001ull}) {
+      std::vector<std::vector<float>> buffers(replicas, std::vector<float>(count + 2));
+      for (auto& b : buffers)
+        for (float& v : b) v = value(random);
+      std::vector<double> expected(count, 0.0);
+      for (auto& b : buffers)
+        for (uint64_t i = 0; i < count; ++i) expected[i] += b[i];
+      std::vector<float> guard_before(buffers[0].end() - 2, buffers[0].end());
+      std::vector<float*> views;
+      for (auto& b : buffers) views.push_back(b.data());
+      const float scale = 1.0f / float(replicas);
+      parallel::AllReduceTraffic traffic = parallel::RingAllReduce(views, count, scale);
+      for (uint32_t r = 0; r < replicas; ++r) {
+        for (uint64_t i = 0; i < count; ++i) {
+          ASSERT_NEAR(buffers[r][i], expected[i] * scale, 1e-5 * (1 + std::abs(expected[i])))
+              << replicas << " replicas, " << count << " values, replica " << r << " element " << i;
+          ASSERT_EQ(buffers[r][i], buffers[0][i]) << "replicas must agree bit for bit";
+        }
+      }
+      EXPECT_EQ(std::vector<float>(buffers[0].end() - 2, buffers[0].end()), guard_before) << "wrote past count";
+      EXPECT_EQ(traffic.rounds, 2 * (replicas - 1));
+      // Replica 0 sends every chunk but its own once in each phase: 2 (N - 1) / N of the buffer, give or take a chunk's rounding.
+      const double ideal = 2.0 * (replicas - 1) / replicas * count * 4;
+      EXPECT_NEAR(double(traffic.bytes_sent_per_replica), ideal, 2.0 * 4 * (replicas - 1) + 8);
+    }
+  }
+}
+
+nn::ModelDesc ParallelModel() {
+  return nn::ParseModel(R"({"name": "dp", "layers": [{"type": "input", "shape": [7]},
+    {"type": "dense", "units": 40}, {"type": "relu"}, {"type": "dense", "units": 33}, {"type": "tanh"},
+    {"type": "dense", "units": 5}, {"type": "softmax"}]})", "data-parallel model");
+}
+
+nn::TrainConfig ParallelConfig(uint32_t batch) {
+  nn::TrainConfig c;
+  c.optimizer = kernels::OptimizerKind::kAdam;
+  c.learning_rate = 0.01;
+  c.batch_size = batch;
+  c.epochs = 3;
+  c.validation_fraction = 0;
+  c.autotune = false;  // the same kernels on every device
+  c.seed = 5;
+  return c;
+}
+
+// Contexts with the validation layer on, their messages collected.
+struct ValidatedContexts {
+  std::mutex mutex;
+  std::vector<std::string> messages;
+  parallel::ReplicaContexts replicas;
+  explicit ValidatedContexts(uint32_t n) {
+    vk::ContextOptions options;
+    options.validation = true;
+    options.on_validation_message = [this](const std::string& m) {
+      std::lock_guard<std::mutex> lock(mutex);
+      messages.push_back(m);
+    };
+    replicas = parallel::CreateReplicaContexts(n, options);
+  }
+  void ExpectNoMessages() {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const std::string& m : messages) ADD_FAILURE() << "validation: " << m;
+  }
+};
+
+struct TrainingRun {
+  std::vector<float> losses, accuracies, parameters;
+};
+
+TrainingRun TrainOneDevice(vk::Context& context, vk::PipelineCache& pipelines, const data::Dataset& data,
+                   const nn::TrainConfig& config, uint32_t steps) {
+  nn::Trainer trainer(context, pipelines, ParallelModel(), config, &data, nullptr);
+  TrainingRun run;
+  trainer.RunSteps(steps, [&](const nn::StepReport& r) {
+    run.losses.push_back(r.loss);
+    run.accuracies.push_back(r.accuracy);
+  });
+  run.parameters = trainer.plan().ReadParameters();
+  return run;
+}
+
+void ExpectSameTraining(const TrainingRun& one, const TrainingRun& many, const std::string& what) {
+  ASSERT_EQ(one.losses.size(), many.losses.size()) << what;
+  for (size_t i = 0; i < one.losses.size(); ++i) {
+    EXPECT_NEAR(many.losses[i], one.losses[i], 1e-4 * (1 + std::abs(one.losses[i]))) << what << ", step " << i;
+    EXPECT_NEAR(many.accuracies[i], one.accuracies[i], 1e-6) << what << ", step " << i;
+  }
+  ASSERT_EQ(one.parameters.size(), many.parameters.size());
+  double worst = 0;
+  for (size_t i = 0; i < one.parameters.size(); ++i)
+    worst = std::max(worst, std::abs(double(many.parameters[i]) - one.parameters[i]) / (1e-2 + std::abs(one.parameters[i])));
+  // Adam divides by sqrt(v): a gradient summed in another order moves a weight by
+  // a few ulps of its step, and that compounds over 20 steps.
+  EXPECT_LT(worst, 1e-3) << what << ": parameters after " << one.losses.size() << " steps";
+}
+
+TEST_F(VulkanTest, DataParallelTrainsWhatOneDeviceTrainsAtTheSameGlobalBatch) {
+  const data::Dataset data = testing::RandomDataset(600, 7, 5, 21);
+  for (uint32_t replicas : {2u, 3u}) {
+    const nn::TrainConfig config = ParallelConfig(replicas == 2 ? 32 : 48);
+    const TrainingRun one = TrainOneDevice(context(), pipelines(), data, config, 20);
+    ValidatedContexts contexts(replicas);
+    parallel::DataParallelOptions options;
+    options.bucket_bytes = 512;  // several buckets, so the backward pass is cut and overlapped
+    parallel::DataParallelTrainer trainer(contexts.replicas.pointers(), ParallelModel(), config, &data, nullptr, options);
+    EXPECT_EQ(trainer.simulated(), contexts.replicas.simulated);
+    ASSERT_GE(trainer.buckets().size(), 3u);
+    TrainingRun many;
+    std::vector<parallel::ParallelStepTimeline> timelines;
+    trainer.RunSteps(20, [&](const nn::StepReport& r) {
+      many.losses.push_back(r.loss);
+      many.accuracies.push_back(r.accuracy);
+      timelines.push_back(trainer.last_timeline());
+    });
+    many.parameters = trainer.primary().plan().ReadParameters();
+    ExpectSameTraining(one, many, std::to_string(replicas) + " replicas");
+
+    // The timeline: per replica a forward, backward segments and an update, in
+    // order and inside the step; one all-reduce per bucket and replica.
+    const parallel::ParallelStepTimeline& t = timelines.back();
+    EXPECT_EQ(t.global_step, 19u);
+    size_t all_reduces = 0;
+    for (uint32_t r = 0; r < replicas; ++r) {
+      double previous_end = 0;
+      std::vector<parallel::PhaseKind> kinds;
+      for (const parallel::PhaseEvent& e : t.events) {
+        if (e.replica != r) continue;
+        EXPECT_LE(e.start_ns, e.end_ns);
+        EXPECT_GE(e.start_ns, t.start_ns - 1e6);  // calibration is good to well under a millisecond
+        EXPECT_LE(e.end_ns, t.end_ns + 1e6);
+        if (e.kind == parallel::PhaseKind::kAllReduce) {
+          ++all_reduces;
+          continue;
+        }
+        EXPECT_GE(e.start_ns, previous_end - 1e5) << "device phases overlap on replica " << r;
+        previous_end = e.end_ns;
+        kinds.push_back(e.kind);
+      }
+      ASSERT_GE(kinds.size(), 3u);
+      EXPECT_EQ(kinds.front(), parallel::PhaseKind::kForward);
+      EXPECT_EQ(kinds.back(), parallel::PhaseKind::kUpdate);
+    }
+    EXPECT_EQ(all_reduces, trainer.buckets().size() * replicas);
+    const double ideal = 2.0 * (replicas - 1) / replicas * trainer.gradient_bytes();
+    EXPECT_NEAR(double(t.bytes_sent_per_replica), ideal, 0.01 * ideal);
+    contexts.ExpectNoMessages();
+  }
+}
+
+TEST_F(VulkanTest, DataParallelRefusesABatchThatDoesNotSplitAndRestoresFromPrimary) {
+  const data::Dataset data = testing::RandomDataset(100, 7, 5, 3);
+  ValidatedContexts contexts(2);
+  nn::TrainConfig config = ParallelConfig(33);
+  try {
+    parallel::DataParallelTrainer trainer(contexts.replicas.pointers(), ParallelModel(), config, &data, nullptr);
+    FAIL() << "a batch of 33 over 2 replicas was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not split evenly over 2 replicas"), std::string::npos) << e.what();
+  }
+  config.batch_size = 20;
+  parallel::DataParallelTrainer trainer(contexts.replicas.pointers(), ParallelModel(), config, &data, nullptr);
+  EXPECT_EQ(trainer.steps_per_epoch(), 5u);
+  // A checkpoint restored into the primary reaches every replica: after a
+  // broadcast of zero weights, a step's loss is that of a model that outputs
+  // equal probabilities over 5 classes.
+  nn::Plan& plan = trainer.primary().plan();
+  plan.WriteParameters(std::vector<float>(plan.parameter_count(), 0.0f));
+  trainer.BroadcastFromPrimary();
+  float loss = 0;
+  trainer.RunSteps(1, [&](const nn::StepReport& r) { loss = r.loss; });
+  EXPECT_NEAR(loss, std::log(5.0f), 1e-5);
+  EXPECT_EQ(trainer.position().global_step, 1u);
+  contexts.ExpectNoMessages();
+}
+
+double FinalTrainLoss(const std::string& output) {
+  // "epoch 2/2  train loss 0.1234  acc ..."
+  size_t at = output.rfind("train loss ");
+  if (at == std::string::npos) return NAN;
+  return std::stod(output.substr(at + 11));
+}
+
+TEST(DataParallelCliTest, TwoReplicasEndWithTheLossOfOne) {
+  const std::string common = "train spiral-mlp --epochs 2 --batch 32 --seed 3 --no-autotune --validate";
+  testing::CommandResult one = testing::RunTensorscope(common + " --replicas 1");
+  testing::CommandResult two = testing::RunTensorscope(common + " --replicas 2");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_NE(two.output.find("2 replicas simulated on one device"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("all-reduce"), std::string::npos) << two.output;
+  const double a = FinalTrainLoss(one.output), b = FinalTrainLoss(two.output);
+  ASSERT_TRUE(std::isfinite(a) && std::isfinite(b)) << one.output << two.output;
+  EXPECT_NEAR(b, a, 1e-3 * a) << "one device: " << a << ", two replicas: " << b;
+
+  testing::CommandResult odd = testing::RunTensorscope("train spiral-mlp --epochs 1 --batch 33 --replicas 2");
+  EXPECT_NE(odd.exit_code, 0);
+  EXPECT_NE(odd.output.find("does not split evenly over 2 replicas"), std::string::npos) << odd.output;
+}
+
+}  // namespace
+}  // namespace ts
