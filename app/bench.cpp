@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "compute/nn/presets.h"
 #include "compute/nn/train_config.h"
 #include "compute/nn/trainer.h"
+#include "compute/parallel/scaling.h"
 #include "compute/profile/ceilings.h"
 #include "compute/profile/kernel_table.h"
 #include "compute/vk/context.h"
@@ -232,16 +234,97 @@ int RunModelBench(vk::Context& context, const Arguments& args) {
   return 0;
 }
 
+// ---- bench --replicas -----------------------------------------------------------
+
+// The model and its training data for a bench mode: --data, else the model's
+// own, else (not installed, or none named) random samples of its input shape.
+data::Dataset BenchData(const nn::ModelDesc& model, const nn::TrainConfig& config, const Arguments& args,
+                        uint32_t samples, std::string& note) {
+  data::Dataset train;
+  if (auto spec = args.String("data")) {
+    train = data::LoadDataSpec(*spec).train;
+  } else if (!config.data.empty()) {
+    try {
+      train = data::LoadDataSpec(config.data).train;
+    } catch (const Error& e) {
+      note = "the model's data '" + config.data + "' could not be loaded (" + e.what() + "); using random data";
+    }
+  }
+  if (train.count() == 0) train = RandomDataFor(model, samples);
+  return train;
+}
+
+// Data-parallel scaling: samples/s at 1..N replicas, beside the ideal and the model.
+int RunReplicaBench(const Arguments& args) {
+  const std::string model_name = args.String("model").value_or("mnist-mlp");
+  const nn::ModelDesc model = nn::LoadModelOrPreset(model_name);
+  nn::TrainConfig config = nn::ParseTrainConfig(model.training, model_name + ": training");
+  const uint32_t replicas = *args.PositiveInt("replicas");
+  if (auto batch = args.PositiveInt("batch")) {
+    config.batch_size = *batch;
+  } else {
+    // A global batch every replica count splits evenly: the model's, rounded up.
+    uint32_t multiple = 1;
+    for (uint32_t n = 2; n <= std::min(replicas, nn::kMaxReplicas); ++n) multiple = std::lcm(multiple, n);
+    config.batch_size = (config.batch_size + multiple - 1) / multiple * multiple;
+  }
+  const uint32_t steps = args.PositiveInt("steps").value_or(20);
+  const uint32_t rounds = args.PositiveInt("rounds").value_or(3);
+  std::string note;
+  const data::Dataset train = BenchData(model, config, args, std::max(config.batch_size * (steps + 2), 1024u), note);
+  vk::ContextOptions options;
+  options.device_index = args.Int("device").value_or(-1);
+  options.validation = args.Has("validate");
+  const bool json_output = args.Has("json");
+  const parallel::ScalingResult result = parallel::MeasureScaling(
+      model, config, train, replicas, steps, rounds, options, [&](uint32_t round, uint32_t n) {
+        if (!json_output) std::fprintf(stderr, "\rround %u/%u: %u replica(s) measured   ", round + 1, rounds, n);
+      });
+  if (json_output) {
+    nlohmann::json out = parallel::ScalingToJson(result);
+    out["model"] = model.name;
+    out["data"] = train.name;
+    if (!note.empty()) out["note"] = note;
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "\r%60s\r", "");
+  std::printf("Data-parallel scaling: %s, global batch %u, data %s\n%s\n", model.name.c_str(), result.global_batch,
+              train.name.c_str(), result.device_description.c_str());
+  if (!note.empty()) std::printf("Note: %s\n", note.c_str());
+  for (uint32_t n = 1; n <= replicas; ++n)
+    if (result.global_batch % n != 0)
+      std::printf("Skipped %u replicas: the batch %u does not split evenly over them.\n", n, result.global_batch);
+  std::printf("Gradients: %s in %zu bucket(s); medians of %u interleaved rounds of %u steps\n",
+              vk::FormatBytes(result.gradient_bytes).c_str(), result.buckets, rounds, steps);
+  std::printf("%8s %12s %8s %12s %12s %10s %12s %12s %12s\n", "replicas", "samples/s", "vs 1", "ideal", "model",
+              "step ms", "all-reduce", "devices wait", "sent/replica");
+  for (const parallel::ScalingPoint& p : result.points)
+    std::printf("%8u %12.0f %7.2fx %12.0f %12.0f %10.3f %9.3f ms %9.3f ms %12s\n", p.replicas, p.samples_per_second,
+                p.samples_per_second / result.points[0].samples_per_second, result.IdealSamplesPerSecond(p.replicas),
+                result.ModelSamplesPerSecond(p.replicas), p.step_ms, p.all_reduce_ms, p.exposed_ms,
+                vk::FormatBytes(p.bytes_sent_per_replica).c_str());
+  if (result.link_bytes_per_second > 0)
+    std::printf("Link (the ring through host staging): %.2f GB/s measured = bytes sent / all-reduce time at %u replicas.\n",
+                result.link_bytes_per_second * 1e-9, result.points.back().replicas);
+  std::printf("Model: step = (one replica's step) / N + (bytes sent per replica) / link. Ideal: N x one replica.\n");
+  if (result.simulated)
+    std::printf("Simulated on one device: the replicas share its cores, so compute does not divide by N here;\n"
+                "the model shows what N devices of this kind would give.\n");
+  return 0;
+}
+
 }  // namespace
 
 int RunBench(const std::vector<std::string>& words) {
-  Arguments args(words, {"device", "model", "batch", "steps", "data", "force-variant"},
+  Arguments args(words, {"device", "model", "batch", "steps", "data", "force-variant", "replicas", "rounds"},
                  {"serve", "ceilings", "json", "remeasure", "trace", "validate", "help"});
   if (args.Has("help")) {
     std::printf(
         "usage: tensorscope bench [--serve | --ceilings [--json] [--remeasure] |\n"
         "                          --model NAME_OR_FILE [--batch N] [--steps N] [--data SPEC] [--json] [--trace]\n"
         "                                               [--force-variant autotuned|register-blocked|shared-tiled|direct]]\n"
+        "                          --replicas N [--model NAME_OR_FILE] [--batch B] [--steps S] [--rounds R] [--data SPEC] [--json]]\n"
         "                         [--device N] [--validate]\n"
         "  --ceilings: the device's measured ceilings (memory bandwidth, fp32 FLOP/s, transfers,\n"
         "  dispatch overhead), with the formulas. They are measured once per device and driver and\n"
@@ -253,7 +336,12 @@ int RunBench(const std::vector<std::string>& words) {
         "  geometry, invocations checked against pipeline statistics) and the step's GPU time;\n"
         "  --trace also runs a step in trace mode and prints its overhead. --force-variant puts the\n"
         "  matmul and conv2d kernels that have it on that variant (GPU insight's \"force variant\").\n"
-        "  --json prints one JSON object instead of text (--ceilings and --model).\n"
+        "  --replicas: data-parallel scaling. Trains MODEL (default mnist-mlp) at its global batch\n"
+        "  with 1, 2, .. N replicas (one per GPU, or logical devices on one), --steps timed steps\n"
+        "  (default 20) each in --rounds interleaved rounds (default 3), and prints samples/s (median),\n"
+        "  the ratio to 1 replica, the ideal, a model (compute / N + bytes / measured link bandwidth),\n"
+        "  the all-reduce time and the bytes each replica sends.\n"
+        "  --json prints one JSON object instead of text (--ceilings, --model and --replicas).\n"
         "  Without a mode: measures SGEMM (256^3 and 1024^3: both matmul variants and the autotuner's\n"
         "  pick), the decision-boundary refresh (spiral-mlp, 256x256, fused and layer by layer), the\n"
         "  training and inference throughput of the 784-128-10 MLP and of the seed CNN (cifar10-cnn,\n"
@@ -263,6 +351,12 @@ int RunBench(const std::vector<std::string>& words) {
     return 0;
   }
   if (!args.positional().empty()) throw Error("bench takes no positional arguments; see tensorscope bench --help.");
+  if (args.Has("replicas")) {
+    for (const char* flag : {"serve", "ceilings", "trace", "force-variant", "remeasure"})
+      if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " does not go with --replicas.");
+    return RunReplicaBench(args);
+  }
+  if (args.Has("rounds")) throw Error("bench: --rounds goes with --replicas.");
   const int modes = int(args.Has("serve")) + int(args.Has("ceilings")) + int(args.Has("model"));
   if (modes > 1) throw Error("bench: --serve, --ceilings and --model are separate modes; give one of them.");
   if (!args.Has("model"))

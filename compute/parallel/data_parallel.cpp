@@ -165,12 +165,14 @@ DataParallelTrainer::DataParallelTrainer(std::vector<vk::Context*> contexts, con
     open = Bucket{};
   };
   for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    // A tensor that would overflow the bucket starts the next one (a big
+    // tensor gets a bucket of its own), as DDP fills them.
+    if (!open.tensors.empty() && open.bytes + it->count * 4 > options_.bucket_bytes) close();
     if (open.tensors.empty()) open.first_float = it->offset, open.end_float = it->offset + it->count;
     open.tensors.push_back(it->name);
     open.first_float = std::min(open.first_float, it->offset);
     open.end_float = std::max(open.end_float, it->offset + it->count);
     open.bytes += it->count * 4;
-    if (open.bytes >= options_.bucket_bytes) close();
   }
   close();
 

@@ -82,8 +82,8 @@ struct ParallelStepTimeline {
 };
 
 struct DataParallelOptions {
-  // DDP's bucket_cap_mb, scaled to the models here: a bucket closes once it
-  // holds this many bytes of gradients.
+  // DDP's bucket_cap_mb, scaled to the models here: a tensor that would take
+  // a bucket past this many bytes of gradients starts the next bucket.
   uint64_t bucket_bytes = 256 * 1024;
 };
 
