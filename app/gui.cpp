@@ -166,6 +166,9 @@ class TestLog {
     frame_ms_.clear();
     frame_parts_.clear();
     if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
+    line["parallel"] = {{"running", state.parallel.running}, {"points", state.parallel.points},
+                        {"simulated", state.parallel.simulated}, {"gantt_bars", state.parallel.gantt_bars},
+                        {"error", state.parallel.error}};
     line["parity"] = {{"running", state.parity.running}, {"steps", state.parity.steps},
                       {"verdict", state.parity.verdict}, {"error", state.parity.error}};
     WriteRun(state, line);

@@ -126,6 +126,8 @@ TEST(GuiTest, Export) { RunGuiCase("export"); }
 // PyTorch check... (tests/gui/exchange_cases.py): the spiral MLP's first 30 steps
 // replayed in PyTorch agree, plotted in the window (or it says to install python3-torch).
 TEST(GuiTest, ParityWindow) { RunGuiCase("parity"); }
+// Parallelism... measures 1..4 data-parallel replicas and draws the scaling and a step's Gantt chart.
+TEST(GuiTest, ParallelWindow) { RunGuiCase("parallel"); }
 // Open... of ONNX files (tests/gui/exchange_cases.py): one with an unsupported node is
 // refused by op and node in the dialog, the project unchanged; a good one becomes the
 // project's model and run, on data that fits it, and Continue trains it.

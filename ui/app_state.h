@@ -290,6 +290,14 @@ struct AppState {
     size_t steps = 0;
     std::string verdict, error;
   } parity;
+  // The last "Parallelism" measurement (ui/parallel_window.h), for the test log.
+  struct ParallelSummary {
+    bool running = false;
+    size_t points = 0;      // replica counts measured
+    bool simulated = false;
+    size_t gantt_bars = 0;  // drawn in the step's Gantt chart
+    std::string error;
+  } parallel;
   // "train fast": the window draws a few frames a second and the session sends
   // fewer snapshots, so training runs at nearly the command line's speed.
   bool train_fast = false;

@@ -50,6 +50,7 @@ import insight_cases
 import run_cases
 import lab_cases
 import puzzle_cases
+import parallel_cases
 
 def case_train_default(t):
     """The default project (spiral MLP): click Train, watch it learn, take a screenshot."""
@@ -500,6 +501,7 @@ CASES = {
     "layout_2560x1440": case_layout_2560x1440,
     **lab_cases.CASES,
     **puzzle_cases.CASES,
+    **parallel_cases.CASES,
 }
 
 

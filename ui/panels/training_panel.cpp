@@ -8,6 +8,7 @@
 #include "imgui_internal.h"  // FindWindowByName: is the panel hidden under another window?
 #include "ui/controller.h"
 #include "ui/panel_layout.h"
+#include "ui/parallel_window.h"
 #include "ui/run.h"
 #include "ui/format.h"
 #include "ui/metrics_csv.h"
@@ -236,6 +237,9 @@ void DrawCurves(AppState& state) {
   ImGui::Checkbox("log loss", &log_loss);
   ImGui::SameLine();
   DrawMetricsCsvButton(state);
+  ImGui::SameLine();
+  DrawParallelButton(state);
+  DrawParallelWindow(state);
   std::vector<PlotMarker> markers;
   for (const Marker& m : view.markers) markers.push_back({m.step, m.label.c_str()});
   float width = ImGui::GetContentRegionAvail().x;
