@@ -22,6 +22,7 @@
 #include "compute/nn/train_config.h"
 #include "compute/nn/trainer.h"
 #include "compute/parallel/scaling.h"
+#include "compute/parallel/tensor_parallel.h"
 #include "compute/profile/ceilings.h"
 #include "compute/profile/kernel_table.h"
 #include "compute/vk/context.h"
@@ -314,17 +315,78 @@ int RunReplicaBench(const Arguments& args) {
   return 0;
 }
 
+// ---- bench --tensor-parallel ----------------------------------------------------
+
+// One dense layer split by output columns over K devices, against the unsplit layer.
+int RunTensorBench(const Arguments& args) {
+  const uint32_t devices = *args.PositiveInt("tensor-parallel");
+  const uint32_t batch = args.PositiveInt("batch").value_or(64);
+  const uint32_t inputs = args.PositiveInt("inputs").value_or(784);
+  const uint32_t outputs = args.PositiveInt("outputs").value_or(512);
+  vk::ContextOptions options;
+  options.device_index = args.Int("device").value_or(-1);
+  options.validation = args.Has("validate");
+  const parallel::ReplicaContexts contexts = parallel::CreateReplicaContexts(devices, options);
+  const parallel::TensorParallelResult r =
+      parallel::RunTensorParallelDense(contexts.pointers(), batch, inputs, outputs, kernels::Activation::kRelu, 2026);
+  const double start = r.events.empty() ? 0 : r.events.front().start_ns;
+  if (args.Has("json")) {
+    json events = json::array();
+    for (const parallel::TensorParallelEvent& e : r.events)
+      events.push_back({{"kind", e.kind == parallel::TensorParallelEvent::Kind::kCompute ? "compute" : "all-gather"},
+                        {"device", e.device},
+                        {"start_ms", (e.start_ns - start) * 1e-6},
+                        {"end_ms", (e.end_ns - start) * 1e-6}});
+    json out = {{"device", contexts.description},
+                {"simulated", r.simulated},
+                {"devices", r.devices},
+                {"batch", r.batch},
+                {"inputs", r.inputs},
+                {"outputs", r.outputs},
+                {"first_column", r.first_column},
+                {"max_split_difference", r.max_split_difference},
+                {"max_reference_error", r.max_reference_error},
+                {"bytes_received_per_device", r.bytes_received_per_device},
+                {"weight_bytes_per_device", r.weight_bytes_per_device},
+                {"split_ms", r.split_ms},
+                {"unsplit_ms", r.unsplit_ms},
+                {"events", events}};
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  std::printf("Tensor parallel dense layer: relu(X W + b), X %u x %u, W %u x %u, split by output columns over %u "
+              "devices\n%s\n",
+              batch, inputs, inputs, outputs, devices, contexts.description.c_str());
+  for (uint32_t d = 0; d < devices; ++d)
+    std::printf("  device %u: columns %u..%u (%u), %s of weights\n", d, r.first_column[d], r.first_column[d + 1] - 1,
+                r.first_column[d + 1] - r.first_column[d],
+                vk::FormatBytes(uint64_t(r.first_column[d + 1] - r.first_column[d]) * (inputs + 1) * 4).c_str());
+  for (const parallel::TensorParallelEvent& e : r.events)
+    std::printf("  %-10s device %u: %8.3f .. %8.3f ms\n",
+                e.kind == parallel::TensorParallelEvent::Kind::kCompute ? "compute" : "all-gather", e.device,
+                (e.start_ns - start) * 1e-6, (e.end_ns - start) * 1e-6);
+  std::printf("All-gather: each device receives %s (the other devices' columns of Y).\n",
+              vk::FormatBytes(r.bytes_received_per_device).c_str());
+  std::printf("Split (compute + all-gather) %.3f ms, unsplit on one device %.3f ms.\n", r.split_ms, r.unsplit_ms);
+  std::printf("Split and gathered against unsplit: max |difference| %.3g over all %u x %u outputs on every device; "
+              "unsplit against the double-precision reference: %.3g (relative).\n",
+              r.max_split_difference, batch, outputs, r.max_reference_error);
+  return r.max_split_difference <= 1e-6 ? 0 : 1;
+}
+
 }  // namespace
 
 int RunBench(const std::vector<std::string>& words) {
-  Arguments args(words, {"device", "model", "batch", "steps", "data", "force-variant", "replicas", "rounds"},
+  Arguments args(words, {"device", "model", "batch", "steps", "data", "force-variant", "replicas", "rounds",
+                         "tensor-parallel", "inputs", "outputs"},
                  {"serve", "ceilings", "json", "remeasure", "trace", "validate", "help"});
   if (args.Has("help")) {
     std::printf(
         "usage: tensorscope bench [--serve | --ceilings [--json] [--remeasure] |\n"
         "                          --model NAME_OR_FILE [--batch N] [--steps N] [--data SPEC] [--json] [--trace]\n"
         "                                               [--force-variant autotuned|register-blocked|shared-tiled|direct]]\n"
-        "                          --replicas N [--model NAME_OR_FILE] [--batch B] [--steps S] [--rounds R] [--data SPEC] [--json]]\n"
+        "                          --replicas N [--model NAME_OR_FILE] [--batch B] [--steps S] [--rounds R] [--data SPEC] [--json] |\n"
+        "                          --tensor-parallel K [--batch B] [--inputs I] [--outputs O] [--json]]\n"
         "                         [--device N] [--validate]\n"
         "  --ceilings: the device's measured ceilings (memory bandwidth, fp32 FLOP/s, transfers,\n"
         "  dispatch overhead), with the formulas. They are measured once per device and driver and\n"
@@ -341,7 +403,11 @@ int RunBench(const std::vector<std::string>& words) {
         "  (default 20) each in --rounds interleaved rounds (default 3), and prints samples/s (median),\n"
         "  the ratio to 1 replica, the ideal, a model (compute / N + bytes / measured link bandwidth),\n"
         "  the all-reduce time and the bytes each replica sends.\n"
-        "  --json prints one JSON object instead of text (--ceilings, --model and --replicas).\n"
+        "  --tensor-parallel K: one dense layer, relu(X W + b) with X --batch x --inputs and W --inputs x\n"
+        "  --outputs (default 64, 784, 512), its output columns split over K devices (Megatron's column-\n"
+        "  parallel linear), all-gathered, and compared with the unsplit layer and a double-precision\n"
+        "  reference; exit 1 when the split output differs.\n"
+        "  --json prints one JSON object instead of text (--ceilings, --model, --replicas, --tensor-parallel).\n"
         "  Without a mode: measures SGEMM (256^3 and 1024^3: both matmul variants and the autotuner's\n"
         "  pick), the decision-boundary refresh (spiral-mlp, 256x256, fused and layer by layer), the\n"
         "  training and inference throughput of the 784-128-10 MLP and of the seed CNN (cifar10-cnn,\n"
@@ -351,6 +417,12 @@ int RunBench(const std::vector<std::string>& words) {
     return 0;
   }
   if (!args.positional().empty()) throw Error("bench takes no positional arguments; see tensorscope bench --help.");
+  if (args.Has("tensor-parallel")) {
+    for (const char* flag : {"serve", "ceilings", "model", "replicas", "trace", "force-variant", "remeasure"})
+      if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " does not go with --tensor-parallel.");
+    return RunTensorBench(args);
+  }
+  if (args.Has("inputs") || args.Has("outputs")) throw Error("bench: --inputs and --outputs go with --tensor-parallel.");
   if (args.Has("replicas")) {
     for (const char* flag : {"serve", "ceilings", "trace", "force-variant", "remeasure"})
       if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " does not go with --replicas.");

@@ -168,7 +168,8 @@ class TestLog {
     if (!state.notices.empty()) line["last_notice"] = state.notices.back().text;
     line["parallel"] = {{"running", state.parallel.running}, {"points", state.parallel.points},
                         {"simulated", state.parallel.simulated}, {"gantt_bars", state.parallel.gantt_bars},
-                        {"error", state.parallel.error}};
+                        {"error", state.parallel.error}, {"tensor_bars", state.parallel.tensor_bars},
+                        {"tensor_equal", state.parallel.tensor_equal}, {"tensor_error", state.parallel.tensor_error}};
     line["parity"] = {{"running", state.parity.running}, {"steps", state.parity.steps},
                       {"verdict", state.parity.verdict}, {"error", state.parity.error}};
     WriteRun(state, line);

@@ -297,6 +297,10 @@ struct AppState {
     bool simulated = false;
     size_t gantt_bars = 0;  // drawn in the step's Gantt chart
     std::string error;
+    // Tensor parallel: the last split layer's run.
+    size_t tensor_bars = 0;
+    bool tensor_equal = false;  // the split output equals the unsplit one
+    std::string tensor_error;
   } parallel;
   // "train fast": the window draws a few frames a second and the session sends
   // fewer snapshots, so training runs at nearly the command line's speed.

@@ -30,22 +30,43 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// One measurement: filled by its thread from the child's output, read by the window.
-struct ScalingJob {
+// One measurement by a child `tensorscope bench ... --json`: filled by its
+// thread from the child's output, read by the window.
+struct BenchJob {
   std::mutex mutex;
   bool running = false;
-  std::string progress, error;
-  std::optional<parallel::ScalingResult> result;
+  std::string error;
+  nlohmann::json answer;  // the child's JSON line (null until it came)
+  std::optional<parallel::ScalingResult> scaling;  // data parallel: the answer, read
   std::thread thread;
-  ~ScalingJob() {
+  ~BenchJob() {
     if (thread.joinable()) thread.join();
   }
+};
+
+// Tensor parallel: one split dense layer's answer (bench --tensor-parallel --json).
+struct TensorAnswer {
+  uint32_t devices = 0, batch = 0, inputs = 0, outputs = 0;
+  std::vector<uint32_t> first_column;
+  bool simulated = false;
+  std::string device;
+  double max_split_difference = 0, max_reference_error = 0, split_ms = 0, unsplit_ms = 0;
+  uint64_t bytes_received = 0, weight_bytes = 0;
+  struct Event {
+    bool gather = false;
+    uint32_t device = 0;
+    double start_ms = 0, end_ms = 0;
+  };
+  std::vector<Event> events;
 };
 
 struct ParallelUi {
   bool open = false;
   int max_replicas = 4, steps = 20, rounds = 3;
-  std::unique_ptr<ScalingJob> job;
+  int tensor_devices = 2;
+  std::unique_ptr<BenchJob> job, tensor_job;
+  GanttState tensor_view;
+  std::vector<GanttBar> tensor_bars;
   int shown_point = -1;  // index into the result's points of the step drawn; -1: the most replicas
   PlotState scaling_view;
   GanttState gantt_view;
@@ -68,13 +89,11 @@ std::string Quote(const std::string& text) {
   return quoted + "'";
 }
 
-// Runs `tensorscope bench --replicas N --json` on the model and reads its answer.
-void RunScaling(ScalingJob* job, std::string model_path, std::string data_spec, int replicas, int steps, int rounds) {
+// Runs `tensorscope bench ARGUMENTS --json` and keeps its JSON answer (or the error it printed).
+void RunBenchChild(BenchJob* job, std::string arguments, std::string model_path, bool scaling) {
   std::error_code error;
   const std::string self = fs::read_symlink("/proc/self/exe", error).string();
-  const std::string command = Quote(self) + " bench --replicas " + std::to_string(replicas) + " --model " +
-                              Quote(model_path) + " --data " + Quote(data_spec) + " --steps " +
-                              std::to_string(steps) + " --rounds " + std::to_string(rounds) + " --json 2>&1";
+  const std::string command = Quote(self) + " bench " + arguments + " --json 2>&1";
   std::string output, answer;
   int status = -1;
   if (FILE* pipe = popen(command.c_str(), "r")) {
@@ -97,12 +116,13 @@ void RunScaling(ScalingJob* job, std::string model_path, std::string data_spec, 
                                         output.substr(0, 2000)
                                   : message);
     }
-    job->result = parallel::ScalingFromJson(nlohmann::json::parse(answer));
+    job->answer = nlohmann::json::parse(answer);
+    if (scaling) job->scaling = parallel::ScalingFromJson(job->answer);
   } catch (const std::exception& e) {
     job->error = e.what();
   }
   job->running = false;
-  fs::remove(model_path, error);
+  if (!model_path.empty()) fs::remove(model_path, error);
 }
 
 void StartScaling(AppState& state, ParallelUi& ui) {
@@ -112,14 +132,63 @@ void StartScaling(AppState& state, ParallelUi& ui) {
                                                              "-" + std::to_string(++ui.job_number) + ".json")).string();
   nn::SaveModel(*state.model, path);  // its training section holds the project's batch and optimizer
   if (ui.job && ui.job->thread.joinable()) ui.job->thread.join();
-  ui.job = std::make_unique<ScalingJob>();
+  ui.job = std::make_unique<BenchJob>();
   ui.job->running = true;
   ui.scaling_view = {};
   ui.gantt_view = {};
   ui.shown_point = -1;
   ui.bars_for = -2;
-  ui.job->thread = std::thread(RunScaling, ui.job.get(), path, LoadedDataSpec(state), ui.max_replicas, ui.steps,
-                               ui.rounds);
+  const std::string arguments = "--replicas " + std::to_string(ui.max_replicas) + " --model " + Quote(path) +
+                                " --data " + Quote(LoadedDataSpec(state)) + " --steps " + std::to_string(ui.steps) +
+                                " --rounds " + std::to_string(ui.rounds);
+  ui.job->thread = std::thread(RunBenchChild, ui.job.get(), arguments, path, true);
+}
+
+// The model's first dense layer: (inputs, units); a 256 -> 128 layer when it has none.
+std::pair<uint32_t, uint32_t> FirstDenseLayer(const AppState& state) {
+  if (state.model) {
+    const std::vector<nn::LayerShape> shapes = nn::InferShapes(*state.model);
+    for (size_t i = 1; i < state.model->layers.size() && i < shapes.size(); ++i)
+      if (state.model->layers[i].kind == nn::LayerKind::kDense)
+        return {static_cast<uint32_t>(nn::ShapeElements(shapes[i - 1].output)), state.model->layers[i].units};
+  }
+  return {256, 128};
+}
+
+void StartTensor(AppState& state, ParallelUi& ui) {
+  const auto [inputs, outputs] = FirstDenseLayer(state);
+  if (ui.tensor_job && ui.tensor_job->thread.joinable()) ui.tensor_job->thread.join();
+  ui.tensor_job = std::make_unique<BenchJob>();
+  ui.tensor_job->running = true;
+  ui.tensor_view = {};
+  ui.tensor_bars.clear();
+  const uint32_t batch = state.model ? nn::ParseTrainConfig(state.model->training, "the project").batch_size : 64;
+  const std::string arguments = "--tensor-parallel " + std::to_string(ui.tensor_devices) + " --batch " +
+                                std::to_string(batch) + " --inputs " + std::to_string(inputs) + " --outputs " +
+                                std::to_string(outputs);
+  ui.tensor_job->thread = std::thread(RunBenchChild, ui.tensor_job.get(), arguments, std::string(), false);
+}
+
+TensorAnswer ReadTensorAnswer(const nlohmann::json& j) {
+  TensorAnswer a;
+  a.devices = j.at("devices").get<uint32_t>();
+  a.batch = j.at("batch").get<uint32_t>();
+  a.inputs = j.at("inputs").get<uint32_t>();
+  a.outputs = j.at("outputs").get<uint32_t>();
+  a.first_column = j.at("first_column").get<std::vector<uint32_t>>();
+  a.simulated = j.at("simulated").get<bool>();
+  a.device = j.at("device").get<std::string>();
+  a.max_split_difference = j.at("max_split_difference").get<double>();
+  a.max_reference_error = j.at("max_reference_error").get<double>();
+  a.split_ms = j.at("split_ms").get<double>();
+  a.unsplit_ms = j.at("unsplit_ms").get<double>();
+  a.bytes_received = j.at("bytes_received_per_device").get<uint64_t>();
+  a.weight_bytes = j.at("weight_bytes_per_device").get<uint64_t>();
+  for (const nlohmann::json& e : j.at("events"))
+    a.events.push_back({e.at("kind").get<std::string>() == "all-gather", e.at("device").get<uint32_t>(),
+                        e.at("start_ms").get<double>(), e.at("end_ms").get<double>()});
+  if (a.first_column.size() != a.devices + 1) throw Error("first_column: expected one entry per device and the end.");
+  return a;
 }
 
 ImU32 PhaseColor(parallel::PhaseKind kind) {
@@ -251,34 +320,14 @@ void DrawResult(AppState& state, ParallelUi& ui, const parallel::ScalingResult& 
   state.parallel.gantt_bars = ui.bars.size();
 }
 
-}  // namespace
-
-void DrawParallelButton(AppState& state) {
-  ParallelUi& ui = Ui();
-  ImGui::BeginDisabled(!state.model);
-  if (ImGui::Button("Parallelism...")) ui.open = true;
-  ImGui::EndDisabled();
-  RecordItemRect("parallel");
-  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-    ImGui::SetTooltip("Data parallelism: train this model with 1, 2, .. N replicas, the batch split among them and\n"
-                      "the gradients averaged by a ring all-reduce; see the scaling and one step's timeline.");
+bool Running(const std::unique_ptr<BenchJob>& job) {
+  if (!job) return false;
+  std::lock_guard lock(job->mutex);
+  return job->running;
 }
 
-void DrawParallelWindow(AppState& state) {
-  ParallelUi& ui = Ui();
-  if (!ui.open) return;
-  ImGui::SetNextWindowPos(ImVec2(Scaled(60), Scaled(30)), ImGuiCond_FirstUseEver);
-  ImGui::SetNextWindowSize(ImVec2(Scaled(760), Scaled(820)), ImGuiCond_FirstUseEver);
-  if (!ImGui::Begin("Parallelism", &ui.open)) {
-    ImGui::End();
-    return;
-  }
-  RecordRect("parallel_window", ImGui::GetWindowPos().x, ImGui::GetWindowPos().y,
-             ImGui::GetWindowPos().x + ImGui::GetWindowSize().x, ImGui::GetWindowPos().y + ImGui::GetWindowSize().y);
-  const bool running = ui.job && [&] {
-    std::lock_guard lock(ui.job->mutex);
-    return ui.job->running;
-  }();
+void DrawDataParallelTab(AppState& state, ParallelUi& ui) {
+  const bool running = Running(ui.job);
   ImGui::TextWrapped(
       "Data parallel: every replica holds the whole model and takes 1/N of each batch. After its backward pass "
       "each replica's gradients are averaged with the others' by a ring all-reduce (in buckets, from the last "
@@ -306,15 +355,146 @@ void DrawParallelWindow(AppState& state) {
   ImGui::EndDisabled();
   RecordItemRect("parallel_run");
   state.parallel.running = running;
-  if (ui.job) {
-    std::lock_guard lock(ui.job->mutex);
-    ScalingJob& job = *ui.job;
-    state.parallel.error = job.error;
-    state.parallel.points = job.result ? job.result->points.size() : 0;
-    state.parallel.simulated = job.result && job.result->simulated;
-    if (running) Muted("Training the model with each number of replicas in turn (a separate process)...");
-    if (!job.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.42f, 0.38f, 1.0f), "%s", job.error.c_str());
-    if (job.result) DrawResult(state, ui, *job.result);
+  if (!ui.job) return;
+  std::lock_guard lock(ui.job->mutex);
+  BenchJob& job = *ui.job;
+  state.parallel.error = job.error;
+  state.parallel.points = job.scaling ? job.scaling->points.size() : 0;
+  state.parallel.simulated = job.scaling && job.scaling->simulated;
+  if (running) Muted("Training the model with each number of replicas in turn (a separate process)...");
+  if (!job.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.42f, 0.38f, 1.0f), "%s", job.error.c_str());
+  if (job.scaling) DrawResult(state, ui, *job.scaling);
+}
+
+ImU32 DeviceColor(uint32_t device) { return ClassColor(static_cast<int>(device)); }
+
+// W (inputs x outputs) and Y (batch x outputs), their column blocks coloured by device.
+void DrawSplitDiagram(const TensorAnswer& a) {
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const float height = Scaled(90), width = std::min(Scaled(260), ImGui::GetContentRegionAvail().x * 0.4f);
+  const float gap = Scaled(40);
+  auto matrix = [&](float x0, const char* name, const char* rows) {
+    for (uint32_t d = 0; d < a.devices; ++d) {
+      const float left = x0 + width * a.first_column[d] / a.outputs, right = x0 + width * a.first_column[d + 1] / a.outputs;
+      const ImU32 colour = DeviceColor(d);
+      draw->AddRectFilled(ImVec2(left, origin.y + Scaled(18)), ImVec2(right, origin.y + Scaled(18) + height),
+                          (colour & 0x00FFFFFF) | 0x90000000);
+      draw->AddRect(ImVec2(left, origin.y + Scaled(18)), ImVec2(right, origin.y + Scaled(18) + height), colour);
+      const std::string label = "device " + std::to_string(d);
+      draw->AddText(ImVec2(left + Scaled(4), origin.y + Scaled(22)), IM_COL32(255, 255, 255, 230), label.c_str());
+    }
+    const std::string title = std::string(name) + " (" + rows + " x " + std::to_string(a.outputs) + ")";
+    draw->AddText(ImVec2(x0, origin.y), ImGui::GetColorU32(ImGuiCol_Text), title.c_str());
+  };
+  const std::string inputs = std::to_string(a.inputs), batch = std::to_string(a.batch);
+  matrix(origin.x, "W: output columns split", inputs.c_str());
+  draw->AddText(ImVec2(origin.x + width + Scaled(8), origin.y + Scaled(18) + height / 2 - Scaled(8)),
+                ImGui::GetColorU32(ImGuiCol_Text), "->");
+  matrix(origin.x + width + gap, "Y = relu(X W + b): all-gathered", batch.c_str());
+  ImGui::Dummy(ImVec2(2 * width + gap, height + Scaled(24)));
+}
+
+void DrawTensorParallelTab(AppState& state, ParallelUi& ui) {
+  const bool running = Running(ui.tensor_job);
+  const auto [inputs, outputs] = FirstDenseLayer(state);
+  ImGui::TextWrapped(
+      "Tensor parallel (Megatron-LM's column-parallel linear): a dense layer's weight matrix W is split by output "
+      "columns, each device holding X whole and its columns of W and b, so each stores and multiplies 1/K of the "
+      "weights. Each computes its columns of Y = relu(X W + b); an all-gather then gives every device the whole Y. "
+      "Here: the model's first dense layer, %u inputs -> %u outputs.",
+      inputs, outputs);
+  ImGui::SetNextItemWidth(Scaled(120));
+  ImGui::SliderInt("devices", &ui.tensor_devices, 2, 4);
+  ImGui::SameLine();
+  ImGui::BeginDisabled(running);
+  if (ImGui::Button(running ? "Running..." : "Run split and unsplit")) StartTensor(state, ui);
+  ImGui::EndDisabled();
+  RecordItemRect("parallel_tensor_run");
+  if (!ui.tensor_job) return;
+  std::lock_guard lock(ui.tensor_job->mutex);
+  BenchJob& job = *ui.tensor_job;
+  state.parallel.tensor_error = job.error;
+  if (!job.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.42f, 0.38f, 1.0f), "%s", job.error.c_str());
+  if (job.answer.is_null()) return;
+  TensorAnswer a;
+  try {
+    a = ReadTensorAnswer(job.answer);
+  } catch (const std::exception& e) {
+    job.error = std::string("the answer could not be read: ") + e.what();
+    return;
+  }
+  if (a.simulated) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.78f, 0.35f, 1.0f));
+    ImGui::TextWrapped("Simulated on one device: %s.", a.device.c_str());
+    ImGui::PopStyleColor();
+  }
+  DrawSplitDiagram(a);
+  const bool equal = a.max_split_difference <= 1e-6;
+  ImGui::PushStyleColor(ImGuiCol_Text, equal ? ImVec4(0.45f, 0.85f, 0.45f, 1.0f) : ImVec4(1.0f, 0.42f, 0.38f, 1.0f));
+  ImGui::TextWrapped("%s: max |split - unsplit| = %.3g over all %u x %u outputs on every device",
+                     equal ? "The split layer's output equals the unsplit layer's" : "The outputs differ",
+                     a.max_split_difference, a.batch, a.outputs);
+  ImGui::PopStyleColor();
+  ImGui::TextWrapped("Unsplit against the double-precision reference: %.3g (relative). Each device holds %s of weights "
+              "and receives %s in the all-gather.",
+              a.max_reference_error, vk::FormatBytes(a.weight_bytes).c_str(), vk::FormatBytes(a.bytes_received).c_str());
+  ImGui::TextWrapped("Split (compute + all-gather): %.3f ms; unsplit on one device: %.3f ms.", a.split_ms, a.unsplit_ms);
+  static std::vector<std::string> labels;
+  static std::vector<const char*> label_ptrs;
+  labels.clear();
+  label_ptrs.clear();
+  for (uint32_t d = 0; d < a.devices; ++d) labels.push_back("device " + std::to_string(d));
+  for (const std::string& l : labels) label_ptrs.push_back(l.c_str());
+  ui.tensor_bars.clear();
+  for (const TensorAnswer::Event& e : a.events)
+    ui.tensor_bars.push_back({.row = e.device,
+                              .start = e.start_ms * 1e3,
+                              .end = std::max(e.end_ms * 1e3, e.start_ms * 1e3 + 0.5),
+                              .color = e.gather ? PhaseColor(parallel::PhaseKind::kAllReduce) : DeviceColor(e.device),
+                              .label = e.gather ? "all-gather" : "X W + b, relu (its columns)"});
+  Gantt("tensor gantt", ui.tensor_view, label_ptrs, ui.tensor_bars,
+        {.x_label = "us", .row_height = ImGui::GetFrameHeight() * 1.2f});
+  state.parallel.tensor_bars = ui.tensor_bars.size();
+  state.parallel.tensor_equal = equal;
+}
+
+}  // namespace
+
+void DrawParallelButton(AppState& state) {
+  ParallelUi& ui = Ui();
+  ImGui::BeginDisabled(!state.model);
+  if (ImGui::Button("Parallelism...")) ui.open = true;
+  ImGui::EndDisabled();
+  RecordItemRect("parallel");
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip("Data parallelism: train this model with 1, 2, .. N replicas, the batch split among them and\n"
+                      "the gradients averaged by a ring all-reduce; see the scaling and one step's timeline.");
+}
+
+void DrawParallelWindow(AppState& state) {
+  ParallelUi& ui = Ui();
+  if (!ui.open) return;
+  ImGui::SetNextWindowPos(ImVec2(Scaled(60), Scaled(30)), ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowSize(ImVec2(Scaled(760), Scaled(820)), ImGuiCond_FirstUseEver);
+  if (!ImGui::Begin("Parallelism", &ui.open)) {
+    ImGui::End();
+    return;
+  }
+  RecordRect("parallel_window", ImGui::GetWindowPos().x, ImGui::GetWindowPos().y,
+             ImGui::GetWindowPos().x + ImGui::GetWindowSize().x, ImGui::GetWindowPos().y + ImGui::GetWindowSize().y);
+  if (ImGui::BeginTabBar("parallelism kinds")) {
+    if (ImGui::BeginTabItem("Data parallel")) {
+      DrawDataParallelTab(state, ui);
+      ImGui::EndTabItem();
+    }
+    RecordItemRect("parallel_tab_data");
+    if (ImGui::BeginTabItem("Tensor parallel")) {
+      DrawTensorParallelTab(state, ui);
+      ImGui::EndTabItem();
+    }
+    RecordItemRect("parallel_tab_tensor");
+    ImGui::EndTabBar();
   }
   ImGui::End();
 }

@@ -67,12 +67,13 @@ ReplicaContexts CreateReplicaContexts(uint32_t replicas, const vk::ContextOption
       one.device_index = static_cast<int>(same_kind[r]);
       result.contexts.push_back(vk::Context::Create(one));
     }
-    result.description = std::to_string(replicas) + " replicas on " + std::to_string(replicas) + " devices";
+    result.description = std::to_string(replicas) + " devices: " + result.contexts[0]->info().name + " and " +
+                         std::to_string(replicas - 1) + " more of its kind";
   } else {
     for (uint32_t r = 0; r < replicas; ++r) result.contexts.push_back(vk::Context::Create(options));
     result.simulated = replicas > 1;
-    result.description = replicas == 1 ? "1 replica on " + result.contexts[0]->info().name
-                                       : std::to_string(replicas) + " replicas simulated on one device (" +
+    result.description = replicas == 1 ? "1 device: " + result.contexts[0]->info().name
+                                       : std::to_string(replicas) + " devices simulated on one (" +
                                              result.contexts[0]->info().name +
                                              "): a logical device and queue each, sharing its cores";
   }

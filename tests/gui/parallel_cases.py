@@ -1,6 +1,7 @@
 """GUI cases for parallelism (ui/parallel_window.h): Parallelism... in the Training
 panel measures the current model with 1..4 data-parallel replicas in a child process
-and draws the scaling chart and one step's Gantt chart per replica."""
+and draws the scaling chart and one step's Gantt chart per replica; its Tensor
+parallel tab splits the first dense layer over 2 devices and checks the output."""
 
 from gui_support import check, log
 from run_cases import save_screenshot
@@ -27,6 +28,19 @@ def case_parallel(t):
     line = app.wait_for(lambda l: l["parallel"]["gantt_bars"] >= 4 * 4, "the Gantt chart", 30)
     app.wait_for_rect("parallel_gantt")
     save_screenshot(t, app, "parallel.png")
+
+    # Tensor parallel: the spiral MLP's first dense layer split over 2 devices equals the unsplit one.
+    app.wait_for_rect("parallel_tab_tensor")
+    app.click("parallel_tab_tensor")
+    app.wait_for_rect("parallel_tensor_run")
+    app.click("parallel_tensor_run")
+    line = app.wait_for(lambda l: l["parallel"]["tensor_bars"] or l["parallel"]["tensor_error"], "the split layer", 120)
+    parallel = line["parallel"]
+    log(f"tensor parallel: {parallel}")
+    check(not parallel["tensor_error"], f"the split layer failed: {parallel['tensor_error']}")
+    check(parallel["tensor_equal"], "the split layer's output must equal the unsplit one's")
+    check(parallel["tensor_bars"] == 4, f"expected each device's compute and all-gather: {parallel}")
+    save_screenshot(t, app, "tensor_parallel.png")
     check(app.close_window() == 0, "the app's exit code was not 0")
 
 

@@ -1,7 +1,8 @@
-// Data parallelism: the ring all-reduce against a double-precision sum, and
+// Parallelism. Data: the ring all-reduce against a double-precision sum, and
 // N replicas (logical devices, each with the validation layer on) training
 // what one device trains at the same global batch: the same losses and, after
 // 20 steps, the same parameters up to the order of the floating-point sums.
+// Tensor: a dense layer split by output columns gives the unsplit layer's output.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "compute/nn/trainer.h"
 #include "compute/parallel/all_reduce.h"
 #include "compute/parallel/data_parallel.h"
+#include "compute/parallel/tensor_parallel.h"
 #include "support/cli.h"
 #include "support/test_data.h"
 #include "support/vulkan_test.h"
@@ -201,6 +203,33 @@ TEST_F(VulkanTest, DataParallelRefusesABatchThatDoesNotSplitAndRestoresFromPrima
   contexts.ExpectNoMessages();
 }
 
+TEST_F(VulkanTest, TensorParallelDenseLayerGivesTheUnsplitOutput) {
+  // Odd sizes: no split, workgroup or tile divides them.
+  struct Case {
+    uint32_t devices, batch, inputs, outputs;
+    kernels::Activation activation;
+  };
+  for (const Case& c : {Case{2, 37, 53, 71, kernels::Activation::kRelu}, Case{3, 5, 130, 3, kernels::Activation::kTanh},
+                        Case{2, 64, 256, 512, kernels::Activation::kGelu}}) {
+    ValidatedContexts contexts(c.devices);
+    const parallel::TensorParallelResult r = parallel::RunTensorParallelDense(
+        contexts.replicas.pointers(), c.batch, c.inputs, c.outputs, c.activation, 40 + c.outputs);
+    const std::string what = std::to_string(c.devices) + " devices, " + std::to_string(c.batch) + "x" +
+                             std::to_string(c.inputs) + " -> " + std::to_string(c.outputs);
+    ASSERT_EQ(r.first_column.size(), c.devices + 1u) << what;
+    EXPECT_EQ(r.first_column.front(), 0u);
+    EXPECT_EQ(r.first_column.back(), c.outputs);
+    EXPECT_LE(r.max_split_difference, 1e-6) << what;  // NaN-poisoned outputs would give infinity
+    EXPECT_LT(r.max_reference_error, 1e-5) << what;
+    EXPECT_EQ(r.events.size(), 2u * c.devices) << what;
+    const uint32_t first_share = r.first_column[1];
+    EXPECT_EQ(r.bytes_received_per_device, uint64_t(c.batch) * (c.outputs - first_share) * 4) << what;
+    contexts.ExpectNoMessages();
+  }
+  ValidatedContexts three(3);
+  EXPECT_THROW(parallel::RunTensorParallelDense(three.replicas.pointers(), 4, 4, 2, kernels::Activation::kRelu, 1), Error);
+}
+
 double FinalTrainLoss(const std::string& output) {
   // "epoch 2/2  train loss 0.1234  acc ..."
   size_t at = output.rfind("train loss ");
@@ -214,7 +243,7 @@ TEST(DataParallelCliTest, TwoReplicasEndWithTheLossOfOne) {
   testing::CommandResult two = testing::RunTensorscope(common + " --replicas 2");
   ASSERT_EQ(one.exit_code, 0) << one.output;
   ASSERT_EQ(two.exit_code, 0) << two.output;
-  EXPECT_NE(two.output.find("2 replicas simulated on one device"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("2 devices simulated on one"), std::string::npos) << two.output;
   EXPECT_NE(two.output.find("all-reduce"), std::string::npos) << two.output;
   const double a = FinalTrainLoss(one.output), b = FinalTrainLoss(two.output);
   ASSERT_TRUE(std::isfinite(a) && std::isfinite(b)) << one.output << two.output;
