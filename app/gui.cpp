@@ -359,7 +359,7 @@ int RunGui(const std::vector<std::string>& words, const std::optional<std::strin
         setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kTrainingNice);
         context = vk::Context::Create(options);
         pipelines = std::make_unique<vk::PipelineCache>(*context);
-        training = std::make_unique<nn::TrainingSession>(*context, *pipelines);
+        training = std::make_unique<nn::TrainingSession>(*context, *pipelines, options);
       } catch (...) {
         failure = std::current_exception();
       }

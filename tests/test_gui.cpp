@@ -128,6 +128,8 @@ TEST(GuiTest, Export) { RunGuiCase("export"); }
 TEST(GuiTest, ParityWindow) { RunGuiCase("parity"); }
 // Parallelism... measures 1..4 data-parallel replicas and draws the scaling and a step's Gantt chart.
 TEST(GuiTest, ParallelWindow) { RunGuiCase("parallel"); }
+// replicas 2 in the Training panel trains the spiral with two data-parallel replicas.
+TEST(GuiTest, ReplicasTrain) { RunGuiCase("replicas_train"); }
 // Open... of ONNX files (tests/gui/exchange_cases.py): one with an unsupported node is
 // refused by op and node in the dialog, the project unchanged; a good one becomes the
 // project's model and run, on data that fits it, and Continue trains it.

@@ -545,5 +545,59 @@ TEST_F(VulkanTest, SessionDestroyedWhileRunningReturnsPromptly) {
   EXPECT_LT(seconds, 2.0);
 }
 
+// Data parallelism in the window's session: 2 replicas (replica 0 on the
+// session's device, replica 1 on a logical device of its own, both validated)
+// train the losses one device trains at the same batch; GPU insight's profile
+// says it is for one device; Reset starts the replicas again from fresh weights.
+TEST_F(VulkanTest, SessionTrainsDataParallelReplicasAsOneDevice) {
+  auto run = [&](uint32_t replicas, std::vector<std::string>* messages) -> std::vector<float> {
+    vk::ContextOptions options;
+    options.validation = true;
+    options.on_validation_message = [messages](const std::string& m) { messages->push_back(m); };
+    nn::TrainingSession session(context(), pipelines(), options);
+    EventLog log(session);
+    nn::SessionSetup setup = SpiralSetup(3);
+    setup.config.replicas = replicas;
+    setup.config.autotune = false;
+    session.Load(setup);
+    auto ready = log.WaitForState(State::kReady);
+    EXPECT_TRUE(ready.has_value());
+    if (replicas > 1 && ready) {
+      EXPECT_CONTAINS(ready->message, "2 data-parallel replicas simulated on one device");
+    }
+    session.Start();
+    EXPECT_TRUE(log.WaitForState(State::kFinished));
+    log.Drain(0.05);
+    EXPECT_TRUE(log.Errors().empty()) << log.Errors().front();
+    std::vector<float> losses;
+    for (const nn::StepReport& r : log.Steps()) losses.push_back(r.loss);
+    if (replicas > 1) {
+      session.RequestProfile();
+      auto error = log.WaitForKind(Kind::kError);
+      EXPECT_TRUE(error.has_value());
+      if (error) {
+        EXPECT_CONTAINS(error->message, "data-parallel replicas");
+      }
+      session.Reset();
+      EXPECT_TRUE(log.WaitForState(State::kReady));
+      session.Step();
+      auto step = log.WaitFor([](const nn::SessionEvent& e) { return e.kind == Kind::kStep; });
+      EXPECT_TRUE(step.has_value());
+      if (step) {
+        EXPECT_EQ(step->step.loss, losses.front()) << "Reset must start every replica from the same fresh weights";
+      }
+      EXPECT_TRUE(log.WaitForState(State::kPaused));
+    }
+    return losses;
+  };
+  std::vector<std::string> messages;
+  const std::vector<float> one = run(1, &messages), two = run(2, &messages);
+  ASSERT_EQ(one.size(), 45u);
+  ASSERT_EQ(two.size(), one.size());
+  for (size_t i = 0; i < one.size(); ++i)
+    EXPECT_NEAR(two[i], one[i], 1e-4 * (1 + std::abs(one[i]))) << "step " << i;
+  for (const std::string& m : messages) ADD_FAILURE() << "validation (replica device): " << m;
+}
+
 }  // namespace
 }  // namespace ts

@@ -50,7 +50,39 @@ void TrainingSession::Worker::Run() {
   // Device objects go away on the thread that used them.
   ForgetInsideProbes();
   boundary.reset();
-  trainer.reset();
+  UseTrainers({});
+}
+
+RunTrainers TrainingSession::Worker::BuildTrainers(const SessionSetup& run_setup, const TrainConfig& config) {
+  RunTrainers built;
+  if (config.replicas <= 1) {
+    built.single = std::make_unique<Trainer>(context, pipelines, run_setup.model, config, run_setup.train.get(),
+                                             run_setup.validation.get(), forced_variant);
+    return built;
+  }
+  // Replica 0 on this device (the window's), the others on logical devices of
+  // their own: several physical devices are not shared with a window here.
+  std::vector<vk::Context*> contexts = {&context};
+  for (uint32_t r = 1; r < config.replicas; ++r) {
+    vk::ContextOptions options = replica_options;
+    options.device_index = static_cast<int>(context.info().index);
+    built.replica_contexts.push_back(vk::Context::Create(options));
+    contexts.push_back(built.replica_contexts.back().get());
+  }
+  built.replicas = std::make_unique<parallel::DataParallelTrainer>(contexts, run_setup.model, config,
+                                                                   run_setup.train.get(), run_setup.validation.get());
+  return built;
+}
+
+void TrainingSession::Worker::UseTrainers(RunTrainers built) {
+  trainer = nullptr;
+  replicas = nullptr;
+  {
+    RunTrainers old = std::move(run_trainers);  // freed here, before the new ones are used
+  }
+  run_trainers = std::move(built);
+  trainer = run_trainers.primary();
+  replicas = run_trainers.replicas.get();
 }
 
 void TrainingSession::Worker::Execute(Command& command) {
@@ -99,7 +131,7 @@ bool TrainingSession::Worker::RequireTrainable(const char* action) {
     return false;
   }
   if (trainer->finished()) {
-    ReportError(std::string("Cannot ") + action + ": all " + std::to_string(trainer->config().epochs) +
+    ReportError(std::string("Cannot ") + action + ": all " + std::to_string(RunConfig().epochs) +
                 " epochs are done. Reset to train again.");
     return false;
   }
@@ -110,7 +142,7 @@ void TrainingSession::Worker::Load(SessionSetup next) {
   // Free the previous run's device memory before building the next one.
   ForgetInsideProbes();
   boundary.reset();
-  trainer.reset();
+  UseTrainers({});
   setup = {};
   PublishDispatches();
   try {
@@ -118,9 +150,11 @@ void TrainingSession::Worker::Load(SessionSetup next) {
     Require(next.boundary_resolution >= 1 && next.boundary_resolution <= kMaxBoundaryResolution,
             "The decision boundary resolution must be 1 to " + std::to_string(kMaxBoundaryResolution) + "; got " +
                 std::to_string(next.boundary_resolution) + ".");
-    trainer = std::make_unique<Trainer>(context, pipelines, next.model, next.config, next.train.get(),
-                                        next.validation.get(), forced_variant);
-    if (next.resume) RestoreCheckpoint(*trainer, *next.resume, next.resume_source);
+    UseTrainers(BuildTrainers(next, next.config));
+    if (next.resume) {
+      RestoreCheckpoint(*trainer, *next.resume, next.resume_source);
+      if (replicas) replicas->BroadcastFromPrimary();
+    }
     setup = std::move(next);
     watch = setup.watch;
     last_timed = {};  // the run's first submission is timed
@@ -143,9 +177,12 @@ void TrainingSession::Worker::Load(SessionSetup next) {
   PublishDispatches();
   progress = {};
   seconds_per_step = 0;
-  loss_watch = LossWatch(trainer->steps_per_epoch());
+  loss_watch = LossWatch(StepsPerEpoch());
   const std::string loaded = "loaded '" + setup.model.name + "': " + std::to_string(trainer->plan().parameter_count()) +
-                             " parameters, " + std::to_string(trainer->steps_per_epoch()) + " steps per epoch";
+                             " parameters, " + std::to_string(StepsPerEpoch()) + " steps per epoch" +
+                             (replicas ? ", " + std::to_string(replicas->replicas()) +
+                                             " data-parallel replicas simulated on one device"
+                                       : std::string());
   if (setup.resume)
     SetState(SessionState::kFinished, loaded + "; restored from " + setup.resume_source + " at " + Where(trainer->position()));
   else
@@ -180,11 +217,12 @@ void TrainingSession::Worker::Stop() {
 
 void TrainingSession::Worker::Reset() {
   if (!RequireTrainer("reset")) return;
-  trainer->plan().InitializeParameters(static_cast<uint32_t>(trainer->config().seed));  // also zeroes optimizer state
+  trainer->plan().InitializeParameters(static_cast<uint32_t>(RunConfig().seed));  // also zeroes optimizer state
   trainer->set_position({});
+  if (replicas) replicas->BroadcastFromPrimary();  // the weights, zeroed state and position to every replica
   progress = {};
   seconds_per_step = 0;
-  loss_watch = LossWatch(trainer->steps_per_epoch());
+  loss_watch = LossWatch(StepsPerEpoch());
   last_inside.reset();
   SetState(SessionState::kReady, "reset");
   SendSnapshot(true);
@@ -193,7 +231,7 @@ void TrainingSession::Worker::Reset() {
 void TrainingSession::Worker::Unload() {
   ForgetInsideProbes();
   boundary.reset();
-  trainer.reset();
+  UseTrainers({});
   setup = {};
   progress = {};
   PublishDispatches();
@@ -203,7 +241,7 @@ void TrainingSession::Worker::Unload() {
 void TrainingSession::Worker::SetConfig(const TrainConfig& wanted) {
   if (!RequireTrainer("change the settings")) return;
   ValidateTrainConfig(wanted);
-  const TrainConfig& now = trainer->config();
+  const TrainConfig& now = RunConfig();
   std::vector<std::string> changes;
   auto note = [&](bool differs, const std::string& what, const std::string& before, const std::string& after) {
     if (differs) changes.push_back(what + " " + before + " -> " + after);
@@ -231,6 +269,7 @@ void TrainingSession::Worker::SetConfig(const TrainConfig& wanted) {
   const bool only_rate = changes.size() == 1 && wanted.learning_rate != now.learning_rate;
   if (only_rate) {
     trainer->set_learning_rate(wanted.learning_rate);  // keeps the plan and the optimizer state
+    if (replicas) replicas->set_learning_rate(wanted.learning_rate);
   } else {
     TrainConfig config = wanted;
     config.data = now.data;
@@ -245,17 +284,18 @@ void TrainingSession::Worker::SetConfig(const TrainConfig& wanted) {
 
 void TrainingSession::Worker::SetLearningRate(double learning_rate) {
   if (!RequireTrainer("change the learning rate")) return;
-  double before = trainer->config().learning_rate;
+  double before = RunConfig().learning_rate;
   if (learning_rate == before) return;
   trainer->set_learning_rate(learning_rate);
+  if (replicas) replicas->set_learning_rate(learning_rate);
   EmitSettingChanged("lr " + FormatNumber(before) + " -> " + FormatNumber(learning_rate));
 }
 
 void TrainingSession::Worker::SetOptimizer(kernels::OptimizerKind optimizer) {
   if (!RequireTrainer("change the optimizer")) return;
-  kernels::OptimizerKind before = trainer->config().optimizer;
+  kernels::OptimizerKind before = RunConfig().optimizer;
   if (optimizer == before) return;
-  TrainConfig config = trainer->config();
+  TrainConfig config = RunConfig();
   config.optimizer = optimizer;
   Rebuild(config, /*keep_optimizer_state=*/false);  // the new optimizer's state means something else
   EmitSettingChanged(std::string("optimizer ") + kernels::OptimizerName(before) + " -> " +
@@ -265,9 +305,9 @@ void TrainingSession::Worker::SetOptimizer(kernels::OptimizerKind optimizer) {
 
 void TrainingSession::Worker::SetBatchSize(uint32_t batch_size) {
   if (!RequireTrainer("change the batch size")) return;
-  uint32_t before = trainer->config().batch_size;
+  uint32_t before = RunConfig().batch_size;
   if (batch_size == before) return;
-  TrainConfig config = trainer->config();
+  TrainConfig config = RunConfig();
   config.batch_size = batch_size;
   Rebuild(config, /*keep_optimizer_state=*/true);
   EmitSettingChanged("batch " + std::to_string(before) + " -> " + std::to_string(batch_size));
@@ -276,22 +316,23 @@ void TrainingSession::Worker::SetBatchSize(uint32_t batch_size) {
 
 void TrainingSession::Worker::Rebuild(const TrainConfig& config, bool keep_optimizer_state) {
   // Built beside the current trainer, so a rejected setting leaves the run as it was.
-  auto fresh = std::make_unique<Trainer>(context, pipelines, setup.model, config, setup.train.get(),
-                                         setup.validation.get(), forced_variant);
-  fresh->plan().WriteParameters(trainer->plan().ReadParameters());
-  fresh->plan().WriteStatistics(trainer->plan().ReadStatistics());  // batch norm's running mean and variance
-  if (keep_optimizer_state) fresh->plan().WriteOptimizerState(trainer->plan().ReadOptimizerState());
+  RunTrainers built = BuildTrainers(setup, config);
+  Trainer& fresh = *built.primary();
+  fresh.plan().WriteParameters(trainer->plan().ReadParameters());
+  fresh.plan().WriteStatistics(trainer->plan().ReadStatistics());  // batch norm's running mean and variance
+  if (keep_optimizer_state) fresh.plan().WriteOptimizerState(trainer->plan().ReadOptimizerState());
   TrainPosition position = trainer->position();
-  if (config.batch_size != trainer->config().batch_size) {
+  const uint32_t steps_per_epoch = built.replicas ? built.replicas->steps_per_epoch() : fresh.steps_per_epoch();
+  if (config.batch_size != RunConfig().batch_size) {
     // The epoch's sample order does not depend on the batch size, so carry on
     // from the batch holding the first sample not yet trained on.
-    uint64_t trained = uint64_t(position.step_in_epoch) * trainer->config().batch_size;
-    position.step_in_epoch = static_cast<uint32_t>(
-        std::min<uint64_t>(trained / config.batch_size, fresh->steps_per_epoch() - 1));
+    uint64_t trained = uint64_t(position.step_in_epoch) * RunConfig().batch_size;
+    position.step_in_epoch = static_cast<uint32_t>(std::min<uint64_t>(trained / config.batch_size, steps_per_epoch - 1));
   }
-  fresh->set_position(position);
+  fresh.set_position(position);
+  if (built.replicas) built.replicas->BroadcastFromPrimary();  // the weights, state and position to every replica
   seconds_per_step = 0;  // a new batch size: measure again
-  trainer = std::move(fresh);
+  UseTrainers(std::move(built));
   PublishDispatches();
 }
 
@@ -301,7 +342,7 @@ void TrainingSession::Worker::SetForcedVariant(ForcedVariant variant) {
   forced_variant = variant;
   if (!trainer) return;  // the next Load compiles with it
   try {
-    Rebuild(trainer->config(), /*keep_optimizer_state=*/true);
+    Rebuild(RunConfig(), /*keep_optimizer_state=*/true);
   } catch (...) {
     forced_variant = before;  // the run goes on as it was
     throw;
@@ -329,7 +370,9 @@ void TrainingSession::Worker::SetForcedVariant(ForcedVariant variant) {
 
 void TrainingSession::Worker::SaveCheckpoint(const std::string& path) {
   if (!RequireTrainer("save a checkpoint")) return;
-  nn::SaveCheckpoint(path, CaptureCheckpoint(*trainer));
+  Checkpoint checkpoint = CaptureCheckpoint(*trainer);
+  checkpoint.config = TrainConfigToJson(RunConfig());  // the global batch and the replicas, not replica 0's share
+  nn::SaveCheckpoint(path, checkpoint);
   Emit(Event(SessionEvent::Kind::kCheckpointSaved, path));
 }
 
@@ -354,13 +397,16 @@ void TrainingSession::Worker::TrainWatched(uint32_t submission_steps, uint32_t s
 
 void TrainingSession::Worker::TrainSubmissions(uint32_t submission_steps, uint32_t submissions) {
   const uint32_t epoch = trainer->position().epoch;
-  const uint32_t batch_size = trainer->config().batch_size;
+  const uint32_t batch_size = RunConfig().batch_size;
   // RunSteps would carry on into the next epoch; stop at its end to evaluate.
   const uint32_t max_steps =
-      std::min(submission_steps * submissions, trainer->steps_per_epoch() - trainer->position().step_in_epoch);
+      std::min(submission_steps * submissions, StepsPerEpoch() - trainer->position().step_in_epoch);
   std::vector<StepReport> reports;
   auto start = Clock::now();
-  trainer->RunSteps(max_steps, [&](const StepReport& report) { reports.push_back(report); }, submission_steps);
+  if (replicas)
+    replicas->RunSteps(max_steps, [&](const StepReport& report) { reports.push_back(report); });
+  else
+    trainer->RunSteps(max_steps, [&](const StepReport& report) { reports.push_back(report); }, submission_steps);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   progress.seconds += seconds;
   if (!reports.empty()) {
@@ -385,13 +431,13 @@ void TrainingSession::Worker::TrainSubmissions(uint32_t submission_steps, uint32
       SessionEvent event = Event(SessionEvent::Kind::kStep);
       event.step = std::move(report);
       event.plan_memory = trainer->plan().memory();
-      event.dataset_bytes = trainer->dataset_device_bytes();
+      event.dataset_bytes = replicas ? replicas->dataset_device_bytes() : trainer->dataset_device_bytes();
       events.push_back(std::move(event));
     }
   }
   if (trainer->position().epoch != epoch) FinishEpoch(epoch);
   if (trainer->finished()) {
-    SetState(SessionState::kFinished, "finished " + std::to_string(trainer->config().epochs) + " epochs");
+    SetState(SessionState::kFinished, "finished " + std::to_string(RunConfig().epochs) + " epochs");
     SendSnapshot(true);
   }
 }
@@ -406,7 +452,7 @@ void TrainingSession::Worker::FinishEpoch(uint32_t epoch) {
   summary.samples = progress.samples;
   summary.validation = trainer->EvaluateValidation();
   // The test set when it is due: every epoch, or within the visual share (always after the last).
-  const bool test_due = watch.test_every_epoch || epoch + 1 >= trainer->config().epochs ||
+  const bool test_due = watch.test_every_epoch || epoch + 1 >= RunConfig().epochs ||
                         last_test_time == Clock::time_point{} ||
                         std::chrono::duration<double>(start - last_test_time).count() * watch.visual_share >=
                             last_test_seconds;
@@ -491,8 +537,8 @@ void TrainingSession::Worker::SendSnapshot(bool force) {
   Emit(std::move(event));
 }
 
-TrainingSession::TrainingSession(vk::Context& context, vk::PipelineCache& pipelines)
-    : worker_(std::make_unique<Worker>(context, pipelines, timing_gate_)) {}
+TrainingSession::TrainingSession(vk::Context& context, vk::PipelineCache& pipelines, vk::ContextOptions replica_options)
+    : worker_(std::make_unique<Worker>(context, pipelines, timing_gate_, std::move(replica_options))) {}
 
 TrainingSession::~TrainingSession() {
   {

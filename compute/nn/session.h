@@ -257,7 +257,9 @@ struct SessionEvent {
 
 class TrainingSession {
  public:
-  TrainingSession(vk::Context& context, vk::PipelineCache& pipelines);
+  // `replica_options`: how to create the logical devices of data-parallel
+  // replicas 1..N-1 (TrainConfig::replicas; replica 0 trains on `context`).
+  TrainingSession(vk::Context& context, vk::PipelineCache& pipelines, vk::ContextOptions replica_options = {});
   // Stops the worker after the submission in flight; a SaveCheckpoint asked
   // for before is still written.
   ~TrainingSession();

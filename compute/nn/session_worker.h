@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "compute/nn/session.h"
+#include "compute/parallel/data_parallel.h"
 
 namespace ts::nn {
 namespace session_internal {
@@ -39,6 +40,15 @@ inline constexpr auto kTimingPatience = std::chrono::milliseconds(100);
 inline constexpr uint32_t kHistogramBins = 40;
 
 struct LoadCommand { SessionSetup setup; uint64_t run = 0; };
+
+// What a run trains with: one Trainer, or data-parallel replicas and the
+// logical devices of replicas 1..N-1.
+struct RunTrainers {
+  std::unique_ptr<Trainer> single;
+  std::vector<std::unique_ptr<vk::Context>> replica_contexts;
+  std::unique_ptr<parallel::DataParallelTrainer> replicas;
+  Trainer* primary() const { return replicas ? &replicas->primary() : single.get(); }
+};
 struct StartCommand {};
 struct PauseCommand {};
 struct StepCommand {};
@@ -126,8 +136,8 @@ inline std::vector<SamplePrediction> ConfidentMistakes(const data::Dataset& data
 using namespace session_internal;
 
 struct TrainingSession::Worker {
-  Worker(vk::Context& context, vk::PipelineCache& pipelines, TimingGate& gate)
-      : context(context), pipelines(pipelines), gate(gate) {
+  Worker(vk::Context& context, vk::PipelineCache& pipelines, TimingGate& gate, vk::ContextOptions replica_options)
+      : context(context), pipelines(pipelines), gate(gate), replica_options(std::move(replica_options)) {
     thread = std::thread([this] { Run(); });
   }
 
@@ -169,7 +179,21 @@ struct TrainingSession::Worker {
   Clock::time_point last_timed{};       // the last timed submission's start
   bool profile_pending = false;         // a profile was asked for and has not run yet
   ForcedVariant forced_variant = ForcedVariant::kNone;  // SetForcedVariant's, for every trainer built
-  std::unique_ptr<Trainer> trainer;
+  // The run's trainer: one on this device, or (TrainConfig::replicas > 1)
+  // data-parallel replicas, replica 0 on this device and the others on logical
+  // devices of their own; `trainer` is then replica 0's (for evaluation,
+  // snapshots, checkpoints). Null when nothing is loaded.
+  vk::ContextOptions replica_options;
+  RunTrainers run_trainers;
+  Trainer* trainer = nullptr;
+  parallel::DataParallelTrainer* replicas = nullptr;
+  // Builds the trainers for `config` (throws ts::Error as Trainer does).
+  RunTrainers BuildTrainers(const SessionSetup& run_setup, const TrainConfig& config);
+  // Makes `built` the run's trainers (the old ones are freed).
+  void UseTrainers(RunTrainers built);
+  // The run's configuration: the global batch and the replicas, not replica 0's share.
+  const TrainConfig& RunConfig() const { return replicas ? replicas->config() : trainer->config(); }
+  uint32_t StepsPerEpoch() const { return replicas ? replicas->steps_per_epoch() : trainer->steps_per_epoch(); }
   // 2D models: the outputs on the boundary grid, refreshed with each snapshot.
   std::unique_ptr<BoundaryEvaluator> boundary;
   SessionState state = SessionState::kEmpty;  // published_state, without the lock
@@ -203,7 +227,7 @@ struct TrainingSession::Worker {
   // steps_per_submit, or fewer when WatchSettings::submission_seconds asks for
   // submissions of about that length (the window shares the one queue).
   uint32_t StepsForNextSubmission() const {
-    const uint32_t most = trainer->config().steps_per_submit;
+    const uint32_t most = replicas ? 1 : trainer->config().steps_per_submit;  // replicas: one step at a time
     // A traced submission reports its second step (the first may compile pipelines).
     if (trace_pending) return std::min(most, 2u);
     const double seconds = watch.submission_seconds;
@@ -232,6 +256,12 @@ struct TrainingSession::Worker {
   void PredictInput(const std::shared_ptr<const data::Dataset>& samples, uint64_t request);
   void RequestProfile(bool trace) {
     if (!RequireTrainer(trace ? "record a trace" : "profile a step")) return;
+    if (replicas) {
+      ReportError(std::string(trace ? "Traces" : "Profiles") + " time one device's kernels; this run trains " +
+                  std::to_string(replicas->replicas()) + " data-parallel replicas. Set replicas to 1 for GPU insight "
+                  "(Training > Parallelism... shows the replicas' timeline).");
+      return;
+    }
     trace ? trainer->RequestTrace() : trainer->RequestProfile();
     trace_pending |= trace;
     profile_pending = true;

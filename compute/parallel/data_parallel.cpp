@@ -311,6 +311,17 @@ uint64_t DataParallelTrainer::gradient_bytes() const {
   return bytes;
 }
 
+void DataParallelTrainer::set_position(const nn::TrainPosition& position) {
+  position_ = position;
+  replicas_[0]->trainer->set_position(position);
+}
+
+uint64_t DataParallelTrainer::dataset_device_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& replica : replicas_) bytes += replica->data->device_bytes();
+  return bytes;
+}
+
 nn::Trainer& DataParallelTrainer::primary() {
   replicas_[0]->trainer->set_position(position_);
   return *replicas_[0]->trainer;
@@ -489,6 +500,7 @@ void DataParallelTrainer::RunStep(const std::function<void(const nn::StepReport&
     position_.step_in_epoch = 0;
     ++position_.epoch;
   }
+  replicas_[0]->trainer->set_position(position_);
   on_step(report);
 }
 

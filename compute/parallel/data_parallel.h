@@ -109,7 +109,14 @@ class DataParallelTrainer {
 
   // Replica 0's trainer: its plan holds the model every replica holds; use it
   // to evaluate, predict and checkpoint. Its position follows this trainer's.
+  // (It has no training sequence of its own: profiles, traces and its
+  // step_dispatches() are for one-device training.)
   nn::Trainer& primary();
+  // Changes the base learning rate from the next step on (as Trainer's).
+  void set_learning_rate(double learning_rate) { config_.learning_rate = learning_rate; }
+  void set_position(const nn::TrainPosition& position);
+  // Device memory of the training sets the replicas hold (one copy each).
+  uint64_t dataset_device_bytes() const;
   // Copies replica 0's parameters, optimizer state, running statistics (and
   // this trainer's position from its) to every replica: after restoring a checkpoint into primary().
   void BroadcastFromPrimary();

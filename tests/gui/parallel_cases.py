@@ -3,7 +3,8 @@ panel measures the current model with 1..4 data-parallel replicas in a child pro
 and draws the scaling chart and one step's Gantt chart per replica; its Tensor
 parallel tab splits the first dense layer over 2 devices and checks the output."""
 
-from gui_support import check, log
+from exchange_cases import type_into
+from gui_support import check, log, summary
 from run_cases import save_screenshot
 
 
@@ -44,4 +45,29 @@ def case_parallel(t):
     check(app.close_window() == 0, "the app's exit code was not 0")
 
 
-CASES = {"parallel": case_parallel}
+def case_replicas_train(t):
+    """replicas 2 in the Training panel: the spiral trains with two data-parallel
+    replicas (the run's notice says simulated on one device) and learns as one
+    device does; GPU insight's profile says it is for one device."""
+    app = t.start("replicas_train")
+    app.find_window()
+    type_into(app, "replicas", "2")
+    app.key("Return")
+    app.wait_for(lambda l: l["texts"].get("replicas_note", "").startswith("simulated on one device"),
+                 "the replicas field to take 2", 30)
+    app.click_train()
+    line = app.wait_for(lambda l: l.get("epochs_done", 0) >= 20 or l["state"] == "failed", "20 epochs with 2 replicas", 240)
+    log(f"replicas: {summary(line)}")
+    check(line["state"] != "failed", f"the run failed: {line.get('last_notice')}")
+    check(line.get("validation_accuracy", 0) > 0.6,
+          f"two replicas should learn the spiral as one device does: {line.get('validation_accuracy')}")
+    check(line["notices"] == 0, f"a notice while training with replicas: {line.get('last_notice')}")
+    save_screenshot(t, app, "replicas_train.png")
+    # The project changed (replicas 2): closing asks, and Discard quits.
+    app.close_window(expect_exit=False)
+    app.wait_for_rect("discard_prompt_discard")
+    app.click("discard_prompt_discard")
+    check(app.process.wait(60) == 0, "the app's exit code was not 0")
+
+
+CASES = {"parallel": case_parallel, "replicas_train": case_replicas_train}

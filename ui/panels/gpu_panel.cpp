@@ -37,7 +37,12 @@ void DrawGpuPanel(AppState& state) {
   ImGui::Separator();
   const TrainingView& view = state.training;
   if (view.dispatches.empty() || view.dispatch_ns.size() != view.dispatches.size()) {
-    ImGui::TextWrapped("Start training to see how long each kernel takes on the GPU.");
+    if (state.project.training.replicas > 1 && view.last_step)
+      ImGui::TextWrapped("This run trains %u data-parallel replicas: per-kernel times are measured on one device. "
+                         "Training > Parallelism... shows each replica's step (forward, backward, all-reduce, update).",
+                         state.project.training.replicas);
+    else
+      ImGui::TextWrapped("Start training to see how long each kernel takes on the GPU.");
     ImGui::End();
     return;
   }

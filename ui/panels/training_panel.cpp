@@ -104,6 +104,32 @@ void DrawSettings(AppState& state) {
   ImGui::EndDisabled();
   if (active && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
     ImGui::SetTooltip("The seed decides the run's validation split and sample order: Stop to change it (a new run).");
+  // Data parallelism: replicas are devices, made when a run starts.
+  ImGui::BeginDisabled(active);
+  int replicas = static_cast<int>(config.replicas);
+  if (ImGui::InputInt("replicas", &replicas, 0)) {  // typed: few values, and no buttons to miss
+    config.replicas = static_cast<uint32_t>(std::clamp(replicas, 1, static_cast<int>(nn::kMaxReplicas)));
+    state.dirty = true;
+  }
+  ImGui::EndDisabled();
+  RecordItemRect("replicas");
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip("Data parallel: N replicas of the model, each computing the gradients of 1/N of the batch,\n"
+                      "averaged by a ring all-reduce before one update everywhere. In the window all replicas\n"
+                      "share this device (logical devices: simulated). %s",
+                      active ? "Stop to change it (a new run)." : "The batch must be a multiple of it.");
+  if (config.replicas > 1) {
+    ImGui::SameLine();
+    const bool splits = config.batch_size % config.replicas == 0;
+    const std::string note =
+        splits ? "simulated on one device (" + std::to_string(config.batch_size / config.replicas) + " per replica)"
+               : "the batch " + std::to_string(config.batch_size) + " does not split over " +
+                     std::to_string(config.replicas) + " replicas";
+    ImGui::TextColored(splits ? ImVec4(1.0f, 0.78f, 0.35f, 1.0f) : ImVec4(1.0f, 0.42f, 0.38f, 1.0f), "%s", note.c_str());
+    RecordText("replicas_note", note);
+  } else {
+    RecordText("replicas_note", "");
+  }
   ImGui::PopItemWidth();
   if (nn::TrainConfigToJson(config) != before) apply_pending = true;
   if (apply_pending && !ImGui::IsAnyItemActive()) {
