@@ -3,6 +3,8 @@
 // what one device trains at the same global batch: the same losses and, after
 // 20 steps, the same parameters up to the order of the floating-point sums.
 // Tensor: a dense layer split by output columns gives the unsplit layer's output.
+// Pipeline: K stages and M micro-batches, GPipe and 1F1B, train what the unsplit
+// model trains (losses and parameters), each stage in its schedule's order.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +15,7 @@
 #include "compute/nn/trainer.h"
 #include "compute/parallel/all_reduce.h"
 #include "compute/parallel/data_parallel.h"
+#include "compute/parallel/pipeline.h"
 #include "compute/parallel/tensor_parallel.h"
 #include "support/cli.h"
 #include "support/test_data.h"
@@ -228,6 +231,119 @@ TEST_F(VulkanTest, TensorParallelDenseLayerGivesTheUnsplitOutput) {
   }
   ValidatedContexts three(3);
   EXPECT_THROW(parallel::RunTensorParallelDense(three.replicas.pointers(), 4, 4, 2, kernels::Activation::kRelu, 1), Error);
+}
+
+TEST(PipelineScheduleTest, OneForwardOneBackwardWarmsUpDrainsAndKeepsFewMicroBatchesAlive) {
+  using Op = std::pair<bool, uint32_t>;
+  const std::vector<Op> stage0 = parallel::StageOrder(parallel::PipelineSchedule::kOneForwardOneBackward, 0, 4, 6);
+  const std::vector<Op> expected0 = {{true, 0}, {true, 1}, {true, 2}, {true, 3}, {false, 0}, {true, 4},
+                                     {false, 1}, {true, 5}, {false, 2}, {false, 3}, {false, 4}, {false, 5}};
+  EXPECT_EQ(stage0, expected0);
+  const std::vector<Op> last = parallel::StageOrder(parallel::PipelineSchedule::kOneForwardOneBackward, 3, 4, 6);
+  for (uint32_t m = 0; m < 6; ++m) {
+    EXPECT_EQ(last[2 * m], Op(true, m));
+    EXPECT_EQ(last[2 * m + 1], Op(false, m));
+  }
+  for (uint32_t stages : {1u, 2u, 5u})
+    for (uint32_t micro : {1u, 3u, 8u})
+      for (uint32_t s = 0; s < stages; ++s)
+        for (auto schedule : {parallel::PipelineSchedule::kGPipe, parallel::PipelineSchedule::kOneForwardOneBackward}) {
+          const std::vector<Op> order = parallel::StageOrder(schedule, s, stages, micro);
+          ASSERT_EQ(order.size(), 2u * micro);
+          // Every micro-batch once each way, its forward before its backward; 1F1B: at most stages - s alive.
+          std::vector<int> seen(micro, 0);
+          int alive = 0, most_alive = 0;
+          for (const Op& op : order) {
+            if (op.first) {
+              EXPECT_EQ(seen[op.second]++, 0);
+              most_alive = std::max(most_alive, ++alive);
+            } else {
+              EXPECT_EQ(seen[op.second]++, 1);
+              --alive;
+            }
+          }
+          if (schedule == parallel::PipelineSchedule::kOneForwardOneBackward)
+            EXPECT_LE(most_alive, int(std::min(stages - s, micro)));
+        }
+}
+
+nn::ModelDesc PipelineModel() {
+  return nn::ParseModel(R"({"name": "pipe", "layers": [{"type": "input", "shape": [7]},
+    {"type": "dense", "units": 40}, {"type": "relu"}, {"type": "dense", "units": 33}, {"type": "tanh"},
+    {"type": "dense", "units": 17, "bias": false}, {"type": "gelu"},
+    {"type": "dense", "units": 5}, {"type": "softmax"}]})", "pipeline model");
+}
+
+TEST_F(VulkanTest, PipelineTrainsWhatTheUnsplitModelTrains) {
+  const data::Dataset data = testing::RandomDataset(600, 7, 5, 31);
+  nn::TrainConfig config = ParallelConfig(48);
+  const uint32_t steps = 8;
+  nn::Trainer unsplit(context(), pipelines(), PipelineModel(), config, &data, nullptr);
+  const std::vector<float> initial = unsplit.plan().ReadParameters();
+  std::vector<float> losses;
+  unsplit.RunSteps(steps, [&](const nn::StepReport& r) { losses.push_back(r.loss); });
+  const std::vector<float> trained = unsplit.plan().ReadParameters();
+
+  struct Case {
+    uint32_t stages, micro_batches;
+    parallel::PipelineSchedule schedule;
+  };
+  for (const Case& c : {Case{2, 4, parallel::PipelineSchedule::kGPipe},
+                        Case{3, 6, parallel::PipelineSchedule::kOneForwardOneBackward},
+                        Case{4, 3, parallel::PipelineSchedule::kOneForwardOneBackward}}) {
+    const std::string what = std::to_string(c.stages) + " stages, " + std::to_string(c.micro_batches) +
+                             " micro-batches, " + parallel::PipelineScheduleName(c.schedule);
+    ValidatedContexts contexts(c.stages);
+    parallel::PipelineTrainer pipeline(contexts.replicas.pointers(), PipelineModel(), config, data, c.micro_batches,
+                                       c.schedule, initial);
+    size_t layers = 0;
+    for (const auto& stage : pipeline.stage_layers()) {
+      EXPECT_FALSE(stage.empty()) << what;
+      layers += stage.size();
+    }
+    EXPECT_EQ(layers, 4u) << what;
+    for (uint32_t i = 0; i < steps; ++i) {
+      const parallel::PipelineStep step = pipeline.Step();
+      EXPECT_NEAR(step.loss, losses[i], 1e-5 * (1 + std::abs(losses[i]))) << what << ", step " << i;
+      ASSERT_EQ(step.events.size(), 2u * c.stages * c.micro_batches) << what;
+      EXPECT_DOUBLE_EQ(step.ideal_bubble, double(c.stages - 1) / double(c.micro_batches + c.stages - 1));
+      EXPECT_GE(step.measured_bubble, 0.0);
+      EXPECT_LT(step.measured_bubble, 1.0);
+      // Each stage ran its operations in its schedule's order, one at a time.
+      for (uint32_t s = 0; s < c.stages; ++s) {
+        std::vector<std::pair<bool, uint32_t>> ran;
+        double previous_end = 0;
+        for (const parallel::PipelineEvent& e : step.events)
+          if (e.stage == s) {
+            ran.push_back({e.forward, e.micro_batch});
+            EXPECT_GE(e.start_ns, previous_end);
+            previous_end = e.end_ns;
+          }
+        EXPECT_EQ(ran, parallel::StageOrder(c.schedule, s, c.stages, c.micro_batches)) << what << ", stage " << s;
+      }
+    }
+    const std::vector<float> parameters = pipeline.ReadParameters();
+    ASSERT_EQ(parameters.size(), trained.size());
+    double worst = 0;
+    for (size_t i = 0; i < trained.size(); ++i)
+      worst = std::max(worst, std::abs(double(parameters[i]) - trained[i]) / (1e-2 + std::abs(trained[i])));
+    EXPECT_LT(worst, 1e-3) << what << ": parameters after " << steps << " steps";
+    contexts.ExpectNoMessages();
+  }
+  // What a pipeline cannot run is named.
+  ValidatedContexts two(2);
+  const nn::ModelDesc dropout = nn::ParseModel(R"({"name": "d", "layers": [{"type": "input", "shape": [7]},
+    {"type": "dense", "units": 8}, {"type": "dropout", "rate": 0.5}, {"type": "dense", "units": 5},
+    {"type": "softmax"}]})", "dropout model");
+  try {
+    parallel::PipelineTrainer p(two.replicas.pointers(), dropout, config, data, 4, parallel::PipelineSchedule::kGPipe);
+    ADD_FAILURE() << "a dropout layer was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layers[2]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parallel::PipelineTrainer(two.replicas.pointers(), PipelineModel(), config, data, 5,
+                                         parallel::PipelineSchedule::kGPipe),
+               Error);  // 48 rows do not split into 5 micro-batches
 }
 
 double FinalTrainLoss(const std::string& output) {
