@@ -21,6 +21,7 @@
 #include "compute/nn/presets.h"
 #include "compute/nn/train_config.h"
 #include "compute/nn/trainer.h"
+#include "compute/parallel/pipeline.h"
 #include "compute/parallel/scaling.h"
 #include "compute/parallel/tensor_parallel.h"
 #include "compute/profile/ceilings.h"
@@ -374,11 +375,116 @@ int RunTensorBench(const Arguments& args) {
   return r.max_split_difference <= 1e-6 ? 0 : 1;
 }
 
+// ---- bench --pipeline -----------------------------------------------------------
+
+// An MLP cut into K stages, trained with GPipe and 1F1B beside the unsplit model.
+int RunPipelineBench(const Arguments& args) {
+  const uint32_t stages = *args.PositiveInt("pipeline");
+  const std::string model_name = args.String("model").value_or("spiral-mlp");
+  const nn::ModelDesc model = nn::LoadModelOrPreset(model_name);
+  nn::TrainConfig config = nn::ParseTrainConfig(model.training, model_name + ": training");
+  if (auto batch = args.PositiveInt("batch")) config.batch_size = *batch;
+  const uint32_t micro_batches = args.PositiveInt("micro-batches").value_or(4);
+  const uint32_t steps = args.PositiveInt("steps").value_or(10);
+  config.autotune = false;  // the same kernels as the stages
+  config.validation_fraction = 0;
+  config.epochs = 1000000;
+  const std::string schedule_name = args.String("schedule").value_or("both");
+  std::vector<parallel::PipelineSchedule> schedules;
+  if (schedule_name == "gpipe" || schedule_name == "both") schedules.push_back(parallel::PipelineSchedule::kGPipe);
+  if (schedule_name == "1f1b" || schedule_name == "both")
+    schedules.push_back(parallel::PipelineSchedule::kOneForwardOneBackward);
+  if (schedules.empty()) throw Error("--schedule: expected gpipe, 1f1b or both, found \"" + schedule_name + "\".");
+  std::string note;
+  const data::Dataset train = BenchData(model, config, args, std::max(config.batch_size * (steps + 1), 1024u), note);
+  vk::ContextOptions options;
+  options.device_index = args.Int("device").value_or(-1);
+  options.validation = args.Has("validate");
+  const parallel::ReplicaContexts contexts = parallel::CreateReplicaContexts(stages, options);
+
+  // The unsplit model, from the same initial weights.
+  vk::PipelineCache pipelines(*contexts.contexts[0]);
+  nn::Trainer unsplit(*contexts.contexts[0], pipelines, model, config, &train, nullptr);
+  const std::vector<float> initial = unsplit.plan().ReadParameters();
+  std::vector<double> unsplit_loss;
+  unsplit.RunSteps(steps, [&](const nn::StepReport& r) { unsplit_loss.push_back(r.loss); });
+
+  json runs = json::array();
+  const bool json_output = args.Has("json");
+  if (!json_output)
+    std::printf("Pipeline: %s in %u stages, batch %u in %u micro-batches of %u, %u steps\n%s\n", model.name.c_str(),
+                stages, config.batch_size, micro_batches, config.batch_size / micro_batches, steps,
+                contexts.description.c_str());
+  for (parallel::PipelineSchedule schedule : schedules) {
+    parallel::PipelineTrainer pipeline(contexts.pointers(), model, config, train, micro_batches, schedule, initial);
+    std::vector<double> losses, bubbles;
+    double worst = 0;
+    parallel::PipelineStep last;
+    for (uint32_t i = 0; i < steps; ++i) {
+      last = pipeline.Step();
+      losses.push_back(last.loss);
+      bubbles.push_back(last.measured_bubble);
+      worst = std::max(worst, std::abs(last.loss - unsplit_loss[i]) / std::max(1e-12, std::abs(unsplit_loss[i])));
+    }
+    std::vector<double> sorted = bubbles;
+    std::sort(sorted.begin(), sorted.end());
+    const double median_bubble = sorted[sorted.size() / 2];
+    if (json_output) {
+      json events = json::array();
+      for (const parallel::PipelineEvent& e : last.events)
+        events.push_back({{"stage", e.stage},
+                          {"micro_batch", e.micro_batch},
+                          {"forward", e.forward},
+                          {"start_ms", (e.start_ns - last.start_ns) * 1e-6},
+                          {"end_ms", (e.end_ns - last.start_ns) * 1e-6}});
+      runs.push_back({{"schedule", parallel::PipelineScheduleName(schedule)},
+                      {"losses", losses},
+                      {"unsplit_losses", unsplit_loss},
+                      {"max_relative_loss_difference", worst},
+                      {"measured_bubble", median_bubble},
+                      {"ideal_bubble", last.ideal_bubble},
+                      {"step_ms", (last.end_ns - last.start_ns) * 1e-6},
+                      {"update_ms", last.update_ns * 1e-6},
+                      {"stage_layers", pipeline.stage_layers()},
+                      {"events", events}});
+      continue;
+    }
+    std::printf("\n%s: stages hold", parallel::PipelineScheduleName(schedule));
+    for (const auto& layers : pipeline.stage_layers()) {
+      std::string names;
+      for (const std::string& n : layers) names += (names.empty() ? "" : "+") + n;
+      std::printf(" [%s]", names.c_str());
+    }
+    std::printf("\n  loss per step (pipeline | unsplit):");
+    for (uint32_t i = 0; i < steps; ++i) std::printf(" %.5f|%.5f", losses[i], unsplit_loss[i]);
+    std::printf("\n  max relative difference from the unsplit model: %.3g\n", worst);
+    std::printf("  bubble: measured %.1f%% (median of %u steps), ideal (K-1)/(M+K-1) = %.1f%%\n", 100 * median_bubble,
+                steps, 100 * last.ideal_bubble);
+    std::printf("  last step's operations (ms from its start):\n");
+    for (uint32_t s = 0; s < stages; ++s) {
+      std::printf("    stage %u:", s);
+      for (const parallel::PipelineEvent& e : last.events)
+        if (e.stage == s)
+          std::printf(" %c%u %.2f-%.2f", e.forward ? 'F' : 'B', e.micro_batch, (e.start_ns - last.start_ns) * 1e-6,
+                      (e.end_ns - last.start_ns) * 1e-6);
+      std::printf("\n");
+    }
+  }
+  if (json_output) {
+    json out = {{"device", contexts.description}, {"simulated", contexts.simulated}, {"model", model.name},
+                {"stages", stages}, {"micro_batches", micro_batches}, {"batch", config.batch_size},
+                {"steps", steps}, {"runs", runs}};
+    if (!note.empty()) out["note"] = note;
+    std::printf("%s\n", out.dump().c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunBench(const std::vector<std::string>& words) {
   Arguments args(words, {"device", "model", "batch", "steps", "data", "force-variant", "replicas", "rounds",
-                         "tensor-parallel", "inputs", "outputs"},
+                         "tensor-parallel", "inputs", "outputs", "pipeline", "micro-batches", "schedule"},
                  {"serve", "ceilings", "json", "remeasure", "trace", "validate", "help"});
   if (args.Has("help")) {
     std::printf(
@@ -386,7 +492,8 @@ int RunBench(const std::vector<std::string>& words) {
         "                          --model NAME_OR_FILE [--batch N] [--steps N] [--data SPEC] [--json] [--trace]\n"
         "                                               [--force-variant autotuned|register-blocked|shared-tiled|direct]]\n"
         "                          --replicas N [--model NAME_OR_FILE] [--batch B] [--steps S] [--rounds R] [--data SPEC] [--json] |\n"
-        "                          --tensor-parallel K [--batch B] [--inputs I] [--outputs O] [--json]]\n"
+        "                          --tensor-parallel K [--batch B] [--inputs I] [--outputs O] [--json] |\n"
+        "                          --pipeline K [--model M] [--micro-batches M] [--schedule gpipe|1f1b|both] [--steps S] [--json]]\n"
         "                         [--device N] [--validate]\n"
         "  --ceilings: the device's measured ceilings (memory bandwidth, fp32 FLOP/s, transfers,\n"
         "  dispatch overhead), with the formulas. They are measured once per device and driver and\n"
@@ -407,7 +514,12 @@ int RunBench(const std::vector<std::string>& words) {
         "  --outputs (default 64, 784, 512), its output columns split over K devices (Megatron's column-\n"
         "  parallel linear), all-gathered, and compared with the unsplit layer and a double-precision\n"
         "  reference; exit 1 when the split output differs.\n"
-        "  --json prints one JSON object instead of text (--ceilings, --model, --replicas, --tensor-parallel).\n"
+        "  --pipeline K: MODEL (default spiral-mlp; an MLP) cut into K stages on K devices, each batch in\n"
+        "  --micro-batches M (default 4), trained --steps steps (default 10) with --schedule gpipe, 1f1b\n"
+        "  or both (default), beside the unsplit model from the same weights: the losses, the measured\n"
+        "  bubble against (K-1)/(M+K-1), and the last step's operations per stage.\n"
+        "  --json prints one JSON object instead of text (--ceilings, --model, --replicas, --tensor-parallel,\n"
+        "  --pipeline).\n"
         "  Without a mode: measures SGEMM (256^3 and 1024^3: both matmul variants and the autotuner's\n"
         "  pick), the decision-boundary refresh (spiral-mlp, 256x256, fused and layer by layer), the\n"
         "  training and inference throughput of the 784-128-10 MLP and of the seed CNN (cifar10-cnn,\n"
@@ -417,6 +529,12 @@ int RunBench(const std::vector<std::string>& words) {
     return 0;
   }
   if (!args.positional().empty()) throw Error("bench takes no positional arguments; see tensorscope bench --help.");
+  if (args.Has("pipeline")) {
+    for (const char* flag : {"serve", "ceilings", "replicas", "tensor-parallel", "trace", "force-variant", "remeasure"})
+      if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " does not go with --pipeline.");
+    return RunPipelineBench(args);
+  }
+  if (args.Has("micro-batches") || args.Has("schedule")) throw Error("bench: --micro-batches and --schedule go with --pipeline.");
   if (args.Has("tensor-parallel")) {
     for (const char* flag : {"serve", "ceilings", "model", "replicas", "trace", "force-variant", "remeasure"})
       if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " does not go with --tensor-parallel.");

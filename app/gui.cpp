@@ -169,7 +169,10 @@ class TestLog {
     line["parallel"] = {{"running", state.parallel.running}, {"points", state.parallel.points},
                         {"simulated", state.parallel.simulated}, {"gantt_bars", state.parallel.gantt_bars},
                         {"error", state.parallel.error}, {"tensor_bars", state.parallel.tensor_bars},
-                        {"tensor_equal", state.parallel.tensor_equal}, {"tensor_error", state.parallel.tensor_error}};
+                        {"tensor_equal", state.parallel.tensor_equal}, {"tensor_error", state.parallel.tensor_error},
+                        {"pipeline_bars", state.parallel.pipeline_bars},
+                        {"pipeline_equal", state.parallel.pipeline_equal},
+                        {"pipeline_error", state.parallel.pipeline_error}};
     line["parity"] = {{"running", state.parity.running}, {"steps", state.parity.steps},
                       {"verdict", state.parity.verdict}, {"error", state.parity.error}};
     WriteRun(state, line);

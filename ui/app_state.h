@@ -301,6 +301,10 @@ struct AppState {
     size_t tensor_bars = 0;
     bool tensor_equal = false;  // the split output equals the unsplit one
     std::string tensor_error;
+    // Pipeline parallel: both schedules' Gantt charts.
+    size_t pipeline_bars = 0;
+    bool pipeline_equal = false;  // every schedule's losses equal the unsplit model's
+    std::string pipeline_error;
   } parallel;
   // "train fast": the window draws a few frames a second and the session sends
   // fewer snapshots, so training runs at nearly the command line's speed.

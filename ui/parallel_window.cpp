@@ -64,7 +64,11 @@ struct ParallelUi {
   bool open = false;
   int max_replicas = 4, steps = 20, rounds = 3;
   int tensor_devices = 2;
-  std::unique_ptr<BenchJob> job, tensor_job;
+  int pipeline_stages = 3, micro_batches = 8;
+  std::unique_ptr<BenchJob> job, tensor_job, pipeline_job;
+  GanttState pipeline_views[2];
+  std::vector<GanttBar> pipeline_bars[2];
+  std::vector<std::string> pipeline_labels[2];
   GanttState tensor_view;
   std::vector<GanttBar> tensor_bars;
   int shown_point = -1;  // index into the result's points of the step drawn; -1: the most replicas
@@ -459,6 +463,131 @@ void DrawTensorParallelTab(AppState& state, ParallelUi& ui) {
   state.parallel.tensor_equal = equal;
 }
 
+uint32_t DenseLayers(const AppState& state) {
+  uint32_t n = 0;
+  if (state.model)
+    for (const nn::LayerDesc& layer : state.model->layers) n += layer.kind == nn::LayerKind::kDense;
+  return n;
+}
+
+void StartPipeline(AppState& state, ParallelUi& ui) {
+  if (!state.model) throw Error("the model has errors; fix them first.");
+  std::error_code error;
+  const std::string path = (fs::temp_directory_path(error) / ("tensorscope-pipeline-" + std::to_string(getpid()) +
+                                                             "-" + std::to_string(++ui.job_number) + ".json")).string();
+  nn::SaveModel(*state.model, path);
+  if (ui.pipeline_job && ui.pipeline_job->thread.joinable()) ui.pipeline_job->thread.join();
+  ui.pipeline_job = std::make_unique<BenchJob>();
+  ui.pipeline_job->running = true;
+  for (int i = 0; i < 2; ++i) ui.pipeline_views[i] = {}, ui.pipeline_bars[i].clear();
+  const std::string arguments = "--pipeline " + std::to_string(ui.pipeline_stages) + " --micro-batches " +
+                                std::to_string(ui.micro_batches) + " --model " + Quote(path) + " --data " +
+                                Quote(LoadedDataSpec(state)) + " --steps 6";
+  ui.pipeline_job->thread = std::thread(RunBenchChild, ui.pipeline_job.get(), arguments, path, false);
+}
+
+void DrawPipelineTab(AppState& state, ParallelUi& ui) {
+  const bool running = Running(ui.pipeline_job);
+  ImGui::TextWrapped(
+      "Pipeline parallel: the model's dense layers are cut into K stages, one per device, and each batch into M "
+      "micro-batches. A stage runs forward F(m) once the stage before has sent micro-batch m's activations, and "
+      "backward B(m) once the stage after has sent its gradient. GPipe runs all forwards, then all backwards; "
+      "1F1B alternates after a warm-up, keeping fewer activations alive. The idle time at the start and end is "
+      "the bubble: (K-1)/(M+K-1) of the time when every operation takes as long. Gradients add up over the "
+      "micro-batches, so the loss equals the unsplit model's.");
+  const int most = std::max(2, static_cast<int>(std::min<uint32_t>(DenseLayers(state), 4)));
+  ui.pipeline_stages = std::clamp(ui.pipeline_stages, 2, most);
+  ImGui::SetNextItemWidth(Scaled(110));
+  ImGui::SliderInt("stages", &ui.pipeline_stages, 2, most);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(Scaled(110));
+  ImGui::SliderInt("micro-batches", &ui.micro_batches, 1, 16);
+  ImGui::SameLine();
+  ImGui::BeginDisabled(running || !state.model || DenseLayers(state) < 2);
+  if (ImGui::Button(running ? "Running..." : "Run both schedules")) {
+    try {
+      StartPipeline(state, ui);
+    } catch (const Error& e) {
+      state.Notify(Notice::Level::kError, std::string("Parallelism: ") + e.what());
+    }
+  }
+  ImGui::EndDisabled();
+  RecordItemRect("parallel_pipeline_run");
+  if (state.model && DenseLayers(state) < 2) Muted("The model needs two dense layers or more to be cut into stages.");
+  if (!ui.pipeline_job) return;
+  std::lock_guard lock(ui.pipeline_job->mutex);
+  BenchJob& job = *ui.pipeline_job;
+  state.parallel.pipeline_error = job.error;
+  if (!job.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.42f, 0.38f, 1.0f), "%s", job.error.c_str());
+  if (job.answer.is_null()) return;
+  try {
+    const nlohmann::json& a = job.answer;
+    if (a.at("simulated").get<bool>()) {
+      ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.78f, 0.35f, 1.0f));
+      ImGui::TextWrapped("Simulated on one device: %s.", a.at("device").get<std::string>().c_str());
+      ImGui::PopStyleColor();
+    }
+    const uint32_t stages = a.at("stages").get<uint32_t>();
+    ImGui::Text("Batch %u in %u micro-batches of %u.", a.at("batch").get<uint32_t>(), a.at("micro_batches").get<uint32_t>(),
+                a.at("batch").get<uint32_t>() / std::max(1u, a.at("micro_batches").get<uint32_t>()));
+    size_t drawn = 0;
+    bool equal = true;
+    for (size_t r = 0; r < a.at("runs").size() && r < 2; ++r) {
+      const nlohmann::json& run = a.at("runs")[r];
+      const double difference = run.at("max_relative_loss_difference").get<double>();
+      equal = equal && difference < 1e-4;
+      std::string layout;
+      for (size_t s = 0; s < run.at("stage_layers").size(); ++s) {
+        std::string names;
+        for (const auto& n : run.at("stage_layers")[s]) names += (names.empty() ? "" : "+") + n.get<std::string>();
+        layout += (layout.empty() ? "" : ", ") + std::string("stage ") + std::to_string(s) + ": " + names;
+      }
+      ImGui::Separator();
+      ImGui::TextWrapped("%s (%s): bubble measured %.1f%%, ideal (K-1)/(M+K-1) = %.1f%%; the losses of %zu steps "
+                         "equal the unsplit model's to %.2g (relative).",
+                         run.at("schedule").get<std::string>().c_str(), layout.c_str(),
+                         100 * run.at("measured_bubble").get<double>(), 100 * run.at("ideal_bubble").get<double>(),
+                         run.at("losses").size(), difference);
+      if (ui.pipeline_bars[r].empty()) {
+        ui.pipeline_labels[r].clear();
+        for (const auto& e : run.at("events"))
+          ui.pipeline_labels[r].push_back((e.at("forward").get<bool>() ? "F" : "B") +
+                                          std::to_string(e.at("micro_batch").get<uint32_t>()));
+        size_t i = 0;
+        for (const auto& e : run.at("events")) {
+          const bool forward = e.at("forward").get<bool>();
+          // Odd micro-batches a shade lighter, so back-to-back operations stay apart.
+          ImU32 color = PhaseColor(forward ? parallel::PhaseKind::kForward : parallel::PhaseKind::kBackward);
+          if (e.at("micro_batch").get<uint32_t>() % 2) {
+            ImVec4 c = ImGui::ColorConvertU32ToFloat4(color);
+            color = ImGui::ColorConvertFloat4ToU32(ImVec4(c.x + (1 - c.x) * 0.35f, c.y + (1 - c.y) * 0.35f,
+                                                          c.z + (1 - c.z) * 0.35f, c.w));
+          }
+          ui.pipeline_bars[r].push_back({.row = e.at("stage").get<uint32_t>(),
+                                         .start = e.at("start_ms").get<double>() * 1e3,
+                                         .end = e.at("end_ms").get<double>() * 1e3,
+                                         .color = color,
+                                         .label = ui.pipeline_labels[r][i++].c_str()});
+        }
+      }
+      static std::vector<std::string> rows;
+      static std::vector<const char*> row_ptrs;
+      rows.clear();
+      row_ptrs.clear();
+      for (uint32_t s = 0; s < stages; ++s) rows.push_back("stage " + std::to_string(s));
+      for (const std::string& row : rows) row_ptrs.push_back(row.c_str());
+      Gantt(r == 0 ? "pipeline gantt 0" : "pipeline gantt 1", ui.pipeline_views[r], row_ptrs, ui.pipeline_bars[r],
+            {.x_label = "us", .row_height = ImGui::GetFrameHeight() * 1.1f});
+      drawn += ui.pipeline_bars[r].size();
+    }
+    RecordItemRect("parallel_pipeline_gantt");
+    state.parallel.pipeline_bars = drawn;
+    state.parallel.pipeline_equal = equal;
+  } catch (const std::exception& e) {
+    job.error = std::string("the answer could not be read: ") + e.what();
+  }
+}
+
 }  // namespace
 
 void DrawParallelButton(AppState& state) {
@@ -489,6 +618,11 @@ void DrawParallelWindow(AppState& state) {
       ImGui::EndTabItem();
     }
     RecordItemRect("parallel_tab_data");
+    if (ImGui::BeginTabItem("Pipeline parallel")) {
+      DrawPipelineTab(state, ui);
+      ImGui::EndTabItem();
+    }
+    RecordItemRect("parallel_tab_pipeline");
     if (ImGui::BeginTabItem("Tensor parallel")) {
       DrawTensorParallelTab(state, ui);
       ImGui::EndTabItem();

@@ -1,7 +1,8 @@
 """GUI cases for parallelism (ui/parallel_window.h): Parallelism... in the Training
 panel measures the current model with 1..4 data-parallel replicas in a child process
-and draws the scaling chart and one step's Gantt chart per replica; its Tensor
-parallel tab splits the first dense layer over 2 devices and checks the output."""
+and draws the scaling chart and one step's Gantt chart per replica; its Pipeline
+parallel tab runs the model in 3 stages with GPipe and 1F1B and draws both; its
+Tensor parallel tab splits the first dense layer over 2 devices and checks the output."""
 
 from exchange_cases import type_into
 from gui_support import check, log, summary
@@ -29,6 +30,20 @@ def case_parallel(t):
     line = app.wait_for(lambda l: l["parallel"]["gantt_bars"] >= 4 * 4, "the Gantt chart", 30)
     app.wait_for_rect("parallel_gantt")
     save_screenshot(t, app, "parallel.png")
+
+    # Pipeline parallel: the spiral MLP's 3 dense layers on 3 stages, 8 micro-batches, GPipe and 1F1B.
+    app.wait_for_rect("parallel_tab_pipeline")
+    app.click("parallel_tab_pipeline")
+    app.wait_for_rect("parallel_pipeline_run")
+    app.click("parallel_pipeline_run")
+    line = app.wait_for(lambda l: l["parallel"]["pipeline_bars"] or l["parallel"]["pipeline_error"],
+                        "the pipeline runs", 180)
+    parallel = line["parallel"]
+    log(f"pipeline: {parallel}")
+    check(not parallel["pipeline_error"], f"the pipeline failed: {parallel['pipeline_error']}")
+    check(parallel["pipeline_equal"], "the pipeline's losses must equal the unsplit model's")
+    check(parallel["pipeline_bars"] == 2 * 2 * 3 * 8, f"expected F and B of 8 micro-batches on 3 stages, twice: {parallel}")
+    save_screenshot(t, app, "pipeline_parallel.png")
 
     # Tensor parallel: the spiral MLP's first dense layer split over 2 devices equals the unsplit one.
     app.wait_for_rect("parallel_tab_tensor")
