@@ -306,6 +306,10 @@ int RunReplicaBench(const Arguments& args) {
                 p.samples_per_second / result.points[0].samples_per_second, result.IdealSamplesPerSecond(p.replicas),
                 result.ModelSamplesPerSecond(p.replicas), p.step_ms, p.all_reduce_ms, p.exposed_ms,
                 vk::FormatBytes(p.bytes_sent_per_replica).c_str());
+  std::printf("One device without replicas (nn::Trainer, %u steps per submission): %.0f samples/s; 1 replica "
+              "runs at %.2fx of it (a step per submission, split at its buckets).\n",
+              config.steps_per_submit, result.trainer_samples_per_second,
+              result.points[0].samples_per_second / std::max(1.0, result.trainer_samples_per_second));
   if (result.link_bytes_per_second > 0)
     std::printf("Link (the ring through host staging): %.2f GB/s measured = bytes sent / all-reduce time at %u replicas.\n",
                 result.link_bytes_per_second * 1e-9, result.points.back().replicas);

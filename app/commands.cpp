@@ -256,7 +256,7 @@ struct ReplicaPhases {
     return v[v.size() / 2];
   }
   void Print(const parallel::DataParallelTrainer& trainer) const {
-    std::printf("\nData parallel, %u replicas%s: %zu gradient buckets, %s of gradients; the ring all-reduce sends "
+    std::printf("\nData parallel, %u replicas%s: %zu gradient bucket(s), %s of gradients; the ring all-reduce sends "
                 "%s per replica per step\n",
                 trainer.replicas(), trainer.simulated() ? " (simulated on one device)" : "", trainer.buckets().size(),
                 vk::FormatBytes(trainer.gradient_bytes()).c_str(), vk::FormatBytes(bytes).c_str());

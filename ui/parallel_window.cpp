@@ -245,6 +245,9 @@ void DrawResult(AppState& state, ParallelUi& ui, const parallel::ScalingResult& 
     ImGui::TextWrapped("%s.", r.device_description.c_str());
   ImGui::TextWrapped("Global batch %u; %s of gradients in %zu bucket(s); medians of %u interleaved rounds of %u steps.",
                      r.global_batch, vk::FormatBytes(r.gradient_bytes).c_str(), r.buckets, r.rounds, r.steps);
+  if (r.trainer_samples_per_second > 0)
+    ImGui::TextWrapped("One device without replicas (the trainer's several steps per submission): %.0f samples/s.",
+                       r.trainer_samples_per_second);
   if (ImGui::BeginTable("scaling", 7, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) {
     for (const char* h : {"replicas", "samples/s", "vs 1", "ideal", "model", "step ms", "sent per replica"})
       ImGui::TableSetupColumn(h);

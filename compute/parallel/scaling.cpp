@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "compute/common/error.h"
+#include "compute/nn/trainer.h"
 
 namespace ts::parallel {
 namespace {
@@ -90,7 +91,19 @@ ScalingResult MeasureScaling(const nn::ModelDesc& model, nn::TrainConfig config,
     result.gradient_bytes = c.trainer->gradient_bytes();
     candidates.push_back(std::move(c));
   }
+  // The one-device trainer, on a device of its own, timed in the same rounds.
+  std::unique_ptr<vk::Context> baseline_context = vk::Context::Create(options);
+  vk::PipelineCache baseline_pipelines(*baseline_context);
+  nn::Trainer baseline(*baseline_context, baseline_pipelines, model, config, &train, nullptr);
+  baseline.RunSteps(2 * config.steps_per_submit, [](const nn::StepReport&) {});  // warm-up
+  std::vector<double> baseline_samples_per_second;
   for (uint32_t round = 0; round < rounds; ++round) {
+    {
+      const auto start = std::chrono::steady_clock::now();
+      baseline.RunSteps(steps, [](const nn::StepReport&) {});
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      baseline_samples_per_second.push_back(double(steps) * config.batch_size / seconds);
+    }
     for (Candidate& c : candidates) {
       std::vector<double> all_reduce, exposed;
       const auto start = std::chrono::steady_clock::now();
@@ -120,6 +133,7 @@ ScalingResult MeasureScaling(const nn::ModelDesc& model, nn::TrainConfig config,
     p.example = std::move(c.example);
     result.points.push_back(std::move(p));
   }
+  result.trainer_samples_per_second = Median(baseline_samples_per_second);
   const ScalingPoint& most = result.points.back();
   if (most.replicas > 1 && most.all_reduce_ms > 0)
     result.link_bytes_per_second = double(most.bytes_sent_per_replica) / (most.all_reduce_ms * 1e-3);
@@ -152,6 +166,7 @@ nlohmann::json ScalingToJson(const ScalingResult& r) {
   return {{"device", r.device_description}, {"simulated", r.simulated},   {"global_batch", r.global_batch},
           {"steps", r.steps},               {"rounds", r.rounds},         {"buckets", r.buckets},
           {"gradient_bytes", r.gradient_bytes}, {"link_bytes_per_second", r.link_bytes_per_second},
+          {"trainer_samples_per_second", r.trainer_samples_per_second},
           {"points", points}};
 }
 
@@ -167,6 +182,7 @@ ScalingResult ScalingFromJson(const nlohmann::json& json) {
   r.buckets = static_cast<size_t>(Number(json, "buckets", where));
   r.gradient_bytes = static_cast<uint64_t>(Number(json, "gradient_bytes", where));
   r.link_bytes_per_second = Number(json, "link_bytes_per_second", where);
+  r.trainer_samples_per_second = json.value("trainer_samples_per_second", 0.0);
   auto points = json.find("points");
   if (points == json.end() || !points->is_array()) throw Error(where + ".points: expected an array.");
   for (size_t i = 0; i < points->size(); ++i) {

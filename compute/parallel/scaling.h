@@ -39,6 +39,9 @@ struct ScalingResult {
   size_t buckets = 0;
   uint64_t gradient_bytes = 0;
   double link_bytes_per_second = 0;  // measured: bytes sent / all-reduce time, at the most replicas
+  // The one-device nn::Trainer in the same rounds (several steps per
+  // submission, no step split at the all-reduce): what replicas must beat.
+  double trainer_samples_per_second = 0;
   std::vector<ScalingPoint> points;  // replicas 1..N
   double IdealSamplesPerSecond(uint32_t replicas) const;
   double ModelSamplesPerSecond(uint32_t replicas) const;
