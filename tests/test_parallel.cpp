@@ -11,11 +11,14 @@
 #include <mutex>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "compute/common/error.h"
 #include "compute/nn/trainer.h"
 #include "compute/parallel/all_reduce.h"
 #include "compute/parallel/data_parallel.h"
 #include "compute/parallel/pipeline.h"
+#include "compute/parallel/scaling.h"
 #include "compute/parallel/tensor_parallel.h"
 #include "support/cli.h"
 #include "support/test_data.h"
@@ -368,6 +371,39 @@ TEST(DataParallelCliTest, TwoReplicasEndWithTheLossOfOne) {
   testing::CommandResult odd = testing::RunTensorscope("train spiral-mlp --epochs 1 --batch 33 --replicas 2");
   EXPECT_NE(odd.exit_code, 0);
   EXPECT_NE(odd.output.find("does not split evenly over 2 replicas"), std::string::npos) << odd.output;
+}
+
+// The JSON the Parallelism window reads from `bench --replicas | --pipeline | --tensor-parallel --json`.
+TEST(ParallelBenchCliTest, EachModeAnswersTheJsonTheWindowReads) {
+  testing::CommandResult replicas =
+      testing::RunTensorscope("bench --replicas 2 --model spiral-mlp --steps 2 --rounds 1 --json 2>/dev/null");
+  ASSERT_EQ(replicas.exit_code, 0) << replicas.output;
+  const parallel::ScalingResult scaling = parallel::ScalingFromJson(nlohmann::json::parse(replicas.output));
+  ASSERT_EQ(scaling.points.size(), 2u);
+  EXPECT_EQ(scaling.points[1].replicas, 2u);
+  EXPECT_GT(scaling.points[1].samples_per_second, 0);
+  EXPECT_GT(scaling.trainer_samples_per_second, 0);
+  EXPECT_FALSE(scaling.points[1].example.events.empty());
+
+  testing::CommandResult pipeline = testing::RunTensorscope("bench --pipeline 2 --micro-batches 4 --steps 2 --json");
+  ASSERT_EQ(pipeline.exit_code, 0) << pipeline.output;
+  const nlohmann::json p = nlohmann::json::parse(pipeline.output);
+  ASSERT_EQ(p.at("runs").size(), 2u);
+  for (const nlohmann::json& run : p.at("runs")) {
+    EXPECT_LT(run.at("max_relative_loss_difference").get<double>(), 1e-5) << run.dump();
+    EXPECT_EQ(run.at("events").size(), 2u * 2 * 4);
+  }
+
+  testing::CommandResult tensor =
+      testing::RunTensorscope("bench --tensor-parallel 2 --batch 5 --inputs 9 --outputs 7 --json");
+  ASSERT_EQ(tensor.exit_code, 0) << tensor.output;
+  const nlohmann::json t = nlohmann::json::parse(tensor.output);
+  EXPECT_EQ(t.at("max_split_difference").get<double>(), 0.0);
+  EXPECT_EQ(t.at("first_column"), nlohmann::json({0, 3, 7}));
+
+  testing::CommandResult wrong = testing::RunTensorscope("bench --pipeline 2 --schedule zigzag");
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.output.find("expected gpipe, 1f1b or both"), std::string::npos) << wrong.output;
 }
 
 }  // namespace
