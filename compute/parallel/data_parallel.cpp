@@ -343,6 +343,12 @@ void DataParallelTrainer::BroadcastFromPrimary() {
 
 void DataParallelTrainer::RunSteps(uint32_t max_steps, const std::function<void(const nn::StepReport&)>& on_step) {
   stop_requested_ = false;
+  // A GPU's timestamp clock drifts from the host's by parts per million: align them again now and then.
+  if (HostNowNs() - calibrated_ns_ > 10e9) {
+    for (auto& replica : replicas_)
+      if (replica->queries) replica->calibration = replica->context->CalibrateClocks();
+    calibrated_ns_ = HostNowNs();
+  }
   for (uint32_t i = 0; i < max_steps && !finished() && !stop_requested_; ++i) RunStep(on_step);
 }
 

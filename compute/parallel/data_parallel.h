@@ -155,6 +155,7 @@ class DataParallelTrainer {
   nn::TrainPosition position_;
   uint32_t permutation_epoch_ = UINT32_MAX;
   ParallelStepTimeline timeline_;
+  double calibrated_ns_ = -1e300;  // host clock of the replicas' last clock calibration
   std::atomic<bool> stop_requested_{false};
 };
 
