@@ -265,8 +265,9 @@ TEST(PipelineScheduleTest, OneForwardOneBackwardWarmsUpDrainsAndKeepsFewMicroBat
               --alive;
             }
           }
-          if (schedule == parallel::PipelineSchedule::kOneForwardOneBackward)
+          if (schedule == parallel::PipelineSchedule::kOneForwardOneBackward) {
             EXPECT_LE(most_alive, int(std::min(stages - s, micro)));
+          }
         }
 }
 
