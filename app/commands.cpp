@@ -232,21 +232,11 @@ struct ReplicaPhases {
   uint64_t bytes = 0;
   bool device_clock = false;
   void Add(const parallel::ParallelStepTimeline& t) {
-    double forward = 0, backward = 0, reduce = 0, update = 0, backward_end = t.start_ns, update_start = t.end_ns;
-    for (const parallel::PhaseEvent& e : t.events) {
-      if (e.replica != 0) continue;
-      const double ms = (e.end_ns - e.start_ns) * 1e-6;
-      switch (e.kind) {
-        case parallel::PhaseKind::kForward: forward += ms; break;
-        case parallel::PhaseKind::kBackward: backward += ms, backward_end = std::max(backward_end, e.end_ns); break;
-        case parallel::PhaseKind::kAllReduce: reduce += ms; break;
-        case parallel::PhaseKind::kUpdate: update += ms, update_start = e.start_ns; break;
-      }
-    }
+    const parallel::StepPhases phases = parallel::SummarizePhases(t);
     step_ms.push_back((t.end_ns - t.start_ns) * 1e-6);
-    forward_ms.push_back(forward), backward_ms.push_back(backward), reduce_ms.push_back(reduce);
-    update_ms.push_back(update);
-    exposed_reduce_ms.push_back(std::max(0.0, update_start - backward_end) * 1e-6);  // the devices waited
+    forward_ms.push_back(phases.forward_ms), backward_ms.push_back(phases.backward_ms);
+    reduce_ms.push_back(phases.all_reduce_ms), update_ms.push_back(phases.update_ms);
+    exposed_reduce_ms.push_back(phases.waited_ms);
     bytes = t.bytes_sent_per_replica;
     device_clock = t.device_clock;
   }

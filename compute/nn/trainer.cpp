@@ -69,10 +69,6 @@ std::vector<DispatchInfo> DescribeDispatches(const vk::Sequence& sequence, const
 // Steps in a traced submission (the last one's trace is reported).
 constexpr uint32_t kTracedSteps = 2;
 
-double HostNowNs() {
-  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
-}
-
 }  // namespace
 
 std::vector<uint32_t> EpochOrder(uint32_t count, uint64_t seed, uint32_t epoch, bool shuffle) {
@@ -187,17 +183,8 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   }
   plan_->InitializeParameters(static_cast<uint32_t>(config.seed));
 
-  VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-  pool.queueFamilyIndex = context.queue_family();
-  VkCommandPool pool_handle = VK_NULL_HANDLE;
-  vk::Check(vkCreateCommandPool(context.device(), &pool, nullptr, &pool_handle), "vkCreateCommandPool");
-  command_pool_ = vk::UniqueCommandPool(context.device(), pool_handle);
-  for (vk::UniqueFence& fence : fences_) {
-    VkFenceCreateInfo create{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VkFence fence_handle = VK_NULL_HANDLE;
-    vk::Check(vkCreateFence(context.device(), &create, nullptr, &fence_handle), "vkCreateFence");
-    fence = vk::UniqueFence(context.device(), fence_handle);
-  }
+  command_pool_ = vk::MakeCommandPool(context);
+  for (vk::UniqueFence& fence : fences_) fence = vk::MakeFence(context);
 
   if (train) {
     train_data_ = std::make_unique<DeviceDataset>(context, *train);
@@ -296,9 +283,9 @@ void Advance(TrainPosition& position, uint32_t steps, uint32_t steps_per_epoch) 
 void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_t max_steps) {
   Submission& s = submission;
   auto host_event = [&](const char* name, const char* category, double start_ns) {
-    if (s.profiling) s.host_events.push_back({name, category, profile::Lane::kHost, start_ns, HostNowNs()});
+    if (s.profiling) s.host_events.push_back({name, category, profile::Lane::kHost, start_ns, vk::SteadyNowNs()});
   };
-  s.prepare_start_ns = HostNowNs();
+  s.prepare_start_ns = vk::SteadyNowNs();
   // The in-flight steps read the epoch's order: RunSteps drains them before a new epoch.
   if (permutation_epoch_ != first.epoch) {
     std::vector<uint32_t> order = EpochOrder(train_data_->count(), config_.seed, first.epoch, config_.shuffle);
@@ -314,7 +301,7 @@ void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_
   if (s.tracing) s.steps = std::min(s.steps, kTracedSteps);
   // A profiled submission uses the instrumented sequence's slots from 0 (nothing else is in flight).
   s.first_slot = s.profiling ? 0 : s.bank * config_.steps_per_submit;
-  const double params_start = HostNowNs();
+  const double params_start = vk::SteadyNowNs();
   s.reports.resize(s.steps);
   for (uint32_t i = 0; i < s.steps; ++i) {
     StepReport& r = s.reports[i];
@@ -333,7 +320,7 @@ void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_
   }
   host_event("write step parameters (mapped memory)", "upload", params_start);
 
-  const double record_start = HostNowNs();
+  const double record_start = vk::SteadyNowNs();
   VkCommandBuffer cb = VK_NULL_HANDLE;
   if (s.profiling) {
     s.sequence = &InstrumentedSequence(s.tracing);
@@ -353,11 +340,11 @@ void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_
   assert(!fence_in_flight_[s.bank] && "the bank's previous submission is still in flight");
   VkFence fence = fences_[s.bank].get();
   vk::Check(vkResetFences(context_.device(), 1, &fence), "vkResetFences");
-  s.submit_start_ns = HostNowNs();
+  s.submit_start_ns = vk::SteadyNowNs();
   context_.Submit(cb, fence);
   fence_in_flight_[s.bank] = true;
   s.submitted = true;
-  s.submitted_ns = HostNowNs();
+  s.submitted_ns = vk::SteadyNowNs();
 }
 
 void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous_end_ns,
@@ -367,7 +354,7 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
   vk::Check(vkWaitForFences(context_.device(), 1, &fence, VK_TRUE, UINT64_MAX),
             std::string("vkWaitForFences (") + (s.tracing ? "traced training step" : "training step") + ")");
   fence_in_flight_[s.bank] = false;
-  const double wait_end = HostNowNs();
+  const double wait_end = vk::SteadyNowNs();
   // The GPU worked on this submission from when it was submitted, or from when
   // the one queued before it completed, whichever came later.
   const double seconds = (wait_end - std::max(s.submit_start_ns, previous_end_ns)) * 1e-9;
@@ -377,7 +364,7 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
     s.host_events.push_back({"wait for the GPU", "host", profile::Lane::kHost, s.submitted_ns, wait_end});
   }
 
-  const double readback_start = HostNowNs();
+  const double readback_start = vk::SteadyNowNs();
   for (uint32_t i = 0; i < s.steps; ++i) {
     StepReport& r = s.reports[i];
     std::array<float, 4> result = plan_->result_slot(s.first_slot + i);
@@ -401,7 +388,7 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
   }
   if (s.profiling) {
     s.host_events.push_back({"read loss, accuracy and timestamps", "readback", profile::Lane::kHost, readback_start,
-                             HostNowNs()});
+                             vk::SteadyNowNs()});
     auto result = std::make_shared<StepProfile>();
     if (s.prepare_start_ns - previous_submission_end_ns_ < 1e9)  // the same run: the GPU idled in between
       s.host_events.insert(s.host_events.begin(),
@@ -431,7 +418,7 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
     }
     if (timed_steps > 0) last_untraced_step_ns_ = total / timed_steps;
   }
-  previous_submission_end_ns_ = HostNowNs();
+  previous_submission_end_ns_ = vk::SteadyNowNs();
 
   Advance(position_, s.steps, steps_per_epoch_);
   std::vector<StepReport> reports = std::move(s.reports);

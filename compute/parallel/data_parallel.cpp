@@ -17,12 +17,6 @@
 namespace ts::parallel {
 namespace {
 
-double HostNowNs() {
-  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch())
-                    .count());
-}
-
 // Shader writes and earlier copies finished before a copy reads or writes.
 void RecordToTransferBarrier(VkCommandBuffer cb) {
   VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -78,6 +72,23 @@ ReplicaContexts CreateReplicaContexts(uint32_t replicas, const vk::ContextOption
                                              "): a logical device and queue each, sharing its cores";
   }
   return result;
+}
+
+StepPhases SummarizePhases(const ParallelStepTimeline& t, uint32_t replica) {
+  StepPhases phases;
+  double backward_end = t.start_ns, update_start = t.end_ns;
+  for (const PhaseEvent& e : t.events) {
+    if (e.replica != replica) continue;
+    const double ms = (e.end_ns - e.start_ns) * 1e-6;
+    switch (e.kind) {
+      case PhaseKind::kForward: phases.forward_ms += ms; break;
+      case PhaseKind::kBackward: phases.backward_ms += ms, backward_end = std::max(backward_end, e.end_ns); break;
+      case PhaseKind::kAllReduce: phases.all_reduce_ms += ms; break;
+      case PhaseKind::kUpdate: phases.update_ms += ms, update_start = e.start_ns; break;
+    }
+  }
+  phases.waited_ms = std::max(0.0, update_start - backward_end) * 1e-6;
+  return phases;
 }
 
 const char* PhaseKindName(PhaseKind kind) {
@@ -200,17 +211,8 @@ DataParallelTrainer::DataParallelTrainer(std::vector<vk::Context*> contexts, con
     rep.sequences.emplace_back(c, std::vector<vk::Dispatch>(step.begin() + update_index_, step.end()));
 
     const uint32_t submissions = static_cast<uint32_t>(rep.sequences.size());
-    VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pool.queueFamilyIndex = c.queue_family();
-    VkCommandPool pool_handle = VK_NULL_HANDLE;
-    vk::Check(vkCreateCommandPool(c.device(), &pool, nullptr, &pool_handle), "vkCreateCommandPool");
-    rep.pool = vk::UniqueCommandPool(c.device(), pool_handle);
-    for (uint32_t i = 0; i < submissions; ++i) {
-      VkFenceCreateInfo create{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-      VkFence fence = VK_NULL_HANDLE;
-      vk::Check(vkCreateFence(c.device(), &create, nullptr, &fence), "vkCreateFence");
-      rep.fences.emplace_back(c.device(), fence);
-    }
+    rep.pool = vk::MakeCommandPool(c);
+    for (uint32_t i = 0; i < submissions; ++i) rep.fences.push_back(vk::MakeFence(c));
     rep.in_flight.assign(submissions, false);
     const bool timestamps = c.info().timestamp_valid_bits > 0;
     if (timestamps) {
@@ -344,10 +346,10 @@ void DataParallelTrainer::BroadcastFromPrimary() {
 void DataParallelTrainer::RunSteps(uint32_t max_steps, const std::function<void(const nn::StepReport&)>& on_step) {
   stop_requested_ = false;
   // A GPU's timestamp clock drifts from the host's by parts per million: align them again now and then.
-  if (HostNowNs() - calibrated_ns_ > 10e9) {
+  if (vk::SteadyNowNs() - calibrated_ns_ > 10e9) {
     for (auto& replica : replicas_)
       if (replica->queries) replica->calibration = replica->context->CalibrateClocks();
-    calibrated_ns_ = HostNowNs();
+    calibrated_ns_ = vk::SteadyNowNs();
   }
   for (uint32_t i = 0; i < max_steps && !finished() && !stop_requested_; ++i) RunStep(on_step);
 }
@@ -355,7 +357,7 @@ void DataParallelTrainer::RunSteps(uint32_t max_steps, const std::function<void(
 nn::EpochSummary DataParallelTrainer::RunEpoch(const std::function<void(const nn::StepReport&)>& on_step) {
   nn::EpochSummary summary;
   summary.epoch = position_.epoch;
-  const double start = HostNowNs();
+  const double start = vk::SteadyNowNs();
   double loss = 0, accuracy = 0;
   uint32_t steps = 0;
   const uint32_t epoch = position_.epoch;
@@ -366,7 +368,7 @@ nn::EpochSummary DataParallelTrainer::RunEpoch(const std::function<void(const nn
       on_step(r);
     });
   }
-  summary.seconds = (HostNowNs() - start) * 1e-9;
+  summary.seconds = (vk::SteadyNowNs() - start) * 1e-9;
   summary.samples = uint64_t(steps) * config_.batch_size;
   if (steps) summary.train_loss = loss / steps, summary.train_accuracy = accuracy / steps;
   if (position_.epoch != epoch) summary.validation = primary().EvaluateValidation();
@@ -407,7 +409,7 @@ void DataParallelTrainer::RunStep(const std::function<void(const nn::StepReport&
     Replica& rep = *replicas_[r];
     VkFence fence = rep.fences[i].get();
     vk::Check(vkResetFences(rep.context->device(), 1, &fence), "vkResetFences");
-    submitted[r][i] = HostNowNs();
+    submitted[r][i] = vk::SteadyNowNs();
     rep.context->Submit(rep.commands[i], fence);
     rep.in_flight[i] = true;
   };
@@ -417,10 +419,10 @@ void DataParallelTrainer::RunStep(const std::function<void(const nn::StepReport&
     vk::Check(vkWaitForFences(rep.context->device(), 1, &fence, VK_TRUE, UINT64_MAX),
               "vkWaitForFences (data-parallel step, replica " + std::to_string(r) + ")");
     rep.in_flight[i] = false;
-    completed[r][i] = HostNowNs();
+    completed[r][i] = vk::SteadyNowNs();
   };
   try {
-    timeline.start_ns = HostNowNs();
+    timeline.start_ns = vk::SteadyNowNs();
     for (uint32_t r = 0; r < n; ++r)
       for (size_t i = 0; i < segments_.size(); ++i) submit(r, i);
     // As each segment completes on every replica, all-reduce the buckets it
@@ -429,14 +431,14 @@ void DataParallelTrainer::RunStep(const std::function<void(const nn::StepReport&
       for (uint32_t r = 0; r < n; ++r) wait(r, i);
       for (int b : segments_[i].buckets_ready) {
         const Bucket& bucket = buckets_[b];
-        const double start = HostNowNs();
+        const double start = vk::SteadyNowNs();
         std::vector<float*> views;
         for (auto& replica : replicas_)
           views.push_back(static_cast<float*>(replica->staging->mapped()) + bucket.first_float);
         AllReduceTraffic traffic =
             RingAllReduce(views, bucket.end_float - bucket.first_float, 1.0f / static_cast<float>(n));
         timeline.bytes_sent_per_replica += traffic.bytes_sent_per_replica;
-        const double end = HostNowNs();
+        const double end = vk::SteadyNowNs();
         for (uint32_t r = 0; r < n; ++r) timeline.events.push_back({PhaseKind::kAllReduce, r, b, start, end});
       }
     }
@@ -446,7 +448,7 @@ void DataParallelTrainer::RunStep(const std::function<void(const nn::StepReport&
     for (auto& replica : replicas_) replica->WaitAll();
     throw;
   }
-  timeline.end_ns = HostNowNs();
+  timeline.end_ns = vk::SteadyNowNs();
 
   // Each replica's phases: its device timestamps on the host clock, or the host's view.
   timeline.device_clock = true;

@@ -81,6 +81,14 @@ struct ParallelStepTimeline {
   bool device_clock = false;
 };
 
+// Where one replica's time went in a step, ms: its device phases summed by
+// kind, the host's all-reduce time, and how long its device waited between
+// the end of its backward pass and its update (the all-reduce not hidden).
+struct StepPhases {
+  double forward_ms = 0, backward_ms = 0, update_ms = 0, all_reduce_ms = 0, waited_ms = 0;
+};
+StepPhases SummarizePhases(const ParallelStepTimeline& timeline, uint32_t replica = 0);
+
 struct DataParallelOptions {
   // DDP's bucket_cap_mb, scaled to the models here: a tensor that would take
   // a bucket past this many bytes of gradients starts the next bucket.

@@ -21,12 +21,6 @@
 namespace ts::parallel {
 namespace {
 
-double HostNowNs() {
-  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch())
-                    .count());
-}
-
 // A dense layer and the activation that follows it (identity when none does).
 struct DenseSpec {
   std::string name;
@@ -348,20 +342,13 @@ PipelineTrainer::PipelineTrainer(std::vector<vk::Context*> contexts, const nn::M
     }
     stage->update = std::make_unique<vk::Sequence>(c, std::move(u));
 
-    VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pool.queueFamilyIndex = c.queue_family();
-    VkCommandPool pool_handle = VK_NULL_HANDLE;
-    vk::Check(vkCreateCommandPool(c.device(), &pool, nullptr, &pool_handle), "vkCreateCommandPool");
-    stage->pool = vk::UniqueCommandPool(c.device(), pool_handle);
+    stage->pool = vk::MakeCommandPool(c);
     for (uint32_t m = 0; m < mb; ++m) {
       stage->forward_cb.push_back(stage->Record(stage->forward[m]));
       stage->backward_cb.push_back(stage->Record(stage->backward[m]));
     }
     stage->update_cb = stage->Record(*stage->update);
-    VkFenceCreateInfo create{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VkFence fence = VK_NULL_HANDLE;
-    vk::Check(vkCreateFence(c.device(), &create, nullptr, &fence), "vkCreateFence");
-    stage->fence = vk::UniqueFence(c.device(), fence);
+    stage->fence = vk::MakeFence(c);
     stages_.push_back(std::move(stage));
   }
 }
@@ -436,7 +423,7 @@ PipelineStep PipelineTrainer::Step() {
   std::vector<std::vector<bool>> forward_done(k, std::vector<bool>(mb, false)), backward_done = forward_done;
   size_t remaining = 0;
   for (const auto& o : orders) remaining += o.size();
-  step.start_ns = HostNowNs();
+  step.start_ns = vk::SteadyNowNs();
   try {
     while (remaining > 0) {
       bool progressed = false;
@@ -447,7 +434,7 @@ PipelineStep PipelineTrainer::Step() {
         const bool ready = forward ? (s == 0 || forward_done[s - 1][m])
                                    : (s + 1 == k ? forward_done[s][m] : backward_done[s + 1][m]);
         if (!ready) continue;
-        running[s] = {s, m, forward, HostNowNs(), 0};
+        running[s] = {s, m, forward, vk::SteadyNowNs(), 0};
         stage.Submit(forward ? stage.forward_cb[m] : stage.backward_cb[m]);
         ++next[s];
         progressed = true;
@@ -456,7 +443,7 @@ PipelineStep PipelineTrainer::Step() {
         Stage& stage = *stages_[s];
         if (!stage.in_flight || !stage.Done()) continue;
         PipelineEvent event = running[s];
-        event.end_ns = HostNowNs();
+        event.end_ns = vk::SteadyNowNs();
         // Send what the neighbour waits for, through the host.
         const uint32_t m = event.micro_batch;
         if (event.forward && s + 1 < k) {
@@ -475,14 +462,14 @@ PipelineStep PipelineTrainer::Step() {
       }
       if (!progressed) std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
-    step.end_ns = HostNowNs();
+    step.end_ns = vk::SteadyNowNs();
     for (auto& stage : stages_) stage->Submit(stage->update_cb);
     for (auto& stage : stages_) stage->Wait();
   } catch (...) {
     for (auto& stage : stages_) stage->Wait();
     throw;
   }
-  step.update_ns = HostNowNs() - step.end_ns;
+  step.update_ns = vk::SteadyNowNs() - step.end_ns;
 
   double loss = 0, correct = 0;
   for (uint32_t m = 0; m < mb; ++m) {

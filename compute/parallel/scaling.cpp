@@ -25,22 +25,6 @@ struct Candidate {
   ParallelStepTimeline example;
 };
 
-// The host's all-reduce time and the devices' wait between backward and update, in a step.
-void Phases(const ParallelStepTimeline& t, double& all_reduce_ms, double& exposed_ms) {
-  double reduce_start = 1e300, reduce_end = -1e300, backward_end = t.start_ns, update_start = t.end_ns;
-  for (const PhaseEvent& e : t.events) {
-    if (e.replica != 0) continue;
-    if (e.kind == PhaseKind::kAllReduce) {
-      reduce_start = std::min(reduce_start, e.start_ns);
-      reduce_end = std::max(reduce_end, e.end_ns);
-      all_reduce_ms += (e.end_ns - e.start_ns) * 1e-6;
-    }
-    if (e.kind == PhaseKind::kBackward) backward_end = std::max(backward_end, e.end_ns);
-    if (e.kind == PhaseKind::kUpdate) update_start = e.start_ns;
-  }
-  exposed_ms = std::max(0.0, update_start - backward_end) * 1e-6;
-}
-
 double Number(const nlohmann::json& json, const char* key, const std::string& where) {
   auto it = json.find(key);
   if (it == json.end() || !it->is_number())
@@ -108,10 +92,9 @@ ScalingResult MeasureScaling(const nn::ModelDesc& model, nn::TrainConfig config,
       std::vector<double> all_reduce, exposed;
       const auto start = std::chrono::steady_clock::now();
       c.trainer->RunSteps(steps, [&](const nn::StepReport&) {
-        double reduce_ms = 0, exposed_ms = 0;
-        Phases(c.trainer->last_timeline(), reduce_ms, exposed_ms);
-        all_reduce.push_back(reduce_ms);
-        exposed.push_back(exposed_ms);
+        const StepPhases phases = SummarizePhases(c.trainer->last_timeline());
+        all_reduce.push_back(phases.all_reduce_ms);
+        exposed.push_back(phases.waited_ms);
       });
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       c.samples_per_second.push_back(double(steps) * config.batch_size / seconds);

@@ -17,12 +17,6 @@
 namespace ts::parallel {
 namespace {
 
-double HostNowNs() {
-  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch())
-                    .count());
-}
-
 double Activate(kernels::Activation activation, double z) {
   switch (activation) {
     case kernels::Activation::kIdentity: return z;
@@ -85,11 +79,7 @@ std::unique_ptr<Shard> MakeShard(vk::Context& context, const std::vector<float>&
       kernels::BiasActivationDispatch(*s->pipelines, act)};
   s->sequence = std::make_unique<vk::Sequence>(context, std::move(dispatches));
 
-  VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-  pool.queueFamilyIndex = context.queue_family();
-  VkCommandPool pool_handle = VK_NULL_HANDLE;
-  vk::Check(vkCreateCommandPool(context.device(), &pool, nullptr, &pool_handle), "vkCreateCommandPool");
-  s->pool = vk::UniqueCommandPool(context.device(), pool_handle);
+  s->pool = vk::MakeCommandPool(context);
   VkCommandBufferAllocateInfo allocate{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   allocate.commandPool = s->pool.get();
   allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -100,10 +90,7 @@ std::unique_ptr<Shard> MakeShard(vk::Context& context, const std::vector<float>&
   s->sequence->Record(s->commands, 0, /*timed=*/false);
   vk::RecordComputeToHostBarrier(s->commands);
   vk::Check(vkEndCommandBuffer(s->commands), "vkEndCommandBuffer");
-  VkFenceCreateInfo create{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VkFence fence = VK_NULL_HANDLE;
-  vk::Check(vkCreateFence(context.device(), &create, nullptr, &fence), "vkCreateFence");
-  s->fence = vk::UniqueFence(context.device(), fence);
+  s->fence = vk::MakeFence(context);
   return s;
 }
 
@@ -156,18 +143,18 @@ TensorParallelResult RunTensorParallelDense(const std::vector<vk::Context*>& con
   Submit(*whole);
   Wait(*whole);
 
-  const double start = HostNowNs();
+  const double start = vk::SteadyNowNs();
   std::vector<double> submitted(k);
   for (uint32_t d = 0; d < k; ++d) {
-    submitted[d] = HostNowNs();
+    submitted[d] = vk::SteadyNowNs();
     Submit(*shards[d]);
   }
   for (uint32_t d = 0; d < k; ++d) {
     Wait(*shards[d]);
-    r.events.push_back({TensorParallelEvent::Kind::kCompute, d, submitted[d], HostNowNs()});
+    r.events.push_back({TensorParallelEvent::Kind::kCompute, d, submitted[d], vk::SteadyNowNs()});
   }
   // All-gather through the host: each device's columns into one Y, which every device receives.
-  const double gather_start = HostNowNs();
+  const double gather_start = vk::SteadyNowNs();
   std::vector<float> full(size_t(batch) * outputs);
   for (uint32_t d = 0; d < k; ++d) {
     const uint32_t first = r.first_column[d], cols = r.first_column[d + 1] - first;
@@ -178,14 +165,14 @@ TensorParallelResult RunTensorParallelDense(const std::vector<vk::Context*>& con
                 full.begin() + size_t(row) * outputs + first);
   }
   for (auto& s : shards) s->gathered->UploadVector(std::span<const float>(full));
-  const double gather_end = HostNowNs();
+  const double gather_end = vk::SteadyNowNs();
   for (uint32_t d = 0; d < k; ++d) r.events.push_back({TensorParallelEvent::Kind::kAllGather, d, gather_start, gather_end});
   r.split_ms = (gather_end - start) * 1e-6;
 
-  const double unsplit_start = HostNowNs();
+  const double unsplit_start = vk::SteadyNowNs();
   Submit(*whole);
   Wait(*whole);
-  r.unsplit_ms = (HostNowNs() - unsplit_start) * 1e-6;
+  r.unsplit_ms = (vk::SteadyNowNs() - unsplit_start) * 1e-6;
   std::vector<float> unsplit(size_t(batch) * outputs);
   whole->y->DownloadVector(std::span<float>(unsplit));
 

@@ -614,10 +614,9 @@ std::optional<ClockCalibration> Context::CalibrateClocks() const {
   // offset between the two clocks now and apply it (0 where they are the same).
   timespec monotonic{};
   clock_gettime(CLOCK_MONOTONIC, &monotonic);
-  auto steady_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        std::chrono::steady_clock::now().time_since_epoch()).count();
+  const double steady_now = SteadyNowNs();
   double monotonic_now = double(monotonic.tv_sec) * 1e9 + double(monotonic.tv_nsec);
-  double offset = double(steady_now) - monotonic_now;
+  double offset = steady_now - monotonic_now;
   if (std::abs(offset) < 1e6) offset = 0;  // the same clock, read a moment apart
 
   uint32_t bits = info_.timestamp_valid_bits;
@@ -656,12 +655,31 @@ void Context::WaitQueueIdle() {
   Check(vkQueueWaitIdle(queue_), "vkQueueWaitIdle");
 }
 
-void Context::SubmitAndWait(VkCommandBuffer command_buffer) {
+double SteadyNowNs() {
+  return double(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count());
+}
+
+UniqueCommandPool MakeCommandPool(const Context& context) {
+  VkCommandPoolCreateInfo create{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  create.queueFamilyIndex = context.queue_family();
+  VkCommandPool handle = VK_NULL_HANDLE;
+  Check(vkCreateCommandPool(context.device(), &create, nullptr, &handle), "vkCreateCommandPool");
+  return UniqueCommandPool(context.device(), handle);
+}
+
+UniqueFence MakeFence(const Context& context) {
   VkFenceCreateInfo create{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VkFence handle = VK_NULL_HANDLE;
-  Check(vkCreateFence(device_, &create, nullptr, &handle), "vkCreateFence");
-  UniqueFence fence(device_, handle);
-  Submit(command_buffer, fence.get());
+  Check(vkCreateFence(context.device(), &create, nullptr, &handle), "vkCreateFence");
+  return UniqueFence(context.device(), handle);
+}
+
+void Context::SubmitAndWait(VkCommandBuffer command_buffer) {
+  UniqueFence fence = MakeFence(*this);
+  VkFence handle = fence.get();
+  Submit(command_buffer, handle);
   Check(vkWaitForFences(device_, 1, &handle, VK_TRUE, UINT64_MAX), "vkWaitForFences (waiting for the GPU)");
 }
 

@@ -59,6 +59,16 @@ struct ClockCalibration {
   double max_deviation_ns = 0; // the driver's stated uncertainty
 };
 
+// std::chrono::steady_clock now, in ns since its epoch: the host clock that
+// ClockCalibration::host_ns and every timeline's host events are on.
+double SteadyNowNs();
+
+class Context;
+// A command pool for `context`'s queue family (command buffers allocated from
+// it are recorded once and replayed), and an unsignalled fence.
+UniqueCommandPool MakeCommandPool(const Context& context);
+UniqueFence MakeFence(const Context& context);
+
 class Context {
  public:
   // Creates the instance and device. Throws ts::Error when no driver is present,
