@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compute/common/error.h"
+#include "compute/common/shell_quote.h"
 #include "compute/nn/model.h"
 #include "compute/parallel/scaling.h"
 #include "compute/vk/buffer.h"
@@ -29,20 +30,6 @@ namespace ts::ui {
 namespace {
 
 namespace fs = std::filesystem;
-
-// One measurement by a child `tensorscope bench ... --json`: filled by its
-// thread from the child's output, read by the window.
-struct BenchJob {
-  std::mutex mutex;
-  bool running = false;
-  std::string error;
-  nlohmann::json answer;  // the child's JSON line (null until it came)
-  std::optional<parallel::ScalingResult> scaling;  // data parallel: the answer, read
-  std::thread thread;
-  ~BenchJob() {
-    if (thread.joinable()) thread.join();
-  }
-};
 
 // Tensor parallel: one split dense layer's answer (bench --tensor-parallel --json).
 struct TensorAnswer {
@@ -60,6 +47,21 @@ struct TensorAnswer {
   std::vector<Event> events;
 };
 
+// One measurement by a child `tensorscope bench ... --json`: filled by its
+// thread from the child's output, read by the window.
+struct BenchJob {
+  std::mutex mutex;
+  bool running = false;
+  std::string error;
+  nlohmann::json answer;  // the child's JSON line (null until it came)
+  std::optional<parallel::ScalingResult> scaling;  // data parallel: the answer, read
+  std::optional<TensorAnswer> tensor;              // tensor parallel: the answer, read
+  std::thread thread;
+  ~BenchJob() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
 struct ParallelUi {
   bool open = false;
   int max_replicas = 4, steps = 20, rounds = 3;
@@ -67,6 +69,8 @@ struct ParallelUi {
   int pipeline_stages = 3, micro_batches = 8;
   std::unique_ptr<BenchJob> job, tensor_job, pipeline_job;
   GanttState pipeline_views[2];
+  std::vector<std::string> tensor_rows, pipeline_rows;  // the Gantt charts' row labels
+  std::vector<const char*> tensor_row_ptrs, pipeline_row_ptrs;
   std::vector<GanttBar> pipeline_bars[2];
   std::vector<std::string> pipeline_labels[2];
   GanttState tensor_view;
@@ -87,17 +91,23 @@ ParallelUi& Ui() {
   return ui;
 }
 
-std::string Quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
+// Runs `tensorscope bench ARGUMENTS --json` and keeps its JSON answer (or the error it printed).
+// "stage 0", "stage 1", ...: a Gantt chart's row labels, and the pointers it takes.
+void RowLabels(const char* prefix, uint32_t count, std::vector<std::string>& labels, std::vector<const char*>& pointers) {
+  labels.clear();
+  pointers.clear();
+  for (uint32_t i = 0; i < count; ++i) labels.push_back(std::string(prefix) + " " + std::to_string(i));
+  for (const std::string& label : labels) pointers.push_back(label.c_str());
 }
 
-// Runs `tensorscope bench ARGUMENTS --json` and keeps its JSON answer (or the error it printed).
-void RunBenchChild(BenchJob* job, std::string arguments, std::string model_path, bool scaling) {
+enum class Answer { kScaling, kTensor, kPipeline };
+
+TensorAnswer ReadTensorAnswer(const nlohmann::json& j);
+
+void RunBenchChild(BenchJob* job, std::string arguments, std::string model_path, Answer kind) {
   std::error_code error;
   const std::string self = fs::read_symlink("/proc/self/exe", error).string();
-  const std::string command = Quote(self) + " bench " + arguments + " --json 2>&1";
+  const std::string command = ShellQuote(self) + " bench " + arguments + " --json 2>&1";
   std::string output, answer;
   int status = -1;
   if (FILE* pipe = popen(command.c_str(), "r")) {
@@ -121,7 +131,8 @@ void RunBenchChild(BenchJob* job, std::string arguments, std::string model_path,
                                   : message);
     }
     job->answer = nlohmann::json::parse(answer);
-    if (scaling) job->scaling = parallel::ScalingFromJson(job->answer);
+    if (kind == Answer::kScaling) job->scaling = parallel::ScalingFromJson(job->answer);
+    if (kind == Answer::kTensor) job->tensor = ReadTensorAnswer(job->answer);
   } catch (const std::exception& e) {
     job->error = e.what();
   }
@@ -142,10 +153,10 @@ void StartScaling(AppState& state, ParallelUi& ui) {
   ui.gantt_view = {};
   ui.shown_point = -1;
   ui.bars_for = -2;
-  const std::string arguments = "--replicas " + std::to_string(ui.max_replicas) + " --model " + Quote(path) +
-                                " --data " + Quote(LoadedDataSpec(state)) + " --steps " + std::to_string(ui.steps) +
+  const std::string arguments = "--replicas " + std::to_string(ui.max_replicas) + " --model " + ShellQuote(path) +
+                                " --data " + ShellQuote(LoadedDataSpec(state)) + " --steps " + std::to_string(ui.steps) +
                                 " --rounds " + std::to_string(ui.rounds);
-  ui.job->thread = std::thread(RunBenchChild, ui.job.get(), arguments, path, true);
+  ui.job->thread = std::thread(RunBenchChild, ui.job.get(), arguments, path, Answer::kScaling);
 }
 
 // The model's first dense layer: (inputs, units); a 256 -> 128 layer when it has none.
@@ -170,7 +181,7 @@ void StartTensor(AppState& state, ParallelUi& ui) {
   const std::string arguments = "--tensor-parallel " + std::to_string(ui.tensor_devices) + " --batch " +
                                 std::to_string(batch) + " --inputs " + std::to_string(inputs) + " --outputs " +
                                 std::to_string(outputs);
-  ui.tensor_job->thread = std::thread(RunBenchChild, ui.tensor_job.get(), arguments, std::string(), false);
+  ui.tensor_job->thread = std::thread(RunBenchChild, ui.tensor_job.get(), arguments, std::string(), Answer::kTensor);
 }
 
 TensorAnswer ReadTensorAnswer(const nlohmann::json& j) {
@@ -423,14 +434,8 @@ void DrawTensorParallelTab(AppState& state, ParallelUi& ui) {
   BenchJob& job = *ui.tensor_job;
   state.parallel.tensor_error = job.error;
   if (!job.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.42f, 0.38f, 1.0f), "%s", job.error.c_str());
-  if (job.answer.is_null()) return;
-  TensorAnswer a;
-  try {
-    a = ReadTensorAnswer(job.answer);
-  } catch (const std::exception& e) {
-    job.error = std::string("the answer could not be read: ") + e.what();
-    return;
-  }
+  if (!job.tensor) return;
+  const TensorAnswer& a = *job.tensor;
   if (a.simulated) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.78f, 0.35f, 1.0f));
     ImGui::TextWrapped("Simulated on one device: %s.", a.device.c_str());
@@ -447,20 +452,16 @@ void DrawTensorParallelTab(AppState& state, ParallelUi& ui) {
               "and receives %s in the all-gather.",
               a.max_reference_error, vk::FormatBytes(a.weight_bytes).c_str(), vk::FormatBytes(a.bytes_received).c_str());
   ImGui::TextWrapped("Split (compute + all-gather): %.3f ms; unsplit on one device: %.3f ms.", a.split_ms, a.unsplit_ms);
-  static std::vector<std::string> labels;
-  static std::vector<const char*> label_ptrs;
-  labels.clear();
-  label_ptrs.clear();
-  for (uint32_t d = 0; d < a.devices; ++d) labels.push_back("device " + std::to_string(d));
-  for (const std::string& l : labels) label_ptrs.push_back(l.c_str());
-  ui.tensor_bars.clear();
-  for (const TensorAnswer::Event& e : a.events)
-    ui.tensor_bars.push_back({.row = e.device,
-                              .start = e.start_ms * 1e3,
-                              .end = std::max(e.end_ms * 1e3, e.start_ms * 1e3 + 0.5),
-                              .color = e.gather ? PhaseColor(parallel::PhaseKind::kAllReduce) : DeviceColor(e.device),
-                              .label = e.gather ? "all-gather" : "X W + b, relu (its columns)"});
-  Gantt("tensor gantt", ui.tensor_view, label_ptrs, ui.tensor_bars,
+  if (ui.tensor_bars.empty()) {
+    RowLabels("device", a.devices, ui.tensor_rows, ui.tensor_row_ptrs);
+    for (const TensorAnswer::Event& e : a.events)
+      ui.tensor_bars.push_back({.row = e.device,
+                                .start = e.start_ms * 1e3,
+                                .end = std::max(e.end_ms * 1e3, e.start_ms * 1e3 + 0.5),
+                                .color = e.gather ? PhaseColor(parallel::PhaseKind::kAllReduce) : DeviceColor(e.device),
+                                .label = e.gather ? "all-gather" : "X W + b, relu (its columns)"});
+  }
+  Gantt("tensor gantt", ui.tensor_view, ui.tensor_row_ptrs, ui.tensor_bars,
         {.x_label = "us", .row_height = ImGui::GetFrameHeight() * 1.2f});
   state.parallel.tensor_bars = ui.tensor_bars.size();
   state.parallel.tensor_equal = equal;
@@ -484,9 +485,9 @@ void StartPipeline(AppState& state, ParallelUi& ui) {
   ui.pipeline_job->running = true;
   for (int i = 0; i < 2; ++i) ui.pipeline_views[i] = {}, ui.pipeline_bars[i].clear();
   const std::string arguments = "--pipeline " + std::to_string(ui.pipeline_stages) + " --micro-batches " +
-                                std::to_string(ui.micro_batches) + " --model " + Quote(path) + " --data " +
-                                Quote(LoadedDataSpec(state)) + " --steps 6";
-  ui.pipeline_job->thread = std::thread(RunBenchChild, ui.pipeline_job.get(), arguments, path, false);
+                                std::to_string(ui.micro_batches) + " --model " + ShellQuote(path) + " --data " +
+                                ShellQuote(LoadedDataSpec(state)) + " --steps 6";
+  ui.pipeline_job->thread = std::thread(RunBenchChild, ui.pipeline_job.get(), arguments, path, Answer::kPipeline);
 }
 
 void DrawPipelineTab(AppState& state, ParallelUi& ui) {
@@ -573,13 +574,9 @@ void DrawPipelineTab(AppState& state, ParallelUi& ui) {
                                          .label = ui.pipeline_labels[r][i++].c_str()});
         }
       }
-      static std::vector<std::string> rows;
-      static std::vector<const char*> row_ptrs;
-      rows.clear();
-      row_ptrs.clear();
-      for (uint32_t s = 0; s < stages; ++s) rows.push_back("stage " + std::to_string(s));
-      for (const std::string& row : rows) row_ptrs.push_back(row.c_str());
-      Gantt(r == 0 ? "pipeline gantt 0" : "pipeline gantt 1", ui.pipeline_views[r], row_ptrs, ui.pipeline_bars[r],
+      if (ui.pipeline_rows.size() != stages) RowLabels("stage", stages, ui.pipeline_rows, ui.pipeline_row_ptrs);
+      Gantt(r == 0 ? "pipeline gantt 0" : "pipeline gantt 1", ui.pipeline_views[r], ui.pipeline_row_ptrs,
+            ui.pipeline_bars[r],
             {.x_label = "us", .row_height = ImGui::GetFrameHeight() * 1.1f});
       drawn += ui.pipeline_bars[r].size();
     }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "compute/common/error.h"
+#include "compute/common/shell_quote.h"
 #include "compute/interop/torch_replay.h"
 #include "compute/nn/model.h"
 #include "ui/panel_layout.h"
@@ -47,17 +48,11 @@ ParityUi& Ui() {
   return ui;
 }
 
-std::string Quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
 // Runs `tensorscope parity MODEL --steps N` and parses its table and verdict.
 void RunReplay(ParityJob* job, std::string model_path, int steps) {
   std::error_code error;
   const std::string self = fs::read_symlink("/proc/self/exe", error).string();
-  const std::string command = Quote(self) + " parity " + Quote(model_path) + " --steps " + std::to_string(steps) + " 2>&1";
+  const std::string command = ShellQuote(self) + " parity " + ShellQuote(model_path) + " --steps " + std::to_string(steps) + " 2>&1";
   std::string output;
   if (FILE* pipe = popen(command.c_str(), "r")) {
     char buffer[4096];

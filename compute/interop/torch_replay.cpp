@@ -13,17 +13,12 @@
 #include "compute/common/file_write.h"
 #include "compute/common/json_read.h"
 #include "compute/nn/trainer.h"
+#include "compute/common/shell_quote.h"
 
 namespace ts::interop {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 std::string ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -50,7 +45,7 @@ struct ScratchFolder {
 }  // namespace
 
 bool TorchAvailable(const std::string& python, std::string* why) {
-  const std::string command = Quote(python) + " -c 'import torch, numpy' > /dev/null 2>&1";
+  const std::string command = ShellQuote(python) + " -c 'import torch, numpy' > /dev/null 2>&1";
   if (std::system(command.c_str()) == 0) return true;
   if (why)
     *why = python + " cannot import torch and numpy: install them with sudo apt-get install python3-torch python3-numpy";
@@ -110,8 +105,8 @@ ReplayResult ReplayInPytorch(vk::Context& context, vk::PipelineCache& pipelines,
   const std::string spec_path = (scratch.path / "spec.json").string(), out_path = (scratch.path / "out.json").string();
   const std::string err_path = (scratch.path / "stderr.txt").string();
   WriteFileAtomically(spec_path, DumpJson(spec, spec_path));
-  const std::string command = Quote(python) + " " + Quote((scratch.path / "torch_cnn.py").string()) + " " +
-                              Quote(spec_path) + " " + Quote(out_path) + " 2> " + Quote(err_path);
+  const std::string command = ShellQuote(python) + " " + ShellQuote((scratch.path / "torch_cnn.py").string()) + " " +
+                              ShellQuote(spec_path) + " " + ShellQuote(out_path) + " 2> " + ShellQuote(err_path);
   const int status = std::system(command.c_str());
   if (status != 0) throw Error("the PyTorch replay failed (status " + std::to_string(status) + "):\n" + ReadText(err_path));
   const nlohmann::json out = ParseJson(ReadText(out_path), out_path);
