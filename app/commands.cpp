@@ -56,6 +56,8 @@ constexpr const char* kUsage =
     "      --no-autotune        use the device's default matmul kernel instead of measuring the candidates\n"
     "      --replicas N         data parallel: N replicas (one per GPU, or simulated on one device), the\n"
     "                           batch split among them, gradients averaged by a ring all-reduce\n"
+    "      --precision fp32|fp16  fp16: mixed precision (fp16 activations and weight copy, fp32 master\n"
+    "                           weights, dynamic loss scaling); dense, activation and dropout layers\n"
     "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"
     "      --data SPEC  --split test|train  --batch B\n"
     "      --predictions FILE   write each sample's features, label and class probabilities as CSV\n"
@@ -172,6 +174,7 @@ nn::TrainConfig ConfigFromArguments(const nn::ModelDesc& model, const std::strin
   if (auto v = args.PositiveInt("steps-per-submit")) config.steps_per_submit = *v;
   if (args.Has("no-autotune")) config.autotune = false;
   if (auto v = args.PositiveInt("replicas")) config.replicas = *v;
+  if (auto v = args.String("precision")) config.precision = nn::ParsePrecision(*v, "--precision");
   nn::ValidateTrainConfig(config);
   if (config.data.empty())
     throw Error(source + " names no dataset; pass --data (e.g. --data spiral or --data mnist).");
@@ -344,18 +347,26 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   std::printf("Data: %s (%zu train, %zu validation), %s, lr %g, batch %u, %u epochs\n", config.data.c_str(),
               train.count(), validation.count(), kernels::OptimizerName(config.optimizer), config.learning_rate,
               config.batch_size, config.epochs);
+  const bool mixed = config.precision == nn::Precision::kFp16;
+  if (mixed)
+    std::printf("Precision: fp16 (activations and a weight copy in fp16, fp32 master weights and sums, dynamic "
+                "loss scaling from %g)\n", double(plan.options().loss_scale.init_scale));
 
   const uint32_t steps_per_epoch = replicas ? replicas->steps_per_epoch() : trainer.steps_per_epoch();
   ProgressBar progress(config.epochs, steps_per_epoch, config.batch_size);
   Profile profile;
   ReplicaPhases phases;
   nn::LossWatch loss_watch(steps_per_epoch);
+  float loss_scale = 1;
+  uint64_t skipped_steps = 0;
   while (!finished()) {
     nn::EpochSummary summary;
     try {
       auto on_step = [&](const nn::StepReport& r) {
         progress.Update(r.epoch, r.step_in_epoch, r.loss, r.accuracy);
         profile.Add(r);
+        loss_scale = r.loss_scale;
+        skipped_steps += r.skipped ? 1 : 0;
         if (replicas) phases.Add(replicas->last_timeline());
         if (metrics) metrics->AddStep(r, config.batch_size);
         if (std::optional<std::string> warning = loss_watch.Add(r.global_step, r.loss))
@@ -373,7 +384,11 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
                 100 * summary.train_accuracy);
     if (summary.validation)
       std::printf("  |  val loss %.4f  acc %.2f%%", summary.validation->loss, 100 * summary.validation->accuracy);
-    std::printf("  |  %.1f s, %.0f samples/s\n", summary.seconds, summary.samples / std::max(summary.seconds, 1e-9));
+    std::printf("  |  %.1f s, %.0f samples/s", summary.seconds, summary.samples / std::max(summary.seconds, 1e-9));
+    if (mixed)
+      std::printf("  |  loss scale %g, %llu step(s) skipped so far", double(loss_scale),
+                  static_cast<unsigned long long>(skipped_steps));
+    std::printf("\n");
     if (metrics) {
       if (summary.validation) metrics->AddEvaluation("validation", position(), *summary.validation);
       metrics->Save(metrics_path);
@@ -461,7 +476,7 @@ int RunCommandLine(int argc, char** argv) {
   const std::set<std::string> train_flags = With(kCommonFlags, {"data", "epochs", "batch", "lr", "optimizer", "seed",
                                                                  "save", "resume", "weight-decay", "momentum",
                                                                  "validation-fraction", "steps-per-submit",
-                                                                 "save-init", "metrics-csv", "replicas"});
+                                                                 "save-init", "metrics-csv", "replicas", "precision"});
   try {
     // `bench --help` explains bench's own modes; every other --help prints the overview.
     if (command == "help" || (command != "bench" && !words.empty() && words[0] == "--help")) {

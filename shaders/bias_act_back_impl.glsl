@@ -21,6 +21,12 @@
 // bias_act_back_combine.comp adds up, block by block, into grad_bias. Every
 // sum is taken in a fixed order, so the result is deterministic. Without a
 // bias the blocks only spread the rows over the grid.
+// BA_STORED: how (rows, cols) elements are stored, BA_VALUE unless set
+// (bias_act_back_f16.comp: float16_t, converted on every load and store; the
+// sums stay fp32).
+#ifndef BA_STORED
+#define BA_STORED BA_VALUE
+#endif
 #define ACTIVATION_SPEC_ID 2
 #include "activation.glsl"
 
@@ -36,14 +42,14 @@ layout(binding = 2) uniform textureBuffer out_texels;       // (rows, cols), act
 #define LOAD_PRE(i) texelFetch(pre_texels, int(i))
 #define LOAD_OUT(i) texelFetch(out_texels, int(i))
 #else
-layout(std430, binding = 0) readonly buffer GradOut { BA_VALUE grad_out[]; };   // (rows, cols)
-layout(std430, binding = 1) readonly buffer Pre { BA_VALUE pre[]; };            // (rows, cols), Z
-layout(std430, binding = 2) readonly buffer Out { BA_VALUE out_[]; };           // (rows, cols), act(Z)
-#define LOAD_GRAD_OUT(i) grad_out[i]
-#define LOAD_PRE(i) pre[i]
-#define LOAD_OUT(i) out_[i]
+layout(std430, binding = 0) readonly buffer GradOut { BA_STORED grad_out[]; };  // (rows, cols)
+layout(std430, binding = 1) readonly buffer Pre { BA_STORED pre[]; };           // (rows, cols), Z
+layout(std430, binding = 2) readonly buffer Out { BA_STORED out_[]; };          // (rows, cols), act(Z)
+#define LOAD_GRAD_OUT(i) BA_VALUE(grad_out[i])
+#define LOAD_PRE(i) BA_VALUE(pre[i])
+#define LOAD_OUT(i) BA_VALUE(out_[i])
 #endif
-layout(std430, binding = 3) writeonly buffer GradPre { BA_VALUE grad_pre[]; };  // (rows, cols)
+layout(std430, binding = 3) writeonly buffer GradPre { BA_STORED grad_pre[]; };  // (rows, cols)
 layout(std430, binding = 4) writeonly buffer Sums { BA_VALUE sums[]; };         // (blocks, cols)
 layout(push_constant) uniform Push { BiasActBackParams p; };
 
@@ -67,7 +73,7 @@ void main() {
         BA_VALUE z = kBackwardReadsPre ? LOAD_PRE(i) : BA_VALUE(0.0);
         BA_VALUE a = kBackwardReadsOut ? LOAD_OUT(i) : BA_VALUE(0.0);
         BA_VALUE g = ACTIVATION_BACKWARD(LOAD_GRAD_OUT(i), z, a, p.leaky_slope);
-        if (p.write_grad_pre != 0u) grad_pre[i] = g;
+        if (p.write_grad_pre != 0u) grad_pre[i] = BA_STORED(g);
         precise BA_VALUE term = g - compensation;
         precise BA_VALUE next = sum + term;
         compensation = (next - sum) - term;

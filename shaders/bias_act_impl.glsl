@@ -11,6 +11,12 @@
 //
 // Specialization constants: 0, 1 = workgroup size (X column lanes, Y rows);
 // 2 = activation (activation.glsl).
+// BA_STORED: how (rows, cols) elements are stored, BA_VALUE unless set
+// (bias_act_f16.comp: float16_t, converted on every load and store; the bias
+// stays fp32).
+#ifndef BA_STORED
+#define BA_STORED BA_VALUE
+#endif
 #define ACTIVATION_SPEC_ID 2
 #include "activation.glsl"
 
@@ -22,14 +28,14 @@ layout(local_size_x_id = 0, local_size_y_id = 1) in;
 // bias) through a storage view of the same memory. Each element is read and
 // then written by one invocation only, so the two views never race.
 layout(binding = 0) uniform textureBuffer pre_texels;                       // (rows, cols)
-layout(std430, binding = 3) writeonly buffer PreOut { BA_VALUE pre[]; };    // (rows, cols), same memory
+layout(std430, binding = 3) writeonly buffer PreOut { BA_STORED pre[]; };    // (rows, cols), same memory
 #define LOAD_PRE(i) texelFetch(pre_texels, int(i))
 #else
-layout(std430, binding = 0) buffer Pre { BA_VALUE pre[]; };                 // (rows, cols)
-#define LOAD_PRE(i) pre[i]
+layout(std430, binding = 0) buffer Pre { BA_STORED pre[]; };                // (rows, cols)
+#define LOAD_PRE(i) BA_VALUE(pre[i])
 #endif
 layout(std430, binding = 1) readonly buffer Bias { BA_VALUE bias[]; };      // (cols)
-layout(std430, binding = 2) writeonly buffer Out { BA_VALUE out_[]; };      // (rows, cols)
+layout(std430, binding = 2) writeonly buffer Out { BA_STORED out_[]; };      // (rows, cols)
 layout(push_constant) uniform Push { BiasActParams p; };
 
 void main() {
@@ -44,9 +50,9 @@ void main() {
       BA_VALUE z = LOAD_PRE(i);
       if (p.has_bias != 0u) {
         z += b;
-        pre[i] = z;
+        pre[i] = BA_STORED(z);
       }
-      if (p.write_out != 0u) out_[i] = ACTIVATE(z, p.leaky_slope);
+      if (p.write_out != 0u) out_[i] = BA_STORED(ACTIVATE(z, p.leaky_slope));
     }
   }
 }

@@ -16,6 +16,15 @@ layout(std430, binding = 3) buffer State2 { OPT_VALUE state2[]; };            //
 layout(std430, binding = 4) readonly buffer Step { StepParams step; };
 layout(push_constant) uniform Push { OptimizerParams p; };
 
+#ifdef OPT_LOSS_SCALE
+// Mixed precision (optimizer_amp.comp): the gradients were computed from the
+// loss times the loss scale. A step whose gradients hold an Inf or NaN is
+// skipped (loss_scale.comp's check found it); otherwise they are unscaled
+// first. Adam's bias corrections count only the steps taken, as
+// torch.cuda.amp.GradScaler skips optimizer.step() altogether.
+#include "mixed_precision.h"
+layout(std430, binding = 5) readonly buffer Scale { LossScaleState loss_scale; };  // (never with OPT_TEXEL_READS)
+#endif
 #if OPT_TEXEL_READS
 // The same tensors again, read as RGBA32F texels (vectorised on lavapipe, where
 // storage-buffer loads go lane by lane). Each element is read before its own
@@ -31,10 +40,23 @@ layout(binding = 8) uniform textureBuffer state2_texels;
 
 void main() {
   float lr = step.learning_rate;
+  float bias_correction1 = step.bias_correction1, bias_correction2 = step.bias_correction2;
+#ifdef OPT_LOSS_SCALE
+  if (loss_scale.found_inf != 0u) return;
+  const float inv_scale = 1.0 / loss_scale.scale;
+  if (kOptimizer == OPTIMIZER_ADAM || kOptimizer == OPTIMIZER_ADAMW) {
+    float taken = float(step.adam_step - loss_scale.skipped_steps);
+    bias_correction1 = 1.0 - pow(p.beta1, taken);
+    bias_correction2 = 1.0 - pow(p.beta2, taken);
+  }
+#endif
   uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < p.count / OPT_WIDTH; i += stride) {
     OPT_VALUE param = LOAD(params, i);
     OPT_VALUE g = LOAD(grads, i);
+#ifdef OPT_LOSS_SCALE
+    g *= inv_scale;
+#endif
     if (kOptimizer == OPTIMIZER_ADAMW) {
       param *= 1.0 - lr * p.weight_decay;  // decoupled weight decay, before the Adam update
     } else if (p.weight_decay != 0.0) {
@@ -53,8 +75,8 @@ void main() {
       OPT_VALUE v = p.beta2 * LOAD(state2, i) + (1.0 - p.beta2) * g * g;
       state1[i] = m;
       state2[i] = v;
-      OPT_VALUE denominator = sqrt(v) / sqrt(step.bias_correction2) + p.epsilon;
-      param -= (lr / step.bias_correction1) * (m / denominator);
+      OPT_VALUE denominator = sqrt(v) / sqrt(bias_correction2) + p.epsilon;
+      param -= (lr / bias_correction1) * (m / denominator);
     }
     params[i] = param;
   }

@@ -73,10 +73,11 @@ struct Layout {
 };
 
 // X: up to kMaxColumnLanes column lanes of a `group_size` workgroup.
+// allow_vec4 false: one column per lane (the fp16 shaders).
 Layout ChooseLayout(const vk::DeviceInfo& info, uint32_t cols, uint32_t group_size,
-                    std::initializer_list<TensorRef> tensors) {
+                    std::initializer_list<TensorRef> tensors, bool allow_vec4 = true) {
   Layout layout;
-  layout.vec4 = cols > 0 && cols % 4 == 0;
+  layout.vec4 = allow_vec4 && cols > 0 && cols % 4 == 0;
   for (const TensorRef& t : tensors) layout.vec4 = layout.vec4 && (t.empty() || Aligned(t, 16));
   layout.lanes = layout.vec4 ? cols / 4 : cols;
   layout.x = std::min({std::bit_ceil(std::max(layout.lanes, 1u)), kMaxColumnLanes, LimitedGroupSize(info, group_size)});
@@ -173,10 +174,17 @@ vk::Dispatch BiasActivationDispatch(vk::PipelineCache& pipelines, const BiasActi
   assert((write_out || args.activation == Activation::kIdentity) && "only identity may work in place");
   assert(elements < (uint64_t(1) << 32) && "the shader indexes elements with 32 bits");
 
+  // fp16 storage (mixed precision): pre and out are float16_t, the bias fp32;
+  // one column per lane (the fp16 shader has no vec4 form).
+  const bool half = args.pre.half();
+  assert((!write_out || args.out.half() == half) && "pre and out must have the same precision");
+  assert((!has_bias || !args.bias.half()) && "the bias is fp32 (the master weights)");
+  const double element_bytes = half ? 2 : 4;
+
   vk::Context& context = pipelines.context();
   const vk::DeviceInfo& info = context.info();
   const uint32_t group_size = args.tuning.workgroup_size ? args.tuning.workgroup_size : kDefaultWorkgroupSize;
-  Layout layout = ChooseLayout(info, args.cols, group_size, {args.pre, args.bias, args.out});
+  Layout layout = ChooseLayout(info, args.cols, group_size, {args.pre, args.bias, args.out}, !half);
   layout.texel = UseTexelReads(context, args.tuning.reads, layout, elements, {args.pre});
   const uint32_t rows_per_invocation = RowsPerInvocation(info, args.tuning);
   const uint64_t row_groups = (uint64_t(args.rows) + rows_per_invocation - 1) / rows_per_invocation;
@@ -188,7 +196,7 @@ vk::Dispatch BiasActivationDispatch(vk::PipelineCache& pipelines, const BiasActi
   vk::Dispatch d;
   d.kernel = "bias_act";
   d.label = std::string(has_bias ? "bias + " : "") + ActivationName(args.activation) + " forward";
-  d.pipeline = &pipelines.Get(layout.texel ? "bias_act_vec4_texel" : layout.vec4 ? "bias_act_vec4" : "bias_act",
+  d.pipeline = &pipelines.Get(half ? "bias_act_f16" : layout.texel ? "bias_act_vec4_texel" : layout.vec4 ? "bias_act_vec4" : "bias_act",
                               {{0, layout.x}, {1, layout.y}, {kActivationSpecId, uint32_t(args.activation)}});
   const vk::Binding bias = has_bias ? args.bias.Bind(vk::Access::kRead) : vk::UnusedBinding();
   const vk::Binding out = write_out ? args.out.Bind(vk::Access::kWrite) : vk::UnusedBinding();
@@ -203,8 +211,8 @@ vk::Dispatch BiasActivationDispatch(vk::PipelineCache& pipelines, const BiasActi
   // Minimum traffic: pre and bias read once; pre written back when biased; out written.
   double n = double(elements);
   d.cost.flops = (has_bias ? n : 0) + (write_out ? n * ForwardFlops(args.activation) : 0);
-  d.cost.bytes_read = 4 * n + (has_bias ? 4.0 * args.cols : 0);
-  d.cost.bytes_written = (has_bias ? 4 * n : 0) + (write_out ? 4 * n : 0);
+  d.cost.bytes_read = element_bytes * n + (has_bias ? 4.0 * args.cols : 0);
+  d.cost.bytes_written = element_bytes * ((has_bias ? n : 0) + (write_out ? n : 0));
   return d;
 }
 
@@ -232,6 +240,13 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
   assert((!write_grad_bias || args.grad_bias.count >= args.cols) && "grad_bias must hold cols floats");
   assert(elements < (uint64_t(1) << 32) && "the shader indexes elements with 32 bits");
 
+  // fp16 storage (mixed precision): grad_out, pre, out and grad_pre are
+  // float16_t, the bias-gradient sums fp32; one column per lane.
+  const bool half = args.grad_out.half();
+  assert((!write_grad_pre || args.grad_pre.half() == half) && "grad_out and grad_pre must have the same precision");
+  assert((!write_grad_bias || !args.grad_bias.half()) && "the bias gradient is fp32");
+  const double element_bytes = half ? 2 : 4;
+
   vk::Context& context = pipelines.context();
   const vk::DeviceInfo& info = context.info();
   // With a bias gradient, several row blocks only into a big enough
@@ -249,7 +264,8 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
                                                          : kDefaultWorkgroupSize;
   Layout layout = ChooseLayout(info, args.cols, group_size,
                                {args.grad_out, pre, out, write_grad_pre ? args.grad_pre : TensorRef{},
-                                write_grad_bias ? sums : TensorRef{}});
+                                write_grad_bias ? sums : TensorRef{}},
+                               !half);
   layout.texel = UseTexelReads(context, args.tuning.reads, layout, elements, {args.grad_out});
   for (const TensorRef& t : {pre, out})
     layout.texel = layout.texel && (t.empty() || UseTexelReads(context, args.tuning.reads, layout, elements, {t}));
@@ -284,7 +300,10 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
   vk::Dispatch d;
   d.kernel = "bias_act_back";
   d.label = std::string(write_grad_bias ? "bias + " : "") + ActivationName(args.activation) + " backward";
-  d.pipeline = &pipelines.Get(layout.texel ? "bias_act_back_vec4_texel" : layout.vec4 ? "bias_act_back_vec4" : "bias_act_back",
+  d.pipeline = &pipelines.Get(half           ? "bias_act_back_f16"
+                              : layout.texel ? "bias_act_back_vec4_texel"
+                              : layout.vec4  ? "bias_act_back_vec4"
+                                             : "bias_act_back",
                               {{0, layout.x}, {1, layout.y}, {kActivationSpecId, uint32_t(args.activation)}});
   auto input = [&](const TensorRef& t) {  // unused where the activation does not read it
     return t.empty() ? vk::UnusedBinding() : layout.texel ? TexelBinding(t, elements) : t.Bind(vk::Access::kRead);
@@ -303,8 +322,8 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
   // (one row of cols per block) written.
   const double n = double(elements), partials = double(blocks) * args.cols;
   d.cost.flops = n * BackwardFlops(args.activation) + (write_grad_bias ? n : 0);
-  d.cost.bytes_read = 4 * n * (1 + (reads_pre ? 1 : 0) + (reads_out ? 1 : 0));
-  d.cost.bytes_written = (write_grad_pre ? 4 * n : 0) + (write_grad_bias ? 4 * partials : 0);
+  d.cost.bytes_read = element_bytes * n * (1 + (reads_pre ? 1 : 0) + (reads_out ? 1 : 0));
+  d.cost.bytes_written = (write_grad_pre ? element_bytes * n : 0) + (write_grad_bias ? 4 * partials : 0);
   std::vector<vk::Dispatch> dispatches;
   dispatches.push_back(std::move(d));
 

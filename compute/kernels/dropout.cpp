@@ -21,6 +21,10 @@ vk::Dispatch MakeDropout(vk::PipelineCache& pipelines, const DropoutArgs& args, 
   assert((!reads_step_params || args.step_params.size_bytes() >= sizeof(gpu::StepParams)) &&
          "step_params must hold one StepParams");
 
+  // fp16 storage (mixed precision): input and output float16_t.
+  const bool half = args.input.half();
+  assert(args.output.half() == half && "input and output must have the same precision");
+  const double element_bytes = half ? 2 : 4;
   const vk::DeviceInfo& info = pipelines.context().info();
   const uint32_t group_size = LimitedGroupSize(info, 256);
   gpu::DropoutParams params{args.count, DropoutThreshold(args.drop_probability), DropoutScale(args.drop_probability),
@@ -28,7 +32,7 @@ vk::Dispatch MakeDropout(vk::PipelineCache& pipelines, const DropoutArgs& args, 
   vk::Dispatch d;
   d.kernel = "dropout";
   d.label = label;
-  d.pipeline = &pipelines.Get("dropout", {{0, group_size}});
+  d.pipeline = &pipelines.Get(half ? "dropout_f16" : "dropout", {{0, group_size}});
   d.bindings = {args.input.Bind(vk::Access::kRead), args.output.Bind(vk::Access::kWrite),
                 reads_step_params ? args.step_params.Bind(vk::Access::kRead) : vk::UnusedBinding()};
   d.SetPushConstants(params);
@@ -36,8 +40,8 @@ vk::Dispatch MakeDropout(vk::PipelineCache& pipelines, const DropoutArgs& args, 
   // One multiply per element (the hash is integer work). Minimum traffic: the
   // input read once, the output written once; the mask is recomputed, not read.
   d.cost.flops = double(args.count);
-  d.cost.bytes_read = 4.0 * args.count;
-  d.cost.bytes_written = 4.0 * args.count;
+  d.cost.bytes_read = element_bytes * args.count;
+  d.cost.bytes_written = element_bytes * args.count;
   return d;
 }
 

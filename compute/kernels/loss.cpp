@@ -55,6 +55,11 @@ vk::Dispatch LossDispatch(vk::PipelineCache& pipelines, const LossArgs& args) {
   assert((!write_probabilities || args.probabilities.count >= elements) && "probabilities must hold rows x cols floats");
   assert(elements < (uint64_t(1) << 32) && "the shader indexes elements with 32 bits");
 
+  const bool half = args.logits.half();
+  assert((!write_grad || args.grad_logits.half() == half) && "logits and their gradient must have the same precision");
+  assert((!half || !args.loss_scale.empty()) && "the fp16 loss head needs the loss scaler's state");
+  const double element_bytes = half ? 2 : 4;
+
   // One invocation per row; small groups so a batch of a few hundred rows
   // still spreads over several workgroups.
   const vk::DeviceInfo& info = pipelines.context().info();
@@ -64,21 +69,22 @@ vk::Dispatch LossDispatch(vk::PipelineCache& pipelines, const LossArgs& args) {
   vk::Dispatch d;
   d.kernel = "loss";
   d.label = std::string(LossName(args.kind)) + (write_grad ? " loss + gradient" : " loss");
-  d.pipeline = &pipelines.Get("loss", {{0, group_size}, {1, uint32_t(args.kind)}});
+  d.pipeline = &pipelines.Get(half ? "loss_f16" : "loss", {{0, group_size}, {1, uint32_t(args.kind)}});
   d.bindings = {args.logits.Bind(vk::Access::kRead),
                 args.labels.Bind(vk::Access::kRead),
                 args.row_loss.Bind(vk::Access::kWrite),
                 args.row_correct.Bind(vk::Access::kWrite),
                 write_grad ? args.grad_logits.Bind(vk::Access::kWrite) : vk::UnusedBinding(),
                 write_probabilities ? args.probabilities.Bind(vk::Access::kWrite) : vk::UnusedBinding()};
+  if (half) d.bindings.push_back(args.loss_scale.Bind(vk::Access::kRead));
   d.SetPushConstants(params);
   d.workgroups = {GridStrideGroups(info, args.rows, group_size), 1, 1};
   // Minimum traffic: logits and labels read once; the per-row results, the
   // gradient and the probabilities written once.
   double n = double(elements), rows = double(args.rows);
   d.cost.flops = n * FlopsPerLogit(args.kind);
-  d.cost.bytes_read = 4 * n + 4 * rows;
-  d.cost.bytes_written = 8 * rows + (write_grad ? 4 * n : 0) + (write_probabilities ? 4 * n : 0);
+  d.cost.bytes_read = element_bytes * n + 4 * rows;
+  d.cost.bytes_written = 8 * rows + (write_grad ? element_bytes * n : 0) + (write_probabilities ? 4 * n : 0);
   return d;
 }
 

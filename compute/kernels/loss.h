@@ -39,6 +39,10 @@ struct LossArgs {
   TensorRef probabilities;  // (rows, cols) write; empty = not needed
   uint32_t rows = 0, cols = 0;
   float grad_scale = 1.0f;  // 1 / batch size for a batch mean
+  // Mixed precision: fp16 logits (logits.element_bytes == 2) and grad_logits
+  // pick loss_f16.comp, which also multiplies the gradient by the loss scale
+  // held in this LossScaleState (shaders/mixed_precision.h); required then.
+  TensorRef loss_scale;
 };
 vk::Dispatch LossDispatch(vk::PipelineCache& pipelines, const LossArgs& args);
 

@@ -17,7 +17,7 @@ namespace {
 enum SpecId : uint32_t {
   kGroupCols = 0, kGroupRows = 1, kVariant = 2, kRowsPerInvocation = 3, kColsPerInvocation = 4, kTileDepth = 5,
   kShareA = 6, kTransposeA = 7, kTransposeB = 8, kVec4A = 9, kVec4B = 10, kAccumulate = 11, kTexelA = 12,
-  kTexelB = 13,
+  kTexelB = 13, kHalfC = 14,
 };
 
 // Register-blocked: at most this many invocations along x share their loads
@@ -105,6 +105,10 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   assert(args.a.count >= m * k && "matmul: A holds fewer than M*K floats");
   assert(args.b.count >= k * n && "matmul: B holds fewer than K*N floats");
   assert(args.c.count >= m * n && "matmul: C holds fewer than M*N floats");
+  // fp16 storage (mixed precision): A and B fp16, C fp16 or fp32, fp32 sums.
+  const bool half = args.a.half();
+  assert(args.b.half() == half && "matmul: A and B must have the same precision");
+  assert((half || !args.c.half()) && "matmul: an fp16 C needs fp16 A and B");
   const vk::DeviceInfo& device = pipelines.context().info();
   // matmul.comp declares the shuffle capability (used to share loads of A).
   Require(device.subgroup_shuffle, "The matrix-multiply kernel needs subgroup shuffles in compute shaders, which '" +
@@ -128,7 +132,7 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   // lavapipe at 1024^3: 3-4x faster than storage-buffer loads at 256 and at
   // 512 bits.
   auto texel = [&](bool vec4, const TensorRef& tensor) {
-    if (!vec4 || args.reads == MatmulArgs::Reads::kStorage) return false;
+    if (!vec4 || half || args.reads == MatmulArgs::Reads::kStorage) return false;
     if (args.reads == MatmulArgs::Reads::kAuto)
       return Vec4TexelReadsPay(device, pipelines.context().physical_device(), tensor);
     return TexelViewFits(pipelines.context().physical_device(), tensor, 16);
@@ -151,13 +155,14 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
       {kTexelA, texel_a},
       {kTexelB, texel_b},
   };
+  if (half) spec[kHalfC] = args.c.half();
   gpu::MatmulParams params{args.m, args.n, args.k};
 
   vk::Dispatch d;
   d.kernel = "matmul";
   d.label = std::string("matmul ") + (args.transpose_a ? "A^T" : "A") + (args.transpose_b ? " B^T" : " B") + " " +
             std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
-  d.pipeline = &pipelines.Get("matmul", spec);
+  d.pipeline = &pipelines.Get(half ? "matmul_f16" : "matmul", spec);
   // C is read only when accumulating; the sequence derives barriers from these.
   d.bindings = {args.a.Bind(vk::Access::kRead), args.b.Bind(vk::Access::kRead),
                 args.c.Bind(args.accumulate ? vk::Access::kReadWrite : vk::Access::kWrite),
@@ -169,8 +174,9 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   // (and read once when accumulating). Tiles re-read A and B from caches, so a
   // measured bandwidth from these figures is a lower bound on the real one.
   d.cost.flops = 2.0 * double(m) * double(n) * double(k) + (args.accumulate ? double(m * n) : 0.0);
-  d.cost.bytes_read = 4.0 * double(m * k + k * n + (args.accumulate ? m * n : 0));
-  d.cost.bytes_written = 4.0 * double(m * n);
+  const double ab_bytes = args.a.element_bytes, c_bytes = args.c.element_bytes;
+  d.cost.bytes_read = ab_bytes * double(m * k + k * n) + (args.accumulate ? c_bytes * double(m * n) : 0.0);
+  d.cost.bytes_written = c_bytes * double(m * n);
   return d;
 }
 

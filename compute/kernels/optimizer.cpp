@@ -7,6 +7,7 @@
 #include "compute/kernels/dispatch_helpers.h"
 #include "compute/vk/context.h"
 #include "shaders/optimizer.h"
+#include "shaders/mixed_precision.h"
 #include "shaders/step_params.h"
 
 namespace ts::kernels {
@@ -75,7 +76,9 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
   const bool texel_possible = vec4 && std::all_of(read.begin(), read.end(), [&](const TensorRef& t) {
     return TexelViewFits(pipelines.context().physical_device(), t, 16);
   });
-  const bool texel = texel_possible && (args.reads == OptimizerArgs::Reads::kTexel ||
+  const bool amp = !args.loss_scale.empty();
+  assert((!amp || vec4) && "the loss-scaled update runs on vec4s");
+  const bool texel = !amp && texel_possible && (args.reads == OptimizerArgs::Reads::kTexel ||
                                         (args.reads == OptimizerArgs::Reads::kAuto && info.is_software()));
   assert((args.reads != OptimizerArgs::Reads::kTexel || texel) && "texel reads need vec4 views that fit");
   const OptimizerHyper& h = args.hyper;
@@ -84,14 +87,18 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
 
   vk::Dispatch d;
   d.kernel = "optimizer";
-  d.label = std::string(OptimizerName(args.kind)) + (nesterov ? " (nesterov)" : "") + " step";
-  d.pipeline = &pipelines.Get(texel ? "optimizer_vec4_texel" : vec4 ? "optimizer_vec4" : "optimizer",
+  d.label = std::string(OptimizerName(args.kind)) + (nesterov ? " (nesterov)" : "") + (amp ? " step (loss-scaled)" : " step");
+  d.pipeline = &pipelines.Get(amp     ? "optimizer_amp"
+                              : texel ? "optimizer_vec4_texel"
+                              : vec4  ? "optimizer_vec4"
+                                      : "optimizer",
                               {{0, group_size}, {1, uint32_t(args.kind)}, {2, nesterov ? 1u : 0u}});
   d.bindings = {args.params.Bind(vk::Access::kReadWrite),
                 args.grads.Bind(vk::Access::kRead),
                 states >= 1 ? args.state1.Bind(vk::Access::kReadWrite) : vk::UnusedBinding(),
                 states >= 2 ? args.state2.Bind(vk::Access::kReadWrite) : vk::UnusedBinding(),
                 args.step_params.Bind(vk::Access::kRead)};
+  if (amp) d.bindings.push_back(args.loss_scale.Bind(vk::Access::kRead));
   if (texel)  // the read tensors again, as texel views
     for (const TensorRef& t : {args.params, args.grads, states >= 1 ? args.state1 : TensorRef{},
                                states >= 2 ? args.state2 : TensorRef{}})
@@ -102,7 +109,7 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
   // state written once; plus the StepParams.
   double n = double(args.count);
   d.cost.flops = n * FlopsPerParameter(args.kind, nesterov, h.weight_decay != 0.0f);
-  d.cost.bytes_read = 4 * n * (2 + states) + sizeof(gpu::StepParams);
+  d.cost.bytes_read = 4 * n * (2 + states) + sizeof(gpu::StepParams) + (amp ? sizeof(gpu::LossScaleState) : 0);
   d.cost.bytes_written = 4 * n * (1 + states);
   return d;
 }

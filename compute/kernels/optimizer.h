@@ -41,6 +41,11 @@ struct OptimizerArgs {
   // texel buffers on software devices (measured faster on lavapipe) and storage
   // buffers elsewhere; kTexel needs every view to pass TexelViewFits.
   enum class Reads { kAuto, kStorage, kTexel } reads = Reads::kAuto;
+  // Mixed precision: the loss scaler's LossScaleState (shaders/mixed_precision.h).
+  // Set, the update (optimizer_amp.comp) skips the step when the scaler found
+  // an Inf or NaN, unscales the gradients otherwise, and counts only the steps
+  // taken in Adam's bias corrections. Needs count % 4 == 0 and 16-byte aligned views.
+  TensorRef loss_scale;
 };
 // Shader: optimizer.comp, optimizer_vec4.comp (count % 4 == 0, 16-byte
 // aligned views) or optimizer_vec4_texel.comp (also texel reads).

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "compute/common/error.h"
+#include "compute/common/half.h"
 #include "compute/kernels/activation.h"
 #include "compute/kernels/batchnorm.h"
 #include "compute/kernels/conv2d.h"
@@ -72,14 +73,15 @@ struct Plan::Builder {
 
   enum class Category { kActivation, kActivationGradient, kBatch };
 
-  TensorRef Tensor(const std::string& name, uint64_t count, Category category) {
-    uint64_t bytes = count * 4;
+  // A tensor of `count` elements of `element_bytes` (2: fp16) in a buffer of its own.
+  TensorRef Tensor(const std::string& name, uint64_t count, Category category, uint32_t element_bytes = 4) {
+    uint64_t bytes = AlignUp(count * element_bytes, 4);
     (category == Category::kActivation ? memory.activations
      : category == Category::kActivationGradient ? memory.activation_gradients
                                                  : memory.batch) += bytes;
-    if (!allocate) return {nullptr, 0, count};
+    if (!allocate) return {nullptr, 0, count, 0, element_bytes};
     plan.tensors_.push_back(std::make_unique<vk::Buffer>(*plan.context_, bytes, name));
-    return kernels::WholeBuffer(*plan.tensors_.back());
+    return {plan.tensors_.back().get(), 0, count, 0, element_bytes};
   }
 
   template <typename MakeDispatch>
@@ -220,22 +222,44 @@ struct Plan::Builder {
     plan.statistics_ = std::move(tensors.statistics);
   }
 
+  // Mixed precision covers dense, activation and dropout layers.
+  void RequireFp16Support(const ModelDesc& model) {
+    const std::string unavailable = kernels::Fp16Unavailable(plan.context_->info());
+    if (!unavailable.empty()) throw Error("fp16 precision is unavailable: " + unavailable);
+    for (size_t i = 0; i < model.layers.size(); ++i) {
+      const LayerKind kind = model.layers[i].kind;
+      if (kind == LayerKind::kConv2D || kind == LayerKind::kPool2D || kind == LayerKind::kGlobalAvgPool ||
+          kind == LayerKind::kBatchNorm)
+        throw Error("fp16 precision covers dense, activation and dropout layers; layers[" + std::to_string(i) +
+                    "] '" + model.layers[i].name + "' is a " + model.layers[i].TypeName() +
+                    " layer, which has no fp16 kernels. Train this model with precision fp32.");
+    }
+  }
+
   void Build() {
     const ModelDesc& model = plan.model_;
     std::vector<LayerShape> shapes = InferShapes(model);
     const PlanOptions& o = plan.options_;
     const uint32_t batch = o.batch;
     vk::PipelineCache& pipelines = *plan.pipelines_;
+    const bool fp16 = o.precision == Precision::kFp16;
+    if (fp16) RequireFp16Support(model);
+    // Activations and their gradients: 2 bytes each in fp16.
+    const uint32_t act_bytes = fp16 ? 2 : 4;
 
-    // Parameter layout: every tensor starts at an offset a shader may bind.
-    uint64_t alignment = std::max<uint64_t>(1, plan.context_->info().min_storage_buffer_offset_alignment / 4);
+    // Parameter layout: every tensor starts at an offset a shader may bind,
+    // in the fp32 buffers and (at half the byte offset) in the fp16 copy.
+    const uint64_t offset_alignment = plan.context_->info().min_storage_buffer_offset_alignment;
+    uint64_t alignment = std::max<uint64_t>(1, offset_alignment / (fp16 ? 2 : 4));
     uint64_t total = 0, statistics_total = 0;
     LayOutParameters(shapes, alignment, total, statistics_total);
     // A multiple of 4 floats, so the optimizer runs on vec4s.
     total = AlignUp(std::max<uint64_t>(total, 1), 4);
     statistics_total = std::max<uint64_t>(statistics_total, 1);
     uint32_t state_count = kernels::OptimizerStateCount(o.optimizer);
+    plan.parameter_total_ = total;
     memory.parameters = memory.gradients = total * 4;
+    if (fp16) memory.parameters += total * 2;  // the weights' fp16 copy
     memory.statistics = statistics_total * 4;
     memory.optimizer_state = total * 4 * state_count;
 
@@ -244,7 +268,8 @@ struct Plan::Builder {
     plan.loss_kind_ = model.layers.back().loss;
     const vk::DeviceInfo& info = plan.context_->info();
     plan.step_stride_bytes_ = AlignUp(sizeof(gpu::StepParams), std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 4));
-    plan.result_stride_bytes_ = AlignUp(16, std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 4));
+    // {loss, correct, valid rows, non-finite}, and in fp16 {loss scale, skipped, -, -}.
+    plan.result_stride_bytes_ = AlignUp(fp16 ? 32 : 16, std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 4));
     plan.probabilities_stride_bytes_ =
         AlignUp(uint64_t(batch) * plan.output_features_ * 4, std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 4));
     memory.step_io = o.slots * (plan.step_stride_bytes_ + plan.result_stride_bytes_ + plan.probabilities_stride_bytes_);
@@ -261,6 +286,11 @@ struct Plan::Builder {
       plan.result_buffer_ = std::make_unique<vk::Buffer>(c, o.slots * plan.result_stride_bytes_, "step results", vk::BufferUse::kStaging);
       plan.probabilities_buffer_ = std::make_unique<vk::Buffer>(c, o.slots * plan.probabilities_stride_bytes_, "probabilities", vk::BufferUse::kStaging);
       std::memset(plan.step_buffer_->mapped(), 0, plan.step_buffer_->size());
+      if (fp16) {
+        plan.half_parameter_buffer_ = std::make_unique<vk::Buffer>(c, total * 2, "parameters (fp16 copy)");
+        plan.loss_scale_buffer_ = std::make_unique<vk::Buffer>(c, sizeof(gpu::LossScaleState), "loss scaler",
+                                                               vk::BufferUse::kStaging);
+      }
     }
     TensorRef input = Tensor("batch input", uint64_t(batch) * plan.input_features_, Category::kBatch);
     TensorRef labels = Tensor("batch labels", batch, Category::kBatch);
@@ -275,6 +305,15 @@ struct Plan::Builder {
     auto parameter = [&](int index) {
       return index >= 0 ? plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[index]) : TensorRef{};
     };
+    // fp16: the weights as the fp16 kernels read them (the copy cast after each update).
+    auto weight = [&](int index) {
+      if (!fp16) return parameter(index);
+      if (index < 0) return TensorRef{};
+      const ParameterTensor& t = plan.parameters_[index];
+      return TensorRef{plan.half_parameter_buffer_.get(), t.offset * 2, t.count, 0, 2};
+    };
+    const TensorRef loss_scale = fp16 ? TensorRef{plan.loss_scale_buffer_.get(), 0, sizeof(gpu::LossScaleState) / 4}
+                                      : TensorRef{};
     auto gradient = [&](int index) {
       return index >= 0 ? plan.ParameterRef(*plan.gradient_buffer_, plan.parameters_[index]) : TensorRef{};
     };
@@ -297,6 +336,14 @@ struct Plan::Builder {
     std::vector<Record> records;
     TensorRef current = input;
     bool current_is_input = true;
+    if (fp16) {  // the batch as fp16, which the first layer reads (its dW too)
+      current = Tensor("batch input (fp16)", uint64_t(batch) * plan.input_features_, Category::kBatch, 2);
+      add_forward({-1, Pass::kData}, [&] {
+        vk::Dispatch d = kernels::CastDispatch(pipelines, input, current, current.count);
+        d.label = "batch input to fp16";
+        return d;
+      });
+    }
     int next_parameter = 0;
     // Every layer with a tensor of its own reads `current` and hands on its output.
     auto begin_record = [&](size_t layer, LayerKind kind) {
@@ -333,7 +380,7 @@ struct Plan::Builder {
           r.out = layer.units;
           r.rows = batch;
         }
-        r.z = Tensor(layer.name + " output", uint64_t(r.rows) * r.out, Category::kActivation);
+        r.z = Tensor(layer.name + " output", uint64_t(r.rows) * r.out, Category::kActivation, act_bytes);
         // Many rows (a convolution's N*OH*OW): the bias gradient is summed per row block, then combined.
         if (uint64_t count = kernels::BiasActivationBackwardWorkspaceCount(r.rows, r.out); r.bias >= 0 && count > 0)
           r.workspace = Tensor(layer.name + " bias-gradient workspace", count, Category::kActivationGradient);
@@ -342,7 +389,7 @@ struct Plan::Builder {
           if (conv) {
             d = Conv({r.x, parameter(r.weight), r.z, r.conv}, layer.name + " forward: Z = conv(X, W)");
           } else {
-            d = Matmul({r.x, parameter(r.weight), r.z, batch, r.out, r.in}, layer.name + " forward: Z = X W");
+            d = Matmul({r.x, weight(r.weight), r.z, batch, r.out, r.in}, layer.name + " forward: Z = X W");
           }
           return d;
         });
@@ -351,7 +398,7 @@ struct Plan::Builder {
         if (fuse) {
           r.activation = model.layers[i + 1].activation;
           r.leaky_slope = model.layers[i + 1].leaky_slope;
-          r.y = Tensor(model.layers[i + 1].name + " output", uint64_t(r.rows) * r.out, Category::kActivation);
+          r.y = Tensor(model.layers[i + 1].name + " output", uint64_t(r.rows) * r.out, Category::kActivation, act_bytes);
         } else {
           r.y = r.z;
         }
@@ -373,7 +420,7 @@ struct Plan::Builder {
         r.leaky_slope = layer.leaky_slope;
         r.in = r.out = features;
         r.rows = batch;
-        r.y = Tensor(layer.name + " output", uint64_t(batch) * features, Category::kActivation);
+        r.y = Tensor(layer.name + " output", uint64_t(batch) * features, Category::kActivation, act_bytes);
         add_forward(role, [&] {
           kernels::BiasActivationArgs a{r.z, TensorRef{}, r.y, batch, features, r.activation, r.leaky_slope};
           vk::Dispatch d = kernels::BiasActivationDispatch(pipelines, a);
@@ -406,7 +453,7 @@ struct Plan::Builder {
         r.out = features;
         r.rate = layer.rate;
         r.dropout_seed = o.seed * 2654435761u + static_cast<uint32_t>(i);
-        r.y = Tensor(layer.name + " output", uint64_t(batch) * features, Category::kActivation);
+        r.y = Tensor(layer.name + " output", uint64_t(batch) * features, Category::kActivation, act_bytes);
         // Training drops; evaluation keeps everything (p = 0 is a copy into the same output).
         Add(forward, forward_roles, role, [&] {
           kernels::DropoutArgs a{r.x, r.y, batch * features, r.rate, r.dropout_seed, 0, step_params};
@@ -454,7 +501,7 @@ struct Plan::Builder {
     const uint32_t outputs = plan.output_features_;
     TensorRef row_loss = Tensor("row losses", batch, Category::kActivation);
     TensorRef row_correct = Tensor("row correct", batch, Category::kActivation);
-    TensorRef grad_logits = Tensor("loss gradient", uint64_t(batch) * outputs, Category::kActivationGradient);
+    TensorRef grad_logits = Tensor("loss gradient", uint64_t(batch) * outputs, Category::kActivationGradient, act_bytes);
     TensorRef result{plan.result_buffer_.get(), 0, 4, plan.result_stride_bytes_};
     TensorRef probabilities{plan.probabilities_buffer_.get(), 0, uint64_t(batch) * outputs, plan.probabilities_stride_bytes_};
     const std::string& loss_name = model.layers[loss_layer].name;
@@ -470,7 +517,7 @@ struct Plan::Builder {
       Add(list, roles, {static_cast<int>(loss_layer), Pass::kLoss}, [&] {
         kernels::LossArgs a{plan.loss_kind_, current, labels, row_loss, row_correct,
                             training ? grad_logits : TensorRef{}, training ? TensorRef{} : probabilities,
-                            batch, outputs, 1.0f / float(batch)};
+                            batch, outputs, 1.0f / float(batch), loss_scale};
         vk::Dispatch d = kernels::LossDispatch(pipelines, a);
         d.label = loss_name + (training ? ": loss and gradient" : ": loss and probabilities");
         return d;
@@ -495,7 +542,7 @@ struct Plan::Builder {
       switch (r.kind) {
         case LayerKind::kActivation: {
           if (r.x_is_network_input) continue;  // nothing upstream needs the gradient
-          grad_z = Tensor(name + " input gradient", uint64_t(batch) * r.in, Category::kActivationGradient);
+          grad_z = Tensor(name + " input gradient", uint64_t(batch) * r.in, Category::kActivationGradient, act_bytes);
           add_backward(r, [&] {
             kernels::BiasActivationBackwardArgs a{grad, r.z, r.y, grad_z, TensorRef{}, batch, r.in, r.activation, r.leaky_slope};
             vk::Dispatch d = kernels::BiasActivationBackwardDispatch(pipelines, a);
@@ -509,7 +556,7 @@ struct Plan::Builder {
         case LayerKind::kConv2D: {
           const bool conv = r.kind == LayerKind::kConv2D;
           if (has_activation)
-            grad_z = Tensor(name + " pre-activation gradient", uint64_t(r.rows) * r.out, Category::kActivationGradient);
+            grad_z = Tensor(name + " pre-activation gradient", uint64_t(r.rows) * r.out, Category::kActivationGradient, act_bytes);
           if (has_activation || r.bias >= 0)
             AddAll(plan.train_step_, plan.train_roles_, {static_cast<int>(r.layer), Pass::kBackward}, [&] {
               kernels::BiasActivationBackwardArgs a{grad, r.z, r.y, has_activation ? grad_z : TensorRef{},
@@ -534,7 +581,7 @@ struct Plan::Builder {
             return d;
           });
           if (!r.x_is_network_input) {
-            TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient);
+            TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient, act_bytes);
             add_backward(r, [&] {
               vk::Dispatch d;
               if (conv) {
@@ -542,7 +589,7 @@ struct Plan::Builder {
                 d.label = name + " backward: dX = conv^T(dZ, W)";
                 RecordOnlyConvKernel(d.label, d.kernel, r.conv);
               } else {
-                d = Matmul({grad_z, parameter(r.weight), grad_x, batch, r.in, r.out, false, /*transpose_b=*/true},
+                d = Matmul({grad_z, weight(r.weight), grad_x, batch, r.in, r.out, false, /*transpose_b=*/true},
                            name + " backward: dX = dZ W^T");
               }
               return d;
@@ -554,7 +601,7 @@ struct Plan::Builder {
         case LayerKind::kPool2D:
         case LayerKind::kGlobalAvgPool: {
           if (r.x_is_network_input) continue;
-          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient);
+          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient, act_bytes);
           add_backward(r, [&] {
             vk::Dispatch d = kernels::PoolBackwardDispatch(pipelines, {r.pool_kind, r.pool, grad, r.argmax, grad_x});
             d.label = name + " backward";
@@ -566,7 +613,7 @@ struct Plan::Builder {
         }
         case LayerKind::kDropout: {
           if (r.x_is_network_input) continue;
-          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient);
+          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient, act_bytes);
           add_backward(r, [&] {
             kernels::DropoutArgs a{grad, grad_x, r.rows * r.out, r.rate, r.dropout_seed, 0, step_params};
             vk::Dispatch d = kernels::DropoutBackwardDispatch(pipelines, a);
@@ -577,7 +624,7 @@ struct Plan::Builder {
           break;
         }
         case LayerKind::kBatchNorm: {
-          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient);
+          TensorRef grad_x = Tensor(name + " input gradient", r.x.count, Category::kActivationGradient, act_bytes);
           AddAll(plan.train_step_, plan.train_roles_, {static_cast<int>(r.layer), Pass::kBackward}, [&] {
             kernels::BatchNormBackwardArgs a{grad, r.x, parameter(r.weight), r.saved_mean, r.saved_inv_std,
                                              grad_x, gradient(r.weight), gradient(r.bias), r.rows, r.out, r.workspace};
@@ -593,16 +640,37 @@ struct Plan::Builder {
       }
     }
 
+    if (fp16)
+      Add(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
+        return kernels::LossScaleCheckDispatch(pipelines, kernels::WholeBuffer(*plan.gradient_buffer_), loss_scale, total);
+      });
     Add(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
       kernels::OptimizerArgs a{o.optimizer, kernels::WholeBuffer(*plan.parameter_buffer_),
                                kernels::WholeBuffer(*plan.gradient_buffer_),
                                state_count > 0 ? kernels::WholeBuffer(*plan.state_buffers_[0]) : TensorRef{},
                                state_count > 1 ? kernels::WholeBuffer(*plan.state_buffers_[1]) : TensorRef{},
                                step_params, static_cast<uint32_t>(total), o.hyper};
+      a.loss_scale = loss_scale;
       vk::Dispatch d = kernels::OptimizerDispatch(pipelines, a);
-      d.label = std::string("update: ") + kernels::OptimizerName(o.optimizer) + " over all parameters";
+      d.label = std::string("update: ") + kernels::OptimizerName(o.optimizer) + " over all parameters" +
+                (fp16 ? " (skipped if a gradient overflowed; unscaled otherwise)" : "");
       return d;
     });
+    if (fp16) {
+      Add(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
+        TensorRef slot{plan.result_buffer_.get(), 0, 8, plan.result_stride_bytes_};
+        vk::Dispatch d = kernels::LossScaleUpdateDispatch(pipelines, loss_scale, slot, o.loss_scale);
+        d.label = "update: loss scale (halve after an overflow, double after " +
+                  std::to_string(o.loss_scale.growth_interval) + " good steps)";
+        return d;
+      });
+      Add(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
+        vk::Dispatch d = kernels::CastDispatch(pipelines, kernels::WholeBuffer(*plan.parameter_buffer_),
+                                               {plan.half_parameter_buffer_.get(), 0, total, 0, 2}, total);
+        d.label = "update: fp16 copy of the weights";
+        return d;
+      });
+    }
     add_metrics(plan.train_step_, plan.train_roles_);
 
     plan.eval_step_ = eval_forward;
@@ -660,6 +728,20 @@ std::array<float, 4> Plan::result_slot(uint32_t slot) const {
   return values;
 }
 
+std::pair<float, bool> Plan::loss_scale_slot(uint32_t slot) const {
+  if (options_.precision != Precision::kFp16) return {1.0f, false};
+  float values[2];
+  std::memcpy(values, static_cast<const std::byte*>(result_buffer_->mapped()) + slot * result_stride_bytes_ + 16, 8);
+  return {values[0], values[1] != 0.0f};
+}
+
+std::pair<float, uint32_t> Plan::loss_scale_state() const {
+  if (options_.precision != Precision::kFp16) return {1.0f, 0};
+  gpu::LossScaleState state;
+  std::memcpy(&state, loss_scale_buffer_->mapped(), sizeof state);
+  return {state.scale, state.skipped_steps};
+}
+
 std::vector<float> Plan::probabilities_slot(uint32_t slot) const {
   std::vector<float> values(size_t(batch()) * output_features_);
   std::memcpy(values.data(), static_cast<const std::byte*>(probabilities_buffer_->mapped()) + slot * probabilities_stride_bytes_,
@@ -710,6 +792,15 @@ std::vector<float> Plan::ReadGradients() const { return Gather(*gradient_buffer_
 
 void Plan::WriteParameters(const std::vector<float>& values) {
   Scatter(*parameter_buffer_, parameters_, values, parameter_count());
+  CastParametersToHalf();
+}
+
+void Plan::CastParametersToHalf() {
+  if (options_.precision != Precision::kFp16) return;
+  vk::Sequence sequence(*context_, {kernels::CastDispatch(*pipelines_, kernels::WholeBuffer(*parameter_buffer_),
+                                                          {half_parameter_buffer_.get(), 0, parameter_total_, 0, 2},
+                                                          parameter_total_)});
+  context_->RunOnce([&](VkCommandBuffer cb) { sequence.Record(cb); });
 }
 
 std::vector<std::vector<float>> Plan::ReadOptimizerState() const {
@@ -729,7 +820,14 @@ std::vector<float> Plan::ReadLayerOutput(size_t layer) const {
   Require(layer < layer_outputs_.size(), "Layer index " + std::to_string(layer) + " is out of range.");
   const TensorRef& output = layer_outputs_[layer];
   std::vector<float> values(output.count);
-  if (!output.empty()) output.buffer->DownloadVector(std::span<float>(values), output.offset_bytes);
+  if (output.empty()) return values;
+  if (output.half()) {  // fp16 activations, widened on the host
+    std::vector<uint16_t> halves(output.count + output.count % 2);
+    output.buffer->DownloadVector(std::span<uint16_t>(halves), output.offset_bytes);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = HalfToFloat(halves[i]);
+    return values;
+  }
+  output.buffer->DownloadVector(std::span<float>(values), output.offset_bytes);
   return values;
 }
 
@@ -755,6 +853,11 @@ void Plan::InitializeParameters(uint32_t seed) {
     sequence.Record(cb);
     vk::RecordComputeToHostBarrier(cb);  // the host may read the parameters next (a checkpoint)
   });
+  CastParametersToHalf();
+  if (loss_scale_buffer_) {  // a fresh model starts a fresh scaler
+    const gpu::LossScaleState state = kernels::InitialLossScaleState(options_.loss_scale);
+    std::memcpy(loss_scale_buffer_->mapped(), &state, sizeof state);
+  }
 }
 
 }  // namespace ts::nn

@@ -27,9 +27,11 @@
 #include "compute/kernels/autotune.h"
 #include "compute/kernels/kernel_problem.h"
 #include "compute/kernels/matmul.h"
+#include "compute/kernels/mixed_precision.h"
 #include "compute/kernels/optimizer.h"
 #include "compute/kernels/tensor_ref.h"
 #include "compute/nn/model.h"
+#include "compute/nn/precision.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
 #include "compute/vk/pipeline.h"
@@ -111,6 +113,13 @@ struct PlanOptions {
   // Where TuneMatmul caches its results (empty: memory only).
   std::filesystem::path autotune_cache_file = kernels::DefaultAutotuneCacheFile();
   uint32_t seed = 1;    // dropout masks (with the step counter)
+  // How activations are stored. kFp16 is mixed precision: activations, their
+  // gradients and a copy of the weights in fp16 (half the bytes), every sum in
+  // fp32, fp32 master weights, gradients and optimizer state, and dynamic loss
+  // scaling (kernels/mixed_precision.h). It covers dense, activation and
+  // dropout layers; Compile refuses other layers, naming them.
+  Precision precision = Precision::kFp32;
+  kernels::LossScaleOptions loss_scale;  // kFp16 only
 };
 
 class Plan {
@@ -144,6 +153,12 @@ class Plan {
   gpu::StepParams& step_params_slot(uint32_t slot);
   // Metrics of `slot` after its step ran: {mean loss, correct, valid rows, non-finite flag}.
   std::array<float, 4> result_slot(uint32_t slot) const;
+  // Mixed precision: the loss scale the step in `slot` used and whether it
+  // was skipped (its gradients held an Inf or NaN); {1, false} in fp32.
+  std::pair<float, bool> loss_scale_slot(uint32_t slot) const;
+  // The loss scaler now (between submissions): {scale, steps skipped so far}.
+  std::pair<float, uint32_t> loss_scale_state() const;
+  Precision precision() const { return options_.precision; }
   // Probabilities (batch x outputs) of `slot` after an evaluation step ran.
   std::vector<float> probabilities_slot(uint32_t slot) const;
 
@@ -156,7 +171,7 @@ class Plan {
   uint64_t parameter_count() const;  // without alignment padding
   // All parameter values, concatenated in parameters() order without padding.
   std::vector<float> ReadParameters() const;
-  void WriteParameters(const std::vector<float>& values);
+  void WriteParameters(const std::vector<float>& values);  // (and their fp16 copy)
   // Optimizer state tensors (0, 1 or 2), each in the same order and form.
   std::vector<std::vector<float>> ReadOptimizerState() const;
   void WriteOptimizerState(const std::vector<std::vector<float>>& state);
@@ -190,6 +205,8 @@ class Plan {
  private:
   struct Builder;
   kernels::TensorRef ParameterRef(const vk::Buffer& buffer, const ParameterTensor& tensor) const;
+  // fp16: refreshes the fp16 copy of the weights from the master weights.
+  void CastParametersToHalf();
 
   vk::Context* context_ = nullptr;
   vk::PipelineCache* pipelines_ = nullptr;
@@ -201,6 +218,10 @@ class Plan {
 
   std::vector<ParameterTensor> parameters_, statistics_;
   std::unique_ptr<vk::Buffer> parameter_buffer_, gradient_buffer_, statistics_buffer_;
+  // fp16 only: the weights' fp16 copy (same element offsets) and the loss
+  // scaler's state (host-visible: the host resets it and reads it).
+  std::unique_ptr<vk::Buffer> half_parameter_buffer_, loss_scale_buffer_;
+  uint64_t parameter_total_ = 0;  // elements of the parameter buffers, padding included
   std::vector<std::unique_ptr<vk::Buffer>> state_buffers_;
   std::vector<std::unique_ptr<vk::Buffer>> tensors_;  // activations, their gradients, loss rows
   std::unique_ptr<vk::Buffer> input_, labels_;

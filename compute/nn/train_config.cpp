@@ -84,7 +84,7 @@ TrainConfig ReadTrainConfig(const json& section, const std::string& where) {
   RejectUnknownFields(section,
                       {"optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "nesterov", "beta1",
                        "beta2", "epsilon", "weight_decay", "validation_fraction", "shuffle", "data", "schedule",
-                       "steps_per_submit", "augment", "autotune", "replicas"},
+                       "steps_per_submit", "augment", "autotune", "replicas", "precision", "loss_scale"},
                       where);
   if (auto it = section.find("optimizer"); it != section.end()) {
     if (!it->is_string()) throw Error(where + ".optimizer: expected a name, found " + DescribeJson(*it) + ".");
@@ -96,6 +96,20 @@ TrainConfig ReadTrainConfig(const json& section, const std::string& where) {
   config.seed = PositiveField(section, "seed", static_cast<uint32_t>(config.seed), where);
   config.steps_per_submit = PositiveField(section, "steps_per_submit", config.steps_per_submit, where);
   config.replicas = PositiveField(section, "replicas", config.replicas, where);
+  if (auto it = section.find("precision"); it != section.end()) {
+    if (!it->is_string()) throw Error(where + ".precision: expected \"fp32\" or \"fp16\", found " + DescribeJson(*it) + ".");
+    config.precision = ParsePrecision(it->get<std::string>(), where + ".precision");
+  }
+  if (auto it = section.find("loss_scale"); it != section.end()) {
+    const std::string at = where + ".loss_scale";
+    if (!it->is_object()) throw Error(at + ": expected an object, found " + DescribeJson(*it) + ".");
+    RejectUnknownFields(*it, {"init_scale", "growth_factor", "backoff_factor", "growth_interval"}, at);
+    kernels::LossScaleOptions& o = config.loss_scale;
+    o.init_scale = static_cast<float>(NumberField(*it, "init_scale", o.init_scale, at));
+    o.growth_factor = static_cast<float>(NumberField(*it, "growth_factor", o.growth_factor, at));
+    o.backoff_factor = static_cast<float>(NumberField(*it, "backoff_factor", o.backoff_factor, at));
+    o.growth_interval = PositiveField(*it, "growth_interval", o.growth_interval, at);
+  }
   config.hyper.momentum = static_cast<float>(NumberField(section, "momentum", config.hyper.momentum, where));
   config.hyper.beta1 = static_cast<float>(NumberField(section, "beta1", config.hyper.beta1, where));
   config.hyper.beta2 = static_cast<float>(NumberField(section, "beta2", config.hyper.beta2, where));
@@ -176,6 +190,14 @@ void ValidateTrainConfig(const TrainConfig& c) {
   if (c.batch_size % c.replicas != 0)
     fail("the batch " + std::to_string(c.batch_size) + " does not split evenly over " + std::to_string(c.replicas) +
          " replicas; choose a batch that is a multiple of " + std::to_string(c.replicas) + ".");
+  const kernels::LossScaleOptions& scale = c.loss_scale;
+  if (!(scale.init_scale > 0) || !std::isfinite(scale.init_scale) || !(scale.growth_factor > 1) ||
+      !(scale.backoff_factor > 0 && scale.backoff_factor < 1) || scale.growth_interval == 0)
+    fail("loss_scale needs init_scale > 0 (finite), growth_factor > 1, 0 < backoff_factor < 1 and "
+         "growth_interval >= 1, as torch.cuda.amp.GradScaler does.");
+  if (c.precision == Precision::kFp16 && c.replicas != 1)
+    fail("fp16 precision trains on one device: data-parallel replicas run in fp32 (found replicas " +
+         std::to_string(c.replicas) + ").");
 }
 
 json TrainConfigToJson(const TrainConfig& c) {
@@ -203,6 +225,15 @@ json TrainConfigToJson(const TrainConfig& c) {
   if (!c.data.empty()) section["data"] = TextToJson(c.data);
   if (!c.autotune) section["autotune"] = false;  // the default (true) is left out
   if (c.replicas != 1) section["replicas"] = c.replicas;
+  if (c.precision != Precision::kFp32) section["precision"] = PrecisionName(c.precision);
+  const kernels::LossScaleOptions defaults;
+  const kernels::LossScaleOptions& s = c.loss_scale;
+  if (s.init_scale != defaults.init_scale || s.growth_factor != defaults.growth_factor ||
+      s.backoff_factor != defaults.backoff_factor || s.growth_interval != defaults.growth_interval)
+    section["loss_scale"] = {{"init_scale", ShortestDouble(s.init_scale)},
+                             {"growth_factor", ShortestDouble(s.growth_factor)},
+                             {"backoff_factor", ShortestDouble(s.backoff_factor)},
+                             {"growth_interval", s.growth_interval}};
   if (c.augment_crop_padding || c.augment_flip)
     section["augment"] = {{"crop_padding", c.augment_crop_padding}, {"flip", c.augment_flip}};
   return section;

@@ -9,6 +9,9 @@
 //   "weight_decay": 0, "validation_fraction": 0.1, "shuffle": true,
 //   "replicas": 1      (data parallelism: replicas of the model, the batch split among them;
 //                       see compute/parallel/data_parallel.h)
+//   "precision": "fp32" | "fp16"  (fp16: mixed precision, see nn::Precision)
+//   "loss_scale": {"init_scale": 65536, "growth_factor": 2, "backoff_factor": 0.5,
+//                  "growth_interval": 2000}   (fp16's dynamic loss scaling, GradScaler's arguments)
 //   "autotune": true   (measure the matmul kernels on the device and use the fastest; see PlanOptions)
 //   "data": "spiral"                                       (a --data spec, see compute/data/registry.h;
 //                                                          {"bytes_hex": "..."}: a spec that is not UTF-8)
@@ -22,7 +25,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compute/kernels/mixed_precision.h"
 #include "compute/kernels/optimizer.h"
+#include "compute/nn/precision.h"
 
 namespace ts::nn {
 
@@ -66,6 +71,10 @@ struct TrainConfig {
   // logical) device, each computing the gradients of batch_size / replicas
   // samples of the batch (parallel::DataParallelTrainer). 1: one device.
   uint32_t replicas = 1;
+  // fp16: mixed precision (fp16 activations and weight copy, fp32 master
+  // weights, dynamic loss scaling); one device (replicas 1).
+  Precision precision = Precision::kFp32;
+  kernels::LossScaleOptions loss_scale;  // fp16 only
 
   // The learning rate at fractional epoch `epoch` (0 = start of training).
   double LearningRateAt(double epoch) const;

@@ -172,6 +172,8 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   options.hyper = config.hyper;
   options.seed = config.seed;
   options.autotune = config.autotune;
+  options.precision = config.precision;
+  options.loss_scale = config.loss_scale;
   options.forced_variant = forced_variant;
   plan_ = Plan::Compile(context, pipelines, model, options);
   if (train) {
@@ -370,6 +372,7 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
     std::array<float, 4> result = plan_->result_slot(s.first_slot + i);
     r.loss = result[0];
     r.accuracy = result[2] > 0 ? result[1] / result[2] : 0.0f;
+    std::tie(r.loss_scale, r.skipped) = plan_->loss_scale_slot(s.first_slot + i);
     // The sequence's first step dispatches each pipeline for the first time, and
     // a driver may compile it then (lavapipe does: 1.2 s for the spiral MLP's
     // step of 1.5 ms with a cold shader cache, 0.4 s in one kernel). Its times

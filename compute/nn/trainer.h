@@ -117,6 +117,11 @@ struct StepReport {
   double learning_rate = 0;
   float loss = 0;                // batch mean
   float accuracy = 0;            // fraction of the batch predicted right
+  // Mixed precision (Precision::kFp16): the loss scale this step used, and
+  // whether it was skipped because its gradients overflowed (the scale then
+  // halves). 1 and false in fp32.
+  float loss_scale = 1;
+  bool skipped = false;
   std::vector<double> dispatch_ns;  // per DispatchInfo, GPU time; empty when the submission was not timed (Trainer::set_timing_interval) and for the trainer's first step
   double wall_seconds = 0;       // host time of the step (its share of the submission)
   // Set on the first step of a profiled submission (see Trainer::RequestProfile).

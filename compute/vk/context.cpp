@@ -155,6 +155,20 @@ DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
     info.shader_device_clock = info.shader_clock && clock.shaderDeviceClock == VK_TRUE;
   }
 
+  if (info.api_version >= VK_API_VERSION_1_1) {
+    VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceShaderFloat16Int8Features float16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDeviceFeatures2 supported{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    supported.pNext = &storage16;
+    // The float16 struct is known to 1.2 devices and to those with the extension.
+    if (info.api_version >= VK_API_VERSION_1_2 || info.has_extension(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME))
+      storage16.pNext = &float16;
+    vkGetPhysicalDeviceFeatures2(device, &supported);
+    info.fp16_storage = storage16.storageBuffer16BitAccess == VK_TRUE;
+    info.fp16_arithmetic = float16.shaderFloat16 == VK_TRUE;
+  }
+  info.cooperative_matrix = info.has_extension("VK_KHR_cooperative_matrix") || info.has_extension("VK_NV_cooperative_matrix");
+
   int family = FindComputeQueueFamily(device);
   if (family >= 0) {
     uint32_t count = 0;
@@ -464,6 +478,13 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
       extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
       c.executable_properties_ = true;
     }
+  }
+  // fp16 tensors (mixed precision) where the device can store them.
+  VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  if (c.info_.fp16_storage) {
+    storage16.storageBuffer16BitAccess = VK_TRUE;
+    storage16.pNext = feature_chain;
+    feature_chain = &storage16;
   }
   VkPhysicalDeviceRobustness2FeaturesEXT robustness2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ROBUSTNESS_2_FEATURES_EXT};
   if (options.robust_buffer_access) {

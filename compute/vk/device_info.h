@@ -60,6 +60,13 @@ struct DeviceInfo {
   bool shader_clock = false;            // VK_KHR_shader_clock
   bool pipeline_statistics = false;     // pipelineStatisticsQuery feature
   bool shader_device_clock = false;     // VK_KHR_shader_clock's shaderDeviceClock (one clock for all workgroups)
+  // Mixed precision: fp16 values in storage buffers (storageBuffer16BitAccess,
+  // VK_KHR_16bit_storage, core in 1.1), which the fp16 kernels need; fp16
+  // arithmetic (shaderFloat16, VK_KHR_shader_float16_int8), which they do not use.
+  bool fp16_storage = false;
+  bool fp16_arithmetic = false;
+  // VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix (tensor cores).
+  bool cooperative_matrix = false;
   std::vector<MemoryHeapInfo> heaps;
   std::vector<MemoryTypeInfo> memory_types;
   // Subgroups: VkPhysicalDeviceSubgroupProperties and VK_EXT_subgroup_size_control.
