@@ -149,6 +149,22 @@ TEST_F(AutotuneTest, PicksTheFastestCorrectCandidate) {
   EXPECT_EQ(result.chosen.name(), best_name);
 }
 
+// Mixed precision: the fp16 kernels are tuned on their own (their own cache
+// key), every candidate checked against the reference with fp16 rounding.
+TEST_F(AutotuneTest, TunesTheFp16KernelsApartFromFp32) {
+  if (!context().info().fp16_storage) GTEST_SKIP() << "no fp16 storage";
+  TempDirectory directory;
+  for (bool half_c : {true, false}) {
+    MatmulShape shape{37, 53, 29, false, true, /*half=*/true, half_c};
+    EXPECT_NE(shape.key(), (MatmulShape{37, 53, 29, false, true}).key());
+    MatmulTuneResult result = kernels::TuneMatmul(context(), pipelines(), shape, Options(directory));
+    EXPECT_FALSE(result.from_cache) << shape.key();
+    EXPECT_EQ(result.shape.key(), shape.key());
+    for (const kernels::MatmulCandidateResult& r : result.candidates)
+      EXPECT_TRUE(r.correct) << shape.key() << " " << r.candidate.name() << ": " << r.rejected;
+  }
+}
+
 // Second call: from the disk cache (memory cache cleared), nothing runs, same choice.
 TEST_F(AutotuneTest, DiskCacheRoundTripsAndMeasuresNothingTheSecondTime) {
   TempDirectory directory;

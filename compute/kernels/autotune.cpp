@@ -1,5 +1,7 @@
 #include "compute/kernels/autotune.h"
 
+#include "compute/common/half.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -93,6 +95,8 @@ double Median(std::vector<double> values) {
 }
 
 // Scratch inputs for one shape, shared by every candidate.
+uint64_t AlignUp4(uint64_t bytes) { return std::max<uint64_t>((bytes + 3) / 4 * 4, 4); }
+
 struct Scratch {
   std::vector<float> a, b;
   vk::Buffer a_buffer, b_buffer, c_buffer;
@@ -111,13 +115,21 @@ Scratch MakeScratch(vk::Context& context, const MatmulShape& s) {
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   scratch.a.resize(size_t(s.m) * s.k);
   scratch.b.resize(size_t(s.k) * s.n);
-  for (float& v : scratch.a) v = uniform(rng);
-  for (float& v : scratch.b) v = uniform(rng);
-  scratch.a_buffer = vk::Buffer(context, scratch.a.size() * 4, "autotune A");
-  scratch.b_buffer = vk::Buffer(context, scratch.b.size() * 4, "autotune B");
-  scratch.c_buffer = vk::Buffer(context, uint64_t(s.m) * s.n * 4, "autotune C");
-  scratch.a_buffer.UploadVector(std::span<const float>(scratch.a));
-  scratch.b_buffer.UploadVector(std::span<const float>(scratch.b));
+  // fp16: values an fp16 tensor holds exactly, so the reference sees what the kernel reads.
+  for (float& v : scratch.a) v = s.half ? RoundToHalf(uniform(rng)) : uniform(rng);
+  for (float& v : scratch.b) v = s.half ? RoundToHalf(uniform(rng)) : uniform(rng);
+  const uint64_t ab_bytes = s.half ? 2 : 4, c_bytes = s.half && s.half_c ? 2 : 4;
+  scratch.a_buffer = vk::Buffer(context, AlignUp4(scratch.a.size() * ab_bytes), "autotune A");
+  scratch.b_buffer = vk::Buffer(context, AlignUp4(scratch.b.size() * ab_bytes), "autotune B");
+  scratch.c_buffer = vk::Buffer(context, AlignUp4(uint64_t(s.m) * s.n * c_bytes), "autotune C");
+  auto upload = [&](vk::Buffer& buffer, const std::vector<float>& values) {
+    if (!s.half) return buffer.UploadVector(std::span<const float>(values));
+    std::vector<uint16_t> halves(values.size() + values.size() % 2, 0);
+    for (size_t i = 0; i < values.size(); ++i) halves[i] = FloatToHalf(values[i]);
+    buffer.UploadVector(std::span<const uint16_t>(halves));
+  };
+  upload(scratch.a_buffer, scratch.a);
+  upload(scratch.b_buffer, scratch.b);
 
   // op(A)[i][p] and op(B)[p][j] as stored (see MatmulArgs).
   auto a_at = [&](uint32_t i, uint32_t p) {
@@ -151,10 +163,20 @@ Scratch MakeScratch(vk::Context& context, const MatmulShape& s) {
 std::vector<double> RunCandidate(vk::Context& context, vk::PipelineCache& pipelines, const MatmulShape& s,
                                  Scratch& scratch, const MatmulCandidate& candidate, uint32_t timed_runs,
                                  std::string* wrong) {
-  std::vector<float> poison(size_t(s.m) * s.n, std::numeric_limits<float>::quiet_NaN());
-  scratch.c_buffer.UploadVector(std::span<const float>(poison));
-  MatmulArgs args{WholeBuffer(scratch.a_buffer), WholeBuffer(scratch.b_buffer), WholeBuffer(scratch.c_buffer),
-                  s.m, s.n, s.k, s.transpose_a, s.transpose_b, false};
+  const bool half_c = s.half && s.half_c;
+  const uint64_t elements = uint64_t(s.m) * s.n;
+  if (half_c) {  // fp16 NaNs
+    std::vector<uint16_t> poison(elements + elements % 2, 0x7e00);
+    scratch.c_buffer.UploadVector(std::span<const uint16_t>(poison));
+  } else {
+    std::vector<float> poison(elements, std::numeric_limits<float>::quiet_NaN());
+    scratch.c_buffer.UploadVector(std::span<const float>(poison));
+  }
+  auto view = [](const vk::Buffer& buffer, uint64_t count, bool half) {
+    return TensorRef{&buffer, 0, count, 0, half ? 2u : 4u};
+  };
+  MatmulArgs args{view(scratch.a_buffer, scratch.a.size(), s.half), view(scratch.b_buffer, scratch.b.size(), s.half),
+                  view(scratch.c_buffer, elements, half_c), s.m, s.n, s.k, s.transpose_a, s.transpose_b, false};
   vk::Dispatch dispatch = MatmulDispatch(pipelines, args, candidate.variant, candidate.tiling);
   vk::Sequence sequence(context, std::vector<vk::Dispatch>(1 + timed_runs, dispatch));
   context.RunOnce([&](VkCommandBuffer cb) {
@@ -166,11 +188,18 @@ std::vector<double> RunCandidate(vk::Context& context, vk::PipelineCache& pipeli
   times.erase(times.begin());  // the warm-up
 
   if (wrong) {
-    std::vector<float> c(size_t(s.m) * s.n);
-    scratch.c_buffer.DownloadVector(std::span<float>(c));
+    std::vector<float> c(elements);
+    if (half_c) {
+      std::vector<uint16_t> halves(elements + elements % 2);
+      scratch.c_buffer.DownloadVector(std::span<uint16_t>(halves));
+      for (size_t i = 0; i < elements; ++i) c[i] = HalfToFloat(halves[i]);
+    } else {
+      scratch.c_buffer.DownloadVector(std::span<float>(c));
+    }
     for (const Scratch::Check& check : scratch.checks) {
       double got = c[size_t(check.row) * s.n + check.col];
-      double bound = 1e-4 * check.magnitude + 1e-30;
+      // fp32 sums; an fp16 C is also rounded to 11 significant bits.
+      double bound = 1e-4 * check.magnitude + (half_c ? std::abs(check.value) / 1024 + 6e-8 : 1e-30);
       if (!(std::abs(got - check.value) <= bound)) {
         std::ostringstream why;
         why << "C[" << check.row << "][" << check.col << "] = " << got << ", the reference gives " << check.value;
@@ -250,7 +279,7 @@ bool MatmulCandidate::operator==(const MatmulCandidate& o) const {
 
 std::string MatmulShape::key() const {
   return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + (transpose_a ? " A^T" : " A") +
-         (transpose_b ? " B^T" : " B");
+         (transpose_b ? " B^T" : " B") + (!half ? "" : half_c ? " fp16" : " fp16->fp32");
 }
 
 std::vector<MatmulCandidate> MatmulCandidates(const vk::DeviceInfo& device, const MatmulShape& shape) {

@@ -39,7 +39,10 @@ const char* MatmulVariantName(MatmulVariant variant);
 struct MatmulShape {
   uint32_t m = 0, n = 0, k = 0;
   bool transpose_a = false, transpose_b = false;
-  std::string key() const;  // e.g. "64x128x784 A B^T"
+  // Mixed precision: A and B fp16 (matmul_f16.comp), C fp16 too unless
+  // half_c is false (a parameter gradient). Tuned apart from fp32.
+  bool half = false, half_c = true;
+  std::string key() const;  // e.g. "64x128x784 A B^T", "64x128x784 A B fp16"
 };
 
 // The candidates worth measuring on `device` for `shape`: a few register-blocked

@@ -119,7 +119,8 @@ struct Plan::Builder {
       kernels::MatmulTuneOptions tune;
       tune.cache_file = o.autotune_cache_file;
       kernels::MatmulTuneResult tuned = kernels::TuneMatmul(
-          *plan.context_, *plan.pipelines_, {args.m, args.n, args.k, args.transpose_a, args.transpose_b}, tune);
+          *plan.context_, *plan.pipelines_,
+          {args.m, args.n, args.k, args.transpose_a, args.transpose_b, args.a.half(), args.c.half()}, tune);
       if (tuned.measured) {
         candidate = tuned.chosen;
         choice.how = KernelChoice::How::kTuned;
@@ -132,7 +133,8 @@ struct Plan::Builder {
     choice.variant = candidate.name();
     plan.kernel_choices_[label] = std::move(choice);
     kernels::KernelProblem& problem = plan.problems_[label];
-    problem.matmul = kernels::MatmulShape{args.m, args.n, args.k, args.transpose_a, args.transpose_b};
+    problem.matmul = kernels::MatmulShape{args.m, args.n, args.k, args.transpose_a, args.transpose_b,
+                                          args.a.half(), args.c.half()};
     problem.matmul_kernel = candidate;
     return d;
   }

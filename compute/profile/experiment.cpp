@@ -266,6 +266,9 @@ std::string SplitNote(const ExperimentRequest& request, uint32_t width, const vk
 Setup Matmul(vk::PipelineCache& pipelines, Scratch& scratch, const ExperimentRequest& request) {
   const vk::DeviceInfo& info = pipelines.context().info();
   const kernels::MatmulShape& s = *request.problem.matmul;
+  if (s.half)
+    throw Error("This matmul is the fp16 kernel of a mixed-precision plan; \"try it\" reruns fp32 kernels only. "
+                "Switch the run's precision to fp32 to experiment with its matmuls.");
   const uint64_t m = s.m, n = s.n, k = s.k;
   RequireScratchFits(info, request.kernel, {{m * k, "A"}, {k * n, "B"}, {m * n, "C"}});
   kernels::MatmulArgs args;
