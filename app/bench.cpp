@@ -12,6 +12,7 @@
 
 #include "app/arguments.h"
 #include "app/bench_parallel.h"
+#include "app/bench_precision.h"
 #include "app/bench_serve.h"
 #include "compute/common/error.h"
 #include "compute/data/dataset.h"
@@ -245,7 +246,7 @@ int RunModelBench(vk::Context& context, const Arguments& args) {
 
 int RunBench(const std::vector<std::string>& words) {
   Arguments args(words, {"device", "model", "batch", "steps", "data", "force-variant", "replicas", "rounds",
-                         "tensor-parallel", "inputs", "outputs", "pipeline", "micro-batches", "schedule"},
+                         "tensor-parallel", "inputs", "outputs", "pipeline", "micro-batches", "schedule", "precision"},
                  {"serve", "ceilings", "json", "remeasure", "trace", "validate", "help"});
   if (args.Has("help")) {
     std::printf(
@@ -254,7 +255,8 @@ int RunBench(const std::vector<std::string>& words) {
         "                                               [--force-variant autotuned|register-blocked|shared-tiled|direct]]\n"
         "                          --replicas N [--model NAME_OR_FILE] [--batch B] [--steps S] [--rounds R] [--data SPEC] [--json] |\n"
         "                          --tensor-parallel K [--batch B] [--inputs I] [--outputs O] [--json] |\n"
-        "                          --pipeline K [--model M] [--micro-batches M] [--schedule gpipe|1f1b|both] [--steps S] [--json]]\n"
+        "                          --pipeline K [--model M] [--micro-batches M] [--schedule gpipe|1f1b|both] [--steps S] [--json] |\n"
+        "                          --precision fp16 [--model M] [--batch B] [--steps S] [--rounds R] [--data SPEC] [--json]]\n"
         "                         [--device N] [--validate]\n"
         "  --ceilings: the device's measured ceilings (memory bandwidth, fp32 FLOP/s, transfers,\n"
         "  dispatch overhead), with the formulas. They are measured once per device and driver and\n"
@@ -279,8 +281,12 @@ int RunBench(const std::vector<std::string>& words) {
         "  --micro-batches M (default 4), trained --steps steps (default 10) with --schedule gpipe, 1f1b\n"
         "  or both (default), beside the unsplit model from the same weights: the losses, the measured\n"
         "  bubble against (K-1)/(M+K-1), and the last step's operations per stage.\n"
+        "  --precision fp16: MODEL (default mnist-mlp) trained in fp32 and in fp16 (mixed precision) on one\n"
+        "  device, --rounds interleaved rounds (default 5) of --steps steps (default 64): samples/s and GPU\n"
+        "  time per step (medians), the bytes the step's kernels move (all, and the matmuls'), device\n"
+        "  memory, and the ratios fp16 / fp32.\n"
         "  --json prints one JSON object instead of text (--ceilings, --model, --replicas, --tensor-parallel,\n"
-        "  --pipeline).\n"
+        "  --pipeline, --precision).\n"
         "  Without a mode: measures SGEMM (256^3 and 1024^3: both matmul variants and the autotuner's\n"
         "  pick), the decision-boundary refresh (spiral-mlp, 256x256, fused and layer by layer), the\n"
         "  training and inference throughput of the 784-128-10 MLP and of the seed CNN (cifar10-cnn,\n"
@@ -295,6 +301,14 @@ int RunBench(const std::vector<std::string>& words) {
       if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " does not go with --pipeline.");
     return RunPipelineBench(args);
   }
+  if (args.Has("precision")) {
+    if (*args.String("precision") != "fp16")
+      throw Error("bench: --precision compares fp32 with fp16: pass --precision fp16, found '" +
+                  *args.String("precision") + "'.");
+    for (const char* flag : {"serve", "ceilings", "replicas", "tensor-parallel", "trace", "force-variant", "remeasure"})
+      if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " does not go with --precision.");
+    return RunPrecisionBench(args);
+  }
   if (args.Has("micro-batches") || args.Has("schedule")) throw Error("bench: --micro-batches and --schedule go with --pipeline.");
   if (args.Has("tensor-parallel")) {
     for (const char* flag : {"serve", "ceilings", "model", "replicas", "trace", "force-variant", "remeasure"})
@@ -307,7 +321,7 @@ int RunBench(const std::vector<std::string>& words) {
       if (args.Has(flag)) throw Error(std::string("bench: --") + flag + " does not go with --replicas.");
     return RunReplicaBench(args);
   }
-  if (args.Has("rounds")) throw Error("bench: --rounds goes with --replicas.");
+  if (args.Has("rounds")) throw Error("bench: --rounds goes with --replicas or --precision.");
   const int modes = int(args.Has("serve")) + int(args.Has("ceilings")) + int(args.Has("model"));
   if (modes > 1) throw Error("bench: --serve, --ceilings and --model are separate modes; give one of them.");
   if (!args.Has("model"))

@@ -130,6 +130,9 @@ TEST(GuiTest, ParityWindow) { RunGuiCase("parity"); }
 TEST(GuiTest, ParallelWindow) { RunGuiCase("parallel"); }
 // replicas 2 in the Training panel trains the spiral with two data-parallel replicas.
 TEST(GuiTest, ReplicasTrain) { RunGuiCase("replicas_train"); }
+// precision fp16 in the Training panel: the spiral trains in mixed precision, with the
+// loss-scale plot, and GPU insight's roofline shows its fp16 kernels.
+TEST(GuiTest, MixedPrecisionTrain) { RunGuiCase("mixed_precision"); }
 // Open... of ONNX files (tests/gui/exchange_cases.py): one with an unsupported node is
 // refused by op and node in the dialog, the project unchanged; a good one becomes the
 // project's model and run, on data that fits it, and Continue trains it.

@@ -107,6 +107,10 @@ struct TrainingView {
   uint64_t run_id = 0;  // counts runs: widgets that remember a view (zoom) reset when it changes
   uint64_t session_run = 0;  // the session's number for it (nn::SessionEvent::run): older events are dropped
   Series train_loss, train_accuracy, validation_loss, validation_accuracy;  // x: global step
+  // Mixed precision: the loss scale each step used (x: global step) and the
+  // steps skipped because their gradients overflowed. Empty in fp32.
+  Series loss_scale;
+  uint64_t skipped_steps = 0;
   std::vector<Marker> markers;
   std::optional<nn::StepReport> last_step;
   std::optional<nn::EpochSummary> last_epoch;

@@ -63,6 +63,8 @@ void RecordBandwidth(InsightView& insight, const std::vector<nn::DispatchInfo>& 
 
 void ClearTrainingHistory(TrainingView& view) {
   view.train_loss = view.train_accuracy = view.validation_loss = view.validation_accuracy = {};
+  view.loss_scale = {};
+  view.skipped_steps = 0;
   view.markers.clear();
   view.last_step.reset();
   view.last_epoch.reset();
@@ -119,6 +121,10 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
         double x = double(r.global_step + 1);
         AddPoint(view.train_loss, x, r.loss);
         AddPoint(view.train_accuracy, x, r.accuracy);
+        if (state.project.training.precision == nn::Precision::kFp16) {
+          AddPoint(view.loss_scale, x, r.loss_scale);
+          view.skipped_steps += r.skipped ? 1 : 0;
+        }
         // Untimed submissions' steps carry no dispatch times (Trainer::set_timing_interval).
         if (!r.dispatch_ns.empty() && (view.dispatch_ns_stale || view.dispatch_ns.size() != r.dispatch_ns.size())) {
           view.dispatch_ns = r.dispatch_ns;

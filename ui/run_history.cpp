@@ -110,6 +110,10 @@ json RunHistoryToJson(const AppState& state) {
                        {"train_accuracy", SeriesToJson(view.train_accuracy)},
                        {"validation_loss", SeriesToJson(view.validation_loss)},
                        {"validation_accuracy", SeriesToJson(view.validation_accuracy)}};
+  if (!view.loss_scale.x.empty()) {  // mixed precision
+    history["curves"]["loss_scale"] = SeriesToJson(view.loss_scale);
+    history["skipped_steps"] = view.skipped_steps;
+  }
   json markers = json::array();
   for (const Marker& m : view.markers) markers.push_back({m.step, m.label});
   history["markers"] = markers;
@@ -145,6 +149,11 @@ void ApplyRunHistory(const json& history, AppState& state, const std::string& so
   view.validation_loss = read.ReadSeries(read.At(curves, "validation_loss", "curves.validation_loss"), "curves.validation_loss");
   view.validation_accuracy =
       read.ReadSeries(read.At(curves, "validation_accuracy", "curves.validation_accuracy"), "curves.validation_accuracy");
+  // Mixed precision only (older runs and fp32 runs have none).
+  view.loss_scale = curves.contains("loss_scale")
+                        ? read.ReadSeries(read.At(curves, "loss_scale", "curves.loss_scale"), "curves.loss_scale")
+                        : Series{};
+  view.skipped_steps = history.contains("skipped_steps") ? read.Count(history, "skipped_steps", "") : 0;
   view.markers.clear();
   const json& markers = read.At(history, "markers", "markers");
   if (!markers.is_array()) read.Fail("markers", "a list of [step, label]");

@@ -4,6 +4,8 @@ and draws the scaling chart and one step's Gantt chart per replica; its Pipeline
 parallel tab runs the model in 3 stages with GPipe and 1F1B and draws both; its
 Tensor parallel tab splits the first dense layer over 2 devices and checks the output."""
 
+import time
+
 from exchange_cases import type_into
 from gui_support import check, log, summary
 from run_cases import save_screenshot
@@ -85,4 +87,39 @@ def case_replicas_train(t):
     check(app.process.wait(60) == 0, "the app's exit code was not 0")
 
 
-CASES = {"parallel": case_parallel, "replicas_train": case_replicas_train}
+def case_mixed_precision(t):
+    """precision fp16 in the Training panel: the spiral trains in mixed precision, the
+    loss-scale plot appears under the curves, and GPU insight's roofline shows the fp16
+    kernels (half the bytes: further right). Back to fp32 after Stop, a new run has no
+    loss scale."""
+    from insight_cases import open_insight_tab
+    app = t.start("mixed_precision")
+    app.find_window()
+    app.wait_for_rect("precision_fp16")
+    app.click("precision_fp16")
+    app.wait_for(lambda l: l["texts"].get("precision_note", "").startswith("loss scale from"),
+                 "the precision to become fp16", 30)
+    app.click_train()
+    line = app.wait_for(lambda l: l.get("epochs_done", 0) >= 20 or l["state"] == "failed", "20 epochs in fp16", 240)
+    log(f"fp16: {summary(line)}")
+    check(line["state"] != "failed", f"the run failed: {line.get('last_notice')}")
+    check(line.get("validation_accuracy", 0) > 0.8, f"fp16 should learn the spiral: {line.get('validation_accuracy')}")
+    check(line["notices"] == 0, f"a notice while training in fp16: {line.get('last_notice')}")
+    note = line["texts"].get("loss_scale_note", "")
+    check(note.startswith("loss scale "), f"the loss-scale plot's note is missing: {note!r}")
+    save_screenshot(t, app, "fp16_train.png")
+    app.click("open_insight")
+    app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)
+    open_insight_tab(app, "Roofline")
+    time.sleep(2)
+    save_screenshot(t, app, "fp16_roofline.png")
+    app.click("stop")
+    app.wait_for(lambda l: l["state"] == "finished", "the run to stop", 60)
+    # The project changed (precision fp16): closing asks, and Discard quits.
+    app.close_window(expect_exit=False)
+    app.wait_for_rect("discard_prompt_discard")
+    app.click("discard_prompt_discard")
+    check(app.process.wait(60) == 0, "the app's exit code was not 0")
+
+
+CASES = {"parallel": case_parallel, "replicas_train": case_replicas_train, "mixed_precision": case_mixed_precision}

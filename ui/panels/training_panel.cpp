@@ -18,6 +18,8 @@
 #include "ui/widgets/image_tile.h"
 #include "ui/widgets/number_field.h"
 #include "ui/widgets/plot.h"
+#include "ui/widgets/text.h"
+#include "compute/kernels/mixed_precision.h"
 
 namespace ts::ui {
 namespace {
@@ -27,6 +29,49 @@ constexpr ImGuiInputTextFlags kNumberFlags = ImGuiInputTextFlags_CharsScientific
 const char* kSchedules[] = {"constant", "step", "cosine"};
 
 bool IsActive(nn::SessionState s) { return s == nn::SessionState::kRunning || s == nn::SessionState::kPaused; }
+
+// Mixed precision: fp16 activations and weight copy, fp32 master weights and
+// sums, dynamic loss scaling. Chosen before a run (the plan's buffers change).
+void DrawPrecision(AppState& state, bool active) {
+  nn::TrainConfig& config = state.project.training;
+  const std::string unavailable = state.device ? kernels::Fp16Unavailable(*state.device) : "";
+  // Two radio buttons: both choices in sight, each one click.
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextUnformatted("precision");
+  bool hovered = ImGui::IsItemHovered();
+  ImGui::BeginDisabled(active);
+  for (nn::Precision p : {nn::Precision::kFp32, nn::Precision::kFp16}) {
+    ImGui::SameLine();
+    const bool fp16 = p == nn::Precision::kFp16;
+    ImGui::BeginDisabled(fp16 && !unavailable.empty());
+    if (ImGui::RadioButton(fp16 ? "fp16 (mixed)" : "fp32", config.precision == p) && config.precision != p) {
+      config.precision = p;
+      state.dirty = true;
+    }
+    ImGui::EndDisabled();
+    RecordItemRect(fp16 ? "precision_fp16" : "precision_fp32");
+    hovered = hovered || ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled);
+  }
+  ImGui::EndDisabled();
+  if (hovered)
+    ImGui::SetTooltip("fp16 (mixed precision): activations, their gradients and a copy of the weights stored in fp16\n"
+                      "(half the bytes: the dots move right on the roofline), every sum in fp32, fp32 master\n"
+                      "weights and optimizer state, and dynamic loss scaling as PyTorch's GradScaler.\n"
+                      "Dense, activation and dropout layers. %s",
+                      !unavailable.empty() ? unavailable.c_str() : active ? "Stop to change it (a new run)." : "");
+  std::string note;
+  if (!unavailable.empty()) {
+    note = "fp16 unavailable on this device";
+  } else if (config.precision == nn::Precision::kFp16) {
+    note = config.replicas > 1 ? "fp16 trains on one device: set replicas to 1"
+                               : "loss scale from " + Printf("%g", config.loss_scale.init_scale);
+  }
+  if (!note.empty()) {
+    ImGui::SameLine();
+    ImGui::TextColored(ImVec4(1.0f, 0.78f, 0.35f, 1.0f), "%s", note.c_str());
+  }
+  RecordText("precision_note", note);
+}
 
 void DrawSettings(AppState& state) {
   nn::TrainConfig& config = state.project.training;
@@ -130,6 +175,7 @@ void DrawSettings(AppState& state) {
   } else {
     RecordText("replicas_note", "");
   }
+  DrawPrecision(state, active);
   ImGui::PopItemWidth();
   if (nn::TrainConfigToJson(config) != before) apply_pending = true;
   if (apply_pending && !ImGui::IsAnyItemActive()) {
@@ -292,6 +338,25 @@ void DrawCurves(AppState& state) {
   accuracy_options.y_fit_max = 1;
   auto accuracy = curves(view.train_accuracy, view.validation_accuracy);
   Plot("accuracy plot", accuracy_view, accuracy_options, accuracy, markers);
+
+  // Mixed precision: the dynamic loss scale, halved at each overflow and
+  // doubled after a run of good steps (log scale: each change is one step).
+  if (!view.loss_scale.x.empty()) {
+    static PlotState scale_view;
+    PlotOptions scale_options = options;
+    scale_options.title = "Loss scale (fp16)";
+    scale_options.log_y = true;
+    scale_options.smoothing = 0;
+    scale_options.size = ImVec2(-1, Scaled(130));
+    const std::array<PlotSeries, 1> scale{PlotSeries{"loss scale", view.loss_scale.x, view.loss_scale.y}};
+    Plot("loss scale plot", scale_view, scale_options, scale, markers);
+    const std::string note = "loss scale " + Printf("%g", view.loss_scale.y.back()) + "; " +
+                             std::to_string(view.skipped_steps) + " step(s) skipped (gradients overflowed fp16)";
+    Muted(note.c_str());
+    RecordText("loss_scale_note", note);
+  } else {
+    RecordText("loss_scale_note", "");
+  }
 }
 
 void DrawConfusionTable(const nn::EvalResult& result, const data::Dataset* dataset, const char* title) {
