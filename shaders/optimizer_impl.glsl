@@ -24,6 +24,9 @@ layout(push_constant) uniform Push { OptimizerParams p; };
 // torch.cuda.amp.GradScaler skips optimizer.step() altogether.
 #include "mixed_precision.h"
 layout(std430, binding = 5) readonly buffer Scale { LossScaleState loss_scale; };  // (never with OPT_TEXEL_READS)
+// The fp16 copy of the updated parameters that the next forward pass reads
+// (OPT_HALF_VALUE: the fp16 form of OPT_VALUE).
+layout(std430, binding = 6) writeonly buffer ParamsHalf { OPT_HALF_VALUE params_half[]; };
 #endif
 #if OPT_TEXEL_READS
 // The same tensors again, read as RGBA32F texels (vectorised on lavapipe, where
@@ -79,5 +82,8 @@ void main() {
       param -= (lr / bias_correction1) * (m / denominator);
     }
     params[i] = param;
+#ifdef OPT_LOSS_SCALE
+    params_half[i] = OPT_HALF_VALUE(param);
+#endif
   }
 }

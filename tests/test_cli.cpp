@@ -110,6 +110,36 @@ TEST(Cli, TrainsWithValidationAndSavesAndEvaluates) {
   EXPECT_CONTAINS(r.output, "Confusion matrix");
 }
 
+// Mixed precision from the command line: fp16 training with the validation
+// layer on, resumed from its checkpoint in fp16, evaluated; a precision that
+// does not exist and a model without fp16 kernels are refused by name; bench
+// --precision compares both.
+TEST(Cli, TrainsInFp16AndBenchComparesPrecisions) {
+  std::string checkpoint = ::testing::TempDir() + "/fp16.ckpt";
+  testing::CommandResult r =
+      RunTensorscope("train spiral-mlp --precision fp16 --epochs 3 --validate --save " + checkpoint);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "Precision: fp16");
+  EXPECT_CONTAINS(r.output, "loss scale 65536, 0 step(s) skipped");
+  r = RunTensorscope("eval " + checkpoint + " --validate");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "accuracy");
+  r = RunTensorscope("train spiral-mlp --precision fp8");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "--precision: unknown precision 'fp8': expected fp32 or fp16.");
+  r = RunTensorscope("train shapes-cnn --precision fp16 --epochs 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.output, "is a conv2d layer, which has no fp16 kernels");
+  r = RunTensorscope("bench --precision fp16 --model spiral-mlp --steps 4 --rounds 1 --json --validate");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json out = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  ASSERT_EQ(out["rows"].size(), 2u);
+  EXPECT_EQ(out["rows"][0]["precision"], "fp32");
+  EXPECT_EQ(out["rows"][1]["precision"], "fp16");
+  EXPECT_LT(out["rows"][1]["matmul_bytes_per_step"].get<double>(), out["rows"][0]["matmul_bytes_per_step"].get<double>());
+  EXPECT_LT(out["rows"][1]["activation_memory_bytes"].get<double>(), out["rows"][0]["activation_memory_bytes"].get<double>());
+}
+
 TEST(Cli, MalformedJson) {
   std::string path = WriteTempFile("broken.json", R"({"layers": [{"type": "input", "shape": [2]},)");
   testing::CommandResult r = RunTensorscope("train " + path);

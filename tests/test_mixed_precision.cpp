@@ -337,16 +337,21 @@ TEST_F(MixedPrecisionTest, LossScaledUpdateSkipsOverflowedStepsAndUnscalesTheRes
     vk::Buffer p = MakeBuffer(params, "params"), g = MakeBuffer(grads, "grads"), s1 = MakeBuffer(m, "m"),
                s2 = MakeBuffer(v, "v"), sp = MakeBuffer(std::vector<gpu::StepParams>{step}, "step"),
                st = MakeBuffer(std::vector<gpu::LossScaleState>{state}, "state");
+    vk::Buffer half_copy = MakePoisonedHalfBuffer(count, "fp16 copy");
     kernels::OptimizerArgs args{kernels::OptimizerKind::kAdam, kernels::WholeBuffer(p), kernels::WholeBuffer(g),
                                 kernels::WholeBuffer(s1), kernels::WholeBuffer(s2), kernels::WholeBuffer(sp), count, hyper};
     args.loss_scale = kernels::WholeBuffer(st);
+    args.params_half = Half(half_copy);
     Run({kernels::OptimizerDispatch(pipelines(), args)});
     std::vector<float> new_params = Read<float>(p, count), new_m = Read<float>(s1, count);
     if (found_inf) {
       EXPECT_EQ(new_params, params);
       EXPECT_EQ(new_m, m);
+      for (float h : ReadHalves(half_copy, count)) EXPECT_TRUE(std::isnan(h)) << "a skipped step wrote the fp16 copy";
       continue;
     }
+    std::vector<float> copy = ReadHalves(half_copy, count);
+    for (uint32_t i = 0; i < count; ++i) EXPECT_EQ(copy[i], RoundToHalf(new_params[i])) << "fp16 copy [" << i << "]";
     std::vector<double> ref_p = reference::ToDouble(params), ref_g = reference::ToDouble(grads);
     std::vector<double> ref_m = reference::ToDouble(m), ref_v = reference::ToDouble(v);
     for (double& x : ref_g) x /= scale;

@@ -8,10 +8,10 @@
 //   are fp32;
 //   LossScaleCheckDispatch: found_inf if any gradient is Inf or NaN;
 //   the optimizer (OptimizerArgs::loss_scale) skips the step if so, else
-//   unscales the gradients and updates the fp32 master weights;
+//   unscales the gradients, updates the fp32 master weights and writes the
+//   fp16 copy of the weights that the next forward reads;
 //   LossScaleUpdateDispatch: halve the scale after a skipped step, double it
-//   after growth_interval good ones in a row;
-//   CastDispatch: the fp16 copy of the weights that the next forward reads.
+//   after growth_interval good ones in a row.
 #pragma once
 
 #include <string>

@@ -78,6 +78,8 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
   });
   const bool amp = !args.loss_scale.empty();
   assert((!amp || vec4) && "the loss-scaled update runs on vec4s");
+  assert((!amp || (args.params_half.half() && args.params_half.count >= args.count)) &&
+         "the loss-scaled update writes an fp16 copy of the parameters");
   const bool texel = !amp && texel_possible && (args.reads == OptimizerArgs::Reads::kTexel ||
                                         (args.reads == OptimizerArgs::Reads::kAuto && info.is_software()));
   assert((args.reads != OptimizerArgs::Reads::kTexel || texel) && "texel reads need vec4 views that fit");
@@ -98,7 +100,10 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
                 states >= 1 ? args.state1.Bind(vk::Access::kReadWrite) : vk::UnusedBinding(),
                 states >= 2 ? args.state2.Bind(vk::Access::kReadWrite) : vk::UnusedBinding(),
                 args.step_params.Bind(vk::Access::kRead)};
-  if (amp) d.bindings.push_back(args.loss_scale.Bind(vk::Access::kRead));
+  if (amp) {
+    d.bindings.push_back(args.loss_scale.Bind(vk::Access::kRead));
+    d.bindings.push_back(args.params_half.Bind(vk::Access::kWrite));
+  }
   if (texel)  // the read tensors again, as texel views
     for (const TensorRef& t : {args.params, args.grads, states >= 1 ? args.state1 : TensorRef{},
                                states >= 2 ? args.state2 : TensorRef{}})
@@ -110,7 +115,7 @@ vk::Dispatch OptimizerDispatch(vk::PipelineCache& pipelines, const OptimizerArgs
   double n = double(args.count);
   d.cost.flops = n * FlopsPerParameter(args.kind, nesterov, h.weight_decay != 0.0f);
   d.cost.bytes_read = 4 * n * (2 + states) + sizeof(gpu::StepParams) + (amp ? sizeof(gpu::LossScaleState) : 0);
-  d.cost.bytes_written = 4 * n * (1 + states);
+  d.cost.bytes_written = 4 * n * (1 + states) + (amp ? 2 * n : 0);
   return d;
 }
 

@@ -46,6 +46,9 @@ struct OptimizerArgs {
   // an Inf or NaN, unscales the gradients otherwise, and counts only the steps
   // taken in Adam's bias corrections. Needs count % 4 == 0 and 16-byte aligned views.
   TensorRef loss_scale;
+  // With loss_scale: the fp16 copy of params (count fp16 values, 8-byte
+  // aligned) that each updated parameter is also written to.
+  TensorRef params_half;
 };
 // Shader: optimizer.comp, optimizer_vec4.comp (count % 4 == 0, 16-byte
 // aligned views) or optimizer_vec4_texel.comp (also texel reads).

@@ -653,9 +653,10 @@ struct Plan::Builder {
                                state_count > 1 ? kernels::WholeBuffer(*plan.state_buffers_[1]) : TensorRef{},
                                step_params, static_cast<uint32_t>(total), o.hyper};
       a.loss_scale = loss_scale;
+      if (fp16) a.params_half = {plan.half_parameter_buffer_.get(), 0, total, 0, 2};
       vk::Dispatch d = kernels::OptimizerDispatch(pipelines, a);
       d.label = std::string("update: ") + kernels::OptimizerName(o.optimizer) + " over all parameters" +
-                (fp16 ? " (skipped if a gradient overflowed; unscaled otherwise)" : "");
+                (fp16 ? " (unscaled, and their fp16 copy; skipped if a gradient overflowed)" : "");
       return d;
     });
     if (fp16) {
@@ -664,12 +665,6 @@ struct Plan::Builder {
         vk::Dispatch d = kernels::LossScaleUpdateDispatch(pipelines, loss_scale, slot, o.loss_scale);
         d.label = "update: loss scale (halve after an overflow, double after " +
                   std::to_string(o.loss_scale.growth_interval) + " good steps)";
-        return d;
-      });
-      Add(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
-        vk::Dispatch d = kernels::CastDispatch(pipelines, kernels::WholeBuffer(*plan.parameter_buffer_),
-                                               {plan.half_parameter_buffer_.get(), 0, total, 0, 2}, total);
-        d.label = "update: fp16 copy of the weights";
         return d;
       });
     }

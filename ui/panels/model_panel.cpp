@@ -585,12 +585,16 @@ void DrawTotals(const AppState& state, const std::vector<std::optional<nn::Layer
   ImGui::TextDisabled("about %s FLOPs per training step (forward + backward = 3 x forward, x batch %u)",
                       FormatCount(3.0 * double(flops) * training.batch_size).c_str(), training.batch_size);
 
-  nn::MemoryUse memory = EstimateTrainingMemory(shapes, training.batch_size, training.optimizer);
-  ImGui::Text("Device memory (estimate): %s at batch %u with %s", FormatBytes(double(memory.total())).c_str(),
-              training.batch_size, kernels::OptimizerName(training.optimizer));
+  nn::MemoryUse memory = EstimateTrainingMemory(shapes, training.batch_size, training.optimizer, training.precision);
+  ImGui::Text("Device memory (estimate): %s at batch %u with %s%s", FormatBytes(double(memory.total())).c_str(),
+              training.batch_size, kernels::OptimizerName(training.optimizer),
+              training.precision == nn::Precision::kFp16 ? ", fp16" : "");
   if (ImGui::IsItemHovered()) {
     ImGui::BeginTooltip();
-    ImGui::TextUnformatted("Estimated from the shapes (4 bytes a value); the compiled plan adds alignment and per-step buffers.");
+    ImGui::TextUnformatted(training.precision == nn::Precision::kFp16
+                               ? "Estimated from the shapes (fp16 activations: 2 bytes a value; fp32 weights, gradients and state: 4);"
+                                 " the compiled plan adds alignment and per-step buffers."
+                               : "Estimated from the shapes (4 bytes a value); the compiled plan adds alignment and per-step buffers.");
     const std::pair<const char*, uint64_t> rows[] = {
         {"parameters", memory.parameters}, {"gradients", memory.gradients},
         {"optimizer state", memory.optimizer_state}, {"activations", memory.activations},
@@ -614,21 +618,25 @@ void DrawTotals(const AppState& state, const std::vector<std::optional<nn::Layer
 // ---- Public -------------------------------------------------------------------
 
 nn::MemoryUse EstimateTrainingMemory(const std::vector<std::optional<nn::LayerShape>>& shapes, uint32_t batch,
-                                     kernels::OptimizerKind optimizer) {
+                                     kernels::OptimizerKind optimizer, nn::Precision precision) {
   nn::MemoryUse memory;
   constexpr uint64_t kBytes = 4;  // float32 (labels: uint32)
+  const bool fp16 = precision == nn::Precision::kFp16;
+  const uint64_t activation_bytes = fp16 ? 2 : 4;
   for (size_t i = 0; i < shapes.size(); ++i) {
     if (!shapes[i]) continue;
     const uint64_t values = nn::ShapeElements(shapes[i]->output) * batch;
     if (i == 0) {
       memory.batch += values * kBytes + uint64_t(batch) * kBytes;  // the gathered input and the labels
+      if (fp16) memory.batch += values * 2;                        // and its fp16 copy
     } else {
-      memory.activations += values * kBytes;
-      memory.activation_gradients += values * kBytes;
+      memory.activations += values * activation_bytes;
+      memory.activation_gradients += values * activation_bytes;
     }
     memory.parameters += shapes[i]->parameters * kBytes;
   }
   memory.gradients = memory.parameters;
+  if (fp16) memory.parameters += memory.parameters / 2;  // the weights' fp16 copy
   memory.optimizer_state = memory.parameters * kernels::OptimizerStateCount(optimizer);
   return memory;
 }

@@ -62,8 +62,10 @@ DiscardChoice ConfirmDiscardChanges(AppState& state, const char* action);
 // gradients, optimizer state (0, 1 or 2 copies of the parameters), every
 // layer's output and its gradient for `batch` samples, and the batch input and
 // labels. 4 bytes per value. Layers without a shape (nullopt) are skipped.
+// fp16 (mixed precision): activations and their gradients take 2 bytes, and
+// the batch input and the weights gain an fp16 copy.
 nn::MemoryUse EstimateTrainingMemory(const std::vector<std::optional<nn::LayerShape>>& shapes, uint32_t batch,
-                                     kernels::OptimizerKind optimizer);
+                                     kernels::OptimizerKind optimizer, nn::Precision precision = nn::Precision::kFp32);
 
 // The edits the panel makes, for scripting and tests. Each marks the project
 // dirty and rebuilds state.model.
