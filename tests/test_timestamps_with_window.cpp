@@ -182,12 +182,15 @@ TEST_F(TimestampsWithWindowTest, TinyDispatchesCostAboutTheSameAfterFrames) {
     chain.push_back(i % 2 == 0 ? kernels::CopyDispatch(*pipelines_, kernels::WholeBuffer(a), kernels::WholeBuffer(b), 64)
                                : kernels::CopyDispatch(*pipelines_, kernels::WholeBuffer(b), kernels::WholeBuffer(a), 64));
   vk::Sequence sequence(*context_, std::move(chain));
-  Timing before = Measure(sequence, 5);
+  // The best of many submissions each side: a loaded CI host once made the best of 5 after
+  // frames 3.1x the best of 5 before (250 against 80 us a dispatch). The fault this guards
+  // against, a flush or wait per timestamp, costs a millisecond a dispatch: far past 5x.
+  Timing before = Measure(sequence, 12);
   RenderFrames(3);
-  Timing after = Measure(sequence, 5);
+  Timing after = Measure(sequence, 20);
   std::printf("40 tiny dispatches: per dispatch %.1f us before frames, %.1f us after (GPU); wall %.1f / %.1f us\n",
               before.gpu_ns / 40e3, after.gpu_ns / 40e3, before.wall_ns / 40e3, after.wall_ns / 40e3);
-  EXPECT_LT(after.gpu_ns, 3.0 * before.gpu_ns + 200e3);
+  EXPECT_LT(after.gpu_ns, 5.0 * before.gpu_ns + 400e3);
 }
 
 // The device ceilings measured beside a window agree with the wall clock.

@@ -33,6 +33,17 @@ const char* ForcedVariantName(ForcedVariant variant) {
   return "?";
 }
 
+std::string Fp16UnsupportedLayers(const ModelDesc& model) {
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const LayerKind kind = model.layers[i].kind;
+    if (kind == LayerKind::kConv2D || kind == LayerKind::kPool2D || kind == LayerKind::kGlobalAvgPool ||
+        kind == LayerKind::kBatchNorm)
+      return "fp16 precision covers dense, activation and dropout layers; layers[" + std::to_string(i) + "] '" +
+             model.layers[i].name + "' is a " + model.layers[i].TypeName() + " layer, which has no fp16 kernels.";
+  }
+  return "";
+}
+
 const char* KernelChoiceHowName(KernelChoice::How how) {
   switch (how) {
     case KernelChoice::How::kDefault: return "default";
@@ -228,14 +239,8 @@ struct Plan::Builder {
   void RequireFp16Support(const ModelDesc& model) {
     const std::string unavailable = kernels::Fp16Unavailable(plan.context_->info());
     if (!unavailable.empty()) throw Error("fp16 precision is unavailable: " + unavailable);
-    for (size_t i = 0; i < model.layers.size(); ++i) {
-      const LayerKind kind = model.layers[i].kind;
-      if (kind == LayerKind::kConv2D || kind == LayerKind::kPool2D || kind == LayerKind::kGlobalAvgPool ||
-          kind == LayerKind::kBatchNorm)
-        throw Error("fp16 precision covers dense, activation and dropout layers; layers[" + std::to_string(i) +
-                    "] '" + model.layers[i].name + "' is a " + model.layers[i].TypeName() +
-                    " layer, which has no fp16 kernels. Train this model with precision fp32.");
-    }
+    if (std::string refusal = Fp16UnsupportedLayers(model); !refusal.empty())
+      throw Error(refusal + " Train this model with precision fp32.");
   }
 
   void Build() {

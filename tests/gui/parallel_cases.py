@@ -122,4 +122,39 @@ def case_mixed_precision(t):
     check(app.process.wait(60) == 0, "the app's exit code was not 0")
 
 
-CASES = {"parallel": case_parallel, "replicas_train": case_replicas_train, "mixed_precision": case_mixed_precision}
+def case_mixed_precision_relaunch(t):
+    """A project that trains in fp16 (its file says so) opens with fp16 chosen; a stopped fp16
+    run survives quitting: relaunched, its loss-scale plot and skipped-step count are back."""
+    import json
+    import os
+    from gui_support import long_spiral_project
+    from run_cases import train_spiral_and_stop
+    project = long_spiral_project(t.out, epochs=2000)
+    with open(project) as f:
+        model = json.load(f)
+    model["training"]["precision"] = "fp16"
+    with open(project, "w") as f:
+        json.dump(model, f)
+    app = t.start("mixed_precision_relaunch", ["--project", project])
+    app.find_window()
+    app.wait_for(lambda l: l["texts"].get("precision_note", "").startswith("loss scale from"),
+                 "the project's precision fp16 in the Training panel", 30)
+    before = train_spiral_and_stop(app, 2)
+    note = before["texts"].get("loss_scale_note", "")
+    log(f"before quitting: {summary(before)}; {note!r}")
+    check(note.startswith("loss scale "), f"no loss-scale note after an fp16 run: {note!r}")
+    check(app.close_window() == 0, "the app's exit code was not 0")
+
+    again = t.start("mixed_precision_relaunch_again", ["--project", project], xdg_from=app)
+    again.find_window()
+    line = again.wait_for(lambda l: l["state"] == "finished" and l["train_points"] > 0, "the restored run", 60)
+    check(line["texts"].get("loss_scale_note", "") == note,
+          f"the loss-scale plot was not restored: {line['texts'].get('loss_scale_note')!r}, before {note!r}")
+    check(line["texts"].get("precision_note", "").startswith("loss scale from"), "the precision is not fp16 after relaunch")
+    again.settle(2)
+    save_screenshot(t, again, "fp16_relaunched.png")
+    check(again.close_window() == 0, "the app's exit code was not 0")
+
+
+CASES = {"parallel": case_parallel, "replicas_train": case_replicas_train, "mixed_precision": case_mixed_precision,
+         "mixed_precision_relaunch": case_mixed_precision_relaunch}

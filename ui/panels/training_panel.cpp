@@ -60,15 +60,22 @@ void DrawPrecision(AppState& state, bool active) {
                       "Dense, activation and dropout layers. %s",
                       !unavailable.empty() ? unavailable.c_str() : active ? "Stop to change it (a new run)." : "");
   std::string note;
+  bool refused = false;  // a run would be refused: say so before Train is clicked
   if (!unavailable.empty()) {
     note = "fp16 unavailable on this device";
   } else if (config.precision == nn::Precision::kFp16) {
+    const std::string layers = state.model ? nn::Fp16UnsupportedLayers(*state.model) : "";
+    refused = config.replicas > 1 || !layers.empty();
     note = config.replicas > 1 ? "fp16 trains on one device: set replicas to 1"
+           : !layers.empty()   ? layers
                                : "loss scale from " + Printf("%g", config.loss_scale.init_scale);
   }
   if (!note.empty()) {
     ImGui::SameLine();
-    ImGui::TextColored(ImVec4(1.0f, 0.78f, 0.35f, 1.0f), "%s", note.c_str());
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextColored(refused ? ImVec4(1.0f, 0.42f, 0.38f, 1.0f) : ImVec4(1.0f, 0.78f, 0.35f, 1.0f), "%s",
+                       note.c_str());
+    ImGui::PopTextWrapPos();
   }
   RecordText("precision_note", note);
 }
