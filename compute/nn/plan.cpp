@@ -312,7 +312,7 @@ struct Plan::Builder {
     auto parameter = [&](int index) {
       return index >= 0 ? plan.ParameterRef(*plan.parameter_buffer_, plan.parameters_[index]) : TensorRef{};
     };
-    // fp16: the weights as the fp16 kernels read them (the copy cast after each update).
+    // fp16: the weights as the fp16 kernels read them (the copy the update writes).
     auto weight = [&](int index) {
       if (!fp16) return parameter(index);
       if (index < 0) return TensorRef{};
