@@ -23,12 +23,6 @@ struct TensorRef {
   vk::Binding Bind(vk::Access access) const { return {buffer, offset_bytes, size_bytes(), access, slot_stride_bytes}; }
 };
 
-// The same view with `element_bytes` per element (2: fp16).
-inline TensorRef WithElementBytes(TensorRef tensor, uint32_t element_bytes) {
-  tensor.element_bytes = element_bytes;
-  return tensor;
-}
-
 // A whole buffer of 4-byte elements.
 inline TensorRef WholeBuffer(const vk::Buffer& buffer) { return {&buffer, 0, buffer.size() / 4}; }
 
