@@ -18,12 +18,14 @@
 #include "app/progress.h"
 #include "app/resume_check.h"
 #include "app/run_logs.h"
+#include "app/sample_command.h"
 #include "app/vector_width.h"
 #include "compute/common/error.h"
 #include "compute/common/file_write.h"
 #include "compute/common/json_read.h"
 #include "compute/data/registry.h"
 #include "compute/nn/checkpoint.h"
+#include "compute/nn/data_fit.h"
 #include "compute/nn/loss_watch.h"
 #include "compute/nn/metrics_log.h"
 #include "compute/nn/presets.h"
@@ -45,7 +47,9 @@ constexpr const char* kUsage =
     "  train MODEL            train MODEL (a model .json file or a preset name)\n"
     "      --data SPEC          dataset: spiral|circles|xor|blobs|moons[:key=value,...], mnist,\n"
     "                           fashion-mnist, shapes[:...], cifar10[:DIR], idx:DIR, images:DIR,\n"
-    "                           iris, wine, digits, or a .csv path\n"
+    "                           iris, wine, digits, a .csv path, or text: text:FILE[:context=N,\n"
+    "                           val_fraction=X] (characters of any UTF-8 file), kjv (the built-in text)\n"
+    "      --max-steps N        stop after N steps, whatever the epochs\n"
     "      --epochs N  --batch B  --lr X  --optimizer sgd|momentum|adam|adamw  --seed S\n"
     "      --weight-decay X  --momentum X  --validation-fraction X  --steps-per-submit N\n"
     "      --save CKPT          write a checkpoint after every epoch (atomically)\n"
@@ -58,6 +62,8 @@ constexpr const char* kUsage =
     "                           batch split among them, gradients averaged by a ring all-reduce\n"
     "      --precision fp32|fp16  fp16: mixed precision (fp16 activations and weight copy, fp32 master\n"
     "                           weights, dynamic loss scaling); dense, activation and dropout layers\n"
+    "  sample CKPT            generate text from a sequence model's checkpoint (e.g. char-gpt)\n"
+    "      --prompt TEXT  --tokens N (200)  --temperature T (1.0)  --top-k K (all)  --seed S\n"
     "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"
     "      --data SPEC  --split test|train  --batch B\n"
     "      --predictions FILE   write each sample's features, label and class probabilities as CSV\n"
@@ -175,6 +181,7 @@ nn::TrainConfig ConfigFromArguments(const nn::ModelDesc& model, const std::strin
   if (args.Has("no-autotune")) config.autotune = false;
   if (auto v = args.PositiveInt("replicas")) config.replicas = *v;
   if (auto v = args.String("precision")) config.precision = nn::ParsePrecision(*v, "--precision");
+  if (auto v = args.PositiveInt("max-steps")) config.max_steps = *v;
   nn::ValidateTrainConfig(config);
   if (config.data.empty())
     throw Error(source + " names no dataset; pass --data (e.g. --data spiral or --data mnist).");
@@ -288,6 +295,11 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   if (auto path = args.String("resume")) resume = nn::LoadCheckpoint(*path);
 
   data::DataSplit split = data::LoadDataSpec(config.data);
+  if (split.train.labels_per_sample > 1) {  // text: the model learns this vocabulary, and keeps it
+    config.vocabulary = split.train.class_names;
+    if (std::optional<std::string> note = nn::FitVocabulary(model, static_cast<uint32_t>(config.vocabulary.size())))
+      std::printf("%s\n", note->c_str());
+  }
   data::Dataset train = std::move(split.train), validation;
   if (config.validation_fraction > 0)
     std::tie(train, validation) = data::SplitValidation(train, config.validation_fraction, config.seed);
@@ -354,6 +366,8 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
 
   const uint32_t steps_per_epoch = replicas ? replicas->steps_per_epoch() : trainer.steps_per_epoch();
   ProgressBar progress(config.epochs, steps_per_epoch, config.batch_size);
+  const uint32_t plan_tokens = plan.tokens_per_sample();
+  constexpr uint64_t kTextLogInterval = 100;
   Profile profile;
   ReplicaPhases phases;
   nn::LossWatch loss_watch(steps_per_epoch);
@@ -369,6 +383,11 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
         skipped_steps += r.skipped ? 1 : 0;
         if (replicas) phases.Add(replicas->last_timeline());
         if (metrics) metrics->AddStep(r, config.batch_size);
+        if (plan_tokens > 1 && (r.global_step + 1) % kTextLogInterval == 0) {  // a text model: the loss as it goes
+          progress.Finish();
+          std::printf("step %llu  loss %.4f  (%s)\n", static_cast<unsigned long long>(r.global_step + 1), r.loss,
+                      r.grad_norm > 0 ? ("gradient norm " + std::to_string(r.grad_norm)).c_str() : "");
+        }
         if (std::optional<std::string> warning = loss_watch.Add(r.global_step, r.loss))
           std::fprintf(stderr, "\nWarning: %s\n", warning->c_str());
       };
@@ -476,7 +495,8 @@ int RunCommandLine(int argc, char** argv) {
   const std::set<std::string> train_flags = With(kCommonFlags, {"data", "epochs", "batch", "lr", "optimizer", "seed",
                                                                  "save", "resume", "weight-decay", "momentum",
                                                                  "validation-fraction", "steps-per-submit",
-                                                                 "save-init", "metrics-csv", "replicas", "precision"});
+                                                                 "save-init", "metrics-csv", "replicas", "precision",
+                                                                 "max-steps"});
   try {
     // `bench --help` explains bench's own modes; every other --help prints the overview.
     if (command == "help" || (command != "bench" && !words.empty() && words[0] == "--help")) {
@@ -494,6 +514,12 @@ int RunCommandLine(int argc, char** argv) {
       return RunDevices();
     }
     if (command == "presets") return RunPresets();
+    if (command == "sample") {
+      ChooseVectorWidth();
+      Arguments args(words, With(kCommonFlags, {"prompt", "tokens", "temperature", "top-k", "seed"}), kCommonSwitches);
+      if (args.positional().size() != 1) throw Error("sample needs one checkpoint file (from train --save).");
+      return RunSample(args.positional()[0], args);
+    }
     if (command == "bench") return RunBench(words);
     if (command == "export") return RunExport(words);
     if (command == "import") return RunImport(words);

@@ -4,7 +4,7 @@
 // or the batch's first sample for rows past the end of the permutation
 // (padding, ignored by the metrics). Then
 //   batch_x[r][j]   = feature(s, j) * scale + offset
-//   batch_labels[r] = labels[s]
+//   batch_labels[r] = labels[s]   (L = labels_per_sample > 1: batch_labels[r*L + j] = labels[s*L + j])
 // Features are float32, or uint8 packed 4 per uint32 word in little-endian
 // order. Sample s lives in chunk s / samples_per_chunk (one buffer each, so a
 // dataset may exceed one buffer's range), at local sample s % samples_per_chunk.
@@ -24,11 +24,11 @@ layout(std430, binding = 0) readonly buffer Features0 { uint features0[]; };
 layout(std430, binding = 1) readonly buffer Features1 { uint features1[]; };
 layout(std430, binding = 2) readonly buffer Features2 { uint features2[]; };
 layout(std430, binding = 3) readonly buffer Features3 { uint features3[]; };
-layout(std430, binding = 4) readonly buffer Labels { uint labels[]; };         // (dataset count)
+layout(std430, binding = 4) readonly buffer Labels { uint labels[]; };         // (dataset count * labels_per_sample)
 layout(std430, binding = 5) readonly buffer Permutation { uint permutation[]; };
 layout(std430, binding = 6) readonly buffer Step { StepParams step; };
 layout(std430, binding = 7) writeonly buffer BatchX { float batch_x[]; };      // (rows, feature_size)
-layout(std430, binding = 8) writeonly buffer BatchLabels { uint batch_labels[]; };  // (rows)
+layout(std430, binding = 8) writeonly buffer BatchLabels { uint batch_labels[]; };  // (rows * labels_per_sample)
 layout(push_constant) uniform Push { GatherParams p; };
 
 uint SampleOfRow(uint r) {
@@ -48,7 +48,8 @@ void main() {
   const bool augment = p.crop_padding != 0u || p.flip != 0u;
   for (uint r = gl_GlobalInvocationID.y; r < p.rows; r += gl_NumWorkGroups.y * gl_WorkGroupSize.y) {
     uint s = SampleOfRow(r);
-    if (gl_GlobalInvocationID.x == 0u) batch_labels[r] = labels[s];
+    for (uint j = gl_GlobalInvocationID.x; j < p.labels_per_sample; j += gl_NumWorkGroups.x * gl_WorkGroupSize.x)
+      batch_labels[r * p.labels_per_sample + j] = labels[s * p.labels_per_sample + j];
     uint chunk = s / p.samples_per_chunk;
     uint base = (s - chunk * p.samples_per_chunk) * p.feature_size;
     uint row = r * p.feature_size;

@@ -16,8 +16,9 @@ struct GatherParams {
   uint crop_padding;       // pad with zeros, then crop at a random offset in [0, 2 * crop_padding]
   uint flip;               // 1: mirror left-right half the time
   uint augment_seed;       // with StepParams::adam_step and the row: the draw (GatherAugmentBits)
+  uint labels_per_sample;  // 1, or a sequence's labels per sample (gather.comp only)
 };
-TS_CHECK_PUSH_LAYOUT(GatherParams, 12)
+TS_CHECK_PUSH_LAYOUT(GatherParams, 13)
 
 // A dataset's features may span up to GATHER_MAX_CHUNKS buffers, each within
 // maxStorageBufferRange (128 MiB on lavapipe; CIFAR-10's training set is 154 MB).

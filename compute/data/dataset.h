@@ -29,9 +29,12 @@ struct Dataset {
   std::vector<uint8_t> features_u8;     // (count, feature_size) row-major when kUint8
   float scale = 1.0f;                   // normalised = raw * scale + offset
   float offset = 0.0f;
-  std::vector<uint32_t> labels;         // (count)
+  std::vector<uint32_t> labels;         // (count * labels_per_sample)
+  // Labels of each sample: 1, or a sequence's length (text: the next
+  // character at every position, see text.h).
+  uint32_t labels_per_sample = 1;
 
-  size_t count() const { return labels.size(); }
+  size_t count() const { return labels.size() / labels_per_sample; }
   size_t feature_size() const;          // product of sample_shape
   // The normalised value of feature j of sample i (what the network sees).
   float normalized(size_t i, size_t j) const;

@@ -18,6 +18,7 @@
 #include "compute/data/spec_options.h"
 #include "compute/data/synthetic.h"
 #include "compute/data/synthetic_images.h"
+#include "compute/data/text.h"
 
 namespace ts::data {
 namespace {
@@ -51,7 +52,8 @@ constexpr const char* kAcceptedSpecs =
     "test_samples=N\"); shapes (optionally \":samples=N,classes=N,size=N,channels=N,noise=X,seed=N,test_samples=N\"); "
     "mnist; fashion-mnist; idx:DIRECTORY (the four MNIST-layout IDX files); cifar10 or cifar10:DIRECTORY; "
     "images:DIRECTORY (one subfolder per class; options after a second ':' size=WxH,channels=N,test_fraction=X,seed=N); "
-    "iris, wine, digits (optionally \":test_fraction=X,seed=N\"); or a path ending in .csv or .csv.gz";
+    "iris, wine, digits (optionally \":test_fraction=X,seed=N\"); text:PATH (a UTF-8 file, characters; options after "
+    "a second ':' context=N,val_fraction=X); kjv (the built-in text, same options); or a path ending in .csv or .csv.gz";
 
 std::string FormatNumber(double value) {
   char text[32];
@@ -396,6 +398,7 @@ DataSplit LoadDataSpec(std::string_view spec) {
   if (name == "shapes") return LoadShapes(spec, option_text);
   if (name == "cifar10") return LoadCifar10Set(option_text);
   if (name == "images") return LoadImageFolderSet(spec, option_text);
+  if (name == "text" || name == "kjv") return LoadTextSpec(spec, name, option_text);
   if (const SklearnSet* set = FindSklearnSet(name)) return LoadSklearnSet(spec, *set, option_text);
   throw Error("unknown data spec \"" + std::string(spec) + "\": " + kAcceptedSpecs);
 }
@@ -497,8 +500,8 @@ Dataset Subset(const Dataset& dataset, std::span<const uint32_t> indices) {
   subset.format = dataset.format;
   subset.scale = dataset.scale;
   subset.offset = dataset.offset;
-  const size_t row_size = dataset.feature_size();
-  auto copy_rows = [&](const auto& source, auto& destination) {
+  subset.labels_per_sample = dataset.labels_per_sample;
+  auto copy_rows = [&](const auto& source, auto& destination, size_t row_size) {
     destination.reserve(indices.size() * row_size);
     for (uint32_t index : indices) {
       const auto row = source.begin() + static_cast<std::ptrdiff_t>(size_t{index} * row_size);
@@ -510,11 +513,10 @@ Dataset Subset(const Dataset& dataset, std::span<const uint32_t> indices) {
       throw Error("subset of " + dataset.name + ": sample index " + std::to_string(index) +
                   " is out of range, expected an index below " + std::to_string(dataset.count()));
   if (dataset.format == FeatureFormat::kUint8)
-    copy_rows(dataset.features_u8, subset.features_u8);
+    copy_rows(dataset.features_u8, subset.features_u8, dataset.feature_size());
   else
-    copy_rows(dataset.features_f32, subset.features_f32);
-  subset.labels.reserve(indices.size());
-  for (uint32_t index : indices) subset.labels.push_back(dataset.labels[index]);
+    copy_rows(dataset.features_f32, subset.features_f32, dataset.feature_size());
+  copy_rows(dataset.labels, subset.labels, dataset.labels_per_sample);
   return subset;
 }
 

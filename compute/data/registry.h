@@ -18,6 +18,9 @@
 //    each with one subfolder per class, used as given.
 //  - "iris", "wine", "digits": sklearn's bundled CSVs, found in the data roots
 //    (directly under a root) and then in kSklearnDataDir.
+//  - "text:PATH" (any UTF-8 file) and "kjv" (the built-in text), optionally
+//    followed by ":context=N,val_fraction=X": characters in windows of
+//    `context` with next-character labels, for sequence models (text.h).
 //  - a path ending in ".csv" or ".csv.gz"; a path may be followed by options
 //    (e.g. "data/x.csv:test_fraction=0.3") when it does not itself contain ':'.
 // CSV sets (including iris/wine/digits) take options test_fraction (default

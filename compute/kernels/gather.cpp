@@ -12,7 +12,7 @@
 namespace ts::kernels {
 
 bool GatherCanUseVec4(const vk::Context& context, const GatherArgs& args) {
-  if (args.crop_padding > 0 || args.flip || args.feature_size % 4 != 0) return false;
+  if (args.crop_padding > 0 || args.flip || args.feature_size % 4 != 0 || args.labels_per_sample != 1) return false;
   if (!Aligned(args.batch_x, 16)) return false;
   const uint32_t texel_bytes = args.features_u8 ? 4 : 16;
   auto fits = [&](const TensorRef& features) { return TexelViewFits(context.physical_device(), features, texel_bytes); };
@@ -24,7 +24,8 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   assert(args.permutation_count > 0 && args.permutation.count >= args.permutation_count &&
          "the permutation must hold permutation_count > 0 indices");
   assert(args.batch_x.count >= elements && "batch_x must hold rows x feature_size floats");
-  assert(args.batch_labels.count >= args.rows && "batch_labels holds one label per row");
+  assert(args.labels_per_sample >= 1 && args.batch_labels.count >= uint64_t(args.rows) * args.labels_per_sample &&
+         "batch_labels holds labels_per_sample labels per row");
   assert(args.step_params.count * 4 >= sizeof(gpu::StepParams) && "step_params must hold one StepParams");
   assert(args.feature_size > 0 && args.features.count * 4 / args.feature_size < (uint64_t(1) << 32) &&
          "the shader indexes each chunk's features with 32 bits");
@@ -52,7 +53,8 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
          "augmentation needs the image's C x H x W and a crop padding of at most 64");
   gpu::GatherParams params{args.rows, args.feature_size, args.permutation_count, args.scale, args.offset,
                            samples_per_chunk, std::max(args.channels, 1u), std::max(args.height, 1u),
-                           std::max(args.width, 1u), args.crop_padding, args.flip ? 1u : 0u, args.augment_seed};
+                           std::max(args.width, 1u), args.crop_padding, args.flip ? 1u : 0u, args.augment_seed,
+                           args.labels_per_sample};
   std::vector<TensorRef> chunk_refs = {args.features};
   chunk_refs.insert(chunk_refs.end(), args.extra_features.begin(), args.extra_features.end());
   const VkFormat texel_format = args.features_u8 ? VK_FORMAT_R32_UINT : VK_FORMAT_R32G32B32A32_UINT;
@@ -76,10 +78,10 @@ vk::Dispatch GatherDispatch(vk::PipelineCache& pipelines, const GatherArgs& args
   // One FMA (2 FLOPs) per feature: raw * scale + offset. Minimum traffic: each
   // gathered feature once (1 or 4 bytes), a permutation entry and a label per
   // row, the StepParams; writes the batch and its labels.
-  double n = double(elements), rows = double(args.rows);
+  double n = double(elements), rows = double(args.rows), labels = rows * args.labels_per_sample;
   d.cost.flops = 2 * n;
-  d.cost.bytes_read = n * (args.features_u8 ? 1 : 4) + 8 * rows + sizeof(gpu::StepParams);
-  d.cost.bytes_written = 4 * n + 4 * rows;
+  d.cost.bytes_read = n * (args.features_u8 ? 1 : 4) + 4 * rows + 4 * labels + sizeof(gpu::StepParams);
+  d.cost.bytes_written = 4 * n + 4 * labels;
   return d;
 }
 

@@ -6,6 +6,8 @@
 // padding and the metrics kernel ignores them):
 //   batch_x[r][j]    = feature(s, j) * scale + offset
 //   batch_labels[r]  = labels[s]
+// (or, with labels_per_sample L > 1, a sequence's labels:
+//   batch_labels[r*L + j] = labels[s*L + j])
 #pragma once
 
 #include <cstdint>
@@ -30,12 +32,13 @@ struct GatherArgs {
   std::vector<TensorRef> extra_features;
   uint32_t samples_per_chunk = 0;  // with extra_features; each chunk's bytes a multiple of 4
   bool features_u8 = false;
-  TensorRef labels;        // (dataset count) uint32
+  TensorRef labels;        // (dataset count * labels_per_sample) uint32
   TensorRef permutation;   // (permutation_count) uint32 sample indices
   TensorRef step_params;   // one StepParams read (batch_offset)
   TensorRef batch_x;       // (rows, feature_size) write
-  TensorRef batch_labels;  // (rows) uint32 write
+  TensorRef batch_labels;  // (rows * labels_per_sample) uint32 write
   uint32_t rows = 0, feature_size = 0, permutation_count = 0;
+  uint32_t labels_per_sample = 1;  // > 1: the scalar shader (GatherCanUseVec4 is false)
   float scale = 1.0f, offset = 0.0f;
   // Training augmentation of C x H x W samples stored H x W x C (all zero: none).
   // Row r of a step draws bits = InitRandomBits(augment_seed, StepParams::adam_step, r):

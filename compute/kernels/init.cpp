@@ -28,6 +28,7 @@ Distribution DistributionOf(InitKind kind, uint32_t fan_in, uint32_t fan_out) {
     case InitKind::kXavierUniform: return {gpu::INIT_DISTRIBUTION_UNIFORM, std::sqrt(6.0 / in_out)};
     case InitKind::kXavierNormal: return {gpu::INIT_DISTRIBUTION_NORMAL, std::sqrt(2.0 / in_out)};
     case InitKind::kOnes: return {gpu::INIT_DISTRIBUTION_CONSTANT, 1.0};
+    case InitKind::kNormal002: return {gpu::INIT_DISTRIBUTION_NORMAL, 0.02};
   }
   return {gpu::INIT_DISTRIBUTION_ZEROS, 0.0};
 }
@@ -51,6 +52,7 @@ const char* InitName(InitKind kind) {
     case InitKind::kXavierUniform: return "xavier_uniform";
     case InitKind::kXavierNormal: return "xavier_normal";
     case InitKind::kOnes: return "ones";
+    case InitKind::kNormal002: return "normal_0.02";
   }
   return "unknown";
 }

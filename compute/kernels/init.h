@@ -17,6 +17,7 @@ enum class InitKind : uint32_t {
   kXavierUniform = 3,  // U(-sqrt(6/(fan_in+fan_out)), +...): for tanh/sigmoid/linear layers
   kXavierNormal = 4,   // N(0, 2/(fan_in+fan_out))
   kOnes = 5,           // 1 everywhere: batch norm's scale (gamma), running variance
+  kNormal002 = 6,      // N(0, 0.02^2), whatever the fans: GPT-2's (and nanoGPT's) weights and embeddings
 };
 
 const char* InitName(InitKind kind);  // "zeros", "he_uniform", "he_normal", "xavier_uniform", "xavier_normal"

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "compute/common/error.h"
@@ -35,6 +36,9 @@ const LayerType kLayerTypes[] = {
     {"global_avg_pool", LayerKind::kGlobalAvgPool, kernels::Activation::kIdentity, {}},
     {"dropout", LayerKind::kDropout, kernels::Activation::kIdentity, {}},
     {"batch_norm", LayerKind::kBatchNorm, kernels::Activation::kIdentity, {}},
+    {"embedding", LayerKind::kEmbedding, kernels::Activation::kIdentity, {}},
+    {"layer_norm", LayerKind::kLayerNorm, kernels::Activation::kIdentity, {}},
+    {"transformer_block", LayerKind::kTransformerBlock, kernels::Activation::kIdentity, {}},
     {"relu", LayerKind::kActivation, kernels::Activation::kRelu, {}},
     {"leaky_relu", LayerKind::kActivation, kernels::Activation::kLeakyRelu, {}},
     {"sigmoid", LayerKind::kActivation, kernels::Activation::kSigmoid, {}},
@@ -160,10 +164,11 @@ class ObjectReader {
 
 std::optional<kernels::InitKind> ParseInit(const std::string& text, const std::string& where) {
   for (kernels::InitKind kind : {kernels::InitKind::kZeros, kernels::InitKind::kHeUniform, kernels::InitKind::kHeNormal,
-                                 kernels::InitKind::kXavierUniform, kernels::InitKind::kXavierNormal})
+                                 kernels::InitKind::kXavierUniform, kernels::InitKind::kXavierNormal,
+                                 kernels::InitKind::kNormal002})
     if (text == kernels::InitName(kind)) return kind;
   throw Error(where + ": unknown init " + Quoted(text) +
-              "; known: zeros, he_uniform, he_normal, xavier_uniform, xavier_normal.");
+              "; known: zeros, he_uniform, he_normal, xavier_uniform, xavier_normal, normal_0.02.");
 }
 
 LayerDesc ParseLayer(const json& value, const std::string& path) {
@@ -195,7 +200,38 @@ LayerDesc ParseLayer(const json& value, const std::string& path) {
     case LayerKind::kDense: {
       layer.units = reader.PositiveInt("units", 0, true);
       layer.bias = reader.Bool("bias", true);
+      layer.tied = reader.Bool("tied", false);
       if (reader.Find("init")) layer.init = ParseInit(reader.String("init", ""), reader.Field("init"));
+      break;
+    }
+    case LayerKind::kEmbedding: {
+      layer.vocab = reader.PositiveInt("vocab", 0, true);
+      layer.units = reader.PositiveInt("units", 0, true);
+      if (reader.Find("init")) layer.init = ParseInit(reader.String("init", ""), reader.Field("init"));
+      break;
+    }
+    case LayerKind::kLayerNorm: {
+      layer.epsilon = reader.Number("epsilon", 1e-5f);
+      if (!(layer.epsilon > 0.0f && layer.epsilon < 1.0f))
+        throw Error(reader.Field("epsilon") + ": expected a small positive number (e.g. 1e-5), found " +
+                    std::to_string(layer.epsilon) + ".");
+      break;
+    }
+    case LayerKind::kTransformerBlock: {
+      layer.heads = reader.PositiveInt("heads", 1);
+      layer.mlp_ratio = reader.PositiveInt("mlp_ratio", 4);
+      if (layer.mlp_ratio > 64)
+        throw Error(reader.Field("mlp_ratio") + ": expected a hidden width of at most 64 x the width, found " +
+                    std::to_string(layer.mlp_ratio) + ".");
+      const std::string attention = reader.String("attention", "auto");
+      if (attention == "auto") layer.attention = AttentionChoice::kAuto;
+      else if (attention == "plain") layer.attention = AttentionChoice::kPlain;
+      else if (attention == "fused") layer.attention = AttentionChoice::kFused;
+      else throw Error(reader.Field("attention") + ": expected 'auto', 'plain' or 'fused', found " + Quoted(attention) + ".");
+      layer.epsilon = reader.Number("epsilon", 1e-5f);
+      if (!(layer.epsilon > 0.0f && layer.epsilon < 1.0f))
+        throw Error(reader.Field("epsilon") + ": expected a small positive number (e.g. 1e-5), found " +
+                    std::to_string(layer.epsilon) + ".");
       break;
     }
     case LayerKind::kConv2D: {
@@ -260,6 +296,12 @@ ModelDesc ReadModel(const json& root, const std::string& source);
 std::string LayerLabel(const ModelDesc& model, size_t i) {
   return "layers[" + std::to_string(i) + "] (" + model.layers[i].TypeName() +
          (model.layers[i].name.empty() ? "" : " " + Quoted(model.layers[i].name)) + ")";
+}
+
+// The layers that work on every position of a sequence.
+bool SequenceLayerKind(LayerKind kind) {
+  return kind == LayerKind::kTransformerBlock || kind == LayerKind::kLayerNorm || kind == LayerKind::kDense ||
+         kind == LayerKind::kActivation || kind == LayerKind::kDropout || kind == LayerKind::kLoss;
 }
 
 }  // namespace
@@ -387,10 +429,49 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
     throw Error("the last layer must be a loss head (softmax_cross_entropy, mse or bce_with_logits).");
   std::vector<uint32_t> current;
   uint64_t parameters = 0;
+  uint32_t tokens = 0;            // T once an embedding made the data a sequence
+  const LayerDesc* embedding = nullptr;
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const LayerDesc& layer = model.layers[i];
     LayerShape shape;
+    if (tokens > 0 && !SequenceLayerKind(layer.kind))
+      throw Error(LayerLabel(model, i) + " cannot follow an embedding: a sequence model takes transformer_block, "
+                  "layer_norm, dense, activation, dropout layers and a softmax_cross_entropy head.");
+    if (tokens == 0 && (layer.kind == LayerKind::kTransformerBlock || layer.kind == LayerKind::kLayerNorm) &&
+        !(layer.kind == LayerKind::kLayerNorm && current.size() == 1))
+      throw Error(LayerLabel(model, i) + " works on a sequence (T x C): put an embedding layer after the input first.");
     switch (layer.kind) {
+      case LayerKind::kEmbedding: {
+        if (i != 1 || current.size() != 1)
+          throw Error(LayerLabel(model, i) + " must come right after an input layer of shape [T] (T token ids, "
+                      "e.g. [64]); found it after " + LayerLabel(model, i - 1) + " producing " + ShapeString(current) + ".");
+        tokens = current[0];
+        embedding = &layer;
+        const uint64_t c = layer.units;
+        shape.parameters = (uint64_t(layer.vocab) + tokens) * c;  // token and position tables
+        shape.flops_per_sample = uint64_t(tokens) * c;            // one add per element
+        current = {tokens, layer.units};
+        break;
+      }
+      case LayerKind::kLayerNorm: {
+        const uint64_t c = current.back();
+        shape.parameters = 2 * c;
+        shape.flops_per_sample = 8 * ShapeElements(current);  // mean, variance, normalise, scale, shift
+        break;
+      }
+      case LayerKind::kTransformerBlock: {
+        const uint64_t c = current[1], r = layer.mlp_ratio, t = tokens;
+        if (current[1] % layer.heads != 0)
+          throw Error(LayerLabel(model, i) + ": the width " + std::to_string(current[1]) + " must divide into " +
+                      std::to_string(layer.heads) + " heads; choose heads that divide it (e.g. " +
+                      std::to_string(std::gcd(current[1], 4u)) + ").");
+        // ln_1, c_attn (C x 3C + 3C), c_proj (C x C + C), ln_2, c_fc (C x rC + rC), c_proj (rC x C + C).
+        shape.parameters = (4 + 2 * r) * c * c + (9 + r) * c;
+        // The projections, then QK^T and PV over the causal half, softmax and the residual adds.
+        shape.flops_per_sample = t * 2 * (4 + 2 * r) * c * c + 2 * 2 * c * (t * (t + 1) / 2) +
+                                 5 * uint64_t(layer.heads) * (t * (t + 1) / 2) + t * (16 + 2 * r) * c;
+        break;
+      }
       case LayerKind::kInput:
         if (i != 0) throw Error(LayerLabel(model, i) + ": only the first layer can be an input layer.");
         current = layer.shape;
@@ -399,6 +480,22 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
         current = {static_cast<uint32_t>(ShapeElements(current))};
         break;
       case LayerKind::kDense: {
+        if (tokens > 0) {  // on every position
+          const uint64_t in = current[1];
+          if (layer.tied && (layer.units != embedding->vocab || in != embedding->units))
+            throw Error(LayerLabel(model, i) + " is tied to the embedding's token table (" +
+                        std::to_string(embedding->vocab) + " x " + std::to_string(embedding->units) +
+                        "), so it needs " + std::to_string(embedding->units) + " inputs and units " +
+                        std::to_string(embedding->vocab) + "; found " + std::to_string(in) + " inputs and units " +
+                        std::to_string(layer.units) + ".");
+          shape.parameters = (layer.tied ? 0 : in * layer.units) + (layer.bias ? layer.units : 0);
+          shape.flops_per_sample = tokens * (2 * in * layer.units + (layer.bias ? layer.units : 0));
+          current = {tokens, layer.units};
+          break;
+        }
+        if (layer.tied)
+          throw Error(LayerLabel(model, i) + " is tied, but only a sequence model's dense layer can share the "
+                      "embedding's token table. Remove \"tied\".");
         if (current.size() != 1)
           throw Error(LayerLabel(model, i) + " expects a vector input, but " + LayerLabel(model, i - 1) + " produces " +
                       ShapeString(current) + ". Add a flatten layer before it.");
@@ -462,6 +559,15 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
       case LayerKind::kLoss:
         if (i + 1 != model.layers.size())
           throw Error(LayerLabel(model, i) + " is a loss head and must be the last layer.");
+        if (tokens > 0) {  // scores per position, against the next token
+          if (layer.loss != kernels::LossKind::kSoftmaxCrossEntropy)
+            throw Error(LayerLabel(model, i) + ": a sequence model's head must be softmax_cross_entropy (the next token).");
+          if (current[1] < 2)
+            throw Error(LayerLabel(model, i) + " needs at least 2 tokens in the vocabulary, but " +
+                        LayerLabel(model, i - 1) + " produces " + std::to_string(current[1]) + " scores per position.");
+          shape.flops_per_sample = 4 * ShapeElements(current);
+          break;
+        }
         if (current.size() != 1)
           throw Error(LayerLabel(model, i) + " expects a vector of scores per sample, but " + LayerLabel(model, i - 1) +
                       " produces " + ShapeString(current) + ". Add a flatten and a dense layer before it.");
@@ -486,9 +592,17 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
                   " parameters; a model may have at most " + std::to_string(kMaxModelParameters) +
                   " (64 GiB of float32). Make the layers smaller.");
     shape.output = current;
+    shape.tokens = tokens;
     shapes.push_back(shape);
   }
   return shapes;
+}
+
+uint32_t TokensPerSample(const ModelDesc& model) {
+  if (model.layers.size() > 1 && model.layers[0].kind == LayerKind::kInput && model.layers[0].shape.size() == 1 &&
+      model.layers[1].kind == LayerKind::kEmbedding)
+    return model.layers[0].shape[0];
+  return 1;
 }
 
 json ModelToJson(const ModelDesc& model) {
@@ -519,6 +633,20 @@ json ModelToJson(const ModelDesc& model) {
       if (layer.pad != std::array<uint32_t, 2>{0, 0}) l["padding"] = pair(layer.pad);
     }
     if (layer.kind == LayerKind::kDropout) l["rate"] = layer.rate;
+    if (layer.kind == LayerKind::kDense && layer.tied) l["tied"] = true;
+    if (layer.kind == LayerKind::kEmbedding) {
+      l["vocab"] = layer.vocab;
+      l["units"] = layer.units;
+      if (layer.init) l["init"] = kernels::InitName(*layer.init);
+    }
+    if (layer.kind == LayerKind::kLayerNorm && layer.epsilon != 1e-5f) l["epsilon"] = layer.epsilon;
+    if (layer.kind == LayerKind::kTransformerBlock) {
+      l["heads"] = layer.heads;
+      if (layer.mlp_ratio != 4) l["mlp_ratio"] = layer.mlp_ratio;
+      if (layer.attention != AttentionChoice::kAuto)
+        l["attention"] = layer.attention == AttentionChoice::kPlain ? "plain" : "fused";
+      if (layer.epsilon != 1e-5f) l["epsilon"] = layer.epsilon;
+    }
     if (layer.kind == LayerKind::kBatchNorm) {
       if (layer.momentum != 0.1f) l["momentum"] = layer.momentum;
       if (layer.epsilon != 1e-5f) l["epsilon"] = layer.epsilon;

@@ -15,7 +15,17 @@
 // Layer types: input, flatten, dense, conv2d, max_pool2d, avg_pool2d,
 // global_avg_pool, dropout, batch_norm, relu, leaky_relu (slope), sigmoid,
 // tanh, gelu, and the loss heads softmax_cross_entropy (alias: softmax), mse,
-// bce_with_logits.
+// bce_with_logits; and for sequence models (a GPT): embedding, layer_norm,
+// transformer_block.
+//
+// Sequence models: an input of shape [T] holds T token ids; an embedding
+// (token + learned position, "vocab", "units") makes it a T x C sequence;
+// transformer_block (pre-norm GPT-2 block: x + attention(layer_norm(x)), then
+// x + mlp(layer_norm(x)); "heads", "mlp_ratio", "attention": auto, plain or
+// fused), layer_norm and dense work on every position (dense with
+// "tied": true reuses the embedding's token table as its weight, nanoGPT's
+// weight tying); softmax_cross_entropy then scores every position against the
+// next token (the data's labels_per_sample = T).
 //
 // Image shapes are written C x H x W, as PyTorch does (an MNIST input is
 // [1, 28, 28]), but tensors live on the device as N x H x W x C (channels
@@ -48,7 +58,12 @@ namespace ts::nn {
 enum class LayerKind {
   kInput, kFlatten, kDense, kActivation, kLoss,
   kConv2D, kPool2D, kGlobalAvgPool, kDropout, kBatchNorm,
+  kEmbedding, kLayerNorm, kTransformerBlock,
 };
+
+// Which attention kernels a transformer block uses (kernels::AttentionPath):
+// kAuto measures both on the device when the plan is compiled and keeps the faster.
+enum class AttentionChoice { kAuto, kPlain, kFused };
 
 // How a conv2d layer pads its input (see kernels::Conv2DPadding).
 enum class PaddingMode { kValid, kSame, kExplicit };
@@ -70,7 +85,12 @@ struct LayerDesc {
   std::array<uint32_t, 2> pad{0, 0};    // kExplicit: rows above and below, columns left and right
   kernels::PoolKind pool = kernels::PoolKind::kMax;  // kPool2D
   float rate = 0.5f;                    // kDropout: the probability of dropping an element
-  float momentum = 0.1f, epsilon = 1e-5f;  // kBatchNorm, as PyTorch's
+  float momentum = 0.1f, epsilon = 1e-5f;  // kBatchNorm, kLayerNorm (epsilon), as PyTorch's
+  uint32_t vocab = 0;                   // kEmbedding: token ids in [0, vocab); units: the width C
+  bool tied = false;                    // kDense on a sequence: W = the embedding's token table, transposed
+  uint32_t heads = 1;                   // kTransformerBlock: attention heads (units / heads each)
+  uint32_t mlp_ratio = 4;               // kTransformerBlock: the MLP's hidden width / C
+  AttentionChoice attention = AttentionChoice::kAuto;  // kTransformerBlock
 
   // The layer's type as written in JSON, e.g. "dense", "relu".
   std::string TypeName() const;
@@ -95,10 +115,16 @@ struct ModelDesc {
 
 // The shape each layer produces, inferred from the input forward.
 struct LayerShape {
-  std::vector<uint32_t> output;    // per sample
+  std::vector<uint32_t> output;    // per sample; a sequence's: {T, C}
   uint64_t parameters = 0;         // weights + biases
   uint64_t flops_per_sample = 0;   // forward FLOPs for one sample
+  uint32_t tokens = 0;             // a sequence layer's positions T (its output is T x C); 0 otherwise
 };
+
+// Positions per sample of a sequence model (the input's T when an embedding
+// follows it), 1 for any other model: the rows each sample adds to a layer's
+// (rows, features) matrices and the labels it has.
+uint32_t TokensPerSample(const ModelDesc& model);
 
 // Parses a model from JSON text. `source` names where it came from (a file
 // path) for messages. Throws ts::Error naming the source, the byte offset /

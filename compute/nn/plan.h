@@ -120,6 +120,14 @@ struct PlanOptions {
   // dropout layers; Compile refuses other layers, naming them.
   Precision precision = Precision::kFp32;
   kernels::LossScaleOptions loss_scale;  // kFp16 only
+  // > 0: clip the gradients to this global norm before each update
+  // (torch.nn.utils.clip_grad_norm_); the norm before clipping is kept per
+  // step (grad_norm_slot).
+  float grad_clip = 0.0f;
+  // false: weight decay only on tensors of 2 or more dimensions (weights,
+  // embeddings), not on biases and norm scales, as nanoGPT groups AdamW's
+  // parameters. true: on every parameter (PyTorch's default).
+  bool decay_biases_and_norms = true;
 };
 
 class Plan {
@@ -134,7 +142,10 @@ class Plan {
   const PlanOptions& options() const { return options_; }
   uint32_t batch() const { return options_.batch; }
   uint32_t input_features() const { return input_features_; }
-  uint32_t output_features() const { return output_features_; }
+  uint32_t output_features() const { return output_features_; }  // per row (per position in a sequence)
+  // A sequence model's positions per sample T (ModelDesc TokensPerSample);
+  // 1 otherwise. The loss, labels and probabilities have batch * T rows.
+  uint32_t tokens_per_sample() const { return tokens_per_sample_; }
   kernels::LossKind loss_kind() const { return loss_kind_; }
 
   // Forward, loss (with gradient), backward, optimizer update, metrics.
@@ -158,6 +169,9 @@ class Plan {
   std::pair<float, bool> loss_scale_slot(uint32_t slot) const;
   // The loss scaler now (between submissions): {scale, steps skipped so far}.
   std::pair<float, uint32_t> loss_scale_state() const;
+  // With PlanOptions::grad_clip: the gradients' global norm (before clipping)
+  // of the step in `slot`; 0 without clipping.
+  float grad_norm_slot(uint32_t slot) const;
   Precision precision() const { return options_.precision; }
   // Probabilities (batch x outputs) of `slot` after an evaluation step ran.
   std::vector<float> probabilities_slot(uint32_t slot) const;
@@ -222,6 +236,10 @@ class Plan {
   // scaler's state (host-visible: the host resets it and reads it).
   std::unique_ptr<vk::Buffer> half_parameter_buffer_, loss_scale_buffer_;
   uint64_t parameter_total_ = 0;  // elements of the parameter buffers, padding included
+  uint64_t decay_end_ = 0;        // parameters [0, decay_end_) get weight decay (see PlanOptions)
+  uint32_t tokens_per_sample_ = 1;
+  std::unique_ptr<vk::Buffer> grad_norm_buffer_;  // grad_clip > 0: one float per slot
+  uint64_t grad_norm_stride_bytes_ = 0;
   std::vector<std::unique_ptr<vk::Buffer>> state_buffers_;
   std::vector<std::unique_ptr<vk::Buffer>> tensors_;  // activations, their gradients, loss rows
   std::unique_ptr<vk::Buffer> input_, labels_;

@@ -10,6 +10,17 @@ bool IsReluFamily(kernels::Activation a) {
 
 }  // namespace
 
+std::vector<BlockTensor> TransformerBlockTensors(const LayerDesc& block, uint32_t width) {
+  const uint32_t c = width, hidden = block.mlp_ratio * width;
+  using kernels::InitKind;
+  return {{"ln_1.weight", {c}, InitKind::kOnes},          {"ln_1.bias", {c}, InitKind::kZeros},
+          {"attn.qkv.weight", {c, 3 * c}, InitKind::kNormal002}, {"attn.qkv.bias", {3 * c}, InitKind::kZeros},
+          {"attn.proj.weight", {c, c}, InitKind::kNormal002},    {"attn.proj.bias", {c}, InitKind::kZeros},
+          {"ln_2.weight", {c}, InitKind::kOnes},          {"ln_2.bias", {c}, InitKind::kZeros},
+          {"mlp.fc.weight", {c, hidden}, InitKind::kNormal002},  {"mlp.fc.bias", {hidden}, InitKind::kZeros},
+          {"mlp.proj.weight", {hidden, c}, InitKind::kNormal002}, {"mlp.proj.bias", {c}, InitKind::kZeros}};
+}
+
 ModelTensors ListModelTensors(const ModelDesc& model) { return ListModelTensors(model, InferShapes(model)); }
 
 ModelTensors ListModelTensors(const ModelDesc& model, const std::vector<LayerShape>& shapes) {
@@ -27,9 +38,14 @@ ModelTensors ListModelTensors(const ModelDesc& model, const std::vector<LayerSha
     const kernels::InitKind weight_init =
         layer.init.value_or(relu_next ? kernels::InitKind::kHeUniform : kernels::InitKind::kXavierUniform);
     if (layer.kind == LayerKind::kDense) {
-      const uint32_t in = static_cast<uint32_t>(ShapeElements(shapes[i - 1].output));
-      add(tensors.parameters, parameters_end,
-          {layer.name + ".weight", {in, layer.units}, 0, uint64_t(in) * layer.units, weight_init, in, layer.units, i});
+      // On a sequence, every position's C features; else the whole (flattened) input.
+      const uint32_t in = shapes[i - 1].tokens > 0 ? shapes[i - 1].output[1]
+                                                   : static_cast<uint32_t>(ShapeElements(shapes[i - 1].output));
+      if (!layer.tied)  // a tied head's weight is the embedding's token table
+        add(tensors.parameters, parameters_end,
+            {layer.name + ".weight", {in, layer.units}, 0, uint64_t(in) * layer.units,
+             shapes[i - 1].tokens > 0 ? layer.init.value_or(kernels::InitKind::kNormal002) : weight_init, in,
+             layer.units, i});
       if (layer.bias)
         add(tensors.parameters, parameters_end,
             {layer.name + ".bias", {layer.units}, 0, layer.units, kernels::InitKind::kZeros, in, layer.units, i});
@@ -44,6 +60,22 @@ ModelTensors ListModelTensors(const ModelDesc& model, const std::vector<LayerSha
         add(tensors.parameters, parameters_end,
             {layer.name + ".bias", {layer.filters}, 0, layer.filters, kernels::InitKind::kZeros, taps * in_channels,
              taps * layer.filters, i});
+    } else if (layer.kind == LayerKind::kEmbedding) {
+      const uint32_t c = layer.units, t = shapes[i].output[0];
+      const kernels::InitKind init = layer.init.value_or(kernels::InitKind::kNormal002);
+      add(tensors.parameters, parameters_end,
+          {layer.name + ".token_weight", {layer.vocab, c}, 0, uint64_t(layer.vocab) * c, init, layer.vocab, c, i});
+      add(tensors.parameters, parameters_end,
+          {layer.name + ".position_weight", {t, c}, 0, uint64_t(t) * c, init, t, c, i});
+    } else if (layer.kind == LayerKind::kLayerNorm) {
+      const uint32_t c = shapes[i].output.back();
+      add(tensors.parameters, parameters_end, {layer.name + ".weight", {c}, 0, c, kernels::InitKind::kOnes, 1, 1, i});
+      add(tensors.parameters, parameters_end, {layer.name + ".bias", {c}, 0, c, kernels::InitKind::kZeros, 1, 1, i});
+    } else if (layer.kind == LayerKind::kTransformerBlock) {
+      for (const BlockTensor& b : TransformerBlockTensors(layer, shapes[i].output[1]))
+        add(tensors.parameters, parameters_end,
+            {layer.name + "." + b.name, b.shape, 0, ShapeElements(b.shape), b.init, b.shape[0],
+             b.shape.size() > 1 ? b.shape[1] : 1, i});
     } else if (layer.kind == LayerKind::kBatchNorm) {
       const uint32_t channels = shapes[i - 1].output[0];
       add(tensors.parameters, parameters_end,

@@ -18,6 +18,17 @@ struct ModelTensors {
   std::vector<ParameterTensor> statistics;  // the same, in their own sequence
 };
 
+// A transformer block's parameter tensors, in order, named after the block
+// ("ln_1.weight", "attn.qkv.weight", ...): weights (in, out) row-major (Y = X W,
+// PyTorch's Linear.weight transposed); attn.qkv's columns are Q, K, V, each
+// heads x head_dim (nanoGPT's c_attn).
+struct BlockTensor {
+  const char* name;
+  std::vector<uint32_t> shape;
+  kernels::InitKind init;
+};
+std::vector<BlockTensor> TransformerBlockTensors(const LayerDesc& block, uint32_t width);
+
 // Throws ts::Error (from InferShapes) when the model is invalid.
 ModelTensors ListModelTensors(const ModelDesc& model);
 // The same from shapes InferShapes already gave.

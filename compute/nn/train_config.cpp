@@ -84,7 +84,8 @@ TrainConfig ReadTrainConfig(const json& section, const std::string& where) {
   RejectUnknownFields(section,
                       {"optimizer", "learning_rate", "batch_size", "epochs", "seed", "momentum", "nesterov", "beta1",
                        "beta2", "epsilon", "weight_decay", "validation_fraction", "shuffle", "data", "schedule",
-                       "steps_per_submit", "augment", "autotune", "replicas", "precision", "loss_scale"},
+                       "steps_per_submit", "augment", "autotune", "replicas", "precision", "loss_scale", "grad_clip",
+                       "decay_biases_and_norms", "max_steps", "vocabulary"},
                       where);
   if (auto it = section.find("optimizer"); it != section.end()) {
     if (!it->is_string()) throw Error(where + ".optimizer: expected a name, found " + DescribeJson(*it) + ".");
@@ -116,12 +117,22 @@ TrainConfig ReadTrainConfig(const json& section, const std::string& where) {
   config.hyper.epsilon = static_cast<float>(NumberField(section, "epsilon", config.hyper.epsilon, where));
   config.hyper.weight_decay = static_cast<float>(NumberField(section, "weight_decay", config.hyper.weight_decay, where));
   config.validation_fraction = NumberField(section, "validation_fraction", config.validation_fraction, where);
-  for (const char* key : {"nesterov", "shuffle", "autotune"})
+  config.grad_clip = static_cast<float>(NumberField(section, "grad_clip", config.grad_clip, where));
+  if (auto it = section.find("max_steps"); it != section.end())
+    config.max_steps = it->is_number_integer() && it->get<int64_t>() == 0 ? 0 : PositiveField(section, "max_steps", 0, where);
+  for (const char* key : {"nesterov", "shuffle", "autotune", "decay_biases_and_norms"})
     if (auto it = section.find(key); it != section.end() && !it->is_boolean())
       throw Error(where + "." + key + ": expected true or false, found " + DescribeJson(*it) + ".");
   config.hyper.nesterov = section.value("nesterov", config.hyper.nesterov);
   config.shuffle = section.value("shuffle", config.shuffle);
   config.autotune = section.value("autotune", config.autotune);
+  config.decay_biases_and_norms = section.value("decay_biases_and_norms", config.decay_biases_and_norms);
+  if (auto it = section.find("vocabulary"); it != section.end()) {
+    if (!it->is_array() || it->size() > (1u << 20))
+      throw Error(where + ".vocabulary: expected a list of the tokens' texts, found " + DescribeJson(*it) + ".");
+    for (size_t i = 0; i < it->size(); ++i)
+      config.vocabulary.push_back(TextFromJson((*it)[i], where + ".vocabulary[" + std::to_string(i) + "]", "a token"));
+  }
   if (auto it = section.find("data"); it != section.end()) config.data = TextFromJson(*it, where + ".data", "a dataset spec");
   if (auto it = section.find("augment"); it != section.end()) {
     std::string at = where + ".augment";
@@ -195,6 +206,12 @@ void ValidateTrainConfig(const TrainConfig& c) {
       !(scale.backoff_factor > 0 && scale.backoff_factor < 1) || scale.growth_interval == 0)
     fail("loss_scale needs init_scale > 0 (finite), growth_factor > 1, 0 < backoff_factor < 1 and "
          "growth_interval >= 1, as torch.cuda.amp.GradScaler does.");
+  if (!(c.grad_clip >= 0) || !std::isfinite(c.grad_clip))
+    fail("grad_clip must be a norm > 0 (or 0: no clipping), found " + std::to_string(c.grad_clip) + ".");
+  if (c.grad_clip > 0 && c.precision == Precision::kFp16)
+    fail("gradient clipping is not available in fp16 precision yet (its gradients are loss-scaled); train in fp32.");
+  if (c.grad_clip > 0 && c.replicas != 1)
+    fail("gradient clipping trains on one device (found replicas " + std::to_string(c.replicas) + ").");
   if (c.precision == Precision::kFp16 && c.replicas != 1)
     fail("fp16 precision trains on one device: data-parallel replicas run in fp32 (found replicas " +
          std::to_string(c.replicas) + ").");
@@ -225,6 +242,14 @@ json TrainConfigToJson(const TrainConfig& c) {
   if (!c.data.empty()) section["data"] = TextToJson(c.data);
   if (!c.autotune) section["autotune"] = false;  // the default (true) is left out
   if (c.replicas != 1) section["replicas"] = c.replicas;
+  if (c.grad_clip > 0) section["grad_clip"] = ShortestDouble(c.grad_clip);
+  if (!c.decay_biases_and_norms) section["decay_biases_and_norms"] = false;
+  if (c.max_steps > 0) section["max_steps"] = c.max_steps;
+  if (!c.vocabulary.empty()) {
+    json tokens = json::array();
+    for (const std::string& token : c.vocabulary) tokens.push_back(TextToJson(token));
+    section["vocabulary"] = tokens;
+  }
   if (c.precision != Precision::kFp32) section["precision"] = PrecisionName(c.precision);
   const kernels::LossScaleOptions defaults;
   const kernels::LossScaleOptions& s = c.loss_scale;

@@ -12,6 +12,10 @@
 //   "precision": "fp32" | "fp16"  (fp16: mixed precision, see nn::Precision)
 //   "loss_scale": {"init_scale": 65536, "growth_factor": 2, "backoff_factor": 0.5,
 //                  "growth_interval": 2000}   (fp16's dynamic loss scaling, GradScaler's arguments)
+//   "grad_clip": 0     (> 0: clip the gradients' global norm to it before each update)
+//   "decay_biases_and_norms": true  (false: weight decay on weights and embeddings only, as nanoGPT)
+//   "max_steps": 0     (> 0: stop after this many steps, whatever the epochs)
+//   "vocabulary": ["\n", " ", ...]  (a text model's tokens, written by training; see data/text.h)
 //   "autotune": true   (measure the matmul kernels on the device and use the fastest; see PlanOptions)
 //   "data": "spiral"                                       (a --data spec, see compute/data/registry.h;
 //                                                          {"bytes_hex": "..."}: a spec that is not UTF-8)
@@ -22,6 +26,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -75,6 +80,12 @@ struct TrainConfig {
   // weights, dynamic loss scaling); one device (replicas 1).
   Precision precision = Precision::kFp32;
   kernels::LossScaleOptions loss_scale;  // fp16 only
+  float grad_clip = 0.0f;               // PlanOptions::grad_clip
+  bool decay_biases_and_norms = true;   // PlanOptions::decay_biases_and_norms
+  uint32_t max_steps = 0;               // > 0: training stops after this many steps
+  // A text model's vocabulary (token id -> its text), from the data it trained
+  // on, so a checkpoint can decode what it generates ("vocabulary": [...]).
+  std::vector<std::string> vocabulary;
 
   // The learning rate at fractional epoch `epoch` (0 = start of training).
   double LearningRateAt(double epoch) const;

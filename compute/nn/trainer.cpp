@@ -145,6 +145,7 @@ vk::Dispatch DeviceDataset::GatherDispatch(vk::PipelineCache& pipelines, const P
   args.batch_x = plan.batch_input();
   args.batch_labels = plan.batch_labels();
   args.rows = plan.batch();
+  args.labels_per_sample = host_->labels_per_sample;
   args.feature_size = static_cast<uint32_t>(host_->feature_size());
   args.permutation_count = count();
   args.scale = host_->scale;
@@ -174,6 +175,8 @@ Trainer::Trainer(vk::Context& context, vk::PipelineCache& pipelines, const Model
   options.autotune = config.autotune;
   options.precision = config.precision;
   options.loss_scale = config.loss_scale;
+  options.grad_clip = config.grad_clip;
+  options.decay_biases_and_norms = config.decay_biases_and_norms;
   options.forced_variant = forced_variant;
   plan_ = Plan::Compile(context, pipelines, model, options);
   if (train) {
@@ -222,7 +225,7 @@ void Trainer::CheckDataFitsModel(const data::Dataset& dataset, const std::string
                        : role == "evaluation" ? FitRule::kEvaluation
                                               : FitRule::kTraining;
   if (std::optional<DataFitProblem> problem =
-          CheckDataFit(model, dataset.sample_shape, dataset.num_classes, dataset.name, rule))
+          CheckDataFit(model, dataset.sample_shape, dataset.num_classes, dataset.name, rule, dataset.labels_per_sample))
     throw Error("The model '" + model.name + "' does not fit the " + role + " data: layers[" +
                 std::to_string(problem->layer) + "] " + problem->message);
 }
@@ -314,7 +317,7 @@ void Trainer::Submit(Submission& submission, const TrainPosition& first, uint32_
     uint64_t t = r.global_step + 1;
     gpu::StepParams& p = plan_->step_params_slot(s.first_slot + i);
     p.batch_offset = r.step_in_epoch * config_.batch_size;
-    p.valid_rows = config_.batch_size;
+    p.valid_rows = config_.batch_size * plan_->tokens_per_sample();  // loss rows: every position of a sequence
     p.adam_step = static_cast<uint32_t>(t);
     p.learning_rate = static_cast<float>(r.learning_rate);
     p.bias_correction1 = static_cast<float>(1.0 - std::pow(double(config_.hyper.beta1), double(t)));
@@ -373,6 +376,7 @@ void Trainer::CompleteOldest(std::deque<Submission>& in_flight, double& previous
     r.loss = result[0];
     r.accuracy = result[2] > 0 ? result[1] / result[2] : 0.0f;
     std::tie(r.loss_scale, r.skipped) = plan_->loss_scale_slot(s.first_slot + i);
+    r.grad_norm = plan_->grad_norm_slot(s.first_slot + i);
     // The sequence's first step dispatches each pipeline for the first time, and
     // a driver may compile it then (lavapipe does: 1.2 s for the spiral MLP's
     // step of 1.5 ms with a cold shader cache, 0.4 s in one kernel). Its times
@@ -451,6 +455,9 @@ void Trainer::RunSteps(uint32_t max_steps, const std::function<void(const StepRe
   assert(submission_steps <= config_.steps_per_submit && "a submission holds at most steps_per_submit steps");
   submission_steps_ = submission_steps;
   stop_requested_ = false;
+  if (config_.max_steps > 0)  // the step cap, whatever the epochs
+    max_steps = static_cast<uint32_t>(std::min<uint64_t>(
+        max_steps, config_.max_steps > position_.global_step ? config_.max_steps - position_.global_step : 0));
   std::deque<Submission> in_flight;  // oldest first; at most kBanks, on distinct banks
   TrainPosition next = position_;    // the first step not yet submitted
   double previous_end_ns = -INFINITY;
@@ -655,6 +662,9 @@ std::vector<float> Trainer::PredictOnce(const data::Dataset& dataset) {
 EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outputs_out) {
   const data::Dataset& data = program.data->host();
   const uint32_t batch = plan_->batch(), outputs = plan_->output_features();
+  // Rows of the results: samples, or every position of a sequence (T per sample).
+  const uint32_t tokens = plan_->tokens_per_sample();
+  const uint64_t units = uint64_t(data.count()) * tokens;
   EvalResult result;
   result.classes = std::max<uint32_t>(outputs, 2);
   result.confusion.assign(size_t(result.classes) * result.classes, 0);
@@ -665,14 +675,14 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outp
     size_t shown = std::min<size_t>(EvalResult::kExamplesShown, count);
     return k < shown ? k * count / shown : UINT64_MAX;
   };
-  uint64_t next_example = ExampleIndex(0, data.count());
+  uint64_t next_example = ExampleIndex(0, units);
   for (uint32_t first = 0; first < batches; first += config_.steps_per_submit) {
     uint32_t steps = std::min(config_.steps_per_submit, batches - first);
     for (uint32_t s = 0; s < steps; ++s) {
       gpu::StepParams& p = plan_->step_params_slot(s);
       p = {};
       p.batch_offset = (first + s) * batch;
-      p.valid_rows = static_cast<uint32_t>(std::min<uint64_t>(batch, data.count() - p.batch_offset));
+      p.valid_rows = static_cast<uint32_t>(std::min<uint64_t>(batch, data.count() - p.batch_offset) * tokens);
     }
     VkCommandBuffer& cb = program.commands[steps];
     if (cb == VK_NULL_HANDLE) cb = RecordSteps(*program.sequence, 0, steps, /*timed=*/false);  // nothing reads its times
@@ -682,7 +692,8 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outp
       loss_sum += double(r[0]) * r[2];
       correct += r[1];
       std::vector<float> probabilities = plan_->probabilities_slot(s);
-      uint32_t offset = (first + s) * batch, valid = static_cast<uint32_t>(r[2]);
+      uint64_t offset = uint64_t(first + s) * batch * tokens;
+      uint32_t valid = static_cast<uint32_t>(r[2]);
       if (outputs_out)
         outputs_out->insert(outputs_out->end(), probabilities.begin(), probabilities.begin() + size_t(valid) * outputs);
       for (uint32_t row = 0; row < valid; ++row) {
@@ -695,14 +706,14 @@ EvalResult Trainer::RunEvaluation(EvalProgram& program, std::vector<float>* outp
         if (index == next_example) {
           float confidence = outputs == 1 ? (predicted ? p[0] : 1 - p[0]) : p[predicted];
           result.examples.push_back({index, label, predicted, confidence});
-          next_example = ExampleIndex(result.examples.size(), data.count());
+          next_example = ExampleIndex(result.examples.size(), units);
         }
       }
     }
   }
   result.samples = data.count();
-  result.loss = loss_sum / double(data.count());
-  result.accuracy = correct / double(data.count());
+  result.loss = loss_sum / double(units);  // per position in a sequence model (r[2] counts positions)
+  result.accuracy = correct / double(units);
   return result;
 }
 

@@ -122,6 +122,9 @@ struct StepReport {
   // halves). 1 and false in fp32.
   float loss_scale = 1;
   bool skipped = false;
+  // With gradient clipping (TrainConfig::grad_clip): the gradients' global
+  // norm before clipping; 0 otherwise.
+  float grad_norm = 0;
   std::vector<double> dispatch_ns;  // per DispatchInfo, GPU time; empty when the submission was not timed (Trainer::set_timing_interval) and for the trainer's first step
   double wall_seconds = 0;       // host time of the step (its share of the submission)
   // Set on the first step of a profiled submission (see Trainer::RequestProfile).
@@ -193,7 +196,9 @@ class Trainer {
   uint32_t steps_per_epoch() const { return steps_per_epoch_; }
   const TrainPosition& position() const { return position_; }
   void set_position(const TrainPosition& position) { position_ = position; }
-  bool finished() const { return position_.epoch >= config_.epochs; }
+  bool finished() const {
+    return position_.epoch >= config_.epochs || (config_.max_steps > 0 && position_.global_step >= config_.max_steps);
+  }
 
   // Runs up to `max_steps` steps (fewer if training finishes); one submission
   // never spans two epochs, so each epoch starts with its own shuffled order.

@@ -1,0 +1,6 @@
+#version 450
+// LayerNorm backward, grad_x (see layernorm_back_impl.glsl and compute/kernels/layernorm.h):
+// one float per load.
+#define LN_VALUE float
+#define LN_WIDTH 1u
+#include "layernorm_back_impl.glsl"
