@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -50,6 +51,7 @@ constexpr const char* kUsage =
     "                           iris, wine, digits, a .csv path, or text: text:FILE[:context=N,\n"
     "                           val_fraction=X] (characters of any UTF-8 file), kjv (the built-in text)\n"
     "      --max-steps N        stop after N steps, whatever the epochs\n"
+    "      --eval-interval N    the validation loss (and --save) every N steps, with the time trained\n"
     "      --epochs N  --batch B  --lr X  --optimizer sgd|momentum|adam|adamw  --seed S\n"
     "      --weight-decay X  --momentum X  --validation-fraction X  --steps-per-submit N\n"
     "      --save CKPT          write a checkpoint after every epoch (atomically)\n"
@@ -373,6 +375,36 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   nn::LossWatch loss_watch(steps_per_epoch);
   float loss_scale = 1;
   uint64_t skipped_steps = 0;
+  // --eval-interval N: the validation loss every N steps, with the time
+  // trained so far (and the checkpoint saved), instead of once per epoch.
+  const uint32_t eval_interval = args.PositiveInt("eval-interval").value_or(0);
+  if (eval_interval > 0 && replicas) throw Error("--eval-interval trains on one device (without --replicas).");
+  const auto started = std::chrono::steady_clock::now();
+  double trained_seconds = 0;  // training only, without the evaluations
+  while (eval_interval > 0 && !finished()) {
+    double loss_sum = 0;
+    uint32_t steps = 0;
+    const auto chunk_start = std::chrono::steady_clock::now();
+    trainer.RunSteps(eval_interval, [&](const nn::StepReport& r) {
+      progress.Update(r.epoch, r.step_in_epoch, r.loss, r.accuracy);
+      loss_sum += r.loss;
+      ++steps;
+      if (metrics) metrics->AddStep(r, config.batch_size);
+    });
+    trained_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - chunk_start).count();
+    progress.Finish();
+    std::printf("step %llu  %.1f s trained (%.1f s in all)  train loss %.4f", static_cast<unsigned long long>(position().global_step),
+                trained_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                steps ? loss_sum / steps : 0.0);
+    if (std::optional<nn::EvalResult> v = trainer.EvaluateValidation()) {
+      std::printf("  |  val loss %.4f  acc %.2f%%", v->loss, 100 * v->accuracy);
+      if (metrics) metrics->AddEvaluation("validation", position(), *v);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+    if (auto path = args.String("save")) nn::SaveCheckpoint(*path, capture());
+    if (metrics) metrics->Save(metrics_path);
+  }
   while (!finished()) {
     nn::EpochSummary summary;
     try {
@@ -496,7 +528,7 @@ int RunCommandLine(int argc, char** argv) {
                                                                  "save", "resume", "weight-decay", "momentum",
                                                                  "validation-fraction", "steps-per-submit",
                                                                  "save-init", "metrics-csv", "replicas", "precision",
-                                                                 "max-steps"});
+                                                                 "max-steps", "eval-interval"});
   try {
     // `bench --help` explains bench's own modes; every other --help prints the overview.
     if (command == "help" || (command != "bench" && !words.empty() && words[0] == "--help")) {

@@ -18,7 +18,6 @@
 // Entries above the diagonal are masked by selects, not branches (a branch
 // around the staged reads would make lavapipe load lane by lane). Each output
 // is written by one invocation, every sum in a fixed order: deterministic.
-#extension GL_EXT_control_flow_attributes : require
 #include "attention.h"
 #include "math.glsl"
 
@@ -62,14 +61,14 @@ float Load(uint part, uint b, uint h, uint t, uint d) {
 
 // This invocation's row of `part` (zeros past T).
 #define LOAD_ROW(dst, part, t) \
-  [[unroll]] for (uint d = 0u; d < D; ++d) dst[d] = (t) < p.tokens ? Load(part, b, h, t, d) : 0.0;
+  for (uint d = 0u; d < D; ++d) dst[d] = (t) < p.tokens ? Load(part, b, h, t, d) : 0.0;
 
 void Forward(uint b, uint h, uint bh) {
   const uint T = p.tokens, C = p.heads * D;
   const uint i0 = gl_WorkGroupID.x * ROWS, i = i0 + gl_LocalInvocationID.x, last_row = min(i0 + ROWS, T) - 1u;
   float q[D], acc[D], s[BLOCK];
   LOAD_ROW(q, PART_Q, i)
-  [[unroll]] for (uint d = 0u; d < D; ++d) acc[d] = 0.0;
+  for (uint d = 0u; d < D; ++d) acc[d] = 0.0;
   float m = kNoScore, l = 0.0;
   for (uint j0 = 0u; j0 <= last_row; j0 += BLOCK) {  // key blocks wholly above the diagonal are skipped
     barrier();  // the last block's readers are done
@@ -77,24 +76,24 @@ void Forward(uint b, uint h, uint bh) {
     STAGE(block_b, j0, PART_V)
     barrier();
     float block_max = kNoScore;
-    [[unroll]] for (uint c = 0u; c < BLOCK; ++c) {
+    for (uint c = 0u; c < BLOCK; ++c) {
       float dot_qk = 0.0;
-      [[unroll]] for (uint d = 0u; d < D; ++d) dot_qk += q[d] * block_a[c * D + d];
+      for (uint d = 0u; d < D; ++d) dot_qk += q[d] * block_a[c * D + d];
       s[c] = j0 + c <= i ? p.scale * dot_qk : kNoScore;
       block_max = max(block_max, s[c]);
     }
     const float next_m = max(m, block_max), rescale = exp(m - next_m);
     l *= rescale;
-    [[unroll]] for (uint d = 0u; d < D; ++d) acc[d] *= rescale;
-    [[unroll]] for (uint c = 0u; c < BLOCK; ++c) {
+    for (uint d = 0u; d < D; ++d) acc[d] *= rescale;
+    for (uint c = 0u; c < BLOCK; ++c) {
       const float prob = s[c] == kNoScore ? 0.0 : exp(s[c] - next_m);
       l += prob;
-      [[unroll]] for (uint d = 0u; d < D; ++d) acc[d] += prob * block_b[c * D + d];
+      for (uint d = 0u; d < D; ++d) acc[d] += prob * block_b[c * D + d];
     }
     m = next_m;
   }
   if (i >= T) return;
-  [[unroll]] for (uint d = 0u; d < D; ++d) out_[(b * T + i) * C + h * D + d] = acc[d] / l;
+  for (uint d = 0u; d < D; ++d) out_[(b * T + i) * C + h * D + d] = acc[d] / l;
   stats_out[bh * T + i] = m + PreciseLog(l);
 }
 
@@ -106,7 +105,7 @@ void GradQ(uint b, uint h, uint bh) {
   LOAD_ROW(dy, PART_GRAD_Y, i)
   // row_dot = dy_i . y_i = sum_j P_ij dP_ij.
   float row_dot = 0.0;
-  [[unroll]] for (uint d = 0u; d < D; ++d) {
+  for (uint d = 0u; d < D; ++d) {
     acc[d] = 0.0;
     row_dot += dy[d] * (i < T ? y_in[(b * T + i) * C + h * D + d] : 0.0);
   }
@@ -117,18 +116,18 @@ void GradQ(uint b, uint h, uint bh) {
     STAGE(block_a, j0, PART_K)
     STAGE(block_b, j0, PART_V)
     barrier();
-    [[unroll]] for (uint c = 0u; c < BLOCK; ++c) {
+    for (uint c = 0u; c < BLOCK; ++c) {
       float dot_qk = 0.0, dot_dy_v = 0.0;
-      [[unroll]] for (uint d = 0u; d < D; ++d) {
+      for (uint d = 0u; d < D; ++d) {
         dot_qk += q[d] * block_a[c * D + d];
         dot_dy_v += dy[d] * block_b[c * D + d];
       }
       const float ds = j0 + c <= i ? exp(p.scale * dot_qk - lse) * (dot_dy_v - row_dot) : 0.0;
-      [[unroll]] for (uint d = 0u; d < D; ++d) acc[d] += ds * block_a[c * D + d];
+      for (uint d = 0u; d < D; ++d) acc[d] += ds * block_a[c * D + d];
     }
   }
   if (i >= T) return;
-  [[unroll]] for (uint d = 0u; d < D; ++d) out_[(b * T + i) * 3u * C + h * D + d] = p.scale * acc[d];
+  for (uint d = 0u; d < D; ++d) out_[(b * T + i) * 3u * C + h * D + d] = p.scale * acc[d];
 }
 
 void GradKV(uint b, uint h, uint bh) {
@@ -137,7 +136,7 @@ void GradKV(uint b, uint h, uint bh) {
   float k[D], v[D], acc_k[D], acc_v[D];
   LOAD_ROW(k, PART_K, j)
   LOAD_ROW(v, PART_V, j)
-  [[unroll]] for (uint d = 0u; d < D; ++d) acc_k[d] = acc_v[d] = 0.0;
+  for (uint d = 0u; d < D; ++d) acc_k[d] = acc_v[d] = 0.0;
   for (uint q0 = j0; q0 < T; q0 += BLOCK) {  // queries i >= j: blocks from the workgroup's first key on
     barrier();  // the last block's readers are done
     STAGE(block_a, q0, PART_Q)
@@ -148,23 +147,23 @@ void GradKV(uint b, uint h, uint bh) {
       block_row_dot[c] = t < T ? row_dot_in[bh * T + t] : 0.0;
     }
     barrier();
-    [[unroll]] for (uint c = 0u; c < BLOCK; ++c) {
+    for (uint c = 0u; c < BLOCK; ++c) {
       float dot_qk = 0.0, dot_dy_v = 0.0;
-      [[unroll]] for (uint d = 0u; d < D; ++d) {
+      for (uint d = 0u; d < D; ++d) {
         dot_qk += block_a[c * D + d] * k[d];
         dot_dy_v += block_b[c * D + d] * v[d];
       }
       const uint i = q0 + c;
       const float prob = i >= j && i < T ? exp(p.scale * dot_qk - block_lse[c]) : 0.0;
       const float ds = prob * (dot_dy_v - block_row_dot[c]);
-      [[unroll]] for (uint d = 0u; d < D; ++d) {
+      for (uint d = 0u; d < D; ++d) {
         acc_v[d] += prob * block_b[c * D + d];
         acc_k[d] += ds * block_a[c * D + d];
       }
     }
   }
   if (j >= T) return;
-  [[unroll]] for (uint d = 0u; d < D; ++d) {
+  for (uint d = 0u; d < D; ++d) {
     out_[(b * T + j) * 3u * C + C + h * D + d] = p.scale * acc_k[d];
     out_[(b * T + j) * 3u * C + 2u * C + h * D + d] = acc_v[d];
   }

@@ -28,8 +28,8 @@ using namespace kernel_tests;
 
 const AttentionPath kPaths[] = {AttentionPath::kPlain, AttentionPath::kFused};
 // {B, T, H, D}: one token; sizes that divide no tile (odd, prime); the model's
-// shape; T past one 64-row block; D = 128 (the fused path's tiles shrink to fit
-// shared memory).
+// shape; T past one 64-row block; D = 128 (the largest head the model allows:
+// 128-float rows in the fused path's registers).
 const AttentionShape kShapes[] = {{1, 1, 1, 1},  {2, 5, 1, 3},   {3, 17, 2, 7},
                                   {2, 64, 4, 32}, {1, 70, 3, 16}, {2, 33, 2, 128}};
 
@@ -349,7 +349,7 @@ TEST_F(AttentionTest, FutureKeysAndValuesChangeNothingEarlier) {
 
 // Not a benchmark and not asserted: the GPU time of one forward + backward of
 // each path at the model's shape, printed (and recorded as test properties) so
-// the plan can pick a path by measuring later.
+// the plan can pick a path by measuring later. Each dispatch's fastest of 5 runs.
 TEST_F(AttentionTest, ReportsTimesAtTheModelShape) {
   const AttentionShape s{12, 64, 4, 32};
   auto rng = testing::MakeRng();
@@ -357,6 +357,10 @@ TEST_F(AttentionTest, ReportsTimesAtTheModelShape) {
   for (AttentionPath path : kPaths) {
     RunStep(path, s, qkv, grad_y, 0.0f);  // warm-up: the driver compiles the pipelines
     StepResult step = RunStep(path, s, qkv, grad_y, 0.0f);
+    for (int repeat = 0; repeat < 4; ++repeat) {  // the fastest of 5: other work shares the device
+      StepResult again = RunStep(path, s, qkv, grad_y, 0.0f);
+      for (size_t k = 0; k < step.times_ns.size(); ++k) step.times_ns[k] = std::min(step.times_ns[k], again.times_ns[k]);
+    }
     double forward_ns = 0, backward_ns = 0;
     const size_t forward_count = path == AttentionPath::kPlain ? 2 : 1;
     std::string per_dispatch;

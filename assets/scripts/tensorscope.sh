@@ -16,7 +16,9 @@ mode="${1:-run}"
 
 build_packages=(build-essential cmake ninja-build pkg-config zlib1g-dev
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslc
-  libglfw3-dev libimgui-dev libstb-dev nlohmann-json3-dev fonts-dejavu-core libonnx-dev libprotobuf-dev glslang-dev)
+  libglfw3-dev libimgui-dev libstb-dev nlohmann-json3-dev fonts-dejavu-core libonnx-dev libprotobuf-dev glslang-dev
+  bible-kjv bible-kjv-text)
+# bible-kjv prints the built-in text corpus (the King James Bible) for the char-gpt preset (compute/data/text.h).
 # Tests also need: GoogleTest, PyTorch (parity, exports, import), ONNX's checker and OpenCV's dnn (exports),
 # Pillow (an exported data_source.py decodes images with Pillow or OpenCV; both are checked),
 # datasets, Xvfb and xdotool (GUI tests).

@@ -100,7 +100,7 @@ kernels::AttentionPath MeasureAttentionPath(vk::Context& context, vk::PipelineCa
     const std::vector<vk::Dispatch> plain = dispatches(kernels::AttentionPath::kPlain);
     const std::vector<vk::Dispatch> fused = dispatches(kernels::AttentionPath::kFused);
     // Rounds: a warm-up of each, then plain and fused alternately.
-    constexpr int kRounds = 5;
+    constexpr int kRounds = 3;
     std::vector<vk::Dispatch> all_dispatches;
     for (int round = 0; round <= kRounds; ++round)
       for (const auto* list : {&plain, &fused}) all_dispatches.insert(all_dispatches.end(), list->begin(), list->end());
