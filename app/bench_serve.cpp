@@ -1,5 +1,7 @@
 #include "app/bench_serve.h"
 
+#include "app/bench_gpt.h"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -97,6 +99,9 @@
 //       -> {"gpu_s": [...] (sum of the dispatches' timestamps per submission),
 //           "bytes" (declared bytes read + written), "flops", "dispatches", "workgroups",
 //           "shaders" (name and workgroup size of each dispatch)}
+//   {"op": "gpt", "model": "char-gpt", "batch": 12, "steps": 32, "seed": 1, "data": "auto" | "kjv" | "random"}
+//       A sequence model's training throughput in tokens/s (app/bench_gpt.h says what is
+//       trained, on what, and what the answer holds); one warm trainer per request shape.
 //   {"op": "quit"}
 namespace ts::app {
 namespace {
@@ -573,7 +578,8 @@ class BenchServer {
         pipelines_(context),
         mlp_(context, pipelines_, nn::ParseModel(kMlpModel, "bench"), "random-mnist-shaped", {1, 28, 28}),
         cnn_(context, pipelines_, nn::LoadModelOrPreset("cifar10-cnn"), "random-cifar-shaped", {3, 32, 32}),
-        boundary_(context, pipelines_) {}
+        boundary_(context, pipelines_),
+        gpt_(context, pipelines_) {}
 
   json Handle(const json& request) {
     std::string op = request.value("op", "");
@@ -614,6 +620,7 @@ class BenchServer {
     if (op == "cnn")
       return cnn_.Run(request.value("batch", 64u), request.value("steps", 16u), request.value("samples", 8192u),
                       request.value("eval_samples", 2048u));
+    if (op == "gpt") return gpt_.Run(request);
     if (op == "bias_act") {
       uint32_t rows = request.value("rows", 43264u), cols = request.value("cols", 32u);
       Require(rows > 0 && cols > 0 && uint64_t(rows) * cols <= (uint64_t(1) << 25),
@@ -638,7 +645,7 @@ class BenchServer {
                              request.value("bias", true), request.value("workspace", true), tuning,
                              request.value("iterations", 5u));
     }
-    throw Error("unknown bench request \"" + op + "\"; expected info, matmul, boundary, mlp, cnn, bias_act or quit.");
+    throw Error("unknown bench request \"" + op + "\"; expected info, matmul, boundary, mlp, cnn, gpt, bias_act or quit.");
   }
 
  private:
@@ -646,6 +653,7 @@ class BenchServer {
   vk::PipelineCache pipelines_;
   ModelBench mlp_, cnn_;
   BoundaryBench boundary_;
+  GptBench gpt_;
   std::map<std::string, std::unique_ptr<MatmulBench>> matmuls_;  // by MatmulShape::key()
   std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<BiasActivationBench>> bias_acts_;
 };
@@ -714,6 +722,11 @@ int PrintQuickBenchTable(vk::Context& context) {
                 r["train_samples"].get<double>() / r["train_s"].get<double>());
     std::printf("%-44s %14s %7.0f samples/s\n", "seed CNN (3x32x32), batch 64, inference", "",
                 r["eval_samples"].get<double>() / r["eval_s"].get<double>());
+  }
+  {
+    json r = server.Handle({{"op", "gpt"}, {"model", "char-gpt"}, {"batch", 12}, {"steps", 16}});
+    std::printf("%-44s %14s %7.0f tokens/s (%s, %.0f ms/step)\n", "char-gpt AdamW, batch 12, training", "",
+                r["tokens_per_s"].get<double>(), r["data"].get<std::string>().c_str(), r["ms_per_step"].get<double>());
   }
   for (auto [rows, cols] : {std::pair{43264u, 32u}, {10816u, 64u}, {32u, 128u}}) {
     for (const char* pass : {"forward", "backward"}) {

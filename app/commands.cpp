@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "compute/nn/presets.h"
 #include "compute/nn/trainer.h"
 #include "compute/parallel/data_parallel.h"
+#include "compute/profile/ceilings.h"
 #include "compute/profile/vector_width.h"
 #include "compute/vk/buffer.h"
 #include "compute/vk/context.h"
@@ -370,6 +372,24 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
   ProgressBar progress(config.epochs, steps_per_epoch, config.batch_size);
   const uint32_t plan_tokens = plan.tokens_per_sample();
   constexpr uint64_t kTextLogInterval = 100;
+  // A sequence model: nanoGPT's FLOPs per token, and the utilisation of the device's measured peak
+  // (`bench --ceilings`; only when cached, so training never waits for a measurement).
+  const uint64_t flops_per_token = nn::TrainingFlopsPerToken(model);
+  const std::optional<profile::CachedCeilings> ceilings =
+      flops_per_token && context ? profile::LoadCachedCeilings(context->info()) : std::nullopt;
+  if (flops_per_token)
+    std::printf("Training FLOPs per token: %.3g (6N + 12 L H Q T, nanoGPT's estimate); per step %.3g\n",
+                double(flops_per_token), double(flops_per_token) * plan_tokens * config.batch_size);
+  auto utilisation = [&](double tokens, double seconds) {
+    if (!flops_per_token || seconds <= 0) return std::string();
+    const double achieved = double(flops_per_token) * tokens / seconds;
+    std::string text = "  |  " + std::to_string(static_cast<long long>(tokens / seconds)) + " tokens/s, " +
+                       std::to_string(achieved / 1e9).substr(0, 5) + " GFLOP/s";
+    if (ceilings && ceilings->ceilings.fp32_gflops > 0)
+      text += ", MFU " + std::to_string(100 * achieved / (ceilings->ceilings.fp32_gflops * 1e9)).substr(0, 5) +
+              "% of " + std::to_string(static_cast<long long>(ceilings->ceilings.fp32_gflops)) + " GFLOP/s";
+    return text;
+  };
   Profile profile;
   ReplicaPhases phases;
   nn::LossWatch loss_watch(steps_per_epoch);
@@ -391,7 +411,8 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
       ++steps;
       if (metrics) metrics->AddStep(r, config.batch_size);
     });
-    trained_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - chunk_start).count();
+    const double chunk_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - chunk_start).count();
+    trained_seconds += chunk_seconds;
     progress.Finish();
     std::printf("step %llu  %.1f s trained (%.1f s in all)  train loss %.4f", static_cast<unsigned long long>(position().global_step),
                 trained_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
@@ -400,6 +421,7 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
       std::printf("  |  val loss %.4f  acc %.2f%%", v->loss, 100 * v->accuracy);
       if (metrics) metrics->AddEvaluation("validation", position(), *v);
     }
+    std::printf("%s", utilisation(double(steps) * config.batch_size * plan_tokens, chunk_seconds).c_str());
     std::printf("\n");
     std::fflush(stdout);
     if (auto path = args.String("save")) nn::SaveCheckpoint(*path, capture());
@@ -436,6 +458,7 @@ int RunTrain(const std::string& model_name, const Arguments& args) {
     if (summary.validation)
       std::printf("  |  val loss %.4f  acc %.2f%%", summary.validation->loss, 100 * summary.validation->accuracy);
     std::printf("  |  %.1f s, %.0f samples/s", summary.seconds, summary.samples / std::max(summary.seconds, 1e-9));
+    std::printf("%s", utilisation(double(summary.samples) * plan_tokens, summary.seconds).c_str());
     if (mixed)
       std::printf("  |  loss scale %g, %llu step(s) skipped so far", double(loss_scale),
                   static_cast<unsigned long long>(skipped_steps));

@@ -598,6 +598,20 @@ std::vector<LayerShape> InferShapes(const ModelDesc& model) {
   return shapes;
 }
 
+uint64_t TrainingFlopsPerToken(const ModelDesc& model) {
+  const uint32_t t = TokensPerSample(model);
+  if (t <= 1) return 0;
+  const std::vector<LayerShape> shapes = InferShapes(model);
+  uint64_t parameters = 0, attention = 0;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    parameters += shapes[i].parameters;
+    if (model.layers[i].kind == LayerKind::kTransformerBlock)  // H * Q = C
+      attention += 12 * uint64_t(shapes[i].output[1]) * t;
+  }
+  parameters -= uint64_t(t) * model.layers[1].units;  // the position table (nanoGPT's non_embedding)
+  return 6 * parameters + attention;
+}
+
 uint32_t TokensPerSample(const ModelDesc& model) {
   if (model.layers.size() > 1 && model.layers[0].kind == LayerKind::kInput && model.layers[0].shape.size() == 1 &&
       model.layers[1].kind == LayerKind::kEmbedding)

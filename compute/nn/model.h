@@ -126,6 +126,11 @@ struct LayerShape {
 // (rows, features) matrices and the labels it has.
 uint32_t TokensPerSample(const ModelDesc& model);
 
+// A sequence model's training FLOPs per token, as nanoGPT's estimate_mfu
+// (from the PaLM paper): 6 N + 12 L H Q T, N the parameters without the
+// position table, L blocks, H heads of Q dimensions, context T. 0 for other models.
+uint64_t TrainingFlopsPerToken(const ModelDesc& model);
+
 // Parses a model from JSON text. `source` names where it came from (a file
 // path) for messages. Throws ts::Error naming the source, the byte offset /
 // line and column for syntax errors, and the field (e.g. "layers[2].units")

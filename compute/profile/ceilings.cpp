@@ -302,22 +302,29 @@ std::filesystem::path DefaultCeilingsCacheFile() {
   return root / "tensorscope" / "ceilings.json";
 }
 
+std::optional<CachedCeilings> LoadCachedCeilings(const vk::DeviceInfo& device, const std::filesystem::path& cache_file) {
+  if (cache_file.empty()) return std::nullopt;
+  const nlohmann::json cache = ReadJsonCacheObject(cache_file);
+  const std::string key = CeilingsCacheKey(device);
+  if (!cache.contains(key)) return std::nullopt;
+  try {
+    const nlohmann::json& entry = cache[key];
+    CachedCeilings cached;
+    cached.ceilings = CeilingsFromJson(entry);
+    cached.measured_at = entry.at("measured_at").get<std::string>();
+    cached.from_cache = true;
+    return cached;
+  } catch (const std::exception&) {
+    return std::nullopt;  // a damaged entry counts as none
+  }
+}
+
 CachedCeilings LoadOrMeasureCeilings(vk::Context& context, vk::PipelineCache& pipelines, bool remeasure,
                                      const std::filesystem::path& cache_file, const CeilingOptions& options) {
   const std::string key = CeilingsCacheKey(context.info());
   nlohmann::json cache = cache_file.empty() ? nlohmann::json::object() : ReadJsonCacheObject(cache_file);
-  if (!remeasure && cache.contains(key)) {
-    try {
-      const nlohmann::json& entry = cache[key];
-      CachedCeilings cached;
-      cached.ceilings = CeilingsFromJson(entry);
-      cached.measured_at = entry.at("measured_at").get<std::string>();
-      cached.from_cache = true;
-      return cached;
-    } catch (const std::exception&) {
-      // A damaged entry is measured over below.
-    }
-  }
+  if (!remeasure)
+    if (std::optional<CachedCeilings> cached = LoadCachedCeilings(context.info(), cache_file)) return *cached;
   CachedCeilings measured;
   measured.ceilings = MeasureCeilings(context, pipelines, options);
   measured.measured_at = NowIso8601Utc();

@@ -82,6 +82,10 @@ struct CachedCeilings {
   bool from_cache = false;  // false: measured just now
 };
 
+// The cached ceilings of `device` without measuring; nullopt when none are cached.
+std::optional<CachedCeilings> LoadCachedCeilings(const vk::DeviceInfo& device,
+                                                 const std::filesystem::path& cache_file = DefaultCeilingsCacheFile());
+
 // The cached ceilings of `context`'s device, or measures and caches them
 // (atomically; a cache that cannot be written is ignored). `remeasure` always
 // measures. A damaged cache file is measured over, not an error.

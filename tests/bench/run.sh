@@ -9,13 +9,15 @@
 #    layer by layer, ms per refresh beside the 5 ms target), against PyTorch;
 #  - the 784-128-10 MLP and the seed CNN (assets/models/cifar10-cnn.json on
 #    random 3x32x32 data, batch 64), training and inference, against PyTorch;
+#  - char-gpt (assets/models/char-gpt.json) training at batch 12, tokens/s,
+#    against the same GPT written out in PyTorch;
 #  - our bias + activation kernels alone.
 # Prints the tables and appends them, with the date and machine, to
-# tests/bench/RESULTS.md. Takes about 3-4 minutes on a quiet 2-core machine (the
-# first run also autotunes each GEMM shape once; the choices are cached), longer
-# when other work shares the cores.
+# tests/bench/RESULTS.md. Takes about 3-4 minutes on a quiet 2-core machine, and
+# about 2 more for char-gpt (the first run also autotunes each GEMM shape once;
+# the choices are cached), longer when other work shares the cores.
 #
-#   tests/bench/run.sh [BUILD_DIR] [bench.py options: --runs N, --quick, --only cnn|kernels|gemm|boundary, --no-append]
+#   tests/bench/run.sh [BUILD_DIR] [bench.py options: --runs N, --quick, --only cnn|kernels|gemm|boundary|gpt, --no-append]
 #
 # BUILD_DIR defaults to build/ in the source tree; it must hold a built
 # `tensorscope` (cmake --build BUILD_DIR). $TENSORSCOPE_BIN overrides the
