@@ -11,10 +11,37 @@ namespace {
 
 std::string Number(double value) { return FullPrecision(value); }
 
+// Text (labels_per_sample T > 1): a row per position, its input token and the next one.
+void WriteSequencePredictions(const std::string& path, const data::Dataset& dataset, const std::vector<float>& outputs,
+                              uint32_t outputs_per_sample) {
+  const uint32_t tokens = dataset.labels_per_sample;
+  const size_t rows = dataset.count() * size_t(tokens);
+  if (outputs.size() != rows * outputs_per_sample || dataset.feature_size() != tokens ||
+      dataset.format != data::FeatureFormat::kFloat32)
+    throw Error(path + ": expected " + std::to_string(rows * outputs_per_sample) + " outputs (" +
+                std::to_string(dataset.count()) + " windows of " + std::to_string(tokens) + " positions), found " +
+                std::to_string(outputs.size()) + "; nothing written.");
+  std::string text = "index,position,input,label";
+  for (uint32_t k = 0; k < outputs_per_sample; ++k) text += ",p" + std::to_string(k);
+  text += "\n";
+  for (size_t row = 0; row < rows; ++row) {
+    text += std::to_string(row / tokens) + "," + std::to_string(row % tokens) + "," +
+            std::to_string(static_cast<uint32_t>(dataset.features_f32[row])) + "," + std::to_string(dataset.labels[row]);
+    const float* p = outputs.data() + row * outputs_per_sample;
+    for (uint32_t k = 0; k < outputs_per_sample; ++k) text += "," + Number(p[k]);
+    text += "\n";
+  }
+  WriteFileAtomically(path, text);
+}
+
 }  // namespace
 
 void WritePredictions(const std::string& path, const data::Dataset& dataset, const std::vector<float>& outputs,
                       uint32_t outputs_per_sample, bool single_sigmoid) {
+  if (dataset.labels_per_sample > 1) {
+    WriteSequencePredictions(path, dataset, outputs, outputs_per_sample);
+    return;
+  }
   const bool image = dataset.sample_shape.size() == 3;
   const size_t features = image ? 0 : dataset.feature_size();
   const uint32_t classes = single_sigmoid ? 2 : outputs_per_sample;

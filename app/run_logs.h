@@ -14,7 +14,9 @@ namespace ts::app {
 // them: standardised CSV columns; none for images, whose index says which),
 // label, and class probabilities p0, p1, ... (`outputs`: count x outputs, as
 // Trainer::EvaluateWithOutputs gives them; one sigmoid output becomes p0 = 1 - p,
-// p1 = p). Written atomically.
+// p1 = p). Written atomically. Text (labels_per_sample T > 1): a row per
+// position instead: index (the window), position, input (its token id), label
+// (the next token's id), p0, p1, ... (`outputs`: count x T x outputs).
 void WritePredictions(const std::string& path, const data::Dataset& dataset, const std::vector<float>& outputs,
                       uint32_t outputs_per_sample, bool single_sigmoid);
 

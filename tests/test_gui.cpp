@@ -156,6 +156,12 @@ TEST(GuiTest, OccupancySelectionSurvivesResort) { RunGuiCase("occupancy_selectio
 // the Training panel clicked stays behind the Inside window, opaque.
 TEST(GuiTest, LayoutAt1280x720) { RunGuiCase("layout_1280x720"); }
 
+// A sequence model (tests/gui/sequence_cases.py): Presets > char-gpt loads the
+// built-in text (the Data panel shows a window as its text), trains a few
+// steps with the loss falling from about ln 73 = 4.3, stops; spiral-mlp and
+// char-gpt again leave nothing of the old run.
+TEST(GuiTest, CharGpt) { RunGuiCase("char_gpt"); }
+
 // The Kernel Lab (tests/gui/lab_cases.py): `tensorscope lab` opens on lesson 1;
 // every lesson runs with every check passed, runs again when a knob's slider
 // is moved, and each of its tabs draws (a screenshot of each is kept).

@@ -4,6 +4,7 @@
 // sorting), the timeline's Chrome trace, the memory map and its estimate
 // against real compiled plans, and the ceilings cache on disk.
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -502,12 +504,25 @@ void ExpectSameMemory(const nn::MemoryUse& estimate, const nn::MemoryUse& plan, 
   EXPECT_EQ(estimate.total(), plan.total()) << what;
 }
 
+// A sequence model: embedding, two blocks (one with an MLP of twice the width), a
+// layer norm, a tied head, an untied dense + GELU on every position.
+constexpr const char* kSmallGpt = R"({"format": "tensorscope-model", "version": 1, "name": "gpt", "layers": [
+  {"type": "input", "shape": [9]}, {"type": "embedding", "vocab": 11, "units": 12},
+  {"type": "transformer_block", "heads": 3, "attention": "plain"},
+  {"type": "transformer_block", "heads": 2, "mlp_ratio": 2, "attention": "plain"},
+  {"type": "layer_norm"}, {"type": "dense", "units": 16}, {"type": "gelu"},
+  {"type": "dense", "units": 12}, {"type": "dense", "units": 11, "tied": true, "bias": false},
+  {"type": "softmax_cross_entropy"}]})";
+
 TEST_F(VulkanTest, MemoryEstimateEqualsTheCompiledPlan) {
   const std::vector<std::pair<nn::ModelDesc, kernels::OptimizerKind>> models = {
       {nn::LoadModelOrPreset("spiral-mlp"), kernels::OptimizerKind::kAdam},
       {nn::LoadModelOrPreset("shapes-cnn"), kernels::OptimizerKind::kMomentum},
       {nn::ParseModel(kMixedModel, "mixed"), kernels::OptimizerKind::kSgd},
-      {nn::ParseModel(kActivationFirst, "activation-first"), kernels::OptimizerKind::kAdamW}};
+      {nn::ParseModel(kActivationFirst, "activation-first"), kernels::OptimizerKind::kAdamW},
+      {nn::ParseModel(kSmallGpt, "gpt-plain"), kernels::OptimizerKind::kAdamW},
+      {nn::ParseModel(std::regex_replace(std::string(kSmallGpt), std::regex("plain"), "fused"), "gpt-fused"),
+       kernels::OptimizerKind::kAdam}};
   const std::vector<uint32_t> batches = {5, 300};  // 300 rows: dense layers' bias gradients use a workspace
   profile::MemoryEstimateOptions options;
   options.storage_alignment = context().info().min_storage_buffer_offset_alignment;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "imgui.h"
@@ -123,6 +124,55 @@ TEST(ProjectFile, SaveThenLoadGivesTheSameProject) {
   nlohmann::json saved = nlohmann::json::parse(nn::ReadFile(path));
   nn::ModelDesc model = nn::ParseModel(saved["model"].dump(), "model section");
   EXPECT_EQ(saved["model"], nn::ModelToJson(model));
+}
+
+// Every field of a sequence model's rows (embedding, transformer blocks with
+// their heads, MLP ratio, attention and epsilon, a tied head) and its text data
+// survives saving and reopening: the reopened project is the same project.
+TEST(ProjectFile, CharGptProjectRoundTripsEveryField) {
+  TempDir dir;
+  nn::ModelDesc model = nn::LoadModelOrPreset("char-gpt");
+  Project project = ProjectFromModel(model, nn::ParseTrainConfig(model.training, "char-gpt: training"));
+  EXPECT_EQ(project.data.kind, "kjv");
+  EXPECT_EQ(project.data.context, 64u);
+  ASSERT_EQ(project.layers.size(), 9u);
+  EXPECT_EQ(project.layers[1].vocab, "73");
+  EXPECT_EQ(project.layers[1].units, "128");
+  EXPECT_EQ(project.layers[2].heads, "4");
+  EXPECT_TRUE(project.layers[7].tied);
+  project.layers[1].init = "normal_0.02";
+  project.layers[3].attention = "fused";
+  project.layers[3].mlp_ratio = "2";
+  project.layers[3].epsilon = "1e-06";
+  project.layers[4].heads = "x";  // invalid: kept as typed
+  project.layers[6].epsilon = "0.0001";
+  project.data.test_fraction = 0.05f;
+
+  const std::string path = dir / "gpt.tsproj.json";
+  SaveProject(project, path);
+  Project loaded = LoadProject(path);
+  EXPECT_EQ(ProjectToJson(loaded), ProjectToJson(project));
+  ASSERT_EQ(loaded.layers.size(), project.layers.size());
+  for (size_t i = 0; i < project.layers.size(); ++i) {
+    SCOPED_TRACE("row " + std::to_string(i));
+    const LayerEdit &a = loaded.layers[i], &b = project.layers[i];
+    EXPECT_EQ(std::tie(a.type, a.name, a.units, a.init, a.epsilon, a.vocab, a.heads, a.mlp_ratio, a.attention, a.tied, a.bias),
+              std::tie(b.type, b.name, b.units, b.init, b.epsilon, b.vocab, b.heads, b.mlp_ratio, b.attention, b.tied, b.bias));
+  }
+  EXPECT_EQ(nn::TrainConfigToJson(loaded.training), nn::TrainConfigToJson(project.training));
+  EXPECT_EQ(DataSpecFor(loaded.data), "kjv:context=64,val_fraction=0.05");
+
+  loaded.layers[4].heads = "4";
+  std::string error;
+  std::optional<nn::ModelDesc> built = BuildModel(loaded, &error);
+  ASSERT_TRUE(built) << error;
+  EXPECT_EQ(built->layers[1].init, kernels::InitKind::kNormal002);
+  EXPECT_EQ(built->layers[3].attention, nn::AttentionChoice::kFused);
+  EXPECT_EQ(built->layers[3].mlp_ratio, 2u);
+  EXPECT_FLOAT_EQ(built->layers[3].epsilon, 1e-6f);
+  EXPECT_FLOAT_EQ(built->layers[6].epsilon, 1e-4f);
+  EXPECT_TRUE(built->layers[7].tied);
+  EXPECT_EQ(nn::TokensPerSample(*built), 64u);
 }
 
 TEST(ProjectFile, InvalidTypedValuesSurviveSaveAndLoad) {
@@ -386,8 +436,8 @@ TEST(BuildModel, StructuralAndNamingErrors) {
 
 TEST(BuildModel, EveryLayerTypeConvertsToItsOwnTypeName) {
   for (const char* type : {"input", "flatten", "dense", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "conv2d",
-                           "max_pool2d", "avg_pool2d", "global_avg_pool", "dropout", "batch_norm",
-                           "softmax_cross_entropy", "mse", "bce_with_logits"}) {
+                           "max_pool2d", "avg_pool2d", "global_avg_pool", "dropout", "batch_norm", "embedding",
+                           "layer_norm", "transformer_block", "softmax_cross_entropy", "mse", "bce_with_logits"}) {
     std::string error;
     std::optional<nn::LayerDesc> layer = LayerFromEdit({.type = type}, &error);
     ASSERT_TRUE(layer) << type << ": " << error;
@@ -497,6 +547,26 @@ TEST(DataSpec, SpecsFromModelFilesBecomeDataChoices) {
   for (const char* spec : {"spiral:samples=123,classes=4,noise=0.3,seed=5", "xor:samples=50,noise=0.1,seed=2", "mnist",
                            "wine:test_fraction=0.4,seed=3", "data/y.csv:test_fraction=0.1,seed=2"})
     EXPECT_EQ(DataSpecFor(DataChoiceFromSpec(spec)), spec);
+}
+
+TEST(DataSpec, TextSpecsBecomeDataChoicesAndBack) {
+  DataChoice kjv = DataChoiceFromSpec("kjv");
+  EXPECT_EQ(kjv.kind, "kjv");
+  EXPECT_EQ(kjv.context, 64u);
+  EXPECT_FLOAT_EQ(kjv.test_fraction, 0.1f);
+  EXPECT_EQ(DataSpecFor(kjv), "kjv:context=64");
+  DataChoice text = DataChoiceFromSpec("text:/data/a:b.txt:context=32,val_fraction=0.05");
+  EXPECT_EQ(text.kind, "text");
+  EXPECT_EQ(text.path, "/data/a:b.txt");  // a ':' in the path stays in it
+  EXPECT_EQ(text.context, 32u);
+  EXPECT_FLOAT_EQ(text.test_fraction, 0.05f);
+  EXPECT_EQ(DataChoiceFromSpec("text:notes.csv").kind, "text");  // not a CSV set
+  EXPECT_EQ(DataChoiceFromSpec("text:notes.csv").path, "notes.csv");
+  for (const char* spec : {"kjv:context=64", "kjv:context=8,val_fraction=0.3", "text:book.txt:context=128",
+                           "text:/data/a:b.txt:context=32,val_fraction=0.05"})
+    EXPECT_EQ(DataSpecFor(DataChoiceFromSpec(spec)), spec);
+  EXPECT_EQ(DefaultDataChoice("text").path, "");
+  EXPECT_EQ(DefaultDataChoice("kjv").context, 64u);
 }
 
 TEST(MemoryEstimate, CountsParametersStateAndActivations) {

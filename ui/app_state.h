@@ -50,20 +50,28 @@ struct LayerEdit {
   std::string padding = "valid";     // conv2d: "valid", "same", "1" or "1x2"; pools: "0", "1" ...
   std::string rate = "0.5";          // dropout: drop probability
   std::string momentum = "0.1";      // batch_norm
-  std::string epsilon = "1e-05";     // batch_norm
+  std::string epsilon = "1e-05";     // batch_norm, layer_norm, transformer_block
+  std::string vocab = "73";          // embedding: token ids in [0, vocab) (its width is `units`)
+  std::string heads = "4";           // transformer_block: attention heads (must divide the width)
+  std::string mlp_ratio = "4";       // transformer_block: the MLP's hidden width / the width
+  std::string attention = "auto";    // transformer_block: auto, plain or fused
+  bool tied = false;                 // dense on a sequence: shares the embedding's token table
   std::string error;                 // why this layer is invalid ("" when valid)
 };
 
 // The dataset the project trains on, with the generator settings for the
 // built-in 2D sets and the points the user added by clicking.
 struct DataChoice {
-  std::string kind = "spiral";       // spiral, circles, xor, blobs, moons, mnist, fashion-mnist, iris, wine, digits, csv, idx
+  std::string kind = "spiral";       // spiral, circles, xor, blobs, moons, mnist, fashion-mnist, iris, wine, digits,
+                                     // csv, idx, shapes, cifar10, images, text, kjv
   uint32_t samples = 900;
   uint32_t classes = 3;
   float noise = 0.2f;
   uint32_t seed = 1;
-  float test_fraction = 0.2f;        // share of the samples held out as the test set
-  std::string path;                  // csv / idx (images file; labels beside it)
+  float test_fraction = 0.2f;        // share of the samples held out as the test set (text, kjv: val_fraction,
+                                     // the tail of the text)
+  std::string path;                  // csv / idx (images file; labels beside it) / text (a UTF-8 file)
+  uint32_t context = 64;             // text, kjv: characters per window (the model's input [T])
   struct AddedPoint { float x, y; uint32_t label; };
   std::vector<AddedPoint> added_points;
 };

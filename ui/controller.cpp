@@ -270,12 +270,20 @@ std::string LoadedDataSpec(const AppState& state) {
 
 void LoadProjectData(AppState& state) {
   state.loaded_data = DataLoadKey(state);
+  if (state.project.data.kind == "text" && state.project.data.path.empty()) {  // just picked: no file yet
+    state.train_data.reset();
+    state.test_data.reset();
+    state.data_error = "Type the path of a UTF-8 text file above and press Load.";
+    return;
+  }
   try {
     const std::string spec = LoadedDataSpec(state);
     data::DataSplit split = data::LoadDataSpec(spec);
     // Points the user added by clicking join the training set.
     for (const DataChoice::AddedPoint& p : state.project.data.added_points) {
-      if (split.train.format != data::FeatureFormat::kFloat32 || split.train.feature_size() != 2) break;
+      if (split.train.format != data::FeatureFormat::kFloat32 || split.train.feature_size() != 2 ||
+          split.train.labels_per_sample != 1)
+        break;
       split.train.features_f32.push_back(p.x);
       split.train.features_f32.push_back(p.y);
       split.train.labels.push_back(std::min(p.label, split.train.num_classes - 1));

@@ -1,6 +1,8 @@
 #include "ui/project.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "compute/data/registry.h"
@@ -24,6 +26,13 @@ std::string DataSpecFor(const DataChoice& data) {
     }
     return spec;
   }
+  if (IsTextKind(data.kind)) {
+    // "kjv:context=64", "text:book.txt:context=64,val_fraction=0.05" (text.h); val_fraction only when not the default.
+    std::string options = "context=" + std::to_string(data.context);
+    if (std::abs(data.test_fraction - kDefaultTextValFraction) > 1e-6f && data.test_fraction > 0 && data.test_fraction < 1)
+      options += ",val_fraction=" + FormatNumber(data.test_fraction);
+    return data.kind == "kjv" ? "kjv:" + options : "text:" + data.path + ":" + options;
+  }
   std::string split = "test_fraction=" + FormatNumber(data.test_fraction) + ",seed=" + std::to_string(data.seed);
   if (IsSklearnKind(data.kind)) return data.kind + ":" + split;
   if (data.kind == "csv") {
@@ -45,7 +54,47 @@ std::string DataSpecFor(const DataChoice& data) {
   return data.kind;  // mnist, fashion-mnist: no options
 }
 
+namespace {
+
+// "text:PATH[:options]" / "kjv[:options]" (see compute/data/text.h): the options
+// follow the path's last ':' when they hold '=', as the loader reads them.
+DataChoice TextChoiceFromSpec(const std::string& spec) {
+  DataChoice data;
+  data.test_fraction = kDefaultTextValFraction;
+  std::string rest;
+  if (spec.starts_with("kjv")) {
+    data.kind = "kjv";
+    rest = spec.size() > 4 ? spec.substr(4) : "";
+  } else {
+    data.kind = "text";
+    data.path = spec.substr(5);
+    const size_t colon = data.path.rfind(':');
+    if (colon != std::string::npos && data.path.find('=', colon) != std::string::npos) {
+      rest = data.path.substr(colon + 1);
+      data.path.resize(colon);
+    }
+  }
+  size_t start = 0;
+  while (start < rest.size()) {
+    const size_t comma = std::min(rest.find(',', start), rest.size());
+    const std::string item = rest.substr(start, comma - start);
+    const size_t equals = item.find('=');
+    start = comma + 1;
+    if (equals == std::string::npos) continue;
+    const std::string key = Trim(item.substr(0, equals)), value = Trim(item.substr(equals + 1));
+    char* end = nullptr;
+    const double number = std::strtod(value.c_str(), &end);
+    if (value.empty() || !end || *end != '\0' || !std::isfinite(number)) continue;  // would not load anyway
+    if (key == "context" && number >= 1 && number <= 4096) data.context = static_cast<uint32_t>(number);
+    if (key == "val_fraction" && number > 0 && number < 1) data.test_fraction = static_cast<float>(number);
+  }
+  return data;
+}
+
+}  // namespace
+
 DataChoice DataChoiceFromSpec(const std::string& spec) {
+  if (spec.starts_with("text:") || spec == "kjv" || spec.starts_with("kjv:")) return TextChoiceFromSpec(spec);
   DataChoice data;
   auto is_csv = [](const std::string& text) {
     return text.ends_with(".csv") || text.ends_with(".csv.gz");
@@ -114,7 +163,7 @@ DataChoice DataChoiceFromSpec(const std::string& spec) {
 
 DataChoice DefaultDataChoice(const std::string& kind) {
   // A bare name gets the registry's defaults; file-based kinds keep no path.
-  DataChoice data = DataChoiceFromSpec(kind == "csv" || kind == "idx" || kind == "images" ? kind + ":" : kind);
+  DataChoice data = DataChoiceFromSpec(kind == "csv" || kind == "idx" || kind == "images" || kind == "text" ? kind + ":" : kind);
   data.kind = kind;
   data.path.clear();
   return data;
@@ -125,9 +174,18 @@ DataChoice DataForImportedModel(const nn::ModelDesc& model, const AppState* wind
     return !nn::CheckDataFit(model, shape, classes, "data").has_value();
   };
   if (window && window->train_data && window->train_data->count() > 0 &&
-      fits(window->train_data->sample_shape, window->train_data->num_classes)) {
+      !nn::CheckDataFit(model, window->train_data->sample_shape, window->train_data->num_classes, "data",
+                        nn::FitRule::kTraining, window->train_data->labels_per_sample)) {
     *note = "It trains on the data loaded before (" + window->train_data->name + "), which fits it.";
     return window->project.data;
+  }
+  if (const uint32_t tokens = nn::TokensPerSample(model); tokens > 1) {
+    // A sequence model reads text: the built-in text in windows of its context.
+    DataChoice data = DefaultDataChoice("kjv");
+    data.context = tokens;
+    *note = "It trains on " + DataSpecFor(data) + ", the built-in text in windows of its " + std::to_string(tokens) +
+            " positions; choose another text file in the Data panel.";
+    return data;
   }
   // Built-in sets by the shape and classes of their samples, tried in order; those
   // that must be installed only when they are (the weights would wait for them).

@@ -137,9 +137,24 @@ std::string PairText(const std::array<uint32_t, 2>& pair) {
 
 std::optional<kernels::InitKind> ParseInitName(const std::string& name) {
   for (kernels::InitKind kind : {kernels::InitKind::kZeros, kernels::InitKind::kHeUniform, kernels::InitKind::kHeNormal,
-                                 kernels::InitKind::kXavierUniform, kernels::InitKind::kXavierNormal, kernels::InitKind::kOnes})
+                                 kernels::InitKind::kXavierUniform, kernels::InitKind::kXavierNormal, kernels::InitKind::kOnes,
+                                 kernels::InitKind::kNormal002})
     if (name == kernels::InitName(kind)) return kind;
   return std::nullopt;
+}
+
+constexpr const char* kKnownInits = "zeros, ones, he_uniform, he_normal, xavier_uniform, xavier_normal, normal_0.02";
+
+// The row's init (empty: the layer's default); false with *error when the name is unknown.
+bool ReadInit(const LayerEdit& edit, nn::LayerDesc& layer, std::string* error) {
+  if (edit.init.empty()) return true;
+  layer.init = ParseInitName(edit.init);
+  if (!layer.init) *error = "unknown init '" + edit.init + "'; known: " + kKnownInits + ".";
+  return layer.init.has_value();
+}
+
+const char* AttentionName(nn::AttentionChoice choice) {
+  return choice == nn::AttentionChoice::kPlain ? "plain" : choice == nn::AttentionChoice::kFused ? "fused" : "auto";
 }
 
 
@@ -201,6 +216,17 @@ Project ProjectFromModel(const nn::ModelDesc& model, const nn::TrainConfig& conf
       edit.units = std::to_string(layer.units);
       edit.bias = layer.bias;
       edit.init = layer.init ? kernels::InitName(*layer.init) : "";
+      edit.tied = layer.tied;
+    }
+    if (layer.kind == nn::LayerKind::kEmbedding) {
+      edit.vocab = std::to_string(layer.vocab);
+      edit.units = std::to_string(layer.units);
+      edit.init = layer.init ? kernels::InitName(*layer.init) : "";
+    }
+    if (layer.kind == nn::LayerKind::kTransformerBlock) {
+      edit.heads = std::to_string(layer.heads);
+      edit.mlp_ratio = std::to_string(layer.mlp_ratio);
+      edit.attention = AttentionName(layer.attention);
     }
     edit.slope = FormatNumber(layer.leaky_slope);
     if (layer.kind == nn::LayerKind::kConv2D) {
@@ -252,13 +278,48 @@ std::optional<nn::LayerDesc> LayerFromEdit(const LayerEdit& edit, std::string* e
       if (!units) return std::nullopt;
       layer.units = *units;
       layer.bias = edit.bias;
-      if (!edit.init.empty()) {
-        layer.init = ParseInitName(edit.init);
-        if (!layer.init) {
-          *error = "unknown init '" + edit.init + "'; known: zeros, ones, he_uniform, he_normal, xavier_uniform, xavier_normal.";
-          return std::nullopt;
-        }
+      layer.tied = edit.tied;
+      if (!ReadInit(edit, layer, error)) return std::nullopt;
+      break;
+    }
+    case nn::LayerKind::kEmbedding: {
+      std::optional<uint32_t> vocab = ParsePositiveCount(edit.vocab, "vocab", "73", error);
+      if (!vocab) return std::nullopt;
+      std::optional<uint32_t> units = ParsePositiveCount(edit.units, "units (the width)", "128", error);
+      if (!units) return std::nullopt;
+      layer.vocab = *vocab;
+      layer.units = *units;
+      if (!ReadInit(edit, layer, error)) return std::nullopt;
+      break;
+    }
+    case nn::LayerKind::kLayerNorm: {
+      std::optional<float> epsilon = ParseFraction(edit.epsilon, "epsilon", 1e-12, 1, false, "1e-5", error);
+      if (!epsilon) return std::nullopt;
+      layer.epsilon = *epsilon;
+      break;
+    }
+    case nn::LayerKind::kTransformerBlock: {
+      std::optional<uint32_t> heads = ParsePositiveCount(edit.heads, "heads", "4", error);
+      if (!heads) return std::nullopt;
+      std::optional<uint32_t> ratio = ParsePositiveCount(edit.mlp_ratio, "mlp_ratio", "4", error);
+      if (!ratio) return std::nullopt;
+      if (*ratio > 64) {
+        *error = "mlp_ratio must be at most 64 (the MLP's hidden width / the width); found " + Trim(edit.mlp_ratio) + ".";
+        return std::nullopt;
       }
+      const std::string attention = Trim(edit.attention);
+      if (attention == "auto" || attention.empty()) layer.attention = nn::AttentionChoice::kAuto;
+      else if (attention == "plain") layer.attention = nn::AttentionChoice::kPlain;
+      else if (attention == "fused") layer.attention = nn::AttentionChoice::kFused;
+      else {
+        *error = "attention must be auto, plain or fused; found \"" + edit.attention + "\".";
+        return std::nullopt;
+      }
+      std::optional<float> epsilon = ParseFraction(edit.epsilon, "epsilon", 1e-12, 1, false, "1e-5", error);
+      if (!epsilon) return std::nullopt;
+      layer.heads = *heads;
+      layer.mlp_ratio = *ratio;
+      layer.epsilon = *epsilon;
       break;
     }
     case nn::LayerKind::kActivation:
@@ -296,13 +357,7 @@ std::optional<nn::LayerDesc> LayerFromEdit(const LayerEdit& edit, std::string* e
         layer.pad = *pad;
       }
       layer.bias = edit.bias;
-      if (!edit.init.empty()) {
-        layer.init = ParseInitName(edit.init);
-        if (!layer.init) {
-          *error = "unknown init '" + edit.init + "'; known: zeros, ones, he_uniform, he_normal, xavier_uniform, xavier_normal.";
-          return std::nullopt;
-        }
-      }
+      if (!ReadInit(edit, layer, error)) return std::nullopt;
       break;
     }
     case nn::LayerKind::kPool2D: {

@@ -9,7 +9,8 @@
 //                            // a field the user left invalid (units "abc") is kept as the typed string
 //     "training": { ... },   // nn::TrainConfigToJson (see compute/nn/train_config.h)
 //     "data": {"kind": "spiral", "samples": 900, "classes": 3, "noise": 0.2, "seed": 1,
-//              "test_fraction": 0.2, "path": "", "added_points": [[x, y, label], ...]},
+//              "test_fraction": 0.2, "path": "", "context": 64, "added_points": [[x, y, label], ...]},
+//              // text, kjv: context = characters per window, test_fraction = the text's val_fraction
 //     "session": {"path": "...", "dirty": true}   // optional; only autosaves carry it
 //   }
 // A model file ("format": "tensorscope-model") opens as a project too.
@@ -142,14 +143,17 @@ std::vector<std::optional<nn::LayerShape>> PartialLayerShapes(const Project& pro
 // test_fraction differs from the registry's default (a test set of samples/4,
 // i.e. 20% of all samples); xor and moons omit classes (always 2). Points the
 // user added by clicking are not part of the spec: the app appends them to the
-// training set itself. kind "idx" gives the images path as is.
+// training set itself. kind "idx" gives the images path as is. Text:
+// "kjv:context=64", "text:book.txt:context=64,val_fraction=0.05" (val_fraction
+// is test_fraction, written when it is not the loader's default 0.1).
 std::string DataSpecFor(const DataChoice& data);
 // The reverse, for specs read from model files: unknown options are ignored,
 // fields not named keep DataChoice's defaults.
 DataChoice DataChoiceFromSpec(const std::string& spec);
 // The data an imported model (an ONNX file names none) starts with: the data
 // `window` has loaded when the model fits it (as `--data` names it for the
-// CLI's import), else the first built-in set whose samples and classes fit
+// CLI's import), else for a sequence model the built-in text (kjv) in windows
+// of its input length, else the first built-in set whose samples and classes fit
 // it and is installed: spiral with as many classes for 2 inputs, iris (4 -> 3),
 // wine (13 -> 3), digits (64 -> 10), MNIST, Fashion-MNIST, shapes (1x28x28),
 // CIFAR-10 (3x32x32); else the window's data as it is (the Model panel then

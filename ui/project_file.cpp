@@ -173,6 +173,15 @@ std::vector<LayerEdit> ReadModelLayers(const json& model, const std::string& sou
     edit.rate = layer.Typed("rate", edit.rate, number_text);
     edit.momentum = layer.Typed("momentum", edit.momentum, number_text);
     edit.epsilon = layer.Typed("epsilon", edit.epsilon, number_text);
+    auto count_text = [](const json& v) -> std::optional<std::string> {
+      if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+      return std::nullopt;
+    };
+    edit.vocab = layer.Typed("vocab", edit.vocab, count_text);
+    edit.heads = layer.Typed("heads", edit.heads, count_text);
+    edit.mlp_ratio = layer.Typed("mlp_ratio", edit.mlp_ratio, count_text);
+    edit.attention = layer.String("attention", edit.attention);
+    edit.tied = layer.Bool("tied", false);
     layer.RejectUnknown("a layer");
     edits.push_back(edit);
   }
@@ -202,6 +211,19 @@ json LayersToJson(const std::vector<LayerEdit>& layers) {
       raw["units"] = edit.units;
       if (!edit.bias) raw["bias"] = false;
       if (!edit.init.empty()) raw["init"] = edit.init;
+      if (edit.tied) raw["tied"] = true;
+    }
+    if (kind == nn::LayerKind::kEmbedding) {
+      raw["vocab"] = edit.vocab;
+      raw["units"] = edit.units;
+      if (!edit.init.empty()) raw["init"] = edit.init;
+    }
+    if (kind == nn::LayerKind::kLayerNorm) raw["epsilon"] = edit.epsilon;
+    if (kind == nn::LayerKind::kTransformerBlock) {
+      raw["heads"] = edit.heads;
+      raw["mlp_ratio"] = edit.mlp_ratio;
+      raw["attention"] = edit.attention;
+      raw["epsilon"] = edit.epsilon;
     }
     if (type && type->activation == kernels::Activation::kLeakyRelu) raw["slope"] = edit.slope;
     if (kind == nn::LayerKind::kConv2D) {
@@ -230,7 +252,8 @@ json DataToJson(const DataChoice& data) {
   return {{"kind", data.kind},   {"samples", data.samples},
           {"classes", data.classes}, {"noise", AsTyped(data.noise)},
           {"seed", data.seed},   {"test_fraction", AsTyped(data.test_fraction)},
-          {"path", TextToJson(data.path)},   {"added_points", points}};  // any file name survives
+          {"path", TextToJson(data.path)},   {"context", data.context},
+          {"added_points", points}};  // any file name survives
 }
 
 DataChoice ReadData(const json& section, const std::string& source) {
@@ -249,6 +272,7 @@ DataChoice ReadData(const json& section, const std::string& source) {
   data.seed = reader.Count("seed", data.seed, 0);
   data.test_fraction = static_cast<float>(reader.Number("test_fraction", data.test_fraction, 0.0, 1.0));
   if (const json* path = reader.Find("path")) data.path = TextFromJson(*path, reader.Field("path"), "a path");
+  data.context = reader.Count("context", data.context, 1);
   if (const json* points = reader.Find("added_points")) {
     if (!points->is_array())
       throw Error(reader.Field("added_points") + ": expected a list of [x, y, label], found " + Describe(*points) + ".");

@@ -50,13 +50,22 @@ inline const LayerType kLayerTypes[] = {
     {"global_avg_pool", nn::LayerKind::kGlobalAvgPool, kernels::Activation::kIdentity, {}},
     {"dropout", nn::LayerKind::kDropout, kernels::Activation::kIdentity, {}},
     {"batch_norm", nn::LayerKind::kBatchNorm, kernels::Activation::kIdentity, {}},
+    {"embedding", nn::LayerKind::kEmbedding, kernels::Activation::kIdentity, {}},
+    {"layer_norm", nn::LayerKind::kLayerNorm, kernels::Activation::kIdentity, {}},
+    {"transformer_block", nn::LayerKind::kTransformerBlock, kernels::Activation::kIdentity, {}},
     {"softmax_cross_entropy", nn::LayerKind::kLoss, {}, kernels::LossKind::kSoftmaxCrossEntropy},
     {"mse", nn::LayerKind::kLoss, {}, kernels::LossKind::kMeanSquaredError},
     {"bce_with_logits", nn::LayerKind::kLoss, {}, kernels::LossKind::kBinaryCrossEntropyWithLogits},
 };
 
 inline constexpr const char* kDataKinds[] = {"spiral", "circles", "xor",    "blobs", "moons", "mnist",  "fashion-mnist",
-                                      "iris",   "wine",    "digits", "csv",   "idx",   "shapes", "cifar10", "images"};
+                                      "iris",   "wine",    "digits", "csv",   "idx",   "shapes", "cifar10", "images",
+                                      "text",   "kjv"};
+// The text data's default share held out as the test set (compute/data/text.cpp's val_fraction).
+inline constexpr float kDefaultTextValFraction = 0.1f;
+
+// Character-level text (compute/data/text.h): samples are windows of token ids.
+inline bool IsTextKind(const std::string& kind) { return kind == "text" || kind == "kjv"; }
 
 inline const LayerType* FindLayerType(const std::string& name) {
   for (const LayerType& type : kLayerTypes)

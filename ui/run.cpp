@@ -36,6 +36,33 @@ std::string ModelKey(const nn::ModelDesc& model) {
   return json.dump();
 }
 
+// nn::CheckDataFit for a training set (text: labels_per_sample > 1).
+std::optional<nn::DataFitProblem> FitProblem(const nn::ModelDesc& model, const data::Dataset& data) {
+  return nn::CheckDataFit(model, data.sample_shape, data.num_classes, data.name, nn::FitRule::kTraining,
+                          data.labels_per_sample);
+}
+
+// Text just loaded: a sequence model takes its vocabulary (nn::FitVocabulary),
+// changing the embedding's vocab and the head's units on their rows, as
+// `tensorscope train` does. Other data, or a vocabulary that fits, changes nothing.
+void FitTextVocabulary(AppState& state) {
+  if (!state.model || !state.train_data || state.train_data->labels_per_sample <= 1) return;
+  nn::ModelDesc fitted = *state.model;
+  std::optional<std::string> note =
+      nn::FitVocabulary(fitted, static_cast<uint32_t>(state.train_data->class_names.size()));
+  if (!note || fitted.layers.size() != state.project.layers.size()) return;
+  for (size_t i = 0; i < fitted.layers.size(); ++i) {
+    const nn::LayerDesc &before = state.model->layers[i], &after = fitted.layers[i];
+    if (after.kind == nn::LayerKind::kEmbedding && after.vocab != before.vocab)
+      state.project.layers[i].vocab = std::to_string(after.vocab);
+    if (after.kind == nn::LayerKind::kDense && after.units != before.units)
+      state.project.layers[i].units = std::to_string(after.units);
+  }
+  state.dirty = true;
+  RebuildModel(state);
+  state.Notify(Notice::Level::kInfo, *note);
+}
+
 // The layer row that the last data-fit check marked, and its message, so the
 // next check can take it back when the model or data changed.
 struct FitMark {
@@ -54,8 +81,7 @@ void MarkDataFit(AppState& state) {
     state.project.layers[mark.row].error.clear();
   mark = {};
   if (!state.model || !state.train_data || state.train_data->count() == 0) return;
-  std::optional<nn::DataFitProblem> problem = nn::CheckDataFit(*state.model, state.train_data->sample_shape,
-                                                               state.train_data->num_classes, state.train_data->name);
+  std::optional<nn::DataFitProblem> problem = FitProblem(*state.model, *state.train_data);
   if (!problem || problem->layer >= state.project.layers.size()) return;
   LayerEdit& row = state.project.layers[problem->layer];
   if (!row.error.empty()) return;  // the row's own error comes first
@@ -69,6 +95,8 @@ nn::SessionSetup MakeSetup(AppState& state) {
   setup.model = *state.model;
   setup.config = state.project.training;
   const data::Dataset& all = *state.train_data;
+  // Text: the checkpoint keeps the vocabulary, so what the network writes can be decoded.
+  if (all.labels_per_sample > 1) setup.config.vocabulary = all.class_names;
   if (setup.config.validation_fraction > 0 && all.count() >= 10) {
     auto [train, validation] = data::SplitValidation(all, setup.config.validation_fraction, setup.config.seed);
     setup.train = std::make_shared<const data::Dataset>(std::move(train));
@@ -163,15 +191,17 @@ std::string WhyEditsAreLocked(const AppState& state) {
 }
 
 void SyncRun(AppState& state) {
-  if (DataLoadKey(state) != state.loaded_data) LoadProjectData(state);
+  if (DataLoadKey(state) != state.loaded_data) {
+    LoadProjectData(state);
+    FitTextVocabulary(state);
+  }
   TrainingView& view = state.training;
   if (view.identity && *view.identity != CurrentRunIdentity(state)) EndRun(state);
   MarkDataFit(state);
   if (state.pending_checkpoint && !state.data_error.empty()) state.pending_checkpoint.reset();  // said already
   // An opened network waits while the data does not fit it (an import whose data is still to be chosen).
   if (state.pending_checkpoint && state.session && state.train_data &&
-      !nn::CheckDataFit(state.pending_checkpoint->model, state.train_data->sample_shape, state.train_data->num_classes,
-                        state.train_data->name)) {
+      !FitProblem(state.pending_checkpoint->model, *state.train_data)) {
     std::shared_ptr<const nn::Checkpoint> checkpoint = std::move(state.pending_checkpoint);
     try {
       RestoreRun(state, std::move(checkpoint), state.pending_checkpoint_source);
@@ -240,8 +270,7 @@ std::string WhyTrainingIsDisabled(const AppState& state) {
   if (!state.model) return state.model_error.empty() ? "The model is not valid." : state.model_error;
   if (!state.data_error.empty()) return "The dataset could not be loaded: " + state.data_error;
   if (!state.train_data || state.train_data->count() == 0) return "No training data is loaded.";
-  if (std::optional<nn::DataFitProblem> problem = nn::CheckDataFit(
-          *state.model, state.train_data->sample_shape, state.train_data->num_classes, state.train_data->name))
+  if (std::optional<nn::DataFitProblem> problem = FitProblem(*state.model, *state.train_data))
     return "layers[" + std::to_string(problem->layer) + "]: " + problem->message;
   if (state.train_data->count() < state.project.training.batch_size)
     return "The batch size (" + std::to_string(state.project.training.batch_size) + ") is larger than the training set (" +

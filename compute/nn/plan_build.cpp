@@ -1,10 +1,10 @@
 // Plan::Builder::Build: the layers' dispatches, forward, loss, backward,
 // update and metrics, in order (see plan_builder.h).
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "compute/common/error.h"
-#include "compute/common/number_text.h"
 #include "compute/kernels/activation.h"
 #include "compute/kernels/batchnorm.h"
 #include "compute/kernels/conv2d.h"

@@ -113,6 +113,19 @@ std::string TensorLayout(const ModelDesc& model, const std::vector<LayerShape>& 
   if (layer.kind == LayerKind::kConv2D && weight)
     return "(kernel height, kernel width, in channels, out channels) row-major (PyTorch's Conv2d.weight: out, in, "
            "height, width)";
+  if (layer.kind == LayerKind::kEmbedding)
+    return tensor.name.ends_with(".token_weight") ? "(vocab, C) row-major: row t is token t's vector (nn.Embedding.weight)"
+                                                  : "(T, C) row-major: row t is position t's vector";
+  if ((layer.kind == LayerKind::kTransformerBlock || layer.kind == LayerKind::kLayerNorm) && tensor.shape.size() == 1)
+    return tensor.name.ends_with("ln_1.weight") || tensor.name.ends_with("ln_2.weight") ||
+                   (layer.kind == LayerKind::kLayerNorm && weight)
+               ? "(C): the layer norm's scale (gamma)"
+               : "(out)";
+  if (layer.kind == LayerKind::kTransformerBlock)
+    return tensor.name.ends_with("attn.qkv.weight")
+               ? "(C, 3C) row-major: Y = X W; columns Q, K, V, each heads x head_dim (nanoGPT's c_attn.weight "
+                 "transposed)"
+               : "(in, out) row-major: Y = X W (PyTorch's Linear.weight is its transpose)";
   if (layer.kind == LayerKind::kBatchNorm)
     return weight ? "(channels): gamma, the scale" : tensor.name.ends_with(".bias") ? "(channels): beta, the shift"
                                                                                     : "(channels)";

@@ -5,6 +5,8 @@
 #include "compute/common/error.h"
 #include "compute/kernels/activation.h"
 #include "compute/kernels/batchnorm.h"
+#include "compute/kernels/layernorm.h"
+#include "compute/nn/tensor_table.h"
 #include "shaders/step_params.h"
 
 namespace ts::profile {
@@ -19,27 +21,73 @@ void AddParameterMemory(const nn::ModelDesc& model, const std::vector<nn::LayerS
                         uint32_t optimizer_states, nn::MemoryUse& memory) {
   uint64_t total = 0, statistics = 0;
   auto add = [&](uint64_t& end, uint64_t count) { end = AlignUp(end + count, alignment_floats); };
-  for (size_t i = 0; i < model.layers.size(); ++i) {
-    const nn::LayerDesc& layer = model.layers[i];
-    if (layer.kind == nn::LayerKind::kDense) {
-      add(total, nn::ShapeElements(shapes[i - 1].output) * layer.units);
-      if (layer.bias) add(total, layer.units);
-    } else if (layer.kind == nn::LayerKind::kConv2D) {
-      add(total, uint64_t(layer.kernel[0]) * layer.kernel[1] * shapes[i - 1].output[0] * layer.filters);
-      if (layer.bias) add(total, layer.filters);
-    } else if (layer.kind == nn::LayerKind::kBatchNorm) {
-      const uint64_t channels = shapes[i - 1].output[0];
-      add(total, channels);      // gamma
-      add(total, channels);      // beta
-      add(statistics, channels); // running mean
-      add(statistics, channels); // running variance
-    }
-  }
+  const nn::ModelTensors tensors = nn::ListModelTensors(model, shapes);
+  for (const nn::ParameterTensor& t : tensors.parameters) add(total, t.count);
+  for (const nn::ParameterTensor& t : tensors.statistics) add(statistics, t.count);
   total = AlignUp(std::max<uint64_t>(total, 1), 4);
   statistics = std::max<uint64_t>(statistics, 1);
   memory.parameters = memory.gradients = total * 4;
   memory.statistics = statistics * 4;
   memory.optimizer_state = total * 4 * optimizer_states;
+}
+
+// A sequence model's layer `i` (after the input) on `rows` = batch * T rows,
+// in floats, as plan_sequence.cpp and plan_build.cpp allocate them. A block's
+// attention is counted on the plain path (its T x T probabilities, the larger).
+void AddSequenceLayer(const nn::ModelDesc& model, const std::vector<nn::LayerShape>& shapes, size_t i, uint64_t rows,
+                      uint64_t& activations, uint64_t& gradients) {
+  const nn::LayerDesc& layer = model.layers[i];
+  const uint64_t in = shapes[i - 1].output.back(), out = shapes[i].output.back();
+  const uint32_t r32 = static_cast<uint32_t>(rows);
+  auto layer_norm = [&](uint64_t c) {  // output, mean, rstd; the backward's workspace and dx
+    activations += rows * c + 2 * rows;
+    gradients += kernels::LayerNormBackwardWorkspaceCount(r32, static_cast<uint32_t>(c)) + rows * c;
+  };
+  auto bias_workspace = [&](uint64_t n) {
+    gradients += kernels::BiasActivationBackwardWorkspaceCount(r32, static_cast<uint32_t>(n));
+  };
+  switch (layer.kind) {
+    case nn::LayerKind::kEmbedding:
+      activations += rows * out;
+      break;
+    case nn::LayerKind::kLayerNorm:
+      layer_norm(out);
+      break;
+    case nn::LayerKind::kTransformerBlock: {
+      const uint64_t c = out, hidden = uint64_t(layer.mlp_ratio) * c, t = shapes[i].output[0];
+      const uint64_t scores = rows / t * layer.heads * t * t;
+      const bool fused = layer.attention == nn::AttentionChoice::kFused;
+      layer_norm(c);                                   // ln_1 (and dx)
+      activations += rows * 3 * c;                     // qkv
+      bias_workspace(3 * c);
+      activations += rows * c + (fused ? rows / t * layer.heads * t : scores);  // y, and P or lse
+      activations += 2 * rows * c;                     // proj, x1 = x + proj
+      bias_workspace(c);
+      layer_norm(c);                                   // ln_2 (and dx1)
+      activations += 2 * rows * hidden + 2 * rows * c; // fc, gelu, mlp, y
+      bias_workspace(hidden);
+      bias_workspace(c);
+      gradients += 2 * rows * hidden + 2 * rows * c;   // dh, dfc, dln_2, datt
+      gradients += rows * 3 * c + (fused ? rows / t * layer.heads * t : scores) + rows * c;  // dqkv, scratch, dln_1
+      break;
+    }
+    case nn::LayerKind::kDense: {
+      const bool fuse = i + 1 < model.layers.size() && model.layers[i + 1].kind == nn::LayerKind::kActivation;
+      const bool has_activation = fuse && model.layers[i + 1].activation != kernels::Activation::kIdentity;
+      activations += rows * out * (fuse ? 2 : 1);
+      if (layer.bias) bias_workspace(out);
+      if (has_activation) gradients += rows * out;
+      gradients += rows * in;  // dX (the input is never the batch: an embedding comes first)
+      break;
+    }
+    case nn::LayerKind::kActivation:
+    case nn::LayerKind::kDropout:
+      activations += rows * in;
+      gradients += rows * in;
+      break;
+    default:  // the loss head (counted by the caller)
+      break;
+  }
 }
 
 }  // namespace
@@ -84,10 +132,12 @@ nn::MemoryUse EstimateMemory(const nn::ModelDesc& model, kernels::OptimizerKind 
                      kernels::OptimizerStateCount(optimizer), memory);
 
   const uint64_t input_features = nn::ShapeElements(model.layers[0].shape);
-  const uint64_t outputs = nn::ShapeElements(shapes[shapes.size() - 2].output);
+  // A sequence model's layers work on every position: batch * T rows.
+  const uint32_t tokens = nn::TokensPerSample(model);
+  const uint64_t outputs = nn::ShapeElements(shapes[shapes.size() - 2].output) / tokens;
   memory.step_io = uint64_t(options.slots) * (AlignUp(sizeof(gpu::StepParams), alignment) + AlignUp(16, alignment) +
-                                              AlignUp(uint64_t(batch) * outputs * 4, alignment));
-  memory.batch = 4 * (uint64_t(batch) * input_features + batch);  // gathered input, labels
+                                              AlignUp(uint64_t(batch) * tokens * outputs * 4, alignment));
+  memory.batch = 4 * (uint64_t(batch) * input_features + uint64_t(batch) * tokens);  // gathered input, labels
 
   // What Plan's builder records per layer, in floats.
   struct Tensor {
@@ -99,8 +149,16 @@ nn::MemoryUse EstimateMemory(const nn::ModelDesc& model, kernels::OptimizerKind 
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const nn::LayerDesc& layer = model.layers[i];
     const std::vector<uint32_t>& in_shape = i ? shapes[i - 1].output : shapes[0].output;
-    const uint64_t features = nn::ShapeElements(in_shape);
     const Tensor x = current;
+    if (tokens > 1 && i >= 1) {  // a sequence model: every layer on (batch * T, C) rows
+      AddSequenceLayer(model, shapes, i, uint64_t(batch) * tokens, activations, gradients);
+      if (layer.kind != nn::LayerKind::kLoss) current = {uint64_t(batch) * tokens * shapes[i].output.back(), false};
+      if (layer.kind == nn::LayerKind::kDense && i + 1 < model.layers.size() &&
+          model.layers[i + 1].kind == nn::LayerKind::kActivation)
+        ++i;  // fused into the dense layer's bias add
+      continue;
+    }
+    const uint64_t features = nn::ShapeElements(in_shape);
     switch (layer.kind) {
       case nn::LayerKind::kDense:
       case nn::LayerKind::kConv2D: {
@@ -154,8 +212,8 @@ nn::MemoryUse EstimateMemory(const nn::ModelDesc& model, kernels::OptimizerKind 
         break;
     }
   }
-  activations += 2 * uint64_t(batch);  // row losses, row correct
-  gradients += uint64_t(batch) * outputs;  // loss gradient
+  activations += 2 * uint64_t(batch) * tokens;  // row losses, row correct
+  gradients += uint64_t(batch) * tokens * outputs;  // loss gradient
   memory.activations = activations * 4;
   memory.activation_gradients = gradients * 4;
   return memory;

@@ -7,7 +7,7 @@
           | parity | open_onnx | window_files (exchange_cases.py) | all
     CASE: train_default | build_and_save | bad_project | divergence | unsaved_quit | inside_views |
           gpu_insight | occupancy_selection | layout_1280x720 | layout_1440x900 | layout_2560x1440
-          | lab_lessons (lab_cases.py) | lab_puzzles (puzzle_cases.py) | all
+          | lab_lessons (lab_cases.py) | lab_puzzles (puzzle_cases.py) | char_gpt (sequence_cases.py) | all
 
 Each case starts `tensorscope gui` with fresh $XDG_CONFIG_HOME and
 $XDG_DATA_HOME (so no autosave, imgui.ini or window.json of the user's leaks
@@ -51,6 +51,7 @@ import run_cases
 import lab_cases
 import puzzle_cases
 import parallel_cases
+import sequence_cases
 
 def case_train_default(t):
     """The default project (spiral MLP): click Train, watch it learn, take a screenshot."""
@@ -502,6 +503,7 @@ CASES = {
     **lab_cases.CASES,
     **puzzle_cases.CASES,
     **parallel_cases.CASES,
+    **sequence_cases.CASES,
 }
 
 

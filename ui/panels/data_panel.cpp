@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <cstdint>
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "compute/data/registry.h"
+#include "compute/data/text.h"
 #include "ui/controller.h"
 #include "ui/panel_layout.h"
 #include "ui/project.h"
@@ -41,13 +45,39 @@ const DataKind kKinds[] = {
     {"csv", "CSV file...", nullptr},
     {"idx", "IDX files (MNIST layout)...", nullptr},
     {"images", "Image folder (one subfolder per class)...", nullptr},
+    {"kjv", "King James Bible (built-in text, characters)", "sudo apt-get install bible-kjv bible-kjv-text"},
+    {"text", "Text file (UTF-8, characters)...", nullptr},
 };
 
 bool IsSynthetic(const std::string& kind) {
   return kind == "spiral" || kind == "circles" || kind == "xor" || kind == "blobs" || kind == "moons";
 }
 
-bool Installed(const DataKind& kind) { return !kind.install || data::FindDatasetDir(kind.id).has_value(); }
+bool Installed(const DataKind& kind) {
+  if (std::string(kind.id) == "kjv") return access(data::kBibleProgram, X_OK) == 0;  // prints the built-in text
+  return !kind.install || data::FindDatasetDir(kind.id).has_value();
+}
+
+// Text data (labels_per_sample > 1): its vocabulary and the first windows as the text they hold.
+void DrawTextWindows(const data::Dataset& dataset) {
+  std::string vocabulary;
+  for (const std::string& token : dataset.class_names)
+    vocabulary += (vocabulary.empty() ? "" : " ") + (token == "\n" ? "\xC2\xB6" : token == " " ? "\xC2\xB7" : token);
+  ImGui::TextDisabled("vocabulary (%zu characters; \xC2\xB6 line break, \xC2\xB7 space):", dataset.class_names.size());
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextUnformatted(vocabulary.c_str());
+  ImGui::PopTextWrapPos();
+  const size_t shown = std::min<size_t>(3, dataset.count());
+  for (size_t sample = 0; sample < shown; ++sample) {
+    ImGui::TextDisabled("window %zu (%zu characters; the labels: each next character)", sample, dataset.feature_size());
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::Indent();
+    ImGui::TextUnformatted(TextOfWindow(dataset, sample).c_str());
+    ImGui::Unindent();
+    ImGui::PopTextWrapPos();
+  }
+  RecordText("data_text_preview", shown ? TextOfWindow(dataset, 0) : "");
+}
 
 // A grid of the first 16 images with their labels.
 void DrawImageGrid(const data::Dataset& dataset) {
@@ -88,22 +118,59 @@ void DrawTable(const data::Dataset& dataset) {
       ImGui::Text("%.2f", dataset.normalized(row, c));
     }
     ImGui::TableNextColumn();
-    ImGui::Text("%u", dataset.labels[row]);
+    ImGui::Text("%u", dataset.labels[row * dataset.labels_per_sample]);  // the first of a sample's labels
   }
   ImGui::EndTable();
   if (dataset.feature_size() > columns) ImGui::TextDisabled("(%zu more columns)", dataset.feature_size() - columns);
 }
 
+// Text's window length and test split. The window must be the model's input
+// length: a button sets it to that when they differ.
+bool DrawTextOptions(const AppState& state, DataChoice& data) {
+  bool changed = NumberField("context", data.context, 2u, 1024u, {.logarithmic = true});
+  RecordItemRect("data_context");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Characters per window: the model's input length T.");
+  changed |= NumberField("test split", data.test_fraction, 0.01f, 0.5f, {.format = "%.2f"});
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("The share of the text, at its end, held out as the test set.");
+  const uint32_t tokens = state.model ? nn::TokensPerSample(*state.model) : 1;
+  if (tokens > 1 && tokens != data.context) {
+    if (ImGui::Button(("Use the model's " + std::to_string(tokens)).c_str())) {
+      data.context = tokens;
+      changed = true;
+    }
+    ImGui::SameLine();
+    ImGui::TextDisabled("the model reads windows of %u", tokens);
+  }
+  return changed;
+}
+
 }  // namespace
+
+std::string TextOfWindow(const data::Dataset& dataset, size_t sample) {
+  const size_t length = dataset.feature_size();
+  std::string text;
+  if (dataset.labels_per_sample <= 1 || dataset.format != data::FeatureFormat::kFloat32 || sample >= dataset.count())
+    return text;
+  for (size_t t = 0; t < length; ++t) {
+    const float id = dataset.features_f32[sample * length + t];
+    const size_t token = id >= 0 ? static_cast<size_t>(id) : SIZE_MAX;
+    const std::string piece = token < dataset.class_names.size() ? dataset.class_names[token] : "?";
+    text += piece == "\n" ? "\xC2\xB6\n" : piece;
+  }
+  return text;
+}
 
 void DrawDataMap(AppState& state, const char* id, float height) {
   const data::Dataset* train = state.train_data.get();
   const data::Dataset* test = state.test_data.get();
-  if (!train || train->feature_size() != 2 || train->format != data::FeatureFormat::kFloat32) return;
+  // Points with one label each (text of 2-character windows is no map).
+  if (!train || train->feature_size() != 2 || train->format != data::FeatureFormat::kFloat32 ||
+      train->labels_per_sample != 1)
+    return;
   ScatterSet sets[2];
   int set_count = 0;
   sets[set_count++] = {train->features_f32, train->labels, false};
-  if (test && test->feature_size() == 2 && test->format == data::FeatureFormat::kFloat32)
+  if (test && test->feature_size() == 2 && test->format == data::FeatureFormat::kFloat32 && test->labels_per_sample == 1)
     sets[set_count++] = {test->features_f32, test->labels, true};
   ClassGrid grid;
   const nn::Snapshot* snapshot = state.training.snapshot.get();
@@ -200,13 +267,18 @@ void DrawDataPanel(AppState& state) {
     data.seed = static_cast<uint32_t>(std::max(seed, 0));
     if (ImGui::Button("Regenerate")) state.loaded_data.clear();  // SyncRun loads it again
     ImGui::TextDisabled("circles, squares, triangles, crosses, bars, rings, lines:\nrandom size, place, angle and noise");
-  } else if (data.kind == "csv" || data.kind == "idx" || data.kind == "images" || data.kind == "cifar10") {
+  } else if (data.kind == "kjv") {
+    changed |= DrawTextOptions(state, data);
+    ImGui::TextDisabled("The King James Bible (4.3 MB of English, 73 characters),\nprinted by Debian's bible-kjv.");
+  } else if (data.kind == "csv" || data.kind == "idx" || data.kind == "images" || data.kind == "cifar10" ||
+             data.kind == "text") {
     // Each kind's field keeps what the user typed until Load, so switching kinds loses nothing.
     static std::map<std::string, std::array<char, 512>> typed_paths;
     auto [entry, added] = typed_paths.try_emplace(data.kind);
     char* path = entry->second.data();
     if (added) std::snprintf(path, 512, "%s", data.path.c_str());
     const char* hint = data.kind == "csv"      ? "/path/to/file.csv"
+                       : data.kind == "text"   ? "/path/to/book.txt (UTF-8)"
                        : data.kind == "idx"    ? "directory with the 4 IDX files"
                        : data.kind == "images" ? "directory with one subfolder per class"
                                                : "directory (empty: the data folders)";
@@ -221,6 +293,7 @@ void DrawDataPanel(AppState& state) {
     RecordItemRect("data load");
     if (data.kind == "csv" || data.kind == "images")
       changed |= NumberField("test split", data.test_fraction, 0.05f, 0.5f, {.format = "%.2f"}) && data.kind == "images";
+    if (data.kind == "text") changed |= DrawTextOptions(state, data);
     if (data.kind == "idx")
       ImGui::TextDisabled("train-images-idx3-ubyte, train-labels-idx1-ubyte,\nt10k-images-idx3-ubyte, "
                           "t10k-labels-idx1-ubyte (or .gz)");
@@ -241,7 +314,12 @@ void DrawDataPanel(AppState& state) {
     ImGui::TextWrapped("%s", state.data_error.c_str());
     ImGui::PopStyleColor();
   }
-  if (const data::Dataset* train = state.train_data.get()) {
+  if (const data::Dataset* train = state.train_data.get(); train && train->labels_per_sample > 1) {
+    ImGui::TextWrapped("%s: %zu training, %zu test windows of %u characters, a vocabulary of %u", train->name.c_str(),
+                       train->count(), state.test_data ? state.test_data->count() : 0, train->labels_per_sample,
+                       train->num_classes);
+    DrawTextWindows(*train);
+  } else if (train) {
     ImGui::TextWrapped("%s: %zu training, %zu test samples, shape %s, %u classes", train->name.c_str(), train->count(),
                 state.test_data ? state.test_data->count() : 0, nn::ShapeString(train->sample_shape).c_str(),
                 train->num_classes);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ui/controller.h"
+#include "ui/panels/data_panel.h"
 #include "ui/panel_layout.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/bar_chart.h"
@@ -103,6 +104,10 @@ void DrawChosenSampleColumn(AppState& state) {
     const ImVec2 size = DrawImageTile(ImGui::GetWindowDrawList(), corner, *set, index,
                                        std::max(1.0f, std::floor(Scaled(112) / set->sample_shape[2])));
     ImGui::Dummy(size);
+  } else if (set && set->labels_per_sample > 1 && index < set->count()) {  // text: the window it reads
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::TextUnformatted(TextOfWindow(*set, index).c_str());
+    ImGui::PopTextWrapPos();
   } else if (set && index < set->count()) {
     std::string features;
     for (size_t j = 0; j < std::min<size_t>(set->feature_size(), 8); ++j) {

@@ -10,22 +10,29 @@
 #include <span>
 #include <utility>
 
+#include <imgui_internal.h>  // TableSetColumnWidthAutoAll: refit the layer table to new rows
 #include <imgui_stdlib.h>
 #include <nlohmann/json.hpp>
 
 #include "compute/common/error.h"
 #include "compute/nn/presets.h"
 #include "compute/nn/train_config.h"
+#include "compute/profile/memory_map.h"
 #include "ui/export_run.h"
 #include "ui/panel_layout.h"
 #include "ui/parity_window.h"
 #include "ui/project.h"
 #include "ui/run.h"
 #include "ui/test_hooks.h"
+#include "ui/panels/model_panel_internal.h"
 #include "ui/widgets/network_diagram.h"
 
 namespace ts::ui {
 namespace {
+
+using model_panel::DrawLayerEditors;
+using model_panel::HelpTooltip;
+using model_panel::IsLossType;
 
 namespace fs = std::filesystem;
 
@@ -52,23 +59,17 @@ const PaletteEntry kPalette[] = {
     {"BatchNorm", "batch_norm", "Normalises each channel with the batch's statistics while training, running ones after."},
     {"Dropout", "dropout", "Zeroes each value with probability rate while training (scales the rest by 1 / (1 - rate))."},
     {"Flatten", "flatten", "Turns an image (C x H x W) into a vector, for a dense layer."},
+    {"Embedding", "embedding",
+     "Token ids to vectors: an input of T token ids becomes a T x C sequence (token table + learned positions).\n"
+     "Comes right after an input of shape T; vocab: the number of distinct tokens, units: the width C."},
+    {"LayerNorm", "layer_norm", "Normalises each position's C values to mean 0, variance 1, then scales and shifts."},
+    {"Transformer", "transformer_block",
+     "A GPT-2 block: x + attention(layer_norm(x)), then x + mlp(layer_norm(x)).\n"
+     "heads: attention heads (must divide the width); mlp: the MLP's hidden width / C."},
     {"Softmax CE", "softmax_cross_entropy", "Loss head: softmax + cross-entropy over classes (2 or more outputs)."},
     {"MSE", "mse", "Loss head: mean squared error against one-hot labels."},
     {"BCE", "bce_with_logits", "Loss head: binary cross-entropy on logits (one output, 0/1 labels)."},
 };
-const char* const kActivationTypes[] = {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"};
-const char* const kLossTypes[] = {"softmax_cross_entropy", "mse", "bce_with_logits"};
-const char* const kInitNames[] = {"", "he_uniform", "he_normal", "xavier_uniform", "xavier_normal", "zeros", "ones"};
-
-// What a combo shows for a value: short labels keep the rows narrow.
-const char* DisplayName(const std::string& value) {
-  static const std::map<std::string, const char*> kLabels = {
-      {"", "auto"}, {"softmax_cross_entropy", "softmax CE"}, {"bce_with_logits", "BCE (logits)"}, {"mse", "MSE"},
-      {"leaky_relu", "leaky ReLU"}, {"he_uniform", "He uniform"}, {"he_normal", "He normal"},
-      {"xavier_uniform", "Xavier uniform"}, {"xavier_normal", "Xavier normal"}};
-  auto it = kLabels.find(value);
-  return it == kLabels.end() ? value.c_str() : it->second;
-}
 
 // What the panel remembers between frames that is not part of the project:
 // selection, popups, a project waiting for the discard prompt. Reset when the
@@ -86,6 +87,7 @@ struct PanelUi {
   std::shared_ptr<const nn::Checkpoint> replacement_checkpoint;  // an opened checkpoint: becomes the run
   std::string replacement_note;  // said once the replacement is applied
   std::map<std::string, std::pair<ImVec2, ImVec2>> palette_rects;
+  std::string fitted_rows;  // the rows (types, names) the layer table's columns were last fitted to
 };
 
 PanelUi& Ui() {
@@ -120,10 +122,6 @@ std::string CurrentDirectory() {
 void MarkEdited(AppState& state) {
   state.dirty = true;
   RebuildModel(state);
-}
-
-void HelpTooltip(const char* text) {
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text);
 }
 
 // Replaces the project (after the discard prompt, when there was one). The
@@ -318,115 +316,6 @@ void DrawPalette(AppState& state, PanelUi& ui) {
   ImGui::PopID();
 }
 
-// A combo over `names`; returns true when the user picked another one.
-bool NameCombo(const char* id, std::string& value, std::span<const char* const> names, float width) {
-  bool changed = false;
-  ImGui::SetNextItemWidth(width);
-  if (ImGui::BeginCombo(id, DisplayName(value))) {
-    for (const char* name : names) {
-      bool selected = value == name;
-      if (ImGui::Selectable(DisplayName(name), selected) && !selected) {
-        value = name;
-        changed = true;
-      }
-    }
-    ImGui::EndCombo();
-  }
-  return changed;
-}
-
-// The inline editors of one row. Returns true when something changed.
-bool DrawLayerEditors(LayerEdit& layer) {
-  const float unit = ImGui::GetFontSize();
-  bool changed = false;
-  const std::string& type = layer.type;
-  if (type == "input") {
-    ImGui::TextUnformatted("input");
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(unit * 5);
-    changed |= ImGui::InputTextWithHint("##shape", "2 or 1x28x28", &layer.shape);
-    HelpTooltip("The shape of one sample: \"2\" for 2D points, \"1x28x28\" for an MNIST image.");
-  } else if (type == "dense") {
-    ImGui::TextUnformatted("dense");
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(unit * 3.5f);
-    changed |= ImGui::InputTextWithHint("##units", "units", &layer.units);
-    RecordItemRect("dense_units");  // the last dense row's field; its row is "row_N"
-    HelpTooltip("Output features (units).");
-    ImGui::SameLine();
-    changed |= ImGui::Checkbox("bias", &layer.bias);
-    ImGui::SameLine();
-    changed |= NameCombo("##init", layer.init, kInitNames, unit * 4.5f);
-    HelpTooltip("Weight initialisation. auto: he_uniform before a ReLU-family activation, else xavier_uniform.");
-  } else if (type == "conv2d") {
-    ImGui::TextUnformatted("conv");
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(unit * 2.6f);
-    changed |= ImGui::InputTextWithHint("##filters", "filters", &layer.filters);
-    HelpTooltip("Filters: the output channels.");
-    ImGui::SameLine(0, 3);
-    ImGui::SetNextItemWidth(unit * 2.2f);
-    changed |= ImGui::InputTextWithHint("##kernel", "k", &layer.kernel);
-    HelpTooltip("Kernel size: 3 (3x3) or height x width, e.g. 3x5.");
-    ImGui::SameLine(0, 3);
-    ImGui::SetNextItemWidth(unit * 1.8f);
-    changed |= ImGui::InputTextWithHint("##stride", "s1", &layer.stride);
-    HelpTooltip("Stride: 1 (default) or 2 to halve the image; height x width allowed.");
-    ImGui::SameLine(0, 3);
-    ImGui::SetNextItemWidth(unit * 3.2f);
-    changed |= ImGui::InputTextWithHint("##padding", "valid", &layer.padding);
-    HelpTooltip("Padding: valid (none: the image shrinks by kernel - 1), same (keeps H / stride),\n"
-                "or zeros on each side, e.g. 1 or 1x2.");
-    ImGui::SameLine(0, 3);
-    changed |= ImGui::Checkbox("b", &layer.bias);
-    HelpTooltip("Bias: one per filter.");
-  } else if (type == "max_pool2d" || type == "avg_pool2d") {
-    ImGui::TextUnformatted(type == "max_pool2d" ? "max pool" : "avg pool");
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(unit * 2.2f);
-    changed |= ImGui::InputTextWithHint("##size", "size", &layer.kernel);
-    HelpTooltip("Window: 2 (2x2) or height x width.");
-    ImGui::SameLine(0, 3);
-    ImGui::SetNextItemWidth(unit * 2.2f);
-    changed |= ImGui::InputTextWithHint("##stride", "stride", &layer.stride);
-    HelpTooltip("Stride: empty for the window size (no overlap).");
-    ImGui::SameLine(0, 3);
-    ImGui::SetNextItemWidth(unit * 1.8f);
-    changed |= ImGui::InputTextWithHint("##padding", "pad", &layer.padding);
-    HelpTooltip("Padding on each side (default 0).");
-  } else if (type == "dropout") {
-    ImGui::TextUnformatted("dropout");
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(unit * 3);
-    changed |= ImGui::InputTextWithHint("##rate", "rate", &layer.rate);
-    HelpTooltip("The probability of zeroing each value while training, in [0, 1).");
-  } else if (type == "batch_norm") {
-    ImGui::TextUnformatted("batch norm");
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(unit * 3);
-    changed |= ImGui::InputTextWithHint("##momentum", "momentum", &layer.momentum);
-    HelpTooltip("Momentum of the running statistics (PyTorch's default 0.1).");
-  } else if (type == "global_avg_pool") {
-    ImGui::TextUnformatted("global avg pool");
-  } else if (std::find(std::begin(kActivationTypes), std::end(kActivationTypes), type) != std::end(kActivationTypes)) {
-    changed |= NameCombo("##activation", layer.type, kActivationTypes, unit * 6);
-    if (layer.type == "leaky_relu") {
-      ImGui::SameLine();
-      ImGui::SetNextItemWidth(unit * 3.5f);
-      changed |= ImGui::InputTextWithHint("##slope", "slope", &layer.slope);
-      HelpTooltip("The slope for negative inputs, in [0, 1).");
-    }
-  } else if (std::find(std::begin(kLossTypes), std::end(kLossTypes), type) != std::end(kLossTypes)) {
-    changed |= NameCombo("##loss", layer.type, kLossTypes, unit * 7);
-  } else {
-    ImGui::TextUnformatted(type.c_str());
-  }
-  if (!layer.name.empty()) {
-    ImGui::SameLine();
-    ImGui::TextDisabled("'%s'", layer.name.c_str());
-  }
-  return changed;
-}
 
 // A structural edit chosen while drawing the table, applied after it.
 struct RowEdit {
@@ -439,6 +328,7 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
   const uint32_t batch = std::max(1u, state.project.training.batch_size);
   const uint32_t states = kernels::OptimizerStateCount(state.project.training.optimizer);
   ui.selected = std::min(ui.selected, static_cast<int>(layers.size()) - 1);
+  const bool sequence = std::any_of(layers.begin(), layers.end(), [](const LayerEdit& l) { return l.type == "embedding"; });
 
   const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_Resizable |
                                 ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX | ImGuiTableFlags_ScrollY;
@@ -452,6 +342,15 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
   const float height = std::max(ImGui::GetFrameHeightWithSpacing() * 4, std::min(wanted, at_most));
   RowEdit edit;
   if (ImGui::BeginTable("layers", 4, flags, ImVec2(0, height))) {
+    // The columns fit their content once, then keep the user's widths: other
+    // kinds of rows (a preset, a file opened) fit them again, so no editor
+    // hides under the Output column.
+    std::string rows;
+    for (const LayerEdit& layer : layers) rows += layer.type + "|" + layer.name + ";";
+    if (rows != ui.fitted_rows) {
+      ui.fitted_rows = rows;
+      ImGui::TableSetColumnWidthAutoAll(ImGui::GetCurrentTable());
+    }
     ImGui::TableSetupScrollFreeze(1, 1);
     ImGui::TableSetupColumn("#");
     // Unclipped: each layer's cost line (the row under its editors) runs on under the Output column.
@@ -508,7 +407,7 @@ void DrawLayerTable(AppState& state, PanelUi& ui, const std::vector<std::optiona
         ui.scroll_to_selected = false;
       }
       ImGui::TableSetColumnIndex(1);
-      if (DrawLayerEditors(layer)) MarkEdited(state);
+      if (DrawLayerEditors(layer, sequence)) MarkEdited(state);
       const std::optional<nn::LayerShape>& shape = i < shapes.size() ? shapes[i] : std::nullopt;
       if (shape) {
         ImGui::TableSetColumnIndex(2);
@@ -585,7 +484,13 @@ void DrawTotals(const AppState& state, const std::vector<std::optional<nn::Layer
   ImGui::TextDisabled("about %s FLOPs per training step (forward + backward = 3 x forward, x batch %u)",
                       FormatCount(3.0 * double(flops) * training.batch_size).c_str(), training.batch_size);
 
-  nn::MemoryUse memory = EstimateTrainingMemory(shapes, training.batch_size, training.optimizer, training.precision);
+  // A sequence model's blocks hold far more than their outputs (attention's T x T
+  // probabilities, the MLP's hidden layer): the compute side's layer-by-layer
+  // estimate, which equals the compiled plan's allocation.
+  nn::MemoryUse memory =
+      state.model && nn::TokensPerSample(*state.model) > 1 && training.precision == nn::Precision::kFp32
+          ? profile::EstimateMemory(*state.model, training.optimizer, training.batch_size)
+          : EstimateTrainingMemory(shapes, training.batch_size, training.optimizer, training.precision);
   ImGui::Text("Device memory (estimate): %s at batch %u with %s%s", FormatBytes(double(memory.total())).c_str(),
               training.batch_size, kernels::OptimizerName(training.optimizer),
               training.precision == nn::Precision::kFp16 ? ", fp16" : "");
@@ -627,7 +532,9 @@ nn::MemoryUse EstimateTrainingMemory(const std::vector<std::optional<nn::LayerSh
     if (!shapes[i]) continue;
     const uint64_t values = nn::ShapeElements(shapes[i]->output) * batch;
     if (i == 0) {
-      memory.batch += values * kBytes + uint64_t(batch) * kBytes;  // the gathered input and the labels
+      // A sequence model's sample has a label at each of its T positions.
+      const uint64_t labels = shapes.size() > 1 && shapes[1] && shapes[1]->tokens ? shapes[1]->tokens : 1;
+      memory.batch += values * kBytes + uint64_t(batch) * labels * kBytes;  // the gathered input and the labels
       if (fp16) memory.batch += values * 2;                        // and its fp16 copy
     } else {
       memory.activations += values * activation_bytes;
@@ -646,7 +553,7 @@ size_t InsertLayer(AppState& state, int after, const std::string& type) {
   size_t position = layers.size();
   if (after >= 0) {
     position = std::min(layers.size(), static_cast<size_t>(after) + 1);
-  } else if (!layers.empty() && std::find(std::begin(kLossTypes), std::end(kLossTypes), layers.back().type) != std::end(kLossTypes)) {
+  } else if (!layers.empty() && IsLossType(layers.back().type)) {
     position = layers.size() - 1;  // keep the loss head last
   }
   LayerEdit layer;
@@ -655,6 +562,7 @@ size_t InsertLayer(AppState& state, int after, const std::string& type) {
     layer.kernel = "2";
     layer.padding = "0";
   }
+  if (type == "embedding") layer.units = "64";  // a small GPT's width (heads 4 divide it)
   layers.insert(layers.begin() + static_cast<std::ptrdiff_t>(position), layer);
   MarkEdited(state);
   return position;

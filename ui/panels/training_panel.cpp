@@ -156,6 +156,19 @@ void DrawSettings(AppState& state) {
   ImGui::EndDisabled();
   if (active && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
     ImGui::SetTooltip("The seed decides the run's validation split and sample order: Stop to change it (a new run).");
+  // Clipping is part of the compiled plan (its dispatches): set when a run starts.
+  ImGui::BeginDisabled(active);
+  float clip = config.grad_clip;
+  if (ImGui::InputFloat("grad clip", &clip, 0, 0, "%g", kNumberFlags) && clip >= 0 && clip <= 1e6) {
+    config.grad_clip = clip;
+    state.dirty = true;
+  }
+  ImGui::EndDisabled();
+  RecordItemRect("grad_clip");
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip("Clip the gradients' global norm to this before each update (0: off; GPT training uses 1).%s",
+                      active ? "\nStop to change it (a new run)." : "");
+  ImGui::SameLine();
   // Data parallelism: replicas are devices, made when a run starts.
   ImGui::BeginDisabled(active);
   int replicas = static_cast<int>(config.replicas);
@@ -370,6 +383,7 @@ void DrawConfusionTable(const nn::EvalResult& result, const data::Dataset* datas
   ImGui::Text("%s", title);
   ImGui::TextDisabled("rows: true class, columns: predicted");
   uint32_t n = result.classes;
+  if (n > 20) ImGui::TextDisabled("(%u classes: too many to draw as a table)", n);
   if (n == 0 || n > 20) return;
   uint64_t largest = 1;
   for (uint64_t v : result.confusion) largest = std::max(largest, v);
@@ -408,6 +422,43 @@ std::string ClassName(const data::Dataset* dataset, uint32_t label) {
   return dataset && label < dataset->class_names.size() ? dataset->class_names[label] : std::to_string(label);
 }
 
+// A token as it reads in a table cell: line breaks and spaces made visible.
+std::string VisibleToken(const data::Dataset& dataset, uint32_t id) {
+  if (id >= dataset.class_names.size()) return std::to_string(id);
+  const std::string& token = dataset.class_names[id];
+  return token == "\n" ? "\xC2\xB6" : token == " " ? "\xC2\xB7" : token;
+}
+
+// Text (labels_per_sample T > 1): an example is one position (index = sample * T + t);
+// the text the network read up to it, the character that comes next, and its guess.
+void DrawNextCharacterPredictions(const nn::EvalResult& result, const data::Dataset& dataset, ImU32 right, ImU32 wrong) {
+  const uint32_t tokens = dataset.labels_per_sample;
+  if (dataset.format != data::FeatureFormat::kFloat32 || dataset.feature_size() != tokens) return;
+  if (!ImGui::BeginTable("predictions", 3, ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) return;
+  ImGui::TableSetupColumn("text read so far");
+  ImGui::TableSetupColumn("next");
+  ImGui::TableSetupColumn("predicted");
+  ImGui::TableHeadersRow();
+  constexpr uint32_t kShownCharacters = 24;
+  for (const nn::SamplePrediction& example : result.examples) {
+    const uint64_t sample = example.index / tokens, position = example.index % tokens;
+    if (sample >= dataset.count()) continue;
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    std::string read = position + 1 > kShownCharacters ? "..." : "";
+    for (uint64_t t = position + 1 > kShownCharacters ? position + 1 - kShownCharacters : 0; t <= position; ++t)
+      read += VisibleToken(dataset, static_cast<uint32_t>(dataset.features_f32[sample * tokens + t]));
+    ImGui::TextUnformatted(read.c_str());
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(VisibleToken(dataset, example.label).c_str());
+    ImGui::TableNextColumn();
+    ImGui::PushStyleColor(ImGuiCol_Text, example.predicted == example.label ? right : wrong);
+    ImGui::Text("%s  %.0f%%", VisibleToken(dataset, example.predicted).c_str(), 100 * example.confidence);
+    ImGui::PopStyleColor();
+  }
+  ImGui::EndTable();
+}
+
 // The same few samples after every epoch: the input (an image, or its first
 // features), the true class, and what the network answers with what confidence.
 void DrawSamplePredictions(const nn::EvalResult& result, const data::Dataset* dataset) {
@@ -420,6 +471,10 @@ void DrawSamplePredictions(const nn::EvalResult& result, const data::Dataset* da
     ImGui::SetTooltip("The same samples, spread evenly over the set, after every epoch:\n"
                       "green = right, red = wrong; the percentage is the network's confidence.");
   const ImU32 right = IM_COL32(110, 200, 130, 255), wrong = IM_COL32(240, 110, 100, 255);
+  if (dataset->labels_per_sample > 1) {
+    DrawNextCharacterPredictions(result, *dataset, right, wrong);
+    return;
+  }
   if (IsImageDataset(*dataset)) {
     ImDrawList* draw = ImGui::GetWindowDrawList();
     const uint32_t height = dataset->sample_shape[1], width = dataset->sample_shape[2];
@@ -502,7 +557,7 @@ void DrawTrainingPanel(AppState& state) {
   }
   DrawCurves(state);
   const data::Dataset* train = state.train_data.get();
-  bool two_d = train && train->feature_size() == 2;
+  bool two_d = train && train->feature_size() == 2 && train->labels_per_sample == 1;  // points, not text
   // The decision boundary (2D data) and the confusion matrix side by side.
   float height = std::max(240.0f, ImGui::GetContentRegionAvail().y - ImGui::GetStyle().ItemSpacing.y);
   if (two_d) {

@@ -265,6 +265,9 @@ ImU32 BoxColor(nn::LayerKind kind) {
     case nn::LayerKind::kGlobalAvgPool: return IM_COL32(150, 110, 50, 235);
     case nn::LayerKind::kDropout: return IM_COL32(96, 96, 110, 235);
     case nn::LayerKind::kBatchNorm: return IM_COL32(40, 120, 128, 235);
+    case nn::LayerKind::kEmbedding: return IM_COL32(168, 96, 40, 235);
+    case nn::LayerKind::kLayerNorm: return IM_COL32(46, 140, 112, 235);
+    case nn::LayerKind::kTransformerBlock: return IM_COL32(150, 62, 120, 235);
   }
   return IM_COL32(88, 88, 92, 235);
 }
@@ -272,7 +275,17 @@ ImU32 BoxColor(nn::LayerKind kind) {
 std::string LayerSummary(const nn::LayerDesc& layer) {
   switch (layer.kind) {
     case nn::LayerKind::kInput: return "input " + nn::ShapeString(layer.shape);
-    case nn::LayerKind::kDense: return "dense " + std::to_string(layer.units) + (layer.bias ? "" : ", no bias");
+    case nn::LayerKind::kDense:
+      return "dense " + std::to_string(layer.units) + (layer.tied ? ", tied" : "") + (layer.bias ? "" : ", no bias");
+    case nn::LayerKind::kEmbedding:
+      return "embedding " + std::to_string(layer.vocab) + " -> " + std::to_string(layer.units);
+    case nn::LayerKind::kTransformerBlock: {
+      std::string text = "block " + std::to_string(layer.heads) + " heads, mlp x" + std::to_string(layer.mlp_ratio);
+      if (layer.attention != nn::AttentionChoice::kAuto)
+        text += layer.attention == nn::AttentionChoice::kFused ? ", fused" : ", plain";
+      return text;
+    }
+    case nn::LayerKind::kLayerNorm: return "layer norm";
     case nn::LayerKind::kConv2D: {
       std::string text = "conv " + std::to_string(layer.filters) + " " + std::to_string(layer.kernel[0]) + "x" +
                          std::to_string(layer.kernel[1]);
@@ -376,9 +389,13 @@ bool UsesNeuronView(const nn::ModelDesc& model, const NetworkDiagramOptions& opt
   const nn::LayerDesc& input = model.layers[0];
   if (input.kind != nn::LayerKind::kInput || input.shape.size() != 1 || input.shape[0] > options.max_neuron_units)
     return false;
+  if (nn::TokensPerSample(model) > 1) return false;  // a sequence model: its input is token ids, not features
   uint32_t dense_layers = 0;
   for (const nn::LayerDesc& layer : model.layers) {
     if (layer.kind == nn::LayerKind::kInput && &layer != &input) return false;
+    if (layer.kind == nn::LayerKind::kEmbedding || layer.kind == nn::LayerKind::kTransformerBlock ||
+        layer.kind == nn::LayerKind::kLayerNorm)
+      return false;
     if (layer.kind != nn::LayerKind::kDense) continue;
     if (layer.units > options.max_neuron_units) return false;
     ++dense_layers;
