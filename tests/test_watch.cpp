@@ -252,8 +252,9 @@ StepTimes TrainAndTime(vk::Context& context, vk::PipelineCache& pipelines, const
 
 // A fresh window's first step compiles every pipeline (lavapipe compiles a
 // pipeline on its first dispatch: 1.2 s for this network's step of ~1.5 ms,
-// 0.4 s in one kernel, with a cold shader cache). Timing a turn every 0.25 s
-// gives a few dozen timed steps in this run, so a compiling step among them
+// 0.4 s in one kernel, with a cold shader cache). Timing a turn every 0.05 s
+// gives a dozen or more timed steps in this run (0.25 s gave only 3 on a quiet
+// host, where the 540 steps take under a second), so a compiling step among them
 // would dominate their average (the GPU panel once read 290 ms a spiral step
 // this way). Sampled timing must read what timing every submission reads.
 TEST_F(VulkanTest, SampledTimingAgreesWithTimingEverySubmission) {
@@ -275,7 +276,7 @@ TEST_F(VulkanTest, SampledTimingAgreesWithTimingEverySubmission) {
   else unsetenv("MESA_SHADER_CACHE_DISABLE");
   auto cold_pipelines = std::make_unique<vk::PipelineCache>(*cold);
 
-  const StepTimes sampled = TrainAndTime(*cold, *cold_pipelines, SpiralPresetSetup(60, 0.25));
+  const StepTimes sampled = TrainAndTime(*cold, *cold_pipelines, SpiralPresetSetup(60, 0.05));
   const StepTimes every = TrainAndTime(context(), pipelines(), SpiralPresetSetup(60, 0));
   std::printf("GPU time per step, median: sampled %.3f ms (%zu of %zu steps timed), every submission %.3f ms (%zu of %zu)\n",
               sampled.median_ms(), sampled.step_ms.size(), sampled.steps, every.median_ms(), every.step_ms.size(),
