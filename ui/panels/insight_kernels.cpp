@@ -266,7 +266,10 @@ void DrawKernelsTab(AppState& state) {
     ImGui::PopID();
   }
   // Rows re-sort as times change; under the mouse they hold still, so a click lands on the row aimed at.
-  Ui().kernel_table_hovered = ImGui::IsWindowHovered(ImGuiHoveredFlags_ChildWindows);
+  // Also while the button is held: a pressed row is the active item, which plain hovering ignores, and a
+  // re-sort between press and release would move another row under the mouse and lose the click.
+  Ui().kernel_table_hovered =
+      ImGui::IsWindowHovered(ImGuiHoveredFlags_ChildWindows | ImGuiHoveredFlags_AllowWhenBlockedByActiveItem);
   ImGui::EndTable();
   insight.drawn.forced_rows = forced_rows;
 }

@@ -263,7 +263,9 @@ void DrawOccupancyTab(AppState& state, PanelUi& ui) {
       ImGui::PopID();
     }
     // Under the mouse the rows are not rebuilt, so a click lands on the line aimed at.
-    ui.kernel_table_hovered = ui.kernel_table_hovered || ImGui::IsWindowHovered(ImGuiHoveredFlags_ChildWindows);
+    ui.kernel_table_hovered =
+        ui.kernel_table_hovered ||
+        ImGui::IsWindowHovered(ImGuiHoveredFlags_ChildWindows | ImGuiHoveredFlags_AllowWhenBlockedByActiveItem);
     ImGui::EndTable();
     RecordItemRect("occupancy_table");
   }
