@@ -20,6 +20,9 @@
 #include "compute/nn/presets.h"
 #include "compute/nn/tensor_table.h"
 #include "compute/nn/trainer.h"
+#include "compute/reference/attention.h"
+#include "compute/reference/embedding.h"
+#include "compute/reference/layernorm.h"
 #include "support/cli.h"
 #include "support/temp_files.h"
 #include "support/vulkan_test.h"
@@ -249,6 +252,102 @@ TEST_F(SequenceTrainingTest, ATinyGptLearnsTheTextAndGeneratesFromIt) {
   options.top_k = 1;
   options.tokens = 8;
   EXPECT_EQ(generator.Generate("The quick brown f", options).substr(0, 21), "The quick brown fox j");
+}
+
+// The attention maps are the device's softmax weights: the first block's
+// against a double-precision forward of embedding, ln_1, the qkv projection
+// and causal attention, on a model trained with the fused path (the
+// generator runs the plain one, which keeps them).
+TEST_F(SequenceTrainingTest, AttentionMapsAreTheBlocksSoftmaxWeights) {
+  data::Vocabulary vocabulary;
+  data::Dataset train = Windows(SampleText(), 16, &vocabulary);
+  const uint32_t width = 24, heads = 3, tokens = 16;
+  nn::ModelDesc model = nn::ParseModel(GptModel(tokens, train.num_classes, width, heads, 2, "fused", false), "gpt");
+  nn::TrainConfig config;
+  config.batch_size = 4;
+  config.validation_fraction = 0;
+  config.autotune = false;
+  nn::Trainer trainer(context(), pipelines(), model, config, &train, nullptr);
+  std::vector<float> parameters = trainer.plan().ReadParameters();
+  std::mt19937_64 rng = testing::MakeRng();
+  const std::vector<float> noise = testing::RandomFloats(rng, parameters.size(), -0.4f, 0.4f);
+  for (size_t i = 0; i < parameters.size(); ++i) parameters[i] += noise[i];  // attention far from uniform
+  nn::TextGenerator generator(context(), pipelines(), model, vocabulary, parameters);
+
+  const std::string prompt = "The quick brown fox jumps";  // longer than T: the last 16 characters
+  const nn::AttentionMaps maps = generator.Attention(prompt);
+  const size_t n = tokens;
+  ASSERT_EQ(maps.layers, 2u);
+  ASSERT_EQ(maps.heads, heads);
+  ASSERT_EQ(maps.tokens.size(), n);
+  std::string shown;
+  for (const std::string& t : maps.tokens) shown += t;
+  EXPECT_EQ(shown, prompt.substr(prompt.size() - n));
+  ASSERT_EQ(maps.weights.size(), 2 * heads * n * n);
+  for (uint32_t l = 0; l < maps.layers; ++l)
+    for (uint32_t h = 0; h < heads; ++h)
+      for (size_t q = 0; q < n; ++q) {
+        double sum = 0;
+        for (size_t k = 0; k < n; ++k) {
+          if (k > q) EXPECT_EQ(maps.at(l, h, q, k), 0.0f);
+          sum += maps.at(l, h, q, k);
+        }
+        EXPECT_NEAR(sum, 1.0, 1e-5) << "layer " << l << " head " << h << " query " << q;
+      }
+
+  // The first block in double precision.
+  auto tensor = [&](const std::string& suffix, size_t layer) {
+    for (const nn::ParameterTensor& t : trainer.plan().parameters())
+      if (t.layer == layer && t.name.ends_with(suffix))
+        return std::vector<double>(parameters.begin() + std::ptrdiff_t(t.offset),
+                                   parameters.begin() + std::ptrdiff_t(t.offset + t.count));
+    ADD_FAILURE() << "no tensor " << suffix << " in layer " << layer;
+    return std::vector<double>{};
+  };
+  std::vector<uint32_t> ids = vocabulary.Encode(prompt.substr(prompt.size() - n), "prompt");
+  const uint32_t vocab = model.layers[1].vocab;
+  const std::vector<double> x = reference::EmbeddingForward(ids, tensor(".token_weight", 1), tensor(".position_weight", 1),
+                                                            uint32_t(n), tokens, vocab, width);
+  const reference::LayerNormOutput ln =
+      reference::LayerNormForward(x, tensor("ln_1.weight", 2), tensor("ln_1.bias", 2), uint32_t(n), width, 1e-5);
+  const std::vector<double> w = tensor("attn.qkv.weight", 2), b = tensor("attn.qkv.bias", 2);
+  std::vector<double> qkv(n * 3 * width);
+  for (size_t r = 0; r < n; ++r)
+    for (size_t j = 0; j < 3 * width; ++j) {
+      double acc = b[j];
+      for (size_t k = 0; k < width; ++k) acc += ln.y[r * width + k] * w[k * 3 * width + j];
+      qkv[r * 3 * width + j] = acc;
+    }
+  const kernels::AttentionShape shape{1, uint32_t(n), heads, width / heads};
+  const reference::AttentionForwardOutput expected =
+      reference::AttentionForward(qkv, shape, 1.0 / std::sqrt(double(width / heads)));
+  double largest = 0;
+  for (uint32_t h = 0; h < heads; ++h)
+    for (size_t q = 0; q < n; ++q)
+      for (size_t k = 0; k <= q; ++k) {
+        const double want = expected.probabilities[(h * n + q) * n + k];
+        largest = std::max(largest, want);
+        EXPECT_NEAR(maps.at(0, h, q, k), want, 2e-5 + 1e-4 * want) << "head " << h << " query " << q << " key " << k;
+      }
+  EXPECT_GT(largest, 0.5);  // some query attends sharply: the check is not of uniform rows
+
+  // Drawing a few tokens at a time gives the same text as Generate.
+  nn::SampleOptions options;
+  options.tokens = 23;
+  options.top_k = 5;
+  options.seed = 9;
+  nn::GenerationState state = generator.Begin("A small", options);
+  while (!state.done()) EXPECT_LE(generator.Advance(state, 4), 4u);
+  EXPECT_EQ(state.text, generator.Generate("A small", options));
+
+  // New weights are used at once.
+  std::vector<float> zeros(parameters.size(), 0.0f);
+  generator.SetParameters(zeros);
+  const nn::AttentionMaps uniform = generator.Attention("The");
+  EXPECT_NEAR(uniform.at(1, 0, 2, 0), 1.0f / 3.0f, 1e-6);  // zero weights: every earlier key alike
+
+  EXPECT_TRUE(ThrowsErrorWith([&] { generator.Attention(""); }, {"at least one character"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { generator.Attention("Th~"); }, {"the prompt", "\"~\""}));
 }
 
 TEST(Sampling, DrawTokenHonoursTopKAndTemperature) {

@@ -27,6 +27,33 @@ struct SampleOptions {
   uint64_t seed = 1;
 };
 
+// Where each head of each transformer block attends for a prompt: the
+// softmax weights of its causal attention, read from the device.
+struct AttentionMaps {
+  std::vector<std::string> tokens;  // the prompt's characters (the last T when longer)
+  uint32_t layers = 0;              // transformer blocks, in model order
+  uint32_t heads = 0;               // per block
+  std::vector<std::string> layer_names;
+  // [layer][head][query][key], tokens.size() squared per head: row q sums to
+  // 1 over keys 0..q (causal; keys after q are 0).
+  std::vector<float> weights;
+  float at(uint32_t layer, uint32_t head, size_t query, size_t key) const {
+    const size_t n = tokens.size();
+    return weights[((size_t(layer) * heads + head) * n + query) * n + key];
+  }
+};
+
+// A generation in progress (TextGenerator::Begin / Advance): kept between
+// calls so a caller can draw a few tokens at a time.
+struct GenerationState {
+  SampleOptions options;
+  std::vector<uint32_t> ids;  // the prompt's tokens and those drawn so far
+  std::string text;           // the prompt followed by what was drawn
+  uint32_t drawn = 0;
+  uint64_t rng = 1;
+  bool done() const { return drawn >= options.tokens; }
+};
+
 class TextGenerator {
  public:
   // `parameters` in Plan::ReadParameters order (a checkpoint's). Throws
@@ -42,6 +69,21 @@ class TextGenerator {
   std::string Generate(const std::string& prompt, const SampleOptions& options,
                        const std::function<void(const std::string&)>& on_token = {});
 
+  // The same, a few tokens at a time: Begin checks the options and encodes
+  // the prompt (ts::Error naming the character not in the vocabulary);
+  // Advance draws at most `max_tokens` more and returns how many it drew.
+  GenerationState Begin(const std::string& prompt, const SampleOptions& options) const;
+  uint32_t Advance(GenerationState& state, uint32_t max_tokens);
+
+  // Replaces the weights (Plan::ReadParameters order, same model), so one
+  // generator can follow a training run.
+  void SetParameters(const std::vector<float>& parameters);
+
+  // The attention weights of every block and head for `prompt` (its last T
+  // characters; at least one). The generator's plan runs the plain attention
+  // path, which keeps the T x T probabilities these are read from.
+  AttentionMaps Attention(const std::string& prompt);
+
   // The next-token probabilities after `context` (token ids, at most T are used).
   std::vector<float> NextTokenProbabilities(const std::vector<uint32_t>& context);
 
@@ -49,6 +91,9 @@ class TextGenerator {
   uint32_t context_length() const { return context_; }
 
  private:
+  std::vector<float> RunWindow(const std::vector<uint32_t>& context, size_t& used);  // the last T tokens
+
+  ModelDesc model_;  // with every block on the plain attention path
   data::Vocabulary vocabulary_;
   uint32_t context_ = 0;
   std::unique_ptr<Trainer> trainer_;

@@ -234,6 +234,14 @@ std::vector<float> Plan::ReadLayerOutput(size_t layer) const {
   return values;
 }
 
+std::vector<float> Plan::ReadAttentionProbabilities(size_t layer) const {
+  Require(layer < attention_probabilities_.size(), "Layer index " + std::to_string(layer) + " is out of range.");
+  const TensorRef& p = attention_probabilities_[layer];
+  std::vector<float> values(p.count);
+  if (!p.empty()) p.buffer->DownloadVector(std::span<float>(values), p.offset_bytes);
+  return values;
+}
+
 void Plan::InitializeParameters(uint32_t seed) {
   std::vector<vk::Dispatch> dispatches;
   for (size_t i = 0; i < parameters_.size(); ++i) {

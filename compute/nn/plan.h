@@ -202,6 +202,10 @@ class Plan {
   // output before a following activation, the activation layer after it.
   // Empty for layers without an output tensor of their own (input, flatten, loss).
   std::vector<float> ReadLayerOutput(size_t layer) const;
+  // A transformer block's attention probabilities in the last forward pass:
+  // (batch, heads, T, T) row-major. Only the plain path keeps them: empty for
+  // a block on the fused path and for other layers.
+  std::vector<float> ReadAttentionProbabilities(size_t layer) const;
 
   const MemoryUse& memory() const { return memory_; }
 
@@ -246,6 +250,7 @@ class Plan {
   std::unique_ptr<vk::Buffer> step_buffer_, result_buffer_, probabilities_buffer_;
 
   std::vector<kernels::TensorRef> layer_outputs_;  // per ModelDesc layer; empty where it has none
+  std::vector<kernels::TensorRef> attention_probabilities_;  // per ModelDesc layer; plain-path blocks only
   std::vector<vk::Dispatch> train_step_, eval_step_;
   std::vector<DispatchRole> train_roles_, eval_roles_;
   std::map<std::string, KernelChoice> kernel_choices_;  // by dispatch label

@@ -132,6 +132,7 @@ void Plan::Builder::Build() {
   // Forward passes: training and evaluation differ only where a layer
   // behaves differently (dropout, batch norm); both write the same tensors.
   plan.layer_outputs_.assign(model.layers.size(), TensorRef{});
+  plan.attention_probabilities_.assign(model.layers.size(), TensorRef{});
   std::vector<vk::Dispatch> forward, eval_forward;
   std::vector<DispatchRole> forward_roles, eval_forward_roles;
   auto add_forward = [&](DispatchRole role, auto make) {

@@ -241,6 +241,7 @@ kernels::TensorRef Plan::Builder::SequenceForward(const Lists& lists, size_t i, 
     r.probabilities = activation("attention probabilities", r.shape.score_count());
   else
     r.log_sum_exp = activation("attention log-sum-exp", r.shape.row_stat_count());
+  plan.attention_probabilities_[i] = r.probabilities;  // for attention maps (Plan::ReadAttentionProbabilities)
   add_both_all([&] {
     std::vector<vk::Dispatch> list = kernels::AttentionDispatches(
         pipelines, {r.path, r.shape, 0.0f, r.qkv, r.att, r.probabilities, r.log_sum_exp});
