@@ -37,6 +37,7 @@
 #include "ui/panels/insight_panel.h"
 #include "ui/panels/inside_panel.h"
 #include "ui/panels/model_panel.h"
+#include "ui/panels/text_panel.h"
 #include "ui/panels/training_panel.h"
 #include "ui/project.h"
 #include "ui/renderer.h"
@@ -148,7 +149,7 @@ class TestLog {
                            inside.drawn.tab + state.insight.drawn.tab + std::to_string(state.insight.open) +
                            std::to_string(state.insight.ceilings != nullptr) +
                            std::to_string(inside.canvas_prediction ? inside.canvas_prediction->request : 0) +
-                           ui::LabLogSnapshot(state) + ui::PuzzlesLogSnapshot(state);
+                           ui::LabLogSnapshot(state) + ui::PuzzlesLogSnapshot(state) + TextLogSnapshot(state);
     if (snapshot == last_snapshot_ && now - last_write_ < 1.0) return;
     last_snapshot_ = snapshot;
     last_write_ = now;
@@ -201,6 +202,7 @@ class TestLog {
     }
     WriteInside(state, line);
     WriteInsight(state, line);
+    WriteText(state, line);
     line["lab"] = ui::LabTestLog(state);
     line["puzzles"] = ui::PuzzlesTestLog(state);
     out_ << line.dump() << std::endl;
@@ -278,6 +280,57 @@ class TestLog {
                       {"feature_maps", probe->feature_maps.size()}, {"layers", probe->layers.size()},
                       {"probe_batch", probe->probe_batch}, {"dead", dead},
                       {"ms", probe->seconds * 1e3}};
+  }
+
+  // What changes in the Text window (a line is written at once when it does).
+  static std::string TextLogSnapshot(const ui::AppState& state) {
+    const ui::TextView& text = state.text;
+    std::string snapshot = std::to_string(text.open) + text.drawn.tab + std::to_string(text.samples.size()) +
+                           std::to_string(text.drawn.hovered_query) + std::to_string(text.drawn.hovered_key) +
+                           std::to_string(text.attention ? text.attention->request.request : 0);
+    if (!text.samples.empty()) snapshot += std::to_string(text.samples.front().request) + std::to_string(text.samples.front().done);
+    return snapshot;
+  }
+
+  // The Text window: its samples, the attention maps it drew and what is hovered; the Training panel's MFU.
+  static void WriteText(const ui::AppState& state, nlohmann::json& line) {
+    const ui::TextView& text = state.text;
+    nlohmann::json samples = nlohmann::json::array();
+    for (const ui::TextView::Sample& sample : text.samples)
+      samples.push_back({{"request", sample.request}, {"step", sample.step}, {"loss", sample.loss},
+                         {"prompt", sample.prompt}, {"text", sample.text}, {"done", sample.done},
+                         {"error", sample.error}});
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& [key, weight] : text.drawn.hovered_top) top.push_back({key, weight});
+    line["text"] = {{"open", text.open},
+                    {"tab", text.drawn.tab},
+                    {"requests", text.requests},
+                    {"samples", samples},
+                    {"drawn_samples", text.drawn.samples},
+                    {"heatmaps", text.drawn.heatmaps},
+                    {"cells", text.drawn.cells},
+                    {"layer", text.layer},
+                    {"head", text.head},
+                    {"query", text.query},
+                    {"hovered_query", text.drawn.hovered_query},
+                    {"hovered_key", text.drawn.hovered_key},
+                    {"hovered_weight", text.drawn.hovered_weight},
+                    {"hovered_top", top}};
+    if (const auto& answer = text.attention) {
+      const nn::AttentionMaps& maps = answer->maps;
+      std::string prompt;
+      for (const std::string& token : maps.tokens) prompt += token;
+      line["text"]["attention"] = {{"request", answer->request.request}, {"step", answer->global_step},
+                                   {"error", answer->error}, {"layers", maps.layers}, {"heads", maps.heads},
+                                   {"tokens", maps.tokens.size()}, {"prompt", prompt}};
+    }
+    // The run's characters, while the window is open (the GUI test checks samples against them).
+    const data::Dataset* train = state.train_data.get();
+    if (text.open && train && train->labels_per_sample > 1) line["text"]["vocabulary"] = train->class_names;
+    line["throughput"] = {{"flops_per_token", state.throughput.flops_per_token},
+                          {"model_gflops", state.throughput.model_gflops},
+                          {"mfu", state.throughput.mfu},
+                          {"text", state.throughput.text}};
   }
 
   // The GPU insight window: which tab it drew and what was in it, and what the session sent for it.
@@ -470,6 +523,7 @@ int RunGui(const std::vector<std::string>& words, const std::optional<std::strin
     ui::DrawGpuPanel(state);
     ui::DrawInsidePanel(state);
     ui::DrawInsightPanel(state);
+    ui::DrawTextPanel(state);
     ui::DrawLabWindow(state);
     if (!chart_frame) DrawNotices(state);
     glfwSetWindowTitle(window, ui::WindowTitle(state).c_str());

@@ -25,24 +25,13 @@
 #include "compute/reference/layernorm.h"
 #include "support/cli.h"
 #include "support/temp_files.h"
+#include "support/test_data.h"
 #include "support/vulkan_test.h"
 
 namespace ts {
 namespace {
 
 using testing::ThrowsErrorWith;
-
-// Varied English-like text (about 3 KB, ~35 distinct characters).
-std::string SampleText() {
-  const char* sentences[] = {"The quick brown fox jumps over the lazy dog. ",
-                             "A small model learns which letter comes next. ",
-                             "Attention looks back at every earlier position, never forward. ",
-                             "Layers of normalisation keep the activations in range.\n",
-                             "Kernels run on the device; the host only watches. "};
-  std::string text;
-  for (int i = 0; i < 60; ++i) text += sentences[(i * 7 + i / 5) % 5];
-  return text;
-}
 
 std::string GptModel(uint32_t tokens, uint32_t vocab, uint32_t width, uint32_t heads, uint32_t blocks,
                      const std::string& attention, bool tied) {
@@ -131,7 +120,7 @@ TEST_F(TextDataTest, BadTextIsRefusedNamingTheByte) {
   EXPECT_TRUE(ThrowsErrorWith([&] { data::LoadDataSpec("text:" + bad); }, {"bad.txt", "byte 2", "0xc3"}));
   const std::string cut = WriteBytes("cut.txt", {'a', 0xe2, 0x82});
   EXPECT_TRUE(ThrowsErrorWith([&] { data::LoadDataSpec("text:" + cut); }, {"byte 1", "cuts short"}));
-  const std::string good = WriteText("good.txt", SampleText());
+  const std::string good = WriteText("good.txt", testing::EnglishLikeText());
   EXPECT_TRUE(ThrowsErrorWith([&] { data::LoadDataSpec("text:" + good + ":context=0"); }, {"context"}));
   EXPECT_TRUE(ThrowsErrorWith([&] { data::LoadDataSpec("text:" + good + ":window=3"); }, {"unknown option"}));
   EXPECT_TRUE(ThrowsErrorWith([&] { data::LoadDataSpec("text:" + PathOf("missing.txt")); }, {"missing.txt"}));
@@ -164,7 +153,7 @@ class SequenceTrainingTest : public testing::VulkanTest {
   // differences of the evaluated loss, for a few elements of every tensor.
   void CheckGradients(const std::string& attention, bool tied) {
     SCOPED_TRACE(attention + (tied ? ", tied head" : ", untied head"));
-    data::Dataset all = Windows(SampleText(), 7);
+    data::Dataset all = Windows(testing::EnglishLikeText(), 7);
     data::Dataset batch = data::Subset(all, std::vector<uint32_t>{3, 11, 40});
     nn::ModelDesc model = nn::ParseModel(GptModel(7, all.num_classes, 12, 3, 2, attention, tied), "gpt");
     nn::TrainConfig config;
@@ -211,7 +200,7 @@ TEST_F(SequenceTrainingTest, WholeModelGradientsMatchFiniteDifferencesFusedUntie
 
 TEST_F(SequenceTrainingTest, ATinyGptLearnsTheTextAndGeneratesFromIt) {
   data::Vocabulary vocabulary;
-  data::Dataset train = Windows(SampleText(), 16, &vocabulary);
+  data::Dataset train = Windows(testing::EnglishLikeText(), 16, &vocabulary);
   nn::ModelDesc model = nn::ParseModel(GptModel(16, train.num_classes, 32, 4, 2, "auto", true), "gpt");
   nn::TrainConfig config;
   config.optimizer = kernels::OptimizerKind::kAdamW;
@@ -260,7 +249,7 @@ TEST_F(SequenceTrainingTest, ATinyGptLearnsTheTextAndGeneratesFromIt) {
 // generator runs the plain one, which keeps them).
 TEST_F(SequenceTrainingTest, AttentionMapsAreTheBlocksSoftmaxWeights) {
   data::Vocabulary vocabulary;
-  data::Dataset train = Windows(SampleText(), 16, &vocabulary);
+  data::Dataset train = Windows(testing::EnglishLikeText(), 16, &vocabulary);
   const uint32_t width = 24, heads = 3, tokens = 16;
   nn::ModelDesc model = nn::ParseModel(GptModel(tokens, train.num_classes, width, heads, 2, "fused", false), "gpt");
   nn::TrainConfig config;
@@ -366,7 +355,7 @@ TEST(Sampling, DrawTokenHonoursTopKAndTemperature) {
 class SequenceCliTest : public testing::TempDirTest {};
 
 TEST_F(SequenceCliTest, TrainsCharGptWithAStepCapAndSamplesFromTheCheckpoint) {
-  const std::string text = WriteText("book.txt", SampleText());
+  const std::string text = WriteText("book.txt", testing::EnglishLikeText());
   const std::string checkpoint = PathOf("gpt.ckpt");
   testing::CommandResult train = testing::RunTensorscope(
       "train char-gpt --data text:" + text + ":context=64,val_fraction=0.2 --max-steps 12 --batch 4 "

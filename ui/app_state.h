@@ -231,6 +231,62 @@ struct InsightView {
   } drawn;
 };
 
+// The "Text" window of a sequence model (ui/panels/text_panel.h): samples of
+// what it writes while it trains, and where its attention heads look. The
+// answers come from the session's worker (nn::SampleAnswer, nn::AttentionAnswer).
+struct TextView {
+  bool open = false;
+  uint64_t run_id = 0;  // TrainingView::run_id the samples and maps belong to (a new run clears them)
+  // Samples: the settings of the next request, and the latest samples, newest first.
+  std::string prompt;
+  float temperature = 0.8f;
+  int top_k = 0;          // 0: every character
+  int length = 120;       // characters per sample
+  bool every = true;      // sample every `interval` seconds while training
+  float interval = 5.0f;
+  uint64_t requests = 0;  // sample requests sent (each its number)
+  double sent_at = -1e9;  // ImGui::GetTime() of the last sample request
+  struct Sample {
+    uint64_t request = 0;
+    uint64_t step = 0;    // the parameters' training step
+    double loss = -1;     // the training loss at that step (-1: none yet)
+    std::string prompt, text, error;
+    bool done = false;
+  };
+  static constexpr size_t kKept = 6;
+  std::deque<Sample> samples;
+  // Attention: the prompt, the picks, and the latest answer.
+  std::string attention_prompt = "In the beginning God created";
+  int layer = 0, head = 0;
+  bool all_heads = false;
+  bool absolute = false;  // shade by the weight itself (0 to 1), not against the row's largest
+  int query = -1;         // the token whose attention is shown (-1: none)
+  uint64_t attention_requests = 0;
+  double attention_sent_at = -1e9;
+  bool attention_pending = false;
+  std::shared_ptr<const nn::AttentionAnswer> attention;
+  // What the window drew in its last frame (for the GUI tests' log).
+  struct Drawn {
+    std::string tab;
+    uint32_t samples = 0, heatmaps = 0, cells = 0;
+    int hovered_query = -1, hovered_key = -1;
+    float hovered_weight = 0;
+    std::vector<std::pair<int, float>> hovered_top;  // the hovered query's top keys and weights
+  } drawn;
+};
+
+// The Training panel's throughput of a sequence model: nanoGPT's model FLOPs
+// per token, the achieved model FLOP/s and MFU against the measured fp32 peak
+// (for the GUI tests' log; 0 / -1 when not shown).
+struct ThroughputShown {
+  double flops_per_token = 0, model_gflops = 0, mfu = -1;
+  std::string text;
+  // The peak cached on disk (bench --ceilings, an earlier GPU insight), read
+  // once per device: MFU without opening GPU insight.
+  const vk::DeviceInfo* cache_read_for = nullptr;
+  std::optional<profile::Ceilings> cached_peak;
+};
+
 // The "Kernel Lab" window (ui/lab/): lessons that run real kernels on a
 // device of their own (LabRunner's worker), their results and what the
 // window drew. The lesson list and shader sources come from compute/lab
@@ -323,6 +379,8 @@ struct AppState {
   bool train_fast = false;
   InsideView inside;
   InsightView insight;
+  TextView text;
+  ThroughputShown throughput;
   LabView lab;
   std::shared_ptr<PuzzlesView> puzzles;  // the Lab's puzzles (InitPuzzles); null in tests without them
   std::deque<Notice> notices;

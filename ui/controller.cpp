@@ -7,6 +7,7 @@
 #include "compute/common/error.h"
 #include "compute/data/registry.h"
 #include "ui/export_run.h"
+#include "ui/panels/text_panel.h"
 #include "ui/project.h"
 #include "ui/run.h"
 #include "ui/widgets/insight_charts.h"
@@ -57,6 +58,50 @@ void RecordBandwidth(InsightView& insight, const std::vector<nn::DispatchInfo>& 
   insight.bandwidth_x.push_back(double(step.global_step + 1));
   for (size_t f = 0; f < bytes.size(); ++f) insight.bandwidth_by_family[f].push_back(bytes[f] / step_ns);
   ThinHistory(insight.bandwidth_x, insight.bandwidth_by_family, kBandwidthHistory);
+}
+
+// The training loss of the step that left the parameters at `step` (the
+// curve's x is a step's global_step + 1); -1 when there is none (yet).
+double LossAfter(const TrainingView& view, uint64_t step) {
+  const Series& loss = view.train_loss;
+  for (size_t i = loss.x.size(); i-- > 0;) {
+    if (loss.x[i] == double(step)) return loss.y[i];
+    if (loss.x[i] < double(step)) break;
+  }
+  return -1;
+}
+
+// A chunk of a sample: the sample it grows (a new one goes first; the oldest beyond kKept go).
+void ApplySample(AppState& state, const nn::SampleAnswer& answer) {
+  TextView& text = state.text;
+  ForgetTextOfOtherRuns(state);
+  auto it = std::find_if(text.samples.begin(), text.samples.end(),
+                         [&](const TextView::Sample& s) { return s.request == answer.request.request; });
+  if (it == text.samples.end()) {
+    if (answer.request.request != text.requests) return;  // replaced by a newer request
+    text.samples.push_front({answer.request.request, answer.global_step, -1, answer.request.prompt});
+    if (text.samples.size() > TextView::kKept) text.samples.pop_back();
+    it = text.samples.begin();
+  }
+  it->step = answer.global_step;
+  if (it->loss < 0) it->loss = LossAfter(state.training, answer.global_step);
+  it->text = answer.text;
+  it->done = answer.done;
+  it->error = answer.error;
+}
+
+void ApplyAttention(AppState& state, const std::shared_ptr<const nn::AttentionAnswer>& answer) {
+  TextView& text = state.text;
+  ForgetTextOfOtherRuns(state);
+  if (!answer || answer->request.request != text.attention_requests) return;  // a newer one is on its way
+  text.attention = answer;
+  text.attention_pending = false;
+  if (answer->error.empty()) {
+    // Keep the picks inside what the new maps have.
+    text.layer = std::clamp(text.layer, 0, std::max(0, int(answer->maps.layers) - 1));
+    text.head = std::clamp(text.head, 0, std::max(0, int(answer->maps.heads) - 1));
+    if (text.query >= int(answer->maps.tokens.size())) text.query = -1;
+  }
 }
 
 }  // namespace
@@ -204,6 +249,12 @@ void ApplySessionEvents(AppState& state, const std::vector<nn::SessionEvent>& ev
         state.insight.ceilings = event.ceilings;
         state.insight.measuring = false;
         state.insight.rows_built_at = -1e9;  // % of peak and the bound change
+        break;
+      case nn::SessionEvent::Kind::kSample:
+        if (event.sample) ApplySample(state, *event.sample);
+        break;
+      case nn::SessionEvent::Kind::kAttention:
+        ApplyAttention(state, event.attention);
         break;
       case nn::SessionEvent::Kind::kExperiment:
         if (event.experiment) state.insight.experiments.push_back(*event.experiment);

@@ -21,8 +21,10 @@ void TrainingSession::Worker::Run() {
     std::optional<Command> command;
     {
       std::unique_lock lock(mutex);
-      // While training, only look for commands between submissions; otherwise sleep until one arrives.
-      if (state != SessionState::kRunning) wake.wait(lock, [&] { return quit || !commands.empty(); });
+      // While training (or drawing a sample), only look for commands between
+      // submissions; otherwise sleep until one arrives.
+      if (state != SessionState::kRunning && !text_pending)
+        wake.wait(lock, [&] { return quit || !commands.empty(); });
       if (quit) {
         // Checkpoints asked for before quitting are still written (closing the
         // window keeps what was trained); every other command is dropped.
@@ -38,16 +40,23 @@ void TrainingSession::Worker::Run() {
       Execute(*command);
       continue;  // every queued command applies before the next submission
     }
-    try {
-      // Two submissions in flight: the device works on the second while
-      // this thread wakes up for the first (a loaded CPU is slow to wake it).
-      TrainWatched(StepsForNextSubmission(), 2);
-      if (state == SessionState::kRunning) SendSnapshot(false);
-    } catch (const std::exception& e) {
-      Fail(e.what());
+    if (state == SessionState::kRunning) {
+      try {
+        // Two submissions in flight: the device works on the second while
+        // this thread wakes up for the first (a loaded CPU is slow to wake it).
+        const Clock::time_point turn_start = Clock::now();
+        TrainWatched(StepsForNextSubmission(), 2);
+        if (state == SessionState::kRunning) SendSnapshot(false);
+        training_turn_seconds = std::chrono::duration<double>(Clock::now() - turn_start).count();
+      } catch (const std::exception& e) {
+        Fail(e.what());
+      }
     }
+    // A sample in progress gets a few characters between submissions.
+    if (sample_request) AdvanceSample();
   }
   // Device objects go away on the thread that used them.
+  ForgetText();
   ForgetInsideProbes();
   boundary.reset();
   UseTrainers({});
@@ -108,6 +117,8 @@ void TrainingSession::Worker::Execute(Command& command) {
                    [&](CeilingsCommand& c) { MeasureCeilings(c.remeasure); },
                    [&](ExperimentCommand& c) { RunExperiment(c.request); },
                    [&](SetForcedVariantCommand& c) { SetForcedVariant(c.variant); },
+                   [&](SampleCommand& c) { StartSample(c.request); },
+                   [&](AttentionCommand& c) { AnswerAttention(c.request); },
                },
                command);
   } catch (const DivergenceError& e) {
@@ -140,6 +151,7 @@ bool TrainingSession::Worker::RequireTrainable(const char* action) {
 
 void TrainingSession::Worker::Load(SessionSetup next) {
   // Free the previous run's device memory before building the next one.
+  ForgetText();
   ForgetInsideProbes();
   boundary.reset();
   UseTrainers({});
@@ -224,11 +236,13 @@ void TrainingSession::Worker::Reset() {
   seconds_per_step = 0;
   loss_watch = LossWatch(StepsPerEpoch());
   last_inside.reset();
+  ForgetText();
   SetState(SessionState::kReady, "reset");
   SendSnapshot(true);
 }
 
 void TrainingSession::Worker::Unload() {
+  ForgetText();
   ForgetInsideProbes();
   boundary.reset();
   UseTrainers({});
@@ -610,6 +624,11 @@ void TimingGate::Open() {
 }
 void TrainingSession::PredictInput(std::shared_ptr<const data::Dataset> samples, uint64_t request) {
   worker_->PostReplacing(PredictInputCommand{std::move(samples), request});
+}
+
+void TrainingSession::RequestSample(const SampleRequest& request) { worker_->PostReplacing(SampleCommand{request}); }
+void TrainingSession::RequestAttention(const AttentionRequest& request) {
+  worker_->PostReplacing(AttentionCommand{request});
 }
 
 void TrainingSession::RequestProfile() { worker_->PostReplacing(ProfileCommand{}); }

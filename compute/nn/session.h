@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "compute/data/dataset.h"
+#include "compute/nn/generate.h"
 #include "compute/nn/model.h"
 #include "compute/nn/train_config.h"
 #include "compute/nn/trainer.h"
@@ -215,6 +216,35 @@ struct InputPrediction {
   std::string error;            // why there are no outputs ("" when there are)
 };
 
+// Text from a sequence model while it trains (TrainingSession::RequestSample):
+// the worker draws `options.tokens` characters after `prompt` with the
+// parameters as they are when the request starts, a few per turn between
+// training submissions, and answers with the growing text each turn.
+struct SampleRequest {
+  std::string prompt;       // characters of the run's vocabulary; "" starts from a line break
+  SampleOptions options;    // length, temperature, top-k, seed
+  uint64_t request = 0;     // the caller's number, given back in the answer
+};
+struct SampleAnswer {
+  SampleRequest request;    // as asked
+  uint64_t global_step = 0; // the parameters' step (the training steps they had seen)
+  std::string text;         // the prompt followed by the characters drawn so far
+  bool done = false;        // every character is drawn (or there was an error)
+  std::string error;        // why there is no sample ("" when there is one); done is then true
+};
+
+// Where each head of each block attends for a prompt (TrainingSession::RequestAttention).
+struct AttentionRequest {
+  std::string prompt;       // at least one character of the vocabulary; its last T are used
+  uint64_t request = 0;
+};
+struct AttentionAnswer {
+  AttentionRequest request;
+  uint64_t global_step = 0; // the parameters' step
+  AttentionMaps maps;       // empty when there is an error
+  std::string error;
+};
+
 struct SessionEvent {
   enum class Kind {
     kStateChanged,  // state, message (why)
@@ -231,6 +261,8 @@ struct SessionEvent {
     kExperiment,    // experiment (the answer to RunExperiment)
     kWarning,       // message: something the user should know that did not stop training
                     // (e.g. the loss rising tenfold: nn::LossWatch)
+    kSample,        // sample (a chunk of the answer to RequestSample: the text so far)
+    kAttention,     // attention (the answer to RequestAttention)
   };
   Kind kind = Kind::kStateChanged;
   // The run it belongs to: the number that the Load, Reset or Unload before it
@@ -250,6 +282,8 @@ struct SessionEvent {
   std::shared_ptr<const InputPrediction> prediction;
   std::shared_ptr<const profile::CachedCeilings> ceilings;
   std::shared_ptr<const profile::ExperimentResult> experiment;
+  std::shared_ptr<const SampleAnswer> sample;
+  std::shared_ptr<const AttentionAnswer> attention;
   // kStep: the plan's device memory (the plan's categories and the resident datasets).
   MemoryUse plan_memory;
   uint64_t dataset_bytes = 0;
@@ -310,6 +344,24 @@ class TrainingSession {
   // scale and offset are applied) through the network as it is now; the
   // answer arrives as kPrediction. A newer request replaces one still queued.
   void PredictInput(std::shared_ptr<const data::Dataset> samples, uint64_t request);
+
+  // Text from a sequence model (a run on text, whose TrainConfig::vocabulary
+  // decodes its tokens). RequestSample starts drawing a sample with the
+  // parameters as they are then; kSample events bring the growing text, a few
+  // characters per worker turn, between training submissions (4 to 16: as
+  // many as take half as long as the last turn of training, so a long sample
+  // slows training by at most a third and never stalls it; while paused or
+  // stopped the worker just goes on drawing, 16 a turn), the last with done set. A newer request
+  // replaces the one queued or in progress (whose answers then stop).
+  // RequestAttention answers with kAttention: every block's and head's
+  // attention weights for the prompt. The worker builds one nn::TextGenerator
+  // per run on first use (it compiles a batch-1 plan: seconds on a CPU
+  // driver) and drops it at Load, Reset and Unload. Problems come back in the
+  // answer's `error`, never as a failed run: no model loaded, not a sequence
+  // model, no vocabulary, a character of the prompt not in the vocabulary
+  // (named), a bad temperature.
+  void RequestSample(const SampleRequest& request);
+  void RequestAttention(const AttentionRequest& request);
 
   // GPU insight. Profile the next submission (timeline, invocation counts: on
   // the next kStep's StepReport::profile); trace the next one (trace mode);

@@ -1,6 +1,7 @@
 // TrainingSession's worker: the commands it takes, its state and its steps.
 // Internal to compute/nn/session*.cpp (session.cpp: commands and training;
-// session_inside.cpp: the inside views and predictions); not an API.
+// session_inside.cpp: the inside views and predictions; session_text.cpp:
+// samples and attention maps of sequence models); not an API.
 #pragma once
 
 #include <algorithm>
@@ -38,6 +39,13 @@ inline constexpr uint32_t kProbeBatch = 32;
 // How long a timed submission waits for a window's frame in progress to end.
 inline constexpr auto kTimingPatience = std::chrono::milliseconds(100);
 inline constexpr uint32_t kHistogramBins = 40;
+// Characters a sample in progress gets per worker turn (one batch-1 forward
+// pass each, about 0.1 s for char-gpt on lavapipe), between training turns:
+// while training, as many as take kSampleShare of the last training turn's
+// time (so sampling costs training at most a third of its speed), within
+// these bounds; otherwise the most.
+inline constexpr uint32_t kLeastSampleTokensPerTurn = 4, kMostSampleTokensPerTurn = 16;
+inline constexpr double kSampleShare = 0.5;
 
 struct LoadCommand { SessionSetup setup; uint64_t run = 0; };
 
@@ -67,6 +75,8 @@ struct PredictInputCommand {
   std::shared_ptr<const data::Dataset> samples;
   uint64_t request = 0;
 };
+struct SampleCommand { SampleRequest request; };
+struct AttentionCommand { AttentionRequest request; };
 struct ProfileCommand {};
 struct TraceCommand {};
 struct CeilingsCommand { bool remeasure = false; };
@@ -75,7 +85,7 @@ using Command = std::variant<LoadCommand, StartCommand, PauseCommand, StepComman
                              UnloadCommand, SetConfigCommand,
                              SetLearningRateCommand, SetOptimizerCommand, SetBatchSizeCommand, SaveCheckpointCommand,
                              SetInsideCommand, SetWatchCommand, PredictInputCommand, ProfileCommand, TraceCommand, CeilingsCommand,
-                             ExperimentCommand, SetForcedVariantCommand>;
+                             ExperimentCommand, SetForcedVariantCommand, SampleCommand, AttentionCommand>;
 
 template <typename... Handlers>
 struct Overloaded : Handlers... {
@@ -221,6 +231,17 @@ struct TrainingSession::Worker {
   InsideRequest last_inside_request;
   Clock::time_point last_inside_time{};
 
+  // Text (session_text.cpp): the run's generator, built at the first request
+  // and dropped at Load, Reset and Unload, and the sample being drawn.
+  std::unique_ptr<TextGenerator> text_generator;
+  std::optional<SampleRequest> sample_request;  // set while a sample is being drawn
+  GenerationState sample_state;
+  uint64_t sample_step = 0;                     // the parameters' step when it started
+  double seconds_per_token = 0;                 // measured drawing (0: not yet)
+  double training_turn_seconds = 0;             // the last training turn's host time
+  // Whether text work is waiting (the worker does not sleep then); read by Run under `mutex`.
+  bool text_pending = false;
+
   std::thread thread;  // last: starts once everything above exists
 
   void Run();
@@ -291,6 +312,20 @@ struct TrainingSession::Worker {
                          const std::vector<float>& statistics);
   void ComputeBatchStatistics(InsideSnapshot& inside, const std::vector<float>& parameters,
                               const std::vector<float>& statistics);
+  // Text: builds the generator when missing (throws ts::Error saying why it cannot).
+  TextGenerator& TextGeneratorForRun();
+  void StartSample(const SampleRequest& request);
+  void AdvanceSample();  // one turn's characters of the sample in progress, and its answer
+  void AnswerAttention(const AttentionRequest& request);
+  void EmitSample(std::string text, bool done, std::string error);
+  void ForgetText() {
+    text_generator.reset();
+    sample_request.reset();
+    sample_state = {};
+    seconds_per_token = 0;  // another model, another rate
+    std::lock_guard lock(mutex);
+    text_pending = false;
+  }
   void ForgetInsideProbes() {
     sample_probe.reset();
     batch_probe.reset();

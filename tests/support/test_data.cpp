@@ -19,4 +19,15 @@ data::Dataset RandomDataset(uint32_t count, uint32_t features, uint32_t classes,
   return d;
 }
 
+std::string EnglishLikeText() {
+  const char* sentences[] = {"The quick brown fox jumps over the lazy dog. ",
+                             "A small model learns which letter comes next. ",
+                             "Attention looks back at every earlier position, never forward. ",
+                             "Layers of normalisation keep the activations in range.\n",
+                             "Kernels run on the device; the host only watches. "};
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += sentences[(i * 7 + i / 5) % 5];
+  return text;
+}
+
 }  // namespace ts::testing

@@ -17,4 +17,8 @@ nn::ModelDesc TestModel(const std::string& layers);
 // `classes`, the same for the same test, salt and arguments (see MakeRng).
 data::Dataset RandomDataset(uint32_t count, uint32_t features, uint32_t classes, uint64_t salt = 0);
 
+// Varied English-like text for sequence models: about 3 KB of five
+// sentences in a fixed order, ~35 distinct characters (no '~').
+std::string EnglishLikeText();
+
 }  // namespace ts::testing

@@ -13,6 +13,7 @@
 #include "ui/app_state.h"
 #include "ui/widgets/drawing_canvas.h"
 #include "ui/widgets/plot.h"
+#include "ui/widgets/text.h"
 
 namespace ts::ui::inside {
 
@@ -42,8 +43,6 @@ struct PanelUi {
 PanelUi& Ui();
 const nn::InsideSnapshot* InsideOf(const AppState& state);
 std::string ClassName(const data::Dataset* dataset, uint32_t label);
-// A "(?)" after the last item with `text` as its tooltip.
-void HelpMarker(const char* text);
 // Class probabilities from a model's outputs: a single-output (sigmoid) model gives {1 - p, p}.
 std::vector<float> Probabilities(std::span<const float> outputs);
 // The k most probable classes, most probable first.

@@ -35,18 +35,6 @@ std::string ClassName(const data::Dataset* dataset, uint32_t label) {
   return dataset && label < dataset->class_names.size() ? dataset->class_names[label] : std::to_string(label);
 }
 
-void HelpMarker(const char* text) {
-  ImGui::SameLine();
-  ImGui::TextDisabled("(?)");
-  if (ImGui::IsItemHovered()) {
-    ImGui::BeginTooltip();
-    ImGui::PushTextWrapPos(ImGui::GetFontSize() * 32);
-    ImGui::TextUnformatted(text);
-    ImGui::PopTextWrapPos();
-    ImGui::EndTooltip();
-  }
-}
-
 // Class probabilities from a model's outputs: a single-output (sigmoid) model gives {1 - p, p}.
 std::vector<float> Probabilities(std::span<const float> outputs) {
   if (outputs.size() == 1) return {1.0f - outputs[0], outputs[0]};

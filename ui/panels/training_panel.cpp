@@ -13,6 +13,7 @@
 #include "ui/format.h"
 #include "ui/metrics_csv.h"
 #include "ui/panels/data_panel.h"
+#include "ui/panels/text_panel.h"
 #include "ui/test_hooks.h"
 #include "ui/widgets/chart_png.h"
 #include "ui/widgets/image_tile.h"
@@ -279,6 +280,13 @@ void DrawControls(AppState& state) {
     ImGui::SetTooltip("Draw the window a few times a second and refresh the boundary, neuron maps and\n"
                       "inside views rarely, so training runs at nearly the command line's speed.\n"
                       "The curves and progress keep coming.");
+  // A sequence model's Text window, opened from the row the floating windows leave uncovered.
+  if (OffersText(state)) {
+    const float text_width = ImGui::CalcTextSize("Close Text").x + ImGui::GetStyle().FramePadding.x * 2;
+    if (ImGui::GetContentRegionAvail().x - ImGui::GetItemRectMax().x + ImGui::GetCursorScreenPos().x > text_width)
+      ImGui::SameLine();
+    DrawOpenTextButton(state);
+  }
   if (!can_train) {
     ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 170, 90, 255));
     ImGui::TextWrapped("Train is disabled: %s", why.c_str());
@@ -289,6 +297,69 @@ void DrawControls(AppState& state) {
     ImGui::TextWrapped("%s", state.training.warning.c_str());
     ImGui::PopStyleColor();
   }
+}
+
+// A sequence model's training FLOPs per token (nanoGPT's 6N + 12LHQT) and the
+// model FLOP utilisation: FLOPs/token x tokens/s over the measured fp32 peak.
+// On the loss line when it fits.
+void DrawThroughput(AppState& state) {
+  ThroughputShown& shown = state.throughput;
+  if (!state.model || nn::TokensPerSample(*state.model) <= 1) return;
+  const double flops_per_token = double(nn::TrainingFlopsPerToken(*state.model));
+  const double tokens = nn::TokensPerSample(*state.model);
+  // The rate of the run while it runs (a stopped run's last rate says nothing of now).
+  const bool running = state.training.state == nn::SessionState::kRunning;
+  const double tokens_per_second = running ? state.training.samples_per_second * tokens : 0;
+  const double model_flops = flops_per_token * tokens_per_second;
+  if (!state.insight.ceilings && state.device && shown.cache_read_for != state.device) {
+    shown.cache_read_for = state.device;
+    shown.cached_peak.reset();
+    try {
+      if (auto cached = profile::LoadCachedCeilings(*state.device)) shown.cached_peak = cached->ceilings;
+    } catch (const std::exception&) {  // an unreadable cache: GPU insight measures again
+    }
+  }
+  const profile::Ceilings* peak = state.insight.ceilings ? &state.insight.ceilings->ceilings
+                                  : shown.cached_peak    ? &*shown.cached_peak
+                                                         : nullptr;
+  const bool known_peak = peak && peak->fp32_gflops > 0;
+  shown.flops_per_token = flops_per_token;
+  shown.model_gflops = model_flops / 1e9;
+  std::string line = "FLOPs/token " + FormatCount(flops_per_token);
+  if (tokens_per_second > 0) {
+    line += "   " + Printf("%.2f", model_flops / 1e9) + " GFLOP/s";
+    if (known_peak) {
+      shown.mfu = model_flops / (peak->fp32_gflops * 1e9);
+      line += "   MFU " + Printf(shown.mfu < 0.1 ? "%.2f%%" : "%.1f%%", 100 * shown.mfu);
+    } else {
+      line += "   MFU: measure the peak in GPU insight > Ceilings";
+    }
+  }
+  shown.text = line;
+  const float width = ImGui::CalcTextSize(line.c_str()).x + ImGui::GetStyle().ItemSpacing.x * 3;
+  if (ImGui::GetContentRegionAvail().x - (ImGui::GetItemRectMax().x - ImGui::GetCursorScreenPos().x) > width)
+    ImGui::SameLine(0, ImGui::GetStyle().ItemSpacing.x * 3);
+  ImGui::TextDisabled("%s", line.c_str());
+  RecordItemRect("throughput");
+  if (!ImGui::IsItemHovered()) return;
+  const double n = tokens_per_second > 0 ? tokens_per_second : 0;
+  std::string tip =
+      "FLOPs per token (nanoGPT's estimate, from the PaLM paper): 6 N + 12 L H Q T\n"
+      "  N parameters without the position table, L blocks, H heads of Q dimensions, context T\n"
+      "  = " + FormatCount(flops_per_token, 3) + " FLOPs (forward and backward) per token\n\n"
+      "Model FLOP/s = FLOPs/token x tokens/s = " + FormatCount(flops_per_token, 3) + " x " + FormatCount(n, 3) +
+      " (" + Printf("%.1f", state.training.samples_per_second) + " samples/s x T " + Printf("%.0f", tokens) +
+      ")\n  = " + Printf("%.3f", model_flops / 1e9) + " GFLOP/s\n"
+      "  (samples/s as the progress bar: the training steps' own time, without\n"
+      "  evaluations, snapshots and the Text window's samples between them)\n\n";
+  if (known_peak)
+    tip += "MFU = model FLOP/s / peak fp32 FLOP/s = " + Printf("%.3f", model_flops / 1e9) + " / " +
+           Printf("%.1f", peak->fp32_gflops) + " GFLOP/s = " + Printf("%.2f%%", 100 * model_flops / (peak->fp32_gflops * 1e9)) +
+           "\n(the peak is GPU insight's measured FMA ceiling; attention's softmax and the\n"
+           "optimizer are not counted, so MFU is below the kernels' own utilisation)";
+  else
+    tip += "MFU needs the device's peak: open GPU insight > Ceilings to measure it\n(or run tensorscope bench --ceilings).";
+  ImGui::SetTooltip("%s", tip.c_str());
 }
 
 void DrawProgress(AppState& state) {
@@ -312,6 +383,7 @@ void DrawProgress(AppState& state) {
                   FormatDuration(view.eta_seconds).c_str());
   ImGui::ProgressBar(static_cast<float>(done / total), ImVec2(-1, 0), text);
   ImGui::Text("loss %.4f   accuracy %.1f%%   lr %.2e", r.loss, 100 * r.accuracy, r.learning_rate);
+  DrawThroughput(state);
   if (view.last_epoch && view.last_epoch->validation)
     ImGui::Text("validation: loss %.4f   accuracy %.2f%%", view.last_epoch->validation->loss,
                 100 * view.last_epoch->validation->accuracy);
@@ -539,6 +611,7 @@ static bool CoveredByAnotherWindow(const char* other) {
 }
 
 void DrawTrainingPanel(AppState& state) {
+  state.throughput = {};
   if (!ImGui::Begin("Training")) {
     ImGui::End();
     return;

@@ -9,4 +9,7 @@ void SeparatorText(const char* text);
 // Wrapped text in the muted (disabled) colour: explanations and hints.
 void Muted(const char* text);
 
+// A muted "(?)" on the same line as the last item, showing `text` wrapped in a tooltip when hovered.
+void HelpMarker(const char* text);
+
 }  // namespace ts::ui
