@@ -9,11 +9,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "compute/data/registry.h"
 #include "compute/data/text.h"
+#include "compute/interop/onnx_export.h"
+#include "compute/interop/pytorch_export.h"
 #include "compute/nn/checkpoint.h"
 #include "compute/nn/generate.h"
 #include "compute/nn/model.h"
@@ -90,6 +93,25 @@ TEST(SequenceModel, BadSequenceModelsAreRefusedNamingTheLayer) {
       {"type": "transformer_block", "attention": "fast"}, {"type": "dense", "units": 5},
       {"type": "softmax_cross_entropy"}]})";
   EXPECT_TRUE(ThrowsErrorWith([&] { nn::ParseModel(bad_attention, "m"); }, {"layers[2].attention", "'fused'"}));
+}
+
+// ONNX and PyTorch export do not write sequence layers yet: a GPT is refused
+// whole, naming the layer, before any file is written (never exported without its blocks).
+TEST(SequenceModel, ExportRefusesSequenceModelsNamingTheLayer) {
+  const nn::ModelDesc model = nn::ParseModel(GptModel(8, 10, 16, 2, 1, "plain", false), "gpt");
+  uint64_t count = 0;
+  for (const nn::LayerShape& shape : nn::InferShapes(model)) count += shape.parameters;
+  const std::vector<float> parameters(count, 0.0f);
+  EXPECT_TRUE(ThrowsErrorWith([&] { interop::ExportOnnx(model, parameters, {}); },
+                              {"embedding layer 'embedding_1'", "cannot be exported to ONNX"}));
+  EXPECT_TRUE(ThrowsErrorWith([&] { interop::PytorchModelSource(model); }, {"cannot be exported to PyTorch"}));
+  nn::Checkpoint checkpoint;
+  checkpoint.model = model;
+  checkpoint.parameters = parameters;
+  const std::string folder = ::testing::TempDir() + "/tensorscope_gpt_export_refused";
+  std::filesystem::remove_all(folder);
+  EXPECT_TRUE(ThrowsErrorWith([&] { interop::ExportPytorch(checkpoint, {}, folder); }, {"PyTorch"}));
+  EXPECT_FALSE(std::filesystem::exists(folder));
 }
 
 class TextDataTest : public testing::TempDirTest {};
@@ -278,7 +300,9 @@ TEST_F(SequenceTrainingTest, AttentionMapsAreTheBlocksSoftmaxWeights) {
       for (size_t q = 0; q < n; ++q) {
         double sum = 0;
         for (size_t k = 0; k < n; ++k) {
-          if (k > q) EXPECT_EQ(maps.at(l, h, q, k), 0.0f);
+          if (k > q) {
+            EXPECT_EQ(maps.at(l, h, q, k), 0.0f);
+          }
           sum += maps.at(l, h, q, k);
         }
         EXPECT_NEAR(sum, 1.0, 1e-5) << "layer " << l << " head " << h << " query " << q;

@@ -91,6 +91,7 @@ const char* OnnxOutputName(const nn::ModelDesc& model) {
 
 std::string ExportOnnx(const nn::ModelDesc& model, const std::vector<float>& parameters,
                        const std::vector<float>& statistics) {
+  RequireExportable(model, "ONNX");
   const std::vector<nn::LayerShape> shapes = nn::InferShapes(model);
   const std::vector<NamedTensor> tensors = ToTorchLayout(model, parameters, statistics);
   auto tensor_names = [&](size_t layer) {
@@ -178,6 +179,10 @@ std::string ExportOnnx(const nn::ModelDesc& model, const std::vector<float>& par
         break;
       case nn::LayerKind::kDropout:
         break;  // the identity at evaluation
+      case nn::LayerKind::kEmbedding:
+      case nn::LayerKind::kLayerNorm:
+      case nn::LayerKind::kTransformerBlock:
+        break;  // refused by RequireExportable
       case nn::LayerKind::kBatchNorm: {
         // weights: gamma, beta, running mean, running variance, as ONNX takes them.
         onnx::NodeProto* node = g.Node("BatchNormalization", layer.name,

@@ -211,6 +211,7 @@ nlohmann::json ConfigJson(const nn::Checkpoint& c, const ExportData& data) {
 }  // namespace
 
 std::string PytorchModelSource(const nn::ModelDesc& model) {
+  RequireExportable(model, "PyTorch");
   const std::vector<nn::LayerShape> shapes = nn::InferShapes(model);
   std::string init, forward;
   for (size_t i = 1; i + 1 < model.layers.size(); ++i) {
@@ -220,6 +221,8 @@ std::string PytorchModelSource(const nn::ModelDesc& model) {
     std::string module;
     switch (layer.kind) {
       case nn::LayerKind::kInput: case nn::LayerKind::kLoss: break;
+      case nn::LayerKind::kEmbedding: case nn::LayerKind::kLayerNorm: case nn::LayerKind::kTransformerBlock:
+        break;  // refused by RequireExportable
       case nn::LayerKind::kFlatten: module = "nn.Flatten()"; break;
       case nn::LayerKind::kDense:
         module = "nn.Linear(" + std::to_string(nn::ShapeElements(in)) + ", " + std::to_string(layer.units) +
@@ -295,6 +298,7 @@ std::string PytorchModelSource(const nn::ModelDesc& model) {
 }
 
 void ExportPytorch(const nn::Checkpoint& c, const ExportData& data, const std::string& folder) {
+  RequireExportable(c.model, "PyTorch");  // before any file is written
   std::error_code error;
   fs::create_directories(fs::path(folder) / "data", error);
   if (error) throw Error(folder + ": cannot create the folder (" + error.message() + ").");

@@ -4,6 +4,20 @@
 #include "compute/nn/tensor_table.h"
 
 namespace ts::interop {
+
+void RequireExportable(const nn::ModelDesc& model, const std::string& format) {
+  for (const nn::LayerDesc& layer : model.layers) {
+    const char* type = layer.kind == nn::LayerKind::kEmbedding          ? "embedding"
+                       : layer.kind == nn::LayerKind::kLayerNorm        ? "layer_norm"
+                       : layer.kind == nn::LayerKind::kTransformerBlock ? "transformer_block"
+                                                                         : nullptr;
+    if (type)
+      throw Error("the model '" + model.name + "' has the " + type + " layer '" + layer.name +
+                  "': sequence models cannot be exported to " + format +
+                  " yet (dense, convolution, pooling, batch norm, dropout and activation layers can).");
+  }
+}
+
 namespace {
 
 // PyTorch's shape of a Tensorscope tensor.

@@ -23,6 +23,12 @@ struct NamedTensor {
   bool statistic = false;        // a running statistic (not trained)
 };
 
+// Throws ts::Error naming the first layer `format` ("ONNX", "PyTorch") cannot
+// be written as yet: the sequence layers (embedding, layer_norm,
+// transformer_block), whose export is not built. Exporters call it first, so
+// a GPT is refused whole instead of written without its blocks.
+void RequireExportable(const nn::ModelDesc& model, const std::string& format);
+
 // Every parameter, then every running statistic, in Tensorscope's order,
 // converted to PyTorch's layouts. `parameters` and `statistics` are in
 // Plan::ReadParameters / ReadStatistics order. Throws ts::Error when the

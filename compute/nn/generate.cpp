@@ -54,8 +54,7 @@ uint32_t DrawToken(std::vector<float> probabilities, float temperature, uint32_t
 TextGenerator::TextGenerator(vk::Context& context, vk::PipelineCache& pipelines, const ModelDesc& model,
                              const data::Vocabulary& vocabulary, const std::vector<float>& parameters)
     : model_(model), vocabulary_(vocabulary) {
-  // The plain path keeps the attention probabilities (for Attention), and at
-  // batch 1 it is no slower than the fused one.
+  // The plain path keeps the attention probabilities that Attention reads.
   for (LayerDesc& layer : model_.layers)
     if (layer.kind == LayerKind::kTransformerBlock) layer.attention = AttentionChoice::kPlain;
   context_ = TokensPerSample(model);
