@@ -154,6 +154,9 @@ int RunDevices() {
     std::vector<std::string> present, absent;
     for (const std::string& e : vk::ComputeRelevantExtensions()) (d.has_extension(e) ? present : absent).push_back(e);
     std::printf("      extensions present: %s\n      absent: %s\n", join(present).c_str(), join(absent).c_str());
+    std::printf("      mixed precision: fp16 storage %s, fp16 arithmetic %s, tensor cores for the fp16 matmul %s\n",
+                d.fp16_storage ? "yes" : "no", d.fp16_arithmetic ? "yes" : "no",
+                d.cooperative_matrix_fp16 ? "yes (VK_NV_cooperative_matrix 16x16x16)" : "no");
   }
   std::printf("Chosen by default: [%u] %s, because %s. Pick another with --device N.\n", chosen,
               devices[chosen].name.c_str(), reason.c_str());

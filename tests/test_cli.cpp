@@ -37,6 +37,8 @@ TEST(Cli, DevicesListsAndChooses) {
   EXPECT_CONTAINS(r.output, "subgroup operations: basic");
   EXPECT_CONTAINS(r.output, "memory type 0");
   EXPECT_CONTAINS(r.output, "extensions present:");
+  EXPECT_CONTAINS(r.output, "mixed precision: fp16 storage ");
+  EXPECT_CONTAINS(r.output, "tensor cores for the fp16 matmul ");
   EXPECT_CONTAINS(r.output, "Chosen by default");
 }
 

@@ -1,12 +1,14 @@
 // The mixed-precision kernels against double-precision CPU references: the
 // fp16 cast (every fp16 value, rounding at the edges), the fp16 matmul in all
-// four transpose forms and both variants with fp16 and fp32 outputs, the fp16
+// four transpose forms and both variants with fp16 and fp32 outputs (and the
+// tensor-core variant where the device has one: a GPU check), the fp16
 // bias + activation forward and backward, dropout and loss head, the loss
 // scaler's check and update (GradScaler's rule) and the loss-scaled update.
 // Inputs are fresh random values rounded to fp16 (what an fp16 tensor can
 // hold); shapes divide no workgroup or tile; every output starts poisoned.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -14,7 +16,9 @@
 #include <vector>
 
 #include "compute/common/half.h"
+#include "compute/common/error.h"
 #include "compute/kernels/activation.h"
+#include "compute/kernels/autotune.h"
 #include "compute/kernels/dropout.h"
 #include "compute/kernels/loss.h"
 #include "compute/kernels/matmul.h"
@@ -55,8 +59,14 @@ std::vector<float> RandomHalfValues(std::mt19937_64& rng, size_t count, float lo
   return values;
 }
 
+struct Shape {
+  uint32_t m, n, k;
+};
+
 class MixedPrecisionTest : public VulkanTest {
  protected:
+  void ExpectFp16MatmulMatches(kernels::MatmulVariant variant, const Shape& s);
+
   void SetUp() override {
     VulkanTest::SetUp();
     if (!context().info().fp16_storage) GTEST_SKIP() << kernels::Fp16Unavailable(context().info());
@@ -141,50 +151,110 @@ TEST_F(MixedPrecisionTest, CastRoundsEveryValueAsTheHostDoesAndWidensEveryHalfEx
   EXPECT_EQ(failures, 0);
 }
 
-struct Shape {
-  uint32_t m, n, k;
-};
+// The relative error of a tensor core's fp32 sum of k products: at most k
+// ulps, since its additions may truncate instead of rounding.
+double CooperativeSumBound(uint32_t k) { return std::max(1e-5, k * 0x1p-23); }
+
+// One fp16 matmul of `variant` against the double reference: the four
+// transpose forms, fp16 and fp32 C, and dW += X^T dZ with an fp32 C.
+void MixedPrecisionTest::ExpectFp16MatmulMatches(kernels::MatmulVariant variant, const Shape& s) {
+  for (int form = 0; form < 4; ++form)
+    for (bool half_c : {true, false}) {
+      const bool ta = form & 1, tb = form & 2;
+      const bool accumulate = !half_c && form == 1;  // dW += X^T dZ: fp32 C accumulated
+      SCOPED_TRACE(std::string(kernels::MatmulVariantName(variant)) + " M=" + std::to_string(s.m) +
+                   " N=" + std::to_string(s.n) + " K=" + std::to_string(s.k) + (ta ? " A^T" : " A") +
+                   (tb ? " B^T" : " B") + (half_c ? " C fp16" : " C fp32") + (accumulate ? " +=" : ""));
+      std::vector<float> a = RandomHalfValues(rng_, size_t(s.m) * s.k), b = RandomHalfValues(rng_, size_t(s.k) * s.n);
+      std::vector<float> c_in = accumulate ? testing::RandomFloats(rng_, size_t(s.m) * s.n) : std::vector<float>{};
+      vk::Buffer a_buffer = MakeHalfBuffer(a, "A"), b_buffer = MakeHalfBuffer(b, "B");
+      vk::Buffer c_buffer = half_c       ? MakePoisonedHalfBuffer(size_t(s.m) * s.n, "C")
+                            : accumulate ? MakeBuffer(c_in, "C")
+                                         : MakePoisonedBuffer(size_t(s.m) * s.n, "C");
+      TensorRef c = half_c ? Half(c_buffer) : kernels::WholeBuffer(c_buffer);
+      kernels::MatmulArgs args{Half(a_buffer), Half(b_buffer), c, s.m, s.n, s.k, ta, tb, accumulate};
+      vk::Dispatch d = kernels::MatmulDispatch(pipelines(), args, variant);
+      const double mn = double(s.m) * s.n;
+      EXPECT_EQ(d.cost.bytes_read, 2.0 * (double(s.m) * s.k + double(s.k) * s.n) + (accumulate ? 4 * mn : 0));
+      EXPECT_EQ(d.cost.bytes_written, (half_c ? 2 : 4) * mn);
+      Run({d});
+      reference::MatmulShape shape{s.m, s.n, s.k, ta, tb};
+      std::vector<double> ref = reference::Matmul(a, b, shape, c_in);
+      std::vector<double> magnitude = reference::MatmulTermMagnitudes(a, b, shape);
+      for (size_t e = 0; e < c_in.size(); ++e) magnitude[e] += std::abs(c_in[e]);
+      std::vector<float> got = half_c ? ReadHalves(c_buffer, ref.size()) : Read<float>(c_buffer, ref.size());
+      // fp32 sums (1e-5 of the terms' magnitude), then fp16 rounding of C.
+      // Tensor cores may truncate their fp32 sums: K ulps of them.
+      const double sums = variant == kernels::MatmulVariant::kCooperativeMatrix ? CooperativeSumBound(s.k) : 1e-5;
+      int failures = 0;
+      for (size_t e = 0; e < ref.size(); ++e) {
+        const double allowed =
+            sums * magnitude[e] * (1 + kHalfEpsilon) + (half_c ? kHalfEpsilon / 2 * std::abs(ref[e]) + 6e-8 : 1e-30);
+        if (!(std::abs(double(got[e]) - ref[e]) <= allowed) && failures++ < 5)
+          ADD_FAILURE() << "C[" << e / s.n << "][" << e % s.n << "] = " << got[e] << ", reference " << ref[e];
+      }
+      EXPECT_EQ(failures, 0);
+    }
+}
 
 TEST_F(MixedPrecisionTest, Fp16MatmulMatchesTheReferenceInEveryFormWithFp16AndFp32Outputs) {
   const Shape shapes[] = {{7, 33, 129}, {33, 7, 1}, {64, 128, 20}, {37, 53, 71}, {8, 12, 16}, {1, 300, 9}};
   for (kernels::MatmulVariant variant : {kernels::MatmulVariant::kRegisterBlocked, kernels::MatmulVariant::kSharedTiled})
-    for (const Shape& s : shapes)
-      for (int form = 0; form < 4; ++form)
-        for (bool half_c : {true, false}) {
-          const bool ta = form & 1, tb = form & 2;
-          const bool accumulate = !half_c && form == 1;  // dW += X^T dZ: fp32 C accumulated
-          SCOPED_TRACE(std::string(variant == kernels::MatmulVariant::kRegisterBlocked ? "register-blocked" : "shared-tiled") +
-                       " M=" + std::to_string(s.m) + " N=" + std::to_string(s.n) + " K=" + std::to_string(s.k) +
-                       (ta ? " A^T" : " A") + (tb ? " B^T" : " B") + (half_c ? " C fp16" : " C fp32") +
-                       (accumulate ? " +=" : ""));
-          std::vector<float> a = RandomHalfValues(rng_, size_t(s.m) * s.k), b = RandomHalfValues(rng_, size_t(s.k) * s.n);
-          std::vector<float> c_in = accumulate ? testing::RandomFloats(rng_, size_t(s.m) * s.n) : std::vector<float>{};
-          vk::Buffer a_buffer = MakeHalfBuffer(a, "A"), b_buffer = MakeHalfBuffer(b, "B");
-          vk::Buffer c_buffer = half_c ? MakePoisonedHalfBuffer(size_t(s.m) * s.n, "C")
-                                       : accumulate ? MakeBuffer(c_in, "C") : MakePoisonedBuffer(size_t(s.m) * s.n, "C");
-          TensorRef c = half_c ? Half(c_buffer) : kernels::WholeBuffer(c_buffer);
-          kernels::MatmulArgs args{Half(a_buffer), Half(b_buffer), c, s.m, s.n, s.k, ta, tb, accumulate};
-          vk::Dispatch d = kernels::MatmulDispatch(pipelines(), args, variant);
-          const double mn = double(s.m) * s.n;
-          EXPECT_EQ(d.cost.bytes_read, 2.0 * (double(s.m) * s.k + double(s.k) * s.n) + (accumulate ? 4 * mn : 0));
-          EXPECT_EQ(d.cost.bytes_written, (half_c ? 2 : 4) * mn);
-          Run({d});
-          reference::MatmulShape shape{s.m, s.n, s.k, ta, tb};
-          std::vector<double> ref = reference::Matmul(a, b, shape, c_in);
-          std::vector<double> magnitude = reference::MatmulTermMagnitudes(a, b, shape);
-          for (size_t e = 0; e < c_in.size(); ++e) magnitude[e] += std::abs(c_in[e]);
-          std::vector<float> got = half_c ? ReadHalves(c_buffer, ref.size()) : Read<float>(c_buffer, ref.size());
-          // fp32 sums (1e-5 of the terms' magnitude), then fp16 rounding of C.
-          std::vector<double> bound(ref.size());
-          for (size_t e = 0; e < ref.size(); ++e) bound[e] = 1e-5 * magnitude[e];
-          int failures = 0;
-          for (size_t e = 0; e < ref.size(); ++e) {
-            const double allowed = bound[e] * (1 + kHalfEpsilon) + (half_c ? kHalfEpsilon / 2 * std::abs(ref[e]) + 6e-8 : 1e-30);
-            if (!(std::abs(double(got[e]) - ref[e]) <= allowed) && failures++ < 5)
-              ADD_FAILURE() << "C[" << e / s.n << "][" << e % s.n << "] = " << got[e] << ", reference " << ref[e];
-          }
-          EXPECT_EQ(failures, 0);
-        }
+    for (const Shape& s : shapes) ExpectFp16MatmulMatches(variant, s);
+}
+
+// Tensor cores: only where the device lists the cooperative matrices the
+// kernel uses (a GPU check; lavapipe has none, so here the test is skipped).
+// Shapes span several 64 x 64 tiles and 32-deep slices, divide none of them,
+// and include one smaller than a single 16 x 16 matrix.
+TEST_F(MixedPrecisionTest, CooperativeMatrixMatmulMatchesTheReferenceInEveryForm) {
+  if (!context().info().cooperative_matrix_fp16)
+    GTEST_SKIP() << "'" << context().info().name << "' has no usable cooperative matrices (tensor cores)";
+  const Shape shapes[] = {{7, 33, 129}, {33, 7, 1}, {64, 128, 20}, {130, 67, 200}, {8, 12, 16}, {1, 300, 9},
+                          {257, 129, 65}, {64, 64, 64}};
+  for (const Shape& s : shapes) ExpectFp16MatmulMatches(kernels::MatmulVariant::kCooperativeMatrix, s);
+  // The autotuner's second tiling (4 x 2 subgroups) too, at an odd shape.
+  std::vector<float> a = RandomHalfValues(rng_, 150 * 70), b = RandomHalfValues(rng_, 70 * 90);
+  vk::Buffer a_buffer = MakeHalfBuffer(a, "A"), b_buffer = MakeHalfBuffer(b, "B");
+  vk::Buffer c_buffer = MakePoisonedBuffer(150 * 90, "C");
+  kernels::MatmulArgs args{Half(a_buffer), Half(b_buffer), kernels::WholeBuffer(c_buffer), 150, 90, 70};
+  Run({kernels::MatmulDispatch(pipelines(), args, kernels::MatmulVariant::kCooperativeMatrix, {2, 4, 32, 32, 32})});
+  std::vector<double> ref = reference::Matmul(a, b, {150, 90, 70, false, false}, {});
+  std::vector<double> magnitude = reference::MatmulTermMagnitudes(a, b, {150, 90, 70, false, false});
+  std::vector<float> got = Read<float>(c_buffer, ref.size());
+  for (size_t e = 0; e < ref.size(); ++e)
+    ASSERT_NEAR(got[e], ref[e], CooperativeSumBound(70) * magnitude[e] + 1e-30) << "C element " << e;
+}
+
+// Everywhere: the tensor-core kernel is offered (to the autotuner) exactly
+// where the device has it, only for fp16 products, and asking for it anywhere
+// else is refused with a reason instead of failing in the driver.
+TEST_F(MixedPrecisionTest, CooperativeMatrixMatmulIsOfferedOnlyWhereTheDeviceHasIt) {
+  const vk::DeviceInfo& device = context().info();
+  auto offers = [&](bool half) {
+    kernels::MatmulShape shape{100, 120, 140, false, false, half, true};
+    for (const kernels::MatmulCandidate& c : kernels::MatmulCandidates(device, shape))
+      if (c.variant == kernels::MatmulVariant::kCooperativeMatrix) return true;
+    return false;
+  };
+  EXPECT_FALSE(offers(false));
+  EXPECT_EQ(offers(true), device.cooperative_matrix_fp16);
+  vk::Buffer a = MakeHalfBuffer(RandomHalfValues(rng_, 16 * 16), "A"), c = MakePoisonedBuffer(16 * 16, "C");
+  vk::Buffer a32 = MakeBuffer(testing::RandomFloats(rng_, 16 * 16), "A fp32");
+  const kernels::MatmulArgs fp32{kernels::WholeBuffer(a32), kernels::WholeBuffer(a32), kernels::WholeBuffer(c), 16, 16, 16};
+  EXPECT_NE(kernels::MatmulVariantUnavailable(device, fp32, kernels::MatmulVariant::kCooperativeMatrix).find("fp16"),
+            std::string::npos);
+  EXPECT_THROW(kernels::MatmulDispatch(pipelines(), fp32, kernels::MatmulVariant::kCooperativeMatrix), Error);
+  const kernels::MatmulArgs fp16{Half(a), Half(a), kernels::WholeBuffer(c), 16, 16, 16};
+  const std::string why = kernels::MatmulVariantUnavailable(device, fp16, kernels::MatmulVariant::kCooperativeMatrix);
+  EXPECT_EQ(why.empty(), device.cooperative_matrix_fp16) << why;
+  if (!device.cooperative_matrix_fp16) {
+    EXPECT_NE(why.find(device.name), std::string::npos) << why;
+    EXPECT_NE(why.find("VK_NV_cooperative_matrix"), std::string::npos) << why;
+    EXPECT_THROW(kernels::MatmulDispatch(pipelines(), fp16, kernels::MatmulVariant::kCooperativeMatrix), Error);
+  }
+  for (kernels::MatmulVariant other : {kernels::MatmulVariant::kRegisterBlocked, kernels::MatmulVariant::kSharedTiled})
+    EXPECT_EQ(kernels::MatmulVariantUnavailable(device, fp16, other), "");
 }
 
 TEST_F(MixedPrecisionTest, Fp16BiasActivationForwardAndBackwardMatchTheReference) {
@@ -210,7 +280,9 @@ TEST_F(MixedPrecisionTest, Fp16BiasActivationForwardAndBackwardMatchTheReference
           reference::ToDouble(pre), reference::ToDouble(bias), rows, cols, activation, slope);
       std::vector<float> z = ReadHalves(pre_buffer, n);
       EXPECT_EQ(CountMismatches(z, ref.pre, kHalfEpsilon / 2, {}, 1e-7, "Z"), 0);
-      if (!identity) EXPECT_EQ(CountMismatches(ReadHalves(out_buffer, n), ref.out, kHalfEpsilon / 2 + 1e-6, {}, 1e-7, "Y"), 0);
+      if (!identity) {
+        EXPECT_EQ(CountMismatches(ReadHalves(out_buffer, n), ref.out, kHalfEpsilon / 2 + 1e-6, {}, 1e-7, "Y"), 0);
+      }
 
       // Backward from the stored (fp16) Z and Y.
       std::vector<float> y = identity ? z : ReadHalves(out_buffer, n);
@@ -227,8 +299,9 @@ TEST_F(MixedPrecisionTest, Fp16BiasActivationForwardAndBackwardMatchTheReference
       Run(kernels::BiasActivationBackwardDispatches(pipelines(), backward));
       reference::BiasActivationGradients grads = reference::BiasActivationBackward(
           reference::ToDouble(grad_out), reference::ToDouble(z), reference::ToDouble(y), rows, cols, activation, slope);
-      if (!identity)
+      if (!identity) {
         EXPECT_EQ(CountMismatches(ReadHalves(grad_pre_buffer, n), grads.grad_pre, kHalfEpsilon / 2 + 1e-5, {}, 1e-7, "dZ"), 0);
+      }
       std::vector<double> column_magnitude(cols, 0.0);
       for (size_t i = 0; i < n; ++i) column_magnitude[i % cols] += std::abs(grads.grad_pre[i]);
       EXPECT_EQ(CountMismatches(Read<float>(grad_bias_buffer, cols), grads.grad_bias, 1e-5, column_magnitude, 1e-7, "db"), 0);

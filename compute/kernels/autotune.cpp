@@ -56,6 +56,8 @@ MatmulCandidateResult CandidateFromJson(const nlohmann::json& j) {
     r.candidate.variant = MatmulVariant::kRegisterBlocked;
   else if (variant == MatmulVariantName(MatmulVariant::kSharedTiled))
     r.candidate.variant = MatmulVariant::kSharedTiled;
+  else if (variant == MatmulVariantName(MatmulVariant::kCooperativeMatrix))
+    r.candidate.variant = MatmulVariant::kCooperativeMatrix;
   else
     throw Error("autotune cache: unknown variant \"" + variant + "\".");
   std::vector<uint32_t> t = j.at("tiling").get<std::vector<uint32_t>>();
@@ -258,11 +260,20 @@ MatmulTuneResult Measure(vk::Context& context, vk::PipelineCache& pipelines, con
 }  // namespace
 
 const char* MatmulVariantName(MatmulVariant variant) {
-  return variant == MatmulVariant::kRegisterBlocked ? "register-blocked" : "shared-tiled";
+  switch (variant) {
+    case MatmulVariant::kRegisterBlocked: return "register-blocked";
+    case MatmulVariant::kSharedTiled: return "shared-tiled";
+    case MatmulVariant::kCooperativeMatrix: return "cooperative-matrix";
+  }
+  return "?";
 }
 
 std::string MatmulCandidate::name() const {
   const MatmulTiling& t = tiling;
+  if (variant == MatmulVariant::kCooperativeMatrix)  // e.g. "cooperative-matrix 32x32 (2x2 subgroups) k32"
+    return std::string(MatmulVariantName(variant)) + " " + std::to_string(t.rows_per_invocation) + "x" +
+           std::to_string(t.cols_per_invocation) + " (" + std::to_string(t.group_rows) + "x" +
+           std::to_string(t.group_cols) + " subgroups) k" + std::to_string(t.tile_depth);
   std::string s = std::string(MatmulVariantName(variant)) + " " + std::to_string(t.rows_per_invocation) + "x" +
                   std::to_string(t.cols_per_invocation) + " (" + std::to_string(t.group_rows) + "x" +
                   std::to_string(t.group_cols) + ")";
@@ -310,6 +321,12 @@ std::vector<MatmulCandidate> MatmulCandidates(const vk::DeviceInfo& device, cons
     requests.push_back({MatmulVariant::kRegisterBlocked, {width, 1, 64, 4, 0}});
   }
   if (!device.is_software()) requests.push_back({MatmulVariant::kSharedTiled, {16, 16, 8, 8, 8}});
+  // Tensor cores for fp16 products where the device has them: 64 x 64 tiles of
+  // C from 2 x 2 subgroups, and 128 x 64 from 4 x 2.
+  if (shape.half && device.cooperative_matrix_fp16) {
+    requests.push_back({MatmulVariant::kCooperativeMatrix, {}});
+    requests.push_back({MatmulVariant::kCooperativeMatrix, {2, 4, 32, 32, 32}});
+  }
   const MatmulVariant preferred = DefaultMatmulVariant(device);
   std::stable_partition(requests.begin(), requests.end(), [&](const auto& r) {
     return r.first == preferred && r.second.group_cols == 0;

@@ -27,12 +27,13 @@ struct MatmulCandidate {
   MatmulVariant variant = MatmulVariant::kRegisterBlocked;
   MatmulTiling tiling;  // fully resolved (every field non-zero), within the device's limits
   // e.g. "register-blocked 32x4 (8x1)", "shared-tiled 4x4 (16x16) k16":
-  // outputs per invocation, then invocations per workgroup.
+  // outputs per invocation, then invocations per workgroup;
+  // "cooperative-matrix 32x32 (2x2 subgroups) k32": outputs per subgroup.
   std::string name() const;
   bool operator==(const MatmulCandidate& other) const;
 };
 
-// "register-blocked" or "shared-tiled".
+// "register-blocked", "shared-tiled" or "cooperative-matrix".
 const char* MatmulVariantName(MatmulVariant variant);
 
 // The shape of one matmul as the tuner sees it (no buffers).
@@ -46,8 +47,10 @@ struct MatmulShape {
 };
 
 // The candidates worth measuring on `device` for `shape`: a few register-blocked
-// tilings and one or two shared-tiled ones, each resolved by ChooseMatmulTiling
-// (so within the device's workgroup and shared-memory limits), without
+// tilings, one or two shared-tiled ones and, for fp16 shapes on a device with
+// DeviceInfo::cooperative_matrix_fp16, two cooperative-matrix ones, each
+// resolved by ChooseMatmulTiling (so within the device's workgroup and
+// shared-memory limits), without
 // duplicates. The device's default (DefaultMatmulVariant at its default tiling)
 // is always the first.
 std::vector<MatmulCandidate> MatmulCandidates(const vk::DeviceInfo& device, const MatmulShape& shape);

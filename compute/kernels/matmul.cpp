@@ -29,6 +29,31 @@ uint32_t SharedMemoryBytes(const MatmulTiling& t) {
   return 4 * t.tile_depth * (t.group_rows * t.rows_per_invocation + 1 + t.group_cols * t.cols_per_invocation + 1);
 }
 
+// The minimum traffic: every element of A and B read once, C written once
+// (and read once when accumulating). Tiles re-read A and B from caches, so a
+// measured bandwidth from these figures is a lower bound on the real one.
+void SetMatmulCost(vk::Dispatch& d, const MatmulArgs& args) {
+  const double m = args.m, n = args.n, k = args.k;
+  d.cost.flops = 2.0 * m * n * k + (args.accumulate ? m * n : 0.0);
+  const double ab_bytes = args.a.element_bytes, c_bytes = args.c.element_bytes;
+  d.cost.bytes_read = ab_bytes * (m * k + k * n) + (args.accumulate ? c_bytes * m * n : 0.0);
+  d.cost.bytes_written = c_bytes * m * n;
+}
+
+// Cooperative-matrix variant: the shared memory of matmul_coopmat.comp (its
+// op(A) and op(B) slices in fp16 and the fp32 tile of C, rows padded as there).
+uint32_t CooperativeSharedMemoryBytes(const MatmulTiling& t) {
+  const uint32_t bm = t.group_rows * t.rows_per_invocation, bn = t.group_cols * t.cols_per_invocation;
+  return 2 * bm * (t.tile_depth + 8) + 2 * t.tile_depth * (bn + 8) + 4 * bm * (bn + 4);
+}
+
+// Specialization-constant ids of matmul_coopmat.comp.
+enum CooperativeSpecId : uint32_t {
+  kCoopGroupSize = 0, kCoopSubgroupsM = 1, kCoopSubgroupsN = 2, kCoopTilesM = 3, kCoopTilesN = 4, kCoopDepth = 5,
+  kCoopTransposeA = 6, kCoopTransposeB = 7, kCoopAccumulate = 8, kCoopHalfC = 9,
+};
+constexpr uint32_t kCooperativeTile = 16;  // the one matrix shape used: 16 x 16 x 16
+
 // Halves the larger workgroup dimension.
 void HalveGroup(MatmulTiling& t) {
   if (t.group_cols >= t.group_rows && t.group_cols > 1)
@@ -71,7 +96,11 @@ MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& 
   // tiles of small matrices waste some work instead; their dispatches are
   // short anyway.
   MatmulTiling t;
-  if (variant == MatmulVariant::kRegisterBlocked) {
+  if (variant == MatmulVariant::kCooperativeMatrix) {
+    // 2 x 2 subgroups, each 32 x 32 of C (2 x 2 matrices): 64 x 64 tiles of
+    // C, 32 deep, about 26 KB of shared memory.
+    t = {2, 2, 32, 32, 32};
+  } else if (variant == MatmulVariant::kRegisterBlocked) {
     // One subgroup (lavapipe's SIMD width: 8 lanes at 256 bits, 16 at 512)
     // per workgroup; each invocation computes 32 x 4 outputs and shares its
     // loads of A with the rest of the subgroup. The fastest tiling measured on
@@ -89,6 +118,21 @@ MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& 
   if (requested.cols_per_invocation) t.cols_per_invocation = requested.cols_per_invocation;
   if (requested.tile_depth) t.tile_depth = requested.tile_depth;
 
+  if (variant == MatmulVariant::kCooperativeMatrix) {
+    // Whole 16 x 16 matrices; a workgroup of whole subgroups within the
+    // device's limits and shared memory.
+    auto whole = [](uint32_t& v) { v = std::max(kCooperativeTile, v / kCooperativeTile * kCooperativeTile); };
+    whole(t.rows_per_invocation), whole(t.cols_per_invocation), whole(t.tile_depth);
+    const uint32_t subgroup = std::max(device.subgroup_size, 1u);
+    while (t.group_cols * t.group_rows > 1 && t.group_cols * t.group_rows * subgroup > device.max_workgroup_invocations)
+      HalveGroup(t);
+    while (CooperativeSharedMemoryBytes(t) > device.max_shared_memory_bytes && t.tile_depth > kCooperativeTile)
+      t.tile_depth /= 2, whole(t.tile_depth);
+    while (CooperativeSharedMemoryBytes(t) > device.max_shared_memory_bytes && t.group_cols * t.group_rows > 1)
+      HalveGroup(t);
+    return t;
+  }
+
   // Fit the device: workgroup size, then shared memory.
   while (t.group_cols * t.group_rows > device.max_workgroup_invocations || t.group_cols > device.max_workgroup_size[0] ||
          t.group_rows > device.max_workgroup_size[1])
@@ -97,6 +141,49 @@ MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& 
     while (SharedMemoryBytes(t) > device.max_shared_memory_bytes && t.tile_depth > 1) t.tile_depth /= 2;
   return t;
 }
+
+std::string MatmulVariantUnavailable(const vk::DeviceInfo& device, const MatmulArgs& args, MatmulVariant variant) {
+  if (variant != MatmulVariant::kCooperativeMatrix) return "";
+  if (!args.a.half() || !args.b.half())
+    return "the cooperative-matrix (tensor-core) matmul multiplies fp16 matrices; this one is fp32";
+  if (!device.cooperative_matrix_fp16)
+    return "'" + device.name + "' has no usable cooperative matrices (tensor cores): the kernel needs " +
+           "VK_NV_cooperative_matrix with 16x16x16 fp16 x fp16 + fp32 subgroup matrices, shaderFloat16 and " +
+           "vulkanMemoryModel";
+  return "";
+}
+
+namespace {
+
+// The cooperative-matrix variant's dispatch (see matmul_coopmat.comp).
+vk::Dispatch CooperativeMatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args, const MatmulTiling& t) {
+  const vk::DeviceInfo& device = pipelines.context().info();
+  assert(t.rows_per_invocation % kCooperativeTile == 0 && t.cols_per_invocation % kCooperativeTile == 0 &&
+         t.tile_depth % kCooperativeTile == 0 && "cooperative matmul: tiles are whole 16 x 16 matrices");
+  assert(CooperativeSharedMemoryBytes(t) <= device.max_shared_memory_bytes &&
+         "cooperative matmul: the tiles exceed the device's shared memory");
+  vk::SpecConstants spec{
+      {kCoopGroupSize, t.group_cols * t.group_rows * device.subgroup_size},
+      {kCoopSubgroupsM, t.group_rows},
+      {kCoopSubgroupsN, t.group_cols},
+      {kCoopTilesM, t.rows_per_invocation / kCooperativeTile},
+      {kCoopTilesN, t.cols_per_invocation / kCooperativeTile},
+      {kCoopDepth, t.tile_depth},
+      {kCoopTransposeA, args.transpose_a},
+      {kCoopTransposeB, args.transpose_b},
+      {kCoopAccumulate, args.accumulate},
+      {kCoopHalfC, args.c.half()},
+  };
+  vk::Dispatch d;
+  d.pipeline = &pipelines.Get("matmul_coopmat", spec);
+  d.bindings = {args.a.Bind(vk::Access::kRead), args.b.Bind(vk::Access::kRead),
+                args.c.Bind(args.accumulate ? vk::Access::kReadWrite : vk::Access::kWrite)};
+  d.workgroups = {vk::DivideRoundUp(args.n, t.group_cols * t.cols_per_invocation),
+                  vk::DivideRoundUp(args.m, t.group_rows * t.rows_per_invocation), 1};
+  return d;
+}
+
+}  // namespace
 
 vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args, MatmulVariant variant,
                             const MatmulTiling& requested) {
@@ -110,6 +197,18 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   assert(args.b.half() == half && "matmul: A and B must have the same precision");
   assert((half || !args.c.half()) && "matmul: an fp16 C needs fp16 A and B");
   const vk::DeviceInfo& device = pipelines.context().info();
+  if (variant == MatmulVariant::kCooperativeMatrix) {
+    const std::string unavailable = MatmulVariantUnavailable(device, args, variant);
+    if (!unavailable.empty()) throw Error("matmul: " + unavailable + ".");
+    vk::Dispatch d = CooperativeMatmulDispatch(pipelines, args, ChooseMatmulTiling(device, args, variant, requested));
+    d.kernel = "matmul";
+    d.label = std::string("matmul ") + (args.transpose_a ? "A^T" : "A") + (args.transpose_b ? " B^T" : " B") + " " +
+              std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " (tensor cores)";
+    gpu::MatmulParams params{args.m, args.n, args.k};
+    d.SetPushConstants(params);
+    SetMatmulCost(d, args);
+    return d;
+  }
   // matmul.comp declares the shuffle capability (used to share loads of A).
   Require(device.subgroup_shuffle, "The matrix-multiply kernel needs subgroup shuffles in compute shaders, which '" +
                                        device.name + "' does not support. Choose another device with --device.");
@@ -170,13 +269,7 @@ vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args
   d.SetPushConstants(params);
   d.workgroups = {vk::DivideRoundUp(n, t.group_cols * t.cols_per_invocation),
                   vk::DivideRoundUp(m, t.group_rows * t.rows_per_invocation), 1};
-  // The minimum traffic: every element of A and B read once, C written once
-  // (and read once when accumulating). Tiles re-read A and B from caches, so a
-  // measured bandwidth from these figures is a lower bound on the real one.
-  d.cost.flops = 2.0 * double(m) * double(n) * double(k) + (args.accumulate ? double(m * n) : 0.0);
-  const double ab_bytes = args.a.element_bytes, c_bytes = args.c.element_bytes;
-  d.cost.bytes_read = ab_bytes * double(m * k + k * n) + (args.accumulate ? c_bytes * double(m * n) : 0.0);
-  d.cost.bytes_written = c_bytes * double(m * n);
+  SetMatmulCost(d, args);
   return d;
 }
 

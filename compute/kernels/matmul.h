@@ -6,6 +6,8 @@
 //   transpose_b == false: B is stored K x N;  true: B is stored N x K.
 #pragma once
 
+#include <string>
+
 #include "compute/kernels/tensor_ref.h"
 #include "compute/vk/device_info.h"
 
@@ -15,6 +17,10 @@ namespace ts::kernels {
 enum class MatmulVariant {
   kRegisterBlocked,  // each invocation computes a small block of C from registers, no shared memory
   kSharedTiled,      // workgroup tiles of A and B staged in shared memory, plus register blocking
+  // Tensor cores: 16 x 16 x 16 fp16 cooperative matrices with fp32 sums
+  // (matmul_coopmat.comp). fp16 A and B only, and only where
+  // DeviceInfo::cooperative_matrix_fp16; the autotuner offers it there.
+  kCooperativeMatrix,
 };
 
 struct MatmulArgs {
@@ -36,6 +42,11 @@ struct MatmulArgs {
 // stages tile_depth steps of K at a time. A zero field means "the variant's
 // default", which is what callers normally want; benchmarks and an autotuner
 // set them.
+//
+// The cooperative-matrix variant reads the fields per subgroup instead of per
+// invocation: group_cols x group_rows subgroups, each computing
+// rows_per_invocation x cols_per_invocation of C (multiples of 16) from
+// tile_depth-deep slices (a multiple of 16) staged in shared memory.
 struct MatmulTiling {
   uint32_t group_cols = 0, group_rows = 0;                    // invocations along N and M
   uint32_t rows_per_invocation = 0, cols_per_invocation = 0;  // RM x RN outputs per invocation
@@ -64,7 +75,13 @@ uint32_t MatmulShareWidth(const vk::DeviceInfo& device, const MatmulTiling& tili
 MatmulTiling ChooseMatmulTiling(const vk::DeviceInfo& device, const MatmulArgs& args, MatmulVariant variant,
                                 const MatmulTiling& requested = {});
 
-// The dispatch for `args`. Cost: 2*M*N*K FLOPs (+ M*N adds when
+// Whether `variant` can run `args` on `device` ("" if so, else why not): the
+// cooperative-matrix variant needs fp16 A and B and a device with
+// DeviceInfo::cooperative_matrix_fp16; the others run everywhere.
+std::string MatmulVariantUnavailable(const vk::DeviceInfo& device, const MatmulArgs& args, MatmulVariant variant);
+
+// The dispatch for `args` (throws ts::Error where MatmulVariantUnavailable
+// says why not). Cost: 2*M*N*K FLOPs (+ M*N adds when
 // accumulating); reads A, B (and C when accumulating) once each; writes C once.
 vk::Dispatch MatmulDispatch(vk::PipelineCache& pipelines, const MatmulArgs& args, MatmulVariant variant,
                             const MatmulTiling& tiling = {});

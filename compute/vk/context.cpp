@@ -61,7 +61,24 @@ int FindComputeQueueFamily(VkPhysicalDevice device) {
   return -1;
 }
 
-DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
+// Whether the device's VK_NV_cooperative_matrix lists the one shape and type
+// matmul_coopmat.comp uses: 16 x 16 x 16, fp16 A and B, fp32 C and D, subgroup scope.
+bool ListsFp16CooperativeMatrix(VkInstance instance, VkPhysicalDevice device) {
+  auto properties = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+      vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+  if (properties == nullptr) return false;
+  uint32_t count = 0;
+  if (properties(device, &count, nullptr) != VK_SUCCESS || count == 0) return false;
+  std::vector<VkCooperativeMatrixPropertiesNV> shapes(count, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+  if (properties(device, &count, shapes.data()) != VK_SUCCESS) return false;
+  return std::any_of(shapes.begin(), shapes.begin() + count, [](const VkCooperativeMatrixPropertiesNV& s) {
+    return s.MSize == 16 && s.NSize == 16 && s.KSize == 16 && s.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+           s.BType == VK_COMPONENT_TYPE_FLOAT16_NV && s.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+           s.DType == VK_COMPONENT_TYPE_FLOAT32_NV && s.scope == VK_SCOPE_SUBGROUP_NV;
+  });
+}
+
+DeviceInfo DescribeDevice(VkInstance instance, VkPhysicalDevice device, uint32_t index) {
   DeviceInfo info;
   info.extensions = DeviceExtensionNames(device);
   VkPhysicalDeviceProperties core{};
@@ -168,6 +185,17 @@ DeviceInfo DescribeDevice(VkPhysicalDevice device, uint32_t index) {
     info.fp16_arithmetic = float16.shaderFloat16 == VK_TRUE;
   }
   info.cooperative_matrix = info.has_extension("VK_KHR_cooperative_matrix") || info.has_extension("VK_NV_cooperative_matrix");
+  if (info.has_extension(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) && info.fp16_storage && info.fp16_arithmetic &&
+      info.api_version >= VK_API_VERSION_1_2) {
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cooperative{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    cooperative.pNext = &memory_model;
+    VkPhysicalDeviceFeatures2 supported{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    supported.pNext = &cooperative;
+    vkGetPhysicalDeviceFeatures2(device, &supported);
+    info.cooperative_matrix_fp16 = cooperative.cooperativeMatrix == VK_TRUE &&
+                                   memory_model.vulkanMemoryModel == VK_TRUE && ListsFp16CooperativeMatrix(instance, device);
+  }
 
   int family = FindComputeQueueFamily(device);
   if (family >= 0) {
@@ -389,7 +417,7 @@ std::vector<DeviceInfo> ListDevices() {
   std::vector<DeviceInfo> infos;
   try {
     std::vector<VkPhysicalDevice> devices = EnumerateDevices(instance);
-    for (uint32_t i = 0; i < devices.size(); ++i) infos.push_back(DescribeDevice(devices[i], i));
+    for (uint32_t i = 0; i < devices.size(); ++i) infos.push_back(DescribeDevice(instance, devices[i], i));
   } catch (...) {
     vkDestroyInstance(instance, nullptr);
     throw;
@@ -426,7 +454,7 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
   std::vector<VkPhysicalDevice> devices = EnumerateDevices(c.instance_);
   if (devices.empty()) throw Error(kNoDriverMessage);
   std::vector<DeviceInfo> infos;
-  for (uint32_t i = 0; i < devices.size(); ++i) infos.push_back(DescribeDevice(devices[i], i));
+  for (uint32_t i = 0; i < devices.size(); ++i) infos.push_back(DescribeDevice(c.instance_, devices[i], i));
   uint32_t chosen = 0;
   if (options.device_index >= 0) {
     if (static_cast<size_t>(options.device_index) >= devices.size())
@@ -485,6 +513,21 @@ std::unique_ptr<Context> Context::Create(const ContextOptions& options) {
     storage16.storageBuffer16BitAccess = VK_TRUE;
     storage16.pNext = feature_chain;
     feature_chain = &storage16;
+  }
+  // Tensor cores (the matmul's cooperative-matrix variant): the extension and
+  // what its shader declares (fp16 arithmetic, the Vulkan memory model).
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV cooperative{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  VkPhysicalDeviceShaderFloat16Int8Features float16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDeviceVulkanMemoryModelFeatures memory_model{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+  if (c.info_.cooperative_matrix_fp16) {
+    cooperative.cooperativeMatrix = VK_TRUE;
+    float16.shaderFloat16 = VK_TRUE;
+    memory_model.vulkanMemoryModel = VK_TRUE;
+    cooperative.pNext = &float16;
+    float16.pNext = &memory_model;
+    memory_model.pNext = feature_chain;
+    feature_chain = &cooperative;
+    extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   }
   VkPhysicalDeviceRobustness2FeaturesEXT robustness2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ROBUSTNESS_2_FEATURES_EXT};
   if (options.robust_buffer_access) {

@@ -67,6 +67,13 @@ struct DeviceInfo {
   bool fp16_arithmetic = false;
   // VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix (tensor cores).
   bool cooperative_matrix = false;
+  // The matmul's cooperative-matrix variant can run (shaders/matmul_coopmat.comp):
+  // VK_NV_cooperative_matrix lists 16 x 16 x 16 subgroup matrices with fp16 A
+  // and B and fp32 C and D, and the device has the features that shader needs
+  // (cooperativeMatrix, shaderFloat16, vulkanMemoryModel, storageBuffer16BitAccess).
+  // Context enables them on such a device. VK_KHR_cooperative_matrix alone does
+  // not count: Debian 12's glslang cannot compile GL_KHR_cooperative_matrix.
+  bool cooperative_matrix_fp16 = false;
   std::vector<MemoryHeapInfo> heaps;
   std::vector<MemoryTypeInfo> memory_types;
   // Subgroups: VkPhysicalDeviceSubgroupProperties and VK_EXT_subgroup_size_control.
