@@ -17,18 +17,25 @@
 // reads and writes only what the phase does, which is what Sequence and
 // synchronization validation take a dispatch to access. Per-channel arrays
 // are read as BN_VALUE too, so "channel" below means a lane's group of
-// BN_WIDTH channels.
+// BN_WIDTH channels. BN_STORED is how grad_out, x and grad_x are stored:
+// BN_VALUE, or in the _f16 builds (mixed precision) float16_t / f16vec4,
+// converted on load and store; the sums, gamma, the saved statistics and the
+// parameter gradients stay fp32.
 #include "batchnorm.h"
+
+#ifndef BN_STORED
+#define BN_STORED BN_VALUE
+#endif
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 const uint kPhase = BN_PHASE;  // FUSED, SUMS or APPLY
 
-layout(std430, binding = 0) readonly buffer GradOut { BN_VALUE grad_out[]; };          // (rows, C)
-layout(std430, binding = 1) readonly buffer X { BN_VALUE x_[]; };                      // (rows, C)
+layout(std430, binding = 0) readonly buffer GradOut { BN_STORED grad_out[]; };         // (rows, C)
+layout(std430, binding = 1) readonly buffer X { BN_STORED x_[]; };                     // (rows, C)
 layout(std430, binding = 2) readonly buffer Gamma { BN_VALUE gamma[]; };               // (C)
 layout(std430, binding = 3) readonly buffer SavedMean { BN_VALUE saved_mean[]; };      // (C)
 layout(std430, binding = 4) readonly buffer SavedInvStd { BN_VALUE saved_inv_std[]; }; // (C)
-layout(std430, binding = 5) writeonly buffer GradX { BN_VALUE grad_x[]; };             // (rows, C)
+layout(std430, binding = 5) writeonly buffer GradX { BN_STORED grad_x[]; };            // (rows, C)
 layout(std430, binding = 6) writeonly buffer GradGamma { BN_VALUE grad_gamma[]; };     // (C)
 layout(std430, binding = 7) writeonly buffer GradBeta { BN_VALUE grad_beta[]; };       // (C)
 // Per row block: its sum of grad_out (row_blocks, C), then of grad_out * xhat (row_blocks, C).
@@ -63,9 +70,9 @@ void main() {
       if (in_range) {
         for (uint r = block.x + y; r < block.y; r += Y) {
           uint i = r * C + c;
-          BN_VALUE g = grad_out[i];
+          BN_VALUE g = BN_VALUE(grad_out[i]);
           KahanAdd(g_sum, g_sum_c, g);
-          KahanAdd(gx_sum, gx_sum_c, g * ((x_[i] - mean) * inv_std));
+          KahanAdd(gx_sum, gx_sum_c, g * ((BN_VALUE(x_[i]) - mean) * inv_std));
         }
       }
       beta_total = g_sum - g_sum_c;
@@ -89,8 +96,8 @@ void main() {
       BN_VALUE mean_g = beta_total / rows, mean_gx = gamma_total / rows;
       for (uint r = block.x + y; r < block.y; r += Y) {
         uint i = r * C + c;
-        BN_VALUE xhat = (x_[i] - mean) * inv_std;
-        grad_x[i] = scale * (grad_out[i] - mean_g - xhat * mean_gx);
+        BN_VALUE xhat = (BN_VALUE(x_[i]) - mean) * inv_std;
+        grad_x[i] = BN_STORED(scale * (BN_VALUE(grad_out[i]) - mean_g - xhat * mean_gx));
       }
     }
   }

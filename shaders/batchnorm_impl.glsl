@@ -31,20 +31,26 @@
 // reads and writes only what the phase does, which is what Sequence and
 // synchronization validation take a dispatch to access. Per-channel arrays
 // are read as BN_VALUE too, so "channel" below means a lane's group of
-// BN_WIDTH channels.
+// BN_WIDTH channels. BN_STORED is how x and y are stored: BN_VALUE, or in the
+// _f16 builds (mixed precision) float16_t / f16vec4, converted on load and
+// store; everything else, the statistics included, stays fp32.
 #include "batchnorm.h"
+
+#ifndef BN_STORED
+#define BN_STORED BN_VALUE
+#endif
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 const uint kPhase = BN_PHASE;
 
-layout(std430, binding = 0) readonly buffer X { BN_VALUE x_[]; };                        // (rows, C)
+layout(std430, binding = 0) readonly buffer X { BN_STORED x_[]; };                       // (rows, C)
 layout(std430, binding = 1) readonly buffer Gamma { BN_VALUE gamma[]; };                 // (C)
 layout(std430, binding = 2) readonly buffer Beta { BN_VALUE beta[]; };                   // (C)
 layout(std430, binding = 3) buffer RunningMean { BN_VALUE running_mean[]; };             // (C)
 layout(std430, binding = 4) buffer RunningVar { BN_VALUE running_var[]; };               // (C)
 layout(std430, binding = 5) writeonly buffer SavedMean { BN_VALUE saved_mean[]; };       // (C)
 layout(std430, binding = 6) writeonly buffer SavedInvStd { BN_VALUE saved_inv_std[]; }; // (C)
-layout(std430, binding = 7) writeonly buffer Y { BN_VALUE y_[]; };                       // (rows, C)
+layout(std430, binding = 7) writeonly buffer Y { BN_STORED y_[]; };                      // (rows, C)
 // Per row block: the block's mean (row_blocks, C), then its sum of squared
 // deviations (row_blocks, C).
 layout(std430, binding = 8) buffer Workspace { BN_VALUE partials[]; };
@@ -61,7 +67,7 @@ void BlockStatistics(uint c, bool in_range, uint begin, uint end, out BN_VALUE m
   float count = float(max(end - begin, 1u));
   BN_VALUE sum = BN_VALUE(0.0), sum_c = BN_VALUE(0.0);
   if (in_range)
-    for (uint r = begin + gl_LocalInvocationID.y; r < end; r += Y) KahanAdd(sum, sum_c, x_[r * C + c]);
+    for (uint r = begin + gl_LocalInvocationID.y; r < end; r += Y) KahanAdd(sum, sum_c, BN_VALUE(x_[r * C + c]));
   BN_VALUE total = sum - sum_c, unused = BN_VALUE(0.0);
   ColumnTotals(total, unused);
   mean = total / count;
@@ -69,7 +75,7 @@ void BlockStatistics(uint c, bool in_range, uint begin, uint end, out BN_VALUE m
   BN_VALUE dev = BN_VALUE(0.0), dev_c = BN_VALUE(0.0), square = BN_VALUE(0.0), square_c = BN_VALUE(0.0);
   if (in_range) {
     for (uint r = begin + gl_LocalInvocationID.y; r < end; r += Y) {
-      BN_VALUE d = x_[r * C + c] - mean;
+      BN_VALUE d = BN_VALUE(x_[r * C + c]) - mean;
       KahanAdd(dev, dev_c, d);
       KahanAdd(square, square_c, d * d);
     }
@@ -151,7 +157,7 @@ void main() {
       uint step = kPhase == BATCHNORM_PHASE_EVALUATION ? Y * gl_NumWorkGroups.y : Y;
       for (; r < end; r += step) {
         uint i = r * C + c;
-        y_[i] = (x_[i] - mean) * scale + shift;
+        y_[i] = BN_STORED((BN_VALUE(x_[i]) - mean) * scale + shift);
       }
     }
   }

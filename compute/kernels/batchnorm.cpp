@@ -40,15 +40,16 @@ Layout ChooseLayout(const vk::DeviceInfo& info, uint32_t channels, std::initiali
 }
 
 // A dispatch of `kernel` (batchnorm or batchnorm_back) in `phase` - the
-// shader batchnorm{,_back}_<phase>{,_vec4}, a build per phase (see
-// shaders/batchnorm_impl.glsl) - with everything but its bindings and cost.
+// shader batchnorm{,_back}_<phase>{,_vec4}{,_f16}, a build per phase (see
+// shaders/batchnorm_impl.glsl; _f16: fp16 activations) - with everything but
+// its bindings and cost.
 vk::Dispatch MakeDispatch(vk::PipelineCache& pipelines, const char* kernel, const char* phase, const Layout& layout,
-                          uint32_t workgroups_y, std::string label) {
+                          bool half, uint32_t workgroups_y, std::string label) {
   const vk::DeviceInfo& info = pipelines.context().info();
   vk::Dispatch d;
   d.kernel = kernel;
   d.label = std::move(label);
-  d.pipeline = &pipelines.Get(std::string(kernel) + "_" + phase + (layout.vec4 ? "_vec4" : ""),
+  d.pipeline = &pipelines.Get(std::string(kernel) + "_" + phase + (layout.vec4 ? "_vec4" : "") + (half ? "_f16" : ""),
                               {{0, layout.x}, {1, layout.y}});
   d.workgroups = {GridStrideGroups(info, layout.lanes, layout.x, 0), workgroups_y, 1};
   return d;
@@ -83,6 +84,14 @@ std::vector<vk::Dispatch> ForwardDispatches(vk::PipelineCache& pipelines, const 
          "the workspace must hold BatchNormWorkspaceCount floats");
   assert((!args.training || args.rows >= 2) && "training needs at least 2 rows per channel");
   assert(elements < (uint64_t(1) << 32) && "the shader indexes elements with 32 bits");
+  // fp16 storage (mixed precision): x and y float16_t; the parameters, the
+  // running and saved statistics and the workspace stay fp32.
+  const bool half = args.x.half();
+  assert(args.y.half() == half && "x and y must have the same precision");
+  assert(!args.gamma.half() && !args.beta.half() && !args.running_mean.half() && !args.running_var.half() &&
+         !args.saved_mean.half() && !args.saved_inv_std.half() && !args.workspace.half() &&
+         "batch norm's parameters, statistics and workspace are fp32");
+  const double element_bytes = half ? 2 : 4;
 
   const vk::DeviceInfo& info = pipelines.context().info();
   const Layout layout = ChooseLayout(info, args.channels,
@@ -95,7 +104,7 @@ std::vector<vk::Dispatch> ForwardDispatches(vk::PipelineCache& pipelines, const 
   std::vector<vk::Dispatch> dispatches;
 
   if (split) {
-    vk::Dispatch stats = MakeDispatch(pipelines, "batchnorm", "statistics", layout, blocks,
+    vk::Dispatch stats = MakeDispatch(pipelines, "batchnorm", "statistics", layout, half, blocks,
                                       "batchnorm statistics (training)");
     stats.bindings = {args.x.Bind(vk::Access::kRead), unused, unused, unused, unused,
                       unused, unused, unused, args.workspace.Bind(vk::Access::kWrite)};
@@ -105,7 +114,7 @@ std::vector<vk::Dispatch> ForwardDispatches(vk::PipelineCache& pipelines, const 
     // traffic: x read once (its second pass over a block hits the cache), the
     // partial statistics written.
     stats.cost.flops = 5 * n;
-    stats.cost.bytes_read = 4 * n;
+    stats.cost.bytes_read = element_bytes * n;
     stats.cost.bytes_written = 4 * partials;
     dispatches.push_back(std::move(stats));
   }
@@ -114,7 +123,7 @@ std::vector<vk::Dispatch> ForwardDispatches(vk::PipelineCache& pipelines, const 
   // Evaluation spreads the rows over the grid's y axis; training has a row of
   // workgroups per row block.
   const uint32_t workgroups_y = args.training ? blocks : GridStrideGroups(info, args.rows, layout.y, 1);
-  vk::Dispatch d = MakeDispatch(pipelines, "batchnorm", phase, layout, workgroups_y,
+  vk::Dispatch d = MakeDispatch(pipelines, "batchnorm", phase, layout, half, workgroups_y,
                                 args.training ? "batchnorm forward (training)" : "batchnorm forward (evaluation)");
   const vk::Access running_access = args.training ? vk::Access::kReadWrite : vk::Access::kRead;
   d.bindings = {args.x.Bind(vk::Access::kRead),
@@ -132,8 +141,8 @@ std::vector<vk::Dispatch> ForwardDispatches(vk::PipelineCache& pipelines, const 
   // running statistics read (and, training, them and the saved statistics
   // written); the partial statistics read by every row block.
   d.cost.flops = (args.training && !split ? 8 : 3) * n + 12 * c + (split ? 3 * partials : 0);
-  d.cost.bytes_read = 4 * n + 4 * 4 * c + (split ? 4 * partials * blocks : 0);
-  d.cost.bytes_written = 4 * n + (args.training ? 4 * 4 * c : 0);
+  d.cost.bytes_read = element_bytes * n + 4 * 4 * c + (split ? 4 * partials * blocks : 0);
+  d.cost.bytes_written = element_bytes * n + (args.training ? 4 * 4 * c : 0);
   dispatches.push_back(std::move(d));
   return dispatches;
 }
@@ -152,6 +161,14 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
   assert((!split || args.workspace.count >= BatchNormWorkspaceCount(args.rows, args.channels)) &&
          "the workspace must hold BatchNormWorkspaceCount floats");
   assert(elements < (uint64_t(1) << 32) && "the shader indexes elements with 32 bits");
+  // fp16 storage (mixed precision): grad_y, x and grad_x float16_t; gamma,
+  // the saved statistics, the parameter gradients and the workspace stay fp32.
+  const bool half = args.grad_y.half();
+  assert(args.x.half() == half && args.grad_x.half() == half && "grad_y, x and grad_x must have the same precision");
+  assert(!args.gamma.half() && !args.saved_mean.half() && !args.saved_inv_std.half() && !args.grad_gamma.half() &&
+         !args.grad_beta.half() && !args.workspace.half() &&
+         "batch norm's parameters, statistics, gradients and workspace are fp32");
+  const double element_bytes = half ? 2 : 4;
 
   const vk::DeviceInfo& info = pipelines.context().info();
   const Layout layout = ChooseLayout(info, args.channels,
@@ -164,7 +181,8 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
   std::vector<vk::Dispatch> dispatches;
 
   if (split) {
-    vk::Dispatch sums = MakeDispatch(pipelines, "batchnorm_back", "sums", layout, blocks, "batchnorm backward sums");
+    vk::Dispatch sums =
+        MakeDispatch(pipelines, "batchnorm_back", "sums", layout, half, blocks, "batchnorm backward sums");
     sums.bindings = {args.grad_y.Bind(vk::Access::kRead),     args.x.Bind(vk::Access::kRead),
                      unused,
                      args.saved_mean.Bind(vk::Access::kRead), args.saved_inv_std.Bind(vk::Access::kRead),
@@ -172,12 +190,12 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
     sums.SetPushConstants(params);
     // Per element: xhat (subtract, multiply) and the two sums (add, multiply-add).
     sums.cost.flops = 5 * n;
-    sums.cost.bytes_read = 2 * 4 * n + 2 * 4 * c;
+    sums.cost.bytes_read = 2 * element_bytes * n + 2 * 4 * c;
     sums.cost.bytes_written = 4 * partials;
     dispatches.push_back(std::move(sums));
   }
 
-  vk::Dispatch d = MakeDispatch(pipelines, "batchnorm_back", split ? "apply" : "fused", layout, blocks,
+  vk::Dispatch d = MakeDispatch(pipelines, "batchnorm_back", split ? "apply" : "fused", layout, half, blocks,
                                 "batchnorm backward");
   d.bindings = {args.grad_y.Bind(vk::Access::kRead),
                 args.x.Bind(vk::Access::kRead),
@@ -194,8 +212,8 @@ std::vector<vk::Dispatch> BackwardDispatches(vk::PipelineCache& pipelines, const
   // written; per channel three parameters read and two gradients written; the
   // partial sums read by every row block.
   d.cost.flops = (split ? 6 : 11) * n + 4 * c + (split ? partials : 0);
-  d.cost.bytes_read = 2 * 4 * n + 3 * 4 * c + (split ? 4 * partials * blocks : 0);
-  d.cost.bytes_written = 4 * n + 2 * 4 * c;
+  d.cost.bytes_read = 2 * element_bytes * n + 3 * 4 * c + (split ? 4 * partials * blocks : 0);
+  d.cost.bytes_written = element_bytes * n + 2 * 4 * c;
   dispatches.push_back(std::move(d));
   return dispatches;
 }

@@ -24,6 +24,12 @@
 // results to the workspace, a second combines them and writes the outputs.
 // When C % 4 == 0 and every tensor is 16-byte aligned, the _vec4 shader
 // variants move four channels per load.
+// Mixed precision: the activations (x, y; grad_y, x, grad_x) may be fp16
+// (TensorRef::half(), all of a pass alike); gamma, beta, the running and saved
+// statistics, grad_gamma, grad_beta and the workspace are always fp32. fp16
+// passes run the _f16 builds of the same shaders (every phase, scalar and
+// vec4): fp16 loads, the same fp32 statistics and sums, one rounding to fp16
+// on store; Inf and NaN in grad_y propagate.
 #pragma once
 
 #include <cstdint>
@@ -43,13 +49,13 @@ uint32_t BatchNormRowBlocks(uint32_t rows);
 uint64_t BatchNormWorkspaceCount(uint32_t rows, uint32_t channels);
 
 struct BatchNormArgs {
-  TensorRef x;              // (rows, C) read
+  TensorRef x;              // (rows, C) read; fp32 or fp16
   TensorRef gamma, beta;    // (C) read
   TensorRef running_mean;   // (C) read-write in training, read in evaluation
   TensorRef running_var;    // (C) read-write in training, read in evaluation
   TensorRef saved_mean;     // (C) write, training only (empty in evaluation)
   TensorRef saved_inv_std;  // (C) write, training only (empty in evaluation)
-  TensorRef y;              // (rows, C) write; must not overlap x
+  TensorRef y;              // (rows, C) write; must not overlap x; the precision of x
   uint32_t rows = 0, channels = 0;
   bool training = true;
   float epsilon = 1e-5f;
@@ -66,12 +72,12 @@ std::vector<vk::Dispatch> BatchNormDispatches(vk::PipelineCache& pipelines, cons
 vk::Dispatch BatchNormDispatch(vk::PipelineCache& pipelines, const BatchNormArgs& args);
 
 struct BatchNormBackwardArgs {
-  TensorRef grad_y;         // (rows, C) read: dL/dy
-  TensorRef x;              // (rows, C) read: the forward's input
+  TensorRef grad_y;         // (rows, C) read: dL/dy; fp32 or fp16
+  TensorRef x;              // (rows, C) read: the forward's input; the precision of grad_y
   TensorRef gamma;          // (C) read
   TensorRef saved_mean;     // (C) read: from the training forward
   TensorRef saved_inv_std;  // (C) read: from the training forward
-  TensorRef grad_x;         // (rows, C) write
+  TensorRef grad_x;         // (rows, C) write; the precision of grad_y
   TensorRef grad_gamma;     // (C) write
   TensorRef grad_beta;      // (C) write
   uint32_t rows = 0, channels = 0;

@@ -90,12 +90,14 @@ std::string PoolShapeProblem(const PoolShape& s) {
 }
 
 bool PoolCanUseVec4(const vk::Context& context, const PoolArgs& args) {
+  if (args.input.half()) return false;  // fp16: the scalar shaders only
   if (args.shape.channels % 4 != 0 || !Aligned(args.output, 16)) return false;
   if (args.kind == PoolKind::kMax && !Aligned(args.argmax, 16)) return false;
   return TexelViewFits(context.physical_device(), args.input, 16);
 }
 
 bool PoolCanUseVec4(const vk::Context& context, const PoolBackwardArgs& args) {
+  if (args.grad_out.half()) return false;  // fp16: the scalar shaders only
   if (args.shape.channels % 4 != 0 || !Aligned(args.grad_in, 16)) return false;
   if (args.kind == PoolKind::kMax && !TexelViewFits(context.physical_device(), args.argmax, 16)) return false;
   return TexelViewFits(context.physical_device(), args.grad_out, 16);
@@ -108,6 +110,11 @@ vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args) {
   assert(args.input.count >= s.input_count() && "input must hold N x H x W x C floats");
   assert(args.output.count >= s.output_count() && "output must hold N x OH x OW x C floats");
   assert((!is_max || args.argmax.count >= s.output_count()) && "max pooling writes argmax");
+  // fp16 storage (mixed precision): input and output float16_t; argmax stays uint32.
+  const bool half = args.input.half();
+  assert(args.output.half() == half && "input and output must have the same precision");
+  assert((!is_max || args.argmax.element_bytes == 4) && "argmax is uint32");
+  const double element_bytes = half ? 2 : 4;
 
   const bool vec4 = args.path == PoolPath::kVec4 ||
                     (args.path == PoolPath::kAuto && PoolCanUseVec4(pipelines.context(), args));
@@ -118,7 +125,8 @@ vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args) {
   vk::Dispatch d;
   d.kernel = "pool";
   d.label = std::string(PoolName(args.kind)) + " forward";
-  d.pipeline = &pipelines.Get(vec4 ? "pool_vec4" : "pool", {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
+  d.pipeline = &pipelines.Get(half ? "pool_f16" : vec4 ? "pool_vec4" : "pool",
+                              {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
   d.bindings = {vec4 ? TexelRead(args.input, VK_FORMAT_R32G32B32A32_SFLOAT, 16) : args.input.Bind(vk::Access::kRead),
                 args.output.Bind(vk::Access::kWrite),
                 is_max ? args.argmax.Bind(vk::Access::kWrite) : vk::UnusedBinding()};
@@ -133,8 +141,8 @@ vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args) {
   // the cache), output (and argmax) written once.
   const double outputs = double(s.output_count()), window = double(s.window_h) * s.window_w;
   d.cost.flops = outputs * window + (is_max ? 0 : outputs);
-  d.cost.bytes_read = 4.0 * double(s.input_count());
-  d.cost.bytes_written = 4 * outputs * (is_max ? 2 : 1);
+  d.cost.bytes_read = element_bytes * double(s.input_count());
+  d.cost.bytes_written = element_bytes * outputs + (is_max ? 4 * outputs : 0);
   return d;
 }
 
@@ -145,6 +153,11 @@ vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwa
   assert(args.grad_out.count >= s.output_count() && "grad_out must hold N x OH x OW x C floats");
   assert((!is_max || args.argmax.count >= s.output_count()) && "max pooling's backward reads argmax");
   assert(args.grad_in.count >= s.input_count() && "grad_in must hold N x H x W x C floats");
+  // fp16 storage (mixed precision): grad_out and grad_in float16_t; argmax stays uint32.
+  const bool half = args.grad_out.half();
+  assert(args.grad_in.half() == half && "grad_out and grad_in must have the same precision");
+  assert((!is_max || args.argmax.element_bytes == 4) && "argmax is uint32");
+  const double element_bytes = half ? 2 : 4;
 
   const bool vec4 = args.path == PoolPath::kVec4 ||
                     (args.path == PoolPath::kAuto && PoolCanUseVec4(pipelines.context(), args));
@@ -155,7 +168,7 @@ vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwa
   vk::Dispatch d;
   d.kernel = "pool_back";
   d.label = std::string(PoolName(args.kind)) + " backward";
-  d.pipeline = &pipelines.Get(vec4 ? "pool_back_vec4" : "pool_back",
+  d.pipeline = &pipelines.Get(half ? "pool_back_f16" : vec4 ? "pool_back_vec4" : "pool_back",
                               {{0, group_size}, {kPoolKindSpecId, uint32_t(args.kind)}});
   if (vec4) {
     // Average pooling reads no argmax.
@@ -177,8 +190,8 @@ vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwa
   // divide. Minimum traffic: grad_out (and argmax) read once, grad_in written once.
   const double outputs = double(s.output_count()), inputs = double(s.input_count());
   d.cost.flops = is_max ? outputs : outputs * s.window_h * s.window_w + inputs;
-  d.cost.bytes_read = 4 * outputs * (is_max ? 2 : 1);
-  d.cost.bytes_written = 4 * inputs;
+  d.cost.bytes_read = element_bytes * outputs + (is_max ? 4 * outputs : 0);
+  d.cost.bytes_written = element_bytes * inputs;
   return d;
 }
 

@@ -18,6 +18,10 @@
 // its window (GlobalAveragePoolShape); its (N, 1, 1, C) output is (N, C).
 // pool_vec4.comp / pool_back_vec4.comp compute the same results four
 // channels per invocation where channels % 4 == 0 (PoolCanUseVec4).
+// Mixed precision: input/output and grad_out/grad_in may be fp16
+// (TensorRef::half(), both of a pass alike); argmax is always uint32. fp16
+// passes run pool_f16.comp / pool_back_f16.comp (scalar: fp16 loads, fp32
+// arithmetic and sums, one rounding to fp16 on store; Inf and NaN propagate).
 #pragma once
 
 #include <cstdint>
@@ -63,8 +67,8 @@ enum class PoolPath { kAuto, kScalar, kVec4 };
 struct PoolArgs {
   PoolKind kind = PoolKind::kMax;
   PoolShape shape;
-  TensorRef input;   // (N, H, W, C) read
-  TensorRef output;  // (N, OH, OW, C) write
+  TensorRef input;   // (N, H, W, C) read; fp32 or fp16
+  TensorRef output;  // (N, OH, OW, C) write; the precision of input
   TensorRef argmax;  // (N, OH, OW, C) uint32 write: kMax only (empty for kAverage)
   PoolPath path = PoolPath::kAuto;
   // Invocations per workgroup (a specialization constant; the grid strides
@@ -76,9 +80,9 @@ vk::Dispatch PoolDispatch(vk::PipelineCache& pipelines, const PoolArgs& args);
 struct PoolBackwardArgs {
   PoolKind kind = PoolKind::kMax;
   PoolShape shape;
-  TensorRef grad_out;  // (N, OH, OW, C) read: dL/d(output)
+  TensorRef grad_out;  // (N, OH, OW, C) read: dL/d(output); fp32 or fp16
   TensorRef argmax;    // (N, OH, OW, C) uint32 read: from the forward; kMax only
-  TensorRef grad_in;   // (N, H, W, C) write: dL/d(input), every element written
+  TensorRef grad_in;   // (N, H, W, C) write: dL/d(input), every element written; the precision of grad_out
   PoolPath path = PoolPath::kAuto;
   uint32_t workgroup_size = 0;  // as PoolArgs::workgroup_size
 };
@@ -87,7 +91,8 @@ vk::Dispatch PoolBackwardDispatch(vk::PipelineCache& pipelines, const PoolBackwa
 // Whether the vec4 shaders can run this pass on `context`'s device:
 // channels % 4 == 0, every tensor's offset and slot stride a multiple of 16
 // bytes, and each tensor the pass reads (input; grad_out and, for kMax,
-// argmax) fits a texel view of 16-byte texels (TexelViewFits).
+// argmax) fits a texel view of 16-byte texels (TexelViewFits). Never for
+// fp16 tensors (kVec4 with them is a programmer error).
 bool PoolCanUseVec4(const vk::Context& context, const PoolArgs& args);
 bool PoolCanUseVec4(const vk::Context& context, const PoolBackwardArgs& args);
 
