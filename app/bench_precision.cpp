@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,7 +36,16 @@ struct PrecisionRun {
   uint64_t memory = 0, activation_memory = 0;
   float last_loss = 0, loss_scale = 1;
   uint64_t skipped = 0;
+  // The matmul kernels the plan chose (autotuned), with how many dispatches
+  // each: shows whether fp16 runs on tensor cores ("cooperative-matrix").
+  std::map<std::string, int> matmul_kernels;
 };
+
+std::string KernelCounts(const std::map<std::string, int>& kernels) {
+  std::string text;
+  for (const auto& [name, count] : kernels) text += (text.empty() ? "" : ", ") + name + " x" + std::to_string(count);
+  return text.empty() ? "none" : text;
+}
 
 }  // namespace
 
@@ -68,7 +78,10 @@ int RunPrecisionBench(const Arguments& args) {
     for (const nn::DispatchInfo& d : run.trainer->step_dispatches()) {
       run.bytes_per_step += d.cost.bytes_read + d.cost.bytes_written;
       run.flops_per_step += d.cost.flops;
-      if (d.kernel == "matmul") run.matmul_bytes += d.cost.bytes_read + d.cost.bytes_written;
+      if (d.kernel == "matmul") {
+        run.matmul_bytes += d.cost.bytes_read + d.cost.bytes_written;
+        ++run.matmul_kernels[d.variant.empty() ? "?" : d.variant];
+      }
     }
     const nn::MemoryUse& memory = run.trainer->plan().memory();
     run.memory = memory.total();
@@ -114,7 +127,8 @@ int RunPrecisionBench(const Arguments& args) {
                              {"activation_memory_bytes", run.activation_memory},
                              {"loss", run.last_loss},
                              {"loss_scale", run.loss_scale},
-                             {"skipped_steps", run.skipped}});
+                             {"skipped_steps", run.skipped},
+                             {"matmul_kernels", run.matmul_kernels}});
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
@@ -140,6 +154,8 @@ int RunPrecisionBench(const Arguments& args) {
     std::printf("On a software driver (lavapipe) a load costs the same per element whatever its width, and each fp16\n"
                 "value is converted to fp32 and back: fewer bytes do not make it faster here. On a GPU, bandwidth-\n"
                 "bound kernels gain up to 2x from half the bytes.\n");
+  for (const PrecisionRun& run : runs)
+    std::printf("%s matmul kernels: %s\n", nn::PrecisionName(run.precision), KernelCounts(run.matmul_kernels).c_str());
   if (fp16.skipped) std::printf("fp16 skipped %llu step(s) whose gradients overflowed.\n", static_cast<unsigned long long>(fp16.skipped));
   return context->validation_message_count() > 0 ? 1 : 0;
 }

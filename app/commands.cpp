@@ -65,7 +65,7 @@ constexpr const char* kUsage =
     "      --replicas N         data parallel: N replicas (one per GPU, or simulated on one device), the\n"
     "                           batch split among them, gradients averaged by a ring all-reduce\n"
     "      --precision fp32|fp16  fp16: mixed precision (fp16 activations and weight copy, fp32 master\n"
-    "                           weights, dynamic loss scaling); dense, activation and dropout layers\n"
+    "                           weights, dynamic loss scaling); every layer but the sequence layers\n"
     "  sample CKPT            generate text from a sequence model's checkpoint (e.g. char-gpt)\n"
     "      --prompt TEXT  --tokens N (200)  --temperature T (1.0)  --top-k K (all)  --seed S\n"
     "  eval CKPT              evaluate a checkpoint: accuracy and confusion matrix\n"

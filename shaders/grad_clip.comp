@@ -11,14 +11,21 @@
 //     the norm.
 // Every sum is taken in a fixed order in shared memory (never subgroup
 // operations), so the norm is the same at any subgroup size and on every run.
+// Mixed precision (kLossScaled): the gradients are the loss-scaled ones, so
+// the norm is divided by the scaler's scale (torch's unscale_ before
+// clip_grad_norm_), and a step whose gradients overflowed is left alone: the
+// update skips it.
 #include "grad_clip.h"
+#include "mixed_precision.h"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint kPass = GRAD_CLIP_PASS_PARTIAL_SUMS;
+layout(constant_id = 2) const bool kLossScaled = false;
 
 layout(std430, binding = 0) buffer Grads { float grads[]; };          // (count)
 layout(std430, binding = 1) buffer Partials { float partials[]; };    // (partials)
 layout(std430, binding = 2) writeonly buffer NormOut { float norm_out[]; };  // (1)
+layout(std430, binding = 3) readonly buffer Scaler { LossScaleState scaler; };  // kLossScaled only
 layout(push_constant) uniform Push { GradClipParams p; };
 
 shared float lane_sums[gl_WorkGroupSize.x];
@@ -55,8 +62,10 @@ void main() {
   } else {
     float sum = 0.0;
     for (uint i = lane; i < p.partials; i += gl_WorkGroupSize.x) sum += partials[i];
-    const float norm = sqrt(WorkgroupSum(sum));
+    float norm = sqrt(WorkgroupSum(sum));
+    if (kLossScaled) norm /= scaler.scale;
     if (gl_GlobalInvocationID.x == 0u) norm_out[0] = norm;
+    if (kLossScaled && scaler.found_inf != 0u) return;  // skipped by the update; keep its Infs for all to see
     const float scale = min(1.0, p.max_norm / (norm + 1e-6));
     // Multiplying by 1 changes nothing: skip the stores when not clipping.
     if (scale < 1.0)

@@ -24,6 +24,7 @@
 #include "compute/common/error.h"
 #include "compute/kernels/conv2d.h"
 #include "compute/reference/conv.h"
+#include "support/conv_cases.h"
 #include "support/vulkan_test.h"
 
 namespace ts {
@@ -36,29 +37,10 @@ using kernels::Conv2DVariant;
 using kernels::WholeBuffer;
 using testing::VulkanTest;
 
-// A convolution as a user would describe it.
-struct Case {
-  uint32_t batch, height, width, in_channels, out_channels, kernel_h, kernel_w, stride_h, stride_w;
-  Conv2DPadding padding = Conv2DPadding::kValid;
-  uint32_t pad_h = 0, pad_w = 0;  // kExplicit only
-};
-
-Conv2DGeometry GeometryOf(const Case& c) {
-  Conv2DGeometry g;
-  g.batch = c.batch, g.in_height = c.height, g.in_width = c.width;
-  g.in_channels = c.in_channels, g.out_channels = c.out_channels;
-  g.kernel_height = c.kernel_h, g.kernel_width = c.kernel_w, g.stride_h = c.stride_h, g.stride_w = c.stride_w;
-  return kernels::ResolveConv2DPadding(g, c.padding, c.pad_h, c.pad_w);
-}
-
-reference::Conv2DShape ReferenceShape(const Conv2DGeometry& g) {
-  return {g.batch,    g.in_height, g.in_width,  g.in_channels, g.out_channels, g.kernel_height, g.kernel_width,
-          g.stride_h, g.stride_w,  g.pad_top,   g.pad_left,    g.out_height,   g.out_width};
-}
-
-std::string Describe(const Conv2DGeometry& g) {
-  return kernels::Conv2DDescription(g) + " pad " + std::to_string(g.pad_top) + "," + std::to_string(g.pad_left);
-}
+using Case = testing::ConvCase;
+using testing::Describe;
+using testing::GeometryOf;
+using testing::ReferenceShape;
 
 std::vector<float> Abs(const std::vector<float>& values) {
   std::vector<float> result(values.size());

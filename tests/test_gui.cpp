@@ -135,6 +135,7 @@ TEST(GuiTest, ReplicasTrain) { RunGuiCase("replicas_train"); }
 TEST(GuiTest, MixedPrecisionTrain) { RunGuiCase("mixed_precision"); }
 // A project in fp16 opens in fp16, and a stopped fp16 run's loss-scale plot survives a relaunch.
 TEST(GuiTest, MixedPrecisionRelaunch) { RunGuiCase("mixed_precision_relaunch"); }
+TEST(GuiTest, MixedPrecisionCnn) { RunGuiCase("mixed_precision_cnn"); }
 // Open... of ONNX files (tests/gui/exchange_cases.py): one with an unsupported node is
 // refused by op and node in the dialog, the project unchanged; a good one becomes the
 // project's model and run, on data that fits it, and Continue trains it.

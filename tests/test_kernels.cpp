@@ -342,6 +342,7 @@ double InitScale(InitKind kind, uint32_t fan_in, uint32_t fan_out) {
     case InitKind::kXavierUniform: return std::sqrt(6.0 / (fan_in + fan_out));
     case InitKind::kXavierNormal: return std::sqrt(2.0 / (fan_in + fan_out));
     case InitKind::kOnes: return 1;
+    case InitKind::kNormal002: return 0.02;
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "compute/kernels/layernorm.h"
 #include "compute/reference/elementwise.h"
 #include "compute/reference/layernorm.h"
+#include "shaders/mixed_precision.h"
 #include "support/kernel_test.h"
 #include "support/vulkan_test.h"
 
@@ -458,12 +460,15 @@ class GradClipTest : public KernelTest {
     std::vector<float> grads;
     float norm = 0;
   };
-  Result RunClip(const std::vector<float>& grads, float max_norm) {
+  // With `scaler` (mixed precision), `grads` are loss-scaled by its scale.
+  Result RunClip(const std::vector<float>& grads, float max_norm, const gpu::LossScaleState* scaler = nullptr) {
     const uint64_t count = grads.size();
     const uint64_t partials = kernels::GradClipWorkspaceCount(context().info(), count);
     vk::Buffer grads_buffer = MakeBuffer(grads), workspace = MakePoisonedBuffer(partials);
     vk::Buffer norm = MakePoisonedBuffer(1);
-    kernels::GradClipArgs args{WholeBuffer(grads_buffer), WholeBuffer(workspace), WholeBuffer(norm), count, max_norm};
+    vk::Buffer scaler_buffer = MakeBuffer(std::vector<gpu::LossScaleState>{scaler ? *scaler : gpu::LossScaleState{}});
+    kernels::GradClipArgs args{WholeBuffer(grads_buffer), WholeBuffer(workspace), WholeBuffer(norm), count, max_norm,
+                               scaler ? WholeBuffer(scaler_buffer) : TensorRef{}};
     Run(kernels::GradClipDispatches(pipelines(), args));
     return {ReadAll(grads_buffer), ReadAll(norm)[0]};
   }
@@ -506,6 +511,33 @@ TEST_F(GradClipTest, NormAboveMaxScalesToMaxNorm) {
       ExpectAllNear(gpu.grads, ref.grads, "grads", [](size_t, double r) { return 1e-5 * std::abs(r) + 1e-30; });
     }
   }
+}
+
+// Mixed precision: the gradients arrive multiplied by the loss scale. The
+// norm reported and compared with max_norm is the unscaled one, so the clipped
+// gradients, unscaled, are torch's clip_grad_norm_ of the true gradients; a
+// step whose gradients overflowed is left alone (the update skips it).
+TEST_F(GradClipTest, LossScaledGradientsAreClippedByTheirUnscaledNorm) {
+  auto rng = testing::MakeRng();
+  for (uint32_t count : {7u, 257u, 4097u, 1000003u})
+    for (float max_norm : {0.5f, 1e4f}) {
+      SCOPED_TRACE(std::to_string(count) + " to " + std::to_string(max_norm));
+      const float loss_scale = 65536;
+      std::vector<float> grads = testing::RandomFloats(rng, count, -2, 2), scaled(count);
+      for (uint32_t i = 0; i < count; ++i) scaled[i] = grads[i] * loss_scale;  // exact: a power of two
+      const reference::GradClipResult ref = reference::ClipGradNorm(ToDouble(grads), max_norm);
+      const gpu::LossScaleState scaler{loss_scale, 0, 0, 0};
+      Result gpu = RunClip(scaled, max_norm, &scaler);
+      EXPECT_NEAR(gpu.norm, ref.norm, 1e-5 * ref.norm);
+      for (float& g : gpu.grads) g /= loss_scale;
+      ExpectAllNear(gpu.grads, ref.grads, "grads / scale", [](size_t, double r) { return 1e-5 * std::abs(r) + 1e-30; });
+    }
+  std::vector<float> overflowed = testing::RandomFloats(rng, 1000, -2, 2);
+  overflowed[17] = std::numeric_limits<float>::infinity();
+  const gpu::LossScaleState found_inf{1024, 0, 1, 0};
+  Result gpu = RunClip(overflowed, 0.5f, &found_inf);
+  EXPECT_FALSE(std::isfinite(gpu.norm));
+  EXPECT_EQ(std::memcmp(gpu.grads.data(), overflowed.data(), overflowed.size() * sizeof(float)), 0) << "grads changed";
 }
 
 TEST_F(GradClipTest, ZeroGradientStaysZero) {

@@ -1,11 +1,14 @@
 #include "compute/kernels/conv2d.h"
 
 #include <cassert>
+#include <initializer_list>
+#include <utility>
 #include <string>
 
 #include "compute/common/error.h"
 #include "compute/kernels/dispatch_helpers.h"
 #include "compute/kernels/matmul.h"  // SoftwareGroupWidth
+#include "compute/kernels/mixed_precision.h"  // Fp16Unavailable
 #include "compute/vk/context.h"
 #include "shaders/conv2d.h"
 
@@ -56,10 +59,58 @@ Conv2DTiling BackFilterTiling(const Conv2DGeometry& g) {
   return t;
 }
 
-// Whether `tensor` can be read as vec4s along rows of `row_length` floats: its
-// binding (in every slot) starts on a 16-byte boundary and rows are whole vec4s.
+// Whether `tensor` can be read as vec4s (f16vec4s for fp16) along rows of
+// `row_length` elements: its binding (in every slot) starts on a vec4's size
+// (16 bytes, or 8) and rows are whole vec4s.
 bool Vec4Aligned(const TensorRef& tensor, uint32_t row_length) {
-  return tensor.offset_bytes % 16 == 0 && tensor.slot_stride_bytes % 16 == 0 && row_length % 4 == 0;
+  const uint64_t vec4_bytes = 4ull * tensor.element_bytes;
+  return tensor.offset_bytes % vec4_bytes == 0 && tensor.slot_stride_bytes % vec4_bytes == 0 && row_length % 4 == 0;
+}
+
+// Whether a kernel's vec4 loads of `tensor` should go through a texel view
+// (see Vec4TexelReadsPay): RGBA32F for fp32, RGBA16F for fp16 where the
+// device can read that format as a uniform texel buffer. `storage_reads`
+// (Conv2DTiling) forbids it.
+bool TexelReads(vk::PipelineCache& pipelines, const TensorRef& tensor, bool vec4, bool storage_reads) {
+  if (!vec4 || storage_reads) return false;
+  const vk::DeviceInfo& device = pipelines.context().info();
+  const VkPhysicalDevice physical = pipelines.context().physical_device();
+  if (!tensor.half()) return Vec4TexelReadsPay(device, physical, tensor);
+  if (!device.is_software() || !TexelViewFits(physical, tensor, 8)) return false;
+  VkFormatProperties properties{};
+  vkGetPhysicalDeviceFormatProperties(physical, VK_FORMAT_R16G16B16A16_SFLOAT, &properties);
+  return (properties.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
+}
+
+// The texel binding of `tensor` for TexelReads' loads, or an unused one.
+vk::Binding TexelBinding(const TensorRef& tensor, bool texel) {
+  if (!texel || !tensor.half()) return Vec4TexelBinding(tensor, texel);
+  return TexelRead(tensor, VK_FORMAT_R16G16B16A16_SFLOAT, 8);
+}
+
+// Mixed precision: whether the dispatch runs the fp16 shader, from its
+// tensors' element sizes. `half_tensors` must all be fp16 or all fp32 (the
+// activations, their gradients and the fp16 weight copy); `fp32_tensors`
+// (the master gradient) fp32 whatever the others are. Throws ts::Error on any
+// other mix, and when fp16 is asked of a device without 16-bit storage.
+bool HalfPrecision(const vk::DeviceInfo& device, const char* kernel,
+                   std::initializer_list<std::pair<const char*, const TensorRef*>> half_tensors,
+                   std::initializer_list<std::pair<const char*, const TensorRef*>> fp32_tensors = {}) {
+  const bool half = half_tensors.begin()->second->half();
+  std::string layout;
+  bool mixed = false;
+  for (const auto& [name, tensor] : half_tensors) {
+    mixed |= tensor->half() != half || (tensor->element_bytes != 2 && tensor->element_bytes != 4);
+    layout += std::string(layout.empty() ? "" : ", ") + name + " " + (tensor->half() ? "fp16" : "fp32");
+  }
+  for (const auto& [name, tensor] : fp32_tensors) {
+    mixed |= tensor->element_bytes != 4;
+    layout += std::string(", ") + name + " " + (tensor->half() ? "fp16" : "fp32");
+  }
+  Require(!mixed, std::string(kernel) + " runs in fp32, or with fp16 activations and weights (see conv2d.h); got " +
+                      layout + ".");
+  if (half) Require(device.fp16_storage, Fp16Unavailable(device));
+  return half;
 }
 
 // `requested`'s non-zero fields over `defaults`, with the workgroup halved
@@ -208,6 +259,8 @@ vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args
   assert(args.output.count >= g.output_elements() && "conv2d: output holds fewer than N*OH*OW*Cout floats");
   const vk::DeviceInfo& device = pipelines.context().info();
   RequireShuffles(device);
+  const bool half = HalfPrecision(device, "Conv2D forward",
+                                  {{"input", &args.input}, {"filter", &args.filter}, {"output", &args.output}});
   if (variant == Conv2DVariant::kAuto) variant = ChooseConv2DVariant(device, g);
   const bool gemm = variant == Conv2DVariant::kImplicitGemm;
 
@@ -219,9 +272,8 @@ vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args
   bool vec4_input = gemm && Vec4Aligned(args.input, g.in_channels);
   bool vec4_filter = Vec4Aligned(args.filter, g.out_channels) && t.cols_per_invocation % 4 == 0;
   uint32_t share = ShareWidth(device, t);
-  const VkPhysicalDevice physical = pipelines.context().physical_device();
-  const bool texel_input = vec4_input && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.input);
-  const bool texel_filter = vec4_filter && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.filter);
+  const bool texel_input = TexelReads(pipelines, args.input, vec4_input, requested.storage_reads);
+  const bool texel_filter = TexelReads(pipelines, args.filter, vec4_filter, requested.storage_reads);
   vk::SpecConstants spec{
       {kForwardGroupCols, t.group_cols},
       {kForwardGroupRows, t.group_rows},
@@ -239,11 +291,11 @@ vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args
 
   vk::Dispatch d;
   d.kernel = "conv2d";
-  d.label = Conv2DDescription(g) + (gemm ? " forward (implicit GEMM)" : " forward (direct)");
-  d.pipeline = &pipelines.Get("conv2d", spec);
+  d.label = Conv2DDescription(g) + (gemm ? " forward (implicit GEMM" : " forward (direct") + (half ? ", fp16)" : ")");
+  d.pipeline = &pipelines.Get(half ? "conv2d_f16" : "conv2d", spec);
   d.bindings = {args.input.Bind(vk::Access::kRead), args.filter.Bind(vk::Access::kRead),
-                args.output.Bind(vk::Access::kWrite), Vec4TexelBinding(args.input, texel_input),
-                Vec4TexelBinding(args.filter, texel_filter)};
+                args.output.Bind(vk::Access::kWrite), TexelBinding(args.input, texel_input),
+                TexelBinding(args.filter, texel_filter)};
   d.SetPushConstants(ParamsOf(g));
   if (gemm) {
     d.workgroups = {vk::DivideRoundUp(g.out_channels, t.group_cols * t.cols_per_invocation),
@@ -257,8 +309,9 @@ vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args
   // The minimum traffic: X and W read once, Y written once. Overlapping
   // windows re-read X from caches, so a bandwidth from these is a lower bound.
   d.cost.flops = g.flops();
-  d.cost.bytes_read = 4.0 * double(g.input_elements() + g.filter_elements());
-  d.cost.bytes_written = 4.0 * double(g.output_elements());
+  d.cost.bytes_read = double(args.input.element_bytes) * double(g.input_elements()) +
+                     double(args.filter.element_bytes) * double(g.filter_elements());
+  d.cost.bytes_written = double(args.output.element_bytes) * double(g.output_elements());
   return d;
 }
 
@@ -271,6 +324,9 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
   assert(args.grad_input.count >= g.input_elements() && "conv2d: grad_input holds fewer than N*H*W*Cin floats");
   const vk::DeviceInfo& device = pipelines.context().info();
   RequireShuffles(device);
+  const bool half = HalfPrecision(device, "Conv2D backward data", {{"grad_output", &args.grad_output},
+                                                                   {"filter", &args.filter},
+                                                                   {"grad_input", &args.grad_input}});
 
   Conv2DTiling t = Resolve(device, kImplicitGemmTiling, requested, g.in_channels,
                            uint64_t(g.batch) * g.in_height * g.in_width / (g.stride_h * g.stride_w));
@@ -278,9 +334,8 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
          "conv2d: tiling fields must be positive");
   // dY and W both run along Cout.
   bool vec4 = Vec4Aligned(args.grad_output, g.out_channels) && Vec4Aligned(args.filter, g.out_channels);
-  const VkPhysicalDevice physical = pipelines.context().physical_device();
-  const bool texel = vec4 && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.grad_output) &&
-                     Vec4TexelReadsPay(device, physical, args.filter);
+  const bool texel = TexelReads(pipelines, args.grad_output, vec4, requested.storage_reads) &&
+                     TexelReads(pipelines, args.filter, vec4, requested.storage_reads);
   vk::SpecConstants spec{
       {kDataGroupCols, t.group_cols},
       {kDataGroupRows, t.group_rows},
@@ -293,11 +348,11 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
 
   vk::Dispatch d;
   d.kernel = "conv2d_back_data";
-  d.label = Conv2DDescription(g) + " backward data";
-  d.pipeline = &pipelines.Get("conv2d_back_data", spec);
+  d.label = Conv2DDescription(g) + (half ? " backward data (fp16)" : " backward data");
+  d.pipeline = &pipelines.Get(half ? "conv2d_back_data_f16" : "conv2d_back_data", spec);
   d.bindings = {args.grad_output.Bind(vk::Access::kRead), args.filter.Bind(vk::Access::kRead),
-                args.grad_input.Bind(vk::Access::kWrite), Vec4TexelBinding(args.grad_output, texel),
-                Vec4TexelBinding(args.filter, texel)};
+                args.grad_input.Bind(vk::Access::kWrite), TexelBinding(args.grad_output, texel),
+                TexelBinding(args.filter, texel)};
   d.SetPushConstants(ParamsOf(g));
   // z: one phase class (ih % sh, iw % sw) per slice; y: the largest class, the first.
   uint64_t largest_class = uint64_t(g.batch) * ((g.in_height + g.stride_h - 1) / g.stride_h) *
@@ -305,8 +360,9 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
   d.workgroups = {vk::DivideRoundUp(g.in_channels, t.group_cols * t.cols_per_invocation),
                   vk::DivideRoundUp(largest_class, t.group_rows * t.rows_per_invocation), g.stride_h * g.stride_w};
   d.cost.flops = g.flops();
-  d.cost.bytes_read = 4.0 * double(g.output_elements() + g.filter_elements());
-  d.cost.bytes_written = 4.0 * double(g.input_elements());
+  d.cost.bytes_read = double(args.grad_output.element_bytes) * double(g.output_elements()) +
+                     double(args.filter.element_bytes) * double(g.filter_elements());
+  d.cost.bytes_written = double(args.grad_input.element_bytes) * double(g.input_elements());
   return d;
 }
 
@@ -319,6 +375,9 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
   assert(args.grad_filter.count >= g.filter_elements() && "conv2d: grad_filter holds fewer than KH*KW*Cin*Cout floats");
   const vk::DeviceInfo& device = pipelines.context().info();
   RequireShuffles(device);
+  const bool half = HalfPrecision(device, "Conv2D backward filter",
+                                  {{"input", &args.input}, {"grad_output", &args.grad_output}},
+                                  {{"grad_filter", &args.grad_filter}});
 
   Conv2DTiling t = Resolve(device, BackFilterTiling(g), requested, g.out_channels, g.filter_rows());
   assert(t.group_cols && t.group_rows && t.rows_per_invocation && t.cols_per_invocation &&
@@ -328,10 +387,8 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
   bool vec4_input = Vec4Aligned(args.input, g.in_channels) && t.rows_per_invocation % 4 == 0;
   uint32_t share = ShareWidth(device, t, vec4_input ? 4 : 1);
   bool vec4_grad_output = Vec4Aligned(args.grad_output, g.out_channels) && t.cols_per_invocation % 4 == 0;
-  const VkPhysicalDevice physical = pipelines.context().physical_device();
-  const bool texel_input = vec4_input && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.input);
-  const bool texel_grad_output =
-      vec4_grad_output && !requested.storage_reads && Vec4TexelReadsPay(device, physical, args.grad_output);
+  const bool texel_input = TexelReads(pipelines, args.input, vec4_input, requested.storage_reads);
+  const bool texel_grad_output = TexelReads(pipelines, args.grad_output, vec4_grad_output, requested.storage_reads);
   vk::SpecConstants spec{
       {kFilterGroupCols, t.group_cols},
       {kFilterGroupRows, t.group_rows},
@@ -346,17 +403,18 @@ vk::Dispatch Conv2DBackwardFilterDispatch(vk::PipelineCache& pipelines, const Co
 
   vk::Dispatch d;
   d.kernel = "conv2d_back_filter";
-  d.label = Conv2DDescription(g) + " backward filter";
-  d.pipeline = &pipelines.Get("conv2d_back_filter", spec);
+  d.label = Conv2DDescription(g) + (half ? " backward filter (fp16)" : " backward filter");
+  d.pipeline = &pipelines.Get(half ? "conv2d_back_filter_f16" : "conv2d_back_filter", spec);
   d.bindings = {args.input.Bind(vk::Access::kRead), args.grad_output.Bind(vk::Access::kRead),
-                args.grad_filter.Bind(vk::Access::kWrite), Vec4TexelBinding(args.input, texel_input),
-                Vec4TexelBinding(args.grad_output, texel_grad_output)};
+                args.grad_filter.Bind(vk::Access::kWrite), TexelBinding(args.input, texel_input),
+                TexelBinding(args.grad_output, texel_grad_output)};
   d.SetPushConstants(ParamsOf(g));
   d.workgroups = {vk::DivideRoundUp(g.out_channels, t.group_cols * t.cols_per_invocation),
                   vk::DivideRoundUp(g.filter_rows(), t.group_rows * t.rows_per_invocation), 1};
   d.cost.flops = g.flops();
-  d.cost.bytes_read = 4.0 * double(g.input_elements() + g.output_elements());
-  d.cost.bytes_written = 4.0 * double(g.filter_elements());
+  d.cost.bytes_read = double(args.input.element_bytes) * double(g.input_elements()) +
+                     double(args.grad_output.element_bytes) * double(g.output_elements());
+  d.cost.bytes_written = double(args.grad_filter.element_bytes) * double(g.filter_elements());
   return d;
 }
 

@@ -21,6 +21,18 @@
 // Input positions outside the image read as zero. Padding is explicit in the
 // geometry (pad_top, pad_left, and OH, OW); ResolveConv2DPadding turns 'valid',
 // 'same' or a symmetric padding into it.
+//
+// Mixed precision (TensorRef::element_bytes 2, fp16): each dispatch runs its
+// *_f16 shader when its activation tensors are fp16 (sums stay fp32; Inf and
+// NaN in the inputs propagate). Exactly these forms are accepted:
+//   forward:         input, filter (the fp16 weight copy), output all fp16
+//   backward data:   grad_output, filter (the fp16 weight copy), grad_input all fp16
+//   backward filter: input, grad_output fp16; grad_filter fp32 (the master gradient)
+// or everything fp32. Any other mix throws ts::Error naming the precisions, as
+// does fp16 on a device without 16-bit storage (kernels::Fp16Unavailable).
+// Both forward variants, every tiling and the vec4 paths work in fp16 (vec4s
+// are f16vec4s: an 8-byte aligned binding; texel views RGBA16F). Costs count
+// the real element sizes.
 #pragma once
 
 #include <cstdint>
@@ -98,19 +110,21 @@ struct Conv2DTiling {
 };
 
 struct Conv2DArgs {
-  TensorRef input;   // (N, H, W, Cin) read
-  TensorRef filter;  // (KH, KW, Cin, Cout) read
-  TensorRef output;  // (N, OH, OW, Cout) write
+  TensorRef input;   // (N, H, W, Cin) read; fp32 or fp16
+  TensorRef filter;  // (KH, KW, Cin, Cout) read; the input's precision (fp16: the weight copy)
+  TensorRef output;  // (N, OH, OW, Cout) write; the input's precision
   Conv2DGeometry geometry;
 };
 // Y = conv(X, W). Cost: geometry.flops(); reads X and W once, writes Y once.
+// Throws ts::Error on a precision mix other than those above.
 vk::Dispatch Conv2DDispatch(vk::PipelineCache& pipelines, const Conv2DArgs& args,
                             Conv2DVariant variant = Conv2DVariant::kAuto, const Conv2DTiling& tiling = {});
 
 struct Conv2DBackwardDataArgs {
-  TensorRef grad_output;  // (N, OH, OW, Cout) read: dL/dY
-  TensorRef filter;       // (KH, KW, Cin, Cout) read
-  TensorRef grad_input;   // (N, H, W, Cin) write: dL/dX, every element (zero where no tap reaches)
+  TensorRef grad_output;  // (N, OH, OW, Cout) read: dL/dY; fp32 or fp16
+  TensorRef filter;       // (KH, KW, Cin, Cout) read; grad_output's precision (fp16: the weight copy)
+  TensorRef grad_input;   // (N, H, W, Cin) write: dL/dX, every element (zero where no tap reaches);
+                          // grad_output's precision
   Conv2DGeometry geometry;
 };
 // dX. Cost: geometry.flops(); reads dY and W once, writes dX once.
@@ -118,9 +132,9 @@ vk::Dispatch Conv2DBackwardDataDispatch(vk::PipelineCache& pipelines, const Conv
                                         const Conv2DTiling& tiling = {});
 
 struct Conv2DBackwardFilterArgs {
-  TensorRef input;        // (N, H, W, Cin) read: X from the forward pass
-  TensorRef grad_output;  // (N, OH, OW, Cout) read: dL/dY
-  TensorRef grad_filter;  // (KH, KW, Cin, Cout) write: dL/dW (overwritten, not accumulated)
+  TensorRef input;        // (N, H, W, Cin) read: X from the forward pass; fp32 or fp16
+  TensorRef grad_output;  // (N, OH, OW, Cout) read: dL/dY; the input's precision
+  TensorRef grad_filter;  // (KH, KW, Cin, Cout) write: dL/dW (overwritten, not accumulated); always fp32
   Conv2DGeometry geometry;
 };
 // dW. Cost: geometry.flops(); reads X and dY once, writes dW once.

@@ -7,6 +7,7 @@
 #include "compute/kernels/dispatch_helpers.h"
 #include "compute/vk/context.h"
 #include "shaders/grad_clip.h"
+#include "shaders/mixed_precision.h"
 
 namespace ts::kernels {
 namespace {
@@ -39,6 +40,9 @@ std::vector<vk::Dispatch> GradClipDispatches(vk::PipelineCache& pipelines, const
   assert(args.max_norm > 0.0f && "max_norm must be positive");
   assert(!args.grads.half() && "gradient clipping is fp32 only");
 
+  const bool loss_scaled = !args.loss_scale.empty();
+  assert((!loss_scaled || args.loss_scale.size_bytes() >= sizeof(gpu::LossScaleState)) &&
+         "loss_scale must hold the scaler's state");
   const uint32_t group_size = GroupSize(info);
   const gpu::GradClipParams params{static_cast<uint32_t>(args.count), static_cast<uint32_t>(partials),
                                    args.max_norm};
@@ -50,9 +54,11 @@ std::vector<vk::Dispatch> GradClipDispatches(vk::PipelineCache& pipelines, const
     vk::Dispatch d;
     d.kernel = "grad_clip";
     d.label = label;
-    d.pipeline = &pipelines.Get("grad_clip", {{0, group_size}, {1, pass}});
+    const bool scale_pass = pass == gpu::GRAD_CLIP_PASS_SCALE;
+    d.pipeline = &pipelines.Get("grad_clip", {{0, group_size}, {1, pass}, {2, loss_scaled && scale_pass}});
     d.bindings = {args.grads.Bind(vk::Access::kReadWrite), workspace.Bind(vk::Access::kReadWrite),
-                  pass == gpu::GRAD_CLIP_PASS_SCALE ? args.norm_out.Bind(vk::Access::kWrite) : vk::UnusedBinding()};
+                  scale_pass ? args.norm_out.Bind(vk::Access::kWrite) : vk::UnusedBinding(),
+                  loss_scaled && scale_pass ? args.loss_scale.Bind(vk::Access::kRead) : vk::UnusedBinding()};
     d.SetPushConstants(params);
     d.workgroups = {static_cast<uint32_t>(partials), 1, 1};
     return d;
@@ -69,7 +75,7 @@ std::vector<vk::Dispatch> GradClipDispatches(vk::PipelineCache& pipelines, const
   // within max_norm the stores are skipped: the declared cost is the
   // clipping case.)
   vk::Dispatch scale = make(gpu::GRAD_CLIP_PASS_SCALE, "gradient clip: scale by max_norm / norm");
-  scale.cost = {p + n, 4 * (n + p), 4 * (n + 1)};
+  scale.cost = {p + n, 4 * (n + p) + (loss_scaled ? sizeof(gpu::LossScaleState) : 0), 4 * (n + 1)};
   dispatches.push_back(std::move(scale));
   return dispatches;
 }

@@ -20,6 +20,12 @@ struct GradClipArgs {
   TensorRef norm_out;   // (1) write: the total norm before clipping; may be in a step's result slot
   uint64_t count = 0;
   float max_norm = 1.0f;  // > 0
+  // Mixed precision: the loss scaler's state (gpu::LossScaleState, read), and
+  // `grads` are the loss-scaled gradients. The norm (and norm_out) is then of
+  // the unscaled gradients, the clip factor scales the scaled ones, and a step
+  // whose gradients overflowed (found_inf, set by LossScaleCheckDispatch,
+  // which must run first) is left unclipped: the update skips it. Empty: fp32.
+  TensorRef loss_scale;
 };
 uint64_t GradClipWorkspaceCount(const vk::DeviceInfo& info, uint64_t count);
 std::vector<vk::Dispatch> GradClipDispatches(vk::PipelineCache& pipelines, const GradClipArgs& args);

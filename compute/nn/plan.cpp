@@ -35,11 +35,10 @@ const char* ForcedVariantName(ForcedVariant variant) {
 std::string Fp16UnsupportedLayers(const ModelDesc& model) {
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const LayerKind kind = model.layers[i].kind;
-    if (kind == LayerKind::kConv2D || kind == LayerKind::kPool2D || kind == LayerKind::kGlobalAvgPool ||
-        kind == LayerKind::kBatchNorm || kind == LayerKind::kEmbedding || kind == LayerKind::kLayerNorm ||
-        kind == LayerKind::kTransformerBlock)
-      return "fp16 precision covers dense, activation and dropout layers; layers[" + std::to_string(i) + "] '" +
-             model.layers[i].name + "' is a " + model.layers[i].TypeName() + " layer, which has no fp16 kernels.";
+    if (kind == LayerKind::kEmbedding || kind == LayerKind::kLayerNorm || kind == LayerKind::kTransformerBlock)
+      return "fp16 precision covers dense, convolution, pooling, batch-norm, activation and dropout layers; layers[" +
+             std::to_string(i) + "] '" + model.layers[i].name + "' (" + model.layers[i].TypeName() +
+             ") has no fp16 kernels.";
   }
   return "";
 }

@@ -116,8 +116,9 @@ struct PlanOptions {
   // How activations are stored. kFp16 is mixed precision: activations, their
   // gradients and a copy of the weights in fp16 (half the bytes), every sum in
   // fp32, fp32 master weights, gradients and optimizer state, and dynamic loss
-  // scaling (kernels/mixed_precision.h). It covers dense, activation and
-  // dropout layers; Compile refuses other layers, naming them.
+  // scaling (kernels/mixed_precision.h). It covers every layer but the
+  // sequence model's (embedding, layer_norm, transformer_block); Compile
+  // refuses those, naming them.
   Precision precision = Precision::kFp32;
   kernels::LossScaleOptions loss_scale;  // kFp16 only
   // > 0: clip the gradients to this global norm before each update

@@ -206,7 +206,7 @@ void Plan::Builder::Build() {
       add_forward(role, [&] {
         vk::Dispatch d;
         if (conv) {
-          d = Conv({r.x, parameter(r.weight), r.z, r.conv}, layer.name + " forward: Z = conv(X, W)");
+          d = Conv({r.x, weight(r.weight), r.z, r.conv}, layer.name + " forward: Z = conv(X, W)");
         } else {
           if (layer.tied)  // W is the token table (vocab, C), transposed
             d = Matmul({r.x, weight(r.weight), r.z, rows, r.out, r.in, false, /*transpose_b=*/true},
@@ -260,7 +260,7 @@ void Plan::Builder::Build() {
         r.pool = kernels::GlobalAveragePoolShape(batch, in_shape[1], in_shape[2], in_shape[0]);
         r.pool_kind = kernels::PoolKind::kAverage;
       }
-      r.y = Tensor(layer.name + " output", r.pool.output_count(), Category::kActivation);
+      r.y = Tensor(layer.name + " output", r.pool.output_count(), Category::kActivation, act_bytes);
       if (r.pool_kind == kernels::PoolKind::kMax)
         r.argmax = Tensor(layer.name + " argmax", r.pool.output_count(), Category::kActivation);
       add_forward(role, [&] {
@@ -297,7 +297,7 @@ void Plan::Builder::Build() {
       r.rows = static_cast<uint32_t>(uint64_t(batch) * features / r.out);
       r.weight = next_parameter++;
       r.bias = next_parameter++;
-      r.y = Tensor(layer.name + " output", uint64_t(r.rows) * r.out, Category::kActivation);
+      r.y = Tensor(layer.name + " output", uint64_t(r.rows) * r.out, Category::kActivation, act_bytes);
       r.saved_mean = Tensor(layer.name + " batch mean", r.out, Category::kActivation);
       r.saved_inv_std = Tensor(layer.name + " batch inverse std", r.out, Category::kActivation);
       // Large batches reduce each channel in blocks (partial sums here, shared by forward and backward).
@@ -411,7 +411,7 @@ void Plan::Builder::Build() {
           add_backward(r, [&] {
             vk::Dispatch d;
             if (conv) {
-              d = kernels::Conv2DBackwardDataDispatch(pipelines, {grad_z, parameter(r.weight), grad_x, r.conv});
+              d = kernels::Conv2DBackwardDataDispatch(pipelines, {grad_z, weight(r.weight), grad_x, r.conv});
               d.label = name + " backward: dX = conv^T(dZ, W)";
               RecordOnlyConvKernel(d.label, d.kernel, r.conv);
             } else {
@@ -472,24 +472,26 @@ void Plan::Builder::Build() {
     }
   }
 
+  // fp16: did a gradient overflow? (The clip and the update read the answer.)
+  if (fp16)
+    Add(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
+      return kernels::LossScaleCheckDispatch(pipelines, kernels::WholeBuffer(*plan.gradient_buffer_), loss_scale, total);
+    });
   // Clipping by global norm: the norm lands in the step's slot of the norm buffer.
+  // In fp16 after the overflow check, as torch clips after GradScaler.unscale_.
   if (o.grad_clip > 0) {
     TensorRef workspace = Tensor("gradient-norm partial sums", kernels::GradClipWorkspaceCount(info, total),
                                  Category::kActivationGradient);
     AddAll(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
       kernels::GradClipArgs a{kernels::WholeBuffer(*plan.gradient_buffer_), workspace,
                               TensorRef{plan.grad_norm_buffer_.get(), 0, 1, plan.grad_norm_stride_bytes_}, total,
-                              o.grad_clip};
+                              o.grad_clip, loss_scale};
       std::vector<vk::Dispatch> dispatches = kernels::GradClipDispatches(pipelines, a);
       for (vk::Dispatch& d : dispatches) d.label = "update: clip gradients to norm " + NumberText(o.grad_clip);
       return dispatches;
     });
   }
 
-  if (fp16)
-    Add(plan.train_step_, plan.train_roles_, {-1, Pass::kUpdate}, [&] {
-      return kernels::LossScaleCheckDispatch(pipelines, kernels::WholeBuffer(*plan.gradient_buffer_), loss_scale, total);
-    });
   // The update, over [first, end) of the parameter buffers. Without weight
   // decay on biases and norm scales, the plan laid out the decayed tensors
   // first (decay_end_), and two dispatches cover the two ranges.

@@ -190,7 +190,7 @@ struct Plan::Builder {
     plan.statistics_ = std::move(tensors.statistics);
   }
 
-  // Mixed precision covers dense, activation and dropout layers.
+  // Mixed precision covers every layer but the sequence model's.
   void RequireFp16Support(const ModelDesc& model) {
     const std::string unavailable = kernels::Fp16Unavailable(plan.context_->info());
     if (!unavailable.empty()) throw Error("fp16 precision is unavailable: " + unavailable);

@@ -13,9 +13,9 @@ struct ModelDesc;
 
 enum class Precision { kFp32, kFp16 };
 
-// "" when every layer of `model` has fp16 kernels (dense, activation, dropout,
-// the loss head); else why not, naming the first layer that has none
-// (defined in plan.cpp).
+// "" when every layer of `model` has fp16 kernels (dense, conv2d, pooling,
+// batch norm, activation, dropout, the loss head); else why not, naming the
+// first layer that has none (the sequence layers; defined in plan.cpp).
 std::string Fp16UnsupportedLayers(const ModelDesc& model);
 
 inline const char* PrecisionName(Precision precision) { return precision == Precision::kFp16 ? "fp16" : "fp32"; }

@@ -208,8 +208,6 @@ void ValidateTrainConfig(const TrainConfig& c) {
          "growth_interval >= 1, as torch.cuda.amp.GradScaler does.");
   if (!(c.grad_clip >= 0) || !std::isfinite(c.grad_clip))
     fail("grad_clip must be a norm > 0 (or 0: no clipping), found " + std::to_string(c.grad_clip) + ".");
-  if (c.grad_clip > 0 && c.precision == Precision::kFp16)
-    fail("gradient clipping is not available in fp16 precision yet (its gradients are loss-scaled); train in fp32.");
   if (c.grad_clip > 0 && c.replicas != 1)
     fail("gradient clipping trains on one device (found replicas " + std::to_string(c.replicas) + ").");
   if (c.precision == Precision::kFp16 && c.replicas != 1)

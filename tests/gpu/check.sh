@@ -13,8 +13,8 @@
 #   2. the kernel, training, checkpoint and profile tests (validation layer on:
 #      any validation message fails a test), not those that need a window or
 #      python3-torch;
-#   3. `bench --ceilings`, `bench --model mnist-mlp` and `bench --model
-#      cifar10-cnn` on random data;
+#   3. `bench --ceilings`, `bench --model mnist-mlp`, `bench --model
+#      cifar10-cnn` and `bench --precision fp16` of both on random data;
 # and writes one report, report.txt and report.json, with pass/fail counts, in
 # the output directory (default: ./tensorscope-gpu-report-DATE).
 #
@@ -244,7 +244,7 @@ run_bench() {  # run_bench NAME ARGS...: bench with --json, then the text table 
   rc=$?
   # The headline figures (a model's report nests the ceilings it read: not those).
   detail=$(sed 's/"ceilings":{[^}]*}//' "$out/logs/$name.json" 2>/dev/null |
-    grep -oE '"(device|data|batch|step_gpu_ns|invocation_mismatches|fp32_gflops|bandwidth_gbs)":("[^"]*"|[0-9.e+-]+)' |
+    grep -oE '"(device|data|batch|step_gpu_ns|invocation_mismatches|fp32_gflops|bandwidth_gbs|precision|samples_per_second_vs_fp32)":("[^"]*"|[0-9.e+-]+)|"matmul_kernels":\{[^}]*\}' |
     paste -sd' ' -)
   if [[ $rc -eq 0 ]] && grep -qE '"invocation_mismatches":[1-9]' "$out/logs/$name.json"; then
     rc=1  # the shaders ran other invocation counts than their dispatches declare
@@ -271,7 +271,11 @@ if ! $no_device; then
     fi
   done
   benches=("bench-ceilings --ceilings")
-  $quick || benches+=("bench-mnist-mlp --model mnist-mlp" "bench-cifar10-cnn --model cifar10-cnn")
+  # fp16 against fp32: on a GPU with tensor cores the autotuner may pick the
+  # cooperative-matrix matmul (the JSON's matmul_kernels say which ran).
+  $quick || benches+=("bench-mnist-mlp --model mnist-mlp" "bench-cifar10-cnn --model cifar10-cnn"
+                      "bench-fp16-mnist-mlp --precision fp16 --model mnist-mlp --batch 1024 --rounds 3"
+                      "bench-fp16-cifar10-cnn --precision fp16 --model cifar10-cnn --rounds 3")
   for entry in "${benches[@]}"; do
     name=${entry%% *}
     if over_budget; then

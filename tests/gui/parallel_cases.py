@@ -156,5 +156,56 @@ def case_mixed_precision_relaunch(t):
     check(again.close_window() == 0, "the app's exit code was not 0")
 
 
+def case_mixed_precision_cnn(t):
+    """fp16 on a CNN: Presets > shapes-cnn, precision fp16 is accepted (convolution and
+    pooling have fp16 kernels), the run trains with its loss falling and no notice, the
+    loss-scale plot is drawn, and GPU insight's roofline has a dot for every kernel row
+    (fp16_cnn_train.png, fp16_cnn_roofline.png). Presets > spiral-mlp then starts clean,
+    in the preset's fp32."""
+    from insight_cases import open_insight_tab
+    from run_cases import pick
+    app = t.start("mixed_precision_cnn")
+    app.find_window()
+    app.wait_for_rect("presets")
+    pick(app, "presets", "preset_shapes-cnn")
+    line = app.wait_for(lambda l: l.get("loaded", {}).get("name", "").startswith("shapes") or l["data_error"],
+                        "the shapes data", 120)
+    check(line["data_error"] == "", f"the shapes data did not load: {line['data_error']}")
+    app.click("precision_fp16")
+    line = app.wait_for(lambda l: l["texts"].get("precision_note", "") != "", "the precision note", 30)
+    note = line["texts"]["precision_note"]
+    check(note.startswith("loss scale from"), f"fp16 should be accepted for a CNN: {note!r}")
+    check(line["why_train_disabled"] == "", f"Train is disabled: {line['why_train_disabled']}")
+    app.click_train()
+    line = app.wait_for(lambda l: l.get("global_step", 0) >= 60 or l["state"] in ("failed", "finished"),
+                        "60 steps of shapes-cnn in fp16", max(t.train_timeout, 300))
+    log(f"fp16 cnn: {summary(line)}")
+    check(line["state"] == "running", f"the fp16 CNN run ended in state {line['state']!r}: {line.get('last_notice')}")
+    check(line["notices"] == 0, f"a notice while training a CNN in fp16: {line.get('last_notice')}")
+    check(line["loss"] < line["first_loss"] - 0.3,
+          f"the loss {line['loss']:.3f} has not fallen from {line['first_loss']:.3f} in 60 steps")
+    check(line["texts"].get("loss_scale_note", "").startswith("loss scale "), "the loss-scale plot's note is missing")
+    save_screenshot(t, app, "fp16_cnn_train.png")
+    app.click("open_insight")
+    app.wait_for(lambda l: l.get("insight_open"), "the GPU insight window to open", 30)
+    open_insight_tab(app, "Roofline")
+    line = app.wait_for(lambda l: l["insight_drawn"]["dots"] > 0, "the roofline's dots", 60)
+    log(f"roofline: {line['insight_drawn']['dots']} dots")
+    time.sleep(2)
+    save_screenshot(t, app, "fp16_cnn_roofline.png")
+    app.click("stop")
+    app.wait_for(lambda l: l["state"] == "finished", "the run to stop", 60)
+    pick(app, "presets", "preset_spiral-mlp")
+    line = app.wait_for(lambda l: l.get("loaded", {}).get("name", "").startswith("spiral"), "the spiral data", 60)
+    # A preset is a new project with its own training settings: fp32 again.
+    check(line["texts"].get("precision_note", "") == "",
+          f"spiral-mlp's preset trains in fp32: {line['texts'].get('precision_note')!r}")
+    check(line["state"] == "empty" and line["train_points"] == 0, f"the CNN run is still shown: {summary(line)}")
+    app.close_window(expect_exit=False)
+    app.wait_for_rect("discard_prompt_discard")
+    app.click("discard_prompt_discard")
+    check(app.process.wait(60) == 0, "the app's exit code was not 0")
+
+
 CASES = {"parallel": case_parallel, "replicas_train": case_replicas_train, "mixed_precision": case_mixed_precision,
-         "mixed_precision_relaunch": case_mixed_precision_relaunch}
+         "mixed_precision_relaunch": case_mixed_precision_relaunch, "mixed_precision_cnn": case_mixed_precision_cnn}

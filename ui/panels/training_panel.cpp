@@ -58,7 +58,7 @@ void DrawPrecision(AppState& state, bool active) {
     ImGui::SetTooltip("fp16 (mixed precision): activations, their gradients and a copy of the weights stored in fp16\n"
                       "(half the bytes: the dots move right on the roofline), every sum in fp32, fp32 master\n"
                       "weights and optimizer state, and dynamic loss scaling as PyTorch's GradScaler.\n"
-                      "Dense, activation and dropout layers. %s",
+                      "Every layer but the sequence model's (embedding, layer_norm, transformer_block). %s",
                       !unavailable.empty() ? unavailable.c_str() : active ? "Stop to change it (a new run)." : "");
   std::string note;
   bool refused = false;  // a run would be refused: say so before Train is clicked
