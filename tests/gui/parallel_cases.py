@@ -195,16 +195,16 @@ def case_mixed_precision_cnn(t):
     save_screenshot(t, app, "fp16_cnn_roofline.png")
     app.click("stop")
     app.wait_for(lambda l: l["state"] == "finished", "the run to stop", 60)
+    # The project changed (precision fp16): loading a preset asks first.
     pick(app, "presets", "preset_spiral-mlp")
+    app.wait_for_rect("discard_prompt_discard")
+    app.click("discard_prompt_discard")
     line = app.wait_for(lambda l: l.get("loaded", {}).get("name", "").startswith("spiral"), "the spiral data", 60)
     # A preset is a new project with its own training settings: fp32 again.
     check(line["texts"].get("precision_note", "") == "",
           f"spiral-mlp's preset trains in fp32: {line['texts'].get('precision_note')!r}")
     check(line["state"] == "empty" and line["train_points"] == 0, f"the CNN run is still shown: {summary(line)}")
-    app.close_window(expect_exit=False)
-    app.wait_for_rect("discard_prompt_discard")
-    app.click("discard_prompt_discard")
-    check(app.process.wait(60) == 0, "the app's exit code was not 0")
+    check(app.close_window() == 0, "the app's exit code was not 0")
 
 
 CASES = {"parallel": case_parallel, "replicas_train": case_replicas_train, "mixed_precision": case_mixed_precision,
