@@ -229,6 +229,29 @@ TEST_F(ExperimentTest, BadRequestsComeBackAsErrors) {
   }
 }
 
+// An fp16 plan's layer kernels: "try it" reruns fp32 kernels only, so it
+// says so instead of timing a kernel the plan does not run.
+TEST_F(ExperimentTest, Fp16LayerKernelsAreRefusedNotTimedAsFp32) {
+  std::vector<ExperimentRequest> requests;
+  for (const char* kernel : {"conv2d", "conv2d_back_data", "conv2d_back_filter"})
+    requests.push_back(ConvRequest(kernel, kernels::Conv2DVariant::kAuto));
+  ExperimentRequest pool;
+  pool.kernel = "pool";
+  pool.problem.pool = kernels::GlobalAveragePoolShape(2, 5, 3, 8);
+  pool.problem.pool_kind = kernels::PoolKind::kAverage;
+  requests.push_back(pool);
+  ExperimentRequest matmul;
+  matmul.kernel = "matmul";
+  matmul.problem.matmul = kernels::MatmulShape{33, 17, 9, false, false, /*half=*/true, true};
+  requests.push_back(matmul);
+  for (ExperimentRequest request : requests) {
+    request.problem.half = true;
+    const ExperimentResult r = profile::RunWorkgroupExperiment(context(), pipelines(), request);
+    EXPECT_NE(r.error.find("fp16 kernel of a mixed-precision plan"), std::string::npos) << request.kernel << ": " << r.error;
+    EXPECT_EQ(r.median_ns, 0);
+  }
+}
+
 TEST(Experiment, KernelFamiliesAndShapes) {
   const std::vector<std::string> kernels = profile::ExperimentKernels();
   for (const char* kernel : {"bias_act", "bias_act_back", "optimizer", "copy", "matmul", "conv2d", "conv2d_back_data",

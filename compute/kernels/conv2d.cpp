@@ -2,8 +2,8 @@
 
 #include <cassert>
 #include <initializer_list>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "compute/common/error.h"
 #include "compute/kernels/dispatch_helpers.h"

@@ -23,6 +23,9 @@ struct KernelProblem {
   // pool, pool_back.
   std::optional<PoolShape> pool;
   PoolKind pool_kind = PoolKind::kMax;
+  // conv2d*, pool*: the plan runs the fp16 kernel (mixed precision; the
+  // matmul's is MatmulShape::half).
+  bool half = false;
 };
 
 }  // namespace ts::kernels

@@ -121,6 +121,7 @@ struct Plan::Builder {
     kernels::KernelProblem& problem = plan.problems_[label];
     problem.conv = args.geometry;
     problem.conv_variant = variant;
+    problem.half = args.input.half();
     return d;
   }
 
@@ -128,6 +129,7 @@ struct Plan::Builder {
   // recorded so that a forced variant it does not have is reported.
   void RecordOnlyConvKernel(const std::string& label, const std::string& kernel, const kernels::Conv2DGeometry& geometry) {
     plan.problems_[label].conv = geometry;
+    plan.problems_[label].half = plan.options_.precision == Precision::kFp16;
     const ForcedVariant forced = plan.options_.forced_variant;
     KernelChoice choice;
     choice.variant = kernels::Conv2DVariantName(kernels::Conv2DVariant::kImplicitGemm);
@@ -162,6 +164,7 @@ struct Plan::Builder {
     kernels::KernelProblem& problem = plan.problems_[label];
     problem.pool = r.pool;
     problem.pool_kind = r.pool_kind;
+    problem.half = r.y.half();
   }
 
   // The parameter tensors (trainable, one shared layout) and the batch-norm

@@ -263,12 +263,17 @@ std::string SplitNote(const ExperimentRequest& request, uint32_t width, const vk
          " wide; the width kept divides both).";
 }
 
+// "try it" reruns fp32 kernels only: an fp16 plan's kernel would be timed as
+// something it is not.
+[[noreturn]] void RefuseFp16(const std::string& kernel) {
+  throw Error("This " + kernel + " is the fp16 kernel of a mixed-precision plan; \"try it\" reruns fp32 kernels " +
+              "only. Switch the run's precision to fp32 to experiment with it.");
+}
+
 Setup Matmul(vk::PipelineCache& pipelines, Scratch& scratch, const ExperimentRequest& request) {
   const vk::DeviceInfo& info = pipelines.context().info();
   const kernels::MatmulShape& s = *request.problem.matmul;
-  if (s.half)
-    throw Error("This matmul is the fp16 kernel of a mixed-precision plan; \"try it\" reruns fp32 kernels only. "
-                "Switch the run's precision to fp32 to experiment with its matmuls.");
+  if (s.half) RefuseFp16("matmul");
   const uint64_t m = s.m, n = s.n, k = s.k;
   RequireScratchFits(info, request.kernel, {{m * k, "A"}, {k * n, "B"}, {m * n, "C"}});
   kernels::MatmulArgs args;
@@ -305,6 +310,7 @@ reference::Conv2DShape ReferenceShape(const kernels::Conv2DGeometry& g) {
 Setup Convolution(vk::PipelineCache& pipelines, Scratch& scratch, const ExperimentRequest& request) {
   const vk::DeviceInfo& info = pipelines.context().info();
   const kernels::Conv2DGeometry& g = *request.problem.conv;
+  if (request.problem.half) RefuseFp16("convolution");
   Require(g.batch && g.in_height && g.in_width && g.in_channels && g.out_channels && g.kernel_height &&
               g.kernel_width && g.stride_h && g.stride_w && g.out_height && g.out_width,
           request.kernel + ": expected a convolution with every size and stride at least 1, found " +
@@ -349,6 +355,7 @@ Setup Pooling(vk::PipelineCache& pipelines, Scratch& scratch, const ExperimentRe
   const vk::DeviceInfo& info = pipelines.context().info();
   const kernels::PoolShape& s = *request.problem.pool;
   const kernels::PoolKind kind = request.problem.pool_kind;
+  if (request.problem.half) RefuseFp16("pooling");
   if (const std::string problem = kernels::PoolShapeProblem(s); !problem.empty()) throw Error(request.kernel + ": " + problem);
   RequireScratchFits(info, request.kernel, {{s.input_count(), "input"}, {s.output_count(), "output"},
                                             {s.output_count(), "argmax"}, {s.input_count(), "input gradient"}});
